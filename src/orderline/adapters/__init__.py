@@ -1,0 +1,1 @@
+"""The edges: database, gateways, brokers."""

@@ -1,0 +1,116 @@
+"""The database handle: one engine, transactions that behave alike on SQLite and PostgreSQL.
+
+SQLite is the embedded, single-process default. Its write transactions start with
+``BEGIN IMMEDIATE`` (so a transaction never upgrades from reader to writer and dead-locks) and
+are queued on an in-process lock instead of busy-polling the file lock. PostgreSQL runs in
+READ COMMITTED; stock is taken with conditional UPDATEs and order rows are locked with
+``SELECT ... FOR UPDATE``, so concurrent processes serialise on the rows they share only.
+Deadlocks and serialisation failures are retried a few times as a whole transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
+
+from sqlalchemy import event
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import ConnectionPoolEntry
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+_RETRYABLE_SQLSTATES = {"40P01", "40001"}  # deadlock_detected, serialization_failure
+MAX_TX_ATTEMPTS = 5
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+    # Let SQLAlchemy's "begin" event emit BEGIN itself (the sqlite3 module would not).
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _sqlite_on_begin(conn: Connection) -> None:
+    conn.exec_driver_sql(conn.get_execution_options().get("sqlite_begin", "BEGIN"))
+
+
+def is_retryable(error: BaseException) -> bool:
+    if not isinstance(error, DBAPIError):
+        return False
+    orig = error.orig
+    code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    return code in _RETRYABLE_SQLSTATES
+
+
+class Database:
+    def __init__(self, url: str, *, pool_size: int = 10, echo: bool = False) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        kwargs: dict[str, Any] = {"echo": echo}
+        if not self.is_sqlite:
+            kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+        self.engine: AsyncEngine = create_async_engine(url, **kwargs)
+        if self.is_sqlite:
+            event.listen(self.engine.sync_engine, "connect", _sqlite_on_connect)
+            event.listen(self.engine.sync_engine, "begin", _sqlite_on_begin)
+        self._write_lock: asyncio.Lock | None = None
+
+    @property
+    def dialect(self) -> str:
+        return "sqlite" if self.is_sqlite else "postgresql"
+
+    def _lock(self) -> asyncio.Lock:
+        if self._write_lock is None:
+            self._write_lock = asyncio.Lock()
+        return self._write_lock
+
+    @property
+    def writers_waiting(self) -> int:
+        """How many writers queue on the SQLite write lock (used by interleaving tests)."""
+        lock = self._write_lock
+        waiters = getattr(lock, "_waiters", None) if lock is not None else None
+        return len(waiters) if waiters else 0
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncConnection]:
+        """One write transaction: commits when the block ends, rolls back if it raises."""
+        if self.is_sqlite:
+            async with self._lock(), self.engine.connect() as conn:
+                await conn.execution_options(sqlite_begin="BEGIN IMMEDIATE")
+                async with conn.begin():
+                    yield conn
+        else:
+            async with self.engine.begin() as conn:
+                yield conn
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        async with self.engine.connect() as conn:
+            yield conn
+
+    async def run(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        """Run ``work`` in one write transaction, retrying it whole on deadlock."""
+        for attempt in range(1, MAX_TX_ATTEMPTS + 1):
+            try:
+                async with self.write() as conn:
+                    return await work(conn)
+            except DBAPIError as error:
+                if not is_retryable(error) or attempt == MAX_TX_ATTEMPTS:
+                    raise
+                log.info("transaction retried after %s (attempt %d)", error.orig, attempt)
+                await asyncio.sleep(random.uniform(0.005, 0.05) * attempt)
+        raise AssertionError("unreachable")
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()

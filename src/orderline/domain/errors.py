@@ -1,0 +1,84 @@
+"""One root for every refusal the product can give.
+
+Each error carries a stable machine-readable ``code``; the HTTP layer maps codes to statuses
+in one table, so the domain never knows about HTTP.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class DomainError(Exception):
+    """Root of every business refusal. ``code`` is stable and documented for integrators."""
+
+    code = "domain_error"
+
+    def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details: dict[str, Any] = details or {}
+
+
+class ValidationFailed(DomainError):
+    code = "validation_error"
+
+
+class NotFound(DomainError):
+    code = "not_found"
+
+    def __init__(self, kind: str, ident: object) -> None:
+        super().__init__(f"No {kind} with id {ident!s} in this business.",
+                         details={"resource": kind, "id": str(ident)})
+
+
+class Unauthorized(DomainError):
+    code = "unauthorized"
+
+
+class Forbidden(DomainError):
+    code = "forbidden"
+
+
+class OutOfStock(DomainError):
+    code = "out_of_stock"
+
+
+class InvalidTransition(DomainError):
+    code = "invalid_transition"
+
+
+class VersionConflict(DomainError):
+    code = "version_conflict"
+
+
+class PaymentDeadlinePassed(DomainError):
+    code = "payment_deadline_passed"
+
+
+class AmountMismatch(DomainError):
+    code = "amount_mismatch"
+
+
+class Conflict(DomainError):
+    """A uniqueness rule was broken (SKU taken, location code taken, ...)."""
+
+    code = "conflict"
+
+
+class InsufficientStock(DomainError):
+    """A stock correction would leave fewer units than are reserved or sold."""
+
+    code = "insufficient_stock"
+
+
+class OrderNotEditable(DomainError):
+    code = "order_not_editable"
+
+
+class UnknownSku(DomainError):
+    code = "unknown_sku"
+
+
+class UnknownChannel(DomainError):
+    code = "unknown_channel"

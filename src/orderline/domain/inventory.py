@@ -1,0 +1,82 @@
+"""Inventory rules: what counts as available, what a shortage report says, ledger drift."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+
+class MovementReason(StrEnum):
+    RECEIPT = "receipt"
+    SALE = "sale"
+    RETURN = "return"
+    CORRECTION = "correction"
+    DAMAGE = "damage"
+    TRANSFER_IN = "transfer_in"
+    TRANSFER_OUT = "transfer_out"
+    CANCELLATION = "cancellation"  # sold units put back when a paid order is cancelled
+
+
+# Reasons a merchant may give when adjusting stock by hand (sales and returns come from orders).
+MANUAL_REASONS = frozenset({MovementReason.RECEIPT, MovementReason.CORRECTION,
+                            MovementReason.DAMAGE, MovementReason.RETURN})
+
+
+class ReservationStatus(StrEnum):
+    ACTIVE = "active"
+    CONSUMED = "consumed"  # became a sale when the order was paid
+    RELEASED = "released"  # given back: order cancelled or edited
+    EXPIRED = "expired"  # deadline passed
+
+
+@dataclass(frozen=True, slots=True)
+class HeldReservation:
+    quantity: int
+    expires_at: datetime
+
+
+def counts_as_held(reservation: HeldReservation, now: datetime) -> bool:
+    """A reservation holds stock only until its deadline, whether or not a sweeper ran."""
+    return reservation.expires_at > now
+
+
+def available(on_hand: int, reservations: Iterable[HeldReservation], now: datetime) -> int:
+    return on_hand - sum(r.quantity for r in reservations if counts_as_held(r, now))
+
+
+@dataclass(frozen=True, slots=True)
+class ShortLine:
+    sku: str
+    requested: int
+    available: int
+
+    def as_dict(self) -> dict[str, object]:
+        return {"sku": self.sku, "requested": self.requested, "available": self.available}
+
+
+def shortage_message(short: list[ShortLine]) -> str:
+    parts = [f"{s.sku} (requested {s.requested}, available {s.available})" for s in short]
+    return "Not enough stock for " + ", ".join(parts) + ". Nothing was reserved."
+
+
+@dataclass(frozen=True, slots=True)
+class Drift:
+    """A stock level whose counters disagree with the rows that should explain them."""
+
+    sku: str
+    location: str
+    on_hand: int
+    ledger_sum: int
+    reserved: int
+    active_reservations: int
+
+    @property
+    def is_drift(self) -> bool:
+        return self.on_hand != self.ledger_sum or self.reserved != self.active_reservations
+
+    def as_dict(self) -> dict[str, object]:
+        return {"sku": self.sku, "location": self.location, "on_hand": self.on_hand,
+                "ledger_sum": self.ledger_sum, "reserved": self.reserved,
+                "active_reservations": self.active_reservations}

@@ -1,0 +1,74 @@
+"""The FastAPI application: wiring only."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, Response
+
+from orderline import __version__
+from orderline.adapters.db.migrate import upgrade_to_head
+from orderline.bootstrap import Runtime, build_runtime
+from orderline.config import Settings
+from orderline.entrypoints import worker
+from orderline.entrypoints.api.errors import install_error_handlers
+from orderline.entrypoints.api.limits import BodySizeLimit
+from orderline.entrypoints.api.routes import business, catalog, health, inventory, orders
+from orderline.entrypoints.logs import configure_logging, request_id_var
+
+
+def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
+    settings = settings or (runtime.settings if runtime else Settings())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own = runtime is None
+        rt = runtime or build_runtime(settings)
+        if own and rt.db.is_sqlite:
+            await upgrade_to_head(rt.db)  # the embedded default migrates itself
+        app.state.runtime = rt
+        stop = asyncio.Event()
+        sweeper = None
+        if settings.embedded_worker:
+            sweeper = asyncio.create_task(worker.run(
+                rt, interval=settings.sweep_interval_seconds,
+                reconcile_every=settings.reconcile_interval_seconds, stop=stop))
+        try:
+            yield
+        finally:
+            stop.set()
+            if sweeper is not None:
+                await sweeper
+            if own:
+                await rt.close()
+
+    configure_logging(settings.log_level)
+    app = FastAPI(title="Orderline", version=__version__, lifespan=lifespan,
+                  description="Orders, inventory and reservations that never oversell. "
+                              "Authenticate with `Authorization: Bearer <API key>`.")
+    install_error_handlers(app)
+
+    @app.middleware("http")
+    async def request_id(request: Request,
+                         call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        rid = request.headers.get("x-request-id") or uuid.uuid4().hex
+        token = request_id_var.set(rid)
+        try:
+            response = await call_next(request)
+        finally:
+            request_id_var.reset(token)
+        response.headers["X-Request-ID"] = rid
+        return response
+
+    for module in (health, orders, catalog, inventory, business):
+        app.include_router(module.router)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    return app
+
+
+def app_factory() -> FastAPI:
+    """Entry for ``uvicorn --factory`` (each server process builds its own app)."""
+    return create_app()

@@ -1,0 +1,77 @@
+"""Request-scoped dependencies: the runtime, the caller, ids, versions and cursors."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+
+from orderline.bootstrap import Runtime
+from orderline.domain.errors import NotFound, ValidationFailed
+from orderline.domain.tenancy import Principal
+from orderline.services import tenancy
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+async def get_principal(request: Request,
+                        authorization: Annotated[str | None, Header()] = None) -> Principal:
+    token = None
+    if authorization and authorization.lower().startswith("bearer "):
+        token = authorization[7:].strip()
+    principal = await tenancy.authenticate(get_runtime(request), token)
+    request.state.business_id = str(principal.business_id)
+    return principal
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def parse_id(kind: str, raw: str) -> uuid.UUID:
+    """A malformed id names nothing in this business: 404, like an id of another business."""
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        raise NotFound(kind, raw) from None
+
+
+def expected_version(if_match: Annotated[str | None, Header()] = None) -> int | None:
+    """``If-Match: "3"`` (or ``W/"3"``) names the version the caller last read."""
+    if if_match is None or if_match.strip() == "*":
+        return None
+    raw = if_match.strip().removeprefix("W/").strip('"')
+    if not raw.isdigit():
+        raise ValidationFailed('If-Match must be the ETag you received, such as "3".',
+                               details={"if_match": if_match})
+    return int(raw)
+
+
+VersionDep = Annotated[int | None, Depends(expected_version)]
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def encode_cursor(created_at: datetime, ident: uuid.UUID) -> str:
+    raw = json.dumps({"t": created_at.isoformat(), "id": str(ident)}).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
+    if not cursor:
+        return None
+    try:
+        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        return datetime.fromisoformat(data["t"]), uuid.UUID(data["id"])
+    except (ValueError, KeyError, TypeError):
+        raise ValidationFailed("This cursor is not one the API gave out.",
+                               details={"cursor": cursor}) from None

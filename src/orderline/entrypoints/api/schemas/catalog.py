@@ -1,0 +1,69 @@
+"""Catalog, inventory and business-settings request bodies."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field, StrictInt
+
+from orderline.domain.inventory import MovementReason
+from orderline.entrypoints.api.schemas.common import Body, MinorUnits, Sku
+from orderline.services.catalog import NewVariant
+
+
+class VariantIn(Body):
+    sku: Sku
+    name: Annotated[str, Field(min_length=1, max_length=300)]
+    price: MinorUnits
+    low_stock_threshold: Annotated[StrictInt | None, Field(ge=0)] = None
+    initial_stock: Annotated[StrictInt, Field(ge=0, le=1_000_000_000)] = 0
+
+    def to_new(self) -> NewVariant:
+        return NewVariant(sku=self.sku, name=self.name, price=self.price,
+                          low_stock_threshold=self.low_stock_threshold,
+                          initial_stock=self.initial_stock)
+
+
+class ProductCreate(Body):
+    name: Annotated[str, Field(min_length=1, max_length=300)]
+    description: Annotated[str, Field(max_length=10_000)] = ""
+    variants: Annotated[list[VariantIn], Field(min_length=1, max_length=200)]
+
+
+class VariantsAdd(Body):
+    variants: Annotated[list[VariantIn], Field(min_length=1, max_length=200)]
+
+
+class VariantUpdate(Body):
+    name: Annotated[str | None, Field(min_length=1, max_length=300)] = None
+    price: MinorUnits | None = None
+    low_stock_threshold: Annotated[StrictInt | None, Field(ge=0)] = None
+
+
+class StockAdjustment(Body):
+    sku: Sku
+    location: Annotated[str | None, Field(max_length=40)] = None
+    delta: StrictInt | None = Field(default=None, description="signed change of on_hand")
+    set_on_hand: StrictInt | None = Field(default=None, description="stock-take count")
+    reason: MovementReason
+    note: Annotated[str, Field(max_length=1000)] = ""
+
+
+class LocationCreate(Body):
+    code: Annotated[str, Field(min_length=1, max_length=40)]
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class ChannelCreate(Body):
+    code: Annotated[str, Field(min_length=1, max_length=40)]
+    name: Annotated[str | None, Field(max_length=100)] = None
+
+
+class ApiKeyCreate(Body):
+    name: Annotated[str, Field(min_length=1, max_length=100)]
+    scopes: Annotated[list[str], Field(min_length=1, max_length=3)]
+
+
+class BusinessUpdate(Body):
+    name: Annotated[str | None, Field(min_length=1, max_length=200)] = None
+    reservation_ttl_seconds: StrictInt | None = None

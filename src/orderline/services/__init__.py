@@ -1,0 +1,1 @@
+"""Use cases. Each public function runs as one database transaction."""

@@ -1,0 +1,115 @@
+"""Stock levels, manual adjustments, the movement ledger and its reconciliation."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from orderline.adapters.db import catalog_store, stock_store
+from orderline.bootstrap import Runtime
+from orderline.domain.errors import InsufficientStock, NotFound, ValidationFailed
+from orderline.domain.inventory import MANUAL_REASONS, Drift, MovementReason
+from orderline.domain.tenancy import Principal, Scope
+
+MAX_ADJUSTMENT = 1_000_000_000
+
+
+async def stock_of(runtime: Runtime, principal: Principal, sku: str) -> dict[str, Any]:
+    """On hand, held and available for one SKU, per location and in total."""
+    async with runtime.db.read() as conn:
+        if await catalog_store.get_variant_by_sku(conn, principal.business_id, sku) is None:
+            raise NotFound("variant", sku)
+        rows = await stock_store.level_views(conn, business_id=principal.business_id,
+                                             now=runtime.clock.now(), skus=[sku])
+    per_location = [{"location": r["location"], "on_hand": r["on_hand"],
+                     "reserved": int(r["reserved"]), "available": int(r["available"])}
+                    for r in rows]
+    return {"sku": sku,
+            "on_hand": sum(p["on_hand"] for p in per_location),
+            "reserved": sum(p["reserved"] for p in per_location),
+            "available": sum(p["available"] for p in per_location),
+            "locations": per_location}
+
+
+async def list_stock(runtime: Runtime, principal: Principal, *, limit: int,
+                     after_sku: str | None) -> list[dict[str, Any]]:
+    async with runtime.db.read() as conn:
+        rows = await stock_store.level_views(conn, business_id=principal.business_id,
+                                             now=runtime.clock.now(), limit=limit,
+                                             after_sku=after_sku)
+    return [{**dict(r), "reserved": int(r["reserved"]), "available": int(r["available"]),
+             "low_stock": r["low_stock_threshold"] is not None
+             and int(r["available"]) <= r["low_stock_threshold"]} for r in rows]
+
+
+async def adjust_stock(runtime: Runtime, principal: Principal, *, sku: str,
+                       location: str | None, reason: MovementReason, note: str,
+                       delta: int | None = None, set_on_hand: int | None = None) -> dict[str, Any]:
+    """Receive, correct or write off stock by hand; every change is a ledger row.
+
+    Either ``delta`` (signed) or ``set_on_hand`` (a stock take) is given. A change that would
+    leave fewer units on hand than are held for orders is refused with ``insufficient_stock``.
+    """
+    principal.require(Scope.WRITE)
+    if reason not in MANUAL_REASONS:
+        raise ValidationFailed(
+            f"Reason must be one of {', '.join(sorted(MANUAL_REASONS))} for a manual adjustment.",
+            details={"reason": str(reason)})
+    if (delta is None) == (set_on_hand is None):
+        raise ValidationFailed("Give exactly one of 'delta' or 'set_on_hand'.")
+    if delta is not None and (delta == 0 or abs(delta) > MAX_ADJUSTMENT):
+        raise ValidationFailed(f"Delta must be non-zero and at most {MAX_ADJUSTMENT} in size.")
+    if set_on_hand is not None and not 0 <= set_on_hand <= MAX_ADJUSTMENT:
+        raise ValidationFailed(f"set_on_hand must be 0 to {MAX_ADJUSTMENT}.")
+    now = runtime.clock.now()
+
+    async def work(conn: AsyncConnection) -> None:
+        variant = await catalog_store.get_variant_by_sku(conn, principal.business_id, sku)
+        if variant is None:
+            raise NotFound("variant", sku)
+        loc = await catalog_store.find_location(conn, principal.business_id, location)
+        if loc is None:
+            raise NotFound("location", location)
+        level_id = await stock_store.ensure_level(
+            conn, business_id=principal.business_id, variant_id=variant["id"],
+            location_id=loc["id"], now=now)
+        change = delta
+        if set_on_hand is not None:
+            # A stock take names the end count; the row lock makes the delta exact.
+            change = set_on_hand - (await stock_store.lock_level(conn, level_id))["on_hand"]
+        assert change is not None
+        row = await stock_store.change_on_hand(
+            conn, level=stock_store.LevelDelta(level_id, variant["id"], loc["id"], change),
+            business_id=principal.business_id, reason=reason, actor=principal.actor,
+            note=note, now=now)
+        if row is None:
+            held = await stock_store.free_units(conn, level_id, now)
+            raise InsufficientStock(
+                f"Cannot remove {-change} units of {sku}: only {held} are not held for orders.",
+                details={"sku": sku, "requested_delta": change, "available": held})
+
+    await runtime.db.run(work)
+    return await stock_of(runtime, principal, sku)
+
+
+async def list_movements(runtime: Runtime, principal: Principal, *, sku: str | None,
+                         before_id: int | None, limit: int) -> list[dict[str, Any]]:
+    async with runtime.db.read() as conn:
+        rows = await stock_store.movement_rows(conn, business_id=principal.business_id, sku=sku,
+                                               before_id=before_id, limit=limit)
+    return [dict(r) for r in rows]
+
+
+async def reconcile(runtime: Runtime, business_id: uuid.UUID | None = None) -> list[Drift]:
+    """Every stock level whose on_hand differs from its ledger, or whose reserved counter
+    differs from its active reservations. An empty list means the books balance."""
+    async with runtime.db.read() as conn:
+        rows = await stock_store.reconciliation_rows(conn, business_id)
+    checked = [Drift(sku=r["sku"], location=r["location"], on_hand=r["on_hand"],
+                     ledger_sum=int(r["ledger_sum"]), reserved=r["reserved"],
+                     active_reservations=int(r["active_reservations"])) for r in rows]
+    return [d for d in checked if d.is_drift]
+
+

@@ -1,0 +1,214 @@
+"""Moving orders through their status machine: payment, processing, shipping, delivery,
+cancellation, and the sweeper that cancels unpaid orders past their deadline.
+
+Every change locks the order row first (``SELECT ... FOR UPDATE``), so two changes of one order
+run one after the other and the second sees what the first did; the domain's transition table
+then decides. Stock moves in the same transaction, through conditional updates.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import Counter
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from orderline.adapters.db import order_store, stock_store
+from orderline.bootstrap import Runtime
+from orderline.domain.errors import AmountMismatch, PaymentDeadlinePassed, ValidationFailed
+from orderline.domain.inventory import ReservationStatus
+from orderline.domain.orders import (
+    REVENUE_STATUSES,
+    CancelReason,
+    OrderStatus,
+    ensure_transition,
+)
+from orderline.domain.tenancy import Principal, Scope
+from orderline.services.orders import get_order, lock_for_change, save_change
+
+log = logging.getLogger(__name__)
+SWEEPER_ACTOR = "worker:payment_deadline"
+
+
+async def _pay(runtime: Runtime, conn: AsyncConnection, order: RowMapping, *, actor: str,
+               reference: str | None, amount: int | None, now: datetime) -> None:
+    ensure_transition(OrderStatus(order["status"]), OrderStatus.PAID)
+    if amount is not None and amount != order["total"]:
+        raise AmountMismatch(
+            f"Payment of {amount} does not match the order total {order['total']} "
+            f"{order['currency']}.", details={"amount": amount, "total": order["total"]})
+    if now >= order["payment_deadline"]:
+        raise PaymentDeadlinePassed(
+            "The payment deadline has passed and the stock was released; the order will be "
+            "cancelled. Refund the buyer or place a new order.",
+            details={"payment_deadline": order["payment_deadline"].isoformat()})
+    await runtime.checkpoints.reach("payment.checked")
+    consumed = await stock_store.close_order_reservations(
+        conn, order_id=order["id"], status=ReservationStatus.CONSUMED, now=now,
+        unexpired_only=True)
+    wanted = Counter({line["variant_id"]: line["quantity"]
+                      for line in await order_store.load_lines(conn, [order["id"]])})
+    got: Counter[uuid.UUID] = Counter()
+    for d in consumed:
+        got[d.variant_id] += d.quantity
+    if got != wanted:
+        # A reservation lapsed (and was freed for someone else) at this very instant.
+        raise PaymentDeadlinePassed("The stock held for this order was released at its "
+                                    "deadline; nothing was charged to stock.")
+    await stock_store.ship_out(conn, consumed, business_id=order["business_id"],
+                               order_id=order["id"], actor=actor, now=now)
+    await order_store.bump_customer_totals(conn, order["customer_id"], orders_delta=1,
+                                           spent_delta=order["total"])
+
+
+async def _cancel(runtime: Runtime, conn: AsyncConnection, order: RowMapping, *, actor: str,
+                  reason: CancelReason, now: datetime) -> None:
+    current = OrderStatus(order["status"])
+    ensure_transition(current, OrderStatus.CANCELLED)
+    if current == OrderStatus.PENDING_PAYMENT:
+        released = await stock_store.close_order_reservations(
+            conn, order_id=order["id"], status=ReservationStatus.RELEASED, now=now)
+        await stock_store.unhold(conn, released, now)
+        return
+    sold = await stock_store.consumed_of_order(conn, order["id"])
+    await stock_store.put_back(conn, sold, business_id=order["business_id"],
+                               order_id=order["id"], actor=actor, now=now,
+                               note=f"order {order['number']} cancelled ({reason})")
+    if current in REVENUE_STATUSES:
+        await order_store.bump_customer_totals(conn, order["customer_id"], orders_delta=-1,
+                                               spent_delta=-order["total"])
+
+
+async def confirm_payment(runtime: Runtime, principal: Principal, order_id: uuid.UUID, *,
+                          reference: str | None = None, amount: int | None = None,
+                          expected_version: int | None = None) -> dict[str, Any]:
+    """The buyer paid: held stock becomes a sale (on_hand goes down), the order is ``paid``."""
+    principal.require(Scope.WRITE)
+    now = runtime.clock.now()
+
+    async def work(conn: AsyncConnection) -> None:
+        order = await lock_for_change(runtime, conn, principal, order_id, expected_version,
+                                      "payment")
+        await _pay(runtime, conn, order, actor=principal.actor, reference=reference,
+                   amount=amount, now=now)
+        await save_change(conn, order, actor=principal.actor, action="payment_confirmed",
+                          values={"status": OrderStatus.PAID.value, "paid_at": now,
+                                  "payment_reference": reference},
+                          changes={"payment_reference": reference, "amount": order["total"]},
+                          now=now)
+
+    await runtime.db.run(work)
+    return await get_order(runtime, principal, order_id)
+
+
+async def cancel_order(runtime: Runtime, principal: Principal, order_id: uuid.UUID, *,
+                       reason: CancelReason = CancelReason.MERCHANT,
+                       expected_version: int | None = None) -> dict[str, Any]:
+    """Cancel before shipping: held stock is released, sold stock is put back on hand."""
+    principal.require(Scope.WRITE)
+    now = runtime.clock.now()
+
+    async def work(conn: AsyncConnection) -> None:
+        order = await lock_for_change(runtime, conn, principal, order_id, expected_version,
+                                      "cancel")
+        await _cancel(runtime, conn, order, actor=principal.actor, reason=reason, now=now)
+        await save_change(conn, order, actor=principal.actor, action="cancelled",
+                          values={"status": OrderStatus.CANCELLED.value, "cancelled_at": now,
+                                  "cancel_reason": reason.value},
+                          changes={"reason": reason.value}, now=now)
+
+    await runtime.db.run(work)
+    return await get_order(runtime, principal, order_id)
+
+
+async def set_shipping(runtime: Runtime, principal: Principal, order_id: uuid.UUID, *,
+                       carrier: str, tracking_number: str, tracking_url: str | None,
+                       expected_version: int | None = None) -> dict[str, Any]:
+    """Record carrier and tracking and move the order to ``shipped`` (or correct the
+    tracking of an order already shipped)."""
+    principal.require(Scope.WRITE)
+    now = runtime.clock.now()
+
+    async def work(conn: AsyncConnection) -> None:
+        order = await lock_for_change(runtime, conn, principal, order_id, expected_version,
+                                      "shipping")
+        values: dict[str, Any] = {"carrier": carrier, "tracking_number": tracking_number,
+                                  "tracking_url": tracking_url}
+        if order["status"] != OrderStatus.SHIPPED:
+            ensure_transition(OrderStatus(order["status"]), OrderStatus.SHIPPED)
+            values.update(status=OrderStatus.SHIPPED.value, shipped_at=now)
+        changes = {k: {"from": order[k], "to": v} for k, v in values.items()
+                   if k in ("carrier", "tracking_number", "tracking_url") and order[k] != v}
+        await save_change(conn, order, actor=principal.actor, action="shipping_updated",
+                          values=values, changes=changes, now=now)
+
+    await runtime.db.run(work)
+    return await get_order(runtime, principal, order_id)
+
+
+async def change_status(runtime: Runtime, principal: Principal, order_id: uuid.UUID, *,
+                        status: OrderStatus, reason: CancelReason | None = None,
+                        expected_version: int | None = None) -> dict[str, Any]:
+    """Generic transition. ``paid`` and ``cancelled`` do what their own endpoints do, so stock
+    always follows the status; ``shipped`` needs tracking and goes through set_shipping."""
+    if status == OrderStatus.PAID:
+        return await confirm_payment(runtime, principal, order_id,
+                                     expected_version=expected_version)
+    if status == OrderStatus.CANCELLED:
+        return await cancel_order(runtime, principal, order_id,
+                                  reason=reason or CancelReason.MERCHANT,
+                                  expected_version=expected_version)
+    if status == OrderStatus.SHIPPED:
+        raise ValidationFailed("Ship an order with PATCH /v1/orders/{id}/shipping, giving the "
+                               "carrier and tracking number.", details={"status": str(status)})
+    principal.require(Scope.WRITE)
+    now = runtime.clock.now()
+
+    async def work(conn: AsyncConnection) -> None:
+        order = await lock_for_change(runtime, conn, principal, order_id, expected_version,
+                                      "status")
+        ensure_transition(OrderStatus(order["status"]), status)
+        values: dict[str, Any] = {"status": status.value}
+        if status == OrderStatus.DELIVERED:
+            values["delivered_at"] = now
+        await save_change(conn, order, actor=principal.actor, action="status_changed",
+                          values=values, changes={}, now=now)
+
+    await runtime.db.run(work)
+    return await get_order(runtime, principal, order_id)
+
+
+async def cancel_lapsed_orders(runtime: Runtime, *, batch: int = 200) -> int:
+    """Cancel unpaid orders past their deadline, one transaction each; returns how many.
+
+    Safe with several sweepers and against a payment at the same instant: each order is
+    re-checked under its row lock (locked rows are skipped: someone else is on them).
+    """
+    async with runtime.db.read() as conn:
+        candidates = await order_store.lapsed_unpaid_orders(conn, runtime.clock.now(), batch)
+    cancelled = 0
+    for candidate in candidates:
+        async def work(conn: AsyncConnection, order_id: uuid.UUID = candidate["id"]) -> bool:
+            now = runtime.clock.now()
+            order = await order_store.lock_lapsed_unpaid_order(conn, order_id, now)
+            if order is None:
+                return False
+            await runtime.checkpoints.reach("sweeper.order_chosen")
+            await _cancel(runtime, conn, order, actor=SWEEPER_ACTOR,
+                          reason=CancelReason.PAYMENT_TIMEOUT, now=now)
+            await save_change(conn, order, actor=SWEEPER_ACTOR, action="cancelled",
+                              values={"status": OrderStatus.CANCELLED.value, "cancelled_at": now,
+                                      "cancel_reason": CancelReason.PAYMENT_TIMEOUT.value},
+                              changes={"reason": CancelReason.PAYMENT_TIMEOUT.value}, now=now)
+            return True
+
+        if await runtime.db.run(work):
+            cancelled += 1
+            log.info("order cancelled: payment deadline passed",
+                     extra={"order_id": str(candidate["id"]),
+                            "business_id": str(candidate["business_id"])})
+    return cancelled
