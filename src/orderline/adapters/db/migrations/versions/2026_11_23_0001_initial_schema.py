@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 09:25:57.423387
+Create Date: 2026-11-23 09:34:19.821857
 """
 
 from collections.abc import Sequence
@@ -69,7 +69,7 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_channels")),
-        sa.UniqueConstraint("business_id", "code", name=op.f("uq_channels_business_id")),
+        sa.UniqueConstraint("business_id", "code", name=op.f("uq_channels_business_id_code")),
     )
     op.create_table(
         "customers",
@@ -90,8 +90,8 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_customers")),
-        sa.UniqueConstraint("business_id", "email", name=op.f("uq_customers_business_id")),
-        sa.UniqueConstraint("business_id", "phone", name=op.f("uq_customers_business_id")),
+        sa.UniqueConstraint("business_id", "email", name=op.f("uq_customers_business_id_email")),
+        sa.UniqueConstraint("business_id", "phone", name=op.f("uq_customers_business_id_phone")),
     )
     op.create_table(
         "locations",
@@ -110,7 +110,7 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_locations")),
-        sa.UniqueConstraint("business_id", "code", name=op.f("uq_locations_business_id")),
+        sa.UniqueConstraint("business_id", "code", name=op.f("uq_locations_business_id_code")),
     )
     op.create_table(
         "order_counters",
@@ -203,7 +203,7 @@ def upgrade() -> None:
             ["customer_id"], ["customers.id"], name=op.f("fk_orders_customer_id_customers")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_orders")),
-        sa.UniqueConstraint("business_id", "number", name=op.f("uq_orders_business_id")),
+        sa.UniqueConstraint("business_id", "number", name=op.f("uq_orders_business_id_number")),
     )
     with op.batch_alter_table("orders", schema=None) as batch_op:
         batch_op.create_index(
@@ -244,7 +244,7 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_variants")),
-        sa.UniqueConstraint("business_id", "sku", name=op.f("uq_variants_business_id")),
+        sa.UniqueConstraint("business_id", "sku", name=op.f("uq_variants_business_id_sku")),
     )
     with op.batch_alter_table("variants", schema=None) as batch_op:
         batch_op.create_index("ix_variants_product", ["product_id"], unique=False)
@@ -348,7 +348,9 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_stock_levels")),
-        sa.UniqueConstraint("variant_id", "location_id", name=op.f("uq_stock_levels_variant_id")),
+        sa.UniqueConstraint(
+            "variant_id", "location_id", name=op.f("uq_stock_levels_variant_id_location_id")
+        ),
     )
     with op.batch_alter_table("stock_levels", schema=None) as batch_op:
         batch_op.create_index("ix_stock_levels_business", ["business_id"], unique=False)

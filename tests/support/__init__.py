@@ -1,0 +1,1 @@
+"""Test support: real servers and databases, found or started for the run."""

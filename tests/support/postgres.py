@@ -1,0 +1,129 @@
+"""Find a PostgreSQL server for the test run, or start a throw-away one.
+
+Order: ``ORDERLINE_TEST_DATABASE_URL``; else 127.0.0.1:5432 (trust auth); else a cluster made
+with the ``initdb``/``pg_ctl`` on PATH in a temporary folder. Each run then creates its own
+fresh database on that server and drops it at the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncpg
+
+
+@dataclass
+class PostgresServer:
+    admin_url: str  # a URL of the server's maintenance database
+    cluster_dir: Path | None = None
+    run_as: list[str] = field(default_factory=list)
+
+    def stop(self) -> None:
+        if self.cluster_dir is not None:
+            subprocess.run([*self.run_as, "pg_ctl", "-D", str(self.cluster_dir / "data"), "-m", "immediate",
+                            "stop"], capture_output=True, check=False)
+            shutil.rmtree(self.cluster_dir, ignore_errors=True)
+
+
+def _plain(url: str) -> str:
+    return url.replace("postgresql+asyncpg://", "postgresql://")
+
+
+async def _reachable(url: str) -> bool:
+    try:
+        conn = await asyncpg.connect(_plain(url), timeout=3)
+    except (OSError, asyncpg.PostgresError, TimeoutError):
+        return False
+    await conn.close()
+    return True
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _start_cluster() -> PostgresServer | None:
+    """initdb + pg_ctl into a temporary folder on a free port (as 'postgres' when root)."""
+    if not (shutil.which("pg_ctl") and shutil.which("initdb")):
+        return None
+    run_as: list[str] = []
+    if os.geteuid() == 0:  # initdb refuses to run as root
+        if not _has_user("postgres"):
+            return None
+        run_as = ["runuser", "-u", "postgres", "--"]
+    base = Path(tempfile.mkdtemp(prefix="orderline-pg-"))
+    if run_as:
+        shutil.chown(base, "postgres")
+    data = base / "data"
+    port = _free_port()
+    subprocess.run([*run_as, "initdb", "-D", str(data), "-U", "postgres", "--auth=trust",
+                    "-E", "UTF8"], check=True, capture_output=True)
+    subprocess.run([*run_as, "pg_ctl", "-D", str(data), "-l", str(base / "log"), "-w", "-o",
+                    f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c max_connections=300",
+                    "start"], check=True, capture_output=True)
+    return PostgresServer(f"postgresql://postgres@127.0.0.1:{port}/postgres", cluster_dir=base,
+                          run_as=run_as)
+
+
+def _has_user(name: str) -> bool:
+    import pwd
+
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        return False
+    return True
+
+
+def find_server() -> PostgresServer | None:
+    given = os.environ.get("ORDERLINE_TEST_DATABASE_URL")
+    if given:
+        if not asyncio.run(_reachable(given)):
+            raise RuntimeError(f"ORDERLINE_TEST_DATABASE_URL={given} does not answer.")
+        return PostgresServer(given)
+    local = "postgresql://postgres@127.0.0.1:5432/postgres"
+    if asyncio.run(_reachable(local)):
+        return PostgresServer(local)
+    return _start_cluster()
+
+
+def with_database(url: str, name: str) -> str:
+    head, _, _ = _plain(url).rpartition("/")
+    return f"{head}/{name}"
+
+
+def create_database(server: PostgresServer) -> str:
+    name = f"orderline_test_{uuid.uuid4().hex[:12]}"
+
+    async def create() -> None:
+        conn = await asyncpg.connect(_plain(server.admin_url))
+        try:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+
+    asyncio.run(create())
+    return with_database(server.admin_url, name)
+
+
+def drop_database(server: PostgresServer, url: str) -> None:
+    name = url.rpartition("/")[2]
+
+    async def drop() -> None:
+        conn = await asyncpg.connect(_plain(server.admin_url))
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await conn.close()
+
+    asyncio.run(drop())
