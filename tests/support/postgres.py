@@ -28,8 +28,8 @@ class PostgresServer:
 
     def stop(self) -> None:
         if self.cluster_dir is not None:
-            subprocess.run([*self.run_as, "pg_ctl", "-D", str(self.cluster_dir / "data"), "-m", "immediate",
-                            "stop"], capture_output=True, check=False)
+            subprocess.run([*self.run_as, "pg_ctl", "-D", str(self.cluster_dir / "data"),
+                            "-m", "immediate", "stop"], capture_output=True, check=False)
             shutil.rmtree(self.cluster_dir, ignore_errors=True)
 
 

@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,7 +24,8 @@ def free_port() -> int:
 
 
 def _env(database_url: str, extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = {**os.environ, "ORDERLINE_DATABASE_URL": database_url, "ORDERLINE_LOG_LEVEL": "WARNING"}
+    env = {**os.environ, "ORDERLINE_DATABASE_URL": database_url,
+           "ORDERLINE_LOG_LEVEL": "WARNING", "ORDERLINE_DB_POOL_SIZE": "5"}
     env.update(extra or {})
     return env
 
@@ -32,13 +34,21 @@ def _env(database_url: str, extra: dict[str, str] | None = None) -> dict[str, st
 def running_server(database_url: str, *, workers: int = 1,
                    extra_env: dict[str, str] | None = None) -> Iterator[str]:
     port = free_port()
-    proc = subprocess.Popen([ORDERLINE, "serve", "--port", str(port), "--workers", str(workers)],
-                            env=_env(database_url, extra_env), stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait_ready(proc, base)
+    with _process([ORDERLINE, "serve", "--port", str(port), "--workers", str(workers)],
+                  _env(database_url, extra_env)) as (proc, log):
+        base = f"http://127.0.0.1:{port}"
+        _wait_ready(proc, base, log)
         yield base
+
+
+@contextmanager
+def _process(argv: list[str],
+             env: dict[str, str]) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
+    """Run a process with its output in a log file (a pipe nobody reads could block it)."""
+    with tempfile.NamedTemporaryFile(prefix="orderline-", suffix=".log", delete=False) as log:
+        proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        yield proc, Path(log.name)
     finally:
         proc.terminate()
         try:
@@ -46,13 +56,15 @@ def running_server(database_url: str, *, workers: int = 1,
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        Path(log.name).unlink(missing_ok=True)
 
 
-def _wait_ready(proc: subprocess.Popen[bytes], base: str, timeout: float = 60) -> None:
+def _wait_ready(proc: subprocess.Popen[bytes], base: str, log: Path,
+                timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            out = proc.stdout.read().decode() if proc.stdout else ""
+            out = log.read_text(errors="replace")
             raise RuntimeError(f"orderline serve exited with {proc.returncode}:\n{out}")
         try:
             if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
@@ -64,16 +76,8 @@ def _wait_ready(proc: subprocess.Popen[bytes], base: str, timeout: float = 60) -
 
 
 @contextmanager
-def running_worker(database_url: str, *, interval: float = 0.2) -> Iterator[subprocess.Popen[bytes]]:
-    proc = subprocess.Popen([ORDERLINE, "worker", "--interval", str(interval)],
-                            env=_env(database_url), stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT)
-    try:
+def running_worker(database_url: str, *,
+                   interval: float = 0.2) -> Iterator[subprocess.Popen[bytes]]:
+    with _process([ORDERLINE, "worker", "--interval", str(interval)],
+                  _env(database_url)) as (proc, _log):
         yield proc
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
