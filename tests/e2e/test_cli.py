@@ -1,0 +1,80 @@
+"""The ``orderline`` command as an operator uses it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+from sqlalchemy import update
+
+from orderline.adapters.db.tables import StockLevel, table_of
+from orderline.bootstrap import Runtime
+from orderline.services import tenancy
+from tests.conftest import new_merchant
+from tests.support.catalog import stock_sku
+from tests.support.servers import ORDERLINE
+
+
+def orderline(*args: str, database_url: str, cwd: Path | None = None
+              ) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "ORDERLINE_DATABASE_URL": database_url}
+    return subprocess.run([ORDERLINE, *args], env=env, capture_output=True, text=True,
+                          timeout=120, cwd=cwd, check=False)
+
+
+async def test_business_create_prints_a_working_key_once(runtime: Runtime,
+                                                         database_url: str) -> None:
+    done = orderline("business", "create", "Corner Shop", "--currency", "EUR",
+                     database_url=database_url)
+    assert done.returncode == 0, done.stderr
+    key = next(line.split()[-1] for line in done.stdout.splitlines()
+               if line.startswith("api key:"))
+    principal = await tenancy.authenticate(runtime, key)
+    assert principal.currency == "EUR"
+    assert {"read", "write", "admin"} <= principal.scopes
+
+
+def test_business_create_refuses_a_bad_currency_with_a_readable_error(database_url: str) -> None:
+    done = orderline("business", "create", "Bad", "--currency", "euro",
+                     database_url=database_url)
+    assert done.returncode == 2
+    assert "validation_error" in done.stderr and "ISO 4217" in done.stderr
+
+
+async def test_reconcile_passes_on_a_clean_ledger_and_reports_drift(runtime: Runtime,
+                                                                   database_url: str) -> None:
+    merchant = await new_merchant(runtime)
+    await stock_sku(runtime, merchant, "DRIFT-ME", 5)
+    business = str(merchant.principal.business_id)
+    clean = orderline("reconcile", "--business", business, database_url=database_url)
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    assert "balanced" in clean.stdout
+
+    levels = table_of(StockLevel)
+    async with runtime.db.write() as conn:  # a change behind the ledger's back
+        await conn.execute(update(levels).where(
+            levels.c.business_id == merchant.principal.business_id).values(on_hand=7))
+    drifted = orderline("reconcile", "--business", business, database_url=database_url)
+    assert drifted.returncode == 1
+    assert "DRIFT DRIFT-ME@main: on_hand=7 ledger=5" in drifted.stdout
+
+
+def test_embedded_default_needs_no_setup(tmp_path: Path) -> None:
+    """With no database URL at all, a SQLite file under ./data is created and migrated."""
+    env = {k: v for k, v in os.environ.items() if k != "ORDERLINE_DATABASE_URL"}
+    done = subprocess.run([ORDERLINE, "business", "create", "Fresh"], env=env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "data" / "orderline.db").exists()
+    again = subprocess.run([ORDERLINE, "worker", "--once"], env=env, cwd=tmp_path,
+                           capture_output=True, text=True, timeout=120, check=False)
+    assert again.returncode == 0, again.stderr
+    assert "cancelled 0 unpaid orders" in again.stdout
+
+
+def test_several_server_processes_are_refused_on_sqlite(tmp_path: Path) -> None:
+    done = orderline("serve", "--workers", "2",
+                     database_url=f"sqlite:///{tmp_path / 'x.db'}")
+    assert done.returncode == 2
+    assert "postgresql" in done.stderr.lower()
