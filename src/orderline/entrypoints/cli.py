@@ -7,6 +7,7 @@ import os
 import sys
 import uuid
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
@@ -185,6 +186,36 @@ Try:
 """, err=False)
     sys.stdout.flush()
     _serve(settings, host=host, port=port, workers=1, migrate_first=False, with_worker=True)
+
+
+@bench_app.command("orders")
+def bench_orders(
+    database_url: Annotated[str | None, typer.Option(
+        "--database-url", envvar="ORDERLINE_DATABASE_URL",
+        help="a PostgreSQL server (default postgresql://postgres@127.0.0.1:5432/postgres); the "
+             "bench creates its own database there and drops it at the end")] = None,
+    orders: Annotated[int, typer.Option(help="measured orders per scenario and path")] = 2000,
+    connections: Annotated[int, typer.Option(
+        help="raw SQL pool size, and HTTP requests in flight")] = 16,
+    workers: Annotated[int, typer.Option(help="orderline serve processes")] = 4,
+    skus: Annotated[int, typer.Option(help="SKUs the spread scenario picks from")] = 10_000,
+    duration: Annotated[float, typer.Option(
+        help="stop each measured phase after this many seconds (0: no limit)")] = 20.0,
+    seed: Annotated[int, typer.Option(help="seed of the spread scenario's SKU picks")] = 1,
+    json_path: Annotated[Path | None, typer.Option("--json", help="also write the figures "
+                                                   "here as JSON")] = None,
+    verbose: Annotated[bool, typer.Option(help="list the SQL statements counted")] = False,
+) -> None:
+    """Orders/s and p50/p95/p99 of order creation: raw SQL ceiling beside POST /v1/orders."""
+    from orderline.entrypoints import bench
+
+    try:
+        bench.run(bench.BenchOptions(database_url=database_url, orders=orders,
+                                     connections=connections, workers=workers, skus=skus,
+                                     max_seconds=duration or None, json_path=json_path,
+                                     verbose=verbose, seed=seed))
+    except (bench.BenchRefused, bench.ServerFailed) as error:
+        _fail(str(error))
 
 
 def main() -> None:

@@ -1,0 +1,319 @@
+"""``orderline bench orders``: how fast orders are placed on PostgreSQL, against the ceiling.
+
+One run creates a throw-away database on the given server, migrates it, stocks one hot SKU
+(through the catalog service) and ``skus`` spread SKUs (in bulk, see ``bench_catalog``), and
+then, for each scenario (every order takes the hot SKU; each order takes a random spread SKU,
+seeded), places the same orders twice:
+
+- raw SQL: the order transaction's writes through asyncpg with a pool of ``connections``
+  (``bench_raw``), the ceiling;
+- HTTP: ``POST /v1/orders`` to ``orderline serve --workers W`` with ``connections`` requests in
+  flight (``bench_http``).
+
+Each order is one line of one unit for one of ``BUYERS`` returning customers (a new customer
+costs two statements more, and one shared customer row would be a contention no shop has).
+A warm-up of ``WARMUP_ORDERS`` per phase is not measured, and a measured phase stops taking new
+orders after ``max_seconds`` so that the run ends in a couple of minutes on a small machine. The
+run also counts the SQL statements one ``create_order`` sends (``bench_statements``), checks
+that the stock books still balance, and drops the database at the end, also after a failure or
+Ctrl-C.
+
+The load generator runs in this process, on the same machine as the servers and PostgreSQL: its
+CPU share is printed beside each figure, because on a small machine it competes with them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import time
+import uuid
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, TypeVar
+
+import asyncpg  # type: ignore[import-untyped]  # no type information shipped
+import typer
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from orderline.adapters.db.migrate import upgrade_to_head
+from orderline.bootstrap import Runtime, build_runtime
+from orderline.config import Settings
+from orderline.domain.orders import RequestedLine
+from orderline.domain.tenancy import Principal
+from orderline.entrypoints import bench_catalog, bench_cpu, bench_http, bench_raw
+from orderline.entrypoints.bench_http import ServerFailed
+from orderline.entrypoints.bench_load import drive
+from orderline.entrypoints.bench_report import HTTP, RAW, Report, as_json, render
+from orderline.entrypoints.bench_statements import counting
+from orderline.services import catalog, inventory, orders, tenancy
+
+__all__ = ["BenchOptions", "BenchRefused", "ServerFailed", "run"]
+
+DEFAULT_SERVER_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+WARMUP_ORDERS = 100
+DEFAULT_MAX_SECONDS = 20.0
+BUYERS = 100
+HOT_SKU = "HOT-1"
+SCENARIOS = ("hot-sku", "spread")
+T = TypeVar("T")
+
+
+class BenchRefused(Exception):
+    """The bench cannot run with these options or this server; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class BenchOptions:
+    database_url: str | None = None
+    orders: int = 2000
+    connections: int = 16
+    workers: int = 4
+    skus: int = 10_000
+    max_seconds: float | None = DEFAULT_MAX_SECONDS
+    json_path: Path | None = None
+    verbose: bool = False
+    seed: int = 1
+
+    def check(self) -> None:
+        for name, value, high in (("--orders", self.orders, 1_000_000),
+                                  ("--connections", self.connections, 64),
+                                  ("--workers", self.workers, 16),
+                                  ("--skus", self.skus, 100_000)):
+            if not 1 <= value <= high:
+                raise BenchRefused(f"{name} must be between 1 and {high}, not {value}.")
+        if self.max_seconds is not None and self.max_seconds <= 0:
+            raise BenchRefused("--duration must be a positive number of seconds (or 0 in the "
+                               "command for no limit).")
+
+
+def server_url(given: str | None) -> str:
+    """The PostgreSQL server to bench on; SQLite and other databases are refused."""
+    url = given or os.environ.get("ORDERLINE_DATABASE_URL") or DEFAULT_SERVER_URL
+    try:
+        backend = make_url(url).get_backend_name()
+    except ArgumentError:
+        raise BenchRefused(f"Not a database URL: {url!r}.") from None
+    if backend == "sqlite":
+        raise BenchRefused("orderline bench measures PostgreSQL: SQLite is the single-process "
+                           "embedded database. Pass --database-url postgresql://user@host/db "
+                           "(the bench creates and drops its own database on that server).")
+    if backend != "postgresql":
+        raise BenchRefused(f"orderline bench needs a postgresql:// URL, not {backend!r}.")
+    return url
+
+
+def _database_url(server: str, name: str) -> str:
+    url = make_url(bench_raw.plain_url(server)).set(database=name)
+    return url.render_as_string(hide_password=False)
+
+
+async def _admin(server: str, sql: str) -> None:
+    """Run one statement on the server's maintenance connection (CREATE/DROP DATABASE)."""
+    try:
+        conn = await asyncpg.connect(bench_raw.plain_url(server), timeout=10)
+    except (OSError, TimeoutError, asyncpg.PostgresError) as error:
+        where = make_url(server).render_as_string(hide_password=True)
+        raise BenchRefused(f"Cannot reach PostgreSQL at {where}: {error}") from None
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+def run(options: BenchOptions, say: Callable[[str], None] = typer.echo) -> Report:
+    """Run the whole bench, print its table, and drop its database whatever happens."""
+    options.check()
+    server = server_url(options.database_url)
+    name = f"orderline_bench_{uuid.uuid4().hex[:12]}"
+    parsed = make_url(server)
+    where = f"{parsed.host or 'localhost'}:{parsed.port or 5432}"
+    asyncio.run(_admin(server, f'CREATE DATABASE "{name}"'))
+    report = Report(database=name, settings={
+        "orders": options.orders, "warmup_orders": WARMUP_ORDERS,
+        "connections": options.connections, "workers": options.workers, "skus": options.skus,
+        "buyers": BUYERS, "seed": options.seed, "max_seconds": options.max_seconds})
+    try:
+        say(f"database {name} created on the PostgreSQL server at {where}")
+        asyncio.run(_bench(options, _database_url(server, name), report, say))
+    finally:
+        try:
+            asyncio.run(_admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        except BenchRefused as error:
+            raise BenchRefused(f"{error}\nThe database {name} is left on that server; drop "
+                               "it when the server answers again.") from None
+        say(f"database {name} dropped")
+    say("")
+    say(render(report, verbose=options.verbose))
+    if options.json_path is not None:
+        options.json_path.write_text(json.dumps(as_json(report), indent=2, default=str) + "\n")
+        say(f"figures written to {options.json_path}")
+    return report
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """The SKU of every order of each scenario (warm-up first), the same for both paths."""
+
+    skus: dict[str, list[str]]
+    spread_skus: list[str]
+    hot_units: int
+    spread_units: int
+
+
+def plan(options: BenchOptions) -> Plan:
+    per_path = WARMUP_ORDERS + options.orders
+    rng = random.Random(options.seed)
+    spread_skus = [f"SPREAD-{i:06d}" for i in range(options.skus)]
+    spread = [spread_skus[rng.randrange(options.skus)] for _ in range(per_path)]
+    # Both paths place the same orders; the hot SKU also serves the customer-making orders.
+    return Plan(skus={"hot-sku": [HOT_SKU] * per_path, "spread": spread},
+                spread_skus=spread_skus, hot_units=2 * per_path + 2 * BUYERS,
+                spread_units=2 * max(Counter(spread).values()))
+
+
+def _buyer(i: int) -> tuple[str, str]:
+    n = i % BUYERS
+    return f"Bench buyer {n}", f"+1 555 {n:04d}"
+
+
+async def _place_in_process(runtime: Runtime, principal: Principal, i: int) -> None:
+    name, phone = _buyer(i)
+    await orders.create_order(runtime, principal, orders.NewOrder(
+        customer=orders.Contact(name=name, phone=phone), channel="web",
+        lines=[RequestedLine(HOT_SKU, 1)], payment_method="card"))
+
+
+async def _count_statements(runtime: Runtime, key: str, principal: Principal,
+                            report: Report) -> None:
+    """Buyer 0's first order (a new customer), then the other buyers' first orders (not
+    counted), then buyer 0's second order: the steady state the load phases run in."""
+    with counting(runtime.db.engine) as report.new_customer:
+        await _place_in_process(runtime, principal, 0)
+    for i in range(1, BUYERS):
+        await _place_in_process(runtime, principal, i)
+    with counting(runtime.db.engine) as report.returning:
+        await _place_in_process(runtime, principal, 0)
+    with counting(runtime.db.engine) as report.authenticate:
+        await tenancy.authenticate(runtime, key)
+
+
+class CpuMeter:
+    """Reads the CPU time of the server processes and of this database's PostgreSQL backends."""
+
+    def __init__(self, conn: Any, database: str, server_pid: int) -> None:
+        self.conn = conn  # a connection of its own, left out of the backends it reads
+        self.database = database
+        self.server_pid = server_pid
+
+    async def read(self) -> tuple[dict[int, float], dict[int, float]]:
+        rows = await self.conn.fetch("SELECT pid FROM pg_stat_activity WHERE datname = $1 "
+                                     "AND pid <> pg_backend_pid()", self.database)
+        backends = [r["pid"] for r in rows if bench_cpu.is_postgres(r["pid"])]
+        return (bench_cpu.cpu_by_pid(bench_cpu.process_tree(self.server_pid)),
+                bench_cpu.cpu_by_pid(backends))
+
+
+async def _bench(options: BenchOptions, url: str, report: Report,
+                 say: Callable[[str], None]) -> None:
+    p = plan(options)
+    started = time.perf_counter()
+    runtime = build_runtime(Settings(database_url=url))
+    server: bench_http.ApiServer | None = None
+    monitor: Any = None
+    try:
+        await upgrade_to_head(runtime.db)
+        # The servers start up while the catalog is stocked, and are ready before any phase.
+        server = bench_http.ApiServer(database_url=url, workers=options.workers)
+        monitor = await asyncpg.connect(bench_raw.plain_url(url))
+        meter = CpuMeter(monitor, report.database, server.process.pid)
+        report.server_version = str(await monitor.fetchval("SHOW server_version"))
+        created = await tenancy.create_business(runtime, name="Bench shop", currency="USD")
+        principal = await tenancy.authenticate(runtime, created.api_key.key)
+        await catalog.create_product(runtime, principal, name="Hot product", description="",
+                                     variants=[catalog.NewVariant(
+                                         sku=HOT_SKU, name="Hot variant", price=1000,
+                                         initial_stock=p.hot_units)])
+        seller = bench_raw.Seller(
+            business_id=principal.business_id, location_id=await monitor.fetchval(
+                "SELECT id FROM locations WHERE business_id = $1 AND is_default",
+                principal.business_id),
+            currency=principal.currency, actor=principal.actor,
+            reservation_ttl_seconds=principal.reservation_ttl_seconds)
+        await bench_catalog.stock_spread_skus(
+            monitor, business_id=seller.business_id, location_id=seller.location_id,
+            currency=seller.currency, actor=seller.actor, skus=p.spread_skus,
+            units=p.spread_units)
+        await _count_statements(runtime, created.api_key.key, principal, report)
+        await server.wait_ready()
+        say(f"setup: 1 hot SKU ({p.hot_units} units, catalog service), {options.skus} spread "
+            f"SKUs ({p.spread_units} units each, bulk COPY), {BUYERS} customers, "
+            f"{options.workers} server processes ready ({time.perf_counter() - started:.1f}s)")
+        say(f"statements: create_order sends {len(report.returning.statements)} SQL "
+            "statements for a returning customer")
+        await _raw_phases(options, url, seller, p, report, meter, say)
+        await _http_phases(options, server.base_url, created.api_key.key, p, report, meter,
+                           say)
+        report.drifting_levels = len(await inventory.reconcile(runtime, principal.business_id))
+    finally:
+        if server is not None:
+            server.stop()
+        if monitor is not None:
+            await monitor.close()
+        await runtime.close()
+
+
+async def _raw_phases(options: BenchOptions, url: str, seller: bench_raw.Seller, p: Plan,
+                      report: Report, meter: CpuMeter, say: Callable[[str], None]) -> None:
+    pool = await bench_raw.open_pool(url, connections=options.connections)
+    try:
+        targets = await bench_raw.load_targets(pool, seller.business_id)
+        buyers = await bench_raw.load_buyers(pool, seller.business_id)
+        writer = bench_raw.RawOrderWriter(pool, seller)
+        for scenario in SCENARIOS:
+            planned = [bench_raw.RawOrder(target=targets[sku], buyer=buyers[_buyer(i)[1]])
+                       for i, sku in enumerate(p.skus[scenario])]
+            await _phase(options, scenario, RAW, planned, writer.place, report, meter, say)
+    finally:
+        await pool.close()
+
+
+async def _http_phases(options: BenchOptions, base_url: str, key: str, p: Plan,
+                       report: Report, meter: CpuMeter, say: Callable[[str], None]) -> None:
+    async with bench_http.api_client(base_url, key, connections=options.connections) as client:
+        placer = bench_http.HttpOrderPlacer(client)
+        for scenario in SCENARIOS:
+            planned = [bench_http.HttpOrder(sku, *_buyer(i))
+                       for i, sku in enumerate(p.skus[scenario])]
+            await _phase(options, scenario, HTTP, planned, placer.place, report, meter, say)
+
+
+async def _phase(options: BenchOptions, scenario: str, path: str, planned: Sequence[T],
+                 place: Callable[[T], Awaitable[None]], report: Report, meter: CpuMeter,
+                 say: Callable[[str], None]) -> None:
+    label = f"{'raw' if path == RAW else 'http'} {scenario}"
+    warmup, measured = planned[:WARMUP_ORDERS], planned[WARMUP_ORDERS:]
+    say(f"{label}: warm-up {len(warmup)} orders, then {len(measured)} orders with "
+        f"{options.connections} in flight ...")
+    await drive(warmup, scenario=scenario, path=path, concurrency=options.connections,
+                place=place)
+    server_before, db_before = await meter.read()
+    result = await drive(measured, scenario=scenario, path=path,
+                         concurrency=options.connections, place=place,
+                         max_seconds=options.max_seconds)
+    server_after, db_after = await meter.read()
+    result = replace(result, db_cpu_seconds=bench_cpu.spent(db_before, db_after),
+                     server_cpu_seconds=(bench_cpu.spent(server_before, server_after)
+                                         if path == HTTP else None))
+    report.results.append(result)
+    cut = (f", stopped by --duration {options.max_seconds:g}s"
+           if result.completed + result.failed < len(measured) else "")
+    say(f"{label}: {result.completed} orders in {result.wall_seconds:.2f}s = "
+        f"{result.orders_per_second:.0f} orders/s, {result.failed} failed{cut}")
+    if result.first_failure:
+        say(f"{label}: first failure: {result.first_failure}")

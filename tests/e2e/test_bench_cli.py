@@ -1,0 +1,102 @@
+"""``orderline bench orders`` run for real, small, against PostgreSQL.
+
+Only the shape of the output is checked, never a speed: the figures depend on the machine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from tests.conftest import IN_CI
+from tests.support import postgres
+from tests.support.servers import ORDERLINE
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def postgres_server() -> Iterator[postgres.PostgresServer]:
+    try:
+        server = postgres.find_server()
+    except Exception as error:  # report, then fail or skip below
+        server = None
+        reason = f"PostgreSQL unavailable: {error}"
+    else:
+        reason = "no PostgreSQL: set ORDERLINE_TEST_DATABASE_URL or put pg_ctl on PATH"
+    if server is None:
+        if IN_CI:
+            pytest.fail(reason + " (CI=true: tests needing PostgreSQL must not be skipped)")
+        pytest.skip(reason)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def database_exists(admin_url: str, name: str) -> bool:
+    async def look() -> bool:
+        conn = await asyncpg.connect(admin_url.replace("postgresql+asyncpg://", "postgresql://"))
+        try:
+            return bool(await conn.fetchval(
+                "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", name))
+        finally:
+            await conn.close()
+
+    return asyncio.run(look())
+
+
+def test_bench_reports_both_scenarios_and_paths_then_drops_its_database(
+        postgres_server: postgres.PostgresServer, tmp_path: Path) -> None:
+    figures = tmp_path / "bench.json"
+    run = subprocess.run(
+        [ORDERLINE, "bench", "orders", "--database-url", postgres_server.admin_url,
+         "--orders", "50", "--skus", "100", "--workers", "2", "--connections", "4",
+         "--duration", "0", "--json", str(figures)],
+        capture_output=True, text=True, timeout=600, check=False)
+    out = run.stdout
+    assert run.returncode == 0, out + run.stderr
+
+    for path in ("raw", "http"):
+        for scenario in ("hot-sku", "spread"):
+            assert re.search(rf"^{path} {scenario}: 50 orders in [0-9.]+s = [0-9]+ orders/s, "
+                             r"0 failed$", out, re.MULTILINE), out
+    table_rows = re.findall(r"^(hot-sku|spread) +(raw SQL|POST /v1/orders)\b.*$", out,
+                            re.MULTILINE)
+    assert sorted(table_rows) == sorted([("hot-sku", "raw SQL"), ("spread", "raw SQL"),
+                                         ("hot-sku", "POST /v1/orders"),
+                                         ("spread", "POST /v1/orders")]), out
+    assert "HTTP throughput as a share of the raw ceiling: hot-sku " in out
+
+    statements = re.search(r"returning customer: (\d+) statements", out)
+    assert statements is not None and int(statements[1]) > 0, out
+    assert "BEGIN/COMMIT/ROLLBACK are not cursor executes" in out
+
+    report = json.loads(figures.read_text())
+    assert {(r["scenario"], r["path"]) for r in report["results"]} == {
+        ("hot-sku", "raw SQL"), ("spread", "raw SQL"), ("hot-sku", "POST /v1/orders"),
+        ("spread", "POST /v1/orders")}
+    assert all(r["completed"] == 50 and r["failed"] == 0 and r["orders_per_second"] > 0
+               and r["p50_ms"] <= r["p95_ms"] <= r["p99_ms"] for r in report["results"])
+    assert report["statements"]["create_order_returning_customer"]["statements"] == int(
+        statements[1])
+    assert report["drifting_levels"] == 0
+
+    created = re.search(r"^database (orderline_bench_[0-9a-f]+) created", out, re.MULTILINE)
+    assert created is not None, out
+    assert f"database {created[1]} dropped" in out
+    assert not database_exists(postgres_server.admin_url, created[1])
+
+
+def test_bench_refuses_sqlite_with_a_clear_message() -> None:
+    run = subprocess.run([ORDERLINE, "bench", "orders", "--database-url", "sqlite:///x.db"],
+                         capture_output=True, text=True, timeout=120, check=False)
+    assert run.returncode == 2
+    assert "SQLite" in run.stderr and "postgresql://" in run.stderr
