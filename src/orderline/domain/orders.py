@@ -13,6 +13,9 @@ from orderline.domain.errors import InvalidTransition, ValidationFailed
 
 MAX_LINE_QUANTITY = 10_000
 MAX_LINES_PER_ORDER = 100
+# The largest amount a payment may name (the API's cap on minor units); a bigger total could
+# never be paid, and would overflow the 64-bit columns that store totals.
+MAX_ORDER_TOTAL = 10**15
 ORDER_NUMBER_PREFIX = "OL-"
 
 
@@ -90,6 +93,13 @@ def check_requested_lines(lines: Sequence[RequestedLine]) -> None:
 
 def line_total(unit_price: int, quantity: int) -> int:
     return unit_price * quantity
+
+
+def check_order_total(total: int) -> int:
+    if total > MAX_ORDER_TOTAL:
+        raise ValidationFailed(f"An order total may be at most {MAX_ORDER_TOTAL} minor units.",
+                               details={"total": total, "max": MAX_ORDER_TOTAL})
+    return total
 
 
 def format_order_number(sequence: int) -> str:

@@ -54,7 +54,9 @@ class Principal:
         return f"api_key:{self.key_prefix}"
 
     def require(self, scope: Scope) -> None:
-        if scope not in self.scopes:
+        """``write`` includes ``read``: whoever may change a thing may read it back (and a
+        write answers with the changed object, so it must never commit and then refuse)."""
+        if scope not in self.scopes and not (scope == Scope.READ and Scope.WRITE in self.scopes):
             raise Forbidden(f"This API key lacks the '{scope}' scope.",
                             details={"required_scope": str(scope),
                                      "key_scopes": sorted(self.scopes)})

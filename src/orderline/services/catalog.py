@@ -110,6 +110,7 @@ async def add_variants(runtime: Runtime, principal: Principal, product_id: uuid.
 
 async def get_product(runtime: Runtime, principal: Principal,
                       product_id: uuid.UUID) -> dict[str, Any]:
+    principal.require(Scope.READ)
     async with runtime.db.read() as conn:
         row = await store.get_product(conn, principal.business_id, product_id)
         if row is None:
@@ -121,6 +122,7 @@ async def get_product(runtime: Runtime, principal: Principal,
 
 async def list_products(runtime: Runtime, principal: Principal, *, limit: int,
                         after: tuple[datetime, uuid.UUID] | None) -> list[dict[str, Any]]:
+    principal.require(Scope.READ)
     async with runtime.db.read() as conn:
         rows = [dict(r) for r in await store.list_products(conn, principal.business_id,
                                                            limit=limit, after=after)]
@@ -169,5 +171,6 @@ async def create_location(runtime: Runtime, principal: Principal, *, code: str,
 
 
 async def list_locations(runtime: Runtime, principal: Principal) -> list[dict[str, Any]]:
+    principal.require(Scope.READ)
     async with runtime.db.read() as conn:
         return [dict(r) for r in await store.list_locations(conn, principal.business_id)]

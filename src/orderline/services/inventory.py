@@ -18,6 +18,7 @@ MAX_ADJUSTMENT = 1_000_000_000
 
 async def stock_of(runtime: Runtime, principal: Principal, sku: str) -> dict[str, Any]:
     """On hand, held and available for one SKU, per location and in total."""
+    principal.require(Scope.READ)
     async with runtime.db.read() as conn:
         if await catalog_store.get_variant_by_sku(conn, principal.business_id, sku) is None:
             raise NotFound("variant", sku)
@@ -35,6 +36,7 @@ async def stock_of(runtime: Runtime, principal: Principal, sku: str) -> dict[str
 
 async def list_stock(runtime: Runtime, principal: Principal, *, limit: int,
                      after_sku: str | None) -> list[dict[str, Any]]:
+    principal.require(Scope.READ)
     async with runtime.db.read() as conn:
         rows = await stock_store.level_views(conn, business_id=principal.business_id,
                                              now=runtime.clock.now(), limit=limit,
@@ -96,6 +98,7 @@ async def adjust_stock(runtime: Runtime, principal: Principal, *, sku: str,
 
 async def list_movements(runtime: Runtime, principal: Principal, *, sku: str | None,
                          before_id: int | None, limit: int) -> list[dict[str, Any]]:
+    principal.require(Scope.READ)
     async with runtime.db.read() as conn:
         rows = await stock_store.movement_rows(conn, business_id=principal.business_id, sku=sku,
                                                before_id=before_id, limit=limit)

@@ -32,6 +32,7 @@ from orderline.domain.inventory import ReservationStatus, ShortLine, shortage_me
 from orderline.domain.orders import (
     OrderStatus,
     RequestedLine,
+    check_order_total,
     check_requested_lines,
     format_order_number,
     line_total,
@@ -169,7 +170,7 @@ async def create_order(runtime: Runtime, principal: Principal, new: NewOrder) ->
             email=contact.email, now=now)
         sequence = await order_store.next_order_sequence(conn, business_id)
         line_rows = _line_rows(business_id, order_id, priced)
-        subtotal = sum(r["line_total"] for r in line_rows)
+        subtotal = check_order_total(sum(r["line_total"] for r in line_rows))
         values = {
             "id": order_id, "business_id": business_id, "number": format_order_number(sequence),
             "status": OrderStatus.PENDING_PAYMENT.value, "channel": new.channel,
@@ -323,8 +324,8 @@ async def _move_lines(runtime: Runtime, conn: AsyncConnection, principal: Princi
                            expires_at=order["payment_deadline"], now=now)
     await stock_store.insert_reservations(conn, held)
     line_rows = _line_rows(principal.business_id, order["id"], priced)
+    subtotal = check_order_total(sum(r["line_total"] for r in line_rows))
     await order_store.replace_lines(conn, order["id"], line_rows)
-    subtotal = sum(r["line_total"] for r in line_rows)
     changes["lines"] = {
         "from": [{"sku": line["sku"], "quantity": line["quantity"]} for line in old_lines],
         "to": [{"sku": p.sku, "quantity": p.quantity} for p in priced]}

@@ -138,6 +138,7 @@ async def revoke_api_key(runtime: Runtime, principal: Principal,
 
 
 async def get_business(runtime: Runtime, principal: Principal) -> dict[str, Any]:
+    principal.require(Scope.READ)
     async with runtime.db.read() as conn:
         row = await store.get_business(conn, principal.business_id)
     if row is None:
@@ -163,6 +164,7 @@ async def update_settings(runtime: Runtime, principal: Principal, *,
 
 
 async def list_channels(runtime: Runtime, principal: Principal) -> list[dict[str, Any]]:
+    principal.require(Scope.READ)
     async with runtime.db.read() as conn:
         return [dict(r) for r in await store.list_channels(conn, principal.business_id)]
 

@@ -71,7 +71,10 @@ def decode_cursor(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
         return None
     try:
         data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        return datetime.fromisoformat(data["t"]), uuid.UUID(data["id"])
+        created_at = datetime.fromisoformat(data["t"])
+        if created_at.tzinfo is None:  # every cursor we give out names UTC
+            raise ValueError("cursor time without a timezone")
+        return created_at, uuid.UUID(data["id"])
     except (ValueError, KeyError, TypeError):
         raise ValidationFailed("This cursor is not one the API gave out.",
                                details={"cursor": cursor}) from None

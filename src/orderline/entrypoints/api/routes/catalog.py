@@ -58,7 +58,7 @@ async def add_variants(product_id: str, body: VariantsAdd, runtime: RuntimeDep,
                                       [v.to_new() for v in body.variants])
 
 
-@router.patch("/variants/{sku}")
+@router.patch("/variants/{sku:path}")  # a SKU may contain '/'
 async def update_variant(sku: str, body: VariantUpdate, runtime: RuntimeDep,
                          principal: PrincipalDep) -> dict[str, Any]:
     values = body.model_dump(exclude_unset=True)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from orderline.domain.tenancy import Scope
 from orderline.entrypoints.api.deps import PrincipalDep, RuntimeDep
 from orderline.entrypoints.api.schemas.catalog import StockAdjustment
+from orderline.entrypoints.api.schemas.common import STORED_INT_MAX
 from orderline.services import inventory
 
 router = APIRouter(prefix="/v1/inventory", tags=["inventory"])
@@ -34,7 +35,7 @@ async def adjust_stock(body: StockAdjustment, runtime: RuntimeDep,
 
 @router.get("/movements")
 async def list_movements(runtime: RuntimeDep, principal: PrincipalDep, sku: str | None = None,
-                         before_id: int | None = None,
+                         before_id: Annotated[int | None, Query(le=STORED_INT_MAX)] = None,
                          limit: Annotated[int, Query(ge=1, le=500)] = 100) -> dict[str, Any]:
     rows = await inventory.list_movements(runtime, principal, sku=sku, before_id=before_id,
                                           limit=limit)
@@ -49,6 +50,6 @@ async def reconciliation(runtime: RuntimeDep, principal: PrincipalDep) -> dict[s
     return {"balanced": not drift, "drift": [d.as_dict() for d in drift]}
 
 
-@router.get("/{sku}")
+@router.get("/{sku:path}")  # a SKU may contain '/'; the fixed paths above match first
 async def stock_of(sku: str, runtime: RuntimeDep, principal: PrincipalDep) -> dict[str, Any]:
     return await inventory.stock_of(runtime, principal, sku)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
+from pydantic import AwareDatetime
 
 from orderline.adapters.db.order_store import OrderFilter
 from orderline.domain.orders import CancelReason, OrderStatus
@@ -18,6 +18,7 @@ from orderline.entrypoints.api.deps import (
     etag,
     parse_id,
 )
+from orderline.entrypoints.api.schemas.common import STORED_INT_MAX
 from orderline.entrypoints.api.schemas.orders import (
     HistoryEntry,
     OrderCreate,
@@ -60,10 +61,10 @@ async def list_orders(
     customer_id: str | None = None,
     customer: Annotated[str | None, Query(max_length=200,
                                           description="part of name, phone or email")] = None,
-    created_from: datetime | None = None,
-    created_to: datetime | None = None,
-    total_min: Annotated[int | None, Query(ge=0)] = None,
-    total_max: Annotated[int | None, Query(ge=0)] = None,
+    created_from: AwareDatetime | None = None,
+    created_to: AwareDatetime | None = None,
+    total_min: Annotated[int | None, Query(ge=0, le=STORED_INT_MAX)] = None,
+    total_max: Annotated[int | None, Query(ge=0, le=STORED_INT_MAX)] = None,
     number: Annotated[str | None, Query(max_length=20, description="part of the number")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: str | None = None,
@@ -81,8 +82,8 @@ async def list_orders(
 
 @router.get("/stats", response_model=OrderStats)
 async def order_stats(runtime: RuntimeDep, principal: PrincipalDep,
-                      created_from: datetime | None = None,
-                      created_to: datetime | None = None) -> dict[str, Any]:
+                      created_from: AwareDatetime | None = None,
+                      created_to: AwareDatetime | None = None) -> dict[str, Any]:
     """Revenue (paid and later statuses), order count, average order value, by status/channel."""
     return await orders.order_stats(runtime, principal, created_from=created_from,
                                     created_to=created_to)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field, StrictInt
+from pydantic import Field, StrictInt, field_validator
 
 from orderline.domain.inventory import MovementReason
 from orderline.entrypoints.api.schemas.common import Body, MinorUnits, Sku
@@ -15,7 +15,7 @@ class VariantIn(Body):
     sku: Sku
     name: Annotated[str, Field(min_length=1, max_length=300)]
     price: MinorUnits
-    low_stock_threshold: Annotated[StrictInt | None, Field(ge=0)] = None
+    low_stock_threshold: Annotated[StrictInt | None, Field(ge=0, le=1_000_000_000)] = None
     initial_stock: Annotated[StrictInt, Field(ge=0, le=1_000_000_000)] = 0
 
     def to_new(self) -> NewVariant:
@@ -37,7 +37,16 @@ class VariantsAdd(Body):
 class VariantUpdate(Body):
     name: Annotated[str | None, Field(min_length=1, max_length=300)] = None
     price: MinorUnits | None = None
-    low_stock_threshold: Annotated[StrictInt | None, Field(ge=0)] = None
+    # null clears the threshold
+    low_stock_threshold: Annotated[StrictInt | None, Field(ge=0, le=1_000_000_000)] = None
+
+    @field_validator("name", "price")
+    @classmethod
+    def _given_means_not_null(cls, value: object) -> object:
+        # Left out keeps the current value; an explicit null has no meaning for these.
+        if value is None:
+            raise ValueError("cannot be null; leave the field out to keep the current value")
+        return value
 
 
 class StockAdjustment(Body):

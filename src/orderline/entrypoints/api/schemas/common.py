@@ -16,6 +16,9 @@ class Body(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
+# The largest integer both databases store (64-bit); bigger numbers in a query are refused.
+STORED_INT_MAX = 2**63 - 1
+
 Quantity = Annotated[StrictInt, Field(ge=1, le=10_000, description="1 to 10,000 units")]
 MinorUnits = Annotated[StrictInt, Field(ge=0, le=10**15,
                                         description="integer minor units, e.g. cents")]

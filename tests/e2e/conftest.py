@@ -1,0 +1,136 @@
+"""End-to-end fixtures: the real FastAPI app over ASGI, on each database.
+
+``httpx.ASGITransport`` does not run the app's lifespan, so the fixture puts the test's runtime
+on ``app.state`` itself. The helpers below talk to the API only, so every assertion checks what
+a merchant's integration would see.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+import pytest
+
+from orderline.adapters.db.engine import Database
+from orderline.bootstrap import Runtime
+from orderline.config import Settings
+from orderline.entrypoints.api.app import create_app
+from tests.conftest import Merchant, new_merchant
+
+
+@asynccontextmanager
+async def api_client(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of a fresh app on ``runtime``, without a network or a server process."""
+    app = create_app(runtime=runtime)
+    app.state.runtime = runtime  # ASGITransport does not run the lifespan that would set it
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        yield http
+
+
+@pytest.fixture
+async def client(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
+    async with api_client(runtime) as http:
+        yield http
+
+
+@pytest.fixture(scope="module")
+def module_runtime(shared_db: Database, database_url: str) -> Runtime:
+    """A runtime for data built once per test module (and database), then only read."""
+    return Runtime(settings=Settings(database_url=database_url), db=shared_db)
+
+
+@pytest.fixture
+async def rival(runtime: Runtime) -> Merchant:
+    """A second business on the same database, to prove the first one's data stays its own."""
+    return await new_merchant(runtime, name="Rival shop")
+
+
+def error_of(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    """Assert the one error shape with this status and code; returns the details."""
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"error"}, body
+    assert set(body["error"]) == {"code", "message", "details"}, body
+    assert body["error"]["code"] == code, body
+    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
+    details: dict[str, Any] = body["error"]["details"]
+    assert isinstance(details, dict)
+    return details
+
+
+def ok(response: httpx.Response, status: int = 200) -> Any:
+    assert response.status_code == status, response.text
+    return response.json()
+
+
+async def add_product(client: httpx.AsyncClient, merchant: Merchant, sku: str, on_hand: int, *,
+                      price: int = 1000) -> dict[str, Any]:
+    """One product with one variant of ``sku`` and ``on_hand`` units in the main location."""
+    product: dict[str, Any] = ok(await client.post("/v1/products", headers=merchant.headers, json={
+        "name": f"Product {sku}",
+        "variants": [{"sku": sku, "name": f"Variant {sku}", "price": price,
+                      "initial_stock": on_hand}]}), 201)
+    return product
+
+
+def order_body(*lines: tuple[str, int], channel: str = "web", name: str = "Ada Buyer",
+               phone: str | None = "+1 555 0100", email: str | None = None) -> dict[str, Any]:
+    customer: dict[str, Any] = {"name": name}
+    if phone is not None:
+        customer["phone"] = phone
+    if email is not None:
+        customer["email"] = email
+    return {"customer": customer, "channel": channel, "payment_method": "card",
+            "lines": [{"sku": sku, "quantity": qty} for sku, qty in lines]}
+
+
+async def place_order(client: httpx.AsyncClient, merchant: Merchant, *lines: tuple[str, int],
+                      **contact: Any) -> dict[str, Any]:
+    order: dict[str, Any] = ok(await client.post("/v1/orders", headers=merchant.headers,
+                                                 json=order_body(*lines, **contact)), 201)
+    return order
+
+
+async def pay(client: httpx.AsyncClient, merchant: Merchant,
+              order: dict[str, Any]) -> dict[str, Any]:
+    paid: dict[str, Any] = ok(await client.patch(
+        f"/v1/orders/{order['id']}/payment", headers=merchant.headers,
+        json={"reference": "pay-1", "amount": order["total"]}))
+    return paid
+
+
+async def ship(client: httpx.AsyncClient, merchant: Merchant,
+               order: dict[str, Any]) -> dict[str, Any]:
+    shipped: dict[str, Any] = ok(await client.patch(
+        f"/v1/orders/{order['id']}/shipping", headers=merchant.headers,
+        json={"carrier": "DHL", "tracking_number": "JD0001"}))
+    return shipped
+
+
+async def levels(client: httpx.AsyncClient, merchant: Merchant, sku: str) -> tuple[int, int, int]:
+    """(on_hand, reserved, available) of ``sku`` as the API reports it."""
+    level = ok(await client.get(f"/v1/inventory/{sku}", headers=merchant.headers))
+    return level["on_hand"], level["reserved"], level["available"]
+
+
+async def all_orders(client: httpx.AsyncClient, merchant: Merchant) -> list[dict[str, Any]]:
+    orders: list[dict[str, Any]] = ok(await client.get(
+        "/v1/orders", headers=merchant.headers, params={"limit": 200}))["data"]
+    return orders
+
+
+async def movements(client: httpx.AsyncClient, merchant: Merchant,
+                    sku: str | None = None) -> list[dict[str, Any]]:
+    params = {"sku": sku} if sku else {}
+    rows: list[dict[str, Any]] = ok(await client.get(
+        "/v1/inventory/movements", headers=merchant.headers, params=params))["data"]
+    return rows
+
+
+async def balanced(client: httpx.AsyncClient, merchant: Merchant) -> bool:
+    report = ok(await client.get("/v1/inventory/reconciliation", headers=merchant.headers))
+    return bool(report["balanced"]) and report["drift"] == []
