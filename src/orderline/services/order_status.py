@@ -28,7 +28,7 @@ from orderline.domain.orders import (
     ensure_transition,
 )
 from orderline.domain.tenancy import Principal, Scope
-from orderline.services.orders import get_order, lock_for_change, save_change
+from orderline.services.orders import lock_for_change, save_and_show, save_change
 
 log = logging.getLogger(__name__)
 SWEEPER_ACTOR = "worker:payment_deadline"
@@ -90,19 +90,18 @@ async def confirm_payment(runtime: Runtime, principal: Principal, order_id: uuid
     principal.require(Scope.WRITE)
     now = runtime.clock.now()
 
-    async def work(conn: AsyncConnection) -> None:
+    async def work(conn: AsyncConnection) -> dict[str, Any]:
         order = await lock_for_change(runtime, conn, principal, order_id, expected_version,
                                       "payment")
         await _pay(runtime, conn, order, actor=principal.actor, reference=reference,
                    amount=amount, now=now)
-        await save_change(conn, order, actor=principal.actor, action="payment_confirmed",
+        return await save_and_show(conn, order, actor=principal.actor, action="payment_confirmed",
                           values={"status": OrderStatus.PAID.value, "paid_at": now,
                                   "payment_reference": reference},
                           changes={"payment_reference": reference, "amount": order["total"]},
                           now=now)
 
-    await runtime.db.run(work)
-    return await get_order(runtime, principal, order_id)
+    return await runtime.db.run(work)
 
 
 async def cancel_order(runtime: Runtime, principal: Principal, order_id: uuid.UUID, *,
@@ -112,17 +111,16 @@ async def cancel_order(runtime: Runtime, principal: Principal, order_id: uuid.UU
     principal.require(Scope.WRITE)
     now = runtime.clock.now()
 
-    async def work(conn: AsyncConnection) -> None:
+    async def work(conn: AsyncConnection) -> dict[str, Any]:
         order = await lock_for_change(runtime, conn, principal, order_id, expected_version,
                                       "cancel")
         await _cancel(runtime, conn, order, actor=principal.actor, reason=reason, now=now)
-        await save_change(conn, order, actor=principal.actor, action="cancelled",
+        return await save_and_show(conn, order, actor=principal.actor, action="cancelled",
                           values={"status": OrderStatus.CANCELLED.value, "cancelled_at": now,
                                   "cancel_reason": reason.value},
                           changes={"reason": reason.value}, now=now)
 
-    await runtime.db.run(work)
-    return await get_order(runtime, principal, order_id)
+    return await runtime.db.run(work)
 
 
 async def set_shipping(runtime: Runtime, principal: Principal, order_id: uuid.UUID, *,
@@ -133,7 +131,7 @@ async def set_shipping(runtime: Runtime, principal: Principal, order_id: uuid.UU
     principal.require(Scope.WRITE)
     now = runtime.clock.now()
 
-    async def work(conn: AsyncConnection) -> None:
+    async def work(conn: AsyncConnection) -> dict[str, Any]:
         order = await lock_for_change(runtime, conn, principal, order_id, expected_version,
                                       "shipping")
         values: dict[str, Any] = {"carrier": carrier, "tracking_number": tracking_number,
@@ -143,11 +141,10 @@ async def set_shipping(runtime: Runtime, principal: Principal, order_id: uuid.UU
             values.update(status=OrderStatus.SHIPPED.value, shipped_at=now)
         changes = {k: {"from": order[k], "to": v} for k, v in values.items()
                    if k in ("carrier", "tracking_number", "tracking_url") and order[k] != v}
-        await save_change(conn, order, actor=principal.actor, action="shipping_updated",
+        return await save_and_show(conn, order, actor=principal.actor, action="shipping_updated",
                           values=values, changes=changes, now=now)
 
-    await runtime.db.run(work)
-    return await get_order(runtime, principal, order_id)
+    return await runtime.db.run(work)
 
 
 async def change_status(runtime: Runtime, principal: Principal, order_id: uuid.UUID, *,
@@ -168,18 +165,17 @@ async def change_status(runtime: Runtime, principal: Principal, order_id: uuid.U
     principal.require(Scope.WRITE)
     now = runtime.clock.now()
 
-    async def work(conn: AsyncConnection) -> None:
+    async def work(conn: AsyncConnection) -> dict[str, Any]:
         order = await lock_for_change(runtime, conn, principal, order_id, expected_version,
                                       "status")
         ensure_transition(OrderStatus(order["status"]), status)
         values: dict[str, Any] = {"status": status.value}
         if status == OrderStatus.DELIVERED:
             values["delivered_at"] = now
-        await save_change(conn, order, actor=principal.actor, action="status_changed",
+        return await save_and_show(conn, order, actor=principal.actor, action="status_changed",
                           values=values, changes={}, now=now)
 
-    await runtime.db.run(work)
-    return await get_order(runtime, principal, order_id)
+    return await runtime.db.run(work)
 
 
 async def cancel_lapsed_orders(runtime: Runtime, *, batch: int = 200) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy.engine import RowMapping
@@ -16,12 +16,14 @@ _CONTACT = ("customer_name", "customer_phone", "customer_email")
 _HIDDEN = {"business_id", "location_id", *_CONTACT}
 
 
-def shape(order: RowMapping, order_lines: Sequence[RowMapping]) -> dict[str, Any]:
+_LINE_FIELDS = ("sku", "name", "unit_price", "quantity", "line_total")
+
+
+def shape(order: Mapping[Any, Any], order_lines: Sequence[Mapping[Any, Any]]) -> dict[str, Any]:
     view = {k: v for k, v in order.items() if k not in _HIDDEN}
     view["customer"] = {"id": order["customer_id"], "name": order["customer_name"],
                         "phone": order["customer_phone"], "email": order["customer_email"]}
-    view["lines"] = [{k: v for k, v in line.items() if k not in ("order_id", "variant_id")}
-                     for line in order_lines]
+    view["lines"] = [{k: line[k] for k in _LINE_FIELDS} for line in order_lines]
     view["shipping"] = {"carrier": view.pop("carrier"),
                         "tracking_number": view.pop("tracking_number"),
                         "tracking_url": view.pop("tracking_url")}

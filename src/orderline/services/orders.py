@@ -38,7 +38,7 @@ from orderline.domain.orders import (
     line_total,
 )
 from orderline.domain.tenancy import Principal, Scope
-from orderline.services.order_views import shaped
+from orderline.services.order_views import shape, shaped
 
 _PAYMENT_METHOD = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 
@@ -179,17 +179,16 @@ async def create_order(runtime: Runtime, principal: Principal, new: NewOrder) ->
             "payment_method": new.payment_method, "note": new.note, "currency": principal.currency,
             "subtotal": subtotal, "total": subtotal, "location_id": location["id"], "version": 1,
             "payment_deadline": deadline, "created_at": now, "updated_at": now}
-        await order_store.insert_order(conn, values, line_rows)
+        row = await order_store.insert_order(conn, values, line_rows)
         await stock_store.insert_reservations(conn, held)
         await order_store.add_event(conn, {
             "business_id": business_id, "order_id": order_id, "actor": principal.actor,
             "action": "created", "from_status": None, "to_status": values["status"],
             "changes": {"lines": [{"sku": p.sku, "quantity": p.quantity} for p in priced],
                         "total": subtotal}, "created_at": now})
-        return values
+        return shape(row, line_rows)
 
-    await runtime.db.run(work)
-    return await get_order(runtime, principal, order_id)
+    return await runtime.db.run(work)
 
 
 async def get_order(runtime: Runtime, principal: Principal, order_id: uuid.UUID) -> dict[str, Any]:
@@ -264,6 +263,15 @@ async def save_change(conn: AsyncConnection, order: RowMapping, *, actor: str, a
     return written
 
 
+async def save_and_show(conn: AsyncConnection, order: RowMapping, *, actor: str, action: str,
+                        values: dict[str, Any], changes: dict[str, Any],
+                        now: datetime) -> dict[str, Any]:
+    """Save the change and answer with the order as it now is, read in the same transaction."""
+    written = await save_change(conn, order, actor=actor, action=action, values=values,
+                                changes=changes, now=now)
+    return (await shaped(conn, [written]))[0]
+
+
 async def edit_order(runtime: Runtime, principal: Principal, order_id: uuid.UUID,
                      edit: OrderEdit, *, expected_version: int | None) -> dict[str, Any]:
     """Change note and contact at any time; lines only while the order awaits payment, moving
@@ -275,7 +283,7 @@ async def edit_order(runtime: Runtime, principal: Principal, order_id: uuid.UUID
         edit.customer.check()
     now = runtime.clock.now()
 
-    async def work(conn: AsyncConnection) -> None:
+    async def work(conn: AsyncConnection) -> dict[str, Any]:
         order = await lock_for_change(runtime, conn, principal, order_id, expected_version,
                                       "edit")
         values: dict[str, Any] = {}
@@ -293,12 +301,12 @@ async def edit_order(runtime: Runtime, principal: Principal, order_id: uuid.UUID
         if edit.lines is not None:
             values.update(await _move_lines(runtime, conn, principal, order, edit.lines, changes,
                                             now))
-        if values:
-            await save_change(conn, order, actor=principal.actor, action="updated",
-                              values=values, changes=changes, now=now)
+        if not values:
+            return (await shaped(conn, [order]))[0]
+        return await save_and_show(conn, order, actor=principal.actor, action="updated",
+                                   values=values, changes=changes, now=now)
 
-    await runtime.db.run(work)
-    return await get_order(runtime, principal, order_id)
+    return await runtime.db.run(work)
 
 
 async def _move_lines(runtime: Runtime, conn: AsyncConnection, principal: Principal,

@@ -46,8 +46,11 @@ def _sqlite_on_begin(conn: Connection) -> None:
 
 
 def is_retryable(error: BaseException) -> bool:
+    """Dead-locks, serialisation failures and connections that died under us."""
     if not isinstance(error, DBAPIError):
         return False
+    if error.connection_invalidated:
+        return True
     orig = error.orig
     code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
     return code in _RETRYABLE_SQLSTATES
@@ -59,7 +62,9 @@ class Database:
         self.is_sqlite = url.startswith("sqlite")
         kwargs: dict[str, Any] = {"echo": echo}
         if not self.is_sqlite:
-            kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+            # No pre-ping (a round trip per checkout): a connection found dead is invalidated
+            # and the whole transaction retried by ``run``.
+            kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_on_connect)

@@ -91,9 +91,12 @@ async def find_customers(conn: AsyncConnection, business_id: uuid.UUID, *, phone
 
 
 async def insert_order(conn: AsyncConnection, values: dict[str, Any],
-                       line_rows: list[dict[str, Any]]) -> None:
-    await conn.execute(insert(orders).values(**values))
+                       line_rows: list[dict[str, Any]]) -> RowMapping:
+    """Insert the order and its lines; returns the order row as stored."""
+    row = (await conn.execute(insert(orders).values(**values).returning(*orders.c))
+           ).mappings().one()
     await conn.execute(insert(lines), line_rows)
+    return row
 
 
 async def replace_lines(conn: AsyncConnection, order_id: uuid.UUID,

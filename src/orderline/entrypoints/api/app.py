@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 
 from orderline import __version__
 from orderline.adapters.db.migrate import upgrade_to_head
@@ -16,8 +15,9 @@ from orderline.config import Settings
 from orderline.entrypoints import worker
 from orderline.entrypoints.api.errors import install_error_handlers
 from orderline.entrypoints.api.limits import BodySizeLimit
+from orderline.entrypoints.api.request_ids import RequestIds
 from orderline.entrypoints.api.routes import business, catalog, health, inventory, orders
-from orderline.entrypoints.logs import configure_logging, request_id_var
+from orderline.entrypoints.logs import configure_logging
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
@@ -51,21 +51,10 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
                               "Authenticate with `Authorization: Bearer <API key>`.")
     install_error_handlers(app)
 
-    @app.middleware("http")
-    async def request_id(request: Request,
-                         call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        rid = request.headers.get("x-request-id") or uuid.uuid4().hex
-        token = request_id_var.set(rid)
-        try:
-            response = await call_next(request)
-        finally:
-            request_id_var.reset(token)
-        response.headers["X-Request-ID"] = rid
-        return response
-
     for module in (health, orders, catalog, inventory, business):
         app.include_router(module.router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestIds)
     return app
 
 
