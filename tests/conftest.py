@@ -28,17 +28,7 @@ BACKENDS = ["sqlite", "postgresql"]
 
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
-    try:
-        server = postgres.find_server()
-    except Exception as error:  # report, then fail or skip below
-        server = None
-        reason = f"PostgreSQL unavailable: {error}"
-    else:
-        reason = "no PostgreSQL: set ORDERLINE_TEST_DATABASE_URL or put pg_ctl on PATH"
-    if server is None:
-        if IN_CI:
-            pytest.fail(reason + " (CI=true: tests needing PostgreSQL must not be skipped)")
-        pytest.skip(reason)
+    server = postgres.server_or_skip(in_ci=IN_CI)
     url = postgres.create_database(server)
     try:
         yield url

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import asyncpg
+import pytest
 
 
 @dataclass
@@ -102,28 +103,36 @@ def with_database(url: str, name: str) -> str:
     return f"{head}/{name}"
 
 
+async def _admin(server: PostgresServer, sql: str) -> None:
+    conn = await asyncpg.connect(_plain(server.admin_url))
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
 def create_database(server: PostgresServer) -> str:
     name = f"orderline_test_{uuid.uuid4().hex[:12]}"
-
-    async def create() -> None:
-        conn = await asyncpg.connect(_plain(server.admin_url))
-        try:
-            await conn.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await conn.close()
-
-    asyncio.run(create())
+    asyncio.run(_admin(server, f'CREATE DATABASE "{name}"'))
     return with_database(server.admin_url, name)
 
 
 def drop_database(server: PostgresServer, url: str) -> None:
     name = url.rpartition("/")[2]
+    asyncio.run(_admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
-    async def drop() -> None:
-        conn = await asyncpg.connect(_plain(server.admin_url))
-        try:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await conn.close()
 
-    asyncio.run(drop())
+def server_or_skip(*, in_ci: bool) -> PostgresServer:
+    """The server for this run; without one, skip the test (fail it when ``in_ci``)."""
+    try:
+        server = find_server()
+    except Exception as error:  # report, then fail or skip below
+        server = None
+        reason = f"PostgreSQL unavailable: {error}"
+    else:
+        reason = "no PostgreSQL: set ORDERLINE_TEST_DATABASE_URL or put pg_ctl on PATH"
+    if server is None:
+        if in_ci:
+            pytest.fail(reason + " (CI=true: tests needing PostgreSQL must not be skipped)")
+        pytest.skip(reason)
+    return server
