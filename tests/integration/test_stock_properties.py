@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from hypothesis import HealthCheck, given, note, settings
+from hypothesis import HealthCheck, example, given, note, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -56,6 +56,7 @@ from tests.support.catalog import place, stock, stock_sku
 
 SKUS = ("A", "B", "C")
 TTL_SECONDS = 60
+MAX_GROUP = 4  # operations run at once
 
 levels = table_of(StockLevel)
 reservations = table_of(Reservation)
@@ -160,8 +161,8 @@ Group = tuple[Operation, ...]
 Scenario = tuple[dict[str, int], Group, list[Group]]
 scenarios: st.SearchStrategy[Scenario] = st.tuples(
     st.fixed_dictionaries({sku: st.integers(0, 8) for sku in SKUS}),
-    st.lists(creates, min_size=1, max_size=4).map(tuple),
-    st.lists(st.lists(operations, min_size=1, max_size=4).map(tuple), max_size=7),
+    st.lists(creates, min_size=1, max_size=MAX_GROUP).map(tuple),
+    st.lists(st.lists(operations, min_size=1, max_size=MAX_GROUP).map(tuple), max_size=7),
 )
 
 
@@ -281,16 +282,17 @@ class Shop:
             if any(other.takes_stock for other in others):
                 continue
             seen = self.seen
+            free = {sku: seen[sku]["available"] for sku in SKUS}
             if isinstance(op, Create | BuyAll) and outcome.refusal == "out_of_stock":
                 lines = self.lines_of(op)
-                assert any(quantity > seen[sku]["available"] for sku, quantity in lines), (
-                    f"{op!r} refused as out of stock, but before it: {seen}")
+                assert any(quantity > free[sku] for sku, quantity in lines), (
+                    f"{op!r} refused as out of stock, but available before it: {free}")
             if isinstance(op, Correct) and outcome.refusal == "insufficient_stock":
-                assert -op.delta > seen[op.sku]["available"], (
-                    f"{op!r} refused, but before it: {seen[op.sku]}")
+                assert -op.delta > free[op.sku], (
+                    f"{op!r} refused, but available before it: {free}")
             if isinstance(op, StockTake) and outcome.refusal == "insufficient_stock":
                 held = seen[op.sku]["on_hand"] - seen[op.sku]["available"]
-                assert op.count < held, f"{op!r} refused, but before it: {seen[op.sku]}"
+                assert op.count < held, f"{op!r} refused, but {held} were held before it"
 
     def lines_of(self, op: Create | BuyAll) -> Lines:
         if isinstance(op, Create):
@@ -538,6 +540,19 @@ class Shop:
                 f"cancelled paid orders {books.put_back[sku]}")
 
 
+async def warm_up(db: Database) -> None:
+    """Open one pooled connection per operation a group can run, so that a group's operations
+    overlap in the database instead of queueing behind connection set-up."""
+    everyone_connected = asyncio.Barrier(MAX_GROUP)
+
+    async def connect() -> None:
+        async with db.read() as conn:
+            await conn.execute(select(1))
+            await everyone_connected.wait()
+
+    await asyncio.gather(*(connect() for _ in range(MAX_GROUP)))
+
+
 async def play(url: str, initial: dict[str, int], groups: list[Group],
                log: list[str]) -> None:
     db = Database(async_url(url), pool_size=8)
@@ -548,6 +563,7 @@ async def play(url: str, initial: dict[str, int], groups: list[Group],
                                       reservation_ttl_seconds=TTL_SECONDS)
         for sku, units in initial.items():
             await stock_sku(runtime, merchant, sku, units)
+        await warm_up(db)
         shop = Shop(runtime, clock, merchant, Books(initial=dict(initial)), log)
         await shop.check_books([])
         for number, group in enumerate(groups, start=1):
@@ -559,6 +575,12 @@ async def play(url: str, initial: dict[str, int], groups: list[Group],
 @settings(max_examples=25, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(scenario=scenarios)
+# A lapsed hold is released (cancel; the sweeper does the same) while another order needs its
+# units. On PostgreSQL the new order is refused as out of stock although the units are free in
+# either serial order: the lazy expiry finds the reservation already released, frees nothing,
+# and the hold is not tried again. Found by this test; kept so it stays covered.
+@example(scenario=({"A": 0, "B": 0, "C": 3}, (Create((("C", 3),)),),
+                   [(Advance(TTL_SECONDS + 1),), (Cancel(0), Create((("C", 3),)))]))
 def test_no_interleaving_oversells_or_unbalances_the_books(
         shared_db: Database, database_url: str,
         scenario: Scenario) -> None:

@@ -100,12 +100,14 @@ async def hold_units_counting_lapsed(conn: AsyncConnection, stock_level_id: uuid
     """Hold units; if short, first expire lapsed reservations at that level, then try once more.
 
     This is what makes an expired reservation never count, whether or not the sweeper ran.
+    The second try happens even if nothing was expired here: the expiry may have waited for
+    a concurrent transaction that released those reservations itself (a cancel, the sweeper),
+    and the retried UPDATE then sees the counter that transaction left.
     """
     if await hold_units(conn, stock_level_id, quantity, now):
         return True
-    if await expire_lapsed_at_level(conn, stock_level_id, now):
-        return await hold_units(conn, stock_level_id, quantity, now)
-    return False
+    await expire_lapsed_at_level(conn, stock_level_id, now)
+    return await hold_units(conn, stock_level_id, quantity, now)
 
 
 async def free_units(conn: AsyncConnection, stock_level_id: uuid.UUID, now: datetime) -> int:
@@ -199,7 +201,8 @@ async def change_on_hand(conn: AsyncConnection, *, level: LevelDelta, business_i
             .values(on_hand=levels.c.on_hand + delta, updated_at=now)
             .returning(levels.c.on_hand, levels.c.reserved))
     row = (await conn.execute(stmt)).mappings().first()
-    if row is None and delta < 0 and await expire_lapsed_at_level(conn, level.stock_level_id, now):
+    if row is None and delta < 0:  # retried for the same reason as in hold_units_counting_lapsed
+        await expire_lapsed_at_level(conn, level.stock_level_id, now)
         row = (await conn.execute(stmt)).mappings().first()
     if row is not None and delta != 0:
         await _record(conn, [(level, delta)], business_id=business_id, reason=reason,
