@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from orderline.bootstrap import Runtime
-from orderline.domain.tenancy import Principal
 from orderline.services import catalog, tenancy
 from orderline.services.catalog import NewVariant
 
@@ -23,20 +22,14 @@ PRODUCTS = [
 
 async def load_demo(runtime: Runtime) -> tuple[str, str]:
     """Create the demo business once; return (business id, a fresh demo API key)."""
-    async with runtime.db.read() as conn:
-        from orderline.adapters.db.tenancy_store import find_business_by_name
-        existing = await find_business_by_name(conn, DEMO_BUSINESS)
-    if existing is None:
-        created = await tenancy.create_business(runtime, name=DEMO_BUSINESS, currency="USD")
-        principal = await tenancy.authenticate(runtime, created.api_key.key)
-        for name, description, variants in PRODUCTS:
-            await catalog.create_product(runtime, principal, name=name,
-                                         description=description, variants=variants)
-        return str(created.id), created.api_key.key
-    owner = Principal(business_id=existing["id"], key_id=existing["id"], key_prefix="cli",
-                      scopes=frozenset({"read", "write", "admin"}),
-                      currency=existing["currency"],
-                      reservation_ttl_seconds=existing["reservation_ttl_seconds"])
-    issued = await tenancy.create_api_key(runtime, owner, name="demo",
-                                          scopes=["read", "write", "admin"])
-    return str(existing["id"]), issued.key
+    existing = await tenancy.find_business_named(runtime, DEMO_BUSINESS)
+    if existing is not None:
+        issued = await tenancy.issue_operator_key(runtime, existing["id"], name="demo",
+                                                  scopes=["read", "write", "admin"])
+        return str(existing["id"]), issued.key
+    created = await tenancy.create_business(runtime, name=DEMO_BUSINESS, currency="USD")
+    principal = await tenancy.authenticate(runtime, created.api_key.key)
+    for name, description, variants in PRODUCTS:
+        await catalog.create_product(runtime, principal, name=name, description=description,
+                                     variants=variants)
+    return str(created.id), created.api_key.key

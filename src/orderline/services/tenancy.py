@@ -120,6 +120,20 @@ async def create_api_key(runtime: Runtime, principal: Principal, *, name: str,
         lambda conn: _issue_key(runtime, conn, principal.business_id, name, checked))
 
 
+async def issue_operator_key(runtime: Runtime, business_id: uuid.UUID, *, name: str,
+                             scopes: list[str]) -> IssuedKey:
+    """A key issued by the operator (CLI, demo) rather than through another key."""
+    checked = _check_scopes(scopes)
+    return await runtime.db.run(
+        lambda conn: _issue_key(runtime, conn, business_id, name, checked))
+
+
+async def find_business_named(runtime: Runtime, name: str) -> dict[str, Any] | None:
+    async with runtime.db.read() as conn:
+        row = await store.find_business_by_name(conn, name)
+    return dict(row) if row is not None else None
+
+
 async def list_api_keys(runtime: Runtime, principal: Principal) -> list[dict[str, Any]]:
     principal.require(Scope.ADMIN)
     async with runtime.db.read() as conn:

@@ -1,0 +1,15 @@
+from orderline.bootstrap import Runtime
+from orderline.entrypoints.demo_data import load_demo
+from orderline.services import catalog, tenancy
+
+
+async def test_the_demo_shop_is_loaded_once_and_each_start_gets_a_working_key(
+        runtime: Runtime) -> None:
+    first_id, first_key = await load_demo(runtime)
+    again_id, again_key = await load_demo(runtime)
+
+    assert first_id == again_id and first_key != again_key
+    principal = await tenancy.authenticate(runtime, again_key)
+    products = await catalog.list_products(runtime, principal, limit=50, after=None)
+    skus = sorted(v["sku"] for p in products for v in p["variants"])
+    assert skus == ["BEAN-HOUSE-250", "MUG-350", "TEE-L", "TEE-M", "TEE-S"]
