@@ -44,3 +44,10 @@ def async_url(url: str) -> str:
     if url.startswith("sqlite://") and not url.startswith("sqlite+aiosqlite://"):
         return "sqlite+aiosqlite://" + url[len("sqlite://"):]
     return url
+
+
+def driver_free_url(url: str) -> str:
+    """The URL without a SQLAlchemy driver suffix (``postgresql+asyncpg://`` -> ``postgresql://``),
+    as asyncpg and other plain clients take it."""
+    scheme, sep, rest = url.partition("://")
+    return f"{scheme.split('+')[0]}{sep}{rest}"

@@ -15,6 +15,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from orderline.config import driver_free_url
 from tests.conftest import IN_CI
 from tests.support import postgres
 from tests.support.servers import ORDERLINE
@@ -33,7 +34,7 @@ def postgres_server() -> Iterator[postgres.PostgresServer]:
 
 def database_exists(admin_url: str, name: str) -> bool:
     async def look() -> bool:
-        conn = await asyncpg.connect(admin_url.replace("postgresql+asyncpg://", "postgresql://"))
+        conn = await asyncpg.connect(driver_free_url(admin_url))
         try:
             return bool(await conn.fetchval(
                 "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", name))

@@ -20,6 +20,8 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from orderline.config import driver_free_url
+
 
 @dataclass
 class PostgresServer:
@@ -34,13 +36,9 @@ class PostgresServer:
             shutil.rmtree(self.cluster_dir, ignore_errors=True)
 
 
-def _plain(url: str) -> str:
-    return url.replace("postgresql+asyncpg://", "postgresql://")
-
-
 async def _reachable(url: str) -> bool:
     try:
-        conn = await asyncpg.connect(_plain(url), timeout=3)
+        conn = await asyncpg.connect(driver_free_url(url), timeout=3)
     except (OSError, asyncpg.PostgresError, TimeoutError):
         return False
     await conn.close()
@@ -99,12 +97,12 @@ def find_server() -> PostgresServer | None:
 
 
 def with_database(url: str, name: str) -> str:
-    head, _, _ = _plain(url).rpartition("/")
+    head, _, _ = driver_free_url(url).rpartition("/")
     return f"{head}/{name}"
 
 
 async def _admin(server: PostgresServer, sql: str) -> None:
-    conn = await asyncpg.connect(_plain(server.admin_url))
+    conn = await asyncpg.connect(driver_free_url(server.admin_url))
     try:
         await conn.execute(sql)
     finally:

@@ -43,7 +43,7 @@ from sqlalchemy.exc import ArgumentError
 
 from orderline.adapters.db.migrate import upgrade_to_head
 from orderline.bootstrap import Runtime, build_runtime
-from orderline.config import Settings
+from orderline.config import Settings, driver_free_url
 from orderline.domain.orders import RequestedLine
 from orderline.domain.tenancy import Principal
 from orderline.entrypoints import bench_catalog, bench_cpu, bench_http, bench_raw
@@ -109,14 +109,14 @@ def server_url(given: str | None) -> str:
 
 
 def _database_url(server: str, name: str) -> str:
-    url = make_url(bench_raw.plain_url(server)).set(database=name)
+    url = make_url(driver_free_url(server)).set(database=name)
     return url.render_as_string(hide_password=False)
 
 
 async def _admin(server: str, sql: str) -> None:
     """Run one statement on the server's maintenance connection (CREATE/DROP DATABASE)."""
     try:
-        conn = await asyncpg.connect(bench_raw.plain_url(server), timeout=10)
+        conn = await asyncpg.connect(driver_free_url(server), timeout=10)
     except (OSError, TimeoutError, asyncpg.PostgresError) as error:
         where = make_url(server).render_as_string(hide_password=True)
         raise BenchRefused(f"Cannot reach PostgreSQL at {where}: {error}") from None
@@ -230,7 +230,7 @@ async def _bench(options: BenchOptions, url: str, report: Report,
         await upgrade_to_head(runtime.db)
         # The servers start up while the catalog is stocked, and are ready before any phase.
         server = bench_http.ApiServer(database_url=url, workers=options.workers)
-        monitor = await asyncpg.connect(bench_raw.plain_url(url))
+        monitor = await asyncpg.connect(driver_free_url(url))
         meter = CpuMeter(monitor, report.database, server.process.pid)
         report.server_version = str(await monitor.fetchval("SHOW server_version"))
         created = await tenancy.create_business(runtime, name="Bench shop", currency="USD")

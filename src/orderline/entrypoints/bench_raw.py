@@ -20,6 +20,7 @@ from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 
+from orderline.config import driver_free_url
 from orderline.domain.inventory import ReservationStatus
 from orderline.domain.orders import OrderStatus, format_order_number, line_total
 
@@ -85,15 +86,9 @@ class Seller:
     payment_method: str = "card"
 
 
-def plain_url(url: str) -> str:
-    """asyncpg takes ``postgresql://`` only, without a SQLAlchemy driver suffix."""
-    scheme, sep, rest = url.partition("://")
-    return f"{scheme.split('+')[0]}{sep}{rest}"
-
-
 async def open_pool(database_url: str, *, connections: int) -> Any:
     """An asyncpg pool holding exactly ``connections`` connections, all opened up front."""
-    return await asyncpg.create_pool(plain_url(database_url), min_size=connections,
+    return await asyncpg.create_pool(driver_free_url(database_url), min_size=connections,
                                      max_size=connections)
 
 
