@@ -1,7 +1,8 @@
 """Placing, editing and reading orders.
 
-Placing an order is one transaction: hold every line's stock with a conditional UPDATE (lines
-in a fixed order so concurrent orders never dead-lock), then number the order, then write it.
+Placing an order is one transaction: read and price the lines and find the customer, then hold
+every line's stock with a conditional UPDATE (lines in a fixed order so concurrent orders never
+dead-lock), then number the order, then write it; the hot rows are locked only for the end.
 If any line is short, the transaction rolls back and nothing stays held.
 """
 
@@ -162,15 +163,16 @@ async def create_order(runtime: Runtime, principal: Principal, new: NewOrder) ->
         if location is None:
             raise NotFound("location", new.location)
         priced = await _price_lines(conn, business_id, location["id"], new.lines)
-        held = await _hold_all(runtime, conn, business_id=business_id, order_id=order_id,
-                               location_id=location["id"], priced=priced, expires_at=deadline,
-                               now=now)
+        line_rows = _line_rows(business_id, order_id, priced)
+        subtotal = check_order_total(sum(r["line_total"] for r in line_rows))
         customer_id = await order_store.find_or_create_customer(
             conn, business_id=business_id, name=contact.name, phone=contact.phone,
             email=contact.email, now=now)
+        # Stock rows stay locked from here to COMMIT: only the writes that need them follow.
+        held = await _hold_all(runtime, conn, business_id=business_id, order_id=order_id,
+                               location_id=location["id"], priced=priced, expires_at=deadline,
+                               now=now)
         sequence = await order_store.next_order_sequence(conn, business_id)
-        line_rows = _line_rows(business_id, order_id, priced)
-        subtotal = check_order_total(sum(r["line_total"] for r in line_rows))
         values = {
             "id": order_id, "business_id": business_id, "number": format_order_number(sequence),
             "status": OrderStatus.PENDING_PAYMENT.value, "channel": new.channel,
