@@ -24,6 +24,8 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     Uuid,
+    false,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -52,6 +54,11 @@ class Business(Base):
     name: Mapped[str] = mapped_column(String(200))
     currency: Mapped[str] = mapped_column(String(3))
     reservation_ttl_seconds: Mapped[int] = mapped_column(Integer)
+    # Development mode lets webhooks point at loopback and private addresses (a local receiver).
+    development_mode: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                   server_default=false())
+    # Where low-stock alerts and webhook notices go (the log when unset).
+    alert_email: Mapped[str | None] = mapped_column(String(320), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
@@ -216,6 +223,8 @@ class Order(Base):
     location_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     version: Mapped[int] = mapped_column(Integer, default=1)
     payment_deadline: Mapped[datetime] = mapped_column(UTCDateTime)
+    # SHA-256 of the buyer's order access token (shown once, when the order is placed).
+    access_token_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     payment_reference: Mapped[str | None] = mapped_column(String(200), nullable=True)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
@@ -276,6 +285,164 @@ class OrderEvent(Base):
     from_status: Mapped[str | None] = mapped_column(String(30), nullable=True)
     to_status: Mapped[str | None] = mapped_column(String(30), nullable=True)
     changes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class OutboxEvent(Base):
+    """Every domain event, written in the transaction of the change it describes.
+
+    ``id`` is the global position; ``sequence`` numbers the events of one aggregate. ``txid`` is
+    the writing transaction's id on PostgreSQL (0 on SQLite, whose writers run one at a time):
+    a reader that only takes events of transactions older than every running one, in
+    ``(txid, id)`` order, never skips an event that commits late.
+    """
+
+    __tablename__ = "outbox_events"
+    __table_args__ = (
+        UniqueConstraint("aggregate_id", "sequence"),
+        Index("ix_outbox_events_pending", "status", "id",
+              postgresql_where=text("status = 'pending'"),
+              sqlite_where=text("status = 'pending'")),
+        # "Is an earlier event of this aggregate still pending?" - asked for every candidate
+        # a relay claims; cheap with this index whatever the table's statistics say.
+        Index("ix_outbox_events_pending_aggregate", "aggregate_id", "sequence",
+              postgresql_where=text("status = 'pending'"),
+              sqlite_where=text("status = 'pending'")),
+        Index("ix_outbox_events_business_position", "business_id", "txid", "id"),
+        Index("ix_outbox_events_created", "created_at"),
+    )
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    event_id: Mapped[uuid.UUID] = mapped_column(Uuid, unique=True)
+    business_id: Mapped[uuid.UUID] = _business_fk()
+    type: Mapped[str] = mapped_column(String(60))
+    aggregate_type: Mapped[str] = mapped_column(String(30))
+    aggregate_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    sequence: Mapped[int] = mapped_column(BigInteger)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    txid: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    # Relay state: pending -> done, or dead once its handlers failed too often.
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    lease_owner: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    relayed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class EventStream(Base):
+    """The last sequence number given to an aggregate's events; its row lock orders them."""
+
+    __tablename__ = "event_streams"
+    aggregate_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    last_sequence: Mapped[int] = mapped_column(BigInteger)
+
+
+class HandlerInbox(Base):
+    """One row per (handler, event) applied: a redelivered event finds its row and is skipped.
+
+    The row is written in the transaction of the handler's effect, so both happen or neither."""
+
+    __tablename__ = "handler_inbox"
+    __table_args__ = (UniqueConstraint("handler", "event_id"),
+                      Index("ix_handler_inbox_aggregate", "aggregate_id", "id"))
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    handler: Mapped[str] = mapped_column(String(60))
+    event_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    business_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    aggregate_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    sequence: Mapped[int] = mapped_column(BigInteger)
+    processed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class WebhookEndpoint(Base):
+    __tablename__ = "webhook_endpoints"
+    __table_args__ = (Index("ix_webhook_endpoints_business", "business_id", "created_at"),)
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    business_id: Mapped[uuid.UUID] = _business_fk()
+    url: Mapped[str] = mapped_column(String(2000))
+    description: Mapped[str] = mapped_column(String(500), default="")
+    event_types: Mapped[list[str]] = mapped_column(JSON)
+    # The signing secret (``whsec_`` + base64); needed in clear to sign each delivery.
+    secret: Mapped[str] = mapped_column(String(100))
+    # While a secret is rotated, the one before it also signs deliveries until this moment.
+    previous_secret: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    previous_secret_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime,
+                                                                        nullable=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    disabled_reason: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class WebhookDelivery(Base):
+    """One event to one endpoint: pending -> succeeded, or retrying ... -> dead."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        UniqueConstraint("endpoint_id", "event_id"),
+        Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+        Index("ix_webhook_deliveries_endpoint", "endpoint_id", "created_at"),
+    )
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    business_id: Mapped[uuid.UUID] = _business_fk()
+    endpoint_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("webhook_endpoints.id", ondelete="CASCADE"))
+    event_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    event_type: Mapped[str] = mapped_column(String(60))
+    # The exact body signed and sent, the same on every attempt.
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    succeeded_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    dead_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class WebhookAttempt(Base):
+    __tablename__ = "webhook_attempts"
+    __table_args__ = (Index("ix_webhook_attempts_delivery", "delivery_id", "id"),)
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    business_id: Mapped[uuid.UUID] = _business_fk()
+    delivery_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("webhook_deliveries.id", ondelete="CASCADE"))
+    attempt: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    latency_ms: Mapped[int] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    succeeded: Mapped[bool] = mapped_column(Boolean)
+
+
+class Notification(Base):
+    """A message to a buyer or a merchant, queued by a handler for one event and sent by the
+    worker (queued -> sent, or failed after its retries)."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_business_created", "business_id", "created_at"),
+                      Index("ix_notifications_order", "order_id"),
+                      Index("ix_notifications_due", "status", "next_attempt_at"))
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    business_id: Mapped[uuid.UUID] = _business_fk()
+    event_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    order_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
+    kind: Mapped[str] = mapped_column(String(60))
+    recipient: Mapped[str] = mapped_column(String(320))
+    channel: Mapped[str] = mapped_column(String(20))
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default="queued")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 

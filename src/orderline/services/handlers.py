@@ -1,0 +1,50 @@
+"""Which handlers run on events, in which order; and the customer totals handler.
+
+The handlers themselves live with what they look after (notifications, webhooks, publishing);
+``services/handler.py`` says what a handler is.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from orderline.adapters.db import order_store
+from orderline.config import Settings
+from orderline.domain.events import EventType, StoredEvent
+from orderline.domain.orders import REVENUE_STATUSES, OrderStatus
+from orderline.services.handler import Handler, HandlerContext
+from orderline.services.notifications import BUYER_NOTIFICATIONS, LOW_STOCK_ALERT
+from orderline.services.publishing import NATS_PUBLISHING
+from orderline.services.webhooks import WEBHOOKS
+
+__all__ = ["CUSTOMER_TOTALS", "Handler", "HandlerContext", "default_handlers"]
+
+
+async def update_customer_totals(ctx: HandlerContext, conn: AsyncConnection,
+                                 event: StoredEvent) -> None:
+    """A paid order counts for its customer; cancelling a paid order takes it back."""
+    order = event.payload["order"]
+    sign = 0
+    if event.type == EventType.ORDER_PAID:
+        sign = 1
+    elif (event.type == EventType.ORDER_CANCELLED and event.payload["previous_status"]
+          and OrderStatus(event.payload["previous_status"]) in REVENUE_STATUSES):
+        sign = -1
+    if sign:
+        await order_store.bump_customer_totals(conn, uuid.UUID(order["customer"]["id"]),
+                                               orders_delta=sign, spent_delta=sign * order["total"])
+
+
+CUSTOMER_TOTALS = Handler("customer_totals",
+                          frozenset({EventType.ORDER_PAID, EventType.ORDER_CANCELLED}),
+                          update_customer_totals)
+
+
+def default_handlers(settings: Settings | None = None) -> list[Handler]:
+    """Every handler, in the order they run for one event (some only when configured)."""
+    handlers = [CUSTOMER_TOTALS, BUYER_NOTIFICATIONS, LOW_STOCK_ALERT, WEBHOOKS]
+    if settings is not None and settings.nats_url:
+        handlers.append(NATS_PUBLISHING)
+    return handlers

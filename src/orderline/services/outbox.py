@@ -1,0 +1,38 @@
+"""Writing domain events: every service calls ``emit`` inside the transaction of its change,
+so the event exists exactly when the change does (a rollback takes both away)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from pydantic_core import to_jsonable_python
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from orderline.adapters.db import outbox_store
+from orderline.domain.events import AggregateType, EventType, StoredEvent
+
+
+async def emit(conn: AsyncConnection, *, business_id: uuid.UUID, type: EventType,
+               aggregate_type: AggregateType, aggregate_id: uuid.UUID,
+               payload: dict[str, Any], now: datetime, new_aggregate: bool = False) -> uuid.UUID:
+    """Append one event to the outbox in ``conn``'s transaction; returns its event id.
+
+    ``new_aggregate`` says the aggregate was created in this transaction (its first event
+    needs no lock to be numbered)."""
+    event_id = uuid.uuid4()
+    sequence = await outbox_store.next_sequence(conn, aggregate_id, new_aggregate=new_aggregate)
+    await outbox_store.append(conn, {
+        "event_id": event_id, "business_id": business_id, "type": type.value,
+        "aggregate_type": aggregate_type.value, "aggregate_id": aggregate_id,
+        "sequence": sequence, "payload": to_jsonable_python(payload), "created_at": now})
+    return event_id
+
+
+def stored_event(row: RowMapping) -> StoredEvent:
+    return StoredEvent(event_id=row["event_id"], business_id=row["business_id"],
+                       type=row["type"], aggregate_type=row["aggregate_type"],
+                       aggregate_id=row["aggregate_id"], sequence=row["sequence"],
+                       payload=row["payload"], created_at=row["created_at"])
