@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from orderline.adapters.broker import EventPublisher, NoPublisher
 from orderline.adapters.db.engine import Database
+from orderline.adapters.event_hub import EventHub
+from orderline.adapters.nats_publisher import NatsPublisher
+from orderline.adapters.notifier import LogNotifier, Notifier
+from orderline.adapters.smtp_notifier import SmtpNotifier
 from orderline.config import Settings
 from orderline.services.checkpoints import Checkpoints
 from orderline.services.clock import Clock, SystemClock
@@ -16,8 +21,15 @@ class Runtime:
     db: Database
     clock: Clock = field(default_factory=SystemClock)
     checkpoints: Checkpoints = field(default_factory=Checkpoints)
+    hub: EventHub = field(default_factory=EventHub)
+    notifier: Notifier = field(default_factory=LogNotifier)
+    publisher: EventPublisher = field(default_factory=NoPublisher)
+
+    def __post_init__(self) -> None:
+        self.db.on_events_committed = self.hub.signal
 
     async def close(self) -> None:
+        await self.publisher.close()
         await self.db.dispose()
 
 
@@ -26,4 +38,19 @@ def build_runtime(settings: Settings | None = None, *, clock: Clock | None = Non
     if not settings.database_url:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(settings.resolved_database_url(), pool_size=settings.db_pool_size)
-    return Runtime(settings=settings, db=db, clock=clock or SystemClock())
+    return Runtime(settings=settings, db=db, clock=clock or SystemClock(),
+                   notifier=build_notifier(settings), publisher=build_publisher(settings))
+
+
+def build_notifier(settings: Settings) -> Notifier:
+    """Email through SMTP when a host is configured, else the log."""
+    if settings.smtp_host:
+        return SmtpNotifier.from_settings(settings)
+    return LogNotifier()
+
+
+def build_publisher(settings: Settings) -> EventPublisher:
+    """NATS JetStream when a URL is configured, else nothing is published."""
+    if settings.nats_url:
+        return NatsPublisher.from_settings(settings)
+    return NoPublisher()

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from orderline.domain.events import RetrySchedule
 
 DEFAULT_DATA_DIR = Path("data")
 
@@ -24,6 +26,49 @@ class Settings(BaseSettings):
     default_reservation_ttl_seconds: int = 900
     sweep_interval_seconds: float = 2.0
     reconcile_interval_seconds: float = 600.0
+    # The outbox relay polls this often, and at once when this process commits events or
+    # (PostgreSQL) another one announces them.
+    relay_interval_seconds: float = 1.0
+    # Aggregates one relay round claims, how many it works on at once, and how long its
+    # claim lasts before another worker may take over (a crashed worker's claims run out).
+    relay_batch_size: int = 100
+    # When set, `orderline worker` serves its own counters (events relayed, webhook attempts,
+    # sweeper cancellations) at http://0.0.0.0:<port>/metrics for Prometheus.
+    worker_metrics_port: int | None = None
+    relay_concurrency: int = 8
+    relay_lease_seconds: float = 60.0
+    outbox_retention_days: float = 7.0
+    # Succeeded and dead webhook deliveries (and their attempts) are kept this long.
+    webhook_delivery_retention_days: float = 30.0
+    outbox_prune_interval_seconds: float = 3600.0
+    # Buyer and merchant notifications: the sender's poll interval, and SMTP when a host is
+    # set (else messages go to the log). Port 465 means TLS from the start (SMTPS).
+    notification_interval_seconds: float = 2.0
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_username: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    smtp_from: str = Field(default="", description="The sender address; the username if empty.")
+    smtp_starttls: bool = True
+    smtp_timeout: float = 30.0
+    # Publish every event to NATS JetStream (nats://host:4222) when set, to subjects
+    # <prefix>.<business_id>.<event type> of this stream (created if missing).
+    nats_url: str = ""
+    nats_stream: str = "ORDERLINE"
+    nats_subject_prefix: str = "orderline"
+    nats_timeout: float = 5.0
+    # Merchant webhooks: waits (seconds) before each retry, then the delivery is dead; a
+    # total time limit per attempt; how often the sender looks for due deliveries; how many
+    # it sends at once; and after how many failed attempts in a row an endpoint is disabled.
+    webhook_retry_delays: tuple[float, ...] = RetrySchedule().delays
+    webhook_timeout_seconds: float = 10.0
+    webhook_sender_interval_seconds: float = 1.0
+    webhook_sender_concurrency: int = 16
+    webhook_disable_after_failures: int = 30
+    # Live streams (SSE): they read at once when signalled (this process's commits, NOTIFY
+    # from others) and also poll this often; an idle stream sends a comment this often.
+    live_poll_seconds: float = 3.0
+    live_heartbeat_seconds: float = 15.0
     log_level: str = "INFO"
     # Run the payment-deadline sweeper inside the API process (the demo does).
     embedded_worker: bool = False

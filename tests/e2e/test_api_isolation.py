@@ -44,19 +44,21 @@ class World:
     paid_order: dict[str, Any]
     product: dict[str, Any]
     second_key: dict[str, Any]
+    webhook: dict[str, Any]
     baseline: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ids(self) -> dict[str, str]:
         return {"order": self.order["id"], "paid_order": self.paid_order["id"],
                 "product": self.product["id"], "customer": self.order["customer"]["id"],
-                "key": self.second_key["id"], "sku": "A-ONLY"}
+                "key": self.second_key["id"], "sku": "A-ONLY", "webhook": self.webhook["id"]}
 
     @property
     def markers(self) -> list[str]:
         """Strings that appear only in A's data; none may show up in B's answers."""
         return [*self.ids.values(), "Alice Aonly", "+1 555 0001", "a-only-channel",
-                "a-only-store", "a-only-key", "a-only-note", self.second_key["prefix"]]
+                "a-only-store", "a-only-key", "a-only-note", self.second_key["prefix"],
+                "a-only-hook"]
 
 
 async def _build_world(client: httpx.AsyncClient, a: Merchant, b: Merchant) -> World:
@@ -74,9 +76,16 @@ async def _build_world(client: httpx.AsyncClient, a: Merchant, b: Merchant) -> W
                               phone="+1 555 0001", channel="a-only-channel")
     paid = await pay(client, a, await place_order(client, a, ("A-ONLY", 1), name="Alice Aonly",
                                                   phone="+1 555 0001"))
+    # A webhook that never receives anything (it wants only its own disabling, which it
+    # never gets), on a local address, so sending it can never reach out of this machine.
+    ok(await client.patch("/v1/business", headers=a.headers, json={"development_mode": True}))
+    webhook = ok(await client.post("/v1/webhooks", headers=a.headers, json={
+        "url": "http://127.0.0.1:9/a-only-hook", "event_types": ["webhook_endpoint.disabled"]}),
+        201)
     await add_product(client, b, "MUG", 9)  # B's own MUG: same SKU, separate stock
     await place_order(client, b, ("MUG", 1), name="Bob Bonly", phone="+1 555 0002")
-    return World(a=a, b=b, order=order, paid_order=paid, product=product, second_key=key)
+    return World(a=a, b=b, order=order, paid_order=paid, product=product, second_key=key,
+                 webhook=webhook)
 
 
 async def _snapshot(client: httpx.AsyncClient, world: World) -> dict[str, Any]:
@@ -91,6 +100,7 @@ async def _snapshot(client: httpx.AsyncClient, world: World) -> dict[str, Any]:
         "movements": "/v1/inventory/movements",
         "customer": f"/v1/customers/{world.order['customer']['id']}",
         "keys": "/v1/api-keys",
+        "webhooks": "/v1/webhooks",
     }
     answers = await asyncio.gather(
         *(client.get(path, headers=world.a.headers) for path in reads.values()),
@@ -136,6 +146,13 @@ TARGETED: dict[str, tuple[str, str, dict[str, Any] | None]] = {
                    {"sku": "{sku}", "set_on_hand": 0, "reason": "correction"}),
     "get_customer": ("GET", "/v1/customers/{customer}", None),
     "revoke_api_key": ("DELETE", "/v1/api-keys/{key}", None),
+    "get_webhook": ("GET", "/v1/webhooks/{webhook}", None),
+    "delete_webhook": ("DELETE", "/v1/webhooks/{webhook}", None),
+    "enable_webhook": ("POST", "/v1/webhooks/{webhook}/enable", None),
+    "rotate_webhook_secret": ("POST", "/v1/webhooks/{webhook}/rotate-secret",
+                              {"overlap_seconds": 0}),
+    "webhook_deliveries": ("GET", "/v1/webhooks/{webhook}/deliveries", None),
+    "replay_delivery": ("POST", "/v1/webhooks/{webhook}/deliveries/{order}/replay", None),
 }
 
 
@@ -178,7 +195,7 @@ LISTS = ["/v1/orders", "/v1/orders?customer_id={customer}", "/v1/orders?channel=
          "/v1/orders/stats", "/v1/products", "/v1/inventory", "/v1/inventory/movements",
          "/v1/inventory/movements?sku=A-ONLY",
          "/v1/customers", "/v1/customers?phone=%2B1 555 0001", "/v1/channels",
-         "/v1/locations", "/v1/api-keys"]
+         "/v1/locations", "/v1/api-keys", "/v1/webhooks"]
 
 
 @pytest.mark.parametrize("path", LISTS)

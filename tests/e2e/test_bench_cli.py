@@ -91,3 +91,28 @@ def test_bench_refuses_sqlite_with_a_clear_message() -> None:
                          capture_output=True, text=True, timeout=120, check=False)
     assert run.returncode == 2
     assert "SQLite" in run.stderr and "postgresql://" in run.stderr
+
+
+def test_bench_events_reports_relay_rates_and_the_lag_then_drops_its_database(
+        postgres_server: postgres.PostgresServer) -> None:
+    run = subprocess.run(
+        [ORDERLINE, "bench", "events", "--database-url", postgres_server.admin_url,
+         "--events", "100", "--workers", "1,2", "--load-seconds", "2"],
+        capture_output=True, text=True, timeout=600, check=False)
+    out = run.stdout
+    assert run.returncode == 0, out + run.stderr
+    for workers in (1, 2):
+        assert re.search(rf"^ +{workers} +(9[0-9]|100) +[0-9.]+ +[0-9]+$", out, re.M), out
+    assert re.search(r"^  p50 [0-9.]+s   p95 [0-9.]+s   max [0-9.]+s", out, re.M), out
+    name = re.search(r"database (orderline_bench_[0-9a-f]+) dropped", out)
+    assert name is not None, out
+    assert not database_exists(postgres_server.admin_url, name.group(1))
+
+
+def test_bench_events_refuses_a_bad_worker_list(
+        postgres_server: postgres.PostgresServer) -> None:
+    run = subprocess.run(
+        [ORDERLINE, "bench", "events", "--database-url", postgres_server.admin_url,
+         "--workers", "one"], capture_output=True, text=True, timeout=60, check=False)
+    assert run.returncode == 2
+    assert "--workers takes worker counts" in run.stderr

@@ -6,13 +6,13 @@ import os
 import subprocess
 from pathlib import Path
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
-from orderline.adapters.db.tables import StockLevel, table_of
+from orderline.adapters.db.tables import OutboxEvent, StockLevel, table_of
 from orderline.bootstrap import Runtime
 from orderline.services import tenancy
 from tests.conftest import new_merchant
-from tests.support.catalog import stock_sku
+from tests.support.catalog import place, stock_sku
 from tests.support.servers import ORDERLINE
 
 
@@ -78,3 +78,28 @@ def test_several_server_processes_are_refused_on_sqlite(tmp_path: Path) -> None:
                      database_url=f"sqlite:///{tmp_path / 'x.db'}")
     assert done.returncode == 2
     assert "postgresql" in done.stderr.lower()
+
+
+async def test_outbox_status_flags_dead_events_and_retry_requeues_them(
+        runtime: Runtime, database_url: str) -> None:
+    merchant = await new_merchant(runtime)
+    await stock_sku(runtime, merchant, "DEAD-ONE", 5)
+    await place(runtime, merchant, ("DEAD-ONE", 1))
+    outbox = table_of(OutboxEvent)
+    async with runtime.db.write() as conn:  # as a handler that failed every retry leaves it
+        event_id = (await conn.execute(
+            update(outbox).where(outbox.c.business_id == merchant.principal.business_id)
+            .values(status="dead", attempts=8, last_error="boom")
+            .returning(outbox.c.event_id))).scalar_one()
+
+    status = orderline("outbox", "status", database_url=database_url)
+    assert status.returncode == 1, status.stdout + status.stderr
+    assert "orderline outbox retry" in status.stdout
+    assert int(status.stdout.split("dead ")[1].split()[0]) >= 1
+
+    assert orderline("outbox", "retry", "not-a-uuid", database_url=database_url).returncode == 2
+    retried = orderline("outbox", "retry", str(event_id), database_url=database_url)
+    assert retried.returncode == 0 and "requeued 1 dead events" in retried.stdout
+    async with runtime.db.read() as conn:
+        assert await conn.scalar(select(outbox.c.status).where(
+            outbox.c.event_id == event_id)) == "pending"

@@ -162,5 +162,5 @@ async def test_two_sweepers_at_once_cancel_each_lapsed_order_exactly_once(
     level = await stock(rt, merchant, "S")
     assert (level["on_hand"], level["reserved"], level["available"]) == (40, 0, 40)
     for order_id in ids:
-        assert await reservation_states(rt, order_id) == ["released"]
+        assert await reservation_states(rt, order_id) == ["expired"]
     assert await inventory.reconcile(rt, merchant.principal.business_id) == []

@@ -76,8 +76,8 @@ def _wait_ready(proc: subprocess.Popen[bytes], base: str, log: Path,
 
 
 @contextmanager
-def running_worker(database_url: str, *,
-                   interval: float = 0.2) -> Iterator[subprocess.Popen[bytes]]:
+def running_worker(database_url: str, *, interval: float = 0.2,
+                   extra_env: dict[str, str] | None = None) -> Iterator[subprocess.Popen[bytes]]:
     with _process([ORDERLINE, "worker", "--interval", str(interval)],
-                  _env(database_url)) as (proc, _log):
+                  _env(database_url, extra_env)) as (proc, _log):
         yield proc

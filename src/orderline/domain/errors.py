@@ -82,3 +82,30 @@ class UnknownSku(DomainError):
 
 class UnknownChannel(DomainError):
     code = "unknown_channel"
+
+
+class InvalidWebhookUrl(ValidationFailed):
+    """Not an http(s) URL with a host, or a host that does not resolve."""
+
+    code = "invalid_webhook_url"
+
+
+class UnsafeWebhookUrl(ValidationFailed):
+    """The URL's host is (or resolves to) a loopback, private, link-local, multicast, reserved
+    or unspecified address, and the business is not in development mode."""
+
+    code = "unsafe_webhook_url"
+
+
+class DeliveryAlreadySucceeded(DomainError):
+    code = "webhook_delivery_already_succeeded"
+
+
+class WebhookEndpointDisabled(DomainError):
+    code = "webhook_endpoint_disabled"
+
+
+class InvalidLastEventId(ValidationFailed):
+    """A live stream's ``Last-Event-ID`` is not a position the stream gave out."""
+
+    code = "invalid_last_event_id"

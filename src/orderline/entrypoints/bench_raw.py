@@ -2,10 +2,11 @@
 
 One transaction per order runs the statements ``services.orders.create_order`` writes with,
 in its order and with its shape: the conditional stock hold, the order counter, then the order,
-its line, its reservation and its history event. SKU, stock level, location and customer ids
-are resolved before the clock starts, so the reads the service does first (channel, location,
-catalog, customer) and its read-back of the new order are left out: this is what order
-creation costs the database at the least, through the same driver the application uses.
+its line, its reservation, its history entry and its ``order.created`` outbox event (with its
+stream counter). SKU, stock level, location and customer ids are resolved before the clock
+starts, so the reads the service does first (channel, location, catalog, customer) and its
+read-back of the new order are left out: this is what order creation costs the database at
+the least, through the same driver the application uses.
 
 asyncpg ships without type information, hence the ``type: ignore`` on its import.
 """
@@ -44,7 +45,14 @@ INSERT_EVENT = (
     "INSERT INTO order_events (business_id, order_id, actor, action, from_status, to_status, "
     "changes, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7::json, $8) "
     "RETURNING order_events.id")
-STATEMENTS = (HOLD, NEXT_NUMBER, INSERT_ORDER, INSERT_LINE, INSERT_RESERVATION, INSERT_EVENT)
+INSERT_STREAM = "INSERT INTO event_streams (aggregate_id, last_sequence) VALUES ($1, 1)"
+INSERT_OUTBOX = (
+    "INSERT INTO outbox_events (event_id, business_id, type, aggregate_type, aggregate_id, "
+    "sequence, payload, created_at, status, attempts) VALUES "
+    "($1, $2, 'order.created', 'order', $3, 1, $4::json, $5, 'pending', 0) "
+    "RETURNING outbox_events.id")
+STATEMENTS = (HOLD, NEXT_NUMBER, INSERT_ORDER, INSERT_LINE, INSERT_RESERVATION, INSERT_EVENT,
+              INSERT_STREAM, INSERT_OUTBOX)
 
 
 class StockNotHeld(Exception):
@@ -145,3 +153,17 @@ class RawOrderWriter:
                                ReservationStatus.ACTIVE.value, deadline, now, None)
             await conn.fetchval(INSERT_EVENT, s.business_id, order_id, s.actor, "created", None,
                                 status, changes, now)
+            await conn.execute(INSERT_STREAM, order_id)
+            await conn.fetchval(INSERT_OUTBOX, uuid.uuid4(), s.business_id, order_id, json.dumps({
+                "order": {"id": str(order_id), "number": format_order_number(int(sequence)),
+                          "status": status, "channel": s.channel, "currency": s.currency,
+                          "total": total, "subtotal": total, "version": 1,
+                          "customer": {"id": str(buyer.customer_id), "name": buyer.name,
+                                       "phone": buyer.phone, "email": None},
+                          "lines": [{"sku": target.sku, "name": target.name,
+                                     "unit_price": target.unit_price, "quantity": quantity,
+                                     "line_total": total}],
+                          "payment_deadline": deadline.isoformat(),
+                          "created_at": now.isoformat()},
+                "previous_status": None, "action": "created", "actor": s.actor,
+                "changes": json.loads(changes)}), now)

@@ -78,7 +78,8 @@ def _statements(report: Report, verbose: bool) -> list[str]:
         f"{returning.begins} BEGIN, {returning.commits} COMMIT, {returning.rollbacks} ROLLBACK), "
         "nor the pool_pre_ping round trips of each checkout",
         f"  raw ceiling: {len(bench_raw.STATEMENTS)} statements in 1 transaction (hold stock, "
-        "number the order, insert order, line, reservation, event)",
+        "number the order, insert order, line, reservation, history entry, stream counter, "
+        "outbox event)",
     ]
     if verbose:
         for title, count in (("create_order, returning customer", returning),

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import sys
+import tempfile
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -24,6 +26,9 @@ business_app = typer.Typer(help="Manage businesses (merchants).", no_args_is_hel
 app.add_typer(business_app, name="business")
 bench_app = typer.Typer(help="Benchmarks against a real database.", no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
+outbox_app = typer.Typer(help="Inspect the event outbox and requeue dead events.",
+                         no_args_is_help=True)
+app.add_typer(outbox_app, name="outbox")
 
 DatabaseOpt = Annotated[str | None, typer.Option(
     "--database-url", envvar="ORDERLINE_DATABASE_URL",
@@ -90,31 +95,55 @@ def _serve(settings: Settings, *, host: str, port: int, workers: int, migrate_fi
         _with_runtime(settings, lambda rt: upgrade_to_head(rt.db))
     if with_worker:
         os.environ["ORDERLINE_EMBEDDED_WORKER"] = "true"
-    uvicorn.run("orderline.entrypoints.api.app:app_factory", factory=True, host=host, port=port,
-                workers=workers, log_level="warning", access_log=False)
+    own_metrics_dir = _prepare_metrics_dir(workers)
+    try:
+        uvicorn.run("orderline.entrypoints.api.app:app_factory", factory=True, host=host,
+                    port=port, workers=workers, log_level="warning", access_log=False)
+    finally:
+        if own_metrics_dir is not None:
+            shutil.rmtree(own_metrics_dir, ignore_errors=True)
+
+
+def _prepare_metrics_dir(workers: int) -> Path | None:
+    """Several server processes count into files under ``PROMETHEUS_MULTIPROC_DIR`` that each
+    scrape sums. prometheus_client reads the variable when it is first imported, so it is set
+    here, before uvicorn spawns the processes (fresh interpreters that inherit it). An
+    operator's directory is emptied of an earlier run's files; one made here is returned, to
+    remove at exit. A single process without the variable keeps its own registry."""
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if given:
+        path = Path(given)
+        path.mkdir(parents=True, exist_ok=True)
+        for stale in path.glob("*.db"):
+            stale.unlink()
+        return None
+    if workers == 1:
+        return None
+    made = Path(tempfile.mkdtemp(prefix="orderline-metrics-"))
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(made)
+    return made
 
 
 @app.command()
 def worker(interval: Annotated[float | None, typer.Option(
                help="seconds between payment-deadline sweeps")] = None,
-           once: Annotated[bool, typer.Option(help="one sweep and reconciliation, then exit")]
+           once: Annotated[bool, typer.Option(
+               help="one round of every job (relaying until nothing is due), then exit")]
            = False,
            database_url: DatabaseOpt = None) -> None:
-    """Cancel unpaid orders past their deadline, and reconcile the stock ledger."""
+    """Relay events to handlers and webhooks, cancel unpaid orders past their deadline, and
+    reconcile the stock ledger. Run several on PostgreSQL to share the work."""
     from orderline.entrypoints import worker as worker_loop
 
     settings = _settings(database_url)
     if once:
-        async def one_round(rt: Runtime) -> tuple[int, int]:
-            return await worker_loop.sweep_once(rt), await worker_loop.reconcile_once(rt)
-
-        cancelled, drift = _with_runtime(settings, one_round)
-        typer.echo(f"cancelled {cancelled} unpaid orders past their deadline; "
-                   f"{drift} stock levels drifting")
-        raise typer.Exit(1 if drift else 0)
-    _with_runtime(settings, lambda rt: worker_loop.run_until_signalled(
-        rt, interval=interval or settings.sweep_interval_seconds,
-        reconcile_every=settings.reconcile_interval_seconds))
+        done = _with_runtime(settings, worker_loop.run_once)
+        typer.echo(f"cancelled {done['cancelled']} unpaid orders past their deadline; "
+                   f"{done['drifting_levels']} stock levels drifting; relayed "
+                   f"{done['relayed']} events; sent {done['notified']} notifications and "
+                   f"{done['webhooks_sent']} webhooks; pruned {done['pruned']} old events")
+        raise typer.Exit(1 if done["drifting_levels"] else 0)
+    _with_runtime(settings, lambda rt: worker_loop.run_until_signalled(rt, interval=interval))
 
 
 @app.command()
@@ -215,6 +244,68 @@ def bench_orders(
                                      max_seconds=duration or None, json_path=json_path,
                                      verbose=verbose, seed=seed))
     except (bench.BenchRefused, bench.ServerFailed) as error:
+        _fail(str(error))
+
+
+@outbox_app.command("status")
+def outbox_status(database_url: DatabaseOpt = None) -> None:
+    """Pending and dead events and the outbox lag; exit 1 if any event is dead."""
+    from orderline.services import outbox_admin
+
+    figures = _with_runtime(_settings(database_url), outbox_admin.backlog)
+    typer.echo(f"pending {figures['pending']}  dead {figures['dead']}  "
+               f"lag {figures['lag_seconds']:.1f}s")
+    if figures["dead"]:
+        typer.echo("Dead events failed every retry of a handler; fix the cause (see the "
+                   "worker log), then requeue them with: orderline outbox retry")
+    raise typer.Exit(1 if figures["dead"] else 0)
+
+
+@outbox_app.command("retry")
+def outbox_retry(event_ids: Annotated[list[str] | None, typer.Argument(
+                     help="event ids to requeue; none means every dead event")] = None,
+                 database_url: DatabaseOpt = None) -> None:
+    """Put dead events back in the queue; the worker relays them again."""
+    import uuid as uuid_module
+
+    from orderline.services import outbox_admin
+
+    try:
+        ids = [uuid_module.UUID(e) for e in event_ids] if event_ids else None
+    except ValueError:
+        _fail("Event ids are UUIDs, as `orderline outbox status` and the worker log show.")
+        return
+    count = _with_runtime(_settings(database_url),
+                          lambda rt: outbox_admin.retry_dead(rt, ids))
+    typer.echo(f"requeued {count} dead events")
+
+
+@bench_app.command("events")
+def bench_events(
+    database_url: Annotated[str | None, typer.Option(
+        "--database-url", envvar="ORDERLINE_DATABASE_URL",
+        help="a PostgreSQL server; the bench creates its own database there and drops it")]
+        = None,
+    events: Annotated[int, typer.Option(help="outbox events relayed per worker count")] = 4000,
+    workers: Annotated[str, typer.Option(help="worker counts to measure, comma-separated")]
+        = "1,4",
+    load_seconds: Annotated[float, typer.Option(
+        help="seconds of HTTP order load while the outbox lag is sampled")] = 15.0,
+) -> None:
+    """Events relayed per second with 1 and 4 workers, and the outbox lag under order load."""
+    from orderline.entrypoints import bench_events
+    from orderline.entrypoints.bench import BenchRefused, ServerFailed
+
+    try:
+        counts = tuple(int(w) for w in workers.split(",") if w.strip())
+    except ValueError:
+        _fail("--workers takes worker counts separated by commas, e.g. 1,4.")
+        return
+    try:
+        bench_events.run(bench_events.EventBenchOptions(
+            database_url=database_url, events=events, worker_counts=counts,
+            load_seconds=load_seconds))
+    except (BenchRefused, ServerFailed) as error:
         _fail(str(error))
 
 

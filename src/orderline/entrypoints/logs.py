@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-import contextvars
 import json
 import logging
 import sys
 from datetime import UTC, datetime
 
-request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id",
-                                                                           default=None)
-_EXTRA_KEYS = ("business_id", "order_id", "count", "drift")
+from orderline.log_context import CONTEXT_VARS, business_id_var, order_id_var, request_id_var
+
+__all__ = ["JsonFormatter", "business_id_var", "configure_logging", "order_id_var",
+           "request_id_var"]
+
+# Attributes every LogRecord has; anything else on a record came from ``extra=`` and is logged.
+_RECORD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
+    "message", "asctime", "taskName"}
 
 
 class JsonFormatter(logging.Formatter):
@@ -19,12 +23,13 @@ class JsonFormatter(logging.Formatter):
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(),
             "level": record.levelname.lower(), "logger": record.name,
             "message": record.getMessage()}
-        request_id = request_id_var.get()
-        if request_id:
-            entry["request_id"] = request_id
-        for key in _EXTRA_KEYS:
-            if key in record.__dict__:
-                entry[key] = record.__dict__[key]
+        for key, var in CONTEXT_VARS:
+            value = var.get()
+            if value:
+                entry[key] = value
+        for key, value in record.__dict__.items():  # an explicit ``extra=`` wins over the context
+            if key not in _RECORD_ATTRIBUTES:
+                entry[key] = value
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, default=str)

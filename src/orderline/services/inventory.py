@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Any
 
+from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from orderline.adapters.db import catalog_store, stock_store
+from orderline.adapters.db import catalog_store, outbox_store, stock_store
 from orderline.bootstrap import Runtime
 from orderline.domain.errors import InsufficientStock, NotFound, ValidationFailed
+from orderline.domain.events import AggregateType, EventType
 from orderline.domain.inventory import MANUAL_REASONS, Drift, MovementReason
 from orderline.domain.tenancy import Principal, Scope
+from orderline.services.outbox import emit
+from orderline.services.stock_events import announce_expired, announce_if_low
 
 MAX_ADJUSTMENT = 1_000_000_000
 
@@ -82,10 +87,18 @@ async def adjust_stock(runtime: Runtime, principal: Principal, *, sku: str,
             # A stock take names the end count; the row lock makes the delta exact.
             change = set_on_hand - (await stock_store.lock_level(conn, level_id))["on_hand"]
         assert change is not None
+        expired: list[stock_store.ExpiredReservation] = []
         row = await stock_store.change_on_hand(
             conn, level=stock_store.LevelDelta(level_id, variant["id"], loc["id"], change),
             business_id=principal.business_id, reason=reason, actor=principal.actor,
-            note=note, now=now)
+            note=note, now=now, expired=expired)
+        await announce_expired(conn, expired, now)
+        if row is not None:
+            after = row["on_hand"] - row["reserved"]
+            await announce_if_low(conn, business_id=principal.business_id,
+                                  stock_level_id=level_id, variant_id=variant["id"], sku=sku,
+                                  before=after - change, after=after,
+                                  threshold=variant["low_stock_threshold"], now=now)
         if row is None:
             held = await stock_store.free_units(conn, level_id, now)
             raise InsufficientStock(
@@ -105,14 +118,50 @@ async def list_movements(runtime: Runtime, principal: Principal, *, sku: str | N
     return [dict(r) for r in rows]
 
 
+def _drift_of(r: RowMapping) -> Drift:
+    return Drift(sku=r["sku"], location=r["location"], on_hand=r["on_hand"],
+                 ledger_sum=int(r["ledger_sum"]), reserved=r["reserved"],
+                 active_reservations=int(r["active_reservations"]))
+
+
 async def reconcile(runtime: Runtime, business_id: uuid.UUID | None = None) -> list[Drift]:
     """Every stock level whose on_hand differs from its ledger, or whose reserved counter
     differs from its active reservations. An empty list means the books balance."""
     async with runtime.db.read() as conn:
         rows = await stock_store.reconciliation_rows(conn, business_id)
-    checked = [Drift(sku=r["sku"], location=r["location"], on_hand=r["on_hand"],
-                     ledger_sum=int(r["ledger_sum"]), reserved=r["reserved"],
-                     active_reservations=int(r["active_reservations"])) for r in rows]
-    return [d for d in checked if d.is_drift]
+    return [d for d in map(_drift_of, rows) if d.is_drift]
+
+
+async def reconcile_and_announce(runtime: Runtime) -> list[Drift]:
+    """Reconcile every business and write a ``stock.reconciliation_drift`` event for each
+    drifting level (the worker does this on a schedule).
+
+    However many workers reconcile, a level's drift is announced at most once per
+    reconciliation interval: announcers take turns (a lock on PostgreSQL; SQLite has one
+    writer) and skip a level announced less than an interval ago."""
+    async with runtime.db.read() as conn:
+        rows = [r for r in await stock_store.reconciliation_rows(conn, None)
+                if _drift_of(r).is_drift]
+    if not rows:
+        return []
+    now = runtime.clock.now()
+    recent = now - timedelta(seconds=0.9 * runtime.settings.reconcile_interval_seconds)
+
+    async def work(conn: AsyncConnection) -> None:
+        await outbox_store.take_turn(conn, "stock.reconciliation_drift")
+        for r in rows:
+            last = await outbox_store.last_event_at(
+                conn, r["stock_level_id"], EventType.STOCK_RECONCILIATION_DRIFT.value)
+            if last is not None and last > recent:
+                continue
+            await emit(conn, business_id=r["business_id"],
+                       type=EventType.STOCK_RECONCILIATION_DRIFT,
+                       aggregate_type=AggregateType.STOCK_LEVEL,
+                       aggregate_id=r["stock_level_id"],
+                       payload={**_drift_of(r).as_dict(), "variant_id": r["variant_id"],
+                                "stock_level_id": r["stock_level_id"]}, now=now)
+
+    await runtime.db.run(work)
+    return [_drift_of(r) for r in rows]
 
 

@@ -17,18 +17,19 @@ from typing import Any
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from orderline.adapters import metrics
 from orderline.adapters.db import order_store, stock_store
 from orderline.bootstrap import Runtime
 from orderline.domain.errors import AmountMismatch, PaymentDeadlinePassed, ValidationFailed
 from orderline.domain.inventory import ReservationStatus
 from orderline.domain.orders import (
-    REVENUE_STATUSES,
     CancelReason,
     OrderStatus,
     ensure_transition,
 )
 from orderline.domain.tenancy import Principal, Scope
 from orderline.services.orders import lock_for_change, save_and_show, save_change
+from orderline.services.stock_events import announce_expired
 
 log = logging.getLogger(__name__)
 SWEEPER_ACTOR = "worker:payment_deadline"
@@ -61,14 +62,16 @@ async def _pay(runtime: Runtime, conn: AsyncConnection, order: RowMapping, *, ac
                                     "deadline; nothing was charged to stock.")
     await stock_store.ship_out(conn, consumed, business_id=order["business_id"],
                                order_id=order["id"], actor=actor, now=now)
-    await order_store.bump_customer_totals(conn, order["customer_id"], orders_delta=1,
-                                           spent_delta=order["total"])
 
 
 async def _cancel(runtime: Runtime, conn: AsyncConnection, order: RowMapping, *, actor: str,
                   reason: CancelReason, now: datetime) -> None:
     current = OrderStatus(order["status"])
     ensure_transition(current, OrderStatus.CANCELLED)
+    if current == OrderStatus.PENDING_PAYMENT and reason == CancelReason.PAYMENT_TIMEOUT:
+        expired = await stock_store.expire_order_reservations(conn, order["id"], now)
+        await announce_expired(conn, expired, now)
+        return
     if current == OrderStatus.PENDING_PAYMENT:
         released = await stock_store.close_order_reservations(
             conn, order_id=order["id"], status=ReservationStatus.RELEASED, now=now)
@@ -78,9 +81,6 @@ async def _cancel(runtime: Runtime, conn: AsyncConnection, order: RowMapping, *,
     await stock_store.put_back(conn, sold, business_id=order["business_id"],
                                order_id=order["id"], actor=actor, now=now,
                                note=f"order {order['number']} cancelled ({reason})")
-    if current in REVENUE_STATUSES:
-        await order_store.bump_customer_totals(conn, order["customer_id"], orders_delta=-1,
-                                               spent_delta=-order["total"])
 
 
 async def confirm_payment(runtime: Runtime, principal: Principal, order_id: uuid.UUID, *,
@@ -120,7 +120,9 @@ async def cancel_order(runtime: Runtime, principal: Principal, order_id: uuid.UU
                                   "cancel_reason": reason.value},
                           changes={"reason": reason.value}, now=now)
 
-    return await runtime.db.run(work)
+    cancelled = await runtime.db.run(work)
+    metrics.order_cancelled(reason.value)  # committed: counted only now
+    return cancelled
 
 
 async def set_shipping(runtime: Runtime, principal: Principal, order_id: uuid.UUID, *,
@@ -204,6 +206,7 @@ async def cancel_lapsed_orders(runtime: Runtime, *, batch: int = 200) -> int:
 
         if await runtime.db.run(work):
             cancelled += 1
+            metrics.order_cancelled(CancelReason.PAYMENT_TIMEOUT.value)
             log.info("order cancelled: payment deadline passed",
                      extra={"order_id": str(candidate["id"]),
                             "business_id": str(candidate["business_id"])})

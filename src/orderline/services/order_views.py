@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from orderline.adapters.db import order_store
 
 _CONTACT = ("customer_name", "customer_phone", "customer_email")
-_HIDDEN = {"business_id", "location_id", *_CONTACT}
+_HIDDEN = {"business_id", "location_id", "access_token_hash", *_CONTACT}
 
 
 _LINE_FIELDS = ("sku", "name", "unit_price", "quantity", "line_total")

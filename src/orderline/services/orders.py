@@ -9,7 +9,9 @@ If any line is short, the transaction rolls back and nothing stays held.
 from __future__ import annotations
 
 import re
+import secrets
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,6 +19,7 @@ from typing import Any
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from orderline.adapters import metrics
 from orderline.adapters.db import catalog_store, order_store, stock_store, tenancy_store
 from orderline.bootstrap import Runtime
 from orderline.domain.errors import (
@@ -29,6 +32,7 @@ from orderline.domain.errors import (
     ValidationFailed,
     VersionConflict,
 )
+from orderline.domain.events import AggregateType, order_event_type
 from orderline.domain.inventory import ReservationStatus, ShortLine, shortage_message
 from orderline.domain.orders import (
     OrderStatus,
@@ -38,10 +42,22 @@ from orderline.domain.orders import (
     format_order_number,
     line_total,
 )
-from orderline.domain.tenancy import Principal, Scope
+from orderline.domain.tenancy import Principal, Scope, hash_api_key
 from orderline.services.order_views import shape, shaped
+from orderline.services.outbox import emit
+from orderline.services.stock_events import announce_expired, announce_if_low
 
 _PAYMENT_METHOD = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+
+
+def new_order_access_token() -> str:
+    """The buyer's key to one order (live updates, and later the order page): random, shown
+    once when the order is placed, stored as a hash."""
+    return "oat_" + secrets.token_urlsafe(24)
+
+
+def hash_access_token(token: str) -> str:
+    return hash_api_key(token)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +101,7 @@ class PricedLine:
     name: str
     unit_price: int
     quantity: int
+    low_stock_threshold: int | None = None
 
 
 async def _price_lines(conn: AsyncConnection, business_id: uuid.UUID, location_id: uuid.UUID,
@@ -102,7 +119,9 @@ async def _price_lines(conn: AsyncConnection, business_id: uuid.UUID, location_i
                        stock_level_id=found[line.sku]["stock_level_id"], sku=line.sku,
                        name=found[line.sku]["name"],
                        unit_price=kept.get(line.sku, found[line.sku]["price_minor"]),
-                       quantity=line.quantity) for line in requested]
+                       quantity=line.quantity,
+                       low_stock_threshold=found[line.sku]["low_stock_threshold"])
+            for line in requested]
 
 
 async def _hold_all(runtime: Runtime, conn: AsyncConnection, *, business_id: uuid.UUID,
@@ -114,8 +133,16 @@ async def _hold_all(runtime: Runtime, conn: AsyncConnection, *, business_id: uui
     short: list[ShortLine] = []
     held: list[dict[str, object]] = []
     for line in sorted(priced, key=lambda p: str(p.stock_level_id)):
-        if line.stock_level_id is not None and await stock_store.hold_units_counting_lapsed(
-                conn, line.stock_level_id, line.quantity, now):
+        left: int | None = None
+        if line.stock_level_id is not None:
+            left, expired = await stock_store.hold_units_counting_lapsed(
+                conn, line.stock_level_id, line.quantity, now)
+            await announce_expired(conn, expired, now)
+        if line.stock_level_id is not None and left is not None:
+            await announce_if_low(conn, business_id=business_id,
+                                  stock_level_id=line.stock_level_id, variant_id=line.variant_id,
+                                  sku=line.sku, before=left + line.quantity, after=left,
+                                  threshold=line.low_stock_threshold, now=now)
             held.append({"id": uuid.uuid4(), "business_id": business_id, "order_id": order_id,
                          "stock_level_id": line.stock_level_id, "variant_id": line.variant_id,
                          "quantity": line.quantity, "status": ReservationStatus.ACTIVE.value,
@@ -154,6 +181,7 @@ async def create_order(runtime: Runtime, principal: Principal, new: NewOrder) ->
     deadline = now + timedelta(seconds=principal.reservation_ttl_seconds)
     business_id = principal.business_id
     order_id = uuid.uuid4()
+    access_token = new_order_access_token()
 
     async def work(conn: AsyncConnection) -> dict[str, Any]:
         if not await tenancy_store.channel_exists(conn, business_id, new.channel):
@@ -180,17 +208,34 @@ async def create_order(runtime: Runtime, principal: Principal, new: NewOrder) ->
             "customer_phone": contact.phone, "customer_email": contact.email,
             "payment_method": new.payment_method, "note": new.note, "currency": principal.currency,
             "subtotal": subtotal, "total": subtotal, "location_id": location["id"], "version": 1,
-            "payment_deadline": deadline, "created_at": now, "updated_at": now}
+            "payment_deadline": deadline, "access_token_hash": hash_access_token(access_token),
+            "created_at": now, "updated_at": now}
         row = await order_store.insert_order(conn, values, line_rows)
         await stock_store.insert_reservations(conn, held)
+        changes = {"lines": [{"sku": p.sku, "quantity": p.quantity} for p in priced],
+                   "total": subtotal}
         await order_store.add_event(conn, {
             "business_id": business_id, "order_id": order_id, "actor": principal.actor,
             "action": "created", "from_status": None, "to_status": values["status"],
-            "changes": {"lines": [{"sku": p.sku, "quantity": p.quantity} for p in priced],
-                        "total": subtotal}, "created_at": now})
-        return shape(row, line_rows)
+            "changes": changes, "created_at": now})
+        shown = shape(row, line_rows)
+        await _announce(conn, business_id, shown, previous_status=None, action="created",
+                        actor=principal.actor, changes=changes, now=now)
+        return {**shown, "access_token": access_token}
 
-    return await runtime.db.run(work)
+    placed = await _run_counting_refusals(runtime, work)
+    metrics.order_created(new.channel)  # committed: counted only now
+    return placed
+
+
+async def _run_counting_refusals(runtime: Runtime, work: Callable[[AsyncConnection],
+                                 Awaitable[dict[str, Any]]]) -> dict[str, Any]:
+    """Run the transaction; an out-of-stock refusal is counted once it has rolled back."""
+    try:
+        return await runtime.db.run(work)
+    except OutOfStock:
+        metrics.reservation_refused()
+        raise
 
 
 async def get_order(runtime: Runtime, principal: Principal, order_id: uuid.UUID) -> dict[str, Any]:
@@ -251,9 +296,25 @@ async def lock_for_change(runtime: Runtime, conn: AsyncConnection, principal: Pr
     return order
 
 
+async def _announce(conn: AsyncConnection, business_id: uuid.UUID, shown: dict[str, Any], *,
+                    previous_status: str | None, action: str, actor: str,
+                    changes: dict[str, Any], now: datetime) -> None:
+    """The order's event (created, paid, shipped, ... or updated) with the order as it now is."""
+    await emit(conn, business_id=business_id,
+               type=order_event_type(OrderStatus(previous_status) if previous_status else None,
+                                     OrderStatus(shown["status"])),
+               aggregate_type=AggregateType.ORDER, aggregate_id=shown["id"],
+               payload={"order": shown,
+                        "previous_status": previous_status, "action": action, "actor": actor,
+                        "changes": changes},
+               now=now, new_aggregate=previous_status is None)
+
+
 async def save_change(conn: AsyncConnection, order: RowMapping, *, actor: str, action: str,
                       values: dict[str, Any], changes: dict[str, Any],
-                      now: datetime) -> RowMapping:
+                      now: datetime) -> dict[str, Any]:
+    """Write the change, its history entry and its event; returns the order as it now is,
+    read in the same transaction."""
     written = await order_store.write_order(conn, order["id"], expected_version=order["version"],
                                             values={**values, "updated_at": now})
     if written is None:  # only possible if the row lock was not honoured
@@ -262,16 +323,13 @@ async def save_change(conn: AsyncConnection, order: RowMapping, *, actor: str, a
         "business_id": order["business_id"], "order_id": order["id"], "actor": actor,
         "action": action, "from_status": order["status"], "to_status": written["status"],
         "changes": changes, "created_at": now})
-    return written
+    shown = (await shaped(conn, [written]))[0]
+    await _announce(conn, order["business_id"], shown, previous_status=order["status"],
+                    action=action, actor=actor, changes=changes, now=now)
+    return shown
 
 
-async def save_and_show(conn: AsyncConnection, order: RowMapping, *, actor: str, action: str,
-                        values: dict[str, Any], changes: dict[str, Any],
-                        now: datetime) -> dict[str, Any]:
-    """Save the change and answer with the order as it now is, read in the same transaction."""
-    written = await save_change(conn, order, actor=actor, action=action, values=values,
-                                changes=changes, now=now)
-    return (await shaped(conn, [written]))[0]
+save_and_show = save_change
 
 
 async def edit_order(runtime: Runtime, principal: Principal, order_id: uuid.UUID,
@@ -308,7 +366,7 @@ async def edit_order(runtime: Runtime, principal: Principal, order_id: uuid.UUID
         return await save_and_show(conn, order, actor=principal.actor, action="updated",
                                    values=values, changes=changes, now=now)
 
-    return await runtime.db.run(work)
+    return await _run_counting_refusals(runtime, work)
 
 
 async def _move_lines(runtime: Runtime, conn: AsyncConnection, principal: Principal,

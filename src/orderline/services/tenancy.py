@@ -162,7 +162,10 @@ async def get_business(runtime: Runtime, principal: Principal) -> dict[str, Any]
 
 async def update_settings(runtime: Runtime, principal: Principal, *,
                           name: str | None = None,
-                          reservation_ttl_seconds: int | None = None) -> dict[str, Any]:
+                          reservation_ttl_seconds: int | None = None,
+                          development_mode: bool | None = None,
+                          alert_email: str | None = None) -> dict[str, Any]:
+    """Change the given settings. ``alert_email`` "" clears it (alerts go to the log)."""
     principal.require(Scope.ADMIN)
     values: dict[str, Any] = {}
     if name is not None:
@@ -171,6 +174,10 @@ async def update_settings(runtime: Runtime, principal: Principal, *,
         values["name"] = name.strip()
     if reservation_ttl_seconds is not None:
         values["reservation_ttl_seconds"] = _check_ttl(reservation_ttl_seconds)
+    if development_mode is not None:
+        values["development_mode"] = development_mode
+    if alert_email is not None:
+        values["alert_email"] = alert_email.strip().lower() or None
     if values:
         await runtime.db.run(
             lambda conn: store.update_business(conn, principal.business_id, values))

@@ -78,7 +78,8 @@ async def sellable_lines(conn: AsyncConnection, business_id: uuid.UUID, location
                          skus: Sequence[str]) -> list[RowMapping]:
     """Variants by SKU with their stock level at ``location_id`` (None if never stocked)."""
     stmt = (select(variants.c.id, variants.c.sku, variants.c.name, variants.c.price_minor,
-                   variants.c.currency, levels.c.id.label("stock_level_id"))
+                   variants.c.currency, variants.c.low_stock_threshold,
+                   levels.c.id.label("stock_level_id"))
             .outerjoin(levels, (levels.c.variant_id == variants.c.id)
                        & (levels.c.location_id == location_id))
             .where(variants.c.business_id == business_id, variants.c.sku.in_(skus)))

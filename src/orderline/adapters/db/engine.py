@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
@@ -26,6 +27,8 @@ from sqlalchemy.pool import ConnectionPoolEntry
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
+# conn.info key: the businesses whose events a transaction wrote, announced after COMMIT.
+WRITTEN_BUSINESSES_KEY = "outbox_businesses"
 _RETRYABLE_SQLSTATES = {"40P01", "40001"}  # deadlock_detected, serialization_failure
 MAX_TX_ATTEMPTS = 5
 
@@ -70,6 +73,9 @@ class Database:
             event.listen(self.engine.sync_engine, "connect", _sqlite_on_connect)
             event.listen(self.engine.sync_engine, "begin", _sqlite_on_begin)
         self._write_lock: asyncio.Lock | None = None
+        # Called after a COMMIT that wrote events, with their businesses (wakes live streams
+        # and the relay in this process; other processes learn of it through NOTIFY).
+        self.on_events_committed: Callable[[set[uuid.UUID]], None] | None = None
 
     @property
     def dialect(self) -> str:
@@ -93,11 +99,21 @@ class Database:
         if self.is_sqlite:
             async with self._lock(), self.engine.connect() as conn:
                 await conn.execution_options(sqlite_begin="BEGIN IMMEDIATE")
+                conn.info.pop(WRITTEN_BUSINESSES_KEY, None)
                 async with conn.begin():
                     yield conn
+                self._announce(conn)
         else:
-            async with self.engine.begin() as conn:
-                yield conn
+            async with self.engine.connect() as conn:
+                conn.info.pop(WRITTEN_BUSINESSES_KEY, None)
+                async with conn.begin():
+                    yield conn
+                self._announce(conn)
+
+    def _announce(self, conn: AsyncConnection) -> None:
+        written = conn.info.pop(WRITTEN_BUSINESSES_KEY, None)
+        if written and self.on_events_committed is not None:
+            self.on_events_committed(written)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from orderline.adapters.db.insert import insert_ignoring_conflict
 from orderline.adapters.db.tables import (
     Customer,
+    EventStream,
     Order,
     OrderCounter,
     OrderEvent,
@@ -118,6 +119,17 @@ async def load_lines(conn: AsyncConnection, order_ids: Sequence[uuid.UUID]) -> l
                    lines.c.unit_price, lines.c.quantity, lines.c.line_total)
             .where(lines.c.order_id.in_(order_ids)).order_by(lines.c.order_id, lines.c.position))
     return list((await conn.execute(stmt)).mappings())
+
+
+async def order_access(conn: AsyncConnection, order_id: uuid.UUID) -> RowMapping | None:
+    """Who may follow an order's events: its business, the buyer's access token hash, and the
+    sequence of its last committed event (0 if none), where a new live stream starts."""
+    streams = table_of(EventStream)
+    stmt = (select(orders.c.id, orders.c.business_id, orders.c.access_token_hash,
+                   func.coalesce(streams.c.last_sequence, 0).label("last_sequence"))
+            .select_from(orders.outerjoin(streams, streams.c.aggregate_id == orders.c.id))
+            .where(orders.c.id == order_id))
+    return (await conn.execute(stmt)).mappings().first()
 
 
 async def write_order(conn: AsyncConnection, order_id: uuid.UUID, *, expected_version: int,

@@ -70,44 +70,84 @@ async def ensure_level(conn: AsyncConnection, *, business_id: uuid.UUID, variant
 
 
 async def hold_units(conn: AsyncConnection, stock_level_id: uuid.UUID, quantity: int,
-                     now: datetime) -> bool:
-    """Add ``quantity`` to ``reserved`` only if that many units are free; one statement."""
+                     now: datetime) -> int | None:
+    """Add ``quantity`` to ``reserved`` only if that many units are free; one statement.
+
+    Returns the units left free by the counters afterwards, or None if refused."""
     stmt = (update(levels)
             .where(levels.c.id == stock_level_id,
                    levels.c.on_hand - levels.c.reserved >= quantity)
             .values(reserved=levels.c.reserved + quantity, updated_at=now)
-            .returning(levels.c.id))
-    return (await conn.execute(stmt)).first() is not None
+            .returning(levels.c.on_hand - levels.c.reserved))
+    left = (await conn.execute(stmt)).scalar_one_or_none()
+    return None if left is None else int(left)
+
+
+@dataclass(frozen=True, slots=True)
+class ExpiredReservation:
+    id: uuid.UUID
+    business_id: uuid.UUID
+    order_id: uuid.UUID
+    variant_id: uuid.UUID
+    stock_level_id: uuid.UUID
+    quantity: int
+    expires_at: datetime
 
 
 async def expire_lapsed_at_level(conn: AsyncConnection, stock_level_id: uuid.UUID,
-                                 now: datetime) -> int:
-    """Close the reservations at one level whose deadline has passed; units freed."""
+                                 now: datetime) -> list[ExpiredReservation]:
+    """Close the reservations at one level whose deadline has passed; returns them."""
     stmt = (update(reservations)
             .where(reservations.c.stock_level_id == stock_level_id,
                    reservations.c.status == ACTIVE, reservations.c.expires_at <= now)
             .values(status=ReservationStatus.EXPIRED.value, closed_at=now)
-            .returning(reservations.c.quantity))
-    freed = int(sum(row.quantity for row in await conn.execute(stmt)))
+            .returning(reservations.c.id, reservations.c.business_id, reservations.c.order_id,
+                       reservations.c.variant_id, reservations.c.stock_level_id,
+                       reservations.c.quantity, reservations.c.expires_at))
+    expired = [ExpiredReservation(*row) for row in await conn.execute(stmt)]
+    freed = sum(r.quantity for r in expired)
     if freed:
         await conn.execute(update(levels).where(levels.c.id == stock_level_id)
                            .values(reserved=levels.c.reserved - freed, updated_at=now))
-    return freed
+    return expired
+
+
+async def expire_order_reservations(conn: AsyncConnection, order_id: uuid.UUID,
+                                    now: datetime) -> list[ExpiredReservation]:
+    """Expire all of an order's active reservations (its payment deadline passed) and take
+    them out of ``reserved``, level by level in a fixed order."""
+    stmt = (update(reservations)
+            .where(reservations.c.order_id == order_id, reservations.c.status == ACTIVE)
+            .values(status=ReservationStatus.EXPIRED.value, closed_at=now)
+            .returning(reservations.c.id, reservations.c.business_id, reservations.c.order_id,
+                       reservations.c.variant_id, reservations.c.stock_level_id,
+                       reservations.c.quantity, reservations.c.expires_at))
+    expired = [ExpiredReservation(*row) for row in await conn.execute(stmt)]
+    freed: dict[uuid.UUID, int] = defaultdict(int)
+    for r in expired:
+        freed[r.stock_level_id] += r.quantity
+    for level_id in sorted(freed, key=str):
+        await conn.execute(update(levels).where(levels.c.id == level_id)
+                           .values(reserved=levels.c.reserved - freed[level_id], updated_at=now))
+    return expired
 
 
 async def hold_units_counting_lapsed(conn: AsyncConnection, stock_level_id: uuid.UUID,
-                                     quantity: int, now: datetime) -> bool:
+                                     quantity: int, now: datetime
+                                     ) -> tuple[int | None, list[ExpiredReservation]]:
     """Hold units; if short, first expire lapsed reservations at that level, then try once more.
 
+    Returns what ``hold_units`` returns and the reservations expired on the way.
     This is what makes an expired reservation never count, whether or not the sweeper ran.
     The second try happens even if nothing was expired here: the expiry may have waited for
     a concurrent transaction that released those reservations itself (a cancel, the sweeper),
     and the retried UPDATE then sees the counter that transaction left.
     """
-    if await hold_units(conn, stock_level_id, quantity, now):
-        return True
-    await expire_lapsed_at_level(conn, stock_level_id, now)
-    return await hold_units(conn, stock_level_id, quantity, now)
+    left = await hold_units(conn, stock_level_id, quantity, now)
+    if left is not None:
+        return left, []
+    expired = await expire_lapsed_at_level(conn, stock_level_id, now)
+    return await hold_units(conn, stock_level_id, quantity, now), expired
 
 
 async def free_units(conn: AsyncConnection, stock_level_id: uuid.UUID, now: datetime) -> int:
@@ -190,10 +230,11 @@ async def put_back(conn: AsyncConnection, deltas: Iterable[LevelDelta], *,
 
 
 async def change_on_hand(conn: AsyncConnection, *, level: LevelDelta, business_id: uuid.UUID,
-                         reason: MovementReason, actor: str, note: str,
-                         now: datetime) -> RowMapping | None:
+                         reason: MovementReason, actor: str, note: str, now: datetime,
+                         expired: list[ExpiredReservation] | None = None) -> RowMapping | None:
     """Move on_hand by ``level.quantity`` (may be negative) unless that would leave fewer units
-    than are reserved; returns the new counters, or None if refused."""
+    than are reserved; returns the new counters, or None if refused. Reservations expired on
+    the way are added to ``expired``."""
     delta = level.quantity
     stmt = (update(levels)
             .where(levels.c.id == level.stock_level_id,
@@ -202,7 +243,9 @@ async def change_on_hand(conn: AsyncConnection, *, level: LevelDelta, business_i
             .returning(levels.c.on_hand, levels.c.reserved))
     row = (await conn.execute(stmt)).mappings().first()
     if row is None and delta < 0:  # retried for the same reason as in hold_units_counting_lapsed
-        await expire_lapsed_at_level(conn, level.stock_level_id, now)
+        lapsed = await expire_lapsed_at_level(conn, level.stock_level_id, now)
+        if expired is not None:
+            expired.extend(lapsed)
         row = (await conn.execute(stmt)).mappings().first()
     if row is not None and delta != 0:
         await _record(conn, [(level, delta)], business_id=business_id, reason=reason,
@@ -273,7 +316,8 @@ async def reconciliation_rows(conn: AsyncConnection,
     active = (select(func.coalesce(func.sum(reservations.c.quantity), 0))
               .where(reservations.c.stock_level_id == levels.c.id,
                      reservations.c.status == ACTIVE).scalar_subquery())
-    stmt = (select(levels.c.business_id, variants.c.sku, locations.c.code.label("location"),
+    stmt = (select(levels.c.id.label("stock_level_id"), levels.c.business_id, variants.c.sku,
+                   variants.c.id.label("variant_id"), locations.c.code.label("location"),
                    levels.c.on_hand, levels.c.reserved, ledger.label("ledger_sum"),
                    active.label("active_reservations"))
             .join(variants, variants.c.id == levels.c.variant_id)

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from orderline import __version__
+from orderline.adapters.db.listener import hub_listener
 from orderline.adapters.db.migrate import upgrade_to_head
 from orderline.bootstrap import Runtime, build_runtime
 from orderline.config import Settings
@@ -16,7 +17,9 @@ from orderline.entrypoints import worker
 from orderline.entrypoints.api.errors import install_error_handlers
 from orderline.entrypoints.api.limits import BodySizeLimit
 from orderline.entrypoints.api.request_ids import RequestIds
-from orderline.entrypoints.api.routes import business, catalog, health, inventory, orders
+from orderline.entrypoints.api.routes import business, catalog, health, inventory, orders, streams
+from orderline.entrypoints.api.routes import metrics as metrics_routes
+from orderline.entrypoints.api.routes import webhooks as webhook_routes
 from orderline.entrypoints.logs import configure_logging
 
 
@@ -33,15 +36,18 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         stop = asyncio.Event()
         sweeper = None
         if settings.embedded_worker:
-            sweeper = asyncio.create_task(worker.run(
-                rt, interval=settings.sweep_interval_seconds,
-                reconcile_every=settings.reconcile_interval_seconds, stop=stop))
+            sweeper = asyncio.create_task(worker.run(rt, stop=stop, listen=False))
+        # Other processes' events reach this one's live streams through NOTIFY (PostgreSQL).
+        listener = (None if rt.db.is_sqlite
+                    else asyncio.create_task(hub_listener(rt.db.url, rt.hub).run(stop)))
         try:
             yield
         finally:
             stop.set()
             if sweeper is not None:
                 await sweeper
+            if listener is not None:
+                await listener
             if own:
                 await rt.close()
 
@@ -53,6 +59,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
     for module in (health, orders, catalog, inventory, business):
         app.include_router(module.router)
+    app.include_router(metrics_routes.router)
+    app.include_router(streams.router)
+    app.include_router(webhook_routes.router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestIds)
     return app

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import uuid
 from datetime import datetime
@@ -13,6 +14,7 @@ from fastapi import Depends, Header, Request
 from orderline.bootstrap import Runtime
 from orderline.domain.errors import NotFound, ValidationFailed
 from orderline.domain.tenancy import Principal
+from orderline.log_context import business_id_var, order_id_var
 from orderline.services import tenancy
 
 
@@ -28,11 +30,22 @@ async def get_principal(request: Request,
         token = authorization[7:].strip()
     principal = await tenancy.authenticate(get_runtime(request), token)
     request.state.business_id = str(principal.business_id)
+    business_id_var.set(request.state.business_id)  # RequestIds resets it after the request
     return principal
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+async def bind_order_id(request: Request) -> None:
+    """Name the order of a ``/{order_id}`` route in this request's logs (a valid id only).
+
+    async on purpose: a sync dependency runs in a thread, whose context is thrown away."""
+    raw = request.path_params.get("order_id")
+    with contextlib.suppress(ValueError):  # a malformed id gets parse_id's 404
+        if raw is not None:
+            order_id_var.set(str(uuid.UUID(raw)))
 
 
 def parse_id(kind: str, raw: str) -> uuid.UUID:

@@ -36,6 +36,11 @@ STATUS_BY_CODE: dict[str, int] = {
     "unknown_sku": 422,
     "unknown_channel": 422,
     "amount_mismatch": 422,
+    "invalid_webhook_url": 422,
+    "unsafe_webhook_url": 422,
+    "webhook_delivery_already_succeeded": 409,
+    "webhook_endpoint_disabled": 409,
+    "invalid_last_event_id": 422,
 }
 
 _HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",

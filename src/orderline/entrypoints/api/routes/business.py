@@ -26,7 +26,9 @@ async def get_business(runtime: RuntimeDep, principal: PrincipalDep) -> dict[str
 async def update_business(body: BusinessUpdate, runtime: RuntimeDep,
                           principal: PrincipalDep) -> dict[str, Any]:
     return await tenancy.update_settings(runtime, principal, name=body.name,
-                                         reservation_ttl_seconds=body.reservation_ttl_seconds)
+                                         reservation_ttl_seconds=body.reservation_ttl_seconds,
+                                         development_mode=body.development_mode,
+                                         alert_email=body.alert_email)
 
 
 @router.get("/channels")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Response, status
 from pydantic import AwareDatetime
 
 from orderline.adapters.db.order_store import OrderFilter
@@ -13,6 +13,7 @@ from orderline.entrypoints.api.deps import (
     PrincipalDep,
     RuntimeDep,
     VersionDep,
+    bind_order_id,
     decode_cursor,
     encode_cursor,
     etag,
@@ -27,6 +28,7 @@ from orderline.entrypoints.api.schemas.orders import (
     OrderStats,
     OrderUpdate,
     PaymentConfirm,
+    PlacedOrderOut,
     ShippingUpdate,
     StatusChange,
     to_lines,
@@ -34,7 +36,8 @@ from orderline.entrypoints.api.schemas.orders import (
 from orderline.services import order_status, orders
 from orderline.services.orders import NewOrder, OrderEdit
 
-router = APIRouter(prefix="/v1/orders", tags=["orders"])
+# Every line logged while a /{order_id} route runs names that order.
+router = APIRouter(prefix="/v1/orders", tags=["orders"], dependencies=[Depends(bind_order_id)])
 
 
 def _with_etag(response: Response, order: dict[str, Any]) -> dict[str, Any]:
@@ -42,7 +45,7 @@ def _with_etag(response: Response, order: dict[str, Any]) -> dict[str, Any]:
     return order
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=OrderOut)
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=PlacedOrderOut)
 async def create_order(body: OrderCreate, runtime: RuntimeDep, principal: PrincipalDep,
                        response: Response) -> dict[str, Any]:
     """Place an order: reserves every line's stock until the payment deadline, or nothing."""

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field, StrictInt, field_validator
+from pydantic import Field, StrictBool, StrictInt, field_validator
 
 from orderline.domain.inventory import MovementReason
-from orderline.entrypoints.api.schemas.common import Body, MinorUnits, Sku
+from orderline.entrypoints.api.schemas.common import EMAIL_PATTERN, Body, MinorUnits, Sku
 from orderline.services.catalog import NewVariant
 
 
@@ -76,3 +76,8 @@ class ApiKeyCreate(Body):
 class BusinessUpdate(Body):
     name: Annotated[str | None, Field(min_length=1, max_length=200)] = None
     reservation_ttl_seconds: StrictInt | None = None
+    # Lets webhooks go to loopback and private addresses (a receiver on your own machine).
+    development_mode: StrictBool | None = None
+    alert_email: Annotated[str | None, Field(
+        pattern=f"{EMAIL_PATTERN}|^$", max_length=320,
+        description="where merchant alerts go; \"\" clears it")] = None

@@ -118,6 +118,12 @@ class OrderOut(BaseModel):
     updated_at: datetime
 
 
+class PlacedOrderOut(OrderOut):
+    access_token: str = Field(description=(
+        "The buyer's key to this order (live updates at /v1/orders/{id}/events?access_token=). "
+        "Shown only now; give it to the buyer, not to anyone else."))
+
+
 class OrderPage(BaseModel):
     data: list[OrderOut]
     next_cursor: str | None
