@@ -109,3 +109,120 @@ class InvalidLastEventId(ValidationFailed):
     """A live stream's ``Last-Event-ID`` is not a position the stream gave out."""
 
     code = "invalid_last_event_id"
+
+
+# Checkout: carts, shipping, coupons, confirm.
+
+
+class CartEmpty(DomainError):
+    code = "cart_empty"
+
+
+class CartClosed(DomainError):
+    """The cart was already turned into an order (or abandoned): it can no longer change."""
+
+    code = "cart_closed"
+
+
+class CartChanged(DomainError):
+    """The cart changed after its checkout was priced: review the checkout again."""
+
+    code = "cart_changed"
+
+
+class QuantityAboveLimit(DomainError):
+    code = "quantity_above_limit"
+
+
+class BelowMinimumOrder(DomainError):
+    code = "below_minimum_order"
+
+
+class AboveMaximumOrder(DomainError):
+    code = "above_maximum_order"
+
+
+class ZeroTotalOrder(DomainError):
+    code = "zero_total_order"
+
+
+class UndeliverableAddress(DomainError):
+    code = "undeliverable_address"
+
+
+class ShippingMethodUnavailable(DomainError):
+    code = "shipping_method_unavailable"
+
+
+class InvalidCoupon(DomainError):
+    """No active coupon with this code in this business."""
+
+    code = "invalid_coupon"
+
+
+class CouponNotStarted(DomainError):
+    code = "coupon_not_started"
+
+
+class CouponExpired(DomainError):
+    code = "coupon_expired"
+
+
+class CouponMinimumNotMet(DomainError):
+    code = "coupon_minimum_not_met"
+
+
+class CouponNotApplicable(DomainError):
+    """A coupon restricted to some products, none of which is in the cart; or two coupons of
+    a kind that cannot be combined."""
+
+    code = "coupon_not_applicable"
+
+
+class CouponExhausted(DomainError):
+    code = "coupon_exhausted"
+
+
+class CouponCustomerLimitReached(DomainError):
+    code = "coupon_customer_limit_reached"
+
+
+class CheckoutExpired(DomainError):
+    code = "checkout_expired"
+
+
+class CheckoutSuperseded(DomainError):
+    code = "checkout_superseded"
+
+
+class CheckoutAlreadyConfirmed(DomainError):
+    code = "checkout_already_confirmed"
+
+
+class PriceChanged(DomainError):
+    """Prices, shipping or tax moved since the totals the buyer saw; ``details`` has the new
+    totals, and sending those confirms."""
+
+    code = "price_changed"
+
+
+class IdempotencyKeyRequired(DomainError):
+    code = "idempotency_key_required"
+
+
+class IdempotencyKeyReused(DomainError):
+    code = "idempotency_key_reused"
+
+
+class RequestInProgress(DomainError):
+    code = "request_in_progress"
+
+
+class ConfirmInFlight(DomainError):
+    """This buyer already has a confirm running; one at a time."""
+
+    code = "confirm_in_flight"
+
+
+class RateLimited(DomainError):
+    code = "rate_limited"

@@ -25,6 +25,7 @@ from sqlalchemy import (
     UniqueConstraint,
     Uuid,
     false,
+    true,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -59,6 +60,20 @@ class Business(Base):
                                                    server_default=false())
     # Where low-stock alerts and webhook notices go (the log when unset).
     alert_email: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    # Checkout settings (see domain/checkout_rules.py for their meaning and defaults).
+    prices_include_tax: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                     server_default=false())
+    min_order_total: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    max_order_total: Mapped[int] = mapped_column(BigInteger, default=10**10,
+                                                 server_default=str(10**10))
+    max_line_quantity: Mapped[int] = mapped_column(Integer, default=100, server_default="100")
+    allow_free_orders: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                    server_default=false())
+    price_max_age_seconds: Mapped[int] = mapped_column(Integer, default=600,
+                                                       server_default="600")
+    return_coupon_on_cancel: Mapped[bool] = mapped_column(Boolean, default=True,
+                                                          server_default=true())
+    confirms_per_minute: Mapped[int] = mapped_column(Integer, default=10, server_default="10")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
@@ -131,6 +146,8 @@ class Variant(Base):
     price_minor: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
     low_stock_threshold: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # For shipping priced by weight bands; 0 when the merchant does not say.
+    weight_grams: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -234,6 +251,18 @@ class Order(Base):
     tracking_url: Mapped[str | None] = mapped_column(String(500), nullable=True)
     shipped_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Price snapshot from the pricing engine (all zero for an order placed without checkout).
+    discount_total: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    shipping_total: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    shipping_discount: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    tax_total: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    prices_include_tax: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                     server_default=false())
+    # {"taxes": [...], "coupons": [...]} as priced; the shipping method and address as chosen.
+    pricing: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    shipping_method: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    shipping_address: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    checkout_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True, unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -251,6 +280,9 @@ class OrderLine(Base):
     unit_price: Mapped[int] = mapped_column(BigInteger)
     quantity: Mapped[int] = mapped_column(Integer)
     line_total: Mapped[int] = mapped_column(BigInteger)
+    # This line's share of the discounts and of the tax (pricing engine, largest remainder).
+    discount: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    tax: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class Reservation(Base):
@@ -259,10 +291,16 @@ class Reservation(Base):
         CheckConstraint("quantity > 0", name="quantity_positive"),
         Index("ix_reservations_level_status", "stock_level_id", "status", "expires_at"),
         Index("ix_reservations_order", "order_id", "status"),
+        Index("ix_reservations_checkout", "checkout_id", "status"),
+        CheckConstraint("order_id IS NOT NULL OR checkout_id IS NOT NULL", name="has_holder"),
     )
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     business_id: Mapped[uuid.UUID] = _business_fk()
-    order_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    # A reservation is held for a checkout until it is confirmed, then for its order.
+    order_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("orders.id", ondelete="CASCADE"), nullable=True)
+    checkout_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("checkouts.id", ondelete="CASCADE"), nullable=True)
     stock_level_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("stock_levels.id"))
     variant_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     quantity: Mapped[int] = mapped_column(Integer)
@@ -444,6 +482,210 @@ class Notification(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ShippingZone(Base):
+    """Where a business delivers. An address matches when its country is listed and, if the
+    zone names regions or postal-code prefixes, its region or postal code matches one."""
+
+    __tablename__ = "shipping_zones"
+    __table_args__ = (Index("ix_shipping_zones_business", "business_id", "position"),)
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    business_id: Mapped[uuid.UUID] = _business_fk()
+    name: Mapped[str] = mapped_column(String(200))
+    countries: Mapped[list[str]] = mapped_column(JSON)
+    regions: Mapped[list[str]] = mapped_column(JSON, default=list)
+    postal_prefixes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ShippingMethod(Base):
+    """How a zone's orders travel and what that costs: ``flat`` (``price``), ``weight``
+    (``weight_bands``: ``[{"up_to_grams", "price"}]``), or ``free_above`` (``price`` unless the
+    discounted subtotal reaches ``free_above``)."""
+
+    __tablename__ = "shipping_methods"
+    __table_args__ = (Index("ix_shipping_methods_zone", "zone_id", "position"),
+                      CheckConstraint("price >= 0", name="price_not_negative"))
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    business_id: Mapped[uuid.UUID] = _business_fk()
+    zone_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("shipping_zones.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20))
+    price: Mapped[int] = mapped_column(BigInteger, default=0)
+    free_above: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    weight_bands: Mapped[list[dict[str, int]]] = mapped_column(JSON, default=list)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class TaxRate(Base):
+    """A named rate (``rate`` is a percentage as a decimal string, such as "8.25") applied to
+    orders shipped into its zone; several may apply at once."""
+
+    __tablename__ = "tax_rates"
+    __table_args__ = (Index("ix_tax_rates_zone", "zone_id"),)
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    business_id: Mapped[uuid.UUID] = _business_fk()
+    zone_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("shipping_zones.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    rate: Mapped[str] = mapped_column(String(20))
+    applies_to_shipping: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Coupon(Base):
+    """``used_count`` only moves by conditional UPDATE; the CHECK is the last line of defence
+    against using a coupon past its limit."""
+
+    __tablename__ = "coupons"
+    __table_args__ = (
+        UniqueConstraint("business_id", "code"),
+        CheckConstraint("used_count >= 0", name="used_not_negative"),
+        CheckConstraint("usage_limit IS NULL OR used_count <= usage_limit", name="within_limit"),
+    )
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    business_id: Mapped[uuid.UUID] = _business_fk()
+    code: Mapped[str] = mapped_column(String(50))
+    kind: Mapped[str] = mapped_column(String(20))  # percentage | fixed_amount | free_shipping
+    percent_off_bp: Mapped[int] = mapped_column(Integer, default=0)  # basis points, 10000 = 100%
+    amount_off: Mapped[int] = mapped_column(BigInteger, default=0)
+    min_subtotal: Mapped[int] = mapped_column(BigInteger, default=0)
+    starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    usage_limit: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    per_customer_limit: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    used_count: Mapped[int] = mapped_column(Integer, default=0)
+    product_ids: Mapped[list[str]] = mapped_column(JSON, default=list)  # empty: every product
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CouponCustomerUse(Base):
+    """Uses of one coupon by one customer, taken by one conditional upsert."""
+
+    __tablename__ = "coupon_customer_uses"
+    __table_args__ = (CheckConstraint("uses >= 0", name="uses_not_negative"),)
+    coupon_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("coupons.id", ondelete="CASCADE"), primary_key=True)
+    customer_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True)
+    uses: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class OrderCoupon(Base):
+    """A coupon as it was applied to an order; ``returned_at`` once its use was given back."""
+
+    __tablename__ = "order_coupons"
+    __table_args__ = (Index("ix_order_coupons_order", "order_id"),
+                      Index("ix_order_coupons_coupon", "coupon_id"))
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    business_id: Mapped[uuid.UUID] = _business_fk()
+    order_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    coupon_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("coupons.id"))
+    customer_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    code: Mapped[str] = mapped_column(String(50))
+    kind: Mapped[str] = mapped_column(String(20))
+    discount: Mapped[int] = mapped_column(BigInteger)
+    returned_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class Cart(Base):
+    """A buyer's server-side cart. ``version`` moves on every change; the buyer reaches it with
+    a token (stored as its SHA-256), the merchant with an API key."""
+
+    __tablename__ = "carts"
+    __table_args__ = (Index("ix_carts_business_created", "business_id", "created_at"),)
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    business_id: Mapped[uuid.UUID] = _business_fk()
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    customer_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("customers.id", ondelete="SET NULL"), nullable=True)
+    channel: Mapped[str] = mapped_column(String(40))
+    currency: Mapped[str] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(20))  # open | converted | abandoned
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    order_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CartLine(Base):
+    __tablename__ = "cart_lines"
+    __table_args__ = (UniqueConstraint("cart_id", "variant_id"),
+                      CheckConstraint("quantity > 0", name="quantity_positive"))
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    business_id: Mapped[uuid.UUID] = _business_fk()
+    cart_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("carts.id", ondelete="CASCADE"))
+    variant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("variants.id", ondelete="CASCADE"))
+    sku: Mapped[str] = mapped_column(String(100))
+    quantity: Mapped[int] = mapped_column(Integer)
+    position: Mapped[int] = mapped_column(Integer)
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Checkout(Base):
+    """A cart on its way to an order: address, shipping, coupons, payment method, and the
+    priced totals the buyer reviews. It holds the cart's stock (reservations) until
+    ``expires_at``; confirming turns it into an order in one transaction."""
+
+    __tablename__ = "checkouts"
+    __table_args__ = (Index("ix_checkouts_cart", "cart_id", "status"),
+                      Index("ix_checkouts_status_expires", "status", "expires_at"))
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    business_id: Mapped[uuid.UUID] = _business_fk()
+    cart_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("carts.id", ondelete="CASCADE"))
+    cart_version: Mapped[int] = mapped_column(Integer)
+    # open -> converted | expired | superseded (a newer checkout of the same cart)
+    status: Mapped[str] = mapped_column(String(20))
+    customer_name: Mapped[str] = mapped_column(String(200))
+    customer_phone: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    customer_email: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    address: Mapped[dict[str, Any]] = mapped_column(JSON)
+    zone_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    shipping_method_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    coupon_codes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    payment_method: Mapped[str] = mapped_column(String(40))
+    location_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    currency: Mapped[str] = mapped_column(String(3))
+    # The priced quote the buyer reviews (lines, discounts, shipping, taxes, total).
+    quote: Mapped[dict[str, Any]] = mapped_column(JSON)
+    total: Mapped[int] = mapped_column(BigInteger)
+    prices_validated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    order_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class IdempotencyKey(Base):
+    """One row per (business, operation, key): ``in_progress`` while the first request runs
+    (``locked_until`` bounds a crashed one), then ``completed`` with the answer to replay.
+    The answer is written in the same transaction as the work it describes."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("business_id", "operation", "key"),
+                      Index("ix_idempotency_keys_expires", "expires_at"))
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    business_id: Mapped[uuid.UUID] = _business_fk()
+    operation: Mapped[str] = mapped_column(String(40))
+    key: Mapped[str] = mapped_column(String(255))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(20))
+    response_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    response_body: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    locked_until: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 def table_of(model: type[Base]) -> Table:

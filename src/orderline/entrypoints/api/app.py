@@ -17,7 +17,18 @@ from orderline.entrypoints import worker
 from orderline.entrypoints.api.errors import install_error_handlers
 from orderline.entrypoints.api.limits import BodySizeLimit
 from orderline.entrypoints.api.request_ids import RequestIds
-from orderline.entrypoints.api.routes import business, catalog, health, inventory, orders, streams
+from orderline.entrypoints.api.routes import (
+    business,
+    carts,
+    catalog,
+    checkouts,
+    coupons,
+    health,
+    inventory,
+    orders,
+    shipping,
+    streams,
+)
 from orderline.entrypoints.api.routes import metrics as metrics_routes
 from orderline.entrypoints.api.routes import webhooks as webhook_routes
 from orderline.entrypoints.logs import configure_logging
@@ -57,7 +68,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
                               "Authenticate with `Authorization: Bearer <API key>`.")
     install_error_handlers(app)
 
-    for module in (health, orders, catalog, inventory, business):
+    for module in (health, orders, catalog, inventory, business, carts, checkouts, shipping,
+                   coupons):
         app.include_router(module.router)
     app.include_router(metrics_routes.router)
     app.include_router(streams.router)
