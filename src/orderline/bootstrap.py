@@ -9,6 +9,7 @@ from orderline.adapters.db.engine import Database
 from orderline.adapters.event_hub import EventHub
 from orderline.adapters.nats_publisher import NatsPublisher
 from orderline.adapters.notifier import LogNotifier, Notifier
+from orderline.adapters.ratelimit import Limiter, MemoryLimiter, build_limiter
 from orderline.adapters.smtp_notifier import SmtpNotifier
 from orderline.config import Settings
 from orderline.services.checkpoints import Checkpoints
@@ -24,12 +25,14 @@ class Runtime:
     hub: EventHub = field(default_factory=EventHub)
     notifier: Notifier = field(default_factory=LogNotifier)
     publisher: EventPublisher = field(default_factory=NoPublisher)
+    limiter: Limiter = field(default_factory=MemoryLimiter)
 
     def __post_init__(self) -> None:
         self.db.on_events_committed = self.hub.signal
 
     async def close(self) -> None:
         await self.publisher.close()
+        await self.limiter.close()
         await self.db.dispose()
 
 
@@ -39,7 +42,8 @@ def build_runtime(settings: Settings | None = None, *, clock: Clock | None = Non
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(settings.resolved_database_url(), pool_size=settings.db_pool_size)
     return Runtime(settings=settings, db=db, clock=clock or SystemClock(),
-                   notifier=build_notifier(settings), publisher=build_publisher(settings))
+                   notifier=build_notifier(settings), publisher=build_publisher(settings),
+                   limiter=build_limiter(settings.redis_url))
 
 
 def build_notifier(settings: Settings) -> Notifier:

@@ -69,6 +69,14 @@ class Settings(BaseSettings):
     # from others) and also poll this often; an idle stream sends a comment this often.
     live_poll_seconds: float = 3.0
     live_heartbeat_seconds: float = 15.0
+    # Rate limits and "one confirm at a time" guards: in Redis (shared by every process) when
+    # set, such as redis://127.0.0.1:6379/0; in this process's memory otherwise.
+    redis_url: str = ""
+    # Confirm: how long the one-at-a-time guard of a buyer lasts at most, how long an
+    # unfinished idempotent request blocks its key, and how long keys are remembered.
+    confirm_guard_seconds: float = 30.0
+    idempotency_lock_seconds: float = 60.0
+    idempotency_ttl_hours: float = 24.0
     log_level: str = "INFO"
     # Run the payment-deadline sweeper inside the API process (the demo does).
     embedded_worker: bool = False

@@ -29,6 +29,7 @@ class EventType(StrEnum):
     STOCK_LOW = "stock.low"
     STOCK_RECONCILIATION_DRIFT = "stock.reconciliation_drift"
     RESERVATION_EXPIRED = "reservation.expired"
+    CHECKOUT_CONVERTED = "checkout.converted"
     WEBHOOK_ENDPOINT_DISABLED = "webhook_endpoint.disabled"
 
 
@@ -36,6 +37,7 @@ class AggregateType(StrEnum):
     ORDER = "order"
     STOCK_LEVEL = "stock_level"
     RESERVATION = "reservation"
+    CHECKOUT = "checkout"
     WEBHOOK_ENDPOINT = "webhook_endpoint"
 
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from orderline.adapters import metrics
 from orderline.adapters.db.listener import hub_listener
 from orderline.bootstrap import Runtime
-from orderline.services import inventory, notifications, outbox_admin, webhooks
+from orderline.services import checkouts, inventory, notifications, outbox_admin, webhooks
 from orderline.services.order_status import cancel_lapsed_orders
 from orderline.services.relay import Relay
 
@@ -31,9 +31,12 @@ log = logging.getLogger("orderline.worker")
 
 
 async def sweep_once(runtime: Runtime) -> int:
+    """Cancel unpaid orders past their payment deadline and close checkouts past their
+    reservation deadline (their stock goes back); returns the orders cancelled."""
     cancelled = await cancel_lapsed_orders(runtime)
     if cancelled:
         log.info("payment deadline sweep cancelled orders", extra={"count": cancelled})
+    await checkouts.expire_lapsed_checkouts(runtime)
     return cancelled
 
 

@@ -19,6 +19,7 @@ from orderline.domain.tenancy import Principal, Scope
 
 _SKU = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-/]{0,99}$")
 _LOCATION_CODE = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,39}$")
+MAX_WEIGHT_GRAMS = 1_000_000_000  # a variant's weight (the column is a 32-bit integer)
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +29,7 @@ class NewVariant:
     price: int
     low_stock_threshold: int | None = None
     initial_stock: int = 0
+    weight_grams: int = 0
 
 
 def check_sku(sku: str) -> str:
@@ -48,6 +50,14 @@ def _check_variants(new: list[NewVariant]) -> None:
     for v in new:
         if v.initial_stock < 0:
             raise ValidationFailed("Initial stock cannot be negative.", details={"sku": v.sku})
+        _check_weight(v.weight_grams)
+
+
+def _check_weight(grams: int) -> int:
+    if not 0 <= grams <= MAX_WEIGHT_GRAMS:
+        raise ValidationFailed(f"A weight is 0 to {MAX_WEIGHT_GRAMS} grams.",
+                               details={"weight_grams": grams})
+    return grams
 
 
 async def _add_variants(runtime: Runtime, conn: AsyncConnection, principal: Principal,
@@ -64,7 +74,7 @@ async def _add_variants(runtime: Runtime, conn: AsyncConnection, principal: Prin
             "id": variant_id, "business_id": principal.business_id, "product_id": product_id,
             "sku": v.sku, "name": v.name, "price_minor": v.price,
             "currency": principal.currency, "low_stock_threshold": v.low_stock_threshold,
-            "created_at": now, "updated_at": now})
+            "weight_grams": v.weight_grams, "created_at": now, "updated_at": now})
         level_id = await stock_store.ensure_level(
             conn, business_id=principal.business_id, variant_id=variant_id,
             location_id=default["id"], now=now)
@@ -137,10 +147,13 @@ async def list_products(runtime: Runtime, principal: Principal, *, limit: int,
 
 async def update_variant(runtime: Runtime, principal: Principal, sku: str,
                          values: dict[str, Any]) -> dict[str, Any]:
-    """Change name, price or low-stock threshold. Orders already placed keep their snapshot."""
+    """Change name, price, low-stock threshold or weight. Orders already placed keep their
+    snapshot."""
     principal.require(Scope.WRITE)
     if "price_minor" in values and values["price_minor"] < 0:
         raise ValidationFailed("A price cannot be negative.")
+    if "weight_grams" in values:
+        _check_weight(values["weight_grams"])
     values = {**values, "updated_at": runtime.clock.now()}
     row = await runtime.db.run(
         lambda conn: store.update_variant(conn, principal.business_id, sku, values))

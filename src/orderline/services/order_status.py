@@ -18,7 +18,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orderline.adapters import metrics
-from orderline.adapters.db import order_store, stock_store
+from orderline.adapters.db import checkout_store, coupon_store, order_store, stock_store
 from orderline.bootstrap import Runtime
 from orderline.domain.errors import AmountMismatch, PaymentDeadlinePassed, ValidationFailed
 from orderline.domain.inventory import ReservationStatus
@@ -68,6 +68,9 @@ async def _cancel(runtime: Runtime, conn: AsyncConnection, order: RowMapping, *,
                   reason: CancelReason, now: datetime) -> None:
     current = OrderStatus(order["status"])
     ensure_transition(current, OrderStatus.CANCELLED)
+    if (order["pricing"] or {}).get("coupons") and (await checkout_store.business_settings(
+            conn, order["business_id"]))["return_coupon_on_cancel"]:
+        await coupon_store.give_back_for_order(conn, order["id"], now)
     if current == OrderStatus.PENDING_PAYMENT and reason == CancelReason.PAYMENT_TIMEOUT:
         expired = await stock_store.expire_order_reservations(conn, order["id"], now)
         await announce_expired(conn, expired, now)

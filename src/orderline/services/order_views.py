@@ -16,7 +16,7 @@ _CONTACT = ("customer_name", "customer_phone", "customer_email")
 _HIDDEN = {"business_id", "location_id", "access_token_hash", *_CONTACT}
 
 
-_LINE_FIELDS = ("sku", "name", "unit_price", "quantity", "line_total")
+_LINE_FIELDS = ("sku", "name", "unit_price", "quantity", "line_total", "discount", "tax")
 
 
 def shape(order: Mapping[Any, Any], order_lines: Sequence[Mapping[Any, Any]]) -> dict[str, Any]:

@@ -124,12 +124,13 @@ async def _price_lines(conn: AsyncConnection, business_id: uuid.UUID, location_i
             for line in requested]
 
 
-async def _hold_all(runtime: Runtime, conn: AsyncConnection, *, business_id: uuid.UUID,
-                    order_id: uuid.UUID, location_id: uuid.UUID, priced: list[PricedLine],
-                    expires_at: datetime, now: datetime) -> list[dict[str, object]]:
+async def hold_all(runtime: Runtime, conn: AsyncConnection, *, business_id: uuid.UUID,
+                   holder: dict[str, uuid.UUID | None], priced: list[PricedLine],
+                   expires_at: datetime, now: datetime) -> list[dict[str, object]]:
     """All-or-nothing: hold every line or raise ``OutOfStock`` naming each short line.
 
-    Returns the reservation rows to insert once the order row exists."""
+    ``holder`` names who holds the stock: ``{"order_id": ..., "checkout_id": None}`` or the
+    other way round. Returns the reservation rows to insert once the holder's row exists."""
     short: list[ShortLine] = []
     held: list[dict[str, object]] = []
     for line in sorted(priced, key=lambda p: str(p.stock_level_id)):
@@ -143,7 +144,7 @@ async def _hold_all(runtime: Runtime, conn: AsyncConnection, *, business_id: uui
                                   stock_level_id=line.stock_level_id, variant_id=line.variant_id,
                                   sku=line.sku, before=left + line.quantity, after=left,
                                   threshold=line.low_stock_threshold, now=now)
-            held.append({"id": uuid.uuid4(), "business_id": business_id, "order_id": order_id,
+            held.append({"id": uuid.uuid4(), "business_id": business_id, **holder,
                          "stock_level_id": line.stock_level_id, "variant_id": line.variant_id,
                          "quantity": line.quantity, "status": ReservationStatus.ACTIVE.value,
                          "expires_at": expires_at, "created_at": now, "closed_at": None})
@@ -163,10 +164,11 @@ def _line_rows(business_id: uuid.UUID, order_id: uuid.UUID,
     return [{"id": uuid.uuid4(), "business_id": business_id, "order_id": order_id,
              "position": i, "variant_id": p.variant_id, "sku": p.sku, "name": p.name,
              "unit_price": p.unit_price, "quantity": p.quantity,
-             "line_total": line_total(p.unit_price, p.quantity)} for i, p in enumerate(priced)]
+             "line_total": line_total(p.unit_price, p.quantity), "discount": 0, "tax": 0}
+            for i, p in enumerate(priced)]
 
 
-def _check_payment_method(method: str) -> None:
+def check_payment_method(method: str) -> None:
     if not _PAYMENT_METHOD.match(method):
         raise ValidationFailed("payment_method is a lowercase code such as 'card', 'cod' or "
                                "'bank_transfer'.", details={"payment_method": method})
@@ -176,7 +178,7 @@ async def create_order(runtime: Runtime, principal: Principal, new: NewOrder) ->
     principal.require(Scope.WRITE)
     check_requested_lines(new.lines)
     contact = new.customer.check()
-    _check_payment_method(new.payment_method)
+    check_payment_method(new.payment_method)
     now = runtime.clock.now()
     deadline = now + timedelta(seconds=principal.reservation_ttl_seconds)
     business_id = principal.business_id
@@ -197,9 +199,9 @@ async def create_order(runtime: Runtime, principal: Principal, new: NewOrder) ->
             conn, business_id=business_id, name=contact.name, phone=contact.phone,
             email=contact.email, now=now)
         # Stock rows stay locked from here to COMMIT: only the writes that need them follow.
-        held = await _hold_all(runtime, conn, business_id=business_id, order_id=order_id,
-                               location_id=location["id"], priced=priced, expires_at=deadline,
-                               now=now)
+        held = await hold_all(runtime, conn, business_id=business_id,
+                              holder={"order_id": order_id, "checkout_id": None}, priced=priced,
+                              expires_at=deadline, now=now)
         sequence = await order_store.next_order_sequence(conn, business_id)
         values = {
             "id": order_id, "business_id": business_id, "number": format_order_number(sequence),
@@ -223,12 +225,12 @@ async def create_order(runtime: Runtime, principal: Principal, new: NewOrder) ->
                         actor=principal.actor, changes=changes, now=now)
         return {**shown, "access_token": access_token}
 
-    placed = await _run_counting_refusals(runtime, work)
+    placed = await run_counting_refusals(runtime, work)
     metrics.order_created(new.channel)  # committed: counted only now
     return placed
 
 
-async def _run_counting_refusals(runtime: Runtime, work: Callable[[AsyncConnection],
+async def run_counting_refusals(runtime: Runtime, work: Callable[[AsyncConnection],
                                  Awaitable[dict[str, Any]]]) -> dict[str, Any]:
     """Run the transaction; an out-of-stock refusal is counted once it has rolled back."""
     try:
@@ -366,7 +368,7 @@ async def edit_order(runtime: Runtime, principal: Principal, order_id: uuid.UUID
         return await save_and_show(conn, order, actor=principal.actor, action="updated",
                                    values=values, changes=changes, now=now)
 
-    return await _run_counting_refusals(runtime, work)
+    return await run_counting_refusals(runtime, work)
 
 
 async def _move_lines(runtime: Runtime, conn: AsyncConnection, principal: Principal,
@@ -387,9 +389,9 @@ async def _move_lines(runtime: Runtime, conn: AsyncConnection, principal: Princi
     released = await stock_store.close_order_reservations(
         conn, order_id=order["id"], status=ReservationStatus.RELEASED, now=now)
     await stock_store.unhold(conn, released, now)
-    held = await _hold_all(runtime, conn, business_id=principal.business_id,
-                           order_id=order["id"], location_id=order["location_id"], priced=priced,
-                           expires_at=order["payment_deadline"], now=now)
+    held = await hold_all(runtime, conn, business_id=principal.business_id,
+                          holder={"order_id": order["id"], "checkout_id": None}, priced=priced,
+                          expires_at=order["payment_deadline"], now=now)
     await stock_store.insert_reservations(conn, held)
     line_rows = _line_rows(principal.business_id, order["id"], priced)
     subtotal = check_order_total(sum(r["line_total"] for r in line_rows))

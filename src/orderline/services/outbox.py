@@ -4,6 +4,7 @@ so the event exists exactly when the change does (a rollback takes both away).""
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -29,6 +30,26 @@ async def emit(conn: AsyncConnection, *, business_id: uuid.UUID, type: EventType
         "aggregate_type": aggregate_type.value, "aggregate_id": aggregate_id,
         "sequence": sequence, "payload": to_jsonable_python(payload), "created_at": now})
     return event_id
+
+
+@dataclass(frozen=True, slots=True)
+class FirstEvent:
+    type: EventType
+    aggregate_type: AggregateType
+    aggregate_id: uuid.UUID
+    payload: dict[str, Any]
+
+
+async def emit_first_events(conn: AsyncConnection, *, business_id: uuid.UUID,
+                            events: list[FirstEvent], now: datetime) -> list[uuid.UUID]:
+    """Like ``emit`` for aggregates created in this transaction, several at once (two
+    statements whatever their number); returns the event ids."""
+    rows = [{"event_id": uuid.uuid4(), "business_id": business_id, "type": e.type.value,
+             "aggregate_type": e.aggregate_type.value, "aggregate_id": e.aggregate_id,
+             "sequence": 1, "payload": to_jsonable_python(e.payload), "created_at": now}
+            for e in events]
+    await outbox_store.append_first_events(conn, rows)
+    return [r["event_id"] for r in rows]
 
 
 def stored_event(row: RowMapping) -> StoredEvent:

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from orderline.adapters.db import outbox_store, webhook_store
+from orderline.adapters.db import idempotency_store, outbox_store, webhook_store
 from orderline.bootstrap import Runtime
 
 
@@ -25,8 +25,8 @@ async def backlog(runtime: Runtime) -> dict[str, Any]:
 
 async def prune_relayed(runtime: Runtime) -> int:
     """Delete relayed events and their handler-inbox rows older than the outbox retention
-    window, and finished webhook deliveries (with their attempts) older than theirs; a batch
-    at a time. Returns how many rows went."""
+    window, finished webhook deliveries (with their attempts) older than theirs, and expired
+    idempotency keys; a batch at a time. Returns how many rows went."""
     now = runtime.clock.now()
     events_before = now - timedelta(days=runtime.settings.outbox_retention_days)
     deliveries_before = now - timedelta(days=runtime.settings.webhook_delivery_retention_days)
@@ -34,7 +34,8 @@ async def prune_relayed(runtime: Runtime) -> int:
     async def work(conn: AsyncConnection) -> int:
         return (await outbox_store.prune(conn, older_than=events_before)
                 + await outbox_store.prune_inbox(conn, older_than=events_before)
-                + await webhook_store.prune_finished(conn, older_than=deliveries_before))
+                + await webhook_store.prune_finished(conn, older_than=deliveries_before)
+                + await idempotency_store.prune(conn, now))
 
     return await runtime.db.run(work)
 

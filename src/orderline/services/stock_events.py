@@ -21,6 +21,7 @@ async def announce_expired(conn: AsyncConnection, expired: Sequence[ExpiredReser
         await emit(conn, business_id=r.business_id, type=EventType.RESERVATION_EXPIRED,
                    aggregate_type=AggregateType.RESERVATION, aggregate_id=r.id,
                    payload={"reservation_id": r.id, "order_id": r.order_id,
+                            "checkout_id": r.checkout_id,
                             "variant_id": r.variant_id, "stock_level_id": r.stock_level_id,
                             "quantity": r.quantity, "expires_at": r.expires_at},
                    now=now, new_aggregate=True)

@@ -15,6 +15,7 @@ from orderline.adapters.db.tenancy_store import channels, locations
 from orderline.bootstrap import Runtime
 from orderline.domain.errors import Conflict, NotFound, Unauthorized, ValidationFailed
 from orderline.domain.money import check_currency
+from orderline.domain.orders import MAX_LINE_QUANTITY, MAX_ORDER_TOTAL
 from orderline.domain.tenancy import (
     ALL_SCOPES,
     DEFAULT_CHANNELS,
@@ -28,6 +29,15 @@ from orderline.domain.tenancy import (
 )
 
 _CHANNEL_CODE = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,39}$")
+
+# Bounds of the checkout settings (see domain/checkout_rules.py for what they mean).
+CHECKOUT_SETTING_BOUNDS: dict[str, tuple[int, int]] = {
+    "min_order_total": (0, MAX_ORDER_TOTAL),
+    "max_order_total": (1, MAX_ORDER_TOTAL),
+    "max_line_quantity": (1, MAX_LINE_QUANTITY),
+    "price_max_age_seconds": (10, 86_400),
+    "confirms_per_minute": (1, 1000),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,8 +174,21 @@ async def update_settings(runtime: Runtime, principal: Principal, *,
                           name: str | None = None,
                           reservation_ttl_seconds: int | None = None,
                           development_mode: bool | None = None,
-                          alert_email: str | None = None) -> dict[str, Any]:
-    """Change the given settings. ``alert_email`` "" clears it (alerts go to the log)."""
+                          alert_email: str | None = None,
+                          prices_include_tax: bool | None = None,
+                          min_order_total: int | None = None,
+                          max_order_total: int | None = None,
+                          max_line_quantity: int | None = None,
+                          allow_free_orders: bool | None = None,
+                          price_max_age_seconds: int | None = None,
+                          return_coupon_on_cancel: bool | None = None,
+                          confirms_per_minute: int | None = None) -> dict[str, Any]:
+    """Change the given settings (None keeps one). ``alert_email`` "" clears it (alerts go
+    to the log).
+
+    The checkout's numbers stay within ``CHECKOUT_SETTING_BOUNDS``, and the minimum order may
+    not exceed the maximum whichever of them changes: checked after the update, in its
+    transaction (the updated row stays locked until the commit, so two changes cannot cross)."""
     principal.require(Scope.ADMIN)
     values: dict[str, Any] = {}
     if name is not None:
@@ -178,10 +201,42 @@ async def update_settings(runtime: Runtime, principal: Principal, *,
         values["development_mode"] = development_mode
     if alert_email is not None:
         values["alert_email"] = alert_email.strip().lower() or None
+    for switch, on in (("prices_include_tax", prices_include_tax),
+                       ("allow_free_orders", allow_free_orders),
+                       ("return_coupon_on_cancel", return_coupon_on_cancel)):
+        if on is not None:
+            values[switch] = on
+    values.update(_checkout_numbers({
+        "min_order_total": min_order_total, "max_order_total": max_order_total,
+        "max_line_quantity": max_line_quantity, "price_max_age_seconds": price_max_age_seconds,
+        "confirms_per_minute": confirms_per_minute}))
+
+    async def work(conn: AsyncConnection) -> None:
+        await store.update_business(conn, principal.business_id, values)
+        if "min_order_total" in values or "max_order_total" in values:
+            row = await store.get_business(conn, principal.business_id)
+            if row is not None and row["min_order_total"] > row["max_order_total"]:
+                raise ValidationFailed(
+                    "The minimum order total may not exceed the maximum order total.",
+                    details={"min_order_total": row["min_order_total"],
+                             "max_order_total": row["max_order_total"]})
+
     if values:
-        await runtime.db.run(
-            lambda conn: store.update_business(conn, principal.business_id, values))
+        await runtime.db.run(work)
     return await get_business(runtime, principal)
+
+
+def _checkout_numbers(given: dict[str, int | None]) -> dict[str, int]:
+    values: dict[str, int] = {}
+    for name, value in given.items():
+        if value is None:
+            continue
+        low, high = CHECKOUT_SETTING_BOUNDS[name]
+        if isinstance(value, bool) or not low <= value <= high:
+            raise ValidationFailed(f"{name} must be a whole number from {low} to {high}.",
+                                   details={"field": name, "value": value})
+        values[name] = value
+    return values
 
 
 async def list_channels(runtime: Runtime, principal: Principal) -> list[dict[str, Any]]:

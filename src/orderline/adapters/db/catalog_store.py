@@ -20,7 +20,7 @@ levels = table_of(StockLevel)
 
 VARIANT_COLUMNS = (variants.c.id, variants.c.product_id, variants.c.sku, variants.c.name,
                    variants.c.price_minor, variants.c.currency, variants.c.low_stock_threshold,
-                   variants.c.created_at, variants.c.updated_at)
+                   variants.c.weight_grams, variants.c.created_at, variants.c.updated_at)
 
 
 async def insert_product(conn: AsyncConnection, values: dict[str, Any]) -> None:

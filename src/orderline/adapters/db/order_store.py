@@ -116,7 +116,8 @@ async def load_order(conn: AsyncConnection, business_id: uuid.UUID, order_id: uu
 
 async def load_lines(conn: AsyncConnection, order_ids: Sequence[uuid.UUID]) -> list[RowMapping]:
     stmt = (select(lines.c.order_id, lines.c.variant_id, lines.c.sku, lines.c.name,
-                   lines.c.unit_price, lines.c.quantity, lines.c.line_total)
+                   lines.c.unit_price, lines.c.quantity, lines.c.line_total, lines.c.discount,
+                   lines.c.tax)
             .where(lines.c.order_id.in_(order_ids)).order_by(lines.c.order_id, lines.c.position))
     return list((await conn.execute(stmt)).mappings())
 

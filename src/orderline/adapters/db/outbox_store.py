@@ -65,6 +65,15 @@ async def append(conn: AsyncConnection, values: dict[str, Any]) -> int:
     return event_row_id
 
 
+async def append_first_events(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+    """The first event of each of several aggregates created in this transaction: their
+    counters and their events in two statements (``rows`` as for ``append``, sequence 1)."""
+    await conn.execute(insert(streams), [{"aggregate_id": r["aggregate_id"], "last_sequence": 1}
+                                         for r in rows])
+    await conn.execute(insert(outbox), [{**r, "status": PENDING, "attempts": 0} for r in rows])
+    conn.info.setdefault(WRITTEN_BUSINESSES_KEY, set()).update(r["business_id"] for r in rows)
+
+
 async def claim(conn: AsyncConnection, *, owner: str, now: datetime, lease_until: datetime,
                 max_aggregates: int) -> list[RowMapping]:
     """Lease the pending events of up to ``max_aggregates`` aggregates nobody is working on;

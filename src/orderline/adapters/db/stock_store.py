@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import and_, func, insert, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import ScalarSelect
 
 from orderline.adapters.db.insert import insert_ignoring_conflict
@@ -87,7 +88,8 @@ async def hold_units(conn: AsyncConnection, stock_level_id: uuid.UUID, quantity:
 class ExpiredReservation:
     id: uuid.UUID
     business_id: uuid.UUID
-    order_id: uuid.UUID
+    order_id: uuid.UUID | None
+    checkout_id: uuid.UUID | None
     variant_id: uuid.UUID
     stock_level_id: uuid.UUID
     quantity: int
@@ -102,8 +104,9 @@ async def expire_lapsed_at_level(conn: AsyncConnection, stock_level_id: uuid.UUI
                    reservations.c.status == ACTIVE, reservations.c.expires_at <= now)
             .values(status=ReservationStatus.EXPIRED.value, closed_at=now)
             .returning(reservations.c.id, reservations.c.business_id, reservations.c.order_id,
-                       reservations.c.variant_id, reservations.c.stock_level_id,
-                       reservations.c.quantity, reservations.c.expires_at))
+                       reservations.c.checkout_id, reservations.c.variant_id,
+                       reservations.c.stock_level_id, reservations.c.quantity,
+                       reservations.c.expires_at))
     expired = [ExpiredReservation(*row) for row in await conn.execute(stmt)]
     freed = sum(r.quantity for r in expired)
     if freed:
@@ -116,12 +119,24 @@ async def expire_order_reservations(conn: AsyncConnection, order_id: uuid.UUID,
                                     now: datetime) -> list[ExpiredReservation]:
     """Expire all of an order's active reservations (its payment deadline passed) and take
     them out of ``reserved``, level by level in a fixed order."""
+    return await _expire_held_by(conn, reservations.c.order_id == order_id, now)
+
+
+async def expire_checkout_reservations(conn: AsyncConnection, checkout_id: uuid.UUID,
+                                       now: datetime) -> list[ExpiredReservation]:
+    """The same for a checkout that lapsed before it was confirmed."""
+    return await _expire_held_by(conn, reservations.c.checkout_id == checkout_id, now)
+
+
+async def _expire_held_by(conn: AsyncConnection, holder: ColumnElement[bool],
+                          now: datetime) -> list[ExpiredReservation]:
     stmt = (update(reservations)
-            .where(reservations.c.order_id == order_id, reservations.c.status == ACTIVE)
+            .where(holder, reservations.c.status == ACTIVE)
             .values(status=ReservationStatus.EXPIRED.value, closed_at=now)
             .returning(reservations.c.id, reservations.c.business_id, reservations.c.order_id,
-                       reservations.c.variant_id, reservations.c.stock_level_id,
-                       reservations.c.quantity, reservations.c.expires_at))
+                       reservations.c.checkout_id, reservations.c.variant_id,
+                       reservations.c.stock_level_id, reservations.c.quantity,
+                       reservations.c.expires_at))
     expired = [ExpiredReservation(*row) for row in await conn.execute(stmt)]
     freed: dict[uuid.UUID, int] = defaultdict(int)
     for r in expired:
@@ -161,11 +176,15 @@ async def insert_reservations(conn: AsyncConnection, rows: list[dict[str, object
         await conn.execute(insert(reservations), rows)
 
 
-async def close_order_reservations(conn: AsyncConnection, *, order_id: uuid.UUID,
+async def close_order_reservations(conn: AsyncConnection, *, order_id: uuid.UUID | None = None,
+                                   checkout_id: uuid.UUID | None = None,
                                    status: ReservationStatus, now: datetime,
                                    unexpired_only: bool = False) -> list[LevelDelta]:
-    """Move the order's active reservations to ``status``; returns what each level held."""
-    conditions = [reservations.c.order_id == order_id, reservations.c.status == ACTIVE]
+    """Move the active reservations of an order (or of a checkout) to ``status``; returns
+    what each level held."""
+    holder = (reservations.c.order_id == order_id if checkout_id is None
+              else reservations.c.checkout_id == checkout_id)
+    conditions = [holder, reservations.c.status == ACTIVE]
     if unexpired_only:
         conditions.append(reservations.c.expires_at > now)
     stmt = (update(reservations).where(and_(*conditions))
@@ -178,6 +197,21 @@ async def close_order_reservations(conn: AsyncConnection, *, order_id: uuid.UUID
     location_of = await _locations_of(conn, [r.stock_level_id for r in rows])
     return [LevelDelta(r.stock_level_id, r.variant_id, location_of[r.stock_level_id], r.quantity)
             for r in rows]
+
+
+async def hand_over_to_order(conn: AsyncConnection, *, checkout_id: uuid.UUID,
+                             order_id: uuid.UUID, now: datetime) -> dict[uuid.UUID, int]:
+    """The checkout's live reservations now hold stock for its order; returns the units so
+    held per variant (what the binding stock check compares with the order's lines)."""
+    stmt = (update(reservations)
+            .where(reservations.c.checkout_id == checkout_id, reservations.c.status == ACTIVE,
+                   reservations.c.expires_at > now)
+            .values(order_id=order_id)
+            .returning(reservations.c.variant_id, reservations.c.quantity))
+    held: dict[uuid.UUID, int] = defaultdict(int)
+    for row in await conn.execute(stmt):
+        held[row.variant_id] += row.quantity
+    return held
 
 
 async def _locations_of(conn: AsyncConnection,

@@ -25,8 +25,8 @@ from sqlalchemy import (
     UniqueConstraint,
     Uuid,
     false,
-    true,
     text,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 

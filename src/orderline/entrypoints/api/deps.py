@@ -15,7 +15,8 @@ from orderline.bootstrap import Runtime
 from orderline.domain.errors import NotFound, ValidationFailed
 from orderline.domain.tenancy import Principal
 from orderline.log_context import business_id_var, order_id_var
-from orderline.services import tenancy
+from orderline.services import carts, tenancy
+from orderline.services.carts import CartCaller
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -91,3 +92,19 @@ def decode_cursor(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
     except (ValueError, KeyError, TypeError):
         raise ValidationFailed("This cursor is not one the API gave out.",
                                details={"cursor": cursor}) from None
+
+
+async def get_cart_caller(request: Request,
+                          authorization: Annotated[str | None, Header()] = None,
+                          x_cart_token: Annotated[str | None, Header()] = None) -> CartCaller:
+    """A cart's caller: the merchant's API key when one is sent, else the cart's own token
+    (``X-Cart-Token``); neither is 401."""
+    if authorization is not None:
+        return CartCaller.merchant(await get_principal(request, authorization))
+    caller = await carts.caller_for_token(get_runtime(request), x_cart_token)
+    request.state.business_id = str(caller.business_id)
+    business_id_var.set(request.state.business_id)
+    return caller
+
+
+CartCallerDep = Annotated[CartCaller, Depends(get_cart_caller)]

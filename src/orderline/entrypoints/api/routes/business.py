@@ -25,10 +25,7 @@ async def get_business(runtime: RuntimeDep, principal: PrincipalDep) -> dict[str
 @router.patch("/business")
 async def update_business(body: BusinessUpdate, runtime: RuntimeDep,
                           principal: PrincipalDep) -> dict[str, Any]:
-    return await tenancy.update_settings(runtime, principal, name=body.name,
-                                         reservation_ttl_seconds=body.reservation_ttl_seconds,
-                                         development_mode=body.development_mode,
-                                         alert_email=body.alert_email)
+    return await tenancy.update_settings(runtime, principal, **body.model_dump())
 
 
 @router.get("/channels")

@@ -8,7 +8,10 @@ from pydantic import Field, StrictBool, StrictInt, field_validator
 
 from orderline.domain.inventory import MovementReason
 from orderline.entrypoints.api.schemas.common import EMAIL_PATTERN, Body, MinorUnits, Sku
-from orderline.services.catalog import NewVariant
+from orderline.services.catalog import MAX_WEIGHT_GRAMS, NewVariant
+
+# For shipping priced by weight; 0 when not given.
+WeightGrams = Annotated[StrictInt, Field(ge=0, le=MAX_WEIGHT_GRAMS, description="grams")]
 
 
 class VariantIn(Body):
@@ -17,11 +20,12 @@ class VariantIn(Body):
     price: MinorUnits
     low_stock_threshold: Annotated[StrictInt | None, Field(ge=0, le=1_000_000_000)] = None
     initial_stock: Annotated[StrictInt, Field(ge=0, le=1_000_000_000)] = 0
+    weight_grams: WeightGrams = 0
 
     def to_new(self) -> NewVariant:
         return NewVariant(sku=self.sku, name=self.name, price=self.price,
                           low_stock_threshold=self.low_stock_threshold,
-                          initial_stock=self.initial_stock)
+                          initial_stock=self.initial_stock, weight_grams=self.weight_grams)
 
 
 class ProductCreate(Body):
@@ -39,8 +43,9 @@ class VariantUpdate(Body):
     price: MinorUnits | None = None
     # null clears the threshold
     low_stock_threshold: Annotated[StrictInt | None, Field(ge=0, le=1_000_000_000)] = None
+    weight_grams: WeightGrams | None = None
 
-    @field_validator("name", "price")
+    @field_validator("name", "price", "weight_grams")
     @classmethod
     def _given_means_not_null(cls, value: object) -> object:
         # Left out keeps the current value; an explicit null has no meaning for these.
@@ -81,3 +86,12 @@ class BusinessUpdate(Body):
     alert_email: Annotated[str | None, Field(
         pattern=f"{EMAIL_PATTERN}|^$", max_length=320,
         description="where merchant alerts go; \"\" clears it")] = None
+    # Checkout settings; the service checks the bounds (tenancy.CHECKOUT_SETTING_BOUNDS).
+    prices_include_tax: StrictBool | None = None
+    min_order_total: StrictInt | None = None
+    max_order_total: StrictInt | None = None
+    max_line_quantity: StrictInt | None = None
+    allow_free_orders: StrictBool | None = None
+    price_max_age_seconds: StrictInt | None = None
+    return_coupon_on_cancel: StrictBool | None = None
+    confirms_per_minute: StrictInt | None = None

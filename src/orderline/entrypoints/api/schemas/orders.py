@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AnyHttpUrl, BaseModel, Field
 
@@ -78,6 +78,8 @@ class LineOut(BaseModel):
     unit_price: int
     quantity: int
     line_total: int
+    discount: int = Field(description="this line's share of every discount")
+    tax: int = Field(description="this line's tax (inside line_total when prices include tax)")
 
 
 class CustomerOut(BaseModel):
@@ -103,8 +105,18 @@ class OrderOut(BaseModel):
     note: str
     currency: str
     subtotal: int
+    discount_total: int
+    shipping_total: int = Field(description="shipping after its discount")
+    shipping_discount: int
+    tax_total: int
     total: int
+    prices_include_tax: bool
     lines: list[LineOut]
+    pricing: dict[str, Any] | None = Field(
+        description="taxes by rate and coupons as applied, from the pricing engine")
+    shipping_method: dict[str, Any] | None
+    shipping_address: dict[str, Any] | None
+    checkout_id: uuid.UUID | None
     version: int
     payment_deadline: datetime
     paid_at: datetime | None

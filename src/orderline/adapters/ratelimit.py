@@ -1,0 +1,123 @@
+"""Rate limits and "one at a time" guards shared by every server process.
+
+With ``ORDERLINE_REDIS_URL`` set, counters and guards live in Redis, so several processes
+(and machines) share them; the embedded default keeps them in this process's memory, which is
+right for its single process. Counting uses the ``limits`` library (moving window); the
+guard is Redis's own lock (``SET NX PX`` with a token, released only by its holder).
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Protocol
+
+from limits import RateLimitItemPerSecond
+from limits.aio.storage import MemoryStorage, RedisStorage
+from limits.aio.strategies import MovingWindowRateLimiter
+from redis.asyncio import Redis
+
+
+@dataclass(frozen=True, slots=True)
+class RateDecision:
+    allowed: bool
+    retry_after_seconds: int = 0
+
+
+class Guard(Protocol):
+    """A held guard; ``release`` is safe to call once it has lapsed."""
+
+    async def release(self) -> None: ...
+
+
+class Limiter(Protocol):
+    async def hit(self, key: str, *, limit: int, window_seconds: int) -> RateDecision:
+        """Count one hit against ``limit`` per ``window_seconds``; refuse past it."""
+        ...
+
+    async def guard(self, key: str, *, ttl_seconds: float) -> Guard | None:
+        """Take the guard named ``key`` unless someone holds it; it lapses after the TTL
+        (a crashed holder never blocks for longer)."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class _CountingLimiter:
+    def __init__(self, limiter: MovingWindowRateLimiter) -> None:
+        self._limiter = limiter
+
+    async def hit(self, key: str, *, limit: int, window_seconds: int) -> RateDecision:
+        item = RateLimitItemPerSecond(limit, window_seconds)
+        if await self._limiter.hit(item, "orderline", key):
+            return RateDecision(True)
+        stats = await self._limiter.get_window_stats(item, "orderline", key)
+        return RateDecision(False, max(1, int(stats.reset_time - time.time() + 0.999)))
+
+
+class _MemoryGuard:
+    def __init__(self, held: dict[str, tuple[str, float]], key: str, token: str) -> None:
+        self._held, self._key, self._token = held, key, token
+
+    async def release(self) -> None:
+        if self._held.get(self._key, ("", 0.0))[0] == self._token:
+            del self._held[self._key]
+
+
+class MemoryLimiter(_CountingLimiter):
+    """One process's limits: the embedded default."""
+
+    def __init__(self) -> None:
+        super().__init__(MovingWindowRateLimiter(MemoryStorage()))
+        self._held: dict[str, tuple[str, float]] = {}
+
+    async def guard(self, key: str, *, ttl_seconds: float) -> Guard | None:
+        now = time.monotonic()
+        holder = self._held.get(key)
+        if holder is not None and holder[1] > now:
+            return None
+        token = secrets.token_hex(8)
+        self._held[key] = (token, now + ttl_seconds)
+        return _MemoryGuard(self._held, key, token)
+
+    async def close(self) -> None:
+        self._held.clear()
+
+
+class _RedisGuard:
+    # Delete the key only if it still holds our token (it may have lapsed and been retaken).
+    _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then " \
+               "return redis.call('del', KEYS[1]) else return 0 end"
+
+    def __init__(self, client: Redis, key: str, token: str) -> None:
+        self._client, self._key, self._token = client, key, token
+
+    async def release(self) -> None:
+        await self._client.eval(self._RELEASE, 1, self._key, self._token)  # type: ignore[misc]
+
+
+class RedisLimiter(_CountingLimiter):
+    """Limits shared by every process that uses the same Redis."""
+
+    def __init__(self, url: str, *, prefix: str = "orderline") -> None:
+        storage_url = url.replace("redis://", "async+redis://", 1) \
+            if url.startswith("redis://") else url
+        super().__init__(MovingWindowRateLimiter(
+            RedisStorage(storage_url, implementation="redispy", key_prefix=prefix)))
+        self._client: Redis = Redis.from_url(url)
+        self._prefix = prefix
+
+    async def guard(self, key: str, *, ttl_seconds: float) -> Guard | None:
+        name = f"{self._prefix}:guard:{key}"
+        token = secrets.token_hex(8)
+        if not await self._client.set(name, token, nx=True, px=max(1, int(ttl_seconds * 1000))):
+            return None
+        return _RedisGuard(self._client, name, token)
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+
+def build_limiter(redis_url: str) -> Limiter:
+    return RedisLimiter(redis_url) if redis_url else MemoryLimiter()
