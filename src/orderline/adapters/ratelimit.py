@@ -14,9 +14,11 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from limits import RateLimitItemPerSecond
-from limits.aio.storage import MemoryStorage, RedisStorage
+from limits.aio.storage import RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
-from redis.asyncio import Redis
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter as InProcessRateLimiter
+from redis.asyncio import ConnectionPool, Redis
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,16 +46,8 @@ class Limiter(Protocol):
     async def close(self) -> None: ...
 
 
-class _CountingLimiter:
-    def __init__(self, limiter: MovingWindowRateLimiter) -> None:
-        self._limiter = limiter
-
-    async def hit(self, key: str, *, limit: int, window_seconds: int) -> RateDecision:
-        item = RateLimitItemPerSecond(limit, window_seconds)
-        if await self._limiter.hit(item, "orderline", key):
-            return RateDecision(True)
-        stats = await self._limiter.get_window_stats(item, "orderline", key)
-        return RateDecision(False, max(1, int(stats.reset_time - time.time() + 0.999)))
+def _retry_after(reset_time: float) -> int:
+    return max(1, int(reset_time - time.time() + 0.999))
 
 
 class _MemoryGuard:
@@ -65,12 +59,20 @@ class _MemoryGuard:
             del self._held[self._key]
 
 
-class MemoryLimiter(_CountingLimiter):
-    """One process's limits: the embedded default."""
+class MemoryLimiter:
+    """One process's limits: the embedded default. The synchronous ``limits`` storage is
+    used on purpose: called from the event loop it runs whole, so no two hits interleave."""
 
     def __init__(self) -> None:
-        super().__init__(MovingWindowRateLimiter(MemoryStorage()))
+        self._limiter = InProcessRateLimiter(MemoryStorage())
         self._held: dict[str, tuple[str, float]] = {}
+
+    async def hit(self, key: str, *, limit: int, window_seconds: int) -> RateDecision:
+        item = RateLimitItemPerSecond(limit, window_seconds)
+        if self._limiter.hit(item, "orderline", key):
+            return RateDecision(True)
+        return RateDecision(False, _retry_after(
+            self._limiter.get_window_stats(item, "orderline", key).reset_time))
 
     async def guard(self, key: str, *, ttl_seconds: float) -> Guard | None:
         now = time.monotonic()
@@ -97,16 +99,26 @@ class _RedisGuard:
         await self._client.eval(self._RELEASE, 1, self._key, self._token)  # type: ignore[misc]
 
 
-class RedisLimiter(_CountingLimiter):
+class RedisLimiter:
     """Limits shared by every process that uses the same Redis."""
 
     def __init__(self, url: str, *, prefix: str = "orderline") -> None:
         storage_url = url.replace("redis://", "async+redis://", 1) \
             if url.startswith("redis://") else url
-        super().__init__(MovingWindowRateLimiter(
-            RedisStorage(storage_url, implementation="redispy", key_prefix=prefix)))
-        self._client: Redis = Redis.from_url(url)
+        # One pool for the counters and the guards, closed with this limiter.
+        self._pool = ConnectionPool.from_url(url)
+        self._limiter = MovingWindowRateLimiter(RedisStorage(
+            storage_url, implementation="redispy", key_prefix=prefix,
+            connection_pool=self._pool))  # type: ignore[arg-type]  # its options are typed narrowly
+        self._client: Redis = Redis(connection_pool=self._pool)
         self._prefix = prefix
+
+    async def hit(self, key: str, *, limit: int, window_seconds: int) -> RateDecision:
+        item = RateLimitItemPerSecond(limit, window_seconds)
+        if await self._limiter.hit(item, "orderline", key):
+            return RateDecision(True)
+        stats = await self._limiter.get_window_stats(item, "orderline", key)
+        return RateDecision(False, _retry_after(stats.reset_time))
 
     async def guard(self, key: str, *, ttl_seconds: float) -> Guard | None:
         name = f"{self._prefix}:guard:{key}"
@@ -117,6 +129,7 @@ class RedisLimiter(_CountingLimiter):
 
     async def close(self) -> None:
         await self._client.aclose()
+        await self._pool.disconnect()
 
 
 def build_limiter(redis_url: str) -> Limiter:
