@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from orderline.adapters.db.tables import OutboxEvent, table_of
 from orderline.bootstrap import Runtime
+from orderline.services import tenancy
 from tests.conftest import Merchant, new_merchant
 from tests.e2e.conftest import error_of, levels, ok
 from tests.support.checkout import (
@@ -324,3 +325,25 @@ async def test_another_business_and_another_cart_cannot_reach_a_checkout(
         assert await conn.scalar(select(func.count()).select_from(outbox).where(
             outbox.c.business_id == rival.principal.business_id,
             outbox.c.type == "order.created")) == 0
+
+
+async def test_the_demo_shop_sells_through_checkout_with_its_welcome_coupon(
+        client: httpx.AsyncClient, runtime: Runtime) -> None:
+    from orderline.entrypoints.demo_data import load_demo
+
+    _, key = await load_demo(runtime)
+    demo = Merchant(principal=await tenancy.authenticate(runtime, key), key=key)
+    cart = await new_cart(client, demo, ("BEAN-HOUSE-250", 4))
+    checkout = await start_checkout(client, cart, coupons=("welcome10",),
+                                    buyer={"name": "Demo Buyer", "phone": "+1 555 7788"})
+    # 4 x 1250 = 5000, 10% off = 4500: below the 5000 for free shipping, so 500 shipping;
+    # 8.25% tax on 4500 (371.25) and on 500 (41.25), each rounded half up.
+    assert checkout["totals"] == {"subtotal": 5000, "discount_total": 500, "shipping": 500,
+                                  "shipping_discount": 0, "tax_total": 412, "total": 5412}
+    assert checkout["shipping_method"]["name"] == "Standard"
+    order = ok(await confirm(client, cart, checkout), 201)
+    assert order["total"] == 5412 and order["pricing"]["coupons"][0]["code"] == "WELCOME10"
+    again = await new_cart(client, demo, ("MUG-350", 1))
+    error_of(await start_checkout(client, again, coupons=("WELCOME10",),
+                                  buyer={"name": "Demo Buyer", "phone": "+1 555 7788"},
+                                  expect=409), 409, "coupon_customer_limit_reached")

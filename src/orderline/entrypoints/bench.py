@@ -25,13 +25,14 @@ CPU share is printed beside each figure, because on a small machine it competes 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import random
 import time
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
@@ -48,7 +49,7 @@ from orderline.domain.orders import RequestedLine
 from orderline.domain.tenancy import Principal
 from orderline.entrypoints import bench_catalog, bench_cpu, bench_http, bench_raw
 from orderline.entrypoints.bench_http import ServerFailed
-from orderline.entrypoints.bench_load import drive
+from orderline.entrypoints.bench_load import PhaseResult, drive
 from orderline.entrypoints.bench_report import HTTP, RAW, Report, as_json, render
 from orderline.entrypoints.bench_statements import counting
 from orderline.services import catalog, inventory, orders, tenancy
@@ -126,21 +127,17 @@ async def _admin(server: str, sql: str) -> None:
         await conn.close()
 
 
-def run(options: BenchOptions, say: Callable[[str], None] = typer.echo) -> Report:
-    """Run the whole bench, print its table, and drop its database whatever happens."""
-    options.check()
-    server = server_url(options.database_url)
+@contextlib.contextmanager
+def throwaway_database(server: str, say: Callable[[str], None]) -> Iterator[tuple[str, str]]:
+    """Create a database of its own on ``server``; yields its URL and name, and drops it on
+    the way out whatever happens (a failure, Ctrl-C)."""
     name = f"orderline_bench_{uuid.uuid4().hex[:12]}"
     parsed = make_url(server)
     where = f"{parsed.host or 'localhost'}:{parsed.port or 5432}"
     asyncio.run(_admin(server, f'CREATE DATABASE "{name}"'))
-    report = Report(database=name, settings={
-        "orders": options.orders, "warmup_orders": WARMUP_ORDERS,
-        "connections": options.connections, "workers": options.workers, "skus": options.skus,
-        "buyers": BUYERS, "seed": options.seed, "max_seconds": options.max_seconds})
     try:
         say(f"database {name} created on the PostgreSQL server at {where}")
-        asyncio.run(_bench(options, _database_url(server, name), report, say))
+        yield _database_url(server, name), name
     finally:
         try:
             asyncio.run(_admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -148,11 +145,28 @@ def run(options: BenchOptions, say: Callable[[str], None] = typer.echo) -> Repor
             raise BenchRefused(f"{error}\nThe database {name} is left on that server; drop "
                                "it when the server answers again.") from None
         say(f"database {name} dropped")
+
+
+def write_json(path: Path | None, figures: dict[str, Any], say: Callable[[str], None]) -> None:
+    if path is not None:
+        path.write_text(json.dumps(figures, indent=2, default=str) + "\n")
+        say(f"figures written to {path}")
+
+
+def run(options: BenchOptions, say: Callable[[str], None] = typer.echo) -> Report:
+    """Run the whole bench, print its table, and drop its database whatever happens."""
+    options.check()
+    server = server_url(options.database_url)
+    with throwaway_database(server, say) as (url, name):
+        report = Report(database=name, settings={
+            "orders": options.orders, "warmup_orders": WARMUP_ORDERS,
+            "connections": options.connections, "workers": options.workers,
+            "skus": options.skus, "buyers": BUYERS, "seed": options.seed,
+            "max_seconds": options.max_seconds})
+        asyncio.run(_bench(options, url, report, say))
     say("")
     say(render(report, verbose=options.verbose))
-    if options.json_path is not None:
-        options.json_path.write_text(json.dumps(as_json(report), indent=2, default=str) + "\n")
-        say(f"figures written to {options.json_path}")
+    write_json(options.json_path, as_json(report), say)
     return report
 
 
@@ -217,6 +231,20 @@ class CpuMeter:
         backends = [r["pid"] for r in rows if bench_cpu.is_postgres(r["pid"])]
         return (bench_cpu.cpu_by_pid(bench_cpu.process_tree(self.server_pid)),
                 bench_cpu.cpu_by_pid(backends))
+
+
+async def drive_metered(planned: Sequence[T], *, scenario: str, path: str, concurrency: int,
+                        place: Callable[[T], Awaitable[None]], meter: CpuMeter,
+                        max_seconds: float | None, servers: bool) -> PhaseResult:
+    """``drive``, with the CPU this database's backends spent meanwhile, and the server
+    processes' when ``servers`` (the phase went through them)."""
+    server_before, db_before = await meter.read()
+    result = await drive(planned, scenario=scenario, path=path, concurrency=concurrency,
+                         place=place, max_seconds=max_seconds)
+    server_after, db_after = await meter.read()
+    return replace(result, db_cpu_seconds=bench_cpu.spent(db_before, db_after),
+                   server_cpu_seconds=(bench_cpu.spent(server_before, server_after)
+                                       if servers else None))
 
 
 async def _bench(options: BenchOptions, url: str, report: Report,
@@ -302,14 +330,9 @@ async def _phase(options: BenchOptions, scenario: str, path: str, planned: Seque
         f"{options.connections} in flight ...")
     await drive(warmup, scenario=scenario, path=path, concurrency=options.connections,
                 place=place)
-    server_before, db_before = await meter.read()
-    result = await drive(measured, scenario=scenario, path=path,
-                         concurrency=options.connections, place=place,
-                         max_seconds=options.max_seconds)
-    server_after, db_after = await meter.read()
-    result = replace(result, db_cpu_seconds=bench_cpu.spent(db_before, db_after),
-                     server_cpu_seconds=(bench_cpu.spent(server_before, server_after)
-                                         if path == HTTP else None))
+    result = await drive_metered(measured, scenario=scenario, path=path,
+                                 concurrency=options.connections, place=place, meter=meter,
+                                 max_seconds=options.max_seconds, servers=path == HTTP)
     report.results.append(result)
     cut = (f", stopped by --duration {options.max_seconds:g}s"
            if result.completed + result.failed < len(measured) else "")

@@ -106,11 +106,12 @@ class HttpOrder:
                 "lines": [{"sku": self.sku, "quantity": 1}]}
 
 
-def api_client(base_url: str, api_key: str, *, connections: int) -> httpx.AsyncClient:
-    """One keep-alive HTTP connection per requester, so no request waits for a socket."""
+def api_client(base_url: str, api_key: str | None, *, connections: int) -> httpx.AsyncClient:
+    """One keep-alive HTTP connection per requester, so no request waits for a socket.
+    Every request carries ``api_key``; with None, each request sends its own credentials."""
     limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-    return httpx.AsyncClient(base_url=base_url, limits=limits, timeout=60,
-                             headers={"Authorization": f"Bearer {api_key}"})
+    headers = {} if api_key is None else {"Authorization": f"Bearer {api_key}"}
+    return httpx.AsyncClient(base_url=base_url, limits=limits, timeout=60, headers=headers)
 
 
 class HttpOrderPlacer:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,7 +36,7 @@ class Report:
         return http.orders_per_second / raw.orders_per_second
 
 
-def _ms(value: float | None) -> str:
+def ms(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f}"
 
 
@@ -43,21 +44,28 @@ def _table(report: Report) -> list[str]:
     s = report.settings
     paths = {RAW: f"raw SQL, asyncpg pool of {s['connections']}",
              HTTP: f"POST /v1/orders, {s['workers']} servers"}
+    return table(report.results, paths,
+                 lambda r: report.ratio(r.scenario) if r.path == HTTP else 1.0)
+
+
+def table(results: list[PhaseResult], paths: dict[str, str],
+          ratio_of: Callable[[PhaseResult], float | None]) -> list[str]:
+    """One row per phase: ``paths`` names each path, ``ratio_of`` gives the "of raw" share."""
     head = (f"{'scenario':<9} {'path':<30} {'orders':>6} {'failed':>6} {'orders/s':>8} "
             f"{'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'of raw':>6}")
     cpu = f"{'bench':>6} {'server':>6} {'pg':>6}"
     lines = [f"{'':<{len(head)}}  CPU ms per order:", f"{head}  {cpu}",
              "-" * (len(head) + 2 + len(cpu))]
-    for r in report.results:
-        ratio = report.ratio(r.scenario) if r.path == HTTP else 1.0
+    for r in results:
+        ratio = ratio_of(r)
         lines.append(
             f"{r.scenario:<9} {paths[r.path]:<30} {r.completed:>6} {r.failed:>6} "
-            f"{r.orders_per_second:>8.1f} {_ms(r.latency_ms(50)):>7} "
-            f"{_ms(r.latency_ms(95)):>7} {_ms(r.latency_ms(99)):>7} "
+            f"{r.orders_per_second:>8.1f} {ms(r.latency_ms(50)):>7} "
+            f"{ms(r.latency_ms(95)):>7} {ms(r.latency_ms(99)):>7} "
             f"{'-' if ratio is None else f'{ratio:.0%}':>6}  "
-            f"{_ms(r.cpu_ms_per_order(r.client_cpu_seconds)):>6} "
-            f"{_ms(r.cpu_ms_per_order(r.server_cpu_seconds)):>6} "
-            f"{_ms(r.cpu_ms_per_order(r.db_cpu_seconds)):>6}")
+            f"{ms(r.cpu_ms_per_order(r.client_cpu_seconds)):>6} "
+            f"{ms(r.cpu_ms_per_order(r.server_cpu_seconds)):>6} "
+            f"{ms(r.cpu_ms_per_order(r.db_cpu_seconds)):>6}")
     return lines
 
 

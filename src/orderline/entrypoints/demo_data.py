@@ -1,9 +1,13 @@
-"""The demo business that ``orderline demo`` loads: a small shop with stock."""
+"""The demo business that ``orderline demo`` loads: a small shop with stock, shipping to the
+US and Canada with sales tax, and a welcome coupon, so a buyer can check out at once."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from orderline.bootstrap import Runtime
-from orderline.services import catalog, tenancy
+from orderline.domain.tenancy import Principal
+from orderline.services import catalog, coupons, shipping, tenancy
 from orderline.services.catalog import NewVariant
 
 DEMO_BUSINESS = "Demo Coffee Shop"
@@ -32,4 +36,21 @@ async def load_demo(runtime: Runtime) -> tuple[str, str]:
     for name, description, variants in PRODUCTS:
         await catalog.create_product(runtime, principal, name=name, description=description,
                                      variants=variants)
+    await _checkout_setup(runtime, principal)
     return str(created.id), created.api_key.key
+
+
+async def _checkout_setup(runtime: Runtime, principal: Principal) -> None:
+    home = await shipping.create_zone(runtime, principal, name="United States", countries=["US"])
+    await shipping.add_method(runtime, principal, home["id"], name="Standard", kind="free_above",
+                              price=500, free_above=5000)
+    await shipping.add_method(runtime, principal, home["id"], name="Express", kind="flat",
+                              price=1500, position=1)
+    await shipping.add_tax_rate(runtime, principal, home["id"], name="Sales tax", rate="8.25")
+    canada = await shipping.create_zone(runtime, principal, name="Canada", countries=["CA"],
+                                        position=1)
+    await shipping.add_method(runtime, principal, canada["id"], name="Tracked", kind="flat",
+                              price=1200)
+    await shipping.add_tax_rate(runtime, principal, canada["id"], name="GST", rate="5")
+    await coupons.create_coupon(runtime, principal, code="WELCOME10", kind="percentage",
+                                percent_off=Decimal(10), per_customer_limit=1)

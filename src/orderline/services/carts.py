@@ -101,11 +101,24 @@ async def caller_for_token(runtime: Runtime, token: str | None) -> CartCaller:
                            "token as 'X-Cart-Token: ct_...'.")
     if not token.startswith(CART_TOKEN_PREFIX):
         raise Unauthorized("This cart token is not one the API gave out.")
-    async with runtime.db.read() as conn:
-        row = await cart_store.find_by_token_hash(conn, hash_cart_token(token))
-    if row is None:
-        raise Unauthorized("This cart token is not one the API gave out.")
-    return CartCaller(business_id=row["business_id"], cart_id=row["id"], principal=None)
+    token_hash = hash_cart_token(token)
+    known = _token_owners.get(token_hash)
+    if known is None:
+        async with runtime.db.read() as conn:
+            row = await cart_store.find_by_token_hash(conn, token_hash)
+        if row is None:
+            raise Unauthorized("This cart token is not one the API gave out.")
+        known = (row["business_id"], row["id"])
+        if len(_token_owners) >= _TOKEN_CACHE_SIZE:
+            _token_owners.pop(next(iter(_token_owners)))
+        _token_owners[token_hash] = known
+    return CartCaller(business_id=known[0], cart_id=known[1], principal=None)
+
+
+# Which cart a token opens never changes (its cart's status is checked by every use), so the
+# answer is kept in this process: a buyer's requests skip that lookup after the first.
+_TOKEN_CACHE_SIZE = 10_000
+_token_owners: dict[str, tuple[uuid.UUID, uuid.UUID]] = {}
 
 
 # --- the cart as callers see it --------------------------------------------------------------

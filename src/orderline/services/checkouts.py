@@ -70,8 +70,8 @@ def view(row: RowMapping | dict[str, Any], *, zone_name: str | None = None) -> d
     return {
         "id": row["id"], "status": row["status"], "cart_id": row["cart_id"],
         "cart_version": row["cart_version"], "version": row["version"],
-        "customer": {"name": row["customer_name"], "phone": row["customer_phone"],
-                     "email": row["customer_email"]},
+        "customer": {"id": row["customer_id"], "name": row["customer_name"],
+                     "phone": row["customer_phone"], "email": row["customer_email"]},
         "address": row["address"], "zone_id": row["zone_id"],
         "shipping_method": quote.get("shipping_method"),
         "coupon_codes": row["coupon_codes"], "payment_method": row["payment_method"],
@@ -121,8 +121,10 @@ async def start_checkout(runtime: Runtime, caller: CartCaller,
         location = await catalog_store.find_location(conn, business_id, None)
         if location is None:
             raise NotFound("location", "default")
-        customer_id = cart["customer_id"] or await checkout_store.find_customer(
-            conn, business_id, phone=buyer.phone, email=buyer.email)
+        # A guest becomes a customer here, so that confirming costs no customer statements.
+        customer_id = cart["customer_id"] or await order_store.find_or_create_customer(
+            conn, business_id=business_id, name=buyer.name, phone=buyer.phone,
+            email=buyer.email, now=now)
         priced = await price_checkout(
             conn, business_id=business_id, currency=cart["currency"], settings=settings,
             cart_id=cart["id"], location_id=location["id"], zone_id=zone.id,
@@ -138,7 +140,8 @@ async def start_checkout(runtime: Runtime, caller: CartCaller,
             "id": checkout_id, "business_id": business_id, "cart_id": cart["id"],
             "cart_version": cart["version"], "status": checkout_store.OPEN,
             "customer_name": buyer.name, "customer_phone": buyer.phone,
-            "customer_email": buyer.email, "address": address.as_dict(), "zone_id": zone.id,
+            "customer_email": buyer.email, "customer_id": customer_id,
+            "address": address.as_dict(), "zone_id": zone.id,
             "shipping_method_id": method_id, "coupon_codes": codes,
             "payment_method": new.payment_method, "location_id": location["id"],
             "currency": cart["currency"], "quote": priced.quote.as_dict(),
@@ -224,13 +227,11 @@ async def revalidate(runtime: Runtime, caller: CartCaller,
 
 
 async def requote(conn: AsyncConnection, row: RowMapping, now: datetime) -> Quote:
-    customer_id = row["cart_customer_id"] or await checkout_store.find_customer(
-        conn, row["business_id"], phone=row["customer_phone"], email=row["customer_email"])
     priced = await price_checkout(
         conn, business_id=row["business_id"], currency=row["currency"], settings=row,
         cart_id=row["cart_id"], location_id=row["location_id"], zone_id=row["zone_id"],
         method_id=row["shipping_method_id"], codes=list(row["coupon_codes"]),
-        customer_id=customer_id, now=now)
+        customer_id=row["customer_id"], now=now)
     return priced.quote
 
 

@@ -177,9 +177,7 @@ async def _convert(runtime: Runtime, conn: AsyncConnection, caller: CartCaller,
         raise NotFound("checkout", request.checkout_id)
     _check_open(checkout, now)
     await _admit(runtime, checkout, request.client_ip, guards)
-    customer_id = checkout["cart_customer_id"] or await order_store.find_or_create_customer(
-        conn, business_id=checkout["business_id"], name=checkout["customer_name"],
-        phone=checkout["customer_phone"], email=checkout["customer_email"], now=now)
+    customer_id = checkout["customer_id"]
     priced = await price_checkout(
         conn, business_id=checkout["business_id"], currency=checkout["currency"],
         settings=checkout, cart_id=checkout["cart_id"], location_id=checkout["location_id"],

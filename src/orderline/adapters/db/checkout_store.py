@@ -7,16 +7,15 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from orderline.adapters.db.tables import Business, Cart, Checkout, Customer, table_of
+from orderline.adapters.db.tables import Business, Cart, Checkout, table_of
 
 checkouts = table_of(Checkout)
 carts = table_of(Cart)
 businesses = table_of(Business)
-customers = table_of(Customer)
 
 OPEN = "open"
 CONVERTED = "converted"
@@ -99,19 +98,3 @@ async def expire_if_lapsed(conn: AsyncConnection, checkout_id: uuid.UUID,
             .values(status=EXPIRED, updated_at=now, version=checkouts.c.version + 1)
             .returning(checkouts.c.id))
     return (await conn.execute(stmt)).first() is not None
-
-
-async def find_customer(conn: AsyncConnection, business_id: uuid.UUID, *, phone: str | None,
-                        email: str | None) -> uuid.UUID | None:
-    """The business's customer with this phone (else this email), without creating one."""
-    matches = []
-    if phone:
-        matches.append(customers.c.phone == phone)
-    if email:
-        matches.append(customers.c.email == email)
-    if not matches:
-        return None
-    rows = list(await conn.execute(select(customers.c.id, customers.c.phone).where(
-        customers.c.business_id == business_id, or_(*matches))))
-    rows.sort(key=lambda r: r.phone != phone)
-    return rows[0].id if rows else None

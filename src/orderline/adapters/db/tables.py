@@ -649,6 +649,8 @@ class Checkout(Base):
     customer_name: Mapped[str] = mapped_column(String(200))
     customer_phone: Mapped[str | None] = mapped_column(String(40), nullable=True)
     customer_email: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    # The buyer as a customer of the business (found or created when the checkout starts).
+    customer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customers.id"))
     address: Mapped[dict[str, Any]] = mapped_column(JSON)
     zone_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     shipping_method_id: Mapped[uuid.UUID] = mapped_column(Uuid)

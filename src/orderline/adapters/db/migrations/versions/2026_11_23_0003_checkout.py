@@ -288,6 +288,7 @@ def upgrade() -> None:
         sa.Column("customer_name", sa.String(length=200), nullable=False),
         sa.Column("customer_phone", sa.String(length=40), nullable=True),
         sa.Column("customer_email", sa.String(length=320), nullable=True),
+        sa.Column("customer_id", sa.Uuid(), nullable=False),
         sa.Column("address", sa.JSON(), nullable=False),
         sa.Column("zone_id", sa.Uuid(), nullable=False),
         sa.Column("shipping_method_id", sa.Uuid(), nullable=False),
@@ -321,6 +322,9 @@ def upgrade() -> None:
         ),
         sa.ForeignKeyConstraint(
             ["cart_id"], ["carts.id"], name=op.f("fk_checkouts_cart_id_carts"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["customer_id"], ["customers.id"], name=op.f("fk_checkouts_customer_id_customers")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_checkouts")),
     )
