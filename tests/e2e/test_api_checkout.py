@@ -7,15 +7,19 @@ import uuid
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import func, select
 
+from orderline.adapters.db.order_store import find_or_create_customer as new_customer
 from orderline.adapters.db.tables import OutboxEvent, table_of
 from orderline.bootstrap import Runtime
 from orderline.services import tenancy
+from orderline.services.clock import ManualClock
 from tests.conftest import Merchant, new_merchant
 from tests.e2e.conftest import error_of, levels, ok
 from tests.support.checkout import (
     ADDRESS,
+    Cart,
     confirm,
     new_cart,
     open_shop,
@@ -347,3 +351,49 @@ async def test_the_demo_shop_sells_through_checkout_with_its_welcome_coupon(
     error_of(await start_checkout(client, again, coupons=("WELCOME10",),
                                   buyer={"name": "Demo Buyer", "phone": "+1 555 7788"},
                                   expect=409), 409, "coupon_customer_limit_reached")
+
+
+async def test_the_review_prices_again_once_its_prices_are_older_than_the_setting(
+        client: httpx.AsyncClient, runtime: Runtime) -> None:
+    runtime.clock = clock = ManualClock()
+    m = await new_merchant(runtime)
+    await open_shop(client, m, products={"MUG": (1000, 5)}, shipping=0, tax_rate=None)
+    cart = await new_cart(client, m, ("MUG", 1))
+    checkout = await start_checkout(client, cart)
+    ok(await client.patch("/v1/variants/MUG", headers=m.headers, json={"price": 1100}))
+    clock.advance(599)
+    fresh = ok(await client.get(f"/v1/checkouts/{checkout['id']}", headers=cart.headers))
+    assert fresh["totals"]["total"] == 1000  # within price_max_age_seconds: as reviewed
+    clock.advance(2)
+    stale = ok(await client.get(f"/v1/checkouts/{checkout['id']}", headers=cart.headers))
+    assert stale["totals"]["total"] == 1100
+    assert stale["prices_validated_at"] != checkout["prices_validated_at"]
+    # Whatever the review shows, confirm prices again: the old totals are refused.
+    error_of(await confirm(client, cart, checkout), 409, "price_changed")
+
+
+async def test_one_customer_confirms_one_checkout_at_a_time(
+        client: httpx.AsyncClient, runtime: Runtime) -> None:
+    if runtime.db.is_sqlite:
+        pytest.skip("SQLite runs one writer at a time: a second confirm waits for the first")
+    m = await new_merchant(runtime)
+    await open_shop(client, m, products={"MUG": (1000, 5)})
+    customer_id = await runtime.db.run(lambda conn: new_customer(
+        conn, business_id=m.principal.business_id, name="Ada", phone="+1 555 0177",
+        email=None, now=runtime.clock.now()))
+    checkouts = []
+    for _ in range(2):
+        created = ok(await client.post("/v1/carts", headers=m.headers, json={
+            "channel": "web", "customer_id": str(customer_id)}), 201)
+        cart = Cart(created["id"], created["token"])
+        ok(await client.post(f"/v1/carts/{cart.id}/lines", headers=cart.headers,
+                             json={"sku": "MUG", "quantity": 1}))
+        checkouts.append((cart, await start_checkout(client, cart)))
+    gate = runtime.checkpoints.pause_at("confirm.admitted")
+    first = asyncio.create_task(confirm(client, *checkouts[0]))
+    await asyncio.wait_for(gate.reached.wait(), 10)
+    second = await confirm(client, *checkouts[1])
+    gate.release()
+    error_of(second, 409, "confirm_in_flight")
+    assert (await first).status_code == 201
+    assert (await confirm(client, *checkouts[1])).status_code == 201  # the guard was released

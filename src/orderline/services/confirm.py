@@ -177,6 +177,7 @@ async def _convert(runtime: Runtime, conn: AsyncConnection, caller: CartCaller,
         raise NotFound("checkout", request.checkout_id)
     _check_open(checkout, now)
     await _admit(runtime, checkout, request.client_ip, guards)
+    await runtime.checkpoints.reach("confirm.admitted")
     customer_id = checkout["customer_id"]
     priced = await price_checkout(
         conn, business_id=checkout["business_id"], currency=checkout["currency"],
