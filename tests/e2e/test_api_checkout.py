@@ -397,3 +397,20 @@ async def test_one_customer_confirms_one_checkout_at_a_time(
     error_of(second, 409, "confirm_in_flight")
     assert (await first).status_code == 201
     assert (await confirm(client, *checkouts[1])).status_code == 201  # the guard was released
+
+
+async def test_the_lines_of_a_checkout_order_cannot_be_edited_behind_its_totals(
+        client: httpx.AsyncClient, runtime: Runtime) -> None:
+    m = await new_merchant(runtime)
+    await open_shop(client, m, products={"MUG": (1000, 5)})
+    cart = await new_cart(client, m, ("MUG", 1))
+    order = ok(await confirm(client, cart, await start_checkout(client, cart)), 201)
+    edit = await client.put(f"/v1/orders/{order['id']}", headers=m.headers,
+                            json={"lines": [{"sku": "MUG", "quantity": 3}]})
+    error_of(edit, 409, "order_not_editable")
+    kept = ok(await client.get(f"/v1/orders/{order['id']}", headers=m.headers))
+    assert (kept["total"], kept["lines"][0]["quantity"]) == (order["total"], 1)
+    assert await levels(client, m, "MUG") == (5, 1, 4)
+    noted = ok(await client.put(f"/v1/orders/{order['id']}", headers=m.headers,
+                                json={"note": "gift wrap"}))
+    assert noted["note"] == "gift wrap"

@@ -378,6 +378,12 @@ async def _move_lines(runtime: Runtime, conn: AsyncConnection, principal: Princi
         raise OrderNotEditable(
             f"Lines can only change while the order awaits payment; it is '{order['status']}'.",
             details={"current_status": order["status"]})
+    if order["checkout_id"] is not None:
+        # Its shipping, discounts and tax were priced with these lines and confirmed by the
+        # buyer; other lines need a new checkout, not a silent re-pricing.
+        raise OrderNotEditable(
+            "The lines of an order placed through checkout cannot change; cancel it and check "
+            "out again.", details={"checkout_id": str(order["checkout_id"])})
     if order["payment_deadline"] <= now:
         raise PaymentDeadlinePassed("The payment deadline has passed; the stock is no longer "
                                     "held. Place a new order.",
