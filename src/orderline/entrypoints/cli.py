@@ -310,5 +310,39 @@ def bench_events(
         _fail(str(error))
 
 
+@bench_app.command("checkout")
+def bench_checkout(
+    database_url: Annotated[str | None, typer.Option(
+        "--database-url", envvar="ORDERLINE_DATABASE_URL",
+        help="a PostgreSQL server (default postgresql://postgres@127.0.0.1:5432/postgres); the "
+             "bench creates its own database there and drops it at the end")] = None,
+    paths: Annotated[int, typer.Option(
+        help="measured buyer paths (cart, line, checkout, confirm: one order) per phase")]
+        = 1000,
+    connections: Annotated[int, typer.Option(
+        help="raw SQL pool size, and buyer paths in flight over HTTP")] = 16,
+    workers: Annotated[int, typer.Option(help="orderline serve processes")] = 4,
+    skus: Annotated[int, typer.Option(help="SKUs each path picks one from")] = 100,
+    duration: Annotated[float, typer.Option(
+        help="stop each measured phase after this many seconds (0: no limit)")] = 20.0,
+    seed: Annotated[int, typer.Option(help="seed of the SKU picks")] = 1,
+    json_path: Annotated[Path | None, typer.Option("--json", help="also write the figures "
+                                                   "here as JSON")] = None,
+    verbose: Annotated[bool, typer.Option(help="list the SQL statements counted")] = False,
+) -> None:
+    """Buyer paths (= orders) per second through cart, checkout and confirm over HTTP, beside
+    the same writes as raw SQL; latency and SQL statements per step."""
+    from orderline.entrypoints import bench_checkout
+    from orderline.entrypoints.bench import BenchRefused, ServerFailed
+
+    try:
+        bench_checkout.run(bench_checkout.CheckoutBenchOptions(
+            database_url=database_url, paths=paths, connections=connections, workers=workers,
+            skus=skus, max_seconds=duration or None, json_path=json_path, verbose=verbose,
+            seed=seed))
+    except (BenchRefused, ServerFailed) as error:
+        _fail(str(error))
+
+
 def main() -> None:
     app()
