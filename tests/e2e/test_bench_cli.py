@@ -116,3 +116,56 @@ def test_bench_events_refuses_a_bad_worker_list(
          "--workers", "one"], capture_output=True, text=True, timeout=60, check=False)
     assert run.returncode == 2
     assert "--workers takes worker counts" in run.stderr
+
+
+def test_bench_checkout_reports_buyer_paths_steps_and_statements_then_drops_its_database(
+        postgres_server: postgres.PostgresServer, tmp_path: Path) -> None:
+    figures = tmp_path / "checkout.json"
+    run = subprocess.run(
+        [ORDERLINE, "bench", "checkout", "--database-url", postgres_server.admin_url,
+         "--paths", "20", "--skus", "5", "--workers", "1", "--connections", "2",
+         "--duration", "0", "--json", str(figures)],
+        capture_output=True, text=True, timeout=600, check=False)
+    out = run.stdout
+    assert run.returncode == 0, out + run.stderr
+
+    for path in ("raw", "http"):
+        assert re.search(rf"^{path} checkout: 20 paths in [0-9.]+s = [0-9]+ paths/s, 0 failed$",
+                         out, re.MULTILINE), out
+    rows = re.findall(r"^checkout +(raw SQL, asyncpg pool of 2|4 requests, 1 servers) ", out,
+                      re.MULTILINE)
+    assert sorted(rows) == ["4 requests, 1 servers", "raw SQL, asyncpg pool of 2"], out
+    assert "HTTP throughput as a share of the raw ceiling: " in out
+    assert "refused steps (any answer but the step's 2xx, by step and error code): none" in out
+    confirm = re.search(r"the confirm: (\d+) statements = 1 \+ (\d+) \(the idempotency-key "
+                        r"claim", out)
+    assert confirm is not None, out
+    for step in ("cart", "line", "checkout", "confirm"):
+        assert re.search(rf"^  {step} +[a-z_.]+ +[1-9][0-9]* +[1-9] ", out, re.MULTILINE), out
+
+    report = json.loads(figures.read_text())
+    assert {r["path"] for r in report["results"]} == {"raw SQL", "HTTP buyer path"}
+    assert all(r["completed"] == 20 and r["failed"] == 0 and r["paths_per_second"] > 0
+               for r in report["results"])
+    for path in ("raw SQL", "HTTP buyer path"):
+        steps = report["steps"][path]
+        assert steps["refusals"] == {}
+        assert set(steps["latency"]) == {"cart", "line", "checkout", "confirm"}
+        assert all(s["p50_ms"] <= s["p95_ms"] for s in steps["latency"].values())
+    counted = report["statements"]["known_customer"]["confirm"]
+    assert counted["statements"] == int(confirm[1]) == 1 + int(confirm[2])
+    assert counted["per_checkout"] == [1, int(confirm[2])]
+    assert counted["sql"][0].startswith("INSERT INTO idempotency_keys")
+    assert report["drifting_levels"] == 0
+
+    name = re.search(r"^database (orderline_bench_[0-9a-f]+) dropped", out, re.MULTILINE)
+    assert name is not None, out
+    assert not database_exists(postgres_server.admin_url, name[1])
+
+
+def test_bench_checkout_refuses_sizes_out_of_range_before_touching_a_database() -> None:
+    run = subprocess.run([ORDERLINE, "bench", "checkout", "--connections", "0",
+                          "--database-url", "postgresql://nobody@127.0.0.1:1/none"],
+                         capture_output=True, text=True, timeout=120, check=False)
+    assert run.returncode == 2
+    assert "--connections must be between 1 and 64, not 0." in run.stderr

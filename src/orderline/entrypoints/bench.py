@@ -82,15 +82,20 @@ class BenchOptions:
     seed: int = 1
 
     def check(self) -> None:
-        for name, value, high in (("--orders", self.orders, 1_000_000),
-                                  ("--connections", self.connections, 64),
-                                  ("--workers", self.workers, 16),
-                                  ("--skus", self.skus, 100_000)):
-            if not 1 <= value <= high:
-                raise BenchRefused(f"{name} must be between 1 and {high}, not {value}.")
-        if self.max_seconds is not None and self.max_seconds <= 0:
-            raise BenchRefused("--duration must be a positive number of seconds (or 0 in the "
-                               "command for no limit).")
+        check_sizes((("--orders", self.orders, 1_000_000),
+                     ("--connections", self.connections, 64),
+                     ("--workers", self.workers, 16),
+                     ("--skus", self.skus, 100_000)), self.max_seconds)
+
+
+def check_sizes(sizes: Sequence[tuple[str, int, int]], max_seconds: float | None) -> None:
+    """Each (option, value, highest) within 1..highest, and a positive time limit if any."""
+    for name, value, high in sizes:
+        if not 1 <= value <= high:
+            raise BenchRefused(f"{name} must be between 1 and {high}, not {value}.")
+    if max_seconds is not None and max_seconds <= 0:
+        raise BenchRefused("--duration must be a positive number of seconds (or 0 in the "
+                           "command for no limit).")
 
 
 def server_url(given: str | None) -> str:

@@ -79,10 +79,11 @@ SUPERSEDE_OPEN = (
     "RETURNING checkouts.id")
 INSERT_CHECKOUT = (
     "INSERT INTO checkouts (id, business_id, cart_id, cart_version, status, customer_name, "
-    "customer_phone, customer_email, address, zone_id, shipping_method_id, coupon_codes, "
-    "payment_method, location_id, currency, quote, total, prices_validated_at, expires_at, "
-    "order_id, version, created_at, updated_at) VALUES ($1, $2, $3, $4, 'open', $5, $6, NULL, "
-    "$7::json, $8, $9, '[]'::json, $10, $11, $12, $13::json, $14, $15, $16, NULL, 1, $15, $15)")
+    "customer_phone, customer_email, customer_id, address, zone_id, shipping_method_id, "
+    "coupon_codes, payment_method, location_id, currency, quote, total, prices_validated_at, "
+    "expires_at, order_id, version, created_at, updated_at) VALUES ($1, $2, $3, $4, 'open', "
+    "$5, $6, NULL, $7, $8::json, $9, $10, '[]'::json, $11, $12, $13, $14::json, $15, $16, $17, "
+    "NULL, 1, $16, $16)")
 INSERT_CHECKOUT_RESERVATION = (
     "INSERT INTO reservations (id, business_id, order_id, checkout_id, stock_level_id, "
     "variant_id, quantity, status, expires_at, created_at, closed_at) VALUES "
@@ -314,7 +315,8 @@ class RawBuyer:
                 raise StepRefused("out_of_stock", f"no free unit of {target.sku}")
             # Cart version 2: created at 1, moved on once by its line.
             await conn.execute(INSERT_CHECKOUT, checkout_id, s.business_id, cart_id, 2,
-                               customer.name, customer.phone, json.dumps(ADDRESS),
+                               customer.name, customer.phone, customer.customer_id,
+                               json.dumps(ADDRESS),
                                shop.zone_id, shop.method_id, s.payment_method, s.location_id,
                                s.currency, json.dumps(quote), quote["total"], now, expires_at)
             await conn.execute(INSERT_CHECKOUT_RESERVATION, uuid.uuid4(), s.business_id,

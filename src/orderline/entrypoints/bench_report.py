@@ -120,16 +120,23 @@ def render(report: Report, *, verbose: bool = False) -> str:
         lines += ["first failure of each phase that had failures:", *failures, ""]
     if report.returning.per_checkout:
         lines += [*_statements(report, verbose), ""]
-    if report.drifting_levels is not None:
+    lines += footer(report.drifting_levels, "create_order")
+    return "\n".join(lines)
+
+
+def footer(drifting_levels: int | None, writer: str) -> list[str]:
+    """Whether the stock books balance after the run, and what the CPU columns mean."""
+    lines = []
+    if drifting_levels is not None:
         lines.append("stock books after the run: " + (
             "balanced (on every level, reserved = its active reservations, on_hand = its ledger)"
-            if not report.drifting_levels else
-            f"{report.drifting_levels} levels DRIFT: the raw SQL no longer writes what "
-            "create_order writes"))
+            if not drifting_levels else
+            f"{drifting_levels} levels DRIFT: the raw SQL no longer writes what {writer} "
+            "writes"))
     lines.append("CPU ms per order (Linux /proc): bench = this process, the load generator; "
                  "server = the orderline serve processes; pg = this database's PostgreSQL "
                  "backends. All share this machine's cores.")
-    return "\n".join(lines)
+    return lines
 
 
 def as_json(report: Report) -> dict[str, Any]:

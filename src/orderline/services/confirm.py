@@ -278,6 +278,12 @@ async def _write_order(conn: AsyncConnection, checkout: RowMapping, priced: Pric
     business_id = checkout["business_id"]
     access_token = new_order_access_token()
     line_rows = _line_rows(business_id, order_id, priced)
+    # The checkout and the cart close first: the business's order counter, locked from the
+    # next statement to COMMIT, is then held for as few statements as possible.
+    await checkout_store.convert(conn, checkout["id"], order_id=order_id, quote=snapshot,
+                                 total=quote.total, now=now)
+    if not await cart_store.close_cart(conn, checkout["cart_id"], order_id, now):
+        raise CartClosed("The cart was closed while this order was being placed.")
     sequence = await order_store.next_order_sequence(conn, business_id)
     values = {
         "id": order_id, "business_id": business_id, "number": format_order_number(sequence),
@@ -324,10 +330,6 @@ async def _write_order(conn: AsyncConnection, checkout: RowMapping, priced: Pric
                    {"checkout_id": checkout["id"], "cart_id": checkout["cart_id"],
                     "order_id": order_id, "order_number": values["number"],
                     "totals": quote.totals()})])
-    await checkout_store.convert(conn, checkout["id"], order_id=order_id, quote=snapshot,
-                                 total=quote.total, now=now)
-    if not await cart_store.close_cart(conn, checkout["cart_id"], order_id, now):
-        raise CartClosed("The cart was closed while this order was being placed.")
     body = to_jsonable_python({**shown, "access_token": access_token,
                                "checkout": view(closed)})
     await idempotency_store.complete(conn, claimed, status_code=201, body=body)
