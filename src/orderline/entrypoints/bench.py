@@ -329,19 +329,30 @@ async def _http_phases(options: BenchOptions, base_url: str, key: str, p: Plan,
 async def _phase(options: BenchOptions, scenario: str, path: str, planned: Sequence[T],
                  place: Callable[[T], Awaitable[None]], report: Report, meter: CpuMeter,
                  say: Callable[[str], None]) -> None:
-    label = f"{'raw' if path == RAW else 'http'} {scenario}"
-    warmup, measured = planned[:WARMUP_ORDERS], planned[WARMUP_ORDERS:]
-    say(f"{label}: warm-up {len(warmup)} orders, then {len(measured)} orders with "
-        f"{options.connections} in flight ...")
-    await drive(warmup, scenario=scenario, path=path, concurrency=options.connections,
-                place=place)
+    report.results.append(await measured_phase(
+        label=f"{'raw' if path == RAW else 'http'} {scenario}", noun="orders",
+        scenario=scenario, path=path, planned=planned, warmup=WARMUP_ORDERS, warm=place,
+        place=place, connections=options.connections, max_seconds=options.max_seconds,
+        meter=meter, say=say))
+
+
+async def measured_phase(*, label: str, noun: str, scenario: str, path: str,
+                         planned: Sequence[T], warmup: int, warm: Callable[[T], Awaitable[None]],
+                         place: Callable[[T], Awaitable[None]], connections: int,
+                         max_seconds: float | None, meter: CpuMeter,
+                         say: Callable[[str], None]) -> PhaseResult:
+    """A warm-up of ``warmup`` items (not measured), then the rest measured, with progress."""
+    warming, measured = planned[:warmup], planned[warmup:]
+    say(f"{label}: warm-up {len(warming)} {noun}, then {len(measured)} {noun} with "
+        f"{connections} in flight ...")
+    await drive(warming, scenario=scenario, path=path, concurrency=connections, place=warm)
     result = await drive_metered(measured, scenario=scenario, path=path,
-                                 concurrency=options.connections, place=place, meter=meter,
-                                 max_seconds=options.max_seconds, servers=path == HTTP)
-    report.results.append(result)
-    cut = (f", stopped by --duration {options.max_seconds:g}s"
+                                 concurrency=connections, place=place, meter=meter,
+                                 max_seconds=max_seconds, servers=path == HTTP)
+    cut = (f", stopped by --duration {max_seconds:g}s"
            if result.completed + result.failed < len(measured) else "")
-    say(f"{label}: {result.completed} orders in {result.wall_seconds:.2f}s = "
-        f"{result.orders_per_second:.0f} orders/s, {result.failed} failed{cut}")
+    say(f"{label}: {result.completed} {noun} in {result.wall_seconds:.2f}s = "
+        f"{result.orders_per_second:.0f} {noun}/s, {result.failed} failed{cut}")
     if result.first_failure:
         say(f"{label}: first failure: {result.first_failure}")
+    return result

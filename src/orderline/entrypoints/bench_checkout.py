@@ -54,7 +54,7 @@ from orderline.entrypoints.bench import (
     BenchRefused,
     CpuMeter,
     check_sizes,
-    drive_metered,
+    measured_phase,
     server_url,
     throwaway_database,
     write_json,
@@ -320,19 +320,8 @@ async def _http_phase(options: CheckoutBenchOptions, base_url: str, key: str,
 async def _phase(options: CheckoutBenchOptions, path: str, planned: Sequence[T],
                  warm: Callable[[T], Awaitable[None]], place: Callable[[T], Awaitable[None]],
                  report: CheckoutReport, meter: CpuMeter, say: Callable[[str], None]) -> None:
-    label = "raw" if path == RAW else "http"
-    warmup, measured = planned[:options.warmup_paths], planned[options.warmup_paths:]
-    say(f"{label} checkout: warm-up {len(warmup)} paths, then {len(measured)} paths with "
-        f"{options.connections} in flight ...")
-    await drive(warmup, scenario=SCENARIO, path=path, concurrency=options.connections,
-                place=warm)
-    result = await drive_metered(measured, scenario=SCENARIO, path=path,
-                                 concurrency=options.connections, place=place, meter=meter,
-                                 max_seconds=options.max_seconds, servers=path == HTTP)
-    report.results.append(result)
-    cut = (f", stopped by --duration {options.max_seconds:g}s"
-           if result.completed + result.failed < len(measured) else "")
-    say(f"{label} checkout: {result.completed} paths in {result.wall_seconds:.2f}s = "
-        f"{result.orders_per_second:.0f} paths/s, {result.failed} failed{cut}")
-    if result.first_failure:
-        say(f"{label} checkout: first failure: {result.first_failure}")
+    report.results.append(await measured_phase(
+        label=f"{'raw' if path == RAW else 'http'} checkout", noun="paths", scenario=SCENARIO,
+        path=path, planned=planned, warmup=options.warmup_paths, warm=warm, place=place,
+        connections=options.connections, max_seconds=options.max_seconds, meter=meter,
+        say=say))
