@@ -102,7 +102,11 @@ def test_bench_events_reports_relay_rates_and_the_lag_then_drops_its_database(
     out = run.stdout
     assert run.returncode == 0, out + run.stderr
     for workers in (1, 2):
-        assert re.search(rf"^ +{workers} +(9[0-9]|100) +[0-9.]+ +[0-9]+$", out, re.M), out
+        row = re.search(rf"^ +{workers} +([0-9]+) +[0-9.]+ +[0-9]+$", out, re.M)
+        assert row is not None, out
+        # Timed from the first commit the workers make, so the events of that first commit
+        # (one batch, a few dozen at most) are not in the count; the rest all are.
+        assert 50 <= int(row.group(1)) <= 100, out
     assert re.search(r"^  p50 [0-9.]+s   p95 [0-9.]+s   max [0-9.]+s", out, re.M), out
     name = re.search(r"database (orderline_bench_[0-9a-f]+) dropped", out)
     assert name is not None, out
