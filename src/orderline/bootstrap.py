@@ -7,6 +7,9 @@ from dataclasses import dataclass, field
 from orderline.adapters.broker import EventPublisher, NoPublisher
 from orderline.adapters.db.engine import Database
 from orderline.adapters.event_hub import EventHub
+from orderline.adapters.gateways.base import PaymentProvider
+from orderline.adapters.gateways.sandbox import SandboxGateway
+from orderline.adapters.gateways.stripe_gateway import StripeGateway
 from orderline.adapters.nats_publisher import NatsPublisher
 from orderline.adapters.notifier import LogNotifier, Notifier
 from orderline.adapters.ratelimit import Limiter, MemoryLimiter, build_limiter
@@ -26,6 +29,8 @@ class Runtime:
     notifier: Notifier = field(default_factory=LogNotifier)
     publisher: EventPublisher = field(default_factory=NoPublisher)
     limiter: Limiter = field(default_factory=MemoryLimiter)
+    # Payment providers by name ("sandbox", "stripe", ...), chosen per business and method.
+    providers: dict[str, PaymentProvider] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.db.on_events_committed = self.hub.signal
@@ -33,6 +38,10 @@ class Runtime:
     async def close(self) -> None:
         await self.publisher.close()
         await self.limiter.close()
+        for provider in self.providers.values():
+            closing = getattr(provider, "aclose", None)
+            if closing is not None:
+                await closing()
         await self.db.dispose()
 
 
@@ -41,9 +50,31 @@ def build_runtime(settings: Settings | None = None, *, clock: Clock | None = Non
     if not settings.database_url:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(settings.resolved_database_url(), pool_size=settings.db_pool_size)
-    return Runtime(settings=settings, db=db, clock=clock or SystemClock(),
-                   notifier=build_notifier(settings), publisher=build_publisher(settings),
-                   limiter=build_limiter(settings.redis_url))
+    runtime = Runtime(settings=settings, db=db, clock=clock or SystemClock(),
+                      notifier=build_notifier(settings), publisher=build_publisher(settings),
+                      limiter=build_limiter(settings.redis_url))
+    runtime.providers.update(build_providers(runtime))
+    return runtime
+
+
+def build_providers(runtime: Runtime) -> dict[str, PaymentProvider]:
+    """The sandbox (its webhooks handed to this process's webhook handler, as a real gateway
+    would POST them), and Stripe when an API key is configured."""
+    settings = runtime.settings
+    providers: dict[str, PaymentProvider] = {}
+    if settings.sandbox_enabled:
+        async def deliver(headers: dict[str, str], body: bytes) -> None:
+            from orderline.services.payments import receive_webhook
+
+            await receive_webhook(runtime, "sandbox", headers, body)
+
+        providers["sandbox"] = SandboxGateway(
+            secret=settings.sandbox_webhook_secret.get_secret_value(), deliver=deliver)
+    if settings.stripe_api_key.get_secret_value():
+        providers["stripe"] = StripeGateway(
+            api_key=settings.stripe_api_key.get_secret_value(),
+            webhook_secret=settings.stripe_webhook_secret.get_secret_value())
+    return providers
 
 
 def build_notifier(settings: Settings) -> Notifier:

@@ -77,6 +77,15 @@ class Settings(BaseSettings):
     confirm_guard_seconds: float = 30.0
     idempotency_lock_seconds: float = 60.0
     idempotency_ttl_hours: float = 24.0
+    # Payment providers. The sandbox is a local gateway (no money moves) for the demo and
+    # tests; its webhooks are signed with this secret and delivered to this process.
+    sandbox_enabled: bool = True
+    # An authorised (not yet captured) card payment holds the order's stock this long.
+    authorization_hold_hours: float = 168.0
+    sandbox_webhook_secret: SecretStr = SecretStr("whsec_sandbox_local")
+    # Stripe, when an API key is set; its webhooks go to POST /v1/payments/webhooks/stripe.
+    stripe_api_key: SecretStr = SecretStr("")
+    stripe_webhook_secret: SecretStr = SecretStr("")
     log_level: str = "INFO"
     # Run the payment-deadline sweeper inside the API process (the demo does).
     embedded_worker: bool = False

@@ -226,3 +226,105 @@ class ConfirmInFlight(DomainError):
 
 class RateLimited(DomainError):
     code = "rate_limited"
+
+
+# Payments: cash on delivery and one-time codes.
+
+
+class CodUnavailable(DomainError):
+    """Root of every reason cash on delivery cannot be offered; catch it to fall back to other
+    payment methods. Only its subclasses are raised."""
+
+    code = "cod_unavailable"
+
+
+class CodDisabled(CodUnavailable):
+    code = "cod_disabled"
+
+
+class CodZoneNotAllowed(CodUnavailable):
+    code = "cod_zone_not_allowed"
+
+
+class CodTotalAboveLimit(CodUnavailable):
+    code = "cod_total_above_limit"
+
+
+class CodTooManyOpenOrders(CodUnavailable):
+    code = "cod_too_many_open_orders"
+
+
+class CodTrustTooLow(CodUnavailable):
+    code = "cod_trust_too_low"
+
+
+class CollectedAmountMismatch(DomainError):
+    """The courier collected a different amount than the order's total."""
+
+    code = "collected_amount_mismatch"
+
+
+class OtpRejected(DomainError):
+    """Root of every refusal of a one-time code. Only its subclasses are raised."""
+
+    code = "otp_rejected"
+
+
+class OtpExpired(OtpRejected):
+    code = "otp_expired"
+
+
+class OtpLocked(OtpRejected):
+    """Too many wrong codes: this code can no longer be verified; send a new one."""
+
+    code = "otp_locked"
+
+
+class OtpInvalid(OtpRejected):
+    code = "otp_invalid"
+
+
+class OtpAlreadyUsed(OtpRejected):
+    code = "otp_already_used"
+
+
+# Payments.
+
+
+class PaymentFailed(DomainError):
+    """The provider declined or failed the payment; ``details.decline_code`` says why. The
+    order's stock stays held until its deadline: the buyer may try another card."""
+
+    code = "payment_failed"
+
+
+class PaymentInProgress(DomainError):
+    code = "payment_in_progress"
+
+
+class PaymentNotCapturable(DomainError):
+    code = "payment_not_capturable"
+
+
+class RefundExceedsCaptured(DomainError):
+    code = "refund_exceeds_captured"
+
+
+class PaymentProviderUnavailable(DomainError):
+    code = "payment_provider_unavailable"
+
+
+class UnknownPaymentProvider(DomainError):
+    code = "unknown_payment_provider"
+
+
+class WebhookSignatureRejected(DomainError):
+    """A provider webhook failed verification. Its code says how: ``signature_missing``,
+    ``signature_invalid``, ``timestamp_outside_tolerance`` or ``payload_invalid``."""
+
+    CODES = frozenset({"signature_missing", "signature_invalid", "timestamp_outside_tolerance",
+                       "payload_invalid"})
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message, details={"provider_check": code})
+        self.code = code if code in self.CODES else "signature_invalid"

@@ -30,6 +30,12 @@ class EventType(StrEnum):
     STOCK_RECONCILIATION_DRIFT = "stock.reconciliation_drift"
     RESERVATION_EXPIRED = "reservation.expired"
     CHECKOUT_CONVERTED = "checkout.converted"
+    PAYMENT_UPDATED = "payment.updated"
+    # An order's live payments must be cancelled (or, if already captured, refunded) at the
+    # provider: the worker does it, retrying until the provider answers.
+    PAYMENT_CANCEL_REQUESTED = "payment.cancel_requested"
+    ORDER_REFUNDED = "order.refunded"
+    ORDER_PARTIALLY_REFUNDED = "order.partially_refunded"
     WEBHOOK_ENDPOINT_DISABLED = "webhook_endpoint.disabled"
 
 

@@ -38,6 +38,8 @@ class MovementKind(StrEnum):
 
 S = IntentStatus
 FINAL = frozenset({S.CAPTURED, S.FAILED, S.CANCELLED})
+# Attempts that may still move money: cancel them when their order will not be paid.
+LIVE_INTENTS = frozenset({S.REQUIRES_ACTION, S.PROCESSING, S.AUTHORIZED})
 ALLOWED: dict[IntentStatus, frozenset[IntentStatus]] = {
     S.REQUIRES_ACTION: frozenset({S.PROCESSING, S.AUTHORIZED, S.CAPTURED, S.FAILED,
                                   S.CANCELLED}),

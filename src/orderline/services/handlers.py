@@ -16,6 +16,7 @@ from orderline.domain.events import EventType, StoredEvent
 from orderline.domain.orders import REVENUE_STATUSES, OrderStatus
 from orderline.services.handler import Handler, HandlerContext
 from orderline.services.notifications import BUYER_NOTIFICATIONS, LOW_STOCK_ALERT
+from orderline.services.payments import PAYMENT_SAGA
 from orderline.services.publishing import NATS_PUBLISHING
 from orderline.services.webhooks import WEBHOOKS
 
@@ -44,7 +45,7 @@ CUSTOMER_TOTALS = Handler("customer_totals",
 
 def default_handlers(settings: Settings | None = None) -> list[Handler]:
     """Every handler, in the order they run for one event (some only when configured)."""
-    handlers = [CUSTOMER_TOTALS, BUYER_NOTIFICATIONS, LOW_STOCK_ALERT, WEBHOOKS]
+    handlers = [CUSTOMER_TOTALS, BUYER_NOTIFICATIONS, LOW_STOCK_ALERT, PAYMENT_SAGA, WEBHOOKS]
     if settings is not None and settings.nats_url:
         handlers.append(NATS_PUBLISHING)
     return handlers

@@ -18,17 +18,26 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orderline.adapters import metrics
-from orderline.adapters.db import checkout_store, coupon_store, order_store, stock_store
+from orderline.adapters.db import (
+    checkout_store,
+    coupon_store,
+    order_store,
+    payment_store,
+    stock_store,
+)
 from orderline.bootstrap import Runtime
 from orderline.domain.errors import AmountMismatch, PaymentDeadlinePassed, ValidationFailed
+from orderline.domain.events import AggregateType, EventType
 from orderline.domain.inventory import ReservationStatus
 from orderline.domain.orders import (
     CancelReason,
     OrderStatus,
     ensure_transition,
 )
+from orderline.domain.payments import LIVE_INTENTS
 from orderline.domain.tenancy import Principal, Scope
 from orderline.services.orders import lock_for_change, save_and_show, save_change
+from orderline.services.outbox import emit
 from orderline.services.stock_events import announce_expired
 
 log = logging.getLogger(__name__)
@@ -71,6 +80,8 @@ async def _cancel(runtime: Runtime, conn: AsyncConnection, order: RowMapping, *,
     if (order["pricing"] or {}).get("coupons") and (await checkout_store.business_settings(
             conn, order["business_id"]))["return_coupon_on_cancel"]:
         await coupon_store.give_back_for_order(conn, order["id"], now)
+    if current == OrderStatus.PENDING_PAYMENT:
+        await request_payment_cancel(conn, order, now)
     if current == OrderStatus.PENDING_PAYMENT and reason == CancelReason.PAYMENT_TIMEOUT:
         expired = await stock_store.expire_order_reservations(conn, order["id"], now)
         await announce_expired(conn, expired, now)
@@ -84,6 +95,32 @@ async def _cancel(runtime: Runtime, conn: AsyncConnection, order: RowMapping, *,
     await stock_store.put_back(conn, sold, business_id=order["business_id"],
                                order_id=order["id"], actor=actor, now=now,
                                note=f"order {order['number']} cancelled ({reason})")
+
+
+async def request_payment_cancel(conn: AsyncConnection, order: RowMapping,
+                                 now: datetime) -> None:
+    """The order will not be paid: its live payment attempts are to be cancelled at the
+    provider (captured money refunded) by the worker, through the outbox, in this
+    transaction."""
+    live = [i["id"] for i in await payment_store.intents_of_order(
+        conn, order["business_id"], order["id"]) if i["status"] in LIVE_INTENTS]
+    if live:
+        await emit(conn, business_id=order["business_id"],
+                   type=EventType.PAYMENT_CANCEL_REQUESTED, aggregate_type=AggregateType.ORDER,
+                   aggregate_id=order["id"],
+                   payload={"order_id": order["id"], "intent_ids": live}, now=now)
+
+
+async def mark_paid(runtime: Runtime, conn: AsyncConnection, order: RowMapping, *, actor: str,
+                    reference: str | None, now: datetime) -> dict[str, Any]:
+    """The order's money is in (a provider captured it): in the caller's transaction, with
+    the order row locked, held stock becomes a sale and the order is ``paid``."""
+    await _pay(runtime, conn, order, actor=actor, reference=reference, amount=None, now=now)
+    return await save_and_show(conn, order, actor=actor, action="payment_confirmed",
+                               values={"status": OrderStatus.PAID.value, "paid_at": now,
+                                       "payment_reference": reference},
+                               changes={"payment_reference": reference,
+                                        "amount": order["total"]}, now=now)
 
 
 async def confirm_payment(runtime: Runtime, principal: Principal, order_id: uuid.UUID, *,

@@ -14,12 +14,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orderline.adapters.db.insert import insert_ignoring_conflict
 from orderline.adapters.db.tables import (
+    Business,
     Customer,
     EventStream,
     Order,
     OrderCounter,
     OrderEvent,
     OrderLine,
+    Reservation,
     table_of,
 )
 from orderline.domain.orders import REVENUE_STATUSES, OrderStatus
@@ -29,6 +31,8 @@ lines = table_of(OrderLine)
 events = table_of(OrderEvent)
 customers = table_of(Customer)
 counters = table_of(OrderCounter)
+businesses = table_of(Business)
+reservations = table_of(Reservation)
 
 
 async def next_order_sequence(conn: AsyncConnection, business_id: uuid.UUID) -> int:
@@ -248,3 +252,21 @@ async def stats(conn: AsyncConnection, business_id: uuid.UUID, *, created_from: 
     return {"orders": int(totals["orders"]), "revenue": int(totals["revenue"]),
             "paid_orders": int(totals["paid_orders"]), "by_status": by_status,
             "by_channel": by_channel}
+
+
+async def capture_mode_of(conn: AsyncConnection, business_id: uuid.UUID) -> str:
+    """How the business captures card payments: "automatic" or "manual"."""
+    stmt = select(businesses.c.capture_mode).where(businesses.c.id == business_id)
+    return str((await conn.execute(stmt)).scalar_one())
+
+
+async def extend_hold(conn: AsyncConnection, order_id: uuid.UUID, until: datetime) -> None:
+    """The order's payment is secured (authorised): its deadline and its active stock
+    reservations last until ``until`` (the provider's authorisation hold)."""
+    await conn.execute(update(orders).where(orders.c.id == order_id,
+                                            orders.c.payment_deadline < until)
+                       .values(payment_deadline=until))
+    await conn.execute(update(reservations).where(reservations.c.order_id == order_id,
+                                                  reservations.c.status == "active",
+                                                  reservations.c.expires_at < until)
+                       .values(expires_at=until))

@@ -26,6 +26,7 @@ from orderline.entrypoints.api.routes import (
     health,
     inventory,
     orders,
+    payments,
     shipping,
     streams,
 )
@@ -69,7 +70,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     install_error_handlers(app)
 
     for module in (health, orders, catalog, inventory, business, carts, checkouts, shipping,
-                   coupons):
+                   coupons, payments):
         app.include_router(module.router)
     app.include_router(metrics_routes.router)
     app.include_router(streams.router)
