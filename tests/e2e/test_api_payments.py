@@ -14,7 +14,7 @@ import pytest
 from orderline.adapters.gateways.sandbox import SandboxGateway
 from orderline.bootstrap import Runtime
 from tests.conftest import Merchant, new_merchant
-from tests.e2e.conftest import add_product, error_of, ok, place_order
+from tests.e2e.conftest import add_product, error_of, levels, movements, ok, place_order
 
 SECRET = "whsec_e2e_sandbox"
 
@@ -130,3 +130,48 @@ async def test_another_business_cannot_pay_read_capture_or_refund_an_order(
         error_of(answer, 404, "not_found")
     seen = ok(await client.get(f"{base}/payments", headers=m.headers))
     assert [e["kind"] for e in seen["ledger"]] == ["authorize", "capture"]
+
+
+async def test_refunding_lines_gives_back_their_share_and_can_restock_them(
+        client: httpx.AsyncClient, runtime: Runtime, sandbox: SandboxGateway) -> None:
+    m = await new_merchant(runtime)
+    order = await an_order(client, m)  # 2 x 750
+    ok(await client.post(f"/v1/orders/{order['id']}/payments", headers=m.headers,
+                         json={"provider": "sandbox", "payment_method": "pm_card_visa"}), 201)
+    first = ok(await client.post(f"/v1/orders/{order['id']}/refunds", headers=m.headers, json={
+        "lines": [{"sku": "MUG", "quantity": 1}], "restock": True, "reason": "returned"}), 201)
+    assert first["amount_refunded"] == 750
+    assert await levels(client, m, "MUG") == (9, 0, 9)  # 10 - 2 sold + 1 back
+    error_of(await client.post(f"/v1/orders/{order['id']}/refunds", headers=m.headers, json={
+        "lines": [{"sku": "MUG", "quantity": 2}]}), 409, "refund_exceeds_captured")
+    last = ok(await client.post(f"/v1/orders/{order['id']}/refunds", headers=m.headers, json={
+        "lines": [{"sku": "MUG", "quantity": 1}]}), 201)
+    assert last["amount_refunded"] == 1500
+    assert await levels(client, m, "MUG") == (9, 0, 9)  # not restocked this time
+    moves = [mv["reason"] for mv in await movements(client, m, "MUG")]
+    assert moves.count("return") == 1
+    error_of(await client.post(f"/v1/orders/{order['id']}/refunds", headers=m.headers, json={
+        "amount": 100, "lines": [{"sku": "MUG", "quantity": 1}]}), 422, "validation_error")
+
+
+async def test_with_manual_capture_shipping_captures_the_authorised_payment_first(
+        client: httpx.AsyncClient, runtime: Runtime, sandbox: SandboxGateway) -> None:
+    m = await new_merchant(runtime)
+    error_of(await client.patch("/v1/business", headers=m.headers,
+                                json={"capture_mode": "later"}), 422, "validation_error")
+    assert ok(await client.patch("/v1/business", headers=m.headers,
+                                 json={"capture_mode": "manual"}))["capture_mode"] == "manual"
+    order = await an_order(client, m)
+    intent = ok(await client.post(f"/v1/orders/{order['id']}/payments", headers=m.headers,
+                                  json={"provider": "sandbox",
+                                        "payment_method": "pm_card_visa"}), 201)
+    assert (intent["status"], intent["amount_captured"]) == ("authorized", 0)
+    held = ok(await client.get(f"/v1/orders/{order['id']}", headers=m.headers))
+    assert held["status"] == "pending_payment"
+    assert held["payment_deadline"] > order["payment_deadline"]  # the authorisation holds it
+    shipped = ok(await client.patch(f"/v1/orders/{order['id']}/shipping", headers=m.headers,
+                                    json={"carrier": "UPS", "tracking_number": "1Z999"}))
+    assert shipped["status"] == "shipped"
+    seen = ok(await client.get(f"/v1/orders/{order['id']}/payments", headers=m.headers))
+    assert [(e["kind"], e["amount"]) for e in seen["ledger"]] == [("authorize", 1500),
+                                                                  ("capture", 1500)]

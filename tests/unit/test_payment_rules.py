@@ -14,6 +14,7 @@ from orderline.domain.payments import (
     LedgerViolation,
     MovementKind,
     is_paid,
+    line_refund_amount,
     next_status,
 )
 
@@ -101,3 +102,12 @@ def test_any_sequence_of_accepted_movements_keeps_the_invariants(
         assert ledger.problems() == []
         assert ledger.captured <= ledger.authorized
         assert ledger.refunded <= ledger.received
+
+
+def test_refunding_a_line_in_steps_gives_back_exactly_its_net_amount() -> None:
+    steps = [line_refund_amount(net=1000, quantity=3, refunded_before=before, units=1)
+             for before in range(3)]
+    assert steps == [333, 333, 334] and sum(steps) == 1000
+    assert line_refund_amount(net=1000, quantity=3, refunded_before=0, units=3) == 1000
+    with pytest.raises(LedgerViolation):
+        line_refund_amount(net=1000, quantity=3, refunded_before=2, units=2)

@@ -146,3 +146,14 @@ class Ledger:
 def is_paid(order_total: int, ledger: Ledger) -> bool:
     """Paid exactly when the money received equals the order's total."""
     return ledger.received == order_total
+
+
+def line_refund_amount(*, net: int, quantity: int, refunded_before: int, units: int) -> int:
+    """What refunding ``units`` more units of a line gives back: its share of the line's net
+    amount (after discounts, with tax), so that refunding every unit, in any number of steps,
+    gives back exactly the net amount; never a unit more."""
+    if not 0 < units <= quantity - refunded_before:
+        raise LedgerViolation(f"Only {quantity - refunded_before} units of this line are left "
+                              "to refund.", details={"units": units, "quantity": quantity,
+                                                     "refunded": refunded_before})
+    return net * (refunded_before + units) // quantity - net * refunded_before // quantity

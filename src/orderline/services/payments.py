@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import logging
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from orderline.adapters.db import order_store, payment_store
+from orderline.adapters.db import order_store, payment_store, stock_store
+from orderline.adapters.db.stock_store import LevelDelta
 from orderline.adapters.gateways.base import (
     CaptureMode,
     PaymentProvider,
@@ -42,10 +44,12 @@ from orderline.domain.errors import (
     RefundExceedsCaptured,
     UnknownPaymentProvider,
     ValidationFailed,
+    VersionConflict,
     WebhookSignatureRejected,
 )
 from orderline.domain.events import AggregateType, EventType, StoredEvent
-from orderline.domain.orders import OrderStatus
+from orderline.domain.inventory import MovementReason
+from orderline.domain.orders import REVENUE_STATUSES, OrderStatus
 from orderline.domain.payments import (
     LIVE_INTENTS,
     Apply,
@@ -53,11 +57,12 @@ from orderline.domain.payments import (
     Ledger,
     MovementKind,
     is_paid,
+    line_refund_amount,
     next_status,
 )
 from orderline.domain.tenancy import Principal, Scope
 from orderline.services.handler import Handler, HandlerContext
-from orderline.services.order_status import mark_paid
+from orderline.services.order_status import mark_paid, set_shipping
 from orderline.services.outbox import emit
 
 log = logging.getLogger(__name__)
@@ -378,66 +383,149 @@ async def capture_payment(runtime: Runtime, principal: Principal, order_id: uuid
     return intent_view(after)
 
 
+async def ship_order(runtime: Runtime, principal: Principal, order_id: uuid.UUID, *,
+                     carrier: str, tracking_number: str, tracking_url: str | None,
+                     expected_version: int | None = None) -> dict[str, Any]:
+    """Fulfilment: with manual capture, an order whose payment is authorised is captured
+    first (the money is taken when the goods leave), then marked shipped."""
+    principal.require(Scope.WRITE)
+    async with runtime.db.read() as conn:
+        order = await order_store.load_order(conn, principal.business_id, order_id)
+        if order is None:
+            raise NotFound("order", order_id)
+        intents = await payment_store.intents_of_order(conn, principal.business_id, order_id)
+    if order["status"] == OrderStatus.PENDING_PAYMENT and any(
+            i["status"] == IntentStatus.AUTHORIZED for i in intents):
+        if expected_version is not None and expected_version != order["version"]:
+            raise VersionConflict(
+                f"The order changed since you read it (your version {expected_version}, "
+                f"current {order['version']}). Fetch it again and retry.",
+                details={"expected_version": expected_version,
+                         "current_version": order["version"]})
+        await capture_payment(runtime, principal, order_id)
+        expected_version = None  # the capture itself moved the version on
+    return await set_shipping(runtime, principal, order_id, carrier=carrier,
+                              tracking_number=tracking_number, tracking_url=tracking_url,
+                              expected_version=expected_version)
+
+
 async def _order_missing(runtime: Runtime, principal: Principal, order_id: uuid.UUID) -> bool:
     async with runtime.db.read() as conn:
         return await order_store.load_order(conn, principal.business_id, order_id) is None
 
 
+@dataclass(frozen=True, slots=True)
+class RefundLine:
+    sku: str
+    quantity: int
+
+
 async def refund_payment(runtime: Runtime, principal: Principal, order_id: uuid.UUID, *,
-                         amount: int, reason: str = "") -> dict[str, Any]:
-    """Refund part or all of what was captured. The amount is taken with one conditional
-    UPDATE first (so concurrent refunds can never add up past what was captured), then the
-    provider is asked with an idempotency key; if it refuses, the amount is given back."""
+                         amount: int | None = None, lines: list[RefundLine] | None = None,
+                         restock: bool = False, reason: str = "") -> dict[str, Any]:
+    """Refund part or all of what was received: an ``amount``, or ``lines`` (each line's
+    share of its net amount, see ``line_refund_amount``), optionally putting those units back
+    in stock. The amount (and the lines' units) are taken with conditional UPDATEs first, so
+    concurrent refunds can never add up past what was received; then the provider is asked
+    with an idempotency key; if it refuses, everything taken is given back."""
     principal.require(Scope.WRITE)
-    if isinstance(amount, bool) or amount <= 0:
+    if (amount is None) == (not lines):
+        raise ValidationFailed("Refund either an amount or lines, not both and not neither.",
+                               details={"amount": amount, "lines": len(lines or [])})
+    if amount is not None and (isinstance(amount, bool) or amount <= 0):
         raise ValidationFailed("A refund needs a positive amount in minor units.",
                                details={"amount": amount})
     now = runtime.clock.now()
     refund_id = uuid.uuid4()
+    claimed: list[dict[str, Any]] = []
 
-    async def reserve(conn: AsyncConnection) -> RowMapping:
-        await _lock_order(conn, principal.business_id, order_id)
+    async def reserve(conn: AsyncConnection) -> tuple[RowMapping, int]:
+        order = await _lock_order(conn, principal.business_id, order_id)
+        total = amount if amount is not None else await _claim_lines(conn, order, lines or [],
+                                                                     claimed)
         for intent in await payment_store.intents_of_order(conn, principal.business_id,
                                                            order_id):
-            taken = await payment_store.take_refund(conn, intent["id"], amount, now)
+            taken = await payment_store.take_refund(conn, intent["id"], total, now)
             if taken is not None:
-                return taken
+                return taken, total
         raise RefundExceedsCaptured(
-            f"A refund of {amount} is more than any payment of this order has left to refund.",
-            details={"amount": amount})
+            f"A refund of {total} is more than any payment of this order has left to refund.",
+            details={"amount": total})
 
-    intent = await runtime.db.run(reserve)
+    intent, total = await runtime.db.run(reserve)
     gateway = provider_named(runtime, intent["provider"])
     try:
-        await gateway.refund(intent["provider_ref"], amount=amount,
+        await gateway.refund(intent["provider_ref"], amount=total,
                              idempotency_key=f"refund:{refund_id}")
     except ProviderError as error:
-        await runtime.db.run(lambda conn: _give_back_refund(conn, intent, amount, now))
+        await runtime.db.run(lambda conn: _give_back_refund(conn, intent, total, claimed, now))
         raise PaymentProviderUnavailable(f"The provider did not refund ({error}); nothing "
                                          "was refunded.", details={"provider_code": error.code}
                                          ) from error
 
     async def book(conn: AsyncConnection) -> RowMapping:
         order = await _lock_order(conn, principal.business_id, order_id)
-        await _book(conn, intent, MovementKind.REFUND, amount, source=f"refund:{refund_id}",
+        await _book(conn, intent, MovementKind.REFUND, total, source=f"refund:{refund_id}",
                     actor=principal.actor, now=now)
+        if restock and claimed and order["status"] in REVENUE_STATUSES:
+            await _restock(conn, order, claimed, actor=principal.actor, now=now)
         after = await payment_store.load_intent(conn, intent["id"])
         assert after is not None
         full = after["amount_refunded"] >= order["total"]
         await emit(conn, business_id=principal.business_id,
                    type=EventType.ORDER_REFUNDED if full else EventType.ORDER_PARTIALLY_REFUNDED,
                    aggregate_type=AggregateType.ORDER, aggregate_id=order_id,
-                   payload={"order_id": order_id, "amount": amount,
+                   payload={"order_id": order_id, "amount": total,
                             "refunded_total": after["amount_refunded"], "reason": reason,
-                            "refund_id": refund_id}, now=now)
+                            "refund_id": refund_id,
+                            "lines": [{"sku": c["sku"], "quantity": c["units"]}
+                                      for c in claimed], "restocked": restock and bool(claimed)},
+                   now=now)
         return after
 
     return intent_view(await runtime.db.run(book))
 
 
+async def _claim_lines(conn: AsyncConnection, order: RowMapping, wanted: list[RefundLine],
+                       claimed: list[dict[str, Any]]) -> int:
+    """Take the lines' units as refunded (refused if more than are left) and price them."""
+    total = 0
+    for want in wanted:
+        line = await order_store.claim_line_refund(conn, order["id"], want.sku, want.quantity)
+        if line is None:
+            raise RefundExceedsCaptured(
+                f"Line {want.sku} has fewer than {want.quantity} units left to refund (or is "
+                "not in this order).", details={"sku": want.sku, "quantity": want.quantity})
+        net = line["line_total"] - line["discount"] + (
+            0 if order["prices_include_tax"] else line["tax"])
+        total += line_refund_amount(net=net, quantity=line["quantity"],
+                                    refunded_before=line["refunded_quantity"] - want.quantity,
+                                    units=want.quantity)
+        claimed.append({**line, "units": want.quantity})
+    if total <= 0:
+        raise ValidationFailed("These lines come to nothing to refund.",
+                               details={"lines": [w.sku for w in wanted]})
+    return total
+
+
+async def _restock(conn: AsyncConnection, order: RowMapping, claimed: list[dict[str, Any]], *,
+                   actor: str, now: datetime) -> None:
+    sold = {d.variant_id: d for d in await stock_store.consumed_of_order(conn, order["id"])}
+    back = [LevelDelta(sold[c["variant_id"]].stock_level_id, c["variant_id"],
+                       sold[c["variant_id"]].location_id, c["units"])
+            for c in claimed if c["variant_id"] in sold]
+    await stock_store.put_back(conn, back, business_id=order["business_id"],
+                               order_id=order["id"], actor=actor, now=now,
+                               note=f"order {order['number']} refunded",
+                               reason=MovementReason.RETURN)
+
+
 async def _give_back_refund(conn: AsyncConnection, intent: RowMapping, amount: int,
-                            now: datetime) -> None:
+                            claimed: list[dict[str, Any]], now: datetime) -> None:
     await payment_store.give_back_refund(conn, intent["id"], amount, now)
+    for line in claimed:
+        await order_store.unclaim_line_refund(conn, intent["order_id"], line["sku"],
+                                              line["units"])
 
 
 async def payments_of_order(runtime: Runtime, principal: Principal,

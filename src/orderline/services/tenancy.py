@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from orderline.adapters.db import tenancy_store as store
 from orderline.adapters.db.insert import insert_ignoring_conflict
 from orderline.adapters.db.tenancy_store import channels, locations
+from orderline.adapters.gateways.base import CaptureMode
 from orderline.bootstrap import Runtime
 from orderline.domain.errors import Conflict, NotFound, Unauthorized, ValidationFailed
 from orderline.domain.money import check_currency
@@ -182,7 +183,8 @@ async def update_settings(runtime: Runtime, principal: Principal, *,
                           allow_free_orders: bool | None = None,
                           price_max_age_seconds: int | None = None,
                           return_coupon_on_cancel: bool | None = None,
-                          confirms_per_minute: int | None = None) -> dict[str, Any]:
+                          confirms_per_minute: int | None = None,
+                          capture_mode: str | None = None) -> dict[str, Any]:
     """Change the given settings (None keeps one). ``alert_email`` "" clears it (alerts go
     to the log).
 
@@ -206,6 +208,12 @@ async def update_settings(runtime: Runtime, principal: Principal, *,
                        ("return_coupon_on_cancel", return_coupon_on_cancel)):
         if on is not None:
             values[switch] = on
+    if capture_mode is not None:
+        if capture_mode not in {m.value for m in CaptureMode}:
+            raise ValidationFailed("capture_mode is 'automatic' (card payments are captured "
+                                   "when authorised) or 'manual' (captured on fulfilment).",
+                                   details={"capture_mode": capture_mode})
+        values["capture_mode"] = capture_mode
     values.update(_checkout_numbers({
         "min_order_total": min_order_total, "max_order_total": max_order_total,
         "max_line_quantity": max_line_quantity, "price_max_age_seconds": price_max_age_seconds,

@@ -270,3 +270,22 @@ async def extend_hold(conn: AsyncConnection, order_id: uuid.UUID, until: datetim
                                                   reservations.c.status == "active",
                                                   reservations.c.expires_at < until)
                        .values(expires_at=until))
+
+
+async def claim_line_refund(conn: AsyncConnection, order_id: uuid.UUID, sku: str,
+                            units: int) -> RowMapping | None:
+    """Count ``units`` more units of the line as refunded, only if that many are left; one
+    statement. Returns the line after (None: not that many left, or no such line)."""
+    stmt = (update(lines)
+            .where(lines.c.order_id == order_id, lines.c.sku == sku,
+                   lines.c.refunded_quantity + units <= lines.c.quantity)
+            .values(refunded_quantity=lines.c.refunded_quantity + units)
+            .returning(lines.c.sku, lines.c.variant_id, lines.c.quantity, lines.c.line_total,
+                       lines.c.discount, lines.c.tax, lines.c.refunded_quantity))
+    return (await conn.execute(stmt)).mappings().first()
+
+
+async def unclaim_line_refund(conn: AsyncConnection, order_id: uuid.UUID, sku: str,
+                              units: int) -> None:
+    await conn.execute(update(lines).where(lines.c.order_id == order_id, lines.c.sku == sku)
+                       .values(refunded_quantity=lines.c.refunded_quantity - units))

@@ -252,15 +252,15 @@ async def ship_out(conn: AsyncConnection, deltas: Iterable[LevelDelta], *, busin
 
 async def put_back(conn: AsyncConnection, deltas: Iterable[LevelDelta], *,
                    business_id: uuid.UUID, order_id: uuid.UUID, actor: str, now: datetime,
-                   note: str) -> None:
-    """Sold units come back on hand (order cancelled after payment)."""
+                   note: str, reason: MovementReason = MovementReason.CANCELLATION) -> None:
+    """Sold units come back on hand (order cancelled after payment, or refunded units
+    restocked)."""
     merged = _by_level(deltas)
     for d in merged:
         await conn.execute(update(levels).where(levels.c.id == d.stock_level_id)
                            .values(on_hand=levels.c.on_hand + d.quantity, updated_at=now))
     await _record(conn, [(d, d.quantity) for d in merged], business_id=business_id,
-                  reason=MovementReason.CANCELLATION, actor=actor, order_id=order_id, note=note,
-                  now=now)
+                  reason=reason, actor=actor, order_id=order_id, note=note, now=now)
 
 
 async def change_on_hand(conn: AsyncConnection, *, level: LevelDelta, business_id: uuid.UUID,

@@ -286,6 +286,8 @@ class OrderLine(Base):
     # This line's share of the discounts and of the tax (pricing engine, largest remainder).
     discount: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     tax: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # Units refunded so far (refunds by line); never more than ``quantity``.
+    refunded_quantity: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Reservation(Base):

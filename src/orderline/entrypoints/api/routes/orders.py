@@ -33,7 +33,7 @@ from orderline.entrypoints.api.schemas.orders import (
     StatusChange,
     to_lines,
 )
-from orderline.services import order_status, orders
+from orderline.services import order_status, orders, payments
 from orderline.services.orders import NewOrder, OrderEdit
 
 # Every line logged while a /{order_id} route runs names that order.
@@ -143,7 +143,8 @@ async def confirm_payment(order_id: str, body: PaymentConfirm, runtime: RuntimeD
 async def set_shipping(order_id: str, body: ShippingUpdate, runtime: RuntimeDep,
                        principal: PrincipalDep, version: VersionDep,
                        response: Response) -> dict[str, Any]:
-    order = await order_status.set_shipping(
+    """Ship the order; with manual capture, its authorised payment is captured first."""
+    order = await payments.ship_order(
         runtime, principal, parse_id("order", order_id), carrier=body.carrier,
         tracking_number=body.tracking_number,
         tracking_url=str(body.tracking_url) if body.tracking_url else None,

@@ -43,8 +43,10 @@ async def capture_payment(order_id: str, body: CaptureRequest, runtime: RuntimeD
 @router.post("/orders/{order_id}/refunds", status_code=status.HTTP_201_CREATED)
 async def refund_payment(order_id: str, body: RefundRequest, runtime: RuntimeDep,
                          principal: PrincipalDep) -> dict[str, Any]:
+    """Refund an amount or lines (``restock`` puts their units back on hand)."""
     return await payments.refund_payment(runtime, principal, parse_id("order", order_id),
-                                         amount=body.amount, reason=body.reason)
+                                         amount=body.amount, lines=body.to_lines(),
+                                         restock=body.restock, reason=body.reason)
 
 
 @router.post("/payments/webhooks/{provider}")

@@ -95,3 +95,6 @@ class BusinessUpdate(Body):
     price_max_age_seconds: StrictInt | None = None
     return_coupon_on_cancel: StrictBool | None = None
     confirms_per_minute: StrictInt | None = None
+    capture_mode: Annotated[str | None, Field(
+        description="card payments: 'automatic' (captured when authorised) or 'manual' "
+                    "(captured on fulfilment)")] = None

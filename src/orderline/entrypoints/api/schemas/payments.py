@@ -6,7 +6,8 @@ from typing import Annotated
 
 from pydantic import Field
 
-from orderline.entrypoints.api.schemas.common import Body, MinorUnits
+from orderline.entrypoints.api.schemas.common import Body, MinorUnits, Quantity, Sku
+from orderline.services.payments import RefundLine
 
 
 class PaymentStart(Body):
@@ -21,6 +22,20 @@ class CaptureRequest(Body):
     amount: MinorUnits | None = None
 
 
+class RefundLineIn(Body):
+    sku: Sku
+    quantity: Quantity
+
+
 class RefundRequest(Body):
-    amount: Annotated[MinorUnits, Field(gt=0)]
+    """An ``amount``, or ``lines`` (each line's share of its net amount, with tax)."""
+
+    amount: Annotated[MinorUnits | None, Field(gt=0)] = None
+    lines: Annotated[list[RefundLineIn] | None, Field(min_length=1, max_length=100)] = None
+    restock: bool = Field(default=False, description="put the refunded lines' units back in "
+                                                     "stock (a return)")
     reason: Annotated[str, Field(max_length=500)] = ""
+
+    def to_lines(self) -> list[RefundLine] | None:
+        return None if self.lines is None else [RefundLine(sku=line.sku, quantity=line.quantity)
+                                                for line in self.lines]
