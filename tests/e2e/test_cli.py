@@ -103,3 +103,29 @@ async def test_outbox_status_flags_dead_events_and_retry_requeues_them(
     async with runtime.db.read() as conn:
         assert await conn.scalar(select(outbox.c.status).where(
             outbox.c.event_id == event_id)) == "pending"
+
+
+async def test_payments_reconcile_passes_on_a_clean_ledger_and_reports_a_mismatch(
+        runtime: Runtime, database_url: str) -> None:
+    from orderline.adapters.db.tables import PaymentIntent
+    from orderline.adapters.gateways.sandbox import SandboxGateway
+    from orderline.services import payments
+    from tests.support.catalog import place
+
+    runtime.providers["sandbox"] = SandboxGateway(secret="whsec_cli")
+    merchant = await new_merchant(runtime)
+    await stock_sku(runtime, merchant, "PAID-ME", 5, price=400)
+    order = await place(runtime, merchant, ("PAID-ME", 1))
+    intent = await payments.start_payment(runtime, merchant.principal, order["id"],
+                                          provider="sandbox", payment_method="pm_card_visa")
+    business = str(merchant.principal.business_id)
+    clean = orderline("payments", "reconcile", "--business", business, database_url=database_url)
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    assert "payments balanced" in clean.stdout
+    intents = table_of(PaymentIntent)
+    await runtime.db.run(lambda conn: conn.execute(update(intents).where(
+        intents.c.id == intent["id"]).values(amount_authorized=401)))
+    broken = orderline("payments", "reconcile", "--business", business, database_url=database_url)
+    assert broken.returncode == 1
+    assert f"PROBLEM order {order['number']}" in broken.stdout
+    assert "amount_authorized is 401 but its authorize ledger rows sum to 400" in broken.stdout

@@ -211,3 +211,25 @@ def _signed(body: bytes, secret: str, timestamp: int | None) -> dict[str, str]:
     t = int(time.time()) if timestamp is None else timestamp
     mac = hmac.new(secret.encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
     return {"Sandbox-Signature": f"t={t},v1={mac}"}
+
+
+async def test_reconciliation_finds_an_intent_that_disagrees_with_its_ledger(
+        runtime: Runtime) -> None:
+    from orderline.adapters.db.tables import PaymentIntent
+    from orderline.services.payment_reconcile import reconcile_payments
+
+    with_sandbox(runtime)
+    merchant = await new_merchant(runtime)
+    order = await unpaid_order(runtime, merchant)
+    intent = await payments.start_payment(runtime, merchant.principal, order["id"],
+                                          provider="sandbox", payment_method="pm_card_visa")
+    await payments.refund_payment(runtime, merchant.principal, order["id"], amount=250)
+    business = merchant.principal.business_id
+    assert await reconcile_payments(runtime, business) == []
+    intents = table_of(PaymentIntent)
+    await runtime.db.run(lambda conn: conn.execute(update(intents).where(
+        intents.c.id == uuid.UUID(str(intent["id"]))).values(amount_captured=999)))
+    found = await reconcile_payments(runtime, business)
+    assert [p.problem for p in found] == [
+        "amount_captured is 999 but its capture ledger rows sum to 1000"]
+    assert found[0].order_number == order["number"]

@@ -196,16 +196,19 @@ def plan(options: BenchOptions) -> Plan:
                 spread_units=2 * max(Counter(spread).values()))
 
 
-def _buyer(i: int) -> tuple[str, str]:
+def buyer(i: int) -> tuple[str, str]:
+    """The name and phone of the ``i``-th order's buyer, one of ``BUYERS``."""
     n = i % BUYERS
     return f"Bench buyer {n}", f"+1 555 {n:04d}"
 
 
-async def _place_in_process(runtime: Runtime, principal: Principal, i: int) -> None:
-    name, phone = _buyer(i)
-    await orders.create_order(runtime, principal, orders.NewOrder(
+async def place_in_process(runtime: Runtime, principal: Principal, i: int,
+                           sku: str = HOT_SKU) -> dict[str, Any]:
+    """The ``i``-th order (one unit of ``sku`` for ``buyer(i)``), through the service."""
+    name, phone = buyer(i)
+    return await orders.create_order(runtime, principal, orders.NewOrder(
         customer=orders.Contact(name=name, phone=phone), channel="web",
-        lines=[RequestedLine(HOT_SKU, 1)], payment_method="card"))
+        lines=[RequestedLine(sku, 1)], payment_method="card"))
 
 
 async def _count_statements(runtime: Runtime, key: str, principal: Principal,
@@ -213,11 +216,11 @@ async def _count_statements(runtime: Runtime, key: str, principal: Principal,
     """Buyer 0's first order (a new customer), then the other buyers' first orders (not
     counted), then buyer 0's second order: the steady state the load phases run in."""
     with counting(runtime.db.engine) as report.new_customer:
-        await _place_in_process(runtime, principal, 0)
+        await place_in_process(runtime, principal, 0)
     for i in range(1, BUYERS):
-        await _place_in_process(runtime, principal, i)
+        await place_in_process(runtime, principal, i)
     with counting(runtime.db.engine) as report.returning:
-        await _place_in_process(runtime, principal, 0)
+        await place_in_process(runtime, principal, 0)
     with counting(runtime.db.engine) as report.authenticate:
         await tenancy.authenticate(runtime, key)
 
@@ -309,7 +312,7 @@ async def _raw_phases(options: BenchOptions, url: str, seller: bench_raw.Seller,
         buyers = await bench_raw.load_buyers(pool, seller.business_id)
         writer = bench_raw.RawOrderWriter(pool, seller)
         for scenario in SCENARIOS:
-            planned = [bench_raw.RawOrder(target=targets[sku], buyer=buyers[_buyer(i)[1]])
+            planned = [bench_raw.RawOrder(target=targets[sku], buyer=buyers[buyer(i)[1]])
                        for i, sku in enumerate(p.skus[scenario])]
             await _phase(options, scenario, RAW, planned, writer.place, report, meter, say)
     finally:
@@ -321,7 +324,7 @@ async def _http_phases(options: BenchOptions, base_url: str, key: str, p: Plan,
     async with bench_http.api_client(base_url, key, connections=options.connections) as client:
         placer = bench_http.HttpOrderPlacer(client)
         for scenario in SCENARIOS:
-            planned = [bench_http.HttpOrder(sku, *_buyer(i))
+            planned = [bench_http.HttpOrder(sku, *buyer(i))
                        for i, sku in enumerate(p.skus[scenario])]
             await _phase(options, scenario, HTTP, planned, placer.place, report, meter, say)
 
@@ -340,15 +343,17 @@ async def measured_phase(*, label: str, noun: str, scenario: str, path: str,
                          planned: Sequence[T], warmup: int, warm: Callable[[T], Awaitable[None]],
                          place: Callable[[T], Awaitable[None]], connections: int,
                          max_seconds: float | None, meter: CpuMeter,
-                         say: Callable[[str], None]) -> PhaseResult:
-    """A warm-up of ``warmup`` items (not measured), then the rest measured, with progress."""
+                         say: Callable[[str], None], servers: bool | None = None) -> PhaseResult:
+    """A warm-up of ``warmup`` items (not measured), then the rest measured, with progress.
+    The server processes' CPU is read when ``servers`` (by default: on the HTTP path)."""
     warming, measured = planned[:warmup], planned[warmup:]
     say(f"{label}: warm-up {len(warming)} {noun}, then {len(measured)} {noun} with "
         f"{connections} in flight ...")
     await drive(warming, scenario=scenario, path=path, concurrency=connections, place=warm)
     result = await drive_metered(measured, scenario=scenario, path=path,
                                  concurrency=connections, place=place, meter=meter,
-                                 max_seconds=max_seconds, servers=path == HTTP)
+                                 max_seconds=max_seconds,
+                                 servers=path == HTTP if servers is None else servers)
     cut = (f", stopped by --duration {max_seconds:g}s"
            if result.completed + result.failed < len(measured) else "")
     say(f"{label}: {result.completed} {noun} in {result.wall_seconds:.2f}s = "

@@ -207,6 +207,24 @@ class Sample:
 
 # --- over HTTP -------------------------------------------------------------------------------
 
+async def post_step(client: httpx.AsyncClient, times: StepTimes, step: str, url: str,
+                    expected: int, *, headers: dict[str, str],
+                    body: dict[str, Any] | None = None, content: bytes | None = None) -> Any:
+    """POST ``body`` as JSON (or ``content`` as it is), timed as ``step``; the answer's JSON
+    when its status is ``expected``, else ``StepRefused`` with the status and error code."""
+    async def post() -> Any:
+        response = await client.post(url, json=body, content=content, headers=headers)
+        if response.status_code == expected:
+            return response.json()
+        try:
+            code = str(response.json()["error"]["code"])
+        except (ValueError, KeyError, TypeError):
+            code = "(no error code)"
+        raise StepRefused(f"{response.status_code} {code}", response.text[:200])
+
+    return await times.timed(step, post())
+
+
 class HttpBuyer:
     """The four requests of a path, as a storefront and its buyer send them."""
 
@@ -219,17 +237,8 @@ class HttpBuyer:
 
     async def _post(self, step: str, url: str, expected: int, body: dict[str, Any],
                     headers: dict[str, str]) -> Any:
-        async def post() -> Any:
-            response = await self.client.post(url, json=body, headers=headers)
-            if response.status_code == expected:
-                return response.json()
-            try:
-                code = str(response.json()["error"]["code"])
-            except (ValueError, KeyError, TypeError):
-                code = "(no error code)"
-            raise StepRefused(f"{response.status_code} {code}", response.text[:200])
-
-        return await self.times.timed(step, post())
+        return await post_step(self.client, self.times, step, url, expected, body=body,
+                               headers=headers)
 
     async def buy(self, sku: str) -> None:
         customer = self.customers.take()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,19 +43,21 @@ class CheckoutReport:
 
 # --- for people ------------------------------------------------------------------------------
 
-def _step_table(report: CheckoutReport) -> list[str]:
+def step_table(steps: dict[str, StepTimes], names: Sequence[str] = STEPS) -> list[str]:
+    """p50 and p95 of each of the ``names`` steps, for each path's ``StepTimes``."""
     lines = [f"{'latency per step, ms (successful steps):':<43}"
-             + "".join(f"{s:>10}" for s in STEPS)]
-    for path, times in report.steps.items():
+             + "".join(f"{s:>10}" for s in names)]
+    for path, times in steps.items():
         figures = times.percentiles()
         for pct in ("p50_ms", "p95_ms"):
             lines.append(f"  {path:<32} {pct[:3]:<8}" + "".join(
-                f"{ms(figures.get(s, {}).get(pct)):>10}" for s in STEPS))
+                f"{ms(figures.get(s, {}).get(pct)):>10}" for s in names))
     return lines
 
 
-def _refusals(report: CheckoutReport) -> list[str]:
-    counted = [(path, what, n) for path, times in report.steps.items()
+def refusals(steps: dict[str, StepTimes]) -> list[str]:
+    """The refusals each path's ``StepTimes`` counted, by step, status and error code."""
+    counted = [(path, what, n) for path, times in steps.items()
                for what, n in sorted(times.refusals.items())]
     if not counted:
         return ["refused steps (any answer but the step's 2xx, by step and error code): none"]
@@ -127,7 +130,7 @@ def render(report: CheckoutReport, *, verbose: bool = False) -> str:
     if (ratio := report.ratio()) is not None:
         lines += [f"HTTP throughput as a share of the raw ceiling: {ratio:.1%}", ""]
     if report.steps:
-        lines += [*_step_table(report), "", *_refusals(report), ""]
+        lines += [*step_table(report.steps), "", *refusals(report.steps), ""]
     if report.known:
         lines += [*_statements(report, verbose), ""]
     lines += footer(report.drifting_levels, "the checkout services")

@@ -49,21 +49,26 @@ def _table(report: Report) -> list[str]:
 
 
 def table(results: list[PhaseResult], paths: dict[str, str],
-          ratio_of: Callable[[PhaseResult], float | None]) -> list[str]:
-    """One row per phase: ``paths`` names each path, ``ratio_of`` gives the "of raw" share."""
-    head = (f"{'scenario':<9} {'path':<30} {'orders':>6} {'failed':>6} {'orders/s':>8} "
-            f"{'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'of raw':>6}")
+          ratio_of: Callable[[PhaseResult], float | None] | None, *,
+          unit: str = "order") -> list[str]:
+    """One row per phase: ``paths`` names each path, ``ratio_of`` gives the "of raw" share
+    (None: no such column), ``unit`` is what one placement makes (an order, a path, ...)."""
+    done, rate = f"{unit}s", f"{unit}s/s"
+    done_width, rate_width = max(6, len(done)), max(8, len(rate))
+    head = (f"{'scenario':<9} {'path':<30} {done:>{done_width}} {'failed':>6} "
+            f"{rate:>{rate_width}} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7}"
+            + ("" if ratio_of is None else f" {'of raw':>6}"))
     cpu = f"{'bench':>6} {'server':>6} {'pg':>6}"
-    lines = [f"{'':<{len(head)}}  CPU ms per order:", f"{head}  {cpu}",
+    lines = [f"{'':<{len(head)}}  CPU ms per {unit}:", f"{head}  {cpu}",
              "-" * (len(head) + 2 + len(cpu))]
     for r in results:
-        ratio = ratio_of(r)
+        ratio = None if ratio_of is None else ratio_of(r)
         lines.append(
-            f"{r.scenario:<9} {paths[r.path]:<30} {r.completed:>6} {r.failed:>6} "
-            f"{r.orders_per_second:>8.1f} {ms(r.latency_ms(50)):>7} "
-            f"{ms(r.latency_ms(95)):>7} {ms(r.latency_ms(99)):>7} "
-            f"{'-' if ratio is None else f'{ratio:.0%}':>6}  "
-            f"{ms(r.cpu_ms_per_order(r.client_cpu_seconds)):>6} "
+            f"{r.scenario:<9} {paths[r.path]:<30} {r.completed:>{done_width}} {r.failed:>6} "
+            f"{r.orders_per_second:>{rate_width}.1f} {ms(r.latency_ms(50)):>7} "
+            f"{ms(r.latency_ms(95)):>7} {ms(r.latency_ms(99)):>7}"
+            + ("" if ratio_of is None else f" {'-' if ratio is None else f'{ratio:.0%}':>6}")
+            + f"  {ms(r.cpu_ms_per_order(r.client_cpu_seconds)):>6} "
             f"{ms(r.cpu_ms_per_order(r.server_cpu_seconds)):>6} "
             f"{ms(r.cpu_ms_per_order(r.db_cpu_seconds)):>6}")
     return lines
@@ -133,10 +138,15 @@ def footer(drifting_levels: int | None, writer: str) -> list[str]:
             if not drifting_levels else
             f"{drifting_levels} levels DRIFT: the raw SQL no longer writes what {writer} "
             "writes"))
-    lines.append("CPU ms per order (Linux /proc): bench = this process, the load generator; "
-                 "server = the orderline serve processes; pg = this database's PostgreSQL "
-                 "backends. All share this machine's cores.")
+    lines.append(cpu_note("order"))
     return lines
+
+
+def cpu_note(unit: str) -> str:
+    """What the CPU columns of ``table`` mean."""
+    return (f"CPU ms per {unit} (Linux /proc): bench = this process, the load generator; "
+            "server = the orderline serve processes; pg = this database's PostgreSQL "
+            "backends. All share this machine's cores.")
 
 
 def as_json(report: Report) -> dict[str, Any]:

@@ -29,6 +29,9 @@ app.add_typer(bench_app, name="bench")
 outbox_app = typer.Typer(help="Inspect the event outbox and requeue dead events.",
                          no_args_is_help=True)
 app.add_typer(outbox_app, name="outbox")
+payments_app = typer.Typer(help="Check card and cash payments against their ledger.",
+                           no_args_is_help=True)
+app.add_typer(payments_app, name="payments")
 
 DatabaseOpt = Annotated[str | None, typer.Option(
     "--database-url", envvar="ORDERLINE_DATABASE_URL",
@@ -161,6 +164,26 @@ def reconcile(business: Annotated[str | None, typer.Option(help="one business id
     for d in drift:
         typer.echo(f"DRIFT {d.sku}@{d.location}: on_hand={d.on_hand} ledger={d.ledger_sum} "
                    f"reserved={d.reserved} active_reservations={d.active_reservations}")
+    raise typer.Exit(1)
+
+
+@payments_app.command("reconcile")
+def payments_reconcile(business: Annotated[str | None, typer.Option(help="one business id")]
+                       = None, database_url: DatabaseOpt = None) -> None:
+    """Check every payment's amounts against its ledger rows and the ledger's rules (captured
+    <= authorised, refunded <= received, paid orders received their total); exit 1 on any
+    problem."""
+    from orderline.services.payment_reconcile import reconcile_payments
+
+    settings = _settings(database_url)
+    business_id = uuid.UUID(business) if business else None
+    found = _with_runtime(settings, lambda rt: reconcile_payments(rt, business_id))
+    if not found:
+        typer.echo("payments balanced: every intent matches its ledger, and every paid order "
+                   "received its total")
+        return
+    for p in found:
+        typer.echo(f"PROBLEM order {p.order_number} intent {p.intent_id}: {p.problem}")
     raise typer.Exit(1)
 
 

@@ -12,12 +12,13 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orderline.adapters.db.insert import insert_ignoring_conflict
 from orderline.adapters.db.tables import (
+    Order,
     PaymentIntent,
     PaymentMovement,
     ProviderEventRecord,
@@ -27,6 +28,7 @@ from orderline.adapters.db.tables import (
 intents = table_of(PaymentIntent)
 movements = table_of(PaymentMovement)
 provider_events = table_of(ProviderEventRecord)
+orders = table_of(Order)
 
 
 async def insert_intent(conn: AsyncConnection, values: dict[str, Any]) -> RowMapping:
@@ -104,4 +106,23 @@ async def movements_of_order(conn: AsyncConnection, order_id: uuid.UUID) -> list
     stmt = (select(movements.c.id, movements.c.intent_id, movements.c.kind, movements.c.amount,
                    movements.c.source, movements.c.actor, movements.c.created_at)
             .where(movements.c.order_id == order_id).order_by(movements.c.id))
+    return list((await conn.execute(stmt)).mappings())
+
+
+async def ledger_rows(conn: AsyncConnection, business_id: uuid.UUID | None) -> list[RowMapping]:
+    """Per intent: its amount columns beside the sums of its ledger rows by kind, and its
+    order's status and total (what ``orderline payments reconcile`` compares)."""
+    sums = {kind: (select(func.coalesce(func.sum(movements.c.amount), 0))
+                   .where(movements.c.intent_id == intents.c.id, movements.c.kind == kind)
+                   .scalar_subquery().label(f"ledger_{kind}"))
+            for kind in ("authorize", "capture", "void", "refund", "collect")}
+    stmt = (select(intents.c.id, intents.c.business_id, intents.c.order_id, intents.c.status,
+                   intents.c.amount_authorized, intents.c.amount_captured,
+                   intents.c.amount_voided, intents.c.amount_refunded,
+                   intents.c.amount_collected, orders.c.status.label("order_status"),
+                   orders.c.total.label("order_total"), orders.c.number, *sums.values())
+            .join(orders, orders.c.id == intents.c.order_id)
+            .order_by(intents.c.business_id, intents.c.created_at))
+    if business_id is not None:
+        stmt = stmt.where(intents.c.business_id == business_id)
     return list((await conn.execute(stmt)).mappings())
