@@ -175,3 +175,81 @@ async def test_with_manual_capture_shipping_captures_the_authorised_payment_firs
     seen = ok(await client.get(f"/v1/orders/{order['id']}/payments", headers=m.headers))
     assert [(e["kind"], e["amount"]) for e in seen["ledger"]] == [("authorize", 1500),
                                                                   ("capture", 1500)]
+
+
+class StripeIntents:
+    """A stand-in for the Stripe client's PaymentIntents service: no network; it answers
+    creation with an intent that needs the buyer's 3-D Secure step."""
+
+    def __init__(self) -> None:
+        self.created: dict[str, Any] = {}
+
+    async def create_async(self, params: dict[str, Any], options: Any = None) -> Any:
+        import stripe
+
+        self.created = {"id": "pi_e2e_1", "object": "payment_intent", "amount": params["amount"],
+                        "amount_capturable": 0, "amount_received": 0,
+                        "currency": params["currency"], "status": "requires_action",
+                        "capture_method": params["capture_method"],
+                        "client_secret": "pi_e2e_1_secret", "last_payment_error": None,
+                        "next_action": {"type": "redirect_to_url", "redirect_to_url": {
+                            "url": "https://hooks.stripe.invalid/3ds"}},
+                        "metadata": params["metadata"], "livemode": False}
+        return stripe.PaymentIntent.construct_from(self.created, "sk_test_not_used")
+
+
+def stripe_event(event_id: str, type_: str, created: int, intent: dict[str, Any]) -> bytes:
+    import json
+
+    return json.dumps({"id": event_id, "object": "event", "type": type_, "created": created,
+                       "api_version": "2024-06-20", "livemode": False,
+                       "data": {"object": intent}}).encode()
+
+
+def stripe_signed(body: bytes, secret: str) -> dict[str, str]:
+    """Stripe's scheme, written here on its own: t=<unix>,v1=<HMAC-SHA256 of "t.body">."""
+    t = int(time.time())
+    mac = hmac.new(secret.encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
+    return {"Stripe-Signature": f"t={t},v1={mac}", "Content-Type": "application/json"}
+
+
+async def test_stripe_webhooks_pay_the_order_once_and_a_late_created_event_changes_nothing(
+        client: httpx.AsyncClient, runtime: Runtime) -> None:
+    from types import SimpleNamespace
+
+    import stripe
+
+    from orderline.adapters.gateways.stripe_gateway import StripeGateway
+
+    secret = "whsec_e2e_stripe"
+    intents = StripeIntents()
+    real = stripe.StripeClient("sk_test_not_used")  # verifies signatures; calls nothing here
+    stand_in = SimpleNamespace(v1=SimpleNamespace(payment_intents=intents),
+                               construct_event=real.construct_event)
+    runtime.providers["stripe"] = StripeGateway(api_key="sk_test_not_used",
+                                                webhook_secret=secret,
+                                                client=stand_in)  # type: ignore[arg-type]
+    m = await new_merchant(runtime)
+    order = await an_order(client, m)
+    started = ok(await client.post(f"/v1/orders/{order['id']}/payments", headers=m.headers,
+                                   json={"provider": "stripe", "payment_method": "pm_card"}),
+                 201)
+    assert started["status"] == "requires_action" and started["provider_ref"] == "pi_e2e_1"
+    now = int(time.time())
+    succeeded = stripe_event("evt_succeeded", "payment_intent.succeeded", now, {
+        **intents.created, "status": "succeeded", "amount_received": 1500,
+        "next_action": None})
+    created = stripe_event("evt_created", "payment_intent.created", now - 5, intents.created)
+    hook = "/v1/payments/webhooks/stripe"
+    for body, expected in ((succeeded, "applied"), (created, "stale"),
+                           (succeeded, "duplicate")):
+        answer = ok(await client.post(hook, headers=stripe_signed(body, secret), content=body))
+        assert answer["outcome"] == expected
+    assert ok(await client.get(f"/v1/orders/{order['id']}", headers=m.headers))["status"] == "paid"
+    seen = ok(await client.get(f"/v1/orders/{order['id']}/payments", headers=m.headers))
+    assert seen["data"][0]["status"] == "captured"
+    assert [(e["kind"], e["amount"]) for e in seen["ledger"]] == [("authorize", 1500),
+                                                                  ("capture", 1500)]
+    tampered = succeeded.replace(b"1500", b"15000")
+    error_of(await client.post(hook, headers=stripe_signed(succeeded, secret), content=tampered),
+             400, "signature_invalid")
