@@ -233,3 +233,22 @@ async def test_reconciliation_finds_an_intent_that_disagrees_with_its_ledger(
     assert [p.problem for p in found] == [
         "amount_captured is 999 but its capture ledger rows sum to 1000"]
     assert found[0].order_number == order["number"]
+
+
+async def test_a_provider_that_does_not_answer_leaves_the_attempt_to_resume_under_its_key(
+        runtime: Runtime) -> None:
+    from orderline.domain.errors import PaymentProviderUnavailable
+
+    gateway = with_sandbox(runtime, fail_next_calls=payments.CREATE_ATTEMPTS)
+    merchant = await new_merchant(runtime)
+    order = await unpaid_order(runtime, merchant)
+    with pytest.raises(PaymentProviderUnavailable) as unanswered:
+        await payments.start_payment(runtime, merchant.principal, order["id"],
+                                     provider="sandbox", payment_method="pm_card_visa")
+    first_id = unanswered.value.details["intent_id"]
+    resumed = await payments.start_payment(runtime, merchant.principal, order["id"],
+                                           provider="sandbox", payment_method="pm_card_visa")
+    assert str(resumed["id"]) == first_id and resumed["status"] == "captured"
+    assert await ledger_of(runtime, merchant, order["id"]) == [("authorize", 1000),
+                                                               ("capture", 1000)]
+    assert gateway.behaviour.fail_next_calls == 0

@@ -67,6 +67,8 @@ from orderline.services.outbox import emit
 
 log = logging.getLogger(__name__)
 
+# A create call the provider did not answer is sent again (same idempotency key) this often.
+CREATE_ATTEMPTS = 3
 
 
 def provider_named(runtime: Runtime, name: str) -> PaymentProvider:
@@ -112,6 +114,8 @@ async def start_payment(runtime: Runtime, principal: Principal, order_id: uuid.U
         live = [i for i in await payment_store.intents_of_order(conn, principal.business_id,
                                                                  order_id)
                 if i["status"] in LIVE_INTENTS]
+        if live and live[0]["provider_ref"] is None and live[0]["provider"] == provider:
+            return live[0]  # the provider never answered its creation: ask again, same key
         if live:
             raise PaymentInProgress("This order already has a payment in progress; finish or "
                                     "cancel it first.", details={"intent_id": str(live[0]["id"])})
@@ -125,19 +129,17 @@ async def start_payment(runtime: Runtime, principal: Principal, order_id: uuid.U
             "amount_collected": 0, "version": 1, "created_at": now, "updated_at": now})
 
     intent = await runtime.db.run(open_intent)
+    intent_id = intent["id"]
     try:
-        reported = await gateway.create_intent(
-            amount=intent["amount"], currency=intent["currency"],
-            capture_mode=CaptureMode(intent["capture_mode"]),
-            idempotency_key=f"intent:{intent_id}", payment_method=payment_method,
-            metadata={"business_id": str(principal.business_id), "order_id": str(order_id),
-                      "intent_id": str(intent_id)})
+        reported = await _create_at_provider(gateway, intent, payment_method)
     except ProviderError as error:
-        await _fail_without_reference(runtime, intent_id, error)
         if error.retryable:
+            # Unknown whether the provider made it: the attempt stays live (a webhook may still
+            # bring its money), and the next start asks again under the same key.
             raise PaymentProviderUnavailable(
                 f"The payment provider did not answer ({error}); try again.",
-                details={"provider": provider}) from error
+                details={"provider": provider, "intent_id": str(intent_id)}) from error
+        await _fail_without_reference(runtime, intent_id, error)
         raise PaymentFailed(f"The payment was declined: {error}",
                             details={"decline_code": error.code,
                                      "intent_id": str(intent_id)}) from error
@@ -148,6 +150,22 @@ async def start_payment(runtime: Runtime, principal: Principal, order_id: uuid.U
             f"The payment was declined: {applied['failure_message'] or applied['failure_code']}",
             details={"decline_code": applied["failure_code"], "intent_id": str(intent_id)})
     return intent_view(applied)
+
+
+async def _create_at_provider(gateway: PaymentProvider, intent: RowMapping,
+                              payment_method: str | None) -> ProviderIntent:
+    for attempt in range(CREATE_ATTEMPTS):
+        try:
+            return await gateway.create_intent(
+                amount=intent["amount"], currency=intent["currency"],
+                capture_mode=CaptureMode(intent["capture_mode"]),
+                idempotency_key=f"intent:{intent['id']}", payment_method=payment_method,
+                metadata={"business_id": str(intent["business_id"]),
+                          "order_id": str(intent["order_id"]), "intent_id": str(intent["id"])})
+        except ProviderError as error:
+            if not error.retryable or attempt == CREATE_ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
 
 
 async def _fail_without_reference(runtime: Runtime, intent_id: uuid.UUID,
@@ -255,13 +273,12 @@ async def _advance(runtime: Runtime, conn: AsyncConnection, order: RowMapping,
     authorized = max(intent["amount_authorized"], reported.amount_authorized,
                      reported.amount_captured)
     captured = max(intent["amount_captured"], reported.amount_captured)
-    if decision in (Apply.STALE, Apply.ANOMALY):
-        if decision == Apply.ANOMALY:
-            log.warning("payment report does not fit the intent's status",
-                        extra={"intent_id": str(intent["id"]), "status": str(current),
-                               "reported": reported.status.value})
-        # Amounts still only move forward; the status stays.
-        authorized, captured = intent["amount_authorized"], intent["amount_captured"]
+    if decision == Apply.ANOMALY:
+        log.warning("payment report does not fit the intent's status",
+                    extra={"intent_id": str(intent["id"]), "status": str(current),
+                           "reported": reported.status.value})
+    # The status moves only as the table allows, but money the provider reports as taken is
+    # booked whatever our status says (then given back if the order will not be paid).
     ledger = _ledger(intent)
     values: dict[str, Any] = {"updated_at": now}
     for kind, delta in ((MovementKind.AUTHORIZE, authorized - intent["amount_authorized"]),
