@@ -328,3 +328,9 @@ class WebhookSignatureRejected(DomainError):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message, details={"provider_check": code})
         self.code = code if code in self.CODES else "signature_invalid"
+
+
+class OtpRequired(DomainError):
+    """This cash-on-delivery order needs the one-time code sent to the buyer's phone."""
+
+    code = "otp_required"

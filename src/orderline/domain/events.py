@@ -26,6 +26,7 @@ class EventType(StrEnum):
     ORDER_CANCELLED = "order.cancelled"
     ORDER_SHIPPED = "order.shipped"
     ORDER_DELIVERED = "order.delivered"
+    ORDER_RETURNED = "order.returned"
     STOCK_LOW = "stock.low"
     STOCK_RECONCILIATION_DRIFT = "stock.reconciliation_drift"
     RESERVATION_EXPIRED = "reservation.expired"
@@ -60,6 +61,7 @@ _BY_NEW_STATUS = {
     OrderStatus.CANCELLED: EventType.ORDER_CANCELLED,
     OrderStatus.SHIPPED: EventType.ORDER_SHIPPED,
     OrderStatus.DELIVERED: EventType.ORDER_DELIVERED,
+    OrderStatus.RETURNED: EventType.ORDER_RETURNED,
 }
 
 

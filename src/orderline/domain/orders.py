@@ -21,21 +21,27 @@ ORDER_NUMBER_PREFIX = "OL-"
 
 class OrderStatus(StrEnum):
     PENDING_PAYMENT = "pending_payment"
+    # Cash on delivery: placed and its stock sold, the money to be collected on delivery.
+    CONFIRMED = "confirmed"
     PAID = "paid"
     PROCESSING = "processing"
     SHIPPED = "shipped"
     DELIVERED = "delivered"
     CANCELLED = "cancelled"
+    # Shipped, then refused or undeliverable (cash on delivery): the goods came back.
+    RETURNED = "returned"
 
 
 S = OrderStatus
 ALLOWED_TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
     S.PENDING_PAYMENT: frozenset({S.PAID, S.CANCELLED}),
+    S.CONFIRMED: frozenset({S.PAID, S.PROCESSING, S.SHIPPED, S.CANCELLED}),
     S.PAID: frozenset({S.PROCESSING, S.SHIPPED, S.CANCELLED}),
     S.PROCESSING: frozenset({S.SHIPPED, S.CANCELLED}),
-    S.SHIPPED: frozenset({S.DELIVERED}),
+    S.SHIPPED: frozenset({S.DELIVERED, S.RETURNED}),
     S.DELIVERED: frozenset(),
     S.CANCELLED: frozenset(),
+    S.RETURNED: frozenset(),
 }
 
 # Statuses in which the buyer's money counts as revenue.
@@ -48,6 +54,7 @@ class CancelReason(StrEnum):
     PAYMENT_TIMEOUT = "payment_timeout"
     OUT_OF_STOCK = "out_of_stock"
     FRAUD = "fraud"
+    DELIVERY_FAILED = "delivery_failed"  # cash on delivery: refused or undeliverable
     OTHER = "other"
 
 

@@ -38,6 +38,7 @@ from orderline.domain.errors import (
 from orderline.domain.inventory import ReservationStatus
 from orderline.domain.pricing import Quote
 from orderline.domain.shipping import Address, check_address, match_zone
+from orderline.services import cod
 from orderline.services.carts import CartCaller
 from orderline.services.checkout_pricing import limits_of, price_checkout
 from orderline.services.orders import (
@@ -130,6 +131,11 @@ async def start_checkout(runtime: Runtime, caller: CartCaller,
             cart_id=cart["id"], location_id=location["id"], zone_id=zone.id,
             method_id=method_id, codes=codes, customer_id=customer_id, now=now)
         check_quote(priced.quote, limits_of(settings))
+        cash = None
+        if new.payment_method == cod.COD:  # refused here already, not only at confirm
+            cash = await cod.decide(conn, settings, business_id=business_id,
+                                    customer_id=customer_id, zone_id=zone.id,
+                                    total=priced.quote.total)
         await _release_earlier(conn, cart["id"], now)
         expires_at = now + timedelta(seconds=settings["reservation_ttl_seconds"])
         held = await hold_all(runtime, conn, business_id=business_id,
@@ -149,7 +155,10 @@ async def start_checkout(runtime: Runtime, caller: CartCaller,
             "order_id": None, "version": 1, "created_at": now, "updated_at": now}
         await checkout_store.insert_checkout(conn, values)
         await stock_store.insert_reservations(conn, held)
-        return view(values)
+        shown = view(values)
+        if cash is not None:
+            shown["cod"] = {"otp_required": cash.otp_required, "reasons": list(cash.reasons)}
+        return shown
 
     return await run_counting_refusals(runtime, work)
 

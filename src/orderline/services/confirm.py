@@ -32,6 +32,7 @@ from orderline.adapters import metrics
 from orderline.adapters.db import (
     cart_store,
     checkout_store,
+    cod_store,
     coupon_store,
     idempotency_store,
     order_store,
@@ -57,13 +58,16 @@ from orderline.domain.errors import (
     CouponExhausted,
     IdempotencyKeyReused,
     NotFound,
+    OtpRequired,
     PriceChanged,
     RateLimited,
     RequestInProgress,
     ValidationFailed,
 )
 from orderline.domain.events import AggregateType, EventType
+from orderline.domain.inventory import ReservationStatus
 from orderline.domain.orders import OrderStatus, format_order_number
+from orderline.services import cod
 from orderline.services.carts import CartCaller
 from orderline.services.checkout_pricing import PricedCheckout, limits_of, price_checkout
 from orderline.services.checkouts import view
@@ -193,11 +197,28 @@ async def _convert(runtime: Runtime, conn: AsyncConnection, caller: CartCaller,
             "the new totals and confirm again with them.",
             details={"changed": moved, "totals": quote.totals(), "quote": quote.as_dict(),
                      "checkout_id": str(checkout["id"]), "priced_at": now})
+    if checkout["payment_method"] == cod.COD:
+        await _admit_cash(conn, checkout, customer_id, quote.total, now)
     await _take_coupon_uses(conn, priced, customer_id, now)
     order_id = uuid.uuid4()
     return await _write_order(conn, checkout, priced, order_id=order_id,
                               customer_id=customer_id, claimed=claimed, actor=caller.actor,
                               now=now)
+
+
+async def _admit_cash(conn: AsyncConnection, checkout: RowMapping, customer_id: uuid.UUID,
+                      total: int, now: datetime) -> None:
+    """Cash on delivery: the business's policy decides (binding, in this transaction), and a
+    risky order needs a verified one-time code, used up here."""
+    decision = await cod.decide(conn, checkout, business_id=checkout["business_id"],
+                                customer_id=customer_id, zone_id=checkout["zone_id"],
+                                total=total)
+    if decision.otp_required and not await cod_store.consume_verified_otp(
+            conn, checkout["id"], now):
+        raise OtpRequired(
+            "This cash-on-delivery order needs the code sent to the buyer's phone: ask for it "
+            f"with POST /v1/checkouts/{checkout['id']}/otp, send it to .../otp/verify, then "
+            "confirm again.", details={"reasons": list(decision.reasons)})
 
 
 def _check_open(checkout: RowMapping, now: datetime) -> None:
@@ -276,6 +297,7 @@ async def _write_order(conn: AsyncConnection, checkout: RowMapping, priced: Pric
     quote = priced.quote
     snapshot = quote.as_dict()
     business_id = checkout["business_id"]
+    cash = checkout["payment_method"] == cod.COD
     access_token = new_order_access_token()
     line_rows = _line_rows(business_id, order_id, priced)
     # The checkout and the cart close first: the business's order counter, locked from the
@@ -287,7 +309,8 @@ async def _write_order(conn: AsyncConnection, checkout: RowMapping, priced: Pric
     sequence = await order_store.next_order_sequence(conn, business_id)
     values = {
         "id": order_id, "business_id": business_id, "number": format_order_number(sequence),
-        "status": OrderStatus.PENDING_PAYMENT.value, "channel": checkout["channel"],
+        "status": (OrderStatus.CONFIRMED if cash else OrderStatus.PENDING_PAYMENT).value,
+        "channel": checkout["channel"],
         "customer_id": customer_id, "customer_name": checkout["customer_name"],
         "customer_phone": checkout["customer_phone"],
         "customer_email": checkout["customer_email"],
@@ -305,6 +328,11 @@ async def _write_order(conn: AsyncConnection, checkout: RowMapping, priced: Pric
         "updated_at": now}
     row = await order_store.insert_order(conn, values, line_rows)
     await _take_held_stock(conn, checkout, priced, order_id, now)
+    if cash:  # confirmed at once: the held stock is sold now, the money comes on delivery
+        sold = await stock_store.close_order_reservations(
+            conn, order_id=order_id, status=ReservationStatus.CONSUMED, now=now)
+        await stock_store.ship_out(conn, sold, business_id=business_id, order_id=order_id,
+                                   actor=actor, now=now)
     if priced.coupons:
         applied = {a.code: a.amount for a in quote.coupons}
         await coupon_store.record_order_coupons(conn, [

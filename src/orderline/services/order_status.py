@@ -26,7 +26,12 @@ from orderline.adapters.db import (
     stock_store,
 )
 from orderline.bootstrap import Runtime
-from orderline.domain.errors import AmountMismatch, PaymentDeadlinePassed, ValidationFailed
+from orderline.domain.errors import (
+    AmountMismatch,
+    InvalidTransition,
+    PaymentDeadlinePassed,
+    ValidationFailed,
+)
 from orderline.domain.events import AggregateType, EventType
 from orderline.domain.inventory import ReservationStatus
 from orderline.domain.orders import (
@@ -46,6 +51,10 @@ SWEEPER_ACTOR = "worker:payment_deadline"
 
 async def _pay(runtime: Runtime, conn: AsyncConnection, order: RowMapping, *, actor: str,
                reference: str | None, amount: int | None, now: datetime) -> None:
+    if order["payment_method"] == "cod" and order["status"] == OrderStatus.CONFIRMED:
+        raise InvalidTransition("A cash-on-delivery order is paid when its cash is collected: "
+                                "POST /v1/orders/{id}/cod/collect with the amount.",
+                                details={"current_status": order["status"]})
     ensure_transition(OrderStatus(order["status"]), OrderStatus.PAID)
     if amount is not None and amount != order["total"]:
         raise AmountMismatch(
@@ -211,6 +220,13 @@ async def change_status(runtime: Runtime, principal: Principal, order_id: uuid.U
         order = await lock_for_change(runtime, conn, principal, order_id, expected_version,
                                       "status")
         ensure_transition(OrderStatus(order["status"]), status)
+        if order["payment_method"] == "cod" and order["paid_at"] is None and status in (
+                OrderStatus.DELIVERED, OrderStatus.RETURNED):
+            raise InvalidTransition(
+                "A cash-on-delivery order is delivered by collecting its cash (POST "
+                "/v1/orders/{id}/cod/collect) and returned by POST /v1/orders/{id}/cod/failed, "
+                "which also move the money and the stock.",
+                details={"current_status": order["status"], "requested_status": str(status)})
         values: dict[str, Any] = {"status": status.value}
         if status == OrderStatus.DELIVERED:
             values["delivered_at"] = now

@@ -27,7 +27,11 @@ SETTINGS = (businesses.c.prices_include_tax, businesses.c.min_order_total,
             businesses.c.max_order_total, businesses.c.max_line_quantity,
             businesses.c.allow_free_orders, businesses.c.price_max_age_seconds,
             businesses.c.confirms_per_minute, businesses.c.reservation_ttl_seconds,
-            businesses.c.return_coupon_on_cancel)
+            businesses.c.return_coupon_on_cancel, businesses.c.cod_enabled,
+            businesses.c.cod_zone_ids, businesses.c.cod_max_order_total,
+            businesses.c.cod_max_open_orders, businesses.c.cod_min_trust_score,
+            businesses.c.cod_otp_above_total, businesses.c.cod_otp_first_order,
+            businesses.c.cod_allow_discrepancy)
 
 
 async def insert_checkout(conn: AsyncConnection, values: dict[str, Any]) -> None:

@@ -117,6 +117,7 @@ async def ledger_rows(conn: AsyncConnection, business_id: uuid.UUID | None) -> l
                    .scalar_subquery().label(f"ledger_{kind}"))
             for kind in ("authorize", "capture", "void", "refund", "collect")}
     stmt = (select(intents.c.id, intents.c.business_id, intents.c.order_id, intents.c.status,
+                   intents.c.provider,
                    intents.c.amount_authorized, intents.c.amount_captured,
                    intents.c.amount_voided, intents.c.amount_refunded,
                    intents.c.amount_collected, orders.c.status.label("order_status"),

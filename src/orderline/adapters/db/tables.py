@@ -18,6 +18,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -77,6 +78,18 @@ class Business(Base):
     # Card payments: captured when authorised ("automatic") or on fulfilment ("manual").
     capture_mode: Mapped[str] = mapped_column(String(10), default="automatic",
                                               server_default="automatic")
+    # Cash on delivery (domain/cod.py CodPolicy): off until the merchant turns it on.
+    cod_enabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    cod_zone_ids: Mapped[list[str]] = mapped_column(JSON, default=list,
+                                                    server_default=text("'[]'"))
+    cod_max_order_total: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    cod_max_open_orders: Mapped[int] = mapped_column(Integer, default=2, server_default="2")
+    cod_min_trust_score: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    cod_otp_above_total: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    cod_otp_first_order: Mapped[bool] = mapped_column(Boolean, default=True,
+                                                      server_default=true())
+    cod_allow_discrepancy: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                        server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
@@ -215,6 +228,10 @@ class Customer(Base):
     email: Mapped[str | None] = mapped_column(String(320), nullable=True)
     total_orders: Mapped[int] = mapped_column(Integer, default=0)
     total_spent: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Cash on delivery: trust (raised by delivered cash orders, lowered by refused or failed
+    # deliveries) and how many cash orders were delivered.
+    cod_trust_score: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    cod_delivered: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
@@ -770,6 +787,27 @@ class ProviderEventRecord(Base):
     outcome: Mapped[str] = mapped_column(String(20))  # applied | duplicate | stale | anomaly
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CodOtp(Base):
+    """A one-time code sent to a cash-on-delivery buyer for one checkout: stored hashed,
+    expiring, locked after too many wrong tries, and consumed by the confirm it unlocked."""
+
+    __tablename__ = "cod_otps"
+    __table_args__ = (Index("ix_cod_otps_checkout", "checkout_id", "created_at"),)
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    business_id: Mapped[uuid.UUID] = _business_fk()
+    checkout_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("checkouts.id", ondelete="CASCADE"))
+    phone: Mapped[str] = mapped_column(String(40))
+    code_hash: Mapped[str] = mapped_column(String(128))
+    salt: Mapped[bytes] = mapped_column(LargeBinary(32))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(Integer, default=5)
+    verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    consumed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 def table_of(model: type[Base]) -> Table:

@@ -22,6 +22,7 @@ from orderline.entrypoints.api.routes import (
     carts,
     catalog,
     checkouts,
+    cod,
     coupons,
     health,
     inventory,
@@ -70,7 +71,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     install_error_handlers(app)
 
     for module in (health, orders, catalog, inventory, business, carts, checkouts, shipping,
-                   coupons, payments):
+                   coupons, payments, cod):
         app.include_router(module.router)
     app.include_router(metrics_routes.router)
     app.include_router(streams.router)

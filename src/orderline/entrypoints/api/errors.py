@@ -67,6 +67,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "confirm_in_flight": 409,
     "rate_limited": 429,
     "payment_failed": 402,
+    "otp_required": 409,
     "payment_in_progress": 409,
     "payment_not_capturable": 409,
     "refund_exceeds_captured": 409,
