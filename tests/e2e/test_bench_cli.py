@@ -44,16 +44,27 @@ def database_exists(admin_url: str, name: str) -> bool:
     return asyncio.run(look())
 
 
+def bench_output(command: str, admin_url: str, *options: str) -> str:
+    """What ``orderline bench <command>`` prints on the test server, once it has succeeded."""
+    run = subprocess.run([ORDERLINE, "bench", command, "--database-url", admin_url, *options],
+                         capture_output=True, text=True, timeout=600, check=False)
+    assert run.returncode == 0, run.stdout + run.stderr
+    return run.stdout
+
+
+def assert_dropped(out: str, admin_url: str) -> None:
+    """The bench says it dropped its database, and the database is gone."""
+    name = re.search(r"^database (orderline_bench_[0-9a-f]+) dropped", out, re.MULTILINE)
+    assert name is not None, out
+    assert not database_exists(admin_url, name[1])
+
+
 def test_bench_reports_both_scenarios_and_paths_then_drops_its_database(
         postgres_server: postgres.PostgresServer, tmp_path: Path) -> None:
     figures = tmp_path / "bench.json"
-    run = subprocess.run(
-        [ORDERLINE, "bench", "orders", "--database-url", postgres_server.admin_url,
-         "--orders", "50", "--skus", "100", "--workers", "2", "--connections", "4",
-         "--duration", "0", "--json", str(figures)],
-        capture_output=True, text=True, timeout=600, check=False)
-    out = run.stdout
-    assert run.returncode == 0, out + run.stderr
+    out = bench_output("orders", postgres_server.admin_url, "--orders", "50", "--skus", "100",
+                       "--workers", "2", "--connections", "4", "--duration", "0", "--json",
+                       str(figures))
 
     for path in ("raw", "http"):
         for scenario in ("hot-sku", "spread"):
@@ -95,12 +106,8 @@ def test_bench_refuses_sqlite_with_a_clear_message() -> None:
 
 def test_bench_events_reports_relay_rates_and_the_lag_then_drops_its_database(
         postgres_server: postgres.PostgresServer) -> None:
-    run = subprocess.run(
-        [ORDERLINE, "bench", "events", "--database-url", postgres_server.admin_url,
-         "--events", "100", "--workers", "1,2", "--load-seconds", "2"],
-        capture_output=True, text=True, timeout=600, check=False)
-    out = run.stdout
-    assert run.returncode == 0, out + run.stderr
+    out = bench_output("events", postgres_server.admin_url, "--events", "100", "--workers",
+                       "1,2", "--load-seconds", "2")
     for workers in (1, 2):
         row = re.search(rf"^ +{workers} +([0-9]+) +[0-9.]+ +[0-9]+$", out, re.M)
         assert row is not None, out
@@ -108,9 +115,7 @@ def test_bench_events_reports_relay_rates_and_the_lag_then_drops_its_database(
         # (one batch, a few dozen at most) are not in the count; the rest all are.
         assert 50 <= int(row.group(1)) <= 100, out
     assert re.search(r"^  p50 [0-9.]+s   p95 [0-9.]+s   max [0-9.]+s", out, re.M), out
-    name = re.search(r"database (orderline_bench_[0-9a-f]+) dropped", out)
-    assert name is not None, out
-    assert not database_exists(postgres_server.admin_url, name.group(1))
+    assert_dropped(out, postgres_server.admin_url)
 
 
 def test_bench_events_refuses_a_bad_worker_list(
@@ -125,13 +130,9 @@ def test_bench_events_refuses_a_bad_worker_list(
 def test_bench_checkout_reports_buyer_paths_steps_and_statements_then_drops_its_database(
         postgres_server: postgres.PostgresServer, tmp_path: Path) -> None:
     figures = tmp_path / "checkout.json"
-    run = subprocess.run(
-        [ORDERLINE, "bench", "checkout", "--database-url", postgres_server.admin_url,
-         "--paths", "20", "--skus", "5", "--workers", "1", "--connections", "2",
-         "--duration", "0", "--json", str(figures)],
-        capture_output=True, text=True, timeout=600, check=False)
-    out = run.stdout
-    assert run.returncode == 0, out + run.stderr
+    out = bench_output("checkout", postgres_server.admin_url, "--paths", "20", "--skus", "5",
+                       "--workers", "1", "--connections", "2", "--duration", "0", "--json",
+                       str(figures))
 
     for path in ("raw", "http"):
         assert re.search(rf"^{path} checkout: 20 paths in [0-9.]+s = [0-9]+ paths/s, 0 failed$",
@@ -161,15 +162,68 @@ def test_bench_checkout_reports_buyer_paths_steps_and_statements_then_drops_its_
     assert counted["per_checkout"] == [1, int(confirm[2])]
     assert counted["sql"][0].startswith("INSERT INTO idempotency_keys")
     assert report["drifting_levels"] == 0
-
-    name = re.search(r"^database (orderline_bench_[0-9a-f]+) dropped", out, re.MULTILINE)
-    assert name is not None, out
-    assert not database_exists(postgres_server.admin_url, name[1])
+    assert_dropped(out, postgres_server.admin_url)
 
 
-def test_bench_checkout_refuses_sizes_out_of_range_before_touching_a_database() -> None:
-    run = subprocess.run([ORDERLINE, "bench", "checkout", "--connections", "0",
+@pytest.mark.parametrize("command, option, refusal", [
+    ("checkout", "--connections", "--connections must be between 1 and 64, not 0."),
+    ("payments", "--webhooks", "--webhooks must be between 1 and 100000, not 0.")])
+def test_a_bench_refuses_sizes_out_of_range_before_touching_a_database(
+        command: str, option: str, refusal: str) -> None:
+    run = subprocess.run([ORDERLINE, "bench", command, option, "0",
                           "--database-url", "postgresql://nobody@127.0.0.1:1/none"],
                          capture_output=True, text=True, timeout=120, check=False)
     assert run.returncode == 2
-    assert "--connections must be between 1 and 64, not 0." in run.stderr
+    assert refusal in run.stderr
+
+
+def test_bench_payments_reports_card_paths_webhook_rates_and_statements_then_drops_its_database(
+        postgres_server: postgres.PostgresServer, tmp_path: Path) -> None:
+    figures = tmp_path / "payments.json"
+    out = bench_output("payments", postgres_server.admin_url, "--paths", "20", "--webhooks",
+                       "20", "--skus", "5", "--workers", "1", "--connections", "2",
+                       "--duration", "0", "--json", str(figures))
+
+    assert re.search(r"^http card: 20 paths in [0-9.]+s = [0-9]+ paths/s, 0 failed$", out,
+                     re.MULTILINE), out
+    for path in ("first delivery", "redelivered"):
+        assert re.search(rf"^http webhooks, {path}: 20 webhooks in [0-9.]+s = [0-9]+ "
+                         r"webhooks/s, 0 failed$", out, re.MULTILINE), out
+    rows = re.findall(r"^(card|webhooks) +(2 requests|first delivery|redelivered), 1 servers +20 ",
+                      out, re.MULTILINE)
+    assert rows == [("card", "2 requests"), ("webhooks", "first delivery"),
+                    ("webhooks", "redelivered")], out
+    assert "orders of the measured card paths: 20 of 20 paid\n" in out
+    assert "answers: first delivery applied 20; redelivered duplicate 20\n" in out
+    assert "orders of the measured first deliveries: 20 of 20 paid\n" in out
+    assert "refused steps (any answer but the step's 2xx, by step and error code): none" in out
+    start = re.search(r"^  payments\.start_payment, automatic capture \(captured\) +(\d+) +\d+$",
+                      out, re.MULTILINE)
+    applied = re.search(r"^  payments\.receive_webhook, the capture's payment_intent\.succeeded "
+                        r"\(applied\) +(\d+) +1$", out, re.MULTILINE)
+    again = re.search(r"^  payments\.receive_webhook, the same webhook again \(duplicate\) +(\d+) "
+                      r"+1$", out, re.MULTILINE)
+    assert start is not None and applied is not None and again is not None, out
+    assert 0 < int(again[1]) < int(applied[1]), out
+
+    report = json.loads(figures.read_text())
+    assert [r["path"] for r in report["results"]] == ["card path", "first delivery",
+                                                       "redelivered"]
+    assert all(r["completed"] == 20 and r["failed"] == 0 and r["p50_ms"] <= r["p95_ms"]
+               for r in report["results"])
+    assert report["results"][0]["paths_per_second"] > 0
+    assert all(r["webhooks_per_second"] > 0 for r in report["results"][1:])
+    assert report["steps"]["card path"]["refusals"] == {}
+    assert set(report["steps"]["card path"]["latency"]) == {"order", "payment"}
+    assert report["webhook_outcomes"] == {"first delivery": {"applied": 20},
+                                          "redelivered": {"duplicate": 20}}
+    assert report["order_statuses"] == {"card path": {"paid": 20},
+                                        "first delivery": {"paid": 20}}
+    # The warm-up's 20 payments and the 20 measured each send the server two webhooks.
+    assert report["server_webhooks"]["recorded"] == report["server_webhooks"]["expected"] == 80
+    counted = {(s["call"], s["case"]): s for s in report["statements"]}
+    assert counted[("payments.start_payment", "automatic capture")]["statements"] == int(
+        start[1])
+    assert counted[("payments.receive_webhook", "the same webhook again")]["outcome"] == \
+        "duplicate"
+    assert_dropped(out, postgres_server.admin_url)

@@ -19,6 +19,7 @@ from orderline.domain.errors import (
     WebhookSignatureRejected,
 )
 from orderline.services import orders, payments
+from orderline.services.relay import Relay
 from tests.conftest import Merchant, new_merchant
 from tests.support.catalog import place, stock, stock_sku
 
@@ -68,6 +69,10 @@ async def test_an_approved_card_pays_the_order_once_even_with_its_webhooks_redel
     assert await ledger_of(runtime, merchant, order["id"]) == [("authorize", 1000),
                                                                ("capture", 1000)]
     assert (await stock(runtime, merchant, "MUG"))["on_hand"] == 8
+    # Webhooks about a paid order ask the worker for nothing: no refund follows.
+    await Relay(runtime).relay_until_idle()
+    assert await ledger_of(runtime, merchant, order["id"]) == [("authorize", 1000),
+                                                               ("capture", 1000)]
 
 
 async def test_a_declined_card_says_why_keeps_the_stock_and_another_card_may_follow(

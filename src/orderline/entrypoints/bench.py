@@ -32,7 +32,7 @@ import random
 import time
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
@@ -63,6 +63,7 @@ BUYERS = 100
 HOT_SKU = "HOT-1"
 SCENARIOS = ("hot-sku", "spread")
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 class BenchRefused(Exception):
@@ -70,16 +71,38 @@ class BenchRefused(Exception):
 
 
 @dataclass(frozen=True, slots=True)
-class BenchOptions:
+class LoadOptions:
+    """What every bench with HTTP phases takes: the server, the load, where figures go."""
+
     database_url: str | None = None
-    orders: int = 2000
     connections: int = 16
     workers: int = 4
-    skus: int = 10_000
     max_seconds: float | None = DEFAULT_MAX_SECONDS
     json_path: Path | None = None
     verbose: bool = False
+
+    def check(self) -> None:
+        """Refuse sizes out of range, with ``BenchRefused``."""
+        raise NotImplementedError
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """The options as the report shows them."""
+        raise NotImplementedError
+
+
+@dataclass(frozen=True, slots=True)
+class BenchOptions(LoadOptions):
+    orders: int = 2000
+    skus: int = 10_000
     seed: int = 1
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        return {"orders": self.orders, "warmup_orders": WARMUP_ORDERS,
+                "connections": self.connections, "workers": self.workers,
+                "skus": self.skus, "buyers": BUYERS, "seed": self.seed,
+                "max_seconds": self.max_seconds}
 
     def check(self) -> None:
         check_sizes((("--orders", self.orders, 1_000_000),
@@ -158,21 +181,27 @@ def write_json(path: Path | None, figures: dict[str, Any], say: Callable[[str], 
         say(f"figures written to {path}")
 
 
+def run_bench(options: LoadOptions, say: Callable[[str], None], new_report: Callable[..., R],
+              bench: Callable[[str, R], Coroutine[Any, Any, None]], text: Callable[..., str],
+              figures: Callable[[R], dict[str, Any]]) -> R:
+    """A bench from start to end: check ``options``; make ``new_report(database=...,
+    settings=...)`` for a database of its own on the server and fill it in with ``bench(url,
+    report)``, dropping the database afterwards whatever happens; print ``text(report,
+    verbose=...)``, and write ``figures(report)`` as JSON when asked."""
+    options.check()
+    with throwaway_database(server_url(options.database_url), say) as (url, name):
+        report = new_report(database=name, settings=options.settings)
+        asyncio.run(bench(url, report))
+    say("")
+    say(text(report, verbose=options.verbose))
+    write_json(options.json_path, figures(report), say)
+    return report
+
+
 def run(options: BenchOptions, say: Callable[[str], None] = typer.echo) -> Report:
     """Run the whole bench, print its table, and drop its database whatever happens."""
-    options.check()
-    server = server_url(options.database_url)
-    with throwaway_database(server, say) as (url, name):
-        report = Report(database=name, settings={
-            "orders": options.orders, "warmup_orders": WARMUP_ORDERS,
-            "connections": options.connections, "workers": options.workers,
-            "skus": options.skus, "buyers": BUYERS, "seed": options.seed,
-            "max_seconds": options.max_seconds})
-        asyncio.run(_bench(options, url, report, say))
-    say("")
-    say(render(report, verbose=options.verbose))
-    write_json(options.json_path, as_json(report), say)
-    return report
+    return run_bench(options, say, Report, lambda url, report: _bench(options, url, report, say),
+                     render, as_json)
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,6 +270,40 @@ class CpuMeter:
                 bench_cpu.cpu_by_pid(backends))
 
 
+@dataclass(frozen=True, slots=True)
+class Stage:
+    """What a bench's phases run on (see ``staged``)."""
+
+    runtime: Runtime
+    server: bench_http.ApiServer
+    monitor: Any  # an asyncpg connection to the bench's database, for the bench's own reads
+    meter: CpuMeter
+    server_version: str
+
+
+@contextlib.asynccontextmanager
+async def staged(url: str, database: str, *, workers: int) -> AsyncIterator[Stage]:
+    """A runtime on the migrated database, ``orderline serve --workers`` starting up (ready
+    after ``server.wait_ready()``: the caller sets up meanwhile), and a monitor connection
+    with its CPU meter; all stopped and closed on the way out, whatever happens."""
+    runtime = build_runtime(Settings(database_url=url))
+    server: bench_http.ApiServer | None = None
+    monitor: Any = None
+    try:
+        await upgrade_to_head(runtime.db)
+        server = bench_http.ApiServer(database_url=url, workers=workers)
+        monitor = await asyncpg.connect(driver_free_url(url))
+        yield Stage(runtime=runtime, server=server, monitor=monitor,
+                    meter=CpuMeter(monitor, database, server.process.pid),
+                    server_version=str(await monitor.fetchval("SHOW server_version")))
+    finally:
+        if server is not None:
+            server.stop()
+        if monitor is not None:
+            await monitor.close()
+        await runtime.close()
+
+
 async def drive_metered(planned: Sequence[T], *, scenario: str, path: str, concurrency: int,
                         place: Callable[[T], Awaitable[None]], meter: CpuMeter,
                         max_seconds: float | None, servers: bool) -> PhaseResult:
@@ -259,16 +322,10 @@ async def _bench(options: BenchOptions, url: str, report: Report,
                  say: Callable[[str], None]) -> None:
     p = plan(options)
     started = time.perf_counter()
-    runtime = build_runtime(Settings(database_url=url))
-    server: bench_http.ApiServer | None = None
-    monitor: Any = None
-    try:
-        await upgrade_to_head(runtime.db)
-        # The servers start up while the catalog is stocked, and are ready before any phase.
-        server = bench_http.ApiServer(database_url=url, workers=options.workers)
-        monitor = await asyncpg.connect(driver_free_url(url))
-        meter = CpuMeter(monitor, report.database, server.process.pid)
-        report.server_version = str(await monitor.fetchval("SHOW server_version"))
+    # The servers start up while the catalog is stocked, and are ready before any phase.
+    async with staged(url, report.database, workers=options.workers) as stage:
+        runtime, server, monitor, meter = stage.runtime, stage.server, stage.monitor, stage.meter
+        report.server_version = stage.server_version
         created = await tenancy.create_business(runtime, name="Bench shop", currency="USD")
         principal = await tenancy.authenticate(runtime, created.api_key.key)
         await catalog.create_product(runtime, principal, name="Hot product", description="",
@@ -296,12 +353,6 @@ async def _bench(options: BenchOptions, url: str, report: Report,
         await _http_phases(options, server.base_url, created.api_key.key, p, report, meter,
                            say)
         report.drifting_levels = len(await inventory.reconcile(runtime, principal.business_id))
-    finally:
-        if server is not None:
-            server.stop()
-        if monitor is not None:
-            await monitor.close()
-        await runtime.close()
 
 
 async def _raw_phases(options: BenchOptions, url: str, seller: bench_raw.Seller, p: Plan,

@@ -28,7 +28,6 @@ stock books still balance, and drops the database, also after a failure or Ctrl-
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import random
 import time
@@ -37,27 +36,23 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 from typing import Any, TypeVar
 
-import asyncpg  # type: ignore[import-untyped]  # no type information shipped
 import typer
 from pydantic_core import to_jsonable_python
 
-from orderline.adapters.db.migrate import upgrade_to_head
-from orderline.bootstrap import Runtime, build_runtime
-from orderline.config import Settings, driver_free_url
+from orderline.bootstrap import Runtime
 from orderline.domain.shipping import Address
 from orderline.domain.tenancy import Principal
 from orderline.entrypoints import bench_http, bench_raw
 from orderline.entrypoints.bench import (
     BenchRefused,
     CpuMeter,
+    LoadOptions,
     check_sizes,
     measured_phase,
-    server_url,
-    throwaway_database,
-    write_json,
+    run_bench,
+    staged,
 )
 from orderline.entrypoints.bench_checkout_paths import (
     ADDRESS,
@@ -96,15 +91,9 @@ T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
-class CheckoutBenchOptions:
-    database_url: str | None = None
+class CheckoutBenchOptions(LoadOptions):
     paths: int = 1000
-    connections: int = 16
-    workers: int = 4
     skus: int = 100
-    max_seconds: float | None = 20.0
-    json_path: Path | None = None
-    verbose: bool = False
     seed: int = 1
 
     def check(self) -> None:
@@ -121,23 +110,19 @@ class CheckoutBenchOptions:
     def warmup_paths(self) -> int:
         return min(WARMUP_PATHS, self.paths)
 
+    @property
+    def settings(self) -> dict[str, Any]:
+        return {"paths": self.paths, "warmup_paths": self.warmup_paths,
+                "connections": self.connections, "workers": self.workers, "skus": self.skus,
+                "customers": self.customers, "seed": self.seed,
+                "max_seconds": self.max_seconds}
+
 
 def run(options: CheckoutBenchOptions,
         say: Callable[[str], None] = typer.echo) -> CheckoutReport:
     """Run the whole bench, print its report, and drop its database whatever happens."""
-    options.check()
-    server = server_url(options.database_url)
-    with throwaway_database(server, say) as (url, name):
-        report = CheckoutReport(database=name, settings={
-            "paths": options.paths, "warmup_paths": options.warmup_paths,
-            "connections": options.connections, "workers": options.workers,
-            "skus": options.skus, "customers": options.customers, "seed": options.seed,
-            "max_seconds": options.max_seconds})
-        asyncio.run(_bench(options, url, report, say))
-    say("")
-    say(render(report, verbose=options.verbose))
-    write_json(options.json_path, as_json(report), say)
-    return report
+    return run_bench(options, say, CheckoutReport,
+                     lambda url, report: _bench(options, url, report, say), render, as_json)
 
 
 # --- the shop, its customers, and the statement counts ----------------------------------------
@@ -242,16 +227,10 @@ async def _bench(options: CheckoutBenchOptions, url: str, report: CheckoutReport
     planned = _plan(options, skus)
     # Two phases take the plan; the setup paths and the counted ones take skus[0].
     units = 2 * max(Counter(planned).values()) + options.customers + 2
-    runtime = build_runtime(Settings(database_url=url))
-    server: bench_http.ApiServer | None = None
-    monitor: Any = None
-    try:
-        await upgrade_to_head(runtime.db)
-        # The servers start up while the shop is set up, and are ready before any phase.
-        server = bench_http.ApiServer(database_url=url, workers=options.workers)
-        monitor = await asyncpg.connect(driver_free_url(url))
-        meter = CpuMeter(monitor, report.database, server.process.pid)
-        report.server_version = str(await monitor.fetchval("SHOW server_version"))
+    # The servers start up while the shop is set up, and are ready before any phase.
+    async with staged(url, report.database, workers=options.workers) as stage:
+        runtime, server, monitor, meter = stage.runtime, stage.server, stage.monitor, stage.meter
+        report.server_version = stage.server_version
         created = await tenancy.create_business(runtime, name="Checkout bench shop",
                                                 currency="USD")
         key = created.api_key.key
@@ -280,12 +259,6 @@ async def _bench(options: CheckoutBenchOptions, url: str, report: CheckoutReport
         await _raw_phase(options, url, shop, buyers, planned, report, meter, say)
         await _http_phase(options, server.base_url, key, buyers, planned, report, meter, say)
         report.drifting_levels = len(await inventory.reconcile(runtime, principal.business_id))
-    finally:
-        if server is not None:
-            server.stop()
-        if monitor is not None:
-            await monitor.close()
-        await runtime.close()
 
 
 async def _raw_phase(options: CheckoutBenchOptions, url: str, shop: RawShop,
@@ -324,4 +297,4 @@ async def _phase(options: CheckoutBenchOptions, path: str, planned: Sequence[T],
         label=f"{'raw' if path == RAW else 'http'} checkout", noun="paths", scenario=SCENARIO,
         path=path, planned=planned, warmup=options.warmup_paths, warm=warm, place=place,
         connections=options.connections, max_seconds=options.max_seconds, meter=meter,
-        say=say))
+        say=say, servers=path != RAW))

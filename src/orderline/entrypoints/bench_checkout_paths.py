@@ -208,7 +208,7 @@ class Sample:
 # --- over HTTP -------------------------------------------------------------------------------
 
 async def post_step(client: httpx.AsyncClient, times: StepTimes, step: str, url: str,
-                    expected: int, *, headers: dict[str, str],
+                    expected: int, *, headers: dict[str, str] | None = None,
                     body: dict[str, Any] | None = None, content: bytes | None = None) -> Any:
     """POST ``body`` as JSON (or ``content`` as it is), timed as ``step``; the answer's JSON
     when its status is ``expected``, else ``StepRefused`` with the status and error code."""

@@ -37,6 +37,17 @@ DatabaseOpt = Annotated[str | None, typer.Option(
     "--database-url", envvar="ORDERLINE_DATABASE_URL",
     help="postgresql://... or sqlite:///file; default: a SQLite file under ./data")]
 
+# The options every ``orderline bench`` with HTTP phases takes.
+BenchServerOpt = Annotated[str | None, typer.Option(
+    "--database-url", envvar="ORDERLINE_DATABASE_URL",
+    help="a PostgreSQL server (default postgresql://postgres@127.0.0.1:5432/postgres); the "
+         "bench creates its own database there and drops it at the end")]
+DurationOpt = Annotated[float, typer.Option(
+    help="stop each measured phase after this many seconds (0: no limit)")]
+JsonOpt = Annotated[Path | None, typer.Option("--json", help="also write the figures here as "
+                                              "JSON")]
+VerboseOpt = Annotated[bool, typer.Option(help="list the SQL statements counted")]
+
 
 def _settings(database_url: str | None) -> Settings:
     if database_url:
@@ -243,21 +254,16 @@ A buyer's checkout (cart, then review, then confirm) is in README.md, "Checkout"
 
 @bench_app.command("orders")
 def bench_orders(
-    database_url: Annotated[str | None, typer.Option(
-        "--database-url", envvar="ORDERLINE_DATABASE_URL",
-        help="a PostgreSQL server (default postgresql://postgres@127.0.0.1:5432/postgres); the "
-             "bench creates its own database there and drops it at the end")] = None,
+    database_url: BenchServerOpt = None,
     orders: Annotated[int, typer.Option(help="measured orders per scenario and path")] = 2000,
     connections: Annotated[int, typer.Option(
         help="raw SQL pool size, and HTTP requests in flight")] = 16,
     workers: Annotated[int, typer.Option(help="orderline serve processes")] = 4,
     skus: Annotated[int, typer.Option(help="SKUs the spread scenario picks from")] = 10_000,
-    duration: Annotated[float, typer.Option(
-        help="stop each measured phase after this many seconds (0: no limit)")] = 20.0,
+    duration: DurationOpt = 20.0,
     seed: Annotated[int, typer.Option(help="seed of the spread scenario's SKU picks")] = 1,
-    json_path: Annotated[Path | None, typer.Option("--json", help="also write the figures "
-                                                   "here as JSON")] = None,
-    verbose: Annotated[bool, typer.Option(help="list the SQL statements counted")] = False,
+    json_path: JsonOpt = None,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Orders/s and p50/p95/p99 of order creation: raw SQL ceiling beside POST /v1/orders."""
     from orderline.entrypoints import bench
@@ -335,10 +341,7 @@ def bench_events(
 
 @bench_app.command("checkout")
 def bench_checkout(
-    database_url: Annotated[str | None, typer.Option(
-        "--database-url", envvar="ORDERLINE_DATABASE_URL",
-        help="a PostgreSQL server (default postgresql://postgres@127.0.0.1:5432/postgres); the "
-             "bench creates its own database there and drops it at the end")] = None,
+    database_url: BenchServerOpt = None,
     paths: Annotated[int, typer.Option(
         help="measured buyer paths (cart, line, checkout, confirm: one order) per phase")]
         = 1000,
@@ -346,12 +349,10 @@ def bench_checkout(
         help="raw SQL pool size, and buyer paths in flight over HTTP")] = 16,
     workers: Annotated[int, typer.Option(help="orderline serve processes")] = 4,
     skus: Annotated[int, typer.Option(help="SKUs each path picks one from")] = 100,
-    duration: Annotated[float, typer.Option(
-        help="stop each measured phase after this many seconds (0: no limit)")] = 20.0,
+    duration: DurationOpt = 20.0,
     seed: Annotated[int, typer.Option(help="seed of the SKU picks")] = 1,
-    json_path: Annotated[Path | None, typer.Option("--json", help="also write the figures "
-                                                   "here as JSON")] = None,
-    verbose: Annotated[bool, typer.Option(help="list the SQL statements counted")] = False,
+    json_path: JsonOpt = None,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Buyer paths (= orders) per second through cart, checkout and confirm over HTTP, beside
     the same writes as raw SQL; latency and SQL statements per step."""
@@ -363,6 +364,34 @@ def bench_checkout(
             database_url=database_url, paths=paths, connections=connections, workers=workers,
             skus=skus, max_seconds=duration or None, json_path=json_path, verbose=verbose,
             seed=seed))
+    except (BenchRefused, ServerFailed) as error:
+        _fail(str(error))
+
+
+@bench_app.command("payments")
+def bench_payments(
+    database_url: BenchServerOpt = None,
+    paths: Annotated[int, typer.Option(
+        help="measured card paths (place an order, pay it by card over HTTP)")] = 1000,
+    webhooks: Annotated[int, typer.Option(
+        help="measured capture webhooks POSTed, then POSTed again")] = 1000,
+    connections: Annotated[int, typer.Option(help="card paths or webhooks in flight")] = 16,
+    workers: Annotated[int, typer.Option(help="orderline serve processes")] = 4,
+    skus: Annotated[int, typer.Option(help="SKUs the orders take in turn")] = 100,
+    duration: DurationOpt = 20.0,
+    json_path: JsonOpt = None,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Card paths per second (order, then a sandbox card payment) over HTTP, webhooks applied
+    per second first and redelivered, and the SQL statements of each payment call."""
+    from orderline.entrypoints import bench_payments
+    from orderline.entrypoints.bench import BenchRefused, ServerFailed
+
+    try:
+        bench_payments.run(bench_payments.PaymentBenchOptions(
+            database_url=database_url, paths=paths, webhooks=webhooks, connections=connections,
+            workers=workers, skus=skus, max_seconds=duration or None, json_path=json_path,
+            verbose=verbose))
     except (BenchRefused, ServerFailed) as error:
         _fail(str(error))
 

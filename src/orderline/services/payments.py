@@ -339,7 +339,9 @@ async def _pay_if_complete(runtime: Runtime, conn: AsyncConnection, order: RowMa
             await order_store.extend_hold(conn, order["id"], now + timedelta(
                 hours=runtime.settings.authorization_hold_hours))
         return
-    if ledger.refundable > 0 or intent["status"] in LIVE_INTENTS:
+    will_not_be_paid = order["status"] in (OrderStatus.CANCELLED, OrderStatus.RETURNED) or (
+        order["status"] == OrderStatus.PENDING_PAYMENT and order["payment_deadline"] <= now)
+    if will_not_be_paid and (ledger.refundable > 0 or intent["status"] in LIVE_INTENTS):
         log.warning("payment for an order that will not be paid; cancelling it",
                     extra={"order_id": str(order["id"]), "intent_id": str(intent["id"])})
         await emit(conn, business_id=order["business_id"],
