@@ -414,3 +414,25 @@ async def test_the_lines_of_a_checkout_order_cannot_be_edited_behind_its_totals(
     noted = ok(await client.put(f"/v1/orders/{order['id']}", headers=m.headers,
                                 json={"note": "gift wrap"}))
     assert noted["note"] == "gift wrap"
+
+
+async def test_one_address_placing_orders_for_many_customers_is_limited_too(
+        client: httpx.AsyncClient, runtime: Runtime) -> None:
+    m = await new_merchant(runtime)
+    await open_shop(client, m, products={"MUG": (100, 100)}, shipping=0, tax_rate=None)
+    ok(await client.patch("/v1/business", headers=m.headers, json={"confirms_per_minute": 1}))
+    answers = []
+    for n in range(11):  # eleven different customers, one client address
+        customer_id = await runtime.db.run(lambda conn, n=n: new_customer(
+            conn, business_id=m.principal.business_id, name=f"Buyer {n}",
+            phone=f"+1 555 01{n:02d}", email=None, now=runtime.clock.now()))
+        created = ok(await client.post("/v1/carts", headers=m.headers, json={
+            "channel": "web", "customer_id": str(customer_id)}), 201)
+        cart = Cart(created["id"], created["token"])
+        ok(await client.post(f"/v1/carts/{cart.id}/lines", headers=cart.headers,
+                             json={"sku": "MUG", "quantity": 1}))
+        checkout = await start_checkout(client, cart, buyer={
+            "name": f"Buyer {n}", "phone": f"+1 555 01{n:02d}"})
+        answers.append(await confirm(client, cart, checkout))
+    assert [a.status_code for a in answers[:10]] == [201] * 10
+    assert error_of(answers[10], 429, "rate_limited")["limited_by"] == "ip"

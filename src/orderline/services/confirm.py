@@ -78,6 +78,8 @@ from orderline.services.outbox import FirstEvent, emit_first_events
 log = logging.getLogger(__name__)
 
 OPERATION = "checkout.confirm"
+# One IP may place this many times a buyer's limit (customers behind one shop's network).
+IP_SHARED_BY = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,17 +249,29 @@ def _check_open(checkout: RowMapping, now: datetime) -> None:
 
 async def _admit(runtime: Runtime, checkout: RowMapping, client_ip: str,
                  guards: list[Guard]) -> None:
-    """Per customer (per IP for a guest cart): a rate limit, and one confirm at a time."""
+    """Rate limits on placing orders, per customer (per IP for a guest cart), per phone, and
+    per IP (wider: several known customers may share one network), then one confirm at a
+    time per buyer."""
+    business = checkout["business_id"]
+    per_minute = checkout["confirms_per_minute"]
     who = (f"customer:{checkout['cart_customer_id']}" if checkout["cart_customer_id"]
            else f"ip:{client_ip}")
-    name = f"confirm:{checkout['business_id']}:{who}"
-    decision = await runtime.limiter.hit(name, limit=checkout["confirms_per_minute"],
-                                         window_seconds=60)
-    if not decision.allowed:
-        raise RateLimited(
-            f"Too many order confirmations; try again in {decision.retry_after_seconds} s.",
-            details={"retry_after_seconds": decision.retry_after_seconds})
-    guard = await runtime.limiter.guard(name, ttl_seconds=runtime.settings.confirm_guard_seconds)
+    limits = [(who, per_minute)]
+    if checkout["customer_phone"]:
+        limits.append((f"phone:{checkout['customer_phone']}", per_minute))
+    if checkout["cart_customer_id"]:
+        limits.append((f"ip:{client_ip}", per_minute * IP_SHARED_BY))
+    for key, limit in limits:
+        decision = await runtime.limiter.hit(f"confirm:{business}:{key}", limit=limit,
+                                             window_seconds=60)
+        if not decision.allowed:
+            raise RateLimited(
+                f"Too many orders from this {key.split(':')[0]}; try again in "
+                f"{decision.retry_after_seconds} s.",
+                details={"retry_after_seconds": decision.retry_after_seconds,
+                         "limited_by": key.split(":")[0]})
+    guard = await runtime.limiter.guard(f"confirm:{business}:{who}",
+                                        ttl_seconds=runtime.settings.confirm_guard_seconds)
     if guard is None:
         raise ConfirmInFlight("Another order confirmation of this buyer is still running; "
                               "wait for its answer.", details={})
