@@ -253,3 +253,17 @@ async def test_stripe_webhooks_pay_the_order_once_and_a_late_created_event_chang
     tampered = succeeded.replace(b"1500", b"15000")
     error_of(await client.post(hook, headers=stripe_signed(succeeded, secret), content=tampered),
              400, "signature_invalid")
+
+
+async def test_the_business_chooses_which_provider_takes_its_card_payments(
+        client: httpx.AsyncClient, runtime: Runtime, sandbox: SandboxGateway) -> None:
+    m = await new_merchant(runtime)
+    error_of(await client.patch("/v1/business", headers=m.headers,
+                                json={"card_provider": "paypal"}), 422, "validation_error")
+    runtime.providers["other"] = SandboxGateway(secret="whsec_other_gateway")
+    assert ok(await client.patch("/v1/business", headers=m.headers,
+                                 json={"card_provider": "other"}))["card_provider"] == "other"
+    order = await an_order(client, m)
+    intent = ok(await client.post(f"/v1/orders/{order['id']}/payments", headers=m.headers,
+                                  json={"payment_method": "pm_card_visa"}), 201)
+    assert (intent["provider"], intent["status"]) == ("other", "captured")

@@ -92,11 +92,16 @@ def intent_view(intent: RowMapping | dict[str, Any]) -> dict[str, Any]:
 # --- starting a payment ------------------------------------------------------------------
 
 async def start_payment(runtime: Runtime, principal: Principal, order_id: uuid.UUID, *,
-                        provider: str, payment_method: str | None) -> dict[str, Any]:
-    """A new payment attempt for an unpaid order. A declined card is ``payment_failed`` with
-    the provider's reason; the order keeps its stock until its deadline, and another attempt
-    may follow (never two live ones at once)."""
+                        provider: str | None = None,
+                        payment_method: str | None) -> dict[str, Any]:
+    """A new payment attempt for an unpaid order, through the business's card provider (its
+    ``card_provider`` setting) unless ``provider`` names another configured one. A declined
+    card is ``payment_failed`` with the provider's reason; the order keeps its stock until its
+    deadline, and another attempt may follow (never two live ones at once)."""
     principal.require(Scope.WRITE)
+    if provider is None:
+        async with runtime.db.read() as conn:
+            provider = await order_store.card_provider_of(conn, principal.business_id)
     gateway = provider_named(runtime, provider)
     now = runtime.clock.now()
     intent_id = uuid.uuid4()

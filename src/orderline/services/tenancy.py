@@ -184,7 +184,8 @@ async def update_settings(runtime: Runtime, principal: Principal, *,
                           price_max_age_seconds: int | None = None,
                           return_coupon_on_cancel: bool | None = None,
                           confirms_per_minute: int | None = None,
-                          capture_mode: str | None = None) -> dict[str, Any]:
+                          capture_mode: str | None = None,
+                          card_provider: str | None = None) -> dict[str, Any]:
     """Change the given settings (None keeps one). ``alert_email`` "" clears it (alerts go
     to the log).
 
@@ -214,6 +215,14 @@ async def update_settings(runtime: Runtime, principal: Principal, *,
                                    "when authorised) or 'manual' (captured on fulfilment).",
                                    details={"capture_mode": capture_mode})
         values["capture_mode"] = capture_mode
+    if card_provider is not None:
+        if card_provider not in runtime.providers or card_provider == "cod":
+            raise ValidationFailed(
+                f"'{card_provider}' is not a card provider of this deployment; configured: "
+                + (", ".join(sorted(runtime.providers)) or "none") + ".",
+                details={"card_provider": card_provider,
+                         "configured": sorted(runtime.providers)})
+        values["card_provider"] = card_provider
     values.update(_checkout_numbers({
         "min_order_total": min_order_total, "max_order_total": max_order_total,
         "max_line_quantity": max_line_quantity, "price_max_age_seconds": price_max_age_seconds,

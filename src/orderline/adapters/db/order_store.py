@@ -254,6 +254,12 @@ async def stats(conn: AsyncConnection, business_id: uuid.UUID, *, created_from: 
             "by_channel": by_channel}
 
 
+async def card_provider_of(conn: AsyncConnection, business_id: uuid.UUID) -> str:
+    """The provider that takes the business's card payments."""
+    stmt = select(businesses.c.card_provider).where(businesses.c.id == business_id)
+    return str((await conn.execute(stmt)).scalar_one())
+
+
 async def capture_mode_of(conn: AsyncConnection, business_id: uuid.UUID) -> str:
     """How the business captures card payments: "automatic" or "manual"."""
     stmt = select(businesses.c.capture_mode).where(businesses.c.id == business_id)

@@ -78,6 +78,9 @@ class Business(Base):
     # Card payments: captured when authorised ("automatic") or on fulfilment ("manual").
     capture_mode: Mapped[str] = mapped_column(String(10), default="automatic",
                                               server_default="automatic")
+    # Which provider takes this business's card payments ("sandbox", "stripe", ...).
+    card_provider: Mapped[str] = mapped_column(String(20), default="sandbox",
+                                               server_default="sandbox")
     # Cash on delivery (domain/cod.py CodPolicy): off until the merchant turns it on.
     cod_enabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     cod_zone_ids: Mapped[list[str]] = mapped_column(JSON, default=list,

@@ -98,3 +98,5 @@ class BusinessUpdate(Body):
     capture_mode: Annotated[str | None, Field(
         description="card payments: 'automatic' (captured when authorised) or 'manual' "
                     "(captured on fulfilment)")] = None
+    card_provider: Annotated[str | None, Field(
+        max_length=20, description="which configured provider takes card payments")] = None

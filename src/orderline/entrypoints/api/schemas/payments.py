@@ -11,8 +11,10 @@ from orderline.services.payments import RefundLine
 
 
 class PaymentStart(Body):
-    provider: Annotated[str, Field(min_length=1, max_length=20,
-                                   description="a configured provider, such as 'sandbox'")]
+    provider: Annotated[str | None, Field(
+        min_length=1, max_length=20,
+        description="a configured provider such as 'sandbox'; the business's card_provider "
+                    "if omitted")] = None
     payment_method: Annotated[str | None, Field(
         max_length=100, description="the provider's payment method token (e.g. 'pm_card_visa')"
     )] = None

@@ -1,4 +1,4 @@
-"""cash on delivery: business policy, buyer trust, one-time codes
+"""cash on delivery: business policy, buyer trust, one-time codes; the card provider
 
 Revision ID: 0005
 Revises: 0004
@@ -61,6 +61,11 @@ def upgrade() -> None:
 
     with op.batch_alter_table("businesses", schema=None) as batch_op:
         batch_op.add_column(
+            sa.Column(
+                "card_provider", sa.String(length=20), server_default="sandbox", nullable=False
+            )
+        )
+        batch_op.add_column(
             sa.Column("cod_enabled", sa.Boolean(), server_default=sa.false(), nullable=False)
         )
         batch_op.add_column(
@@ -101,6 +106,7 @@ def downgrade() -> None:
         batch_op.drop_column("cod_trust_score")
 
     with op.batch_alter_table("businesses", schema=None) as batch_op:
+        batch_op.drop_column("card_provider")
         batch_op.drop_column("cod_allow_discrepancy")
         batch_op.drop_column("cod_otp_first_order")
         batch_op.drop_column("cod_otp_above_total")
