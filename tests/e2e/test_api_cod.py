@@ -160,7 +160,11 @@ async def test_collecting_the_cash_pays_the_order_and_a_wrong_amount_follows_the
     assert (mismatch["expected"], mismatch["collected"]) == (2000, 1900)
     ok(await client.patch("/v1/business/cod", headers=m.headers,
                           json={"allow_discrepancy": True}))
+    stats = ok(await client.get("/v1/orders/stats", headers=m.headers))
+    assert (stats["paid_orders"], stats["revenue"]) == (0, 0)  # shipped, cash not in yet
     done = ok(await client.post(collect, headers=m.headers, json={"amount": 1900}))
+    stats = ok(await client.get("/v1/orders/stats", headers=m.headers))
+    assert (stats["paid_orders"], stats["revenue"]) == (1, 2000)
     assert done["status"] == "delivered" and done["paid_at"]
     history = ok(await client.get(f"/v1/orders/{order['id']}/history", headers=m.headers))
     assert history[-1]["changes"] == {"collected": 1900, "discrepancy": -100}

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, func, insert, or_, select, tuple_, update
+from sqlalchemy import and_, case, func, insert, or_, select, tuple_, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -231,9 +231,12 @@ async def list_orders(conn: AsyncConnection, business_id: uuid.UUID, f: OrderFil
 
 async def stats(conn: AsyncConnection, business_id: uuid.UUID, *, created_from: datetime | None,
                 created_to: datetime | None) -> dict[str, Any]:
-    revenue_case = case((orders.c.status.in_([s.value for s in REVENUE_STATUSES]),
-                         orders.c.total), else_=0)
-    paid_case = case((orders.c.status.in_([s.value for s in REVENUE_STATUSES]), 1), else_=0)
+    # Revenue is money received: a paid status, and for cash on delivery, cash collected
+    # (a shipped cash order is not revenue until the courier brings the money).
+    received = and_(orders.c.status.in_([s.value for s in REVENUE_STATUSES]),
+                    or_(orders.c.payment_method != "cod", orders.c.paid_at.is_not(None)))
+    revenue_case = case((received, orders.c.total), else_=0)
+    paid_case = case((received, 1), else_=0)
     base = select().select_from(orders).where(orders.c.business_id == business_id)
     if created_from:
         base = base.where(orders.c.created_at >= created_from)
