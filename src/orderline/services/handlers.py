@@ -25,10 +25,13 @@ __all__ = ["CUSTOMER_TOTALS", "Handler", "HandlerContext", "default_handlers"]
 
 async def update_customer_totals(ctx: HandlerContext, conn: AsyncConnection,
                                  event: StoredEvent) -> None:
-    """A paid order counts for its customer; cancelling a paid order takes it back."""
+    """A paid order counts for its customer (a cash order delivered with its cash collected,
+    too); cancelling a paid order takes it back."""
     order = event.payload["order"]
     sign = 0
-    if event.type == EventType.ORDER_PAID:
+    if event.type == EventType.ORDER_PAID or (
+            event.type == EventType.ORDER_DELIVERED and order["payment_method"] == "cod"
+            and event.payload["previous_status"] == OrderStatus.SHIPPED):
         sign = 1
     elif (event.type == EventType.ORDER_CANCELLED and event.payload["previous_status"]
           and OrderStatus(event.payload["previous_status"]) in REVENUE_STATUSES):
@@ -39,7 +42,8 @@ async def update_customer_totals(ctx: HandlerContext, conn: AsyncConnection,
 
 
 CUSTOMER_TOTALS = Handler("customer_totals",
-                          frozenset({EventType.ORDER_PAID, EventType.ORDER_CANCELLED}),
+                          frozenset({EventType.ORDER_PAID, EventType.ORDER_DELIVERED,
+                                     EventType.ORDER_CANCELLED}),
                           update_customer_totals)
 
 
