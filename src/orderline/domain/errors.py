@@ -334,3 +334,30 @@ class OtpRequired(DomainError):
     """This cash-on-delivery order needs the one-time code sent to the buyer's phone."""
 
     code = "otp_required"
+
+
+# Payment proof files.
+
+
+class ProofRefused(DomainError):
+    """An uploaded payment proof (receipt image or PDF) was refused; the code says why."""
+
+    code = "proof_refused"
+
+
+class FileTooLarge(ProofRefused):
+    code = "file_too_large"
+
+
+class ImageTooLarge(ProofRefused):
+    """The image declares more pixels than allowed; it was refused without being decoded."""
+
+    code = "image_too_large"
+
+
+class UnsupportedFileType(ProofRefused):
+    code = "unsupported_file_type"
+
+
+class CorruptFile(ProofRefused):
+    code = "corrupt_file"

@@ -90,6 +90,10 @@ STATUS_BY_CODE: dict[str, int] = {
     "otp_locked": 409,
     "otp_invalid": 422,
     "otp_already_used": 409,
+    "file_too_large": 413,
+    "image_too_large": 413,
+    "unsupported_file_type": 415,
+    "corrupt_file": 422,
 }
 
 _HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
