@@ -274,7 +274,7 @@ async def _advance(runtime: Runtime, conn: AsyncConnection, order: RowMapping,
     backwards. The saga applies its own cancel without settling: it refunds itself."""
     now = runtime.clock.now()
     current = IntentStatus(intent["status"])
-    decision = next_status(current, IntentStatus(reported.status.value))
+    decision = next_status(current, reported.status)
     authorized = max(intent["amount_authorized"], reported.amount_authorized,
                      reported.amount_captured)
     captured = max(intent["amount_captured"], reported.amount_captured)

@@ -96,6 +96,13 @@ class ExpiredReservation:
     expires_at: datetime
 
 
+# What an expired reservation reports, in ``ExpiredReservation``'s field order.
+_EXPIRED_COLUMNS = (reservations.c.id, reservations.c.business_id, reservations.c.order_id,
+                    reservations.c.checkout_id, reservations.c.variant_id,
+                    reservations.c.stock_level_id, reservations.c.quantity,
+                    reservations.c.expires_at)
+
+
 async def expire_lapsed_at_level(conn: AsyncConnection, stock_level_id: uuid.UUID,
                                  now: datetime) -> list[ExpiredReservation]:
     """Close the reservations at one level whose deadline has passed; returns them."""
@@ -103,10 +110,7 @@ async def expire_lapsed_at_level(conn: AsyncConnection, stock_level_id: uuid.UUI
             .where(reservations.c.stock_level_id == stock_level_id,
                    reservations.c.status == ACTIVE, reservations.c.expires_at <= now)
             .values(status=ReservationStatus.EXPIRED.value, closed_at=now)
-            .returning(reservations.c.id, reservations.c.business_id, reservations.c.order_id,
-                       reservations.c.checkout_id, reservations.c.variant_id,
-                       reservations.c.stock_level_id, reservations.c.quantity,
-                       reservations.c.expires_at))
+            .returning(*_EXPIRED_COLUMNS))
     expired = [ExpiredReservation(*row) for row in await conn.execute(stmt)]
     freed = sum(r.quantity for r in expired)
     if freed:
@@ -133,10 +137,7 @@ async def _expire_held_by(conn: AsyncConnection, holder: ColumnElement[bool],
     stmt = (update(reservations)
             .where(holder, reservations.c.status == ACTIVE)
             .values(status=ReservationStatus.EXPIRED.value, closed_at=now)
-            .returning(reservations.c.id, reservations.c.business_id, reservations.c.order_id,
-                       reservations.c.checkout_id, reservations.c.variant_id,
-                       reservations.c.stock_level_id, reservations.c.quantity,
-                       reservations.c.expires_at))
+            .returning(*_EXPIRED_COLUMNS))
     expired = [ExpiredReservation(*row) for row in await conn.execute(stmt)]
     freed: dict[uuid.UUID, int] = defaultdict(int)
     for r in expired:

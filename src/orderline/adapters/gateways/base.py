@@ -12,16 +12,11 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
+from orderline.domain.payments import IntentStatus
 
-class ProviderStatus(StrEnum):
-    """An intent's status as the provider reports it (mapped to ours one to one)."""
-
-    REQUIRES_ACTION = "requires_action"
-    PROCESSING = "processing"
-    AUTHORIZED = "authorized"
-    CAPTURED = "captured"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
+# An intent's status as the provider reports it: each adapter maps its provider's own
+# statuses onto the domain's, so a report and our intent speak the same statuses.
+ProviderStatus = IntentStatus
 
 
 class CaptureMode(StrEnum):
