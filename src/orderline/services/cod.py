@@ -46,7 +46,6 @@ from orderline.domain.errors import (
 from orderline.domain.inventory import MovementReason
 from orderline.domain.orders import CancelReason, OrderStatus
 from orderline.domain.payments import IntentStatus, MovementKind
-from orderline.domain.shipping import ZoneTerms
 from orderline.domain.tenancy import Principal, Scope
 from orderline.services.carts import CartCaller
 from orderline.services.orders import lock_for_change, save_change
@@ -275,7 +274,7 @@ async def update_settings(runtime: Runtime, principal: Principal,
                   **{f"cod_{k}": v for k, v in changes.items()}}
         merged["cod_zone_ids"] = [str(z) for z in merged["cod_zone_ids"]]
         policy_of(merged)  # raises ValidationFailed naming the setting
-        known = {str(z.id) for z in await _zones(conn, principal.business_id)}
+        known = {str(z.id) for z in await shipping_store.zone_terms(conn, principal.business_id)}
         unknown = sorted(set(merged["cod_zone_ids"]) - known)
         if unknown:
             raise ValidationFailed("These are not shipping zones of this business: "
@@ -285,8 +284,3 @@ async def update_settings(runtime: Runtime, principal: Principal,
 
     await runtime.db.run(work)
     return await get_settings(runtime, principal)
-
-
-async def _zones(conn: AsyncConnection, business_id: uuid.UUID) -> list[ZoneTerms]:
-    return await shipping_store.zone_terms(conn, business_id)
-
