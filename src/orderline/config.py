@@ -86,6 +86,30 @@ class Settings(BaseSettings):
     # Stripe, when an API key is set; its webhooks go to POST /v1/payments/webhooks/stripe.
     stripe_api_key: SecretStr = SecretStr("")
     stripe_webhook_secret: SecretStr = SecretStr("")
+    # Payment proofs (bank transfer and e-wallet receipts): where the files go ("local": a
+    # folder, data_dir/proofs unless set; "s3": an S3-compatible bucket), sealed with AES-GCM
+    # under per-file data keys wrapped by a master key. Master keys are "id:base64key" pairs,
+    # comma-separated, the first one sealing new files (see adapters/encryption.py); when
+    # empty, a key file is generated under data_dir (fine for the embedded mode only).
+    proof_storage: str = "local"
+    proof_storage_dir: Path | None = None
+    proof_master_keys: SecretStr = SecretStr("")
+    proof_s3_bucket: str = ""
+    proof_s3_endpoint_url: str = ""
+    proof_s3_region: str = "us-east-1"
+    proof_s3_access_key_id: str = ""
+    proof_s3_secret_access_key: SecretStr = SecretStr("")
+    proof_s3_prefix: str = "proofs/"
+    # The largest upload the server reads for a proof; each business may accept less.
+    proof_upload_max_bytes: int = 10 * 1024 * 1024
+    # Reading proofs (worker): Tesseract with these languages; how often the worker looks for
+    # proofs to read, and how often it deletes proof files past their retention.
+    ocr_enabled: bool = True
+    ocr_languages: str = "eng"
+    ocr_timeout_seconds: float = 30.0
+    ocr_max_attempts: int = 3
+    proof_scoring_interval_seconds: float = 2.0
+    proof_retention_interval_seconds: float = 3600.0
     log_level: str = "INFO"
     # Run the payment-deadline sweeper inside the API process (the demo does).
     embedded_worker: bool = False

@@ -60,6 +60,7 @@ async def test_placing_an_order_holds_its_stock_and_answers_with_location_and_et
     fetched = await client.get(f"/v1/orders/{order['id']}", headers=merchant.headers)
     access_token = order.pop("access_token")
     assert access_token.startswith("oat_") and access_token not in fetched.text
+    assert order.pop("manual_payment") is None  # a card order: no transfer instructions
     assert ok(fetched) == order
     assert fetched.headers["ETag"] == '"1"'
     assert await balanced(client, merchant)

@@ -26,6 +26,12 @@ _KEY = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*(?:/[A-Za-z0-9_-][A-Za-z0-9_.-]*
 MAX_KEY_LENGTH = 512
 
 
+class StorageUnavailable(Exception):
+    """The store failed or refused a request (anything but "no such object"): an outage,
+    never a missing receipt. The store's own error is chained as ``__cause__``; the message
+    names the operation, bucket and key, never credentials."""
+
+
 class ProofStorage(Protocol):
     """Bytes by key. ``get`` raises ``KeyError`` for a missing key."""
 
@@ -145,6 +151,16 @@ class EncryptedStorage(ProofStorage):
 
     async def exists(self, key: str) -> bool:
         return await self._inner.exists(key)
+
+    async def aclose(self) -> None:
+        """Close the inner store's connections, if it keeps any (an S3 client does)."""
+        closing = getattr(self._inner, "aclose", None)
+        if closing is not None:
+            await closing()
+
+    @property
+    def keys(self) -> MasterKeys:
+        return self._keys
 
     async def rotate(self, key: str) -> bool:
         """Re-wrap one stored object with the current master key; True if it changed.

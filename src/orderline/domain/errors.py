@@ -361,3 +361,52 @@ class UnsupportedFileType(ProofRefused):
 
 class CorruptFile(ProofRefused):
     code = "corrupt_file"
+
+
+class ProofDeadlinePassed(ProofRefused):
+    """The order's time to send a payment proof is over."""
+
+    code = "proof_deadline_passed"
+
+
+class DuplicateProof(ProofRefused):
+    """The same file was already sent as the proof of another order of this business."""
+
+    code = "duplicate_proof"
+
+
+class ProofNotAccepted(ProofRefused):
+    """The order takes no proof now: it is not paid by a manual method, or already paid,
+    cancelled, or its proof was approved."""
+
+    code = "proof_not_accepted"
+
+
+class AlreadyVerified(DomainError):
+    """Someone else decided this proof first; details name who and what."""
+
+    code = "already_verified"
+
+
+class PaymentMethodUnavailable(DomainError):
+    """The chosen manual payment method is switched off, or not offered on this channel."""
+
+    code = "payment_method_unavailable"
+
+
+class CustomerHasOpenOrders(DomainError):
+    """Personal data cannot be erased while the customer's orders still need it."""
+
+    code = "customer_has_open_orders"
+
+
+class ProofFileDeleted(DomainError):
+    """The proof's file was deleted (retention or erasure); its record and hash remain."""
+
+    code = "proof_file_deleted"
+
+
+class ProofStorageUnavailable(DomainError):
+    """The proof store did not answer; nothing was changed. Retry later."""
+
+    code = "proof_storage_unavailable"

@@ -38,6 +38,12 @@ class EventType(StrEnum):
     ORDER_REFUNDED = "order.refunded"
     ORDER_PARTIALLY_REFUNDED = "order.partially_refunded"
     WEBHOOK_ENDPOINT_DISABLED = "webhook_endpoint.disabled"
+    # Manual payments: a proof arrived, was read and scored, or a person (or the
+    # auto-approval rule) decided it.
+    PAYMENT_PROOF_SUBMITTED = "payment_proof.submitted"
+    PAYMENT_PROOF_SCORED = "payment_proof.scored"
+    PAYMENT_PROOF_APPROVED = "payment_proof.approved"
+    PAYMENT_PROOF_REJECTED = "payment_proof.rejected"
 
 
 class AggregateType(StrEnum):
@@ -46,15 +52,19 @@ class AggregateType(StrEnum):
     RESERVATION = "reservation"
     CHECKOUT = "checkout"
     WEBHOOK_ENDPOINT = "webhook_endpoint"
+    # Its own aggregate, not the order's: the buyer's order stream must not carry scores.
+    PAYMENT_PROOF = "payment_proof"
 
 
 ORDER_EVENTS = frozenset(t for t in EventType if t.value.startswith("order."))
+PROOF_EVENTS = frozenset(t for t in EventType if t.value.startswith("payment_proof."))
 # What a merchant's live stream (`/v1/stream`) carries by default.
 MERCHANT_STREAM_EVENTS = frozenset({*ORDER_EVENTS, EventType.STOCK_LOW,
                                     EventType.WEBHOOK_ENDPOINT_DISABLED})
 # The buyer hears about these (through the notifier).
 BUYER_NOTIFIED_EVENTS = frozenset({EventType.ORDER_PAID, EventType.ORDER_SHIPPED,
-                                   EventType.ORDER_DELIVERED, EventType.ORDER_CANCELLED})
+                                   EventType.ORDER_DELIVERED, EventType.ORDER_CANCELLED,
+                                   EventType.PAYMENT_PROOF_REJECTED})
 
 _BY_NEW_STATUS = {
     OrderStatus.PAID: EventType.ORDER_PAID,

@@ -88,11 +88,12 @@ def cancel_reason_text(reason: str | None) -> str:
     return _CANCEL_REASONS.get(reason, reason.replace("_", " "))
 
 
-def buyer_message(event_type: str, order: Mapping[str, Any], *, shop: str) -> Text | None:
+def buyer_message(event_type: str, order: Mapping[str, Any], *, shop: str,
+                  proof: Mapping[str, Any] | None = None) -> Text | None:
     """The buyer's message for an order event, or None for events the buyer is not told of.
 
     ``order`` is the order as events carry it (number, total, currency, status, shipping,
-    cancel_reason, customer)."""
+    cancel_reason, customer); ``proof`` the payment proof of a ``payment_proof.*`` event."""
     number = str(order["number"])
     total = format_money(int(order["total"]), str(order["currency"]))
     name = str((order.get("customer") or {}).get("name") or "").strip()
@@ -120,6 +121,12 @@ def buyer_message(event_type: str, order: Mapping[str, Any], *, shop: str) -> Te
                  f"{cancel_reason_text(order.get('cancel_reason'))}."]
         if order.get("paid_at"):
             lines.append(f"The shop will refund your payment of {total}.")
+    elif event_type == EventType.PAYMENT_PROOF_REJECTED and proof is not None:
+        subject = f"{shop}: we could not confirm your payment for order {number}"
+        lines = [f"The payment proof you sent for order {number} ({total}) was not accepted: "
+                 f"{proof.get('reason') or 'no reason was given'}."]
+        if proof.get("proof_deadline"):
+            lines.append(f"You can send a new proof until {proof['proof_deadline']}.")
     else:
         return None
     return Text(subject, "\n".join([greeting, "", *lines, "", closing]))

@@ -20,9 +20,12 @@ class Scope(StrEnum):
     READ = "read"
     WRITE = "write"
     ADMIN = "admin"  # manage API keys, channels, business settings
+    # Approve or reject payment proofs (bank transfers, e-wallets) and see the queue: money
+    # moves on this decision, so it is a scope of its own that neither write nor admin implies.
+    VERIFY = "verify"
 
 
-ALL_SCOPES = (Scope.READ, Scope.WRITE, Scope.ADMIN)
+ALL_SCOPES = (Scope.READ, Scope.WRITE, Scope.ADMIN, Scope.VERIFY)
 
 
 def new_api_key() -> str:

@@ -38,7 +38,7 @@ from orderline.domain.errors import (
 from orderline.domain.inventory import ReservationStatus
 from orderline.domain.pricing import Quote
 from orderline.domain.shipping import Address, check_address, match_zone
-from orderline.services import cod
+from orderline.services import cod, manual_methods
 from orderline.services.carts import CartCaller
 from orderline.services.checkout_pricing import limits_of, price_checkout
 from orderline.services.orders import (
@@ -131,6 +131,9 @@ async def start_checkout(runtime: Runtime, caller: CartCaller,
             cart_id=cart["id"], location_id=location["id"], zone_id=zone.id,
             method_id=method_id, codes=codes, customer_id=customer_id, now=now)
         check_quote(priced.quote, limits_of(settings))
+        # A manual method that is off, or not on this channel, is refused here already.
+        await manual_methods.offered_method(conn, business_id, new.payment_method,
+                                            cart["channel"])
         cash = None
         if new.payment_method == cod.COD:  # refused here already, not only at confirm
             cash = await cod.decide(conn, settings, business_id=business_id,

@@ -36,6 +36,7 @@ from orderline.adapters.db import (
     coupon_store,
     idempotency_store,
     order_store,
+    payment_method_store,
     stock_store,
 )
 from orderline.adapters.ratelimit import Guard
@@ -67,7 +68,7 @@ from orderline.domain.errors import (
 from orderline.domain.events import AggregateType, EventType
 from orderline.domain.inventory import ReservationStatus
 from orderline.domain.orders import OrderStatus, format_order_number
-from orderline.services import cod
+from orderline.services import cod, manual_methods
 from orderline.services.carts import CartCaller
 from orderline.services.checkout_pricing import PricedCheckout, limits_of, price_checkout
 from orderline.services.checkouts import view
@@ -320,6 +321,8 @@ async def _write_order(conn: AsyncConnection, checkout: RowMapping, priced: Pric
                                  total=quote.total, now=now)
     if not await cart_store.close_cart(conn, checkout["cart_id"], order_id, now):
         raise CartClosed("The cart was closed while this order was being placed.")
+    manual = None if cash else await manual_methods.choose(
+        conn, business_id, checkout["payment_method"], checkout["channel"], now)
     sequence = await order_store.next_order_sequence(conn, business_id)
     values = {
         "id": order_id, "business_id": business_id, "number": format_order_number(sequence),
@@ -337,11 +340,15 @@ async def _write_order(conn: AsyncConnection, checkout: RowMapping, priced: Pric
         "pricing": {"taxes": snapshot["taxes"], "coupons": snapshot["coupons"]},
         "shipping_method": quote.shipping_method, "shipping_address": checkout["address"],
         "checkout_id": checkout["id"], "location_id": checkout["location_id"], "version": 1,
-        "payment_deadline": checkout["expires_at"],
+        "payment_deadline": manual.proof_deadline if manual else checkout["expires_at"],
         "access_token_hash": hash_access_token(access_token), "created_at": now,
         "updated_at": now}
     row = await order_store.insert_order(conn, values, line_rows)
     await _take_held_stock(conn, checkout, priced, order_id, now)
+    instructions = None
+    if manual is not None:  # held until the proof deadline; the buyer gets where to pay
+        await payment_method_store.set_hold(conn, order_id, manual.proof_deadline)
+        instructions = await manual_methods.attach(conn, values, manual, now=now)
     if cash:  # confirmed at once: the held stock is sold now, the money comes on delivery
         sold = await stock_store.close_order_reservations(
             conn, order_id=order_id, status=ReservationStatus.CONSUMED, now=now)
@@ -373,7 +380,7 @@ async def _write_order(conn: AsyncConnection, checkout: RowMapping, priced: Pric
                     "order_id": order_id, "order_number": values["number"],
                     "totals": quote.totals()})])
     body = to_jsonable_python({**shown, "access_token": access_token,
-                               "checkout": view(closed)})
+                               "checkout": view(closed), "manual_payment": instructions})
     await idempotency_store.complete(conn, claimed, status_code=201, body=body)
     return dict(body)
 

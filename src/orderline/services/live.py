@@ -41,7 +41,7 @@ from orderline.adapters.db import order_store, outbox_store
 from orderline.adapters.event_hub import EventHub
 from orderline.bootstrap import Runtime
 from orderline.domain.errors import InvalidLastEventId, NotFound, Unauthorized
-from orderline.domain.events import MERCHANT_STREAM_EVENTS, parse_event_types
+from orderline.domain.events import MERCHANT_STREAM_EVENTS, PROOF_EVENTS, parse_event_types
 from orderline.domain.tenancy import Principal, Scope
 from orderline.services import tenancy
 from orderline.services.orders import hash_access_token
@@ -157,9 +157,10 @@ async def open_order_stream(runtime: Runtime, order_id: uuid.UUID, *, bearer: st
 async def open_merchant_stream(runtime: Runtime, principal: Principal, *,
                                types: Sequence[str], last_event_id: str | None
                                ) -> MerchantStream:
-    """A business stream from ``Last-Event-ID``, or from now (after every settled event)."""
-    principal.require(Scope.READ)
+    """A business stream from ``Last-Event-ID``, or from now (after every settled event).
+    Payment proof events (scores, who decided) need the verify scope, the rest read."""
     chosen = chosen_types(types)
+    principal.require(Scope.VERIFY if PROOF_EVENTS & set(chosen) else Scope.READ)
     if last_event_id is not None:
         after = decode_position(last_event_id)
     else:

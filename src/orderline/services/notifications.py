@@ -65,17 +65,18 @@ async def _queue(ctx: HandlerContext, conn: AsyncConnection, event: StoredEvent,
 
 async def queue_buyer_notification(ctx: HandlerContext, conn: AsyncConnection,
                                    event: StoredEvent) -> None:
-    """Paid, shipped, delivered, cancelled: the buyer hears of it by email (or phone)."""
+    """Paid, shipped, delivered, cancelled, a payment proof refused: the buyer hears of it by
+    email (or phone)."""
     order = event.payload["order"]
     recipient = buyer_recipient(order.get("customer") or {})
     if recipient is None:
         return
     shop, _ = await notification_store.business_contact(conn, event.business_id)
-    text = buyer_message(event.type, order, shop=shop)
+    text = buyer_message(event.type, order, shop=shop, proof=event.payload.get("proof"))
     if text is None:
         return
     await _queue(ctx, conn, event, kind=f"buyer:{event.type}", recipient=recipient, text=text,
-                 order_id=event.aggregate_id)
+                 order_id=uuid.UUID(str(order["id"])))
 
 
 async def queue_merchant_notice(ctx: HandlerContext, conn: AsyncConnection,

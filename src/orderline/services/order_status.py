@@ -43,6 +43,7 @@ from orderline.domain.payments import LIVE_INTENTS
 from orderline.domain.tenancy import Principal, Scope
 from orderline.services.orders import lock_for_change, save_and_show, save_change
 from orderline.services.outbox import emit
+from orderline.services.proof_records import cancel_pending_of_order
 from orderline.services.stock_events import announce_expired
 
 log = logging.getLogger(__name__)
@@ -91,6 +92,8 @@ async def _cancel(runtime: Runtime, conn: AsyncConnection, order: RowMapping, *,
         await coupon_store.give_back_for_order(conn, order["id"], now)
     if current == OrderStatus.PENDING_PAYMENT:
         await request_payment_cancel(conn, order, now)
+        if order["payment_method"] not in ("card", "cod"):  # a manual method's proofs
+            await cancel_pending_of_order(conn, order, actor=actor, now=now)
     if current == OrderStatus.PENDING_PAYMENT and reason == CancelReason.PAYMENT_TIMEOUT:
         expired = await stock_store.expire_order_reservations(conn, order["id"], now)
         await announce_expired(conn, expired, now)

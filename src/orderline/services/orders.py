@@ -20,7 +20,13 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orderline.adapters import metrics
-from orderline.adapters.db import catalog_store, order_store, stock_store, tenancy_store
+from orderline.adapters.db import (
+    catalog_store,
+    order_store,
+    payment_method_store,
+    stock_store,
+    tenancy_store,
+)
 from orderline.bootstrap import Runtime
 from orderline.domain.errors import (
     NotFound,
@@ -43,6 +49,7 @@ from orderline.domain.orders import (
     line_total,
 )
 from orderline.domain.tenancy import Principal, Scope, hash_api_key
+from orderline.services import manual_methods
 from orderline.services.order_views import shape, shaped
 from orderline.services.outbox import emit
 from orderline.services.stock_events import announce_expired, announce_if_low
@@ -198,10 +205,13 @@ async def create_order(runtime: Runtime, principal: Principal, new: NewOrder) ->
         customer_id = await order_store.find_or_create_customer(
             conn, business_id=business_id, name=contact.name, phone=contact.phone,
             email=contact.email, now=now)
+        manual = await manual_methods.choose(conn, business_id, new.payment_method,
+                                             new.channel, now)
+        held_to = manual.proof_deadline if manual is not None else deadline
         # Stock rows stay locked from here to COMMIT: only the writes that need them follow.
         held = await hold_all(runtime, conn, business_id=business_id,
                               holder={"order_id": order_id, "checkout_id": None}, priced=priced,
-                              expires_at=deadline, now=now)
+                              expires_at=held_to, now=now)
         sequence = await order_store.next_order_sequence(conn, business_id)
         values = {
             "id": order_id, "business_id": business_id, "number": format_order_number(sequence),
@@ -210,10 +220,12 @@ async def create_order(runtime: Runtime, principal: Principal, new: NewOrder) ->
             "customer_phone": contact.phone, "customer_email": contact.email,
             "payment_method": new.payment_method, "note": new.note, "currency": principal.currency,
             "subtotal": subtotal, "total": subtotal, "location_id": location["id"], "version": 1,
-            "payment_deadline": deadline, "access_token_hash": hash_access_token(access_token),
+            "payment_deadline": held_to, "access_token_hash": hash_access_token(access_token),
             "created_at": now, "updated_at": now}
         row = await order_store.insert_order(conn, values, line_rows)
         await stock_store.insert_reservations(conn, held)
+        instructions = None if manual is None else await manual_methods.attach(
+            conn, values, manual, now=now)
         changes = {"lines": [{"sku": p.sku, "quantity": p.quantity} for p in priced],
                    "total": subtotal}
         await order_store.add_event(conn, {
@@ -223,7 +235,7 @@ async def create_order(runtime: Runtime, principal: Principal, new: NewOrder) ->
         shown = shape(row, line_rows)
         await _announce(conn, business_id, shown, previous_status=None, action="created",
                         actor=principal.actor, changes=changes, now=now)
-        return {**shown, "access_token": access_token}
+        return {**shown, "access_token": access_token, "manual_payment": instructions}
 
     placed = await run_counting_refusals(runtime, work)
     metrics.order_created(new.channel)  # committed: counted only now
@@ -384,6 +396,14 @@ async def _move_lines(runtime: Runtime, conn: AsyncConnection, principal: Princi
         raise OrderNotEditable(
             "The lines of an order placed through checkout cannot change; cancel it and check "
             "out again.", details={"checkout_id": str(order["checkout_id"])})
+    if order["payment_method"] not in manual_methods.RESERVED_CODES and (
+            await payment_method_store.manual_payment_of_order(conn, order["business_id"],
+                                                               order["id"])) is not None:
+        # The buyer was told to transfer exactly the total, with its reference.
+        raise OrderNotEditable(
+            "The lines of an order paid by a manual method cannot change: the buyer was told "
+            "to pay exactly its total. Cancel it and place a new order.",
+            details={"payment_method": order["payment_method"]})
     if order["payment_deadline"] <= now:
         raise PaymentDeadlinePassed("The payment deadline has passed; the stock is no longer "
                                     "held. Place a new order.",

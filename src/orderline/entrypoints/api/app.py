@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -15,7 +16,7 @@ from orderline.bootstrap import Runtime, build_runtime
 from orderline.config import Settings
 from orderline.entrypoints import worker
 from orderline.entrypoints.api.errors import install_error_handlers
-from orderline.entrypoints.api.limits import BodySizeLimit
+from orderline.entrypoints.api.limits import BodySizeLimit, RouteLimit
 from orderline.entrypoints.api.request_ids import RequestIds
 from orderline.entrypoints.api.routes import (
     business,
@@ -26,10 +27,13 @@ from orderline.entrypoints.api.routes import (
     coupons,
     health,
     inventory,
+    manual_payments,
     orders,
     payments,
+    personal_data,
     shipping,
     streams,
+    verifications,
 )
 from orderline.entrypoints.api.routes import metrics as metrics_routes
 from orderline.entrypoints.api.routes import webhooks as webhook_routes
@@ -71,12 +75,16 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     install_error_handlers(app)
 
     for module in (health, orders, catalog, inventory, business, carts, checkouts, shipping,
-                   coupons, payments, cod):
+                   coupons, payments, cod, manual_payments, verifications, personal_data):
         app.include_router(module.router)
     app.include_router(metrics_routes.router)
     app.include_router(streams.router)
     app.include_router(webhook_routes.router)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    # A proof upload is a file: its own limit (plus room for a multipart form's headers).
+    proof_upload = RouteLimit(re.compile(r"^/v1/orders/[^/]+/payment-proof$"),
+                              settings.proof_upload_max_bytes + 64 * 1024, "file_too_large",
+                              "Payment proof files are")
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, routes=[proof_upload])
     app.add_middleware(RequestIds)
     return app
 

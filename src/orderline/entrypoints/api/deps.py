@@ -17,6 +17,7 @@ from orderline.domain.tenancy import Principal
 from orderline.log_context import business_id_var, order_id_var
 from orderline.services import carts, tenancy
 from orderline.services.carts import CartCaller
+from orderline.services.order_callers import OrderCaller, order_caller
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -108,3 +109,24 @@ async def get_cart_caller(request: Request,
 
 
 CartCallerDep = Annotated[CartCaller, Depends(get_cart_caller)]
+
+
+def bearer_of(authorization: str | None) -> str | None:
+    if authorization and authorization.lower().startswith("bearer "):
+        return authorization[7:].strip() or None
+    return None
+
+
+async def get_order_caller(request: Request, order_id: str,
+                           authorization: Annotated[str | None, Header()] = None
+                           ) -> OrderCaller:
+    """An order's caller: its merchant's API key, or its buyer's access token
+    (``Authorization: Bearer oat_...``)."""
+    caller = await order_caller(get_runtime(request), parse_id("order", order_id),
+                                bearer=bearer_of(authorization))
+    request.state.business_id = str(caller.business_id)
+    business_id_var.set(request.state.business_id)
+    return caller
+
+
+OrderCallerDep = Annotated[OrderCaller, Depends(get_order_caller)]

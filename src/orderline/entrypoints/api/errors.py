@@ -94,6 +94,14 @@ STATUS_BY_CODE: dict[str, int] = {
     "image_too_large": 413,
     "unsupported_file_type": 415,
     "corrupt_file": 422,
+    "proof_deadline_passed": 409,
+    "duplicate_proof": 409,
+    "proof_not_accepted": 409,
+    "already_verified": 409,
+    "payment_method_unavailable": 422,
+    "customer_has_open_orders": 409,
+    "proof_file_deleted": 410,
+    "proof_storage_unavailable": 503,
 }
 
 _HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",

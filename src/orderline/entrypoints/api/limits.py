@@ -4,24 +4,43 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from orderline.entrypoints.api.errors import error_body
 
 
+@dataclass(frozen=True, slots=True)
+class RouteLimit:
+    """A larger (or smaller) limit for the paths matching ``pattern``, refused with ``code``
+    (a payment proof upload is a file, not a JSON body)."""
+
+    pattern: re.Pattern[str]
+    max_bytes: int
+    code: str
+    what: str
+
+
 class BodySizeLimit:
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, *, max_bytes: int,
+                 routes: Sequence[RouteLimit] = ()) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.routes = tuple(routes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        path = scope.get("path", "")
+        route = next((r for r in self.routes if r.pattern.match(path)), None)
+        limit = route.max_bytes if route else self.max_bytes
         declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(send)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._refuse(send, limit, route)
             return
         seen = 0
         too_large = False
@@ -32,7 +51,7 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
+                if seen > limit:
                     too_large = True
                     raise _TooLarge
             return message
@@ -49,12 +68,13 @@ class BodySizeLimit:
         with contextlib.suppress(_TooLarge):
             await self.app(scope, counting_receive, guarded_send)
         if too_large and not started:
-            await self._refuse(send)
+            await self._refuse(send, limit, route)
 
-    async def _refuse(self, send: Send) -> None:
-        body = json.dumps(error_body(
-            "payload_too_large", f"Request bodies are limited to {self.max_bytes} bytes.",
-            {"max_bytes": self.max_bytes})).encode()
+    async def _refuse(self, send: Send, limit: int, route: RouteLimit | None) -> None:
+        code, what = (route.code, route.what) if route else ("payload_too_large",
+                                                             "Request bodies are")
+        body = json.dumps(error_body(code, f"{what} limited to {limit} bytes.",
+                                     {"max_bytes": limit})).encode()
         await send({"type": "http.response.start", "status": 413,
                     "headers": [(b"content-type", b"application/json"),
                                 (b"content-length", str(len(body)).encode())]})

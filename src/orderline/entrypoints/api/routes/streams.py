@@ -16,22 +16,16 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Header, Query
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from orderline.entrypoints.api.deps import PrincipalDep, RuntimeDep, parse_id
+from orderline.entrypoints.api.deps import PrincipalDep, RuntimeDep, bearer_of, parse_id
 from orderline.services import live
 
 router = APIRouter(tags=["live updates"])
 
-_SSE_RESPONSES: dict[int | str, dict[str, Any]] = {200: {"content": {"text/event-stream": {}},
+SSE_RESPONSES: dict[int | str, dict[str, Any]] = {200: {"content": {"text/event-stream": {}},
                         "description": "An endless stream of Server-Sent Events."}}
 
 
-def _bearer(authorization: str | None) -> str | None:
-    if authorization and authorization.lower().startswith("bearer "):
-        return authorization[7:].strip() or None
-    return None
-
-
-def _respond(events: AsyncGenerator[live.LiveEvent, None],
+def respond(events: AsyncGenerator[live.LiveEvent, None],
              heartbeat: float) -> EventSourceResponse:
     async def messages() -> AsyncIterator[ServerSentEvent]:
         # First a comment and the reconnect delay, so the client knows the stream is open.
@@ -44,7 +38,7 @@ def _respond(events: AsyncGenerator[live.LiveEvent, None],
 
 
 @router.get("/v1/orders/{order_id}/events", response_class=EventSourceResponse,
-            responses=_SSE_RESPONSES)
+            responses=SSE_RESPONSES)
 async def order_events(
     order_id: str, runtime: RuntimeDep,
     authorization: Annotated[str | None, Header()] = None,
@@ -62,13 +56,13 @@ async def order_events(
     Without ``Last-Event-ID`` the stream starts after the order's latest event, or at its
     first with ``?from=start``."""
     stream = await live.open_order_stream(
-        runtime, parse_id("order", order_id), bearer=_bearer(authorization),
+        runtime, parse_id("order", order_id), bearer=bearer_of(authorization),
         access_token=access_token, last_event_id=last_event_id or last_event_id_param,
         from_start=from_ == "start")
-    return _respond(live.order_events(runtime, stream), runtime.settings.live_heartbeat_seconds)
+    return respond(live.order_events(runtime, stream), runtime.settings.live_heartbeat_seconds)
 
 
-@router.get("/v1/stream", response_class=EventSourceResponse, responses=_SSE_RESPONSES)
+@router.get("/v1/stream", response_class=EventSourceResponse, responses=SSE_RESPONSES)
 async def business_events(
     runtime: RuntimeDep, principal: PrincipalDep,
     types: Annotated[list[str] | None, Query(
@@ -85,5 +79,5 @@ async def business_events(
              if name.strip()]
     stream = await live.open_merchant_stream(
         runtime, principal, types=names, last_event_id=last_event_id or last_event_id_param)
-    return _respond(live.merchant_events(runtime, stream),
+    return respond(live.merchant_events(runtime, stream),
                     runtime.settings.live_heartbeat_seconds)

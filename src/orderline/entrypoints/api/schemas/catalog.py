@@ -75,7 +75,7 @@ class ChannelCreate(Body):
 
 class ApiKeyCreate(Body):
     name: Annotated[str, Field(min_length=1, max_length=100)]
-    scopes: Annotated[list[str], Field(min_length=1, max_length=3)]
+    scopes: Annotated[list[str], Field(min_length=1, max_length=4)]
 
 
 class BusinessUpdate(Body):

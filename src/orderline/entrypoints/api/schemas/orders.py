@@ -134,6 +134,9 @@ class PlacedOrderOut(OrderOut):
     access_token: str = Field(description=(
         "The buyer's key to this order (live updates at /v1/orders/{id}/events?access_token=). "
         "Shown only now; give it to the buyer, not to anyone else."))
+    manual_payment: dict[str, Any] | None = Field(default=None, description=(
+        "When paid by one of the business's manual methods: where to pay, the exact amount, "
+        "the payment reference and the proof deadline."))
 
 
 class OrderPage(BaseModel):
