@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,7 +19,9 @@ from orderline.adapters.db.engine import Database
 from orderline.bootstrap import Runtime
 from orderline.config import Settings
 from orderline.entrypoints.api.app import create_app
+from orderline.services.clock import ManualClock
 from tests.conftest import Merchant, new_merchant
+from tests.support.manual import manual_shop, master_keys, php_merchant, sealed_storage
 
 
 @asynccontextmanager
@@ -134,3 +137,31 @@ async def movements(client: httpx.AsyncClient, merchant: Merchant,
 async def balanced(client: httpx.AsyncClient, merchant: Merchant) -> bool:
     report = ok(await client.get("/v1/inventory/reconciliation", headers=merchant.headers))
     return bool(report["balanced"]) and report["drift"] == []
+
+
+# --- a shop that takes manual payments (GCash), with sealed proof storage -------------------
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def shop_runtime(runtime: Runtime, tmp_path: Path, clock: ManualClock) -> Runtime:
+    runtime.clock = clock
+    runtime.proof_storage = sealed_storage(tmp_path / "proofs", master_keys("k1"))
+    return runtime
+
+
+@pytest.fixture
+async def http(shop_runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
+    async with api_client(shop_runtime) as client:
+        yield client
+
+
+@pytest.fixture
+async def shop(shop_runtime: Runtime, http: httpx.AsyncClient) -> Merchant:
+    """A PHP business with 10 units of TEE at PHP 1,250.00 and a GCash method."""
+    merchant = await php_merchant(shop_runtime)
+    await manual_shop(http, merchant)
+    return merchant

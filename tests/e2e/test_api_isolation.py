@@ -32,6 +32,8 @@ from tests.e2e.conftest import (
     pay,
     place_order,
 )
+from tests.support.manual import master_keys, sealed_storage
+from tests.support.proof_samples import image_bytes
 
 
 @dataclass
@@ -45,20 +47,24 @@ class World:
     product: dict[str, Any]
     second_key: dict[str, Any]
     webhook: dict[str, Any]
+    manual_order: dict[str, Any]
+    proof: dict[str, Any]
     baseline: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ids(self) -> dict[str, str]:
         return {"order": self.order["id"], "paid_order": self.paid_order["id"],
                 "product": self.product["id"], "customer": self.order["customer"]["id"],
-                "key": self.second_key["id"], "sku": "A-ONLY", "webhook": self.webhook["id"]}
+                "key": self.second_key["id"], "sku": "A-ONLY", "webhook": self.webhook["id"],
+                "manual_order": self.manual_order["id"], "proof": self.proof["id"]}
 
     @property
     def markers(self) -> list[str]:
         """Strings that appear only in A's data; none may show up in B's answers."""
         return [*self.ids.values(), "Alice Aonly", "+1 555 0001", "a-only-channel",
                 "a-only-store", "a-only-key", "a-only-note", self.second_key["prefix"],
-                "a-only-hook"]
+                "a-only-hook", "A-only account", "A-ONLY-ACCT",
+                self.manual_order["manual_payment"]["reference"]]
 
 
 async def _build_world(client: httpx.AsyncClient, a: Merchant, b: Merchant) -> World:
@@ -82,10 +88,23 @@ async def _build_world(client: httpx.AsyncClient, a: Merchant, b: Merchant) -> W
     webhook = ok(await client.post("/v1/webhooks", headers=a.headers, json={
         "url": "http://127.0.0.1:9/a-only-hook", "event_types": ["webhook_endpoint.disabled"]}),
         201)
+    # A manual payment: a method, a setting, an order paid by it and its proof in the queue.
+    ok(await client.post("/v1/payment-methods", headers=a.headers, json={
+        "code": "a_only_bank", "name": "A-only bank", "kind": "bank_transfer",
+        "account_name": "A-only account", "account_number": "A-ONLY-ACCT",
+        "bank_name": "A Bank"}), 201)
+    ok(await client.patch("/v1/business/manual-payments", headers=a.headers,
+                          json={"proof_deadline_minutes": 120}))
+    manual = ok(await client.post("/v1/orders", headers=a.headers, json={
+        "customer": {"name": "Alice Aonly", "phone": "+1 555 0001"}, "channel": "web",
+        "payment_method": "a_only_bank", "lines": [{"sku": "MUG", "quantity": 1}]}), 201)
+    proof = ok(await client.put(f"/v1/orders/{manual['id']}/payment-proof",
+                                headers={"Authorization": f"Bearer {manual['access_token']}"},
+                                content=image_bytes("PNG")), 201)
     await add_product(client, b, "MUG", 9)  # B's own MUG: same SKU, separate stock
     await place_order(client, b, ("MUG", 1), name="Bob Bonly", phone="+1 555 0002")
     return World(a=a, b=b, order=order, paid_order=paid, product=product, second_key=key,
-                 webhook=webhook)
+                 webhook=webhook, manual_order=manual, proof=proof)
 
 
 async def _snapshot(client: httpx.AsyncClient, world: World) -> dict[str, Any]:
@@ -101,6 +120,10 @@ async def _snapshot(client: httpx.AsyncClient, world: World) -> dict[str, Any]:
         "customer": f"/v1/customers/{world.order['customer']['id']}",
         "keys": "/v1/api-keys",
         "webhooks": "/v1/webhooks",
+        "manual_order": f"/v1/orders/{world.manual_order['id']}",
+        "instructions": f"/v1/orders/{world.manual_order['id']}/payment-instructions",
+        "proof": f"/v1/verifications/{world.proof['id']}",
+        "methods": "/v1/payment-methods",
     }
     answers = await asyncio.gather(
         *(client.get(path, headers=world.a.headers) for path in reads.values()),
@@ -108,13 +131,16 @@ async def _snapshot(client: httpx.AsyncClient, world: World) -> dict[str, Any]:
         levels(client, world.b, "MUG"))
     *read, key_works, b_mug = answers
     snapshot = {name: ok(answer) for name, answer in zip(reads, read, strict=True)}
+    snapshot["proof"].pop("age_seconds")  # the clock's, not B's doing
     snapshot["second_key_status"] = key_works.status_code
     snapshot["b_mug"] = b_mug
     return snapshot
 
 
 @pytest.fixture(scope="module")
-async def world(module_runtime: Runtime) -> World:
+async def world(module_runtime: Runtime, tmp_path_factory: pytest.TempPathFactory) -> World:
+    module_runtime.proof_storage = sealed_storage(tmp_path_factory.mktemp("proofs"),
+                                                  master_keys("k1"))
     a = await new_merchant(module_runtime, name="A shop")
     b = await new_merchant(module_runtime, name="B shop")
     async with api_client(module_runtime) as client:
@@ -145,6 +171,18 @@ TARGETED: dict[str, tuple[str, str, dict[str, Any] | None]] = {
     "stock_take": ("POST", "/v1/inventory/adjustments",
                    {"sku": "{sku}", "set_on_hand": 0, "reason": "correction"}),
     "get_customer": ("GET", "/v1/customers/{customer}", None),
+    "export_personal_data": ("GET", "/v1/customers/{customer}/personal-data", None),
+    "erase_personal_data": ("DELETE", "/v1/customers/{customer}/personal-data", None),
+    "payment_instructions": ("GET", "/v1/orders/{order}/payment-instructions", None),
+    "upload_payment_proof": ("PUT", "/v1/orders/{order}/payment-proof", {}),
+    "list_payment_proofs": ("GET", "/v1/orders/{manual_order}/payment-proofs", None),
+    "manual_instructions": ("GET", "/v1/orders/{manual_order}/payment-instructions", None),
+    "upload_manual_proof": ("PUT", "/v1/orders/{manual_order}/payment-proof", {}),
+    "proof_file": ("GET", "/v1/orders/{manual_order}/payment-proofs/{proof}/file", None),
+    "get_verification": ("GET", "/v1/verifications/{proof}", None),
+    "verification_file": ("GET", "/v1/verifications/{proof}/file", None),
+    "approve_proof": ("POST", "/v1/verifications/{proof}/approve", None),
+    "reject_proof": ("POST", "/v1/verifications/{proof}/reject", {"reason": "stolen"}),
     "revoke_api_key": ("DELETE", "/v1/api-keys/{key}", None),
     "get_webhook": ("GET", "/v1/webhooks/{webhook}", None),
     "delete_webhook": ("DELETE", "/v1/webhooks/{webhook}", None),
@@ -195,7 +233,8 @@ LISTS = ["/v1/orders", "/v1/orders?customer_id={customer}", "/v1/orders?channel=
          "/v1/orders/stats", "/v1/products", "/v1/inventory", "/v1/inventory/movements",
          "/v1/inventory/movements?sku=A-ONLY",
          "/v1/customers", "/v1/customers?phone=%2B1 555 0001", "/v1/channels",
-         "/v1/locations", "/v1/api-keys", "/v1/webhooks"]
+         "/v1/locations", "/v1/api-keys", "/v1/webhooks", "/v1/payment-methods",
+         "/v1/verifications?status=all", "/v1/business/manual-payments"]
 
 
 @pytest.mark.parametrize("path", LISTS)
@@ -217,7 +256,8 @@ async def test_each_business_sees_only_its_own_rows_in_lists_and_figures(
     theirs = ok(await client.get("/v1/orders", headers=rival.headers))["data"]
     assert [(o["number"], o["customer"]["name"]) for o in theirs] == [("OL-000001", "Bob Bonly")]
     mine = ok(await client.get("/v1/orders", headers=merchant.headers))["data"]
-    assert sorted(o["id"] for o in mine) == sorted([world.order["id"], world.paid_order["id"]])
+    assert sorted(o["id"] for o in mine) == sorted([world.order["id"], world.paid_order["id"],
+                                                    world.manual_order["id"]])
     stats = ok(await client.get("/v1/orders/stats", headers=rival.headers))
     assert (stats["orders"], stats["paid_orders"], stats["revenue"]) == (1, 0, 0)
     assert stats["by_channel"] == {"web": {"orders": 1, "revenue": 0}}

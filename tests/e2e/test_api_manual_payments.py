@@ -4,9 +4,7 @@
 from __future__ import annotations
 
 import io
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 
 import httpx
 import pytest
@@ -17,44 +15,17 @@ from orderline.domain.proof_review import REFERENCE_ALPHABET, REFERENCE_LENGTH
 from orderline.entrypoints.sample_receipts import draw_receipt_pdf
 from orderline.services.clock import ManualClock
 from tests.conftest import Merchant
-from tests.e2e.conftest import api_client, error_of, levels, ok
+from tests.e2e.conftest import error_of, levels, ok
 from tests.support.checkout import confirm, new_cart, open_shop, start_checkout
 from tests.support.manual import (
     buyer,
     manual_order,
     manual_shop,
-    master_keys,
     php_merchant,
     receipt_for,
-    sealed_storage,
     upload,
 )
 from tests.support.proof_samples import GPS_IFD, exif_with_gps, image_bytes, png_bomb_bytes
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock()
-
-
-@pytest.fixture
-def shop_runtime(runtime: Runtime, tmp_path: Path, clock: ManualClock) -> Runtime:
-    runtime.clock = clock
-    runtime.proof_storage = sealed_storage(tmp_path / "proofs", master_keys("k1"))
-    return runtime
-
-
-@pytest.fixture
-async def http(shop_runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
-    async with api_client(shop_runtime) as client:
-        yield client
-
-
-@pytest.fixture
-async def shop(shop_runtime: Runtime, http: httpx.AsyncClient) -> Merchant:
-    merchant = await php_merchant(shop_runtime)
-    await manual_shop(http, merchant)
-    return merchant
 
 
 @pytest.fixture
@@ -318,3 +289,36 @@ async def test_the_lines_of_a_manual_order_cannot_change_under_the_buyer(
              "order_not_editable")
     assert ok(await http.get(f"/v1/orders/{order['id']}", headers=shop.headers)
               )["total"] == order["manual_payment"]["amount"]
+
+
+async def test_personal_data_is_exported_and_erased_by_its_business_only(
+        http: httpx.AsyncClient, shop: Merchant, rival_shop: Merchant) -> None:
+    order = await manual_order(http, shop)
+    ok(await upload(http, order, receipt_for(order)), 201)
+    customer = ok(await http.get(f"/v1/orders/{order['id']}", headers=shop.headers)
+                  )["customer"]["id"]
+    url = f"/v1/customers/{customer}/personal-data"
+    error_of(await http.get(url, headers=rival_shop.headers), 404, "not_found")
+    error_of(await http.delete(url, headers=rival_shop.headers), 404, "not_found")
+    reader = ok(await http.post("/v1/api-keys", headers=shop.headers,
+                                json={"name": "ro", "scopes": ["read", "write"]}), 201)["key"]
+    error_of(await http.delete(url, headers={"Authorization": f"Bearer {reader}"}), 403,
+             "forbidden")
+    exported = ok(await http.get(url, headers=shop.headers))
+    assert exported["customer"]["name"] == "Maria Santos"
+    assert exported["orders"][0]["number"] == order["number"]
+    assert len(exported["payment_proofs"]) == 1
+    details = error_of(await http.delete(url, headers=shop.headers), 409,
+                       "customer_has_open_orders")
+    assert details["orders"] == [order["number"]]
+    ok(await http.delete(f"/v1/orders/{order['id']}", headers=shop.headers))
+    erased = ok(await http.delete(url, headers=shop.headers))
+    assert erased["proof_files_deleted"] == 1
+    after = ok(await http.get(url, headers=shop.headers))
+    assert "Maria" not in repr(after) and "+63 917 555 0199" not in repr(after)
+    assert after["payment_proofs"][0]["file_url"] is None
+    kept = ok(await http.get(f"/v1/orders/{order['id']}", headers=shop.headers))
+    assert kept["total"] == order["total"] and kept["customer"]["name"] == "Erased customer"
+    error_of(await http.get(f"/v1/orders/{order['id']}/payment-proofs/"
+                            f"{after['payment_proofs'][0]['id']}/file", headers=shop.headers),
+             410, "proof_file_deleted")

@@ -19,10 +19,13 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from aiobotocore.session import AioSession, get_session  # type: ignore[import-untyped]
 from moto.server import ThreadedMotoServer
+from pydantic import SecretStr
 
 from orderline.adapters.encryption import MasterKeys, SealedDataError, sealed_key_id
 from orderline.adapters.s3_storage import S3Storage, StorageUnavailable
 from orderline.adapters.storage import EncryptedStorage, ProofStorage
+from orderline.bootstrap import build_proof_storage
+from orderline.config import Settings
 from tests.support.servers import free_port
 
 if TYPE_CHECKING:
@@ -318,3 +321,20 @@ async def test_a_closed_storage_reopens_on_the_next_call(storage: S3Storage) -> 
     await storage.aclose()
 
     assert await storage.get("p1") == MARKER
+
+
+async def test_the_s3_setting_builds_sealed_storage_in_the_bucket(
+        endpoint: str, bucket: str, raw: S3Client) -> None:
+    settings = Settings(proof_storage="s3", proof_s3_bucket=bucket,
+                        proof_s3_endpoint_url=endpoint, proof_s3_access_key_id="testing",
+                        proof_s3_secret_access_key=SecretStr("testing"),
+                        proof_s3_prefix="proofs/",
+                        proof_master_keys=SecretStr(f"live:{base64.b64encode(K1).decode()}"))
+    storage = build_proof_storage(settings)
+    try:
+        await storage.put("b/o/p", b"receipt bytes")
+        assert await storage.get("b/o/p") == b"receipt bytes"
+        assert await object_keys(raw, bucket) == ["proofs/b/o/p"]
+        assert b"receipt bytes" not in await raw_object(raw, bucket, "proofs/b/o/p")
+    finally:
+        await storage.aclose()

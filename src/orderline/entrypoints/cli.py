@@ -32,6 +32,9 @@ app.add_typer(outbox_app, name="outbox")
 payments_app = typer.Typer(help="Check card and cash payments against their ledger.",
                            no_args_is_help=True)
 app.add_typer(payments_app, name="payments")
+proofs_app = typer.Typer(help="Payment proof files: master key rotation and retention.",
+                         no_args_is_help=True)
+app.add_typer(proofs_app, name="proofs")
 
 DatabaseOpt = Annotated[str | None, typer.Option(
     "--database-url", envvar="ORDERLINE_DATABASE_URL",
@@ -394,6 +397,79 @@ def bench_payments(
             verbose=verbose))
     except (BenchRefused, ServerFailed) as error:
         _fail(str(error))
+
+
+@bench_app.command("proofs")
+def bench_proofs(
+    database_url: BenchServerOpt = None,
+    small: Annotated[int, typer.Option(help="measured uploads of ~200 KB receipts")] = 200,
+    large: Annotated[int, typer.Option(help="measured uploads of ~10 MB photos")] = 30,
+    ocr: Annotated[int, typer.Option(help="receipts read by the worker's OCR job")] = 20,
+    connections: Annotated[int, typer.Option(help="uploads in flight")] = 8,
+    workers: Annotated[int, typer.Option(help="orderline serve processes")] = 4,
+    duration: DurationOpt = 20.0,
+    json_path: JsonOpt = None,
+) -> None:
+    """Payment proof uploads per second over HTTP (~200 KB and ~10 MB files) and the time
+    to read one proof (OCR) in the worker."""
+    from orderline.entrypoints import bench_proofs
+    from orderline.entrypoints.bench import BenchRefused, ServerFailed
+
+    try:
+        bench_proofs.run(bench_proofs.ProofBenchOptions(
+            database_url=database_url, small=small, large=large, ocr=ocr,
+            connections=connections, workers=workers, max_seconds=duration or None,
+            json_path=json_path))
+    except (BenchRefused, ServerFailed) as error:
+        _fail(str(error))
+
+
+@proofs_app.command("rotate-keys")
+def proofs_rotate_keys(business: Annotated[str | None, typer.Option(
+        help="one business id (default: every business)")] = None,
+        database_url: DatabaseOpt = None) -> None:
+    """Re-wrap every stored proof with the first (current) key of
+    ORDERLINE_PROOF_MASTER_KEYS; keep the old keys configured until this succeeds."""
+    from orderline.services.proof_retention import Rotation, rotate_master_keys
+
+    try:
+        business_id = uuid.UUID(business) if business else None
+    except ValueError:
+        _fail("--business takes a business id (a UUID).")
+        return
+
+    def show(done: Rotation) -> None:
+        typer.echo(f"  {done.rewrapped} re-wrapped, {done.already_current} already current, "
+                   f"{done.missing} missing, {done.unreadable} unreadable", err=True)
+
+    settings = _settings(database_url)
+    done = _with_runtime(settings, lambda rt: rotate_master_keys(rt, show,
+                                                                 business_id=business_id))
+    typer.echo(f"rotated proof files to master key '{_current_key_id(settings)}': "
+               f"{done.rewrapped} re-wrapped, "
+               f"{done.already_current} already current, {done.missing} missing, "
+               f"{done.unreadable} unreadable")
+    if done.missing or done.unreadable:
+        typer.secho("Some proof files could not be rotated (see the log above): restore them, "
+                    "or put back the master key they were sealed with, and run this again.",
+                    fg=typer.colors.RED, err=True)
+        raise typer.Exit(1)
+
+
+def _current_key_id(settings: Settings) -> str:
+    from orderline.bootstrap import master_keys
+
+    return master_keys(settings).current_id
+
+
+@proofs_app.command("retention")
+def proofs_retention(database_url: DatabaseOpt = None) -> None:
+    """Delete now the proof files past their business's retention (the worker does it every
+    ORDERLINE_PROOF_RETENTION_INTERVAL_SECONDS)."""
+    from orderline.services.proof_retention import delete_expired_files
+
+    count = _with_runtime(_settings(database_url), delete_expired_files)
+    typer.echo(f"deleted {count} proof files past retention")
 
 
 def main() -> None:

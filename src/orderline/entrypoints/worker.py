@@ -5,7 +5,9 @@
 - reconcile: checks the stock ledger, and announces drift as an event;
 - prune: deletes relayed events older than the retention window;
 - notifications: sends queued buyer and merchant messages (email or the log);
-- webhooks: sends due merchant webhook deliveries (signed POSTs, retried with backoff).
+- webhooks: sends due merchant webhook deliveries (signed POSTs, retried with backoff);
+- proofs: reads and scores payment proofs (OCR), auto-approving above a business threshold;
+- proof retention: deletes proof files past their business's retention.
 
 Several workers may run at once (on PostgreSQL): every job is safe to run concurrently.
 """
@@ -25,6 +27,8 @@ from orderline.adapters.db.listener import hub_listener
 from orderline.bootstrap import Runtime
 from orderline.services import checkouts, inventory, notifications, outbox_admin, webhooks
 from orderline.services.order_status import cancel_lapsed_orders
+from orderline.services.proof_retention import delete_expired_files
+from orderline.services.proof_scoring import score_due
 from orderline.services.relay import Relay
 
 log = logging.getLogger("orderline.worker")
@@ -110,6 +114,9 @@ def loops(runtime: Runtime, *, interval: float | None = None,
              lambda: notifications.send_due(runtime)),
         Loop("webhooks", settings.webhook_sender_interval_seconds,
              lambda: webhooks.deliver_due(runtime)),
+        Loop("proofs", settings.proof_scoring_interval_seconds, lambda: score_due(runtime)),
+        Loop("proof_retention", settings.proof_retention_interval_seconds,
+             lambda: _no_repeat(delete_expired_files(runtime))),
     ]
 
 
@@ -139,6 +146,11 @@ async def run_once(runtime: Runtime) -> dict[str, int]:
     done["notified"] = await notifications.send_due(runtime)
     done["webhooks_sent"] = await webhooks.deliver_due(runtime)
     done["pruned"] = await outbox_admin.prune_relayed(runtime)
+    done["proofs_read"] = 0
+    while (read := await score_due(runtime)):
+        done["proofs_read"] += read
+    done["proof_files_deleted"] = await delete_expired_files(runtime)
+    done["relayed"] += await configured_relay(runtime).relay_until_idle()
     return done
 
 

@@ -39,6 +39,8 @@ RESERVED_CODES = frozenset({"card", "cod"})
 _CODE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 _KINDS = ("bank_transfer", "e_wallet", "upi")
 AWAITING_PROOF = "awaiting_proof"
+DEFAULT_INSTRUCTIONS = ("Pay exactly {amount} to {account_name} ({account_number}) with "
+                        "{reference} as the payment reference, then upload the receipt.")
 
 
 def template_view(t: MethodTemplate) -> dict[str, Any]:
@@ -122,8 +124,8 @@ async def create_method(runtime: Runtime, principal: Principal, *, template: str
         "account_number": _text(account_number, "account_number", 100),
         "bank_name": _text(bank_name, "bank_name", 200, required=False),
         "details": {str(k)[:40]: str(v)[:200] for k, v in details.items()},
-        "instructions": _text(instructions or (base.instructions if base else None),
-                              "instructions", 2000),
+        "instructions": _text(instructions or (base.instructions if base
+                                               else DEFAULT_INSTRUCTIONS), "instructions", 2000),
         "channels": _channels(channels), "enabled": enabled, "position": position,
         "created_at": now, "updated_at": now}
 
