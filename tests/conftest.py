@@ -16,6 +16,7 @@ import pytest
 
 from orderline.adapters.db.engine import Database
 from orderline.adapters.db.migrate import upgrade_to_head
+from orderline.adapters.ocr import TesseractReader
 from orderline.bootstrap import Runtime
 from orderline.config import Settings, async_url
 from orderline.domain.tenancy import Principal
@@ -86,3 +87,15 @@ async def new_merchant(runtime: Runtime, name: str = "Test shop",
 @pytest.fixture
 async def merchant(runtime: Runtime) -> Merchant:
     return await new_merchant(runtime)
+
+
+@pytest.fixture(scope="session")
+def tesseract() -> TesseractReader:
+    """The reader on this machine's Tesseract; skipped without it, failed without it in CI."""
+    reader = TesseractReader()
+    if not reader.available():
+        reason = "tesseract is not installed (apt-get install tesseract-ocr)"
+        if IN_CI:
+            pytest.fail(reason + " (CI=true: the OCR tests must not be skipped)")
+        pytest.skip(reason)
+    return reader

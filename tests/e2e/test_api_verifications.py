@@ -8,9 +8,10 @@ import uuid
 from typing import Any
 
 import httpx
-from orderline.adapters.ocr import NoReader
+import pytest
 
 from orderline.adapters.db import notification_store
+from orderline.adapters.ocr import NoReader
 from orderline.bootstrap import Runtime
 from orderline.entrypoints.worker import configured_relay
 from orderline.services import live
@@ -45,6 +46,7 @@ async def _read_all(runtime: Runtime) -> None:
         pass
 
 
+@pytest.mark.usefixtures("tesseract")
 async def test_the_worker_scores_a_matching_receipt_high_and_a_wrong_amount_low(
         http: httpx.AsyncClient, shop: Merchant, shop_runtime: Runtime) -> None:
     right_order, right = await _submitted(http, shop)
@@ -167,6 +169,7 @@ async def test_only_keys_with_the_verify_scope_see_or_decide(
     assert audit[-1]["after"]["status"] == "approved"
 
 
+@pytest.mark.usefixtures("tesseract")
 async def test_the_queue_is_oldest_first_and_filters(
         http: httpx.AsyncClient, shop: Merchant, shop_runtime: Runtime,
         clock: ManualClock) -> None:
@@ -212,6 +215,7 @@ async def test_bulk_decisions_report_each_result_on_its_own(
                              headers=shop.headers))["status"] == "paid"
 
 
+@pytest.mark.usefixtures("tesseract")
 async def test_stats_count_the_queue_and_the_agreement_of_score_and_people(
         http: httpx.AsyncClient, shop: Merchant, shop_runtime: Runtime,
         clock: ManualClock) -> None:
@@ -232,6 +236,7 @@ async def test_stats_count_the_queue_and_the_agreement_of_score_and_people(
     assert stats["oldest_pending_seconds"] == 240
 
 
+@pytest.mark.usefixtures("tesseract")
 async def test_auto_approval_above_the_threshold_pays_the_order_in_the_worker(
         http: httpx.AsyncClient, shop: Merchant, shop_runtime: Runtime) -> None:
     ok(await http.patch("/v1/business/manual-payments", headers=shop.headers,

@@ -91,3 +91,54 @@ def test_names_match_despite_case_spacing_masking_and_a_small_ocr_slip() -> None
     assert names_match("JUAN DELA CRU2", "Juan Dela Cruz")  # OCR read Z as 2
     assert not names_match("MARIA SANTOS", "Juan Dela Cruz")
     assert not names_match("", "Juan Dela Cruz")
+
+
+@pytest.mark.parametrize("text, minor", [
+    ("Amount PHP 349,99", 34999),  # OCR of a small screenshot: the decimal point as a comma
+    ("Total Amount Sent PHP 1,250,00", 125000),
+    ("Amount PHP1,250.00", 125000), ("Amount ₱ 1,250.00", 125000), ("Amount P 1,250.00", 125000),
+    ("Amount: 1,250.00", 125000),
+])
+def test_amounts_as_ocr_writes_them(text: str, minor: int) -> None:
+    assert read_receipt(text, currency="PHP").amounts == (minor,)
+
+
+def test_a_comma_before_three_digits_still_groups_thousands() -> None:
+    assert read_receipt("Amount PHP 1,250", currency="PHP").amounts == (125000,)
+    assert read_receipt("Amount paid ₹2,49,900", currency="INR").amounts == (24990000,)
+
+
+def reference_check(text: str, reference: str) -> tuple[bool, str]:
+    expected = Expected(amount=1, currency="PHP", reference=reference,
+                        window_start=date(2026, 11, 22), window_end=date(2026, 11, 25),
+                        account_name="Juan Dela Cruz")
+    found = next(c for c in score_receipt(read_receipt(text, currency="PHP"), expected).checks
+                 if c.name == "reference")
+    return found.passed, found.detail
+
+
+@pytest.mark.parametrize("seen, reference", [
+    ("Ref No. WKER46N)", "WKER46NJ"),  # a bold J read as ")": one character dropped
+    ("Ref No. ZU9S6QQTA", "ZU96QQTA"),  # a 9 read as "9S": one character added
+    ("Ref No. G0PV4Q3R", "G6PV4Q3R"),  # a 6 read as "0": one character changed
+])
+def test_a_long_reference_is_found_despite_one_ocr_slip(seen: str, reference: str) -> None:
+    assert reference_check(seen, reference) == (
+        True, "the payment reference was found with one character misread")
+
+
+def test_a_reference_read_exactly_says_so() -> None:
+    assert reference_check("Message: k7m2-xq9d", "K7M2XQ9D") == (
+        True, "the payment reference was found")
+
+
+def test_two_slips_or_another_orders_reference_do_not_count() -> None:
+    assert not reference_check("Ref No. WKER4GG6N)J", "WKER46NJ")[0]
+    assert not reference_check("Ref No. F7HT34ZP", "WKER46NJ")[0]
+
+
+def test_a_reference_under_six_characters_must_match_exactly() -> None:
+    assert reference_check("Message: gift", "gift")[0]
+    assert not reference_check("Message: gitf", "gift")[0]
+    assert not reference_check("Message: 7K2Q9", "7K2QX")[0]
+    assert reference_check("Message: 7K2Q9X", "7K2QXX")[0]

@@ -72,8 +72,11 @@ def templates_for(country: str) -> list[MethodTemplate]:
 
 _SYMBOLS = {"PHP": ("PHP", "₱", "P"), "MYR": ("MYR", "RM"), "NPR": ("NPR", "RS", "Rs", "रु"),
             "INR": ("INR", "₹", "RS", "Rs"), "USD": ("USD", "$")}
-# 1,250 / 1 250 / 2,49,900 (Indian grouping) / 1250, then optional decimals.
-_NUMBER = r"(\d{1,3}(?:,\d{2})+,\d{3}|\d{1,3}(?:[,\s]\d{3})+|\d+)(?:\.(\d{1,3}))?"
+# 1,250 / 1 250 / 2,49,900 (Indian grouping) / 1250, then optional decimals. A comma before
+# exactly two final digits is a decimal point too: OCR of a small screenshot reads "349.99" as
+# "349,99" (and "1,250.00" as "1,250,00"), and no grouping ends in two digits.
+_NUMBER = (r"(\d{1,3}(?:,\d{2})+,\d{3}|\d{1,3}(?:[,\s]\d{3})+|\d+)"
+           r"(?:\.(\d{1,3})|,(\d{2})(?!\d))?")
 _DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%m/%d/%Y", "%b %d, %Y", "%B %d, %Y", "%d %b %Y",
                  "%d %B %Y", "%b %d %Y", "%d-%m-%Y")
 _RECIPIENT_LABELS = ("sent to", "send to", "to", "recipient", "account name", "paid to",
@@ -109,8 +112,9 @@ def read_receipt(text: str, *, currency: str) -> ReceiptReading:
                          re.IGNORECASE)
     amounts = []
     for m in pattern.finditer(flat):
-        whole, fraction = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
-        minor = _to_minor(whole, fraction, currency)
+        # Each alternative has (whole, fraction after ".", fraction after ",").
+        whole, dot, comma = m.groups()[:3] if m.group(1) else m.groups()[3:]
+        minor = _to_minor(whole, dot or comma, currency)
         if minor is not None and minor not in amounts:
             amounts.append(minor)
     return ReceiptReading(text=flat, amounts=tuple(amounts), dates=tuple(_dates(flat)),
@@ -187,6 +191,40 @@ def _squash(value: str) -> str:
     return re.sub(r"[^0-9a-z]", "", unicodedata.normalize("NFKC", value).lower())
 
 
+# References this long may be found with one character misread, added or dropped: OCR reads a
+# bold J as ")" and splits a 9 into "9S", while another order's reference differs in nearly
+# every character. Shorter ones (typed by a person, e.g. "gift") must match exactly.
+FUZZY_REFERENCE_LENGTH = 6
+
+
+def _reference_edits(reference: str, text: str) -> int | None:
+    """0 if the reference stands in the text (ignoring case, spaces and punctuation), 1 if it
+    does with one slip and is long enough for that to be safe, else None."""
+    wanted, seen = _squash(reference), _squash(text)
+    if not wanted:
+        return None
+    if wanted in seen:
+        return 0
+    if len(wanted) >= FUZZY_REFERENCE_LENGTH and _edits_to_find(wanted, seen) <= 1:
+        return 1
+    return None
+
+
+def _edits_to_find(needle: str, haystack: str) -> int:
+    """The fewest substitutions, insertions and deletions that make ``needle`` appear
+    somewhere in ``haystack`` (Sellers' approximate substring search: an edit distance in
+    which the match may start anywhere)."""
+    column = list(range(len(needle) + 1))  # edits for needle[:i] ending at this character
+    best = column[-1]
+    for char in haystack:
+        diagonal, column[0] = column[0], 0
+        for i, wanted in enumerate(needle, start=1):
+            current = min(column[i] + 1, column[i - 1] + 1, diagonal + (wanted != char))
+            diagonal, column[i] = column[i], current
+        best = min(best, column[-1])
+    return best
+
+
 def names_match(seen: str, expected: str) -> bool:
     """Close enough for a human name on a receipt: the same letters in order (ignoring case,
     spaces and punctuation) with a small OCR slip, or the expected name's words all present
@@ -202,8 +240,8 @@ def names_match(seen: str, expected: str) -> bool:
 
 def score_receipt(reading: ReceiptReading, expected: Expected) -> ProofScore:
     amount_ok = expected.amount in reading.amounts
-    reference_ok = bool(expected.reference) and _squash(expected.reference) in _squash(
-        reading.text)
+    reference_edits = _reference_edits(expected.reference, reading.text)
+    reference_ok = reference_edits is not None
     date_ok = any(expected.window_start <= d <= expected.window_end for d in reading.dates)
     recipient_ok = reading.recipient is not None and names_match(reading.recipient,
                                                                  expected.account_name)
@@ -214,8 +252,10 @@ def score_receipt(reading: ReceiptReading, expected: Expected) -> ProofScore:
         Check("amount", amount_ok, "the amount matches" if amount_ok else
               f"no amount equal to {expected.amount} (minor units) was read; read "
               f"{list(reading.amounts) or 'none'}"),
-        Check("reference", reference_ok, "the payment reference was found" if reference_ok
-              else f"the reference {expected.reference} was not found"),
+        Check("reference", reference_ok, "the payment reference was found"
+              if reference_edits == 0 else "the payment reference was found with one "
+              "character misread" if reference_ok else
+              f"the reference {expected.reference} was not found"),
         Check("date", date_ok, "dated within the order's window" if date_ok else
               "no date between the order and its proof deadline was read"),
         Check("recipient", recipient_ok, "the recipient matches the account name"
