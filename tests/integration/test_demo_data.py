@@ -1,6 +1,6 @@
 from orderline.bootstrap import Runtime
 from orderline.entrypoints.demo_data import load_demo
-from orderline.services import catalog, tenancy
+from orderline.services import catalog, manual_methods, tenancy
 
 
 async def test_the_demo_shop_is_loaded_once_and_each_start_gets_a_working_key(
@@ -13,3 +13,6 @@ async def test_the_demo_shop_is_loaded_once_and_each_start_gets_a_working_key(
     products = await catalog.list_products(runtime, principal, limit=50, after=None)
     skus = sorted(v["sku"] for p in products for v in p["variants"])
     assert skus == ["BEAN-HOUSE-250", "MUG-350", "TEE-L", "TEE-M", "TEE-S"]
+    assert "verify" in principal.scopes  # the demo key can work the verification queue
+    methods = await manual_methods.list_methods(runtime, principal)
+    assert [m["code"] for m in methods] == ["bank_wire"]

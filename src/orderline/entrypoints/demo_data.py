@@ -1,5 +1,6 @@
 """The demo business that ``orderline demo`` loads: a small shop with stock, shipping to the
-US and Canada with sales tax, and a welcome coupon, so a buyer can check out at once."""
+US and Canada with sales tax, a welcome coupon, and a bank wire taken by proof of payment, so a
+buyer can check out at once."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from decimal import Decimal
 
 from orderline.bootstrap import Runtime
 from orderline.domain.tenancy import Principal
-from orderline.services import catalog, coupons, shipping, tenancy
+from orderline.services import catalog, coupons, manual_methods, shipping, tenancy
 from orderline.services.catalog import NewVariant
 
 DEMO_BUSINESS = "Demo Coffee Shop"
@@ -29,7 +30,7 @@ async def load_demo(runtime: Runtime) -> tuple[str, str]:
     existing = await tenancy.find_business_named(runtime, DEMO_BUSINESS)
     if existing is not None:
         issued = await tenancy.issue_operator_key(runtime, existing["id"], name="demo",
-                                                  scopes=["read", "write", "admin"])
+                                                  scopes=["read", "write", "admin", "verify"])
         return str(existing["id"]), issued.key
     created = await tenancy.create_business(runtime, name=DEMO_BUSINESS, currency="USD")
     principal = await tenancy.authenticate(runtime, created.api_key.key)
@@ -54,3 +55,9 @@ async def _checkout_setup(runtime: Runtime, principal: Principal) -> None:
     await shipping.add_tax_rate(runtime, principal, canada["id"], name="GST", rate="5")
     await coupons.create_coupon(runtime, principal, code="WELCOME10", kind="percentage",
                                 percent_off=Decimal(10), per_customer_limit=1)
+    await manual_methods.create_method(
+        runtime, principal, template=None, code="bank_wire", name="Bank wire",
+        kind="bank_transfer", currency=None, account_name="Demo Coffee Shop LLC",
+        account_number="021000021 / 000123456789", bank_name="Demo National Bank",
+        details={"routing": "021000021"}, instructions=None, channels=[], enabled=True,
+        position=0)
