@@ -227,3 +227,25 @@ def test_bench_payments_reports_card_paths_webhook_rates_and_statements_then_dro
     assert counted[("payments.receive_webhook", "the same webhook again")]["outcome"] == \
         "duplicate"
     assert_dropped(out, postgres_server.admin_url)
+
+
+@pytest.mark.usefixtures("tesseract")
+def test_bench_proofs_reports_upload_rates_sql_and_ocr_times_then_drops_its_database(
+        postgres_server: postgres.PostgresServer, tmp_path: Path) -> None:
+    figures = tmp_path / "proofs.json"
+    out = bench_output("proofs", postgres_server.admin_url, "--small", "6", "--large", "1",
+                       "--ocr", "2", "--workers", "1", "--connections", "2", "--duration", "0",
+                       "--json", str(figures))
+
+    for size, count in (("200 KB png", 6), ("10 MB jpeg", 1)):
+        assert re.search(rf"^http uploads, {size}: {count} uploads in [0-9.]+s = [0-9]+ "
+                         r"uploads/s, 0 failed$", out, re.MULTILINE), out
+        assert re.search(rf"^{size}: [0-9.]+ MB/s of proofs \([0-9.]+ MB each\); one upload "
+                         r"sends [0-9]+ SQL statements", out, re.MULTILINE), out
+    assert re.search(r"OCR call p50 [0-9.]+s, p95 [0-9.]+s; whole job per proof", out), out
+    assert "receipts scored 2/2" in out
+    report = json.loads(figures.read_text())
+    assert [r["path"] for r in report["results"]] == ["200 KB png", "10 MB jpeg"]
+    assert report["results"][1]["bytes_per_upload"] > 9_000_000
+    assert len(report["ocr"]["job_seconds"]) == 2
+    assert_dropped(out, postgres_server.admin_url)

@@ -144,10 +144,13 @@ def _encodable(img: Image.Image, media_type: str) -> Image.Image:
 
 
 def _save_options(media_type: str) -> dict[str, Any]:
+    # No ``optimize``: on a phone screenshot it takes about four times as long (50 ms instead
+    # of 14 ms for a 720 x 860 PNG, 300 ms instead of 100 ms for a 10 MB JPEG) to save a few
+    # per cent of storage, and every upload waits for it.
     if media_type == JPEG:
-        return {"format": "JPEG", "quality": 90, "optimize": True}
+        return {"format": "JPEG", "quality": 90}
     if media_type == PNG:
-        return {"format": "PNG", "optimize": True}
+        return {"format": "PNG"}
     return {"format": "WEBP", "quality": 90}
 
 

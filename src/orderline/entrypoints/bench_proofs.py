@@ -53,9 +53,11 @@ from orderline.entrypoints.bench import (
 )
 from orderline.entrypoints.bench_load import PhaseResult, drive, percentile
 from orderline.entrypoints.bench_report import cpu_note, table
+from orderline.entrypoints.bench_statements import StatementCount, counting, one_line
 from orderline.entrypoints.sample_receipts import draw_receipt, noisy_image
-from orderline.services import catalog, manual_methods, orders, tenancy
+from orderline.services import catalog, manual_methods, orders, payment_proofs, tenancy
 from orderline.services.manual_methods import format_amount
+from orderline.services.order_callers import OrderCaller
 from orderline.services.proof_scoring import score_due
 
 SMALL, LARGE = "200 KB png", "10 MB jpeg"
@@ -94,6 +96,7 @@ class ProofReport:
     ocr_seconds: list[float] = field(default_factory=list)  # the OCR call, per proof
     job_seconds: list[float] = field(default_factory=list)  # score_due per proof
     scored: dict[str, int] = field(default_factory=dict)
+    statements: dict[str, StatementCount] = field(default_factory=dict)  # one upload's SQL
 
 
 def run(options: ProofBenchOptions, say: Callable[[str], None] = typer.echo) -> ProofReport:
@@ -164,6 +167,14 @@ async def _upload_phase(options: ProofBenchOptions, client: httpx.AsyncClient,
         if response.status_code != 201:
             raise BenchRefused(f"HTTP {response.status_code}: {response.text[:200]}")
 
+    # One more upload in-process, its SQL counted (the steady state: the business and its
+    # settings already read by others).
+    extra = (await _orders(runtime, principal, 1))[0]
+    caller = OrderCaller(business_id=principal.business_id, order_id=extra["id"],
+                         principal=None)
+    with counting(runtime.db.engine) as counted:
+        await payment_proofs.upload(runtime, caller, _files(size, 1, seed + 50_000)[0])
+    report.statements[size] = counted
     report.results.append(await measured_phase(
         label=f"http uploads, {size}", noun="uploads", scenario="upload", path=size,
         planned=planned, warmup=WARMUP, warm=send, place=send,
@@ -276,8 +287,13 @@ def render(report: ProofReport, *, verbose: bool = False) -> str:
                    unit="upload")
     for result in report.results:
         mb = report.bytes_per_upload.get(result.path, 0) / 1e6
+        count = report.statements.get(result.path)
+        sql = (f"; one upload sends {len(count.statements)} SQL statements in "
+               f"{count.checkouts} connection checkouts" if count else "")
         lines.append(f"{result.path}: {result.orders_per_second * mb:.1f} MB/s of proofs "
-                     f"({mb:.2f} MB each)")
+                     f"({mb:.2f} MB each){sql}")
+        if verbose and count:
+            lines += [f"    {one_line(sql_text)}" for sql_text in count.statements]
     lines += ["", cpu_note("upload"), ""]
     if report.ocr_seconds:
         lines.append(
@@ -296,7 +312,9 @@ def as_json(report: ProofReport) -> dict[str, Any]:
     return {"settings": report.settings, "database": report.database,
             "postgresql": report.server_version,
             "results": [{**r.as_dict(),
-                         "bytes_per_upload": report.bytes_per_upload.get(r.path)}
+                         "bytes_per_upload": report.bytes_per_upload.get(r.path),
+                         "statements": (report.statements[r.path].as_dict()
+                                        if r.path in report.statements else None)}
                         for r in report.results],
             "ocr": {"ocr_seconds": report.ocr_seconds, "job_seconds": report.job_seconds,
                     "scored": report.scored}}

@@ -409,6 +409,7 @@ def bench_proofs(
     workers: Annotated[int, typer.Option(help="orderline serve processes")] = 4,
     duration: DurationOpt = 20.0,
     json_path: JsonOpt = None,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Payment proof uploads per second over HTTP (~200 KB and ~10 MB files) and the time
     to read one proof (OCR) in the worker."""
@@ -419,7 +420,7 @@ def bench_proofs(
         bench_proofs.run(bench_proofs.ProofBenchOptions(
             database_url=database_url, small=small, large=large, ocr=ocr,
             connections=connections, workers=workers, max_seconds=duration or None,
-            json_path=json_path))
+            json_path=json_path, verbose=verbose))
     except (BenchRefused, ServerFailed) as error:
         _fail(str(error))
 
