@@ -16,6 +16,7 @@ from orderline.bootstrap import Runtime
 from orderline.entrypoints.worker import configured_relay
 from orderline.services import live
 from orderline.services.clock import ManualClock
+from orderline.services.payment_reconcile import reconcile_payments
 from orderline.services.proof_scoring import score_due
 from tests.conftest import Merchant
 from tests.e2e.conftest import error_of, levels, ok
@@ -306,3 +307,20 @@ async def test_another_business_sees_none_of_the_queue(
     assert results[0]["error"]["code"] == "not_found"
     assert ok(await http.get(f"/v1/verifications/{proof['id']}", headers=shop.headers)
               )["status"] == "pending"
+
+
+async def test_a_verified_transfer_is_refunded_by_hand_and_the_refund_is_booked(
+        http: httpx.AsyncClient, shop: Merchant, shop_runtime: Runtime) -> None:
+    order, proof = await _submitted(http, shop)
+    ok(await http.post(f"/v1/verifications/{proof['id']}/approve", headers=shop.headers))
+    refunded = ok(await http.post(f"/v1/orders/{order['id']}/refunds", headers=shop.headers,
+                                  json={"amount": 50_000, "reason": "one size too small"}),
+                  201)
+    assert refunded["provider"] == "manual" and refunded["amount_refunded"] == 50_000
+    payments = ok(await http.get(f"/v1/orders/{order['id']}/payments", headers=shop.headers))
+    assert [(m["kind"], m["amount"]) for m in payments["ledger"]] == [
+        ("collect", order["total"]), ("refund", 50_000)]
+    error_of(await http.post(f"/v1/orders/{order['id']}/refunds", headers=shop.headers,
+                             json={"amount": order["total"]}), 409, "refund_exceeds_captured")
+    problems = await reconcile_payments(shop_runtime, shop.principal.business_id)
+    assert problems == []

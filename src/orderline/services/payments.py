@@ -71,6 +71,11 @@ log = logging.getLogger(__name__)
 CREATE_ATTEMPTS = 3
 
 
+# Money received outside any provider (cash collected, a transfer the merchant verified) is
+# given back outside it too: a refund of it is booked, and the merchant sends the money.
+OFFLINE_PROVIDERS = frozenset({"cod", "manual"})
+
+
 def provider_named(runtime: Runtime, name: str) -> PaymentProvider:
     provider = runtime.providers.get(name)
     if provider is None:
@@ -451,7 +456,9 @@ async def refund_payment(runtime: Runtime, principal: Principal, order_id: uuid.
     share of its net amount, see ``line_refund_amount``), optionally putting those units back
     in stock. The amount (and the lines' units) are taken with conditional UPDATEs first, so
     concurrent refunds can never add up past what was received; then the provider is asked
-    with an idempotency key; if it refuses, everything taken is given back."""
+    with an idempotency key; if it refuses, everything taken is given back. Cash and verified
+    transfers (``OFFLINE_PROVIDERS``) are refunded by the merchant by hand: the refund is
+    booked without asking anyone."""
     principal.require(Scope.WRITE)
     if (amount is None) == (not lines):
         raise ValidationFailed("Refund either an amount or lines, not both and not neither.",
@@ -477,15 +484,21 @@ async def refund_payment(runtime: Runtime, principal: Principal, order_id: uuid.
             details={"amount": total})
 
     intent, total = await runtime.db.run(reserve)
-    gateway = provider_named(runtime, intent["provider"])
-    try:
-        await gateway.refund(intent["provider_ref"], amount=total,
-                             idempotency_key=f"refund:{refund_id}")
-    except ProviderError as error:
-        await runtime.db.run(lambda conn: _give_back_refund(conn, intent, total, claimed, now))
-        raise PaymentProviderUnavailable(f"The provider did not refund ({error}); nothing "
-                                         "was refunded.", details={"provider_code": error.code}
-                                         ) from error
+    if intent["provider"] not in OFFLINE_PROVIDERS:
+        try:
+            gateway = provider_named(runtime, intent["provider"])
+            await gateway.refund(intent["provider_ref"], amount=total,
+                                 idempotency_key=f"refund:{refund_id}")
+        except UnknownPaymentProvider:
+            await runtime.db.run(lambda conn: _give_back_refund(conn, intent, total, claimed,
+                                                                now))
+            raise
+        except ProviderError as error:
+            await runtime.db.run(lambda conn: _give_back_refund(conn, intent, total, claimed,
+                                                                now))
+            raise PaymentProviderUnavailable(
+                f"The provider did not refund ({error}); nothing was refunded.",
+                details={"provider_code": error.code}) from error
 
     async def book(conn: AsyncConnection) -> RowMapping:
         order = await _lock_order(conn, principal.business_id, order_id)
