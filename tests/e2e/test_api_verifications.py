@@ -163,8 +163,12 @@ async def test_only_keys_with_the_verify_scope_see_or_decide(
     verifier = await _key(http, shop, "verify")
     assert ok(await http.get("/v1/verifications", headers=verifier))["data"][0]["id"] == \
         proof["id"]
+    seen = await http.get(f"/v1/verifications/{proof['id']}/file", headers=verifier)
+    assert seen.status_code == 200 and seen.headers["content-type"] == "image/png"
     ok(await http.post(f"/v1/verifications/{proof['id']}/approve", headers=verifier))
     audit = ok(await http.get(f"/v1/verifications/{proof['id']}", headers=verifier))["audit"]
+    assert [a["action"] for a in audit][-2:] == ["file_viewed", "approved"]
+    assert audit[-2]["key_id"] == audit[-1]["key_id"] is not None
     assert audit[-1]["action"] == "approved" and audit[-1]["key_id"] is not None
     assert audit[-1]["before"]["status"] == "pending"
     assert audit[-1]["after"]["status"] == "approved"

@@ -13,9 +13,9 @@ from datetime import datetime, timedelta
 
 from orderline.domain.errors import ValidationFailed
 
-# No 0/O, 1/I/L, 5/S, 8/B or J: a reference is typed by hand into a banking app and read back
+# No 0/O, 1/I/L, 5/S, 8/B, 9 or J: a reference is typed by hand into a banking app and read back
 # by OCR, so characters that look alike are left out.
-REFERENCE_ALPHABET = "234679ACDEFGHKMNPQRTUVWXYZ"
+REFERENCE_ALPHABET = "23467ACDEFGHKMNPQRTUVWXYZ"
 REFERENCE_LENGTH = 8
 # A score at or above this counts as "the reader thought it genuine" when the business has
 # no auto-approval threshold of its own (for the agreement figure only).

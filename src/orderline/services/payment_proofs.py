@@ -194,7 +194,21 @@ async def proof_file(runtime: Runtime, caller: OrderCaller,
         row = await proof_store.load_proof(conn, caller.business_id, proof_id)
     if row is None or row["order_id"] != caller.order_id:
         raise NotFound("payment proof", proof_id)
-    return await read_file(runtime, row), row["media_type"]
+    return await open_file(runtime, row, actor=caller.actor, key_id=caller.key_id)
+
+
+async def open_file(runtime: Runtime, row: RowMapping, *, actor: str,
+                    key_id: uuid.UUID | None) -> tuple[bytes, str]:
+    """The file, and an audit entry that this caller saw it (a receipt is personal data)."""
+    content = await read_file(runtime, row)
+
+    async def audit(conn: AsyncConnection) -> None:
+        await record(conn, business_id=row["business_id"], proof_id=row["id"],
+                     order_id=row["order_id"], action="file_viewed", actor=actor,
+                     key_id=key_id, before=None, after=None, now=runtime.clock.now())
+
+    await runtime.db.run(audit)
+    return content, row["media_type"]
 
 
 async def read_file(runtime: Runtime, row: RowMapping) -> bytes:

@@ -40,6 +40,7 @@ from orderline.domain.proof_review import (
 )
 from orderline.domain.tenancy import Principal, Scope
 from orderline.services.order_status import mark_paid
+from orderline.services.payment_proofs import open_file
 from orderline.services.proof_records import announce, proof_view, record
 
 MANUAL_PROVIDER = "manual"
@@ -71,13 +72,14 @@ async def get_verification(runtime: Runtime, principal: Principal,
     return shown
 
 
-async def proof_row(runtime: Runtime, principal: Principal, proof_id: uuid.UUID) -> RowMapping:
+async def proof_file(runtime: Runtime, principal: Principal,
+                     proof_id: uuid.UUID) -> tuple[bytes, str]:
     principal.require(Scope.VERIFY)
     async with runtime.db.read() as conn:
         row = await proof_store.load_proof(conn, principal.business_id, proof_id)
     if row is None:
         raise NotFound("verification", proof_id)
-    return row
+    return await open_file(runtime, row, actor=principal.actor, key_id=principal.key_id)
 
 
 # --- deciding ---------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from orderline.entrypoints.api.deps import (
 from orderline.entrypoints.api.routes.manual_payments import file_response
 from orderline.entrypoints.api.routes.streams import SSE_RESPONSES, respond
 from orderline.entrypoints.api.schemas.manual_payments import ApproveIn, BulkIn, RejectIn
-from orderline.services import live, payment_proofs, verifications
+from orderline.services import live, verifications
 
 router = APIRouter(prefix="/v1/verifications", tags=["verification queue"])
 
@@ -101,9 +101,9 @@ async def get_verification(proof_id: str, runtime: RuntimeDep,
 @router.get("/{proof_id}/file", response_class=Response)
 async def verification_file(proof_id: str, runtime: RuntimeDep,
                             principal: PrincipalDep) -> Response:
-    row = await verifications.proof_row(runtime, principal, parse_id("verification", proof_id))
-    content = await payment_proofs.read_file(runtime, row)
-    return file_response(content, row["media_type"], f"proof-{proof_id}")
+    content, media_type = await verifications.proof_file(runtime, principal,
+                                                         parse_id("verification", proof_id))
+    return file_response(content, media_type, f"proof-{proof_id}")
 
 
 @router.post("/{proof_id}/approve")
