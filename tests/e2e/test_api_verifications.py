@@ -328,3 +328,14 @@ async def test_a_verified_transfer_is_refunded_by_hand_and_the_refund_is_booked(
                              json={"amount": order["total"]}), 409, "refund_exceeds_captured")
     problems = await reconcile_payments(shop_runtime, shop.principal.business_id)
     assert problems == []
+
+
+async def test_an_order_paid_some_other_way_takes_its_proof_out_of_the_queue(
+        http: httpx.AsyncClient, shop: Merchant) -> None:
+    order, proof = await _submitted(http, shop)
+    ok(await http.patch(f"/v1/orders/{order['id']}/payment", headers=shop.headers,
+                        json={"reference": "cash at the counter", "amount": order["total"]}))
+    assert ok(await http.get("/v1/verifications", headers=shop.headers))["data"] == []
+    seen = ok(await http.get(f"/v1/verifications/{proof['id']}", headers=shop.headers))
+    assert seen["status"] == "superseded" and seen["audit"][-1]["action"] == "order_paid"
+    assert ok(await http.get("/v1/verifications/stats", headers=shop.headers))["pending"] == 0

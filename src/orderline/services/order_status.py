@@ -43,7 +43,7 @@ from orderline.domain.payments import LIVE_INTENTS
 from orderline.domain.tenancy import Principal, Scope
 from orderline.services.orders import lock_for_change, save_and_show, save_change
 from orderline.services.outbox import emit
-from orderline.services.proof_records import cancel_pending_of_order
+from orderline.services.proof_records import close_pending_of_order
 from orderline.services.stock_events import announce_expired
 
 log = logging.getLogger(__name__)
@@ -81,6 +81,8 @@ async def _pay(runtime: Runtime, conn: AsyncConnection, order: RowMapping, *, ac
                                     "deadline; nothing was charged to stock.")
     await stock_store.ship_out(conn, consumed, business_id=order["business_id"],
                                order_id=order["id"], actor=actor, now=now)
+    if order["payment_method"] not in ("card", "cod"):  # a manual method's waiting proofs
+        await close_pending_of_order(conn, order, actor=actor, now=now, paid=True)
 
 
 async def _cancel(runtime: Runtime, conn: AsyncConnection, order: RowMapping, *, actor: str,
@@ -93,7 +95,7 @@ async def _cancel(runtime: Runtime, conn: AsyncConnection, order: RowMapping, *,
     if current == OrderStatus.PENDING_PAYMENT:
         await request_payment_cancel(conn, order, now)
         if order["payment_method"] not in ("card", "cod"):  # a manual method's proofs
-            await cancel_pending_of_order(conn, order, actor=actor, now=now)
+            await close_pending_of_order(conn, order, actor=actor, now=now)
     if current == OrderStatus.PENDING_PAYMENT and reason == CancelReason.PAYMENT_TIMEOUT:
         expired = await stock_store.expire_order_reservations(conn, order["id"], now)
         await announce_expired(conn, expired, now)

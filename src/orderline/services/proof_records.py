@@ -96,11 +96,13 @@ async def announce(conn: AsyncConnection, type_: EventType, proof: Mapping[Any, 
                now=now, new_aggregate=first)
 
 
-async def cancel_pending_of_order(conn: AsyncConnection, order: Mapping[Any, Any], *,
-                                  actor: str, now: datetime) -> None:
-    """The order was cancelled: its undecided proofs leave the queue (audited)."""
-    for closed in await proof_store.close_pending(conn, order["id"],
-                                                  status=proof_store.CANCELLED, now=now):
+async def close_pending_of_order(conn: AsyncConnection, order: Mapping[Any, Any], *,
+                                 actor: str, now: datetime, paid: bool = False) -> None:
+    """The order was cancelled, or paid some other way (a card, a payment confirmed by
+    hand): its undecided proofs leave the queue, audited."""
+    status = proof_store.SUPERSEDED if paid else proof_store.CANCELLED
+    for closed in await proof_store.close_pending(conn, order["id"], status=status, now=now):
         await record(conn, business_id=order["business_id"], proof_id=closed["id"],
-                     order_id=order["id"], action="order_cancelled", actor=actor, key_id=None,
-                     before={**closed, "status": proof_store.PENDING}, after=closed, now=now)
+                     order_id=order["id"], action="order_paid" if paid else "order_cancelled",
+                     actor=actor, key_id=None, before={**closed, "status": proof_store.PENDING},
+                     after=closed, now=now)
