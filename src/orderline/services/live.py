@@ -26,7 +26,6 @@ stream for a moment; a signalled read that finds nothing re-reads after 0.05, 0.
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
 import re
 import uuid
@@ -37,17 +36,15 @@ from typing import Any
 
 from sqlalchemy.engine import RowMapping
 
-from orderline.adapters.db import order_store, outbox_store
+from orderline.adapters.db import outbox_store
 from orderline.adapters.event_hub import EventHub
 from orderline.bootstrap import Runtime
-from orderline.domain.errors import InvalidLastEventId, NotFound, Unauthorized
+from orderline.domain.errors import InvalidLastEventId
 from orderline.domain.events import MERCHANT_STREAM_EVENTS, PROOF_EVENTS, parse_event_types
 from orderline.domain.tenancy import Principal, Scope
-from orderline.services import tenancy
-from orderline.services.orders import hash_access_token
+from orderline.services.order_callers import order_access
 from orderline.services.outbox import stored_event
 
-ACCESS_TOKEN_PREFIX = "oat_"
 RECONNECT_MILLISECONDS = 2000  # the ``retry:`` a browser waits before reconnecting
 BATCH = 100
 _SETTLE_FIRST, _SETTLE_LAST = 0.05, 1.0
@@ -127,26 +124,8 @@ async def open_order_stream(runtime: Runtime, order_id: uuid.UUID, *, bearer: st
     a bearer token starting ``oat_``; any other bearer token is an API key. A wrong access
     token, another order's token, or another business's key all get 404, so a stranger cannot
     tell whether the order exists; no credential at all is 401."""
-    if access_token is None and bearer is not None and bearer.startswith(ACCESS_TOKEN_PREFIX):
-        access_token, bearer = bearer, None
-    business_id: uuid.UUID | None = None
-    if access_token is None:
-        if not bearer:
-            raise Unauthorized("Send your API key as 'Authorization: Bearer <key>', or the "
-                               "order's access token as '?access_token=oat_...'.")
-        principal = await tenancy.authenticate(runtime, bearer)
-        principal.require(Scope.READ)
-        business_id = principal.business_id
-    async with runtime.db.read() as conn:
-        row = await order_store.order_access(conn, order_id)
-    if access_token is not None:
-        # Hash even when there is no order, so both refusals take the same time.
-        given = hash_access_token(access_token)
-        stored = (row["access_token_hash"] if row is not None else None) or ""
-        if row is None or not hmac.compare_digest(given.encode(), stored.encode()):
-            raise NotFound("order", order_id)
-    elif row is None or row["business_id"] != business_id:
-        raise NotFound("order", order_id)
+    _, row = await order_access(runtime, order_id, bearer=bearer, access_token=access_token,
+                                key_scope=Scope.READ)
     if last_event_id is not None:
         after = decode_sequence(last_event_id)
     else:

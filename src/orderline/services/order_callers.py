@@ -11,6 +11,8 @@ import hmac
 import uuid
 from dataclasses import dataclass
 
+from sqlalchemy.engine import RowMapping
+
 from orderline.adapters.db import order_store
 from orderline.bootstrap import Runtime
 from orderline.domain.errors import NotFound, Unauthorized
@@ -46,26 +48,40 @@ class OrderCaller:
             self.principal.require(scope)
 
 
-async def order_caller(runtime: Runtime, order_id: uuid.UUID, *, bearer: str | None,
-                       access_token: str | None = None) -> OrderCaller:
+async def order_access(runtime: Runtime, order_id: uuid.UUID, *, bearer: str | None,
+                       access_token: str | None = None,
+                       key_scope: Scope | None = None) -> tuple[OrderCaller, RowMapping]:
+    """Who asks about the order, and its access row (business, token hash, last event
+    sequence). The buyer's token comes as ``access_token`` or as a bearer token starting
+    ``oat_``; any other bearer token is an API key, which must hold ``key_scope`` if given
+    (checked before the order is looked up)."""
     if access_token is None and bearer is not None and bearer.startswith(ACCESS_TOKEN_PREFIX):
         access_token, bearer = bearer, None
+    principal: Principal | None = None
     if access_token is None:
         if not bearer:
             raise Unauthorized("Send your API key as 'Authorization: Bearer <key>', or the "
-                               "order's access token as 'Authorization: Bearer oat_...'.")
+                               "order's access token (oat_...) as a bearer token, or as "
+                               "'?access_token=oat_...' on a live stream.")
         principal = await tenancy.authenticate(runtime, bearer)
-        async with runtime.db.read() as conn:
-            row = await order_store.order_access(conn, order_id)
+        if key_scope is not None:
+            principal.require(key_scope)
+    async with runtime.db.read() as conn:
+        row = await order_store.order_access(conn, order_id)
+    if principal is not None:
         if row is None or row["business_id"] != principal.business_id:
             raise NotFound("order", order_id)
         return OrderCaller(business_id=principal.business_id, order_id=order_id,
-                           principal=principal)
-    async with runtime.db.read() as conn:
-        row = await order_store.order_access(conn, order_id)
+                           principal=principal), row
     # Hash even when there is no order, so both refusals take the same time.
-    given = hash_access_token(access_token)
+    given = hash_access_token(access_token or "")
     stored = (row["access_token_hash"] if row is not None else None) or ""
     if row is None or not hmac.compare_digest(given.encode(), stored.encode()):
         raise NotFound("order", order_id)
-    return OrderCaller(business_id=row["business_id"], order_id=order_id, principal=None)
+    return OrderCaller(business_id=row["business_id"], order_id=order_id, principal=None), row
+
+
+async def order_caller(runtime: Runtime, order_id: uuid.UUID, *,
+                       bearer: str | None) -> OrderCaller:
+    caller, _ = await order_access(runtime, order_id, bearer=bearer)
+    return caller

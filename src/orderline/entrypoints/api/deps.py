@@ -25,14 +25,22 @@ def get_runtime(request: Request) -> Runtime:
     return runtime
 
 
+def bearer_of(authorization: str | None) -> str | None:
+    if authorization and authorization.lower().startswith("bearer "):
+        return authorization[7:].strip() or None
+    return None
+
+
+def _bind_business(request: Request, business_id: uuid.UUID) -> None:
+    """Name the caller's business in this request's logs (RequestIds resets it after)."""
+    request.state.business_id = str(business_id)
+    business_id_var.set(request.state.business_id)
+
+
 async def get_principal(request: Request,
                         authorization: Annotated[str | None, Header()] = None) -> Principal:
-    token = None
-    if authorization and authorization.lower().startswith("bearer "):
-        token = authorization[7:].strip()
-    principal = await tenancy.authenticate(get_runtime(request), token)
-    request.state.business_id = str(principal.business_id)
-    business_id_var.set(request.state.business_id)  # RequestIds resets it after the request
+    principal = await tenancy.authenticate(get_runtime(request), bearer_of(authorization))
+    _bind_business(request, principal.business_id)
     return principal
 
 
@@ -103,18 +111,11 @@ async def get_cart_caller(request: Request,
     if authorization is not None:
         return CartCaller.merchant(await get_principal(request, authorization))
     caller = await carts.caller_for_token(get_runtime(request), x_cart_token)
-    request.state.business_id = str(caller.business_id)
-    business_id_var.set(request.state.business_id)
+    _bind_business(request, caller.business_id)
     return caller
 
 
 CartCallerDep = Annotated[CartCaller, Depends(get_cart_caller)]
-
-
-def bearer_of(authorization: str | None) -> str | None:
-    if authorization and authorization.lower().startswith("bearer "):
-        return authorization[7:].strip() or None
-    return None
 
 
 async def get_order_caller(request: Request, order_id: str,
@@ -124,8 +125,7 @@ async def get_order_caller(request: Request, order_id: str,
     (``Authorization: Bearer oat_...``)."""
     caller = await order_caller(get_runtime(request), parse_id("order", order_id),
                                 bearer=bearer_of(authorization))
-    request.state.business_id = str(caller.business_id)
-    business_id_var.set(request.state.business_id)
+    _bind_business(request, caller.business_id)
     return caller
 
 
