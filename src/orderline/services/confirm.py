@@ -36,7 +36,6 @@ from orderline.adapters.db import (
     coupon_store,
     idempotency_store,
     order_store,
-    payment_method_store,
     stock_store,
 )
 from orderline.adapters.ratelimit import Guard
@@ -293,10 +292,12 @@ async def _take_coupon_uses(conn: AsyncConnection, priced: PricedCheckout,
 
 
 async def _take_held_stock(conn: AsyncConnection, checkout: RowMapping, priced: PricedCheckout,
-                           order_id: uuid.UUID, now: datetime) -> None:
+                           order_id: uuid.UUID, now: datetime, *,
+                           held_until: datetime | None = None) -> None:
     """The binding stock check: the checkout's live reservations must cover every unit."""
     held = await stock_store.hand_over_to_order(conn, checkout_id=checkout["id"],
-                                                order_id=order_id, now=now)
+                                                order_id=order_id, now=now,
+                                                expires_at=held_until)
     needed: dict[uuid.UUID, int] = defaultdict(int)
     for line in priced.lines:
         needed[line["variant_id"]] += line["quantity"]
@@ -344,11 +345,11 @@ async def _write_order(conn: AsyncConnection, checkout: RowMapping, priced: Pric
         "access_token_hash": hash_access_token(access_token), "created_at": now,
         "updated_at": now}
     row = await order_store.insert_order(conn, values, line_rows)
-    await _take_held_stock(conn, checkout, priced, order_id, now)
-    instructions = None
-    if manual is not None:  # held until the proof deadline; the buyer gets where to pay
-        await payment_method_store.set_hold(conn, order_id, manual.proof_deadline)
-        instructions = await manual_methods.attach(conn, values, manual, now=now)
+    # A manual payment's stock is held until its proof deadline, as the order row says.
+    await _take_held_stock(conn, checkout, priced, order_id, now,
+                           held_until=manual.proof_deadline if manual else None)
+    instructions = None if manual is None else await manual_methods.attach(
+        conn, values, manual, now=now)
     if cash:  # confirmed at once: the held stock is sold now, the money comes on delivery
         sold = await stock_store.close_order_reservations(
             conn, order_id=order_id, status=ReservationStatus.CONSUMED, now=now)

@@ -201,13 +201,18 @@ async def close_order_reservations(conn: AsyncConnection, *, order_id: uuid.UUID
 
 
 async def hand_over_to_order(conn: AsyncConnection, *, checkout_id: uuid.UUID,
-                             order_id: uuid.UUID, now: datetime) -> dict[uuid.UUID, int]:
-    """The checkout's live reservations now hold stock for its order; returns the units so
-    held per variant (what the binding stock check compares with the order's lines)."""
+                             order_id: uuid.UUID, now: datetime,
+                             expires_at: datetime | None = None) -> dict[uuid.UUID, int]:
+    """The checkout's live reservations now hold stock for its order (until ``expires_at``
+    when given, such as a manual payment's proof deadline); returns the units so held per
+    variant (what the binding stock check compares with the order's lines)."""
+    values: dict[str, Any] = {"order_id": order_id}
+    if expires_at is not None:
+        values["expires_at"] = expires_at
     stmt = (update(reservations)
             .where(reservations.c.checkout_id == checkout_id, reservations.c.status == ACTIVE,
                    reservations.c.expires_at > now)
-            .values(order_id=order_id)
+            .values(**values)
             .returning(reservations.c.variant_id, reservations.c.quantity))
     held: dict[uuid.UUID, int] = defaultdict(int)
     for row in await conn.execute(stmt):
