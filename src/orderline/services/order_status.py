@@ -41,6 +41,7 @@ from orderline.domain.orders import (
 )
 from orderline.domain.payments import LIVE_INTENTS
 from orderline.domain.tenancy import Principal, Scope
+from orderline.services.manual_methods import RESERVED_CODES
 from orderline.services.orders import lock_for_change, save_and_show, save_change
 from orderline.services.outbox import emit
 from orderline.services.proof_records import close_pending_of_order
@@ -81,7 +82,7 @@ async def _pay(runtime: Runtime, conn: AsyncConnection, order: RowMapping, *, ac
                                     "deadline; nothing was charged to stock.")
     await stock_store.ship_out(conn, consumed, business_id=order["business_id"],
                                order_id=order["id"], actor=actor, now=now)
-    if order["payment_method"] not in ("card", "cod"):  # a manual method's waiting proofs
+    if order["payment_method"] not in RESERVED_CODES:  # a manual method's waiting proofs
         await close_pending_of_order(conn, order, actor=actor, now=now, paid=True)
 
 
@@ -94,7 +95,7 @@ async def _cancel(runtime: Runtime, conn: AsyncConnection, order: RowMapping, *,
         await coupon_store.give_back_for_order(conn, order["id"], now)
     if current == OrderStatus.PENDING_PAYMENT:
         await request_payment_cancel(conn, order, now)
-        if order["payment_method"] not in ("card", "cod"):  # a manual method's proofs
+        if order["payment_method"] not in RESERVED_CODES:  # a manual method's proofs
             await close_pending_of_order(conn, order, actor=actor, now=now)
     if current == OrderStatus.PENDING_PAYMENT and reason == CancelReason.PAYMENT_TIMEOUT:
         expired = await stock_store.expire_order_reservations(conn, order["id"], now)

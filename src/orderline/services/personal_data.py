@@ -83,11 +83,12 @@ async def erase(runtime: Runtime, principal: Principal,
             await store.rewrite_event(conn, event["id"], scrub(event["payload"]))
         marked = await proof_store.mark_files_deleted(conn, [p["id"] for p in proofs],
                                                       reason="erasure", now=now)
+        after = {row["id"]: row for row in marked}
         for before in proofs:
             await record(conn, business_id=principal.business_id, proof_id=before["id"],
                          order_id=before["order_id"], action="personal_data_erased",
                          actor=principal.actor, key_id=principal.key_id, before=before,
-                         after={**before, "file_deleted_at": now}, now=now)
+                         after=after.get(before["id"], before), now=now)
         return {"customer_id": customer_id, "erased_at": now, "orders": len(order_ids),
                 "proof_files_deleted": len(marked)}
 

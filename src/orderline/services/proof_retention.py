@@ -55,14 +55,10 @@ async def delete_expired_files(runtime: Runtime, *,
             done = await proof_store.mark_files_deleted(conn, [r["id"] for r in due],
                                                         reason="retention", now=now)
             for row in done:
-                before = {"status": None, "version": None, "sha256": row["sha256"],
-                          "ocr_status": None, "score_bp": None, "decided_by": None,
-                          "reason": None, "storage_key": row["storage_key"],
-                          "file_deleted_at": None}
                 await record(conn, business_id=business_id, proof_id=row["id"],
                              order_id=row["order_id"], action="file_deleted",
-                             actor=RETENTION_ACTOR, key_id=None, before=before,
-                             after={**before, "file_deleted_at": now}, now=now)
+                             actor=RETENTION_ACTOR, key_id=None,
+                             before={**row, "file_deleted_at": None}, after=row, now=now)
             return len(done)
 
         marked += await runtime.db.run(work)

@@ -233,8 +233,7 @@ async def mark_files_deleted(conn: AsyncConnection, proof_ids: Sequence[uuid.UUI
         return []
     stmt = (update(proofs).where(proofs.c.id.in_(proof_ids), proofs.c.file_deleted_at.is_(None))
             .values(file_deleted_at=now, file_deleted_reason=reason, ocr_text=None, read=None)
-            .returning(proofs.c.id, proofs.c.business_id, proofs.c.order_id, proofs.c.sha256,
-                       proofs.c.storage_key))
+            .returning(*proofs.c))
     return list((await conn.execute(stmt)).mappings())
 
 
