@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from orderline.adapters.db import payment_store, proof_store
-from orderline.adapters.db.payment_method_store import set_hold
+from orderline.adapters.db.order_store import set_hold
 from orderline.bootstrap import Runtime
 from orderline.domain.errors import DomainError
 from orderline.domain.orders import RequestedLine

@@ -156,7 +156,7 @@ async def _record_upload(runtime: Runtime, conn: AsyncConnection, caller: OrderC
         "reason": None, "auto_decided": False, "file_deleted_at": None,
         "file_deleted_reason": None}
     await proof_store.insert_proof(conn, values)
-    await payment_method_store.set_hold(conn, caller.order_id, held_until(
+    await order_store.set_hold(conn, caller.order_id, held_until(
         proof_deadline=mp["proof_deadline"], now=now, review_hours=review_hours,
         proof_pending=True))
     await record(conn, business_id=caller.business_id, proof_id=proof_id,

@@ -346,8 +346,8 @@ async def _pay_if_complete(runtime: Runtime, conn: AsyncConnection, order: RowMa
               and ledger.capturable >= order["total"]):
             # Secured but not captured (manual capture): keep the stock until the provider's
             # authorisation runs out, not the unpaid-order deadline.
-            await order_store.extend_hold(conn, order["id"], now + timedelta(
-                hours=runtime.settings.authorization_hold_hours))
+            await order_store.set_hold(conn, order["id"], now + timedelta(
+                hours=runtime.settings.authorization_hold_hours), only_longer=True)
         return
     will_not_be_paid = order["status"] in (OrderStatus.CANCELLED, OrderStatus.RETURNED) or (
         order["status"] == OrderStatus.PENDING_PAYMENT and order["payment_deadline"] <= now)

@@ -154,7 +154,7 @@ async def decide_on(runtime: Runtime, conn: AsyncConnection, business_id: uuid.U
         if order["status"] == OrderStatus.PENDING_PAYMENT:
             # Back to the proof deadline: a new proof may come until then, else the sweeper
             # cancels the order and its stock goes back.
-            await payment_method_store.set_hold(conn, order["id"], held_until(
+            await order_store.set_hold(conn, order["id"], held_until(
                 proof_deadline=mp["proof_deadline"], now=now,
                 review_hours=settings["proof_review_hours"], proof_pending=False))
         await order_store.add_event(conn, {

@@ -269,16 +269,18 @@ async def capture_mode_of(conn: AsyncConnection, business_id: uuid.UUID) -> str:
     return str((await conn.execute(stmt)).scalar_one())
 
 
-async def extend_hold(conn: AsyncConnection, order_id: uuid.UUID, until: datetime) -> None:
-    """The order's payment is secured (authorised): its deadline and its active stock
-    reservations last until ``until`` (the provider's authorisation hold)."""
-    await conn.execute(update(orders).where(orders.c.id == order_id,
-                                            orders.c.payment_deadline < until)
-                       .values(payment_deadline=until))
-    await conn.execute(update(reservations).where(reservations.c.order_id == order_id,
-                                                  reservations.c.status == "active",
-                                                  reservations.c.expires_at < until)
-                       .values(expires_at=until))
+async def set_hold(conn: AsyncConnection, order_id: uuid.UUID, until: datetime, *,
+                   only_longer: bool = False) -> None:
+    """The unpaid order's deadline and its active stock reservations last until ``until``:
+    longer while a payment is secured (an authorisation, ``only_longer``) or a proof awaits
+    review, and back to the proof deadline when a proof is rejected."""
+    order_rows = [orders.c.id == order_id]
+    held = [reservations.c.order_id == order_id, reservations.c.status == "active"]
+    if only_longer:
+        order_rows.append(orders.c.payment_deadline < until)
+        held.append(reservations.c.expires_at < until)
+    await conn.execute(update(orders).where(*order_rows).values(payment_deadline=until))
+    await conn.execute(update(reservations).where(*held).values(expires_at=until))
 
 
 async def claim_line_refund(conn: AsyncConnection, order_id: uuid.UUID, sku: str,

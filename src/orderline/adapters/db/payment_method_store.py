@@ -16,16 +16,12 @@ from orderline.adapters.db.tables import (
     Business,
     ManualPayment,
     ManualPaymentMethod,
-    Order,
-    Reservation,
     table_of,
 )
 
 methods = table_of(ManualPaymentMethod)
 manual_payments = table_of(ManualPayment)
 businesses = table_of(Business)
-orders = table_of(Order)
-reservations = table_of(Reservation)
 
 PROOF_SETTINGS = (businesses.c.currency, businesses.c.proof_deadline_minutes,
                   businesses.c.proof_review_hours, businesses.c.proof_max_bytes,
@@ -115,13 +111,3 @@ async def count_submission(conn: AsyncConnection, manual_payment_id: uuid.UUID,
                     status="in_review", updated_at=now)
             .returning(manual_payments.c.proofs_submitted))
     return int((await conn.execute(stmt)).scalar_one())
-
-
-async def set_hold(conn: AsyncConnection, order_id: uuid.UUID, until: datetime) -> None:
-    """The unpaid order and its active stock reservations last until ``until`` (longer while
-    a proof awaits review, back to the proof deadline when it is rejected)."""
-    await conn.execute(update(orders).where(orders.c.id == order_id)
-                       .values(payment_deadline=until))
-    await conn.execute(update(reservations).where(reservations.c.order_id == order_id,
-                                                  reservations.c.status == "active")
-                       .values(expires_at=until))
