@@ -12,6 +12,7 @@ import pytest
 
 from orderline.adapters.db import notification_store
 from orderline.adapters.ocr import NoReader
+from orderline.domain.proof_review import AGREEMENT_THRESHOLD_BP
 from orderline.bootstrap import Runtime
 from orderline.entrypoints.worker import configured_relay
 from orderline.services import live
@@ -60,10 +61,12 @@ async def test_the_worker_scores_a_matching_receipt_high_and_a_wrong_amount_low(
     assert good["ocr_status"] == bad["ocr_status"] == "scored"
     checks = {c["name"]: c["passed"] for c in good["checks"]}
     assert checks["amount"] and checks["reference"]
-    assert good["score"] >= 0.7
     assert right_order["total"] in good["read"]["amounts"]
+    # What the feature promises, not a float margin that depends on the day's OCR: the wrong
+    # amount fails its check and the score stays below the level at which a score counts as
+    # agreeing with an approval, while the right receipt reaches it.
     assert not {c["name"]: c["passed"] for c in bad["checks"]}["amount"]
-    assert bad["score"] <= good["score"] - 0.4
+    assert bad["score"] < AGREEMENT_THRESHOLD_BP / 10_000 <= good["score"]
     assert [a["action"] for a in good["audit"]] == ["submitted", "scored"]
     # Scores are never the buyer's to see.
     mine = ok(await http.get(f"/v1/orders/{wrong_order['id']}/payment-proofs",
