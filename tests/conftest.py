@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from orderline.adapters.db.engine import Database
-from orderline.adapters.db.migrate import upgrade_to_head
-from orderline.adapters.ocr import TesseractReader
-from orderline.bootstrap import Runtime
-from orderline.config import Settings, async_url
-from orderline.domain.tenancy import Principal
-from orderline.services import tenancy
+from orderline.core.config import Settings, async_url
+from orderline.core.db.engine import Database
+from orderline.core.db.migrate import upgrade_to_head
+from orderline.core.runtime import Runtime
+from orderline.manual_payments.files.ocr import TesseractReader
+from orderline.tenancy import service as tenancy
+from orderline.tenancy.rules import Principal
 from tests.support import postgres
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}

@@ -15,11 +15,11 @@ from typing import Any
 import httpx
 import pytest
 
-from orderline.adapters.db.engine import Database
-from orderline.bootstrap import Runtime
-from orderline.config import Settings
-from orderline.entrypoints.api.app import create_app
-from orderline.services.clock import ManualClock
+from orderline.api.app import create_app
+from orderline.core.clock import ManualClock
+from orderline.core.config import Settings
+from orderline.core.db.engine import Database
+from orderline.core.runtime import Runtime
 from tests.conftest import Merchant, new_merchant
 from tests.support.manual import manual_shop, master_keys, php_merchant, sealed_storage
 

@@ -11,11 +11,10 @@ from typing import Any
 import httpx
 import pytest
 
-from orderline.adapters.db import cart_store
-from orderline.bootstrap import Runtime
-from orderline.services import carts
-from orderline.services.checkpoints import Checkpoints
-from orderline.services.clock import ManualClock
+from orderline.checkout import cart_store, carts
+from orderline.core.checkpoints import Checkpoints
+from orderline.core.clock import ManualClock
+from orderline.core.runtime import Runtime
 from tests.conftest import Merchant, new_merchant
 from tests.e2e.conftest import add_product, api_client, error_of, ok, place_order
 from tests.support.catalog import place

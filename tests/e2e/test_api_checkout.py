@@ -10,11 +10,11 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from orderline.adapters.db.order_store import find_or_create_customer as new_customer
-from orderline.adapters.db.tables import OutboxEvent, table_of
-from orderline.bootstrap import Runtime
-from orderline.services import tenancy
-from orderline.services.clock import ManualClock
+from orderline.core.clock import ManualClock
+from orderline.core.db.tables import OutboxEvent, table_of
+from orderline.core.runtime import Runtime
+from orderline.orders.store import find_or_create_customer as new_customer
+from orderline.tenancy import service as tenancy
 from tests.conftest import Merchant, new_merchant
 from tests.e2e.conftest import error_of, levels, ok
 from tests.support.checkout import (
@@ -284,7 +284,7 @@ async def test_a_lapsed_checkout_gives_its_stock_back_and_cannot_confirm(
     cart = await new_cart(client, m, ("MUG", 2))
     checkout = await start_checkout(client, cart)
     await asyncio.sleep(1.1)
-    from orderline.services.checkouts import expire_lapsed_checkouts
+    from orderline.checkout.checkouts import expire_lapsed_checkouts
 
     assert await expire_lapsed_checkouts(runtime) >= 1
     assert await levels(client, m, "MUG") == (5, 0, 5)
@@ -333,7 +333,7 @@ async def test_another_business_and_another_cart_cannot_reach_a_checkout(
 
 async def test_the_demo_shop_sells_through_checkout_with_its_welcome_coupon(
         client: httpx.AsyncClient, runtime: Runtime) -> None:
-    from orderline.entrypoints.demo_data import load_demo
+    from orderline.demo.shop import load_demo
 
     _, key = await load_demo(runtime)
     demo = Merchant(principal=await tenancy.authenticate(runtime, key), key=key)

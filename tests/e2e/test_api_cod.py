@@ -9,10 +9,10 @@ from typing import Any
 import httpx
 import pytest
 
-from orderline.adapters.notifier import Message
-from orderline.bootstrap import Runtime
-from orderline.services.clock import ManualClock
-from orderline.services.relay import Relay
+from orderline.core.clock import ManualClock
+from orderline.core.notifier import Message
+from orderline.core.runtime import Runtime
+from orderline.events.relay import Relay
 from tests.conftest import Merchant, new_merchant
 from tests.e2e.conftest import error_of, levels, movements, ok
 from tests.support.checkout import Cart, Shop, confirm, new_cart, open_shop, start_checkout

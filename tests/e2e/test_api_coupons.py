@@ -12,8 +12,8 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from orderline.adapters.db import coupon_store
-from orderline.bootstrap import Runtime
+from orderline.core.runtime import Runtime
+from orderline.coupons import store as coupon_store
 from tests.conftest import Merchant
 from tests.e2e.conftest import add_product, error_of, ok, place_order
 

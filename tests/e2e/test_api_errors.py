@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from orderline.bootstrap import Runtime
+from orderline.core.runtime import Runtime
 from tests.conftest import Merchant, new_merchant
 from tests.e2e.conftest import (
     add_product,

@@ -10,10 +10,10 @@ import httpx
 import pytest
 from PIL import Image
 
-from orderline.bootstrap import Runtime
-from orderline.domain.proof_review import REFERENCE_ALPHABET, REFERENCE_LENGTH
-from orderline.entrypoints.sample_receipts import draw_receipt_pdf
-from orderline.services.clock import ManualClock
+from orderline.bench.receipts import draw_receipt_pdf
+from orderline.core.clock import ManualClock
+from orderline.core.runtime import Runtime
+from orderline.manual_payments.review_rules import REFERENCE_ALPHABET, REFERENCE_LENGTH
 from tests.conftest import Merchant
 from tests.e2e.conftest import error_of, levels, ok
 from tests.support.checkout import confirm, new_cart, open_shop, start_checkout

@@ -7,8 +7,8 @@ from typing import Any
 
 import httpx
 
-from orderline.bootstrap import Runtime
-from orderline.services.relay import Relay
+from orderline.core.runtime import Runtime
+from orderline.events.relay import Relay
 from tests.conftest import Merchant
 from tests.e2e.conftest import (
     add_product,

@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
-from orderline.adapters.gateways.sandbox import SandboxGateway
-from orderline.bootstrap import Runtime
+from orderline.core.runtime import Runtime
+from orderline.payments.providers.sandbox import SandboxGateway
 from tests.conftest import Merchant, new_merchant
 from tests.e2e.conftest import add_product, error_of, levels, movements, ok, place_order
 
@@ -219,7 +219,7 @@ async def test_stripe_webhooks_pay_the_order_once_and_a_late_created_event_chang
 
     import stripe
 
-    from orderline.adapters.gateways.stripe_gateway import StripeGateway
+    from orderline.payments.providers.stripe_gateway import StripeGateway
 
     secret = "whsec_e2e_stripe"
     intents = StripeIntents()

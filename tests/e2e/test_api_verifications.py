@@ -10,15 +10,15 @@ from typing import Any
 import httpx
 import pytest
 
-from orderline.adapters.db import notification_store
-from orderline.adapters.ocr import NoReader
-from orderline.domain.proof_review import AGREEMENT_THRESHOLD_BP
-from orderline.bootstrap import Runtime
-from orderline.entrypoints.worker import configured_relay
-from orderline.services import live
-from orderline.services.clock import ManualClock
-from orderline.services.payment_reconcile import reconcile_payments
-from orderline.services.proof_scoring import score_due
+from orderline.core.clock import ManualClock
+from orderline.core.runtime import Runtime
+from orderline.events import live
+from orderline.manual_payments.files.ocr import NoReader
+from orderline.manual_payments.review_rules import AGREEMENT_THRESHOLD_BP
+from orderline.manual_payments.scoring import score_due
+from orderline.notifications import store as notification_store
+from orderline.payments.reconcile import reconcile_payments
+from orderline.worker.loop import configured_relay
 from tests.conftest import Merchant
 from tests.e2e.conftest import error_of, levels, ok
 from tests.support.manual import (

@@ -13,11 +13,11 @@ from typing import Any
 import httpx
 import pytest
 
-from orderline.bootstrap import Runtime
-from orderline.services import webhooks
-from orderline.services.clock import ManualClock
-from orderline.services.relay import Relay
-from orderline.services.webhooks import deliver_due
+from orderline.core.clock import ManualClock
+from orderline.core.runtime import Runtime
+from orderline.events.relay import Relay
+from orderline.webhooks import service as webhooks
+from orderline.webhooks.service import deliver_due
 from tests.conftest import Merchant, new_merchant
 from tests.e2e.conftest import add_product, api_client, error_of, ok, place_order
 from tests.support.webhook_receiver import Receiver, receiver, standard_webhooks_signature_ok

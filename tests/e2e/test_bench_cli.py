@@ -15,7 +15,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from orderline.config import driver_free_url
+from orderline.core.config import driver_free_url
 from tests.conftest import IN_CI
 from tests.support import postgres
 from tests.support.servers import ORDERLINE

@@ -8,9 +8,9 @@ from pathlib import Path
 
 from sqlalchemy import select, update
 
-from orderline.adapters.db.tables import OutboxEvent, StockLevel, table_of
-from orderline.bootstrap import Runtime
-from orderline.services import tenancy
+from orderline.core.db.tables import OutboxEvent, StockLevel, table_of
+from orderline.core.runtime import Runtime
+from orderline.tenancy import service as tenancy
 from tests.conftest import new_merchant
 from tests.support.catalog import place, stock_sku
 from tests.support.servers import ORDERLINE
@@ -107,9 +107,9 @@ async def test_outbox_status_flags_dead_events_and_retry_requeues_them(
 
 async def test_payments_reconcile_passes_on_a_clean_ledger_and_reports_a_mismatch(
         runtime: Runtime, database_url: str) -> None:
-    from orderline.adapters.db.tables import PaymentIntent
-    from orderline.adapters.gateways.sandbox import SandboxGateway
-    from orderline.services import payments
+    from orderline.core.db.tables import PaymentIntent
+    from orderline.payments import service as payments
+    from orderline.payments.providers.sandbox import SandboxGateway
     from tests.support.catalog import place
 
     runtime.providers["sandbox"] = SandboxGateway(secret="whsec_cli")

@@ -10,10 +10,10 @@ import pytest
 from alembic import command
 from sqlalchemy.engine import Connection
 
-from orderline.adapters.db.engine import Database
-from orderline.adapters.db.migrate import alembic_config, head_revision
-from orderline.bootstrap import Runtime
-from orderline.config import Settings, async_url
+from orderline.core.config import Settings, async_url
+from orderline.core.db.engine import Database
+from orderline.core.db.migrate import alembic_config, head_revision
+from orderline.core.runtime import Runtime
 from tests.e2e.conftest import api_client
 from tests.support.servers import free_port
 

@@ -16,8 +16,8 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from orderline.adapters.db.tables import Reservation, table_of
-from orderline.bootstrap import Runtime
+from orderline.core.db.tables import Reservation, table_of
+from orderline.core.runtime import Runtime
 from tests.conftest import Merchant, new_merchant
 from tests.support.catalog import stock_sku
 from tests.support.servers import running_server, running_worker

@@ -26,13 +26,13 @@ import uvicorn
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from orderline.adapters.db.engine import Database
-from orderline.bootstrap import Runtime
-from orderline.config import Settings
-from orderline.domain.events import AggregateType, EventType
-from orderline.entrypoints.api.app import create_app
-from orderline.services import tenancy
-from orderline.services.outbox import emit
+from orderline.api.app import create_app
+from orderline.core.config import Settings
+from orderline.core.db.engine import Database
+from orderline.core.runtime import Runtime
+from orderline.events.event_types import AggregateType, EventType
+from orderline.events.outbox import emit
+from orderline.tenancy import service as tenancy
 from tests.conftest import Merchant, new_merchant
 from tests.e2e.conftest import error_of
 from tests.support.catalog import stock_sku

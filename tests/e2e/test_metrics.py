@@ -26,19 +26,19 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import delete, insert
 
-from orderline.adapters import metrics
-from orderline.adapters.db.engine import Database
-from orderline.adapters.db.migrate import upgrade_to_head
-from orderline.adapters.db.tables import WebhookDelivery, WebhookEndpoint, table_of
-from orderline.bootstrap import Runtime
-from orderline.config import Settings, async_url
-from orderline.domain.events import StoredEvent
-from orderline.entrypoints.logs import JsonFormatter
-from orderline.services import order_status
-from orderline.services.checkpoints import Checkpoints
-from orderline.services.clock import ManualClock
-from orderline.services.handlers import Handler, HandlerContext, default_handlers
-from orderline.services.relay import Relay
+from orderline.core import metrics
+from orderline.core.checkpoints import Checkpoints
+from orderline.core.clock import ManualClock
+from orderline.core.config import Settings, async_url
+from orderline.core.db.engine import Database
+from orderline.core.db.migrate import upgrade_to_head
+from orderline.core.db.tables import WebhookDelivery, WebhookEndpoint, table_of
+from orderline.core.logs import JsonFormatter
+from orderline.core.runtime import Runtime
+from orderline.events.event_types import StoredEvent
+from orderline.events.relay import Relay
+from orderline.orders import status as order_status
+from orderline.worker.handlers import Handler, HandlerContext, default_handlers
 from tests.conftest import Merchant, new_merchant
 from tests.e2e.conftest import add_product, api_client, error_of, ok, order_body, place_order
 from tests.support.catalog import place, stock_sku
@@ -454,7 +454,7 @@ async def test_two_server_processes_report_the_sum_of_their_counters_on_every_sc
     metrics_dir.mkdir()
     env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
     subprocess.run([sys.executable, "-c",  # a previous run's counts, to be wiped at start
-                    "from orderline.adapters import metrics\n"
+                    "from orderline.core import metrics\n"
                     "for _ in range(1000): metrics.order_created('web')"],
                    env=env, check=True, timeout=60)
     assert sum(orders_counted_by_process(metrics_dir).values()) == 1000

@@ -14,10 +14,10 @@ from typing import Any
 import httpx
 import pytest
 
-from orderline.adapters.db import payment_store
-from orderline.adapters.encryption import MasterKeys
-from orderline.adapters.storage import EncryptedStorage, LocalFolderStorage
-from orderline.bootstrap import Runtime
+from orderline.core.runtime import Runtime
+from orderline.manual_payments.files.encryption import MasterKeys
+from orderline.manual_payments.files.storage import EncryptedStorage, LocalFolderStorage
+from orderline.payments import store as payment_store
 from tests.e2e.conftest import api_client, levels, ok
 from tests.support.manual import manual_order, manual_shop, php_merchant, receipt_for
 from tests.support.servers import running_server

@@ -7,14 +7,16 @@ import os
 import subprocess
 from pathlib import Path
 
-from orderline.adapters.encryption import MasterKeys, sealed_key_id
-from orderline.adapters.storage import EncryptedStorage, LocalFolderStorage
-from orderline.bootstrap import Runtime
-from orderline.domain.orders import RequestedLine
-from orderline.entrypoints.sample_receipts import draw_receipt
-from orderline.services import manual_methods, orders, payment_proofs
-from orderline.services.order_callers import OrderCaller
-from orderline.services.orders import Contact, NewOrder
+from orderline.bench.receipts import draw_receipt
+from orderline.core.runtime import Runtime
+from orderline.manual_payments import methods as manual_methods
+from orderline.manual_payments import proofs as payment_proofs
+from orderline.manual_payments.files.encryption import MasterKeys, sealed_key_id
+from orderline.manual_payments.files.storage import EncryptedStorage, LocalFolderStorage
+from orderline.orders import service as orders
+from orderline.orders.callers import OrderCaller
+from orderline.orders.rules import RequestedLine
+from orderline.orders.service import Contact, NewOrder
 from tests.support.catalog import stock_sku
 from tests.support.manual import php_merchant
 from tests.support.servers import ORDERLINE

@@ -9,12 +9,12 @@ from typing import Any
 
 from sqlalchemy import update
 
-from orderline.adapters.db import cart_store, catalog_store
-from orderline.adapters.db.tables import Variant, table_of
-from orderline.bootstrap import Runtime
-from orderline.domain.errors import CartClosed
-from orderline.services import carts
-from orderline.services.carts import CartCaller
+from orderline.catalog import store as catalog_store
+from orderline.checkout import cart_store, carts
+from orderline.checkout.carts import CartCaller
+from orderline.core.db.tables import Variant, table_of
+from orderline.core.errors import CartClosed
+from orderline.core.runtime import Runtime
 from tests.conftest import Merchant, new_merchant
 from tests.support.catalog import stock_sku
 

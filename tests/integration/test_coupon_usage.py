@@ -13,10 +13,11 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from orderline.adapters.db import coupon_store
-from orderline.bootstrap import Runtime
-from orderline.domain.pricing import CouponKind
-from orderline.services import catalog, coupons
+from orderline.catalog import products as catalog
+from orderline.core.runtime import Runtime
+from orderline.coupons import service as coupons
+from orderline.coupons import store as coupon_store
+from orderline.pricing.engine import CouponKind
 from tests.conftest import Merchant, new_merchant
 from tests.support.catalog import place, stock_sku
 

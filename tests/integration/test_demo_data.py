@@ -1,6 +1,8 @@
-from orderline.bootstrap import Runtime
-from orderline.entrypoints.demo_data import load_demo
-from orderline.services import catalog, manual_methods, tenancy
+from orderline.catalog import products as catalog
+from orderline.core.runtime import Runtime
+from orderline.demo.shop import load_demo
+from orderline.manual_payments import methods as manual_methods
+from orderline.tenancy import service as tenancy
 
 
 async def test_the_demo_shop_is_loaded_once_and_each_start_gets_a_working_key(

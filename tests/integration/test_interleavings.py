@@ -14,14 +14,14 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from orderline.adapters.db.tables import StockMovement, table_of
-from orderline.bootstrap import Runtime
-from orderline.domain.errors import InvalidTransition, OutOfStock
-from orderline.services import inventory
-from orderline.services.checkpoints import Checkpoints
-from orderline.services.clock import ManualClock
-from orderline.services.order_status import cancel_lapsed_orders, cancel_order, confirm_payment
-from orderline.services.orders import get_order, order_history
+from orderline.catalog import inventory
+from orderline.core.checkpoints import Checkpoints
+from orderline.core.clock import ManualClock
+from orderline.core.db.tables import StockMovement, table_of
+from orderline.core.errors import InvalidTransition, OutOfStock
+from orderline.core.runtime import Runtime
+from orderline.orders.service import get_order, order_history
+from orderline.orders.status import cancel_lapsed_orders, cancel_order, confirm_payment
 from tests.conftest import Merchant, new_merchant
 from tests.support.catalog import place, stock, stock_sku
 from tests.support.interleaving import until_blocked_or_done

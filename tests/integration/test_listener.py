@@ -16,15 +16,15 @@ from dataclasses import dataclass
 import asyncpg
 import pytest
 
-from orderline.adapters.db import outbox_store
-from orderline.adapters.db.engine import Database
-from orderline.adapters.db.listener import OutboxListener, hub_listener
-from orderline.adapters.event_hub import EventHub
-from orderline.bootstrap import Runtime
-from orderline.config import Settings, driver_free_url
-from orderline.domain.events import AggregateType, EventType
-from orderline.entrypoints import worker
-from orderline.services.outbox import emit
+from orderline.core.config import Settings, driver_free_url
+from orderline.core.db.engine import Database
+from orderline.core.event_hub import EventHub
+from orderline.core.runtime import Runtime
+from orderline.events import outbox_store
+from orderline.events.event_types import AggregateType, EventType
+from orderline.events.listener import OutboxListener, hub_listener
+from orderline.events.outbox import emit
+from orderline.worker import loop as worker
 from tests.conftest import Merchant, new_merchant
 
 pytestmark = pytest.mark.postgres

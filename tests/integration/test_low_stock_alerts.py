@@ -10,15 +10,15 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from orderline.adapters.db import notification_store
-from orderline.adapters.db.tables import Business, OutboxEvent, table_of
-from orderline.bootstrap import Runtime
-from orderline.domain.events import AggregateType, EventType
-from orderline.domain.inventory import MovementReason
-from orderline.services import inventory
-from orderline.services.notifications import send_due
-from orderline.services.outbox import emit
-from orderline.services.relay import Relay
+from orderline.catalog import inventory
+from orderline.catalog.rules import MovementReason
+from orderline.core.db.tables import Business, OutboxEvent, table_of
+from orderline.core.runtime import Runtime
+from orderline.events.event_types import AggregateType, EventType
+from orderline.events.outbox import emit
+from orderline.events.relay import Relay
+from orderline.notifications import store as notification_store
+from orderline.notifications.service import send_due
 from tests.conftest import Merchant
 from tests.support.catalog import place, stock, stock_sku
 

@@ -7,9 +7,9 @@ from typing import Any
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from orderline.adapters.db.engine import Database
-from orderline.adapters.db.migrate import current_revision, head_revision
-from orderline.adapters.db.tables import Base
+from orderline.core.db.engine import Database
+from orderline.core.db.migrate import current_revision, head_revision
+from orderline.core.db.tables import Base
 
 
 async def test_database_is_at_head_and_matches_the_declared_tables(shared_db: Database) -> None:

@@ -21,14 +21,14 @@ import pytest
 from nats.js.errors import NotFoundError
 from sqlalchemy import delete, select, update
 
-from orderline.adapters.db.tables import HandlerInbox, OutboxEvent, table_of
-from orderline.adapters.nats_publisher import NatsPublisher
-from orderline.bootstrap import Runtime
-from orderline.config import Settings
-from orderline.domain.events import EventType
-from orderline.services import order_status
-from orderline.services.outbox import stored_event
-from orderline.services.relay import Relay
+from orderline.core.config import Settings
+from orderline.core.db.tables import HandlerInbox, OutboxEvent, table_of
+from orderline.core.runtime import Runtime
+from orderline.events.event_types import EventType
+from orderline.events.nats_publisher import NatsPublisher
+from orderline.events.outbox import stored_event
+from orderline.events.relay import Relay
+from orderline.orders import status as order_status
 from tests.conftest import IN_CI, Merchant
 from tests.support.catalog import place, stock_sku
 from tests.support.servers import free_port

@@ -22,20 +22,21 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from sqlalchemy import update
 
-from orderline.adapters.broker import NoPublisher
-from orderline.adapters.db import notification_store
-from orderline.adapters.db.tables import OutboxEvent, table_of
-from orderline.adapters.nats_publisher import NatsPublisher
-from orderline.adapters.notifier import Message
-from orderline.adapters.smtp_notifier import NotAnEmailAddress, SmtpNotifier
-from orderline.bootstrap import Runtime, build_runtime
-from orderline.config import Settings
-from orderline.domain.orders import CancelReason, RequestedLine
-from orderline.entrypoints import worker
-from orderline.services import order_status, orders
-from orderline.services.clock import Clock, ManualClock, SystemClock
-from orderline.services.notifications import send_due
-from orderline.services.relay import Relay
+from orderline.core.clock import Clock, ManualClock, SystemClock
+from orderline.core.config import Settings
+from orderline.core.db.tables import OutboxEvent, table_of
+from orderline.core.notifier import Message
+from orderline.core.runtime import Runtime, build_runtime
+from orderline.events.broker import NoPublisher
+from orderline.events.nats_publisher import NatsPublisher
+from orderline.events.relay import Relay
+from orderline.notifications import store as notification_store
+from orderline.notifications.service import send_due
+from orderline.notifications.smtp_notifier import NotAnEmailAddress, SmtpNotifier
+from orderline.orders import service as orders
+from orderline.orders import status as order_status
+from orderline.orders.rules import CancelReason, RequestedLine
+from orderline.worker import loop as worker
 from tests.conftest import Merchant
 from tests.support.catalog import stock_sku
 from tests.support.servers import free_port

@@ -17,20 +17,20 @@ from datetime import date
 import pytest
 from PIL import Image, ImageDraw
 
-from orderline.adapters.ocr import NoReader, OcrFailed, OcrUnavailable, TesseractReader
-from orderline.domain.manual_payments import (
-    WEIGHTS,
-    Expected,
-    ProofScore,
-    read_receipt,
-    score_receipt,
-)
-from orderline.entrypoints.sample_receipts import (
+from orderline.bench.receipts import (
     draw_receipt,
     draw_receipt_image,
     draw_receipt_pdf,
     receipt_font,
     text_pdf,
+)
+from orderline.manual_payments.files.ocr import NoReader, OcrFailed, OcrUnavailable, TesseractReader
+from orderline.manual_payments.rules import (
+    WEIGHTS,
+    Expected,
+    ProofScore,
+    read_receipt,
+    score_receipt,
 )
 
 REFERENCE = "K7M2XQ9D"  # drawn from the real reference alphabet

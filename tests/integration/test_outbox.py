@@ -15,18 +15,19 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, update
 
-from orderline.adapters.db import outbox_store
-from orderline.adapters.db.tables import HandlerInbox, OutboxEvent, StockLevel, table_of
-from orderline.bootstrap import Runtime
-from orderline.domain.errors import OutOfStock
-from orderline.domain.events import EventType, RetrySchedule, StoredEvent
-from orderline.domain.orders import OrderStatus
-from orderline.services import inventory, order_status, outbox_admin
-from orderline.services.checkpoints import Checkpoints
-from orderline.services.clock import ManualClock
-from orderline.services.customers import get_customer
-from orderline.services.handlers import CUSTOMER_TOTALS, Handler, HandlerContext
-from orderline.services.relay import Relay
+from orderline.catalog import inventory
+from orderline.core.checkpoints import Checkpoints
+from orderline.core.clock import ManualClock
+from orderline.core.db.tables import HandlerInbox, OutboxEvent, StockLevel, table_of
+from orderline.core.errors import OutOfStock
+from orderline.core.runtime import Runtime
+from orderline.events import outbox_admin, outbox_store
+from orderline.events.event_types import EventType, RetrySchedule, StoredEvent
+from orderline.events.relay import Relay
+from orderline.orders import status as order_status
+from orderline.orders.customers import get_customer
+from orderline.orders.rules import OrderStatus
+from orderline.worker.handlers import CUSTOMER_TOTALS, Handler, HandlerContext
 from tests.conftest import Merchant, new_merchant
 from tests.support.catalog import place, stock_sku
 

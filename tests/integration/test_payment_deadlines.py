@@ -7,12 +7,13 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from orderline.adapters.gateways.sandbox import SandboxGateway
-from orderline.bootstrap import Runtime
-from orderline.services import orders, payments
-from orderline.services.clock import ManualClock
-from orderline.services.order_status import cancel_lapsed_orders
-from orderline.services.relay import Relay
+from orderline.core.clock import ManualClock
+from orderline.core.runtime import Runtime
+from orderline.events.relay import Relay
+from orderline.orders import service as orders
+from orderline.orders.status import cancel_lapsed_orders
+from orderline.payments import service as payments
+from orderline.payments.providers.sandbox import SandboxGateway
 from tests.conftest import Merchant, new_merchant
 from tests.integration.test_payments import set_capture_mode
 from tests.support.catalog import place, stock, stock_sku

@@ -10,16 +10,13 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
-from orderline.adapters.db.tables import Business, table_of
-from orderline.adapters.gateways.sandbox import SandboxBehaviour, SandboxGateway
-from orderline.bootstrap import Runtime
-from orderline.domain.errors import (
-    PaymentFailed,
-    RefundExceedsCaptured,
-    WebhookSignatureRejected,
-)
-from orderline.services import orders, payments
-from orderline.services.relay import Relay
+from orderline.core.db.tables import Business, table_of
+from orderline.core.errors import PaymentFailed, RefundExceedsCaptured, WebhookSignatureRejected
+from orderline.core.runtime import Runtime
+from orderline.events.relay import Relay
+from orderline.orders import service as orders
+from orderline.payments import service as payments
+from orderline.payments.providers.sandbox import SandboxBehaviour, SandboxGateway
 from tests.conftest import Merchant, new_merchant
 from tests.support.catalog import place, stock, stock_sku
 
@@ -220,8 +217,8 @@ def _signed(body: bytes, secret: str, timestamp: int | None) -> dict[str, str]:
 
 async def test_reconciliation_finds_an_intent_that_disagrees_with_its_ledger(
         runtime: Runtime) -> None:
-    from orderline.adapters.db.tables import PaymentIntent
-    from orderline.services.payment_reconcile import reconcile_payments
+    from orderline.core.db.tables import PaymentIntent
+    from orderline.payments.reconcile import reconcile_payments
 
     with_sandbox(runtime)
     merchant = await new_merchant(runtime)
@@ -242,7 +239,7 @@ async def test_reconciliation_finds_an_intent_that_disagrees_with_its_ledger(
 
 async def test_a_provider_that_does_not_answer_leaves_the_attempt_to_resume_under_its_key(
         runtime: Runtime) -> None:
-    from orderline.domain.errors import PaymentProviderUnavailable
+    from orderline.core.errors import PaymentProviderUnavailable
 
     gateway = with_sandbox(runtime, fail_next_calls=payments.CREATE_ATTEMPTS)
     merchant = await new_merchant(runtime)

@@ -10,24 +10,22 @@ from typing import Any
 
 import pytest
 
-from orderline.adapters.db import payment_store, proof_store
-from orderline.adapters.encryption import sealed_key_id
-from orderline.bootstrap import Runtime
-from orderline.domain.errors import CustomerHasOpenOrders, ProofFileDeleted
-from orderline.domain.orders import OrderStatus, RequestedLine
-from orderline.entrypoints.sample_receipts import draw_receipt
-from orderline.services import (
-    manual_methods,
-    order_status,
-    orders,
-    payment_proofs,
-    personal_data,
-    verifications,
-)
-from orderline.services.clock import ManualClock
-from orderline.services.order_callers import OrderCaller
-from orderline.services.orders import Contact, NewOrder
-from orderline.services.proof_retention import delete_expired_files, rotate_master_keys
+from orderline.bench.receipts import draw_receipt
+from orderline.core.clock import ManualClock
+from orderline.core.errors import CustomerHasOpenOrders, ProofFileDeleted
+from orderline.core.runtime import Runtime
+from orderline.manual_payments import methods as manual_methods
+from orderline.manual_payments import proof_store, verifications
+from orderline.manual_payments import proofs as payment_proofs
+from orderline.manual_payments.files.encryption import sealed_key_id
+from orderline.manual_payments.retention import delete_expired_files, rotate_master_keys
+from orderline.orders import service as orders
+from orderline.orders import status as order_status
+from orderline.orders.callers import OrderCaller
+from orderline.orders.rules import OrderStatus, RequestedLine
+from orderline.orders.service import Contact, NewOrder
+from orderline.payments import store as payment_store
+from orderline.privacy import service as personal_data
 from tests.conftest import Merchant
 from tests.support.catalog import stock_sku
 from tests.support.manual import master_keys, php_merchant, sealed_storage

@@ -10,16 +10,19 @@ from typing import Any
 
 import pytest
 
-from orderline.adapters.db import payment_store, proof_store
-from orderline.adapters.db.order_store import set_hold
-from orderline.bootstrap import Runtime
-from orderline.domain.errors import DomainError
-from orderline.domain.orders import RequestedLine
-from orderline.entrypoints.sample_receipts import draw_receipt
-from orderline.services import manual_methods, orders, payment_proofs, verifications
-from orderline.services.order_callers import OrderCaller
-from orderline.services.order_status import cancel_lapsed_orders
-from orderline.services.orders import Contact, NewOrder
+from orderline.bench.receipts import draw_receipt
+from orderline.core.errors import DomainError
+from orderline.core.runtime import Runtime
+from orderline.manual_payments import methods as manual_methods
+from orderline.manual_payments import proof_store, verifications
+from orderline.manual_payments import proofs as payment_proofs
+from orderline.orders import service as orders
+from orderline.orders.callers import OrderCaller
+from orderline.orders.rules import RequestedLine
+from orderline.orders.service import Contact, NewOrder
+from orderline.orders.status import cancel_lapsed_orders
+from orderline.orders.store import set_hold
+from orderline.payments import store as payment_store
 from tests.conftest import Merchant
 from tests.support.catalog import stock, stock_sku
 from tests.support.manual import master_keys, php_merchant, sealed_storage

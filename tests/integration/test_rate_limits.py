@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 from redis.asyncio import Redis
 
-from orderline.adapters.ratelimit import Limiter, MemoryLimiter, RedisLimiter
+from orderline.core.ratelimit import Limiter, MemoryLimiter, RedisLimiter
 from tests.conftest import IN_CI
 
 REDIS_URL = os.environ.get("ORDERLINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")

@@ -9,20 +9,16 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from orderline.adapters.db.tables import OrderEvent, Reservation, table_of
-from orderline.bootstrap import Runtime
-from orderline.domain.errors import (
-    InsufficientStock,
-    OutOfStock,
-    PaymentDeadlinePassed,
-)
-from orderline.domain.inventory import MovementReason
-from orderline.domain.orders import RequestedLine
-from orderline.services import inventory
-from orderline.services.checkpoints import Checkpoints
-from orderline.services.clock import ManualClock
-from orderline.services.order_status import cancel_lapsed_orders, confirm_payment
-from orderline.services.orders import OrderEdit, edit_order, get_order
+from orderline.catalog import inventory
+from orderline.catalog.rules import MovementReason
+from orderline.core.checkpoints import Checkpoints
+from orderline.core.clock import ManualClock
+from orderline.core.db.tables import OrderEvent, Reservation, table_of
+from orderline.core.errors import InsufficientStock, OutOfStock, PaymentDeadlinePassed
+from orderline.core.runtime import Runtime
+from orderline.orders.rules import RequestedLine
+from orderline.orders.service import OrderEdit, edit_order, get_order
+from orderline.orders.status import cancel_lapsed_orders, confirm_payment
 from tests.conftest import Merchant, new_merchant
 from tests.support.catalog import place, stock, stock_sku
 

@@ -21,11 +21,11 @@ from aiobotocore.session import AioSession, get_session  # type: ignore[import-u
 from moto.server import ThreadedMotoServer
 from pydantic import SecretStr
 
-from orderline.adapters.encryption import MasterKeys, SealedDataError, sealed_key_id
-from orderline.adapters.s3_storage import S3Storage, StorageUnavailable
-from orderline.adapters.storage import EncryptedStorage, ProofStorage
-from orderline.bootstrap import build_proof_storage
-from orderline.config import Settings
+from orderline.core.config import Settings
+from orderline.core.runtime import build_proof_storage
+from orderline.manual_payments.files.encryption import MasterKeys, SealedDataError, sealed_key_id
+from orderline.manual_payments.files.s3_storage import S3Storage, StorageUnavailable
+from orderline.manual_payments.files.storage import EncryptedStorage, ProofStorage
 from tests.support.servers import free_port
 
 if TYPE_CHECKING:

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from orderline.adapters.db import shipping_store
-from orderline.bootstrap import Runtime
-from orderline.domain.pricing import ShippingKind, ShippingTerms, TaxRateTerms, WeightBand
-from orderline.entrypoints.bench_statements import counting
-from orderline.services import shipping
+from orderline.bench.statements import counting
+from orderline.core.runtime import Runtime
+from orderline.pricing.engine import ShippingKind, ShippingTerms, TaxRateTerms, WeightBand
+from orderline.shipping import service as shipping
+from orderline.shipping import store as shipping_store
 from tests.conftest import Merchant, new_merchant
 
 

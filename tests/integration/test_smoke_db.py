@@ -1,5 +1,5 @@
-from orderline.bootstrap import Runtime
-from orderline.services import inventory
+from orderline.catalog import inventory
+from orderline.core.runtime import Runtime
 from tests.conftest import Merchant
 from tests.support.catalog import place, stock, stock_sku
 

@@ -39,9 +39,12 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from orderline.adapters.db import stock_store
-from orderline.adapters.db.engine import Database
-from orderline.adapters.db.tables import (
+from orderline.catalog import inventory, stock_store
+from orderline.catalog.rules import MovementReason, ReservationStatus
+from orderline.core.clock import ManualClock
+from orderline.core.config import Settings, async_url
+from orderline.core.db.engine import Database
+from orderline.core.db.tables import (
     Order,
     OrderLine,
     Reservation,
@@ -50,14 +53,12 @@ from orderline.adapters.db.tables import (
     Variant,
     table_of,
 )
-from orderline.bootstrap import Runtime
-from orderline.config import Settings, async_url
-from orderline.domain.errors import DomainError
-from orderline.domain.inventory import MovementReason, ReservationStatus
-from orderline.domain.orders import REVENUE_STATUSES, OrderStatus, RequestedLine
-from orderline.services import inventory, order_status, orders
-from orderline.services.clock import ManualClock
-from orderline.services.orders import OrderEdit
+from orderline.core.errors import DomainError
+from orderline.core.runtime import Runtime
+from orderline.orders import service as orders
+from orderline.orders import status as order_status
+from orderline.orders.rules import REVENUE_STATUSES, OrderStatus, RequestedLine
+from orderline.orders.service import OrderEdit
 from tests.conftest import Merchant, new_merchant
 from tests.support.catalog import place, stock, stock_sku
 

@@ -9,8 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from orderline.adapters.encryption import MasterKeys, SealedDataError, sealed_key_id
-from orderline.adapters.storage import EncryptedStorage, LocalFolderStorage, ProofStorage
+from orderline.manual_payments.files.encryption import MasterKeys, SealedDataError, sealed_key_id
+from orderline.manual_payments.files.storage import (
+    EncryptedStorage,
+    LocalFolderStorage,
+    ProofStorage,
+)
 
 K1 = bytes(range(32))
 K2 = bytes(range(100, 132))

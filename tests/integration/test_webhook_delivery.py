@@ -18,15 +18,17 @@ from typing import Any
 
 import pytest
 
-from orderline.adapters.db import outbox_store
-from orderline.bootstrap import Runtime
-from orderline.domain.webhooks import DeliveryStatus, new_signing_secret
-from orderline.services import order_status, tenancy, webhooks
-from orderline.services.clock import ManualClock
-from orderline.services.handler import HandlerContext
-from orderline.services.outbox import stored_event
-from orderline.services.relay import Relay
-from orderline.services.webhooks import deliver_due
+from orderline.core.clock import ManualClock
+from orderline.core.runtime import Runtime
+from orderline.events import outbox_store
+from orderline.events.handler import HandlerContext
+from orderline.events.outbox import stored_event
+from orderline.events.relay import Relay
+from orderline.orders import status as order_status
+from orderline.tenancy import service as tenancy
+from orderline.webhooks import service as webhooks
+from orderline.webhooks.rules import DeliveryStatus, new_signing_secret
+from orderline.webhooks.service import deliver_due
 from tests.conftest import Merchant, new_merchant
 from tests.support.catalog import place, stock_sku
 from tests.support.webhook_receiver import (

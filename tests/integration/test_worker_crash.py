@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from orderline.adapters.db.tables import Customer, HandlerInbox, Order, OutboxEvent, table_of
-from orderline.bootstrap import Runtime
-from orderline.services import order_status
+from orderline.core.db.tables import Customer, HandlerInbox, Order, OutboxEvent, table_of
+from orderline.core.runtime import Runtime
+from orderline.orders import status as order_status
 from tests.conftest import new_merchant
 from tests.support.catalog import place, stock_sku
 from tests.support.servers import running_worker

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from orderline.bootstrap import Runtime
-from orderline.domain.orders import RequestedLine
-from orderline.services import catalog, inventory, orders
-from orderline.services.catalog import NewVariant
-from orderline.services.orders import Contact, NewOrder
+from orderline.catalog import inventory
+from orderline.catalog import products as catalog
+from orderline.catalog.products import NewVariant
+from orderline.core.runtime import Runtime
+from orderline.orders import service as orders
+from orderline.orders.rules import RequestedLine
+from orderline.orders.service import Contact, NewOrder
 from tests.conftest import Merchant
 
 

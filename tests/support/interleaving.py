@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import text
 
-from orderline.bootstrap import Runtime
+from orderline.core.runtime import Runtime
 
 
 async def is_blocked(runtime: Runtime) -> bool:

@@ -9,12 +9,12 @@ from typing import Any
 
 import httpx
 
-from orderline.adapters.encryption import MasterKeys
-from orderline.adapters.storage import EncryptedStorage, LocalFolderStorage
-from orderline.bootstrap import Runtime
-from orderline.entrypoints.sample_receipts import draw_receipt
-from orderline.services import tenancy
-from orderline.services.manual_methods import format_amount
+from orderline.bench.receipts import draw_receipt
+from orderline.core.runtime import Runtime
+from orderline.manual_payments.files.encryption import MasterKeys
+from orderline.manual_payments.files.storage import EncryptedStorage, LocalFolderStorage
+from orderline.manual_payments.methods import format_amount
+from orderline.tenancy import service as tenancy
 from tests.conftest import Merchant
 
 ACCOUNT_NAME = "Juan Dela Cruz"

@@ -20,7 +20,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from orderline.config import driver_free_url
+from orderline.core.config import driver_free_url
 
 
 @dataclass

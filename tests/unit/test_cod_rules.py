@@ -3,7 +3,7 @@ from dataclasses import replace
 
 import pytest
 
-from orderline.domain.cod import (
+from orderline.cod.rules import (
     OTP_FIRST_ORDER,
     OTP_LARGE_TOTAL,
     CodBuyer,
@@ -16,7 +16,7 @@ from orderline.domain.cod import (
     new_buyer,
     trust_after,
 )
-from orderline.domain.errors import (
+from orderline.core.errors import (
     CodDisabled,
     CodTooManyOpenOrders,
     CodTotalAboveLimit,

@@ -1,4 +1,4 @@
-from orderline.config import async_url, driver_free_url
+from orderline.core.config import async_url, driver_free_url
 
 
 def test_database_urls_get_the_async_driver_and_lose_it_again_for_plain_clients() -> None:

@@ -4,8 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from orderline.domain.coupons import CouponRules, check_coupons, normalize_code
-from orderline.domain.errors import (
+from orderline.core.errors import (
     CouponCustomerLimitReached,
     CouponExhausted,
     CouponExpired,
@@ -16,7 +15,8 @@ from orderline.domain.errors import (
     InvalidCoupon,
     ValidationFailed,
 )
-from orderline.domain.pricing import CouponKind, CouponTerms
+from orderline.coupons.rules import CouponRules, check_coupons, normalize_code
+from orderline.pricing.engine import CouponKind, CouponTerms
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 CART_PRODUCTS = frozenset({"p1", "p2"})

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from orderline.adapters.encryption import (
+from orderline.manual_payments.files.encryption import (
     KEY_BYTES,
     MasterKeys,
     SealedDataError,

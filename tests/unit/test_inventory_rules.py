@@ -1,12 +1,6 @@
 from datetime import UTC, datetime, timedelta
 
-from orderline.domain.inventory import (
-    Drift,
-    HeldReservation,
-    ShortLine,
-    available,
-    shortage_message,
-)
+from orderline.catalog.rules import Drift, HeldReservation, ShortLine, available, shortage_message
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 

@@ -8,8 +8,8 @@ import logging
 import sys
 from typing import Any
 
-from orderline.entrypoints.logs import JsonFormatter
-from orderline.log_context import business_id_var, log_context, order_id_var, request_id_var
+from orderline.core.log_context import business_id_var, log_context, order_id_var, request_id_var
+from orderline.core.logs import JsonFormatter
 
 
 def line(message: str = "something happened", *, level: int = logging.INFO,

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from orderline.domain.manual_payments import (
+from orderline.manual_payments.rules import (
     Expected,
     names_match,
     read_receipt,

@@ -2,8 +2,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from orderline.domain.errors import ValidationFailed
-from orderline.domain.money import Money, allocate, check_currency
+from orderline.core.errors import ValidationFailed
+from orderline.core.money import Money, allocate, check_currency
 
 
 @given(st.integers(0, 10**9), st.lists(st.integers(0, 10**6), min_size=1, max_size=20))

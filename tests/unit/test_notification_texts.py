@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from orderline.domain.events import EventType
-from orderline.domain.notifications import (
+from orderline.events.event_types import EventType
+from orderline.notifications.rules import (
     NOTIFICATION_RETRIES,
     buyer_message,
     buyer_recipient,

@@ -1,7 +1,7 @@
 import pytest
 
-from orderline.domain.errors import ValidationFailed
-from orderline.domain.orders import (
+from orderline.core.errors import ValidationFailed
+from orderline.orders.rules import (
     MAX_LINE_QUANTITY,
     MAX_LINES_PER_ORDER,
     RequestedLine,

@@ -1,7 +1,7 @@
 import pytest
 
-from orderline.domain.errors import InvalidTransition
-from orderline.domain.orders import ALLOWED_TRANSITIONS, OrderStatus, ensure_transition
+from orderline.core.errors import InvalidTransition
+from orderline.orders.rules import ALLOWED_TRANSITIONS, OrderStatus, ensure_transition
 
 S = OrderStatus
 

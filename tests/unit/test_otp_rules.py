@@ -6,15 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from orderline.domain.errors import (
-    OtpAlreadyUsed,
-    OtpExpired,
-    OtpInvalid,
-    OtpLocked,
-    OtpRejected,
-    ValidationFailed,
-)
-from orderline.domain.otp import (
+from orderline.cod.otp_rules import (
     OtpCheck,
     OtpState,
     hash_code,
@@ -23,6 +15,14 @@ from orderline.domain.otp import (
     new_salt,
     raise_for,
     verify,
+)
+from orderline.core.errors import (
+    OtpAlreadyUsed,
+    OtpExpired,
+    OtpInvalid,
+    OtpLocked,
+    OtpRejected,
+    ValidationFailed,
 )
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from orderline.domain.payments import (
+from orderline.payments.rules import (
     ALLOWED,
     Apply,
     IntentStatus,

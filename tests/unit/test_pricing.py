@@ -5,8 +5,8 @@ from decimal import Decimal
 
 import pytest
 
-from orderline.domain.errors import ShippingMethodUnavailable, ValidationFailed
-from orderline.domain.pricing import (
+from orderline.core.errors import ShippingMethodUnavailable, ValidationFailed
+from orderline.pricing.engine import (
     AppliedCoupon,
     CouponKind,
     CouponTerms,

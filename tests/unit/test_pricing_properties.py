@@ -6,7 +6,7 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from orderline.domain.pricing import (
+from orderline.pricing.engine import (
     CouponKind,
     CouponTerms,
     PriceLine,

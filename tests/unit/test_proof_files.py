@@ -5,15 +5,15 @@ import time
 import pytest
 from PIL import Image, PngImagePlugin
 
-from orderline.adapters.proof_files import CleanProof, clean_proof, sniff_media_type
-from orderline.domain.errors import (
+from orderline.api.errors import STATUS_BY_CODE
+from orderline.core.errors import (
     CorruptFile,
     FileTooLarge,
     ImageTooLarge,
     ProofRefused,
     UnsupportedFileType,
 )
-from orderline.entrypoints.api.errors import STATUS_BY_CODE
+from orderline.manual_payments.files.cleaning import CleanProof, clean_proof, sniff_media_type
 from tests.support.proof_samples import (
     GPS_IFD,
     ORIENTATION,

@@ -8,9 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from orderline.domain.errors import ValidationFailed
-from orderline.domain.personal_data import ERASED_NAME, scrub
-from orderline.domain.proof_review import (
+from orderline.core.errors import ValidationFailed
+from orderline.manual_payments.review_rules import (
     REFERENCE_ALPHABET,
     REFERENCE_LENGTH,
     Decided,
@@ -21,6 +20,7 @@ from orderline.domain.proof_review import (
     queue_figures,
     score_to_bp,
 )
+from orderline.privacy.rules import ERASED_NAME, scrub
 
 T0 = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
 

@@ -8,13 +8,8 @@ import pytest
 from PIL import Image
 from pypdf import PdfReader
 
-from orderline.adapters.proof_files import MAX_PROOF_BYTES, MAX_PROOF_PIXELS, clean_proof
-from orderline.entrypoints.sample_receipts import (
-    draw_receipt,
-    draw_receipt_pdf,
-    noisy_image,
-    text_pdf,
-)
+from orderline.bench.receipts import draw_receipt, draw_receipt_pdf, noisy_image, text_pdf
+from orderline.manual_payments.files.cleaning import MAX_PROOF_BYTES, MAX_PROOF_PIXELS, clean_proof
 
 RECEIPT = {"amount": "1,250.00", "reference": "K7M2XQ9D", "date": "Dec 02, 2026 10:15 AM",
            "recipient": "JUAN DELA CRUZ"}

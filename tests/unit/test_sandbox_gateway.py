@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from orderline.adapters.gateways.base import (
+from orderline.payments.providers.base import (
     CaptureMode,
     PaymentProvider,
     ProviderError,
@@ -19,7 +19,7 @@ from orderline.adapters.gateways.base import (
     ProviderStatus,
     WebhookRejected,
 )
-from orderline.adapters.gateways.sandbox import Deliver, SandboxBehaviour, SandboxGateway, sign
+from orderline.payments.providers.sandbox import Deliver, SandboxBehaviour, SandboxGateway, sign
 
 SECRET = "sbx_secret"
 NOW = 1_790_000_000

@@ -2,8 +2,8 @@ import uuid
 
 import pytest
 
-from orderline.domain.errors import Forbidden
-from orderline.domain.tenancy import Principal, Scope
+from orderline.core.errors import Forbidden
+from orderline.tenancy.rules import Principal, Scope
 
 
 def principal(*scopes: str) -> Principal:

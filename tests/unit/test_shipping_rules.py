@@ -2,8 +2,8 @@ import uuid
 
 import pytest
 
-from orderline.domain.errors import ValidationFailed
-from orderline.domain.shipping import Address, ZoneTerms, check_address, match_zone
+from orderline.core.errors import ValidationFailed
+from orderline.shipping.rules import Address, ZoneTerms, check_address, match_zone
 
 
 def address(**changes: str | None) -> Address:

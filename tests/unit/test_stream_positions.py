@@ -4,14 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from orderline.domain.errors import InvalidLastEventId, ValidationFailed
-from orderline.domain.events import MERCHANT_STREAM_EVENTS
-from orderline.services.live import (
-    chosen_types,
-    decode_position,
-    decode_sequence,
-    encode_position,
-)
+from orderline.core.errors import InvalidLastEventId, ValidationFailed
+from orderline.events.event_types import MERCHANT_STREAM_EVENTS
+from orderline.events.live import chosen_types, decode_position, decode_sequence, encode_position
 
 
 @pytest.mark.parametrize("position", [(0, 1), (812, 4051), (2**63 - 1, 2**63 - 1)])

@@ -14,14 +14,14 @@ from typing import Any
 import pytest
 import stripe
 
-from orderline.adapters.gateways.base import (
+from orderline.payments.providers.base import (
     CaptureMode,
     PaymentProvider,
     ProviderError,
     ProviderStatus,
     WebhookRejected,
 )
-from orderline.adapters.gateways.stripe_gateway import (
+from orderline.payments.providers.stripe_gateway import (
     StripeGateway,
     declined_intent,
     error_from_stripe,

@@ -12,10 +12,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from orderline.adapters.webhook_sender import pinned_request, signed_headers
-from orderline.domain.errors import InvalidWebhookUrl, UnsafeWebhookUrl, ValidationFailed
-from orderline.domain.events import EventType, RetrySchedule
-from orderline.domain.webhooks import (
+from orderline.core.errors import InvalidWebhookUrl, UnsafeWebhookUrl, ValidationFailed
+from orderline.events.event_types import EventType, RetrySchedule
+from orderline.webhooks.rules import (
     DeliveryStatus,
     after_failure,
     check_addresses,
@@ -28,6 +27,7 @@ from orderline.domain.webhooks import (
     should_disable,
     unsafe_reason,
 )
+from orderline.webhooks.sender import pinned_request, signed_headers
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 

@@ -1,1 +1,0 @@
-"""The edges: database, gateways, brokers."""

@@ -1,1 +1,0 @@
-"""SQLAlchemy tables, the engine wrapper and repositories."""

@@ -1,0 +1,3 @@
+"""The HTTP application: the app factory, middleware, the error-code to status table, health and
+metrics. It composes the capabilities' routers.
+"""

@@ -1,0 +1,92 @@
+"""The FastAPI application: wiring only."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from orderline import __version__
+from orderline.api import health
+from orderline.api import metrics_route as metrics_routes
+from orderline.api.errors import install_error_handlers
+from orderline.api.limits import BodySizeLimit, RouteLimit
+from orderline.api.request_ids import RequestIds
+from orderline.catalog import inventory_routes as inventory
+from orderline.catalog import routes as catalog
+from orderline.checkout import cart_routes as carts
+from orderline.checkout import checkout_routes as checkouts
+from orderline.cod import routes as cod
+from orderline.core.config import Settings
+from orderline.core.db.migrate import upgrade_to_head
+from orderline.core.logs import configure_logging
+from orderline.core.runtime import Runtime, build_runtime
+from orderline.coupons import routes as coupons
+from orderline.events import routes as streams
+from orderline.events.listener import hub_listener
+from orderline.manual_payments import routes as manual_payments
+from orderline.manual_payments import verification_routes as verifications
+from orderline.orders import routes as orders
+from orderline.payments import routes as payments
+from orderline.privacy import routes as personal_data
+from orderline.shipping import routes as shipping
+from orderline.tenancy import routes as business
+from orderline.webhooks import routes as webhook_routes
+from orderline.worker import loop as worker
+
+
+def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
+    settings = settings or (runtime.settings if runtime else Settings())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own = runtime is None
+        rt = runtime or build_runtime(settings)
+        if own and rt.db.is_sqlite:
+            await upgrade_to_head(rt.db)  # the embedded default migrates itself
+        app.state.runtime = rt
+        stop = asyncio.Event()
+        sweeper = None
+        if settings.embedded_worker:
+            sweeper = asyncio.create_task(worker.run(rt, stop=stop, listen=False))
+        # Other processes' events reach this one's live streams through NOTIFY (PostgreSQL).
+        listener = (None if rt.db.is_sqlite
+                    else asyncio.create_task(hub_listener(rt.db.url, rt.hub).run(stop)))
+        try:
+            yield
+        finally:
+            stop.set()
+            if sweeper is not None:
+                await sweeper
+            if listener is not None:
+                await listener
+            if own:
+                await rt.close()
+
+    configure_logging(settings.log_level)
+    app = FastAPI(title="Orderline", version=__version__, lifespan=lifespan,
+                  description="Orders, inventory and reservations that never oversell. "
+                              "Authenticate with `Authorization: Bearer <API key>`.")
+    install_error_handlers(app)
+
+    for module in (health, orders, catalog, inventory, business, carts, checkouts, shipping,
+                   coupons, payments, cod, manual_payments, verifications, personal_data):
+        app.include_router(module.router)
+    app.include_router(metrics_routes.router)
+    app.include_router(streams.router)
+    app.include_router(webhook_routes.router)
+    # A proof upload is a file: its own limit (plus room for a multipart form's headers).
+    proof_upload = RouteLimit(re.compile(r"^/v1/orders/[^/]+/payment-proof$"),
+                              settings.proof_upload_max_bytes + 64 * 1024, "file_too_large",
+                              "Payment proof files are")
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, routes=[proof_upload])
+    app.add_middleware(RequestIds)
+    return app
+
+
+def app_factory() -> FastAPI:
+    """Entry for ``uvicorn --factory`` (each server process builds its own app)."""
+    return create_app()

@@ -1,0 +1,1 @@
+"""Benchmarks (``orderline bench ...``): load drivers, raw database phases and reports."""

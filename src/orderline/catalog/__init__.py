@@ -1,0 +1,3 @@
+"""Products, variants, locations, stock levels with time-limited reservations, the stock ledger and
+its reconciliation.
+"""

@@ -1,0 +1,56 @@
+"""/v1/inventory: stock levels, adjustments, the movement ledger, reconciliation."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from orderline.catalog import inventory
+from orderline.catalog.schemas import StockAdjustment
+from orderline.core.http import RuntimeDep
+from orderline.core.schemas import STORED_INT_MAX
+from orderline.tenancy.deps import PrincipalDep
+from orderline.tenancy.rules import Scope
+
+router = APIRouter(prefix="/v1/inventory", tags=["inventory"])
+
+
+@router.get("")
+async def list_stock(runtime: RuntimeDep, principal: PrincipalDep,
+                     limit: Annotated[int, Query(ge=1, le=500)] = 100,
+                     after_sku: str | None = None) -> dict[str, Any]:
+    rows = await inventory.list_stock(runtime, principal, limit=limit, after_sku=after_sku)
+    return {"data": rows, "next_after_sku": rows[-1]["sku"] if len(rows) == limit else None}
+
+
+@router.post("/adjustments")
+async def adjust_stock(body: StockAdjustment, runtime: RuntimeDep,
+                       principal: PrincipalDep) -> dict[str, Any]:
+    """Receive stock, correct a count (delta or stock-take), or write off damage."""
+    return await inventory.adjust_stock(runtime, principal, sku=body.sku,
+                                        location=body.location, reason=body.reason,
+                                        note=body.note, delta=body.delta,
+                                        set_on_hand=body.set_on_hand)
+
+
+@router.get("/movements")
+async def list_movements(runtime: RuntimeDep, principal: PrincipalDep, sku: str | None = None,
+                         before_id: Annotated[int | None, Query(le=STORED_INT_MAX)] = None,
+                         limit: Annotated[int, Query(ge=1, le=500)] = 100) -> dict[str, Any]:
+    rows = await inventory.list_movements(runtime, principal, sku=sku, before_id=before_id,
+                                          limit=limit)
+    return {"data": rows, "next_before_id": rows[-1]["id"] if len(rows) == limit else None}
+
+
+@router.get("/reconciliation")
+async def reconciliation(runtime: RuntimeDep, principal: PrincipalDep) -> dict[str, Any]:
+    """Proof that the ledger sums to on_hand (and reservations to reserved) for every SKU."""
+    principal.require(Scope.READ)
+    drift = await inventory.reconcile(runtime, principal.business_id)
+    return {"balanced": not drift, "drift": [d.as_dict() for d in drift]}
+
+
+@router.get("/{sku:path}")  # a SKU may contain '/'; the fixed paths above match first
+async def stock_of(sku: str, runtime: RuntimeDep, principal: PrincipalDep) -> dict[str, Any]:
+    return await inventory.stock_of(runtime, principal, sku)

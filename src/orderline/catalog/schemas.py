@@ -1,0 +1,102 @@
+"""Catalog, inventory and business-settings request bodies."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field, StrictBool, StrictInt, field_validator
+
+from orderline.catalog.products import MAX_WEIGHT_GRAMS, NewVariant
+from orderline.catalog.rules import MovementReason
+from orderline.core.schemas import EMAIL_PATTERN, Body, MinorUnits, Sku
+
+# For shipping priced by weight; 0 when not given.
+WeightGrams = Annotated[StrictInt, Field(ge=0, le=MAX_WEIGHT_GRAMS, description="grams")]
+
+
+class VariantIn(Body):
+    sku: Sku
+    name: Annotated[str, Field(min_length=1, max_length=300)]
+    price: MinorUnits
+    low_stock_threshold: Annotated[StrictInt | None, Field(ge=0, le=1_000_000_000)] = None
+    initial_stock: Annotated[StrictInt, Field(ge=0, le=1_000_000_000)] = 0
+    weight_grams: WeightGrams = 0
+
+    def to_new(self) -> NewVariant:
+        return NewVariant(sku=self.sku, name=self.name, price=self.price,
+                          low_stock_threshold=self.low_stock_threshold,
+                          initial_stock=self.initial_stock, weight_grams=self.weight_grams)
+
+
+class ProductCreate(Body):
+    name: Annotated[str, Field(min_length=1, max_length=300)]
+    description: Annotated[str, Field(max_length=10_000)] = ""
+    variants: Annotated[list[VariantIn], Field(min_length=1, max_length=200)]
+
+
+class VariantsAdd(Body):
+    variants: Annotated[list[VariantIn], Field(min_length=1, max_length=200)]
+
+
+class VariantUpdate(Body):
+    name: Annotated[str | None, Field(min_length=1, max_length=300)] = None
+    price: MinorUnits | None = None
+    # null clears the threshold
+    low_stock_threshold: Annotated[StrictInt | None, Field(ge=0, le=1_000_000_000)] = None
+    weight_grams: WeightGrams | None = None
+
+    @field_validator("name", "price", "weight_grams")
+    @classmethod
+    def _given_means_not_null(cls, value: object) -> object:
+        # Left out keeps the current value; an explicit null has no meaning for these.
+        if value is None:
+            raise ValueError("cannot be null; leave the field out to keep the current value")
+        return value
+
+
+class StockAdjustment(Body):
+    sku: Sku
+    location: Annotated[str | None, Field(max_length=40)] = None
+    delta: StrictInt | None = Field(default=None, description="signed change of on_hand")
+    set_on_hand: StrictInt | None = Field(default=None, description="stock-take count")
+    reason: MovementReason
+    note: Annotated[str, Field(max_length=1000)] = ""
+
+
+class LocationCreate(Body):
+    code: Annotated[str, Field(min_length=1, max_length=40)]
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class ChannelCreate(Body):
+    code: Annotated[str, Field(min_length=1, max_length=40)]
+    name: Annotated[str | None, Field(max_length=100)] = None
+
+
+class ApiKeyCreate(Body):
+    name: Annotated[str, Field(min_length=1, max_length=100)]
+    scopes: Annotated[list[str], Field(min_length=1, max_length=4)]
+
+
+class BusinessUpdate(Body):
+    name: Annotated[str | None, Field(min_length=1, max_length=200)] = None
+    reservation_ttl_seconds: StrictInt | None = None
+    # Lets webhooks go to loopback and private addresses (a receiver on your own machine).
+    development_mode: StrictBool | None = None
+    alert_email: Annotated[str | None, Field(
+        pattern=f"{EMAIL_PATTERN}|^$", max_length=320,
+        description="where merchant alerts go; \"\" clears it")] = None
+    # Checkout settings; the service checks the bounds (tenancy.CHECKOUT_SETTING_BOUNDS).
+    prices_include_tax: StrictBool | None = None
+    min_order_total: StrictInt | None = None
+    max_order_total: StrictInt | None = None
+    max_line_quantity: StrictInt | None = None
+    allow_free_orders: StrictBool | None = None
+    price_max_age_seconds: StrictInt | None = None
+    return_coupon_on_cancel: StrictBool | None = None
+    confirms_per_minute: StrictInt | None = None
+    capture_mode: Annotated[str | None, Field(
+        description="card payments: 'automatic' (captured when authorised) or 'manual' "
+                    "(captured on fulfilment)")] = None
+    card_provider: Annotated[str | None, Field(
+        max_length=20, description="which configured provider takes card payments")] = None

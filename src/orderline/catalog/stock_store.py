@@ -1,0 +1,379 @@
+"""SQL that takes, gives back and counts stock.
+
+Every statement that changes a counter checks and writes at once (``UPDATE ... WHERE
+on_hand - reserved >= :qty``), so no interleaving of transactions can oversell. A reservation
+leaves status ``active`` through one conditional UPDATE too, so it is released, expired or
+consumed exactly once, and ``reserved`` moves by exactly what that UPDATE returned.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.selectable import ScalarSelect
+
+from orderline.catalog.rules import MovementReason, ReservationStatus
+from orderline.core.db.insert import insert_ignoring_conflict
+from orderline.core.db.tables import (
+    Location,
+    Reservation,
+    StockLevel,
+    StockMovement,
+    Variant,
+    table_of,
+)
+
+levels = table_of(StockLevel)
+reservations = table_of(Reservation)
+movements = table_of(StockMovement)
+variants = table_of(Variant)
+locations = table_of(Location)
+
+ACTIVE = ReservationStatus.ACTIVE.value
+
+
+@dataclass(frozen=True, slots=True)
+class LevelDelta:
+    stock_level_id: uuid.UUID
+    variant_id: uuid.UUID
+    location_id: uuid.UUID
+    quantity: int
+
+
+def held_sum(now: datetime) -> ScalarSelect[Any]:
+    """Units held at a level by reservations that are active and not past their deadline."""
+    return (
+        select(func.coalesce(func.sum(reservations.c.quantity), 0))
+        .where(reservations.c.stock_level_id == levels.c.id,
+               reservations.c.status == ACTIVE, reservations.c.expires_at > now)
+        .scalar_subquery()
+    )
+
+
+async def ensure_level(conn: AsyncConnection, *, business_id: uuid.UUID, variant_id: uuid.UUID,
+                       location_id: uuid.UUID, now: datetime) -> uuid.UUID:
+    await insert_ignoring_conflict(conn, levels, {
+        "id": uuid.uuid4(), "business_id": business_id, "variant_id": variant_id,
+        "location_id": location_id, "on_hand": 0, "reserved": 0, "updated_at": now})
+    stmt = select(levels.c.id).where(levels.c.variant_id == variant_id,
+                                     levels.c.location_id == location_id)
+    level_id: uuid.UUID = (await conn.execute(stmt)).scalar_one()
+    return level_id
+
+
+async def hold_units(conn: AsyncConnection, stock_level_id: uuid.UUID, quantity: int,
+                     now: datetime) -> int | None:
+    """Add ``quantity`` to ``reserved`` only if that many units are free; one statement.
+
+    Returns the units left free by the counters afterwards, or None if refused."""
+    stmt = (update(levels)
+            .where(levels.c.id == stock_level_id,
+                   levels.c.on_hand - levels.c.reserved >= quantity)
+            .values(reserved=levels.c.reserved + quantity, updated_at=now)
+            .returning(levels.c.on_hand - levels.c.reserved))
+    left = (await conn.execute(stmt)).scalar_one_or_none()
+    return None if left is None else int(left)
+
+
+@dataclass(frozen=True, slots=True)
+class ExpiredReservation:
+    id: uuid.UUID
+    business_id: uuid.UUID
+    order_id: uuid.UUID | None
+    checkout_id: uuid.UUID | None
+    variant_id: uuid.UUID
+    stock_level_id: uuid.UUID
+    quantity: int
+    expires_at: datetime
+
+
+# What an expired reservation reports, in ``ExpiredReservation``'s field order.
+_EXPIRED_COLUMNS = (reservations.c.id, reservations.c.business_id, reservations.c.order_id,
+                    reservations.c.checkout_id, reservations.c.variant_id,
+                    reservations.c.stock_level_id, reservations.c.quantity,
+                    reservations.c.expires_at)
+
+
+async def expire_lapsed_at_level(conn: AsyncConnection, stock_level_id: uuid.UUID,
+                                 now: datetime) -> list[ExpiredReservation]:
+    """Close the reservations at one level whose deadline has passed; returns them."""
+    stmt = (update(reservations)
+            .where(reservations.c.stock_level_id == stock_level_id,
+                   reservations.c.status == ACTIVE, reservations.c.expires_at <= now)
+            .values(status=ReservationStatus.EXPIRED.value, closed_at=now)
+            .returning(*_EXPIRED_COLUMNS))
+    expired = [ExpiredReservation(*row) for row in await conn.execute(stmt)]
+    freed = sum(r.quantity for r in expired)
+    if freed:
+        await conn.execute(update(levels).where(levels.c.id == stock_level_id)
+                           .values(reserved=levels.c.reserved - freed, updated_at=now))
+    return expired
+
+
+async def expire_order_reservations(conn: AsyncConnection, order_id: uuid.UUID,
+                                    now: datetime) -> list[ExpiredReservation]:
+    """Expire all of an order's active reservations (its payment deadline passed) and take
+    them out of ``reserved``, level by level in a fixed order."""
+    return await _expire_held_by(conn, reservations.c.order_id == order_id, now)
+
+
+async def expire_checkout_reservations(conn: AsyncConnection, checkout_id: uuid.UUID,
+                                       now: datetime) -> list[ExpiredReservation]:
+    """The same for a checkout that lapsed before it was confirmed."""
+    return await _expire_held_by(conn, reservations.c.checkout_id == checkout_id, now)
+
+
+async def _expire_held_by(conn: AsyncConnection, holder: ColumnElement[bool],
+                          now: datetime) -> list[ExpiredReservation]:
+    stmt = (update(reservations)
+            .where(holder, reservations.c.status == ACTIVE)
+            .values(status=ReservationStatus.EXPIRED.value, closed_at=now)
+            .returning(*_EXPIRED_COLUMNS))
+    expired = [ExpiredReservation(*row) for row in await conn.execute(stmt)]
+    freed: dict[uuid.UUID, int] = defaultdict(int)
+    for r in expired:
+        freed[r.stock_level_id] += r.quantity
+    for level_id in sorted(freed, key=str):
+        await conn.execute(update(levels).where(levels.c.id == level_id)
+                           .values(reserved=levels.c.reserved - freed[level_id], updated_at=now))
+    return expired
+
+
+async def hold_units_counting_lapsed(conn: AsyncConnection, stock_level_id: uuid.UUID,
+                                     quantity: int, now: datetime
+                                     ) -> tuple[int | None, list[ExpiredReservation]]:
+    """Hold units; if short, first expire lapsed reservations at that level, then try once more.
+
+    Returns what ``hold_units`` returns and the reservations expired on the way.
+    This is what makes an expired reservation never count, whether or not the sweeper ran.
+    The second try happens even if nothing was expired here: the expiry may have waited for
+    a concurrent transaction that released those reservations itself (a cancel, the sweeper),
+    and the retried UPDATE then sees the counter that transaction left.
+    """
+    left = await hold_units(conn, stock_level_id, quantity, now)
+    if left is not None:
+        return left, []
+    expired = await expire_lapsed_at_level(conn, stock_level_id, now)
+    return await hold_units(conn, stock_level_id, quantity, now), expired
+
+
+async def free_units(conn: AsyncConnection, stock_level_id: uuid.UUID, now: datetime) -> int:
+    stmt = select((levels.c.on_hand - held_sum(now)).label("available")).where(
+        levels.c.id == stock_level_id)
+    return int((await conn.execute(stmt)).scalar_one())
+
+
+async def insert_reservations(conn: AsyncConnection, rows: list[dict[str, object]]) -> None:
+    if rows:
+        await conn.execute(insert(reservations), rows)
+
+
+async def close_order_reservations(conn: AsyncConnection, *, order_id: uuid.UUID | None = None,
+                                   checkout_id: uuid.UUID | None = None,
+                                   status: ReservationStatus, now: datetime,
+                                   unexpired_only: bool = False) -> list[LevelDelta]:
+    """Move the active reservations of an order (or of a checkout) to ``status``; returns
+    what each level held."""
+    holder = (reservations.c.order_id == order_id if checkout_id is None
+              else reservations.c.checkout_id == checkout_id)
+    conditions = [holder, reservations.c.status == ACTIVE]
+    if unexpired_only:
+        conditions.append(reservations.c.expires_at > now)
+    stmt = (update(reservations).where(and_(*conditions))
+            .values(status=status.value, closed_at=now)
+            .returning(reservations.c.stock_level_id, reservations.c.variant_id,
+                       reservations.c.quantity))
+    rows = list(await conn.execute(stmt))
+    if not rows:
+        return []
+    location_of = await _locations_of(conn, [r.stock_level_id for r in rows])
+    return [LevelDelta(r.stock_level_id, r.variant_id, location_of[r.stock_level_id], r.quantity)
+            for r in rows]
+
+
+async def hand_over_to_order(conn: AsyncConnection, *, checkout_id: uuid.UUID,
+                             order_id: uuid.UUID, now: datetime,
+                             expires_at: datetime | None = None) -> dict[uuid.UUID, int]:
+    """The checkout's live reservations now hold stock for its order (until ``expires_at``
+    when given, such as a manual payment's proof deadline); returns the units so held per
+    variant (what the binding stock check compares with the order's lines)."""
+    values: dict[str, Any] = {"order_id": order_id}
+    if expires_at is not None:
+        values["expires_at"] = expires_at
+    stmt = (update(reservations)
+            .where(reservations.c.checkout_id == checkout_id, reservations.c.status == ACTIVE,
+                   reservations.c.expires_at > now)
+            .values(**values)
+            .returning(reservations.c.variant_id, reservations.c.quantity))
+    held: dict[uuid.UUID, int] = defaultdict(int)
+    for row in await conn.execute(stmt):
+        held[row.variant_id] += row.quantity
+    return held
+
+
+async def _locations_of(conn: AsyncConnection,
+                        level_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
+    stmt = select(levels.c.id, levels.c.location_id).where(levels.c.id.in_(set(level_ids)))
+    return {row.id: row.location_id for row in await conn.execute(stmt)}
+
+
+def _by_level(deltas: Iterable[LevelDelta]) -> list[LevelDelta]:
+    """Merge deltas per level and sort by level id, so transactions lock rows in one order."""
+    merged: dict[uuid.UUID, LevelDelta] = {}
+    totals: dict[uuid.UUID, int] = defaultdict(int)
+    for d in deltas:
+        merged[d.stock_level_id] = d
+        totals[d.stock_level_id] += d.quantity
+    return [LevelDelta(lid, merged[lid].variant_id, merged[lid].location_id, totals[lid])
+            for lid in sorted(merged, key=str)]
+
+
+async def unhold(conn: AsyncConnection, deltas: Iterable[LevelDelta], now: datetime) -> None:
+    """Take released reservations out of ``reserved``."""
+    for d in _by_level(deltas):
+        await conn.execute(update(levels).where(levels.c.id == d.stock_level_id)
+                           .values(reserved=levels.c.reserved - d.quantity, updated_at=now))
+
+
+async def ship_out(conn: AsyncConnection, deltas: Iterable[LevelDelta], *, business_id: uuid.UUID,
+                   order_id: uuid.UUID, actor: str, now: datetime) -> None:
+    """Consumed reservations become sales: on_hand and reserved both go down, one ledger row."""
+    merged = _by_level(deltas)
+    for d in merged:
+        await conn.execute(update(levels).where(levels.c.id == d.stock_level_id)
+                           .values(on_hand=levels.c.on_hand - d.quantity,
+                                   reserved=levels.c.reserved - d.quantity, updated_at=now))
+    await _record(conn, [(d, -d.quantity) for d in merged], business_id=business_id,
+                  reason=MovementReason.SALE, actor=actor, order_id=order_id, note="", now=now)
+
+
+async def put_back(conn: AsyncConnection, deltas: Iterable[LevelDelta], *,
+                   business_id: uuid.UUID, order_id: uuid.UUID, actor: str, now: datetime,
+                   note: str, reason: MovementReason = MovementReason.CANCELLATION) -> None:
+    """Sold units come back on hand (order cancelled after payment, or refunded units
+    restocked)."""
+    merged = _by_level(deltas)
+    for d in merged:
+        await conn.execute(update(levels).where(levels.c.id == d.stock_level_id)
+                           .values(on_hand=levels.c.on_hand + d.quantity, updated_at=now))
+    await _record(conn, [(d, d.quantity) for d in merged], business_id=business_id,
+                  reason=reason, actor=actor, order_id=order_id, note=note, now=now)
+
+
+async def change_on_hand(conn: AsyncConnection, *, level: LevelDelta, business_id: uuid.UUID,
+                         reason: MovementReason, actor: str, note: str, now: datetime,
+                         expired: list[ExpiredReservation] | None = None) -> RowMapping | None:
+    """Move on_hand by ``level.quantity`` (may be negative) unless that would leave fewer units
+    than are reserved; returns the new counters, or None if refused. Reservations expired on
+    the way are added to ``expired``."""
+    delta = level.quantity
+    stmt = (update(levels)
+            .where(levels.c.id == level.stock_level_id,
+                   levels.c.on_hand + delta >= levels.c.reserved)
+            .values(on_hand=levels.c.on_hand + delta, updated_at=now)
+            .returning(levels.c.on_hand, levels.c.reserved))
+    row = (await conn.execute(stmt)).mappings().first()
+    if row is None and delta < 0:  # retried for the same reason as in hold_units_counting_lapsed
+        lapsed = await expire_lapsed_at_level(conn, level.stock_level_id, now)
+        if expired is not None:
+            expired.extend(lapsed)
+        row = (await conn.execute(stmt)).mappings().first()
+    if row is not None and delta != 0:
+        await _record(conn, [(level, delta)], business_id=business_id, reason=reason,
+                      actor=actor, order_id=None, note=note, now=now)
+    return row
+
+
+async def lock_level(conn: AsyncConnection, stock_level_id: uuid.UUID) -> RowMapping:
+    stmt = select(levels.c.on_hand, levels.c.reserved).where(
+        levels.c.id == stock_level_id).with_for_update()
+    return (await conn.execute(stmt)).mappings().one()
+
+
+async def _record(conn: AsyncConnection, rows: list[tuple[LevelDelta, int]], *,
+                  business_id: uuid.UUID, reason: MovementReason, actor: str,
+                  order_id: uuid.UUID | None, note: str, now: datetime) -> None:
+    if not rows:
+        return
+    await conn.execute(insert(movements), [
+        {"business_id": business_id, "stock_level_id": d.stock_level_id,
+         "variant_id": d.variant_id, "location_id": d.location_id, "delta": delta,
+         "reason": reason.value, "actor": actor, "order_id": order_id, "note": note,
+         "created_at": now} for d, delta in rows])
+
+
+async def level_views(conn: AsyncConnection, *, business_id: uuid.UUID, now: datetime,
+                      skus: Sequence[str] | None = None, limit: int = 100,
+                      after_sku: str | None = None) -> list[RowMapping]:
+    held = held_sum(now)
+    stmt = (
+        select(variants.c.sku, variants.c.name, variants.c.low_stock_threshold,
+               locations.c.code.label("location"), levels.c.on_hand,
+               held.label("reserved"),
+               (levels.c.on_hand - held).label("available"))
+        .join(variants, variants.c.id == levels.c.variant_id)
+        .join(locations, locations.c.id == levels.c.location_id)
+        .where(levels.c.business_id == business_id)
+        .order_by(variants.c.sku, locations.c.code)
+    )
+    if skus is not None:
+        stmt = stmt.where(variants.c.sku.in_(skus))
+    if after_sku is not None:
+        stmt = stmt.where(variants.c.sku > after_sku)
+    return list((await conn.execute(stmt.limit(limit))).mappings())
+
+
+async def movement_rows(conn: AsyncConnection, *, business_id: uuid.UUID, sku: str | None,
+                        before_id: int | None, limit: int) -> list[RowMapping]:
+    stmt = (select(movements.c.id, variants.c.sku, locations.c.code.label("location"),
+                   movements.c.delta, movements.c.reason, movements.c.actor,
+                   movements.c.order_id, movements.c.note, movements.c.created_at)
+            .join(variants, variants.c.id == movements.c.variant_id)
+            .join(locations, locations.c.id == movements.c.location_id)
+            .where(movements.c.business_id == business_id)
+            .order_by(movements.c.id.desc()).limit(limit))
+    if sku is not None:
+        stmt = stmt.where(variants.c.sku == sku)
+    if before_id is not None:
+        stmt = stmt.where(movements.c.id < before_id)
+    return list((await conn.execute(stmt)).mappings())
+
+
+async def reconciliation_rows(conn: AsyncConnection,
+                              business_id: uuid.UUID | None) -> list[RowMapping]:
+    """Per level: on_hand beside the ledger sum, reserved beside its active reservations."""
+    ledger = (select(func.coalesce(func.sum(movements.c.delta), 0))
+              .where(movements.c.stock_level_id == levels.c.id).scalar_subquery())
+    active = (select(func.coalesce(func.sum(reservations.c.quantity), 0))
+              .where(reservations.c.stock_level_id == levels.c.id,
+                     reservations.c.status == ACTIVE).scalar_subquery())
+    stmt = (select(levels.c.id.label("stock_level_id"), levels.c.business_id, variants.c.sku,
+                   variants.c.id.label("variant_id"), locations.c.code.label("location"),
+                   levels.c.on_hand, levels.c.reserved, ledger.label("ledger_sum"),
+                   active.label("active_reservations"))
+            .join(variants, variants.c.id == levels.c.variant_id)
+            .join(locations, locations.c.id == levels.c.location_id)
+            .order_by(levels.c.business_id, variants.c.sku))
+    if business_id is not None:
+        stmt = stmt.where(levels.c.business_id == business_id)
+    return list((await conn.execute(stmt)).mappings())
+
+
+async def consumed_of_order(conn: AsyncConnection, order_id: uuid.UUID) -> list[LevelDelta]:
+    """What the order took from stock when it was paid (its consumed reservations)."""
+    stmt = (select(reservations.c.stock_level_id, reservations.c.variant_id,
+                   reservations.c.quantity, levels.c.location_id)
+            .join(levels, levels.c.id == reservations.c.stock_level_id)
+            .where(reservations.c.order_id == order_id,
+                   reservations.c.status == ReservationStatus.CONSUMED.value))
+    return [LevelDelta(r.stock_level_id, r.variant_id, r.location_id, r.quantity)
+            for r in await conn.execute(stmt)]

@@ -1,0 +1,155 @@
+"""SQL of server-side carts and their lines.
+
+Every change of a cart starts with ``touch``: one UPDATE that checks the cart is still open
+(and, when the caller sent one, at the version it read) and moves ``version`` on. It also
+takes the cart's row lock until COMMIT, so the statements that follow in the same transaction
+(reading the lines, counting them, writing one) never interleave with another change of the
+same cart, nor with the checkout that converts it (``close_cart`` updates the same row).
+
+Lines are shown by their variant's SKU, name and *current* price (a cart is not a price
+promise); ``cart_lines.sku`` is only the SKU as it was added.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, delete, func, insert, select, update
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from orderline.catalog.stock_store import held_sum
+from orderline.core.db.tables import Cart, CartLine, StockLevel, Variant, table_of
+
+carts = table_of(Cart)
+cart_lines = table_of(CartLine)
+variants = table_of(Variant)
+levels = table_of(StockLevel)
+
+OPEN = "open"
+CONVERTED = "converted"
+ABANDONED = "abandoned"
+
+# What callers see of a cart: everything but the token's hash and the business.
+CART_VIEW = [c for c in carts.c if c.name not in ("token_hash", "business_id")]
+
+
+async def insert_cart(conn: AsyncConnection, values: dict[str, Any]) -> RowMapping:
+    stmt = insert(carts).values(**values).returning(*CART_VIEW)
+    return (await conn.execute(stmt)).mappings().one()
+
+
+async def get_cart(conn: AsyncConnection, business_id: uuid.UUID,
+                   cart_id: uuid.UUID) -> RowMapping | None:
+    stmt = select(*CART_VIEW).where(carts.c.business_id == business_id, carts.c.id == cart_id)
+    return (await conn.execute(stmt)).mappings().first()
+
+
+async def lock_cart(conn: AsyncConnection, business_id: uuid.UUID,
+                    cart_id: uuid.UUID) -> RowMapping | None:
+    """The cart, locked until this transaction ends (no lock on SQLite: one writer at a time)."""
+    stmt = (select(*CART_VIEW)
+            .where(carts.c.business_id == business_id, carts.c.id == cart_id)
+            .with_for_update())
+    return (await conn.execute(stmt)).mappings().first()
+
+
+async def find_by_token_hash(conn: AsyncConnection, token_hash: str) -> RowMapping | None:
+    """The cart a buyer's token opens: its id and business."""
+    stmt = select(carts.c.id, carts.c.business_id).where(carts.c.token_hash == token_hash)
+    return (await conn.execute(stmt)).mappings().first()
+
+
+async def touch(conn: AsyncConnection, business_id: uuid.UUID, cart_id: uuid.UUID, *,
+                expected_version: int | None, now: datetime,
+                values: dict[str, Any] | None = None) -> int | None:
+    """Move an open cart to its next version (writing ``values`` too) in one statement that
+    checks it is open and, if ``expected_version`` is given, still at that version.
+
+    Returns the new version, or None when nothing was changed (no such cart in this business,
+    not open, or at another version: the caller reads the cart to tell which)."""
+    conditions = [carts.c.id == cart_id, carts.c.business_id == business_id,
+                  carts.c.status == OPEN]
+    if expected_version is not None:
+        conditions.append(carts.c.version == expected_version)
+    stmt = (update(carts).where(*conditions)
+            .values(**(values or {}), version=carts.c.version + 1, updated_at=now)
+            .returning(carts.c.version))
+    version = (await conn.execute(stmt)).scalar_one_or_none()
+    return None if version is None else int(version)
+
+
+async def close_cart(conn: AsyncConnection, cart_id: uuid.UUID, order_id: uuid.UUID,
+                     now: datetime) -> bool:
+    """Mark an open cart converted into ``order_id``; False if it was not open (already
+    converted by a concurrent confirm, or abandoned)."""
+    stmt = (update(carts).where(carts.c.id == cart_id, carts.c.status == OPEN)
+            .values(status=CONVERTED, order_id=order_id, version=carts.c.version + 1,
+                    updated_at=now)
+            .returning(carts.c.id))
+    return (await conn.execute(stmt)).scalar_one_or_none() is not None
+
+
+# --- lines -----------------------------------------------------------------------------------
+
+async def line_of(conn: AsyncConnection, cart_id: uuid.UUID,
+                  variant_id: uuid.UUID) -> RowMapping | None:
+    stmt = select(cart_lines.c.id, cart_lines.c.quantity).where(
+        cart_lines.c.cart_id == cart_id, cart_lines.c.variant_id == variant_id)
+    return (await conn.execute(stmt)).mappings().first()
+
+
+async def line_count_and_next_position(conn: AsyncConnection,
+                                       cart_id: uuid.UUID) -> tuple[int, int]:
+    stmt = select(func.count(cart_lines.c.id), func.max(cart_lines.c.position)).where(
+        cart_lines.c.cart_id == cart_id)
+    count, last = (await conn.execute(stmt)).one()
+    return int(count), 0 if last is None else int(last) + 1
+
+
+async def insert_line(conn: AsyncConnection, values: dict[str, Any]) -> None:
+    await conn.execute(insert(cart_lines).values(**values))
+
+
+async def set_line_quantity(conn: AsyncConnection, line_id: uuid.UUID, quantity: int) -> None:
+    await conn.execute(update(cart_lines).where(cart_lines.c.id == line_id)
+                       .values(quantity=quantity))
+
+
+async def delete_line(conn: AsyncConnection, line_id: uuid.UUID) -> None:
+    await conn.execute(delete(cart_lines).where(cart_lines.c.id == line_id))
+
+
+def _lines_at(business_id: uuid.UUID, cart_id: uuid.UUID, location_id: uuid.UUID) -> Select[Any]:
+    """The cart's lines with their variant now and its stock level at the location (None when
+    the variant was never stocked there), in the order they were added."""
+    return (select(variants.c.sku, variants.c.id.label("variant_id"), variants.c.product_id,
+                   variants.c.name, variants.c.price_minor, variants.c.weight_grams,
+                   cart_lines.c.quantity, levels.c.id.label("stock_level_id"),
+                   variants.c.low_stock_threshold, cart_lines.c.position)
+            .select_from(cart_lines)
+            .join(variants, variants.c.id == cart_lines.c.variant_id)
+            .outerjoin(levels, (levels.c.variant_id == variants.c.id)
+                       & (levels.c.location_id == location_id))
+            .where(cart_lines.c.cart_id == cart_id, cart_lines.c.business_id == business_id)
+            .order_by(cart_lines.c.position))
+
+
+async def priced_lines(conn: AsyncConnection, business_id: uuid.UUID, cart_id: uuid.UUID,
+                       location_id: uuid.UUID) -> list[RowMapping]:
+    """One statement: sku, variant_id, product_id, name, price_minor, weight_grams, quantity,
+    stock_level_id, low_stock_threshold, position of each line, by position."""
+    stmt = _lines_at(business_id, cart_id, location_id)
+    return list((await conn.execute(stmt)).mappings())
+
+
+async def lines_with_availability(conn: AsyncConnection, business_id: uuid.UUID,
+                                  cart_id: uuid.UUID, location_id: uuid.UUID,
+                                  now: datetime) -> list[RowMapping]:
+    """``priced_lines`` plus ``available``: on hand less what active, unexpired reservations
+    hold at the location (0 where never stocked), the figure ``/v1/inventory`` reports."""
+    available = func.coalesce(levels.c.on_hand - held_sum(now), 0).label("available")
+    stmt = _lines_at(business_id, cart_id, location_id).add_columns(available)
+    return list((await conn.execute(stmt)).mappings())

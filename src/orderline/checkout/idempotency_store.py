@@ -1,0 +1,71 @@
+"""Idempotency keys: claim a key, replay its stored answer, or take over a lapsed claim.
+
+A claim is its own short transaction (so a concurrent request with the same key sees it at
+once and is told ``request_in_progress``); the answer is written by the work's transaction,
+so the key says ``completed`` exactly when the work committed.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from orderline.core.db.insert import insert_ignoring_conflict
+from orderline.core.db.tables import IdempotencyKey, table_of
+
+keys = table_of(IdempotencyKey)
+
+IN_PROGRESS = "in_progress"
+COMPLETED = "completed"
+
+
+async def claim(conn: AsyncConnection, *, business_id: uuid.UUID, operation: str, key: str,
+                fingerprint: str, now: datetime, lock_for: timedelta,
+                keep_for: timedelta) -> tuple[uuid.UUID | None, RowMapping | None]:
+    """``(id, None)`` when this request now holds the key; ``(None, row)`` with the row that
+    already holds it otherwise. A lapsed claim (its request died) or an expired key is taken
+    over by this request."""
+    ident = uuid.uuid4()
+    if await insert_ignoring_conflict(conn, keys, {
+            "id": ident, "business_id": business_id, "operation": operation, "key": key,
+            "fingerprint": fingerprint, "status": IN_PROGRESS, "locked_until": now + lock_for,
+            "created_at": now, "expires_at": now + keep_for}):
+        return ident, None
+    taken = (await conn.execute(
+        update(keys)
+        .where(keys.c.business_id == business_id, keys.c.operation == operation,
+               keys.c.key == key,
+               or_(keys.c.expires_at <= now,
+                   and_(keys.c.status == IN_PROGRESS, keys.c.locked_until <= now,
+                        keys.c.fingerprint == fingerprint)))
+        .values(fingerprint=fingerprint, status=IN_PROGRESS, locked_until=now + lock_for,
+                response_status=None, response_body=None, created_at=now,
+                expires_at=now + keep_for)
+        .returning(keys.c.id))).scalar_one_or_none()
+    if taken is not None:
+        return taken, None
+    row = (await conn.execute(select(keys).where(
+        keys.c.business_id == business_id, keys.c.operation == operation,
+        keys.c.key == key))).mappings().one()
+    return None, row
+
+
+async def complete(conn: AsyncConnection, ident: uuid.UUID, *, status_code: int,
+                   body: dict[str, Any]) -> None:
+    await conn.execute(update(keys).where(keys.c.id == ident).values(
+        status=COMPLETED, response_status=status_code, response_body=body))
+
+
+async def release(conn: AsyncConnection, ident: uuid.UUID) -> None:
+    """Give the key up after a refusal: the buyer may fix the cause and retry with it."""
+    await conn.execute(delete(keys).where(keys.c.id == ident, keys.c.status == IN_PROGRESS))
+
+
+async def prune(conn: AsyncConnection, now: datetime) -> int:
+    result = await conn.execute(delete(keys).where(keys.c.expires_at <= now))
+    return int(result.rowcount or 0)

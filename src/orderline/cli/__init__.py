@@ -1,0 +1,1 @@
+"""The ``orderline`` command line."""

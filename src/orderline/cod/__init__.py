@@ -1,0 +1,1 @@
+"""Cash on delivery: the policy, abuse controls, one-time codes, and collection."""

@@ -1,0 +1,37 @@
+"""Cash-on-delivery request bodies."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from pydantic import Field, StrictBool, StrictInt
+
+from orderline.cod.rules import CodOutcome
+from orderline.core.schemas import Body, MinorUnits
+
+
+class CodeIn(Body):
+    code: Annotated[str, Field(min_length=1, max_length=20)]
+
+
+class CollectIn(Body):
+    amount: MinorUnits
+
+
+class DeliveryFailedIn(Body):
+    outcome: Annotated[CodOutcome, Field(description="refused or failed_delivery")]
+    note: Annotated[str, Field(max_length=500)] = ""
+
+
+class CodSettingsIn(Body):
+    """Only the fields sent change; ``null`` clears a limit."""
+
+    enabled: StrictBool | None = None
+    zone_ids: list[uuid.UUID] | None = None
+    max_order_total: MinorUnits | None = None
+    max_open_orders: StrictInt | None = None
+    min_trust_score: StrictInt | None = None
+    otp_above_total: MinorUnits | None = None
+    otp_first_order: StrictBool | None = None
+    allow_discrepancy: StrictBool | None = None

@@ -1,0 +1,279 @@
+"""Cash on delivery: offered only where the business's policy allows it, with a one-time code
+for risky orders; the courier's collection records the money, a refused or failed delivery
+brings the stock back and lowers the buyer's trust.
+
+A cash order is created by the checkout's confirm (``checkout/confirm.py``), synchronously:
+the buyer gets the real order (status ``confirmed``, its stock sold) or a clear refusal.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from orderline.catalog import stock_store
+from orderline.catalog.rules import MovementReason
+from orderline.checkout import checkout_store
+from orderline.checkout.carts import CartCaller
+from orderline.cod import otp_rules as otp
+from orderline.cod import store as cod_store
+from orderline.cod.rules import (
+    CodBuyer,
+    CodDecision,
+    CodOutcome,
+    CodPolicy,
+    check_cod,
+    check_collected,
+    trust_after,
+)
+from orderline.core.db.tables import Business, table_of
+from orderline.core.errors import InvalidTransition, NotFound, RateLimited, ValidationFailed
+from orderline.core.notifier import Message
+from orderline.core.runtime import Runtime
+from orderline.orders.rules import CancelReason, OrderStatus
+from orderline.orders.service import lock_for_change, save_change
+from orderline.payments import store as payment_store
+from orderline.payments.rules import IntentStatus, MovementKind
+from orderline.shipping import store as shipping_store
+from orderline.tenancy.rules import Principal, Scope
+
+COD = cod_store.COD
+OTP_TTL = timedelta(minutes=10)
+OTP_SENDS_PER_CHECKOUT = 3  # per OTP_TTL
+businesses = table_of(Business)
+
+
+def policy_of(settings: RowMapping | dict[str, Any]) -> CodPolicy:
+    return CodPolicy(enabled=settings["cod_enabled"],
+                     zone_ids=frozenset(uuid.UUID(str(z)) for z in settings["cod_zone_ids"]),
+                     max_order_total=settings["cod_max_order_total"],
+                     max_open_orders_per_customer=settings["cod_max_open_orders"],
+                     min_trust_score=settings["cod_min_trust_score"],
+                     otp_above_total=settings["cod_otp_above_total"],
+                     otp_for_first_order=settings["cod_otp_first_order"])
+
+
+async def decide(conn: AsyncConnection, settings: RowMapping, *, business_id: uuid.UUID,
+                 customer_id: uuid.UUID, zone_id: uuid.UUID, total: int) -> CodDecision:
+    """May this buyer pay this order in cash? Raises the policy's first refusal."""
+    record = await cod_store.buyer_record(conn, business_id, customer_id)
+    buyer = CodBuyer(customer_id=customer_id, trust_score=record["cod_trust_score"],
+                     open_cod_orders=int(record["open_cod_orders"]),
+                     delivered_cod_orders=record["cod_delivered"])
+    return check_cod(policy_of(settings), zone_id=zone_id, total=total, buyer=buyer)
+
+
+# --- one-time codes -------------------------------------------------------------------------
+
+async def send_code(runtime: Runtime, caller: CartCaller,
+                    checkout_id: uuid.UUID) -> dict[str, Any]:
+    """Send a new code to the checkout's phone through the notifier (SMS or WhatsApp adapter;
+    the log by default). A few sends per checkout, then ``rate_limited``."""
+    now = runtime.clock.now()
+    decision = await runtime.limiter.hit(f"otp:{checkout_id}", limit=OTP_SENDS_PER_CHECKOUT,
+                                         window_seconds=int(OTP_TTL.total_seconds()))
+    if not decision.allowed:
+        raise RateLimited(f"Too many codes for this checkout; try again in "
+                          f"{decision.retry_after_seconds} s.",
+                          details={"retry_after_seconds": decision.retry_after_seconds})
+    code = otp.new_code(secrets.SystemRandom())
+    state = otp.issue(code, salt=otp.new_salt(secrets.token_bytes), now=now, ttl=OTP_TTL)
+
+    async def work(conn: AsyncConnection) -> str:
+        checkout = await checkout_store.load(conn, caller.business_id, checkout_id)
+        if checkout is None:
+            raise NotFound("checkout", checkout_id)
+        caller.reach(checkout["cart_id"], write=True)
+        if checkout["payment_method"] != COD or checkout["status"] != checkout_store.OPEN:
+            raise ValidationFailed("Codes are sent for open cash-on-delivery checkouts only.",
+                                   details={"payment_method": checkout["payment_method"],
+                                            "status": checkout["status"]})
+        if not checkout["customer_phone"]:
+            raise ValidationFailed("The buyer has no phone number to send a code to; check "
+                                   "out again with one.", details={"field": "customer.phone"})
+        await cod_store.insert_otp(conn, {
+            "id": uuid.uuid4(), "business_id": checkout["business_id"],
+            "checkout_id": checkout_id, "phone": checkout["customer_phone"],
+            "code_hash": state.code_hash, "salt": state.salt, "expires_at": state.expires_at,
+            "attempts": 0, "max_attempts": state.max_attempts, "verified_at": None,
+            "consumed_at": None, "created_at": now})
+        return str(checkout["customer_phone"])
+
+    phone = await runtime.db.run(work)
+    await runtime.notifier.send(Message(
+        recipient=phone, subject="Your order code",
+        body=f"Your code to confirm your cash-on-delivery order is {code}. It expires in "
+             f"{int(OTP_TTL.total_seconds() // 60)} minutes."))
+    return {"sent_to": "*" * max(0, len(phone) - 3) + phone[-3:],
+            "expires_at": state.expires_at}
+
+
+async def verify_code(runtime: Runtime, caller: CartCaller, checkout_id: uuid.UUID,
+                      code: str) -> dict[str, Any]:
+    """Check the buyer's code. A wrong try is counted (and kept) even though it is refused;
+    too many lock the code; an expired one must be sent again."""
+    now = runtime.clock.now()
+
+    async def work(conn: AsyncConnection) -> otp.OtpCheck:
+        checkout = await checkout_store.load(conn, caller.business_id, checkout_id)
+        if checkout is None:
+            raise NotFound("checkout", checkout_id)
+        caller.reach(checkout["cart_id"], write=True)
+        row = await cod_store.latest_otp(conn, checkout_id)
+        if row is None:
+            raise ValidationFailed("No code was sent for this checkout yet; ask for one.",
+                                   details={"checkout_id": str(checkout_id)})
+        state = otp.OtpState(code_hash=row["code_hash"], salt=row["salt"],
+                             expires_at=row["expires_at"], attempts=row["attempts"],
+                             max_attempts=row["max_attempts"], verified_at=row["verified_at"])
+        check = otp.verify(state, code, now=now)
+        await cod_store.write_otp(conn, row["id"], {"attempts": check.state.attempts,
+                                                    "verified_at": check.state.verified_at})
+        return check
+
+    otp.raise_for(await runtime.db.run(work))  # after the commit: a wrong try stays counted
+    return {"verified": True}
+
+
+# --- collection and failed deliveries ---------------------------------------------------------
+
+async def collect(runtime: Runtime, principal: Principal, order_id: uuid.UUID, *,
+                  amount: int) -> dict[str, Any]:
+    """The courier (or the counter) collected ``amount`` in cash: the money is recorded in the
+    ledger, the order is paid (``delivered`` if it was shipped), and the buyer's trust rises.
+    An amount other than the total is refused, or recorded as a discrepancy, by setting."""
+    principal.require(Scope.WRITE)
+    now = runtime.clock.now()
+
+    async def work(conn: AsyncConnection) -> dict[str, Any]:
+        order = await _cash_order(runtime, conn, principal, order_id, "collect",
+                                  allowed=(OrderStatus.CONFIRMED, OrderStatus.SHIPPED))
+        settings = await checkout_store.business_settings(conn, principal.business_id)
+        result = check_collected(order["total"], amount,
+                                 allow_discrepancy=settings["cod_allow_discrepancy"])
+        if amount > 0:
+            intent_id = uuid.uuid4()
+            await payment_store.insert_intent(conn, {
+                "id": intent_id, "business_id": order["business_id"], "order_id": order_id,
+                "provider": COD, "provider_ref": None, "status": IntentStatus.CAPTURED.value,
+                "capture_mode": "automatic", "currency": order["currency"],
+                "amount": order["total"], "amount_authorized": 0, "amount_captured": 0,
+                "amount_voided": 0, "amount_refunded": 0, "amount_collected": amount,
+                "version": 1, "created_at": now, "updated_at": now})
+            await payment_store.add_movement(conn, {
+                "business_id": order["business_id"], "order_id": order_id,
+                "intent_id": intent_id, "kind": MovementKind.COLLECT.value, "amount": amount,
+                "source": f"collect:{order_id}", "actor": principal.actor, "created_at": now})
+        await _change_trust(conn, settings, order, CodOutcome.DELIVERED)
+        shipped = order["status"] == OrderStatus.SHIPPED
+        values: dict[str, Any] = {
+            "status": (OrderStatus.DELIVERED if shipped else OrderStatus.PAID).value,
+            "paid_at": now, "payment_reference": "cash on delivery"}
+        if shipped:
+            values["delivered_at"] = now
+        return await save_change(conn, order, actor=principal.actor, action="cash_collected",
+                                 values=values, changes={
+                                     "collected": amount, "discrepancy": result.discrepancy},
+                                 now=now)
+
+    return await runtime.db.run(work)
+
+
+async def delivery_failed(runtime: Runtime, principal: Principal, order_id: uuid.UUID, *,
+                          outcome: CodOutcome, note: str = "") -> dict[str, Any]:
+    """The buyer refused the parcel, or it could not be delivered: the stock comes back (a
+    ``return`` movement), the order ends ``returned`` (or ``cancelled`` if it never left), and
+    the buyer's trust falls."""
+    principal.require(Scope.WRITE)
+    if outcome == CodOutcome.DELIVERED:
+        raise ValidationFailed("Record a delivery by collecting the cash.",
+                               details={"outcome": str(outcome)})
+    now = runtime.clock.now()
+
+    async def work(conn: AsyncConnection) -> dict[str, Any]:
+        order = await _cash_order(runtime, conn, principal, order_id, "delivery_failed",
+                                  allowed=(OrderStatus.CONFIRMED, OrderStatus.PROCESSING,
+                                           OrderStatus.SHIPPED))
+        sold = await stock_store.consumed_of_order(conn, order_id)
+        await stock_store.put_back(conn, sold, business_id=order["business_id"],
+                                   order_id=order_id, actor=principal.actor, now=now,
+                                   note=f"order {order['number']} {outcome}",
+                                   reason=MovementReason.RETURN)
+        settings = await checkout_store.business_settings(conn, principal.business_id)
+        await _change_trust(conn, settings, order, outcome)
+        shipped = order["status"] == OrderStatus.SHIPPED
+        values: dict[str, Any] = {
+            "status": (OrderStatus.RETURNED if shipped else OrderStatus.CANCELLED).value,
+            "cancelled_at": now, "cancel_reason": CancelReason.DELIVERY_FAILED.value}
+        return await save_change(conn, order, actor=principal.actor, action=str(outcome),
+                                 values=values, changes={"outcome": str(outcome), "note": note},
+                                 now=now)
+
+    return await runtime.db.run(work)
+
+
+async def _cash_order(runtime: Runtime, conn: AsyncConnection, principal: Principal,
+                      order_id: uuid.UUID, operation: str,
+                      allowed: tuple[OrderStatus, ...]) -> RowMapping:
+    order = await lock_for_change(runtime, conn, principal, order_id, None, operation)
+    if order["payment_method"] != COD:
+        raise InvalidTransition("This order is not paid in cash on delivery.",
+                                details={"payment_method": order["payment_method"]})
+    if order["status"] not in allowed or order["paid_at"] is not None:
+        raise InvalidTransition(
+            f"A cash order in status '{order['status']}' cannot be {operation.replace('_', ' ')}"
+            "; allowed while " + ", ".join(allowed) + " and not yet collected.",
+            details={"current_status": order["status"]})
+    return order
+
+
+async def _change_trust(conn: AsyncConnection, settings: RowMapping, order: RowMapping,
+                        outcome: CodOutcome) -> None:
+    record = await cod_store.buyer_record(conn, order["business_id"], order["customer_id"])
+    score = trust_after(policy_of(settings), record["cod_trust_score"], outcome)
+    await cod_store.set_trust(conn, order["customer_id"], score,
+                              delivered=outcome == CodOutcome.DELIVERED)
+
+
+# --- the business's policy ------------------------------------------------------------------
+
+SETTING_NAMES = ("cod_enabled", "cod_zone_ids", "cod_max_order_total", "cod_max_open_orders",
+                 "cod_min_trust_score", "cod_otp_above_total", "cod_otp_first_order",
+                 "cod_allow_discrepancy")
+
+
+async def get_settings(runtime: Runtime, principal: Principal) -> dict[str, Any]:
+    principal.require(Scope.READ)
+    async with runtime.db.read() as conn:
+        row = await checkout_store.business_settings(conn, principal.business_id)
+    return {name.removeprefix("cod_"): row[name] for name in SETTING_NAMES}
+
+
+async def update_settings(runtime: Runtime, principal: Principal,
+                          changes: dict[str, Any]) -> dict[str, Any]:
+    """Change the given COD settings; the result must be a valid policy, and every zone one
+    of this business's shipping zones."""
+    principal.require(Scope.ADMIN)
+
+    async def work(conn: AsyncConnection) -> None:
+        current = await checkout_store.business_settings(conn, principal.business_id)
+        merged = {**{n: current[n] for n in SETTING_NAMES},
+                  **{f"cod_{k}": v for k, v in changes.items()}}
+        merged["cod_zone_ids"] = [str(z) for z in merged["cod_zone_ids"]]
+        policy_of(merged)  # raises ValidationFailed naming the setting
+        known = {str(z.id) for z in await shipping_store.zone_terms(conn, principal.business_id)}
+        unknown = sorted(set(merged["cod_zone_ids"]) - known)
+        if unknown:
+            raise ValidationFailed("These are not shipping zones of this business: "
+                                   + ", ".join(unknown), details={"zone_ids": unknown})
+        await conn.execute(update(businesses).where(businesses.c.id == principal.business_id)
+                           .values(**merged))
+
+    await runtime.db.run(work)
+    return await get_settings(runtime, principal)

@@ -1,0 +1,69 @@
+"""SQL for cash on delivery: a buyer's cash record, one-time codes, trust scores."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from orderline.core.db.tables import CodOtp, Customer, Order, table_of
+from orderline.orders.rules import OrderStatus
+
+otps = table_of(CodOtp)
+customers = table_of(Customer)
+orders = table_of(Order)
+
+COD = "cod"
+OPEN_COD_STATUSES = (OrderStatus.CONFIRMED.value, OrderStatus.PROCESSING.value,
+                     OrderStatus.SHIPPED.value)
+
+
+async def buyer_record(conn: AsyncConnection, business_id: uuid.UUID,
+                       customer_id: uuid.UUID) -> RowMapping:
+    """Trust score, delivered cash orders, and cash orders still open (not yet collected),
+    in one statement."""
+    open_orders = (select(func.count()).select_from(orders)
+                   .where(orders.c.customer_id == customers.c.id,
+                          orders.c.payment_method == COD, orders.c.paid_at.is_(None),
+                          orders.c.status.in_(OPEN_COD_STATUSES))
+                   .scalar_subquery())
+    stmt = select(customers.c.cod_trust_score, customers.c.cod_delivered,
+                  open_orders.label("open_cod_orders")).where(
+        customers.c.id == customer_id, customers.c.business_id == business_id)
+    return (await conn.execute(stmt)).mappings().one()
+
+
+async def set_trust(conn: AsyncConnection, customer_id: uuid.UUID, score: int, *,
+                    delivered: bool) -> None:
+    values: dict[str, Any] = {"cod_trust_score": score}
+    if delivered:
+        values["cod_delivered"] = customers.c.cod_delivered + 1
+    await conn.execute(update(customers).where(customers.c.id == customer_id).values(**values))
+
+
+async def insert_otp(conn: AsyncConnection, values: dict[str, Any]) -> None:
+    await conn.execute(insert(otps).values(**values))
+
+
+async def latest_otp(conn: AsyncConnection, checkout_id: uuid.UUID) -> RowMapping | None:
+    stmt = (select(otps).where(otps.c.checkout_id == checkout_id)
+            .order_by(otps.c.created_at.desc()).limit(1).with_for_update())
+    return (await conn.execute(stmt)).mappings().first()
+
+
+async def write_otp(conn: AsyncConnection, otp_id: uuid.UUID, values: dict[str, Any]) -> None:
+    await conn.execute(update(otps).where(otps.c.id == otp_id).values(**values))
+
+
+async def consume_verified_otp(conn: AsyncConnection, checkout_id: uuid.UUID,
+                               now: datetime) -> bool:
+    """Use up a verified, unused code of this checkout; one statement, so one confirm only."""
+    stmt = (update(otps)
+            .where(otps.c.checkout_id == checkout_id, otps.c.verified_at.is_not(None),
+                   otps.c.consumed_at.is_(None))
+            .values(consumed_at=now).returning(otps.c.id))
+    return (await conn.execute(stmt)).first() is not None

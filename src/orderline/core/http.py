@@ -1,0 +1,93 @@
+"""Request-scoped HTTP pieces every capability's routes share: the runtime, bearer tokens, ids,
+versions (ETags) and cursors. The callers (a key, a cart token, an order token) are
+resolved by each capability's own ``deps`` module."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+
+from orderline.core.errors import NotFound, ValidationFailed
+from orderline.core.log_context import business_id_var, order_id_var
+from orderline.core.runtime import Runtime
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+def bearer_of(authorization: str | None) -> str | None:
+    if authorization and authorization.lower().startswith("bearer "):
+        return authorization[7:].strip() or None
+    return None
+
+
+def bind_business(request: Request, business_id: uuid.UUID) -> None:
+    """Name the caller's business in this request's logs (RequestIds resets it after)."""
+    request.state.business_id = str(business_id)
+    business_id_var.set(request.state.business_id)
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+async def bind_order_id(request: Request) -> None:
+    """Name the order of a ``/{order_id}`` route in this request's logs (a valid id only).
+
+    async on purpose: a sync dependency runs in a thread, whose context is thrown away."""
+    raw = request.path_params.get("order_id")
+    with contextlib.suppress(ValueError):  # a malformed id gets parse_id's 404
+        if raw is not None:
+            order_id_var.set(str(uuid.UUID(raw)))
+
+
+def parse_id(kind: str, raw: str) -> uuid.UUID:
+    """A malformed id names nothing in this business: 404, like an id of another business."""
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        raise NotFound(kind, raw) from None
+
+
+def expected_version(if_match: Annotated[str | None, Header()] = None) -> int | None:
+    """``If-Match: "3"`` (or ``W/"3"``) names the version the caller last read."""
+    if if_match is None or if_match.strip() == "*":
+        return None
+    raw = if_match.strip().removeprefix("W/").strip('"')
+    if not raw.isdigit():
+        raise ValidationFailed('If-Match must be the ETag you received, such as "3".',
+                               details={"if_match": if_match})
+    return int(raw)
+
+
+VersionDep = Annotated[int | None, Depends(expected_version)]
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def encode_cursor(created_at: datetime, ident: uuid.UUID) -> str:
+    raw = json.dumps({"t": created_at.isoformat(), "id": str(ident)}).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
+    if not cursor:
+        return None
+    try:
+        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        created_at = datetime.fromisoformat(data["t"])
+        if created_at.tzinfo is None:  # every cursor we give out names UTC
+            raise ValueError("cursor time without a timezone")
+        return created_at, uuid.UUID(data["id"])
+    except (ValueError, KeyError, TypeError):
+        raise ValidationFailed("This cursor is not one the API gave out.",
+                               details={"cursor": cursor}) from None

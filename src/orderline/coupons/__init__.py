@@ -1,0 +1,1 @@
+"""Coupons: their rules, limits and uses."""

@@ -1,1 +1,0 @@
-"""Thin entry points: HTTP API, CLI, worker."""

@@ -1,0 +1,155 @@
+"""Domain events: their names, what each order change is called, and the pure rules the relay,
+the handlers and the webhook deliveries follow (retry schedule, low-stock crossing).
+
+An event names something that happened to one aggregate (an order, a stock level, a webhook
+endpoint). Each aggregate numbers its events 1, 2, 3, ... in the order they were committed,
+and every consumer sees them in that order.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from orderline.core.errors import ValidationFailed
+from orderline.orders.rules import OrderStatus
+
+
+class EventType(StrEnum):
+    ORDER_CREATED = "order.created"
+    ORDER_UPDATED = "order.updated"
+    ORDER_PAID = "order.paid"
+    ORDER_CANCELLED = "order.cancelled"
+    ORDER_SHIPPED = "order.shipped"
+    ORDER_DELIVERED = "order.delivered"
+    ORDER_RETURNED = "order.returned"
+    STOCK_LOW = "stock.low"
+    STOCK_RECONCILIATION_DRIFT = "stock.reconciliation_drift"
+    RESERVATION_EXPIRED = "reservation.expired"
+    CHECKOUT_CONVERTED = "checkout.converted"
+    PAYMENT_UPDATED = "payment.updated"
+    # An order's live payments must be cancelled (or, if already captured, refunded) at the
+    # provider: the worker does it, retrying until the provider answers.
+    PAYMENT_CANCEL_REQUESTED = "payment.cancel_requested"
+    ORDER_REFUNDED = "order.refunded"
+    ORDER_PARTIALLY_REFUNDED = "order.partially_refunded"
+    WEBHOOK_ENDPOINT_DISABLED = "webhook_endpoint.disabled"
+    # Manual payments: a proof arrived, was read and scored, or a person (or the
+    # auto-approval rule) decided it.
+    PAYMENT_PROOF_SUBMITTED = "payment_proof.submitted"
+    PAYMENT_PROOF_SCORED = "payment_proof.scored"
+    PAYMENT_PROOF_APPROVED = "payment_proof.approved"
+    PAYMENT_PROOF_REJECTED = "payment_proof.rejected"
+
+
+class AggregateType(StrEnum):
+    ORDER = "order"
+    STOCK_LEVEL = "stock_level"
+    RESERVATION = "reservation"
+    CHECKOUT = "checkout"
+    WEBHOOK_ENDPOINT = "webhook_endpoint"
+    # Its own aggregate, not the order's: the buyer's order stream must not carry scores.
+    PAYMENT_PROOF = "payment_proof"
+
+
+ORDER_EVENTS = frozenset(t for t in EventType if t.value.startswith("order."))
+PROOF_EVENTS = frozenset(t for t in EventType if t.value.startswith("payment_proof."))
+# What a merchant's live stream (`/v1/stream`) carries by default.
+MERCHANT_STREAM_EVENTS = frozenset({*ORDER_EVENTS, EventType.STOCK_LOW,
+                                    EventType.WEBHOOK_ENDPOINT_DISABLED})
+# The buyer hears about these (through the notifier).
+BUYER_NOTIFIED_EVENTS = frozenset({EventType.ORDER_PAID, EventType.ORDER_SHIPPED,
+                                   EventType.ORDER_DELIVERED, EventType.ORDER_CANCELLED,
+                                   EventType.PAYMENT_PROOF_REJECTED})
+
+_BY_NEW_STATUS = {
+    OrderStatus.PAID: EventType.ORDER_PAID,
+    OrderStatus.CANCELLED: EventType.ORDER_CANCELLED,
+    OrderStatus.SHIPPED: EventType.ORDER_SHIPPED,
+    OrderStatus.DELIVERED: EventType.ORDER_DELIVERED,
+    OrderStatus.RETURNED: EventType.ORDER_RETURNED,
+}
+
+
+def order_event_type(from_status: OrderStatus | None, to_status: OrderStatus) -> EventType:
+    """The event an order change is: created, a status reached, or another update."""
+    if from_status is None:
+        return EventType.ORDER_CREATED
+    if from_status != to_status and to_status in _BY_NEW_STATUS:
+        return _BY_NEW_STATUS[to_status]
+    return EventType.ORDER_UPDATED
+
+
+def parse_event_types(names: Sequence[str]) -> list[EventType]:
+    """Event type names as a merchant writes them; ``*`` or ``order.*`` select several."""
+    chosen: list[EventType] = []
+    for name in names:
+        if name == "*":
+            matched = list(EventType)
+        elif name.endswith(".*"):
+            matched = [t for t in EventType if t.value.startswith(name[:-1])]
+        else:
+            matched = [t for t in EventType if t.value == name]
+        if not matched:
+            raise ValidationFailed(
+                f"Unknown event type '{name}'. Known: {', '.join(sorted(EventType))}.",
+                details={"event_type": name})
+        chosen.extend(t for t in matched if t not in chosen)
+    return chosen
+
+
+def crossed_low_stock(*, before: int, after: int, threshold: int | None) -> bool:
+    """True when available stock falls from above the threshold to at or below it.
+
+    Only a fall that crosses counts, so a level that stays low raises one alert, and it is
+    armed again once stock rises above the threshold."""
+    return threshold is not None and before > threshold >= after
+
+
+@dataclass(frozen=True, slots=True)
+class RetrySchedule:
+    """Delays (seconds) before each retry: ``delays[0]`` after the first failure, and so on.
+
+    The default follows the Standard Webhooks reference schedule (about 27 hours in all)."""
+
+    delays: tuple[float, ...] = (5, 300, 1800, 7200, 18000, 36000, 36000)
+    jitter: float = 0.2  # each delay is moved by up to +-20 %
+
+    @property
+    def max_attempts(self) -> int:
+        return len(self.delays) + 1
+
+    def next_delay(self, failed_attempts: int, spread: float) -> float | None:
+        """Delay before the next try after ``failed_attempts`` failures, or None when the
+        attempts are used up. ``spread`` in [-1, 1] comes from the caller's randomness."""
+        if failed_attempts < 1 or failed_attempts > len(self.delays):
+            return None
+        base = self.delays[failed_attempts - 1]
+        return max(0.0, base * (1 + self.jitter * max(-1.0, min(1.0, spread))))
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """An event as the outbox holds it, handed to handlers and sinks."""
+
+    event_id: uuid.UUID
+    business_id: uuid.UUID
+    type: str
+    aggregate_type: str
+    aggregate_id: uuid.UUID
+    sequence: int
+    payload: dict[str, Any]
+    created_at: datetime
+
+    def envelope(self) -> dict[str, Any]:
+        """The JSON shape every consumer gets (webhooks, NATS, live streams)."""
+        return {"id": str(self.event_id), "type": self.type,
+                "timestamp": self.created_at.isoformat(),
+                "business_id": str(self.business_id),
+                "aggregate": {"type": self.aggregate_type, "id": str(self.aggregate_id),
+                              "sequence": self.sequence},
+                "data": self.payload}

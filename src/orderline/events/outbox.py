@@ -1,0 +1,59 @@
+"""Writing domain events: every service calls ``emit`` inside the transaction of its change,
+so the event exists exactly when the change does (a rollback takes both away)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pydantic_core import to_jsonable_python
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from orderline.events import outbox_store
+from orderline.events.event_types import AggregateType, EventType, StoredEvent
+
+
+async def emit(conn: AsyncConnection, *, business_id: uuid.UUID, type: EventType,
+               aggregate_type: AggregateType, aggregate_id: uuid.UUID,
+               payload: dict[str, Any], now: datetime, new_aggregate: bool = False) -> uuid.UUID:
+    """Append one event to the outbox in ``conn``'s transaction; returns its event id.
+
+    ``new_aggregate`` says the aggregate was created in this transaction (its first event
+    needs no lock to be numbered)."""
+    event_id = uuid.uuid4()
+    sequence = await outbox_store.next_sequence(conn, aggregate_id, new_aggregate=new_aggregate)
+    await outbox_store.append(conn, {
+        "event_id": event_id, "business_id": business_id, "type": type.value,
+        "aggregate_type": aggregate_type.value, "aggregate_id": aggregate_id,
+        "sequence": sequence, "payload": to_jsonable_python(payload), "created_at": now})
+    return event_id
+
+
+@dataclass(frozen=True, slots=True)
+class FirstEvent:
+    type: EventType
+    aggregate_type: AggregateType
+    aggregate_id: uuid.UUID
+    payload: dict[str, Any]
+
+
+async def emit_first_events(conn: AsyncConnection, *, business_id: uuid.UUID,
+                            events: list[FirstEvent], now: datetime) -> list[uuid.UUID]:
+    """Like ``emit`` for aggregates created in this transaction, several at once (two
+    statements whatever their number); returns the event ids."""
+    rows = [{"event_id": uuid.uuid4(), "business_id": business_id, "type": e.type.value,
+             "aggregate_type": e.aggregate_type.value, "aggregate_id": e.aggregate_id,
+             "sequence": 1, "payload": to_jsonable_python(e.payload), "created_at": now}
+            for e in events]
+    await outbox_store.append_first_events(conn, rows)
+    return [r["event_id"] for r in rows]
+
+
+def stored_event(row: RowMapping) -> StoredEvent:
+    return StoredEvent(event_id=row["event_id"], business_id=row["business_id"],
+                       type=row["type"], aggregate_type=row["aggregate_type"],
+                       aggregate_id=row["aggregate_id"], sequence=row["sequence"],
+                       payload=row["payload"], created_at=row["created_at"])

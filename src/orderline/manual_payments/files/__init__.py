@@ -1,0 +1,3 @@
+"""Proof files: cleaning uploads, sealed (encrypted) storage on a folder or S3, and reading them
+with OCR.
+"""

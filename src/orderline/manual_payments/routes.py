@@ -1,0 +1,117 @@
+"""Manual payments: method templates, the business's methods and proof settings, and, per
+order, the payment instructions and the buyer's proof upload."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response, status
+
+from orderline.core.errors import ValidationFailed
+from orderline.core.http import RuntimeDep, parse_id
+from orderline.manual_payments import methods as manual_methods
+from orderline.manual_payments import proofs as payment_proofs
+from orderline.manual_payments.schemas import MethodCreate, MethodUpdate, ProofSettingsIn
+from orderline.orders.deps import OrderCallerDep
+from orderline.tenancy.deps import PrincipalDep
+
+router = APIRouter(prefix="/v1", tags=["manual payments"])
+
+_FILE_RESPONSES: dict[int | str, dict[str, Any]] = {200: {
+    "content": {"image/jpeg": {}, "image/png": {}, "image/webp": {}, "application/pdf": {}},
+    "description": "The proof as stored (cleaned of metadata)."}}
+
+
+@router.get("/payment-method-templates")
+async def list_templates(principal: PrincipalDep, country: Annotated[
+        str | None, Query(min_length=2, max_length=2, description="ISO 3166 alpha-2")] = None
+        ) -> dict[str, Any]:
+    return {"data": manual_methods.list_templates(principal, country)}
+
+
+@router.post("/payment-methods", status_code=status.HTTP_201_CREATED)
+async def create_method(body: MethodCreate, runtime: RuntimeDep,
+                        principal: PrincipalDep) -> dict[str, Any]:
+    return await manual_methods.create_method(runtime, principal, **body.model_dump())
+
+
+@router.get("/payment-methods")
+async def list_methods(runtime: RuntimeDep, principal: PrincipalDep) -> dict[str, Any]:
+    return {"data": await manual_methods.list_methods(runtime, principal)}
+
+
+@router.patch("/payment-methods/{method_id}")
+async def update_method(method_id: str, body: MethodUpdate, runtime: RuntimeDep,
+                        principal: PrincipalDep) -> dict[str, Any]:
+    return await manual_methods.update_method(runtime, principal,
+                                              parse_id("payment method", method_id),
+                                              body.model_dump(exclude_unset=True))
+
+
+@router.get("/business/manual-payments")
+async def get_proof_settings(runtime: RuntimeDep, principal: PrincipalDep) -> dict[str, Any]:
+    return await manual_methods.get_settings(runtime, principal)
+
+
+@router.patch("/business/manual-payments")
+async def update_proof_settings(body: ProofSettingsIn, runtime: RuntimeDep,
+                                principal: PrincipalDep) -> dict[str, Any]:
+    return await manual_methods.update_settings(runtime, principal,
+                                                body.model_dump(exclude_unset=True))
+
+
+@router.get("/orders/{order_id}/payment-instructions")
+async def payment_instructions(runtime: RuntimeDep, caller: OrderCallerDep) -> dict[str, Any]:
+    """Where and how much to pay, the reference, the deadline, and each proof's fate. The
+    buyer (order access token) or the merchant only."""
+    return await payment_proofs.instructions(runtime, caller)
+
+
+async def _file_of(request: Request, limit: int) -> bytes:
+    """The file: the raw request body, or the ``file`` part of a multipart form."""
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("multipart/form-data"):
+        async with request.form(max_files=1, max_fields=5, max_part_size=limit + 1) as form:
+            part = form.get("file")
+            if part is None or isinstance(part, str):
+                raise ValidationFailed("Send the proof as the form field 'file'.",
+                                       details={"field": "file"})
+            data = await part.read()
+    else:
+        data = await request.body()
+    if not data:
+        raise ValidationFailed("The request has no file; send the receipt image or PDF as "
+                               "the body.", details={"field": "body"})
+    return data
+
+
+@router.put("/orders/{order_id}/payment-proof", status_code=status.HTTP_201_CREATED)
+async def upload_proof(request: Request, runtime: RuntimeDep,
+                       caller: OrderCallerDep) -> dict[str, Any]:
+    """Send the payment proof (JPEG, PNG, WebP or PDF) as the body, or as the form field
+    ``file``. Its type is read from its bytes; images come back without metadata."""
+    data = await _file_of(request, runtime.settings.proof_upload_max_bytes)
+    return await payment_proofs.upload(runtime, caller, data)
+
+
+@router.get("/orders/{order_id}/payment-proofs")
+async def list_proofs(runtime: RuntimeDep, caller: OrderCallerDep) -> dict[str, Any]:
+    return {"data": await payment_proofs.list_proofs(runtime, caller)}
+
+
+def file_response(content: bytes, media_type: str, name: str) -> Response:
+    """Served as stored, never sniffed; a PDF is a download, never rendered inline."""
+    extension = media_type.split("/")[-1].replace("jpeg", "jpg")
+    disposition = "attachment" if media_type == "application/pdf" else "inline"
+    return Response(content, media_type=media_type, headers={
+        "Content-Disposition": f'{disposition}; filename="{name}.{extension}"',
+        "X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store",
+        "Content-Security-Policy": "default-src 'none'; sandbox"})
+
+
+@router.get("/orders/{order_id}/payment-proofs/{proof_id}/file", response_class=Response,
+            responses=_FILE_RESPONSES)
+async def proof_file(proof_id: str, runtime: RuntimeDep, caller: OrderCallerDep) -> Response:
+    content, media_type = await payment_proofs.proof_file(
+        runtime, caller, parse_id("payment proof", proof_id))
+    return file_response(content, media_type, f"proof-{proof_id}")

@@ -1,0 +1,260 @@
+"""The merchant's verification queue: payment proofs waiting for a person, approved or
+rejected one at a time or in bulk, its figures, and each proof's audit trail.
+
+A decision locks the order row first (as every change of an order does), then leaves
+``pending`` by one conditional UPDATE: of two staff acting on one proof at once, exactly one
+gets the row; the other is told who decided (``already_verified``). Approval books the money
+in the payments ledger (a ``manual`` intent, one ``collect`` movement; at most one manual
+intent per order by a unique key) and pays the order (its held stock becomes a sale) in the
+same transaction. Rejection tells the buyer why, through the outbox.
+
+Only keys with the ``verify`` scope see or act on the queue.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from orderline.core.errors import (
+    AlreadyVerified,
+    DomainError,
+    InvalidTransition,
+    NotFound,
+    ValidationFailed,
+)
+from orderline.core.runtime import Runtime
+from orderline.events.event_types import EventType
+from orderline.manual_payments import method_store as payment_method_store
+from orderline.manual_payments import proof_store
+from orderline.manual_payments.proof_records import announce, proof_view, record
+from orderline.manual_payments.proofs import open_file
+from orderline.manual_payments.review_rules import (
+    AGREEMENT_THRESHOLD_BP,
+    Decided,
+    held_until,
+    queue_figures,
+)
+from orderline.orders import store as order_store
+from orderline.orders.rules import OrderStatus
+from orderline.orders.status import mark_paid
+from orderline.payments import store as payment_store
+from orderline.payments.rules import IntentStatus, MovementKind
+from orderline.tenancy.rules import Principal, Scope
+
+MANUAL_PROVIDER = "manual"
+MAX_BULK = 100
+MAX_REASON = 500
+
+
+async def list_queue(runtime: Runtime, principal: Principal, f: proof_store.QueueFilter, *,
+                     after: tuple[datetime, uuid.UUID] | None,
+                     limit: int) -> list[dict[str, Any]]:
+    principal.require(Scope.VERIFY)
+    now = runtime.clock.now()
+    async with runtime.db.read() as conn:
+        rows = await proof_store.queue(conn, principal.business_id, f, after=after, limit=limit)
+    return [proof_view(r, now=now) for r in rows]
+
+
+async def get_verification(runtime: Runtime, principal: Principal,
+                           proof_id: uuid.UUID) -> dict[str, Any]:
+    principal.require(Scope.VERIFY)
+    async with runtime.db.read() as conn:
+        row = await proof_store.load_proof(conn, principal.business_id, proof_id)
+        if row is None:
+            raise NotFound("verification", proof_id)
+        shown = proof_view(row, now=runtime.clock.now())
+        shown["ocr_text"] = row["ocr_text"]
+        shown["audit"] = [dict(a) for a in await proof_store.audit_of_proof(
+            conn, principal.business_id, proof_id)]
+    return shown
+
+
+async def proof_file(runtime: Runtime, principal: Principal,
+                     proof_id: uuid.UUID) -> tuple[bytes, str]:
+    principal.require(Scope.VERIFY)
+    async with runtime.db.read() as conn:
+        row = await proof_store.load_proof(conn, principal.business_id, proof_id)
+    if row is None:
+        raise NotFound("verification", proof_id)
+    return await open_file(runtime, row, actor=principal.actor, key_id=principal.key_id)
+
+
+# --- deciding ---------------------------------------------------------------------------------
+
+def _check_reason(reason: str | None) -> str:
+    cleaned = (reason or "").strip()
+    if not cleaned or len(cleaned) > MAX_REASON:
+        raise ValidationFailed(f"A rejection needs a reason the buyer will read (1 to "
+                               f"{MAX_REASON} characters).", details={"field": "reason"})
+    return cleaned
+
+
+async def approve(runtime: Runtime, principal: Principal, proof_id: uuid.UUID,
+                  note: str | None = None) -> dict[str, Any]:
+    principal.require(Scope.VERIFY)
+    now = runtime.clock.now()
+    return await runtime.db.run(lambda conn: decide_on(
+        runtime, conn, principal.business_id, proof_id, approve=True, actor=principal.actor,
+        key_id=principal.key_id, reason=note, now=now))
+
+
+async def reject(runtime: Runtime, principal: Principal, proof_id: uuid.UUID,
+                 reason: str | None) -> dict[str, Any]:
+    principal.require(Scope.VERIFY)
+    cleaned = _check_reason(reason)
+    now = runtime.clock.now()
+    return await runtime.db.run(lambda conn: decide_on(
+        runtime, conn, principal.business_id, proof_id, approve=False, actor=principal.actor,
+        key_id=principal.key_id, reason=cleaned, now=now))
+
+
+async def decide_on(runtime: Runtime, conn: AsyncConnection, business_id: uuid.UUID,
+                    proof_id: uuid.UUID, *, approve: bool, actor: str,
+                    key_id: uuid.UUID | None, reason: str | None, now: datetime,
+                    auto: bool = False) -> dict[str, Any]:
+    """Decide one proof in ``conn``'s transaction (the API's and the auto-approver's path)."""
+    found = await proof_store.load_proof(conn, business_id, proof_id)
+    if found is None:
+        raise NotFound("verification", proof_id)
+    order = await order_store.load_order(conn, business_id, found["order_id"], lock=True)
+    assert order is not None  # a proof's order is never deleted while the proof exists
+    await runtime.checkpoints.reach("verification.locked")
+    # Under the order's lock the proof cannot move: whoever decided first is named.
+    found = await proof_store.load_proof(conn, business_id, proof_id)
+    assert found is not None
+    if found["status"] != proof_store.PENDING:
+        raise _not_pending(found)
+    if approve and order["status"] != OrderStatus.PENDING_PAYMENT:
+        raise InvalidTransition(
+            f"Order {order['number']} is {order['status']}; a payment proof can only be "
+            "approved while the order awaits payment. If the buyer did pay, refund them.",
+            details={"order_status": order["status"]})
+    status = proof_store.APPROVED if approve else proof_store.REJECTED
+    decided = await proof_store.claim_decision(conn, proof_id, status=status, values={
+        "decided_by": actor, "decided_key_id": key_id, "decided_at": now, "reason": reason,
+        "auto_decided": auto})
+    if decided is None:
+        current = await proof_store.load_proof(conn, business_id, proof_id)
+        assert current is not None
+        raise _not_pending(current)
+    mp = await payment_method_store.manual_payment_of_order(conn, business_id, order["id"])
+    assert mp is not None
+    if approve:
+        await _book_transfer(conn, order, mp, proof_id, actor=actor, now=now)
+        await mark_paid(runtime, conn, order, actor=actor, reference=mp["reference"], now=now)
+        await payment_method_store.write_manual_payment(conn, mp["id"], {
+            "status": "approved", "updated_at": now})
+    else:
+        settings = await payment_method_store.proof_settings(conn, business_id)
+        await payment_method_store.write_manual_payment(conn, mp["id"], {
+            "status": "rejected", "updated_at": now})
+        if order["status"] == OrderStatus.PENDING_PAYMENT:
+            # Back to the proof deadline: a new proof may come until then, else the sweeper
+            # cancels the order and its stock goes back.
+            await order_store.set_hold(conn, order["id"], held_until(
+                proof_deadline=mp["proof_deadline"], now=now,
+                review_hours=settings["proof_review_hours"], proof_pending=False))
+        await order_store.add_event(conn, {
+            "business_id": business_id, "order_id": order["id"], "actor": actor,
+            "action": "payment_proof_rejected", "from_status": order["status"],
+            "to_status": order["status"],
+            "changes": {"proof_id": str(proof_id), "reason": reason}, "created_at": now})
+    action = ("auto_approved" if auto else "approved") if approve else "rejected"
+    await record(conn, business_id=business_id, proof_id=proof_id, order_id=order["id"],
+                 action=action, actor=actor, key_id=key_id, before=found, after=decided,
+                 now=now)
+    await announce(conn, EventType.PAYMENT_PROOF_APPROVED if approve
+                   else EventType.PAYMENT_PROOF_REJECTED, decided, order, actor=actor, now=now,
+                   extra={"proof_deadline": mp["proof_deadline"]})
+    row = await proof_store.load_proof(conn, business_id, proof_id)
+    assert row is not None
+    return proof_view(row, now=now)
+
+
+def _not_pending(current: RowMapping) -> DomainError:
+    if current["status"] in proof_store.DECIDED:
+        return AlreadyVerified(
+            f"This proof was already {current['status']} by {current['decided_by']} at "
+            f"{current['decided_at'].isoformat()}.",
+            details={"status": current["status"], "decided_by": current["decided_by"],
+                     "decided_at": current["decided_at"], "reason": current["reason"]})
+    return InvalidTransition(
+        f"This proof is {current['status']} (a newer proof replaced it, or its order was "
+        "cancelled); there is nothing to decide.", details={"status": current["status"]})
+
+
+async def _book_transfer(conn: AsyncConnection, order: RowMapping, mp: RowMapping,
+                         proof_id: uuid.UUID, *, actor: str, now: datetime) -> None:
+    """The money movement: the transfer the merchant confirmed, as received money."""
+    intent_id = uuid.uuid4()
+    await payment_store.insert_intent(conn, {
+        "id": intent_id, "business_id": order["business_id"], "order_id": order["id"],
+        "provider": MANUAL_PROVIDER, "provider_ref": f"order:{order['id']}",
+        "status": IntentStatus.CAPTURED.value, "capture_mode": "automatic",
+        "currency": order["currency"], "amount": mp["amount"], "amount_authorized": 0,
+        "amount_captured": 0, "amount_voided": 0, "amount_refunded": 0,
+        "amount_collected": mp["amount"], "version": 1, "created_at": now,
+        "updated_at": now})
+    await payment_store.add_movement(conn, {
+        "business_id": order["business_id"], "order_id": order["id"], "intent_id": intent_id,
+        "kind": MovementKind.COLLECT.value, "amount": mp["amount"],
+        "source": f"proof:{proof_id}", "actor": actor, "created_at": now})
+
+
+async def bulk(runtime: Runtime, principal: Principal,
+               decisions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each decision in its own transaction, each result reported on its own: one refusal
+    does not undo the others."""
+    principal.require(Scope.VERIFY)
+    if not 1 <= len(decisions) <= MAX_BULK:
+        raise ValidationFailed(f"Send between 1 and {MAX_BULK} decisions at once.",
+                               details={"count": len(decisions)})
+    results = []
+    for item in decisions:
+        proof_id = item["id"]
+        try:
+            if item["action"] == "approve":
+                shown = await approve(runtime, principal, proof_id, item.get("reason"))
+            else:
+                shown = await reject(runtime, principal, proof_id, item.get("reason"))
+            results.append({"id": proof_id, "ok": True, "verification": shown})
+        except DomainError as exc:
+            results.append({"id": proof_id, "ok": False, "error": {
+                "code": exc.code, "message": exc.message, "details": exc.details}})
+    return results
+
+
+# --- figures --------------------------------------------------------------------------------
+
+async def stats(runtime: Runtime, principal: Principal, *, days: int) -> dict[str, Any]:
+    principal.require(Scope.VERIFY)
+    if not 1 <= days <= 365:
+        raise ValidationFailed("days is between 1 and 365.", details={"field": "days"})
+    now = runtime.clock.now()
+    async with runtime.db.read() as conn:
+        pending = await proof_store.pending_figures(conn, principal.business_id)
+        rows = await proof_store.decided_since(conn, principal.business_id,
+                                               now - timedelta(days=days), limit=50_000)
+        settings = await payment_method_store.proof_settings(conn, principal.business_id)
+    threshold = settings["proof_auto_approve_bp"] or AGREEMENT_THRESHOLD_BP
+    figures = queue_figures([Decided(approved=r["status"] == proof_store.APPROVED,
+                                     uploaded_at=r["uploaded_at"], decided_at=r["decided_at"],
+                                     score_bp=r["score_bp"], auto=r["auto_decided"])
+                             for r in rows], threshold_bp=threshold)
+    oldest = pending["oldest"]
+    return {"days": days, "pending": pending["pending"],
+            "pending_unscored": pending["pending"] - pending["scored"],
+            "oldest_pending_seconds": int((now - oldest).total_seconds()) if oldest else None,
+            "decided": figures.decided, "approved": figures.approved,
+            "rejected": figures.rejected, "auto_approved": figures.auto_approved,
+            "approval_rate": figures.approval_rate,
+            "median_seconds_to_decision": figures.median_seconds_to_decision,
+            "score_agreement_rate": figures.score_agreement_rate,
+            "scored_decisions": figures.scored_decisions,
+            "agreement_threshold": figures.agreement_threshold}

@@ -1,0 +1,162 @@
+"""Telling people what happened: handlers that queue messages, and the sender that delivers
+them.
+
+The handlers run in the relay's transaction for each event (recorded in the inbox, so each
+event queues its message once, however often the relay sees it). They only write a
+``notifications`` row; nothing is sent while a transaction is open.
+
+``send_due`` claims due messages in one short transaction (a lease: ``next_attempt_at`` moves
+forward), sends each through the notifier of its channel with no transaction open, and then
+records the outcome: sent, due again later (NOTIFICATION_RETRIES), or failed with its last
+error. A sender that dies mid-send leaves the message to be taken again when the lease ends,
+so delivery is at least once; the lease is long enough to cover a batch of slow sends.
+
+Channels: each message records the channel it goes by when it is queued (the configured
+notifier's, e.g. ``email``, or ``log``). A buyer who left only a phone number cannot be
+reached by email, so with the SMTP notifier their messages go to the log channel rather than
+failing at the mail server (see ``domain.notifications.channel_for``). A sender only claims
+messages of channels it can deliver: its notifier's, and the log, which every process has.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import uuid
+from datetime import timedelta
+
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from orderline.core.notifier import LogNotifier, Message, Notifier
+from orderline.core.runtime import Runtime
+from orderline.events.event_types import BUYER_NOTIFIED_EVENTS, EventType, StoredEvent
+from orderline.events.handler import Handler, HandlerContext
+from orderline.notifications import store as notification_store
+from orderline.notifications.rules import (
+    LOG_CHANNEL,
+    NOTIFICATION_RETRIES,
+    Text,
+    buyer_message,
+    buyer_recipient,
+    channel_for,
+    endpoint_disabled_message,
+    low_stock_message,
+    merchant_recipient,
+)
+
+log = logging.getLogger("orderline.notifications")
+
+SEND_BATCH = 20
+SEND_CONCURRENCY = 4
+# Covers a whole batch of slow sends (each SMTP step may take up to its timeout).
+SEND_LEASE_SECONDS = 300.0
+
+
+async def _queue(ctx: HandlerContext, conn: AsyncConnection, event: StoredEvent, *,
+                 kind: str, recipient: str, text: Text, order_id: uuid.UUID | None) -> None:
+    await notification_store.queue(
+        conn, business_id=event.business_id, event_id=event.event_id, order_id=order_id,
+        kind=kind, recipient=recipient,
+        channel=channel_for(recipient, ctx.runtime.notifier.channel),
+        subject=text.subject, body=text.body, now=ctx.now)
+
+
+async def queue_buyer_notification(ctx: HandlerContext, conn: AsyncConnection,
+                                   event: StoredEvent) -> None:
+    """Paid, shipped, delivered, cancelled, a payment proof refused: the buyer hears of it by
+    email (or phone)."""
+    order = event.payload["order"]
+    recipient = buyer_recipient(order.get("customer") or {})
+    if recipient is None:
+        return
+    shop, _ = await notification_store.business_contact(conn, event.business_id)
+    text = buyer_message(event.type, order, shop=shop, proof=event.payload.get("proof"))
+    if text is None:
+        return
+    await _queue(ctx, conn, event, kind=f"buyer:{event.type}", recipient=recipient, text=text,
+                 order_id=uuid.UUID(str(order["id"])))
+
+
+async def queue_merchant_notice(ctx: HandlerContext, conn: AsyncConnection,
+                                event: StoredEvent) -> None:
+    """Low stock and disabled webhook endpoints: the merchant hears of it at the business's
+    alert email, or in the log when it has none."""
+    shop, alert_email = await notification_store.business_contact(conn, event.business_id)
+    if event.type == EventType.STOCK_LOW:
+        text = low_stock_message(event.payload, shop=shop)
+    else:
+        text = endpoint_disabled_message(event.payload, shop=shop)
+    recipient = merchant_recipient(alert_email)
+    await _queue(ctx, conn, event, kind=f"merchant:{event.type}", recipient=recipient,
+                 text=text, order_id=None)
+
+
+BUYER_NOTIFICATIONS = Handler("buyer_notifications", frozenset(BUYER_NOTIFIED_EVENTS),
+                              queue_buyer_notification)
+LOW_STOCK_ALERT = Handler("low_stock_alert",
+                          frozenset({EventType.STOCK_LOW, EventType.WEBHOOK_ENDPOINT_DISABLED}),
+                          queue_merchant_notice)
+
+
+def notifiers_by_channel(runtime: Runtime) -> dict[str, Notifier]:
+    """The notifiers this process can send through: its own, and always the log."""
+    notifiers: dict[str, Notifier] = {LOG_CHANNEL: LogNotifier()}
+    notifiers[runtime.notifier.channel] = runtime.notifier
+    return notifiers
+
+
+async def send_due(runtime: Runtime, *, limit: int = SEND_BATCH,
+                   lease_seconds: float = SEND_LEASE_SECONDS) -> int:
+    """Send the queued messages that are due; returns how many were sent."""
+    notifiers = notifiers_by_channel(runtime)
+    now = runtime.clock.now()
+
+    async def claim(conn: AsyncConnection) -> list[RowMapping]:
+        return await notification_store.claim_due(
+            conn, now=now, lease_until=now + timedelta(seconds=lease_seconds),
+            channels=sorted(notifiers), limit=limit)
+
+    claimed = await runtime.db.run(claim)  # committed: the lease holds while we send
+    gate = asyncio.Semaphore(SEND_CONCURRENCY)
+
+    async def one(row: RowMapping) -> bool:
+        async with gate:
+            return await _send_one(runtime, notifiers[row["channel"]], row)
+
+    return sum(await asyncio.gather(*(one(row) for row in claimed)))
+
+
+async def _send_one(runtime: Runtime, notifier: Notifier, row: RowMapping) -> bool:
+    message = Message(recipient=row["recipient"], subject=row["subject"], body=row["body"])
+    error: str | None = None
+    try:
+        await notifier.send(message)
+    except Exception as failure:  # any failure of the channel is retried later
+        error = f"{type(failure).__name__}: {failure}"
+    now = runtime.clock.now()
+    if error is None:
+        async def sent(conn: AsyncConnection) -> bool:
+            return await notification_store.mark_sent(conn, row["id"],
+                                                      attempts=row["attempts"], now=now)
+
+        if not await runtime.db.run(sent):
+            log.warning("notification sent after its lease ran out; another sender took it",
+                        extra={"notification_id": row["id"]})
+        return True
+    reason = error
+    delay = NOTIFICATION_RETRIES.next_delay(row["attempts"], random.uniform(-1, 1))
+    retry_at = None if delay is None else now + timedelta(seconds=delay)
+
+    async def not_sent(conn: AsyncConnection) -> bool:
+        return await notification_store.mark_not_sent(conn, row["id"], attempts=row["attempts"],
+                                                      error=reason, retry_at=retry_at)
+
+    await runtime.db.run(not_sent)
+    log.log(logging.ERROR if retry_at is None else logging.WARNING,
+            "notification not sent" + (" and given up" if retry_at is None else ""),
+            extra={"notification_id": row["id"], "channel": row["channel"],
+                   "attempts": row["attempts"], "error": reason,
+                   "retry_at": retry_at.isoformat() if retry_at else None})
+    return False

@@ -1,0 +1,3 @@
+"""The order: placing one, its status table and transitions, numbering, history, buyer access
+tokens and customers.
+"""

@@ -1,0 +1,164 @@
+"""/v1/orders: place, read, edit, pay, ship and cancel orders."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Response, status
+from pydantic import AwareDatetime
+
+from orderline.core.http import (
+    RuntimeDep,
+    VersionDep,
+    bind_order_id,
+    decode_cursor,
+    encode_cursor,
+    etag,
+    parse_id,
+)
+from orderline.core.schemas import STORED_INT_MAX
+from orderline.orders import service as orders
+from orderline.orders import status as order_status
+from orderline.orders.rules import CancelReason, OrderStatus
+from orderline.orders.schemas import (
+    HistoryEntry,
+    OrderCreate,
+    OrderOut,
+    OrderPage,
+    OrderStats,
+    OrderUpdate,
+    PaymentConfirm,
+    PlacedOrderOut,
+    ShippingUpdate,
+    StatusChange,
+    to_lines,
+)
+from orderline.orders.service import NewOrder, OrderEdit
+from orderline.orders.store import OrderFilter
+from orderline.payments import service as payments
+from orderline.tenancy.deps import PrincipalDep
+
+# Every line logged while a /{order_id} route runs names that order.
+router = APIRouter(prefix="/v1/orders", tags=["orders"], dependencies=[Depends(bind_order_id)])
+
+
+def _with_etag(response: Response, order: dict[str, Any]) -> dict[str, Any]:
+    response.headers["ETag"] = etag(order["version"])
+    return order
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=PlacedOrderOut)
+async def create_order(body: OrderCreate, runtime: RuntimeDep, principal: PrincipalDep,
+                       response: Response) -> dict[str, Any]:
+    """Place an order: reserves every line's stock until the payment deadline, or nothing."""
+    order = await orders.create_order(runtime, principal, NewOrder(
+        customer=body.customer.to_contact(), channel=body.channel, lines=to_lines(body.lines),
+        payment_method=body.payment_method, note=body.note, location=body.location))
+    response.headers["Location"] = f"/v1/orders/{order['id']}"
+    return _with_etag(response, order)
+
+
+@router.get("", response_model=OrderPage)
+async def list_orders(
+    runtime: RuntimeDep, principal: PrincipalDep,
+    status_: Annotated[OrderStatus | None, Query(alias="status")] = None,
+    channel: str | None = None,
+    customer_id: str | None = None,
+    customer: Annotated[str | None, Query(max_length=200,
+                                          description="part of name, phone or email")] = None,
+    created_from: AwareDatetime | None = None,
+    created_to: AwareDatetime | None = None,
+    total_min: Annotated[int | None, Query(ge=0, le=STORED_INT_MAX)] = None,
+    total_max: Annotated[int | None, Query(ge=0, le=STORED_INT_MAX)] = None,
+    number: Annotated[str | None, Query(max_length=20, description="part of the number")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    f = OrderFilter(status=status_.value if status_ else None, channel=channel,
+                    customer_id=parse_id("customer", customer_id) if customer_id else None,
+                    customer=customer, created_from=created_from, created_to=created_to,
+                    total_min=total_min, total_max=total_max, number=number)
+    rows = await orders.list_orders(runtime, principal, f, limit=limit + 1,
+                                    before=decode_cursor(cursor))
+    page, more = rows[:limit], len(rows) > limit
+    next_cursor = encode_cursor(page[-1]["created_at"], page[-1]["id"]) if more else None
+    return {"data": page, "next_cursor": next_cursor}
+
+
+@router.get("/stats", response_model=OrderStats)
+async def order_stats(runtime: RuntimeDep, principal: PrincipalDep,
+                      created_from: AwareDatetime | None = None,
+                      created_to: AwareDatetime | None = None) -> dict[str, Any]:
+    """Revenue (paid and later statuses), order count, average order value, by status/channel."""
+    return await orders.order_stats(runtime, principal, created_from=created_from,
+                                    created_to=created_to)
+
+
+@router.get("/{order_id}", response_model=OrderOut)
+async def get_order(order_id: str, runtime: RuntimeDep, principal: PrincipalDep,
+                    response: Response) -> dict[str, Any]:
+    order = await orders.get_order(runtime, principal, parse_id("order", order_id))
+    return _with_etag(response, order)
+
+
+@router.get("/{order_id}/history", response_model=list[HistoryEntry])
+async def order_history(order_id: str, runtime: RuntimeDep,
+                        principal: PrincipalDep) -> list[dict[str, Any]]:
+    return await orders.order_history(runtime, principal, parse_id("order", order_id))
+
+
+@router.put("/{order_id}", response_model=OrderOut)
+async def edit_order(order_id: str, body: OrderUpdate, runtime: RuntimeDep,
+                     principal: PrincipalDep, version: VersionDep,
+                     response: Response) -> dict[str, Any]:
+    """Change note, contact, or (while awaiting payment) lines; send If-Match to be safe."""
+    edit = OrderEdit(note=body.note,
+                     customer=body.customer.to_contact() if body.customer else None,
+                     lines=to_lines(body.lines) if body.lines is not None else None)
+    order = await orders.edit_order(runtime, principal, parse_id("order", order_id), edit,
+                                    expected_version=version)
+    return _with_etag(response, order)
+
+
+@router.patch("/{order_id}/status", response_model=OrderOut)
+async def change_status(order_id: str, body: StatusChange, runtime: RuntimeDep,
+                        principal: PrincipalDep, version: VersionDep,
+                        response: Response) -> dict[str, Any]:
+    order = await order_status.change_status(runtime, principal, parse_id("order", order_id),
+                                             status=body.status, reason=body.reason,
+                                             expected_version=version)
+    return _with_etag(response, order)
+
+
+@router.patch("/{order_id}/payment", response_model=OrderOut)
+async def confirm_payment(order_id: str, body: PaymentConfirm, runtime: RuntimeDep,
+                          principal: PrincipalDep, version: VersionDep,
+                          response: Response) -> dict[str, Any]:
+    """Confirm payment: the held stock becomes a sale and the order becomes ``paid``."""
+    order = await order_status.confirm_payment(runtime, principal, parse_id("order", order_id),
+                                               reference=body.reference, amount=body.amount,
+                                               expected_version=version)
+    return _with_etag(response, order)
+
+
+@router.patch("/{order_id}/shipping", response_model=OrderOut)
+async def set_shipping(order_id: str, body: ShippingUpdate, runtime: RuntimeDep,
+                       principal: PrincipalDep, version: VersionDep,
+                       response: Response) -> dict[str, Any]:
+    """Ship the order; with manual capture, its authorised payment is captured first."""
+    order = await payments.ship_order(
+        runtime, principal, parse_id("order", order_id), carrier=body.carrier,
+        tracking_number=body.tracking_number,
+        tracking_url=str(body.tracking_url) if body.tracking_url else None,
+        expected_version=version)
+    return _with_etag(response, order)
+
+
+@router.delete("/{order_id}", response_model=OrderOut)
+async def cancel_order(order_id: str, runtime: RuntimeDep, principal: PrincipalDep,
+                       version: VersionDep, response: Response,
+                       reason: CancelReason = CancelReason.MERCHANT) -> dict[str, Any]:
+    """Cancel before shipping; reserved stock is released, sold stock goes back on hand."""
+    order = await order_status.cancel_order(runtime, principal, parse_id("order", order_id),
+                                            reason=reason, expected_version=version)
+    return _with_etag(response, order)

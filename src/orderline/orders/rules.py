@@ -1,0 +1,113 @@
+"""Orders: the status machine, line rules and totals.
+
+The transition table is the single source of truth for which status may follow which.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from orderline.core.errors import InvalidTransition, ValidationFailed
+
+MAX_LINE_QUANTITY = 10_000
+MAX_LINES_PER_ORDER = 100
+# The largest amount a payment may name (the API's cap on minor units); a bigger total could
+# never be paid, and would overflow the 64-bit columns that store totals.
+MAX_ORDER_TOTAL = 10**15
+ORDER_NUMBER_PREFIX = "OL-"
+
+
+class OrderStatus(StrEnum):
+    PENDING_PAYMENT = "pending_payment"
+    # Cash on delivery: placed and its stock sold, the money to be collected on delivery.
+    CONFIRMED = "confirmed"
+    PAID = "paid"
+    PROCESSING = "processing"
+    SHIPPED = "shipped"
+    DELIVERED = "delivered"
+    CANCELLED = "cancelled"
+    # Shipped, then refused or undeliverable (cash on delivery): the goods came back.
+    RETURNED = "returned"
+
+
+S = OrderStatus
+ALLOWED_TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
+    S.PENDING_PAYMENT: frozenset({S.PAID, S.CANCELLED}),
+    S.CONFIRMED: frozenset({S.PAID, S.PROCESSING, S.SHIPPED, S.CANCELLED}),
+    S.PAID: frozenset({S.PROCESSING, S.SHIPPED, S.CANCELLED}),
+    S.PROCESSING: frozenset({S.SHIPPED, S.CANCELLED}),
+    S.SHIPPED: frozenset({S.DELIVERED, S.RETURNED}),
+    S.DELIVERED: frozenset(),
+    S.CANCELLED: frozenset(),
+    S.RETURNED: frozenset(),
+}
+
+# Statuses in which the buyer's money counts as revenue.
+REVENUE_STATUSES = frozenset({S.PAID, S.PROCESSING, S.SHIPPED, S.DELIVERED})
+
+
+class CancelReason(StrEnum):
+    MERCHANT = "merchant"
+    BUYER = "buyer"
+    PAYMENT_TIMEOUT = "payment_timeout"
+    OUT_OF_STOCK = "out_of_stock"
+    FRAUD = "fraud"
+    DELIVERY_FAILED = "delivery_failed"  # cash on delivery: refused or undeliverable
+    OTHER = "other"
+
+
+def ensure_transition(current: OrderStatus, requested: OrderStatus) -> None:
+    """Raise ``InvalidTransition`` unless the table allows ``current -> requested``."""
+    if requested not in ALLOWED_TRANSITIONS[current]:
+        allowed = sorted(ALLOWED_TRANSITIONS[current])
+        raise InvalidTransition(
+            f"An order in status '{current}' cannot move to '{requested}'."
+            + (f" Allowed next: {', '.join(allowed)}." if allowed else " It is final."),
+            details={"current_status": str(current), "requested_status": str(requested),
+                     "allowed": allowed},
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RequestedLine:
+    sku: str
+    quantity: int
+
+
+def check_requested_lines(lines: Sequence[RequestedLine]) -> None:
+    """An order needs 1..MAX_LINES lines, each SKU once, each quantity in 1..MAX_LINE_QUANTITY."""
+    if not lines:
+        raise ValidationFailed("An order needs at least one line.", details={"field": "lines"})
+    if len(lines) > MAX_LINES_PER_ORDER:
+        raise ValidationFailed(f"An order may have at most {MAX_LINES_PER_ORDER} lines.",
+                               details={"field": "lines", "max": MAX_LINES_PER_ORDER})
+    seen: set[str] = set()
+    duplicates: list[str] = []
+    for line in lines:
+        if not 1 <= line.quantity <= MAX_LINE_QUANTITY:
+            raise ValidationFailed(
+                f"Quantity for {line.sku} must be a whole number from 1 to {MAX_LINE_QUANTITY}.",
+                details={"sku": line.sku, "quantity": line.quantity})
+        if line.sku in seen:
+            duplicates.append(line.sku)
+        seen.add(line.sku)
+    if duplicates:
+        raise ValidationFailed("Each SKU may appear only once in an order; merge the quantities.",
+                               details={"duplicate_skus": sorted(set(duplicates))})
+
+
+def line_total(unit_price: int, quantity: int) -> int:
+    return unit_price * quantity
+
+
+def check_order_total(total: int) -> int:
+    if total > MAX_ORDER_TOTAL:
+        raise ValidationFailed(f"An order total may be at most {MAX_ORDER_TOTAL} minor units.",
+                               details={"total": total, "max": MAX_ORDER_TOTAL})
+    return total
+
+
+def format_order_number(sequence: int) -> str:
+    return f"{ORDER_NUMBER_PREFIX}{sequence:06d}"

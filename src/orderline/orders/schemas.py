@@ -1,0 +1,157 @@
+"""Order request and response bodies."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import AnyHttpUrl, BaseModel, Field
+
+from orderline.core.schemas import EMAIL_PATTERN, PHONE_PATTERN, Body, MinorUnits, Quantity, Sku
+from orderline.orders.rules import CancelReason, OrderStatus, RequestedLine
+from orderline.orders.service import Contact
+
+
+class CustomerIn(Body):
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    phone: Annotated[str | None, Field(pattern=PHONE_PATTERN)] = None
+    email: Annotated[str | None, Field(pattern=EMAIL_PATTERN, max_length=320)] = None
+
+    def to_contact(self) -> Contact:
+        return Contact(name=self.name, phone=self.phone,
+                       email=self.email.lower() if self.email else None)
+
+
+class LineIn(Body):
+    sku: Sku
+    quantity: Quantity
+
+
+def to_lines(lines: list[LineIn]) -> list[RequestedLine]:
+    return [RequestedLine(sku=line.sku, quantity=line.quantity) for line in lines]
+
+
+class OrderCreate(Body):
+    customer: CustomerIn
+    channel: Annotated[str, Field(min_length=1, max_length=40)] = "api"
+    lines: Annotated[list[LineIn], Field(min_length=1, max_length=100)]
+    payment_method: Annotated[str, Field(min_length=1, max_length=40)]
+    note: Annotated[str, Field(max_length=2000)] = ""
+    location: Annotated[str | None, Field(max_length=40,
+                                          description="stock location code; default location "
+                                                      "if omitted")] = None
+
+
+class OrderUpdate(Body):
+    note: Annotated[str | None, Field(max_length=2000)] = None
+    customer: CustomerIn | None = None
+    lines: Annotated[list[LineIn] | None, Field(min_length=1, max_length=100)] = None
+
+
+class StatusChange(Body):
+    status: OrderStatus
+    reason: CancelReason | None = None
+
+
+class PaymentConfirm(Body):
+    reference: Annotated[str | None, Field(max_length=200)] = None
+    amount: MinorUnits | None = Field(default=None, description="if given, must equal the total")
+
+
+class ShippingUpdate(Body):
+    carrier: Annotated[str, Field(min_length=1, max_length=100)]
+    tracking_number: Annotated[str, Field(min_length=1, max_length=100)]
+    tracking_url: AnyHttpUrl | None = None
+
+
+class LineOut(BaseModel):
+    sku: str
+    name: str
+    unit_price: int
+    quantity: int
+    line_total: int
+    discount: int = Field(description="this line's share of every discount")
+    tax: int = Field(description="this line's tax (inside line_total when prices include tax)")
+
+
+class CustomerOut(BaseModel):
+    id: uuid.UUID
+    name: str
+    phone: str | None
+    email: str | None
+
+
+class ShippingOut(BaseModel):
+    carrier: str | None
+    tracking_number: str | None
+    tracking_url: str | None
+
+
+class OrderOut(BaseModel):
+    id: uuid.UUID
+    number: str
+    status: OrderStatus
+    channel: str
+    customer: CustomerOut
+    payment_method: str
+    note: str
+    currency: str
+    subtotal: int
+    discount_total: int
+    shipping_total: int = Field(description="shipping after its discount")
+    shipping_discount: int
+    tax_total: int
+    total: int
+    prices_include_tax: bool
+    lines: list[LineOut]
+    pricing: dict[str, Any] | None = Field(
+        description="taxes by rate and coupons as applied, from the pricing engine")
+    shipping_method: dict[str, Any] | None
+    shipping_address: dict[str, Any] | None
+    checkout_id: uuid.UUID | None
+    version: int
+    payment_deadline: datetime
+    paid_at: datetime | None
+    payment_reference: str | None
+    cancelled_at: datetime | None
+    cancel_reason: str | None
+    shipping: ShippingOut
+    shipped_at: datetime | None
+    delivered_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class PlacedOrderOut(OrderOut):
+    access_token: str = Field(description=(
+        "The buyer's key to this order (live updates at /v1/orders/{id}/events?access_token=). "
+        "Shown only now; give it to the buyer, not to anyone else."))
+    manual_payment: dict[str, Any] | None = Field(default=None, description=(
+        "When paid by one of the business's manual methods: where to pay, the exact amount, "
+        "the payment reference and the proof deadline."))
+
+
+class OrderPage(BaseModel):
+    data: list[OrderOut]
+    next_cursor: str | None
+
+
+class HistoryEntry(BaseModel):
+    id: int
+    actor: str
+    action: str
+    from_status: str | None
+    to_status: str | None
+    changes: dict[str, object]
+    created_at: datetime
+
+
+class OrderStats(BaseModel):
+    currency: str
+    orders: int
+    paid_orders: int
+    revenue: int
+    average_order_value: int
+    by_status: dict[str, int]
+    by_channel: dict[str, dict[str, int]]

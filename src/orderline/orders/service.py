@@ -1,0 +1,427 @@
+"""Placing, editing and reading orders.
+
+Placing an order is one transaction: read and price the lines and find the customer, then hold
+every line's stock with a conditional UPDATE (lines in a fixed order so concurrent orders never
+dead-lock), then number the order, then write it; the hot rows are locked only for the end.
+If any line is short, the transaction rolls back and nothing stays held.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from orderline.catalog import stock_store
+from orderline.catalog import store as catalog_store
+from orderline.catalog.rules import ReservationStatus, ShortLine, shortage_message
+from orderline.catalog.stock_events import announce_expired, announce_if_low
+from orderline.core import metrics
+from orderline.core.errors import (
+    NotFound,
+    OrderNotEditable,
+    OutOfStock,
+    PaymentDeadlinePassed,
+    UnknownChannel,
+    UnknownSku,
+    ValidationFailed,
+    VersionConflict,
+)
+from orderline.core.runtime import Runtime
+from orderline.events.event_types import AggregateType, order_event_type
+from orderline.events.outbox import emit
+from orderline.manual_payments import method_store as payment_method_store
+from orderline.manual_payments import methods as manual_methods
+from orderline.orders import store as order_store
+from orderline.orders.rules import (
+    OrderStatus,
+    RequestedLine,
+    check_order_total,
+    check_requested_lines,
+    format_order_number,
+    line_total,
+)
+from orderline.orders.views import shape, shaped
+from orderline.tenancy import store as tenancy_store
+from orderline.tenancy.rules import Principal, Scope, hash_api_key
+
+_PAYMENT_METHOD = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+
+
+def new_order_access_token() -> str:
+    """The buyer's key to one order (live updates, and later the order page): random, shown
+    once when the order is placed, stored as a hash."""
+    return "oat_" + secrets.token_urlsafe(24)
+
+
+def hash_access_token(token: str) -> str:
+    return hash_api_key(token)
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    name: str
+    phone: str | None = None
+    email: str | None = None
+
+    def check(self) -> Contact:
+        if not self.name.strip():
+            raise ValidationFailed("The customer needs a name.", details={"field": "customer.name"})
+        if not (self.phone or self.email):
+            raise ValidationFailed("Give the customer's phone or email, so the order can be "
+                                   "matched to them.", details={"field": "customer"})
+        return self
+
+
+@dataclass(frozen=True, slots=True)
+class NewOrder:
+    customer: Contact
+    channel: str
+    lines: list[RequestedLine]
+    payment_method: str
+    note: str = ""
+    location: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OrderEdit:
+    note: str | None = None
+    customer: Contact | None = None
+    lines: list[RequestedLine] | None = None
+    changed: frozenset[str] = field(default_factory=frozenset)
+
+
+@dataclass(frozen=True, slots=True)
+class PricedLine:
+    variant_id: uuid.UUID
+    stock_level_id: uuid.UUID | None
+    sku: str
+    name: str
+    unit_price: int
+    quantity: int
+    low_stock_threshold: int | None = None
+
+
+async def _price_lines(conn: AsyncConnection, business_id: uuid.UUID, location_id: uuid.UUID,
+                       requested: list[RequestedLine],
+                       kept_prices: dict[str, int] | None = None) -> list[PricedLine]:
+    """Snapshot name and unit price per line (``kept_prices`` keeps an earlier snapshot)."""
+    found = {r["sku"]: r for r in await catalog_store.sellable_lines(
+        conn, business_id, location_id, [line.sku for line in requested])}
+    unknown = [line.sku for line in requested if line.sku not in found]
+    if unknown:
+        raise UnknownSku("These SKUs are not in this business's catalog: " + ", ".join(unknown),
+                         details={"unknown_skus": unknown})
+    kept = kept_prices or {}
+    return [PricedLine(variant_id=found[line.sku]["id"],
+                       stock_level_id=found[line.sku]["stock_level_id"], sku=line.sku,
+                       name=found[line.sku]["name"],
+                       unit_price=kept.get(line.sku, found[line.sku]["price_minor"]),
+                       quantity=line.quantity,
+                       low_stock_threshold=found[line.sku]["low_stock_threshold"])
+            for line in requested]
+
+
+async def hold_all(runtime: Runtime, conn: AsyncConnection, *, business_id: uuid.UUID,
+                   holder: dict[str, uuid.UUID | None], priced: list[PricedLine],
+                   expires_at: datetime, now: datetime) -> list[dict[str, object]]:
+    """All-or-nothing: hold every line or raise ``OutOfStock`` naming each short line.
+
+    ``holder`` names who holds the stock: ``{"order_id": ..., "checkout_id": None}`` or the
+    other way round. Returns the reservation rows to insert once the holder's row exists."""
+    short: list[ShortLine] = []
+    held: list[dict[str, object]] = []
+    for line in sorted(priced, key=lambda p: str(p.stock_level_id)):
+        left: int | None = None
+        if line.stock_level_id is not None:
+            left, expired = await stock_store.hold_units_counting_lapsed(
+                conn, line.stock_level_id, line.quantity, now)
+            await announce_expired(conn, expired, now)
+        if line.stock_level_id is not None and left is not None:
+            await announce_if_low(conn, business_id=business_id,
+                                  stock_level_id=line.stock_level_id, variant_id=line.variant_id,
+                                  sku=line.sku, before=left + line.quantity, after=left,
+                                  threshold=line.low_stock_threshold, now=now)
+            held.append({"id": uuid.uuid4(), "business_id": business_id, **holder,
+                         "stock_level_id": line.stock_level_id, "variant_id": line.variant_id,
+                         "quantity": line.quantity, "status": ReservationStatus.ACTIVE.value,
+                         "expires_at": expires_at, "created_at": now, "closed_at": None})
+            continue
+        free = 0 if line.stock_level_id is None else await stock_store.free_units(
+            conn, line.stock_level_id, now)
+        short.append(ShortLine(line.sku, line.quantity, max(free, 0)))
+    if short:
+        raise OutOfStock(shortage_message(short),
+                         details={"lines": [s.as_dict() for s in short]})
+    await runtime.checkpoints.reach("reserve.held")
+    return held
+
+
+def _line_rows(business_id: uuid.UUID, order_id: uuid.UUID,
+               priced: list[PricedLine]) -> list[dict[str, Any]]:
+    return [{"id": uuid.uuid4(), "business_id": business_id, "order_id": order_id,
+             "position": i, "variant_id": p.variant_id, "sku": p.sku, "name": p.name,
+             "unit_price": p.unit_price, "quantity": p.quantity,
+             "line_total": line_total(p.unit_price, p.quantity), "discount": 0, "tax": 0}
+            for i, p in enumerate(priced)]
+
+
+def check_payment_method(method: str) -> None:
+    if not _PAYMENT_METHOD.match(method):
+        raise ValidationFailed("payment_method is a lowercase code such as 'card', 'cod' or "
+                               "'bank_transfer'.", details={"payment_method": method})
+
+
+async def create_order(runtime: Runtime, principal: Principal, new: NewOrder) -> dict[str, Any]:
+    principal.require(Scope.WRITE)
+    check_requested_lines(new.lines)
+    contact = new.customer.check()
+    check_payment_method(new.payment_method)
+    now = runtime.clock.now()
+    deadline = now + timedelta(seconds=principal.reservation_ttl_seconds)
+    business_id = principal.business_id
+    order_id = uuid.uuid4()
+    access_token = new_order_access_token()
+
+    async def work(conn: AsyncConnection) -> dict[str, Any]:
+        if not await tenancy_store.channel_exists(conn, business_id, new.channel):
+            raise UnknownChannel(f"Channel '{new.channel}' is not set up for this business; "
+                                 "add it with POST /v1/channels.", details={"channel": new.channel})
+        location = await catalog_store.find_location(conn, business_id, new.location)
+        if location is None:
+            raise NotFound("location", new.location)
+        priced = await _price_lines(conn, business_id, location["id"], new.lines)
+        line_rows = _line_rows(business_id, order_id, priced)
+        subtotal = check_order_total(sum(r["line_total"] for r in line_rows))
+        customer_id = await order_store.find_or_create_customer(
+            conn, business_id=business_id, name=contact.name, phone=contact.phone,
+            email=contact.email, now=now)
+        manual = await manual_methods.choose(conn, business_id, new.payment_method,
+                                             new.channel, now)
+        held_to = manual.proof_deadline if manual is not None else deadline
+        # Stock rows stay locked from here to COMMIT: only the writes that need them follow.
+        held = await hold_all(runtime, conn, business_id=business_id,
+                              holder={"order_id": order_id, "checkout_id": None}, priced=priced,
+                              expires_at=held_to, now=now)
+        sequence = await order_store.next_order_sequence(conn, business_id)
+        values = {
+            "id": order_id, "business_id": business_id, "number": format_order_number(sequence),
+            "status": OrderStatus.PENDING_PAYMENT.value, "channel": new.channel,
+            "customer_id": customer_id, "customer_name": contact.name,
+            "customer_phone": contact.phone, "customer_email": contact.email,
+            "payment_method": new.payment_method, "note": new.note, "currency": principal.currency,
+            "subtotal": subtotal, "total": subtotal, "location_id": location["id"], "version": 1,
+            "payment_deadline": held_to, "access_token_hash": hash_access_token(access_token),
+            "created_at": now, "updated_at": now}
+        row = await order_store.insert_order(conn, values, line_rows)
+        await stock_store.insert_reservations(conn, held)
+        instructions = None if manual is None else await manual_methods.attach(
+            conn, values, manual, now=now)
+        changes = {"lines": [{"sku": p.sku, "quantity": p.quantity} for p in priced],
+                   "total": subtotal}
+        await order_store.add_event(conn, {
+            "business_id": business_id, "order_id": order_id, "actor": principal.actor,
+            "action": "created", "from_status": None, "to_status": values["status"],
+            "changes": changes, "created_at": now})
+        shown = shape(row, line_rows)
+        await _announce(conn, business_id, shown, previous_status=None, action="created",
+                        actor=principal.actor, changes=changes, now=now)
+        return {**shown, "access_token": access_token, "manual_payment": instructions}
+
+    placed = await run_counting_refusals(runtime, work)
+    metrics.order_created(new.channel)  # committed: counted only now
+    return placed
+
+
+async def run_counting_refusals(runtime: Runtime, work: Callable[[AsyncConnection],
+                                 Awaitable[dict[str, Any]]]) -> dict[str, Any]:
+    """Run the transaction; an out-of-stock refusal is counted once it has rolled back."""
+    try:
+        return await runtime.db.run(work)
+    except OutOfStock:
+        metrics.reservation_refused()
+        raise
+
+
+async def get_order(runtime: Runtime, principal: Principal, order_id: uuid.UUID) -> dict[str, Any]:
+    principal.require(Scope.READ)
+    async with runtime.db.read() as conn:
+        row = await order_store.load_order(conn, principal.business_id, order_id)
+        if row is None:
+            raise NotFound("order", order_id)
+        return (await shaped(conn, [row]))[0]
+
+
+async def list_orders(runtime: Runtime, principal: Principal, f: order_store.OrderFilter, *,
+                      limit: int, before: tuple[datetime, uuid.UUID] | None
+                      ) -> list[dict[str, Any]]:
+    principal.require(Scope.READ)
+    async with runtime.db.read() as conn:
+        rows = await order_store.list_orders(conn, principal.business_id, f, limit=limit,
+                                             before=before)
+        return await shaped(conn, rows)
+
+
+async def order_history(runtime: Runtime, principal: Principal,
+                        order_id: uuid.UUID) -> list[dict[str, Any]]:
+    principal.require(Scope.READ)
+    async with runtime.db.read() as conn:
+        if await order_store.load_order(conn, principal.business_id, order_id) is None:
+            raise NotFound("order", order_id)
+        return [dict(r) for r in await order_store.history(conn, principal.business_id,
+                                                           order_id)]
+
+
+async def order_stats(runtime: Runtime, principal: Principal, *, created_from: datetime | None,
+                      created_to: datetime | None) -> dict[str, Any]:
+    principal.require(Scope.READ)
+    async with runtime.db.read() as conn:
+        figures = await order_store.stats(conn, principal.business_id,
+                                          created_from=created_from, created_to=created_to)
+    paid = figures["paid_orders"]
+    # Average order value over paid orders, rounded half up to a whole minor unit.
+    figures["average_order_value"] = (2 * figures["revenue"] + paid) // (2 * paid) if paid else 0
+    figures["currency"] = principal.currency
+    return figures
+
+
+async def lock_for_change(runtime: Runtime, conn: AsyncConnection, principal: Principal,
+                          order_id: uuid.UUID, expected_version: int | None,
+                          operation: str) -> RowMapping:
+    """Lock the order row for this transaction and check the caller's If-Match version."""
+    order = await order_store.load_order(conn, principal.business_id, order_id, lock=True)
+    if order is None:
+        raise NotFound("order", order_id)
+    if expected_version is not None and expected_version != order["version"]:
+        raise VersionConflict(
+            f"The order changed since you read it (your version {expected_version}, current "
+            f"{order['version']}). Fetch it again and retry.",
+            details={"expected_version": expected_version, "current_version": order["version"]})
+    await runtime.checkpoints.reach(f"{operation}.locked")
+    return order
+
+
+async def _announce(conn: AsyncConnection, business_id: uuid.UUID, shown: dict[str, Any], *,
+                    previous_status: str | None, action: str, actor: str,
+                    changes: dict[str, Any], now: datetime) -> None:
+    """The order's event (created, paid, shipped, ... or updated) with the order as it now is."""
+    await emit(conn, business_id=business_id,
+               type=order_event_type(OrderStatus(previous_status) if previous_status else None,
+                                     OrderStatus(shown["status"])),
+               aggregate_type=AggregateType.ORDER, aggregate_id=shown["id"],
+               payload={"order": shown,
+                        "previous_status": previous_status, "action": action, "actor": actor,
+                        "changes": changes},
+               now=now, new_aggregate=previous_status is None)
+
+
+async def save_change(conn: AsyncConnection, order: RowMapping, *, actor: str, action: str,
+                      values: dict[str, Any], changes: dict[str, Any],
+                      now: datetime) -> dict[str, Any]:
+    """Write the change, its history entry and its event; returns the order as it now is,
+    read in the same transaction."""
+    written = await order_store.write_order(conn, order["id"], expected_version=order["version"],
+                                            values={**values, "updated_at": now})
+    if written is None:  # only possible if the row lock was not honoured
+        raise VersionConflict("The order changed while it was being updated; retry.")
+    await order_store.add_event(conn, {
+        "business_id": order["business_id"], "order_id": order["id"], "actor": actor,
+        "action": action, "from_status": order["status"], "to_status": written["status"],
+        "changes": changes, "created_at": now})
+    shown = (await shaped(conn, [written]))[0]
+    await _announce(conn, order["business_id"], shown, previous_status=order["status"],
+                    action=action, actor=actor, changes=changes, now=now)
+    return shown
+
+
+save_and_show = save_change
+
+
+async def edit_order(runtime: Runtime, principal: Principal, order_id: uuid.UUID,
+                     edit: OrderEdit, *, expected_version: int | None) -> dict[str, Any]:
+    """Change note and contact at any time; lines only while the order awaits payment, moving
+    its reservations atomically (all old holds released, all new ones taken, or nothing)."""
+    principal.require(Scope.WRITE)
+    if edit.lines is not None:
+        check_requested_lines(edit.lines)
+    if edit.customer is not None:
+        edit.customer.check()
+    now = runtime.clock.now()
+
+    async def work(conn: AsyncConnection) -> dict[str, Any]:
+        order = await lock_for_change(runtime, conn, principal, order_id, expected_version,
+                                      "edit")
+        values: dict[str, Any] = {}
+        changes: dict[str, Any] = {}
+        if edit.note is not None and edit.note != order["note"]:
+            values["note"] = edit.note
+            changes["note"] = {"from": order["note"], "to": edit.note}
+        if edit.customer is not None:
+            for key, new_value in (("customer_name", edit.customer.name),
+                                   ("customer_phone", edit.customer.phone),
+                                   ("customer_email", edit.customer.email)):
+                if new_value != order[key]:
+                    values[key] = new_value
+                    changes[key] = {"from": order[key], "to": new_value}
+        if edit.lines is not None:
+            values.update(await _move_lines(runtime, conn, principal, order, edit.lines, changes,
+                                            now))
+        if not values:
+            return (await shaped(conn, [order]))[0]
+        return await save_and_show(conn, order, actor=principal.actor, action="updated",
+                                   values=values, changes=changes, now=now)
+
+    return await run_counting_refusals(runtime, work)
+
+
+async def _move_lines(runtime: Runtime, conn: AsyncConnection, principal: Principal,
+                      order: RowMapping, requested: list[RequestedLine], changes: dict[str, Any],
+                      now: datetime) -> dict[str, Any]:
+    if order["status"] != OrderStatus.PENDING_PAYMENT:
+        raise OrderNotEditable(
+            f"Lines can only change while the order awaits payment; it is '{order['status']}'.",
+            details={"current_status": order["status"]})
+    if order["checkout_id"] is not None:
+        # Its shipping, discounts and tax were priced with these lines and confirmed by the
+        # buyer; other lines need a new checkout, not a silent re-pricing.
+        raise OrderNotEditable(
+            "The lines of an order placed through checkout cannot change; cancel it and check "
+            "out again.", details={"checkout_id": str(order["checkout_id"])})
+    if order["payment_method"] not in manual_methods.RESERVED_CODES and (
+            await payment_method_store.manual_payment_of_order(conn, order["business_id"],
+                                                               order["id"])) is not None:
+        # The buyer was told to transfer exactly the total, with its reference.
+        raise OrderNotEditable(
+            "The lines of an order paid by a manual method cannot change: the buyer was told "
+            "to pay exactly its total. Cancel it and place a new order.",
+            details={"payment_method": order["payment_method"]})
+    if order["payment_deadline"] <= now:
+        raise PaymentDeadlinePassed("The payment deadline has passed; the stock is no longer "
+                                    "held. Place a new order.",
+                                    details={"payment_deadline": order["payment_deadline"]})
+    old_lines = await order_store.load_lines(conn, [order["id"]])
+    kept = {line["sku"]: line["unit_price"] for line in old_lines}
+    priced = await _price_lines(conn, principal.business_id, order["location_id"], requested,
+                                kept_prices=kept)
+    released = await stock_store.close_order_reservations(
+        conn, order_id=order["id"], status=ReservationStatus.RELEASED, now=now)
+    await stock_store.unhold(conn, released, now)
+    held = await hold_all(runtime, conn, business_id=principal.business_id,
+                          holder={"order_id": order["id"], "checkout_id": None}, priced=priced,
+                          expires_at=order["payment_deadline"], now=now)
+    await stock_store.insert_reservations(conn, held)
+    line_rows = _line_rows(principal.business_id, order["id"], priced)
+    subtotal = check_order_total(sum(r["line_total"] for r in line_rows))
+    await order_store.replace_lines(conn, order["id"], line_rows)
+    changes["lines"] = {
+        "from": [{"sku": line["sku"], "quantity": line["quantity"]} for line in old_lines],
+        "to": [{"sku": p.sku, "quantity": p.quantity} for p in priced]}
+    changes["total"] = {"from": order["total"], "to": subtotal}
+    return {"subtotal": subtotal, "total": subtotal}

@@ -1,0 +1,302 @@
+"""SQL for orders, their lines, their history, customers and the order counter."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, case, func, insert, or_, select, tuple_, update
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from orderline.core.db.insert import insert_ignoring_conflict
+from orderline.core.db.tables import (
+    Business,
+    Customer,
+    EventStream,
+    Order,
+    OrderCounter,
+    OrderEvent,
+    OrderLine,
+    Reservation,
+    table_of,
+)
+from orderline.orders.rules import REVENUE_STATUSES, OrderStatus
+
+orders = table_of(Order)
+lines = table_of(OrderLine)
+events = table_of(OrderEvent)
+customers = table_of(Customer)
+counters = table_of(OrderCounter)
+businesses = table_of(Business)
+reservations = table_of(Reservation)
+
+
+async def next_order_sequence(conn: AsyncConnection, business_id: uuid.UUID) -> int:
+    """Gapless per business: the counter row is locked until this transaction ends, so it
+    is taken as late as possible in the order's transaction."""
+    stmt = (update(counters).where(counters.c.business_id == business_id)
+            .values(last_number=counters.c.last_number + 1).returning(counters.c.last_number))
+    return int((await conn.execute(stmt)).scalar_one())
+
+
+async def find_or_create_customer(conn: AsyncConnection, *, business_id: uuid.UUID, name: str,
+                                  phone: str | None, email: str | None,
+                                  now: datetime) -> uuid.UUID:
+    """The business's customer with this phone (else this email); created if new."""
+    async def find() -> uuid.UUID | None:
+        matches = []
+        if phone:
+            matches.append(customers.c.phone == phone)
+        if email:
+            matches.append(customers.c.email == email)
+        stmt = (select(customers.c.id, customers.c.phone)
+                .where(customers.c.business_id == business_id, or_(*matches)))
+        found = list(await conn.execute(stmt))
+        found.sort(key=lambda r: r.phone != phone)  # a phone match wins over an email match
+        return found[0].id if found else None
+
+    existing = await find()
+    if existing is not None:
+        return existing
+    await insert_ignoring_conflict(conn, customers, {
+        "id": uuid.uuid4(), "business_id": business_id, "name": name, "phone": phone,
+        "email": email, "total_orders": 0, "total_spent": 0, "created_at": now})
+    created = await find()
+    assert created is not None
+    return created
+
+
+async def bump_customer_totals(conn: AsyncConnection, customer_id: uuid.UUID, *, orders_delta: int,
+                               spent_delta: int) -> None:
+    await conn.execute(update(customers).where(customers.c.id == customer_id).values(
+        total_orders=customers.c.total_orders + orders_delta,
+        total_spent=customers.c.total_spent + spent_delta))
+
+
+async def get_customer(conn: AsyncConnection, business_id: uuid.UUID,
+                       customer_id: uuid.UUID) -> RowMapping | None:
+    stmt = select(customers).where(customers.c.id == customer_id,
+                                   customers.c.business_id == business_id)
+    return (await conn.execute(stmt)).mappings().first()
+
+
+async def find_customers(conn: AsyncConnection, business_id: uuid.UUID, *, phone: str | None,
+                         email: str | None, limit: int) -> list[RowMapping]:
+    stmt = (select(customers).where(customers.c.business_id == business_id)
+            .order_by(customers.c.created_at).limit(limit))
+    if phone:
+        stmt = stmt.where(customers.c.phone == phone)
+    if email:
+        stmt = stmt.where(customers.c.email == email)
+    return list((await conn.execute(stmt)).mappings())
+
+
+async def insert_order(conn: AsyncConnection, values: dict[str, Any],
+                       line_rows: list[dict[str, Any]]) -> RowMapping:
+    """Insert the order and its lines; returns the order row as stored."""
+    row = (await conn.execute(insert(orders).values(**values).returning(*orders.c))
+           ).mappings().one()
+    await conn.execute(insert(lines), line_rows)
+    return row
+
+
+async def replace_lines(conn: AsyncConnection, order_id: uuid.UUID,
+                        line_rows: list[dict[str, Any]]) -> None:
+    await conn.execute(lines.delete().where(lines.c.order_id == order_id))
+    await conn.execute(insert(lines), line_rows)
+
+
+async def load_order(conn: AsyncConnection, business_id: uuid.UUID, order_id: uuid.UUID, *,
+                     lock: bool = False) -> RowMapping | None:
+    stmt = select(orders).where(orders.c.id == order_id, orders.c.business_id == business_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    return (await conn.execute(stmt)).mappings().first()
+
+
+async def load_lines(conn: AsyncConnection, order_ids: Sequence[uuid.UUID]) -> list[RowMapping]:
+    stmt = (select(lines.c.order_id, lines.c.variant_id, lines.c.sku, lines.c.name,
+                   lines.c.unit_price, lines.c.quantity, lines.c.line_total, lines.c.discount,
+                   lines.c.tax)
+            .where(lines.c.order_id.in_(order_ids)).order_by(lines.c.order_id, lines.c.position))
+    return list((await conn.execute(stmt)).mappings())
+
+
+async def order_access(conn: AsyncConnection, order_id: uuid.UUID) -> RowMapping | None:
+    """Who may follow an order's events: its business, the buyer's access token hash, and the
+    sequence of its last committed event (0 if none), where a new live stream starts."""
+    streams = table_of(EventStream)
+    stmt = (select(orders.c.id, orders.c.business_id, orders.c.access_token_hash,
+                   func.coalesce(streams.c.last_sequence, 0).label("last_sequence"))
+            .select_from(orders.outerjoin(streams, streams.c.aggregate_id == orders.c.id))
+            .where(orders.c.id == order_id))
+    return (await conn.execute(stmt)).mappings().first()
+
+
+async def write_order(conn: AsyncConnection, order_id: uuid.UUID, *, expected_version: int,
+                      values: dict[str, Any]) -> RowMapping | None:
+    """Apply ``values`` and bump the version, only if nobody changed the order meanwhile."""
+    stmt = (update(orders)
+            .where(orders.c.id == order_id, orders.c.version == expected_version)
+            .values(**values, version=orders.c.version + 1)
+            .returning(*orders.c))
+    return (await conn.execute(stmt)).mappings().first()
+
+
+async def add_event(conn: AsyncConnection, values: dict[str, Any]) -> None:
+    await conn.execute(insert(events).values(**values))
+
+
+async def history(conn: AsyncConnection, business_id: uuid.UUID,
+                  order_id: uuid.UUID) -> list[RowMapping]:
+    stmt = (select(events.c.id, events.c.actor, events.c.action, events.c.from_status,
+                   events.c.to_status, events.c.changes, events.c.created_at)
+            .where(events.c.order_id == order_id, events.c.business_id == business_id)
+            .order_by(events.c.id))
+    return list((await conn.execute(stmt)).mappings())
+
+
+async def lapsed_unpaid_orders(conn: AsyncConnection, now: datetime,
+                               limit: int) -> list[RowMapping]:
+    """Unpaid orders past their deadline, across all businesses (the sweeper's work list)."""
+    stmt = (select(orders.c.id, orders.c.business_id)
+            .where(orders.c.status == OrderStatus.PENDING_PAYMENT.value,
+                   orders.c.payment_deadline <= now)
+            .order_by(orders.c.payment_deadline).limit(limit))
+    return list((await conn.execute(stmt)).mappings())
+
+
+async def lock_lapsed_unpaid_order(conn: AsyncConnection, order_id: uuid.UUID,
+                                   now: datetime) -> RowMapping | None:
+    """Lock the order if it is still unpaid and past its deadline; skip it if another
+    transaction holds it (that one is paying or cancelling it)."""
+    stmt = (select(orders).where(orders.c.id == order_id,
+                                 orders.c.status == OrderStatus.PENDING_PAYMENT.value,
+                                 orders.c.payment_deadline <= now)
+            .with_for_update(skip_locked=True))
+    return (await conn.execute(stmt)).mappings().first()
+
+
+@dataclass(frozen=True, slots=True)
+class OrderFilter:
+    status: str | None = None
+    channel: str | None = None
+    customer_id: uuid.UUID | None = None
+    customer: str | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    total_min: int | None = None
+    total_max: int | None = None
+    number: str | None = None
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+async def list_orders(conn: AsyncConnection, business_id: uuid.UUID, f: OrderFilter, *,
+                      limit: int, before: tuple[datetime, uuid.UUID] | None) -> list[RowMapping]:
+    stmt = select(orders).where(orders.c.business_id == business_id)
+    if f.status:
+        stmt = stmt.where(orders.c.status == f.status)
+    if f.channel:
+        stmt = stmt.where(orders.c.channel == f.channel)
+    if f.customer_id:
+        stmt = stmt.where(orders.c.customer_id == f.customer_id)
+    if f.customer:
+        pattern = f"%{_escape_like(f.customer.lower())}%"
+        stmt = stmt.where(or_(func.lower(orders.c.customer_name).like(pattern, escape="\\"),
+                              func.lower(orders.c.customer_email).like(pattern, escape="\\"),
+                              orders.c.customer_phone.like(pattern, escape="\\")))
+    if f.created_from:
+        stmt = stmt.where(orders.c.created_at >= f.created_from)
+    if f.created_to:
+        stmt = stmt.where(orders.c.created_at < f.created_to)
+    if f.total_min is not None:
+        stmt = stmt.where(orders.c.total >= f.total_min)
+    if f.total_max is not None:
+        stmt = stmt.where(orders.c.total <= f.total_max)
+    if f.number:
+        pattern = f"%{_escape_like(f.number.upper())}%"
+        stmt = stmt.where(orders.c.number.like(pattern, escape="\\"))
+    if before is not None:
+        stmt = stmt.where(tuple_(orders.c.created_at, orders.c.id) < before)
+    stmt = stmt.order_by(orders.c.created_at.desc(), orders.c.id.desc()).limit(limit)
+    return list((await conn.execute(stmt)).mappings())
+
+
+async def stats(conn: AsyncConnection, business_id: uuid.UUID, *, created_from: datetime | None,
+                created_to: datetime | None) -> dict[str, Any]:
+    # Revenue is money received: a paid status, and for cash on delivery, cash collected
+    # (a shipped cash order is not revenue until the courier brings the money).
+    received = and_(orders.c.status.in_([s.value for s in REVENUE_STATUSES]),
+                    or_(orders.c.payment_method != "cod", orders.c.paid_at.is_not(None)))
+    revenue_case = case((received, orders.c.total), else_=0)
+    paid_case = case((received, 1), else_=0)
+    base = select().select_from(orders).where(orders.c.business_id == business_id)
+    if created_from:
+        base = base.where(orders.c.created_at >= created_from)
+    if created_to:
+        base = base.where(orders.c.created_at < created_to)
+    totals = (await conn.execute(base.add_columns(
+        func.count().label("orders"), func.coalesce(func.sum(revenue_case), 0).label("revenue"),
+        func.coalesce(func.sum(paid_case), 0).label("paid_orders")))).mappings().one()
+    by_status = {r.status: r.n for r in await conn.execute(
+        base.add_columns(orders.c.status, func.count().label("n")).group_by(orders.c.status))}
+    by_channel = {r.channel: {"orders": r.n, "revenue": int(r.revenue)}
+                  for r in await conn.execute(base.add_columns(
+                      orders.c.channel, func.count().label("n"),
+                      func.coalesce(func.sum(revenue_case), 0).label("revenue"))
+                      .group_by(orders.c.channel))}
+    return {"orders": int(totals["orders"]), "revenue": int(totals["revenue"]),
+            "paid_orders": int(totals["paid_orders"]), "by_status": by_status,
+            "by_channel": by_channel}
+
+
+async def card_provider_of(conn: AsyncConnection, business_id: uuid.UUID) -> str:
+    """The provider that takes the business's card payments."""
+    stmt = select(businesses.c.card_provider).where(businesses.c.id == business_id)
+    return str((await conn.execute(stmt)).scalar_one())
+
+
+async def capture_mode_of(conn: AsyncConnection, business_id: uuid.UUID) -> str:
+    """How the business captures card payments: "automatic" or "manual"."""
+    stmt = select(businesses.c.capture_mode).where(businesses.c.id == business_id)
+    return str((await conn.execute(stmt)).scalar_one())
+
+
+async def set_hold(conn: AsyncConnection, order_id: uuid.UUID, until: datetime, *,
+                   only_longer: bool = False) -> None:
+    """The unpaid order's deadline and its active stock reservations last until ``until``:
+    longer while a payment is secured (an authorisation, ``only_longer``) or a proof awaits
+    review, and back to the proof deadline when a proof is rejected."""
+    order_rows = [orders.c.id == order_id]
+    held = [reservations.c.order_id == order_id, reservations.c.status == "active"]
+    if only_longer:
+        order_rows.append(orders.c.payment_deadline < until)
+        held.append(reservations.c.expires_at < until)
+    await conn.execute(update(orders).where(*order_rows).values(payment_deadline=until))
+    await conn.execute(update(reservations).where(*held).values(expires_at=until))
+
+
+async def claim_line_refund(conn: AsyncConnection, order_id: uuid.UUID, sku: str,
+                            units: int) -> RowMapping | None:
+    """Count ``units`` more units of the line as refunded, only if that many are left; one
+    statement. Returns the line after (None: not that many left, or no such line)."""
+    stmt = (update(lines)
+            .where(lines.c.order_id == order_id, lines.c.sku == sku,
+                   lines.c.refunded_quantity + units <= lines.c.quantity)
+            .values(refunded_quantity=lines.c.refunded_quantity + units)
+            .returning(lines.c.sku, lines.c.variant_id, lines.c.quantity, lines.c.line_total,
+                       lines.c.discount, lines.c.tax, lines.c.refunded_quantity))
+    return (await conn.execute(stmt)).mappings().first()
+
+
+async def unclaim_line_refund(conn: AsyncConnection, order_id: uuid.UUID, sku: str,
+                              units: int) -> None:
+    await conn.execute(update(lines).where(lines.c.order_id == order_id, lines.c.sku == sku)
+                       .values(refunded_quantity=lines.c.refunded_quantity - units))

@@ -1,0 +1,55 @@
+"""Card payments of an order, refunds, and the providers' webhooks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, status
+
+from orderline.core.http import RuntimeDep, parse_id
+from orderline.payments import service as payments
+from orderline.payments.schemas import CaptureRequest, PaymentStart, RefundRequest
+from orderline.tenancy.deps import PrincipalDep
+
+router = APIRouter(prefix="/v1", tags=["payments"])
+
+
+@router.post("/orders/{order_id}/payments", status_code=status.HTTP_201_CREATED)
+async def start_payment(order_id: str, body: PaymentStart, runtime: RuntimeDep,
+                        principal: PrincipalDep) -> dict[str, Any]:
+    """A payment attempt; a declined card is 402 ``payment_failed`` with the reason."""
+    return await payments.start_payment(runtime, principal, parse_id("order", order_id),
+                                        provider=body.provider,
+                                        payment_method=body.payment_method)
+
+
+@router.get("/orders/{order_id}/payments")
+async def list_payments(order_id: str, runtime: RuntimeDep,
+                        principal: PrincipalDep) -> dict[str, Any]:
+    """The order's payment attempts and its money ledger."""
+    return await payments.payments_of_order(runtime, principal, parse_id("order", order_id))
+
+
+@router.post("/orders/{order_id}/payments/capture")
+async def capture_payment(order_id: str, body: CaptureRequest, runtime: RuntimeDep,
+                          principal: PrincipalDep) -> dict[str, Any]:
+    return await payments.capture_payment(runtime, principal, parse_id("order", order_id),
+                                          amount=body.amount)
+
+
+@router.post("/orders/{order_id}/refunds", status_code=status.HTTP_201_CREATED)
+async def refund_payment(order_id: str, body: RefundRequest, runtime: RuntimeDep,
+                         principal: PrincipalDep) -> dict[str, Any]:
+    """Refund an amount or lines (``restock`` puts their units back on hand)."""
+    return await payments.refund_payment(runtime, principal, parse_id("order", order_id),
+                                         amount=body.amount, lines=body.to_lines(),
+                                         restock=body.restock, reason=body.reason)
+
+
+@router.post("/payments/webhooks/{provider}")
+async def provider_webhook(provider: str, request: Request,
+                           runtime: RuntimeDep) -> dict[str, Any]:
+    """Signed by the provider, verified before anything in it is read; applied once."""
+    outcome = await payments.receive_webhook(runtime, provider, dict(request.headers),
+                                             await request.body())
+    return {"outcome": outcome}

@@ -1,0 +1,129 @@
+"""SQL for payment intents, the money ledger and verified provider events.
+
+The provider's cumulative amounts (authorised, captured) are the truth; an intent's columns only
+ever move forward to them, under the intent's row lock, and each step forward is one ledger row.
+A webhook delivered five times, or a capture call and its webhook, therefore book one capture.
+Refunds are taken with one conditional UPDATE that checks the limit in SQL.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from orderline.core.db.insert import insert_ignoring_conflict
+from orderline.core.db.tables import (
+    Order,
+    PaymentIntent,
+    PaymentMovement,
+    ProviderEventRecord,
+    table_of,
+)
+
+intents = table_of(PaymentIntent)
+movements = table_of(PaymentMovement)
+provider_events = table_of(ProviderEventRecord)
+orders = table_of(Order)
+
+
+async def insert_intent(conn: AsyncConnection, values: dict[str, Any]) -> RowMapping:
+    return (await conn.execute(insert(intents).values(**values).returning(*intents.c))
+            ).mappings().one()
+
+
+async def load_intent(conn: AsyncConnection, intent_id: uuid.UUID, *,
+                      business_id: uuid.UUID | None = None,
+                      lock: bool = False) -> RowMapping | None:
+    stmt = select(intents).where(intents.c.id == intent_id)
+    if business_id is not None:
+        stmt = stmt.where(intents.c.business_id == business_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    return (await conn.execute(stmt)).mappings().first()
+
+
+async def find_by_reference(conn: AsyncConnection, provider: str, reference: str, *,
+                            lock: bool = False) -> RowMapping | None:
+    stmt = select(intents).where(intents.c.provider == provider,
+                                 intents.c.provider_ref == reference)
+    if lock:
+        stmt = stmt.with_for_update()
+    return (await conn.execute(stmt)).mappings().first()
+
+
+async def intents_of_order(conn: AsyncConnection, business_id: uuid.UUID,
+                           order_id: uuid.UUID) -> list[RowMapping]:
+    stmt = (select(intents).where(intents.c.business_id == business_id,
+                                  intents.c.order_id == order_id)
+            .order_by(intents.c.created_at))
+    return list((await conn.execute(stmt)).mappings())
+
+
+async def write_intent(conn: AsyncConnection, intent_id: uuid.UUID,
+                       values: dict[str, Any]) -> RowMapping:
+    stmt = (update(intents).where(intents.c.id == intent_id)
+            .values(**values, version=intents.c.version + 1).returning(*intents.c))
+    return (await conn.execute(stmt)).mappings().one()
+
+
+async def record_event(conn: AsyncConnection, values: dict[str, Any]) -> bool:
+    """Keep a verified provider event; False when it was already kept (a redelivery)."""
+    return await insert_ignoring_conflict(conn, provider_events, values)
+
+
+async def add_movement(conn: AsyncConnection, values: dict[str, Any]) -> bool:
+    """One ledger row; False when this intent already booked this kind from this source."""
+    return await insert_ignoring_conflict(conn, movements, values)
+
+
+async def take_refund(conn: AsyncConnection, intent_id: uuid.UUID, amount: int,
+                      now: datetime) -> RowMapping | None:
+    """Add ``amount`` to what was refunded only if it stays within what was received."""
+    stmt = (update(intents)
+            .where(intents.c.id == intent_id,
+                   intents.c.amount_refunded + amount
+                   <= intents.c.amount_captured + intents.c.amount_collected)
+            .values(amount_refunded=intents.c.amount_refunded + amount, updated_at=now,
+                    version=intents.c.version + 1)
+            .returning(*intents.c))
+    return (await conn.execute(stmt)).mappings().first()
+
+
+async def give_back_refund(conn: AsyncConnection, intent_id: uuid.UUID, amount: int,
+                           now: datetime) -> None:
+    """The provider refused a refund taken by ``take_refund``: the amount is refundable again."""
+    await conn.execute(update(intents).where(intents.c.id == intent_id).values(
+        amount_refunded=intents.c.amount_refunded - amount, updated_at=now,
+        version=intents.c.version + 1))
+
+
+async def movements_of_order(conn: AsyncConnection, order_id: uuid.UUID) -> list[RowMapping]:
+    stmt = (select(movements.c.id, movements.c.intent_id, movements.c.kind, movements.c.amount,
+                   movements.c.source, movements.c.actor, movements.c.created_at)
+            .where(movements.c.order_id == order_id).order_by(movements.c.id))
+    return list((await conn.execute(stmt)).mappings())
+
+
+async def ledger_rows(conn: AsyncConnection, business_id: uuid.UUID | None) -> list[RowMapping]:
+    """Per intent: its amount columns beside the sums of its ledger rows by kind, and its
+    order's status and total (what ``orderline payments reconcile`` compares)."""
+    sums = {kind: (select(func.coalesce(func.sum(movements.c.amount), 0))
+                   .where(movements.c.intent_id == intents.c.id, movements.c.kind == kind)
+                   .scalar_subquery().label(f"ledger_{kind}"))
+            for kind in ("authorize", "capture", "void", "refund", "collect")}
+    stmt = (select(intents.c.id, intents.c.business_id, intents.c.order_id, intents.c.status,
+                   intents.c.provider,
+                   intents.c.amount_authorized, intents.c.amount_captured,
+                   intents.c.amount_voided, intents.c.amount_refunded,
+                   intents.c.amount_collected, orders.c.status.label("order_status"),
+                   orders.c.total.label("order_total"), orders.c.number, *sums.values())
+            .join(orders, orders.c.id == intents.c.order_id)
+            .order_by(intents.c.business_id, intents.c.created_at))
+    if business_id is not None:
+        stmt = stmt.where(intents.c.business_id == business_id)
+    return list((await conn.execute(stmt)).mappings())

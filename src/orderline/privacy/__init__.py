@@ -1,0 +1,1 @@
+"""Personal data: export of what is held about a customer, and erasure."""

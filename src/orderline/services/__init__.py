@@ -1,1 +1,0 @@
-"""Use cases. Each public function runs as one database transaction."""

@@ -1,0 +1,1 @@
+"""Shipping zones, methods and tax rates, and the address checks that use them."""

@@ -1,0 +1,3 @@
+"""Businesses, their channels and locations, API keys and scopes: who is calling, and for which
+business.
+"""

@@ -1,0 +1,71 @@
+"""/v1/business, /v1/channels, /v1/api-keys, /v1/customers."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, status
+
+from orderline.catalog.schemas import ApiKeyCreate, BusinessUpdate, ChannelCreate
+from orderline.core.http import RuntimeDep, parse_id
+from orderline.orders import customers
+from orderline.tenancy import service as tenancy
+from orderline.tenancy.deps import PrincipalDep
+
+router = APIRouter(prefix="/v1", tags=["business"])
+
+
+@router.get("/business")
+async def get_business(runtime: RuntimeDep, principal: PrincipalDep) -> dict[str, Any]:
+    return await tenancy.get_business(runtime, principal)
+
+
+@router.patch("/business")
+async def update_business(body: BusinessUpdate, runtime: RuntimeDep,
+                          principal: PrincipalDep) -> dict[str, Any]:
+    return await tenancy.update_settings(runtime, principal, **body.model_dump())
+
+
+@router.get("/channels")
+async def list_channels(runtime: RuntimeDep, principal: PrincipalDep) -> dict[str, Any]:
+    return {"data": await tenancy.list_channels(runtime, principal)}
+
+
+@router.post("/channels", status_code=status.HTTP_201_CREATED)
+async def add_channel(body: ChannelCreate, runtime: RuntimeDep,
+                      principal: PrincipalDep) -> dict[str, Any]:
+    return await tenancy.add_channel(runtime, principal, code=body.code, name=body.name)
+
+
+@router.get("/api-keys")
+async def list_api_keys(runtime: RuntimeDep, principal: PrincipalDep) -> dict[str, Any]:
+    return {"data": await tenancy.list_api_keys(runtime, principal)}
+
+
+@router.post("/api-keys", status_code=status.HTTP_201_CREATED)
+async def create_api_key(body: ApiKeyCreate, runtime: RuntimeDep,
+                         principal: PrincipalDep) -> dict[str, Any]:
+    """The key is in this answer only; it is stored hashed and cannot be shown again."""
+    issued = await tenancy.create_api_key(runtime, principal, name=body.name, scopes=body.scopes)
+    return {"id": issued.id, "key": issued.key, "prefix": issued.prefix,
+            "scopes": list(issued.scopes)}
+
+
+@router.delete("/api-keys/{key_id}")
+async def revoke_api_key(key_id: str, runtime: RuntimeDep,
+                         principal: PrincipalDep) -> dict[str, Any]:
+    return await tenancy.revoke_api_key(runtime, principal, parse_id("api_key", key_id))
+
+
+@router.get("/customers")
+async def find_customers(runtime: RuntimeDep, principal: PrincipalDep,
+                         phone: str | None = None, email: str | None = None,
+                         limit: Annotated[int, Query(ge=1, le=200)] = 50) -> dict[str, Any]:
+    return {"data": await customers.find_customers(runtime, principal, phone=phone, email=email,
+                                                   limit=limit)}
+
+
+@router.get("/customers/{customer_id}")
+async def get_customer(customer_id: str, runtime: RuntimeDep,
+                       principal: PrincipalDep) -> dict[str, Any]:
+    return await customers.get_customer(runtime, principal, parse_id("customer", customer_id))

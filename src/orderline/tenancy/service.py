@@ -1,0 +1,280 @@
+"""Businesses, API keys, channels and business settings."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from orderline.core.db.insert import insert_ignoring_conflict
+from orderline.core.errors import Conflict, NotFound, Unauthorized, ValidationFailed
+from orderline.core.money import check_currency
+from orderline.core.runtime import Runtime
+from orderline.orders.rules import MAX_LINE_QUANTITY, MAX_ORDER_TOTAL
+from orderline.payments.providers.base import CaptureMode
+from orderline.tenancy import store
+from orderline.tenancy.rules import (
+    ALL_SCOPES,
+    DEFAULT_CHANNELS,
+    MAX_RESERVATION_TTL_SECONDS,
+    MIN_RESERVATION_TTL_SECONDS,
+    Principal,
+    Scope,
+    display_prefix,
+    hash_api_key,
+    new_api_key,
+)
+from orderline.tenancy.store import channels, locations
+
+_CHANNEL_CODE = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,39}$")
+
+# Bounds of the checkout settings (see checkout/rules.py for what they mean).
+CHECKOUT_SETTING_BOUNDS: dict[str, tuple[int, int]] = {
+    "min_order_total": (0, MAX_ORDER_TOTAL),
+    "max_order_total": (1, MAX_ORDER_TOTAL),
+    "max_line_quantity": (1, MAX_LINE_QUANTITY),
+    "price_max_age_seconds": (10, 86_400),
+    "confirms_per_minute": (1, 1000),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedKey:
+    id: uuid.UUID
+    key: str  # shown once, never stored
+    prefix: str
+    scopes: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class NewBusiness:
+    id: uuid.UUID
+    name: str
+    currency: str
+    api_key: IssuedKey
+
+
+def _check_ttl(seconds: int) -> int:
+    if not MIN_RESERVATION_TTL_SECONDS <= seconds <= MAX_RESERVATION_TTL_SECONDS:
+        raise ValidationFailed(
+            f"Reservation time must be {MIN_RESERVATION_TTL_SECONDS} to "
+            f"{MAX_RESERVATION_TTL_SECONDS} seconds.", details={"reservation_ttl_seconds": seconds})
+    return seconds
+
+
+def _check_scopes(scopes: list[str]) -> tuple[str, ...]:
+    unknown = sorted(set(scopes) - set(ALL_SCOPES))
+    if unknown or not scopes:
+        raise ValidationFailed("Scopes must be a non-empty subset of read, write, admin.",
+                               details={"unknown_scopes": unknown})
+    return tuple(sorted(set(scopes)))
+
+
+async def _issue_key(runtime: Runtime, conn: AsyncConnection, business_id: uuid.UUID, name: str,
+                     scopes: tuple[str, ...]) -> IssuedKey:
+    key = new_api_key()
+    key_id = uuid.uuid4()
+    await store.insert_api_key(conn, {
+        "id": key_id, "business_id": business_id, "name": name, "prefix": display_prefix(key),
+        "key_hash": hash_api_key(key), "scopes": ",".join(scopes),
+        "created_at": runtime.clock.now(), "revoked_at": None})
+    return IssuedKey(id=key_id, key=key, prefix=display_prefix(key), scopes=scopes)
+
+
+async def create_business(runtime: Runtime, *, name: str, currency: str = "USD",
+                          reservation_ttl_seconds: int | None = None) -> NewBusiness:
+    """A business with its default location, the standard channels and one admin API key."""
+    name = name.strip()
+    if not name or len(name) > 200:
+        raise ValidationFailed("A business needs a name of 1 to 200 characters.")
+    check_currency(currency)
+    ttl = _check_ttl(reservation_ttl_seconds
+                     or runtime.settings.default_reservation_ttl_seconds)
+    now = runtime.clock.now()
+    business_id = uuid.uuid4()
+
+    async def work(conn: AsyncConnection) -> IssuedKey:
+        await store.insert_business(conn, {"id": business_id, "name": name, "currency": currency,
+                                           "reservation_ttl_seconds": ttl, "created_at": now})
+        await conn.execute(locations.insert().values(
+            id=uuid.uuid4(), business_id=business_id, code="main", name="Main warehouse",
+            is_default=True, created_at=now))
+        await conn.execute(channels.insert(), [
+            {"id": uuid.uuid4(), "business_id": business_id, "code": code,
+             "name": code.capitalize(), "created_at": now} for code in DEFAULT_CHANNELS])
+        return await _issue_key(runtime, conn, business_id, "owner", tuple(ALL_SCOPES))
+
+    key = await runtime.db.run(work)
+    return NewBusiness(id=business_id, name=name, currency=currency, api_key=key)
+
+
+async def authenticate(runtime: Runtime, token: str | None) -> Principal:
+    if not token:
+        raise Unauthorized("Send your API key as 'Authorization: Bearer <key>'.")
+    async with runtime.db.read() as conn:
+        row = await store.find_key_with_business(conn, hash_api_key(token))
+    if row is None or row["revoked_at"] is not None:
+        raise Unauthorized("This API key is unknown or has been revoked.")
+    return Principal(business_id=row["business_id"], key_id=row["id"], key_prefix=row["prefix"],
+                     scopes=frozenset(row["scopes"].split(",")), currency=row["currency"],
+                     reservation_ttl_seconds=row["reservation_ttl_seconds"])
+
+
+async def create_api_key(runtime: Runtime, principal: Principal, *, name: str,
+                         scopes: list[str]) -> IssuedKey:
+    principal.require(Scope.ADMIN)
+    checked = _check_scopes(scopes)
+    return await runtime.db.run(
+        lambda conn: _issue_key(runtime, conn, principal.business_id, name, checked))
+
+
+async def issue_operator_key(runtime: Runtime, business_id: uuid.UUID, *, name: str,
+                             scopes: list[str]) -> IssuedKey:
+    """A key issued by the operator (CLI, demo) rather than through another key."""
+    checked = _check_scopes(scopes)
+    return await runtime.db.run(
+        lambda conn: _issue_key(runtime, conn, business_id, name, checked))
+
+
+async def find_business_named(runtime: Runtime, name: str) -> dict[str, Any] | None:
+    async with runtime.db.read() as conn:
+        row = await store.find_business_by_name(conn, name)
+    return dict(row) if row is not None else None
+
+
+async def list_api_keys(runtime: Runtime, principal: Principal) -> list[dict[str, Any]]:
+    principal.require(Scope.ADMIN)
+    async with runtime.db.read() as conn:
+        return [dict(r) for r in await store.list_api_keys(conn, principal.business_id)]
+
+
+async def revoke_api_key(runtime: Runtime, principal: Principal,
+                         key_id: uuid.UUID) -> dict[str, Any]:
+    principal.require(Scope.ADMIN)
+    now = runtime.clock.now()
+    row = await runtime.db.run(
+        lambda conn: store.revoke_api_key(conn, principal.business_id, key_id, now))
+    if row is None:
+        raise NotFound("api_key", key_id)
+    return dict(row)
+
+
+async def get_business(runtime: Runtime, principal: Principal) -> dict[str, Any]:
+    principal.require(Scope.READ)
+    async with runtime.db.read() as conn:
+        row = await store.get_business(conn, principal.business_id)
+    if row is None:
+        raise NotFound("business", principal.business_id)
+    return dict(row)
+
+
+async def update_settings(runtime: Runtime, principal: Principal, *,
+                          name: str | None = None,
+                          reservation_ttl_seconds: int | None = None,
+                          development_mode: bool | None = None,
+                          alert_email: str | None = None,
+                          prices_include_tax: bool | None = None,
+                          min_order_total: int | None = None,
+                          max_order_total: int | None = None,
+                          max_line_quantity: int | None = None,
+                          allow_free_orders: bool | None = None,
+                          price_max_age_seconds: int | None = None,
+                          return_coupon_on_cancel: bool | None = None,
+                          confirms_per_minute: int | None = None,
+                          capture_mode: str | None = None,
+                          card_provider: str | None = None) -> dict[str, Any]:
+    """Change the given settings (None keeps one). ``alert_email`` "" clears it (alerts go
+    to the log).
+
+    The checkout's numbers stay within ``CHECKOUT_SETTING_BOUNDS``, and the minimum order may
+    not exceed the maximum whichever of them changes: checked after the update, in its
+    transaction (the updated row stays locked until the commit, so two changes cannot cross)."""
+    principal.require(Scope.ADMIN)
+    values: dict[str, Any] = {}
+    if name is not None:
+        if not name.strip():
+            raise ValidationFailed("A business name cannot be empty.")
+        values["name"] = name.strip()
+    if reservation_ttl_seconds is not None:
+        values["reservation_ttl_seconds"] = _check_ttl(reservation_ttl_seconds)
+    if development_mode is not None:
+        values["development_mode"] = development_mode
+    if alert_email is not None:
+        values["alert_email"] = alert_email.strip().lower() or None
+    for switch, on in (("prices_include_tax", prices_include_tax),
+                       ("allow_free_orders", allow_free_orders),
+                       ("return_coupon_on_cancel", return_coupon_on_cancel)):
+        if on is not None:
+            values[switch] = on
+    if capture_mode is not None:
+        if capture_mode not in {m.value for m in CaptureMode}:
+            raise ValidationFailed("capture_mode is 'automatic' (card payments are captured "
+                                   "when authorised) or 'manual' (captured on fulfilment).",
+                                   details={"capture_mode": capture_mode})
+        values["capture_mode"] = capture_mode
+    if card_provider is not None:
+        if card_provider not in runtime.providers or card_provider == "cod":
+            raise ValidationFailed(
+                f"'{card_provider}' is not a card provider of this deployment; configured: "
+                + (", ".join(sorted(runtime.providers)) or "none") + ".",
+                details={"card_provider": card_provider,
+                         "configured": sorted(runtime.providers)})
+        values["card_provider"] = card_provider
+    values.update(_checkout_numbers({
+        "min_order_total": min_order_total, "max_order_total": max_order_total,
+        "max_line_quantity": max_line_quantity, "price_max_age_seconds": price_max_age_seconds,
+        "confirms_per_minute": confirms_per_minute}))
+
+    async def work(conn: AsyncConnection) -> None:
+        await store.update_business(conn, principal.business_id, values)
+        if "min_order_total" in values or "max_order_total" in values:
+            row = await store.get_business(conn, principal.business_id)
+            if row is not None and row["min_order_total"] > row["max_order_total"]:
+                raise ValidationFailed(
+                    "The minimum order total may not exceed the maximum order total.",
+                    details={"min_order_total": row["min_order_total"],
+                             "max_order_total": row["max_order_total"]})
+
+    if values:
+        await runtime.db.run(work)
+    return await get_business(runtime, principal)
+
+
+def _checkout_numbers(given: dict[str, int | None]) -> dict[str, int]:
+    values: dict[str, int] = {}
+    for name, value in given.items():
+        if value is None:
+            continue
+        low, high = CHECKOUT_SETTING_BOUNDS[name]
+        if isinstance(value, bool) or not low <= value <= high:
+            raise ValidationFailed(f"{name} must be a whole number from {low} to {high}.",
+                                   details={"field": name, "value": value})
+        values[name] = value
+    return values
+
+
+async def list_channels(runtime: Runtime, principal: Principal) -> list[dict[str, Any]]:
+    principal.require(Scope.READ)
+    async with runtime.db.read() as conn:
+        return [dict(r) for r in await store.list_channels(conn, principal.business_id)]
+
+
+async def add_channel(runtime: Runtime, principal: Principal, *, code: str,
+                      name: str | None = None) -> dict[str, Any]:
+    principal.require(Scope.ADMIN)
+    if not _CHANNEL_CODE.match(code):
+        raise ValidationFailed("A channel code is 1-40 lowercase letters, digits, '-' or '_'.",
+                               details={"code": code})
+    now = runtime.clock.now()
+
+    async def work(conn: AsyncConnection) -> bool:
+        return await insert_ignoring_conflict(conn, channels, {
+            "id": uuid.uuid4(), "business_id": principal.business_id, "code": code,
+            "name": name or code.capitalize(), "created_at": now})
+
+    if not await runtime.db.run(work):
+        raise Conflict(f"Channel '{code}' already exists.", details={"code": code})
+    return {"code": code, "name": name or code.capitalize(), "created_at": now}

@@ -1,0 +1,85 @@
+"""SQL for businesses, API keys and channels."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from orderline.core.db.tables import ApiKey, Business, Channel, Location, OrderCounter, table_of
+
+businesses = table_of(Business)
+api_keys = table_of(ApiKey)
+channels = table_of(Channel)
+counters = table_of(OrderCounter)
+locations = table_of(Location)
+
+
+async def insert_business(conn: AsyncConnection, values: dict[str, Any]) -> None:
+    await conn.execute(insert(businesses).values(**values))
+    await conn.execute(insert(counters).values(business_id=values["id"], last_number=0))
+
+
+async def get_business(conn: AsyncConnection, business_id: uuid.UUID) -> RowMapping | None:
+    result = await conn.execute(select(businesses).where(businesses.c.id == business_id))
+    return result.mappings().first()
+
+
+async def find_business_by_name(conn: AsyncConnection, name: str) -> RowMapping | None:
+    result = await conn.execute(
+        select(businesses).where(businesses.c.name == name).order_by(businesses.c.created_at))
+    return result.mappings().first()
+
+
+async def update_business(conn: AsyncConnection, business_id: uuid.UUID,
+                          values: dict[str, Any]) -> None:
+    await conn.execute(update(businesses).where(businesses.c.id == business_id).values(**values))
+
+
+async def insert_api_key(conn: AsyncConnection, values: dict[str, Any]) -> None:
+    await conn.execute(insert(api_keys).values(**values))
+
+
+async def find_key_with_business(conn: AsyncConnection, key_hash: str) -> RowMapping | None:
+    stmt = (
+        select(api_keys.c.id, api_keys.c.business_id, api_keys.c.prefix, api_keys.c.scopes,
+               api_keys.c.revoked_at, businesses.c.currency,
+               businesses.c.reservation_ttl_seconds)
+        .join(businesses, businesses.c.id == api_keys.c.business_id)
+        .where(api_keys.c.key_hash == key_hash)
+    )
+    return (await conn.execute(stmt)).mappings().first()
+
+
+async def list_api_keys(conn: AsyncConnection, business_id: uuid.UUID) -> list[RowMapping]:
+    stmt = (select(api_keys.c.id, api_keys.c.name, api_keys.c.prefix, api_keys.c.scopes,
+                   api_keys.c.created_at, api_keys.c.revoked_at)
+            .where(api_keys.c.business_id == business_id).order_by(api_keys.c.created_at))
+    return list((await conn.execute(stmt)).mappings())
+
+
+async def revoke_api_key(conn: AsyncConnection, business_id: uuid.UUID, key_id: uuid.UUID,
+                         now: datetime) -> RowMapping | None:
+    stmt = (update(api_keys)
+            .where(api_keys.c.id == key_id, api_keys.c.business_id == business_id)
+            .values(revoked_at=now)
+            .returning(api_keys.c.id, api_keys.c.name, api_keys.c.prefix, api_keys.c.scopes,
+                       api_keys.c.created_at, api_keys.c.revoked_at))
+    return (await conn.execute(stmt)).mappings().first()
+
+
+async def list_channels(conn: AsyncConnection, business_id: uuid.UUID) -> list[RowMapping]:
+    stmt = (select(channels.c.code, channels.c.name, channels.c.created_at)
+            .where(channels.c.business_id == business_id).order_by(channels.c.created_at,
+                                                                  channels.c.code))
+    return list((await conn.execute(stmt)).mappings())
+
+
+async def channel_exists(conn: AsyncConnection, business_id: uuid.UUID, code: str) -> bool:
+    stmt = select(channels.c.id).where(channels.c.business_id == business_id,
+                                       channels.c.code == code)
+    return (await conn.execute(stmt)).first() is not None
