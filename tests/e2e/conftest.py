@@ -20,6 +20,7 @@ from orderline.core.clock import ManualClock
 from orderline.core.config import Settings
 from orderline.core.db.engine import Database
 from orderline.core.runtime import Runtime
+from orderline.manual_payments.files.configured import PROOF_STORAGE
 from tests.conftest import Merchant, new_merchant
 from tests.support.manual import manual_shop, master_keys, php_merchant, sealed_storage
 
@@ -149,7 +150,7 @@ def clock() -> ManualClock:
 @pytest.fixture
 def shop_runtime(runtime: Runtime, tmp_path: Path, clock: ManualClock) -> Runtime:
     runtime.clock = clock
-    runtime.proof_storage = sealed_storage(tmp_path / "proofs", master_keys("k1"))
+    runtime.put(PROOF_STORAGE, sealed_storage(tmp_path / "proofs", master_keys("k1")))
     return runtime
 
 

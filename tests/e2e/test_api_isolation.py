@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from orderline.core.runtime import Runtime
+from orderline.manual_payments.files.configured import PROOF_STORAGE
 from tests.conftest import Merchant, new_merchant
 from tests.e2e.conftest import (
     add_product,
@@ -139,8 +140,8 @@ async def _snapshot(client: httpx.AsyncClient, world: World) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 async def world(module_runtime: Runtime, tmp_path_factory: pytest.TempPathFactory) -> World:
-    module_runtime.proof_storage = sealed_storage(tmp_path_factory.mktemp("proofs"),
-                                                  master_keys("k1"))
+    module_runtime.put(PROOF_STORAGE, sealed_storage(tmp_path_factory.mktemp("proofs"),
+                                                  master_keys("k1")))
     a = await new_merchant(module_runtime, name="A shop")
     b = await new_merchant(module_runtime, name="B shop")
     async with api_client(module_runtime) as client:

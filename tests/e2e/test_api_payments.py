@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from orderline.core.runtime import Runtime
+from orderline.payments.providers.configured import providers_of
 from orderline.payments.providers.sandbox import SandboxGateway
 from tests.conftest import Merchant, new_merchant
 from tests.e2e.conftest import add_product, error_of, levels, movements, ok, place_order
@@ -27,7 +28,7 @@ def sandbox(runtime: Runtime, client: httpx.AsyncClient) -> SandboxGateway:
         assert answer.status_code == 200, answer.text
 
     gateway = SandboxGateway(secret=SECRET, deliver=deliver)
-    runtime.providers["sandbox"] = gateway
+    providers_of(runtime)["sandbox"] = gateway
     return gateway
 
 
@@ -79,7 +80,7 @@ async def test_a_declined_card_is_402_with_the_reason(
     ("wrong_secret", "signature_invalid"), ("missing", "signature_missing")])
 async def test_an_unverifiable_webhook_is_400_with_its_code_and_changes_nothing(
         client: httpx.AsyncClient, runtime: Runtime, case: str, code: str) -> None:
-    runtime.providers["sandbox"] = SandboxGateway(secret=SECRET)  # webhooks kept, not sent
+    providers_of(runtime)["sandbox"] = SandboxGateway(secret=SECRET)  # webhooks kept, not sent
     m = await new_merchant(runtime)
     order = await an_order(client, m)
     intent = ok(await client.post(f"/v1/orders/{order['id']}/payments", headers=m.headers,
@@ -226,7 +227,7 @@ async def test_stripe_webhooks_pay_the_order_once_and_a_late_created_event_chang
     real = stripe.StripeClient("sk_test_not_used")  # verifies signatures; calls nothing here
     stand_in = SimpleNamespace(v1=SimpleNamespace(payment_intents=intents),
                                construct_event=real.construct_event)
-    runtime.providers["stripe"] = StripeGateway(api_key="sk_test_not_used",
+    providers_of(runtime)["stripe"] = StripeGateway(api_key="sk_test_not_used",
                                                 webhook_secret=secret,
                                                 client=stand_in)  # type: ignore[arg-type]
     m = await new_merchant(runtime)
@@ -260,7 +261,7 @@ async def test_the_business_chooses_which_provider_takes_its_card_payments(
     m = await new_merchant(runtime)
     error_of(await client.patch("/v1/business", headers=m.headers,
                                 json={"card_provider": "paypal"}), 422, "validation_error")
-    runtime.providers["other"] = SandboxGateway(secret="whsec_other_gateway")
+    providers_of(runtime)["other"] = SandboxGateway(secret="whsec_other_gateway")
     assert ok(await client.patch("/v1/business", headers=m.headers,
                                  json={"card_provider": "other"}))["card_provider"] == "other"
     order = await an_order(client, m)

@@ -13,6 +13,7 @@ import pytest
 from orderline.core.clock import ManualClock
 from orderline.core.runtime import Runtime
 from orderline.events import live
+from orderline.manual_payments.files.configured import PROOF_READER
 from orderline.manual_payments.files.ocr import NoReader
 from orderline.manual_payments.review_rules import AGREEMENT_THRESHOLD_BP
 from orderline.manual_payments.scoring import score_due
@@ -76,7 +77,7 @@ async def test_the_worker_scores_a_matching_receipt_high_and_a_wrong_amount_low(
 
 async def test_without_ocr_a_proof_waits_unscored_and_is_never_lost(
         http: httpx.AsyncClient, shop: Merchant, shop_runtime: Runtime) -> None:
-    shop_runtime.proof_reader = NoReader()
+    shop_runtime.put(PROOF_READER, NoReader())
     _, proof = await _submitted(http, shop)
     await _read_all(shop_runtime)
     queue = ok(await http.get("/v1/verifications", headers=shop.headers))["data"]

@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 
 from orderline.core.db.tables import OutboxEvent, StockLevel, table_of
 from orderline.core.runtime import Runtime
+from orderline.payments.providers.configured import providers_of
 from orderline.tenancy import service as tenancy
 from tests.conftest import new_merchant
 from tests.support.catalog import place, stock_sku
@@ -112,7 +113,7 @@ async def test_payments_reconcile_passes_on_a_clean_ledger_and_reports_a_mismatc
     from orderline.payments.providers.sandbox import SandboxGateway
     from tests.support.catalog import place
 
-    runtime.providers["sandbox"] = SandboxGateway(secret="whsec_cli")
+    providers_of(runtime)["sandbox"] = SandboxGateway(secret="whsec_cli")
     merchant = await new_merchant(runtime)
     await stock_sku(runtime, merchant, "PAID-ME", 5, price=400)
     order = await place(runtime, merchant, ("PAID-ME", 1))

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from orderline.core.runtime import Runtime
+from orderline.manual_payments.files.configured import PROOF_STORAGE
 from orderline.manual_payments.files.encryption import MasterKeys
 from orderline.manual_payments.files.storage import EncryptedStorage, LocalFolderStorage
 from orderline.payments import store as payment_store
@@ -34,8 +35,8 @@ async def test_staff_racing_on_each_proof_through_four_servers_give_one_decision
     if runtime.db.is_sqlite:
         pytest.skip("several server processes share one database on PostgreSQL only")
     folder = tmp_path / "proofs"
-    runtime.proof_storage = EncryptedStorage(LocalFolderStorage(folder),
-                                             MasterKeys({"race": KEY}, current_id="race"))
+    runtime.put(PROOF_STORAGE, EncryptedStorage(LocalFolderStorage(folder),
+                                             MasterKeys({"race": KEY}, current_id="race")))
     merchant = await php_merchant(runtime, name="Proof race shop")
     async with api_client(runtime) as client:
         await manual_shop(client, merchant, on_hand=PROOFS + 2)

@@ -11,6 +11,7 @@ from orderline.bench.receipts import draw_receipt
 from orderline.core.runtime import Runtime
 from orderline.manual_payments import methods as manual_methods
 from orderline.manual_payments import proofs as payment_proofs
+from orderline.manual_payments.files.configured import PROOF_STORAGE
 from orderline.manual_payments.files.encryption import MasterKeys, sealed_key_id
 from orderline.manual_payments.files.storage import EncryptedStorage, LocalFolderStorage
 from orderline.orders import service as orders
@@ -39,8 +40,8 @@ def orderline(*args: str, database_url: str, folder: Path,
 async def test_rotate_keys_rewraps_the_business_proofs_and_reports_missing_files(
         runtime: Runtime, database_url: str, tmp_path: Path) -> None:
     folder = tmp_path / "proofs"
-    runtime.proof_storage = EncryptedStorage(LocalFolderStorage(folder),
-                                             MasterKeys({"k1": K1}, current_id="k1"))
+    runtime.put(PROOF_STORAGE, EncryptedStorage(LocalFolderStorage(folder),
+                                             MasterKeys({"k1": K1}, current_id="k1")))
     shop = await php_merchant(runtime)
     await stock_sku(runtime, shop, "TEE", 5, price=125_000)
     await manual_methods.create_method(

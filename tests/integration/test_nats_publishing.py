@@ -24,6 +24,7 @@ from sqlalchemy import delete, select, update
 from orderline.core.config import Settings
 from orderline.core.db.tables import HandlerInbox, OutboxEvent, table_of
 from orderline.core.runtime import Runtime
+from orderline.events.broker import PUBLISHER, publisher_of
 from orderline.events.event_types import EventType
 from orderline.events.nats_publisher import NatsPublisher
 from orderline.events.outbox import stored_event
@@ -84,11 +85,11 @@ async def publishing(runtime: Runtime, stream: Stream) -> AsyncIterator[Runtime]
     """The test's runtime with NATS configured as an operator would (settings only)."""
     settings = Settings(database_url=runtime.settings.database_url, nats_url=stream.url,
                         nats_stream=stream.name, nats_subject_prefix=stream.prefix)
-    rt = Runtime(settings=settings, db=runtime.db,
-                 publisher=NatsPublisher.from_settings(settings))
+    rt = Runtime(settings=settings, db=runtime.db)
+    rt.put(PUBLISHER, NatsPublisher.from_settings(settings))
     await finish_earlier_events(runtime)
     yield rt
-    await rt.publisher.close()
+    await publisher_of(rt).close()
 
 
 async def finish_earlier_events(runtime: Runtime) -> None:
@@ -162,7 +163,7 @@ async def test_an_event_published_again_is_stored_once(
     await rt.db.run(forget)
     assert await Relay(rt).relay_until_idle() >= 1
     # ...and the publisher is called with it once more, directly.
-    await rt.publisher.publish(stored_event(event))
+    await publisher_of(rt).publish(stored_event(event))
 
     published = await messages_of(stream, merchant.principal.business_id)
     assert [m["msg_id"] for m in published] == [str(event["event_id"])]
@@ -195,15 +196,15 @@ async def test_a_broker_that_is_down_leaves_the_event_pending_for_a_retry(
         runtime: Runtime, merchant: Merchant) -> None:
     settings = Settings(database_url=runtime.settings.database_url,
                         nats_url=f"nats://127.0.0.1:{free_port()}", nats_timeout=1)
-    rt = Runtime(settings=settings, db=runtime.db,
-                 publisher=NatsPublisher.from_settings(settings))
+    rt = Runtime(settings=settings, db=runtime.db)
+    rt.put(PUBLISHER, NatsPublisher.from_settings(settings))
     await stock_sku(rt, merchant, "NATS-4", 5)
     await finish_earlier_events(runtime)
     order = await place(rt, merchant, ("NATS-4", 1))
     try:
         await Relay(rt).relay_once()
     finally:
-        await rt.publisher.close()
+        await publisher_of(rt).close()
 
     [event] = await events_of(rt, merchant)
     assert event["aggregate_id"] == order["id"]

@@ -26,8 +26,8 @@ from orderline.core.clock import Clock, ManualClock, SystemClock
 from orderline.core.config import Settings
 from orderline.core.db.tables import OutboxEvent, table_of
 from orderline.core.notifier import Message
-from orderline.core.runtime import Runtime, build_runtime
-from orderline.events.broker import NoPublisher
+from orderline.core.runtime import Runtime
+from orderline.events.broker import NoPublisher, publisher_of
 from orderline.events.nats_publisher import NatsPublisher
 from orderline.events.relay import Relay
 from orderline.notifications import store as notification_store
@@ -36,6 +36,7 @@ from orderline.notifications.smtp_notifier import NotAnEmailAddress, SmtpNotifie
 from orderline.orders import service as orders
 from orderline.orders import status as order_status
 from orderline.orders.rules import CancelReason, RequestedLine
+from orderline.wiring import build_runtime
 from orderline.worker import loop as worker
 from tests.conftest import Merchant
 from tests.support.catalog import stock_sku
@@ -235,12 +236,12 @@ async def test_smtp_and_nats_are_wired_in_only_when_their_settings_are_given(
     configured = build_runtime(Settings(database_url=database_url))
     try:
         assert plain.notifier.channel == "log"
-        assert isinstance(plain.publisher, NoPublisher)
+        assert isinstance(publisher_of(plain), NoPublisher)
         assert "nats" not in [h.name for h in Relay(plain).handlers or ()]
         assert isinstance(configured.notifier, SmtpNotifier)
         assert (configured.notifier.host, configured.notifier.port) == ("mail.example", 587)
         assert "hunter2" not in repr(configured.settings)
-        assert isinstance(configured.publisher, NatsPublisher)
+        assert isinstance(publisher_of(configured), NatsPublisher)
         assert "nats" in [h.name for h in Relay(configured).handlers or ()]
         assert "notifications" in [loop.name for loop in worker.loops(configured)]
     finally:

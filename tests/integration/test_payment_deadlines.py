@@ -13,6 +13,7 @@ from orderline.events.relay import Relay
 from orderline.orders import service as orders
 from orderline.orders.status import cancel_lapsed_orders
 from orderline.payments import service as payments
+from orderline.payments.providers.configured import providers_of
 from orderline.payments.providers.sandbox import SandboxGateway
 from tests.conftest import Merchant, new_merchant
 from tests.integration.test_payments import set_capture_mode
@@ -25,7 +26,7 @@ async def shop(runtime: Runtime) -> tuple[SandboxGateway, Merchant, dict[str, An
     runtime.clock = ManualClock()
     gateway = SandboxGateway(secret="whsec_deadlines",
                              clock=lambda: runtime.clock.now().timestamp())
-    runtime.providers["sandbox"] = gateway
+    providers_of(runtime)["sandbox"] = gateway
     merchant = await new_merchant(runtime, reservation_ttl_seconds=TTL)
     await stock_sku(runtime, merchant, "MUG", 5, price=800)
     order = await place(runtime, merchant, ("MUG", 1))

@@ -16,6 +16,7 @@ from orderline.core.runtime import Runtime
 from orderline.events.relay import Relay
 from orderline.orders import service as orders
 from orderline.payments import service as payments
+from orderline.payments.providers.configured import providers_of
 from orderline.payments.providers.sandbox import SandboxBehaviour, SandboxGateway
 from tests.conftest import Merchant, new_merchant
 from tests.support.catalog import place, stock, stock_sku
@@ -25,7 +26,7 @@ SECRET = "whsec_sandbox_test"
 
 def with_sandbox(runtime: Runtime, **behaviour: Any) -> SandboxGateway:
     gateway = SandboxGateway(secret=SECRET, behaviour=SandboxBehaviour(**behaviour))
-    runtime.providers["sandbox"] = gateway
+    providers_of(runtime)["sandbox"] = gateway
     return gateway
 
 

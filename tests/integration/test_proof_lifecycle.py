@@ -17,6 +17,7 @@ from orderline.core.runtime import Runtime
 from orderline.manual_payments import methods as manual_methods
 from orderline.manual_payments import proof_store, verifications
 from orderline.manual_payments import proofs as payment_proofs
+from orderline.manual_payments.files.configured import PROOF_STORAGE
 from orderline.manual_payments.files.encryption import sealed_key_id
 from orderline.manual_payments.retention import delete_expired_files, rotate_master_keys
 from orderline.orders import service as orders
@@ -41,7 +42,7 @@ def folder(tmp_path: Path) -> Path:
 @pytest.fixture
 async def shop(runtime: Runtime, folder: Path) -> Merchant:
     runtime.clock = ManualClock()
-    runtime.proof_storage = sealed_storage(folder, master_keys("k1"))
+    runtime.put(PROOF_STORAGE, sealed_storage(folder, master_keys("k1")))
     merchant = await php_merchant(runtime)
     await stock_sku(runtime, merchant, "TEE", 20, price=125_000)
     await manual_methods.create_method(
@@ -84,7 +85,7 @@ async def test_a_stored_proof_is_sealed_on_disk_and_opens_only_with_its_key(
                          principal=None)
     content, media_type = await payment_proofs.proof_file(runtime, caller, proof["id"])
     assert content.startswith(b"\x89PNG") and media_type == "image/png"
-    runtime.proof_storage = sealed_storage(folder, master_keys("other"))
+    runtime.put(PROOF_STORAGE, sealed_storage(folder, master_keys("other")))
     with pytest.raises(ProofFileDeleted):  # unreadable: said plainly, never a 500
         await payment_proofs.proof_file(runtime, caller, proof["id"])
 
@@ -95,11 +96,11 @@ async def test_rotation_rewraps_old_proofs_and_they_stay_readable(
     caller = OrderCaller(business_id=shop.principal.business_id, order_id=order["id"],
                          principal=None)
     before, _ = await payment_proofs.proof_file(runtime, caller, proof["id"])
-    runtime.proof_storage = sealed_storage(folder, master_keys("k2", "k1"))
+    runtime.put(PROOF_STORAGE, sealed_storage(folder, master_keys("k2", "k1")))
     done = await rotate_master_keys(runtime, business_id=shop.principal.business_id)
     assert done.rewrapped >= 1 and done.missing == done.unreadable == 0
     assert {sealed_key_id(p.read_bytes()) for p in _files(folder)} == {"k2"}
-    runtime.proof_storage = sealed_storage(folder, master_keys("k2"))  # k1 retired
+    runtime.put(PROOF_STORAGE, sealed_storage(folder, master_keys("k2")))  # k1 retired
     after, _ = await payment_proofs.proof_file(runtime, caller, proof["id"])
     assert after == before
     again = await rotate_master_keys(runtime, business_id=shop.principal.business_id)

@@ -16,6 +16,7 @@ from orderline.core.runtime import Runtime
 from orderline.manual_payments import methods as manual_methods
 from orderline.manual_payments import proof_store, verifications
 from orderline.manual_payments import proofs as payment_proofs
+from orderline.manual_payments.files.configured import PROOF_STORAGE
 from orderline.orders import service as orders
 from orderline.orders.callers import OrderCaller
 from orderline.orders.rules import RequestedLine
@@ -32,7 +33,7 @@ ROUNDS = 6
 
 @pytest.fixture
 async def shop(runtime: Runtime, tmp_path: Path) -> Merchant:
-    runtime.proof_storage = sealed_storage(tmp_path / "proofs", master_keys("k1"))
+    runtime.put(PROOF_STORAGE, sealed_storage(tmp_path / "proofs", master_keys("k1")))
     merchant = await php_merchant(runtime)
     await stock_sku(runtime, merchant, "TEE", 100, price=125_000)
     await manual_methods.create_method(

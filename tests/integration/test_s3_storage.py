@@ -22,7 +22,7 @@ from moto.server import ThreadedMotoServer
 from pydantic import SecretStr
 
 from orderline.core.config import Settings
-from orderline.core.runtime import build_proof_storage
+from orderline.manual_payments.files.configured import build_proof_storage
 from orderline.manual_payments.files.encryption import MasterKeys, SealedDataError, sealed_key_id
 from orderline.manual_payments.files.s3_storage import S3Storage, StorageUnavailable
 from orderline.manual_payments.files.storage import EncryptedStorage, ProofStorage

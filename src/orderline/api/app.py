@@ -23,7 +23,7 @@ from orderline.cod import routes as cod
 from orderline.core.config import Settings
 from orderline.core.db.migrate import upgrade_to_head
 from orderline.core.logs import configure_logging
-from orderline.core.runtime import Runtime, build_runtime
+from orderline.core.runtime import Runtime
 from orderline.coupons import routes as coupons
 from orderline.events import routes as streams
 from orderline.events.listener import hub_listener
@@ -35,6 +35,7 @@ from orderline.privacy import routes as personal_data
 from orderline.shipping import routes as shipping
 from orderline.tenancy import routes as business
 from orderline.webhooks import routes as webhook_routes
+from orderline.wiring import build_runtime
 from orderline.worker import loop as worker
 
 

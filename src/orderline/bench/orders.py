@@ -54,11 +54,12 @@ from orderline.catalog import inventory
 from orderline.catalog import products as catalog
 from orderline.core.config import Settings, driver_free_url
 from orderline.core.db.migrate import upgrade_to_head
-from orderline.core.runtime import Runtime, build_runtime
+from orderline.core.runtime import Runtime
 from orderline.orders import service as orders
 from orderline.orders.rules import RequestedLine
 from orderline.tenancy import service as tenancy
 from orderline.tenancy.rules import Principal
+from orderline.wiring import build_runtime
 
 __all__ = ["BenchOptions", "BenchRefused", "ServerFailed", "run"]
 

@@ -73,6 +73,7 @@ from orderline.bench.statements import counting
 from orderline.catalog import products as catalog
 from orderline.core.runtime import Runtime
 from orderline.payments import service as payments
+from orderline.payments.providers.configured import providers_of
 from orderline.payments.providers.sandbox import PM_APPROVE, SandboxGateway, sign
 from orderline.tenancy import service as tenancy
 from orderline.tenancy.rules import Principal
@@ -332,7 +333,7 @@ async def _bench(options: PaymentBenchOptions, url: str, report: PaymentReport,
         # This process's sandbox keeps its webhooks for drain(), signed with the server's
         # secret.
         gateway = SandboxGateway(secret=_secret(runtime))
-        runtime.providers["sandbox"] = gateway
+        providers_of(runtime)["sandbox"] = gateway
         created = await tenancy.create_business(runtime, name="Payment bench shop",
                                                 currency="USD")
         key = created.api_key.key

@@ -56,6 +56,7 @@ from orderline.core.runtime import Runtime
 from orderline.manual_payments import methods as manual_methods
 from orderline.manual_payments import proof_store
 from orderline.manual_payments import proofs as payment_proofs
+from orderline.manual_payments.files.configured import PROOF_READER
 from orderline.manual_payments.methods import format_amount
 from orderline.manual_payments.scoring import score_due
 from orderline.orders import service as orders
@@ -196,7 +197,7 @@ async def _ocr_phase(options: ProofBenchOptions, client: httpx.AsyncClient, runt
         raise BenchRefused("Tesseract is not installed: apt-get install tesseract-ocr, or run "
                            "with --ocr 1 on a machine that has it.")
     timed = _TimedReader(reader)
-    runtime.proof_reader = timed
+    runtime.put(PROOF_READER, timed)
     placed = await _orders(runtime, principal, options.ocr)
     for order in placed:
         mp = order["manual_payment"]

@@ -17,7 +17,8 @@ import typer
 from orderline.core.config import Settings
 from orderline.core.db.migrate import upgrade_to_head
 from orderline.core.logs import configure_logging
-from orderline.core.runtime import Runtime, build_runtime
+from orderline.core.runtime import Runtime
+from orderline.wiring import build_runtime
 
 T = TypeVar("T")
 app = typer.Typer(help="Orderline: orders, inventory and reservations that never oversell.",
@@ -458,7 +459,7 @@ def proofs_rotate_keys(business: Annotated[str | None, typer.Option(
 
 
 def _current_key_id(settings: Settings) -> str:
-    from orderline.core.runtime import master_keys
+    from orderline.manual_payments.files.configured import master_keys
 
     return master_keys(settings).current_id
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from orderline.core.runtime import Part, Runtime
 from orderline.events.event_types import StoredEvent
 
 
@@ -23,3 +24,24 @@ class NoPublisher:
 
     async def close(self) -> None:
         return None
+
+
+def build_publisher(runtime: Runtime) -> EventPublisher:
+    """NATS JetStream when a URL is configured, else nothing is published."""
+    if runtime.settings.nats_url:
+        from orderline.events.nats_publisher import NatsPublisher
+
+        return NatsPublisher.from_settings(runtime.settings)
+    return NoPublisher()
+
+
+async def _close_publisher(publisher: EventPublisher) -> None:
+    await publisher.close()
+
+
+PUBLISHER: Part[EventPublisher] = Part("event publisher", build=build_publisher,
+                                       close=_close_publisher)
+
+
+def publisher_of(runtime: Runtime) -> EventPublisher:
+    return runtime.get(PUBLISHER)

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from orderline.events.broker import publisher_of
 from orderline.events.event_types import EventType, StoredEvent
 from orderline.events.handler import Handler, HandlerContext
 
 
 async def publish_event(ctx: HandlerContext, conn: AsyncConnection, event: StoredEvent) -> None:
-    await ctx.runtime.publisher.publish(event)
+    await publisher_of(ctx.runtime).publish(event)
 
 
 NATS_PUBLISHING = Handler("nats", frozenset(EventType), publish_event)

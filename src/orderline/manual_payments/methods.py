@@ -233,7 +233,7 @@ async def choose(conn: AsyncConnection, business_id: uuid.UUID, code: str, chann
         minutes=settings["proof_deadline_minutes"]))
 
 
-async def attach(conn: AsyncConnection, order: dict[str, Any], choice: ManualChoice, *,
+async def attach(conn: AsyncConnection, order: OrderRow, choice: ManualChoice, *,
                  now: datetime) -> dict[str, Any]:
     """Give a new order (written with ``choice.proof_deadline`` as its payment deadline) its
     manual payment, in the order's transaction: a fresh reference, the exact amount, and the
@@ -246,12 +246,12 @@ async def attach(conn: AsyncConnection, order: dict[str, Any], choice: ManualCho
                     "account_number": method["account_number"],
                     "bank_name": method["bank_name"], "details": method["details"],
                     "instructions": rendered_instructions(
-                        method, amount=order["total"], currency=order["currency"],
+                        method, amount=order.total, currency=order.currency,
                         reference=reference)}
-        values = {"id": uuid.uuid4(), "business_id": order["business_id"],
-                  "order_id": order["id"], "method_id": method["id"],
+        values = {"id": uuid.uuid4(), "business_id": order.business_id,
+                  "order_id": order.id, "method_id": method["id"],
                   "method_code": method["code"], "method": snapshot, "reference": reference,
-                  "amount": order["total"], "currency": order["currency"],
+                  "amount": order.total, "currency": order.currency,
                   "proof_deadline": choice.proof_deadline, "status": AWAITING_PROOF,
                   "proofs_submitted": 0, "created_at": now, "updated_at": now}
         if await store.insert_manual_payment(conn, values):

@@ -39,6 +39,7 @@ from orderline.events.event_types import EventType
 from orderline.manual_payments import method_store as payment_method_store
 from orderline.manual_payments import proof_store
 from orderline.manual_payments.files.cleaning import CleanProof, clean_proof
+from orderline.manual_payments.files.configured import proof_storage
 from orderline.manual_payments.files.encryption import SealedDataError
 from orderline.manual_payments.files.storage import StorageUnavailable
 from orderline.manual_payments.methods import instructions_view
@@ -111,7 +112,7 @@ async def upload(runtime: Runtime, caller: OrderCaller, data: bytes) -> dict[str
                    caller.order_id)
     proof_id = uuid.uuid4()
     key = storage_key(caller.business_id, caller.order_id, proof_id)
-    storage = runtime.proofs()
+    storage = proof_storage(runtime)
     try:
         await storage.put(key, clean.content)
     except StorageUnavailable as exc:
@@ -220,7 +221,7 @@ async def read_file(runtime: Runtime, row: RowMapping) -> bytes:
             f"({row['file_deleted_reason'] or 'retention'}); its record and hash remain.",
             details={"sha256": row["sha256"], "deleted_at": row["file_deleted_at"]})
     try:
-        return await runtime.proofs().get(row["storage_key"])
+        return await proof_storage(runtime).get(row["storage_key"])
     except StorageUnavailable as exc:
         raise ProofStorageUnavailable("The proof store did not answer; try again in a "
                                       "moment.") from exc

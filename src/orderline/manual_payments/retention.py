@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from orderline.core.db.tables import Business, table_of
 from orderline.core.runtime import Runtime
 from orderline.manual_payments import proof_store
+from orderline.manual_payments.files.configured import proof_storage
 from orderline.manual_payments.files.encryption import SealedDataError
 from orderline.manual_payments.proof_records import record
 
@@ -77,7 +78,7 @@ async def remove_marked_files(runtime: Runtime) -> int:
         if not rows:
             return removed
         for row in rows:
-            await runtime.proofs().delete(row["storage_key"])
+            await proof_storage(runtime).delete(row["storage_key"])
 
             async def forget(conn: AsyncConnection, proof_id: uuid.UUID = row["id"]) -> None:
                 await proof_store.forget_file(conn, proof_id)
@@ -100,7 +101,7 @@ async def rotate_master_keys(runtime: Runtime,
     """Re-wrap every stored proof (of every business, or one) with the current master key
     (idempotent: a file already under it is left alone). ``progress`` is called after each
     batch."""
-    storage = runtime.proofs()
+    storage = proof_storage(runtime)
     done = Rotation()
     after: uuid.UUID | None = None
     while True:

@@ -28,6 +28,7 @@ from orderline.core.runtime import Runtime
 from orderline.events.event_types import EventType
 from orderline.manual_payments import method_store as payment_method_store
 from orderline.manual_payments import proof_store
+from orderline.manual_payments.files.configured import proof_reader, proof_storage
 from orderline.manual_payments.files.encryption import SealedDataError
 from orderline.manual_payments.proof_records import announce, record
 from orderline.manual_payments.review_rules import score_to_bp
@@ -57,7 +58,7 @@ async def _read_one(runtime: Runtime, proof: RowMapping) -> None:
     # Imported here: the API process never loads the OCR engine's wrapper.
     from orderline.manual_payments.files.ocr import OcrFailed, OcrUnavailable
 
-    reader = runtime.reader()
+    reader = proof_reader(runtime)
     text: str | None = None
     problem: str | None = None
     retry = False
@@ -67,7 +68,7 @@ async def _read_one(runtime: Runtime, proof: RowMapping) -> None:
         problem = "The proof's file was deleted before it could be read."
     else:
         try:
-            content = await runtime.proofs().get(proof["storage_key"])
+            content = await proof_storage(runtime).get(proof["storage_key"])
             text = await reader.read_text(content, proof["media_type"])
         except OcrUnavailable:
             problem = "OCR is not installed on this worker (tesseract); review by eye."

@@ -55,6 +55,7 @@ from orderline.payments.providers.base import (
     ProviderStatus,
     WebhookRejected,
 )
+from orderline.payments.providers.configured import providers_of
 from orderline.payments.rules import (
     LIVE_INTENTS,
     Apply,
@@ -79,12 +80,12 @@ OFFLINE_PROVIDERS = frozenset({"cod", "manual"})
 
 
 def provider_named(runtime: Runtime, name: str) -> PaymentProvider:
-    provider = runtime.providers.get(name)
+    provider = providers_of(runtime).get(name)
     if provider is None:
         raise UnknownPaymentProvider(
             f"No payment provider '{name}' is configured; use one of: "
-            + (", ".join(sorted(runtime.providers)) or "none") + ".",
-            details={"provider": name, "configured": sorted(runtime.providers)})
+            + (", ".join(sorted(providers_of(runtime))) or "none") + ".",
+            details={"provider": name, "configured": sorted(providers_of(runtime))})
     return provider
 
 

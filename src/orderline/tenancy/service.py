@@ -15,6 +15,7 @@ from orderline.core.money import check_currency
 from orderline.core.runtime import Runtime
 from orderline.orders.rules import MAX_LINE_QUANTITY, MAX_ORDER_TOTAL
 from orderline.payments.providers.base import CaptureMode
+from orderline.payments.providers.configured import providers_of
 from orderline.tenancy import store
 from orderline.tenancy.rules import (
     ALL_SCOPES,
@@ -216,12 +217,12 @@ async def update_settings(runtime: Runtime, principal: Principal, *,
                                    details={"capture_mode": capture_mode})
         values["capture_mode"] = capture_mode
     if card_provider is not None:
-        if card_provider not in runtime.providers or card_provider == "cod":
+        if card_provider not in providers_of(runtime) or card_provider == "cod":
             raise ValidationFailed(
                 f"'{card_provider}' is not a card provider of this deployment; configured: "
-                + (", ".join(sorted(runtime.providers)) or "none") + ".",
+                + (", ".join(sorted(providers_of(runtime))) or "none") + ".",
                 details={"card_provider": card_provider,
-                         "configured": sorted(runtime.providers)})
+                         "configured": sorted(providers_of(runtime))})
         values["card_provider"] = card_provider
     values.update(_checkout_numbers({
         "min_order_total": min_order_total, "max_order_total": max_order_total,

@@ -1,0 +1,32 @@
+"""Builds the runtime of one process: the database from the settings, and the adapters chosen
+by configuration (email through SMTP or the log, a rate limiter in Redis or in memory).
+
+It sits above every capability (like ``api`` and ``cli``), so it may import any of them; the
+capabilities themselves only know ``orderline.core.runtime``.
+"""
+
+from __future__ import annotations
+
+from orderline.core.clock import Clock, SystemClock
+from orderline.core.config import Settings
+from orderline.core.db.engine import Database
+from orderline.core.notifier import LogNotifier, Notifier
+from orderline.core.ratelimit import build_limiter
+from orderline.core.runtime import Runtime
+from orderline.notifications.smtp_notifier import SmtpNotifier
+
+
+def build_runtime(settings: Settings | None = None, *, clock: Clock | None = None) -> Runtime:
+    settings = settings or Settings()
+    if not settings.database_url:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(settings.resolved_database_url(), pool_size=settings.db_pool_size)
+    return Runtime(settings=settings, db=db, clock=clock or SystemClock(),
+                   notifier=build_notifier(settings), limiter=build_limiter(settings.redis_url))
+
+
+def build_notifier(settings: Settings) -> Notifier:
+    """Email through SMTP when a host is configured, else the log."""
+    if settings.smtp_host:
+        return SmtpNotifier.from_settings(settings)
+    return LogNotifier()
