@@ -16,9 +16,9 @@ import pytest
 
 from orderline.core.config import Settings, async_url
 from orderline.core.db.engine import Database
-from orderline.core.db.migrate import upgrade_to_head
 from orderline.core.runtime import Runtime
 from orderline.manual_payments.files.ocr import TesseractReader
+from orderline.schema.migrate import upgrade_to_head
 from orderline.tenancy import service as tenancy
 from orderline.tenancy.rules import Principal
 from tests.support import postgres

@@ -11,8 +11,9 @@ import pytest
 from sqlalchemy import func, select
 
 from orderline.core.clock import ManualClock
-from orderline.core.db.tables import OutboxEvent, table_of
+from orderline.core.db.tables import table_of
 from orderline.core.runtime import Runtime
+from orderline.events.tables import OutboxEvent
 from orderline.orders.store import find_or_create_customer as new_customer
 from orderline.tenancy import service as tenancy
 from tests.conftest import Merchant, new_merchant

@@ -12,9 +12,11 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from orderline.core.db.tables import Coupon, Order, table_of
+from orderline.core.db.tables import table_of
 from orderline.core.runtime import Runtime
+from orderline.coupons.tables import Coupon
 from orderline.orders.store import find_or_create_customer as new_customer
+from orderline.orders.tables import Order
 from tests.conftest import new_merchant
 from tests.e2e.conftest import api_client, ok
 from tests.support.checkout import Cart, open_shop, start_checkout

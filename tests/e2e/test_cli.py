@@ -8,8 +8,10 @@ from pathlib import Path
 
 from sqlalchemy import select, update
 
-from orderline.core.db.tables import OutboxEvent, StockLevel, table_of
+from orderline.catalog.tables import StockLevel
+from orderline.core.db.tables import table_of
 from orderline.core.runtime import Runtime
+from orderline.events.tables import OutboxEvent
 from orderline.payments.providers.configured import providers_of
 from orderline.tenancy import service as tenancy
 from tests.conftest import new_merchant
@@ -108,9 +110,9 @@ async def test_outbox_status_flags_dead_events_and_retry_requeues_them(
 
 async def test_payments_reconcile_passes_on_a_clean_ledger_and_reports_a_mismatch(
         runtime: Runtime, database_url: str) -> None:
-    from orderline.core.db.tables import PaymentIntent
     from orderline.payments import service as payments
     from orderline.payments.providers.sandbox import SandboxGateway
+    from orderline.payments.tables import PaymentIntent
     from tests.support.catalog import place
 
     providers_of(runtime)["sandbox"] = SandboxGateway(secret="whsec_cli")

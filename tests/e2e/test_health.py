@@ -12,8 +12,8 @@ from sqlalchemy.engine import Connection
 
 from orderline.core.config import Settings, async_url
 from orderline.core.db.engine import Database
-from orderline.core.db.migrate import alembic_config, head_revision
 from orderline.core.runtime import Runtime
+from orderline.schema.migrate import alembic_config, head_revision
 from tests.e2e.conftest import api_client
 from tests.support.servers import free_port
 

@@ -16,7 +16,8 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from orderline.core.db.tables import Reservation, table_of
+from orderline.catalog.tables import Reservation
+from orderline.core.db.tables import table_of
 from orderline.core.runtime import Runtime
 from tests.conftest import Merchant, new_merchant
 from tests.support.catalog import stock_sku

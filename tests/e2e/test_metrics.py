@@ -31,13 +31,14 @@ from orderline.core.checkpoints import Checkpoints
 from orderline.core.clock import ManualClock
 from orderline.core.config import Settings, async_url
 from orderline.core.db.engine import Database
-from orderline.core.db.migrate import upgrade_to_head
-from orderline.core.db.tables import WebhookDelivery, WebhookEndpoint, table_of
+from orderline.core.db.tables import table_of
 from orderline.core.logs import JsonFormatter
 from orderline.core.runtime import Runtime
 from orderline.events.event_types import StoredEvent
 from orderline.events.relay import Relay
 from orderline.orders import status as order_status
+from orderline.schema.migrate import upgrade_to_head
+from orderline.webhooks.tables import WebhookDelivery, WebhookEndpoint
 from orderline.worker.handlers import Handler, HandlerContext, default_handlers
 from tests.conftest import Merchant, new_merchant
 from tests.e2e.conftest import add_product, api_client, error_of, ok, order_body, place_order

@@ -10,9 +10,10 @@ from typing import Any
 from sqlalchemy import update
 
 from orderline.catalog import store as catalog_store
+from orderline.catalog.tables import Variant
 from orderline.checkout import cart_store, carts
 from orderline.checkout.carts import CartCaller
-from orderline.core.db.tables import Variant, table_of
+from orderline.core.db.tables import table_of
 from orderline.core.errors import CartClosed
 from orderline.core.runtime import Runtime
 from tests.conftest import Merchant, new_merchant

@@ -15,9 +15,10 @@ import pytest
 from sqlalchemy import func, select
 
 from orderline.catalog import inventory
+from orderline.catalog.tables import StockMovement
 from orderline.core.checkpoints import Checkpoints
 from orderline.core.clock import ManualClock
-from orderline.core.db.tables import StockMovement, table_of
+from orderline.core.db.tables import table_of
 from orderline.core.errors import InvalidTransition, OutOfStock
 from orderline.core.runtime import Runtime
 from orderline.orders.service import get_order, order_history

@@ -12,13 +12,15 @@ from sqlalchemy import select, update
 
 from orderline.catalog import inventory
 from orderline.catalog.rules import MovementReason
-from orderline.core.db.tables import Business, OutboxEvent, table_of
+from orderline.core.db.tables import table_of
 from orderline.core.runtime import Runtime
 from orderline.events.event_types import AggregateType, EventType
 from orderline.events.outbox import emit
 from orderline.events.relay import Relay
+from orderline.events.tables import OutboxEvent
 from orderline.notifications import store as notification_store
 from orderline.notifications.service import send_due
+from orderline.tenancy.tables import Business
 from tests.conftest import Merchant
 from tests.support.catalog import place, stock, stock_sku
 

@@ -22,13 +22,14 @@ from nats.js.errors import NotFoundError
 from sqlalchemy import delete, select, update
 
 from orderline.core.config import Settings
-from orderline.core.db.tables import HandlerInbox, OutboxEvent, table_of
+from orderline.core.db.tables import table_of
 from orderline.core.runtime import Runtime
 from orderline.events.broker import PUBLISHER, publisher_of
 from orderline.events.event_types import EventType
 from orderline.events.nats_publisher import NatsPublisher
 from orderline.events.outbox import stored_event
 from orderline.events.relay import Relay
+from orderline.events.tables import HandlerInbox, OutboxEvent
 from orderline.orders import status as order_status
 from tests.conftest import IN_CI, Merchant
 from tests.support.catalog import place, stock_sku

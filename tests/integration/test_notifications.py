@@ -24,12 +24,13 @@ from sqlalchemy import update
 
 from orderline.core.clock import Clock, ManualClock, SystemClock
 from orderline.core.config import Settings
-from orderline.core.db.tables import OutboxEvent, table_of
+from orderline.core.db.tables import table_of
 from orderline.core.notifier import Message
 from orderline.core.runtime import Runtime
 from orderline.events.broker import NoPublisher, publisher_of
 from orderline.events.nats_publisher import NatsPublisher
 from orderline.events.relay import Relay
+from orderline.events.tables import OutboxEvent
 from orderline.notifications import store as notification_store
 from orderline.notifications.service import send_due
 from orderline.notifications.smtp_notifier import NotAnEmailAddress, SmtpNotifier

@@ -16,14 +16,16 @@ import pytest
 from sqlalchemy import func, select, update
 
 from orderline.catalog import inventory
+from orderline.catalog.tables import StockLevel
 from orderline.core.checkpoints import Checkpoints
 from orderline.core.clock import ManualClock
-from orderline.core.db.tables import HandlerInbox, OutboxEvent, StockLevel, table_of
+from orderline.core.db.tables import table_of
 from orderline.core.errors import OutOfStock
 from orderline.core.runtime import Runtime
 from orderline.events import outbox_admin, outbox_store
 from orderline.events.event_types import EventType, RetrySchedule, StoredEvent
 from orderline.events.relay import Relay
+from orderline.events.tables import HandlerInbox, OutboxEvent
 from orderline.orders import status as order_status
 from orderline.orders.customers import get_customer
 from orderline.orders.rules import OrderStatus

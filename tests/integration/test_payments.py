@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
-from orderline.core.db.tables import Business, table_of
+from orderline.core.db.tables import table_of
 from orderline.core.errors import PaymentFailed, RefundExceedsCaptured, WebhookSignatureRejected
 from orderline.core.runtime import Runtime
 from orderline.events.relay import Relay
@@ -18,6 +18,7 @@ from orderline.orders import service as orders
 from orderline.payments import service as payments
 from orderline.payments.providers.configured import providers_of
 from orderline.payments.providers.sandbox import SandboxBehaviour, SandboxGateway
+from orderline.tenancy.tables import Business
 from tests.conftest import Merchant, new_merchant
 from tests.support.catalog import place, stock, stock_sku
 
@@ -218,8 +219,8 @@ def _signed(body: bytes, secret: str, timestamp: int | None) -> dict[str, str]:
 
 async def test_reconciliation_finds_an_intent_that_disagrees_with_its_ledger(
         runtime: Runtime) -> None:
-    from orderline.core.db.tables import PaymentIntent
     from orderline.payments.reconcile import reconcile_payments
+    from orderline.payments.tables import PaymentIntent
 
     with_sandbox(runtime)
     merchant = await new_merchant(runtime)

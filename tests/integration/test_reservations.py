@@ -11,14 +11,16 @@ from sqlalchemy import func, select
 
 from orderline.catalog import inventory
 from orderline.catalog.rules import MovementReason
+from orderline.catalog.tables import Reservation
 from orderline.core.checkpoints import Checkpoints
 from orderline.core.clock import ManualClock
-from orderline.core.db.tables import OrderEvent, Reservation, table_of
+from orderline.core.db.tables import table_of
 from orderline.core.errors import InsufficientStock, OutOfStock, PaymentDeadlinePassed
 from orderline.core.runtime import Runtime
 from orderline.orders.rules import RequestedLine
 from orderline.orders.service import OrderEdit, edit_order, get_order
 from orderline.orders.status import cancel_lapsed_orders, confirm_payment
+from orderline.orders.tables import OrderEvent
 from tests.conftest import Merchant, new_merchant
 from tests.support.catalog import place, stock, stock_sku
 

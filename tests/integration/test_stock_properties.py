@@ -41,24 +41,18 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orderline.catalog import inventory, stock_store
 from orderline.catalog.rules import MovementReason, ReservationStatus
+from orderline.catalog.tables import Reservation, StockLevel, StockMovement, Variant
 from orderline.core.clock import ManualClock
 from orderline.core.config import Settings, async_url
 from orderline.core.db.engine import Database
-from orderline.core.db.tables import (
-    Order,
-    OrderLine,
-    Reservation,
-    StockLevel,
-    StockMovement,
-    Variant,
-    table_of,
-)
+from orderline.core.db.tables import table_of
 from orderline.core.errors import DomainError
 from orderline.core.runtime import Runtime
 from orderline.orders import service as orders
 from orderline.orders import status as order_status
 from orderline.orders.rules import REVENUE_STATUSES, OrderStatus, RequestedLine
 from orderline.orders.service import OrderEdit
+from orderline.orders.tables import Order, OrderLine
 from tests.conftest import Merchant, new_merchant
 from tests.support.catalog import place, stock, stock_sku
 

@@ -14,9 +14,11 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from orderline.core.db.tables import Customer, HandlerInbox, Order, OutboxEvent, table_of
+from orderline.core.db.tables import table_of
 from orderline.core.runtime import Runtime
+from orderline.events.tables import HandlerInbox, OutboxEvent
 from orderline.orders import status as order_status
+from orderline.orders.tables import Customer, Order
 from tests.conftest import new_merchant
 from tests.support.catalog import place, stock_sku
 from tests.support.servers import running_worker

@@ -21,7 +21,6 @@ from orderline.checkout import cart_routes as carts
 from orderline.checkout import checkout_routes as checkouts
 from orderline.cod import routes as cod
 from orderline.core.config import Settings
-from orderline.core.db.migrate import upgrade_to_head
 from orderline.core.logs import configure_logging
 from orderline.core.runtime import Runtime
 from orderline.coupons import routes as coupons
@@ -32,6 +31,7 @@ from orderline.manual_payments import verification_routes as verifications
 from orderline.orders import routes as orders
 from orderline.payments import routes as payments
 from orderline.privacy import routes as personal_data
+from orderline.schema.migrate import upgrade_to_head
 from orderline.shipping import routes as shipping
 from orderline.tenancy import routes as business
 from orderline.webhooks import routes as webhook_routes

@@ -8,8 +8,8 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
-from orderline.core.db.migrate import current_revision, head_revision
 from orderline.core.http import RuntimeDep
+from orderline.schema.migrate import current_revision, head_revision
 
 router = APIRouter(tags=["health"])
 

@@ -6,10 +6,11 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from orderline.core.db.tables import WebhookDelivery, table_of
+from orderline.core.db.tables import table_of
 from orderline.core.metrics import StoredFigures
 from orderline.core.runtime import Runtime
 from orderline.events import outbox_admin
+from orderline.webhooks.tables import WebhookDelivery
 
 
 async def _deliveries_by_status(conn: AsyncConnection) -> dict[str, int]:

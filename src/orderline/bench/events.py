@@ -33,12 +33,12 @@ from orderline.bench.load import drive, percentile
 from orderline.bench.orders import BenchRefused, _admin, _database_url, server_url
 from orderline.catalog import products as catalog
 from orderline.core.config import Settings
-from orderline.core.db.migrate import upgrade_to_head
 from orderline.core.runtime import Runtime
 from orderline.events import outbox_admin
 from orderline.orders import service as orders
 from orderline.orders import status as order_status
 from orderline.orders.rules import RequestedLine
+from orderline.schema.migrate import upgrade_to_head
 from orderline.tenancy import service as tenancy
 from orderline.tenancy.rules import Principal
 from orderline.wiring import build_runtime

@@ -53,10 +53,10 @@ from orderline.bench.statements import counting
 from orderline.catalog import inventory
 from orderline.catalog import products as catalog
 from orderline.core.config import Settings, driver_free_url
-from orderline.core.db.migrate import upgrade_to_head
 from orderline.core.runtime import Runtime
 from orderline.orders import service as orders
 from orderline.orders.rules import RequestedLine
+from orderline.schema.migrate import upgrade_to_head
 from orderline.tenancy import service as tenancy
 from orderline.tenancy.rules import Principal
 from orderline.wiring import build_runtime

@@ -22,15 +22,10 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import ScalarSelect
 
 from orderline.catalog.rules import MovementReason, ReservationStatus
+from orderline.catalog.tables import Reservation, StockLevel, StockMovement, Variant
 from orderline.core.db.insert import insert_ignoring_conflict
-from orderline.core.db.tables import (
-    Location,
-    Reservation,
-    StockLevel,
-    StockMovement,
-    Variant,
-    table_of,
-)
+from orderline.core.db.tables import table_of
+from orderline.tenancy.tables import Location
 
 levels = table_of(StockLevel)
 reservations = table_of(Reservation)

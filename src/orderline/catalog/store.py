@@ -11,7 +11,9 @@ from sqlalchemy import insert, select, tuple_, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from orderline.core.db.tables import Location, Product, StockLevel, Variant, table_of
+from orderline.catalog.tables import Product, StockLevel, Variant
+from orderline.core.db.tables import table_of
+from orderline.tenancy.tables import Location
 
 products = table_of(Product)
 variants = table_of(Variant)

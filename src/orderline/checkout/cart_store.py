@@ -21,7 +21,9 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orderline.catalog.stock_store import held_sum
-from orderline.core.db.tables import Cart, CartLine, StockLevel, Variant, table_of
+from orderline.catalog.tables import StockLevel, Variant
+from orderline.checkout.tables import Cart, CartLine
+from orderline.core.db.tables import table_of
 
 carts = table_of(Cart)
 cart_lines = table_of(CartLine)

@@ -11,7 +11,9 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from orderline.core.db.tables import Business, Cart, Checkout, table_of
+from orderline.checkout.tables import Cart, Checkout
+from orderline.core.db.tables import table_of
+from orderline.tenancy.tables import Business
 
 checkouts = table_of(Checkout)
 carts = table_of(Cart)

@@ -15,8 +15,9 @@ from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from orderline.checkout.tables import IdempotencyKey
 from orderline.core.db.insert import insert_ignoring_conflict
-from orderline.core.db.tables import IdempotencyKey, table_of
+from orderline.core.db.tables import table_of
 
 keys = table_of(IdempotencyKey)
 

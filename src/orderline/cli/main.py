@@ -15,9 +15,9 @@ from typing import Annotated, TypeVar
 import typer
 
 from orderline.core.config import Settings
-from orderline.core.db.migrate import upgrade_to_head
 from orderline.core.logs import configure_logging
 from orderline.core.runtime import Runtime
+from orderline.schema.migrate import upgrade_to_head
 from orderline.wiring import build_runtime
 
 T = TypeVar("T")

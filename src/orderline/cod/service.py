@@ -32,7 +32,7 @@ from orderline.cod.rules import (
     check_collected,
     trust_after,
 )
-from orderline.core.db.tables import Business, table_of
+from orderline.core.db.tables import table_of
 from orderline.core.errors import InvalidTransition, NotFound, RateLimited, ValidationFailed
 from orderline.core.notifier import Message
 from orderline.core.runtime import Runtime
@@ -42,6 +42,7 @@ from orderline.payments import store as payment_store
 from orderline.payments.rules import IntentStatus, MovementKind
 from orderline.shipping import store as shipping_store
 from orderline.tenancy.rules import Principal, Scope
+from orderline.tenancy.tables import Business
 
 COD = cod_store.COD
 OTP_TTL = timedelta(minutes=10)

@@ -10,8 +10,10 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from orderline.core.db.tables import CodOtp, Customer, Order, table_of
+from orderline.cod.tables import CodOtp
+from orderline.core.db.tables import table_of
 from orderline.orders.rules import OrderStatus
+from orderline.orders.tables import Customer, Order
 
 otps = table_of(CodOtp)
 customers = table_of(Customer)

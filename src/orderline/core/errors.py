@@ -6,6 +6,8 @@ in one table, so the domain never knows about HTTP.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 
@@ -21,10 +23,14 @@ class DomainError(Exception):
 
 
 class ValidationFailed(DomainError):
+    """The request is well-formed but a field breaks a rule; ``details`` names the field."""
+
     code = "validation_error"
 
 
 class NotFound(DomainError):
+    """No such resource in the caller's business (another business's id is not found either)."""
+
     code = "not_found"
 
     def __init__(self, kind: str, ident: object) -> None:
@@ -33,30 +39,44 @@ class NotFound(DomainError):
 
 
 class Unauthorized(DomainError):
+    """No credential, or an unknown or revoked API key or token."""
+
     code = "unauthorized"
 
 
 class Forbidden(DomainError):
+    """The API key lacks the scope this action needs; ``details`` names it."""
+
     code = "forbidden"
 
 
 class OutOfStock(DomainError):
+    """Not enough available units for the order's lines; ``details.lines`` lists the short ones."""
+
     code = "out_of_stock"
 
 
 class InvalidTransition(DomainError):
+    """The order's status table does not allow this move from its current status."""
+
     code = "invalid_transition"
 
 
 class VersionConflict(DomainError):
+    """``If-Match`` names an older version of the order: fetch it again and retry."""
+
     code = "version_conflict"
 
 
 class PaymentDeadlinePassed(DomainError):
+    """The order's payment deadline passed, so its stock is no longer held."""
+
     code = "payment_deadline_passed"
 
 
 class AmountMismatch(DomainError):
+    """A payment's amount is not the order's total."""
+
     code = "amount_mismatch"
 
 
@@ -73,14 +93,20 @@ class InsufficientStock(DomainError):
 
 
 class OrderNotEditable(DomainError):
+    """The order's lines can change only while it awaits payment."""
+
     code = "order_not_editable"
 
 
 class UnknownSku(DomainError):
+    """Some SKUs are not in this business's catalog; ``details.unknown_skus`` lists them."""
+
     code = "unknown_sku"
 
 
 class UnknownChannel(DomainError):
+    """The sales channel is not set up for this business."""
+
     code = "unknown_channel"
 
 
@@ -98,10 +124,14 @@ class UnsafeWebhookUrl(ValidationFailed):
 
 
 class DeliveryAlreadySucceeded(DomainError):
+    """The webhook delivery already succeeded; replaying it would send the event twice."""
+
     code = "webhook_delivery_already_succeeded"
 
 
 class WebhookEndpointDisabled(DomainError):
+    """The webhook endpoint is disabled, so nothing would be sent: enable it first."""
+
     code = "webhook_endpoint_disabled"
 
 
@@ -115,6 +145,8 @@ class InvalidLastEventId(ValidationFailed):
 
 
 class CartEmpty(DomainError):
+    """The cart has no lines to check out."""
+
     code = "cart_empty"
 
 
@@ -131,26 +163,38 @@ class CartChanged(DomainError):
 
 
 class QuantityAboveLimit(DomainError):
+    """A line has more units than the business's ``max_line_quantity``."""
+
     code = "quantity_above_limit"
 
 
 class BelowMinimumOrder(DomainError):
+    """The products after discounts come to less than the business's ``min_order_total``."""
+
     code = "below_minimum_order"
 
 
 class AboveMaximumOrder(DomainError):
+    """The order's total is above the business's ``max_order_total``."""
+
     code = "above_maximum_order"
 
 
 class ZeroTotalOrder(DomainError):
+    """The order comes to 0 and the business does not accept free orders."""
+
     code = "zero_total_order"
 
 
 class UndeliverableAddress(DomainError):
+    """No shipping zone of the business covers the address."""
+
     code = "undeliverable_address"
 
 
 class ShippingMethodUnavailable(DomainError):
+    """The chosen shipping method is not offered for this address."""
+
     code = "shipping_method_unavailable"
 
 
@@ -161,14 +205,20 @@ class InvalidCoupon(DomainError):
 
 
 class CouponNotStarted(DomainError):
+    """The coupon's validity has not started yet."""
+
     code = "coupon_not_started"
 
 
 class CouponExpired(DomainError):
+    """The coupon's validity has ended."""
+
     code = "coupon_expired"
 
 
 class CouponMinimumNotMet(DomainError):
+    """The cart's subtotal is below the coupon's minimum."""
+
     code = "coupon_minimum_not_met"
 
 
@@ -180,22 +230,32 @@ class CouponNotApplicable(DomainError):
 
 
 class CouponExhausted(DomainError):
+    """The coupon reached its total number of uses."""
+
     code = "coupon_exhausted"
 
 
 class CouponCustomerLimitReached(DomainError):
+    """This customer already used the coupon as often as it allows."""
+
     code = "coupon_customer_limit_reached"
 
 
 class CheckoutExpired(DomainError):
+    """The checkout's stock hold lapsed at its deadline; start the checkout again."""
+
     code = "checkout_expired"
 
 
 class CheckoutSuperseded(DomainError):
+    """A newer checkout of the same cart replaced this one."""
+
     code = "checkout_superseded"
 
 
 class CheckoutAlreadyConfirmed(DomainError):
+    """This checkout is already an order; it is never placed twice."""
+
     code = "checkout_already_confirmed"
 
 
@@ -207,14 +267,20 @@ class PriceChanged(DomainError):
 
 
 class IdempotencyKeyRequired(DomainError):
+    """Confirming needs an ``Idempotency-Key`` header."""
+
     code = "idempotency_key_required"
 
 
 class IdempotencyKeyReused(DomainError):
+    """This ``Idempotency-Key`` was used for a different request."""
+
     code = "idempotency_key_reused"
 
 
 class RequestInProgress(DomainError):
+    """A request with this ``Idempotency-Key`` is still running; retry to get its answer."""
+
     code = "request_in_progress"
 
 
@@ -225,6 +291,9 @@ class ConfirmInFlight(DomainError):
 
 
 class RateLimited(DomainError):
+    """Too many orders from this customer, phone or address; ``details.retry_after_seconds``
+    says when to retry."""
+
     code = "rate_limited"
 
 
@@ -239,22 +308,33 @@ class CodUnavailable(DomainError):
 
 
 class CodDisabled(CodUnavailable):
+    """The business does not offer cash on delivery."""
+
     code = "cod_disabled"
 
 
 class CodZoneNotAllowed(CodUnavailable):
+    """Cash on delivery is not offered in the address's shipping zone."""
+
     code = "cod_zone_not_allowed"
 
 
 class CodTotalAboveLimit(CodUnavailable):
+    """The total is above the business's cash-on-delivery limit."""
+
     code = "cod_total_above_limit"
 
 
 class CodTooManyOpenOrders(CodUnavailable):
+    """The customer has too many cash-on-delivery orders not yet collected."""
+
     code = "cod_too_many_open_orders"
 
 
 class CodTrustTooLow(CodUnavailable):
+    """The customer's trust score (lowered by refused or failed deliveries) is below the
+    business's minimum."""
+
     code = "cod_trust_too_low"
 
 
@@ -271,6 +351,8 @@ class OtpRejected(DomainError):
 
 
 class OtpExpired(OtpRejected):
+    """The one-time code is older than its 10 minutes; send a new one."""
+
     code = "otp_expired"
 
 
@@ -281,10 +363,14 @@ class OtpLocked(OtpRejected):
 
 
 class OtpInvalid(OtpRejected):
+    """The one-time code is wrong."""
+
     code = "otp_invalid"
 
 
 class OtpAlreadyUsed(OtpRejected):
+    """The one-time code was already used by a confirm; send a new one."""
+
     code = "otp_already_used"
 
 
@@ -299,22 +385,32 @@ class PaymentFailed(DomainError):
 
 
 class PaymentInProgress(DomainError):
+    """The order already has a live payment attempt; finish or cancel it first."""
+
     code = "payment_in_progress"
 
 
 class PaymentNotCapturable(DomainError):
+    """The order has no authorised payment to capture."""
+
     code = "payment_not_capturable"
 
 
 class RefundExceedsCaptured(DomainError):
+    """The refund is more than the order's payments have left to refund."""
+
     code = "refund_exceeds_captured"
 
 
 class PaymentProviderUnavailable(DomainError):
+    """The payment provider did not answer; nothing was booked. Retry."""
+
     code = "payment_provider_unavailable"
 
 
 class UnknownPaymentProvider(DomainError):
+    """No payment provider of that name is configured."""
+
     code = "unknown_payment_provider"
 
 
@@ -322,8 +418,13 @@ class WebhookSignatureRejected(DomainError):
     """A provider webhook failed verification. Its code says how: ``signature_missing``,
     ``signature_invalid``, ``timestamp_outside_tolerance`` or ``payload_invalid``."""
 
-    CODES = frozenset({"signature_missing", "signature_invalid", "timestamp_outside_tolerance",
-                       "payload_invalid"})
+    CODES: Mapping[str, str] = MappingProxyType({
+        "signature_missing": "A provider webhook came without its signature header.",
+        "signature_invalid": "A provider webhook's signature does not verify with the secret.",
+        "timestamp_outside_tolerance": "A provider webhook's signed timestamp is more than five "
+                                       "minutes away from now.",
+        "payload_invalid": "A provider webhook's signed body is not an event the provider sends.",
+    })
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message, details={"provider_check": code})
@@ -346,6 +447,8 @@ class ProofRefused(DomainError):
 
 
 class FileTooLarge(ProofRefused):
+    """The proof file is larger than the business (or the server) accepts."""
+
     code = "file_too_large"
 
 
@@ -356,10 +459,14 @@ class ImageTooLarge(ProofRefused):
 
 
 class UnsupportedFileType(ProofRefused):
+    """The proof is not a JPEG, PNG, WebP image or a PDF (judged by its bytes)."""
+
     code = "unsupported_file_type"
 
 
 class CorruptFile(ProofRefused):
+    """The proof file is damaged or incomplete and cannot be read."""
+
     code = "corrupt_file"
 
 

@@ -21,15 +21,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from orderline.core.db.tables import (
-    Coupon,
-    CouponCustomerUse,
-    Order,
-    OrderCoupon,
-    Product,
-    table_of,
-)
+from orderline.catalog.tables import Product
+from orderline.core.db.tables import table_of
 from orderline.coupons.rules import CouponRules
+from orderline.coupons.tables import Coupon, CouponCustomerUse, OrderCoupon
+from orderline.orders.tables import Order
 from orderline.pricing.engine import CouponKind
 
 coupons = table_of(Coupon)

@@ -32,7 +32,8 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orderline.core.db.engine import WRITTEN_BUSINESSES_KEY
-from orderline.core.db.tables import EventStream, HandlerInbox, OutboxEvent, table_of
+from orderline.core.db.tables import table_of
+from orderline.events.tables import EventStream, HandlerInbox, OutboxEvent
 
 outbox = table_of(OutboxEvent)
 streams = table_of(EventStream)

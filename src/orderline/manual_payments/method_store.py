@@ -12,7 +12,9 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from orderline.core.db.tables import Business, ManualPayment, ManualPaymentMethod, table_of
+from orderline.core.db.tables import table_of
+from orderline.manual_payments.tables import ManualPayment, ManualPaymentMethod
+from orderline.tenancy.tables import Business
 
 methods = table_of(ManualPaymentMethod)
 manual_payments = table_of(ManualPayment)

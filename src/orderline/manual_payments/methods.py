@@ -32,6 +32,7 @@ from orderline.manual_payments.review_rules import (
     score_to_bp,
 )
 from orderline.manual_payments.rules import TEMPLATES, MethodTemplate, templates_for
+from orderline.orders.store import OrderRow
 from orderline.tenancy.rules import Principal, Scope
 
 # Codes the other payment paths own; no manual method may take them.

@@ -19,6 +19,7 @@ from orderline.events.event_types import AggregateType, EventType
 from orderline.events.outbox import emit
 from orderline.manual_payments import proof_store
 from orderline.manual_payments.review_rules import bp_to_score
+from orderline.orders.store import OrderRow
 
 
 def file_url(row: Mapping[Any, Any]) -> str | None:
@@ -79,15 +80,15 @@ async def record(conn: AsyncConnection, *, business_id: uuid.UUID, proof_id: uui
         "after": audit_state(after), "created_at": now})
 
 
-def order_brief(order: Mapping[Any, Any]) -> dict[str, Any]:
-    return {"id": order["id"], "number": order["number"], "status": order["status"],
-            "total": order["total"], "currency": order["currency"],
-            "customer": {"name": order["customer_name"], "phone": order["customer_phone"],
-                         "email": order["customer_email"]}}
+def order_brief(order: OrderRow) -> dict[str, Any]:
+    return {"id": order.id, "number": order.number, "status": order.status,
+            "total": order.total, "currency": order.currency,
+            "customer": {"name": order.customer_name, "phone": order.customer_phone,
+                         "email": order.customer_email}}
 
 
 async def announce(conn: AsyncConnection, type_: EventType, proof: Mapping[Any, Any],
-                   order: Mapping[Any, Any], *, actor: str, now: datetime,
+                   order: OrderRow, *, actor: str, now: datetime,
                    extra: Mapping[Any, Any] | None = None, first: bool = False) -> None:
     await emit(conn, business_id=proof["business_id"], type=type_,
                aggregate_type=AggregateType.PAYMENT_PROOF, aggregate_id=proof["id"],
@@ -96,13 +97,13 @@ async def announce(conn: AsyncConnection, type_: EventType, proof: Mapping[Any, 
                now=now, new_aggregate=first)
 
 
-async def close_pending_of_order(conn: AsyncConnection, order: Mapping[Any, Any], *,
+async def close_pending_of_order(conn: AsyncConnection, order: OrderRow, *,
                                  actor: str, now: datetime, paid: bool = False) -> None:
     """The order was cancelled, or paid some other way (a card, a payment confirmed by
     hand): its undecided proofs leave the queue, audited."""
     status = proof_store.SUPERSEDED if paid else proof_store.CANCELLED
-    for closed in await proof_store.close_pending(conn, order["id"], status=status, now=now):
-        await record(conn, business_id=order["business_id"], proof_id=closed["id"],
-                     order_id=order["id"], action="order_paid" if paid else "order_cancelled",
+    for closed in await proof_store.close_pending(conn, order.id, status=status, now=now):
+        await record(conn, business_id=order.business_id, proof_id=closed["id"],
+                     order_id=order.id, action="order_paid" if paid else "order_cancelled",
                      actor=actor, key_id=None, before={**closed, "status": proof_store.PENDING},
                      after=closed, now=now)

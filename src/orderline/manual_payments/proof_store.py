@@ -14,14 +14,14 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orderline.core.db.insert import insert_ignoring_conflict
-from orderline.core.db.tables import (
+from orderline.core.db.tables import table_of
+from orderline.manual_payments.tables import (
     ManualPayment,
-    Order,
     PaymentProof,
     ProofFingerprint,
     VerificationAudit,
-    table_of,
 )
+from orderline.orders.tables import Order
 
 proofs = table_of(PaymentProof)
 fingerprints = table_of(ProofFingerprint)

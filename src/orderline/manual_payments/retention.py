@@ -22,12 +22,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from orderline.core.db.tables import Business, table_of
+from orderline.core.db.tables import table_of
 from orderline.core.runtime import Runtime
 from orderline.manual_payments import proof_store
 from orderline.manual_payments.files.configured import proof_storage
 from orderline.manual_payments.files.encryption import SealedDataError
 from orderline.manual_payments.proof_records import record
+from orderline.tenancy.tables import Business
 
 log = logging.getLogger("orderline.proofs")
 BATCH = 200

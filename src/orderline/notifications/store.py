@@ -18,7 +18,9 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from orderline.core.db.tables import Business, Notification, table_of
+from orderline.core.db.tables import table_of
+from orderline.notifications.tables import Notification
+from orderline.tenancy.tables import Business
 
 notifications = table_of(Notification)
 businesses = table_of(Business)

@@ -11,17 +11,13 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from orderline.core.db.tables import (
-    Checkout,
-    CodOtp,
-    Customer,
-    Notification,
-    Order,
-    OrderEvent,
-    OutboxEvent,
-    PaymentProof,
-    table_of,
-)
+from orderline.checkout.tables import Checkout
+from orderline.cod.tables import CodOtp
+from orderline.core.db.tables import table_of
+from orderline.events.tables import OutboxEvent
+from orderline.manual_payments.tables import PaymentProof
+from orderline.notifications.tables import Notification
+from orderline.orders.tables import Customer, Order, OrderEvent
 
 customers = table_of(Customer)
 orders = table_of(Order)

@@ -19,9 +19,10 @@ from sqlalchemy import delete, insert, select, true, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from orderline.core.db.tables import ShippingMethod, ShippingZone, TaxRate, table_of
+from orderline.core.db.tables import table_of
 from orderline.pricing.engine import ShippingKind, ShippingTerms, TaxRateTerms, WeightBand
 from orderline.shipping.rules import ZoneTerms
+from orderline.shipping.tables import ShippingMethod, ShippingZone, TaxRate
 
 zones = table_of(ShippingZone)
 methods = table_of(ShippingMethod)

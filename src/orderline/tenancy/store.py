@@ -10,7 +10,8 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from orderline.core.db.tables import ApiKey, Business, Channel, Location, OrderCounter, table_of
+from orderline.core.db.tables import table_of
+from orderline.tenancy.tables import ApiKey, Business, Channel, Location, OrderCounter
 
 businesses = table_of(Business)
 api_keys = table_of(ApiKey)

@@ -18,14 +18,10 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orderline.core.db.insert import insert_ignoring_conflict
-from orderline.core.db.tables import (
-    Business,
-    WebhookAttempt,
-    WebhookDelivery,
-    WebhookEndpoint,
-    table_of,
-)
+from orderline.core.db.tables import table_of
+from orderline.tenancy.tables import Business
 from orderline.webhooks.rules import DUE_STATUSES, REPLAYABLE_STATUSES, DeliveryStatus
+from orderline.webhooks.tables import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 endpoints = table_of(WebhookEndpoint)
 deliveries = table_of(WebhookDelivery)

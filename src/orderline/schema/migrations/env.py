@@ -1,15 +1,15 @@
-"""Alembic environment. Runs on the connection handed over by ``orderline.core.db.migrate``."""
+"""Alembic environment. Runs on the connection handed over by ``orderline.schema.migrate``."""
 
 from alembic import context
 
-from orderline.core.db.tables import Base
+from orderline.schema import metadata
 
 config = context.config
 connection = config.attributes.get("connection")
 if connection is None:
     raise RuntimeError("Run migrations with 'orderline migrate', which passes the connection.")
 
-context.configure(connection=connection, target_metadata=Base.metadata,
+context.configure(connection=connection, target_metadata=metadata,
                   render_as_batch=connection.dialect.name == "sqlite", compare_type=True)
 with context.begin_transaction():
     context.run_migrations()

@@ -1,0 +1,135 @@
+"""The orders tables."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    Uuid,
+    false,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from orderline.core.db.tables import Base, business_fk
+from orderline.core.db.types import BigIntPK, UTCDateTime
+
+
+class Customer(Base):
+    __tablename__ = "customers"
+    __table_args__ = (
+        UniqueConstraint("business_id", "phone"),
+        UniqueConstraint("business_id", "email"),
+    )
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    business_id: Mapped[uuid.UUID] = business_fk()
+    name: Mapped[str] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    email: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    total_orders: Mapped[int] = mapped_column(Integer, default=0)
+    total_spent: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Cash on delivery: trust (raised by delivered cash orders, lowered by refused or failed
+    # deliveries) and how many cash orders were delivered.
+    cod_trust_score: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    cod_delivered: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Set when the customer's personal data was erased (the row stays for the books).
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Order(Base):
+    __tablename__ = "orders"
+    __table_args__ = (
+        UniqueConstraint("business_id", "number"),
+        Index("ix_orders_business_created", "business_id", "created_at", "id"),
+        Index("ix_orders_status_deadline", "status", "payment_deadline"),
+        Index("ix_orders_customer", "customer_id"),
+    )
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    business_id: Mapped[uuid.UUID] = business_fk()
+    number: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(30))
+    channel: Mapped[str] = mapped_column(String(40))
+    customer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customers.id"))
+    customer_name: Mapped[str] = mapped_column(String(200))
+    customer_phone: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    customer_email: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    payment_method: Mapped[str] = mapped_column(String(40))
+    note: Mapped[str] = mapped_column(Text, default="")
+    currency: Mapped[str] = mapped_column(String(3))
+    subtotal: Mapped[int] = mapped_column(BigInteger)
+    total: Mapped[int] = mapped_column(BigInteger)
+    location_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    payment_deadline: Mapped[datetime] = mapped_column(UTCDateTime)
+    # SHA-256 of the buyer's order access token (shown once, when the order is placed).
+    access_token_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    payment_reference: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    cancel_reason: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    carrier: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    tracking_number: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    tracking_url: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    shipped_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Price snapshot from the pricing engine (all zero for an order placed without checkout).
+    discount_total: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    shipping_total: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    shipping_discount: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    tax_total: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    prices_include_tax: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                     server_default=false())
+    # {"taxes": [...], "coupons": [...]} as priced; the shipping method and address as chosen.
+    pricing: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    shipping_method: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    shipping_address: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    checkout_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True, unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class OrderLine(Base):
+    __tablename__ = "order_lines"
+    __table_args__ = (Index("ix_order_lines_order", "order_id"),)
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    business_id: Mapped[uuid.UUID] = business_fk()
+    order_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    variant_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    sku: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(300))
+    unit_price: Mapped[int] = mapped_column(BigInteger)
+    quantity: Mapped[int] = mapped_column(Integer)
+    line_total: Mapped[int] = mapped_column(BigInteger)
+    # This line's share of the discounts and of the tax (pricing engine, largest remainder).
+    discount: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    tax: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # Units refunded so far (refunds by line); never more than ``quantity``.
+    refunded_quantity: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class OrderEvent(Base):
+    """The audit history of an order: who changed what, when, from which status to which."""
+
+    __tablename__ = "order_events"
+    __table_args__ = (Index("ix_order_events_order", "order_id", "id"),)
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    business_id: Mapped[uuid.UUID] = business_fk()
+    order_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(40))
+    from_status: Mapped[str | None] = mapped_column(String(30), nullable=True)
+    to_status: Mapped[str | None] = mapped_column(String(30), nullable=True)
+    changes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

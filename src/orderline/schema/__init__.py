@@ -1,0 +1,28 @@
+"""The whole schema: every capability's tables on one metadata, and the Alembic migrations that
+build it (``orderline migrate``). It sits above the capabilities, like ``api`` and ``cli``:
+each capability declares its own tables in its ``tables`` module, and this package gathers
+them so migrations and the check that they match the models see every table."""
+
+from __future__ import annotations
+
+from sqlalchemy import MetaData
+
+from orderline.catalog import tables as catalog_tables
+from orderline.checkout import tables as checkout_tables
+from orderline.cod import tables as cod_tables
+from orderline.core.db.tables import Base
+from orderline.coupons import tables as coupon_tables
+from orderline.events import tables as event_tables
+from orderline.manual_payments import tables as manual_payment_tables
+from orderline.notifications import tables as notification_tables
+from orderline.orders import tables as order_tables
+from orderline.payments import tables as payment_tables
+from orderline.shipping import tables as shipping_tables
+from orderline.tenancy import tables as tenancy_tables
+from orderline.webhooks import tables as webhook_tables
+
+CAPABILITY_TABLES = (tenancy_tables, catalog_tables, order_tables, event_tables, webhook_tables,
+                     notification_tables, shipping_tables, coupon_tables, checkout_tables,
+                     payment_tables, cod_tables, manual_payment_tables)
+
+metadata: MetaData = Base.metadata

@@ -1,0 +1,124 @@
+"""The tenancy tables."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Integer,
+    String,
+    UniqueConstraint,
+    Uuid,
+    false,
+    text,
+    true,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from orderline.core.db.tables import Base, business_fk
+from orderline.core.db.types import UTCDateTime
+
+
+class Business(Base):
+    __tablename__ = "businesses"
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    currency: Mapped[str] = mapped_column(String(3))
+    reservation_ttl_seconds: Mapped[int] = mapped_column(Integer)
+    # Development mode lets webhooks point at loopback and private addresses (a local receiver).
+    development_mode: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                   server_default=false())
+    # Where low-stock alerts and webhook notices go (the log when unset).
+    alert_email: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    # Checkout settings (see checkout/rules.py for their meaning and defaults).
+    prices_include_tax: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                     server_default=false())
+    min_order_total: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    max_order_total: Mapped[int] = mapped_column(BigInteger, default=10**10,
+                                                 server_default=str(10**10))
+    max_line_quantity: Mapped[int] = mapped_column(Integer, default=100, server_default="100")
+    allow_free_orders: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                    server_default=false())
+    price_max_age_seconds: Mapped[int] = mapped_column(Integer, default=600,
+                                                       server_default="600")
+    return_coupon_on_cancel: Mapped[bool] = mapped_column(Boolean, default=True,
+                                                          server_default=true())
+    confirms_per_minute: Mapped[int] = mapped_column(Integer, default=10, server_default="10")
+    # Card payments: captured when authorised ("automatic") or on fulfilment ("manual").
+    capture_mode: Mapped[str] = mapped_column(String(10), default="automatic",
+                                              server_default="automatic")
+    # Which provider takes this business's card payments ("sandbox", "stripe", ...).
+    card_provider: Mapped[str] = mapped_column(String(20), default="sandbox",
+                                               server_default="sandbox")
+    # Cash on delivery (cod/rules.py CodPolicy): off until the merchant turns it on.
+    cod_enabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    cod_zone_ids: Mapped[list[str]] = mapped_column(JSON, default=list,
+                                                    server_default=text("'[]'"))
+    cod_max_order_total: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    cod_max_open_orders: Mapped[int] = mapped_column(Integer, default=2, server_default="2")
+    cod_min_trust_score: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    cod_otp_above_total: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    cod_otp_first_order: Mapped[bool] = mapped_column(Boolean, default=True,
+                                                      server_default=true())
+    cod_allow_discrepancy: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                        server_default=false())
+    # Manual payments (bank transfer, e-wallet): how long a buyer has to send a proof, how
+    # long an order stays held while its proof awaits review, the largest file accepted, how
+    # many days after the order is final its proof files are deleted, and the score (basis
+    # points, 10000 = 1.0) at or above which the worker approves a proof itself (None: never).
+    proof_deadline_minutes: Mapped[int] = mapped_column(Integer, default=1440,
+                                                        server_default="1440")
+    proof_review_hours: Mapped[int] = mapped_column(Integer, default=72, server_default="72")
+    proof_max_bytes: Mapped[int] = mapped_column(Integer, default=10 * 1024 * 1024,
+                                                 server_default=str(10 * 1024 * 1024))
+    proof_retention_days: Mapped[int] = mapped_column(Integer, default=90, server_default="90")
+    proof_auto_approve_bp: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class OrderCounter(Base):
+    """Kept apart from ``businesses`` so that numbering an order locks only this small row,
+    and only for the last statements of the order's transaction."""
+
+    __tablename__ = "order_counters"
+    business_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("businesses.id", ondelete="CASCADE"), primary_key=True)
+    last_number: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    business_id: Mapped[uuid.UUID] = business_fk()
+    name: Mapped[str] = mapped_column(String(100))
+    prefix: Mapped[str] = mapped_column(String(16))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    scopes: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class Channel(Base):
+    __tablename__ = "channels"
+    __table_args__ = (UniqueConstraint("business_id", "code"),)
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    business_id: Mapped[uuid.UUID] = business_fk()
+    code: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Location(Base):
+    __tablename__ = "locations"
+    __table_args__ = (UniqueConstraint("business_id", "code"),)
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    business_id: Mapped[uuid.UUID] = business_fk()
+    code: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(String(200))
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
