@@ -7,13 +7,16 @@ capabilities themselves only know ``orderline.core.runtime``.
 
 from __future__ import annotations
 
+from orderline.core import metrics
 from orderline.core.clock import Clock, SystemClock
 from orderline.core.config import Settings
 from orderline.core.db.engine import Database
 from orderline.core.notifier import LogNotifier, Notifier
 from orderline.core.ratelimit import build_limiter
 from orderline.core.runtime import Runtime
+from orderline.events.event_types import EventType
 from orderline.notifications.smtp_notifier import SmtpNotifier
+from orderline.orders.rules import CancelReason
 
 
 def build_runtime(settings: Settings | None = None, *, clock: Clock | None = None) -> Runtime:
@@ -30,3 +33,9 @@ def build_notifier(settings: Settings) -> Notifier:
     if settings.smtp_host:
         return SmtpNotifier.from_settings(settings)
     return LogNotifier()
+
+
+def start_metrics_at_zero() -> None:
+    """Every cancel reason and event type has a series at zero in this process's metrics."""
+    metrics.start_at_zero(cancel_reasons=[reason.value for reason in CancelReason],
+                          event_types=[event_type.value for event_type in EventType])

@@ -12,7 +12,7 @@ import pytest
 from orderline.core.clock import ManualClock
 from orderline.core.notifier import Message
 from orderline.core.runtime import Runtime
-from orderline.events.relay import Relay
+from orderline.worker.handlers import default_relay
 from tests.conftest import Merchant, new_merchant
 from tests.e2e.conftest import error_of, levels, movements, ok
 from tests.support.checkout import Cart, Shop, confirm, new_cart, open_shop, start_checkout
@@ -171,7 +171,7 @@ async def test_collecting_the_cash_pays_the_order_and_a_wrong_amount_follows_the
     assert history[-1]["changes"] == {"collected": 1900, "discrepancy": -100}
     seen = ok(await client.get(f"/v1/orders/{order['id']}/payments", headers=m.headers))
     assert [(e["kind"], e["amount"]) for e in seen["ledger"]] == [("collect", 1900)]
-    await Relay(runtime).relay_until_idle()
+    await default_relay(runtime).relay_until_idle()
     buyer = ok(await client.get(f"/v1/customers/{order['customer']['id']}", headers=m.headers))
     assert (buyer["total_orders"], buyer["total_spent"]) == (1, 2000)
     error_of(await client.post(collect, headers=m.headers, json={"amount": 2000}), 409,

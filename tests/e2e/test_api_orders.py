@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 
 from orderline.core.runtime import Runtime
-from orderline.events.relay import Relay
+from orderline.worker.handlers import default_relay
 from tests.conftest import Merchant
 from tests.e2e.conftest import (
     add_product,
@@ -434,7 +434,7 @@ async def test_customer_totals_follow_payments_and_cancellations_of_paid_orders(
     assert second["customer"]["id"] == customer_id
 
     async def totals() -> tuple[int, int]:
-        await Relay(runtime).relay_until_idle()
+        await default_relay(runtime).relay_until_idle()
         customer = ok(await client.get(f"/v1/customers/{customer_id}", headers=merchant.headers))
         return customer["total_orders"], customer["total_spent"]
 

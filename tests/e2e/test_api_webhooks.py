@@ -15,9 +15,9 @@ import pytest
 
 from orderline.core.clock import ManualClock
 from orderline.core.runtime import Runtime
-from orderline.events.relay import Relay
 from orderline.webhooks import service as webhooks
 from orderline.webhooks.service import deliver_due
+from orderline.worker.handlers import default_relay
 from tests.conftest import Merchant, new_merchant
 from tests.e2e.conftest import add_product, api_client, error_of, ok, place_order
 from tests.support.webhook_receiver import Receiver, receiver, standard_webhooks_signature_ok
@@ -161,7 +161,7 @@ async def test_another_business_webhook_ids_are_404_on_every_webhook_endpoint(
             webhook = await register(client, shop, hook.url, ["order.created"])
             await add_product(client, shop, "HOOK-ISO", 3)
             await place_order(client, shop, ("HOOK-ISO", 1))
-            await Relay(rt).relay_until_idle()
+            await default_relay(rt).relay_until_idle()
             await deliver_due(rt)
         mine = f"/v1/webhooks/{webhook['id']}"
         [delivery] = ok(await client.get(f"{mine}/deliveries", headers=shop.headers))["data"]
@@ -271,7 +271,7 @@ async def test_a_dead_delivery_is_in_the_dead_letter_list_and_a_replay_delivers_
             hook.fail_always()
             await add_product(client, shop, "HOOK-DLQ", 3)
             order = await place_order(client, shop, ("HOOK-DLQ", 1))
-            await Relay(rt).relay_until_idle()
+            await default_relay(rt).relay_until_idle()
             await _until_dead(rt, clock, hook)
 
             letters = ok(await client.get("/v1/webhook-deliveries", headers=shop.headers,
@@ -325,7 +325,7 @@ async def test_a_disabled_endpoint_refuses_replays_until_it_is_enabled_again(
             hook.fail_always()
             await add_product(client, shop, "HOOK-OFF", 3)
             await place_order(client, shop, ("HOOK-OFF", 1))
-            await Relay(rt).relay_until_idle()
+            await default_relay(rt).relay_until_idle()
             for _ in range(3):
                 await deliver_due(rt)
                 clock.advance(2.0)
@@ -360,7 +360,7 @@ async def test_deliveries_are_listed_newest_first_a_page_at_a_time(
         await add_product(client, shop, "HOOK-PAGE", 9)
         for n in range(3):
             await place_order(client, shop, ("HOOK-PAGE", 1), phone=f"+1 555 03{n:02d}")
-            await Relay(rt).relay_until_idle()
+            await default_relay(rt).relay_until_idle()
             clock.advance(1.0)
         path = f"/v1/webhooks/{webhook['id']}/deliveries"
         first = ok(await client.get(path, headers=shop.headers, params={"limit": 2}))

@@ -39,7 +39,7 @@ from orderline.events.relay import Relay
 from orderline.orders import status as order_status
 from orderline.schema.migrate import upgrade_to_head
 from orderline.webhooks.tables import WebhookDelivery, WebhookEndpoint
-from orderline.worker.handlers import Handler, HandlerContext, default_handlers
+from orderline.worker.handlers import Handler, HandlerContext, default_handlers, default_relay
 from tests.conftest import Merchant, new_merchant
 from tests.e2e.conftest import add_product, api_client, error_of, ok, order_body, place_order
 from tests.support.catalog import place, stock_sku
@@ -186,7 +186,7 @@ async def test_the_payment_deadline_sweeper_counts_each_order_it_cancels(
 
 async def test_outbox_gauges_show_the_pending_event_and_its_age_until_it_is_relayed(
         runtime: Runtime) -> None:
-    await Relay(runtime).relay_until_idle()  # what earlier tests left behind
+    await default_relay(runtime).relay_until_idle()  # what earlier tests left behind
     # An hour back: every event other tests leave pending is younger than ours, so ours is
     # the oldest, and relaying with this clock leaves theirs alone (not yet due).
     clock = ManualClock(runtime.clock.now() - timedelta(hours=1))
@@ -199,11 +199,11 @@ async def test_outbox_gauges_show_the_pending_event_and_its_age_until_it_is_rela
         clock.advance(90)
         waiting = await scrape(client)
 
-        await Relay(past).relay_until_idle()
+        await default_relay(past).relay_until_idle()
         relayed = await scrape(client)
 
         ok(await client.delete(f"/v1/orders/{order['id']}", headers=merchant.headers))
-        await Relay(past).relay_until_idle()  # leave no unpaid order or event behind
+        await default_relay(past).relay_until_idle()  # leave no unpaid order or event behind
     pending, lag = "orderline_outbox_pending_events", "orderline_outbox_lag_seconds"
     assert waiting.value(pending) - idle.value(pending) == 1  # order.created
     assert idle.value(lag) == 0
@@ -376,7 +376,7 @@ async def test_the_relay_logs_and_counts_each_event_with_its_business_and_order(
                                                  extra={"event_id": str(event.event_id)})
 
     await add_product(client, merchant, "MUG", 5)
-    await Relay(runtime).relay_until_idle()  # what earlier steps and tests left behind
+    await default_relay(runtime).relay_until_idle()  # what earlier steps and tests left behind
     order = await place_order(client, merchant, ("MUG", 1))
     before = await scrape(client)
     logs.lines.clear()

@@ -16,11 +16,11 @@ from orderline.core.db.tables import table_of
 from orderline.core.runtime import Runtime
 from orderline.events.event_types import AggregateType, EventType
 from orderline.events.outbox import emit
-from orderline.events.relay import Relay
 from orderline.events.tables import OutboxEvent
 from orderline.notifications import store as notification_store
 from orderline.notifications.service import send_due
 from orderline.tenancy.tables import Business
+from orderline.worker.handlers import default_relay
 from tests.conftest import Merchant
 from tests.support.catalog import place, stock, stock_sku
 
@@ -44,7 +44,7 @@ async def merchant_notices(rt: Runtime, merchant: Merchant) -> list[Any]:
 async def test_falling_to_the_threshold_alerts_once_and_restocking_arms_the_alert_again(
         runtime: Runtime, merchant: Merchant) -> None:
     await stock_sku(runtime, merchant, "LOW-1", 10, threshold=3)
-    relay = Relay(runtime)
+    relay = default_relay(runtime)
 
     await place(runtime, merchant, ("LOW-1", 3))  # 7 free
     await place(runtime, merchant, ("LOW-1", 3))  # 4 free: still above
@@ -88,7 +88,7 @@ async def test_a_business_with_an_alert_email_is_told_there(
         .values(alert_email=address)))
     await stock_sku(runtime, merchant, "LOW-2", 2, threshold=1)
     await place(runtime, merchant, ("LOW-2", 1))
-    await Relay(runtime).relay_until_idle()
+    await default_relay(runtime).relay_until_idle()
 
     [notice] = await merchant_notices(runtime, merchant)
     # The runtime's notifier is the log, so the address is recorded on the log channel.
@@ -110,7 +110,7 @@ async def test_a_disabled_webhook_endpoint_is_announced_to_the_merchant(
                    now=runtime.clock.now(), new_aggregate=True)
 
     await runtime.db.run(disable)
-    await Relay(runtime).relay_until_idle()
+    await default_relay(runtime).relay_until_idle()
 
     [notice] = await merchant_notices(runtime, merchant)
     assert notice["kind"] == "merchant:webhook_endpoint.disabled"

@@ -28,9 +28,9 @@ from orderline.events.broker import PUBLISHER, publisher_of
 from orderline.events.event_types import EventType
 from orderline.events.nats_publisher import NatsPublisher
 from orderline.events.outbox import stored_event
-from orderline.events.relay import Relay
 from orderline.events.tables import HandlerInbox, OutboxEvent
 from orderline.orders import status as order_status
+from orderline.worker.handlers import default_relay
 from tests.conftest import IN_CI, Merchant
 from tests.support.catalog import place, stock_sku
 from tests.support.servers import free_port
@@ -96,7 +96,7 @@ async def publishing(runtime: Runtime, stream: Stream) -> AsyncIterator[Runtime]
 async def finish_earlier_events(runtime: Runtime) -> None:
     """Relay what other tests left pending (without NATS), so the test's relay deals with
     its own events only."""
-    await Relay(runtime).relay_until_idle()
+    await default_relay(runtime).relay_until_idle()
 
 
 async def messages_of(stream: Stream, business_id: uuid.UUID) -> list[dict[str, Any]]:
@@ -131,7 +131,7 @@ async def test_relayed_events_land_in_the_stream_under_their_business_with_their
     await stock_sku(rt, merchant, "NATS-1", 5)
     order = await place(rt, merchant, ("NATS-1", 1))
     await order_status.confirm_payment(rt, merchant.principal, order["id"])
-    await Relay(rt).relay_until_idle()
+    await default_relay(rt).relay_until_idle()
 
     events = await events_of(rt, merchant)
     assert [e["type"] for e in events] == [EventType.ORDER_CREATED, EventType.ORDER_PAID]
@@ -149,7 +149,7 @@ async def test_an_event_published_again_is_stored_once(
     rt = publishing
     await stock_sku(rt, merchant, "NATS-2", 5)
     order = await place(rt, merchant, ("NATS-2", 1))
-    await Relay(rt).relay_until_idle()
+    await default_relay(rt).relay_until_idle()
     [event] = await events_of(rt, merchant)
 
     # The relay forgets it published (as if it died before committing) and relays again...
@@ -162,7 +162,7 @@ async def test_an_event_published_again_is_stored_once(
                            .values(status="pending", relayed_at=None))
 
     await rt.db.run(forget)
-    assert await Relay(rt).relay_until_idle() >= 1
+    assert await default_relay(rt).relay_until_idle() >= 1
     # ...and the publisher is called with it once more, directly.
     await publisher_of(rt).publish(stored_event(event))
 
@@ -203,7 +203,7 @@ async def test_a_broker_that_is_down_leaves_the_event_pending_for_a_retry(
     await finish_earlier_events(runtime)
     order = await place(rt, merchant, ("NATS-4", 1))
     try:
-        await Relay(rt).relay_once()
+        await default_relay(rt).relay_once()
     finally:
         await publisher_of(rt).close()
 

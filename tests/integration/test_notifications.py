@@ -29,7 +29,6 @@ from orderline.core.notifier import Message
 from orderline.core.runtime import Runtime
 from orderline.events.broker import NoPublisher, publisher_of
 from orderline.events.nats_publisher import NatsPublisher
-from orderline.events.relay import Relay
 from orderline.events.tables import OutboxEvent
 from orderline.notifications import store as notification_store
 from orderline.notifications.service import send_due
@@ -39,6 +38,7 @@ from orderline.orders import status as order_status
 from orderline.orders.rules import CancelReason, RequestedLine
 from orderline.wiring import build_runtime
 from orderline.worker import loop as worker
+from orderline.worker.handlers import default_relay
 from tests.conftest import Merchant
 from tests.support.catalog import stock_sku
 from tests.support.servers import free_port
@@ -132,9 +132,9 @@ async def test_paid_shipped_and_cancelled_orders_are_each_mailed_to_the_buyer_ex
                                     reason=CancelReason.BUYER)
 
     with mail_server(port) as inbox:
-        await Relay(rt).relay_until_idle()
+        await default_relay(rt).relay_until_idle()
         await redeliver(rt, [shipped["id"], cancelled["id"]])
-        assert await Relay(rt).relay_until_idle() >= 5  # every event seen a second time
+        assert await default_relay(rt).relay_until_idle() >= 5  # every event seen a second time
         await asyncio.gather(send_everything_due(rt), send_everything_due(rt))  # two senders
         await send_everything_due(rt)
 
@@ -165,7 +165,7 @@ async def test_a_mail_server_that_is_down_delays_the_message_until_it_is_back(
     await stock_sku(rt, merchant, "MAIL-2", 5)
     order = await place_for(rt, merchant, "MAIL-2", email_address=address)
     await order_status.confirm_payment(rt, merchant.principal, order["id"])
-    await Relay(rt).relay_until_idle()
+    await default_relay(rt).relay_until_idle()
 
     await send_everything_due(rt)
     [row] = await notifications_of(rt, merchant, order["id"])
@@ -192,7 +192,7 @@ async def test_a_message_is_failed_with_its_last_error_after_six_tries(
     await stock_sku(rt, merchant, "MAIL-3", 5)
     order = await place_for(rt, merchant, "MAIL-3", email_address=new_address())
     await order_status.confirm_payment(rt, merchant.principal, order["id"])
-    await Relay(rt).relay_until_idle()
+    await default_relay(rt).relay_until_idle()
 
     for _ in range(8):
         await send_everything_due(rt)
@@ -213,7 +213,7 @@ async def test_a_buyer_with_only_a_phone_number_is_recorded_in_the_log_not_maile
     await order_status.confirm_payment(rt, merchant.principal, order["id"])
 
     with mail_server(port) as inbox:
-        await Relay(rt).relay_until_idle()
+        await default_relay(rt).relay_until_idle()
         await send_everything_due(rt)
 
     [row] = await notifications_of(rt, merchant, order["id"])
@@ -238,12 +238,12 @@ async def test_smtp_and_nats_are_wired_in_only_when_their_settings_are_given(
     try:
         assert plain.notifier.channel == "log"
         assert isinstance(publisher_of(plain), NoPublisher)
-        assert "nats" not in [h.name for h in Relay(plain).handlers or ()]
+        assert "nats" not in [h.name for h in default_relay(plain).handlers]
         assert isinstance(configured.notifier, SmtpNotifier)
         assert (configured.notifier.host, configured.notifier.port) == ("mail.example", 587)
         assert "hunter2" not in repr(configured.settings)
         assert isinstance(publisher_of(configured), NatsPublisher)
-        assert "nats" in [h.name for h in Relay(configured).handlers or ()]
+        assert "nats" in [h.name for h in default_relay(configured).handlers]
         assert "notifications" in [loop.name for loop in worker.loops(configured)]
     finally:
         await plain.close()

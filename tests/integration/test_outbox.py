@@ -21,14 +21,16 @@ from orderline.core.checkpoints import Checkpoints
 from orderline.core.clock import ManualClock
 from orderline.core.db.tables import table_of
 from orderline.core.errors import OutOfStock
+from orderline.core.retry import RetrySchedule
 from orderline.core.runtime import Runtime
-from orderline.events import outbox_admin, outbox_store
-from orderline.events.event_types import EventType, RetrySchedule, StoredEvent
+from orderline.events import outbox_store
+from orderline.events.event_types import EventType, StoredEvent
 from orderline.events.relay import Relay
 from orderline.events.tables import HandlerInbox, OutboxEvent
 from orderline.orders import status as order_status
 from orderline.orders.customers import get_customer
 from orderline.orders.rules import OrderStatus
+from orderline.worker import outbox_admin
 from orderline.worker.handlers import CUSTOMER_TOTALS, Handler, HandlerContext
 from tests.conftest import Merchant, new_merchant
 from tests.support.catalog import place, stock_sku

@@ -9,12 +9,12 @@ from typing import Any
 
 from orderline.core.clock import ManualClock
 from orderline.core.runtime import Runtime
-from orderline.events.relay import Relay
 from orderline.orders import service as orders
 from orderline.orders.status import cancel_lapsed_orders
 from orderline.payments import service as payments
 from orderline.payments.providers.configured import providers_of
 from orderline.payments.providers.sandbox import SandboxGateway
+from orderline.worker.handlers import default_relay
 from tests.conftest import Merchant, new_merchant
 from tests.integration.test_payments import set_capture_mode
 from tests.support.catalog import place, stock, stock_sku
@@ -40,7 +40,7 @@ async def webhooks(runtime: Runtime, gateway: SandboxGateway) -> list[str]:
 
 async def outcome(runtime: Runtime, merchant: Merchant,
                   order_id: Any) -> tuple[str, dict[str, int]]:
-    await Relay(runtime).relay_until_idle()
+    await default_relay(runtime).relay_until_idle()
     status = (await orders.get_order(runtime, merchant.principal, order_id))["status"]
     ledger: dict[str, int] = {}
     for m in (await payments.payments_of_order(runtime, merchant.principal, order_id))["ledger"]:

@@ -13,12 +13,12 @@ from sqlalchemy import update
 from orderline.core.db.tables import table_of
 from orderline.core.errors import PaymentFailed, RefundExceedsCaptured, WebhookSignatureRejected
 from orderline.core.runtime import Runtime
-from orderline.events.relay import Relay
 from orderline.orders import service as orders
 from orderline.payments import service as payments
 from orderline.payments.providers.configured import providers_of
 from orderline.payments.providers.sandbox import SandboxBehaviour, SandboxGateway
 from orderline.tenancy.tables import Business
+from orderline.worker.handlers import default_relay
 from tests.conftest import Merchant, new_merchant
 from tests.support.catalog import place, stock, stock_sku
 
@@ -69,7 +69,7 @@ async def test_an_approved_card_pays_the_order_once_even_with_its_webhooks_redel
                                                                ("capture", 1000)]
     assert (await stock(runtime, merchant, "MUG"))["on_hand"] == 8
     # Webhooks about a paid order ask the worker for nothing: no refund follows.
-    await Relay(runtime).relay_until_idle()
+    await default_relay(runtime).relay_until_idle()
     assert await ledger_of(runtime, merchant, order["id"]) == [("authorize", 1000),
                                                                ("capture", 1000)]
 

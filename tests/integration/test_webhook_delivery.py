@@ -23,12 +23,12 @@ from orderline.core.runtime import Runtime
 from orderline.events import outbox_store
 from orderline.events.handler import HandlerContext
 from orderline.events.outbox import stored_event
-from orderline.events.relay import Relay
 from orderline.orders import status as order_status
 from orderline.tenancy import service as tenancy
 from orderline.webhooks import service as webhooks
 from orderline.webhooks.rules import DeliveryStatus, new_signing_secret
 from orderline.webhooks.service import deliver_due
+from orderline.worker.handlers import default_relay
 from tests.conftest import Merchant, new_merchant
 from tests.support.catalog import place, stock_sku
 from tests.support.webhook_receiver import (
@@ -92,7 +92,7 @@ async def test_a_paid_order_reaches_the_receiver_signed_as_standard_webhooks_say
         await stock_sku(rt, shop, "HOOK-MUG", 5)
         order = await place(rt, shop, ("HOOK-MUG", 1))
         await order_status.confirm_payment(rt, shop.principal, order["id"])
-        await Relay(rt).relay_until_idle()
+        await default_relay(rt).relay_until_idle()
         await deliver_due(rt)
 
         assert types_of(hook) == ["order.created", "order.paid"]
@@ -131,7 +131,7 @@ async def test_a_receiver_that_fails_three_times_gets_the_event_once_it_succeeds
         hook.fail_next(3)
         await stock_sku(rt, shop, "HOOK-CUP", 5)
         await place(rt, shop, ("HOOK-CUP", 1))
-        await Relay(rt).relay_until_idle()
+        await default_relay(rt).relay_until_idle()
 
         await deliver_due(rt)
         assert [r.answered for r in hook.received] == [500]
@@ -170,7 +170,7 @@ async def test_a_receiver_that_always_fails_leaves_a_dead_delivery_after_the_las
         hook.fail_always(503)
         await stock_sku(rt, shop, "HOOK-PEN", 5)
         await place(rt, shop, ("HOOK-PEN", 1))
-        await Relay(rt).relay_until_idle()
+        await default_relay(rt).relay_until_idle()
         for _ in range(6):
             await deliver_due(rt)
             clock.advance(STEP)
@@ -196,7 +196,7 @@ async def test_an_endpoint_that_keeps_failing_is_disabled_announced_and_sent_not
         watching = await subscribe(rt, shop, watcher, "webhook_endpoint.disabled")
         await stock_sku(rt, shop, "HOOK-INK", 5)
         await place(rt, shop, ("HOOK-INK", 1))
-        await Relay(rt).relay_until_idle()
+        await default_relay(rt).relay_until_idle()
         for _ in range(3):
             await deliver_due(rt)
             clock.advance(STEP)
@@ -207,7 +207,7 @@ async def test_an_endpoint_that_keeps_failing_is_disabled_announced_and_sent_not
         assert "3 failed delivery attempts in a row" in disabled["disabled_reason"]
         assert watcher.received == []
 
-        await Relay(rt).relay_until_idle()  # the disabled event fans out
+        await default_relay(rt).relay_until_idle()  # the disabled event fans out
         await deliver_due(rt)
         [notice] = watcher.received
         assert notice.signature_ok
@@ -223,7 +223,7 @@ async def test_an_endpoint_that_keeps_failing_is_disabled_announced_and_sent_not
         # not the retries of what it already had.
         assert [d["event_type"] for d in await deliveries(rt, shop, broken)] == ["order.created"]
         await place(rt, shop, ("HOOK-INK", 1))
-        await Relay(rt).relay_until_idle()
+        await default_relay(rt).relay_until_idle()
         clock.advance(STEP)
         await deliver_due(rt)
         assert len(failing.received) == 3
@@ -249,7 +249,7 @@ async def test_the_address_is_checked_again_when_sending(
         await tenancy.update_settings(rt, shop.principal, development_mode=False)
         await stock_sku(rt, shop, "HOOK-CAP", 5)
         await place(rt, shop, ("HOOK-CAP", 1))
-        await Relay(rt).relay_until_idle()
+        await default_relay(rt).relay_until_idle()
         await deliver_due(rt)
 
         assert hook.received == []
@@ -269,7 +269,7 @@ async def test_redirects_are_not_followed_and_count_as_failures(
         hook.redirect_to(elsewhere.url)
         await stock_sku(rt, shop, "HOOK-HAT", 5)
         await place(rt, shop, ("HOOK-HAT", 1))
-        await Relay(rt).relay_until_idle()
+        await default_relay(rt).relay_until_idle()
         await deliver_due(rt)
 
         assert [r.answered for r in hook.received] == [307]
@@ -288,7 +288,7 @@ async def test_a_receiver_slower_than_the_time_limit_is_a_failed_attempt(
         hook.answer_after(1.5)
         await stock_sku(rt, shop, "HOOK-BAG", 5)
         await place(rt, shop, ("HOOK-BAG", 1))
-        await Relay(rt).relay_until_idle()
+        await default_relay(rt).relay_until_idle()
         await deliver_due(rt)
 
         [delivery] = await deliveries(rt, shop, endpoint)
@@ -306,7 +306,7 @@ async def test_concurrent_senders_send_each_delivery_exactly_once(
         await stock_sku(rt, shop, "HOOK-TOY", 20)
         for n in range(6):
             await place(rt, shop, ("HOOK-TOY", 1), phone=f"+1 555 02{n:02d}")
-        await Relay(rt).relay_until_idle()
+        await default_relay(rt).relay_until_idle()
         await asyncio.gather(*(deliver_due(rt, limit=2) for _ in range(4)))
         for _ in range(3):  # whatever a sender skipped (rows another held) goes now
             await deliver_due(rt)
@@ -350,7 +350,7 @@ def signed_by(secret: str, request: Received, position: int) -> bool:
 
 async def order_created_event(rt: Runtime, shop: Merchant, sku: str) -> None:
     await place(rt, shop, (sku, 1))
-    await Relay(rt).relay_until_idle()
+    await default_relay(rt).relay_until_idle()
 
 
 async def test_after_a_rotation_a_receiver_on_the_old_secret_loses_nothing_until_the_overlap_ends(

@@ -13,7 +13,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from orderline.core.errors import InvalidWebhookUrl, UnsafeWebhookUrl, ValidationFailed
-from orderline.events.event_types import EventType, RetrySchedule
+from orderline.core.retry import RetrySchedule
+from orderline.events.event_types import EventType
 from orderline.webhooks.rules import (
     DeliveryStatus,
     after_failure,

@@ -29,13 +29,15 @@ from orderline.events.listener import hub_listener
 from orderline.manual_payments import routes as manual_payments
 from orderline.manual_payments import verification_routes as verifications
 from orderline.orders import routes as orders
+from orderline.orders import stream_routes as order_stream_routes
 from orderline.payments import routes as payments
+from orderline.payments import shipping_routes as order_shipping_routes
 from orderline.privacy import routes as personal_data
 from orderline.schema.migrate import upgrade_to_head
 from orderline.shipping import routes as shipping
 from orderline.tenancy import routes as business
 from orderline.webhooks import routes as webhook_routes
-from orderline.wiring import build_runtime
+from orderline.wiring import build_runtime, start_metrics_at_zero
 from orderline.worker import loop as worker
 
 
@@ -68,6 +70,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
                 await rt.close()
 
     configure_logging(settings.log_level)
+    start_metrics_at_zero()
     app = FastAPI(title="Orderline", version=__version__, lifespan=lifespan,
                   description="Orders, inventory and reservations that never oversell. "
                               "Authenticate with `Authorization: Bearer <API key>`.")
@@ -77,6 +80,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
                    coupons, payments, cod, manual_payments, verifications, personal_data):
         app.include_router(module.router)
     app.include_router(metrics_routes.router)
+    app.include_router(order_stream_routes.router)
+    app.include_router(order_shipping_routes.router)
     app.include_router(streams.router)
     app.include_router(webhook_routes.router)
     # A proof upload is a file: its own limit (plus room for a multipart form's headers).

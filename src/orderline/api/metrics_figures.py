@@ -9,8 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from orderline.core.db.tables import table_of
 from orderline.core.metrics import StoredFigures
 from orderline.core.runtime import Runtime
-from orderline.events import outbox_admin
 from orderline.webhooks.tables import WebhookDelivery
+from orderline.worker import outbox_admin
 
 
 async def _deliveries_by_status(conn: AsyncConnection) -> dict[str, int]:

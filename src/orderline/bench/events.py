@@ -34,7 +34,6 @@ from orderline.bench.orders import BenchRefused, _admin, _database_url, server_u
 from orderline.catalog import products as catalog
 from orderline.core.config import Settings
 from orderline.core.runtime import Runtime
-from orderline.events import outbox_admin
 from orderline.orders import service as orders
 from orderline.orders import status as order_status
 from orderline.orders.rules import RequestedLine
@@ -42,6 +41,7 @@ from orderline.schema.migrate import upgrade_to_head
 from orderline.tenancy import service as tenancy
 from orderline.tenancy.rules import Principal
 from orderline.wiring import build_runtime
+from orderline.worker import outbox_admin
 
 SKU = "EVT-1"
 

@@ -284,7 +284,7 @@ def bench_orders(
 @outbox_app.command("status")
 def outbox_status(database_url: DatabaseOpt = None) -> None:
     """Pending and dead events and the outbox lag; exit 1 if any event is dead."""
-    from orderline.events import outbox_admin
+    from orderline.worker import outbox_admin
 
     figures = _with_runtime(_settings(database_url), outbox_admin.backlog)
     typer.echo(f"pending {figures['pending']}  dead {figures['dead']}  "
@@ -302,7 +302,7 @@ def outbox_retry(event_ids: Annotated[list[str] | None, typer.Argument(
     """Put dead events back in the queue; the worker relays them again."""
     import uuid as uuid_module
 
-    from orderline.events import outbox_admin
+    from orderline.worker import outbox_admin
 
     try:
         ids = [uuid_module.UUID(e) for e in event_ids] if event_ids else None

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -34,9 +34,6 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
-
-from orderline.events.event_types import EventType
-from orderline.orders.rules import CancelReason
 
 log = logging.getLogger("orderline.metrics")
 
@@ -62,13 +59,18 @@ _webhook_deliveries = Counter("orderline_webhook_attempts",
 _scrape_errors = Counter("orderline_metrics_scrape_errors",
                          "Scrapes whose database figures could not be read (gauges skipped).")
 
-# Known label values start at zero, so a rate() has a series before the first increment.
-for _reason in CancelReason:
-    _orders_cancelled.labels(_reason.value)
-for _type in EventType:
-    _events_relayed.labels(_type.value)
-for _result in WEBHOOK_RESULTS:
-    _webhook_deliveries.labels(_result)
+
+
+def start_at_zero(*, cancel_reasons: Iterable[str], event_types: Iterable[str]) -> None:
+    """Known label values start at zero, so a rate() has a series before the first
+    increment. The process that serves or writes metrics calls this once (the values come
+    from the capabilities, which this module does not import)."""
+    for reason in cancel_reasons:
+        _orders_cancelled.labels(reason)
+    for event_type in event_types:
+        _events_relayed.labels(event_type)
+    for result in WEBHOOK_RESULTS:
+        _webhook_deliveries.labels(result)
 
 
 def order_created(channel: str) -> None:

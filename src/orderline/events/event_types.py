@@ -16,7 +16,6 @@ from enum import StrEnum
 from typing import Any
 
 from orderline.core.errors import ValidationFailed
-from orderline.orders.rules import OrderStatus
 
 
 class EventType(StrEnum):
@@ -66,24 +65,6 @@ BUYER_NOTIFIED_EVENTS = frozenset({EventType.ORDER_PAID, EventType.ORDER_SHIPPED
                                    EventType.ORDER_DELIVERED, EventType.ORDER_CANCELLED,
                                    EventType.PAYMENT_PROOF_REJECTED})
 
-_BY_NEW_STATUS = {
-    OrderStatus.PAID: EventType.ORDER_PAID,
-    OrderStatus.CANCELLED: EventType.ORDER_CANCELLED,
-    OrderStatus.SHIPPED: EventType.ORDER_SHIPPED,
-    OrderStatus.DELIVERED: EventType.ORDER_DELIVERED,
-    OrderStatus.RETURNED: EventType.ORDER_RETURNED,
-}
-
-
-def order_event_type(from_status: OrderStatus | None, to_status: OrderStatus) -> EventType:
-    """The event an order change is: created, a status reached, or another update."""
-    if from_status is None:
-        return EventType.ORDER_CREATED
-    if from_status != to_status and to_status in _BY_NEW_STATUS:
-        return _BY_NEW_STATUS[to_status]
-    return EventType.ORDER_UPDATED
-
-
 def parse_event_types(names: Sequence[str]) -> list[EventType]:
     """Event type names as a merchant writes them; ``*`` or ``order.*`` select several."""
     chosen: list[EventType] = []
@@ -108,28 +89,6 @@ def crossed_low_stock(*, before: int, after: int, threshold: int | None) -> bool
     Only a fall that crosses counts, so a level that stays low raises one alert, and it is
     armed again once stock rises above the threshold."""
     return threshold is not None and before > threshold >= after
-
-
-@dataclass(frozen=True, slots=True)
-class RetrySchedule:
-    """Delays (seconds) before each retry: ``delays[0]`` after the first failure, and so on.
-
-    The default follows the Standard Webhooks reference schedule (about 27 hours in all)."""
-
-    delays: tuple[float, ...] = (5, 300, 1800, 7200, 18000, 36000, 36000)
-    jitter: float = 0.2  # each delay is moved by up to +-20 %
-
-    @property
-    def max_attempts(self) -> int:
-        return len(self.delays) + 1
-
-    def next_delay(self, failed_attempts: int, spread: float) -> float | None:
-        """Delay before the next try after ``failed_attempts`` failures, or None when the
-        attempts are used up. ``spread`` in [-1, 1] comes from the caller's randomness."""
-        if failed_attempts < 1 or failed_attempts > len(self.delays):
-            return None
-        base = self.delays[failed_attempts - 1]
-        return max(0.0, base * (1 + self.jitter * max(-1.0, min(1.0, spread))))
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,12 +28,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orderline.core import metrics
 from orderline.core.log_context import log_context
+from orderline.core.retry import RetrySchedule
 from orderline.core.runtime import Runtime
 from orderline.events import outbox_store
-from orderline.events.event_types import AggregateType, RetrySchedule
+from orderline.events.event_types import AggregateType
 from orderline.events.handler import Handler, HandlerContext
 from orderline.events.outbox import stored_event
-from orderline.worker.handlers import default_handlers
 
 log = logging.getLogger("orderline.relay")
 
@@ -51,16 +51,12 @@ def worker_name() -> str:
 @dataclass
 class Relay:
     runtime: Runtime
-    handlers: Sequence[Handler] | None = None  # None: default_handlers(runtime.settings)
+    handlers: Sequence[Handler]  # the worker's are orderline.worker.handlers.default_handlers
     owner: str = field(default_factory=worker_name)
     lease_seconds: float = 60.0
     max_aggregates: int = 100
     concurrency: int = 8
     retries: RetrySchedule = HANDLER_RETRIES
-
-    def __post_init__(self) -> None:
-        if self.handlers is None:
-            self.handlers = default_handlers(self.runtime.settings)
 
     async def relay_once(self) -> int:
         """Claim what is pending and process it; returns how many events were finished."""

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from orderline.core.money import currency_exponent
-from orderline.events.event_types import EventType, RetrySchedule
+from orderline.core.retry import RetrySchedule
+from orderline.events.event_types import EventType
 
 # A failed message is retried after 10 s, 1 min, 5 min, 20 min and 1 h (6 tries in all, about
 # an hour and a half), then left ``failed`` with its last error for the merchant to see.

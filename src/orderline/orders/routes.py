@@ -29,13 +29,11 @@ from orderline.orders.schemas import (
     OrderUpdate,
     PaymentConfirm,
     PlacedOrderOut,
-    ShippingUpdate,
     StatusChange,
     to_lines,
 )
 from orderline.orders.service import NewOrder, OrderEdit
 from orderline.orders.store import OrderFilter
-from orderline.payments import service as payments
 from orderline.tenancy.deps import PrincipalDep
 
 # Every line logged while a /{order_id} route runs names that order.
@@ -138,19 +136,6 @@ async def confirm_payment(order_id: str, body: PaymentConfirm, runtime: RuntimeD
     order = await order_status.confirm_payment(runtime, principal, parse_id("order", order_id),
                                                reference=body.reference, amount=body.amount,
                                                expected_version=version)
-    return _with_etag(response, order)
-
-
-@router.patch("/{order_id}/shipping", response_model=OrderOut)
-async def set_shipping(order_id: str, body: ShippingUpdate, runtime: RuntimeDep,
-                       principal: PrincipalDep, version: VersionDep,
-                       response: Response) -> dict[str, Any]:
-    """Ship the order; with manual capture, its authorised payment is captured first."""
-    order = await payments.ship_order(
-        runtime, principal, parse_id("order", order_id), carrier=body.carrier,
-        tracking_number=body.tracking_number,
-        tracking_url=str(body.tracking_url) if body.tracking_url else None,
-        expected_version=version)
     return _with_etag(response, order)
 
 

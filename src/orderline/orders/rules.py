@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from orderline.core.errors import InvalidTransition, ValidationFailed
+from orderline.events.event_types import EventType
 
 MAX_LINE_QUANTITY = 10_000
 MAX_LINES_PER_ORDER = 100
@@ -111,3 +112,21 @@ def check_order_total(total: int) -> int:
 
 def format_order_number(sequence: int) -> str:
     return f"{ORDER_NUMBER_PREFIX}{sequence:06d}"
+
+
+_BY_NEW_STATUS = {
+    OrderStatus.PAID: EventType.ORDER_PAID,
+    OrderStatus.CANCELLED: EventType.ORDER_CANCELLED,
+    OrderStatus.SHIPPED: EventType.ORDER_SHIPPED,
+    OrderStatus.DELIVERED: EventType.ORDER_DELIVERED,
+    OrderStatus.RETURNED: EventType.ORDER_RETURNED,
+}
+
+
+def order_event_type(from_status: OrderStatus | None, to_status: OrderStatus) -> EventType:
+    """The event an order change is: created, a status reached, or another update."""
+    if from_status is None:
+        return EventType.ORDER_CREATED
+    if from_status != to_status and to_status in _BY_NEW_STATUS:
+        return _BY_NEW_STATUS[to_status]
+    return EventType.ORDER_UPDATED

@@ -18,7 +18,8 @@ from enum import StrEnum
 from urllib.parse import urlsplit
 
 from orderline.core.errors import InvalidWebhookUrl, UnsafeWebhookUrl, ValidationFailed
-from orderline.events.event_types import EventType, RetrySchedule
+from orderline.core.retry import RetrySchedule
+from orderline.events.event_types import EventType
 
 SECRET_PREFIX = "whsec_"
 SECRET_BYTES = 32  # Standard Webhooks asks for 24 to 64 random bytes

@@ -47,15 +47,10 @@ from orderline.core.errors import (
     ValidationFailed,
     WebhookEndpointDisabled,
 )
+from orderline.core.retry import RetrySchedule
 from orderline.core.runtime import Runtime
 from orderline.events import outbox
-from orderline.events.event_types import (
-    AggregateType,
-    EventType,
-    RetrySchedule,
-    StoredEvent,
-    parse_event_types,
-)
+from orderline.events.event_types import AggregateType, EventType, StoredEvent, parse_event_types
 from orderline.events.handler import Handler, HandlerContext
 from orderline.tenancy import store as tenancy_store
 from orderline.tenancy.rules import Principal, Scope

@@ -11,9 +11,11 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orderline.core.config import Settings
+from orderline.core.runtime import Runtime
 from orderline.events.event_types import EventType, StoredEvent
 from orderline.events.handler import Handler, HandlerContext
 from orderline.events.publishing import NATS_PUBLISHING
+from orderline.events.relay import Relay
 from orderline.notifications.service import BUYER_NOTIFICATIONS, LOW_STOCK_ALERT
 from orderline.orders import store as order_store
 from orderline.orders.rules import REVENUE_STATUSES, OrderStatus
@@ -53,3 +55,8 @@ def default_handlers(settings: Settings | None = None) -> list[Handler]:
     if settings is not None and settings.nats_url:
         handlers.append(NATS_PUBLISHING)
     return handlers
+
+
+def default_relay(runtime: Runtime) -> Relay:
+    """A relay with every handler this runtime's settings turn on."""
+    return Relay(runtime, handlers=default_handlers(runtime.settings))

@@ -26,7 +26,6 @@ from orderline.catalog import inventory
 from orderline.checkout import checkouts
 from orderline.core import metrics
 from orderline.core.runtime import Runtime
-from orderline.events import outbox_admin
 from orderline.events.listener import hub_listener
 from orderline.events.relay import Relay
 from orderline.manual_payments.retention import delete_expired_files
@@ -34,6 +33,9 @@ from orderline.manual_payments.scoring import score_due
 from orderline.notifications import service as notifications
 from orderline.orders.status import cancel_lapsed_orders
 from orderline.webhooks import service as webhooks
+from orderline.wiring import start_metrics_at_zero
+from orderline.worker import outbox_admin
+from orderline.worker.handlers import default_handlers
 
 log = logging.getLogger("orderline.worker")
 
@@ -96,7 +98,8 @@ async def _sleep(stop: asyncio.Event, wake: asyncio.Event | None, seconds: float
 
 def configured_relay(runtime: Runtime) -> Relay:
     settings = runtime.settings
-    return Relay(runtime, lease_seconds=settings.relay_lease_seconds,
+    return Relay(runtime, handlers=default_handlers(settings),
+                 lease_seconds=settings.relay_lease_seconds,
                  max_aggregates=settings.relay_batch_size,
                  concurrency=settings.relay_concurrency)
 
@@ -164,6 +167,7 @@ async def run_until_signalled(runtime: Runtime, *, interval: float | None = None
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    start_metrics_at_zero()
     if runtime.settings.worker_metrics_port:
         metrics.serve_process_counters(runtime.settings.worker_metrics_port)
         log.info("worker metrics served", extra={"port": runtime.settings.worker_metrics_port})
