@@ -1,6 +1,9 @@
 """One error shape for every refusal: ``{"error": {"code", "message", "details"}}``.
 
-The table below is the only place where an error code meets an HTTP status.
+The table below is the only place where an error code meets an HTTP status. Every code a
+``DomainError`` subclass declares has its row (``tests/unit/test_error_codes.py`` checks it), and
+``docs/errors.md`` is generated from this table and the error classes' docstrings
+(``scripts/gen-docs``).
 """
 
 from __future__ import annotations
@@ -18,8 +21,13 @@ from orderline.core.errors import DomainError
 log = logging.getLogger(__name__)
 
 STATUS_BY_CODE: dict[str, int] = {
+    # Roots of the error tree: only their subclasses are raised. 400 is what an unmapped code
+    # answered before every code had to have a row.
+    "domain_error": 400,
+    "proof_refused": 400,
     "validation_error": 422,
     "malformed_json": 400,
+    "bad_request": 400,
     "unauthorized": 401,
     "forbidden": 403,
     "not_found": 404,
@@ -102,6 +110,18 @@ STATUS_BY_CODE: dict[str, int] = {
     "customer_has_open_orders": 409,
     "proof_file_deleted": 410,
     "proof_storage_unavailable": 503,
+    "internal_error": 500,
+}
+
+# What the codes that the HTTP layer gives by itself (not from a DomainError) mean; the errors
+# page lists them beside the domain's codes.
+HTTP_LAYER_CODES: dict[str, str] = {
+    "malformed_json": "The request body is not valid JSON.",
+    "bad_request": "The request could not be read (a header or form the framework refused).",
+    "method_not_allowed": "This HTTP method is not allowed on this endpoint.",
+    "payload_too_large": "The request body is larger than ``ORDERLINE_MAX_BODY_BYTES``.",
+    "unsupported_media_type": "The request's content type is not one this endpoint reads.",
+    "internal_error": "An unexpected failure on the server's side; it was logged. Retry later.",
 }
 
 _HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
@@ -113,11 +133,22 @@ def error_body(code: str, message: str, details: dict[str, Any] | None = None) -
     return {"error": {"code": code, "message": message, "details": details or {}}}
 
 
+def status_of(code: str) -> int:
+    """The HTTP status of an error code. A code without a row is a bug that
+    ``tests/unit/test_error_codes.py`` catches; should one slip through anyway, it answers 500 and
+    logs an error, rather than passing quietly for the caller's fault as a 400."""
+    status = STATUS_BY_CODE.get(code)
+    if status is None:
+        log.error("error code %r has no HTTP status in STATUS_BY_CODE; answering 500", code)
+        return 500
+    return status
+
+
 def error_response(code: str, message: str, details: dict[str, Any] | None = None,
                    status: int | None = None) -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if code == "unauthorized" else None
     return JSONResponse(error_body(code, message, details),
-                        status_code=status or STATUS_BY_CODE.get(code, 400), headers=headers)
+                        status_code=status or status_of(code), headers=headers)
 
 
 def _jsonable(value: Any) -> Any:

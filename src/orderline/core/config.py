@@ -7,7 +7,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from orderline.events.event_types import RetrySchedule
+from orderline.core.retry import RetrySchedule
 
 DEFAULT_DATA_DIR = Path("data")
 
@@ -15,106 +15,189 @@ DEFAULT_DATA_DIR = Path("data")
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ORDERLINE_", extra="ignore")
 
-    data_dir: Path = DEFAULT_DATA_DIR
+    data_dir: Path = Field(
+        default=DEFAULT_DATA_DIR,
+        description="Where the embedded SQLite database, the generated proof master keys and "
+        "(by default) the proof files live.",
+    )
     database_url: str = Field(
         default="",
-        description="sqlite+aiosqlite:///path or postgresql://user@host/db; "
-        "empty means a SQLite file under data_dir.",
+        description="sqlite+aiosqlite:///path or postgresql://user@host/db (production); "
+        "empty means a SQLite file under data_dir (data/orderline.db).",
     )
-    db_pool_size: int = 10
-    max_body_bytes: int = 1_048_576
-    default_reservation_ttl_seconds: int = 900
-    sweep_interval_seconds: float = 2.0
-    reconcile_interval_seconds: float = 600.0
+    db_pool_size: int = Field(
+        default=10, description="Database connections per server process (PostgreSQL).")
+    max_body_bytes: int = Field(
+        default=1_048_576,
+        description="Larger request bodies get 413 payload_too_large (proof uploads have "
+        "their own limit).",
+    )
+    default_reservation_ttl_seconds: int = Field(
+        default=900,
+        description="Payment deadline given to new businesses; each business changes its own "
+        "with PATCH /v1/business.",
+    )
+    sweep_interval_seconds: float = Field(
+        default=2.0,
+        description="How often the worker cancels unpaid orders past their deadline.")
+    reconcile_interval_seconds: float = Field(
+        default=600.0, description="How often the worker checks the stock ledger.")
     # The outbox relay polls this often, and at once when this process commits events or
     # (PostgreSQL) another one announces them.
-    relay_interval_seconds: float = 1.0
-    # Aggregates one relay round claims, how many it works on at once, and how long its
-    # claim lasts before another worker may take over (a crashed worker's claims run out).
-    relay_batch_size: int = 100
-    # When set, `orderline worker` serves its own counters (events relayed, webhook attempts,
-    # sweeper cancellations) at http://0.0.0.0:<port>/metrics for Prometheus.
-    worker_metrics_port: int | None = None
-    relay_concurrency: int = 8
-    relay_lease_seconds: float = 60.0
-    outbox_retention_days: float = 7.0
-    # Succeeded and dead webhook deliveries (and their attempts) are kept this long.
-    webhook_delivery_retention_days: float = 30.0
-    outbox_prune_interval_seconds: float = 3600.0
-    # Buyer and merchant notifications: the sender's poll interval, and SMTP when a host is
-    # set (else messages go to the log). Port 465 means TLS from the start (SMTPS).
-    notification_interval_seconds: float = 2.0
-    smtp_host: str = ""
-    smtp_port: int = 587
-    smtp_username: str = ""
-    smtp_password: SecretStr = SecretStr("")
-    smtp_from: str = Field(default="", description="The sender address; the username if empty.")
-    smtp_starttls: bool = True
-    smtp_timeout: float = 30.0
-    # Publish every event to NATS JetStream (nats://host:4222) when set, to subjects
-    # <prefix>.<business_id>.<event type> of this stream (created if missing).
-    nats_url: str = ""
-    nats_stream: str = "ORDERLINE"
-    nats_subject_prefix: str = "orderline"
-    nats_timeout: float = 5.0
-    # Merchant webhooks: waits (seconds) before each retry, then the delivery is dead; a
-    # total time limit per attempt; how often the sender looks for due deliveries; how many
-    # it sends at once; and after how many failed attempts in a row an endpoint is disabled.
-    webhook_retry_delays: tuple[float, ...] = RetrySchedule().delays
-    webhook_timeout_seconds: float = 10.0
-    webhook_sender_interval_seconds: float = 1.0
-    webhook_sender_concurrency: int = 16
-    webhook_disable_after_failures: int = 30
-    # Live streams (SSE): they read at once when signalled (this process's commits, NOTIFY
-    # from others) and also poll this often; an idle stream sends a comment this often.
-    live_poll_seconds: float = 3.0
-    live_heartbeat_seconds: float = 15.0
-    # Rate limits and "one confirm at a time" guards: in Redis (shared by every process) when
-    # set, such as redis://127.0.0.1:6379/0; in this process's memory otherwise.
-    redis_url: str = ""
-    # Confirm: how long the one-at-a-time guard of a buyer lasts at most, how long an
-    # unfinished idempotent request blocks its key, and how long keys are remembered.
-    confirm_guard_seconds: float = 30.0
-    idempotency_lock_seconds: float = 60.0
-    idempotency_ttl_hours: float = 24.0
-    # Payment providers. The sandbox is a local gateway (no money moves) for the demo and
-    # tests; its webhooks are signed with this secret and delivered to this process.
-    sandbox_enabled: bool = True
-    # An authorised (not yet captured) card payment holds the order's stock this long.
-    authorization_hold_hours: float = 168.0
-    sandbox_webhook_secret: SecretStr = SecretStr("whsec_sandbox_local")
-    # Stripe, when an API key is set; its webhooks go to POST /v1/payments/webhooks/stripe.
-    stripe_api_key: SecretStr = SecretStr("")
-    stripe_webhook_secret: SecretStr = SecretStr("")
-    # Payment proofs (bank transfer and e-wallet receipts): where the files go ("local": a
-    # folder, data_dir/proofs unless set; "s3": an S3-compatible bucket), sealed with AES-GCM
-    # under per-file data keys wrapped by a master key. Master keys are "id:base64key" pairs,
-    # comma-separated, the first one sealing new files (manual_payments/files/encryption.py); when
-    # empty, a key file is generated under data_dir (fine for the embedded mode only).
-    proof_storage: str = "local"
-    proof_storage_dir: Path | None = None
-    proof_master_keys: SecretStr = SecretStr("")
-    proof_s3_bucket: str = ""
-    proof_s3_endpoint_url: str = ""
-    proof_s3_region: str = "us-east-1"
-    proof_s3_access_key_id: str = ""
-    proof_s3_secret_access_key: SecretStr = SecretStr("")
-    proof_s3_prefix: str = "proofs/"
-    # The largest upload the server reads for a proof; each business may accept less.
-    proof_upload_max_bytes: int = 10 * 1024 * 1024
-    # Reading proofs (worker): Tesseract with these languages; how often the worker looks for
-    # proofs to read, and how often it deletes proof files past their retention.
-    ocr_enabled: bool = True
-    ocr_languages: str = "eng"
-    ocr_timeout_seconds: float = 30.0
-    ocr_max_attempts: int = 3
-    proof_scoring_interval_seconds: float = 2.0
-    proof_retention_interval_seconds: float = 3600.0
-    log_level: str = "INFO"
-    # Run the payment-deadline sweeper inside the API process (the demo does).
-    embedded_worker: bool = False
-    # Only for the deterministic interleaving tests: lets a test pause named points.
-    enable_test_checkpoints: bool = False
+    relay_interval_seconds: float = Field(
+        default=1.0,
+        description="How often the relay looks for events it was not woken for (it wakes at "
+        "once when events commit).",
+    )
+    relay_batch_size: int = Field(default=100, description="Aggregates one relay round claims.")
+    worker_metrics_port: int | None = Field(
+        default=None,
+        description="When set, `orderline worker` serves its own counters (events relayed, "
+        "webhook attempts, sweeper cancellations) at http://0.0.0.0:<port>/metrics.",
+    )
+    relay_concurrency: int = Field(default=8, description="Aggregates one worker relays at once.")
+    relay_lease_seconds: float = Field(
+        default=60.0,
+        description="How long a relay's claim lasts before another worker may take it over "
+        "(a crashed worker's claims run out).",
+    )
+    outbox_retention_days: float = Field(
+        default=7.0, description="Relayed events older than this are deleted.")
+    webhook_delivery_retention_days: float = Field(
+        default=30.0,
+        description="Succeeded and dead webhook deliveries (and their attempts) older than this "
+        "are deleted.",
+    )
+    outbox_prune_interval_seconds: float = Field(
+        default=3600.0, description="How often the worker prunes the outbox.")
+    notification_interval_seconds: float = Field(
+        default=2.0, description="How often queued buyer and merchant notifications are sent.")
+    smtp_host: str = Field(
+        default="", description="SMTP server; empty means notifications go to the log.")
+    smtp_port: int = Field(default=587, description="465 means TLS from the start (SMTPS).")
+    smtp_username: str = Field(default="", description="SMTP login, if the server wants one.")
+    smtp_password: SecretStr = Field(
+        default=SecretStr(""), description="SMTP password, if the server wants one.")
+    smtp_from: str = Field(
+        default="",
+        description="The sender address (an email address); the username if empty.")
+    smtp_starttls: bool = Field(
+        default=True, description="Require STARTTLS (ignored on port 465).")
+    smtp_timeout: float = Field(default=30.0, description="Seconds each SMTP step may take.")
+    nats_url: str = Field(
+        default="",
+        description="nats://host:4222; when set, every event is published to NATS JetStream.")
+    nats_stream: str = Field(
+        default="ORDERLINE",
+        description="The JetStream stream, created with subjects <prefix>.> and a 10-minute "
+        "duplicate window if missing.",
+    )
+    nats_subject_prefix: str = Field(
+        default="orderline",
+        description="Subjects are <prefix>.<business_id>.<event type>.")
+    nats_timeout: float = Field(
+        default=5.0,
+        description="Seconds to connect and to wait for JetStream's acknowledgement.")
+    webhook_retry_delays: tuple[float, ...] = Field(
+        default=RetrySchedule().delays,
+        description="Seconds before each retry of a failed webhook delivery (a JSON list, each "
+        "moved by up to 20 %); after the last the delivery is dead.",
+    )
+    webhook_timeout_seconds: float = Field(
+        default=10.0, description="Total time limit of one webhook attempt.")
+    webhook_sender_interval_seconds: float = Field(
+        default=1.0, description="How often the sender looks for due webhook deliveries.")
+    webhook_sender_concurrency: int = Field(
+        default=16, description="Webhook deliveries one worker sends at once.")
+    webhook_disable_after_failures: int = Field(
+        default=30,
+        description="Failed attempts in a row that disable a webhook endpoint (0: never).")
+    # Live streams read at once when signalled (this process's commits, NOTIFY from others).
+    live_poll_seconds: float = Field(
+        default=3.0,
+        description="How often a live stream (SSE) re-reads the outbox without a wake-up.")
+    live_heartbeat_seconds: float = Field(
+        default=15.0, description="An idle live stream sends a comment this often.")
+    redis_url: str = Field(
+        default="",
+        description="redis://host:6379/0; when set, confirm rate limits and one-at-a-time "
+        "guards are shared by every process through Redis (else kept in each process's "
+        "memory, right for the embedded mode).",
+    )
+    confirm_guard_seconds: float = Field(
+        default=30.0,
+        description="Longest a buyer's one-confirm-at-a-time guard lasts if its holder dies.")
+    idempotency_lock_seconds: float = Field(
+        default=60.0,
+        description="How long a confirm whose process died keeps its Idempotency-Key busy.")
+    idempotency_ttl_hours: float = Field(
+        default=24.0,
+        description="How long an Idempotency-Key and its answer are remembered.")
+    sandbox_enabled: bool = Field(
+        default=True,
+        description="Offer the sandbox payment provider: a local gateway (no money moves) for "
+        "the demo and tests, whose webhooks are delivered to this process.",
+    )
+    authorization_hold_hours: float = Field(
+        default=168.0,
+        description="How long an authorised (not yet captured) card payment holds the order's "
+        "stock.",
+    )
+    sandbox_webhook_secret: SecretStr = Field(
+        default=SecretStr("whsec_sandbox_local"), description="Signs the sandbox's webhooks.")
+    stripe_api_key: SecretStr = Field(
+        default=SecretStr(""), description="When set, the stripe provider is offered.")
+    stripe_webhook_secret: SecretStr = Field(
+        default=SecretStr(""),
+        description="Verifies Stripe's webhooks at POST /v1/payments/webhooks/stripe.")
+    # Payment proofs are sealed with AES-GCM under per-file data keys wrapped by a master key
+    # (manual_payments/files/encryption.py).
+    proof_storage: str = Field(
+        default="local",
+        description="Where payment proof files go: local (a folder) or s3 (an S3-compatible "
+        "bucket).",
+    )
+    proof_storage_dir: Path | None = Field(
+        default=None, description="The folder of local proof storage; data_dir/proofs if unset.")
+    proof_master_keys: SecretStr = Field(
+        default=SecretStr(""),
+        description="Comma-separated id:base64key pairs, the first sealing new proof files; "
+        "when empty, a key file is generated under data_dir (fine for the embedded mode only).",
+    )
+    proof_s3_bucket: str = Field(default="", description="The S3 bucket of proof files.")
+    proof_s3_endpoint_url: str = Field(
+        default="", description="The S3-compatible endpoint; AWS's when empty.")
+    proof_s3_region: str = Field(default="us-east-1", description="The S3 region.")
+    proof_s3_access_key_id: str = Field(default="", description="The S3 access key id.")
+    proof_s3_secret_access_key: SecretStr = Field(
+        default=SecretStr(""), description="The S3 secret access key.")
+    proof_s3_prefix: str = Field(
+        default="proofs/", description="Prefix of the proof files' object keys.")
+    proof_upload_max_bytes: int = Field(
+        default=10 * 1024 * 1024,
+        description="The largest proof upload the server reads; each business may accept less.")
+    ocr_enabled: bool = Field(
+        default=True, description="Read payment proofs with Tesseract in the worker.")
+    ocr_languages: str = Field(default="eng", description="Tesseract's languages.")
+    ocr_timeout_seconds: float = Field(
+        default=30.0, description="Time limit of reading one proof.")
+    ocr_max_attempts: int = Field(
+        default=3,
+        description="Tries to read a proof before it waits unscored in the queue.")
+    proof_scoring_interval_seconds: float = Field(
+        default=2.0, description="How often the worker looks for proofs to read.")
+    proof_retention_interval_seconds: float = Field(
+        default=3600.0,
+        description="How often the worker deletes proof files past their retention.")
+    log_level: str = Field(default="INFO", description="Level of the JSON logs.")
+    embedded_worker: bool = Field(
+        default=False,
+        description="Run the worker's jobs inside the API process (the demo does).")
+    enable_test_checkpoints: bool = Field(
+        default=False,
+        description="Only for the deterministic interleaving tests: lets a test pause named "
+        "points.",
+    )
 
     def resolved_database_url(self) -> str:
         """The URL with the async driver filled in (asyncpg / aiosqlite)."""

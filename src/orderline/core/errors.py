@@ -441,7 +441,8 @@ class OtpRequired(DomainError):
 
 
 class ProofRefused(DomainError):
-    """An uploaded payment proof (receipt image or PDF) was refused; the code says why."""
+    """An uploaded payment proof (receipt image or PDF) was refused; the code says why. Only
+    its subclasses are raised."""
 
     code = "proof_refused"
 
