@@ -21,6 +21,7 @@ from orderline.manual_payments.files.ocr import TesseractReader
 from orderline.schema.migrate import upgrade_to_head
 from orderline.tenancy import service as tenancy
 from orderline.tenancy.rules import Principal
+from orderline.wiring import provide_parts
 from tests.support import postgres
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -63,7 +64,7 @@ async def shared_db(database_url: str) -> AsyncIterator[Database]:
 @pytest.fixture
 def runtime(shared_db: Database, database_url: str) -> Runtime:
     """A runtime on the shared engine, with its own checkpoints and the system clock."""
-    return Runtime(settings=Settings(database_url=database_url), db=shared_db)
+    return provide_parts(Runtime(settings=Settings(database_url=database_url), db=shared_db))
 
 
 @dataclass

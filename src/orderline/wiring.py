@@ -17,6 +17,8 @@ from orderline.core.runtime import Runtime
 from orderline.events.event_types import EventType
 from orderline.notifications.smtp_notifier import SmtpNotifier
 from orderline.orders.rules import CancelReason
+from orderline.payments.providers.configured import providers_of
+from orderline.tenancy.service import CARD_PROVIDERS
 
 
 def build_runtime(settings: Settings | None = None, *, clock: Clock | None = None) -> Runtime:
@@ -24,8 +26,16 @@ def build_runtime(settings: Settings | None = None, *, clock: Clock | None = Non
     if not settings.database_url:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(settings.resolved_database_url(), pool_size=settings.db_pool_size)
-    return Runtime(settings=settings, db=db, clock=clock or SystemClock(),
-                   notifier=build_notifier(settings), limiter=build_limiter(settings.redis_url))
+    return provide_parts(Runtime(settings=settings, db=db, clock=clock or SystemClock(),
+                                 notifier=build_notifier(settings),
+                                 limiter=build_limiter(settings.redis_url)))
+
+
+def provide_parts(runtime: Runtime) -> Runtime:
+    """Hand each capability what it needs from one above it, which it cannot import: tenancy
+    checks a business's card provider against the payment providers' names."""
+    runtime.provide(CARD_PROVIDERS, lambda rt: lambda: sorted(providers_of(rt)))
+    return runtime
 
 
 def build_notifier(settings: Settings) -> Notifier:

@@ -21,6 +21,7 @@ from orderline.core.config import Settings
 from orderline.core.db.engine import Database
 from orderline.core.runtime import Runtime
 from orderline.manual_payments.files.configured import PROOF_STORAGE
+from orderline.wiring import provide_parts
 from tests.conftest import Merchant, new_merchant
 from tests.support.manual import manual_shop, master_keys, php_merchant, sealed_storage
 
@@ -44,7 +45,7 @@ async def client(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture(scope="module")
 def module_runtime(shared_db: Database, database_url: str) -> Runtime:
     """A runtime for data built once per test module (and database), then only read."""
-    return Runtime(settings=Settings(database_url=database_url), db=shared_db)
+    return provide_parts(Runtime(settings=Settings(database_url=database_url), db=shared_db))
 
 
 @pytest.fixture

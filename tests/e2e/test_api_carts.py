@@ -15,6 +15,7 @@ from orderline.checkout import cart_store, carts
 from orderline.core.checkpoints import Checkpoints
 from orderline.core.clock import ManualClock
 from orderline.core.runtime import Runtime
+from orderline.wiring import provide_parts
 from tests.conftest import Merchant, new_merchant
 from tests.e2e.conftest import add_product, api_client, error_of, ok, place_order
 from tests.support.catalog import place
@@ -343,8 +344,8 @@ async def test_availability_counts_the_stock_orders_hold(
 async def test_availability_ignores_a_reservation_past_its_deadline(
         runtime: Runtime) -> None:
     clock = ManualClock()
-    timed = Runtime(settings=runtime.settings, db=runtime.db, clock=clock,
-                    checkpoints=Checkpoints())
+    timed = provide_parts(Runtime(settings=runtime.settings, db=runtime.db, clock=clock,
+                    checkpoints=Checkpoints()))
     shop = await new_merchant(timed, name="Timed shop", reservation_ttl_seconds=60)
     async with api_client(timed) as client:
         await add_product(client, shop, "TEE", 10)

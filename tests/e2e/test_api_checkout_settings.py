@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from orderline.orders.rules import MAX_LINE_QUANTITY, MAX_ORDER_TOTAL
+from orderline.core.limits import MAX_LINE_QUANTITY, MAX_ORDER_TOTAL
 from tests.conftest import Merchant
 from tests.e2e.conftest import error_of, ok
 

@@ -17,6 +17,7 @@ from orderline.core.clock import ManualClock
 from orderline.core.runtime import Runtime
 from orderline.webhooks import service as webhooks
 from orderline.webhooks.service import deliver_due
+from orderline.wiring import provide_parts
 from orderline.worker.handlers import default_relay
 from tests.conftest import Merchant, new_merchant
 from tests.e2e.conftest import add_product, api_client, error_of, ok, place_order
@@ -249,8 +250,8 @@ def _fast(runtime: Runtime, **settings: Any) -> tuple[Runtime, ManualClock]:
     clock = ManualClock()
     values: dict[str, Any] = {"webhook_retry_delays": (1.0, 1.0, 1.0),
                               "webhook_timeout_seconds": 3.0, **settings}
-    return Runtime(settings=runtime.settings.model_copy(update=values), db=runtime.db,
-                   clock=clock), clock
+    return provide_parts(Runtime(settings=runtime.settings.model_copy(update=values), db=runtime.db,
+                   clock=clock)), clock
 
 
 async def _until_dead(rt: Runtime, clock: ManualClock, hook: Receiver) -> None:

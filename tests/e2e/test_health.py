@@ -14,12 +14,13 @@ from orderline.core.config import Settings, async_url
 from orderline.core.db.engine import Database
 from orderline.core.runtime import Runtime
 from orderline.schema.migrate import alembic_config, head_revision
+from orderline.wiring import provide_parts
 from tests.e2e.conftest import api_client
 from tests.support.servers import free_port
 
 
 def runtime_on(url: str) -> Runtime:
-    return Runtime(settings=Settings(database_url=url), db=Database(async_url(url)))
+    return provide_parts(Runtime(settings=Settings(database_url=url), db=Database(async_url(url))))
 
 
 @pytest.fixture

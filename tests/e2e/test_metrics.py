@@ -39,6 +39,7 @@ from orderline.events.relay import Relay
 from orderline.orders import status as order_status
 from orderline.schema.migrate import upgrade_to_head
 from orderline.webhooks.tables import WebhookDelivery, WebhookEndpoint
+from orderline.wiring import provide_parts
 from orderline.worker.handlers import Handler, HandlerContext, default_handlers, default_relay
 from tests.conftest import Merchant, new_merchant
 from tests.e2e.conftest import add_product, api_client, error_of, ok, order_body, place_order
@@ -85,8 +86,8 @@ async def scrape(client: httpx.AsyncClient) -> Scrape:
 
 
 def at(runtime: Runtime, clock: ManualClock) -> Runtime:
-    return Runtime(settings=runtime.settings, db=runtime.db, clock=clock,
-                   checkpoints=Checkpoints())
+    return provide_parts(Runtime(settings=runtime.settings, db=runtime.db, clock=clock,
+                   checkpoints=Checkpoints()))
 
 
 async def test_metrics_answer_prometheus_text_without_an_api_key(
@@ -259,7 +260,8 @@ async def test_a_webhook_attempt_is_counted_under_its_result(client: httpx.Async
 async def test_a_database_that_does_not_answer_leaves_the_gauges_out_and_counts_an_error(
         ) -> None:
     url = f"postgresql://postgres@127.0.0.1:{free_port()}/nowhere"
-    unreachable = Runtime(settings=Settings(database_url=url), db=Database(async_url(url)))
+    unreachable = provide_parts(Runtime(settings=Settings(database_url=url),
+                                        db=Database(async_url(url))))
     try:
         async with api_client(unreachable) as client:
             first = await scrape(client)
@@ -404,7 +406,7 @@ async def postgres_runtime(postgres_url: str) -> AsyncIterator[Runtime]:
     db = Database(async_url(postgres_url), pool_size=2)
     await upgrade_to_head(db)
     try:
-        yield Runtime(settings=Settings(database_url=postgres_url), db=db)
+        yield provide_parts(Runtime(settings=Settings(database_url=postgres_url), db=db))
     finally:
         await db.dispose()
 

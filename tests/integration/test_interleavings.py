@@ -23,6 +23,7 @@ from orderline.core.errors import InvalidTransition, OutOfStock
 from orderline.core.runtime import Runtime
 from orderline.orders.service import get_order, order_history
 from orderline.orders.status import cancel_lapsed_orders, cancel_order, confirm_payment
+from orderline.wiring import provide_parts
 from tests.conftest import Merchant, new_merchant
 from tests.support.catalog import place, stock, stock_sku
 from tests.support.interleaving import until_blocked_or_done
@@ -35,7 +36,8 @@ class Crash(Exception):
 
 
 def at(runtime: Runtime, clock: ManualClock, checkpoints: Checkpoints) -> Runtime:
-    return Runtime(settings=runtime.settings, db=runtime.db, clock=clock, checkpoints=checkpoints)
+    return provide_parts(Runtime(settings=runtime.settings, db=runtime.db, clock=clock,
+                                 checkpoints=checkpoints))
 
 
 async def unpaid_order_for_last_unit(runtime: Runtime) -> tuple[Merchant, dict[str, Any]]:

@@ -24,6 +24,7 @@ from orderline.events import outbox_store
 from orderline.events.event_types import AggregateType, EventType
 from orderline.events.listener import OutboxListener, hub_listener
 from orderline.events.outbox import emit
+from orderline.wiring import provide_parts
 from orderline.worker import loop as worker
 from tests.conftest import Merchant, new_merchant
 
@@ -184,9 +185,10 @@ async def test_the_worker_relay_wakes_at_once_on_events_another_process_commits(
     shop = await new_merchant(pg_runtime)
     # The worker polls only once a minute, and has its own engine and hub: the test's
     # commits reach it through NOTIFY alone.
-    worker_runtime = Runtime(settings=Settings(database_url=pg_runtime.settings.database_url,
-                                               relay_interval_seconds=60),
-                             db=Database(pg_runtime.db.url, pool_size=2))
+    worker_runtime = provide_parts(Runtime(
+        settings=Settings(database_url=pg_runtime.settings.database_url,
+                          relay_interval_seconds=60),
+        db=Database(pg_runtime.db.url, pool_size=2)))
     stop = asyncio.Event()
     running = asyncio.create_task(worker.run(worker_runtime, stop=stop))
     try:

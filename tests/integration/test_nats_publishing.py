@@ -30,6 +30,7 @@ from orderline.events.nats_publisher import NatsPublisher
 from orderline.events.outbox import stored_event
 from orderline.events.tables import HandlerInbox, OutboxEvent
 from orderline.orders import status as order_status
+from orderline.wiring import provide_parts
 from orderline.worker.handlers import default_relay
 from tests.conftest import IN_CI, Merchant
 from tests.support.catalog import place, stock_sku
@@ -86,7 +87,7 @@ async def publishing(runtime: Runtime, stream: Stream) -> AsyncIterator[Runtime]
     """The test's runtime with NATS configured as an operator would (settings only)."""
     settings = Settings(database_url=runtime.settings.database_url, nats_url=stream.url,
                         nats_stream=stream.name, nats_subject_prefix=stream.prefix)
-    rt = Runtime(settings=settings, db=runtime.db)
+    rt = provide_parts(Runtime(settings=settings, db=runtime.db))
     rt.put(PUBLISHER, NatsPublisher.from_settings(settings))
     await finish_earlier_events(runtime)
     yield rt
@@ -197,7 +198,7 @@ async def test_a_broker_that_is_down_leaves_the_event_pending_for_a_retry(
         runtime: Runtime, merchant: Merchant) -> None:
     settings = Settings(database_url=runtime.settings.database_url,
                         nats_url=f"nats://127.0.0.1:{free_port()}", nats_timeout=1)
-    rt = Runtime(settings=settings, db=runtime.db)
+    rt = provide_parts(Runtime(settings=settings, db=runtime.db))
     rt.put(PUBLISHER, NatsPublisher.from_settings(settings))
     await stock_sku(rt, merchant, "NATS-4", 5)
     await finish_earlier_events(runtime)

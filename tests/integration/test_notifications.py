@@ -36,7 +36,7 @@ from orderline.notifications.smtp_notifier import NotAnEmailAddress, SmtpNotifie
 from orderline.orders import service as orders
 from orderline.orders import status as order_status
 from orderline.orders.rules import CancelReason, RequestedLine
-from orderline.wiring import build_runtime
+from orderline.wiring import build_runtime, provide_parts
 from orderline.worker import loop as worker
 from orderline.worker.handlers import default_relay
 from tests.conftest import Merchant
@@ -76,8 +76,8 @@ def mailing_runtime(runtime: Runtime, port: int, clock: Clock | None = None) -> 
     """The test's runtime, sending email through the SMTP server on ``port``."""
     notifier = SmtpNotifier(host="127.0.0.1", port=port, sender="shop@orderline.test",
                             starttls=False, timeout=5)
-    return Runtime(settings=runtime.settings, db=runtime.db, clock=clock or SystemClock(),
-                   notifier=notifier)
+    return provide_parts(Runtime(settings=runtime.settings, db=runtime.db,
+                                 clock=clock or SystemClock(), notifier=notifier))
 
 
 def new_address() -> str:

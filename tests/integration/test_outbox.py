@@ -30,6 +30,7 @@ from orderline.events.tables import HandlerInbox, OutboxEvent
 from orderline.orders import status as order_status
 from orderline.orders.customers import get_customer
 from orderline.orders.rules import OrderStatus
+from orderline.wiring import provide_parts
 from orderline.worker import outbox_admin
 from orderline.worker.handlers import CUSTOMER_TOTALS, Handler, HandlerContext
 from tests.conftest import Merchant, new_merchant
@@ -44,8 +45,8 @@ class Crash(Exception):
 
 
 def at(runtime: Runtime, clock: ManualClock) -> Runtime:
-    return Runtime(settings=runtime.settings, db=runtime.db, clock=clock,
-                   checkpoints=Checkpoints())
+    return provide_parts(Runtime(settings=runtime.settings, db=runtime.db, clock=clock,
+                   checkpoints=Checkpoints()))
 
 
 async def events_of(runtime: Runtime, business_id: uuid.UUID) -> list[Any]:

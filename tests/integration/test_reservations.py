@@ -21,13 +21,14 @@ from orderline.orders.rules import RequestedLine
 from orderline.orders.service import OrderEdit, edit_order, get_order
 from orderline.orders.status import cancel_lapsed_orders, confirm_payment
 from orderline.orders.tables import OrderEvent
+from orderline.wiring import provide_parts
 from tests.conftest import Merchant, new_merchant
 from tests.support.catalog import place, stock, stock_sku
 
 
 def with_clock(runtime: Runtime, clock: ManualClock) -> Runtime:
-    return Runtime(settings=runtime.settings, db=runtime.db, clock=clock,
-                   checkpoints=Checkpoints())
+    return provide_parts(Runtime(settings=runtime.settings, db=runtime.db, clock=clock,
+                   checkpoints=Checkpoints()))
 
 
 async def reservation_states(runtime: Runtime, order_id: Any) -> list[str]:

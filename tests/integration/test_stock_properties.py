@@ -53,6 +53,7 @@ from orderline.orders import status as order_status
 from orderline.orders.rules import REVENUE_STATUSES, OrderStatus, RequestedLine
 from orderline.orders.service import OrderEdit
 from orderline.orders.tables import Order, OrderLine
+from orderline.wiring import provide_parts
 from tests.conftest import Merchant, new_merchant
 from tests.support.catalog import place, stock, stock_sku
 
@@ -570,7 +571,7 @@ async def play(url: str, initial: dict[str, int], groups: list[Group],
     db = Database(async_url(url), pool_size=8)
     try:
         clock = ManualClock()
-        runtime = Runtime(settings=Settings(database_url=url), db=db, clock=clock)
+        runtime = provide_parts(Runtime(settings=Settings(database_url=url), db=db, clock=clock))
         merchant = await new_merchant(runtime, name="Property shop",
                                       reservation_ttl_seconds=TTL_SECONDS)
         for sku, units in initial.items():

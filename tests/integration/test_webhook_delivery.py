@@ -28,6 +28,7 @@ from orderline.tenancy import service as tenancy
 from orderline.webhooks import service as webhooks
 from orderline.webhooks.rules import DeliveryStatus, new_signing_secret
 from orderline.webhooks.service import deliver_due
+from orderline.wiring import provide_parts
 from orderline.worker.handlers import default_relay
 from tests.conftest import Merchant, new_merchant
 from tests.support.catalog import place, stock_sku
@@ -46,8 +47,8 @@ def configured(runtime: Runtime, clock: ManualClock, **settings: Any) -> Runtime
     values: dict[str, Any] = {"webhook_retry_delays": (RETRY_AFTER,) * 3,
                               "webhook_timeout_seconds": 3.0,
                               "webhook_disable_after_failures": 100, **settings}
-    return Runtime(settings=runtime.settings.model_copy(update=values), db=runtime.db,
-                   clock=clock)
+    return provide_parts(Runtime(settings=runtime.settings.model_copy(update=values), db=runtime.db,
+                   clock=clock))
 
 
 @pytest.fixture

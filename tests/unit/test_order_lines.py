@@ -1,8 +1,8 @@
 import pytest
 
 from orderline.core.errors import ValidationFailed
+from orderline.core.limits import MAX_LINE_QUANTITY
 from orderline.orders.rules import (
-    MAX_LINE_QUANTITY,
     MAX_LINES_PER_ORDER,
     RequestedLine,
     check_requested_lines,

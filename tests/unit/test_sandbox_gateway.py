@@ -11,7 +11,6 @@ import json
 import pytest
 
 from orderline.payments.providers.base import (
-    CaptureMode,
     PaymentProvider,
     ProviderError,
     ProviderEvent,
@@ -20,6 +19,7 @@ from orderline.payments.providers.base import (
     WebhookRejected,
 )
 from orderline.payments.providers.sandbox import Deliver, SandboxBehaviour, SandboxGateway, sign
+from orderline.tenancy.rules import CaptureMode
 
 SECRET = "sbx_secret"
 NOW = 1_790_000_000

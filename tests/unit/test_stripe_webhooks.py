@@ -15,7 +15,6 @@ import pytest
 import stripe
 
 from orderline.payments.providers.base import (
-    CaptureMode,
     PaymentProvider,
     ProviderError,
     ProviderStatus,
@@ -30,6 +29,7 @@ from orderline.payments.providers.stripe_gateway import (
     next_action_from_stripe,
     status_from_stripe,
 )
+from orderline.tenancy.rules import CaptureMode
 
 WHSEC = "whsec_test_0123456789abcdef"
 META = {"order_id": "ord_1", "intent_id": "pay_1"}

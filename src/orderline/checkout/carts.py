@@ -44,9 +44,10 @@ from orderline.core.errors import (
     ValidationFailed,
     VersionConflict,
 )
+from orderline.core.limits import MAX_LINE_QUANTITY
 from orderline.core.runtime import Runtime
 from orderline.orders import store as order_store
-from orderline.orders.rules import MAX_LINE_QUANTITY, MAX_LINES_PER_ORDER, line_total
+from orderline.orders.rules import MAX_LINES_PER_ORDER, line_total
 from orderline.pricing.engine import PriceLine, PricingInput, price
 from orderline.tenancy import store as tenancy_store
 from orderline.tenancy.rules import Principal, Scope, hash_api_key

@@ -10,13 +10,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from orderline.core.errors import InvalidTransition, ValidationFailed
+from orderline.core.limits import MAX_LINE_QUANTITY, MAX_ORDER_TOTAL
 from orderline.events.event_types import EventType
 
-MAX_LINE_QUANTITY = 10_000
 MAX_LINES_PER_ORDER = 100
-# The largest amount a payment may name (the API's cap on minor units); a bigger total could
-# never be paid, and would overflow the 64-bit columns that store totals.
-MAX_ORDER_TOTAL = 10**15
 ORDER_NUMBER_PREFIX = "OL-"
 
 

@@ -63,3 +63,10 @@ class Principal:
             raise Forbidden(f"This API key lacks the '{scope}' scope.",
                             details={"required_scope": str(scope),
                                      "key_scopes": sorted(self.scopes)})
+
+
+class CaptureMode(StrEnum):
+    """When a business's card payments are captured (a business setting the providers follow)."""
+
+    AUTOMATIC = "automatic"  # captured as soon as authorised
+    MANUAL = "manual"  # authorised now, captured later (on fulfilment)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,17 +12,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orderline.core.db.insert import insert_ignoring_conflict
 from orderline.core.errors import Conflict, NotFound, Unauthorized, ValidationFailed
+from orderline.core.limits import MAX_LINE_QUANTITY, MAX_ORDER_TOTAL
 from orderline.core.money import check_currency
-from orderline.core.runtime import Runtime
-from orderline.orders.rules import MAX_LINE_QUANTITY, MAX_ORDER_TOTAL
-from orderline.payments.providers.base import CaptureMode
-from orderline.payments.providers.configured import providers_of
+from orderline.core.runtime import Part, Runtime
 from orderline.tenancy import store
 from orderline.tenancy.rules import (
     ALL_SCOPES,
     DEFAULT_CHANNELS,
     MAX_RESERVATION_TTL_SECONDS,
     MIN_RESERVATION_TTL_SECONDS,
+    CaptureMode,
     Principal,
     Scope,
     display_prefix,
@@ -40,6 +40,16 @@ CHECKOUT_SETTING_BOUNDS: dict[str, tuple[int, int]] = {
     "price_max_age_seconds": (10, 86_400),
     "confirms_per_minute": (1, 1000),
 }
+
+
+def _unwired(runtime: Runtime) -> Callable[[], list[str]]:
+    raise LookupError("This runtime has no payment providers' names: build it with "
+                      "orderline.wiring.build_runtime, or call orderline.wiring.provide_parts.")
+
+
+# The names of the card payment providers this deployment has (the payments capability knows
+# them; tenancy sits below it, so orderline.wiring hands them over).
+CARD_PROVIDERS: Part[Callable[[], list[str]]] = Part("card provider names", build=_unwired)
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,12 +227,12 @@ async def update_settings(runtime: Runtime, principal: Principal, *,
                                    details={"capture_mode": capture_mode})
         values["capture_mode"] = capture_mode
     if card_provider is not None:
-        if card_provider not in providers_of(runtime) or card_provider == "cod":
+        configured = runtime.get(CARD_PROVIDERS)()
+        if card_provider not in configured or card_provider == "cod":
             raise ValidationFailed(
                 f"'{card_provider}' is not a card provider of this deployment; configured: "
-                + (", ".join(sorted(providers_of(runtime))) or "none") + ".",
-                details={"card_provider": card_provider,
-                         "configured": sorted(providers_of(runtime))})
+                + (", ".join(configured) or "none") + ".",
+                details={"card_provider": card_provider, "configured": configured})
         values["card_provider"] = card_provider
     values.update(_checkout_numbers({
         "min_order_total": min_order_total, "max_order_total": max_order_total,

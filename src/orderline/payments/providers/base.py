@@ -9,19 +9,14 @@ in them is read; an unverifiable one raises ``WebhookRejected`` with a stable co
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any, Protocol
 
 from orderline.payments.rules import IntentStatus
+from orderline.tenancy.rules import CaptureMode
 
 # An intent's status as the provider reports it: each adapter maps its provider's own
 # statuses onto the domain's, so a report and our intent speak the same statuses.
 ProviderStatus = IntentStatus
-
-
-class CaptureMode(StrEnum):
-    AUTOMATIC = "automatic"  # captured as soon as authorised
-    MANUAL = "manual"  # authorised now, captured later (on fulfilment)
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,7 +37,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from orderline.payments.providers.base import (
-    CaptureMode,
     ProviderError,
     ProviderEvent,
     ProviderIntent,
@@ -51,6 +50,7 @@ from orderline.payments.providers.signing import (
     signature_header,
     verify_signature,
 )
+from orderline.tenancy.rules import CaptureMode
 
 log = logging.getLogger(__name__)
 

@@ -40,7 +40,6 @@ from stripe.params import (
 )
 
 from orderline.payments.providers.base import (
-    CaptureMode,
     ProviderError,
     ProviderEvent,
     ProviderIntent,
@@ -54,6 +53,7 @@ from orderline.payments.providers.signing import (
     parse_signature_header,
     signature_matches,
 )
+from orderline.tenancy.rules import CaptureMode
 
 T = TypeVar("T")
 
