@@ -17,7 +17,11 @@ from orderline.core.runtime import Runtime
 from orderline.events.event_types import EventType
 from orderline.notifications.smtp_notifier import SmtpNotifier
 from orderline.orders.rules import CancelReason
-from orderline.payments.providers.configured import providers_of
+from orderline.payments.providers.base import PaymentProvider
+from orderline.payments.providers.configured import PROVIDERS, providers_of
+from orderline.payments.providers.sandbox import SandboxGateway
+from orderline.payments.providers.stripe_gateway import StripeGateway
+from orderline.payments.service import receive_webhook
 from orderline.tenancy.service import CARD_PROVIDERS
 
 
@@ -33,7 +37,9 @@ def build_runtime(settings: Settings | None = None, *, clock: Clock | None = Non
 
 def provide_parts(runtime: Runtime) -> Runtime:
     """Hand each capability what it needs from one above it, which it cannot import: tenancy
-    checks a business's card provider against the payment providers' names."""
+    checks a business's card provider against the payment providers' names, and the payment
+    providers hand their webhooks to the payments service."""
+    runtime.provide(PROVIDERS, build_providers)
     runtime.provide(CARD_PROVIDERS, lambda rt: lambda: sorted(providers_of(rt)))
     return runtime
 
@@ -49,3 +55,21 @@ def start_metrics_at_zero() -> None:
     """Every cancel reason and event type has a series at zero in this process's metrics."""
     metrics.start_at_zero(cancel_reasons=[reason.value for reason in CancelReason],
                           event_types=[event_type.value for event_type in EventType])
+
+
+def build_providers(runtime: Runtime) -> dict[str, PaymentProvider]:
+    """The sandbox (its webhooks handed to this process's webhook handler, as a real gateway
+    would POST them), and Stripe when an API key is configured."""
+    settings = runtime.settings
+    providers: dict[str, PaymentProvider] = {}
+    if settings.sandbox_enabled:
+        async def deliver(headers: dict[str, str], body: bytes) -> None:
+            await receive_webhook(runtime, "sandbox", headers, body)
+
+        providers["sandbox"] = SandboxGateway(
+            secret=settings.sandbox_webhook_secret.get_secret_value(), deliver=deliver)
+    if settings.stripe_api_key.get_secret_value():
+        providers["stripe"] = StripeGateway(
+            api_key=settings.stripe_api_key.get_secret_value(),
+            webhook_secret=settings.stripe_webhook_secret.get_secret_value())
+    return providers
