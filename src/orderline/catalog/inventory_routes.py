@@ -7,7 +7,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from orderline.catalog import inventory
-from orderline.catalog.schemas import StockAdjustment
+from orderline.catalog.schemas import (
+    MovementPage,
+    Reconciliation,
+    StockAdjustment,
+    StockOut,
+    StockPage,
+)
 from orderline.core.http import RuntimeDep
 from orderline.core.schemas import STORED_INT_MAX
 from orderline.tenancy.deps import PrincipalDep
@@ -16,7 +22,7 @@ from orderline.tenancy.rules import Scope
 router = APIRouter(prefix="/v1/inventory", tags=["inventory"])
 
 
-@router.get("")
+@router.get("", response_model=StockPage)
 async def list_stock(runtime: RuntimeDep, principal: PrincipalDep,
                      limit: Annotated[int, Query(ge=1, le=500)] = 100,
                      after_sku: str | None = None) -> dict[str, Any]:
@@ -24,7 +30,7 @@ async def list_stock(runtime: RuntimeDep, principal: PrincipalDep,
     return {"data": rows, "next_after_sku": rows[-1]["sku"] if len(rows) == limit else None}
 
 
-@router.post("/adjustments")
+@router.post("/adjustments", response_model=StockOut)
 async def adjust_stock(body: StockAdjustment, runtime: RuntimeDep,
                        principal: PrincipalDep) -> dict[str, Any]:
     """Receive stock, correct a count (delta or stock-take), or write off damage."""
@@ -34,7 +40,7 @@ async def adjust_stock(body: StockAdjustment, runtime: RuntimeDep,
                                         set_on_hand=body.set_on_hand)
 
 
-@router.get("/movements")
+@router.get("/movements", response_model=MovementPage)
 async def list_movements(runtime: RuntimeDep, principal: PrincipalDep, sku: str | None = None,
                          before_id: Annotated[int | None, Query(le=STORED_INT_MAX)] = None,
                          limit: Annotated[int, Query(ge=1, le=500)] = 100) -> dict[str, Any]:
@@ -43,7 +49,7 @@ async def list_movements(runtime: RuntimeDep, principal: PrincipalDep, sku: str 
     return {"data": rows, "next_before_id": rows[-1]["id"] if len(rows) == limit else None}
 
 
-@router.get("/reconciliation")
+@router.get("/reconciliation", response_model=Reconciliation)
 async def reconciliation(runtime: RuntimeDep, principal: PrincipalDep) -> dict[str, Any]:
     """Proof that the ledger sums to on_hand (and reservations to reserved) for every SKU."""
     principal.require(Scope.READ)
@@ -51,6 +57,7 @@ async def reconciliation(runtime: RuntimeDep, principal: PrincipalDep) -> dict[s
     return {"balanced": not drift, "drift": [d.as_dict() for d in drift]}
 
 
-@router.get("/{sku:path}")  # a SKU may contain '/'; the fixed paths above match first
+# A SKU may contain '/'; the fixed paths above match first.
+@router.get("/{sku:path}", response_model=StockOut)
 async def stock_of(sku: str, runtime: RuntimeDep, principal: PrincipalDep) -> dict[str, Any]:
     return await inventory.stock_of(runtime, principal, sku)

@@ -1,10 +1,12 @@
-"""Catalog, inventory and business-settings request bodies."""
+"""Catalog, inventory and business-settings request bodies, and the catalog's answers."""
 
 from __future__ import annotations
 
+import uuid
+from datetime import datetime
 from typing import Annotated
 
-from pydantic import Field, StrictBool, StrictInt, field_validator
+from pydantic import BaseModel, Field, StrictBool, StrictInt, field_validator
 
 from orderline.catalog.products import MAX_WEIGHT_GRAMS, NewVariant
 from orderline.catalog.rules import MovementReason
@@ -100,3 +102,111 @@ class BusinessUpdate(Body):
                     "(captured on fulfilment)")] = None
     card_provider: Annotated[str | None, Field(
         max_length=20, description="which configured provider takes card payments")] = None
+
+
+# --- answers ---------------------------------------------------------------------------------
+
+class VariantOut(BaseModel):
+    id: uuid.UUID
+    product_id: uuid.UUID
+    sku: str
+    name: str
+    price_minor: int
+    currency: str
+    low_stock_threshold: int | None
+    weight_grams: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class ProductOut(BaseModel):
+    id: uuid.UUID
+    business_id: uuid.UUID
+    name: str
+    description: str
+    created_at: datetime
+    updated_at: datetime
+    variants: list[VariantOut]
+
+
+class ProductPage(BaseModel):
+    data: list[ProductOut]
+    next_cursor: str | None
+
+
+class LocationOut(BaseModel):
+    id: uuid.UUID
+    code: str
+    name: str
+    is_default: bool
+    created_at: datetime
+
+
+class LocationList(BaseModel):
+    data: list[LocationOut]
+
+
+class StockRow(BaseModel):
+    """One SKU at one location."""
+
+    sku: str
+    name: str
+    low_stock_threshold: int | None
+    location: str
+    on_hand: int
+    reserved: int
+    available: int
+    low_stock: bool
+
+
+class StockPage(BaseModel):
+    data: list[StockRow]
+    next_after_sku: str | None
+
+
+class LocationStock(BaseModel):
+    location: str
+    on_hand: int
+    reserved: int
+    available: int
+
+
+class StockOut(BaseModel):
+    """One SKU's stock, in total and per location."""
+
+    sku: str
+    on_hand: int
+    reserved: int
+    available: int
+    locations: list[LocationStock]
+
+
+class MovementOut(BaseModel):
+    id: int
+    sku: str
+    location: str
+    delta: int
+    reason: str
+    actor: str
+    order_id: uuid.UUID | None
+    note: str
+    created_at: datetime
+
+
+class MovementPage(BaseModel):
+    data: list[MovementOut]
+    next_before_id: int | None
+
+
+class DriftOut(BaseModel):
+    sku: str
+    location: str
+    on_hand: int
+    ledger_sum: int
+    reserved: int
+    active_reservations: int
+
+
+class Reconciliation(BaseModel):
+    balanced: bool
+    drift: list[DriftOut]

@@ -11,7 +11,13 @@ from fastapi import APIRouter, Header, Request, status
 from fastapi.responses import JSONResponse
 
 from orderline.checkout import checkouts, confirm
-from orderline.checkout.checkout_schemas import CheckoutConfirm, CheckoutCreate
+from orderline.checkout.checkout_schemas import (
+    CheckoutConfirm,
+    CheckoutCreate,
+    CheckoutOut,
+    CheckoutStarted,
+    ConfirmedOrderOut,
+)
 from orderline.checkout.checkouts import NewCheckout
 from orderline.checkout.deps import CartCallerDep
 from orderline.core.http import RuntimeDep, parse_id
@@ -19,7 +25,8 @@ from orderline.core.http import RuntimeDep, parse_id
 router = APIRouter(prefix="/v1", tags=["checkouts"])
 
 
-@router.post("/checkouts", status_code=status.HTTP_201_CREATED)
+@router.post("/checkouts", status_code=status.HTTP_201_CREATED, response_model=CheckoutStarted,
+             response_model_exclude_unset=True)  # "cod" only when paying cash on delivery
 async def start_checkout(body: CheckoutCreate, runtime: RuntimeDep,
                          caller: CartCallerDep) -> dict[str, Any]:
     """Price the cart for this address, shipping method and coupons, and hold its stock until
@@ -31,13 +38,15 @@ async def start_checkout(body: CheckoutCreate, runtime: RuntimeDep,
         customer=body.customer.to_contact() if body.customer else None))
 
 
-@router.get("/checkouts/{checkout_id}")
+@router.get("/checkouts/{checkout_id}", response_model=CheckoutOut)
 async def get_checkout(checkout_id: str, runtime: RuntimeDep,
                        caller: CartCallerDep) -> dict[str, Any]:
     return await checkouts.get_checkout(runtime, caller, parse_id("checkout", checkout_id))
 
 
-@router.post("/checkouts/{checkout_id}/confirm", status_code=status.HTTP_201_CREATED)
+# The answer is stored with the idempotency key and sent as stored, so the model documents it.
+@router.post("/checkouts/{checkout_id}/confirm", status_code=status.HTTP_201_CREATED,
+             response_model=ConfirmedOrderOut)
 async def confirm_checkout(checkout_id: str, body: CheckoutConfirm, request: Request,
                            runtime: RuntimeDep, caller: CartCallerDep,
                            idempotency_key: Annotated[str | None, Header()] = None

@@ -1,11 +1,12 @@
-"""Cash-on-delivery request bodies."""
+"""Cash-on-delivery request bodies and answers."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Annotated
 
-from pydantic import Field, StrictBool, StrictInt
+from pydantic import BaseModel, Field, StrictBool, StrictInt
 
 from orderline.cod.rules import CodOutcome
 from orderline.core.schemas import Body, MinorUnits
@@ -35,3 +36,25 @@ class CodSettingsIn(Body):
     otp_above_total: MinorUnits | None = None
     otp_first_order: StrictBool | None = None
     allow_discrepancy: StrictBool | None = None
+
+
+# --- answers ---------------------------------------------------------------------------------
+
+class CodeSent(BaseModel):
+    sent_to: str = Field(description="the buyer's phone, all but its last 3 characters hidden")
+    expires_at: datetime
+
+
+class CodeVerified(BaseModel):
+    verified: bool
+
+
+class CodSettingsOut(BaseModel):
+    enabled: bool
+    zone_ids: list[str] = Field(description="the shipping zones where cash is taken")
+    max_order_total: int | None
+    max_open_orders: int
+    min_trust_score: int
+    otp_above_total: int | None
+    otp_first_order: bool
+    allow_discrepancy: bool

@@ -132,6 +132,12 @@ class PlacedOrderOut(OrderOut):
         "the payment reference and the proof deadline."))
 
 
+class OrderView(OrderOut):
+    """The order as its use cases show it after a change: with its customer's id."""
+
+    customer_id: uuid.UUID
+
+
 class OrderPage(BaseModel):
     data: list[OrderOut]
     next_cursor: str | None

@@ -8,13 +8,21 @@ from fastapi import APIRouter, Request, status
 
 from orderline.core.http import RuntimeDep, parse_id
 from orderline.payments import service as payments
-from orderline.payments.schemas import CaptureRequest, PaymentStart, RefundRequest
+from orderline.payments.schemas import (
+    CaptureRequest,
+    OrderPayments,
+    PaymentIntentOut,
+    PaymentStart,
+    RefundRequest,
+    WebhookReceipt,
+)
 from orderline.tenancy.deps import PrincipalDep
 
 router = APIRouter(prefix="/v1", tags=["payments"])
 
 
-@router.post("/orders/{order_id}/payments", status_code=status.HTTP_201_CREATED)
+@router.post("/orders/{order_id}/payments", status_code=status.HTTP_201_CREATED,
+             response_model=PaymentIntentOut)
 async def start_payment(order_id: str, body: PaymentStart, runtime: RuntimeDep,
                         principal: PrincipalDep) -> dict[str, Any]:
     """A payment attempt; a declined card is 402 ``payment_failed`` with the reason."""
@@ -23,21 +31,22 @@ async def start_payment(order_id: str, body: PaymentStart, runtime: RuntimeDep,
                                         payment_method=body.payment_method)
 
 
-@router.get("/orders/{order_id}/payments")
+@router.get("/orders/{order_id}/payments", response_model=OrderPayments)
 async def list_payments(order_id: str, runtime: RuntimeDep,
                         principal: PrincipalDep) -> dict[str, Any]:
     """The order's payment attempts and its money ledger."""
     return await payments.payments_of_order(runtime, principal, parse_id("order", order_id))
 
 
-@router.post("/orders/{order_id}/payments/capture")
+@router.post("/orders/{order_id}/payments/capture", response_model=PaymentIntentOut)
 async def capture_payment(order_id: str, body: CaptureRequest, runtime: RuntimeDep,
                           principal: PrincipalDep) -> dict[str, Any]:
     return await payments.capture_payment(runtime, principal, parse_id("order", order_id),
                                           amount=body.amount)
 
 
-@router.post("/orders/{order_id}/refunds", status_code=status.HTTP_201_CREATED)
+@router.post("/orders/{order_id}/refunds", status_code=status.HTTP_201_CREATED,
+             response_model=PaymentIntentOut)
 async def refund_payment(order_id: str, body: RefundRequest, runtime: RuntimeDep,
                          principal: PrincipalDep) -> dict[str, Any]:
     """Refund an amount or lines (``restock`` puts their units back on hand)."""
@@ -46,7 +55,7 @@ async def refund_payment(order_id: str, body: RefundRequest, runtime: RuntimeDep
                                          restock=body.restock, reason=body.reason)
 
 
-@router.post("/payments/webhooks/{provider}")
+@router.post("/payments/webhooks/{provider}", response_model=WebhookReceipt)
 async def provider_webhook(provider: str, request: Request,
                            runtime: RuntimeDep) -> dict[str, Any]:
     """Signed by the provider, verified before anything in it is read; applied once."""

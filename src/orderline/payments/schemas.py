@@ -1,10 +1,12 @@
-"""Payment request bodies."""
+"""Payment request bodies and answers."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from orderline.core.schemas import Body, MinorUnits, Quantity, Sku
 from orderline.payments.service import RefundLine
@@ -41,3 +43,52 @@ class RefundRequest(Body):
     def to_lines(self) -> list[RefundLine] | None:
         return None if self.lines is None else [RefundLine(sku=line.sku, quantity=line.quantity)
                                                 for line in self.lines]
+
+
+# --- answers ---------------------------------------------------------------------------------
+
+class PaymentIntentOut(BaseModel):
+    """One payment attempt and where its money stands, in minor units."""
+
+    id: uuid.UUID
+    order_id: uuid.UUID
+    provider: str
+    provider_ref: str | None
+    status: str
+    capture_mode: str
+    currency: str
+    amount: int
+    amount_authorized: int
+    amount_captured: int
+    amount_voided: int
+    amount_refunded: int
+    amount_collected: int
+    client_secret: str | None
+    next_action: dict[str, Any] | None = Field(description=(
+        "what the buyer must do next, as the provider says it, e.g. "
+        "{\"type\": \"redirect\", \"url\": ...}"))
+    failure_code: str | None
+    failure_message: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class LedgerEntry(BaseModel):
+    """One row of the order's money ledger."""
+
+    id: int
+    intent_id: uuid.UUID
+    kind: str = Field(description="authorize, capture, void, refund or collect")
+    amount: int
+    source: str
+    actor: str
+    created_at: datetime
+
+
+class OrderPayments(BaseModel):
+    data: list[PaymentIntentOut]
+    ledger: list[LedgerEntry]
+
+
+class WebhookReceipt(BaseModel):
+    outcome: str = Field(description="what the event did, e.g. applied, duplicate, stale")

@@ -11,38 +11,49 @@ from orderline.core.http import RuntimeDep, parse_id
 from orderline.orders import customers
 from orderline.tenancy import service as tenancy
 from orderline.tenancy.deps import PrincipalDep
+from orderline.tenancy.schemas import (
+    ApiKeyList,
+    ApiKeyOut,
+    BusinessOut,
+    ChannelList,
+    ChannelOut,
+    CustomerList,
+    CustomerRecord,
+    IssuedApiKey,
+)
 
 router = APIRouter(prefix="/v1", tags=["business"])
 
 
-@router.get("/business")
+@router.get("/business", response_model=BusinessOut)
 async def get_business(runtime: RuntimeDep, principal: PrincipalDep) -> dict[str, Any]:
     return await tenancy.get_business(runtime, principal)
 
 
-@router.patch("/business")
+@router.patch("/business", response_model=BusinessOut)
 async def update_business(body: BusinessUpdate, runtime: RuntimeDep,
                           principal: PrincipalDep) -> dict[str, Any]:
     return await tenancy.update_settings(runtime, principal, **body.model_dump())
 
 
-@router.get("/channels")
+@router.get("/channels", response_model=ChannelList)
 async def list_channels(runtime: RuntimeDep, principal: PrincipalDep) -> dict[str, Any]:
     return {"data": await tenancy.list_channels(runtime, principal)}
 
 
-@router.post("/channels", status_code=status.HTTP_201_CREATED)
+@router.post("/channels", status_code=status.HTTP_201_CREATED, response_model=ChannelOut)
 async def add_channel(body: ChannelCreate, runtime: RuntimeDep,
                       principal: PrincipalDep) -> dict[str, Any]:
     return await tenancy.add_channel(runtime, principal, code=body.code, name=body.name)
 
 
-@router.get("/api-keys")
+@router.get("/api-keys", response_model=ApiKeyList)
 async def list_api_keys(runtime: RuntimeDep, principal: PrincipalDep) -> dict[str, Any]:
     return {"data": await tenancy.list_api_keys(runtime, principal)}
 
 
-@router.post("/api-keys", status_code=status.HTTP_201_CREATED)
+@router.post("/api-keys", status_code=status.HTTP_201_CREATED,
+             response_model=IssuedApiKey)
 async def create_api_key(body: ApiKeyCreate, runtime: RuntimeDep,
                          principal: PrincipalDep) -> dict[str, Any]:
     """The key is in this answer only; it is stored hashed and cannot be shown again."""
@@ -51,13 +62,13 @@ async def create_api_key(body: ApiKeyCreate, runtime: RuntimeDep,
             "scopes": list(issued.scopes)}
 
 
-@router.delete("/api-keys/{key_id}")
+@router.delete("/api-keys/{key_id}", response_model=ApiKeyOut)
 async def revoke_api_key(key_id: str, runtime: RuntimeDep,
                          principal: PrincipalDep) -> dict[str, Any]:
     return await tenancy.revoke_api_key(runtime, principal, parse_id("api_key", key_id))
 
 
-@router.get("/customers")
+@router.get("/customers", response_model=CustomerList)
 async def find_customers(runtime: RuntimeDep, principal: PrincipalDep,
                          phone: str | None = None, email: str | None = None,
                          limit: Annotated[int, Query(ge=1, le=200)] = 50) -> dict[str, Any]:
@@ -65,7 +76,7 @@ async def find_customers(runtime: RuntimeDep, principal: PrincipalDep,
                                                    limit=limit)}
 
 
-@router.get("/customers/{customer_id}")
+@router.get("/customers/{customer_id}", response_model=CustomerRecord)
 async def get_customer(customer_id: str, runtime: RuntimeDep,
                        principal: PrincipalDep) -> dict[str, Any]:
     return await customers.get_customer(runtime, principal, parse_id("customer", customer_id))
