@@ -65,12 +65,13 @@ from orderline.core.ratelimit import Guard
 from orderline.core.runtime import Runtime
 from orderline.coupons import store as coupon_store
 from orderline.events.event_types import AggregateType, EventType
-from orderline.events.outbox import FirstEvent, emit_first_events
+from orderline.events.outbox import FirstEvent
 from orderline.manual_payments import methods as manual_methods
 from orderline.orders import store as order_store
+from orderline.orders.placing import write_new_order
 from orderline.orders.rules import OrderStatus, format_order_number
 from orderline.orders.service import hash_access_token, new_order_access_token
-from orderline.orders.views import shape
+from orderline.orders.store import NewOrderLine, NewOrderRow, PriceSnapshot
 
 log = logging.getLogger(__name__)
 
@@ -322,31 +323,38 @@ async def _write_order(conn: AsyncConnection, checkout: RowMapping, priced: Pric
     manual = None if cash else await manual_methods.choose(
         conn, business_id, checkout["payment_method"], checkout["channel"], now)
     sequence = await order_store.next_order_sequence(conn, business_id)
-    values = {
-        "id": order_id, "business_id": business_id, "number": format_order_number(sequence),
-        "status": (OrderStatus.CONFIRMED if cash else OrderStatus.PENDING_PAYMENT).value,
-        "channel": checkout["channel"],
-        "customer_id": customer_id, "customer_name": checkout["customer_name"],
-        "customer_phone": checkout["customer_phone"],
-        "customer_email": checkout["customer_email"],
-        "payment_method": checkout["payment_method"], "note": "",
-        "currency": checkout["currency"], "subtotal": quote.subtotal, "total": quote.total,
-        "discount_total": quote.discount_total,
-        "shipping_total": quote.shipping - quote.shipping_discount,
-        "shipping_discount": quote.shipping_discount, "tax_total": quote.tax_total,
-        "prices_include_tax": quote.prices_include_tax,
-        "pricing": {"taxes": snapshot["taxes"], "coupons": snapshot["coupons"]},
-        "shipping_method": quote.shipping_method, "shipping_address": checkout["address"],
-        "checkout_id": checkout["id"], "location_id": checkout["location_id"], "version": 1,
-        "payment_deadline": manual.proof_deadline if manual else checkout["expires_at"],
-        "access_token_hash": hash_access_token(access_token), "created_at": now,
-        "updated_at": now}
-    row = await order_store.insert_order(conn, values, line_rows)
+    new = NewOrderRow(
+        id=order_id, business_id=business_id, number=format_order_number(sequence),
+        status=(OrderStatus.CONFIRMED if cash else OrderStatus.PENDING_PAYMENT).value,
+        channel=checkout["channel"],
+        customer_id=customer_id, customer_name=checkout["customer_name"],
+        customer_phone=checkout["customer_phone"],
+        customer_email=checkout["customer_email"],
+        payment_method=checkout["payment_method"], note="",
+        currency=checkout["currency"], subtotal=quote.subtotal, total=quote.total,
+        location_id=checkout["location_id"],
+        payment_deadline=manual.proof_deadline if manual else checkout["expires_at"],
+        access_token_hash=hash_access_token(access_token), created_at=now,
+        priced=PriceSnapshot(
+            discount_total=quote.discount_total,
+            shipping_total=quote.shipping - quote.shipping_discount,
+            shipping_discount=quote.shipping_discount, tax_total=quote.tax_total,
+            prices_include_tax=quote.prices_include_tax,
+            pricing={"taxes": snapshot["taxes"], "coupons": snapshot["coupons"]},
+            shipping_method=quote.shipping_method, shipping_address=checkout["address"],
+            checkout_id=checkout["id"]))
+    changes = {"lines": [{"sku": r.sku, "quantity": r.quantity} for r in line_rows],
+               "total": quote.total, "checkout_id": str(checkout["id"])}
+    row, shown = await write_new_order(conn, new, line_rows, actor=actor, changes=changes,
+                                       more_events=[FirstEvent(
+        EventType.CHECKOUT_CONVERTED, AggregateType.CHECKOUT, checkout["id"],
+        {"checkout_id": checkout["id"], "cart_id": checkout["cart_id"],
+         "order_id": order_id, "order_number": new.number, "totals": quote.totals()})])
     # A manual payment's stock is held until its proof deadline, as the order row says.
     await _take_held_stock(conn, checkout, priced, order_id, now,
                            held_until=manual.proof_deadline if manual else None)
     instructions = None if manual is None else await manual_methods.attach(
-        conn, values, manual, now=now)
+        conn, row, manual, now=now)
     if cash:  # confirmed at once: the held stock is sold now, the money comes on delivery
         sold = await stock_store.close_order_reservations(
             conn, order_id=order_id, status=ReservationStatus.CONSUMED, now=now)
@@ -359,24 +367,9 @@ async def _write_order(conn: AsyncConnection, checkout: RowMapping, priced: Pric
              "coupon_id": c.id, "customer_id": customer_id, "code": c.code,
              "kind": c.kind.value, "discount": applied.get(c.code, 0), "returned_at": None}
             for c in priced.coupons])
-    changes = {"lines": [{"sku": r["sku"], "quantity": r["quantity"]} for r in line_rows],
-               "total": quote.total, "checkout_id": str(checkout["id"])}
-    await order_store.add_event(conn, {
-        "business_id": business_id, "order_id": order_id, "actor": actor, "action": "created",
-        "from_status": None, "to_status": values["status"], "changes": changes,
-        "created_at": now})
-    shown = shape(row, line_rows)
     closed = {**checkout, "status": checkout_store.CONVERTED, "order_id": order_id,
               "version": checkout["version"] + 1, "updated_at": now,
               "quote": snapshot, "total": quote.total, "prices_validated_at": now}
-    await emit_first_events(conn, business_id=business_id, now=now, events=[
-        FirstEvent(EventType.ORDER_CREATED, AggregateType.ORDER, order_id,
-                   {"order": shown, "previous_status": None, "action": "created",
-                    "actor": actor, "changes": changes}),
-        FirstEvent(EventType.CHECKOUT_CONVERTED, AggregateType.CHECKOUT, checkout["id"],
-                   {"checkout_id": checkout["id"], "cart_id": checkout["cart_id"],
-                    "order_id": order_id, "order_number": values["number"],
-                    "totals": quote.totals()})])
     body = to_jsonable_python({**shown, "access_token": access_token,
                                "checkout": view(closed), "manual_payment": instructions})
     await idempotency_store.complete(conn, claimed, status_code=201, body=body)
@@ -384,9 +377,9 @@ async def _write_order(conn: AsyncConnection, checkout: RowMapping, priced: Pric
 
 
 def _line_rows(business_id: uuid.UUID, order_id: uuid.UUID,
-               priced: PricedCheckout) -> list[dict[str, Any]]:
-    return [{"id": uuid.uuid4(), "business_id": business_id, "order_id": order_id,
-             "position": i, "variant_id": row["variant_id"], "sku": row["sku"],
-             "name": row["name"], "unit_price": q.unit_price, "quantity": q.quantity,
-             "line_total": q.subtotal, "discount": q.discount, "tax": q.tax}
+               priced: PricedCheckout) -> list[NewOrderLine]:
+    return [NewOrderLine(id=uuid.uuid4(), business_id=business_id, order_id=order_id,
+                         position=i, variant_id=row["variant_id"], sku=row["sku"],
+                         name=row["name"], unit_price=q.unit_price, quantity=q.quantity,
+                         line_total=q.subtotal, discount=q.discount, tax=q.tax)
             for i, (row, q) in enumerate(zip(priced.lines, priced.quote.lines, strict=True))]

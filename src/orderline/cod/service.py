@@ -38,6 +38,7 @@ from orderline.core.notifier import Message
 from orderline.core.runtime import Runtime
 from orderline.orders.rules import CancelReason, OrderStatus
 from orderline.orders.service import lock_for_change, save_change
+from orderline.orders.store import OrderRow
 from orderline.payments import store as payment_store
 from orderline.payments.rules import IntentStatus, MovementKind
 from orderline.shipping import store as shipping_store
@@ -156,23 +157,23 @@ async def collect(runtime: Runtime, principal: Principal, order_id: uuid.UUID, *
         order = await _cash_order(runtime, conn, principal, order_id, "collect",
                                   allowed=(OrderStatus.CONFIRMED, OrderStatus.SHIPPED))
         settings = await checkout_store.business_settings(conn, principal.business_id)
-        result = check_collected(order["total"], amount,
+        result = check_collected(order.total, amount,
                                  allow_discrepancy=settings["cod_allow_discrepancy"])
         if amount > 0:
             intent_id = uuid.uuid4()
             await payment_store.insert_intent(conn, {
-                "id": intent_id, "business_id": order["business_id"], "order_id": order_id,
+                "id": intent_id, "business_id": order.business_id, "order_id": order_id,
                 "provider": COD, "provider_ref": None, "status": IntentStatus.CAPTURED.value,
-                "capture_mode": "automatic", "currency": order["currency"],
-                "amount": order["total"], "amount_authorized": 0, "amount_captured": 0,
+                "capture_mode": "automatic", "currency": order.currency,
+                "amount": order.total, "amount_authorized": 0, "amount_captured": 0,
                 "amount_voided": 0, "amount_refunded": 0, "amount_collected": amount,
                 "version": 1, "created_at": now, "updated_at": now})
             await payment_store.add_movement(conn, {
-                "business_id": order["business_id"], "order_id": order_id,
+                "business_id": order.business_id, "order_id": order_id,
                 "intent_id": intent_id, "kind": MovementKind.COLLECT.value, "amount": amount,
                 "source": f"collect:{order_id}", "actor": principal.actor, "created_at": now})
         await _change_trust(conn, settings, order, CodOutcome.DELIVERED)
-        shipped = order["status"] == OrderStatus.SHIPPED
+        shipped = order.status == OrderStatus.SHIPPED
         values: dict[str, Any] = {
             "status": (OrderStatus.DELIVERED if shipped else OrderStatus.PAID).value,
             "paid_at": now, "payment_reference": "cash on delivery"}
@@ -202,13 +203,13 @@ async def delivery_failed(runtime: Runtime, principal: Principal, order_id: uuid
                                   allowed=(OrderStatus.CONFIRMED, OrderStatus.PROCESSING,
                                            OrderStatus.SHIPPED))
         sold = await stock_store.consumed_of_order(conn, order_id)
-        await stock_store.put_back(conn, sold, business_id=order["business_id"],
+        await stock_store.put_back(conn, sold, business_id=order.business_id,
                                    order_id=order_id, actor=principal.actor, now=now,
-                                   note=f"order {order['number']} {outcome}",
+                                   note=f"order {order.number} {outcome}",
                                    reason=MovementReason.RETURN)
         settings = await checkout_store.business_settings(conn, principal.business_id)
         await _change_trust(conn, settings, order, outcome)
-        shipped = order["status"] == OrderStatus.SHIPPED
+        shipped = order.status == OrderStatus.SHIPPED
         values: dict[str, Any] = {
             "status": (OrderStatus.RETURNED if shipped else OrderStatus.CANCELLED).value,
             "cancelled_at": now, "cancel_reason": CancelReason.DELIVERY_FAILED.value}
@@ -221,24 +222,24 @@ async def delivery_failed(runtime: Runtime, principal: Principal, order_id: uuid
 
 async def _cash_order(runtime: Runtime, conn: AsyncConnection, principal: Principal,
                       order_id: uuid.UUID, operation: str,
-                      allowed: tuple[OrderStatus, ...]) -> RowMapping:
+                      allowed: tuple[OrderStatus, ...]) -> OrderRow:
     order = await lock_for_change(runtime, conn, principal, order_id, None, operation)
-    if order["payment_method"] != COD:
+    if order.payment_method != COD:
         raise InvalidTransition("This order is not paid in cash on delivery.",
-                                details={"payment_method": order["payment_method"]})
-    if order["status"] not in allowed or order["paid_at"] is not None:
+                                details={"payment_method": order.payment_method})
+    if order.status not in allowed or order.paid_at is not None:
         raise InvalidTransition(
-            f"A cash order in status '{order['status']}' cannot be {operation.replace('_', ' ')}"
+            f"A cash order in status '{order.status}' cannot be {operation.replace('_', ' ')}"
             "; allowed while " + ", ".join(allowed) + " and not yet collected.",
-            details={"current_status": order["status"]})
+            details={"current_status": order.status})
     return order
 
 
-async def _change_trust(conn: AsyncConnection, settings: RowMapping, order: RowMapping,
+async def _change_trust(conn: AsyncConnection, settings: RowMapping, order: OrderRow,
                         outcome: CodOutcome) -> None:
-    record = await cod_store.buyer_record(conn, order["business_id"], order["customer_id"])
+    record = await cod_store.buyer_record(conn, order.business_id, order.customer_id)
     score = trust_after(policy_of(settings), record["cod_trust_score"], outcome)
-    await cod_store.set_trust(conn, order["customer_id"], score,
+    await cod_store.set_trust(conn, order.customer_id, score,
                               delivered=outcome == CodOutcome.DELIVERED)
 
 

@@ -48,6 +48,7 @@ from orderline.manual_payments.review_rules import held_until
 from orderline.orders import store as order_store
 from orderline.orders.callers import OrderCaller
 from orderline.orders.rules import OrderStatus
+from orderline.orders.store import OrderRow
 from orderline.tenancy.rules import Scope
 
 
@@ -72,14 +73,14 @@ async def instructions(runtime: Runtime, caller: OrderCaller) -> dict[str, Any]:
     return instructions_view(mp, proofs=[buyer_proof_view(r) for r in rows])
 
 
-def _check_accepts(order: RowMapping, mp: RowMapping, now: datetime) -> None:
-    if order["status"] != OrderStatus.PENDING_PAYMENT or mp["status"] == "approved":
+def _check_accepts(order: OrderRow, mp: RowMapping, now: datetime) -> None:
+    if order.status != OrderStatus.PENDING_PAYMENT or mp["status"] == "approved":
         raise ProofNotAccepted(
-            f"Order {order['number']} is {order['status']}; it takes no payment proof now.",
-            details={"order_status": order["status"], "payment_status": mp["status"]})
+            f"Order {order.number} is {order.status}; it takes no payment proof now.",
+            details={"order_status": order.status, "payment_status": mp["status"]})
     if now >= mp["proof_deadline"]:
         raise ProofDeadlinePassed(
-            f"The time to send a payment proof for order {order['number']} ended at "
+            f"The time to send a payment proof for order {order.number} ended at "
             f"{mp['proof_deadline'].isoformat()}; the order will be cancelled. Place a new "
             "order, or contact the shop if you already paid.",
             details={"proof_deadline": mp["proof_deadline"]})
@@ -165,18 +166,17 @@ async def _record_upload(runtime: Runtime, conn: AsyncConnection, caller: OrderC
     await record(conn, business_id=caller.business_id, proof_id=proof_id,
                  order_id=caller.order_id, action="submitted", actor=caller.actor,
                  key_id=caller.key_id, before=None, after=values, now=now)
-    await order_store.add_event(conn, {
-        "business_id": caller.business_id, "order_id": caller.order_id, "actor": caller.actor,
-        "action": "payment_proof_submitted", "from_status": order["status"],
-        "to_status": order["status"],
-        "changes": {"proof_id": str(proof_id), "version": version, "sha256": clean.sha256},
-        "created_at": now})
+    await order_store.add_event(
+        conn, business_id=caller.business_id, order_id=caller.order_id, actor=caller.actor,
+        action="payment_proof_submitted", from_status=order.status, to_status=order.status,
+        changes={"proof_id": str(proof_id), "version": version, "sha256": clean.sha256},
+        created_at=now)
     await announce(conn, EventType.PAYMENT_PROOF_SUBMITTED, values, order, actor=caller.actor,
                    now=now, first=True)
     # As the queue shows it (the columns load_proof joins in), without reading it back.
-    return {**values, "order_number": order["number"], "order_status": order["status"],
-            "order_total": order["total"], "order_currency": order["currency"],
-            "customer_name": order["customer_name"], "reference": mp["reference"],
+    return {**values, "order_number": order.number, "order_status": order.status,
+            "order_total": order.total, "order_currency": order.currency,
+            "customer_name": order.customer_name, "reference": mp["reference"],
             "method_code": mp["method_code"], "expected_amount": mp["amount"],
             "proof_deadline": mp["proof_deadline"]}
 

@@ -35,6 +35,7 @@ from orderline.manual_payments.review_rules import score_to_bp
 from orderline.manual_payments.rules import Expected, ProofScore, read_receipt, score_receipt
 from orderline.manual_payments.verifications import decide_on
 from orderline.orders import store as order_store
+from orderline.orders.store import OrderRow
 
 log = logging.getLogger("orderline.proofs")
 OCR_ACTOR = "worker:ocr"
@@ -89,9 +90,9 @@ async def _read_one(runtime: Runtime, proof: RowMapping) -> None:
                                                  auto=False))
 
 
-def expected_of(mp: RowMapping, order: RowMapping) -> Expected:
+def expected_of(mp: RowMapping, order: OrderRow) -> Expected:
     return Expected(amount=mp["amount"], currency=mp["currency"], reference=mp["reference"],
-                    window_start=(order["created_at"] - timedelta(days=1)).date(),
+                    window_start=(order.created_at - timedelta(days=1)).date(),
                     window_end=(mp["proof_deadline"] + timedelta(days=1)).date(),
                     account_name=str(mp["method"].get("account_name") or ""))
 

@@ -42,6 +42,7 @@ from orderline.manual_payments.review_rules import (
 from orderline.orders import store as order_store
 from orderline.orders.rules import OrderStatus
 from orderline.orders.status import mark_paid
+from orderline.orders.store import OrderRow
 from orderline.payments import store as payment_store
 from orderline.payments.rules import IntentStatus, MovementKind
 from orderline.tenancy.rules import Principal, Scope
@@ -130,11 +131,11 @@ async def decide_on(runtime: Runtime, conn: AsyncConnection, business_id: uuid.U
     assert found is not None
     if found["status"] != proof_store.PENDING:
         raise _not_pending(found)
-    if approve and order["status"] != OrderStatus.PENDING_PAYMENT:
+    if approve and order.status != OrderStatus.PENDING_PAYMENT:
         raise InvalidTransition(
-            f"Order {order['number']} is {order['status']}; a payment proof can only be "
+            f"Order {order.number} is {order.status}; a payment proof can only be "
             "approved while the order awaits payment. If the buyer did pay, refund them.",
-            details={"order_status": order["status"]})
+            details={"order_status": order.status})
     status = proof_store.APPROVED if approve else proof_store.REJECTED
     decided = await proof_store.claim_decision(conn, proof_id, status=status, values={
         "decided_by": actor, "decided_key_id": key_id, "decided_at": now, "reason": reason,
@@ -143,7 +144,7 @@ async def decide_on(runtime: Runtime, conn: AsyncConnection, business_id: uuid.U
         current = await proof_store.load_proof(conn, business_id, proof_id)
         assert current is not None
         raise _not_pending(current)
-    mp = await payment_method_store.manual_payment_of_order(conn, business_id, order["id"])
+    mp = await payment_method_store.manual_payment_of_order(conn, business_id, order.id)
     assert mp is not None
     if approve:
         await _book_transfer(conn, order, mp, proof_id, actor=actor, now=now)
@@ -154,19 +155,18 @@ async def decide_on(runtime: Runtime, conn: AsyncConnection, business_id: uuid.U
         settings = await payment_method_store.proof_settings(conn, business_id)
         await payment_method_store.write_manual_payment(conn, mp["id"], {
             "status": "rejected", "updated_at": now})
-        if order["status"] == OrderStatus.PENDING_PAYMENT:
+        if order.status == OrderStatus.PENDING_PAYMENT:
             # Back to the proof deadline: a new proof may come until then, else the sweeper
             # cancels the order and its stock goes back.
-            await order_store.set_hold(conn, order["id"], held_until(
+            await order_store.set_hold(conn, order.id, held_until(
                 proof_deadline=mp["proof_deadline"], now=now,
                 review_hours=settings["proof_review_hours"], proof_pending=False))
-        await order_store.add_event(conn, {
-            "business_id": business_id, "order_id": order["id"], "actor": actor,
-            "action": "payment_proof_rejected", "from_status": order["status"],
-            "to_status": order["status"],
-            "changes": {"proof_id": str(proof_id), "reason": reason}, "created_at": now})
+        await order_store.add_event(
+            conn, business_id=business_id, order_id=order.id, actor=actor,
+            action="payment_proof_rejected", from_status=order.status, to_status=order.status,
+            changes={"proof_id": str(proof_id), "reason": reason}, created_at=now)
     action = ("auto_approved" if auto else "approved") if approve else "rejected"
-    await record(conn, business_id=business_id, proof_id=proof_id, order_id=order["id"],
+    await record(conn, business_id=business_id, proof_id=proof_id, order_id=order.id,
                  action=action, actor=actor, key_id=key_id, before=found, after=decided,
                  now=now)
     await announce(conn, EventType.PAYMENT_PROOF_APPROVED if approve
@@ -189,20 +189,20 @@ def _not_pending(current: RowMapping) -> DomainError:
         "cancelled); there is nothing to decide.", details={"status": current["status"]})
 
 
-async def _book_transfer(conn: AsyncConnection, order: RowMapping, mp: RowMapping,
+async def _book_transfer(conn: AsyncConnection, order: OrderRow, mp: RowMapping,
                          proof_id: uuid.UUID, *, actor: str, now: datetime) -> None:
     """The money movement: the transfer the merchant confirmed, as received money."""
     intent_id = uuid.uuid4()
     await payment_store.insert_intent(conn, {
-        "id": intent_id, "business_id": order["business_id"], "order_id": order["id"],
-        "provider": MANUAL_PROVIDER, "provider_ref": f"order:{order['id']}",
+        "id": intent_id, "business_id": order.business_id, "order_id": order.id,
+        "provider": MANUAL_PROVIDER, "provider_ref": f"order:{order.id}",
         "status": IntentStatus.CAPTURED.value, "capture_mode": "automatic",
-        "currency": order["currency"], "amount": mp["amount"], "amount_authorized": 0,
+        "currency": order.currency, "amount": mp["amount"], "amount_authorized": 0,
         "amount_captured": 0, "amount_voided": 0, "amount_refunded": 0,
         "amount_collected": mp["amount"], "version": 1, "created_at": now,
         "updated_at": now})
     await payment_store.add_movement(conn, {
-        "business_id": order["business_id"], "order_id": order["id"], "intent_id": intent_id,
+        "business_id": order.business_id, "order_id": order.id, "intent_id": intent_id,
         "kind": MovementKind.COLLECT.value, "amount": mp["amount"],
         "source": f"proof:{proof_id}", "actor": actor, "created_at": now})
 

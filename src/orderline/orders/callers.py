@@ -11,12 +11,11 @@ import hmac
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy.engine import RowMapping
-
 from orderline.core.errors import NotFound, Unauthorized
 from orderline.core.runtime import Runtime
 from orderline.orders import store as order_store
 from orderline.orders.service import hash_access_token
+from orderline.orders.store import OrderAccess
 from orderline.tenancy import service as tenancy
 from orderline.tenancy.rules import Principal, Scope
 
@@ -50,7 +49,7 @@ class OrderCaller:
 
 async def order_access(runtime: Runtime, order_id: uuid.UUID, *, bearer: str | None,
                        access_token: str | None = None,
-                       key_scope: Scope | None = None) -> tuple[OrderCaller, RowMapping]:
+                       key_scope: Scope | None = None) -> tuple[OrderCaller, OrderAccess]:
     """Who asks about the order, and its access row (business, token hash, last event
     sequence). The buyer's token comes as ``access_token`` or as a bearer token starting
     ``oat_``; any other bearer token is an API key, which must hold ``key_scope`` if given
@@ -69,16 +68,16 @@ async def order_access(runtime: Runtime, order_id: uuid.UUID, *, bearer: str | N
     async with runtime.db.read() as conn:
         row = await order_store.order_access(conn, order_id)
     if principal is not None:
-        if row is None or row["business_id"] != principal.business_id:
+        if row is None or row.business_id != principal.business_id:
             raise NotFound("order", order_id)
         return OrderCaller(business_id=principal.business_id, order_id=order_id,
                            principal=principal), row
     # Hash even when there is no order, so both refusals take the same time.
     given = hash_access_token(access_token or "")
-    stored = (row["access_token_hash"] if row is not None else None) or ""
+    stored = (row.access_token_hash if row is not None else None) or ""
     if row is None or not hmac.compare_digest(given.encode(), stored.encode()):
         raise NotFound("order", order_id)
-    return OrderCaller(business_id=row["business_id"], order_id=order_id, principal=None), row
+    return OrderCaller(business_id=row.business_id, order_id=order_id, principal=None), row
 
 
 async def order_caller(runtime: Runtime, order_id: uuid.UUID, *,

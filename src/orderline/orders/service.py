@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orderline.catalog import stock_store
@@ -35,11 +34,12 @@ from orderline.core.errors import (
     VersionConflict,
 )
 from orderline.core.runtime import Runtime
-from orderline.events.event_types import AggregateType, order_event_type
+from orderline.events.event_types import AggregateType
 from orderline.events.outbox import emit
 from orderline.manual_payments import method_store as payment_method_store
 from orderline.manual_payments import methods as manual_methods
 from orderline.orders import store as order_store
+from orderline.orders.placing import write_new_order
 from orderline.orders.rules import (
     OrderStatus,
     RequestedLine,
@@ -47,8 +47,10 @@ from orderline.orders.rules import (
     check_requested_lines,
     format_order_number,
     line_total,
+    order_event_type,
 )
-from orderline.orders.views import shape, shaped
+from orderline.orders.store import NewOrderLine, NewOrderRow, OrderRow
+from orderline.orders.views import shaped
 from orderline.tenancy import store as tenancy_store
 from orderline.tenancy.rules import Principal, Scope, hash_api_key
 
@@ -165,11 +167,11 @@ async def hold_all(runtime: Runtime, conn: AsyncConnection, *, business_id: uuid
 
 
 def _line_rows(business_id: uuid.UUID, order_id: uuid.UUID,
-               priced: list[PricedLine]) -> list[dict[str, Any]]:
-    return [{"id": uuid.uuid4(), "business_id": business_id, "order_id": order_id,
-             "position": i, "variant_id": p.variant_id, "sku": p.sku, "name": p.name,
-             "unit_price": p.unit_price, "quantity": p.quantity,
-             "line_total": line_total(p.unit_price, p.quantity), "discount": 0, "tax": 0}
+               priced: list[PricedLine]) -> list[NewOrderLine]:
+    return [NewOrderLine(id=uuid.uuid4(), business_id=business_id, order_id=order_id,
+                         position=i, variant_id=p.variant_id, sku=p.sku, name=p.name,
+                         unit_price=p.unit_price, quantity=p.quantity,
+                         line_total=line_total(p.unit_price, p.quantity), discount=0, tax=0)
             for i, p in enumerate(priced)]
 
 
@@ -199,7 +201,7 @@ async def create_order(runtime: Runtime, principal: Principal, new: NewOrder) ->
             raise NotFound("location", new.location)
         priced = await _price_lines(conn, business_id, location["id"], new.lines)
         line_rows = _line_rows(business_id, order_id, priced)
-        subtotal = check_order_total(sum(r["line_total"] for r in line_rows))
+        subtotal = check_order_total(sum(r.line_total for r in line_rows))
         customer_id = await order_store.find_or_create_customer(
             conn, business_id=business_id, name=contact.name, phone=contact.phone,
             email=contact.email, now=now)
@@ -211,28 +213,22 @@ async def create_order(runtime: Runtime, principal: Principal, new: NewOrder) ->
                               holder={"order_id": order_id, "checkout_id": None}, priced=priced,
                               expires_at=held_to, now=now)
         sequence = await order_store.next_order_sequence(conn, business_id)
-        values = {
-            "id": order_id, "business_id": business_id, "number": format_order_number(sequence),
-            "status": OrderStatus.PENDING_PAYMENT.value, "channel": new.channel,
-            "customer_id": customer_id, "customer_name": contact.name,
-            "customer_phone": contact.phone, "customer_email": contact.email,
-            "payment_method": new.payment_method, "note": new.note, "currency": principal.currency,
-            "subtotal": subtotal, "total": subtotal, "location_id": location["id"], "version": 1,
-            "payment_deadline": held_to, "access_token_hash": hash_access_token(access_token),
-            "created_at": now, "updated_at": now}
-        row = await order_store.insert_order(conn, values, line_rows)
-        await stock_store.insert_reservations(conn, held)
-        instructions = None if manual is None else await manual_methods.attach(
-            conn, values, manual, now=now)
+        placed = NewOrderRow(
+            id=order_id, business_id=business_id, number=format_order_number(sequence),
+            status=OrderStatus.PENDING_PAYMENT.value, channel=new.channel,
+            customer_id=customer_id, customer_name=contact.name,
+            customer_phone=contact.phone, customer_email=contact.email,
+            payment_method=new.payment_method, note=new.note, currency=principal.currency,
+            subtotal=subtotal, total=subtotal, location_id=location["id"],
+            payment_deadline=held_to, access_token_hash=hash_access_token(access_token),
+            created_at=now)
         changes = {"lines": [{"sku": p.sku, "quantity": p.quantity} for p in priced],
                    "total": subtotal}
-        await order_store.add_event(conn, {
-            "business_id": business_id, "order_id": order_id, "actor": principal.actor,
-            "action": "created", "from_status": None, "to_status": values["status"],
-            "changes": changes, "created_at": now})
-        shown = shape(row, line_rows)
-        await _announce(conn, business_id, shown, previous_status=None, action="created",
-                        actor=principal.actor, changes=changes, now=now)
+        row, shown = await write_new_order(conn, placed, line_rows, actor=principal.actor,
+                                           changes=changes)
+        await stock_store.insert_reservations(conn, held)
+        instructions = None if manual is None else await manual_methods.attach(
+            conn, row, manual, now=now)
         return {**shown, "access_token": access_token, "manual_payment": instructions}
 
     placed = await run_counting_refusals(runtime, work)
@@ -294,16 +290,16 @@ async def order_stats(runtime: Runtime, principal: Principal, *, created_from: d
 
 async def lock_for_change(runtime: Runtime, conn: AsyncConnection, principal: Principal,
                           order_id: uuid.UUID, expected_version: int | None,
-                          operation: str) -> RowMapping:
+                          operation: str) -> OrderRow:
     """Lock the order row for this transaction and check the caller's If-Match version."""
     order = await order_store.load_order(conn, principal.business_id, order_id, lock=True)
     if order is None:
         raise NotFound("order", order_id)
-    if expected_version is not None and expected_version != order["version"]:
+    if expected_version is not None and expected_version != order.version:
         raise VersionConflict(
             f"The order changed since you read it (your version {expected_version}, current "
-            f"{order['version']}). Fetch it again and retry.",
-            details={"expected_version": expected_version, "current_version": order["version"]})
+            f"{order.version}). Fetch it again and retry.",
+            details={"expected_version": expected_version, "current_version": order.version})
     await runtime.checkpoints.reach(f"{operation}.locked")
     return order
 
@@ -322,21 +318,20 @@ async def _announce(conn: AsyncConnection, business_id: uuid.UUID, shown: dict[s
                now=now, new_aggregate=previous_status is None)
 
 
-async def save_change(conn: AsyncConnection, order: RowMapping, *, actor: str, action: str,
+async def save_change(conn: AsyncConnection, order: OrderRow, *, actor: str, action: str,
                       values: dict[str, Any], changes: dict[str, Any],
                       now: datetime) -> dict[str, Any]:
     """Write the change, its history entry and its event; returns the order as it now is,
     read in the same transaction."""
-    written = await order_store.write_order(conn, order["id"], expected_version=order["version"],
+    written = await order_store.write_order(conn, order.id, expected_version=order.version,
                                             values={**values, "updated_at": now})
     if written is None:  # only possible if the row lock was not honoured
         raise VersionConflict("The order changed while it was being updated; retry.")
-    await order_store.add_event(conn, {
-        "business_id": order["business_id"], "order_id": order["id"], "actor": actor,
-        "action": action, "from_status": order["status"], "to_status": written["status"],
-        "changes": changes, "created_at": now})
+    await order_store.add_event(conn, business_id=order.business_id, order_id=order.id,
+                                actor=actor, action=action, from_status=order.status,
+                                to_status=written.status, changes=changes, created_at=now)
     shown = (await shaped(conn, [written]))[0]
-    await _announce(conn, order["business_id"], shown, previous_status=order["status"],
+    await _announce(conn, order.business_id, shown, previous_status=order.status,
                     action=action, actor=actor, changes=changes, now=now)
     return shown
 
@@ -360,16 +355,17 @@ async def edit_order(runtime: Runtime, principal: Principal, order_id: uuid.UUID
                                       "edit")
         values: dict[str, Any] = {}
         changes: dict[str, Any] = {}
-        if edit.note is not None and edit.note != order["note"]:
+        if edit.note is not None and edit.note != order.note:
             values["note"] = edit.note
-            changes["note"] = {"from": order["note"], "to": edit.note}
+            changes["note"] = {"from": order.note, "to": edit.note}
         if edit.customer is not None:
-            for key, new_value in (("customer_name", edit.customer.name),
-                                   ("customer_phone", edit.customer.phone),
-                                   ("customer_email", edit.customer.email)):
-                if new_value != order[key]:
+            for key, old_value, new_value in (
+                    ("customer_name", order.customer_name, edit.customer.name),
+                    ("customer_phone", order.customer_phone, edit.customer.phone),
+                    ("customer_email", order.customer_email, edit.customer.email)):
+                if new_value != old_value:
                     values[key] = new_value
-                    changes[key] = {"from": order[key], "to": new_value}
+                    changes[key] = {"from": old_value, "to": new_value}
         if edit.lines is not None:
             values.update(await _move_lines(runtime, conn, principal, order, edit.lines, changes,
                                             now))
@@ -382,46 +378,46 @@ async def edit_order(runtime: Runtime, principal: Principal, order_id: uuid.UUID
 
 
 async def _move_lines(runtime: Runtime, conn: AsyncConnection, principal: Principal,
-                      order: RowMapping, requested: list[RequestedLine], changes: dict[str, Any],
+                      order: OrderRow, requested: list[RequestedLine], changes: dict[str, Any],
                       now: datetime) -> dict[str, Any]:
-    if order["status"] != OrderStatus.PENDING_PAYMENT:
+    if order.status != OrderStatus.PENDING_PAYMENT:
         raise OrderNotEditable(
-            f"Lines can only change while the order awaits payment; it is '{order['status']}'.",
-            details={"current_status": order["status"]})
-    if order["checkout_id"] is not None:
+            f"Lines can only change while the order awaits payment; it is '{order.status}'.",
+            details={"current_status": order.status})
+    if order.checkout_id is not None:
         # Its shipping, discounts and tax were priced with these lines and confirmed by the
         # buyer; other lines need a new checkout, not a silent re-pricing.
         raise OrderNotEditable(
             "The lines of an order placed through checkout cannot change; cancel it and check "
-            "out again.", details={"checkout_id": str(order["checkout_id"])})
-    if order["payment_method"] not in manual_methods.RESERVED_CODES and (
-            await payment_method_store.manual_payment_of_order(conn, order["business_id"],
-                                                               order["id"])) is not None:
+            "out again.", details={"checkout_id": str(order.checkout_id)})
+    if order.payment_method not in manual_methods.RESERVED_CODES and (
+            await payment_method_store.manual_payment_of_order(conn, order.business_id,
+                                                               order.id)) is not None:
         # The buyer was told to transfer exactly the total, with its reference.
         raise OrderNotEditable(
             "The lines of an order paid by a manual method cannot change: the buyer was told "
             "to pay exactly its total. Cancel it and place a new order.",
-            details={"payment_method": order["payment_method"]})
-    if order["payment_deadline"] <= now:
+            details={"payment_method": order.payment_method})
+    if order.payment_deadline <= now:
         raise PaymentDeadlinePassed("The payment deadline has passed; the stock is no longer "
                                     "held. Place a new order.",
-                                    details={"payment_deadline": order["payment_deadline"]})
-    old_lines = await order_store.load_lines(conn, [order["id"]])
-    kept = {line["sku"]: line["unit_price"] for line in old_lines}
-    priced = await _price_lines(conn, principal.business_id, order["location_id"], requested,
+                                    details={"payment_deadline": order.payment_deadline})
+    old_lines = await order_store.load_lines(conn, [order.id])
+    kept = {line.sku: line.unit_price for line in old_lines}
+    priced = await _price_lines(conn, principal.business_id, order.location_id, requested,
                                 kept_prices=kept)
     released = await stock_store.close_order_reservations(
-        conn, order_id=order["id"], status=ReservationStatus.RELEASED, now=now)
+        conn, order_id=order.id, status=ReservationStatus.RELEASED, now=now)
     await stock_store.unhold(conn, released, now)
     held = await hold_all(runtime, conn, business_id=principal.business_id,
-                          holder={"order_id": order["id"], "checkout_id": None}, priced=priced,
-                          expires_at=order["payment_deadline"], now=now)
+                          holder={"order_id": order.id, "checkout_id": None}, priced=priced,
+                          expires_at=order.payment_deadline, now=now)
     await stock_store.insert_reservations(conn, held)
-    line_rows = _line_rows(principal.business_id, order["id"], priced)
-    subtotal = check_order_total(sum(r["line_total"] for r in line_rows))
-    await order_store.replace_lines(conn, order["id"], line_rows)
+    line_rows = _line_rows(principal.business_id, order.id, priced)
+    subtotal = check_order_total(sum(r.line_total for r in line_rows))
+    await order_store.replace_lines(conn, order.id, line_rows)
     changes["lines"] = {
-        "from": [{"sku": line["sku"], "quantity": line["quantity"]} for line in old_lines],
+        "from": [{"sku": line.sku, "quantity": line.quantity} for line in old_lines],
         "to": [{"sku": p.sku, "quantity": p.quantity} for p in priced]}
-    changes["total"] = {"from": order["total"], "to": subtotal}
+    changes["total"] = {"from": order.total, "to": subtotal}
     return {"subtotal": subtotal, "total": subtotal}

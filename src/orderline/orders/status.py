@@ -14,7 +14,6 @@ from collections import Counter
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orderline.catalog import stock_store
@@ -37,6 +36,7 @@ from orderline.manual_payments.proof_records import close_pending_of_order
 from orderline.orders import store as order_store
 from orderline.orders.rules import CancelReason, OrderStatus, ensure_transition
 from orderline.orders.service import lock_for_change, save_and_show, save_change
+from orderline.orders.store import OrderRow
 from orderline.payments import store as payment_store
 from orderline.payments.rules import LIVE_INTENTS
 from orderline.tenancy.rules import Principal, Scope
@@ -45,28 +45,28 @@ log = logging.getLogger(__name__)
 SWEEPER_ACTOR = "worker:payment_deadline"
 
 
-async def _pay(runtime: Runtime, conn: AsyncConnection, order: RowMapping, *, actor: str,
+async def _pay(runtime: Runtime, conn: AsyncConnection, order: OrderRow, *, actor: str,
                reference: str | None, amount: int | None, now: datetime) -> None:
-    if order["payment_method"] == "cod" and order["status"] == OrderStatus.CONFIRMED:
+    if order.payment_method == "cod" and order.status == OrderStatus.CONFIRMED:
         raise InvalidTransition("A cash-on-delivery order is paid when its cash is collected: "
                                 "POST /v1/orders/{id}/cod/collect with the amount.",
-                                details={"current_status": order["status"]})
-    ensure_transition(OrderStatus(order["status"]), OrderStatus.PAID)
-    if amount is not None and amount != order["total"]:
+                                details={"current_status": order.status})
+    ensure_transition(OrderStatus(order.status), OrderStatus.PAID)
+    if amount is not None and amount != order.total:
         raise AmountMismatch(
-            f"Payment of {amount} does not match the order total {order['total']} "
-            f"{order['currency']}.", details={"amount": amount, "total": order["total"]})
-    if now >= order["payment_deadline"]:
+            f"Payment of {amount} does not match the order total {order.total} "
+            f"{order.currency}.", details={"amount": amount, "total": order.total})
+    if now >= order.payment_deadline:
         raise PaymentDeadlinePassed(
             "The payment deadline has passed and the stock was released; the order will be "
             "cancelled. Refund the buyer or place a new order.",
-            details={"payment_deadline": order["payment_deadline"].isoformat()})
+            details={"payment_deadline": order.payment_deadline.isoformat()})
     await runtime.checkpoints.reach("payment.checked")
     consumed = await stock_store.close_order_reservations(
-        conn, order_id=order["id"], status=ReservationStatus.CONSUMED, now=now,
+        conn, order_id=order.id, status=ReservationStatus.CONSUMED, now=now,
         unexpired_only=True)
-    wanted = Counter({line["variant_id"]: line["quantity"]
-                      for line in await order_store.load_lines(conn, [order["id"]])})
+    wanted = Counter({line.variant_id: line.quantity
+                      for line in await order_store.load_lines(conn, [order.id])})
     got: Counter[uuid.UUID] = Counter()
     for d in consumed:
         got[d.variant_id] += d.quantity
@@ -74,53 +74,53 @@ async def _pay(runtime: Runtime, conn: AsyncConnection, order: RowMapping, *, ac
         # A reservation lapsed (and was freed for someone else) at this very instant.
         raise PaymentDeadlinePassed("The stock held for this order was released at its "
                                     "deadline; nothing was charged to stock.")
-    await stock_store.ship_out(conn, consumed, business_id=order["business_id"],
-                               order_id=order["id"], actor=actor, now=now)
-    if order["payment_method"] not in RESERVED_CODES:  # a manual method's waiting proofs
+    await stock_store.ship_out(conn, consumed, business_id=order.business_id,
+                               order_id=order.id, actor=actor, now=now)
+    if order.payment_method not in RESERVED_CODES:  # a manual method's waiting proofs
         await close_pending_of_order(conn, order, actor=actor, now=now, paid=True)
 
 
-async def _cancel(runtime: Runtime, conn: AsyncConnection, order: RowMapping, *, actor: str,
+async def _cancel(runtime: Runtime, conn: AsyncConnection, order: OrderRow, *, actor: str,
                   reason: CancelReason, now: datetime) -> None:
-    current = OrderStatus(order["status"])
+    current = OrderStatus(order.status)
     ensure_transition(current, OrderStatus.CANCELLED)
-    if (order["pricing"] or {}).get("coupons") and (await checkout_store.business_settings(
-            conn, order["business_id"]))["return_coupon_on_cancel"]:
-        await coupon_store.give_back_for_order(conn, order["id"], now)
+    if (order.pricing or {}).get("coupons") and (await checkout_store.business_settings(
+            conn, order.business_id))["return_coupon_on_cancel"]:
+        await coupon_store.give_back_for_order(conn, order.id, now)
     if current == OrderStatus.PENDING_PAYMENT:
         await request_payment_cancel(conn, order, now)
-        if order["payment_method"] not in RESERVED_CODES:  # a manual method's proofs
+        if order.payment_method not in RESERVED_CODES:  # a manual method's proofs
             await close_pending_of_order(conn, order, actor=actor, now=now)
     if current == OrderStatus.PENDING_PAYMENT and reason == CancelReason.PAYMENT_TIMEOUT:
-        expired = await stock_store.expire_order_reservations(conn, order["id"], now)
+        expired = await stock_store.expire_order_reservations(conn, order.id, now)
         await announce_expired(conn, expired, now)
         return
     if current == OrderStatus.PENDING_PAYMENT:
         released = await stock_store.close_order_reservations(
-            conn, order_id=order["id"], status=ReservationStatus.RELEASED, now=now)
+            conn, order_id=order.id, status=ReservationStatus.RELEASED, now=now)
         await stock_store.unhold(conn, released, now)
         return
-    sold = await stock_store.consumed_of_order(conn, order["id"])
-    await stock_store.put_back(conn, sold, business_id=order["business_id"],
-                               order_id=order["id"], actor=actor, now=now,
-                               note=f"order {order['number']} cancelled ({reason})")
+    sold = await stock_store.consumed_of_order(conn, order.id)
+    await stock_store.put_back(conn, sold, business_id=order.business_id,
+                               order_id=order.id, actor=actor, now=now,
+                               note=f"order {order.number} cancelled ({reason})")
 
 
-async def request_payment_cancel(conn: AsyncConnection, order: RowMapping,
+async def request_payment_cancel(conn: AsyncConnection, order: OrderRow,
                                  now: datetime) -> None:
     """The order will not be paid: its live payment attempts are to be cancelled at the
     provider (captured money refunded) by the worker, through the outbox, in this
     transaction."""
     live = [i["id"] for i in await payment_store.intents_of_order(
-        conn, order["business_id"], order["id"]) if i["status"] in LIVE_INTENTS]
+        conn, order.business_id, order.id) if i["status"] in LIVE_INTENTS]
     if live:
-        await emit(conn, business_id=order["business_id"],
+        await emit(conn, business_id=order.business_id,
                    type=EventType.PAYMENT_CANCEL_REQUESTED, aggregate_type=AggregateType.ORDER,
-                   aggregate_id=order["id"],
-                   payload={"order_id": order["id"], "intent_ids": live}, now=now)
+                   aggregate_id=order.id,
+                   payload={"order_id": order.id, "intent_ids": live}, now=now)
 
 
-async def mark_paid(runtime: Runtime, conn: AsyncConnection, order: RowMapping, *, actor: str,
+async def mark_paid(runtime: Runtime, conn: AsyncConnection, order: OrderRow, *, actor: str,
                     reference: str | None, now: datetime) -> dict[str, Any]:
     """The order's money is in (a provider captured it): in the caller's transaction, with
     the order row locked, held stock becomes a sale and the order is ``paid``."""
@@ -129,7 +129,7 @@ async def mark_paid(runtime: Runtime, conn: AsyncConnection, order: RowMapping, 
                                values={"status": OrderStatus.PAID.value, "paid_at": now,
                                        "payment_reference": reference},
                                changes={"payment_reference": reference,
-                                        "amount": order["total"]}, now=now)
+                                        "amount": order.total}, now=now)
 
 
 async def confirm_payment(runtime: Runtime, principal: Principal, order_id: uuid.UUID, *,
@@ -147,7 +147,7 @@ async def confirm_payment(runtime: Runtime, principal: Principal, order_id: uuid
         return await save_and_show(conn, order, actor=principal.actor, action="payment_confirmed",
                           values={"status": OrderStatus.PAID.value, "paid_at": now,
                                   "payment_reference": reference},
-                          changes={"payment_reference": reference, "amount": order["total"]},
+                          changes={"payment_reference": reference, "amount": order.total},
                           now=now)
 
     return await runtime.db.run(work)
@@ -187,11 +187,13 @@ async def set_shipping(runtime: Runtime, principal: Principal, order_id: uuid.UU
                                       "shipping")
         values: dict[str, Any] = {"carrier": carrier, "tracking_number": tracking_number,
                                   "tracking_url": tracking_url}
-        if order["status"] != OrderStatus.SHIPPED:
-            ensure_transition(OrderStatus(order["status"]), OrderStatus.SHIPPED)
+        if order.status != OrderStatus.SHIPPED:
+            ensure_transition(OrderStatus(order.status), OrderStatus.SHIPPED)
             values.update(status=OrderStatus.SHIPPED.value, shipped_at=now)
-        changes = {k: {"from": order[k], "to": v} for k, v in values.items()
-                   if k in ("carrier", "tracking_number", "tracking_url") and order[k] != v}
+        shipping = {"carrier": order.carrier, "tracking_number": order.tracking_number,
+                    "tracking_url": order.tracking_url}
+        changes = {k: {"from": shipping[k], "to": v} for k, v in values.items()
+                   if k in shipping and shipping[k] != v}
         return await save_and_show(conn, order, actor=principal.actor, action="shipping_updated",
                           values=values, changes=changes, now=now)
 
@@ -219,14 +221,14 @@ async def change_status(runtime: Runtime, principal: Principal, order_id: uuid.U
     async def work(conn: AsyncConnection) -> dict[str, Any]:
         order = await lock_for_change(runtime, conn, principal, order_id, expected_version,
                                       "status")
-        ensure_transition(OrderStatus(order["status"]), status)
-        if order["payment_method"] == "cod" and order["paid_at"] is None and status in (
+        ensure_transition(OrderStatus(order.status), status)
+        if order.payment_method == "cod" and order.paid_at is None and status in (
                 OrderStatus.DELIVERED, OrderStatus.RETURNED):
             raise InvalidTransition(
                 "A cash-on-delivery order is delivered by collecting its cash (POST "
                 "/v1/orders/{id}/cod/collect) and returned by POST /v1/orders/{id}/cod/failed, "
                 "which also move the money and the stock.",
-                details={"current_status": order["status"], "requested_status": str(status)})
+                details={"current_status": order.status, "requested_status": str(status)})
         values: dict[str, Any] = {"status": status.value}
         if status == OrderStatus.DELIVERED:
             values["delivered_at"] = now
@@ -246,7 +248,7 @@ async def cancel_lapsed_orders(runtime: Runtime, *, batch: int = 200) -> int:
         candidates = await order_store.lapsed_unpaid_orders(conn, runtime.clock.now(), batch)
     cancelled = 0
     for candidate in candidates:
-        async def work(conn: AsyncConnection, order_id: uuid.UUID = candidate["id"]) -> bool:
+        async def work(conn: AsyncConnection, order_id: uuid.UUID = candidate.id) -> bool:
             now = runtime.clock.now()
             order = await order_store.lock_lapsed_unpaid_order(conn, order_id, now)
             if order is None:
@@ -264,6 +266,6 @@ async def cancel_lapsed_orders(runtime: Runtime, *, batch: int = 200) -> int:
             cancelled += 1
             metrics.order_cancelled(CancelReason.PAYMENT_TIMEOUT.value)
             log.info("order cancelled: payment deadline passed",
-                     extra={"order_id": str(candidate["id"]),
-                            "business_id": str(candidate["business_id"])})
+                     extra={"order_id": str(candidate.id),
+                            "business_id": str(candidate.business_id)})
     return cancelled

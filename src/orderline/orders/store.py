@@ -4,27 +4,21 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Any
+from typing import Any, Self
 
 from sqlalchemy import and_, case, func, insert, or_, select, tuple_, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from orderline.catalog.tables import Reservation
 from orderline.core.db.insert import insert_ignoring_conflict
-from orderline.core.db.tables import (
-    Business,
-    Customer,
-    EventStream,
-    Order,
-    OrderCounter,
-    OrderEvent,
-    OrderLine,
-    Reservation,
-    table_of,
-)
+from orderline.core.db.tables import table_of
+from orderline.events.tables import EventStream
 from orderline.orders.rules import REVENUE_STATUSES, OrderStatus
+from orderline.orders.tables import Customer, Order, OrderEvent, OrderLine
+from orderline.tenancy.tables import Business, OrderCounter
 
 orders = table_of(Order)
 lines = table_of(OrderLine)
@@ -33,6 +27,193 @@ customers = table_of(Customer)
 counters = table_of(OrderCounter)
 businesses = table_of(Business)
 reservations = table_of(Reservation)
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRow:
+    """An order as stored: every column of ``orders``, in table order (the order shown to
+    callers keeps that order of keys)."""
+
+    id: uuid.UUID
+    business_id: uuid.UUID
+    number: str
+    status: str
+    channel: str
+    customer_id: uuid.UUID
+    customer_name: str
+    customer_phone: str | None
+    customer_email: str | None
+    payment_method: str
+    note: str
+    currency: str
+    subtotal: int
+    total: int
+    location_id: uuid.UUID
+    version: int
+    payment_deadline: datetime
+    access_token_hash: str | None
+    paid_at: datetime | None
+    payment_reference: str | None
+    cancelled_at: datetime | None
+    cancel_reason: str | None
+    carrier: str | None
+    tracking_number: str | None
+    tracking_url: str | None
+    shipped_at: datetime | None
+    delivered_at: datetime | None
+    discount_total: int
+    shipping_total: int
+    shipping_discount: int
+    tax_total: int
+    prices_include_tax: bool
+    pricing: dict[str, Any] | None
+    shipping_method: dict[str, Any] | None
+    shipping_address: dict[str, Any] | None
+    checkout_id: uuid.UUID | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_row(cls, row: RowMapping) -> Self:
+        return cls(**row)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Column name to value, in table order (what the order views are shaped from)."""
+        return {name: getattr(self, name) for name in ORDER_COLUMNS}
+
+
+ORDER_COLUMNS = tuple(f.name for f in fields(OrderRow))
+
+
+@dataclass(frozen=True, slots=True)
+class OrderLineRow:
+    """An order line as read back with its order (``load_lines``)."""
+
+    order_id: uuid.UUID
+    variant_id: uuid.UUID
+    sku: str
+    name: str
+    unit_price: int
+    quantity: int
+    line_total: int
+    discount: int
+    tax: int
+
+    @classmethod
+    def from_row(cls, row: RowMapping) -> Self:
+        return cls(**row)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in LINE_COLUMNS}
+
+
+LINE_COLUMNS = tuple(f.name for f in fields(OrderLineRow))
+
+
+@dataclass(frozen=True, slots=True)
+class NewOrderLine:
+    """One line of a new order, priced; ``refunded_quantity`` starts at the column's 0."""
+
+    id: uuid.UUID
+    business_id: uuid.UUID
+    order_id: uuid.UUID
+    position: int
+    variant_id: uuid.UUID
+    sku: str
+    name: str
+    unit_price: int
+    quantity: int
+    line_total: int
+    discount: int
+    tax: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in NEW_LINE_COLUMNS}
+
+
+NEW_LINE_COLUMNS = tuple(f.name for f in fields(NewOrderLine))
+
+
+@dataclass(frozen=True, slots=True)
+class PriceSnapshot:
+    """What a checkout priced and the buyer confirmed; an order placed without checkout has
+    none (its columns keep their defaults, the JSON ones SQL NULL)."""
+
+    discount_total: int
+    shipping_total: int
+    shipping_discount: int
+    tax_total: int
+    prices_include_tax: bool
+    pricing: dict[str, Any]
+    shipping_method: dict[str, Any] | None
+    shipping_address: dict[str, Any] | None
+    checkout_id: uuid.UUID
+
+
+@dataclass(frozen=True, slots=True)
+class NewOrderRow:
+    """An order about to be written (version 1, updated when created)."""
+
+    id: uuid.UUID
+    business_id: uuid.UUID
+    number: str
+    status: str
+    channel: str
+    customer_id: uuid.UUID
+    customer_name: str
+    customer_phone: str | None
+    customer_email: str | None
+    payment_method: str
+    note: str
+    currency: str
+    subtotal: int
+    total: int
+    location_id: uuid.UUID
+    payment_deadline: datetime
+    access_token_hash: str
+    created_at: datetime
+    priced: PriceSnapshot | None = None
+
+    def values(self) -> dict[str, Any]:
+        """The INSERT's values: the snapshot's columns only when there is one."""
+        values = {name: getattr(self, name) for name in _NEW_ORDER_COLUMNS}
+        values.update(version=1, updated_at=self.created_at)
+        if self.priced is not None:
+            values.update({name: getattr(self.priced, name) for name in _SNAPSHOT_COLUMNS})
+        return values
+
+
+_NEW_ORDER_COLUMNS = tuple(f.name for f in fields(NewOrderRow) if f.name != "priced")
+_SNAPSHOT_COLUMNS = tuple(f.name for f in fields(PriceSnapshot))
+
+
+@dataclass(frozen=True, slots=True)
+class OrderAccess:
+    """Who may follow an order's events, and where a new live stream of them starts."""
+
+    id: uuid.UUID
+    business_id: uuid.UUID
+    access_token_hash: str | None
+    last_sequence: int
+
+
+@dataclass(frozen=True, slots=True)
+class LapsedOrder:
+    id: uuid.UUID
+    business_id: uuid.UUID
+
+
+@dataclass(frozen=True, slots=True)
+class RefundedLine:
+    """A line after more of its units were counted as refunded."""
+
+    sku: str
+    variant_id: uuid.UUID
+    quantity: int
+    line_total: int
+    discount: int
+    tax: int
+    refunded_quantity: int
 
 
 async def next_order_sequence(conn: AsyncConnection, business_id: uuid.UUID) -> int:
@@ -95,38 +276,41 @@ async def find_customers(conn: AsyncConnection, business_id: uuid.UUID, *, phone
     return list((await conn.execute(stmt)).mappings())
 
 
-async def insert_order(conn: AsyncConnection, values: dict[str, Any],
-                       line_rows: list[dict[str, Any]]) -> RowMapping:
+def _order_or_none(row: RowMapping | None) -> OrderRow | None:
+    return None if row is None else OrderRow.from_row(row)
+
+
+async def insert_order(conn: AsyncConnection, new: NewOrderRow,
+                       line_rows: Sequence[NewOrderLine]) -> OrderRow:
     """Insert the order and its lines; returns the order row as stored."""
-    row = (await conn.execute(insert(orders).values(**values).returning(*orders.c))
+    row = (await conn.execute(insert(orders).values(**new.values()).returning(*orders.c))
            ).mappings().one()
-    await conn.execute(insert(lines), line_rows)
-    return row
+    await conn.execute(insert(lines), [line.as_dict() for line in line_rows])
+    return OrderRow.from_row(row)
 
 
 async def replace_lines(conn: AsyncConnection, order_id: uuid.UUID,
-                        line_rows: list[dict[str, Any]]) -> None:
+                        line_rows: Sequence[NewOrderLine]) -> None:
     await conn.execute(lines.delete().where(lines.c.order_id == order_id))
-    await conn.execute(insert(lines), line_rows)
+    await conn.execute(insert(lines), [line.as_dict() for line in line_rows])
 
 
 async def load_order(conn: AsyncConnection, business_id: uuid.UUID, order_id: uuid.UUID, *,
-                     lock: bool = False) -> RowMapping | None:
+                     lock: bool = False) -> OrderRow | None:
     stmt = select(orders).where(orders.c.id == order_id, orders.c.business_id == business_id)
     if lock:
         stmt = stmt.with_for_update()
-    return (await conn.execute(stmt)).mappings().first()
+    return _order_or_none((await conn.execute(stmt)).mappings().first())
 
 
-async def load_lines(conn: AsyncConnection, order_ids: Sequence[uuid.UUID]) -> list[RowMapping]:
-    stmt = (select(lines.c.order_id, lines.c.variant_id, lines.c.sku, lines.c.name,
-                   lines.c.unit_price, lines.c.quantity, lines.c.line_total, lines.c.discount,
-                   lines.c.tax)
+async def load_lines(conn: AsyncConnection,
+                     order_ids: Sequence[uuid.UUID]) -> list[OrderLineRow]:
+    stmt = (select(*(lines.c[name] for name in LINE_COLUMNS))
             .where(lines.c.order_id.in_(order_ids)).order_by(lines.c.order_id, lines.c.position))
-    return list((await conn.execute(stmt)).mappings())
+    return [OrderLineRow.from_row(r) for r in (await conn.execute(stmt)).mappings()]
 
 
-async def order_access(conn: AsyncConnection, order_id: uuid.UUID) -> RowMapping | None:
+async def order_access(conn: AsyncConnection, order_id: uuid.UUID) -> OrderAccess | None:
     """Who may follow an order's events: its business, the buyer's access token hash, and the
     sequence of its last committed event (0 if none), where a new live stream starts."""
     streams = table_of(EventStream)
@@ -134,21 +318,27 @@ async def order_access(conn: AsyncConnection, order_id: uuid.UUID) -> RowMapping
                    func.coalesce(streams.c.last_sequence, 0).label("last_sequence"))
             .select_from(orders.outerjoin(streams, streams.c.aggregate_id == orders.c.id))
             .where(orders.c.id == order_id))
-    return (await conn.execute(stmt)).mappings().first()
+    row = (await conn.execute(stmt)).mappings().first()
+    return None if row is None else OrderAccess(**row)
 
 
 async def write_order(conn: AsyncConnection, order_id: uuid.UUID, *, expected_version: int,
-                      values: dict[str, Any]) -> RowMapping | None:
+                      values: dict[str, Any]) -> OrderRow | None:
     """Apply ``values`` and bump the version, only if nobody changed the order meanwhile."""
     stmt = (update(orders)
             .where(orders.c.id == order_id, orders.c.version == expected_version)
             .values(**values, version=orders.c.version + 1)
             .returning(*orders.c))
-    return (await conn.execute(stmt)).mappings().first()
+    return _order_or_none((await conn.execute(stmt)).mappings().first())
 
 
-async def add_event(conn: AsyncConnection, values: dict[str, Any]) -> None:
-    await conn.execute(insert(events).values(**values))
+async def add_event(conn: AsyncConnection, *, business_id: uuid.UUID, order_id: uuid.UUID,
+                    actor: str, action: str, from_status: str | None, to_status: str | None,
+                    changes: dict[str, Any], created_at: datetime) -> None:
+    """One entry of the order's history."""
+    await conn.execute(insert(events).values(
+        business_id=business_id, order_id=order_id, actor=actor, action=action,
+        from_status=from_status, to_status=to_status, changes=changes, created_at=created_at))
 
 
 async def history(conn: AsyncConnection, business_id: uuid.UUID,
@@ -161,24 +351,24 @@ async def history(conn: AsyncConnection, business_id: uuid.UUID,
 
 
 async def lapsed_unpaid_orders(conn: AsyncConnection, now: datetime,
-                               limit: int) -> list[RowMapping]:
+                               limit: int) -> list[LapsedOrder]:
     """Unpaid orders past their deadline, across all businesses (the sweeper's work list)."""
     stmt = (select(orders.c.id, orders.c.business_id)
             .where(orders.c.status == OrderStatus.PENDING_PAYMENT.value,
                    orders.c.payment_deadline <= now)
             .order_by(orders.c.payment_deadline).limit(limit))
-    return list((await conn.execute(stmt)).mappings())
+    return [LapsedOrder(**r) for r in (await conn.execute(stmt)).mappings()]
 
 
 async def lock_lapsed_unpaid_order(conn: AsyncConnection, order_id: uuid.UUID,
-                                   now: datetime) -> RowMapping | None:
+                                   now: datetime) -> OrderRow | None:
     """Lock the order if it is still unpaid and past its deadline; skip it if another
     transaction holds it (that one is paying or cancelling it)."""
     stmt = (select(orders).where(orders.c.id == order_id,
                                  orders.c.status == OrderStatus.PENDING_PAYMENT.value,
                                  orders.c.payment_deadline <= now)
             .with_for_update(skip_locked=True))
-    return (await conn.execute(stmt)).mappings().first()
+    return _order_or_none((await conn.execute(stmt)).mappings().first())
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,7 +389,7 @@ def _escape_like(text: str) -> str:
 
 
 async def list_orders(conn: AsyncConnection, business_id: uuid.UUID, f: OrderFilter, *,
-                      limit: int, before: tuple[datetime, uuid.UUID] | None) -> list[RowMapping]:
+                      limit: int, before: tuple[datetime, uuid.UUID] | None) -> list[OrderRow]:
     stmt = select(orders).where(orders.c.business_id == business_id)
     if f.status:
         stmt = stmt.where(orders.c.status == f.status)
@@ -226,7 +416,7 @@ async def list_orders(conn: AsyncConnection, business_id: uuid.UUID, f: OrderFil
     if before is not None:
         stmt = stmt.where(tuple_(orders.c.created_at, orders.c.id) < before)
     stmt = stmt.order_by(orders.c.created_at.desc(), orders.c.id.desc()).limit(limit)
-    return list((await conn.execute(stmt)).mappings())
+    return [OrderRow.from_row(r) for r in (await conn.execute(stmt)).mappings()]
 
 
 async def stats(conn: AsyncConnection, business_id: uuid.UUID, *, created_from: datetime | None,
@@ -284,7 +474,7 @@ async def set_hold(conn: AsyncConnection, order_id: uuid.UUID, until: datetime, 
 
 
 async def claim_line_refund(conn: AsyncConnection, order_id: uuid.UUID, sku: str,
-                            units: int) -> RowMapping | None:
+                            units: int) -> RefundedLine | None:
     """Count ``units`` more units of the line as refunded, only if that many are left; one
     statement. Returns the line after (None: not that many left, or no such line)."""
     stmt = (update(lines)
@@ -293,7 +483,8 @@ async def claim_line_refund(conn: AsyncConnection, order_id: uuid.UUID, sku: str
             .values(refunded_quantity=lines.c.refunded_quantity + units)
             .returning(lines.c.sku, lines.c.variant_id, lines.c.quantity, lines.c.line_total,
                        lines.c.discount, lines.c.tax, lines.c.refunded_quantity))
-    return (await conn.execute(stmt)).mappings().first()
+    row = (await conn.execute(stmt)).mappings().first()
+    return None if row is None else RefundedLine(**row)
 
 
 async def unclaim_line_refund(conn: AsyncConnection, order_id: uuid.UUID, sku: str,

@@ -7,7 +7,6 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orderline.orders import store as order_store
@@ -30,10 +29,11 @@ def shape(order: Mapping[Any, Any], order_lines: Sequence[Mapping[Any, Any]]) ->
     return view
 
 
-async def shaped(conn: AsyncConnection, rows: Sequence[RowMapping]) -> list[dict[str, Any]]:
+async def shaped(conn: AsyncConnection,
+                 rows: Sequence[order_store.OrderRow]) -> list[dict[str, Any]]:
     if not rows:
         return []
-    grouped: dict[uuid.UUID, list[RowMapping]] = defaultdict(list)
-    for line in await order_store.load_lines(conn, [r["id"] for r in rows]):
-        grouped[line["order_id"]].append(line)
-    return [shape(r, grouped[r["id"]]) for r in rows]
+    grouped: dict[uuid.UUID, list[dict[str, Any]]] = defaultdict(list)
+    for line in await order_store.load_lines(conn, [r.id for r in rows]):
+        grouped[line.order_id].append(line.as_dict())
+    return [shape(r.as_dict(), grouped[r.id]) for r in rows]

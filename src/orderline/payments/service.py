@@ -45,9 +45,9 @@ from orderline.events.outbox import emit
 from orderline.orders import store as order_store
 from orderline.orders.rules import REVENUE_STATUSES, OrderStatus
 from orderline.orders.status import mark_paid, set_shipping
+from orderline.orders.store import OrderRow
 from orderline.payments import store as payment_store
 from orderline.payments.providers.base import (
-    CaptureMode,
     PaymentProvider,
     ProviderError,
     ProviderEvent,
@@ -66,7 +66,7 @@ from orderline.payments.rules import (
     line_refund_amount,
     next_status,
 )
-from orderline.tenancy.rules import Principal, Scope
+from orderline.tenancy.rules import CaptureMode, Principal, Scope
 
 log = logging.getLogger(__name__)
 
@@ -116,14 +116,14 @@ async def start_payment(runtime: Runtime, principal: Principal, order_id: uuid.U
 
     async def open_intent(conn: AsyncConnection) -> RowMapping:
         order = await _lock_order(conn, principal.business_id, order_id)
-        if order["status"] != OrderStatus.PENDING_PAYMENT:
-            raise InvalidTransition(f"The order is '{order['status']}'; only an order awaiting "
+        if order.status != OrderStatus.PENDING_PAYMENT:
+            raise InvalidTransition(f"The order is '{order.status}'; only an order awaiting "
                                     "payment can be paid.",
-                                    details={"current_status": order["status"]})
-        if order["payment_deadline"] <= now:
+                                    details={"current_status": order.status})
+        if order.payment_deadline <= now:
             raise PaymentDeadlinePassed("The payment deadline has passed; place the order "
                                         "again.", details={"payment_deadline":
-                                                           order["payment_deadline"]})
+                                                           order.payment_deadline})
         live = [i for i in await payment_store.intents_of_order(conn, principal.business_id,
                                                                  order_id)
                 if i["status"] in LIVE_INTENTS]
@@ -137,7 +137,7 @@ async def start_payment(runtime: Runtime, principal: Principal, order_id: uuid.U
             "id": intent_id, "business_id": principal.business_id, "order_id": order_id,
             "provider": provider, "provider_ref": None,
             "status": IntentStatus.REQUIRES_ACTION.value, "capture_mode": mode,
-            "currency": order["currency"], "amount": order["total"], "amount_authorized": 0,
+            "currency": order.currency, "amount": order.total, "amount_authorized": 0,
             "amount_captured": 0, "amount_voided": 0, "amount_refunded": 0,
             "amount_collected": 0, "version": 1, "created_at": now, "updated_at": now})
 
@@ -274,7 +274,7 @@ def _event_payload(event: ProviderEvent) -> dict[str, Any]:
                 "failure_code": intent.failure_code}}
 
 
-async def _advance(runtime: Runtime, conn: AsyncConnection, order: RowMapping,
+async def _advance(runtime: Runtime, conn: AsyncConnection, order: OrderRow,
                    intent: RowMapping, reported: ProviderIntent, *, source: str,
                    actor: str, settle: bool = True) -> tuple[RowMapping, str]:
     """Move the (locked) intent forward to what the provider reports; book each step in the
@@ -335,32 +335,32 @@ async def _book(conn: AsyncConnection, intent: RowMapping, kind: MovementKind, a
         "actor": actor, "created_at": now})
 
 
-async def _pay_if_complete(runtime: Runtime, conn: AsyncConnection, order: RowMapping,
+async def _pay_if_complete(runtime: Runtime, conn: AsyncConnection, order: OrderRow,
                            intent: RowMapping, *, actor: str, now: datetime) -> None:
     """Pay the order when its money is in; hold its stock on while an authorisation waits
     for capture; and have money that arrived for an order that will not be paid (cancelled,
     or past its deadline) given back by the worker."""
     ledger = _ledger(intent)
-    if order["status"] == OrderStatus.PENDING_PAYMENT and order["payment_deadline"] > now:
-        if is_paid(order["total"], ledger):
+    if order.status == OrderStatus.PENDING_PAYMENT and order.payment_deadline > now:
+        if is_paid(order.total, ledger):
             await mark_paid(runtime, conn, order, actor=actor,
                             reference=intent["provider_ref"], now=now)
         elif (intent["status"] == IntentStatus.AUTHORIZED
-              and ledger.capturable >= order["total"]):
+              and ledger.capturable >= order.total):
             # Secured but not captured (manual capture): keep the stock until the provider's
             # authorisation runs out, not the unpaid-order deadline.
-            await order_store.set_hold(conn, order["id"], now + timedelta(
+            await order_store.set_hold(conn, order.id, now + timedelta(
                 hours=runtime.settings.authorization_hold_hours), only_longer=True)
         return
-    will_not_be_paid = order["status"] in (OrderStatus.CANCELLED, OrderStatus.RETURNED) or (
-        order["status"] == OrderStatus.PENDING_PAYMENT and order["payment_deadline"] <= now)
+    will_not_be_paid = order.status in (OrderStatus.CANCELLED, OrderStatus.RETURNED) or (
+        order.status == OrderStatus.PENDING_PAYMENT and order.payment_deadline <= now)
     if will_not_be_paid and (ledger.refundable > 0 or intent["status"] in LIVE_INTENTS):
         log.warning("payment for an order that will not be paid; cancelling it",
-                    extra={"order_id": str(order["id"]), "intent_id": str(intent["id"])})
-        await emit(conn, business_id=order["business_id"],
+                    extra={"order_id": str(order.id), "intent_id": str(intent["id"])})
+        await emit(conn, business_id=order.business_id,
                    type=EventType.PAYMENT_CANCEL_REQUESTED, aggregate_type=AggregateType.ORDER,
-                   aggregate_id=order["id"],
-                   payload={"order_id": order["id"], "intent_ids": [intent["id"]]}, now=now)
+                   aggregate_id=order.id,
+                   payload={"order_id": order.id, "intent_ids": [intent["id"]]}, now=now)
 
 
 def _ledger(intent: RowMapping) -> Ledger:
@@ -370,7 +370,7 @@ def _ledger(intent: RowMapping) -> Ledger:
 
 
 async def _lock_order(conn: AsyncConnection, business_id: uuid.UUID,
-                      order_id: uuid.UUID) -> RowMapping:
+                      order_id: uuid.UUID) -> OrderRow:
     order = await order_store.load_order(conn, business_id, order_id, lock=True)
     if order is None:
         raise NotFound("order", order_id)
@@ -426,14 +426,14 @@ async def ship_order(runtime: Runtime, principal: Principal, order_id: uuid.UUID
         if order is None:
             raise NotFound("order", order_id)
         intents = await payment_store.intents_of_order(conn, principal.business_id, order_id)
-    if order["status"] == OrderStatus.PENDING_PAYMENT and any(
+    if order.status == OrderStatus.PENDING_PAYMENT and any(
             i["status"] == IntentStatus.AUTHORIZED for i in intents):
-        if expected_version is not None and expected_version != order["version"]:
+        if expected_version is not None and expected_version != order.version:
             raise VersionConflict(
                 f"The order changed since you read it (your version {expected_version}, "
-                f"current {order['version']}). Fetch it again and retry.",
+                f"current {order.version}). Fetch it again and retry.",
                 details={"expected_version": expected_version,
-                         "current_version": order["version"]})
+                         "current_version": order.version})
         await capture_payment(runtime, principal, order_id)
         expected_version = None  # the capture itself moved the version on
     return await set_shipping(runtime, principal, order_id, carrier=carrier,
@@ -471,7 +471,7 @@ async def refund_payment(runtime: Runtime, principal: Principal, order_id: uuid.
                                details={"amount": amount})
     now = runtime.clock.now()
     refund_id = uuid.uuid4()
-    claimed: list[dict[str, Any]] = []
+    claimed: list[ClaimedUnits] = []
 
     async def reserve(conn: AsyncConnection) -> tuple[RowMapping, int]:
         order = await _lock_order(conn, principal.business_id, order_id)
@@ -507,18 +507,18 @@ async def refund_payment(runtime: Runtime, principal: Principal, order_id: uuid.
         order = await _lock_order(conn, principal.business_id, order_id)
         await _book(conn, intent, MovementKind.REFUND, total, source=f"refund:{refund_id}",
                     actor=principal.actor, now=now)
-        if restock and claimed and order["status"] in REVENUE_STATUSES:
+        if restock and claimed and order.status in REVENUE_STATUSES:
             await _restock(conn, order, claimed, actor=principal.actor, now=now)
         after = await payment_store.load_intent(conn, intent["id"])
         assert after is not None
-        full = after["amount_refunded"] >= order["total"]
+        full = after["amount_refunded"] >= order.total
         await emit(conn, business_id=principal.business_id,
                    type=EventType.ORDER_REFUNDED if full else EventType.ORDER_PARTIALLY_REFUNDED,
                    aggregate_type=AggregateType.ORDER, aggregate_id=order_id,
                    payload={"order_id": order_id, "amount": total,
                             "refunded_total": after["amount_refunded"], "reason": reason,
                             "refund_id": refund_id,
-                            "lines": [{"sku": c["sku"], "quantity": c["units"]}
+                            "lines": [{"sku": c.sku, "quantity": c.units}
                                       for c in claimed], "restocked": restock and bool(claimed)},
                    now=now)
         return after
@@ -526,46 +526,55 @@ async def refund_payment(runtime: Runtime, principal: Principal, order_id: uuid.
     return intent_view(await runtime.db.run(book))
 
 
-async def _claim_lines(conn: AsyncConnection, order: RowMapping, wanted: list[RefundLine],
-                       claimed: list[dict[str, Any]]) -> int:
+@dataclass(frozen=True, slots=True)
+class ClaimedUnits:
+    """Units of one line taken as refunded by this refund (given back if the provider
+    refuses it)."""
+
+    sku: str
+    variant_id: uuid.UUID
+    units: int
+
+
+async def _claim_lines(conn: AsyncConnection, order: OrderRow, wanted: list[RefundLine],
+                       claimed: list[ClaimedUnits]) -> int:
     """Take the lines' units as refunded (refused if more than are left) and price them."""
     total = 0
     for want in wanted:
-        line = await order_store.claim_line_refund(conn, order["id"], want.sku, want.quantity)
+        line = await order_store.claim_line_refund(conn, order.id, want.sku, want.quantity)
         if line is None:
             raise RefundExceedsCaptured(
                 f"Line {want.sku} has fewer than {want.quantity} units left to refund (or is "
                 "not in this order).", details={"sku": want.sku, "quantity": want.quantity})
-        net = line["line_total"] - line["discount"] + (
-            0 if order["prices_include_tax"] else line["tax"])
-        total += line_refund_amount(net=net, quantity=line["quantity"],
-                                    refunded_before=line["refunded_quantity"] - want.quantity,
+        net = line.line_total - line.discount + (0 if order.prices_include_tax else line.tax)
+        total += line_refund_amount(net=net, quantity=line.quantity,
+                                    refunded_before=line.refunded_quantity - want.quantity,
                                     units=want.quantity)
-        claimed.append({**line, "units": want.quantity})
+        claimed.append(ClaimedUnits(sku=line.sku, variant_id=line.variant_id,
+                                    units=want.quantity))
     if total <= 0:
         raise ValidationFailed("These lines come to nothing to refund.",
                                details={"lines": [w.sku for w in wanted]})
     return total
 
 
-async def _restock(conn: AsyncConnection, order: RowMapping, claimed: list[dict[str, Any]], *,
+async def _restock(conn: AsyncConnection, order: OrderRow, claimed: list[ClaimedUnits], *,
                    actor: str, now: datetime) -> None:
-    sold = {d.variant_id: d for d in await stock_store.consumed_of_order(conn, order["id"])}
-    back = [LevelDelta(sold[c["variant_id"]].stock_level_id, c["variant_id"],
-                       sold[c["variant_id"]].location_id, c["units"])
-            for c in claimed if c["variant_id"] in sold]
-    await stock_store.put_back(conn, back, business_id=order["business_id"],
-                               order_id=order["id"], actor=actor, now=now,
-                               note=f"order {order['number']} refunded",
+    sold = {d.variant_id: d for d in await stock_store.consumed_of_order(conn, order.id)}
+    back = [LevelDelta(sold[c.variant_id].stock_level_id, c.variant_id,
+                       sold[c.variant_id].location_id, c.units)
+            for c in claimed if c.variant_id in sold]
+    await stock_store.put_back(conn, back, business_id=order.business_id,
+                               order_id=order.id, actor=actor, now=now,
+                               note=f"order {order.number} refunded",
                                reason=MovementReason.RETURN)
 
 
 async def _give_back_refund(conn: AsyncConnection, intent: RowMapping, amount: int,
-                            claimed: list[dict[str, Any]], now: datetime) -> None:
+                            claimed: list[ClaimedUnits], now: datetime) -> None:
     await payment_store.give_back_refund(conn, intent["id"], amount, now)
     for line in claimed:
-        await order_store.unclaim_line_refund(conn, intent["order_id"], line["sku"],
-                                              line["units"])
+        await order_store.unclaim_line_refund(conn, intent["order_id"], line.sku, line.units)
 
 
 async def payments_of_order(runtime: Runtime, principal: Principal,
