@@ -11,36 +11,47 @@ from orderline.core.errors import ValidationFailed
 from orderline.core.http import RuntimeDep, parse_id
 from orderline.manual_payments import methods as manual_methods
 from orderline.manual_payments import proofs as payment_proofs
-from orderline.manual_payments.schemas import MethodCreate, MethodUpdate, ProofSettingsIn
+from orderline.manual_payments.schemas import (
+    MethodCreate,
+    MethodList,
+    MethodOut,
+    MethodTemplateList,
+    MethodUpdate,
+    PaymentInstructions,
+    ProofList,
+    ProofOut,
+    ProofSettingsIn,
+    ProofSettingsOut,
+)
 from orderline.orders.deps import OrderCallerDep
 from orderline.tenancy.deps import PrincipalDep
 
 router = APIRouter(prefix="/v1", tags=["manual payments"])
 
-_FILE_RESPONSES: dict[int | str, dict[str, Any]] = {200: {
+FILE_RESPONSES: dict[int | str, dict[str, Any]] = {200: {
     "content": {"image/jpeg": {}, "image/png": {}, "image/webp": {}, "application/pdf": {}},
     "description": "The proof as stored (cleaned of metadata)."}}
 
 
-@router.get("/payment-method-templates")
+@router.get("/payment-method-templates", response_model=MethodTemplateList)
 async def list_templates(principal: PrincipalDep, country: Annotated[
         str | None, Query(min_length=2, max_length=2, description="ISO 3166 alpha-2")] = None
         ) -> dict[str, Any]:
     return {"data": manual_methods.list_templates(principal, country)}
 
 
-@router.post("/payment-methods", status_code=status.HTTP_201_CREATED)
+@router.post("/payment-methods", status_code=status.HTTP_201_CREATED, response_model=MethodOut)
 async def create_method(body: MethodCreate, runtime: RuntimeDep,
                         principal: PrincipalDep) -> dict[str, Any]:
     return await manual_methods.create_method(runtime, principal, **body.model_dump())
 
 
-@router.get("/payment-methods")
+@router.get("/payment-methods", response_model=MethodList)
 async def list_methods(runtime: RuntimeDep, principal: PrincipalDep) -> dict[str, Any]:
     return {"data": await manual_methods.list_methods(runtime, principal)}
 
 
-@router.patch("/payment-methods/{method_id}")
+@router.patch("/payment-methods/{method_id}", response_model=MethodOut)
 async def update_method(method_id: str, body: MethodUpdate, runtime: RuntimeDep,
                         principal: PrincipalDep) -> dict[str, Any]:
     return await manual_methods.update_method(runtime, principal,
@@ -48,19 +59,19 @@ async def update_method(method_id: str, body: MethodUpdate, runtime: RuntimeDep,
                                               body.model_dump(exclude_unset=True))
 
 
-@router.get("/business/manual-payments")
+@router.get("/business/manual-payments", response_model=ProofSettingsOut)
 async def get_proof_settings(runtime: RuntimeDep, principal: PrincipalDep) -> dict[str, Any]:
     return await manual_methods.get_settings(runtime, principal)
 
 
-@router.patch("/business/manual-payments")
+@router.patch("/business/manual-payments", response_model=ProofSettingsOut)
 async def update_proof_settings(body: ProofSettingsIn, runtime: RuntimeDep,
                                 principal: PrincipalDep) -> dict[str, Any]:
     return await manual_methods.update_settings(runtime, principal,
                                                 body.model_dump(exclude_unset=True))
 
 
-@router.get("/orders/{order_id}/payment-instructions")
+@router.get("/orders/{order_id}/payment-instructions", response_model=PaymentInstructions)
 async def payment_instructions(runtime: RuntimeDep, caller: OrderCallerDep) -> dict[str, Any]:
     """Where and how much to pay, the reference, the deadline, and each proof's fate. The
     buyer (order access token) or the merchant only."""
@@ -85,7 +96,9 @@ async def _file_of(request: Request, limit: int) -> bytes:
     return data
 
 
-@router.put("/orders/{order_id}/payment-proof", status_code=status.HTTP_201_CREATED)
+# The buyer's answers leave out the merchant's fields (unset, so not sent).
+@router.put("/orders/{order_id}/payment-proof", status_code=status.HTTP_201_CREATED,
+            response_model=ProofOut, response_model_exclude_unset=True)
 async def upload_proof(request: Request, runtime: RuntimeDep,
                        caller: OrderCallerDep) -> dict[str, Any]:
     """Send the payment proof (JPEG, PNG, WebP or PDF) as the body, or as the form field
@@ -94,7 +107,8 @@ async def upload_proof(request: Request, runtime: RuntimeDep,
     return await payment_proofs.upload(runtime, caller, data)
 
 
-@router.get("/orders/{order_id}/payment-proofs")
+@router.get("/orders/{order_id}/payment-proofs", response_model=ProofList,
+            response_model_exclude_unset=True)
 async def list_proofs(runtime: RuntimeDep, caller: OrderCallerDep) -> dict[str, Any]:
     return {"data": await payment_proofs.list_proofs(runtime, caller)}
 
@@ -110,7 +124,7 @@ def file_response(content: bytes, media_type: str, name: str) -> Response:
 
 
 @router.get("/orders/{order_id}/payment-proofs/{proof_id}/file", response_class=Response,
-            responses=_FILE_RESPONSES)
+            responses=FILE_RESPONSES)
 async def proof_file(proof_id: str, runtime: RuntimeDep, caller: OrderCallerDep) -> Response:
     content, media_type = await payment_proofs.proof_file(
         runtime, caller, parse_id("payment proof", proof_id))

@@ -1,11 +1,17 @@
-"""Request bodies for manual payment methods, proof settings and the verification queue."""
+"""Request bodies and answers of manual payment methods, proof settings, payment proofs and
+the verification queue.
+
+A proof is shown in two ways: the buyer sees its fate (``ProofOut`` without the merchant's
+fields, which those routes leave out rather than send as null); the merchant sees everything.
+"""
 
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Literal
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, StrictBool, StrictInt
+from pydantic import BaseModel, Field, StrictBool, StrictInt
 
 from orderline.core.schemas import Body
 
@@ -74,3 +80,239 @@ class BulkDecision(Body):
 
 class BulkIn(Body):
     decisions: Annotated[list[BulkDecision], Field(min_length=1, max_length=100)]
+
+
+# --- answers: methods and settings -----------------------------------------------------------
+
+class MethodTemplateOut(BaseModel):
+    code: str
+    name: str
+    kind: str
+    country: str
+    currency: str
+    fields: list[str]
+    instructions: str
+
+
+class MethodTemplateList(BaseModel):
+    data: list[MethodTemplateOut]
+
+
+class MethodOut(BaseModel):
+    id: uuid.UUID
+    code: str
+    template: str | None
+    name: str
+    kind: str
+    country: str | None
+    currency: str
+    account_name: str
+    account_number: str
+    bank_name: str | None
+    details: dict[str, str]
+    instructions: str
+    channels: list[str] = Field(description="empty: every channel")
+    enabled: bool
+    position: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class MethodList(BaseModel):
+    data: list[MethodOut]
+
+
+class ProofSettingsOut(BaseModel):
+    proof_deadline_minutes: int
+    proof_review_hours: int
+    proof_max_bytes: int
+    proof_retention_days: int
+    auto_approve_threshold: float | None = Field(description="score from 0 to 1; null: off")
+
+
+# --- answers: proofs -------------------------------------------------------------------------
+
+class ProofCheck(BaseModel):
+    name: str
+    passed: bool
+    detail: str
+
+
+class ReceiptReading(BaseModel):
+    """What OCR read on the receipt."""
+
+    amounts: list[int] = Field(description="minor units")
+    dates: list[str] = Field(description="ISO dates")
+    recipient: str | None
+
+
+class ProofOrder(BaseModel):
+    id: uuid.UUID
+    number: str
+    status: str
+    total: int
+    currency: str
+    customer_name: str
+
+
+class BuyerProofOut(BaseModel):
+    """A payment proof as its buyer sees it: how it fared."""
+
+    id: uuid.UUID
+    version: int
+    status: str
+    media_type: str
+    size_bytes: int
+    uploaded_at: datetime
+    decided_at: datetime | None
+    reason: str | None = Field(description="why it was rejected (the buyer sees it only then)")
+    file_url: str | None
+    file_deleted_at: datetime | None
+
+
+class ProofOut(BuyerProofOut):
+    """A payment proof; the fields below are the merchant's only: the buyer's answers leave
+    them out."""
+
+    order_id: uuid.UUID | None = None
+    sha256: str | None = None
+    width: int | None = None
+    height: int | None = None
+    uploaded_by: str | None = None
+    ocr_status: str | None = None
+    ocr_error: str | None = None
+    score: float | None = None
+    checks: list[ProofCheck] | None = None
+    read: ReceiptReading | None = None
+    scored_at: datetime | None = None
+    decided_by: str | None = None
+    auto_decided: bool | None = None
+    file_deleted_reason: str | None = None
+    order: ProofOrder | None = Field(default=None, description="just after an upload")
+    method: str | None = Field(default=None, description="just after an upload")
+    reference: str | None = Field(default=None, description="just after an upload")
+    expected_amount: int | None = Field(default=None, description="just after an upload")
+    proof_deadline: datetime | None = Field(default=None, description="just after an upload")
+
+
+class ManualMethodShown(BaseModel):
+    """The method's account as the order was given it."""
+
+    code: str
+    name: str
+    kind: str
+    account_name: str
+    account_number: str
+    bank_name: str | None
+    details: dict[str, str]
+
+
+class PaymentInstructions(BaseModel):
+    """Where to pay, exactly how much, with which reference, until when, and how each proof
+    sent so far fared."""
+
+    method: ManualMethodShown
+    amount: int
+    currency: str
+    reference: str
+    instructions: str
+    proof_deadline: datetime
+    status: str
+    proofs: list[BuyerProofOut]
+
+
+class ProofList(BaseModel):
+    data: list[ProofOut]
+
+
+class VerificationOut(BaseModel):
+    """A proof as the verification queue shows it, with its order."""
+
+    id: uuid.UUID
+    version: int
+    status: str
+    media_type: str
+    size_bytes: int
+    uploaded_at: datetime
+    decided_at: datetime | None
+    reason: str | None
+    file_url: str | None
+    file_deleted_at: datetime | None
+    order_id: uuid.UUID
+    sha256: str
+    width: int | None
+    height: int | None
+    uploaded_by: str
+    ocr_status: str
+    ocr_error: str | None
+    score: float | None = Field(description="0 to 1; null until scored")
+    checks: list[ProofCheck]
+    read: ReceiptReading | None
+    scored_at: datetime | None
+    decided_by: str | None
+    auto_decided: bool
+    file_deleted_reason: str | None
+    order: ProofOrder
+    method: str
+    reference: str
+    expected_amount: int
+    proof_deadline: datetime
+    age_seconds: int
+
+
+class VerificationPage(BaseModel):
+    data: list[VerificationOut]
+    next_cursor: str | None
+
+
+class ProofAuditEntry(BaseModel):
+    id: int
+    business_id: uuid.UUID
+    proof_id: uuid.UUID
+    order_id: uuid.UUID
+    action: str
+    actor: str
+    key_id: uuid.UUID | None
+    before: dict[str, Any] | None = Field(description="the proof's state before the action")
+    after: dict[str, Any] | None = Field(description="the proof's state after the action")
+    created_at: datetime
+
+
+class VerificationDetail(VerificationOut):
+    ocr_text: str | None
+    audit: list[ProofAuditEntry]
+
+
+class QueueStats(BaseModel):
+    days: int
+    pending: int
+    pending_unscored: int
+    oldest_pending_seconds: int | None
+    decided: int
+    approved: int
+    rejected: int
+    auto_approved: int
+    approval_rate: float | None
+    median_seconds_to_decision: float | None
+    score_agreement_rate: float | None
+    scored_decisions: int
+    agreement_threshold: float
+
+
+class BulkError(BaseModel):
+    code: str
+    message: str
+    details: dict[str, Any]
+
+
+class BulkResult(BaseModel):
+    """One decision's result: ``verification`` when ``ok``, else ``error``."""
+
+    id: uuid.UUID
+    ok: bool
+    verification: VerificationOut | None = None
+    error: BulkError | None = None
+
+
+class BulkResults(BaseModel):
+    results: list[BulkResult]

@@ -15,8 +15,17 @@ from orderline.events.routes import SSE_RESPONSES, respond
 from orderline.manual_payments import verifications
 from orderline.manual_payments.proof_store import QueueFilter
 from orderline.manual_payments.review_rules import score_to_bp
-from orderline.manual_payments.routes import file_response
-from orderline.manual_payments.schemas import ApproveIn, BulkIn, RejectIn
+from orderline.manual_payments.routes import FILE_RESPONSES, file_response
+from orderline.manual_payments.schemas import (
+    ApproveIn,
+    BulkIn,
+    BulkResults,
+    QueueStats,
+    RejectIn,
+    VerificationDetail,
+    VerificationOut,
+    VerificationPage,
+)
 from orderline.tenancy.deps import PrincipalDep
 
 router = APIRouter(prefix="/v1/verifications", tags=["verification queue"])
@@ -25,7 +34,7 @@ Score = Annotated[float | None, Query(ge=0, le=1)]
 Minutes = Annotated[int | None, Query(ge=0, le=60 * 24 * 365)]
 
 
-@router.get("")
+@router.get("", response_model=VerificationPage)
 async def list_queue(
     runtime: RuntimeDep, principal: PrincipalDep,
     status: Literal["pending", "approved", "rejected", "superseded", "cancelled",
@@ -56,7 +65,7 @@ async def list_queue(
             if more else None}
 
 
-@router.get("/stats")
+@router.get("/stats", response_model=QueueStats)
 async def queue_stats(runtime: RuntimeDep, principal: PrincipalDep,
                       days: Annotated[int, Query(ge=1, le=365)] = 30) -> dict[str, Any]:
     """Pending count, median time to a decision, approval rate, and how often the score
@@ -77,7 +86,8 @@ async def queue_events(
                    runtime.settings.live_heartbeat_seconds)
 
 
-@router.post("/bulk")
+@router.post("/bulk", response_model=BulkResults,
+             response_model_exclude_unset=True)  # a result has verification or error
 async def bulk_decide(body: BulkIn, runtime: RuntimeDep,
                       principal: PrincipalDep) -> dict[str, Any]:
     """Many decisions at once; each result is reported separately (``ok`` and the proof, or
@@ -86,7 +96,7 @@ async def bulk_decide(body: BulkIn, runtime: RuntimeDep,
                                                 [d.model_dump() for d in body.decisions])}
 
 
-@router.get("/{proof_id}")
+@router.get("/{proof_id}", response_model=VerificationDetail)
 async def get_verification(proof_id: str, runtime: RuntimeDep,
                            principal: PrincipalDep) -> dict[str, Any]:
     """One proof with what OCR read and its audit trail."""
@@ -94,7 +104,7 @@ async def get_verification(proof_id: str, runtime: RuntimeDep,
                                                 parse_id("verification", proof_id))
 
 
-@router.get("/{proof_id}/file", response_class=Response)
+@router.get("/{proof_id}/file", response_class=Response, responses=FILE_RESPONSES)
 async def verification_file(proof_id: str, runtime: RuntimeDep,
                             principal: PrincipalDep) -> Response:
     content, media_type = await verifications.proof_file(runtime, principal,
@@ -102,7 +112,7 @@ async def verification_file(proof_id: str, runtime: RuntimeDep,
     return file_response(content, media_type, f"proof-{proof_id}")
 
 
-@router.post("/{proof_id}/approve")
+@router.post("/{proof_id}/approve", response_model=VerificationOut)
 async def approve(proof_id: str, runtime: RuntimeDep, principal: PrincipalDep,
                   body: ApproveIn | None = None) -> dict[str, Any]:
     """The money is in: the order is paid and the transfer booked in the payments ledger."""
@@ -110,7 +120,7 @@ async def approve(proof_id: str, runtime: RuntimeDep, principal: PrincipalDep,
                                        body.note if body else None)
 
 
-@router.post("/{proof_id}/reject")
+@router.post("/{proof_id}/reject", response_model=VerificationOut)
 async def reject(proof_id: str, body: RejectIn, runtime: RuntimeDep,
                  principal: PrincipalDep) -> dict[str, Any]:
     """The buyer is told the reason and may send a new proof until the deadline."""
