@@ -111,8 +111,8 @@ async def request_payment_cancel(conn: AsyncConnection, order: OrderRow,
     """The order will not be paid: its live payment attempts are to be cancelled at the
     provider (captured money refunded) by the worker, through the outbox, in this
     transaction."""
-    live = [i["id"] for i in await payment_store.intents_of_order(
-        conn, order.business_id, order.id) if i["status"] in LIVE_INTENTS]
+    live = [i.id for i in await payment_store.intents_of_order(
+        conn, order.business_id, order.id) if i.status in LIVE_INTENTS]
     if live:
         await emit(conn, business_id=order.business_id,
                    type=EventType.PAYMENT_CANCEL_REQUESTED, aggregate_type=AggregateType.ORDER,

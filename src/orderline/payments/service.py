@@ -16,9 +16,8 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orderline.catalog import stock_store
@@ -66,6 +65,7 @@ from orderline.payments.rules import (
     line_refund_amount,
     next_status,
 )
+from orderline.payments.store import IntentRow
 from orderline.tenancy.rules import CaptureMode, Principal, Scope
 
 log = logging.getLogger(__name__)
@@ -89,8 +89,8 @@ def provider_named(runtime: Runtime, name: str) -> PaymentProvider:
     return provider
 
 
-def intent_view(intent: RowMapping | dict[str, Any]) -> dict[str, Any]:
-    return {k: intent[k] for k in (
+def intent_view(intent: IntentRow) -> dict[str, Any]:
+    return {k: getattr(intent, k) for k in (
         "id", "order_id", "provider", "provider_ref", "status", "capture_mode", "currency",
         "amount", "amount_authorized", "amount_captured", "amount_voided", "amount_refunded",
         "amount_collected", "client_secret", "next_action", "failure_code", "failure_message",
@@ -114,7 +114,7 @@ async def start_payment(runtime: Runtime, principal: Principal, order_id: uuid.U
     now = runtime.clock.now()
     intent_id = uuid.uuid4()
 
-    async def open_intent(conn: AsyncConnection) -> RowMapping:
+    async def open_intent(conn: AsyncConnection) -> IntentRow:
         order = await _lock_order(conn, principal.business_id, order_id)
         if order.status != OrderStatus.PENDING_PAYMENT:
             raise InvalidTransition(f"The order is '{order.status}'; only an order awaiting "
@@ -126,12 +126,12 @@ async def start_payment(runtime: Runtime, principal: Principal, order_id: uuid.U
                                                            order.payment_deadline})
         live = [i for i in await payment_store.intents_of_order(conn, principal.business_id,
                                                                  order_id)
-                if i["status"] in LIVE_INTENTS]
-        if live and live[0]["provider_ref"] is None and live[0]["provider"] == provider:
+                if i.status in LIVE_INTENTS]
+        if live and live[0].provider_ref is None and live[0].provider == provider:
             return live[0]  # the provider never answered its creation: ask again, same key
         if live:
             raise PaymentInProgress("This order already has a payment in progress; finish or "
-                                    "cancel it first.", details={"intent_id": str(live[0]["id"])})
+                                    "cancel it first.", details={"intent_id": str(live[0].id)})
         mode = await order_store.capture_mode_of(conn, principal.business_id)
         return await payment_store.insert_intent(conn, {
             "id": intent_id, "business_id": principal.business_id, "order_id": order_id,
@@ -142,7 +142,7 @@ async def start_payment(runtime: Runtime, principal: Principal, order_id: uuid.U
             "amount_collected": 0, "version": 1, "created_at": now, "updated_at": now})
 
     intent = await runtime.db.run(open_intent)
-    intent_id = intent["id"]
+    intent_id = intent.id
     try:
         reported = await _create_at_provider(gateway, intent, payment_method)
     except ProviderError as error:
@@ -158,23 +158,23 @@ async def start_payment(runtime: Runtime, principal: Principal, order_id: uuid.U
                                      "intent_id": str(intent_id)}) from error
     applied = await apply_report(runtime, intent_id, reported, source=f"create:{intent_id}",
                                  actor=principal.actor)
-    if applied["status"] == IntentStatus.FAILED:
+    if applied.status == IntentStatus.FAILED:
         raise PaymentFailed(
-            f"The payment was declined: {applied['failure_message'] or applied['failure_code']}",
-            details={"decline_code": applied["failure_code"], "intent_id": str(intent_id)})
+            f"The payment was declined: {applied.failure_message or applied.failure_code}",
+            details={"decline_code": applied.failure_code, "intent_id": str(intent_id)})
     return intent_view(applied)
 
 
-async def _create_at_provider(gateway: PaymentProvider, intent: RowMapping,
+async def _create_at_provider(gateway: PaymentProvider, intent: IntentRow,
                               payment_method: str | None) -> ProviderIntent:
     for attempt in range(CREATE_ATTEMPTS):
         try:
             return await gateway.create_intent(
-                amount=intent["amount"], currency=intent["currency"],
-                capture_mode=CaptureMode(intent["capture_mode"]),
-                idempotency_key=f"intent:{intent['id']}", payment_method=payment_method,
-                metadata={"business_id": str(intent["business_id"]),
-                          "order_id": str(intent["order_id"]), "intent_id": str(intent["id"])})
+                amount=intent.amount, currency=intent.currency,
+                capture_mode=CaptureMode(intent.capture_mode),
+                idempotency_key=f"intent:{intent.id}", payment_method=payment_method,
+                metadata={"business_id": str(intent.business_id),
+                          "order_id": str(intent.order_id), "intent_id": str(intent.id)})
         except ProviderError as error:
             if not error.retryable or attempt == CREATE_ATTEMPTS - 1:
                 raise
@@ -196,7 +196,7 @@ async def _fail_without_reference(runtime: Runtime, intent_id: uuid.UUID,
 # --- applying what the provider reports ------------------------------------------------------
 
 async def apply_report(runtime: Runtime, intent_id: uuid.UUID, reported: ProviderIntent, *,
-                       source: str, actor: str) -> RowMapping:
+                       source: str, actor: str) -> IntentRow:
     """Apply a call's answer (not a webhook) to the intent; returns the intent after."""
     return await runtime.db.run(lambda conn: _apply_on(runtime, conn, intent_id, reported,
                                                        source=source, actor=actor))
@@ -204,10 +204,10 @@ async def apply_report(runtime: Runtime, intent_id: uuid.UUID, reported: Provide
 
 async def _apply_on(runtime: Runtime, conn: AsyncConnection, intent_id: uuid.UUID,
                     reported: ProviderIntent, *, source: str, actor: str,
-                    settle: bool = True) -> RowMapping:
+                    settle: bool = True) -> IntentRow:
     intent = await payment_store.load_intent(conn, intent_id)
     assert intent is not None
-    order = await _lock_order(conn, intent["business_id"], intent["order_id"])
+    order = await _lock_order(conn, intent.business_id, intent.order_id)
     locked = await payment_store.load_intent(conn, intent_id, lock=True)
     assert locked is not None
     after, _ = await _advance(runtime, conn, order, locked, reported, source=source,
@@ -231,15 +231,15 @@ async def receive_webhook(runtime: Runtime, provider: str, headers: dict[str, st
         intent = await _intent_of_event(conn, provider, event)
         fresh = await payment_store.record_event(conn, {
             "provider": provider, "event_id": event.event_id, "type": event.type,
-            "business_id": intent["business_id"] if intent else None,
-            "intent_id": intent["id"] if intent else None, "outcome": "applied",
+            "business_id": intent.business_id if intent else None,
+            "intent_id": intent.id if intent else None, "outcome": "applied",
             "payload": _event_payload(event), "received_at": now})
         if not fresh:
             return "duplicate"
         if intent is None or event.intent is None:
             return "unknown_intent"
-        order = await _lock_order(conn, intent["business_id"], intent["order_id"])
-        locked = await payment_store.load_intent(conn, intent["id"], lock=True)
+        order = await _lock_order(conn, intent.business_id, intent.order_id)
+        locked = await payment_store.load_intent(conn, intent.id, lock=True)
         assert locked is not None
         _, outcome = await _advance(runtime, conn, order, locked, event.intent,
                                     source=f"event:{event.event_id}",
@@ -250,14 +250,14 @@ async def receive_webhook(runtime: Runtime, provider: str, headers: dict[str, st
 
 
 async def _intent_of_event(conn: AsyncConnection, provider: str,
-                           event: ProviderEvent) -> RowMapping | None:
+                           event: ProviderEvent) -> IntentRow | None:
     raw = event.metadata.get("intent_id")
     if raw:
         try:
             found = await payment_store.load_intent(conn, uuid.UUID(raw))
         except ValueError:
             found = None
-        if found is not None and found["provider"] == provider:
+        if found is not None and found.provider == provider:
             return found
     if event.intent is not None:
         return await payment_store.find_by_reference(conn, provider, event.intent.reference)
@@ -275,31 +275,31 @@ def _event_payload(event: ProviderEvent) -> dict[str, Any]:
 
 
 async def _advance(runtime: Runtime, conn: AsyncConnection, order: OrderRow,
-                   intent: RowMapping, reported: ProviderIntent, *, source: str,
-                   actor: str, settle: bool = True) -> tuple[RowMapping, str]:
+                   intent: IntentRow, reported: ProviderIntent, *, source: str,
+                   actor: str, settle: bool = True) -> tuple[IntentRow, str]:
     """Move the (locked) intent forward to what the provider reports; book each step in the
     ledger; then (``settle``) pay the order when its money is in. Never moves anything
     backwards. The saga applies its own cancel without settling: it refunds itself."""
     now = runtime.clock.now()
-    current = IntentStatus(intent["status"])
+    current = IntentStatus(intent.status)
     decision = next_status(current, reported.status)
-    authorized = max(intent["amount_authorized"], reported.amount_authorized,
+    authorized = max(intent.amount_authorized, reported.amount_authorized,
                      reported.amount_captured)
-    captured = max(intent["amount_captured"], reported.amount_captured)
+    captured = max(intent.amount_captured, reported.amount_captured)
     if decision == Apply.ANOMALY:
         log.warning("payment report does not fit the intent's status",
-                    extra={"intent_id": str(intent["id"]), "status": str(current),
+                    extra={"intent_id": str(intent.id), "status": str(current),
                            "reported": reported.status.value})
     # The status moves only as the table allows, but money the provider reports as taken is
     # booked whatever our status says (then given back if the order will not be paid).
     ledger = _ledger(intent)
     values: dict[str, Any] = {"updated_at": now}
-    for kind, delta in ((MovementKind.AUTHORIZE, authorized - intent["amount_authorized"]),
-                        (MovementKind.CAPTURE, captured - intent["amount_captured"])):
+    for kind, delta in ((MovementKind.AUTHORIZE, authorized - intent.amount_authorized),
+                        (MovementKind.CAPTURE, captured - intent.amount_captured)):
         if delta > 0:
             ledger = ledger.plus(kind, delta)
             await _book(conn, intent, kind, delta, source=source, actor=actor, now=now)
-    status = reported.status.value if decision == Apply.MOVE else intent["status"]
+    status = reported.status.value if decision == Apply.MOVE else intent.status
     if status == IntentStatus.CANCELLED and ledger.capturable > 0:
         voided = ledger.capturable
         ledger = ledger.plus(MovementKind.VOID, voided)
@@ -309,16 +309,16 @@ async def _advance(runtime: Runtime, conn: AsyncConnection, order: OrderRow,
     values.update(status=status, amount_authorized=ledger.authorized,
                   amount_captured=ledger.captured)
     if decision in (Apply.MOVE, Apply.SAME):
-        values.update(client_secret=reported.client_secret or intent["client_secret"],
+        values.update(client_secret=reported.client_secret or intent.client_secret,
                       next_action=reported.next_action, failure_code=reported.failure_code,
                       failure_message=(reported.failure_message or None) and
                       reported.failure_message[:500])
-    if reported.reference and intent["provider_ref"] is None:
+    if reported.reference and intent.provider_ref is None:
         values["provider_ref"] = reported.reference
-    after = await payment_store.write_intent(conn, intent["id"], values)
+    after = await payment_store.write_intent(conn, intent.id, values)
     if decision == Apply.MOVE:
-        await emit(conn, business_id=intent["business_id"], type=EventType.PAYMENT_UPDATED,
-                   aggregate_type=AggregateType.ORDER, aggregate_id=intent["order_id"],
+        await emit(conn, business_id=intent.business_id, type=EventType.PAYMENT_UPDATED,
+                   aggregate_type=AggregateType.ORDER, aggregate_id=intent.order_id,
                    payload={"payment": intent_view(after), "previous_status": str(current)},
                    now=now)
     if settle:
@@ -327,16 +327,16 @@ async def _advance(runtime: Runtime, conn: AsyncConnection, order: OrderRow,
                    Apply.ANOMALY: "anomaly"}[decision]
 
 
-async def _book(conn: AsyncConnection, intent: RowMapping, kind: MovementKind, amount: int, *,
+async def _book(conn: AsyncConnection, intent: IntentRow, kind: MovementKind, amount: int, *,
                 source: str, actor: str, now: datetime) -> None:
     await payment_store.add_movement(conn, {
-        "business_id": intent["business_id"], "order_id": intent["order_id"],
-        "intent_id": intent["id"], "kind": kind.value, "amount": amount, "source": source,
+        "business_id": intent.business_id, "order_id": intent.order_id,
+        "intent_id": intent.id, "kind": kind.value, "amount": amount, "source": source,
         "actor": actor, "created_at": now})
 
 
 async def _pay_if_complete(runtime: Runtime, conn: AsyncConnection, order: OrderRow,
-                           intent: RowMapping, *, actor: str, now: datetime) -> None:
+                           intent: IntentRow, *, actor: str, now: datetime) -> None:
     """Pay the order when its money is in; hold its stock on while an authorisation waits
     for capture; and have money that arrived for an order that will not be paid (cancelled,
     or past its deadline) given back by the worker."""
@@ -344,8 +344,8 @@ async def _pay_if_complete(runtime: Runtime, conn: AsyncConnection, order: Order
     if order.status == OrderStatus.PENDING_PAYMENT and order.payment_deadline > now:
         if is_paid(order.total, ledger):
             await mark_paid(runtime, conn, order, actor=actor,
-                            reference=intent["provider_ref"], now=now)
-        elif (intent["status"] == IntentStatus.AUTHORIZED
+                            reference=intent.provider_ref, now=now)
+        elif (intent.status == IntentStatus.AUTHORIZED
               and ledger.capturable >= order.total):
             # Secured but not captured (manual capture): keep the stock until the provider's
             # authorisation runs out, not the unpaid-order deadline.
@@ -354,19 +354,19 @@ async def _pay_if_complete(runtime: Runtime, conn: AsyncConnection, order: Order
         return
     will_not_be_paid = order.status in (OrderStatus.CANCELLED, OrderStatus.RETURNED) or (
         order.status == OrderStatus.PENDING_PAYMENT and order.payment_deadline <= now)
-    if will_not_be_paid and (ledger.refundable > 0 or intent["status"] in LIVE_INTENTS):
+    if will_not_be_paid and (ledger.refundable > 0 or intent.status in LIVE_INTENTS):
         log.warning("payment for an order that will not be paid; cancelling it",
-                    extra={"order_id": str(order.id), "intent_id": str(intent["id"])})
+                    extra={"order_id": str(order.id), "intent_id": str(intent.id)})
         await emit(conn, business_id=order.business_id,
                    type=EventType.PAYMENT_CANCEL_REQUESTED, aggregate_type=AggregateType.ORDER,
                    aggregate_id=order.id,
-                   payload={"order_id": order.id, "intent_ids": [intent["id"]]}, now=now)
+                   payload={"order_id": order.id, "intent_ids": [intent.id]}, now=now)
 
 
-def _ledger(intent: RowMapping) -> Ledger:
-    return Ledger(authorized=intent["amount_authorized"], captured=intent["amount_captured"],
-                  voided=intent["amount_voided"], refunded=intent["amount_refunded"],
-                  collected=intent["amount_collected"])
+def _ledger(intent: IntentRow) -> Ledger:
+    return Ledger(authorized=intent.amount_authorized, captured=intent.amount_captured,
+                  voided=intent.amount_voided, refunded=intent.amount_refunded,
+                  collected=intent.amount_collected)
 
 
 async def _lock_order(conn: AsyncConnection, business_id: uuid.UUID,
@@ -386,32 +386,32 @@ async def capture_payment(runtime: Runtime, principal: Principal, order_id: uuid
     principal.require(Scope.WRITE)
     async with runtime.db.read() as conn:
         intents = await payment_store.intents_of_order(conn, principal.business_id, order_id)
-    authorized = [i for i in intents if i["status"] == IntentStatus.AUTHORIZED]
+    authorized = [i for i in intents if i.status == IntentStatus.AUTHORIZED]
     if not authorized:
         if not intents and await _order_missing(runtime, principal, order_id):
             raise NotFound("order", order_id)
         raise PaymentNotCapturable("No authorised payment to capture on this order.",
-                                   details={"statuses": [i["status"] for i in intents]})
+                                   details={"statuses": [i.status for i in intents]})
     intent = authorized[-1]
-    wanted = intent["amount_authorized"] - intent["amount_captured"] if amount is None \
+    wanted = intent.amount_authorized - intent.amount_captured if amount is None \
         else amount
-    if not 0 < wanted <= intent["amount_authorized"] - intent["amount_captured"]:
+    if not 0 < wanted <= intent.amount_authorized - intent.amount_captured:
         raise ValidationFailed("The amount to capture must be positive and at most what is "
                                "authorised and not yet captured.",
                                details={"amount": wanted, "capturable":
-                                        intent["amount_authorized"] - intent["amount_captured"]})
-    gateway = provider_named(runtime, intent["provider"])
+                                        intent.amount_authorized - intent.amount_captured})
+    gateway = provider_named(runtime, intent.provider)
     try:
-        reported = await gateway.capture(intent["provider_ref"], amount=wanted,
-                                         idempotency_key=f"capture:{intent['id']}")
+        reported = await gateway.capture(_reference(intent), amount=wanted,
+                                         idempotency_key=f"capture:{intent.id}")
     except ProviderError as error:
         if error.retryable:
             raise PaymentProviderUnavailable(f"The payment provider did not answer ({error}); "
                                              "try again.") from error
         raise PaymentNotCapturable(f"The provider refused the capture: {error}",
                                    details={"provider_code": error.code}) from error
-    after = await apply_report(runtime, intent["id"], reported,
-                               source=f"capture:{intent['id']}", actor=principal.actor)
+    after = await apply_report(runtime, intent.id, reported,
+                               source=f"capture:{intent.id}", actor=principal.actor)
     return intent_view(after)
 
 
@@ -427,7 +427,7 @@ async def ship_order(runtime: Runtime, principal: Principal, order_id: uuid.UUID
             raise NotFound("order", order_id)
         intents = await payment_store.intents_of_order(conn, principal.business_id, order_id)
     if order.status == OrderStatus.PENDING_PAYMENT and any(
-            i["status"] == IntentStatus.AUTHORIZED for i in intents):
+            i.status == IntentStatus.AUTHORIZED for i in intents):
         if expected_version is not None and expected_version != order.version:
             raise VersionConflict(
                 f"The order changed since you read it (your version {expected_version}, "
@@ -473,13 +473,13 @@ async def refund_payment(runtime: Runtime, principal: Principal, order_id: uuid.
     refund_id = uuid.uuid4()
     claimed: list[ClaimedUnits] = []
 
-    async def reserve(conn: AsyncConnection) -> tuple[RowMapping, int]:
+    async def reserve(conn: AsyncConnection) -> tuple[IntentRow, int]:
         order = await _lock_order(conn, principal.business_id, order_id)
         total = amount if amount is not None else await _claim_lines(conn, order, lines or [],
                                                                      claimed)
         for intent in await payment_store.intents_of_order(conn, principal.business_id,
                                                            order_id):
-            taken = await payment_store.take_refund(conn, intent["id"], total, now)
+            taken = await payment_store.take_refund(conn, intent.id, total, now)
             if taken is not None:
                 return taken, total
         raise RefundExceedsCaptured(
@@ -487,10 +487,10 @@ async def refund_payment(runtime: Runtime, principal: Principal, order_id: uuid.
             details={"amount": total})
 
     intent, total = await runtime.db.run(reserve)
-    if intent["provider"] not in OFFLINE_PROVIDERS:
+    if intent.provider not in OFFLINE_PROVIDERS:
         try:
-            gateway = provider_named(runtime, intent["provider"])
-            await gateway.refund(intent["provider_ref"], amount=total,
+            gateway = provider_named(runtime, intent.provider)
+            await gateway.refund(_reference(intent), amount=total,
                                  idempotency_key=f"refund:{refund_id}")
         except UnknownPaymentProvider:
             await runtime.db.run(lambda conn: _give_back_refund(conn, intent, total, claimed,
@@ -503,20 +503,20 @@ async def refund_payment(runtime: Runtime, principal: Principal, order_id: uuid.
                 f"The provider did not refund ({error}); nothing was refunded.",
                 details={"provider_code": error.code}) from error
 
-    async def book(conn: AsyncConnection) -> RowMapping:
+    async def book(conn: AsyncConnection) -> IntentRow:
         order = await _lock_order(conn, principal.business_id, order_id)
         await _book(conn, intent, MovementKind.REFUND, total, source=f"refund:{refund_id}",
                     actor=principal.actor, now=now)
         if restock and claimed and order.status in REVENUE_STATUSES:
             await _restock(conn, order, claimed, actor=principal.actor, now=now)
-        after = await payment_store.load_intent(conn, intent["id"])
+        after = await payment_store.load_intent(conn, intent.id)
         assert after is not None
-        full = after["amount_refunded"] >= order.total
+        full = after.amount_refunded >= order.total
         await emit(conn, business_id=principal.business_id,
                    type=EventType.ORDER_REFUNDED if full else EventType.ORDER_PARTIALLY_REFUNDED,
                    aggregate_type=AggregateType.ORDER, aggregate_id=order_id,
                    payload={"order_id": order_id, "amount": total,
-                            "refunded_total": after["amount_refunded"], "reason": reason,
+                            "refunded_total": after.amount_refunded, "reason": reason,
                             "refund_id": refund_id,
                             "lines": [{"sku": c.sku, "quantity": c.units}
                                       for c in claimed], "restocked": restock and bool(claimed)},
@@ -570,11 +570,11 @@ async def _restock(conn: AsyncConnection, order: OrderRow, claimed: list[Claimed
                                reason=MovementReason.RETURN)
 
 
-async def _give_back_refund(conn: AsyncConnection, intent: RowMapping, amount: int,
+async def _give_back_refund(conn: AsyncConnection, intent: IntentRow, amount: int,
                             claimed: list[ClaimedUnits], now: datetime) -> None:
-    await payment_store.give_back_refund(conn, intent["id"], amount, now)
+    await payment_store.give_back_refund(conn, intent.id, amount, now)
     for line in claimed:
-        await order_store.unclaim_line_refund(conn, intent["order_id"], line.sku, line.units)
+        await order_store.unclaim_line_refund(conn, intent.order_id, line.sku, line.units)
 
 
 async def payments_of_order(runtime: Runtime, principal: Principal,
@@ -601,42 +601,49 @@ async def cancel_at_provider(ctx: HandlerContext, conn: AsyncConnection,
         intent = await payment_store.load_intent(conn, uuid.UUID(str(raw)))
         if intent is None:
             continue
-        gateway = provider_named(runtime, intent["provider"])
-        if intent["status"] in LIVE_INTENTS:
-            if intent["provider_ref"] is None:  # never reached the provider
+        gateway = provider_named(runtime, intent.provider)
+        if intent.status in LIVE_INTENTS:
+            if intent.provider_ref is None:  # never reached the provider
                 reported = ProviderIntent(reference="", status=ProviderStatus.CANCELLED,
-                                          amount=intent["amount"], currency=intent["currency"])
+                                          amount=intent.amount, currency=intent.currency)
             else:
                 reported = await _cancel_or_read(gateway, intent)
-            intent = await _apply_on(runtime, conn, intent["id"], reported,
-                                     source=f"cancel:{intent['id']}", actor=SAGA_ACTOR,
+            intent = await _apply_on(runtime, conn, intent.id, reported,
+                                     source=f"cancel:{intent.id}", actor=SAGA_ACTOR,
                                      settle=False)
         left = _ledger(intent).refundable
-        if left > 0 and intent["provider_ref"]:
-            await gateway.refund(intent["provider_ref"], amount=left,
-                                 idempotency_key=f"refund-unpaid:{intent['id']}")
+        if left > 0 and intent.provider_ref:
+            await gateway.refund(intent.provider_ref, amount=left,
+                                 idempotency_key=f"refund-unpaid:{intent.id}")
             now = ctx.now
-            taken = await payment_store.take_refund(conn, intent["id"], left, now)
+            taken = await payment_store.take_refund(conn, intent.id, left, now)
             if taken is not None:
                 await _book(conn, intent, MovementKind.REFUND, left,
-                            source=f"refund-unpaid:{intent['id']}", actor=SAGA_ACTOR, now=now)
-                await emit(conn, business_id=intent["business_id"],
+                            source=f"refund-unpaid:{intent.id}", actor=SAGA_ACTOR, now=now)
+                await emit(conn, business_id=intent.business_id,
                            type=EventType.ORDER_REFUNDED, aggregate_type=AggregateType.ORDER,
-                           aggregate_id=intent["order_id"],
-                           payload={"order_id": intent["order_id"], "amount": left,
-                                    "refunded_total": taken["amount_refunded"],
+                           aggregate_id=intent.order_id,
+                           payload={"order_id": intent.order_id, "amount": left,
+                                    "refunded_total": taken.amount_refunded,
                                     "reason": "order not paid in time"}, now=now)
 
 
-async def _cancel_or_read(gateway: PaymentProvider, intent: RowMapping) -> ProviderIntent:
+def _reference(intent: IntentRow) -> str:
+    """The provider's reference of an intent that reached it (authorised, captured or being
+    cancelled after its creation was answered); passed on as stored, as before the rows were
+    typed."""
+    return cast(str, intent.provider_ref)
+
+
+async def _cancel_or_read(gateway: PaymentProvider, intent: IntentRow) -> ProviderIntent:
     try:
-        return await gateway.cancel(intent["provider_ref"],
-                                    idempotency_key=f"cancel:{intent['id']}")
+        return await gateway.cancel(_reference(intent),
+                                    idempotency_key=f"cancel:{intent.id}")
     except ProviderError as error:
         if error.retryable:
             raise
         # Too late to cancel (captured meanwhile): read what the provider holds instead.
-        return await gateway.retrieve_intent(intent["provider_ref"])
+        return await gateway.retrieve_intent(_reference(intent))
 
 
 SAGA_ACTOR = "worker:payment_saga"

@@ -9,21 +9,18 @@ Refunds are taken with one conditional UPDATE that checks the limit in SQL.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Any
+from typing import Any, Self
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orderline.core.db.insert import insert_ignoring_conflict
-from orderline.core.db.tables import (
-    Order,
-    PaymentIntent,
-    PaymentMovement,
-    ProviderEventRecord,
-    table_of,
-)
+from orderline.core.db.tables import table_of
+from orderline.orders.tables import Order
+from orderline.payments.tables import PaymentIntent, PaymentMovement, ProviderEventRecord
 
 intents = table_of(PaymentIntent)
 movements = table_of(PaymentMovement)
@@ -31,44 +28,82 @@ provider_events = table_of(ProviderEventRecord)
 orders = table_of(Order)
 
 
-async def insert_intent(conn: AsyncConnection, values: dict[str, Any]) -> RowMapping:
-    return (await conn.execute(insert(intents).values(**values).returning(*intents.c))
-            ).mappings().one()
+@dataclass(frozen=True, slots=True)
+class IntentRow:
+    """A payment intent as stored: every column of ``payment_intents``, in table order."""
+
+    id: uuid.UUID
+    business_id: uuid.UUID
+    order_id: uuid.UUID
+    provider: str
+    provider_ref: str | None
+    status: str
+    capture_mode: str
+    currency: str
+    amount: int
+    amount_authorized: int
+    amount_captured: int
+    amount_voided: int
+    amount_refunded: int
+    amount_collected: int
+    client_secret: str | None
+    next_action: dict[str, Any] | None
+    failure_code: str | None
+    failure_message: str | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_row(cls, row: RowMapping) -> Self:
+        return cls(**row)
+
+
+INTENT_COLUMNS = tuple(f.name for f in fields(IntentRow))
+
+
+def _intent_or_none(row: RowMapping | None) -> IntentRow | None:
+    return None if row is None else IntentRow.from_row(row)
+
+
+async def insert_intent(conn: AsyncConnection, values: dict[str, Any]) -> IntentRow:
+    return IntentRow.from_row((await conn.execute(
+        insert(intents).values(**values).returning(*intents.c))).mappings().one())
 
 
 async def load_intent(conn: AsyncConnection, intent_id: uuid.UUID, *,
                       business_id: uuid.UUID | None = None,
-                      lock: bool = False) -> RowMapping | None:
+                      lock: bool = False) -> IntentRow | None:
     stmt = select(intents).where(intents.c.id == intent_id)
     if business_id is not None:
         stmt = stmt.where(intents.c.business_id == business_id)
     if lock:
         stmt = stmt.with_for_update()
-    return (await conn.execute(stmt)).mappings().first()
+    return _intent_or_none((await conn.execute(stmt)).mappings().first())
 
 
 async def find_by_reference(conn: AsyncConnection, provider: str, reference: str, *,
-                            lock: bool = False) -> RowMapping | None:
+                            lock: bool = False) -> IntentRow | None:
     stmt = select(intents).where(intents.c.provider == provider,
                                  intents.c.provider_ref == reference)
     if lock:
         stmt = stmt.with_for_update()
-    return (await conn.execute(stmt)).mappings().first()
+    return _intent_or_none((await conn.execute(stmt)).mappings().first())
 
 
 async def intents_of_order(conn: AsyncConnection, business_id: uuid.UUID,
-                           order_id: uuid.UUID) -> list[RowMapping]:
+                           order_id: uuid.UUID) -> list[IntentRow]:
     stmt = (select(intents).where(intents.c.business_id == business_id,
                                   intents.c.order_id == order_id)
             .order_by(intents.c.created_at))
-    return list((await conn.execute(stmt)).mappings())
+    return [IntentRow.from_row(r) for r in (await conn.execute(stmt)).mappings()]
 
 
 async def write_intent(conn: AsyncConnection, intent_id: uuid.UUID,
-                       values: dict[str, Any]) -> RowMapping:
+                       values: dict[str, Any]) -> IntentRow:
     stmt = (update(intents).where(intents.c.id == intent_id)
             .values(**values, version=intents.c.version + 1).returning(*intents.c))
-    return (await conn.execute(stmt)).mappings().one()
+    return IntentRow.from_row((await conn.execute(stmt)).mappings().one())
 
 
 async def record_event(conn: AsyncConnection, values: dict[str, Any]) -> bool:
@@ -82,7 +117,7 @@ async def add_movement(conn: AsyncConnection, values: dict[str, Any]) -> bool:
 
 
 async def take_refund(conn: AsyncConnection, intent_id: uuid.UUID, amount: int,
-                      now: datetime) -> RowMapping | None:
+                      now: datetime) -> IntentRow | None:
     """Add ``amount`` to what was refunded only if it stays within what was received."""
     stmt = (update(intents)
             .where(intents.c.id == intent_id,
@@ -91,7 +126,7 @@ async def take_refund(conn: AsyncConnection, intent_id: uuid.UUID, amount: int,
             .values(amount_refunded=intents.c.amount_refunded + amount, updated_at=now,
                     version=intents.c.version + 1)
             .returning(*intents.c))
-    return (await conn.execute(stmt)).mappings().first()
+    return _intent_or_none((await conn.execute(stmt)).mappings().first())
 
 
 async def give_back_refund(conn: AsyncConnection, intent_id: uuid.UUID, amount: int,
