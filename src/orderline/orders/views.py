@@ -1,4 +1,9 @@
-"""How an order is shown to callers: one dict shape for every endpoint and the CLI."""
+"""How an order is shown to callers: one dict shape for every endpoint, the CLI, and the
+``order`` of every order event (webhooks, NATS, live streams).
+
+The shape names its fields: a new column of ``orders`` reaches no merchant until it is added
+to ``ORDER_FIELDS`` on purpose.
+"""
 
 from __future__ import annotations
 
@@ -11,21 +16,29 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orderline.orders import store as order_store
 
-_CONTACT = ("customer_name", "customer_phone", "customer_email")
-_HIDDEN = {"business_id", "location_id", "access_token_hash", *_CONTACT}
+# The order row's columns shown as they are, in the table's order; the contact and the
+# tracking columns are shown grouped (``customer``, ``shipping``), and business_id,
+# location_id and access_token_hash never.
+ORDER_FIELDS = (
+    "id", "number", "status", "channel", "customer_id", "payment_method", "note", "currency",
+    "subtotal", "total", "version", "payment_deadline", "paid_at", "payment_reference",
+    "cancelled_at", "cancel_reason", "shipped_at", "delivered_at", "discount_total",
+    "shipping_total", "shipping_discount", "tax_total", "prices_include_tax", "pricing",
+    "shipping_method", "shipping_address", "checkout_id", "created_at", "updated_at",
+)
 
 
 _LINE_FIELDS = ("sku", "name", "unit_price", "quantity", "line_total", "discount", "tax")
 
 
 def shape(order: Mapping[Any, Any], order_lines: Sequence[Mapping[Any, Any]]) -> dict[str, Any]:
-    view = {k: v for k, v in order.items() if k not in _HIDDEN}
+    view = {k: order[k] for k in ORDER_FIELDS}
     view["customer"] = {"id": order["customer_id"], "name": order["customer_name"],
                         "phone": order["customer_phone"], "email": order["customer_email"]}
     view["lines"] = [{k: line[k] for k in _LINE_FIELDS} for line in order_lines]
-    view["shipping"] = {"carrier": view.pop("carrier"),
-                        "tracking_number": view.pop("tracking_number"),
-                        "tracking_url": view.pop("tracking_url")}
+    view["shipping"] = {"carrier": order["carrier"],
+                        "tracking_number": order["tracking_number"],
+                        "tracking_url": order["tracking_url"]}
     return view
 
 
