@@ -14,9 +14,13 @@ from orderline.core.db.engine import Database
 from orderline.core.notifier import LogNotifier, Notifier
 from orderline.core.ratelimit import build_limiter
 from orderline.core.runtime import Runtime
+from orderline.coupons import order_steps as coupon_order_steps
 from orderline.events.event_types import EventType
+from orderline.manual_payments import order_steps as manual_order_steps
 from orderline.notifications.smtp_notifier import SmtpNotifier
+from orderline.orders.hooks import ORDER_HOOKS, OrderHooks
 from orderline.orders.rules import CancelReason
+from orderline.payments import order_steps as payment_order_steps
 from orderline.payments.providers.base import PaymentProvider
 from orderline.payments.providers.configured import PROVIDERS, providers_of
 from orderline.payments.providers.sandbox import SandboxGateway
@@ -37,9 +41,16 @@ def build_runtime(settings: Settings | None = None, *, clock: Clock | None = Non
 
 def provide_parts(runtime: Runtime) -> Runtime:
     """Hand each capability what it needs from one above it, which it cannot import: tenancy
-    checks a business's card provider against the payment providers' names, and the payment
-    providers hand their webhooks to the payments service."""
+    checks a business's card provider against the payment providers' names, the payment
+    providers hand their webhooks to the payments service, and coupons, payments and manual
+    payments act on paid and cancelled orders (``orders.hooks``)."""
     runtime.provide(PROVIDERS, build_providers)
+    runtime.provide(ORDER_HOOKS, lambda rt: OrderHooks(
+        paid=(manual_order_steps.close_proofs_when_paid,),
+        cancelling=(coupon_order_steps.give_back_on_cancel,
+                    payment_order_steps.cancel_live_payments,
+                    manual_order_steps.close_proofs_when_cancelled),
+        editing_lines=(manual_order_steps.refuse_line_edits,)))
     runtime.provide(CARD_PROVIDERS, lambda rt: lambda: sorted(providers_of(rt)))
     return runtime
 

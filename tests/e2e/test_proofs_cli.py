@@ -8,16 +8,17 @@ import subprocess
 from pathlib import Path
 
 from orderline.bench.receipts import draw_receipt
+from orderline.checkout import direct_orders
+from orderline.checkout.direct_orders import NewOrder
 from orderline.core.runtime import Runtime
 from orderline.manual_payments import methods as manual_methods
 from orderline.manual_payments import proofs as payment_proofs
 from orderline.manual_payments.files.configured import PROOF_STORAGE
 from orderline.manual_payments.files.encryption import MasterKeys, sealed_key_id
 from orderline.manual_payments.files.storage import EncryptedStorage, LocalFolderStorage
-from orderline.orders import service as orders
 from orderline.orders.callers import OrderCaller
 from orderline.orders.rules import RequestedLine
-from orderline.orders.service import Contact, NewOrder
+from orderline.orders.service import Contact
 from tests.support.catalog import stock_sku
 from tests.support.manual import php_merchant
 from tests.support.servers import ORDERLINE
@@ -50,7 +51,7 @@ async def test_rotate_keys_rewraps_the_business_proofs_and_reports_missing_files
         details={}, instructions=None, channels=[], enabled=True, position=0)
     sent = []
     for n in range(2):
-        order = await orders.create_order(runtime, shop.principal, NewOrder(
+        order = await direct_orders.create_order(runtime, shop.principal, NewOrder(
             customer=Contact(name="M", phone=f"+63 917 000 000{n}"), channel="web",
             lines=[RequestedLine("TEE", 1)], payment_method="gcash"))
         caller = OrderCaller(business_id=shop.principal.business_id, order_id=order["id"],

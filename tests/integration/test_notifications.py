@@ -22,6 +22,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from sqlalchemy import update
 
+from orderline.checkout import direct_orders
 from orderline.core.clock import Clock, ManualClock, SystemClock
 from orderline.core.config import Settings
 from orderline.core.db.tables import table_of
@@ -86,7 +87,7 @@ def new_address() -> str:
 
 async def place_for(rt: Runtime, merchant: Merchant, sku: str, *, email_address: str | None,
                     phone: str | None = None) -> dict[str, Any]:
-    return await orders.create_order(rt, merchant.principal, orders.NewOrder(
+    return await direct_orders.create_order(rt, merchant.principal, direct_orders.NewOrder(
         customer=orders.Contact(name="Ada", email=email_address, phone=phone), channel="web",
         lines=[RequestedLine(sku, 1)], payment_method="card"))
 

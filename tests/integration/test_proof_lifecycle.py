@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 
 from orderline.bench.receipts import draw_receipt
+from orderline.checkout import direct_orders
+from orderline.checkout.direct_orders import NewOrder
 from orderline.core.clock import ManualClock
 from orderline.core.errors import CustomerHasOpenOrders, ProofFileDeleted
 from orderline.core.runtime import Runtime
@@ -24,7 +26,7 @@ from orderline.orders import service as orders
 from orderline.orders import status as order_status
 from orderline.orders.callers import OrderCaller
 from orderline.orders.rules import OrderStatus, RequestedLine
-from orderline.orders.service import Contact, NewOrder
+from orderline.orders.service import Contact
 from orderline.payments import store as payment_store
 from orderline.privacy import service as personal_data
 from tests.conftest import Merchant
@@ -54,7 +56,7 @@ async def shop(runtime: Runtime, folder: Path) -> Merchant:
 
 async def _paid_by_proof(runtime: Runtime, shop: Merchant, tag: str) -> tuple[dict[str, Any],
                                                                              dict[str, Any]]:
-    order = await orders.create_order(runtime, shop.principal, NewOrder(
+    order = await direct_orders.create_order(runtime, shop.principal, NewOrder(
         customer=Contact(name=NAME, phone=PHONE, email=EMAIL), channel="web",
         lines=[RequestedLine("TEE", 1)], payment_method="gcash"))
     caller = OrderCaller(business_id=shop.principal.business_id, order_id=order["id"],

@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 
 from orderline.bench.receipts import draw_receipt
+from orderline.checkout import direct_orders
+from orderline.checkout.direct_orders import NewOrder
 from orderline.core.errors import DomainError
 from orderline.core.runtime import Runtime
 from orderline.manual_payments import methods as manual_methods
@@ -20,7 +22,7 @@ from orderline.manual_payments.files.configured import PROOF_STORAGE
 from orderline.orders import service as orders
 from orderline.orders.callers import OrderCaller
 from orderline.orders.rules import RequestedLine
-from orderline.orders.service import Contact, NewOrder
+from orderline.orders.service import Contact
 from orderline.orders.status import cancel_lapsed_orders
 from orderline.orders.store import set_hold
 from orderline.payments import store as payment_store
@@ -44,7 +46,7 @@ async def shop(runtime: Runtime, tmp_path: Path) -> Merchant:
 
 
 async def _order(runtime: Runtime, shop: Merchant, n: int) -> dict[str, Any]:
-    return await orders.create_order(runtime, shop.principal, NewOrder(
+    return await direct_orders.create_order(runtime, shop.principal, NewOrder(
         customer=Contact(name=f"Buyer {n}", phone=f"+63 917 555 {n:04d}"), channel="web",
         lines=[RequestedLine("TEE", 1)], payment_method="gcash"))
 

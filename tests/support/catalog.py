@@ -7,10 +7,11 @@ from typing import Any
 from orderline.catalog import inventory
 from orderline.catalog import products as catalog
 from orderline.catalog.products import NewVariant
+from orderline.checkout import direct_orders
+from orderline.checkout.direct_orders import NewOrder
 from orderline.core.runtime import Runtime
-from orderline.orders import service as orders
 from orderline.orders.rules import RequestedLine
-from orderline.orders.service import Contact, NewOrder
+from orderline.orders.service import Contact
 from tests.conftest import Merchant
 
 
@@ -24,7 +25,7 @@ async def stock_sku(runtime: Runtime, merchant: Merchant, sku: str, on_hand: int
 
 async def place(runtime: Runtime, merchant: Merchant, *lines: tuple[str, int],
                 phone: str = "+1 555 0100") -> dict[str, Any]:
-    return await orders.create_order(runtime, merchant.principal, NewOrder(
+    return await direct_orders.create_order(runtime, merchant.principal, NewOrder(
         customer=Contact(name="Buyer", phone=phone), channel="web",
         lines=[RequestedLine(sku, qty) for sku, qty in lines], payment_method="card"))
 

@@ -32,6 +32,7 @@ from orderline.bench import http as bench_http
 from orderline.bench.load import drive, percentile
 from orderline.bench.orders import BenchRefused, _admin, _database_url, server_url
 from orderline.catalog import products as catalog
+from orderline.checkout import direct_orders
 from orderline.core.config import Settings
 from orderline.core.runtime import Runtime
 from orderline.orders import service as orders
@@ -146,7 +147,7 @@ async def _write_events(runtime: Runtime, principal: Principal, count: int) -> N
 
     async def writer() -> None:
         for i in queue:
-            order = await orders.create_order(runtime, principal, orders.NewOrder(
+            order = await direct_orders.create_order(runtime, principal, direct_orders.NewOrder(
                 customer=orders.Contact(name=f"Buyer {i % 200}", phone=f"+1 555 {i % 200:04d}"),
                 channel="web", lines=[RequestedLine(SKU, 1)], payment_method="card"))
             await order_status.confirm_payment(runtime, principal, order["id"])

@@ -52,6 +52,7 @@ from orderline.bench.report import HTTP, RAW, Report, as_json, render
 from orderline.bench.statements import counting
 from orderline.catalog import inventory
 from orderline.catalog import products as catalog
+from orderline.checkout import direct_orders
 from orderline.core.config import Settings, driver_free_url
 from orderline.core.runtime import Runtime
 from orderline.orders import service as orders
@@ -242,7 +243,7 @@ async def place_in_process(runtime: Runtime, principal: Principal, i: int,
                            sku: str = HOT_SKU) -> dict[str, Any]:
     """The ``i``-th order (one unit of ``sku`` for ``buyer(i)``), through the service."""
     name, phone = buyer(i)
-    return await orders.create_order(runtime, principal, orders.NewOrder(
+    return await direct_orders.create_order(runtime, principal, direct_orders.NewOrder(
         customer=orders.Contact(name=name, phone=phone), channel="web",
         lines=[RequestedLine(sku, 1)], payment_method="card"))
 

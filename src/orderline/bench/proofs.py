@@ -52,6 +52,7 @@ from orderline.bench.receipts import draw_receipt, noisy_image
 from orderline.bench.report import cpu_note, table
 from orderline.bench.statements import StatementCount, counting, one_line
 from orderline.catalog import products as catalog
+from orderline.checkout import direct_orders
 from orderline.core.runtime import Runtime
 from orderline.manual_payments import methods as manual_methods
 from orderline.manual_payments import proof_store
@@ -135,7 +136,7 @@ async def _orders(runtime: Runtime, principal: Principal, count: int) -> list[di
     placed: list[dict[str, Any]] = []
 
     async def place(i: int) -> None:
-        placed.append(await orders.create_order(runtime, principal, orders.NewOrder(
+        placed.append(await direct_orders.create_order(runtime, principal, direct_orders.NewOrder(
             customer=orders.Contact(name=f"Bench buyer {i % 100}",
                                     phone=f"+63 917 {i % 100:07d}"),
             channel="web", lines=[RequestedLine("PROOF-1", 1)], payment_method="gcash")))

@@ -1,6 +1,6 @@
 """The raw ceiling of ``orderline bench``: an order's writes as plain SQL through asyncpg.
 
-One transaction per order runs the statements ``services.orders.create_order`` writes with,
+One transaction per order runs the statements ``checkout.direct_orders.create_order`` writes with,
 in its order and with its shape: the conditional stock hold, the order counter, then the order,
 its line, its reservation, its history entry and its ``order.created`` outbox event (with its
 stream counter). SKU, stock level, location and customer ids are resolved before the clock

@@ -79,7 +79,7 @@ def _statements(report: Report, verbose: bool) -> list[str]:
     groups = " + ".join(str(len(g)) for g in returning.per_checkout)
     per_request = len(returning.statements) + len(auth.statements)
     lines = [
-        "SQL statements per order creation (services.orders.create_order, counted with "
+        "SQL statements per order creation (checkout.direct_orders.create_order, counted with "
         "SQLAlchemy's before_cursor_execute):",
         f"  returning customer: {len(returning.statements)} statements ({groups} over "
         f"{returning.checkouts} pool checkouts: the order's transaction, then reading it back)",

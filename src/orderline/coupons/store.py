@@ -27,12 +27,14 @@ from orderline.coupons.rules import CouponRules
 from orderline.coupons.tables import Coupon, CouponCustomerUse, OrderCoupon
 from orderline.orders.tables import Order
 from orderline.pricing.engine import CouponKind
+from orderline.tenancy.tables import Business
 
 coupons = table_of(Coupon)
 customer_uses_table = table_of(CouponCustomerUse)
 order_coupons = table_of(OrderCoupon)
 orders = table_of(Order)
 products = table_of(Product)
+businesses = table_of(Business)
 
 # What callers see of a coupon: everything but the business.
 COUPON_VIEW = [c for c in coupons.c if c.name != "business_id"]
@@ -177,6 +179,12 @@ async def record_order_coupons(conn: AsyncConnection, rows: list[dict[str, Any]]
     customer_id, code, kind, discount)."""
     if rows:
         await conn.execute(insert(order_coupons), rows)
+
+
+async def returns_on_cancel(conn: AsyncConnection, business_id: uuid.UUID) -> bool:
+    """Whether the business gives coupon uses back when an order is cancelled."""
+    return bool((await conn.execute(select(businesses.c.return_coupon_on_cancel).where(
+        businesses.c.id == business_id))).scalar_one())
 
 
 async def give_back_for_order(conn: AsyncConnection, order_id: uuid.UUID,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Response
 from pydantic import AwareDatetime
 
 from orderline.core.http import (
@@ -22,17 +22,15 @@ from orderline.orders import status as order_status
 from orderline.orders.rules import CancelReason, OrderStatus
 from orderline.orders.schemas import (
     HistoryEntry,
-    OrderCreate,
     OrderOut,
     OrderPage,
     OrderStats,
     OrderUpdate,
     PaymentConfirm,
-    PlacedOrderOut,
     StatusChange,
     to_lines,
 )
-from orderline.orders.service import NewOrder, OrderEdit
+from orderline.orders.service import OrderEdit
 from orderline.orders.store import OrderFilter
 from orderline.tenancy.deps import PrincipalDep
 
@@ -43,17 +41,6 @@ router = APIRouter(prefix="/v1/orders", tags=["orders"], dependencies=[Depends(b
 def _with_etag(response: Response, order: dict[str, Any]) -> dict[str, Any]:
     response.headers["ETag"] = etag(order["version"])
     return order
-
-
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=PlacedOrderOut)
-async def create_order(body: OrderCreate, runtime: RuntimeDep, principal: PrincipalDep,
-                       response: Response) -> dict[str, Any]:
-    """Place an order: reserves every line's stock until the payment deadline, or nothing."""
-    order = await orders.create_order(runtime, principal, NewOrder(
-        customer=body.customer.to_contact(), channel=body.channel, lines=to_lines(body.lines),
-        payment_method=body.payment_method, note=body.note, location=body.location))
-    response.headers["Location"] = f"/v1/orders/{order['id']}"
-    return _with_etag(response, order)
 
 
 @router.get("", response_model=OrderPage)

@@ -1,9 +1,10 @@
-"""Placing, editing and reading orders.
+"""Editing and reading orders, and the steps every way of placing one shares: pricing lines
+from the catalog, holding their stock, and the buyer's access token.
 
-Placing an order is one transaction: read and price the lines and find the customer, then hold
-every line's stock with a conditional UPDATE (lines in a fixed order so concurrent orders never
-dead-lock), then number the order, then write it; the hot rows are locked only for the end.
-If any line is short, the transaction rolls back and nothing stays held.
+Holding stock is one conditional UPDATE per line (lines in a fixed order so concurrent orders
+never dead-lock); if any line is short, the caller's transaction rolls back and nothing stays
+held. The ways of placing an order (checkout confirm, ``POST /v1/orders``) live in ``checkout``,
+which builds on the payment capabilities; they write through ``orders.placing``.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import secrets
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -28,7 +29,6 @@ from orderline.core.errors import (
     OrderNotEditable,
     OutOfStock,
     PaymentDeadlinePassed,
-    UnknownChannel,
     UnknownSku,
     ValidationFailed,
     VersionConflict,
@@ -36,22 +36,19 @@ from orderline.core.errors import (
 from orderline.core.runtime import Runtime
 from orderline.events.event_types import AggregateType
 from orderline.events.outbox import emit
-from orderline.manual_payments import method_store as payment_method_store
-from orderline.manual_payments import methods as manual_methods
+from orderline.orders import hooks
 from orderline.orders import store as order_store
-from orderline.orders.placing import write_new_order
+from orderline.orders.hooks import OrderChange, hooks_of
 from orderline.orders.rules import (
     OrderStatus,
     RequestedLine,
     check_order_total,
     check_requested_lines,
-    format_order_number,
     line_total,
     order_event_type,
 )
-from orderline.orders.store import NewOrderLine, NewOrderRow, OrderRow
+from orderline.orders.store import NewOrderLine, OrderRow
 from orderline.orders.views import shaped
-from orderline.tenancy import store as tenancy_store
 from orderline.tenancy.rules import Principal, Scope, hash_api_key
 
 _PAYMENT_METHOD = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
@@ -83,16 +80,6 @@ class Contact:
 
 
 @dataclass(frozen=True, slots=True)
-class NewOrder:
-    customer: Contact
-    channel: str
-    lines: list[RequestedLine]
-    payment_method: str
-    note: str = ""
-    location: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
 class OrderEdit:
     note: str | None = None
     customer: Contact | None = None
@@ -111,7 +98,7 @@ class PricedLine:
     low_stock_threshold: int | None = None
 
 
-async def _price_lines(conn: AsyncConnection, business_id: uuid.UUID, location_id: uuid.UUID,
+async def price_lines(conn: AsyncConnection, business_id: uuid.UUID, location_id: uuid.UUID,
                        requested: list[RequestedLine],
                        kept_prices: dict[str, int] | None = None) -> list[PricedLine]:
     """Snapshot name and unit price per line (``kept_prices`` keeps an earlier snapshot)."""
@@ -166,7 +153,7 @@ async def hold_all(runtime: Runtime, conn: AsyncConnection, *, business_id: uuid
     return held
 
 
-def _line_rows(business_id: uuid.UUID, order_id: uuid.UUID,
+def new_line_rows(business_id: uuid.UUID, order_id: uuid.UUID,
                priced: list[PricedLine]) -> list[NewOrderLine]:
     return [NewOrderLine(id=uuid.uuid4(), business_id=business_id, order_id=order_id,
                          position=i, variant_id=p.variant_id, sku=p.sku, name=p.name,
@@ -179,61 +166,6 @@ def check_payment_method(method: str) -> None:
     if not _PAYMENT_METHOD.match(method):
         raise ValidationFailed("payment_method is a lowercase code such as 'card', 'cod' or "
                                "'bank_transfer'.", details={"payment_method": method})
-
-
-async def create_order(runtime: Runtime, principal: Principal, new: NewOrder) -> dict[str, Any]:
-    principal.require(Scope.WRITE)
-    check_requested_lines(new.lines)
-    contact = new.customer.check()
-    check_payment_method(new.payment_method)
-    now = runtime.clock.now()
-    deadline = now + timedelta(seconds=principal.reservation_ttl_seconds)
-    business_id = principal.business_id
-    order_id = uuid.uuid4()
-    access_token = new_order_access_token()
-
-    async def work(conn: AsyncConnection) -> dict[str, Any]:
-        if not await tenancy_store.channel_exists(conn, business_id, new.channel):
-            raise UnknownChannel(f"Channel '{new.channel}' is not set up for this business; "
-                                 "add it with POST /v1/channels.", details={"channel": new.channel})
-        location = await catalog_store.find_location(conn, business_id, new.location)
-        if location is None:
-            raise NotFound("location", new.location)
-        priced = await _price_lines(conn, business_id, location["id"], new.lines)
-        line_rows = _line_rows(business_id, order_id, priced)
-        subtotal = check_order_total(sum(r.line_total for r in line_rows))
-        customer_id = await order_store.find_or_create_customer(
-            conn, business_id=business_id, name=contact.name, phone=contact.phone,
-            email=contact.email, now=now)
-        manual = await manual_methods.choose(conn, business_id, new.payment_method,
-                                             new.channel, now)
-        held_to = manual.proof_deadline if manual is not None else deadline
-        # Stock rows stay locked from here to COMMIT: only the writes that need them follow.
-        held = await hold_all(runtime, conn, business_id=business_id,
-                              holder={"order_id": order_id, "checkout_id": None}, priced=priced,
-                              expires_at=held_to, now=now)
-        sequence = await order_store.next_order_sequence(conn, business_id)
-        placed = NewOrderRow(
-            id=order_id, business_id=business_id, number=format_order_number(sequence),
-            status=OrderStatus.PENDING_PAYMENT.value, channel=new.channel,
-            customer_id=customer_id, customer_name=contact.name,
-            customer_phone=contact.phone, customer_email=contact.email,
-            payment_method=new.payment_method, note=new.note, currency=principal.currency,
-            subtotal=subtotal, total=subtotal, location_id=location["id"],
-            payment_deadline=held_to, access_token_hash=hash_access_token(access_token),
-            created_at=now)
-        changes = {"lines": [{"sku": p.sku, "quantity": p.quantity} for p in priced],
-                   "total": subtotal}
-        row, shown = await write_new_order(conn, placed, line_rows, actor=principal.actor,
-                                           changes=changes)
-        await stock_store.insert_reservations(conn, held)
-        instructions = None if manual is None else await manual_methods.attach(
-            conn, row, manual, now=now)
-        return {**shown, "access_token": access_token, "manual_payment": instructions}
-
-    placed = await run_counting_refusals(runtime, work)
-    metrics.order_created(new.channel)  # committed: counted only now
-    return placed
 
 
 async def run_counting_refusals(runtime: Runtime, work: Callable[[AsyncConnection],
@@ -390,21 +322,16 @@ async def _move_lines(runtime: Runtime, conn: AsyncConnection, principal: Princi
         raise OrderNotEditable(
             "The lines of an order placed through checkout cannot change; cancel it and check "
             "out again.", details={"checkout_id": str(order.checkout_id)})
-    if order.payment_method not in manual_methods.RESERVED_CODES and (
-            await payment_method_store.manual_payment_of_order(conn, order.business_id,
-                                                               order.id)) is not None:
-        # The buyer was told to transfer exactly the total, with its reference.
-        raise OrderNotEditable(
-            "The lines of an order paid by a manual method cannot change: the buyer was told "
-            "to pay exactly its total. Cancel it and place a new order.",
-            details={"payment_method": order.payment_method})
+    # Another capability may refuse (a manual payment's buyer was told the exact total).
+    await hooks.run(hooks_of(runtime).editing_lines, conn,
+                    OrderChange(order=order, actor=principal.actor, now=now))
     if order.payment_deadline <= now:
         raise PaymentDeadlinePassed("The payment deadline has passed; the stock is no longer "
                                     "held. Place a new order.",
                                     details={"payment_deadline": order.payment_deadline})
     old_lines = await order_store.load_lines(conn, [order.id])
     kept = {line.sku: line.unit_price for line in old_lines}
-    priced = await _price_lines(conn, principal.business_id, order.location_id, requested,
+    priced = await price_lines(conn, principal.business_id, order.location_id, requested,
                                 kept_prices=kept)
     released = await stock_store.close_order_reservations(
         conn, order_id=order.id, status=ReservationStatus.RELEASED, now=now)
@@ -413,7 +340,7 @@ async def _move_lines(runtime: Runtime, conn: AsyncConnection, principal: Princi
                           holder={"order_id": order.id, "checkout_id": None}, priced=priced,
                           expires_at=order.payment_deadline, now=now)
     await stock_store.insert_reservations(conn, held)
-    line_rows = _line_rows(principal.business_id, order.id, priced)
+    line_rows = new_line_rows(principal.business_id, order.id, priced)
     subtotal = check_order_total(sum(r.line_total for r in line_rows))
     await order_store.replace_lines(conn, order.id, line_rows)
     changes["lines"] = {

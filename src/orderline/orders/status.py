@@ -19,7 +19,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from orderline.catalog import stock_store
 from orderline.catalog.rules import ReservationStatus
 from orderline.catalog.stock_events import announce_expired
-from orderline.checkout import checkout_store
 from orderline.core import metrics
 from orderline.core.errors import (
     AmountMismatch,
@@ -28,17 +27,12 @@ from orderline.core.errors import (
     ValidationFailed,
 )
 from orderline.core.runtime import Runtime
-from orderline.coupons import store as coupon_store
-from orderline.events.event_types import AggregateType, EventType
-from orderline.events.outbox import emit
-from orderline.manual_payments.methods import RESERVED_CODES
-from orderline.manual_payments.proof_records import close_pending_of_order
+from orderline.orders import hooks
 from orderline.orders import store as order_store
+from orderline.orders.hooks import OrderChange, hooks_of
 from orderline.orders.rules import CancelReason, OrderStatus, ensure_transition
 from orderline.orders.service import lock_for_change, save_and_show, save_change
 from orderline.orders.store import OrderRow
-from orderline.payments import store as payment_store
-from orderline.payments.rules import LIVE_INTENTS
 from orderline.tenancy.rules import Principal, Scope
 
 log = logging.getLogger(__name__)
@@ -76,21 +70,16 @@ async def _pay(runtime: Runtime, conn: AsyncConnection, order: OrderRow, *, acto
                                     "deadline; nothing was charged to stock.")
     await stock_store.ship_out(conn, consumed, business_id=order.business_id,
                                order_id=order.id, actor=actor, now=now)
-    if order.payment_method not in RESERVED_CODES:  # a manual method's waiting proofs
-        await close_pending_of_order(conn, order, actor=actor, now=now, paid=True)
+    await hooks.run(hooks_of(runtime).paid, conn, OrderChange(order=order, actor=actor, now=now))
 
 
 async def _cancel(runtime: Runtime, conn: AsyncConnection, order: OrderRow, *, actor: str,
                   reason: CancelReason, now: datetime) -> None:
     current = OrderStatus(order.status)
     ensure_transition(current, OrderStatus.CANCELLED)
-    if (order.pricing or {}).get("coupons") and (await checkout_store.business_settings(
-            conn, order.business_id))["return_coupon_on_cancel"]:
-        await coupon_store.give_back_for_order(conn, order.id, now)
-    if current == OrderStatus.PENDING_PAYMENT:
-        await request_payment_cancel(conn, order, now)
-        if order.payment_method not in RESERVED_CODES:  # a manual method's proofs
-            await close_pending_of_order(conn, order, actor=actor, now=now)
+    # Coupons given back, live card payments to be cancelled, waiting proofs out of the queue.
+    await hooks.run(hooks_of(runtime).cancelling, conn,
+                    OrderChange(order=order, actor=actor, now=now, reason=reason))
     if current == OrderStatus.PENDING_PAYMENT and reason == CancelReason.PAYMENT_TIMEOUT:
         expired = await stock_store.expire_order_reservations(conn, order.id, now)
         await announce_expired(conn, expired, now)
@@ -104,20 +93,6 @@ async def _cancel(runtime: Runtime, conn: AsyncConnection, order: OrderRow, *, a
     await stock_store.put_back(conn, sold, business_id=order.business_id,
                                order_id=order.id, actor=actor, now=now,
                                note=f"order {order.number} cancelled ({reason})")
-
-
-async def request_payment_cancel(conn: AsyncConnection, order: OrderRow,
-                                 now: datetime) -> None:
-    """The order will not be paid: its live payment attempts are to be cancelled at the
-    provider (captured money refunded) by the worker, through the outbox, in this
-    transaction."""
-    live = [i.id for i in await payment_store.intents_of_order(
-        conn, order.business_id, order.id) if i.status in LIVE_INTENTS]
-    if live:
-        await emit(conn, business_id=order.business_id,
-                   type=EventType.PAYMENT_CANCEL_REQUESTED, aggregate_type=AggregateType.ORDER,
-                   aggregate_id=order.id,
-                   payload={"order_id": order.id, "intent_ids": live}, now=now)
 
 
 async def mark_paid(runtime: Runtime, conn: AsyncConnection, order: OrderRow, *, actor: str,
