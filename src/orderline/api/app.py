@@ -18,6 +18,7 @@ from orderline.api.request_ids import RequestIds
 from orderline.catalog import inventory_routes as inventory
 from orderline.catalog import routes as catalog
 from orderline.checkout import cart_routes as carts
+from orderline.checkout import cash_code_routes, direct_order_routes
 from orderline.checkout import checkout_routes as checkouts
 from orderline.cod import routes as cod
 from orderline.core.config import Settings
@@ -28,6 +29,7 @@ from orderline.events import routes as streams
 from orderline.events.listener import hub_listener
 from orderline.manual_payments import routes as manual_payments
 from orderline.manual_payments import verification_routes as verifications
+from orderline.orders import customer_routes
 from orderline.orders import routes as orders
 from orderline.orders import stream_routes as order_stream_routes
 from orderline.payments import routes as payments
@@ -76,6 +78,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
                               "Authenticate with `Authorization: Bearer <API key>`.")
     install_error_handlers(app)
 
+    app.include_router(direct_order_routes.router)  # POST /v1/orders, before the order routes
+    app.include_router(cash_code_routes.router)
+    app.include_router(customer_routes.router)
     for module in (health, orders, catalog, inventory, business, carts, checkouts, shipping,
                    coupons, payments, cod, manual_payments, verifications, personal_data):
         app.include_router(module.router)

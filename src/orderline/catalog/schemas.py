@@ -1,4 +1,4 @@
-"""Catalog, inventory and business-settings request bodies, and the catalog's answers."""
+"""Catalog and inventory request bodies, and the catalog's answers."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, Field, StrictBool, StrictInt, field_validator
+from pydantic import BaseModel, Field, StrictInt, field_validator
 
 from orderline.catalog.products import MAX_WEIGHT_GRAMS, NewVariant
 from orderline.catalog.rules import MovementReason
-from orderline.core.schemas import EMAIL_PATTERN, Body, MinorUnits, Sku
+from orderline.core.schemas import Body, MinorUnits, Sku
 
 # For shipping priced by weight; 0 when not given.
 WeightGrams = Annotated[StrictInt, Field(ge=0, le=MAX_WEIGHT_GRAMS, description="grams")]
@@ -68,40 +68,6 @@ class StockAdjustment(Body):
 class LocationCreate(Body):
     code: Annotated[str, Field(min_length=1, max_length=40)]
     name: Annotated[str, Field(min_length=1, max_length=200)]
-
-
-class ChannelCreate(Body):
-    code: Annotated[str, Field(min_length=1, max_length=40)]
-    name: Annotated[str | None, Field(max_length=100)] = None
-
-
-class ApiKeyCreate(Body):
-    name: Annotated[str, Field(min_length=1, max_length=100)]
-    scopes: Annotated[list[str], Field(min_length=1, max_length=4)]
-
-
-class BusinessUpdate(Body):
-    name: Annotated[str | None, Field(min_length=1, max_length=200)] = None
-    reservation_ttl_seconds: StrictInt | None = None
-    # Lets webhooks go to loopback and private addresses (a receiver on your own machine).
-    development_mode: StrictBool | None = None
-    alert_email: Annotated[str | None, Field(
-        pattern=f"{EMAIL_PATTERN}|^$", max_length=320,
-        description="where merchant alerts go; \"\" clears it")] = None
-    # Checkout settings; the service checks the bounds (tenancy.CHECKOUT_SETTING_BOUNDS).
-    prices_include_tax: StrictBool | None = None
-    min_order_total: StrictInt | None = None
-    max_order_total: StrictInt | None = None
-    max_line_quantity: StrictInt | None = None
-    allow_free_orders: StrictBool | None = None
-    price_max_age_seconds: StrictInt | None = None
-    return_coupon_on_cancel: StrictBool | None = None
-    confirms_per_minute: StrictInt | None = None
-    capture_mode: Annotated[str | None, Field(
-        description="card payments: 'automatic' (captured when authorised) or 'manual' "
-                    "(captured on fulfilment)")] = None
-    card_provider: Annotated[str | None, Field(
-        max_length=20, description="which configured provider takes card payments")] = None
 
 
 # --- answers ---------------------------------------------------------------------------------

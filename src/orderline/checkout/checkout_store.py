@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orderline.checkout.tables import Cart, Checkout
 from orderline.core.db.tables import table_of
+from orderline.tenancy import store as tenancy_store
 from orderline.tenancy.tables import Business
 
 checkouts = table_of(Checkout)
@@ -23,18 +24,6 @@ OPEN = "open"
 CONVERTED = "converted"
 EXPIRED = "expired"
 SUPERSEDED = "superseded"
-
-# The business settings a checkout is priced and checked with.
-SETTINGS = (businesses.c.prices_include_tax, businesses.c.min_order_total,
-            businesses.c.max_order_total, businesses.c.max_line_quantity,
-            businesses.c.allow_free_orders, businesses.c.price_max_age_seconds,
-            businesses.c.confirms_per_minute, businesses.c.reservation_ttl_seconds,
-            businesses.c.return_coupon_on_cancel, businesses.c.cod_enabled,
-            businesses.c.cod_zone_ids, businesses.c.cod_max_order_total,
-            businesses.c.cod_max_open_orders, businesses.c.cod_min_trust_score,
-            businesses.c.cod_otp_above_total, businesses.c.cod_otp_first_order,
-            businesses.c.cod_allow_discrepancy)
-
 
 async def insert_checkout(conn: AsyncConnection, values: dict[str, Any]) -> None:
     await conn.execute(insert(checkouts).values(**values))
@@ -48,18 +37,13 @@ async def load(conn: AsyncConnection, business_id: uuid.UUID, checkout_id: uuid.
     stmt = (select(checkouts, carts.c.status.label("cart_status"),
                    carts.c.version.label("current_cart_version"),
                    carts.c.customer_id.label("cart_customer_id"),
-                   carts.c.channel, *SETTINGS)
+                   carts.c.channel, *tenancy_store.SETTINGS)
             .join(carts, carts.c.id == checkouts.c.cart_id)
             .join(businesses, businesses.c.id == checkouts.c.business_id)
             .where(checkouts.c.business_id == business_id, checkouts.c.id == checkout_id))
     if lock:
         stmt = stmt.with_for_update(of=[checkouts, carts])
     return (await conn.execute(stmt)).mappings().first()
-
-
-async def business_settings(conn: AsyncConnection, business_id: uuid.UUID) -> RowMapping:
-    return (await conn.execute(select(*SETTINGS).where(businesses.c.id == business_id))
-            ).mappings().one()
 
 
 async def supersede_open(conn: AsyncConnection, cart_id: uuid.UUID,

@@ -47,6 +47,7 @@ from orderline.orders.service import (
 from orderline.pricing.engine import Quote
 from orderline.shipping import store as shipping_store
 from orderline.shipping.rules import Address, check_address, match_zone
+from orderline.tenancy import store as tenancy_store
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +117,7 @@ async def start_checkout(runtime: Runtime, caller: CartCaller,
                 + (f" {address.postal_code}" if address.postal_code else "")
                 + ". Use another address.", details={"address": address.as_dict()})
         method_id = new.shipping_method_id or await _first_method(conn, business_id, zone.id)
-        settings = await checkout_store.business_settings(conn, business_id)
+        settings = await tenancy_store.business_settings(conn, business_id)
         location = await catalog_store.find_location(conn, business_id, None)
         if location is None:
             raise NotFound("location", "default")

@@ -1,5 +1,5 @@
-"""Cash on delivery: one-time codes for the buyer, collection and failed deliveries for the
-merchant or courier, and the business's policy."""
+"""Cash on delivery: collection and failed deliveries for the merchant or courier, and the
+business's policy (the buyer's one-time codes are checkout routes)."""
 
 from __future__ import annotations
 
@@ -7,12 +7,8 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from orderline.checkout.deps import CartCallerDep
 from orderline.cod import service as cod
 from orderline.cod.schemas import (
-    CodeIn,
-    CodeSent,
-    CodeVerified,
     CodSettingsIn,
     CodSettingsOut,
     CollectIn,
@@ -23,19 +19,6 @@ from orderline.orders.schemas import OrderView
 from orderline.tenancy.deps import PrincipalDep
 
 router = APIRouter(prefix="/v1", tags=["cash on delivery"])
-
-
-@router.post("/checkouts/{checkout_id}/otp", response_model=CodeSent)
-async def send_code(checkout_id: str, runtime: RuntimeDep,
-                    caller: CartCallerDep) -> dict[str, Any]:
-    """Send a one-time code to the buyer's phone (needed for a first or a large cash order)."""
-    return await cod.send_code(runtime, caller, parse_id("checkout", checkout_id))
-
-
-@router.post("/checkouts/{checkout_id}/otp/verify", response_model=CodeVerified)
-async def verify_code(checkout_id: str, body: CodeIn, runtime: RuntimeDep,
-                      caller: CartCallerDep) -> dict[str, Any]:
-    return await cod.verify_code(runtime, caller, parse_id("checkout", checkout_id), body.code)
 
 
 @router.post("/orders/{order_id}/cod/collect", response_model=OrderView)

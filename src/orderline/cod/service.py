@@ -8,9 +8,7 @@ the buyer gets the real order (status ``confirmed``, its stock sold) or a clear 
 
 from __future__ import annotations
 
-import secrets
 import uuid
-from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import update
@@ -19,9 +17,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orderline.catalog import stock_store
 from orderline.catalog.rules import MovementReason
-from orderline.checkout import checkout_store
-from orderline.checkout.carts import CartCaller
-from orderline.cod import otp_rules as otp
 from orderline.cod import store as cod_store
 from orderline.cod.rules import (
     CodBuyer,
@@ -33,8 +28,7 @@ from orderline.cod.rules import (
     trust_after,
 )
 from orderline.core.db.tables import table_of
-from orderline.core.errors import InvalidTransition, NotFound, RateLimited, ValidationFailed
-from orderline.core.notifier import Message
+from orderline.core.errors import InvalidTransition, ValidationFailed
 from orderline.core.runtime import Runtime
 from orderline.orders.rules import CancelReason, OrderStatus
 from orderline.orders.service import lock_for_change, save_change
@@ -42,12 +36,11 @@ from orderline.orders.store import OrderRow
 from orderline.payments import store as payment_store
 from orderline.payments.rules import IntentStatus, MovementKind
 from orderline.shipping import store as shipping_store
+from orderline.tenancy import store as tenancy_store
 from orderline.tenancy.rules import Principal, Scope
 from orderline.tenancy.tables import Business
 
 COD = cod_store.COD
-OTP_TTL = timedelta(minutes=10)
-OTP_SENDS_PER_CHECKOUT = 3  # per OTP_TTL
 businesses = table_of(Business)
 
 
@@ -71,80 +64,6 @@ async def decide(conn: AsyncConnection, settings: RowMapping, *, business_id: uu
     return check_cod(policy_of(settings), zone_id=zone_id, total=total, buyer=buyer)
 
 
-# --- one-time codes -------------------------------------------------------------------------
-
-async def send_code(runtime: Runtime, caller: CartCaller,
-                    checkout_id: uuid.UUID) -> dict[str, Any]:
-    """Send a new code to the checkout's phone through the notifier (SMS or WhatsApp adapter;
-    the log by default). A few sends per checkout, then ``rate_limited``."""
-    now = runtime.clock.now()
-    decision = await runtime.limiter.hit(f"otp:{checkout_id}", limit=OTP_SENDS_PER_CHECKOUT,
-                                         window_seconds=int(OTP_TTL.total_seconds()))
-    if not decision.allowed:
-        raise RateLimited(f"Too many codes for this checkout; try again in "
-                          f"{decision.retry_after_seconds} s.",
-                          details={"retry_after_seconds": decision.retry_after_seconds})
-    code = otp.new_code(secrets.SystemRandom())
-    state = otp.issue(code, salt=otp.new_salt(secrets.token_bytes), now=now, ttl=OTP_TTL)
-
-    async def work(conn: AsyncConnection) -> str:
-        checkout = await checkout_store.load(conn, caller.business_id, checkout_id)
-        if checkout is None:
-            raise NotFound("checkout", checkout_id)
-        caller.reach(checkout["cart_id"], write=True)
-        if checkout["payment_method"] != COD or checkout["status"] != checkout_store.OPEN:
-            raise ValidationFailed("Codes are sent for open cash-on-delivery checkouts only.",
-                                   details={"payment_method": checkout["payment_method"],
-                                            "status": checkout["status"]})
-        if not checkout["customer_phone"]:
-            raise ValidationFailed("The buyer has no phone number to send a code to; check "
-                                   "out again with one.", details={"field": "customer.phone"})
-        await cod_store.insert_otp(conn, {
-            "id": uuid.uuid4(), "business_id": checkout["business_id"],
-            "checkout_id": checkout_id, "phone": checkout["customer_phone"],
-            "code_hash": state.code_hash, "salt": state.salt, "expires_at": state.expires_at,
-            "attempts": 0, "max_attempts": state.max_attempts, "verified_at": None,
-            "consumed_at": None, "created_at": now})
-        return str(checkout["customer_phone"])
-
-    phone = await runtime.db.run(work)
-    await runtime.notifier.send(Message(
-        recipient=phone, subject="Your order code",
-        body=f"Your code to confirm your cash-on-delivery order is {code}. It expires in "
-             f"{int(OTP_TTL.total_seconds() // 60)} minutes."))
-    return {"sent_to": "*" * max(0, len(phone) - 3) + phone[-3:],
-            "expires_at": state.expires_at}
-
-
-async def verify_code(runtime: Runtime, caller: CartCaller, checkout_id: uuid.UUID,
-                      code: str) -> dict[str, Any]:
-    """Check the buyer's code. A wrong try is counted (and kept) even though it is refused;
-    too many lock the code; an expired one must be sent again."""
-    now = runtime.clock.now()
-
-    async def work(conn: AsyncConnection) -> otp.OtpCheck:
-        checkout = await checkout_store.load(conn, caller.business_id, checkout_id)
-        if checkout is None:
-            raise NotFound("checkout", checkout_id)
-        caller.reach(checkout["cart_id"], write=True)
-        row = await cod_store.latest_otp(conn, checkout_id)
-        if row is None:
-            raise ValidationFailed("No code was sent for this checkout yet; ask for one.",
-                                   details={"checkout_id": str(checkout_id)})
-        state = otp.OtpState(code_hash=row["code_hash"], salt=row["salt"],
-                             expires_at=row["expires_at"], attempts=row["attempts"],
-                             max_attempts=row["max_attempts"], verified_at=row["verified_at"])
-        check = otp.verify(state, code, now=now)
-        await cod_store.write_otp(conn, row["id"], {"attempts": check.state.attempts,
-                                                    "verified_at": check.state.verified_at})
-        return check
-
-    otp.raise_for(await runtime.db.run(work))  # after the commit: a wrong try stays counted
-    return {"verified": True}
-
-
-# --- collection and failed deliveries ---------------------------------------------------------
-
 async def collect(runtime: Runtime, principal: Principal, order_id: uuid.UUID, *,
                   amount: int) -> dict[str, Any]:
     """The courier (or the counter) collected ``amount`` in cash: the money is recorded in the
@@ -156,7 +75,7 @@ async def collect(runtime: Runtime, principal: Principal, order_id: uuid.UUID, *
     async def work(conn: AsyncConnection) -> dict[str, Any]:
         order = await _cash_order(runtime, conn, principal, order_id, "collect",
                                   allowed=(OrderStatus.CONFIRMED, OrderStatus.SHIPPED))
-        settings = await checkout_store.business_settings(conn, principal.business_id)
+        settings = await tenancy_store.business_settings(conn, principal.business_id)
         result = check_collected(order.total, amount,
                                  allow_discrepancy=settings["cod_allow_discrepancy"])
         if amount > 0:
@@ -207,7 +126,7 @@ async def delivery_failed(runtime: Runtime, principal: Principal, order_id: uuid
                                    order_id=order_id, actor=principal.actor, now=now,
                                    note=f"order {order.number} {outcome}",
                                    reason=MovementReason.RETURN)
-        settings = await checkout_store.business_settings(conn, principal.business_id)
+        settings = await tenancy_store.business_settings(conn, principal.business_id)
         await _change_trust(conn, settings, order, outcome)
         shipped = order.status == OrderStatus.SHIPPED
         values: dict[str, Any] = {
@@ -253,7 +172,7 @@ SETTING_NAMES = ("cod_enabled", "cod_zone_ids", "cod_max_order_total", "cod_max_
 async def get_settings(runtime: Runtime, principal: Principal) -> dict[str, Any]:
     principal.require(Scope.READ)
     async with runtime.db.read() as conn:
-        row = await checkout_store.business_settings(conn, principal.business_id)
+        row = await tenancy_store.business_settings(conn, principal.business_id)
     return {name.removeprefix("cod_"): row[name] for name in SETTING_NAMES}
 
 
@@ -264,7 +183,7 @@ async def update_settings(runtime: Runtime, principal: Principal,
     principal.require(Scope.ADMIN)
 
     async def work(conn: AsyncConnection) -> None:
-        current = await checkout_store.business_settings(conn, principal.business_id)
+        current = await tenancy_store.business_settings(conn, principal.business_id)
         merged = {**{n: current[n] for n in SETTING_NAMES},
                   **{f"cod_{k}": v for k, v in changes.items()}}
         merged["cod_zone_ids"] = [str(z) for z in merged["cod_zone_ids"]]

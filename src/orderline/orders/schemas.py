@@ -161,3 +161,21 @@ class OrderStats(BaseModel):
     average_order_value: int
     by_status: dict[str, int]
     by_channel: dict[str, dict[str, int]]
+
+
+class CustomerRecord(BaseModel):
+    id: uuid.UUID
+    business_id: uuid.UUID
+    name: str
+    phone: str | None
+    email: str | None
+    total_orders: int
+    total_spent: int
+    cod_trust_score: int
+    cod_delivered: int
+    erased_at: datetime | None
+    created_at: datetime
+
+
+class CustomerList(BaseModel):
+    data: list[CustomerRecord]

@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from orderline.manual_payments.schemas import BuyerProofOut, ReceiptReading
-from orderline.tenancy.schemas import CustomerRecord
+from orderline.orders.schemas import CustomerRecord
 
 
 class OrderHeld(BaseModel):

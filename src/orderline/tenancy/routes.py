@@ -1,24 +1,23 @@
-"""/v1/business, /v1/channels, /v1/api-keys, /v1/customers."""
+"""/v1/business, /v1/channels, /v1/api-keys."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, status
 
-from orderline.catalog.schemas import ApiKeyCreate, BusinessUpdate, ChannelCreate
 from orderline.core.http import RuntimeDep, parse_id
-from orderline.orders import customers
 from orderline.tenancy import service as tenancy
 from orderline.tenancy.deps import PrincipalDep
 from orderline.tenancy.schemas import (
+    ApiKeyCreate,
     ApiKeyList,
     ApiKeyOut,
     BusinessOut,
+    BusinessUpdate,
+    ChannelCreate,
     ChannelList,
     ChannelOut,
-    CustomerList,
-    CustomerRecord,
     IssuedApiKey,
 )
 
@@ -66,17 +65,3 @@ async def create_api_key(body: ApiKeyCreate, runtime: RuntimeDep,
 async def revoke_api_key(key_id: str, runtime: RuntimeDep,
                          principal: PrincipalDep) -> dict[str, Any]:
     return await tenancy.revoke_api_key(runtime, principal, parse_id("api_key", key_id))
-
-
-@router.get("/customers", response_model=CustomerList)
-async def find_customers(runtime: RuntimeDep, principal: PrincipalDep,
-                         phone: str | None = None, email: str | None = None,
-                         limit: Annotated[int, Query(ge=1, le=200)] = 50) -> dict[str, Any]:
-    return {"data": await customers.find_customers(runtime, principal, phone=phone, email=email,
-                                                   limit=limit)}
-
-
-@router.get("/customers/{customer_id}", response_model=CustomerRecord)
-async def get_customer(customer_id: str, runtime: RuntimeDep,
-                       principal: PrincipalDep) -> dict[str, Any]:
-    return await customers.get_customer(runtime, principal, parse_id("customer", customer_id))

@@ -1,14 +1,49 @@
-"""What /v1/business, /v1/channels, /v1/api-keys and /v1/customers answer.
-
-Their request bodies live in ``catalog.schemas`` with the other settings bodies.
-"""
+"""What /v1/business, /v1/channels and /v1/api-keys take and answer."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool, StrictInt
+
+from orderline.core.schemas import EMAIL_PATTERN, Body
+
+
+class ChannelCreate(Body):
+    code: Annotated[str, Field(min_length=1, max_length=40)]
+    name: Annotated[str | None, Field(max_length=100)] = None
+
+
+class ApiKeyCreate(Body):
+    name: Annotated[str, Field(min_length=1, max_length=100)]
+    scopes: Annotated[list[str], Field(min_length=1, max_length=4)]
+
+
+class BusinessUpdate(Body):
+    name: Annotated[str | None, Field(min_length=1, max_length=200)] = None
+    reservation_ttl_seconds: StrictInt | None = None
+    # Lets webhooks go to loopback and private addresses (a receiver on your own machine).
+    development_mode: StrictBool | None = None
+    alert_email: Annotated[str | None, Field(
+        pattern=f"{EMAIL_PATTERN}|^$", max_length=320,
+        description="where merchant alerts go; \"\" clears it")] = None
+    # Checkout settings; the service checks the bounds (tenancy.CHECKOUT_SETTING_BOUNDS).
+    prices_include_tax: StrictBool | None = None
+    min_order_total: StrictInt | None = None
+    max_order_total: StrictInt | None = None
+    max_line_quantity: StrictInt | None = None
+    allow_free_orders: StrictBool | None = None
+    price_max_age_seconds: StrictInt | None = None
+    return_coupon_on_cancel: StrictBool | None = None
+    confirms_per_minute: StrictInt | None = None
+    capture_mode: Annotated[str | None, Field(
+        description="card payments: 'automatic' (captured when authorised) or 'manual' "
+                    "(captured on fulfilment)")] = None
+    card_provider: Annotated[str | None, Field(
+        max_length=20, description="which configured provider takes card payments")] = None
+
 
 
 class BusinessOut(BaseModel):
@@ -76,21 +111,3 @@ class IssuedApiKey(BaseModel):
     key: str = Field(description="shown only in this answer; stored hashed")
     prefix: str
     scopes: list[str]
-
-
-class CustomerRecord(BaseModel):
-    id: uuid.UUID
-    business_id: uuid.UUID
-    name: str
-    phone: str | None
-    email: str | None
-    total_orders: int
-    total_spent: int
-    cod_trust_score: int
-    cod_delivered: int
-    erased_at: datetime | None
-    created_at: datetime
-
-
-class CustomerList(BaseModel):
-    data: list[CustomerRecord]

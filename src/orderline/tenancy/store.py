@@ -84,3 +84,20 @@ async def channel_exists(conn: AsyncConnection, business_id: uuid.UUID, code: st
     stmt = select(channels.c.id).where(channels.c.business_id == business_id,
                                        channels.c.code == code)
     return (await conn.execute(stmt)).first() is not None
+
+
+# The business settings a checkout is priced and checked with (cash on delivery included).
+SETTINGS = (businesses.c.prices_include_tax, businesses.c.min_order_total,
+            businesses.c.max_order_total, businesses.c.max_line_quantity,
+            businesses.c.allow_free_orders, businesses.c.price_max_age_seconds,
+            businesses.c.confirms_per_minute, businesses.c.reservation_ttl_seconds,
+            businesses.c.return_coupon_on_cancel, businesses.c.cod_enabled,
+            businesses.c.cod_zone_ids, businesses.c.cod_max_order_total,
+            businesses.c.cod_max_open_orders, businesses.c.cod_min_trust_score,
+            businesses.c.cod_otp_above_total, businesses.c.cod_otp_first_order,
+            businesses.c.cod_allow_discrepancy)
+
+
+async def business_settings(conn: AsyncConnection, business_id: uuid.UUID) -> RowMapping:
+    return (await conn.execute(select(*SETTINGS).where(businesses.c.id == business_id))
+            ).mappings().one()
