@@ -250,7 +250,7 @@ Orderline demo is starting (database: {settings.resolved_database_url()})
   Demo API key:  {key}
 Try:
   curl -H 'Authorization: Bearer {key}' {base}/v1/inventory
-A buyer's checkout (cart, then review, then confirm) is in README.md, "Checkout".
+A first order, a checkout and a payment: README.md, "A five-minute tour".
 """, err=False)
     sys.stdout.flush()
     _serve(settings, host=host, port=port, workers=1, migrate_first=False, with_worker=True)
