@@ -81,7 +81,7 @@ async def test_staff_racing_on_each_proof_through_four_servers_give_one_decision
             ledger = await payment_store.movements_of_order(conn, order["id"])
         if winner["status"] == "approved":
             approved += 1
-            assert [(m["kind"], m["amount"]) for m in ledger] == [("collect", order["total"])]
+            assert [(m.kind, m.amount) for m in ledger] == [("collect", order["total"])]
         else:
             assert ledger == []
     async with api_client(runtime) as client:

@@ -158,6 +158,6 @@ async def test_erasure_waits_for_open_orders_then_keeps_only_the_books(
     assert kept["total"] == order["total"] and kept["number"] == order["number"]
     async with runtime.db.read() as conn:
         ledger = await payment_store.movements_of_order(conn, order["id"])
-    assert [m["kind"] for m in ledger][:1] == ["collect"]  # the money's record stays
+    assert [m.kind for m in ledger][:1] == ["collect"]  # the money's record stays
     history = repr(await orders.order_history(runtime, shop.principal, order["id"]))
     assert PHONE not in history and EMAIL not in history

@@ -88,7 +88,7 @@ async def test_concurrent_approvals_and_rejections_of_one_proof_have_one_outcome
         assert row["status"] == ("approved" if winner % 2 == 0 else "rejected")
         placed = await orders.get_order(runtime, shop.principal, order["id"])
         if row["status"] == "approved":
-            assert [(m["kind"], m["amount"]) for m in ledger] == [("collect", order["total"])]
+            assert [(m.kind, m.amount) for m in ledger] == [("collect", order["total"])]
             assert placed["status"] == "paid"
         else:
             assert ledger == [] and placed["status"] == "pending_payment"

@@ -585,7 +585,7 @@ async def payments_of_order(runtime: Runtime, principal: Principal,
             raise NotFound("order", order_id)
         intents = await payment_store.intents_of_order(conn, principal.business_id, order_id)
         ledger = await payment_store.movements_of_order(conn, order_id)
-    return {"data": [intent_view(i) for i in intents], "ledger": [dict(m) for m in ledger]}
+    return {"data": [intent_view(i) for i in intents], "ledger": [m.as_dict() for m in ledger]}
 
 
 # --- the saga: cancel at the provider what will not be paid ---------------------------------

@@ -62,6 +62,66 @@ class IntentRow:
 INTENT_COLUMNS = tuple(f.name for f in fields(IntentRow))
 
 
+@dataclass(frozen=True, slots=True)
+class MovementRow:
+    """A ledger row as an order's payments show it: every column of ``payment_movements``
+    but the business and the order, in table order."""
+
+    id: int
+    intent_id: uuid.UUID
+    kind: str
+    amount: int
+    source: str
+    actor: str
+    created_at: datetime
+
+    @classmethod
+    def from_row(cls, row: RowMapping) -> Self:
+        return cls(**row)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in MOVEMENT_COLUMNS}
+
+
+MOVEMENT_COLUMNS = tuple(f.name for f in fields(MovementRow))
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerRow:
+    """An intent's amounts beside the sums of its ledger rows by kind, and its order's
+    status, total and number (what ``orderline payments reconcile`` compares)."""
+
+    id: uuid.UUID
+    business_id: uuid.UUID
+    order_id: uuid.UUID
+    status: str
+    provider: str
+    amount_authorized: int
+    amount_captured: int
+    amount_voided: int
+    amount_refunded: int
+    amount_collected: int
+    order_status: str
+    order_total: int
+    number: str
+    ledger_authorize: int
+    ledger_capture: int
+    ledger_void: int
+    ledger_refund: int
+    ledger_collect: int
+
+    @classmethod
+    def from_row(cls, row: RowMapping) -> Self:
+        # A sum comes back as PostgreSQL's numeric (a Decimal): the amounts are minor units.
+        values: dict[str, Any] = {name: int(value) if name in LEDGER_SUMS else value
+                                  for name, value in row.items()}
+        return cls(**values)
+
+
+LEDGER_KINDS = ("authorize", "capture", "void", "refund", "collect")
+LEDGER_SUMS = frozenset(f"ledger_{kind}" for kind in LEDGER_KINDS)
+
+
 def _intent_or_none(row: RowMapping | None) -> IntentRow | None:
     return None if row is None else IntentRow.from_row(row)
 
@@ -137,20 +197,20 @@ async def give_back_refund(conn: AsyncConnection, intent_id: uuid.UUID, amount: 
         version=intents.c.version + 1))
 
 
-async def movements_of_order(conn: AsyncConnection, order_id: uuid.UUID) -> list[RowMapping]:
-    stmt = (select(movements.c.id, movements.c.intent_id, movements.c.kind, movements.c.amount,
-                   movements.c.source, movements.c.actor, movements.c.created_at)
+async def movements_of_order(conn: AsyncConnection,
+                             order_id: uuid.UUID) -> list[MovementRow]:
+    stmt = (select(*(movements.c[name] for name in MOVEMENT_COLUMNS))
             .where(movements.c.order_id == order_id).order_by(movements.c.id))
-    return list((await conn.execute(stmt)).mappings())
+    return [MovementRow.from_row(r) for r in (await conn.execute(stmt)).mappings()]
 
 
-async def ledger_rows(conn: AsyncConnection, business_id: uuid.UUID | None) -> list[RowMapping]:
+async def ledger_rows(conn: AsyncConnection, business_id: uuid.UUID | None) -> list[LedgerRow]:
     """Per intent: its amount columns beside the sums of its ledger rows by kind, and its
     order's status and total (what ``orderline payments reconcile`` compares)."""
     sums = {kind: (select(func.coalesce(func.sum(movements.c.amount), 0))
                    .where(movements.c.intent_id == intents.c.id, movements.c.kind == kind)
                    .scalar_subquery().label(f"ledger_{kind}"))
-            for kind in ("authorize", "capture", "void", "refund", "collect")}
+            for kind in LEDGER_KINDS}
     stmt = (select(intents.c.id, intents.c.business_id, intents.c.order_id, intents.c.status,
                    intents.c.provider,
                    intents.c.amount_authorized, intents.c.amount_captured,
@@ -161,4 +221,4 @@ async def ledger_rows(conn: AsyncConnection, business_id: uuid.UUID | None) -> l
             .order_by(intents.c.business_id, intents.c.created_at))
     if business_id is not None:
         stmt = stmt.where(intents.c.business_id == business_id)
-    return list((await conn.execute(stmt)).mappings())
+    return [LedgerRow.from_row(r) for r in (await conn.execute(stmt)).mappings()]
