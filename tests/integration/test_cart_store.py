@@ -54,19 +54,19 @@ async def test_priced_lines_are_the_lines_in_the_order_added_with_current_prices
 
     async with runtime.db.read() as conn:
         rows = await cart_store.priced_lines(conn, business_id, cart["id"], location_id)
-    assert [(r["sku"], r["quantity"], r["price_minor"], r["weight_grams"], r["position"],
-             r["low_stock_threshold"]) for r in rows] == [
+    assert [(r.sku, r.quantity, r.price_minor, r.weight_grams, r.position,
+             r.low_stock_threshold) for r in rows] == [
         ("MUG", 3, 999, 0, 0, None), ("TEE", 2, 1300, 250, 1, 2)]
-    assert rows[0]["variant_id"] == mug["id"]
-    assert rows[0]["product_id"] == mug["product_id"]
-    assert all(r["stock_level_id"] is not None for r in rows)
-    assert [r["name"] for r in rows] == ["Variant MUG", "Variant TEE"]
+    assert rows[0].variant_id == mug["id"]
+    assert rows[0].product_id == mug["product_id"]
+    assert all(r.stock_level_id is not None for r in rows)
+    assert [r.name for r in rows] == ["Variant MUG", "Variant TEE"]
 
     # At a location where nothing was ever stocked, each line has no stock level.
     elsewhere = uuid.uuid4()
     async with runtime.db.read() as conn:
         rows = await cart_store.priced_lines(conn, business_id, cart["id"], elsewhere)
-    assert [(r["sku"], r["stock_level_id"]) for r in rows] == [("MUG", None), ("TEE", None)]
+    assert [(r.sku, r.stock_level_id) for r in rows] == [("MUG", None), ("TEE", None)]
 
 
 async def test_priced_lines_and_lock_cart_see_nothing_of_another_business(
@@ -86,9 +86,9 @@ async def test_priced_lines_and_lock_cart_see_nothing_of_another_business(
         return mine, theirs, lines_mine, lines_theirs
 
     mine, theirs, lines_mine, lines_theirs = await runtime.db.run(both)
-    assert mine is not None and mine["id"] == cart["id"]
-    assert (mine["status"], mine["version"]) == ("open", 2)
-    assert "token_hash" not in mine
+    assert mine is not None and mine.id == cart["id"]
+    assert (mine.status, mine.version) == ("open", 2)
+    assert "token_hash" not in mine.as_dict()
     assert theirs is None
     assert len(lines_mine) == 1 and lines_theirs == []
 
@@ -107,7 +107,7 @@ async def test_a_cart_is_converted_exactly_once(runtime: Runtime, merchant: Merc
     async with runtime.db.read() as conn:
         row = await cart_store.get_cart(conn, merchant.principal.business_id, cart["id"])
     assert row is not None
-    assert (row["status"], row["order_id"], row["version"]) == ("converted", winner, 3)
+    assert (row.status, row.order_id, row.version) == ("converted", winner, 3)
 
 
 async def test_a_change_racing_a_conversion_either_lands_before_it_or_is_refused(

@@ -8,13 +8,18 @@ same cart, nor with the checkout that converts it (``close_cart`` updates the sa
 
 Lines are shown by their variant's SKU, name and *current* price (a cart is not a price
 promise); ``cart_lines.sku`` is only the SKU as it was added.
+
+Rows come back typed: ``CartRow`` (what callers see of a cart), ``PricedCartLine`` and
+``AvailableCartLine`` (a line with its variant now), and the small ``CartOwner`` and
+``CartLineQuantity``.
 """
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Any
+from typing import Any, Self
 
 from sqlalchemy import Select, delete, func, insert, select, update
 from sqlalchemy.engine import RowMapping
@@ -34,34 +39,112 @@ OPEN = "open"
 CONVERTED = "converted"
 ABANDONED = "abandoned"
 
-# What callers see of a cart: everything but the token's hash and the business.
-CART_VIEW = [c for c in carts.c if c.name not in ("token_hash", "business_id")]
+
+@dataclass(frozen=True, slots=True)
+class CartRow:
+    """What callers see of a cart: every column of ``carts`` but the token's hash and the
+    business, in table order (the cart shown keeps that order of keys)."""
+
+    id: uuid.UUID
+    customer_id: uuid.UUID | None
+    channel: str
+    currency: str
+    status: str
+    version: int
+    order_id: uuid.UUID | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_row(cls, row: RowMapping) -> Self:
+        return cls(**row)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in CART_COLUMNS}
 
 
-async def insert_cart(conn: AsyncConnection, values: dict[str, Any]) -> RowMapping:
+CART_COLUMNS = tuple(f.name for f in fields(CartRow))
+CART_VIEW = [carts.c[name] for name in CART_COLUMNS]
+
+
+@dataclass(frozen=True, slots=True)
+class CartOwner:
+    """The cart a buyer's token opens: its id and business."""
+
+    id: uuid.UUID
+    business_id: uuid.UUID
+
+
+@dataclass(frozen=True, slots=True)
+class CartLineQuantity:
+    """A cart's line of one variant: its id and quantity."""
+
+    id: uuid.UUID
+    quantity: int
+
+
+@dataclass(frozen=True, slots=True)
+class PricedCartLine:
+    """A cart line with its variant now and its stock level at a location (``None`` when the
+    variant was never stocked there): the columns of ``_lines_at``, in that order."""
+
+    sku: str
+    variant_id: uuid.UUID
+    product_id: uuid.UUID
+    name: str
+    price_minor: int
+    weight_grams: int
+    quantity: int
+    stock_level_id: uuid.UUID | None
+    low_stock_threshold: int | None
+    position: int
+
+    @classmethod
+    def from_row(cls, row: RowMapping) -> Self:
+        return cls(**row)
+
+
+@dataclass(frozen=True, slots=True)
+class AvailableCartLine(PricedCartLine):
+    """A ``PricedCartLine`` with what is available at the location (0 where never stocked)."""
+
+    available: int
+
+    @classmethod
+    def from_row(cls, row: RowMapping) -> Self:
+        # A sum may come back as PostgreSQL's numeric (a Decimal): the figure is whole units.
+        return cls(**{**row, "available": int(row["available"])})
+
+
+def _cart_or_none(row: RowMapping | None) -> CartRow | None:
+    return None if row is None else CartRow.from_row(row)
+
+
+async def insert_cart(conn: AsyncConnection, values: dict[str, Any]) -> CartRow:
     stmt = insert(carts).values(**values).returning(*CART_VIEW)
-    return (await conn.execute(stmt)).mappings().one()
+    return CartRow.from_row((await conn.execute(stmt)).mappings().one())
 
 
 async def get_cart(conn: AsyncConnection, business_id: uuid.UUID,
-                   cart_id: uuid.UUID) -> RowMapping | None:
+                   cart_id: uuid.UUID) -> CartRow | None:
     stmt = select(*CART_VIEW).where(carts.c.business_id == business_id, carts.c.id == cart_id)
-    return (await conn.execute(stmt)).mappings().first()
+    return _cart_or_none((await conn.execute(stmt)).mappings().first())
 
 
 async def lock_cart(conn: AsyncConnection, business_id: uuid.UUID,
-                    cart_id: uuid.UUID) -> RowMapping | None:
+                    cart_id: uuid.UUID) -> CartRow | None:
     """The cart, locked until this transaction ends (no lock on SQLite: one writer at a time)."""
     stmt = (select(*CART_VIEW)
             .where(carts.c.business_id == business_id, carts.c.id == cart_id)
             .with_for_update())
-    return (await conn.execute(stmt)).mappings().first()
+    return _cart_or_none((await conn.execute(stmt)).mappings().first())
 
 
-async def find_by_token_hash(conn: AsyncConnection, token_hash: str) -> RowMapping | None:
+async def find_by_token_hash(conn: AsyncConnection, token_hash: str) -> CartOwner | None:
     """The cart a buyer's token opens: its id and business."""
     stmt = select(carts.c.id, carts.c.business_id).where(carts.c.token_hash == token_hash)
-    return (await conn.execute(stmt)).mappings().first()
+    row = (await conn.execute(stmt)).first()
+    return None if row is None else CartOwner(id=row.id, business_id=row.business_id)
 
 
 async def touch(conn: AsyncConnection, business_id: uuid.UUID, cart_id: uuid.UUID, *,
@@ -97,10 +180,11 @@ async def close_cart(conn: AsyncConnection, cart_id: uuid.UUID, order_id: uuid.U
 # --- lines -----------------------------------------------------------------------------------
 
 async def line_of(conn: AsyncConnection, cart_id: uuid.UUID,
-                  variant_id: uuid.UUID) -> RowMapping | None:
+                  variant_id: uuid.UUID) -> CartLineQuantity | None:
     stmt = select(cart_lines.c.id, cart_lines.c.quantity).where(
         cart_lines.c.cart_id == cart_id, cart_lines.c.variant_id == variant_id)
-    return (await conn.execute(stmt)).mappings().first()
+    row = (await conn.execute(stmt)).first()
+    return None if row is None else CartLineQuantity(id=row.id, quantity=row.quantity)
 
 
 async def line_count_and_next_position(conn: AsyncConnection,
@@ -140,18 +224,18 @@ def _lines_at(business_id: uuid.UUID, cart_id: uuid.UUID, location_id: uuid.UUID
 
 
 async def priced_lines(conn: AsyncConnection, business_id: uuid.UUID, cart_id: uuid.UUID,
-                       location_id: uuid.UUID) -> list[RowMapping]:
+                       location_id: uuid.UUID) -> list[PricedCartLine]:
     """One statement: sku, variant_id, product_id, name, price_minor, weight_grams, quantity,
     stock_level_id, low_stock_threshold, position of each line, by position."""
     stmt = _lines_at(business_id, cart_id, location_id)
-    return list((await conn.execute(stmt)).mappings())
+    return [PricedCartLine.from_row(r) for r in (await conn.execute(stmt)).mappings()]
 
 
 async def lines_with_availability(conn: AsyncConnection, business_id: uuid.UUID,
                                   cart_id: uuid.UUID, location_id: uuid.UUID,
-                                  now: datetime) -> list[RowMapping]:
+                                  now: datetime) -> list[AvailableCartLine]:
     """``priced_lines`` plus ``available``: on hand less what active, unexpired reservations
     hold at the location (0 where never stocked), the figure ``/v1/inventory`` reports."""
     available = func.coalesce(levels.c.on_hand - held_sum(now), 0).label("available")
     stmt = _lines_at(business_id, cart_id, location_id).add_columns(available)
-    return list((await conn.execute(stmt)).mappings())
+    return [AvailableCartLine.from_row(r) for r in (await conn.execute(stmt)).mappings()]

@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orderline.catalog import store as catalog_store
 from orderline.checkout import cart_store
+from orderline.checkout.cart_store import CartLineQuantity, CartRow
 from orderline.core.errors import (
     CartClosed,
     NotFound,
@@ -112,7 +113,7 @@ async def caller_for_token(runtime: Runtime, token: str | None) -> CartCaller:
             row = await cart_store.find_by_token_hash(conn, token_hash)
         if row is None:
             raise Unauthorized("This cart token is not one the API gave out.")
-        known = (row["business_id"], row["id"])
+        known = (row.business_id, row.id)
         if len(_token_owners) >= _TOKEN_CACHE_SIZE:
             _token_owners.pop(next(iter(_token_owners)))
         _token_owners[token_hash] = known
@@ -127,22 +128,21 @@ _token_owners: dict[str, tuple[uuid.UUID, uuid.UUID]] = {}
 
 # --- the cart as callers see it --------------------------------------------------------------
 
-async def _view(conn: AsyncConnection, business_id: uuid.UUID, cart: RowMapping,
+async def _view(conn: AsyncConnection, business_id: uuid.UUID, cart: CartRow,
                 now: datetime) -> dict[str, Any]:
     location = await catalog_store.find_location(conn, business_id, None)
     if location is None:  # every business is created with one
         raise NotFound("location", "default")
-    rows = await cart_store.lines_with_availability(conn, business_id, cart["id"],
+    rows = await cart_store.lines_with_availability(conn, business_id, cart.id,
                                                     location["id"], now)
-    lines = [{"sku": r["sku"], "name": r["name"], "product_id": r["product_id"],
-              "quantity": r["quantity"], "unit_price": r["price_minor"],
-              "line_total": line_total(r["price_minor"], r["quantity"]),
-              "available": int(r["available"]),
-              "in_stock": int(r["available"]) >= r["quantity"]} for r in rows]
-    preview = price(PricingInput(currency=cart["currency"], lines=tuple(
-        PriceLine(sku=r["sku"], product_id=str(r["product_id"]), unit_price=r["price_minor"],
-                  quantity=r["quantity"], weight_grams=r["weight_grams"]) for r in rows)))
-    return {**dict(cart), "lines": lines, "subtotal": sum(x["line_total"] for x in lines),
+    lines = [{"sku": r.sku, "name": r.name, "product_id": r.product_id,
+              "quantity": r.quantity, "unit_price": r.price_minor,
+              "line_total": line_total(r.price_minor, r.quantity),
+              "available": r.available, "in_stock": r.available >= r.quantity} for r in rows]
+    preview = price(PricingInput(currency=cart.currency, lines=tuple(
+        PriceLine(sku=r.sku, product_id=str(r.product_id), unit_price=r.price_minor,
+                  quantity=r.quantity, weight_grams=r.weight_grams) for r in rows)))
+    return {**cart.as_dict(), "lines": lines, "subtotal": sum(x["line_total"] for x in lines),
             "preview": preview.as_dict()}
 
 
@@ -197,14 +197,14 @@ async def _open_for_change(conn: AsyncConnection, business_id: uuid.UUID, cart_i
     cart = await cart_store.get_cart(conn, business_id, cart_id)
     if cart is None:
         raise NotFound("cart", cart_id)
-    if cart["status"] != cart_store.OPEN:
-        raise CartClosed(f"This cart is {cart['status']}; it can no longer change.",
-                         details={"cart_id": str(cart_id), "status": cart["status"],
-                                  "order_id": cart["order_id"]})
+    if cart.status != cart_store.OPEN:
+        raise CartClosed(f"This cart is {cart.status}; it can no longer change.",
+                         details={"cart_id": str(cart_id), "status": cart.status,
+                                  "order_id": cart.order_id})
     raise VersionConflict(
         f"The cart changed since you read it (your version {expected_version}, current "
-        f"{cart['version']}). Fetch it again and retry.",
-        details={"expected_version": expected_version, "current_version": cart["version"]})
+        f"{cart.version}). Fetch it again and retry.",
+        details={"expected_version": expected_version, "current_version": cart.version})
 
 
 Change = Callable[[AsyncConnection], Awaitable[None]]
@@ -246,7 +246,7 @@ async def _check_quantity(conn: AsyncConnection, business_id: uuid.UUID, sku: st
 
 
 async def _line(conn: AsyncConnection, business_id: uuid.UUID, cart_id: uuid.UUID,
-                sku: str) -> RowMapping:
+                sku: str) -> CartLineQuantity:
     """The cart's line of ``sku``: unknown_sku if no such SKU, 404 if not in this cart."""
     variant = await _variant(conn, business_id, sku)
     line = await cart_store.line_of(conn, cart_id, variant["id"])
@@ -266,10 +266,10 @@ async def add_line(runtime: Runtime, caller: CartCaller, cart_id: uuid.UUID, *, 
     async def change(conn: AsyncConnection) -> None:
         variant = await _variant(conn, business_id, sku)
         line = await cart_store.line_of(conn, cart_id, variant["id"])
-        total = quantity + (line["quantity"] if line is not None else 0)
+        total = quantity + (line.quantity if line is not None else 0)
         await _check_quantity(conn, business_id, sku, total)
         if line is not None:
-            await cart_store.set_line_quantity(conn, line["id"], total)
+            await cart_store.set_line_quantity(conn, line.id, total)
             return
         count, position = await cart_store.line_count_and_next_position(conn, cart_id)
         if count >= MAX_LINES_PER_ORDER:
@@ -295,7 +295,7 @@ async def set_line(runtime: Runtime, caller: CartCaller, cart_id: uuid.UUID, *, 
     async def change(conn: AsyncConnection) -> None:
         line = await _line(conn, business_id, cart_id, sku)
         await _check_quantity(conn, business_id, sku, quantity)
-        await cart_store.set_line_quantity(conn, line["id"], quantity)
+        await cart_store.set_line_quantity(conn, line.id, quantity)
 
     return await _change(runtime, caller, cart_id, expected_version=expected_version,
                          change=change)
@@ -307,7 +307,7 @@ async def remove_line(runtime: Runtime, caller: CartCaller, cart_id: uuid.UUID, 
 
     async def change(conn: AsyncConnection) -> None:
         line = await _line(conn, business_id, cart_id, sku)
-        await cart_store.delete_line(conn, line["id"])
+        await cart_store.delete_line(conn, line.id)
 
     return await _change(runtime, caller, cart_id, expected_version=expected_version,
                          change=change)
@@ -322,7 +322,7 @@ async def abandon_cart(runtime: Runtime, caller: CartCaller, cart_id: uuid.UUID,
 
     async def work(conn: AsyncConnection) -> dict[str, Any]:
         cart = await cart_store.get_cart(conn, caller.business_id, cart_id)
-        if cart is not None and cart["status"] == cart_store.ABANDONED:
+        if cart is not None and cart.status == cart_store.ABANDONED:
             return await _view(conn, caller.business_id, cart, now)
         await _open_for_change(conn, caller.business_id, cart_id,
                                expected_version=expected_version, now=now,

@@ -41,21 +41,21 @@ async def send_code(runtime: Runtime, caller: CartCaller,
         checkout = await checkout_store.load(conn, caller.business_id, checkout_id)
         if checkout is None:
             raise NotFound("checkout", checkout_id)
-        caller.reach(checkout["cart_id"], write=True)
-        if checkout["payment_method"] != COD or checkout["status"] != checkout_store.OPEN:
+        caller.reach(checkout.cart_id, write=True)
+        if checkout.payment_method != COD or checkout.status != checkout_store.OPEN:
             raise ValidationFailed("Codes are sent for open cash-on-delivery checkouts only.",
-                                   details={"payment_method": checkout["payment_method"],
-                                            "status": checkout["status"]})
-        if not checkout["customer_phone"]:
+                                   details={"payment_method": checkout.payment_method,
+                                            "status": checkout.status})
+        if not checkout.customer_phone:
             raise ValidationFailed("The buyer has no phone number to send a code to; check "
                                    "out again with one.", details={"field": "customer.phone"})
         await cod_store.insert_otp(conn, {
-            "id": uuid.uuid4(), "business_id": checkout["business_id"],
-            "checkout_id": checkout_id, "phone": checkout["customer_phone"],
+            "id": uuid.uuid4(), "business_id": checkout.business_id,
+            "checkout_id": checkout_id, "phone": checkout.customer_phone,
             "code_hash": state.code_hash, "salt": state.salt, "expires_at": state.expires_at,
             "attempts": 0, "max_attempts": state.max_attempts, "verified_at": None,
             "consumed_at": None, "created_at": now})
-        return str(checkout["customer_phone"])
+        return checkout.customer_phone
 
     phone = await runtime.db.run(work)
     await runtime.notifier.send(Message(
@@ -76,16 +76,16 @@ async def verify_code(runtime: Runtime, caller: CartCaller, checkout_id: uuid.UU
         checkout = await checkout_store.load(conn, caller.business_id, checkout_id)
         if checkout is None:
             raise NotFound("checkout", checkout_id)
-        caller.reach(checkout["cart_id"], write=True)
+        caller.reach(checkout.cart_id, write=True)
         row = await cod_store.latest_otp(conn, checkout_id)
         if row is None:
             raise ValidationFailed("No code was sent for this checkout yet; ask for one.",
                                    details={"checkout_id": str(checkout_id)})
-        state = otp.OtpState(code_hash=row["code_hash"], salt=row["salt"],
-                             expires_at=row["expires_at"], attempts=row["attempts"],
-                             max_attempts=row["max_attempts"], verified_at=row["verified_at"])
+        state = otp.OtpState(code_hash=row.code_hash, salt=row.salt,
+                             expires_at=row.expires_at, attempts=row.attempts,
+                             max_attempts=row.max_attempts, verified_at=row.verified_at)
         check = otp.verify(state, code, now=now)
-        await cod_store.write_otp(conn, row["id"], {"attempts": check.state.attempts,
+        await cod_store.write_otp(conn, row.id, {"attempts": check.state.attempts,
                                                     "verified_at": check.state.verified_at})
         return check
 

@@ -12,42 +12,43 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orderline.checkout import cart_store
+from orderline.checkout.cart_store import PricedCartLine
 from orderline.checkout.rules import OrderLimits, check_lines
 from orderline.core.errors import ShippingMethodUnavailable
 from orderline.coupons import store as coupon_store
 from orderline.coupons.rules import CouponRules, check_coupons
 from orderline.pricing.engine import PriceLine, PricingInput, Quote, price
 from orderline.shipping import store as shipping_store
+from orderline.tenancy.store import BusinessSettings
 
 
 @dataclass(frozen=True, slots=True)
 class PricedCheckout:
     quote: Quote
-    lines: list[RowMapping]  # the cart's lines with variant, product and stock level
+    lines: list[PricedCartLine]  # the cart's lines with variant, product and stock level
     coupons: list[CouponRules]  # in the order applied
 
 
-def limits_of(settings: RowMapping) -> OrderLimits:
-    return OrderLimits(min_order_total=settings["min_order_total"],
-                       max_order_total=settings["max_order_total"],
-                       max_line_quantity=settings["max_line_quantity"],
-                       allow_free_orders=settings["allow_free_orders"])
+def limits_of(settings: BusinessSettings) -> OrderLimits:
+    return OrderLimits(min_order_total=settings.min_order_total,
+                       max_order_total=settings.max_order_total,
+                       max_line_quantity=settings.max_line_quantity,
+                       allow_free_orders=settings.allow_free_orders)
 
 
 async def price_checkout(conn: AsyncConnection, *, business_id: uuid.UUID, currency: str,
-                         settings: RowMapping, cart_id: uuid.UUID, location_id: uuid.UUID,
+                         settings: BusinessSettings, cart_id: uuid.UUID, location_id: uuid.UUID,
                          zone_id: uuid.UUID, method_id: uuid.UUID, codes: list[str],
                          customer_id: uuid.UUID | None, now: datetime) -> PricedCheckout:
     """Price the cart as it is now, for this zone, method and coupon codes; raises the first
     rule it breaks (empty cart, line cap, method gone, coupon refused)."""
     rows = await cart_store.priced_lines(conn, business_id, cart_id, location_id)
-    lines = tuple(PriceLine(sku=r["sku"], product_id=str(r["product_id"]),
-                            unit_price=r["price_minor"], quantity=r["quantity"],
-                            weight_grams=r["weight_grams"] or 0) for r in rows)
+    lines = tuple(PriceLine(sku=r.sku, product_id=str(r.product_id),
+                            unit_price=r.price_minor, quantity=r.quantity,
+                            weight_grams=r.weight_grams or 0) for r in rows)
     check_lines(lines, limits_of(settings))
     pricing = await shipping_store.zone_pricing(conn, business_id, zone_id, method_id)
     if pricing is None:
@@ -70,5 +71,5 @@ async def price_checkout(conn: AsyncConnection, *, business_id: uuid.UUID, curre
         coupons = [by_code[t.code] for t in terms]
     quote = price(PricingInput(currency=currency, lines=lines, coupons=tuple(terms),
                                shipping=shipping, tax_rates=tuple(tax_rates),
-                               prices_include_tax=settings["prices_include_tax"]))
+                               prices_include_tax=settings.prices_include_tax))
     return PricedCheckout(quote=quote, lines=rows, coupons=coupons)

@@ -1,11 +1,16 @@
 """SQL for checkouts: write one, lock it with its cart and its business's settings, move its
-status with a conditional UPDATE, and find the lapsed ones."""
+status with a conditional UPDATE, and find the lapsed ones.
+
+Rows come back typed: ``CheckoutRow`` (every column of ``checkouts``) and, from ``load``,
+``CheckoutWithCart`` (that row with its cart's state and the business's ``BusinessSettings``).
+"""
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Any
+from typing import Any, Self
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import RowMapping
@@ -14,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from orderline.checkout.tables import Cart, Checkout
 from orderline.core.db.tables import table_of
 from orderline.tenancy import store as tenancy_store
+from orderline.tenancy.store import BusinessSettings
 from orderline.tenancy.tables import Business
 
 checkouts = table_of(Checkout)
@@ -25,12 +31,78 @@ CONVERTED = "converted"
 EXPIRED = "expired"
 SUPERSEDED = "superseded"
 
-async def insert_checkout(conn: AsyncConnection, values: dict[str, Any]) -> None:
-    await conn.execute(insert(checkouts).values(**values))
+
+@dataclass(frozen=True, slots=True)
+class CheckoutRow:
+    """A checkout as stored: every column of ``checkouts``, in table order."""
+
+    id: uuid.UUID
+    business_id: uuid.UUID
+    cart_id: uuid.UUID
+    cart_version: int
+    status: str
+    customer_name: str
+    customer_phone: str | None
+    customer_email: str | None
+    customer_id: uuid.UUID
+    address: dict[str, Any]
+    zone_id: uuid.UUID
+    shipping_method_id: uuid.UUID
+    coupon_codes: list[str]
+    payment_method: str
+    location_id: uuid.UUID
+    currency: str
+    quote: dict[str, Any]
+    total: int
+    prices_validated_at: datetime
+    expires_at: datetime
+    order_id: uuid.UUID | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+    def as_dict(self) -> dict[str, Any]:
+        """Column name to value, in table order (what is inserted)."""
+        return {name: getattr(self, name) for name in CHECKOUT_COLUMNS}
+
+
+CHECKOUT_COLUMNS = tuple(f.name for f in fields(CheckoutRow))
+
+
+@dataclass(frozen=True, slots=True)
+class CheckoutWithCart(CheckoutRow):
+    """What ``load`` reads in one statement: the checkout, its cart's status, version,
+    customer and channel, and the business's checkout settings."""
+
+    cart_status: str
+    current_cart_version: int
+    cart_customer_id: uuid.UUID | None
+    channel: str
+    settings: BusinessSettings
+
+    @classmethod
+    def from_row(cls, row: RowMapping) -> Self:
+        return cls(**{name: row[name] for name in CHECKOUT_COLUMNS},
+                   cart_status=row["cart_status"],
+                   current_cart_version=row["current_cart_version"],
+                   cart_customer_id=row["cart_customer_id"], channel=row["channel"],
+                   settings=BusinessSettings.from_row(row))
+
+
+@dataclass(frozen=True, slots=True)
+class LapsedCheckout:
+    """An open checkout past its deadline (``lapsed_open``)."""
+
+    id: uuid.UUID
+    business_id: uuid.UUID
+
+
+async def insert_checkout(conn: AsyncConnection, row: CheckoutRow) -> None:
+    await conn.execute(insert(checkouts).values(**row.as_dict()))
 
 
 async def load(conn: AsyncConnection, business_id: uuid.UUID, checkout_id: uuid.UUID, *,
-               lock: bool = False) -> RowMapping | None:
+               lock: bool = False) -> CheckoutWithCart | None:
     """The checkout with its cart's status, version and customer, and the business's checkout
     settings: one statement. ``lock`` takes the checkout's and the cart's row locks, which
     serialise every confirm of that cart."""
@@ -43,7 +115,8 @@ async def load(conn: AsyncConnection, business_id: uuid.UUID, checkout_id: uuid.
             .where(checkouts.c.business_id == business_id, checkouts.c.id == checkout_id))
     if lock:
         stmt = stmt.with_for_update(of=[checkouts, carts])
-    return (await conn.execute(stmt)).mappings().first()
+    row = (await conn.execute(stmt)).mappings().first()
+    return None if row is None else CheckoutWithCart.from_row(row)
 
 
 async def supersede_open(conn: AsyncConnection, cart_id: uuid.UUID,
@@ -73,11 +146,13 @@ async def convert(conn: AsyncConnection, checkout_id: uuid.UUID, *, order_id: uu
         updated_at=now, version=checkouts.c.version + 1))
 
 
-async def lapsed_open(conn: AsyncConnection, now: datetime, limit: int) -> list[RowMapping]:
+async def lapsed_open(conn: AsyncConnection, now: datetime,
+                      limit: int) -> list[LapsedCheckout]:
     stmt = (select(checkouts.c.id, checkouts.c.business_id)
             .where(checkouts.c.status == OPEN, checkouts.c.expires_at <= now)
             .order_by(checkouts.c.expires_at).limit(limit))
-    return list((await conn.execute(stmt)).mappings())
+    return [LapsedCheckout(id=r.id, business_id=r.business_id)
+            for r in await conn.execute(stmt)]
 
 
 async def expire_if_lapsed(conn: AsyncConnection, checkout_id: uuid.UUID,

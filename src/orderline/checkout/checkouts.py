@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orderline.catalog import stock_store
@@ -22,8 +21,10 @@ from orderline.catalog import store as catalog_store
 from orderline.catalog.rules import ReservationStatus
 from orderline.catalog.stock_events import announce_expired
 from orderline.checkout import cart_store, checkout_store
+from orderline.checkout.cart_store import PricedCartLine
 from orderline.checkout.carts import CartCaller
 from orderline.checkout.checkout_pricing import limits_of, price_checkout
+from orderline.checkout.checkout_store import CheckoutRow, CheckoutWithCart
 from orderline.checkout.rules import check_quote
 from orderline.cod import service as cod
 from orderline.core.errors import (
@@ -64,21 +65,21 @@ class NewCheckout:
     customer: Contact | None = None
 
 
-def view(row: RowMapping | dict[str, Any], *, zone_name: str | None = None) -> dict[str, Any]:
+def view(row: CheckoutRow, *, zone_name: str | None = None) -> dict[str, Any]:
     """How a checkout is shown: the review page's data."""
-    quote = row["quote"]
+    quote = row.quote
     return {
-        "id": row["id"], "status": row["status"], "cart_id": row["cart_id"],
-        "cart_version": row["cart_version"], "version": row["version"],
-        "customer": {"id": row["customer_id"], "name": row["customer_name"],
-                     "phone": row["customer_phone"], "email": row["customer_email"]},
-        "address": row["address"], "zone_id": row["zone_id"],
+        "id": row.id, "status": row.status, "cart_id": row.cart_id,
+        "cart_version": row.cart_version, "version": row.version,
+        "customer": {"id": row.customer_id, "name": row.customer_name,
+                     "phone": row.customer_phone, "email": row.customer_email},
+        "address": row.address, "zone_id": row.zone_id,
         "shipping_method": quote.get("shipping_method"),
-        "coupon_codes": row["coupon_codes"], "payment_method": row["payment_method"],
-        "currency": row["currency"], "totals": Quote.from_dict(quote).totals(), "quote": quote,
-        "prices_validated_at": row["prices_validated_at"],
-        "reservation_deadline": row["expires_at"], "order_id": row["order_id"],
-        "created_at": row["created_at"], "updated_at": row["updated_at"],
+        "coupon_codes": row.coupon_codes, "payment_method": row.payment_method,
+        "currency": row.currency, "totals": Quote.from_dict(quote).totals(), "quote": quote,
+        "prices_validated_at": row.prices_validated_at,
+        "reservation_deadline": row.expires_at, "order_id": row.order_id,
+        "created_at": row.created_at, "updated_at": row.updated_at,
     }
 
 
@@ -105,10 +106,10 @@ async def start_checkout(runtime: Runtime, caller: CartCaller,
         cart = await cart_store.lock_cart(conn, business_id, new.cart_id)
         if cart is None:
             raise NotFound("cart", new.cart_id)
-        if cart["status"] != "open":
-            raise CartClosed(f"This cart is {cart['status']}; start a new cart.",
-                             details={"cart_status": cart["status"]})
-        buyer = contact or await _contact_of_customer(conn, business_id, cart["customer_id"])
+        if cart.status != "open":
+            raise CartClosed(f"This cart is {cart.status}; start a new cart.",
+                             details={"cart_status": cart.status})
+        buyer = contact or await _contact_of_customer(conn, business_id, cart.customer_id)
         zone = match_zone(await shipping_store.zone_terms(conn, business_id), address)
         if zone is None:
             raise UndeliverableAddress(
@@ -122,42 +123,42 @@ async def start_checkout(runtime: Runtime, caller: CartCaller,
         if location is None:
             raise NotFound("location", "default")
         # A guest becomes a customer here, so that confirming costs no customer statements.
-        customer_id = cart["customer_id"] or await order_store.find_or_create_customer(
+        customer_id = cart.customer_id or await order_store.find_or_create_customer(
             conn, business_id=business_id, name=buyer.name, phone=buyer.phone,
             email=buyer.email, now=now)
         priced = await price_checkout(
-            conn, business_id=business_id, currency=cart["currency"], settings=settings,
-            cart_id=cart["id"], location_id=location["id"], zone_id=zone.id,
+            conn, business_id=business_id, currency=cart.currency, settings=settings,
+            cart_id=cart.id, location_id=location["id"], zone_id=zone.id,
             method_id=method_id, codes=codes, customer_id=customer_id, now=now)
         check_quote(priced.quote, limits_of(settings))
         # A manual method that is off, or not on this channel, is refused here already.
         await manual_methods.offered_method(conn, business_id, new.payment_method,
-                                            cart["channel"])
+                                            cart.channel)
         cash = None
         if new.payment_method == cod.COD:  # refused here already, not only at confirm
             cash = await cod.decide(conn, settings, business_id=business_id,
                                     customer_id=customer_id, zone_id=zone.id,
                                     total=priced.quote.total)
-        await _release_earlier(conn, cart["id"], now)
-        expires_at = now + timedelta(seconds=settings["reservation_ttl_seconds"])
+        await _release_earlier(conn, cart.id, now)
+        expires_at = now + timedelta(seconds=settings.reservation_ttl_seconds)
         held = await hold_all(runtime, conn, business_id=business_id,
                               holder={"order_id": None, "checkout_id": checkout_id},
                               priced=[_held_line(r) for r in priced.lines],
                               expires_at=expires_at, now=now)
-        values = {
-            "id": checkout_id, "business_id": business_id, "cart_id": cart["id"],
-            "cart_version": cart["version"], "status": checkout_store.OPEN,
-            "customer_name": buyer.name, "customer_phone": buyer.phone,
-            "customer_email": buyer.email, "customer_id": customer_id,
-            "address": address.as_dict(), "zone_id": zone.id,
-            "shipping_method_id": method_id, "coupon_codes": codes,
-            "payment_method": new.payment_method, "location_id": location["id"],
-            "currency": cart["currency"], "quote": priced.quote.as_dict(),
-            "total": priced.quote.total, "prices_validated_at": now, "expires_at": expires_at,
-            "order_id": None, "version": 1, "created_at": now, "updated_at": now}
-        await checkout_store.insert_checkout(conn, values)
+        row = CheckoutRow(
+            id=checkout_id, business_id=business_id, cart_id=cart.id,
+            cart_version=cart.version, status=checkout_store.OPEN,
+            customer_name=buyer.name, customer_phone=buyer.phone,
+            customer_email=buyer.email, customer_id=customer_id,
+            address=address.as_dict(), zone_id=zone.id,
+            shipping_method_id=method_id, coupon_codes=codes,
+            payment_method=new.payment_method, location_id=location["id"],
+            currency=cart.currency, quote=priced.quote.as_dict(),
+            total=priced.quote.total, prices_validated_at=now, expires_at=expires_at,
+            order_id=None, version=1, created_at=now, updated_at=now)
+        await checkout_store.insert_checkout(conn, row)
         await stock_store.insert_reservations(conn, held)
-        shown = view(values)
+        shown = view(row)
         if cash is not None:
             shown["cod"] = {"otp_required": cash.otp_required, "reasons": list(cash.reasons)}
         return shown
@@ -165,10 +166,10 @@ async def start_checkout(runtime: Runtime, caller: CartCaller,
     return await run_counting_refusals(runtime, work)
 
 
-def _held_line(row: RowMapping) -> PricedLine:
-    return PricedLine(variant_id=row["variant_id"], stock_level_id=row["stock_level_id"],
-                      sku=row["sku"], name=row["name"], unit_price=row["price_minor"],
-                      quantity=row["quantity"], low_stock_threshold=row["low_stock_threshold"])
+def _held_line(line: PricedCartLine) -> PricedLine:
+    return PricedLine(variant_id=line.variant_id, stock_level_id=line.stock_level_id,
+                      sku=line.sku, name=line.name, unit_price=line.price_minor,
+                      quantity=line.quantity, low_stock_threshold=line.low_stock_threshold)
 
 
 async def _contact_of_customer(conn: AsyncConnection, business_id: uuid.UUID,
@@ -208,9 +209,9 @@ async def get_checkout(runtime: Runtime, caller: CartCaller,
         row = await checkout_store.load(conn, caller.business_id, checkout_id)
     if row is None:
         raise NotFound("checkout", checkout_id)
-    caller.reach(row["cart_id"], write=False)
-    stale = now - row["prices_validated_at"] > timedelta(seconds=row["price_max_age_seconds"])
-    if row["status"] != checkout_store.OPEN or not stale:
+    caller.reach(row.cart_id, write=False)
+    stale = now - row.prices_validated_at > timedelta(seconds=row.settings.price_max_age_seconds)
+    if row.status != checkout_store.OPEN or not stale:
         return view(row)
     return await revalidate(runtime, caller, checkout_id)
 
@@ -224,8 +225,8 @@ async def revalidate(runtime: Runtime, caller: CartCaller,
         row = await checkout_store.load(conn, caller.business_id, checkout_id, lock=True)
         if row is None:
             raise NotFound("checkout", checkout_id)
-        caller.reach(row["cart_id"], write=False)
-        if row["status"] != checkout_store.OPEN:
+        caller.reach(row.cart_id, write=False)
+        if row.status != checkout_store.OPEN:
             return view(row)
         quote = await requote(conn, row, now)
         await checkout_store.update_open(conn, checkout_id, {
@@ -237,12 +238,12 @@ async def revalidate(runtime: Runtime, caller: CartCaller,
     return await runtime.db.run(work)
 
 
-async def requote(conn: AsyncConnection, row: RowMapping, now: datetime) -> Quote:
+async def requote(conn: AsyncConnection, row: CheckoutWithCart, now: datetime) -> Quote:
     priced = await price_checkout(
-        conn, business_id=row["business_id"], currency=row["currency"], settings=row,
-        cart_id=row["cart_id"], location_id=row["location_id"], zone_id=row["zone_id"],
-        method_id=row["shipping_method_id"], codes=list(row["coupon_codes"]),
-        customer_id=row["customer_id"], now=now)
+        conn, business_id=row.business_id, currency=row.currency, settings=row.settings,
+        cart_id=row.cart_id, location_id=row.location_id, zone_id=row.zone_id,
+        method_id=row.shipping_method_id, codes=list(row.coupon_codes),
+        customer_id=row.customer_id, now=now)
     return priced.quote
 
 
@@ -254,7 +255,7 @@ async def expire_lapsed_checkouts(runtime: Runtime, *, batch: int = 200) -> int:
         candidates = await checkout_store.lapsed_open(conn, runtime.clock.now(), batch)
     expired = 0
     for candidate in candidates:
-        async def work(conn: AsyncConnection, checkout_id: uuid.UUID = candidate["id"]) -> bool:
+        async def work(conn: AsyncConnection, checkout_id: uuid.UUID = candidate.id) -> bool:
             now = runtime.clock.now()
             if not await checkout_store.expire_if_lapsed(conn, checkout_id, now):
                 return False

@@ -20,12 +20,11 @@ import contextlib
 import logging
 import uuid
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic_core import to_jsonable_python
-from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orderline.catalog import stock_store
@@ -33,7 +32,9 @@ from orderline.catalog.rules import ReservationStatus
 from orderline.checkout import cart_store, checkout_store, idempotency_store
 from orderline.checkout.carts import CartCaller
 from orderline.checkout.checkout_pricing import PricedCheckout, limits_of, price_checkout
+from orderline.checkout.checkout_store import CheckoutWithCart
 from orderline.checkout.checkouts import view
+from orderline.checkout.idempotency_store import IdempotencyKeyRow
 from orderline.checkout.rules import (
     CONFIRMABLE_TOTALS,
     check_idempotency_key,
@@ -115,7 +116,8 @@ async def confirm_checkout(runtime: Runtime, caller: CartCaller,
                           "cart_token_for": caller.cart_id})
     now = runtime.clock.now()
 
-    async def claim(conn: AsyncConnection) -> tuple[uuid.UUID | None, RowMapping | None]:
+    async def claim(conn: AsyncConnection) -> tuple[uuid.UUID | None,
+                                                    IdempotencyKeyRow | None]:
         return await idempotency_store.claim(
             conn, business_id=caller.business_id, operation=OPERATION, key=key,
             fingerprint=print_, now=now,
@@ -147,17 +149,19 @@ async def confirm_checkout(runtime: Runtime, caller: CartCaller,
     return Confirmed(201, body)
 
 
-def _replay(existing: RowMapping, print_: str) -> Confirmed:
-    if existing["fingerprint"] != print_:
+def _replay(existing: IdempotencyKeyRow, print_: str) -> Confirmed:
+    if existing.fingerprint != print_:
         raise IdempotencyKeyReused(
             "This Idempotency-Key was already used for a different request (another checkout "
             "or other totals). Use a new key for a new purchase.",
-            details={"idempotency_key": existing["key"]})
-    if existing["status"] != idempotency_store.COMPLETED:
+            details={"idempotency_key": existing.key})
+    if existing.status != idempotency_store.COMPLETED:
         raise RequestInProgress(
             "A request with this Idempotency-Key is still being processed; retry in a moment "
-            "to get its answer.", details={"idempotency_key": existing["key"]})
-    return Confirmed(existing["response_status"], existing["response_body"], replayed=True)
+            "to get its answer.", details={"idempotency_key": existing.key})
+    # A completed key holds its answer: ``complete`` writes both in the work's transaction.
+    assert existing.response_status is not None and existing.response_body is not None
+    return Confirmed(existing.response_status, existing.response_body, replayed=True)
 
 
 async def _release_with_new_quote(conn: AsyncConnection, claimed: uuid.UUID,
@@ -177,27 +181,27 @@ async def _convert(runtime: Runtime, conn: AsyncConnection, caller: CartCaller,
     checkout = await checkout_store.load(conn, caller.business_id, request.checkout_id,
                                          lock=True)
     if checkout is None or (caller.cart_id is not None
-                            and caller.cart_id != checkout["cart_id"]):
+                            and caller.cart_id != checkout.cart_id):
         raise NotFound("checkout", request.checkout_id)
     _check_open(checkout, now)
     await _admit(runtime, checkout, request.client_ip, guards)
     await runtime.checkpoints.reach("confirm.admitted")
-    customer_id = checkout["customer_id"]
+    customer_id = checkout.customer_id
     priced = await price_checkout(
-        conn, business_id=checkout["business_id"], currency=checkout["currency"],
-        settings=checkout, cart_id=checkout["cart_id"], location_id=checkout["location_id"],
-        zone_id=checkout["zone_id"], method_id=checkout["shipping_method_id"],
-        codes=list(checkout["coupon_codes"]), customer_id=customer_id, now=now)
+        conn, business_id=checkout.business_id, currency=checkout.currency,
+        settings=checkout.settings, cart_id=checkout.cart_id, location_id=checkout.location_id,
+        zone_id=checkout.zone_id, method_id=checkout.shipping_method_id,
+        codes=list(checkout.coupon_codes), customer_id=customer_id, now=now)
     quote = priced.quote
-    check_quote(quote, limits_of(checkout))
+    check_quote(quote, limits_of(checkout.settings))
     moved = totals_differ(request.totals, quote)
     if moved:
         raise PriceChanged(
             "Prices, shipping or tax changed since these totals were shown. Show the buyer "
             "the new totals and confirm again with them.",
             details={"changed": moved, "totals": quote.totals(), "quote": quote.as_dict(),
-                     "checkout_id": str(checkout["id"]), "priced_at": now})
-    if checkout["payment_method"] == cod.COD:
+                     "checkout_id": str(checkout.id), "priced_at": now})
+    if checkout.payment_method == cod.COD:
         await _admit_cash(conn, checkout, customer_id, quote.total, now)
     await _take_coupon_uses(conn, priced, customer_id, now)
     order_id = uuid.uuid4()
@@ -206,58 +210,58 @@ async def _convert(runtime: Runtime, conn: AsyncConnection, caller: CartCaller,
                               now=now)
 
 
-async def _admit_cash(conn: AsyncConnection, checkout: RowMapping, customer_id: uuid.UUID,
-                      total: int, now: datetime) -> None:
+async def _admit_cash(conn: AsyncConnection, checkout: CheckoutWithCart,
+                      customer_id: uuid.UUID, total: int, now: datetime) -> None:
     """Cash on delivery: the business's policy decides (binding, in this transaction), and a
     risky order needs a verified one-time code, used up here."""
-    decision = await cod.decide(conn, checkout, business_id=checkout["business_id"],
-                                customer_id=customer_id, zone_id=checkout["zone_id"],
+    decision = await cod.decide(conn, checkout.settings, business_id=checkout.business_id,
+                                customer_id=customer_id, zone_id=checkout.zone_id,
                                 total=total)
     if decision.otp_required and not await cod_store.consume_verified_otp(
-            conn, checkout["id"], now):
+            conn, checkout.id, now):
         raise OtpRequired(
             "This cash-on-delivery order needs the code sent to the buyer's phone: ask for it "
-            f"with POST /v1/checkouts/{checkout['id']}/otp, send it to .../otp/verify, then "
+            f"with POST /v1/checkouts/{checkout.id}/otp, send it to .../otp/verify, then "
             "confirm again.", details={"reasons": list(decision.reasons)})
 
 
-def _check_open(checkout: RowMapping, now: datetime) -> None:
-    status = checkout["status"]
+def _check_open(checkout: CheckoutWithCart, now: datetime) -> None:
+    status = checkout.status
     if status == checkout_store.CONVERTED:
         raise CheckoutAlreadyConfirmed(
             "This checkout is already an order; it is not placed twice.",
-            details={"order_id": str(checkout["order_id"])})
+            details={"order_id": str(checkout.order_id)})
     if status == checkout_store.SUPERSEDED:
         raise CheckoutSuperseded("A newer checkout of this cart replaced this one; confirm "
-                                 "the newer one.", details={"cart_id": str(checkout["cart_id"])})
-    if status == checkout_store.EXPIRED or checkout["expires_at"] <= now:
+                                 "the newer one.", details={"cart_id": str(checkout.cart_id)})
+    if status == checkout_store.EXPIRED or checkout.expires_at <= now:
         raise CheckoutExpired(
             "The stock held for this checkout was released at its deadline; start the "
-            "checkout again.", details={"reservation_deadline": checkout["expires_at"]})
-    if checkout["cart_status"] != "open":
-        raise CartClosed(f"The cart is {checkout['cart_status']}.",
-                         details={"cart_status": checkout["cart_status"]})
-    if checkout["current_cart_version"] != checkout["cart_version"]:
+            "checkout again.", details={"reservation_deadline": checkout.expires_at})
+    if checkout.cart_status != "open":
+        raise CartClosed(f"The cart is {checkout.cart_status}.",
+                         details={"cart_status": checkout.cart_status})
+    if checkout.current_cart_version != checkout.cart_version:
         raise CartChanged(
             "The cart changed after this checkout was priced; start the checkout again to "
             "review the new totals.",
-            details={"checkout_cart_version": checkout["cart_version"],
-                     "cart_version": checkout["current_cart_version"]})
+            details={"checkout_cart_version": checkout.cart_version,
+                     "cart_version": checkout.current_cart_version})
 
 
-async def _admit(runtime: Runtime, checkout: RowMapping, client_ip: str,
+async def _admit(runtime: Runtime, checkout: CheckoutWithCart, client_ip: str,
                  guards: list[Guard]) -> None:
     """Rate limits on placing orders, per customer (per IP for a guest cart), per phone, and
     per IP (wider: several known customers may share one network), then one confirm at a
     time per buyer."""
-    business = checkout["business_id"]
-    per_minute = checkout["confirms_per_minute"]
-    who = (f"customer:{checkout['cart_customer_id']}" if checkout["cart_customer_id"]
+    business = checkout.business_id
+    per_minute = checkout.settings.confirms_per_minute
+    who = (f"customer:{checkout.cart_customer_id}" if checkout.cart_customer_id
            else f"ip:{client_ip}")
     limits = [(who, per_minute)]
-    if checkout["customer_phone"]:
-        limits.append((f"phone:{checkout['customer_phone']}", per_minute))
-    if checkout["cart_customer_id"]:
+    if checkout.customer_phone:
+        limits.append((f"phone:{checkout.customer_phone}", per_minute))
+    if checkout.cart_customer_id:
         limits.append((f"ip:{client_ip}", per_minute * IP_SHARED_BY))
     for key, limit in limits:
         decision = await runtime.limiter.hit(f"confirm:{business}:{key}", limit=limit,
@@ -289,51 +293,52 @@ async def _take_coupon_uses(conn: AsyncConnection, priced: PricedCheckout,
                 details={"code": coupon.code, "limit": coupon.per_customer_limit})
 
 
-async def _take_held_stock(conn: AsyncConnection, checkout: RowMapping, priced: PricedCheckout,
-                           order_id: uuid.UUID, now: datetime, *,
+async def _take_held_stock(conn: AsyncConnection, checkout: CheckoutWithCart,
+                           priced: PricedCheckout, order_id: uuid.UUID, now: datetime, *,
                            held_until: datetime | None = None) -> None:
     """The binding stock check: the checkout's live reservations must cover every unit."""
-    held = await stock_store.hand_over_to_order(conn, checkout_id=checkout["id"],
+    held = await stock_store.hand_over_to_order(conn, checkout_id=checkout.id,
                                                 order_id=order_id, now=now,
                                                 expires_at=held_until)
     needed: dict[uuid.UUID, int] = defaultdict(int)
     for line in priced.lines:
-        needed[line["variant_id"]] += line["quantity"]
+        needed[line.variant_id] += line.quantity
     if held != needed:
         raise CheckoutExpired(
             "Part of the stock held for this checkout was released; start the checkout "
-            "again to hold it anew.", details={"reservation_deadline": checkout["expires_at"]})
+            "again to hold it anew.", details={"reservation_deadline": checkout.expires_at})
 
 
-async def _write_order(conn: AsyncConnection, checkout: RowMapping, priced: PricedCheckout, *,
-                       order_id: uuid.UUID, customer_id: uuid.UUID, claimed: uuid.UUID,
-                       actor: str, now: datetime) -> dict[str, Any]:
+async def _write_order(conn: AsyncConnection, checkout: CheckoutWithCart,
+                       priced: PricedCheckout, *, order_id: uuid.UUID,
+                       customer_id: uuid.UUID, claimed: uuid.UUID, actor: str,
+                       now: datetime) -> dict[str, Any]:
     quote = priced.quote
     snapshot = quote.as_dict()
-    business_id = checkout["business_id"]
-    cash = checkout["payment_method"] == cod.COD
+    business_id = checkout.business_id
+    cash = checkout.payment_method == cod.COD
     access_token = new_order_access_token()
     line_rows = _line_rows(business_id, order_id, priced)
     # The checkout and the cart close first: the business's order counter, locked from the
     # next statement to COMMIT, is then held for as few statements as possible.
-    await checkout_store.convert(conn, checkout["id"], order_id=order_id, quote=snapshot,
+    await checkout_store.convert(conn, checkout.id, order_id=order_id, quote=snapshot,
                                  total=quote.total, now=now)
-    if not await cart_store.close_cart(conn, checkout["cart_id"], order_id, now):
+    if not await cart_store.close_cart(conn, checkout.cart_id, order_id, now):
         raise CartClosed("The cart was closed while this order was being placed.")
     manual = None if cash else await manual_methods.choose(
-        conn, business_id, checkout["payment_method"], checkout["channel"], now)
+        conn, business_id, checkout.payment_method, checkout.channel, now)
     sequence = await order_store.next_order_sequence(conn, business_id)
     new = NewOrderRow(
         id=order_id, business_id=business_id, number=format_order_number(sequence),
         status=(OrderStatus.CONFIRMED if cash else OrderStatus.PENDING_PAYMENT).value,
-        channel=checkout["channel"],
-        customer_id=customer_id, customer_name=checkout["customer_name"],
-        customer_phone=checkout["customer_phone"],
-        customer_email=checkout["customer_email"],
-        payment_method=checkout["payment_method"], note="",
-        currency=checkout["currency"], subtotal=quote.subtotal, total=quote.total,
-        location_id=checkout["location_id"],
-        payment_deadline=manual.proof_deadline if manual else checkout["expires_at"],
+        channel=checkout.channel,
+        customer_id=customer_id, customer_name=checkout.customer_name,
+        customer_phone=checkout.customer_phone,
+        customer_email=checkout.customer_email,
+        payment_method=checkout.payment_method, note="",
+        currency=checkout.currency, subtotal=quote.subtotal, total=quote.total,
+        location_id=checkout.location_id,
+        payment_deadline=manual.proof_deadline if manual else checkout.expires_at,
         access_token_hash=hash_access_token(access_token), created_at=now,
         priced=PriceSnapshot(
             discount_total=quote.discount_total,
@@ -341,14 +346,14 @@ async def _write_order(conn: AsyncConnection, checkout: RowMapping, priced: Pric
             shipping_discount=quote.shipping_discount, tax_total=quote.tax_total,
             prices_include_tax=quote.prices_include_tax,
             pricing={"taxes": snapshot["taxes"], "coupons": snapshot["coupons"]},
-            shipping_method=quote.shipping_method, shipping_address=checkout["address"],
-            checkout_id=checkout["id"]))
+            shipping_method=quote.shipping_method, shipping_address=checkout.address,
+            checkout_id=checkout.id))
     changes = {"lines": [{"sku": r.sku, "quantity": r.quantity} for r in line_rows],
-               "total": quote.total, "checkout_id": str(checkout["id"])}
+               "total": quote.total, "checkout_id": str(checkout.id)}
     row, shown = await write_new_order(conn, new, line_rows, actor=actor, changes=changes,
                                        more_events=[FirstEvent(
-        EventType.CHECKOUT_CONVERTED, AggregateType.CHECKOUT, checkout["id"],
-        {"checkout_id": checkout["id"], "cart_id": checkout["cart_id"],
+        EventType.CHECKOUT_CONVERTED, AggregateType.CHECKOUT, checkout.id,
+        {"checkout_id": checkout.id, "cart_id": checkout.cart_id,
          "order_id": order_id, "order_number": new.number, "totals": quote.totals()})])
     # A manual payment's stock is held until its proof deadline, as the order row says.
     await _take_held_stock(conn, checkout, priced, order_id, now,
@@ -367,9 +372,9 @@ async def _write_order(conn: AsyncConnection, checkout: RowMapping, priced: Pric
              "coupon_id": c.id, "customer_id": customer_id, "code": c.code,
              "kind": c.kind.value, "discount": applied.get(c.code, 0), "returned_at": None}
             for c in priced.coupons])
-    closed = {**checkout, "status": checkout_store.CONVERTED, "order_id": order_id,
-              "version": checkout["version"] + 1, "updated_at": now,
-              "quote": snapshot, "total": quote.total, "prices_validated_at": now}
+    closed = replace(checkout, status=checkout_store.CONVERTED, order_id=order_id,
+                     version=checkout.version + 1, updated_at=now,
+                     quote=snapshot, total=quote.total, prices_validated_at=now)
     body = to_jsonable_python({**shown, "access_token": access_token,
                                "checkout": view(closed), "manual_payment": instructions})
     await idempotency_store.complete(conn, claimed, status_code=201, body=body)
@@ -379,7 +384,7 @@ async def _write_order(conn: AsyncConnection, checkout: RowMapping, priced: Pric
 def _line_rows(business_id: uuid.UUID, order_id: uuid.UUID,
                priced: PricedCheckout) -> list[NewOrderLine]:
     return [NewOrderLine(id=uuid.uuid4(), business_id=business_id, order_id=order_id,
-                         position=i, variant_id=row["variant_id"], sku=row["sku"],
-                         name=row["name"], unit_price=q.unit_price, quantity=q.quantity,
+                         position=i, variant_id=row.variant_id, sku=row.sku,
+                         name=row.name, unit_price=q.unit_price, quantity=q.quantity,
                          line_total=q.subtotal, discount=q.discount, tax=q.tax)
             for i, (row, q) in enumerate(zip(priced.lines, priced.quote.lines, strict=True))]

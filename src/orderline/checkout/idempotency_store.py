@@ -8,8 +8,9 @@ so the key says ``completed`` exactly when the work committed.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Self
 
 from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.engine import RowMapping
@@ -25,9 +26,33 @@ IN_PROGRESS = "in_progress"
 COMPLETED = "completed"
 
 
+@dataclass(frozen=True, slots=True)
+class IdempotencyKeyRow:
+    """An idempotency key as stored: every column of ``idempotency_keys``, in table order."""
+
+    id: uuid.UUID
+    business_id: uuid.UUID
+    operation: str
+    key: str
+    fingerprint: str
+    status: str
+    response_status: int | None
+    response_body: dict[str, Any] | None
+    locked_until: datetime
+    created_at: datetime
+    expires_at: datetime
+
+    @classmethod
+    def from_row(cls, row: RowMapping) -> Self:
+        return cls(**row)
+
+
+IDEMPOTENCY_KEY_COLUMNS = tuple(f.name for f in fields(IdempotencyKeyRow))
+
+
 async def claim(conn: AsyncConnection, *, business_id: uuid.UUID, operation: str, key: str,
                 fingerprint: str, now: datetime, lock_for: timedelta,
-                keep_for: timedelta) -> tuple[uuid.UUID | None, RowMapping | None]:
+                keep_for: timedelta) -> tuple[uuid.UUID | None, IdempotencyKeyRow | None]:
     """``(id, None)`` when this request now holds the key; ``(None, row)`` with the row that
     already holds it otherwise. A lapsed claim (its request died) or an expired key is taken
     over by this request."""
@@ -53,7 +78,7 @@ async def claim(conn: AsyncConnection, *, business_id: uuid.UUID, operation: str
     row = (await conn.execute(select(keys).where(
         keys.c.business_id == business_id, keys.c.operation == operation,
         keys.c.key == key))).mappings().one()
-    return None, row
+    return None, IdempotencyKeyRow.from_row(row)
 
 
 async def complete(conn: AsyncConnection, ident: uuid.UUID, *, status_code: int,

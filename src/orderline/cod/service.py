@@ -9,10 +9,10 @@ the buyer gets the real order (status ``confirmed``, its stock sold) or a clear 
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import update
-from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orderline.catalog import stock_store
@@ -38,29 +38,30 @@ from orderline.payments.rules import IntentStatus, MovementKind
 from orderline.shipping import store as shipping_store
 from orderline.tenancy import store as tenancy_store
 from orderline.tenancy.rules import Principal, Scope
+from orderline.tenancy.store import BusinessSettings
 from orderline.tenancy.tables import Business
 
 COD = cod_store.COD
 businesses = table_of(Business)
 
 
-def policy_of(settings: RowMapping | dict[str, Any]) -> CodPolicy:
-    return CodPolicy(enabled=settings["cod_enabled"],
-                     zone_ids=frozenset(uuid.UUID(str(z)) for z in settings["cod_zone_ids"]),
-                     max_order_total=settings["cod_max_order_total"],
-                     max_open_orders_per_customer=settings["cod_max_open_orders"],
-                     min_trust_score=settings["cod_min_trust_score"],
-                     otp_above_total=settings["cod_otp_above_total"],
-                     otp_for_first_order=settings["cod_otp_first_order"])
+def policy_of(settings: BusinessSettings) -> CodPolicy:
+    return CodPolicy(enabled=settings.cod_enabled,
+                     zone_ids=frozenset(uuid.UUID(str(z)) for z in settings.cod_zone_ids),
+                     max_order_total=settings.cod_max_order_total,
+                     max_open_orders_per_customer=settings.cod_max_open_orders,
+                     min_trust_score=settings.cod_min_trust_score,
+                     otp_above_total=settings.cod_otp_above_total,
+                     otp_for_first_order=settings.cod_otp_first_order)
 
 
-async def decide(conn: AsyncConnection, settings: RowMapping, *, business_id: uuid.UUID,
+async def decide(conn: AsyncConnection, settings: BusinessSettings, *, business_id: uuid.UUID,
                  customer_id: uuid.UUID, zone_id: uuid.UUID, total: int) -> CodDecision:
     """May this buyer pay this order in cash? Raises the policy's first refusal."""
     record = await cod_store.buyer_record(conn, business_id, customer_id)
-    buyer = CodBuyer(customer_id=customer_id, trust_score=record["cod_trust_score"],
-                     open_cod_orders=int(record["open_cod_orders"]),
-                     delivered_cod_orders=record["cod_delivered"])
+    buyer = CodBuyer(customer_id=customer_id, trust_score=record.cod_trust_score,
+                     open_cod_orders=record.open_cod_orders,
+                     delivered_cod_orders=record.cod_delivered)
     return check_cod(policy_of(settings), zone_id=zone_id, total=total, buyer=buyer)
 
 
@@ -77,7 +78,7 @@ async def collect(runtime: Runtime, principal: Principal, order_id: uuid.UUID, *
                                   allowed=(OrderStatus.CONFIRMED, OrderStatus.SHIPPED))
         settings = await tenancy_store.business_settings(conn, principal.business_id)
         result = check_collected(order.total, amount,
-                                 allow_discrepancy=settings["cod_allow_discrepancy"])
+                                 allow_discrepancy=settings.cod_allow_discrepancy)
         if amount > 0:
             intent_id = uuid.uuid4()
             await payment_store.insert_intent(conn, {
@@ -154,10 +155,10 @@ async def _cash_order(runtime: Runtime, conn: AsyncConnection, principal: Princi
     return order
 
 
-async def _change_trust(conn: AsyncConnection, settings: RowMapping, order: OrderRow,
+async def _change_trust(conn: AsyncConnection, settings: BusinessSettings, order: OrderRow,
                         outcome: CodOutcome) -> None:
     record = await cod_store.buyer_record(conn, order.business_id, order.customer_id)
-    score = trust_after(policy_of(settings), record["cod_trust_score"], outcome)
+    score = trust_after(policy_of(settings), record.cod_trust_score, outcome)
     await cod_store.set_trust(conn, order.customer_id, score,
                               delivered=outcome == CodOutcome.DELIVERED)
 
@@ -172,8 +173,8 @@ SETTING_NAMES = ("cod_enabled", "cod_zone_ids", "cod_max_order_total", "cod_max_
 async def get_settings(runtime: Runtime, principal: Principal) -> dict[str, Any]:
     principal.require(Scope.READ)
     async with runtime.db.read() as conn:
-        row = await tenancy_store.business_settings(conn, principal.business_id)
-    return {name.removeprefix("cod_"): row[name] for name in SETTING_NAMES}
+        settings = await tenancy_store.business_settings(conn, principal.business_id)
+    return {name.removeprefix("cod_"): getattr(settings, name) for name in SETTING_NAMES}
 
 
 async def update_settings(runtime: Runtime, principal: Principal,
@@ -184,10 +185,10 @@ async def update_settings(runtime: Runtime, principal: Principal,
 
     async def work(conn: AsyncConnection) -> None:
         current = await tenancy_store.business_settings(conn, principal.business_id)
-        merged = {**{n: current[n] for n in SETTING_NAMES},
+        merged = {**{n: getattr(current, n) for n in SETTING_NAMES},
                   **{f"cod_{k}": v for k, v in changes.items()}}
         merged["cod_zone_ids"] = [str(z) for z in merged["cod_zone_ids"]]
-        policy_of(merged)  # raises ValidationFailed naming the setting
+        policy_of(replace(current, **merged))  # raises ValidationFailed naming the setting
         known = {str(z.id) for z in await shipping_store.zone_terms(conn, principal.business_id)}
         unknown = sorted(set(merged["cod_zone_ids"]) - known)
         if unknown:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Any
+from typing import Any, Self
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import RowMapping
@@ -24,8 +25,49 @@ OPEN_COD_STATUSES = (OrderStatus.CONFIRMED.value, OrderStatus.PROCESSING.value,
                      OrderStatus.SHIPPED.value)
 
 
+@dataclass(frozen=True, slots=True)
+class BuyerRecord:
+    """A customer's cash record: trust score, delivered cash orders, and cash orders still
+    open (not yet collected)."""
+
+    cod_trust_score: int
+    cod_delivered: int
+    open_cod_orders: int
+
+    @classmethod
+    def from_row(cls, row: RowMapping) -> Self:
+        # A count may come back as another integer type (PostgreSQL's bigint, a Decimal).
+        return cls(cod_trust_score=row["cod_trust_score"], cod_delivered=row["cod_delivered"],
+                   open_cod_orders=int(row["open_cod_orders"]))
+
+
+@dataclass(frozen=True, slots=True)
+class OtpRow:
+    """A one-time code as stored: every column of ``cod_otps``, in table order."""
+
+    id: uuid.UUID
+    business_id: uuid.UUID
+    checkout_id: uuid.UUID
+    phone: str
+    code_hash: str
+    salt: bytes
+    expires_at: datetime
+    attempts: int
+    max_attempts: int
+    verified_at: datetime | None
+    consumed_at: datetime | None
+    created_at: datetime
+
+    @classmethod
+    def from_row(cls, row: RowMapping) -> Self:
+        return cls(**row)
+
+
+OTP_COLUMNS = tuple(f.name for f in fields(OtpRow))
+
+
 async def buyer_record(conn: AsyncConnection, business_id: uuid.UUID,
-                       customer_id: uuid.UUID) -> RowMapping:
+                       customer_id: uuid.UUID) -> BuyerRecord:
     """Trust score, delivered cash orders, and cash orders still open (not yet collected),
     in one statement."""
     open_orders = (select(func.count()).select_from(orders)
@@ -36,7 +78,7 @@ async def buyer_record(conn: AsyncConnection, business_id: uuid.UUID,
     stmt = select(customers.c.cod_trust_score, customers.c.cod_delivered,
                   open_orders.label("open_cod_orders")).where(
         customers.c.id == customer_id, customers.c.business_id == business_id)
-    return (await conn.execute(stmt)).mappings().one()
+    return BuyerRecord.from_row((await conn.execute(stmt)).mappings().one())
 
 
 async def set_trust(conn: AsyncConnection, customer_id: uuid.UUID, score: int, *,
@@ -51,10 +93,11 @@ async def insert_otp(conn: AsyncConnection, values: dict[str, Any]) -> None:
     await conn.execute(insert(otps).values(**values))
 
 
-async def latest_otp(conn: AsyncConnection, checkout_id: uuid.UUID) -> RowMapping | None:
+async def latest_otp(conn: AsyncConnection, checkout_id: uuid.UUID) -> OtpRow | None:
     stmt = (select(otps).where(otps.c.checkout_id == checkout_id)
             .order_by(otps.c.created_at.desc()).limit(1).with_for_update())
-    return (await conn.execute(stmt)).mappings().first()
+    row = (await conn.execute(stmt)).mappings().first()
+    return None if row is None else OtpRow.from_row(row)
 
 
 async def write_otp(conn: AsyncConnection, otp_id: uuid.UUID, values: dict[str, Any]) -> None:

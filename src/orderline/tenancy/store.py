@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Any
+from typing import Any, Self
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import RowMapping
@@ -86,18 +87,41 @@ async def channel_exists(conn: AsyncConnection, business_id: uuid.UUID, code: st
     return (await conn.execute(stmt)).first() is not None
 
 
-# The business settings a checkout is priced and checked with (cash on delivery included).
-SETTINGS = (businesses.c.prices_include_tax, businesses.c.min_order_total,
-            businesses.c.max_order_total, businesses.c.max_line_quantity,
-            businesses.c.allow_free_orders, businesses.c.price_max_age_seconds,
-            businesses.c.confirms_per_minute, businesses.c.reservation_ttl_seconds,
-            businesses.c.return_coupon_on_cancel, businesses.c.cod_enabled,
-            businesses.c.cod_zone_ids, businesses.c.cod_max_order_total,
-            businesses.c.cod_max_open_orders, businesses.c.cod_min_trust_score,
-            businesses.c.cod_otp_above_total, businesses.c.cod_otp_first_order,
-            businesses.c.cod_allow_discrepancy)
+@dataclass(frozen=True, slots=True)
+class BusinessSettings:
+    """The business settings a checkout is priced and checked with (cash on delivery
+    included): these columns of ``businesses``, in this order (``SETTINGS``)."""
+
+    prices_include_tax: bool
+    min_order_total: int
+    max_order_total: int
+    max_line_quantity: int
+    allow_free_orders: bool
+    price_max_age_seconds: int
+    confirms_per_minute: int
+    reservation_ttl_seconds: int
+    return_coupon_on_cancel: bool
+    cod_enabled: bool
+    cod_zone_ids: list[str]
+    cod_max_order_total: int | None
+    cod_max_open_orders: int
+    cod_min_trust_score: int
+    cod_otp_above_total: int | None
+    cod_otp_first_order: bool
+    cod_allow_discrepancy: bool
+
+    @classmethod
+    def from_row(cls, row: RowMapping) -> Self:
+        """From a row that holds the ``SETTINGS`` columns (and maybe others, as the checkout's
+        join does)."""
+        return cls(**{name: row[name] for name in SETTING_COLUMNS})
 
 
-async def business_settings(conn: AsyncConnection, business_id: uuid.UUID) -> RowMapping:
-    return (await conn.execute(select(*SETTINGS).where(businesses.c.id == business_id))
-            ).mappings().one()
+SETTING_COLUMNS = tuple(f.name for f in fields(BusinessSettings))
+# The columns to select with a statement that reads the settings.
+SETTINGS = tuple(businesses.c[name] for name in SETTING_COLUMNS)
+
+
+async def business_settings(conn: AsyncConnection, business_id: uuid.UUID) -> BusinessSettings:
+    return BusinessSettings.from_row((await conn.execute(
+        select(*SETTINGS).where(businesses.c.id == business_id))).mappings().one())
