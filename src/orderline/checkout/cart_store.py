@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from orderline.catalog.stock_store import held_sum
 from orderline.catalog.tables import StockLevel, Variant
 from orderline.checkout.tables import Cart, CartLine
+from orderline.core.db.rows import StoredRow
 from orderline.core.db.tables import table_of
 
 carts = table_of(Cart)
@@ -41,7 +42,7 @@ ABANDONED = "abandoned"
 
 
 @dataclass(frozen=True, slots=True)
-class CartRow:
+class CartRow(StoredRow):
     """What callers see of a cart: every column of ``carts`` but the token's hash and the
     business, in table order (the cart shown keeps that order of keys)."""
 
@@ -54,13 +55,6 @@ class CartRow:
     order_id: uuid.UUID | None
     created_at: datetime
     updated_at: datetime
-
-    @classmethod
-    def from_row(cls, row: RowMapping) -> Self:
-        return cls(**row)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in CART_COLUMNS}
 
 
 CART_COLUMNS = tuple(f.name for f in fields(CartRow))
@@ -84,7 +78,7 @@ class CartLineQuantity:
 
 
 @dataclass(frozen=True, slots=True)
-class PricedCartLine:
+class PricedCartLine(StoredRow):
     """A cart line with its variant now and its stock level at a location (``None`` when the
     variant was never stocked there): the columns of ``_lines_at``, in that order."""
 
@@ -98,10 +92,6 @@ class PricedCartLine:
     stock_level_id: uuid.UUID | None
     low_stock_threshold: int | None
     position: int
-
-    @classmethod
-    def from_row(cls, row: RowMapping) -> Self:
-        return cls(**row)
 
 
 @dataclass(frozen=True, slots=True)

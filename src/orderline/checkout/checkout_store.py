@@ -17,6 +17,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orderline.checkout.tables import Cart, Checkout
+from orderline.core.db.rows import StoredRow
 from orderline.core.db.tables import table_of
 from orderline.tenancy import store as tenancy_store
 from orderline.tenancy.store import BusinessSettings
@@ -33,7 +34,7 @@ SUPERSEDED = "superseded"
 
 
 @dataclass(frozen=True, slots=True)
-class CheckoutRow:
+class CheckoutRow(StoredRow):
     """A checkout as stored: every column of ``checkouts``, in table order."""
 
     id: uuid.UUID
@@ -60,10 +61,6 @@ class CheckoutRow:
     version: int
     created_at: datetime
     updated_at: datetime
-
-    def as_dict(self) -> dict[str, Any]:
-        """Column name to value, in table order (what is inserted)."""
-        return {name: getattr(self, name) for name in CHECKOUT_COLUMNS}
 
 
 CHECKOUT_COLUMNS = tuple(f.name for f in fields(CheckoutRow))

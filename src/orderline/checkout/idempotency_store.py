@@ -10,14 +10,14 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
-from typing import Any, Self
+from typing import Any
 
 from sqlalchemy import and_, delete, or_, select, update
-from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orderline.checkout.tables import IdempotencyKey
 from orderline.core.db.insert import insert_ignoring_conflict
+from orderline.core.db.rows import StoredRow
 from orderline.core.db.tables import table_of
 
 keys = table_of(IdempotencyKey)
@@ -27,7 +27,7 @@ COMPLETED = "completed"
 
 
 @dataclass(frozen=True, slots=True)
-class IdempotencyKeyRow:
+class IdempotencyKeyRow(StoredRow):
     """An idempotency key as stored: every column of ``idempotency_keys``, in table order."""
 
     id: uuid.UUID
@@ -41,10 +41,6 @@ class IdempotencyKeyRow:
     locked_until: datetime
     created_at: datetime
     expires_at: datetime
-
-    @classmethod
-    def from_row(cls, row: RowMapping) -> Self:
-        return cls(**row)
 
 
 IDEMPOTENCY_KEY_COLUMNS = tuple(f.name for f in fields(IdempotencyKeyRow))

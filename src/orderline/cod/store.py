@@ -12,6 +12,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orderline.cod.tables import CodOtp
+from orderline.core.db.rows import StoredRow
 from orderline.core.db.tables import table_of
 from orderline.orders.rules import OrderStatus
 from orderline.orders.tables import Customer, Order
@@ -42,7 +43,7 @@ class BuyerRecord:
 
 
 @dataclass(frozen=True, slots=True)
-class OtpRow:
+class OtpRow(StoredRow):
     """A one-time code as stored: every column of ``cod_otps``, in table order."""
 
     id: uuid.UUID
@@ -57,10 +58,6 @@ class OtpRow:
     verified_at: datetime | None
     consumed_at: datetime | None
     created_at: datetime
-
-    @classmethod
-    def from_row(cls, row: RowMapping) -> Self:
-        return cls(**row)
 
 
 OTP_COLUMNS = tuple(f.name for f in fields(OtpRow))

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Any, Self
+from typing import Any
 
 from sqlalchemy import and_, case, func, insert, or_, select, tuple_, update
 from sqlalchemy.engine import RowMapping
@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orderline.catalog.tables import Reservation
 from orderline.core.db.insert import insert_ignoring_conflict
+from orderline.core.db.rows import StoredRow
 from orderline.core.db.tables import table_of
 from orderline.events.tables import EventStream
 from orderline.orders.rules import REVENUE_STATUSES, OrderStatus
@@ -30,7 +31,7 @@ reservations = table_of(Reservation)
 
 
 @dataclass(frozen=True, slots=True)
-class OrderRow:
+class OrderRow(StoredRow):
     """An order as stored: every column of ``orders``, in table order (the order shown to
     callers keeps that order of keys)."""
 
@@ -73,20 +74,12 @@ class OrderRow:
     created_at: datetime
     updated_at: datetime
 
-    @classmethod
-    def from_row(cls, row: RowMapping) -> Self:
-        return cls(**row)
-
-    def as_dict(self) -> dict[str, Any]:
-        """Column name to value, in table order (what the order views are shaped from)."""
-        return {name: getattr(self, name) for name in ORDER_COLUMNS}
-
 
 ORDER_COLUMNS = tuple(f.name for f in fields(OrderRow))
 
 
 @dataclass(frozen=True, slots=True)
-class OrderLineRow:
+class OrderLineRow(StoredRow):
     """An order line as read back with its order (``load_lines``)."""
 
     order_id: uuid.UUID
@@ -99,19 +92,12 @@ class OrderLineRow:
     discount: int
     tax: int
 
-    @classmethod
-    def from_row(cls, row: RowMapping) -> Self:
-        return cls(**row)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in LINE_COLUMNS}
-
 
 LINE_COLUMNS = tuple(f.name for f in fields(OrderLineRow))
 
 
 @dataclass(frozen=True, slots=True)
-class NewOrderLine:
+class NewOrderLine(StoredRow):
     """One line of a new order, priced; ``refunded_quantity`` starts at the column's 0."""
 
     id: uuid.UUID
@@ -126,9 +112,6 @@ class NewOrderLine:
     line_total: int
     discount: int
     tax: int
-
-    def as_dict(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in NEW_LINE_COLUMNS}
 
 
 NEW_LINE_COLUMNS = tuple(f.name for f in fields(NewOrderLine))

@@ -18,6 +18,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orderline.core.db.insert import insert_ignoring_conflict
+from orderline.core.db.rows import StoredRow
 from orderline.core.db.tables import table_of
 from orderline.orders.tables import Order
 from orderline.payments.tables import PaymentIntent, PaymentMovement, ProviderEventRecord
@@ -29,7 +30,7 @@ orders = table_of(Order)
 
 
 @dataclass(frozen=True, slots=True)
-class IntentRow:
+class IntentRow(StoredRow):
     """A payment intent as stored: every column of ``payment_intents``, in table order."""
 
     id: uuid.UUID
@@ -54,16 +55,12 @@ class IntentRow:
     created_at: datetime
     updated_at: datetime
 
-    @classmethod
-    def from_row(cls, row: RowMapping) -> Self:
-        return cls(**row)
-
 
 INTENT_COLUMNS = tuple(f.name for f in fields(IntentRow))
 
 
 @dataclass(frozen=True, slots=True)
-class MovementRow:
+class MovementRow(StoredRow):
     """A ledger row as an order's payments show it: every column of ``payment_movements``
     but the business and the order, in table order."""
 
@@ -74,13 +71,6 @@ class MovementRow:
     source: str
     actor: str
     created_at: datetime
-
-    @classmethod
-    def from_row(cls, row: RowMapping) -> Self:
-        return cls(**row)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in MOVEMENT_COLUMNS}
 
 
 MOVEMENT_COLUMNS = tuple(f.name for f in fields(MovementRow))
