@@ -280,6 +280,32 @@ async def test_the_current_if_match_is_accepted_and_a_garbled_one_is_a_validatio
     assert await levels(client, merchant, "MUG") == (4, 0, 4)
 
 
+async def test_an_if_match_no_version_can_reach_is_412_on_orders_and_carts_alike(
+        client: httpx.AsyncClient, merchant: Merchant) -> None:
+    await add_product(client, merchant, "MUG", 5)
+    order = await place_order(client, merchant, ("MUG", 1))
+    cart = ok(await client.post("/v1/carts", headers=merchant.headers, json={"channel": "web"}),
+              201)
+    for huge in ('"9223372036854775808"', '"9' * 1 + "9" * 39 + '"'):
+        stale = {**merchant.headers, "If-Match": huge}
+        error_of(await client.patch(f"/v1/orders/{order['id']}/payment", json={},
+                                    headers=stale), 412, "version_conflict")
+        error_of(await client.post(f"/v1/carts/{cart['id']}/lines", headers=stale,
+                                   json={"sku": "MUG", "quantity": 1}),
+                 412, "version_conflict")
+    # A superscript two is a digit to str.isdigit() but not to int(); it goes as UTF-8 bytes.
+    for garbled in ('"\u00b2"'.encode(), b'"1e3"', b'"' + b"9" * 41 + b'"', b'"-1"'):
+        error_of(await client.post(f"/v1/carts/{cart['id']}/lines",
+                                   headers={**merchant.headers, "If-Match": garbled},
+                                   json={"sku": "MUG", "quantity": 1}),
+                 422, "validation_error")
+    again = ok(await client.get(f"/v1/carts/{cart['id']}", headers=merchant.headers))
+    assert (again["version"], again["lines"]) == (cart["version"], [])
+    assert ok(await client.get(f"/v1/orders/{order['id']}",
+                               headers=merchant.headers))["status"] == "pending_payment"
+    assert await levels(client, merchant, "MUG") == (5, 1, 4)
+
+
 async def test_a_payment_for_the_wrong_amount_is_refused_and_stock_stays_held(
         client: httpx.AsyncClient, merchant: Merchant) -> None:
     await add_product(client, merchant, "MUG", 5, price=1250)

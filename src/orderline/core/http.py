@@ -7,15 +7,17 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import re
 import uuid
 from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
 
-from orderline.core.errors import NotFound, ValidationFailed
+from orderline.core.errors import NotFound, ValidationFailed, VersionConflict
 from orderline.core.log_context import business_id_var, order_id_var
 from orderline.core.runtime import Runtime
+from orderline.core.schemas import STORED_INT_MAX
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -56,15 +58,24 @@ def parse_id(kind: str, raw: str) -> uuid.UUID:
         raise NotFound(kind, raw) from None
 
 
+_VERSION = re.compile(r"[0-9]{1,40}")
+
+
 def expected_version(if_match: Annotated[str | None, Header()] = None) -> int | None:
-    """``If-Match: "3"`` (or ``W/"3"``) names the version the caller last read."""
+    """``If-Match: "3"`` (or ``W/"3"``) names the version the caller last read. Every route
+    with a version reads it here: ASCII digits only, and a number no stored version can
+    reach is a stale version (412), never a database error."""
     if if_match is None or if_match.strip() == "*":
         return None
     raw = if_match.strip().removeprefix("W/").strip('"')
-    if not raw.isdigit():
+    if not _VERSION.fullmatch(raw):
         raise ValidationFailed('If-Match must be the ETag you received, such as "3".',
                                details={"if_match": if_match})
-    return int(raw)
+    version = int(raw)
+    if version > STORED_INT_MAX:
+        raise VersionConflict("No version that large exists; fetch it again and send the ETag "
+                              "you receive.", details={"if_match": if_match})
+    return version
 
 
 VersionDep = Annotated[int | None, Depends(expected_version)]
