@@ -15,6 +15,7 @@ from orderline.api import metrics_route as metrics_routes
 from orderline.api.errors import install_error_handlers
 from orderline.api.limits import BodySizeLimit, RouteLimit
 from orderline.api.request_ids import RequestIds
+from orderline.api.unexpected import UnexpectedErrors
 from orderline.catalog import inventory_routes as inventory
 from orderline.catalog import routes as catalog
 from orderline.checkout import cart_routes as carts
@@ -93,6 +94,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     proof_upload = RouteLimit(re.compile(r"^/v1/orders/[^/]+/payment-proof$"),
                               settings.proof_upload_max_bytes + 64 * 1024, "file_too_large",
                               "Payment proof files are")
+    app.add_middleware(UnexpectedErrors)  # innermost: answers any error the routes raise
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, routes=[proof_upload])
     app.add_middleware(RequestIds)
     return app

@@ -190,15 +190,7 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     return error_response(code, message, status=exc.status_code)
 
 
-async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("unhandled error on %s %s", request.method, request.url.path)
-    return error_response("internal_error",
-                          "Something went wrong on our side; it has been logged. Retry later.",
-                          status=500)
-
-
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(Exception, _unexpected)

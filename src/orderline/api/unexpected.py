@@ -1,0 +1,50 @@
+"""An unexpected error answers a JSON 500 in the error shape, naming the request id the log
+line carries, and the connection stays open for the client's next request.
+
+Starlette's own handler for ``Exception`` sends its answer and then raises the error again, so
+the server drops the connection and a client reusing it gets ECONNRESET on its next request.
+This plain ASGI middleware sits inside ``RequestIds`` (so the id is set) and answers instead.
+An error after the answer has started cannot be answered again: it is raised as before.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from orderline.api.errors import error_response
+from orderline.core.log_context import request_id_var
+
+log = logging.getLogger(__name__)
+
+
+class UnexpectedErrors:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched)
+        except Exception:
+            if started:
+                raise
+            request_id = request_id_var.get()
+            log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"),
+                          extra={"request_id": request_id})
+            response = error_response(
+                "internal_error", "Something went wrong on our side; it has been logged. "
+                "Retry later, and quote the request id if it happens again.",
+                {"request_id": request_id}, status=500)
+            await response(scope, receive, send)
