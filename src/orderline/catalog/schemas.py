@@ -6,11 +6,11 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, Field, StrictInt, field_validator
+from pydantic import BaseModel, Field, StrictInt
 
 from orderline.catalog.products import MAX_WEIGHT_GRAMS, NewVariant
 from orderline.catalog.rules import MovementReason
-from orderline.core.schemas import Body, MinorUnits, Sku
+from orderline.core.schemas import Body, MinorUnits, PatchBody, Sku
 
 # For shipping priced by weight; 0 when not given.
 WeightGrams = Annotated[StrictInt, Field(ge=0, le=MAX_WEIGHT_GRAMS, description="grams")]
@@ -40,20 +40,14 @@ class VariantsAdd(Body):
     variants: Annotated[list[VariantIn], Field(min_length=1, max_length=200)]
 
 
-class VariantUpdate(Body):
+class VariantUpdate(PatchBody):
+    clearable = frozenset({"low_stock_threshold"})
+
     name: Annotated[str | None, Field(min_length=1, max_length=300)] = None
     price: MinorUnits | None = None
     # null clears the threshold
     low_stock_threshold: Annotated[StrictInt | None, Field(ge=0, le=1_000_000_000)] = None
     weight_grams: WeightGrams | None = None
-
-    @field_validator("name", "price", "weight_grams")
-    @classmethod
-    def _given_means_not_null(cls, value: object) -> object:
-        # Left out keeps the current value; an explicit null has no meaning for these.
-        if value is None:
-            raise ValueError("cannot be null; leave the field out to keep the current value")
-        return value
 
 
 class StockAdjustment(Body):

@@ -9,7 +9,7 @@ from typing import Annotated
 from pydantic import BaseModel, Field, StrictBool, StrictInt
 
 from orderline.cod.rules import CodOutcome
-from orderline.core.schemas import Body, MinorUnits
+from orderline.core.schemas import Body, MinorUnits, PatchBody
 
 
 class CodeIn(Body):
@@ -25,7 +25,9 @@ class DeliveryFailedIn(Body):
     note: Annotated[str, Field(max_length=500)] = ""
 
 
-class CodSettingsIn(Body):
+class CodSettingsIn(PatchBody):
+    clearable = frozenset({"max_order_total", "otp_above_total"})
+
     """Only the fields sent change; ``null`` clears a limit."""
 
     enabled: StrictBool | None = None

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationInfo, field_validator
 
 EMAIL_PATTERN = r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$"
 PHONE_PATTERN = r"^\+?[0-9 ()\-]{5,40}$"
@@ -14,6 +14,22 @@ class Body(BaseModel):
     """Unknown fields are refused, so a typo never silently does nothing."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class PatchBody(Body):
+    """A body that changes what it names: a field left out keeps its value. ``null`` clears
+    the fields in ``clearable`` (a limit, a date, an optional account detail); on any other
+    field it is refused with a 422 naming the field, never taken as "unchanged" and never
+    passed on to the database."""
+
+    clearable: ClassVar[frozenset[str]] = frozenset()
+
+    @field_validator("*")
+    @classmethod
+    def _null_only_where_it_clears(cls, value: object, info: ValidationInfo) -> object:
+        if value is None and info.field_name not in cls.clearable:
+            raise ValueError("cannot be null; leave the field out to keep the current value")
+        return value
 
 
 # The largest integer both databases store (64-bit); bigger numbers in a query are refused.

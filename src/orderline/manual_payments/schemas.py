@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, StrictBool, StrictInt
 
-from orderline.core.schemas import Body
+from orderline.core.schemas import Body, PatchBody
 
 ShortText = Annotated[str, Field(min_length=1, max_length=200)]
 
@@ -41,7 +41,9 @@ class MethodCreate(Body):
     position: Annotated[StrictInt, Field(ge=0, le=1000)] = 0
 
 
-class MethodUpdate(Body):
+class MethodUpdate(PatchBody):
+    clearable = frozenset({"bank_name", "details", "channels"})
+
     name: Annotated[str | None, Field(max_length=100)] = None
     account_name: Annotated[str | None, Field(max_length=200)] = None
     account_number: Annotated[str | None, Field(max_length=100)] = None
@@ -53,7 +55,9 @@ class MethodUpdate(Body):
     position: Annotated[StrictInt | None, Field(ge=0, le=1000)] = None
 
 
-class ProofSettingsIn(Body):
+class ProofSettingsIn(PatchBody):
+    clearable = frozenset({"auto_approve_threshold"})
+
     """Only the fields sent change; ``auto_approve_threshold: null`` turns it off."""
 
     proof_deadline_minutes: StrictInt | None = None

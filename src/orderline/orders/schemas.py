@@ -8,7 +8,15 @@ from typing import Annotated, Any
 
 from pydantic import AnyHttpUrl, BaseModel, Field
 
-from orderline.core.schemas import EMAIL_PATTERN, PHONE_PATTERN, Body, MinorUnits, Quantity, Sku
+from orderline.core.schemas import (
+    EMAIL_PATTERN,
+    PHONE_PATTERN,
+    Body,
+    MinorUnits,
+    PatchBody,
+    Quantity,
+    Sku,
+)
 from orderline.orders.rules import CancelReason, OrderStatus, RequestedLine
 from orderline.orders.service import Contact
 
@@ -43,7 +51,7 @@ class OrderCreate(Body):
                                                       "if omitted")] = None
 
 
-class OrderUpdate(Body):
+class OrderUpdate(PatchBody):
     note: Annotated[str | None, Field(max_length=2000)] = None
     customer: CustomerIn | None = None
     lines: Annotated[list[LineIn] | None, Field(min_length=1, max_length=100)] = None

@@ -10,9 +10,9 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, Field, StrictBool, StrictFloat, StrictInt, field_validator
+from pydantic import BaseModel, Field, StrictBool, StrictFloat, StrictInt
 
-from orderline.core.schemas import Body, MinorUnits
+from orderline.core.schemas import Body, MinorUnits, PatchBody
 from orderline.pricing.engine import ShippingKind
 from orderline.shipping.service import (
     MAX_METHOD_NAME,
@@ -39,13 +39,6 @@ RateValue = Annotated[Annotated[str, Field(max_length=30)] | StrictInt | StrictF
     description="a percentage: \"8.25\" is 8.25%", examples=["8.25"])]
 
 
-def _not_null(value: object) -> object:
-    # Left out keeps the current value; an explicit null has no meaning for these fields.
-    if value is None:
-        raise ValueError("cannot be null; leave the field out to keep the current value")
-    return value
-
-
 class ZoneCreate(Body):
     name: ZoneName
     countries: Countries
@@ -54,15 +47,12 @@ class ZoneCreate(Body):
     position: Position = 0
 
 
-class ZoneUpdate(Body):
+class ZoneUpdate(PatchBody):
     name: ZoneName | None = None
     countries: Countries | None = None
     regions: Regions | None = None
     postal_prefixes: PostalPrefixes | None = None
     position: Position | None = None
-
-    _given_means_not_null = field_validator(
-        "name", "countries", "regions", "postal_prefixes", "position")(_not_null)
 
 
 class WeightBandIn(Body):
@@ -85,7 +75,9 @@ class MethodCreate(Body):
     position: Position = 0
 
 
-class MethodUpdate(Body):
+class MethodUpdate(PatchBody):
+    clearable = frozenset({"free_above"})
+
     name: MethodName | None = None
     kind: ShippingKind | None = None
     price: MinorUnits | None = None
@@ -94,9 +86,6 @@ class MethodUpdate(Body):
     active: StrictBool | None = None
     position: Position | None = None
 
-    _given_means_not_null = field_validator(
-        "name", "kind", "price", "weight_bands", "active", "position")(_not_null)
-
 
 class TaxRateCreate(Body):
     name: RateName
@@ -104,12 +93,10 @@ class TaxRateCreate(Body):
     applies_to_shipping: StrictBool = True
 
 
-class TaxRateUpdate(Body):
+class TaxRateUpdate(PatchBody):
     name: RateName | None = None
     rate: RateValue | None = None
     applies_to_shipping: StrictBool | None = None
-
-    _given_means_not_null = field_validator("name", "rate", "applies_to_shipping")(_not_null)
 
 
 class WeightBandOut(BaseModel):

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field, StrictBool, StrictInt
 
-from orderline.core.schemas import EMAIL_PATTERN, Body
+from orderline.core.schemas import EMAIL_PATTERN, Body, PatchBody
 
 
 class ChannelCreate(Body):
@@ -21,7 +21,7 @@ class ApiKeyCreate(Body):
     scopes: Annotated[list[str], Field(min_length=1, max_length=4)]
 
 
-class BusinessUpdate(Body):
+class BusinessUpdate(PatchBody):
     name: Annotated[str | None, Field(min_length=1, max_length=200)] = None
     reservation_ttl_seconds: StrictInt | None = None
     # Lets webhooks go to loopback and private addresses (a receiver on your own machine).
