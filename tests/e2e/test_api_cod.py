@@ -209,3 +209,22 @@ async def test_another_business_cannot_collect_or_fail_a_cash_order(
                                headers=shop.merchant.headers))["status"] == "confirmed"
     error_of(await client.patch("/v1/business/cod", headers=rival.headers,
                                 json={"zone_ids": [shop.zone_id]}), 422, "validation_error")
+
+
+async def test_strangers_cannot_use_up_the_buyers_codes(
+        client: httpx.AsyncClient, runtime: Runtime, inbox: Inbox, rival: Merchant) -> None:
+    shop = await cod_shop(client, runtime)
+    cart, checkout = await cod_checkout(client, shop.merchant)
+    other_cart, _ = await cod_checkout(client, shop.merchant)
+    url = f"/v1/checkouts/{checkout['id']}/otp"
+    for _ in range(4):  # more than the checkout's send budget (3)
+        error_of(await client.post(url, headers=rival.headers), 404, "not_found")
+        error_of(await client.post(url, headers=other_cart.headers), 404, "not_found")
+    assert inbox.sent == []
+    # The buyer still has the whole budget: three codes, then rate_limited.
+    for _ in range(3):
+        ok(await client.post(url, headers=cart.headers))
+    error_of(await client.post(url, headers=cart.headers), 429, "rate_limited")
+    ok(await client.post(f"{url}/verify", headers=cart.headers,
+                         json={"code": inbox.last_code()}))
+    ok(await confirm(client, cart, checkout), 201)

@@ -28,12 +28,6 @@ async def send_code(runtime: Runtime, caller: CartCaller,
     """Send a new code to the checkout's phone through the notifier (SMS or WhatsApp adapter;
     the log by default). A few sends per checkout, then ``rate_limited``."""
     now = runtime.clock.now()
-    decision = await runtime.limiter.hit(f"otp:{checkout_id}", limit=OTP_SENDS_PER_CHECKOUT,
-                                         window_seconds=int(OTP_TTL.total_seconds()))
-    if not decision.allowed:
-        raise RateLimited(f"Too many codes for this checkout; try again in "
-                          f"{decision.retry_after_seconds} s.",
-                          details={"retry_after_seconds": decision.retry_after_seconds})
     code = otp.new_code(secrets.SystemRandom())
     state = otp.issue(code, salt=otp.new_salt(secrets.token_bytes), now=now, ttl=OTP_TTL)
 
@@ -42,6 +36,14 @@ async def send_code(runtime: Runtime, caller: CartCaller,
         if checkout is None:
             raise NotFound("checkout", checkout_id)
         caller.reach(checkout.cart_id, write=True)
+        # The send budget is the checkout's buyer's: counted only once the caller is known to
+        # reach this checkout, so a stranger's tries never use it up.
+        decision = await runtime.limiter.hit(f"otp:{checkout_id}", limit=OTP_SENDS_PER_CHECKOUT,
+                                             window_seconds=int(OTP_TTL.total_seconds()))
+        if not decision.allowed:
+            raise RateLimited(f"Too many codes for this checkout; try again in "
+                              f"{decision.retry_after_seconds} s.",
+                              details={"retry_after_seconds": decision.retry_after_seconds})
         if checkout.payment_method != COD or checkout.status != checkout_store.OPEN:
             raise ValidationFailed("Codes are sent for open cash-on-delivery checkouts only.",
                                    details={"payment_method": checkout.payment_method,
