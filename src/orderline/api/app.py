@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from orderline import __version__
 from orderline.api import health
 from orderline.api import metrics_route as metrics_routes
+from orderline.api.control_characters import ControlCharacters
 from orderline.api.errors import install_error_handlers
 from orderline.api.limits import BodySizeLimit, RouteLimit
 from orderline.api.request_ids import RequestIds
@@ -95,6 +96,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
                               settings.proof_upload_max_bytes + 64 * 1024, "file_too_large",
                               "Payment proof files are")
     app.add_middleware(UnexpectedErrors)  # innermost: answers any error the routes raise
+    app.add_middleware(ControlCharacters)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, routes=[proof_upload])
     app.add_middleware(RequestIds)
     return app

@@ -4,16 +4,35 @@ from __future__ import annotations
 
 from typing import Annotated, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from orderline.core.text import strings_with_control_characters
 
 EMAIL_PATTERN = r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$"
 PHONE_PATTERN = r"^\+?[0-9 ()\-]{5,40}$"
 
 
 class Body(BaseModel):
-    """Unknown fields are refused, so a typo never silently does nothing."""
+    """Unknown fields are refused, so a typo never silently does nothing; no string may hold
+    a control character (``core.text``)."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_control_characters(cls, data: object) -> object:
+        for where, character in strings_with_control_characters(data):
+            raise ValueError(f"{where} holds the control character {character}; send text "
+                             "without it")
+        return data
 
 
 class PatchBody(Body):
