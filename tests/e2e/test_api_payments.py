@@ -10,12 +10,22 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from orderline.core.runtime import Runtime
 from orderline.payments.providers.configured import providers_of
 from orderline.payments.providers.sandbox import SandboxGateway
+from orderline.wiring import provide_parts
 from tests.conftest import Merchant, new_merchant
-from tests.e2e.conftest import add_product, error_of, levels, movements, ok, place_order
+from tests.e2e.conftest import (
+    add_product,
+    api_client,
+    error_of,
+    levels,
+    movements,
+    ok,
+    place_order,
+)
 
 SECRET = "whsec_e2e_sandbox"
 
@@ -268,3 +278,25 @@ async def test_the_business_chooses_which_provider_takes_its_card_payments(
     intent = ok(await client.post(f"/v1/orders/{order['id']}/payments", headers=m.headers,
                                   json={"payment_method": "pm_card_visa"}), 201)
     assert (intent["provider"], intent["status"]) == ("other", "captured")
+
+
+async def test_in_production_the_documented_sandbox_secret_pays_nothing(
+        runtime: Runtime) -> None:
+    settings = runtime.settings.model_copy(update={
+        "environment": "production", "sandbox_enabled": False,
+        "proof_master_keys": SecretStr("k1:" + "A" * 44)})
+    production = provide_parts(Runtime(settings=settings, db=runtime.db))
+    async with api_client(production) as client:
+        m = await new_merchant(production)
+        order = await an_order(client, m)
+        body = (b'{"id": "evt_doc", "type": "payment_intent.succeeded", "created": '
+                + str(int(time.time())).encode() + b', "data": {"object": {"id": "pi_x"}}}')
+        error_of(await client.post("/v1/payments/webhooks/sandbox", content=body,
+                                   headers=signed(body, secret="whsec_sandbox_local")),
+                 422, "unknown_payment_provider")
+        error_of(await client.post(f"/v1/orders/{order['id']}/payments", headers=m.headers,
+                                   json={"provider": "sandbox",
+                                         "payment_method": "pm_card_visa"}),
+                 422, "unknown_payment_provider")
+        assert ok(await client.get(f"/v1/orders/{order['id']}",
+                                   headers=m.headers))["status"] == "pending_payment"

@@ -132,3 +132,16 @@ async def test_payments_reconcile_passes_on_a_clean_ledger_and_reports_a_mismatc
     assert broken.returncode == 1
     assert f"PROBLEM order {order['number']}" in broken.stdout
     assert "amount_authorized is 401 but its authorize ledger rows sum to 400" in broken.stdout
+
+
+def test_production_refuses_to_serve_with_the_sandbox_and_says_what_to_set(
+        database_url: str) -> None:
+    env = {**os.environ, "ORDERLINE_DATABASE_URL": database_url,
+           "ORDERLINE_ENVIRONMENT": "production"}
+    for command in (["serve", "--port", "1"], ["worker"], ["migrate"]):
+        done = subprocess.run([ORDERLINE, *command], env=env, capture_output=True, text=True,
+                              timeout=120, check=False)
+        assert done.returncode == 2, (command, done.stdout, done.stderr)
+        assert "ORDERLINE_SANDBOX_ENABLED=false" in done.stderr
+        assert "ORDERLINE_PROOF_MASTER_KEYS" in done.stderr
+        assert "Traceback" not in done.stderr

@@ -10,9 +10,10 @@ import tempfile
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, NoReturn, TypeVar
 
 import typer
+from pydantic import ValidationError
 
 from orderline.core.config import Settings
 from orderline.core.logs import configure_logging
@@ -56,7 +57,10 @@ VerboseOpt = Annotated[bool, typer.Option(help="list the SQL statements counted"
 def _settings(database_url: str | None) -> Settings:
     if database_url:
         os.environ["ORDERLINE_DATABASE_URL"] = database_url  # server processes inherit it
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as refused:
+        _fail("; ".join(str(e["msg"]).removeprefix("Value error, ") for e in refused.errors()))
     configure_logging(settings.log_level)
     return settings
 
@@ -72,7 +76,7 @@ def _with_runtime(settings: Settings, job: Callable[[Runtime], Awaitable[T]]) ->
     return asyncio.run(main())
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     typer.secho(message, fg=typer.colors.RED, err=True)
     raise typer.Exit(2)
 

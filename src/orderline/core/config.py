@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal, Self
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from orderline.core.retry import RetrySchedule
@@ -15,6 +16,12 @@ DEFAULT_DATA_DIR = Path("data")
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ORDERLINE_", extra="ignore")
 
+    environment: Literal["development", "production"] = Field(
+        default="development",
+        description="production refuses to start with anything that is only safe on a "
+        "developer's machine: the sandbox payment provider (its webhook secret is public), "
+        "generated proof master keys, or Stripe without its webhook secret.",
+    )
     data_dir: Path = Field(
         default=DEFAULT_DATA_DIR,
         description="Where the embedded SQLite database, the generated proof master keys and "
@@ -198,6 +205,31 @@ class Settings(BaseSettings):
         description="Only for the deterministic interleaving tests: lets a test pause named "
         "points.",
     )
+
+    @model_validator(mode="after")
+    def _safe_for_its_environment(self) -> Self:
+        problems = self.production_problems() if self.environment == "production" else []
+        if problems:
+            raise ValueError("ORDERLINE_ENVIRONMENT=production refuses to start: "
+                             + " ".join(problems))
+        return self
+
+    def production_problems(self) -> list[str]:
+        """What this configuration would expose in production, each with what to do."""
+        problems = []
+        if self.sandbox_enabled:
+            problems.append("The sandbox payment provider is on, and anyone who reads the "
+                            "docs can sign its webhooks and mark orders paid: set "
+                            "ORDERLINE_SANDBOX_ENABLED=false.")
+        if not self.proof_master_keys.get_secret_value().strip():
+            problems.append("Payment proofs would be sealed with a key file generated on this "
+                            "machine: set ORDERLINE_PROOF_MASTER_KEYS (the same on every "
+                            "machine).")
+        if (self.stripe_api_key.get_secret_value()
+                and not self.stripe_webhook_secret.get_secret_value()):
+            problems.append("Stripe is on without ORDERLINE_STRIPE_WEBHOOK_SECRET, so its "
+                            "webhooks could not be verified: set it.")
+        return problems
 
     def resolved_database_url(self) -> str:
         """The URL with the async driver filled in (asyncpg / aiosqlite)."""
