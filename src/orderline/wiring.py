@@ -50,7 +50,8 @@ def provide_parts(runtime: Runtime) -> Runtime:
         cancelling=(coupon_order_steps.give_back_on_cancel,
                     payment_order_steps.cancel_live_payments,
                     manual_order_steps.close_proofs_when_cancelled),
-        editing_lines=(manual_order_steps.refuse_line_edits,)))
+        editing_lines=(manual_order_steps.refuse_line_edits,),
+        buyer_payment=manual_order_steps.buyer_payment))
     runtime.provide(CARD_PROVIDERS, lambda rt: lambda: sorted(providers_of(rt)))
     return runtime
 

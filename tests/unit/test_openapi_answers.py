@@ -24,7 +24,9 @@ def _is_named(response: dict[str, Any]) -> bool:
         schema = body.get("schema", {})
         if schema.get("type") == "array":  # a list of named things (an order's history)
             schema = schema.get("items", {})
-        if "$ref" not in schema:
+        # One of several named things (an order, as its merchant or its buyer sees it).
+        choices = schema.get("anyOf", [schema])
+        if not all("$ref" in choice for choice in choices):
             return False
     return True
 

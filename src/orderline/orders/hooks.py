@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -38,6 +39,7 @@ class OrderChange:
 
 
 Step = Callable[[AsyncConnection, OrderChange], Awaitable[None]]
+BuyerPayment = Callable[[AsyncConnection, OrderRow], Awaitable[dict[str, Any] | None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +50,8 @@ class OrderHooks:
     cancelling: Sequence[Step] = ()
     # The merchant edits the lines: a step raises a domain error to refuse.
     editing_lines: Sequence[Step] = ()
+    # What the buyer is told about paying this order by hand (a manual method), or None.
+    buyer_payment: BuyerPayment | None = None
 
 
 def _unwired(runtime: Runtime) -> OrderHooks:

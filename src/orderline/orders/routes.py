@@ -17,10 +17,13 @@ from orderline.core.http import (
     parse_id,
 )
 from orderline.core.schemas import STORED_INT_MAX
+from orderline.orders import reading
 from orderline.orders import service as orders
 from orderline.orders import status as order_status
+from orderline.orders.deps import OrderCallerDep
 from orderline.orders.rules import CancelReason, OrderStatus
 from orderline.orders.schemas import (
+    BuyerOrderOut,
     HistoryEntry,
     OrderOut,
     OrderPage,
@@ -79,11 +82,13 @@ async def order_stats(runtime: RuntimeDep, principal: PrincipalDep,
                                     created_to=created_to)
 
 
-@router.get("/{order_id}", response_model=OrderOut)
-async def get_order(order_id: str, runtime: RuntimeDep, principal: PrincipalDep,
+@router.get("/{order_id}", response_model=OrderOut | BuyerOrderOut)
+async def get_order(runtime: RuntimeDep, caller: OrderCallerDep,
                     response: Response) -> dict[str, Any]:
-    order = await orders.get_order(runtime, principal, parse_id("order", order_id))
-    return _with_etag(response, order)
+    """The order: the merchant's view with an API key (read scope), the buyer's own view
+    (``BuyerOrderOut``) with the order's access token (``Bearer oat_...``)."""
+    order = await reading.read_order(runtime, caller)
+    return order if caller.is_buyer else _with_etag(response, order)
 
 
 @router.get("/{order_id}/history", response_model=list[HistoryEntry])

@@ -131,6 +131,53 @@ class OrderOut(BaseModel):
     updated_at: datetime
 
 
+class BuyerContactOut(BaseModel):
+    name: str
+    phone: str | None
+    email: str | None
+
+
+class BuyerHistoryEntry(BaseModel):
+    action: str
+    from_status: str | None
+    to_status: str | None
+    at: datetime
+
+
+class BuyerOrderOut(BaseModel):
+    """What the order's buyer (its access token) sees: no merchant note, internal ids, pricing
+    internals, or who did what."""
+
+    id: uuid.UUID
+    number: str
+    status: OrderStatus
+    channel: str
+    payment_method: str
+    currency: str
+    subtotal: int
+    discount_total: int
+    shipping_total: int
+    shipping_discount: int
+    tax_total: int
+    total: int
+    prices_include_tax: bool
+    customer: BuyerContactOut
+    lines: list[LineOut]
+    shipping_address: dict[str, Any] | None
+    shipping: ShippingOut
+    payment_deadline: datetime
+    paid_at: datetime | None
+    cancelled_at: datetime | None
+    shipped_at: datetime | None
+    delivered_at: datetime | None
+    payment_instructions: dict[str, Any] | None = Field(description=(
+        "for a bank transfer or e-wallet: where to pay, the exact amount, the reference, the "
+        "deadline and each proof's fate (as GET .../payment-instructions)"))
+    history: list[BuyerHistoryEntry]
+    created_at: datetime
+    updated_at: datetime
+
+
 class PlacedOrderOut(OrderOut):
     access_token: str = Field(description=(
         "The buyer's key to this order (live updates at /v1/orders/{id}/events?access_token=). "

@@ -42,6 +42,32 @@ def shape(order: Mapping[Any, Any], order_lines: Sequence[Mapping[Any, Any]]) ->
     return view
 
 
+# What the order's buyer sees of it: no merchant note, no internal ids, no pricing internals.
+BUYER_FIELDS = (
+    "id", "number", "status", "channel", "payment_method", "currency", "subtotal",
+    "discount_total", "shipping_total", "shipping_discount", "tax_total", "total",
+    "prices_include_tax", "shipping_address", "payment_deadline", "paid_at", "cancelled_at",
+    "shipped_at", "delivered_at", "created_at", "updated_at",
+)
+
+
+def buyer_shape(order: Mapping[Any, Any], order_lines: Sequence[Mapping[Any, Any]],
+                history: Sequence[Mapping[Any, Any]],
+                payment: dict[str, Any] | None) -> dict[str, Any]:
+    """The buyer's view of their own order: status, lines, totals, how to pay, tracking, and
+    what happened when (without who did it or the merchant's notes)."""
+    view = {k: order[k] for k in BUYER_FIELDS}
+    view["customer"] = {"name": order["customer_name"], "phone": order["customer_phone"],
+                        "email": order["customer_email"]}
+    view["lines"] = [{k: line[k] for k in _LINE_FIELDS} for line in order_lines]
+    view["shipping"] = {"carrier": order["carrier"], "tracking_number": order["tracking_number"],
+                        "tracking_url": order["tracking_url"]}
+    view["payment_instructions"] = payment
+    view["history"] = [{"action": h["action"], "from_status": h["from_status"],
+                        "to_status": h["to_status"], "at": h["created_at"]} for h in history]
+    return view
+
+
 async def shaped(conn: AsyncConnection,
                  rows: Sequence[order_store.OrderRow]) -> list[dict[str, Any]]:
     if not rows:

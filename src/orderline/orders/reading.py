@@ -1,0 +1,30 @@
+"""Reading one order, by whoever may: its merchant (an API key) or its buyer (the order's access
+token), each with their own view."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from orderline.core.errors import NotFound
+from orderline.core.runtime import Runtime
+from orderline.orders import store as order_store
+from orderline.orders.callers import OrderCaller
+from orderline.orders.hooks import hooks_of
+from orderline.orders.service import get_order
+from orderline.orders.views import buyer_shape
+
+
+async def read_order(runtime: Runtime, caller: OrderCaller) -> dict[str, Any]:
+    """The order as its caller may see it: the merchant's full view for a key with the read
+    scope, the buyer's own view for the order's access token."""
+    if caller.principal is not None:
+        return await get_order(runtime, caller.principal, caller.order_id)
+    async with runtime.db.read() as conn:
+        row = await order_store.load_order(conn, caller.business_id, caller.order_id)
+        if row is None:
+            raise NotFound("order", caller.order_id)
+        lines = [line.as_dict() for line in await order_store.load_lines(conn, [row.id])]
+        history = await order_store.history(conn, caller.business_id, caller.order_id)
+        read_payment = hooks_of(runtime).buyer_payment
+        payment = None if read_payment is None else await read_payment(conn, row)
+    return buyer_shape(row.as_dict(), lines, history, payment)
