@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -22,7 +21,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -36,7 +34,7 @@ from orderline.tenancy import service as tenancy
 from tests.conftest import Merchant, new_merchant
 from tests.e2e.conftest import error_of
 from tests.support.catalog import stock_sku
-from tests.support.servers import free_port, running_server
+from tests.support.servers import running_server, serving_in_thread
 
 pytestmark = pytest.mark.slow
 
@@ -412,20 +410,8 @@ async def test_open_streams_end_when_the_server_shuts_down(
 def server_in_thread(database_url: str) -> Iterator[tuple[str, FastAPI]]:
     """The app under uvicorn in a thread of this process, so a test can look at its hub."""
     app = create_app(Settings(database_url=database_url, live_poll_seconds=60))
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                           log_level="warning", access_log=False))
-    thread = threading.Thread(target=server.run, name="uvicorn-in-test", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + WAIT
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    try:
+    with serving_in_thread(app, wait=WAIT) as port:
         yield f"http://127.0.0.1:{port}", app
-    finally:
-        server.should_exit = True
-        thread.join(WAIT)
 
 
 async def test_a_client_that_goes_away_releases_its_stream(

@@ -6,41 +6,18 @@ from __future__ import annotations
 import http.client
 import json
 import logging
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 
-import uvicorn
 from fastapi import FastAPI
 
 from orderline.api.app import create_app
 from orderline.core.config import Settings
-from tests.support.servers import free_port
+from tests.support.servers import serving_in_thread
 
 WAIT = 10.0
 
 
 class Broken(RuntimeError):
     """What a bug raises in this test's route."""
-
-
-@contextmanager
-def serving(app: FastAPI) -> Iterator[int]:
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                           log_level="warning", access_log=False))
-    thread = threading.Thread(target=server.run, name="uvicorn-in-test", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + WAIT
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    try:
-        yield port
-    finally:
-        server.should_exit = True
-        thread.join(WAIT)
 
 
 def with_a_bug(database_url: str) -> FastAPI:
@@ -73,7 +50,7 @@ def test_a_bug_answers_a_json_500_with_the_request_id_and_keeps_the_connection(
     kept = Kept()
     logger = logging.getLogger("orderline.api.unexpected")
     logger.addHandler(kept)
-    with serving(app) as port:
+    with serving_in_thread(app) as port:
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=WAIT)
         try:
             connection.request("GET", "/test/broken", headers={"X-Request-ID": "req-boom-1"})

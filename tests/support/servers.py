@@ -1,4 +1,5 @@
-"""Run ``orderline serve`` / ``orderline worker`` as real processes for end-to-end tests."""
+"""Run ``orderline serve`` / ``orderline worker`` as real processes for end-to-end tests, or an
+app under uvicorn in a thread of the test's process."""
 
 from __future__ import annotations
 
@@ -7,12 +8,15 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import uvicorn
+from fastapi import FastAPI
 
 ORDERLINE = str(Path(sys.executable).with_name("orderline"))
 
@@ -81,3 +85,23 @@ def running_worker(database_url: str, *, interval: float = 0.2,
     with _process([ORDERLINE, "worker", "--interval", str(interval)],
                   _env(database_url, extra_env)) as (proc, _log):
         yield proc
+
+
+@contextmanager
+def serving_in_thread(app: FastAPI, *, wait: float = 10.0) -> Iterator[int]:
+    """The app under uvicorn in a thread of this process (a real socket, so a test can look at
+    connections and at the app's state); yields the port."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
+                                           log_level="warning", access_log=False))
+    thread = threading.Thread(target=server.run, name="uvicorn-in-test", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + wait
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    try:
+        yield port
+    finally:
+        server.should_exit = True
+        thread.join(wait)

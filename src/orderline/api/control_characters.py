@@ -7,20 +7,15 @@ from __future__ import annotations
 from urllib.parse import parse_qsl
 
 from starlette.responses import JSONResponse
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from orderline.api.errors import error_body
+from orderline.api.middleware import HttpMiddleware
 from orderline.core.text import control_character
 
 
-class ControlCharacters:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+class ControlCharacters(HttpMiddleware):
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = _refusal(scope)
         if response is None:
             await self.app(scope, receive, send)

@@ -13,21 +13,16 @@ import logging
 import time
 import uuid
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
+from orderline.api.middleware import HttpMiddleware
 from orderline.core.log_context import business_id_var, order_id_var, request_id_var
 
 access_log = logging.getLogger("orderline.access")
 
 
-class RequestIds:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+class RequestIds(HttpMiddleware):
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         given = dict(scope.get("headers") or []).get(b"x-request-id", b"")
         rid = given.decode("latin-1")[:100] if given else uuid.uuid4().hex
         header = (b"x-request-id", rid.encode("latin-1"))
