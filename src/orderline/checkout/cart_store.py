@@ -17,7 +17,7 @@ Rows come back typed: ``CartRow`` (what callers see of a cart), ``PricedCartLine
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Self
 
@@ -57,7 +57,7 @@ class CartRow(StoredRow):
     updated_at: datetime
 
 
-CART_COLUMNS = tuple(f.name for f in fields(CartRow))
+CART_COLUMNS = CartRow.columns()
 CART_VIEW = [carts.c[name] for name in CART_COLUMNS]
 
 
@@ -106,10 +106,6 @@ class AvailableCartLine(PricedCartLine):
         return cls(**{**row, "available": int(row["available"])})
 
 
-def _cart_or_none(row: RowMapping | None) -> CartRow | None:
-    return None if row is None else CartRow.from_row(row)
-
-
 async def insert_cart(conn: AsyncConnection, values: dict[str, Any]) -> CartRow:
     stmt = insert(carts).values(**values).returning(*CART_VIEW)
     return CartRow.from_row((await conn.execute(stmt)).mappings().one())
@@ -118,7 +114,7 @@ async def insert_cart(conn: AsyncConnection, values: dict[str, Any]) -> CartRow:
 async def get_cart(conn: AsyncConnection, business_id: uuid.UUID,
                    cart_id: uuid.UUID) -> CartRow | None:
     stmt = select(*CART_VIEW).where(carts.c.business_id == business_id, carts.c.id == cart_id)
-    return _cart_or_none((await conn.execute(stmt)).mappings().first())
+    return CartRow.from_optional((await conn.execute(stmt)).mappings().first())
 
 
 async def lock_cart(conn: AsyncConnection, business_id: uuid.UUID,
@@ -127,7 +123,7 @@ async def lock_cart(conn: AsyncConnection, business_id: uuid.UUID,
     stmt = (select(*CART_VIEW)
             .where(carts.c.business_id == business_id, carts.c.id == cart_id)
             .with_for_update())
-    return _cart_or_none((await conn.execute(stmt)).mappings().first())
+    return CartRow.from_optional((await conn.execute(stmt)).mappings().first())
 
 
 async def find_by_token_hash(conn: AsyncConnection, token_hash: str) -> CartOwner | None:

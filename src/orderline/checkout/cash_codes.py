@@ -18,7 +18,6 @@ from orderline.core.errors import NotFound, RateLimited, ValidationFailed
 from orderline.core.notifier import Message
 from orderline.core.runtime import Runtime
 
-COD = cod_store.COD
 OTP_TTL = timedelta(minutes=10)
 OTP_SENDS_PER_CHECKOUT = 3  # per OTP_TTL
 
@@ -44,7 +43,7 @@ async def send_code(runtime: Runtime, caller: CartCaller,
             raise RateLimited(f"Too many codes for this checkout; try again in "
                               f"{decision.retry_after_seconds} s.",
                               details={"retry_after_seconds": decision.retry_after_seconds})
-        if checkout.payment_method != COD or checkout.status != checkout_store.OPEN:
+        if checkout.payment_method != cod_store.COD or checkout.status != checkout_store.OPEN:
             raise ValidationFailed("Codes are sent for open cash-on-delivery checkouts only.",
                                    details={"payment_method": checkout.payment_method,
                                             "status": checkout.status})

@@ -8,7 +8,7 @@ Rows come back typed: ``CheckoutRow`` (every column of ``checkouts``) and, from 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Self
 
@@ -63,7 +63,7 @@ class CheckoutRow(StoredRow):
     updated_at: datetime
 
 
-CHECKOUT_COLUMNS = tuple(f.name for f in fields(CheckoutRow))
+CHECKOUT_COLUMNS = CheckoutRow.columns()
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +113,7 @@ async def load(conn: AsyncConnection, business_id: uuid.UUID, checkout_id: uuid.
     if lock:
         stmt = stmt.with_for_update(of=[checkouts, carts])
     row = (await conn.execute(stmt)).mappings().first()
-    return None if row is None else CheckoutWithCart.from_row(row)
+    return CheckoutWithCart.from_optional(row)
 
 
 async def supersede_open(conn: AsyncConnection, cart_id: uuid.UUID,

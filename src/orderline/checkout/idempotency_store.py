@@ -8,7 +8,7 @@ so the key says ``completed`` exactly when the work committed.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -43,7 +43,7 @@ class IdempotencyKeyRow(StoredRow):
     expires_at: datetime
 
 
-IDEMPOTENCY_KEY_COLUMNS = tuple(f.name for f in fields(IdempotencyKeyRow))
+IDEMPOTENCY_KEY_COLUMNS = IdempotencyKeyRow.columns()
 
 
 async def claim(conn: AsyncConnection, *, business_id: uuid.UUID, operation: str, key: str,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Self
 
@@ -60,7 +60,7 @@ class OtpRow(StoredRow):
     created_at: datetime
 
 
-OTP_COLUMNS = tuple(f.name for f in fields(OtpRow))
+OTP_COLUMNS = OtpRow.columns()
 
 
 async def buyer_record(conn: AsyncConnection, business_id: uuid.UUID,
@@ -94,7 +94,7 @@ async def latest_otp(conn: AsyncConnection, checkout_id: uuid.UUID) -> OtpRow | 
     stmt = (select(otps).where(otps.c.checkout_id == checkout_id)
             .order_by(otps.c.created_at.desc()).limit(1).with_for_update())
     row = (await conn.execute(stmt)).mappings().first()
-    return None if row is None else OtpRow.from_row(row)
+    return OtpRow.from_optional(row)
 
 
 async def write_otp(conn: AsyncConnection, otp_id: uuid.UUID, values: dict[str, Any]) -> None:

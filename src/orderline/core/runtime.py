@@ -29,11 +29,12 @@ T = TypeVar("T")
 @dataclass(frozen=True, eq=False)
 class Part(Generic[T]):
     """An adapter a capability keeps in the runtime, built by ``build`` on first use and
-    released by ``close`` when the runtime closes. Compared by identity: one declaration,
-    one slot."""
+    released by ``close`` when the runtime closes. Without ``build`` the part needs code the
+    capability cannot import, so ``orderline.wiring.provide_parts`` must provide it. Compared
+    by identity: one declaration, one slot."""
 
     name: str
-    build: Callable[[Runtime], T]
+    build: Callable[[Runtime], T] | None = None
     close: Callable[[T], Awaitable[None]] | None = None
 
 
@@ -58,6 +59,10 @@ class Runtime:
         by the part's own)."""
         if part not in self._parts:
             build = self._factories.get(part, part.build)
+            if build is None:  # refused loudly rather than, say, cancelling without a refund
+                raise LookupError(f"This runtime has no {part.name}: build it with "
+                                  "orderline.wiring.build_runtime, or call "
+                                  "orderline.wiring.provide_parts.")
             self._parts[part] = build(self)
         value: T = self._parts[part]
         return value

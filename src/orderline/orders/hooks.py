@@ -54,13 +54,7 @@ class OrderHooks:
     buyer_payment: BuyerPayment | None = None
 
 
-def _unwired(runtime: Runtime) -> OrderHooks:
-    raise LookupError("This runtime has no order hooks (coupons, payments and manual payments "
-                      "act on paid and cancelled orders through them): build it with "
-                      "orderline.wiring.build_runtime, or call orderline.wiring.provide_parts.")
-
-
-ORDER_HOOKS: Part[OrderHooks] = Part("order hooks", build=_unwired)
+ORDER_HOOKS: Part[OrderHooks] = Part("order hooks")
 
 
 async def run(steps: Sequence[Step], conn: AsyncConnection, change: OrderChange) -> None:

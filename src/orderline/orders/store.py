@@ -75,7 +75,7 @@ class OrderRow(StoredRow):
     updated_at: datetime
 
 
-ORDER_COLUMNS = tuple(f.name for f in fields(OrderRow))
+ORDER_COLUMNS = OrderRow.columns()
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +93,7 @@ class OrderLineRow(StoredRow):
     tax: int
 
 
-LINE_COLUMNS = tuple(f.name for f in fields(OrderLineRow))
+LINE_COLUMNS = OrderLineRow.columns()
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +114,7 @@ class NewOrderLine(StoredRow):
     tax: int
 
 
-NEW_LINE_COLUMNS = tuple(f.name for f in fields(NewOrderLine))
+NEW_LINE_COLUMNS = NewOrderLine.columns()
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,10 +259,6 @@ async def find_customers(conn: AsyncConnection, business_id: uuid.UUID, *, phone
     return list((await conn.execute(stmt)).mappings())
 
 
-def _order_or_none(row: RowMapping | None) -> OrderRow | None:
-    return None if row is None else OrderRow.from_row(row)
-
-
 async def insert_order(conn: AsyncConnection, new: NewOrderRow,
                        line_rows: Sequence[NewOrderLine]) -> OrderRow:
     """Insert the order and its lines; returns the order row as stored."""
@@ -283,7 +279,7 @@ async def load_order(conn: AsyncConnection, business_id: uuid.UUID, order_id: uu
     stmt = select(orders).where(orders.c.id == order_id, orders.c.business_id == business_id)
     if lock:
         stmt = stmt.with_for_update()
-    return _order_or_none((await conn.execute(stmt)).mappings().first())
+    return OrderRow.from_optional((await conn.execute(stmt)).mappings().first())
 
 
 async def load_lines(conn: AsyncConnection,
@@ -312,7 +308,7 @@ async def write_order(conn: AsyncConnection, order_id: uuid.UUID, *, expected_ve
             .where(orders.c.id == order_id, orders.c.version == expected_version)
             .values(**values, version=orders.c.version + 1)
             .returning(*orders.c))
-    return _order_or_none((await conn.execute(stmt)).mappings().first())
+    return OrderRow.from_optional((await conn.execute(stmt)).mappings().first())
 
 
 async def add_event(conn: AsyncConnection, *, business_id: uuid.UUID, order_id: uuid.UUID,
@@ -351,7 +347,7 @@ async def lock_lapsed_unpaid_order(conn: AsyncConnection, order_id: uuid.UUID,
                                  orders.c.status == OrderStatus.PENDING_PAYMENT.value,
                                  orders.c.payment_deadline <= now)
             .with_for_update(skip_locked=True))
-    return _order_or_none((await conn.execute(stmt)).mappings().first())
+    return OrderRow.from_optional((await conn.execute(stmt)).mappings().first())
 
 
 @dataclass(frozen=True, slots=True)

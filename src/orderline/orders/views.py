@@ -33,13 +33,24 @@ _LINE_FIELDS = ("sku", "name", "unit_price", "quantity", "line_total", "discount
 
 def shape(order: Mapping[Any, Any], order_lines: Sequence[Mapping[Any, Any]]) -> dict[str, Any]:
     view = {k: order[k] for k in ORDER_FIELDS}
-    view["customer"] = {"id": order["customer_id"], "name": order["customer_name"],
-                        "phone": order["customer_phone"], "email": order["customer_email"]}
-    view["lines"] = [{k: line[k] for k in _LINE_FIELDS} for line in order_lines]
-    view["shipping"] = {"carrier": order["carrier"],
-                        "tracking_number": order["tracking_number"],
-                        "tracking_url": order["tracking_url"]}
+    view["customer"] = {"id": order["customer_id"], **_contact(order)}
+    view["lines"] = _lines(order_lines)
+    view["shipping"] = _tracking(order)
     return view
+
+
+def _contact(order: Mapping[Any, Any]) -> dict[str, Any]:
+    return {"name": order["customer_name"], "phone": order["customer_phone"],
+            "email": order["customer_email"]}
+
+
+def _lines(order_lines: Sequence[Mapping[Any, Any]]) -> list[dict[str, Any]]:
+    return [{k: line[k] for k in _LINE_FIELDS} for line in order_lines]
+
+
+def _tracking(order: Mapping[Any, Any]) -> dict[str, Any]:
+    return {"carrier": order["carrier"], "tracking_number": order["tracking_number"],
+            "tracking_url": order["tracking_url"]}
 
 
 # What the order's buyer sees of it: no merchant note, no internal ids, no pricing internals.
@@ -57,11 +68,9 @@ def buyer_shape(order: Mapping[Any, Any], order_lines: Sequence[Mapping[Any, Any
     """The buyer's view of their own order: status, lines, totals, how to pay, tracking, and
     what happened when (without who did it or the merchant's notes)."""
     view = {k: order[k] for k in BUYER_FIELDS}
-    view["customer"] = {"name": order["customer_name"], "phone": order["customer_phone"],
-                        "email": order["customer_email"]}
-    view["lines"] = [{k: line[k] for k in _LINE_FIELDS} for line in order_lines]
-    view["shipping"] = {"carrier": order["carrier"], "tracking_number": order["tracking_number"],
-                        "tracking_url": order["tracking_url"]}
+    view["customer"] = _contact(order)
+    view["lines"] = _lines(order_lines)
+    view["shipping"] = _tracking(order)
     view["payment_instructions"] = payment
     view["history"] = [{"action": h["action"], "from_status": h["from_status"],
                         "to_status": h["to_status"], "at": h["created_at"]} for h in history]

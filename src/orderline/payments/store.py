@@ -9,7 +9,7 @@ Refunds are taken with one conditional UPDATE that checks the limit in SQL.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Self
 
@@ -56,7 +56,7 @@ class IntentRow(StoredRow):
     updated_at: datetime
 
 
-INTENT_COLUMNS = tuple(f.name for f in fields(IntentRow))
+INTENT_COLUMNS = IntentRow.columns()
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +73,7 @@ class MovementRow(StoredRow):
     created_at: datetime
 
 
-MOVEMENT_COLUMNS = tuple(f.name for f in fields(MovementRow))
+MOVEMENT_COLUMNS = MovementRow.columns()
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,10 +112,6 @@ LEDGER_KINDS = ("authorize", "capture", "void", "refund", "collect")
 LEDGER_SUMS = frozenset(f"ledger_{kind}" for kind in LEDGER_KINDS)
 
 
-def _intent_or_none(row: RowMapping | None) -> IntentRow | None:
-    return None if row is None else IntentRow.from_row(row)
-
-
 async def insert_intent(conn: AsyncConnection, values: dict[str, Any]) -> IntentRow:
     return IntentRow.from_row((await conn.execute(
         insert(intents).values(**values).returning(*intents.c))).mappings().one())
@@ -129,7 +125,7 @@ async def load_intent(conn: AsyncConnection, intent_id: uuid.UUID, *,
         stmt = stmt.where(intents.c.business_id == business_id)
     if lock:
         stmt = stmt.with_for_update()
-    return _intent_or_none((await conn.execute(stmt)).mappings().first())
+    return IntentRow.from_optional((await conn.execute(stmt)).mappings().first())
 
 
 async def find_by_reference(conn: AsyncConnection, provider: str, reference: str, *,
@@ -138,7 +134,7 @@ async def find_by_reference(conn: AsyncConnection, provider: str, reference: str
                                  intents.c.provider_ref == reference)
     if lock:
         stmt = stmt.with_for_update()
-    return _intent_or_none((await conn.execute(stmt)).mappings().first())
+    return IntentRow.from_optional((await conn.execute(stmt)).mappings().first())
 
 
 async def intents_of_order(conn: AsyncConnection, business_id: uuid.UUID,
@@ -176,7 +172,7 @@ async def take_refund(conn: AsyncConnection, intent_id: uuid.UUID, amount: int,
             .values(amount_refunded=intents.c.amount_refunded + amount, updated_at=now,
                     version=intents.c.version + 1)
             .returning(*intents.c))
-    return _intent_or_none((await conn.execute(stmt)).mappings().first())
+    return IntentRow.from_optional((await conn.execute(stmt)).mappings().first())
 
 
 async def give_back_refund(conn: AsyncConnection, intent_id: uuid.UUID, amount: int,

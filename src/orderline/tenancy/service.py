@@ -42,14 +42,9 @@ CHECKOUT_SETTING_BOUNDS: dict[str, tuple[int, int]] = {
 }
 
 
-def _unwired(runtime: Runtime) -> Callable[[], list[str]]:
-    raise LookupError("This runtime has no payment providers' names: build it with "
-                      "orderline.wiring.build_runtime, or call orderline.wiring.provide_parts.")
-
-
 # The names of the card payment providers this deployment has (the payments capability knows
 # them; tenancy sits below it, so orderline.wiring hands them over).
-CARD_PROVIDERS: Part[Callable[[], list[str]]] = Part("card provider names", build=_unwired)
+CARD_PROVIDERS: Part[Callable[[], list[str]]] = Part("card provider names")
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,16 @@ class StoredRow:
     def from_row(cls, row: RowMapping) -> Self:
         return cls(**row)
 
+    @classmethod
+    def from_optional(cls, row: RowMapping | None) -> Self | None:
+        """``from_row``, or None for no row (a lookup that found nothing)."""
+        return None if row is None else cls.from_row(row)
+
+    @classmethod
+    def columns(cls) -> tuple[str, ...]:
+        """The field names, in order: the columns its statements select or write."""
+        return tuple(f.name for f in fields(cls))  # type: ignore[arg-type]
+
     def as_dict(self) -> dict[str, Any]:
         """Column name to value, in the fields' order."""
-        return {f.name: getattr(self, f.name) for f in fields(self)}  # type: ignore[arg-type]
+        return {name: getattr(self, name) for name in self.columns()}

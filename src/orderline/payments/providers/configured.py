@@ -7,11 +7,6 @@ from orderline.core.runtime import Part, Runtime
 from orderline.payments.providers.base import PaymentProvider
 
 
-def _unwired(runtime: Runtime) -> dict[str, PaymentProvider]:
-    raise LookupError("This runtime has no payment providers: build it with "
-                      "orderline.wiring.build_runtime, or call orderline.wiring.provide_parts.")
-
-
 async def close_providers(providers: dict[str, PaymentProvider]) -> None:
     for provider in providers.values():
         closing = getattr(provider, "aclose", None)
@@ -20,7 +15,7 @@ async def close_providers(providers: dict[str, PaymentProvider]) -> None:
 
 
 PROVIDERS: Part[dict[str, PaymentProvider]] = Part(
-    "payment providers", build=_unwired, close=close_providers)
+    "payment providers", close=close_providers)
 
 
 def providers_of(runtime: Runtime) -> dict[str, PaymentProvider]:
