@@ -1,0 +1,23 @@
+"""sandbox card provider: its payments kept in the database
+
+Revision ID: 0007
+Revises: 0006
+Create Date: 2026-12-06 12:00:00
+
+Placeholder: filled in by the change that needs it; until then it changes nothing.
+"""
+
+from collections.abc import Sequence
+
+revision: str = "0007"
+down_revision: str | None = "0006"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
