@@ -30,7 +30,7 @@ from tests.conftest import Merchant, new_merchant
 
 pytestmark = pytest.mark.postgres
 
-WAIT = 5.0  # seconds: generous, a notification arrives in milliseconds
+WAIT = 30.0  # seconds: generous on a loaded machine; a notification arrives in milliseconds
 
 
 @pytest.fixture
@@ -169,7 +169,7 @@ async def test_it_stops_promptly_and_closes_its_connection(pg_runtime: Runtime) 
     pid = listener.backend_pid
 
     stop.set()
-    await asyncio.wait_for(task, 2.0)
+    await asyncio.wait_for(task, WAIT)
 
     admin = await asyncpg.connect(driver_free_url(pg_runtime.db.url))
     try:

@@ -13,6 +13,7 @@ import asyncio
 import io
 import shutil
 from datetime import date
+from pathlib import Path
 
 import pytest
 from PIL import Image, ImageDraw
@@ -175,11 +176,18 @@ async def test_an_image_over_40_megapixels_is_refused_before_it_is_decoded(
 
 
 async def test_a_proof_that_takes_too_long_fails_instead_of_blocking_the_worker(
-    tesseract: TesseractReader,
+    tmp_path: Path,
 ) -> None:
-    hurried = TesseractReader(timeout_seconds=0.05)
+    # A tesseract that never finishes (it knows its languages, then hangs): the timeout fires
+    # whatever the speed of the machine, which a real tesseract with a tiny limit would not.
+    hanging = tmp_path / "tesseract"
+    hanging.write_text('#!/bin/sh\nif [ "$1" = --list-langs ]; then\n'
+                       '  echo "List of available languages (1):"; echo eng; exit 0\nfi\n'
+                       'exec sleep 60\n')
+    hanging.chmod(0o755)
+    hurried = TesseractReader(timeout_seconds=0.5, tesseract_cmd=str(hanging))
 
-    with pytest.raises(OcrFailed, match=r"took over 0\.05 s"):
+    with pytest.raises(OcrFailed, match=r"took over 0\.5 s"):
         await hurried.read_text(draw_receipt(**RECEIPT), "image/png")
 
 

@@ -12,7 +12,7 @@ from collections import defaultdict
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from orderline.core.db.tables import table_of
 from orderline.core.runtime import Runtime
@@ -55,19 +55,22 @@ async def wait_until(runtime: Runtime, business_id: uuid.UUID, done: Any,
     raise AssertionError(f"workers did not get there in {timeout}s: {seen}")
 
 
-async def wait_until_stuck(runtime: Runtime, business_id: uuid.UUID) -> dict[str, int]:
-    """Wait until the worker holds claims and has made no progress for a second."""
-    last: dict[str, int] = {}
-    still_since = time.monotonic()
-    deadline = still_since + 90
+async def wait_until_stuck(runtime: Runtime, business_id: uuid.UUID,
+                           blocker_pid: int) -> dict[str, int]:
+    """Wait until the worker holds claims and one of its statements waits on the blocker's
+    row locks (PostgreSQL says so in ``pg_blocking_pids``): it is then stuck mid-batch."""
+    deadline = time.monotonic() + 90
+    seen: dict[str, int] = {}
     while time.monotonic() < deadline:
         seen = await counts(runtime, business_id)
-        if seen != last:
-            last, still_since = seen, time.monotonic()
-        elif seen["leased"] > 0 and time.monotonic() - still_since >= 1:
+        async with runtime.db.read() as conn:
+            waiting = int(await conn.scalar(text(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE :blocker = ANY(pg_blocking_pids(pid))"), {"blocker": blocker_pid}) or 0)
+        if waiting and seen["leased"] > 0:
             return seen
         time.sleep(0.05)
-    raise AssertionError(f"the worker never got stuck holding claims: {last}")
+    raise AssertionError(f"the worker never got stuck holding claims: {seen}")
 
 
 async def test_a_worker_killed_mid_batch_leaves_every_event_handled_exactly_once(
@@ -92,7 +95,8 @@ async def test_a_worker_killed_mid_batch_leaves_every_event_handled_exactly_once
         async with runtime.db.engine.connect() as blocker:
             await blocker.execute(select(customers.c.id).where(
                 customers.c.business_id == p.business_id).with_for_update())
-            at_kill = await wait_until_stuck(runtime, p.business_id)
+            blocker_pid = int(await blocker.scalar(text("SELECT pg_backend_pid()")) or 0)
+            at_kill = await wait_until_stuck(runtime, p.business_id, blocker_pid)
             first.kill()  # SIGKILL: no clean-up, its claims stay in the table
             first.wait()
             await blocker.rollback()
