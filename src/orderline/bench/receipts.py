@@ -3,7 +3,8 @@
 The OCR tests, the demo and the benchmarks need receipts that look like what buyers upload (a
 coloured header, grey labels on the left, bold values on the right, a JPEG's artefacts) without
 keeping binary fixtures in the repository or a buyer's real receipt anywhere. Everything here is
-deterministic for the same arguments and fonts, so a failing OCR test can be drawn again.
+deterministic for the same arguments (the font is Pillow's own, not the machine's), so a failing
+OCR test can be drawn again.
 
 ``draw_receipt_pdf`` writes its PDF by hand because Pillow's PDF output is a picture without a
 text layer; a bank's "download receipt" PDF has real text, which is what the PDF reader uses.
@@ -16,17 +17,12 @@ import io
 import math
 import random
 from collections.abc import Sequence
-from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
 Font = ImageFont.FreeTypeFont | ImageFont.ImageFont
 
 _FORMATS = {"image/png": "PNG", "image/jpeg": "JPEG", "image/webp": "WEBP"}
-_FONT_FILES = {False: ("DejaVuSans.ttf", "LiberationSans-Regular.ttf", "Arial.ttf"),
-               True: ("DejaVuSans-Bold.ttf", "LiberationSans-Bold.ttf", "Arial Bold.ttf")}
-_FONT_DIRS = ("/usr/share/fonts", "/usr/local/share/fonts", "/Library/Fonts",
-              "/System/Library/Fonts", "C:/Windows/Fonts")
 # A wallet app's colours: a saturated header with white text is the usual OCR trap.
 _HEADER = (0, 92, 230)
 _PAGE = (244, 246, 250)
@@ -36,23 +32,10 @@ _RULE = (226, 230, 238)
 
 
 @functools.lru_cache(maxsize=64)
-def receipt_font(size: int, *, bold: bool = False) -> Font:
-    """DejaVu Sans (or a look-alike) at ``size`` pixels, wherever this system keeps it;
-    Pillow's built-in font when none is installed, so drawing never fails."""
-    for name in _FONT_FILES[bold]:
-        try:
-            return ImageFont.truetype(name, size)
-        except OSError:
-            pass
-    for root in map(Path, _FONT_DIRS):
-        if not root.is_dir():
-            continue
-        for name in _FONT_FILES[bold]:
-            for path in root.rglob(name):
-                try:
-                    return ImageFont.truetype(str(path), size)
-                except OSError:
-                    continue
+def receipt_font(size: int) -> Font:
+    """Pillow's own bundled font at ``size`` pixels: the same glyphs on every machine whatever
+    fonts it has installed, so a receipt draws (and reads) the same everywhere. Bold text is
+    drawn with a stroke (``BOLD``), since the bundled font has one weight."""
     return ImageFont.load_default(size=size)
 
 
@@ -83,14 +66,16 @@ def draw_receipt_image(*, provider: str = "GCash", amount: str, reference: str, 
     img = Image.new("RGB", (width, height), _PAGE)
     draw = ImageDraw.Draw(img)
     small, label = receipt_font(round(22 * s)), receipt_font(round(26 * s))
-    value = receipt_font(round(28 * s), bold=True)
+    value = receipt_font(round(28 * s))
+    bold = {"stroke_width": int(s)}  # none on a small screen, where it would blot the digits
 
     # Status bar and header, white on the wallet's colour.
     draw.rectangle((0, 0, width, status_h + header_h), fill=_HEADER)
     draw.text((pad, status_h // 2), "10:15", font=small, fill="white", anchor="lm")
     draw.text((width - pad, status_h // 2), "87%", font=small, fill="white", anchor="rm")
     draw.text((width // 2, status_h + round(60 * s)), provider,
-              font=receipt_font(round(44 * s), bold=True), fill="white", anchor="mm")
+              font=receipt_font(round(44 * s)), fill="white", anchor="mm", stroke_fill="white",
+              **bold)
     draw.text((width // 2, status_h + round(115 * s)), "Sent via " + provider, font=label,
               fill="white", anchor="mm")
 
@@ -101,8 +86,8 @@ def draw_receipt_image(*, provider: str = "GCash", amount: str, reference: str, 
     x0, x1 = left + pad, right - pad
     y = card_top + round(36 * s)
     draw.text((x0, y), "Sent to", font=label, fill=_LABEL)
-    draw.text((x0, y + round(40 * s)), recipient, font=receipt_font(round(32 * s), bold=True),
-              fill=_VALUE)
+    draw.text((x0, y + round(40 * s)), recipient, font=receipt_font(round(32 * s)),
+              fill=_VALUE, stroke_fill=_VALUE, **bold)
     draw.text((x0, y + round(86 * s)), "+63 917 *** 4567", font=label, fill=_LABEL)
     y = card_top + recipient_h
     for name, text in rows:
@@ -110,14 +95,15 @@ def draw_receipt_image(*, provider: str = "GCash", amount: str, reference: str, 
         middle = y + row_h // 2
         if name:
             draw.text((x0, middle), name, font=label, fill=_LABEL, anchor="lm")
-            draw.text((x1, middle), text, font=value, fill=_VALUE, anchor="rm")
+            draw.text((x1, middle), text, font=value, fill=_VALUE, anchor="rm",
+                      stroke_fill=_VALUE, **bold)
         else:
             draw.text((x0, middle), text, font=label, fill=_VALUE, anchor="lm")
         y += row_h
     draw.line((x0, y, x1, y), fill=_RULE, width=max(1, round(2 * s)))
     draw.text((width // 2, y + round(48 * s)), date, font=label, fill=_LABEL, anchor="mm")
     draw.text((width // 2, height - round(60 * s)), "Done", font=value, fill=_HEADER,
-              anchor="mm")
+              anchor="mm", stroke_fill=_HEADER, **bold)
     return img
 
 
