@@ -37,7 +37,7 @@ def sandbox(runtime: Runtime, client: httpx.AsyncClient) -> SandboxGateway:
                                    content=body)
         assert answer.status_code == 200, answer.text
 
-    gateway = SandboxGateway(secret=SECRET, deliver=deliver)
+    gateway = SandboxGateway(secret=SECRET, deliver=deliver, db=runtime.db)
     providers_of(runtime)["sandbox"] = gateway
     return gateway
 
@@ -90,7 +90,8 @@ async def test_a_declined_card_is_402_with_the_reason(
     ("wrong_secret", "signature_invalid"), ("missing", "signature_missing")])
 async def test_an_unverifiable_webhook_is_400_with_its_code_and_changes_nothing(
         client: httpx.AsyncClient, runtime: Runtime, case: str, code: str) -> None:
-    providers_of(runtime)["sandbox"] = SandboxGateway(secret=SECRET)  # webhooks kept, not sent
+    # Webhooks kept, not sent.
+    providers_of(runtime)["sandbox"] = SandboxGateway(secret=SECRET, db=runtime.db)
     m = await new_merchant(runtime)
     order = await an_order(client, m)
     intent = ok(await client.post(f"/v1/orders/{order['id']}/payments", headers=m.headers,
@@ -271,7 +272,8 @@ async def test_the_business_chooses_which_provider_takes_its_card_payments(
     m = await new_merchant(runtime)
     error_of(await client.patch("/v1/business", headers=m.headers,
                                 json={"card_provider": "paypal"}), 422, "validation_error")
-    providers_of(runtime)["other"] = SandboxGateway(secret="whsec_other_gateway")
+    providers_of(runtime)["other"] = SandboxGateway(secret="whsec_other_gateway",
+                                                    db=runtime.db)
     assert ok(await client.patch("/v1/business", headers=m.headers,
                                  json={"card_provider": "other"}))["card_provider"] == "other"
     order = await an_order(client, m)

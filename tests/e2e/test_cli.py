@@ -115,7 +115,7 @@ async def test_payments_reconcile_passes_on_a_clean_ledger_and_reports_a_mismatc
     from orderline.payments.tables import PaymentIntent
     from tests.support.catalog import place
 
-    providers_of(runtime)["sandbox"] = SandboxGateway(secret="whsec_cli")
+    providers_of(runtime)["sandbox"] = SandboxGateway(secret="whsec_cli", db=runtime.db)
     merchant = await new_merchant(runtime)
     await stock_sku(runtime, merchant, "PAID-ME", 5, price=400)
     order = await place(runtime, merchant, ("PAID-ME", 1))

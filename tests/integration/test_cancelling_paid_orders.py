@@ -16,7 +16,7 @@ from tests.support.catalog import place, stock, stock_sku
 
 
 def with_sandbox(runtime: Runtime) -> SandboxGateway:
-    gateway = SandboxGateway(secret="whsec_cancel_paid")
+    gateway = SandboxGateway(secret="whsec_cancel_paid", db=runtime.db)
     providers_of(runtime)["sandbox"] = gateway
     return gateway
 
