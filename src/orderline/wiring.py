@@ -47,7 +47,8 @@ def provide_parts(runtime: Runtime) -> Runtime:
     runtime.provide(PROVIDERS, build_providers)
     runtime.provide(ORDER_HOOKS, lambda rt: OrderHooks(
         paid=(manual_order_steps.close_proofs_when_paid,),
-        cancelling=(coupon_order_steps.give_back_on_cancel,
+        cancelling=(payment_order_steps.refuse_cancel_holding_money,
+                    coupon_order_steps.give_back_on_cancel,
                     payment_order_steps.cancel_live_payments,
                     manual_order_steps.close_proofs_when_cancelled),
         editing_lines=(manual_order_steps.refuse_line_edits,),

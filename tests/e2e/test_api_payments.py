@@ -166,6 +166,32 @@ async def test_refunding_lines_gives_back_their_share_and_can_restock_them(
         "amount": 100, "lines": [{"sku": "MUG", "quantity": 1}]}), 422, "validation_error")
 
 
+async def test_cancelling_a_paid_card_order_is_refused_until_its_money_is_refunded(
+        client: httpx.AsyncClient, runtime: Runtime, sandbox: SandboxGateway) -> None:
+    m = await new_merchant(runtime)
+    order = await an_order(client, m)  # 2 x 750
+    base = f"/v1/orders/{order['id']}"
+    ok(await client.post(f"{base}/payments", headers=m.headers,
+                         json={"provider": "sandbox", "payment_method": "pm_card_visa"}), 201)
+    for cancel in (client.patch(f"{base}/status", headers=m.headers,
+                                json={"status": "cancelled"}),
+                   client.delete(base, headers=m.headers)):
+        details = error_of(await cancel, 409, "refund_first")
+        assert details["held"] == 1500 and details["refund"].endswith(f"{base}/refunds")
+    refused = await client.patch(f"{base}/status", headers=m.headers,
+                                 json={"status": "cancelled"})
+    assert "refund it first" in refused.json()["error"]["message"].lower()
+    assert ok(await client.get(base, headers=m.headers))["status"] == "paid"
+    seen = ok(await client.get(f"{base}/payments", headers=m.headers))
+    assert (seen["data"][0]["amount_captured"], seen["data"][0]["amount_refunded"]) == (1500, 0)
+
+    ok(await client.post(f"{base}/refunds", headers=m.headers, json={"amount": 1500}), 201)
+    cancelled = ok(await client.patch(f"{base}/status", headers=m.headers,
+                                      json={"status": "cancelled"}))
+    assert cancelled["status"] == "cancelled"
+    assert await levels(client, m, "MUG") == (10, 0, 10)
+
+
 async def test_with_manual_capture_shipping_captures_the_authorised_payment_first(
         client: httpx.AsyncClient, runtime: Runtime, sandbox: SandboxGateway) -> None:
     m = await new_merchant(runtime)

@@ -3,15 +3,25 @@ behind on a cancelled order (a cancel that would leave it is refused until it is
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
+import pytest
+from sqlalchemy import func, select
+
+from orderline.core.db.tables import table_of
+from orderline.core.errors import RefundFirst
 from orderline.core.runtime import Runtime
+from orderline.events.tables import OutboxEvent
+from orderline.orders import service as orders
 from orderline.orders import status as order_status
 from orderline.payments import service as payments
 from orderline.payments.providers.configured import providers_of
 from orderline.payments.providers.sandbox import SandboxGateway
 from orderline.payments.service import RefundLine
+from orderline.worker.handlers import default_relay
 from tests.conftest import Merchant, new_merchant
+from tests.integration.test_payments import set_capture_mode
 from tests.support.catalog import place, stock, stock_sku
 
 
@@ -51,3 +61,63 @@ async def test_cancelling_after_a_restocking_refund_puts_each_unit_back_once(
 
     assert ((await stock(runtime, merchant, "CUP"))["on_hand"],
             (await stock(runtime, merchant, "SAUCER"))["on_hand"]) == (10, 10)
+
+
+async def test_a_paid_order_is_not_cancelled_while_it_holds_money_not_refunded(
+        runtime: Runtime) -> None:
+    with_sandbox(runtime)
+    merchant = await new_merchant(runtime)
+    await stock_sku(runtime, merchant, "VASE", 5, price=1000)
+    order = await paid_order(runtime, merchant, ("VASE", 1))
+
+    for refunded_so_far in (0, 400):
+        with pytest.raises(RefundFirst) as refused:
+            await order_status.cancel_order(runtime, merchant.principal, order["id"])
+        assert refused.value.details["held"] == 1000 - refunded_so_far
+        assert "Refund it first (POST /v1/orders/{id}/refunds), then cancel" in str(
+            refused.value.message)
+        seen = await orders.get_order(runtime, merchant.principal, order["id"])
+        assert seen["status"] == "paid" and (await stock(runtime, merchant, "VASE"))[
+            "on_hand"] == 4
+        if refunded_so_far == 0:
+            await payments.refund_payment(runtime, merchant.principal, order["id"],
+                                          amount=400)
+    assert await cancel_requests(runtime, order["id"]) == 0  # nothing left for a saga
+
+    await payments.refund_payment(runtime, merchant.principal, order["id"], amount=600)
+    cancelled = await order_status.cancel_order(runtime, merchant.principal, order["id"])
+    assert cancelled["status"] == "cancelled"
+    assert (await stock(runtime, merchant, "VASE"))["on_hand"] == 5
+    intent = (await payments.payments_of_order(runtime, merchant.principal,
+                                               order["id"]))["data"][0]
+    assert (intent["amount_captured"], intent["amount_refunded"]) == (1000, 1000)
+
+
+async def test_cancelling_an_unpaid_order_gives_back_a_partial_capture_through_the_saga(
+        runtime: Runtime) -> None:
+    with_sandbox(runtime)
+    merchant = await new_merchant(runtime)
+    await set_capture_mode(runtime, merchant, "manual")
+    await stock_sku(runtime, merchant, "RUG", 5, price=1000)
+    order = await place(runtime, merchant, ("RUG", 1))
+    await payments.start_payment(runtime, merchant.principal, order["id"], provider="sandbox",
+                                 payment_method="pm_card_visa")
+    await payments.capture_payment(runtime, merchant.principal, order["id"], amount=300)
+    assert (await orders.get_order(runtime, merchant.principal, order["id"]))["status"] == \
+        "pending_payment"
+
+    await order_status.cancel_order(runtime, merchant.principal, order["id"])
+    await default_relay(runtime).relay_until_idle()
+
+    intent = (await payments.payments_of_order(runtime, merchant.principal,
+                                               order["id"]))["data"][0]
+    assert (intent["amount_captured"], intent["amount_refunded"]) == (300, 300)
+    assert (await stock(runtime, merchant, "RUG"))["available"] == 5
+
+
+async def cancel_requests(runtime: Runtime, order_id: uuid.UUID) -> int:
+    outbox = table_of(OutboxEvent)
+    async with runtime.db.read() as conn:
+        return int(await conn.scalar(select(func.count()).select_from(outbox).where(
+            outbox.c.aggregate_id == order_id,
+            outbox.c.type == "payment.cancel_requested")) or 0)

@@ -190,6 +190,16 @@ async def movements_of_order(conn: AsyncConnection,
     return [MovementRow.from_row(r) for r in (await conn.execute(stmt)).mappings()]
 
 
+async def booked_refunds_of_order(conn: AsyncConnection,
+                                  order_id: uuid.UUID) -> dict[uuid.UUID, int]:
+    """Per intent of the order, the refunds its ledger booked (the provider agreed to them;
+    a refund still being asked is taken on the intent but not booked yet)."""
+    stmt = (select(movements.c.intent_id, func.sum(movements.c.amount))
+            .where(movements.c.order_id == order_id, movements.c.kind == "refund")
+            .group_by(movements.c.intent_id))
+    return {intent_id: int(total) for intent_id, total in await conn.execute(stmt)}
+
+
 async def ledger_rows(conn: AsyncConnection, business_id: uuid.UUID | None) -> list[LedgerRow]:
     """Per intent: its amount columns beside the sums of its ledger rows by kind, and its
     order's status and total (what ``orderline payments reconcile`` compares)."""
