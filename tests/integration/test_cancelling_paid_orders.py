@@ -3,6 +3,7 @@ behind on a cancelled order (a cancel that would leave it is refused until it is
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -16,6 +17,7 @@ from orderline.events.tables import OutboxEvent
 from orderline.orders import service as orders
 from orderline.orders import status as order_status
 from orderline.payments import service as payments
+from orderline.payments.providers.base import ProviderRefund
 from orderline.payments.providers.configured import providers_of
 from orderline.payments.providers.sandbox import SandboxGateway
 from orderline.payments.service import RefundLine
@@ -121,3 +123,39 @@ async def cancel_requests(runtime: Runtime, order_id: uuid.UUID) -> int:
         return int(await conn.scalar(select(func.count()).select_from(outbox).where(
             outbox.c.aggregate_id == order_id,
             outbox.c.type == "payment.cancel_requested")) or 0)
+
+
+class RefundHeldBack(SandboxGateway):
+    """The sandbox, whose refunds wait until the test lets them through."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        super().__init__(secret="whsec_cancel_paid", db=runtime.db)
+        self.asked = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def refund(self, reference: str, *, amount: int,
+                     idempotency_key: str) -> ProviderRefund:
+        self.asked.set()
+        await self.release.wait()
+        return await super().refund(reference, amount=amount, idempotency_key=idempotency_key)
+
+
+async def test_a_refund_still_being_asked_of_the_provider_holds_the_cancel_back(
+        runtime: Runtime) -> None:
+    gateway = RefundHeldBack(runtime)
+    providers_of(runtime)["sandbox"] = gateway
+    merchant = await new_merchant(runtime)
+    await stock_sku(runtime, merchant, "LAMP", 5, price=1000)
+    order = await paid_order(runtime, merchant, ("LAMP", 1))
+    refunding = asyncio.create_task(payments.refund_payment(
+        runtime, merchant.principal, order["id"], amount=1000))
+    await gateway.asked.wait()  # taken on the intent, not yet agreed by the provider
+
+    with pytest.raises(RefundFirst) as refused:
+        await order_status.cancel_order(runtime, merchant.principal, order["id"])
+    assert refused.value.details["held"] == 1000
+
+    gateway.release.set()
+    await refunding
+    cancelled = await order_status.cancel_order(runtime, merchant.principal, order["id"])
+    assert cancelled["status"] == "cancelled"
