@@ -47,7 +47,8 @@ def provide_parts(runtime: Runtime) -> Runtime:
     runtime.provide(PROVIDERS, build_providers)
     runtime.provide(ORDER_HOOKS, lambda rt: OrderHooks(
         paid=(manual_order_steps.close_proofs_when_paid,),
-        cancelling=(coupon_order_steps.give_back_on_cancel,
+        cancelling=(payment_order_steps.refuse_cancel_holding_money,
+                    coupon_order_steps.give_back_on_cancel,
                     payment_order_steps.cancel_live_payments,
                     manual_order_steps.close_proofs_when_cancelled),
         editing_lines=(manual_order_steps.refuse_line_edits,),
@@ -71,7 +72,11 @@ def start_metrics_at_zero() -> None:
 
 def build_providers(runtime: Runtime) -> dict[str, PaymentProvider]:
     """The sandbox (its webhooks handed to this process's webhook handler, as a real gateway
-    would POST them), and Stripe when an API key is configured."""
+    would POST them), and Stripe when an API key is configured.
+
+    The sandbox keeps its payments in the database, so every process sees one provider. (The
+    saga calls it from inside the relay's transaction, so the worker's pool must hold more
+    connections than it relays aggregates at once: ``db_pool_size`` 10 gives 20 for 8.)"""
     settings = runtime.settings
     providers: dict[str, PaymentProvider] = {}
     if settings.sandbox_enabled:
@@ -79,7 +84,8 @@ def build_providers(runtime: Runtime) -> dict[str, PaymentProvider]:
             await receive_webhook(runtime, "sandbox", headers, body)
 
         providers["sandbox"] = SandboxGateway(
-            secret=settings.sandbox_webhook_secret.get_secret_value(), deliver=deliver)
+            secret=settings.sandbox_webhook_secret.get_secret_value(), deliver=deliver,
+            db=runtime.db)
     if settings.stripe_api_key.get_secret_value():
         providers["stripe"] = StripeGateway(
             api_key=settings.stripe_api_key.get_secret_value(),

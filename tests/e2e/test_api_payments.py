@@ -37,7 +37,7 @@ def sandbox(runtime: Runtime, client: httpx.AsyncClient) -> SandboxGateway:
                                    content=body)
         assert answer.status_code == 200, answer.text
 
-    gateway = SandboxGateway(secret=SECRET, deliver=deliver)
+    gateway = SandboxGateway(secret=SECRET, deliver=deliver, db=runtime.db)
     providers_of(runtime)["sandbox"] = gateway
     return gateway
 
@@ -90,7 +90,8 @@ async def test_a_declined_card_is_402_with_the_reason(
     ("wrong_secret", "signature_invalid"), ("missing", "signature_missing")])
 async def test_an_unverifiable_webhook_is_400_with_its_code_and_changes_nothing(
         client: httpx.AsyncClient, runtime: Runtime, case: str, code: str) -> None:
-    providers_of(runtime)["sandbox"] = SandboxGateway(secret=SECRET)  # webhooks kept, not sent
+    # Webhooks kept, not sent.
+    providers_of(runtime)["sandbox"] = SandboxGateway(secret=SECRET, db=runtime.db)
     m = await new_merchant(runtime)
     order = await an_order(client, m)
     intent = ok(await client.post(f"/v1/orders/{order['id']}/payments", headers=m.headers,
@@ -163,6 +164,32 @@ async def test_refunding_lines_gives_back_their_share_and_can_restock_them(
     assert moves.count("return") == 1
     error_of(await client.post(f"/v1/orders/{order['id']}/refunds", headers=m.headers, json={
         "amount": 100, "lines": [{"sku": "MUG", "quantity": 1}]}), 422, "validation_error")
+
+
+async def test_cancelling_a_paid_card_order_is_refused_until_its_money_is_refunded(
+        client: httpx.AsyncClient, runtime: Runtime, sandbox: SandboxGateway) -> None:
+    m = await new_merchant(runtime)
+    order = await an_order(client, m)  # 2 x 750
+    base = f"/v1/orders/{order['id']}"
+    ok(await client.post(f"{base}/payments", headers=m.headers,
+                         json={"provider": "sandbox", "payment_method": "pm_card_visa"}), 201)
+    for cancel in (client.patch(f"{base}/status", headers=m.headers,
+                                json={"status": "cancelled"}),
+                   client.delete(base, headers=m.headers)):
+        details = error_of(await cancel, 409, "refund_first")
+        assert details["held"] == 1500 and details["refund"].endswith(f"{base}/refunds")
+    refused = await client.patch(f"{base}/status", headers=m.headers,
+                                 json={"status": "cancelled"})
+    assert "refund it first" in refused.json()["error"]["message"].lower()
+    assert ok(await client.get(base, headers=m.headers))["status"] == "paid"
+    seen = ok(await client.get(f"{base}/payments", headers=m.headers))
+    assert (seen["data"][0]["amount_captured"], seen["data"][0]["amount_refunded"]) == (1500, 0)
+
+    ok(await client.post(f"{base}/refunds", headers=m.headers, json={"amount": 1500}), 201)
+    cancelled = ok(await client.patch(f"{base}/status", headers=m.headers,
+                                      json={"status": "cancelled"}))
+    assert cancelled["status"] == "cancelled"
+    assert await levels(client, m, "MUG") == (10, 0, 10)
 
 
 async def test_with_manual_capture_shipping_captures_the_authorised_payment_first(
@@ -271,7 +298,8 @@ async def test_the_business_chooses_which_provider_takes_its_card_payments(
     m = await new_merchant(runtime)
     error_of(await client.patch("/v1/business", headers=m.headers,
                                 json={"card_provider": "paypal"}), 422, "validation_error")
-    providers_of(runtime)["other"] = SandboxGateway(secret="whsec_other_gateway")
+    providers_of(runtime)["other"] = SandboxGateway(secret="whsec_other_gateway",
+                                                    db=runtime.db)
     assert ok(await client.patch("/v1/business", headers=m.headers,
                                  json={"card_provider": "other"}))["card_provider"] == "other"
     order = await an_order(client, m)

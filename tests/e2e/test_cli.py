@@ -4,17 +4,24 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select, update
 
 from orderline.catalog.tables import StockLevel
+from orderline.core.config import Settings, async_url
+from orderline.core.db.engine import Database
 from orderline.core.db.tables import table_of
 from orderline.core.runtime import Runtime
 from orderline.events.tables import OutboxEvent
 from orderline.payments.providers.configured import providers_of
+from orderline.schema.migrate import upgrade_to_head
 from orderline.tenancy import service as tenancy
-from tests.conftest import new_merchant
+from orderline.wiring import provide_parts
+from tests.conftest import IN_CI, new_merchant
+from tests.support import postgres
 from tests.support.catalog import place, stock_sku
 from tests.support.servers import ORDERLINE
 
@@ -115,7 +122,7 @@ async def test_payments_reconcile_passes_on_a_clean_ledger_and_reports_a_mismatc
     from orderline.payments.tables import PaymentIntent
     from tests.support.catalog import place
 
-    providers_of(runtime)["sandbox"] = SandboxGateway(secret="whsec_cli")
+    providers_of(runtime)["sandbox"] = SandboxGateway(secret="whsec_cli", db=runtime.db)
     merchant = await new_merchant(runtime)
     await stock_sku(runtime, merchant, "PAID-ME", 5, price=400)
     order = await place(runtime, merchant, ("PAID-ME", 1))
@@ -132,6 +139,118 @@ async def test_payments_reconcile_passes_on_a_clean_ledger_and_reports_a_mismatc
     assert broken.returncode == 1
     assert f"PROBLEM order {order['number']}" in broken.stdout
     assert "amount_authorized is 401 but its authorize ledger rows sum to 400" in broken.stdout
+
+
+async def test_payments_reconcile_flags_orders_whose_money_disagrees_with_their_status(
+        runtime: Runtime, database_url: str) -> None:
+    from orderline.events.event_types import EventType
+    from orderline.orders import status as order_status
+    from orderline.orders.tables import Order
+    from orderline.payments import service as payments
+    from orderline.payments.providers.sandbox import SandboxGateway
+    from orderline.payments.reconcile import reconcile_payments
+    from orderline.worker import outbox_admin
+    from orderline.worker.handlers import default_relay
+
+    gateway = SandboxGateway(secret="whsec_cli", db=runtime.db)
+    providers_of(runtime)["sandbox"] = gateway
+    merchant = await new_merchant(runtime)
+    business = merchant.principal.business_id
+    await stock_sku(runtime, merchant, "MONEY", 9, price=1000)
+    # Late: the buyer finishes 3-D Secure after the merchant cancelled; the capture is booked
+    # and the saga is asked to give it back.
+    late = await place(runtime, merchant, ("MONEY", 1))
+    attempt = await payments.start_payment(runtime, merchant.principal, late["id"],
+                                           provider="sandbox", payment_method="pm_card_3ds")
+    await order_status.cancel_order(runtime, merchant.principal, late["id"])
+    await gateway.complete_action(attempt["provider_ref"], approve=True)
+    for headers, body in gateway.drain():
+        await payments.receive_webhook(runtime, "sandbox", headers, body)
+    assert await reconcile_payments(runtime, business) == []  # its refund is on its way
+    # Kept: cancelled behind the ledger's back while paid (as the old cancel did).
+    kept = await place(runtime, merchant, ("MONEY", 1))
+    await payments.start_payment(runtime, merchant.principal, kept["id"], provider="sandbox",
+                                 payment_method="pm_card_visa")
+    # Overpaid: its total went down after it was paid.
+    over = await place(runtime, merchant, ("MONEY", 1))
+    await payments.start_payment(runtime, merchant.principal, over["id"], provider="sandbox",
+                                 payment_method="pm_card_visa")
+    orders, outbox = table_of(Order), table_of(OutboxEvent)
+    async with runtime.db.write() as conn:
+        await conn.execute(update(orders).where(orders.c.id == kept["id"]).values(
+            status="cancelled"))
+        await conn.execute(update(orders).where(orders.c.id == over["id"]).values(total=900))
+        dead = list((await conn.execute(  # as a saga that failed every retry leaves them
+            update(outbox).where(outbox.c.aggregate_id == late["id"],
+                                 outbox.c.type == EventType.PAYMENT_CANCEL_REQUESTED.value)
+            .values(status="dead", attempts=8, last_error="No such payment intent")
+            .returning(outbox.c.event_id))).scalars())
+
+    found = orderline("payments", "reconcile", "--business", str(business),
+                      database_url=database_url)
+    assert found.returncode == 1, found.stdout + found.stderr
+    out = found.stdout
+    assert (f"PROBLEM order {late['number']}: the order is cancelled but holds 1000 USD of "
+            "the buyer's money (1000 received, 0 refunded); its refund failed every retry "
+            "(No such payment intent)") in out
+    assert "orderline outbox retry" in out and any(str(e) in out for e in dead)
+    assert (f"PROBLEM order {kept['number']}: the order is cancelled but holds 1000 USD of "
+            "the buyer's money (1000 received, 0 refunded), and no refund is on its way\n"
+            f'  what to do: refund it: POST /v1/orders/{kept["id"]}/refunds {{"amount": 1000}}'
+            ) in out
+    assert (f"PROBLEM order {over['number']}: the order is paid with 1000 USD received (0 "
+            "refunded) for a total of 900\n  what to do: give back the 100 kept beyond the "
+            "total") in out
+    assert out.count("PROBLEM") == 3
+
+    # Each done as the operator was told: the saga requeued, the two refunds made.
+    await outbox_admin.retry_dead(runtime, dead)
+    await default_relay(runtime).relay_until_idle()
+    await payments.refund_payment(runtime, merchant.principal, kept["id"], amount=1000)
+    await payments.refund_payment(runtime, merchant.principal, over["id"], amount=100)
+    clean = orderline("payments", "reconcile", "--business", str(business),
+                      database_url=database_url)
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    assert "payments balanced" in clean.stdout
+
+
+@pytest.fixture
+def own_database_url(database_url: str, tmp_path: Path) -> Iterator[str]:
+    """A fresh database on this backend, for a check over the whole database that other
+    tests' rows must not answer for."""
+    if database_url.startswith("sqlite"):
+        yield f"sqlite+aiosqlite:///{tmp_path / 'own.db'}"
+        return
+    server = postgres.server_or_skip(in_ci=IN_CI)
+    url = postgres.create_database(server)
+    try:
+        yield url
+    finally:
+        postgres.drop_database(server, url)
+
+
+async def test_outbox_status_exits_0_without_dead_events_and_1_with_one(
+        own_database_url: str) -> None:
+    url = own_database_url
+    db = Database(async_url(url))
+    try:
+        await upgrade_to_head(db)
+        runtime = provide_parts(Runtime(settings=Settings(database_url=url), db=db))
+        merchant = await new_merchant(runtime)
+        await stock_sku(runtime, merchant, "QUIET", 2)
+        await place(runtime, merchant, ("QUIET", 1))  # a pending event, not a dead one
+        quiet = orderline("outbox", "status", database_url=url)
+        assert quiet.returncode == 0, quiet.stdout + quiet.stderr
+        assert quiet.stdout.startswith("pending ") and " dead 0 " in quiet.stdout
+        outbox = table_of(OutboxEvent)
+        async with db.write() as conn:  # as handlers that failed every retry leave them
+            await conn.execute(update(outbox).values(status="dead", attempts=8,
+                                                     last_error="boom"))
+        loud = orderline("outbox", "status", database_url=url)
+        assert loud.returncode == 1, loud.stdout + loud.stderr
+        assert " dead 0 " not in loud.stdout and "orderline outbox retry" in loud.stdout
+    finally:
+        await db.dispose()
 
 
 def test_production_refuses_to_serve_with_the_sandbox_and_says_what_to_set(

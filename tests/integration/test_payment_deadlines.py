@@ -24,7 +24,7 @@ TTL = 60
 
 async def shop(runtime: Runtime) -> tuple[SandboxGateway, Merchant, dict[str, Any]]:
     runtime.clock = ManualClock()
-    gateway = SandboxGateway(secret="whsec_deadlines",
+    gateway = SandboxGateway(secret="whsec_deadlines", db=runtime.db,
                              clock=lambda: runtime.clock.now().timestamp())
     providers_of(runtime)["sandbox"] = gateway
     merchant = await new_merchant(runtime, reservation_ttl_seconds=TTL)

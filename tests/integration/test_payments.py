@@ -26,7 +26,8 @@ SECRET = "whsec_sandbox_test"
 
 
 def with_sandbox(runtime: Runtime, **behaviour: Any) -> SandboxGateway:
-    gateway = SandboxGateway(secret=SECRET, behaviour=SandboxBehaviour(**behaviour))
+    gateway = SandboxGateway(secret=SECRET, behaviour=SandboxBehaviour(**behaviour),
+                             db=runtime.db)
     providers_of(runtime)["sandbox"] = gateway
     return gateway
 
@@ -130,7 +131,7 @@ async def test_the_same_webhook_delivered_five_times_at_once_is_applied_once(
                                           provider="sandbox", payment_method="pm_card_visa")
     await sent(gateway)
     reported = await gateway.capture(intent["provider_ref"], amount=1000,
-                                     idempotency_key="merchant-dashboard-capture")
+                                     idempotency_key=f"dashboard-capture:{intent['id']}")
     assert reported.amount_captured == 1000
     succeeded = [(h, b) for h, b in await sent(gateway) if b"payment_intent.succeeded" in b]
     assert len(succeeded) == 1
@@ -188,7 +189,8 @@ async def test_a_webhook_that_fails_verification_changes_nothing(
     intent = await payments.start_payment(runtime, merchant.principal, order["id"],
                                           provider="sandbox", payment_method="pm_card_visa")
     await sent(gateway)
-    await gateway.capture(intent["provider_ref"], amount=1000, idempotency_key="k")
+    await gateway.capture(intent["provider_ref"], amount=1000,
+                          idempotency_key=f"dashboard-capture:{intent['id']}")
     headers, body = next((h, b) for h, b in await sent(gateway) if b"succeeded" in b)
     if tamper == "body":
         body = body.replace(b"1000", b"9000")

@@ -27,6 +27,7 @@ from orderline.orders import status as order_status
 from orderline.orders.callers import OrderCaller
 from orderline.orders.rules import OrderStatus, RequestedLine
 from orderline.orders.service import Contact
+from orderline.payments import service as payments
 from orderline.payments import store as payment_store
 from orderline.privacy import service as personal_data
 from tests.conftest import Merchant
@@ -147,6 +148,8 @@ async def test_erasure_waits_for_open_orders_then_keeps_only_the_books(
     assert exported["payment_proofs"][0]["sha256"] == proof["sha256"]
     with pytest.raises(CustomerHasOpenOrders):
         await personal_data.erase(runtime, shop.principal, customer_id)
+    # A cancelled order keeps none of the buyer's money: the transfer is refunded first.
+    await payments.refund_payment(runtime, shop.principal, order["id"], amount=order["total"])
     await order_status.cancel_order(runtime, shop.principal, order["id"])
     done = await personal_data.erase(runtime, shop.principal, customer_id)
     assert done["proof_files_deleted"] == 1 and _files(folder) == []

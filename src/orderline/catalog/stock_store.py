@@ -372,3 +372,18 @@ async def consumed_of_order(conn: AsyncConnection, order_id: uuid.UUID) -> list[
                    reservations.c.status == ReservationStatus.CONSUMED.value))
     return [LevelDelta(r.stock_level_id, r.variant_id, r.location_id, r.quantity)
             for r in await conn.execute(stmt)]
+
+
+async def still_sold_of_order(conn: AsyncConnection, order_id: uuid.UUID) -> list[LevelDelta]:
+    """The units the order took from stock and has not given back (a refund that restocked
+    lines already did): by its own ledger rows, whose sales are negative and returns
+    positive, so nothing is ever put back twice."""
+    net = func.sum(movements.c.delta)
+    stmt = (select(movements.c.stock_level_id, movements.c.variant_id,
+                   movements.c.location_id, net.label("net"))
+            .where(movements.c.order_id == order_id)
+            .group_by(movements.c.stock_level_id, movements.c.variant_id,
+                      movements.c.location_id)
+            .having(net < 0))
+    return [LevelDelta(r.stock_level_id, r.variant_id, r.location_id, -int(r.net))
+            for r in await conn.execute(stmt)]

@@ -190,19 +190,22 @@ def reconcile(business: Annotated[str | None, typer.Option(help="one business id
 def payments_reconcile(business: Annotated[str | None, typer.Option(help="one business id")]
                        = None, database_url: DatabaseOpt = None) -> None:
     """Check every payment's amounts against its ledger rows and the ledger's rules (captured
-    <= authorised, refunded <= received, paid orders received their total); exit 1 on any
-    problem."""
+    <= authorised, refunded <= received), and every order's money against its status
+    (cancelled or returned orders keep none unless a refund is on its way, paid orders
+    received their total); print each problem with what to do, exit 1 on any."""
     from orderline.payments.reconcile import reconcile_payments
 
     settings = _settings(database_url)
     business_id = uuid.UUID(business) if business else None
     found = _with_runtime(settings, lambda rt: reconcile_payments(rt, business_id))
     if not found:
-        typer.echo("payments balanced: every intent matches its ledger, and every paid order "
-                   "received its total")
+        typer.echo("payments balanced: every intent matches its ledger, every paid order "
+                   "received its total, and no cancelled or returned order keeps money")
         return
     for p in found:
-        typer.echo(f"PROBLEM order {p.order_number} intent {p.intent_id}: {p.problem}")
+        where = f" intent {p.intent_id}" if p.intent_id else ""
+        typer.echo(f"PROBLEM order {p.order_number}{where}: {p.problem}")
+        typer.echo(f"  what to do: {p.todo}")
     raise typer.Exit(1)
 
 

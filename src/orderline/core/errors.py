@@ -402,6 +402,13 @@ class RefundExceedsCaptured(DomainError):
     code = "refund_exceeds_captured"
 
 
+class RefundFirst(DomainError):
+    """The order still holds money the buyer paid that is not refunded: refund it first
+    (``POST /v1/orders/{id}/refunds``), then cancel the order."""
+
+    code = "refund_first"
+
+
 class PaymentProviderUnavailable(DomainError):
     """The payment provider did not answer; nothing was booked. Retry."""
 

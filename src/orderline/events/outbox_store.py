@@ -281,3 +281,16 @@ async def events_of_aggregate(conn: AsyncConnection,
     stmt = select(outbox).where(outbox.c.aggregate_id == aggregate_id).order_by(
         outbox.c.sequence)
     return list((await conn.execute(stmt)).mappings())
+
+
+async def unfinished_of_type(conn: AsyncConnection, event_type: str,
+                             business_id: uuid.UUID | None = None) -> list[RowMapping]:
+    """Events of one type not relayed yet (pending, perhaps failing) or given up (dead):
+    event_id, aggregate_id, status, attempts, last_error; oldest first."""
+    stmt = (select(outbox.c.event_id, outbox.c.aggregate_id, outbox.c.status,
+                   outbox.c.attempts, outbox.c.last_error)
+            .where(outbox.c.type == event_type, outbox.c.status.in_([PENDING, DEAD]))
+            .order_by(outbox.c.id))
+    if business_id is not None:
+        stmt = stmt.where(outbox.c.business_id == business_id)
+    return list((await conn.execute(stmt)).mappings())

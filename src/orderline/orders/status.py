@@ -89,7 +89,8 @@ async def _cancel(runtime: Runtime, conn: AsyncConnection, order: OrderRow, *, a
             conn, order_id=order.id, status=ReservationStatus.RELEASED, now=now)
         await stock_store.unhold(conn, released, now)
         return
-    sold = await stock_store.consumed_of_order(conn, order.id)
+    # Only what is still out: a refund that restocked some lines has put those back already.
+    sold = await stock_store.still_sold_of_order(conn, order.id)
     await stock_store.put_back(conn, sold, business_id=order.business_id,
                                order_id=order.id, actor=actor, now=now,
                                note=f"order {order.number} cancelled ({reason})")

@@ -50,6 +50,10 @@ ALLOWED: dict[IntentStatus, frozenset[IntentStatus]] = {
     S.FAILED: frozenset(),
     S.CANCELLED: frozenset(),
 }
+# Money received outside any provider (cash collected, a transfer the merchant verified) is
+# given back outside it too: a refund of it is booked, and the merchant sends the money; no
+# saga can.
+OFFLINE_PROVIDERS = frozenset({"cod", "manual"})
 # How far along the happy path a status is: a report of an earlier one is stale.
 _PROGRESS = {S.REQUIRES_ACTION: 0, S.PROCESSING: 1, S.AUTHORIZED: 2, S.CAPTURED: 3,
              S.FAILED: 3, S.CANCELLED: 3}

@@ -57,6 +57,7 @@ from orderline.payments.providers.base import (
 from orderline.payments.providers.configured import providers_of
 from orderline.payments.rules import (
     LIVE_INTENTS,
+    OFFLINE_PROVIDERS,
     Apply,
     IntentStatus,
     Ledger,
@@ -72,11 +73,6 @@ log = logging.getLogger(__name__)
 
 # A create call the provider did not answer is sent again (same idempotency key) this often.
 CREATE_ATTEMPTS = 3
-
-
-# Money received outside any provider (cash collected, a transfer the merchant verified) is
-# given back outside it too: a refund of it is booked, and the merchant sends the money.
-OFFLINE_PROVIDERS = frozenset({"cod", "manual"})
 
 
 def provider_named(runtime: Runtime, name: str) -> PaymentProvider:

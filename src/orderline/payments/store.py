@@ -108,6 +108,29 @@ class LedgerRow:
         return cls(**values)
 
 
+@dataclass(frozen=True, slots=True)
+class OrderMoneyRow:
+    """An order with payments beside what its ledger says it received (captured or collected)
+    and refunded, and whether it was paid in cash on delivery."""
+
+    order_id: uuid.UUID
+    business_id: uuid.UUID
+    number: str
+    status: str
+    total: int
+    currency: str
+    received: int
+    refunded: int
+    cash: bool
+
+    @classmethod
+    def from_row(cls, row: RowMapping) -> Self:
+        values = dict(row)
+        values.update(received=int(row["received"]), refunded=int(row["refunded"]),
+                      cash=bool(row["cash"]))
+        return cls(**values)
+
+
 LEDGER_KINDS = ("authorize", "capture", "void", "refund", "collect")
 LEDGER_SUMS = frozenset(f"ledger_{kind}" for kind in LEDGER_KINDS)
 
@@ -190,6 +213,16 @@ async def movements_of_order(conn: AsyncConnection,
     return [MovementRow.from_row(r) for r in (await conn.execute(stmt)).mappings()]
 
 
+async def booked_refunds_of_order(conn: AsyncConnection,
+                                  order_id: uuid.UUID) -> dict[uuid.UUID, int]:
+    """Per intent of the order, the refunds its ledger booked (the provider agreed to them;
+    a refund still being asked is taken on the intent but not booked yet)."""
+    stmt = (select(movements.c.intent_id, func.sum(movements.c.amount))
+            .where(movements.c.order_id == order_id, movements.c.kind == "refund")
+            .group_by(movements.c.intent_id))
+    return {intent_id: int(total) for intent_id, total in await conn.execute(stmt)}
+
+
 async def ledger_rows(conn: AsyncConnection, business_id: uuid.UUID | None) -> list[LedgerRow]:
     """Per intent: its amount columns beside the sums of its ledger rows by kind, and its
     order's status and total (what ``orderline payments reconcile`` compares)."""
@@ -208,3 +241,25 @@ async def ledger_rows(conn: AsyncConnection, business_id: uuid.UUID | None) -> l
     if business_id is not None:
         stmt = stmt.where(intents.c.business_id == business_id)
     return [LedgerRow.from_row(r) for r in (await conn.execute(stmt)).mappings()]
+
+
+async def order_money_rows(conn: AsyncConnection,
+                           business_id: uuid.UUID | None) -> list[OrderMoneyRow]:
+    """Every order with a payment attempt: its status and total beside the money its ledger
+    received and refunded (what ``orderline payments reconcile`` holds the status to)."""
+    def booked(*kinds: str) -> Any:
+        return (select(func.coalesce(func.sum(movements.c.amount), 0))
+                .where(movements.c.order_id == orders.c.id, movements.c.kind.in_(kinds))
+                .scalar_subquery())
+
+    has_intent = select(intents.c.id).where(intents.c.order_id == orders.c.id).exists()
+    cash = select(intents.c.id).where(intents.c.order_id == orders.c.id,
+                                      intents.c.provider == "cod").exists()
+    stmt = (select(orders.c.id.label("order_id"), orders.c.business_id, orders.c.number,
+                   orders.c.status, orders.c.total, orders.c.currency,
+                   booked("capture", "collect").label("received"),
+                   booked("refund").label("refunded"), cash.label("cash"))
+            .where(has_intent).order_by(orders.c.business_id, orders.c.created_at))
+    if business_id is not None:
+        stmt = stmt.where(orders.c.business_id == business_id)
+    return [OrderMoneyRow.from_row(r) for r in (await conn.execute(stmt)).mappings()]

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Text,
     UniqueConstraint,
     Uuid,
 )
@@ -98,3 +99,44 @@ class ProviderEventRecord(Base):
     outcome: Mapped[str] = mapped_column(String(20))  # applied | duplicate | stale | anomaly
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class SandboxIntentRecord(Base):
+    """The sandbox provider's own payment intents: its side of the money, kept in the database
+    (not in a process's memory) so every server process and the worker see one provider, across
+    restarts, as they would a real one. Orderline's books never read this table."""
+
+    __tablename__ = "sandbox_payment_intents"
+    __table_args__ = (
+        CheckConstraint("amount_captured <= amount_authorized",
+                        name="captured_within_auth"),
+        CheckConstraint("amount_refunded <= amount_captured", name="refunded_within_captured"),
+    )
+    reference: Mapped[str] = mapped_column(String(60), primary_key=True)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    capture_mode: Mapped[str] = mapped_column(String(10))
+    intent_metadata: Mapped[dict[str, str]] = mapped_column(JSON)
+    payment_method: Mapped[str | None] = mapped_column(String(60), nullable=True)
+    client_secret: Mapped[str] = mapped_column(String(120))
+    status: Mapped[str] = mapped_column(String(20))
+    amount_authorized: Mapped[int] = mapped_column(BigInteger)
+    amount_captured: Mapped[int] = mapped_column(BigInteger)
+    amount_refunded: Mapped[int] = mapped_column(BigInteger)
+    next_action: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    failure_code: Mapped[str | None] = mapped_column(String(60), nullable=True)
+    failure_message: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class SandboxIdempotencyKey(Base):
+    """What each idempotency key sent to the sandbox gave the first time (its answer or its
+    error), with the call's arguments: the same key again gives the same answer, in any
+    process; with other arguments it is refused."""
+
+    __tablename__ = "sandbox_idempotency_keys"
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(Text)
+    outcome: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

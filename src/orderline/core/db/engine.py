@@ -16,6 +16,7 @@ import random
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from typing import Any, TypeVar
 
 from sqlalchemy import event
@@ -31,6 +32,9 @@ log = logging.getLogger(__name__)
 WRITTEN_BUSINESSES_KEY = "outbox_businesses"
 _RETRYABLE_SQLSTATES = {"40P01", "40001"}  # deadlock_detected, serialization_failure
 MAX_TX_ATTEMPTS = 5
+# The write transaction the running task is inside, if any (see ``Database.write_or_join``).
+_WRITING: ContextVar[tuple[Database, AsyncConnection] | None] = ContextVar(
+    "orderline_writing", default=None)
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
@@ -100,8 +104,12 @@ class Database:
             async with self._lock(), self.engine.connect() as conn:
                 await conn.execution_options(sqlite_begin="BEGIN IMMEDIATE")
                 conn.info.pop(WRITTEN_BUSINESSES_KEY, None)
-                async with conn.begin():
-                    yield conn
+                token = _WRITING.set((self, conn))
+                try:
+                    async with conn.begin():
+                        yield conn
+                finally:
+                    _WRITING.reset(token)
                 self._announce(conn)
         else:
             async with self.engine.connect() as conn:
@@ -109,6 +117,21 @@ class Database:
                 async with conn.begin():
                     yield conn
                 self._announce(conn)
+
+    @asynccontextmanager
+    async def write_or_join(self) -> AsyncIterator[AsyncConnection]:
+        """A write transaction of its own; but on SQLite, called inside this task's open
+        write transaction, a savepoint of that one: SQLite has one writer, and a second
+        transaction would wait for the first forever. (The sandbox provider writes this way
+        when the payment saga calls it from inside the relay's transaction.)"""
+        joined = _WRITING.get()
+        if joined is not None and joined[0] is self and not joined[1].closed \
+                and joined[1].in_transaction():
+            async with joined[1].begin_nested():
+                yield joined[1]
+            return
+        async with self.write() as conn:
+            yield conn
 
     def _announce(self, conn: AsyncConnection) -> None:
         written = conn.info.pop(WRITTEN_BUSINESSES_KEY, None)

@@ -1,4 +1,4 @@
-"""An in-memory card gateway for the demo and the tests, held to a real provider's discipline.
+"""A card gateway for the demo and the tests, held to a real provider's discipline.
 
 Test payment methods drive the outcome, like Stripe's test cards:
 
@@ -11,18 +11,26 @@ Test payment methods drive the outcome, like Stripe's test cards:
 ``pm_card_fail_after_auth``    authorised, but ``capture`` fails with ``capture_failed``
 =============================  ===============================================================
 
+Like a real provider it is one system for every process that calls it: with a database
+(``db``, what the runtime gives it) its intents and idempotency keys live in their own tables
+(``sandbox_store.DatabaseBook``), so a refund, a capture or the saga's void may land on any
+server process or the worker, before or after a restart. Without one it keeps them in this
+process's memory (unit tests, the bench's stand-in).
+
 Every money-moving call is idempotent by key: the same key with the same arguments gives the
 first answer again (an error the call ended with included, as Stripe saves it); the same key
 with other arguments is ``idempotency_key_reused``. Argument checks (a non-positive amount, an
 unknown payment method or intent) run before the key is looked at and are not saved.
 
 Each state change sends a webhook signed with Stripe's scheme under the ``sandbox-signature``
-header. Webhooks go out from asyncio tasks, never inside the call that caused them: a service
+header, from the process that made the call, once the call's transaction has ended.
+Webhooks go out from asyncio tasks, never inside the call that caused them: a service
 that calls the gateway inside a database transaction and handles webhooks in another would
 otherwise wait on itself. ``wait_for_deliveries`` awaits them; with no ``deliver`` and no delay
 they are queued at once for ``drain``. ``SandboxBehaviour`` adds the network's misbehaviour:
 delays, duplicates (the batch is sent again after itself, so a stale copy arrives after a newer
-event), reversed batches, and calls that fail as if the provider were down.
+event), reversed batches, and calls that fail as if the provider were down (this process's
+calls only).
 """
 
 from __future__ import annotations
@@ -36,6 +44,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from orderline.core.db.engine import Database
 from orderline.payments.providers.base import (
     ProviderError,
     ProviderEvent,
@@ -43,6 +52,14 @@ from orderline.payments.providers.base import (
     ProviderRefund,
     ProviderStatus,
     WebhookRejected,
+)
+from orderline.payments.providers.sandbox_store import (
+    DatabaseBook,
+    MemoryBook,
+    SandboxBook,
+    SandboxIntent,
+    Saved,
+    fingerprint_of,
 )
 from orderline.payments.providers.signing import (
     DEFAULT_TOLERANCE_SECONDS,
@@ -92,72 +109,32 @@ def sign(body: bytes, *, secret: str, timestamp: int) -> dict[str, str]:
 
 
 @dataclass(slots=True)
-class _Intent:
-    reference: str
-    amount: int
-    currency: str
-    capture_mode: CaptureMode
-    metadata: dict[str, str]
-    payment_method: str | None
-    client_secret: str
-    status: ProviderStatus = ProviderStatus.REQUIRES_ACTION
-    amount_authorized: int = 0
-    amount_captured: int = 0
-    amount_refunded: int = 0
-    next_action: dict[str, Any] | None = None
-    failure_code: str | None = None
-    failure_message: str | None = None
-
-    def snapshot(self) -> ProviderIntent:
-        return ProviderIntent(
-            reference=self.reference, status=self.status, amount=self.amount,
-            currency=self.currency, amount_authorized=self.amount_authorized,
-            amount_captured=self.amount_captured, client_secret=self.client_secret,
-            next_action=dict(self.next_action) if self.next_action else None,
-            failure_code=self.failure_code, failure_message=self.failure_message)
-
-    def wire(self) -> dict[str, Any]:
-        """The intent as a webhook carries it (no client secret: webhooks are not for buyers)."""
-        return {"object": "payment_intent", "id": self.reference, "status": self.status.value,
-                "amount": self.amount, "currency": self.currency,
-                "amount_authorized": self.amount_authorized,
-                "amount_captured": self.amount_captured,
-                "amount_refunded": self.amount_refunded,
-                "capture_mode": self.capture_mode.value, "next_action": self.next_action,
-                "failure_code": self.failure_code, "failure_message": self.failure_message,
-                "metadata": dict(self.metadata)}
-
-
-@dataclass(frozen=True, slots=True)
-class _Saved:
-    """What an idempotency key gave the first time."""
-
-    fingerprint: tuple[object, ...]
-    result: ProviderIntent | ProviderRefund | None = None
-    error: ProviderError | None = None
-
-
-@dataclass(slots=True)
 class _Outcome:
+    """What a call did: its answer or error, the webhooks it sends, and the intent it changed
+    (``created``: a new one) to keep."""
+
     result: ProviderIntent | ProviderRefund | None = None
     error: ProviderError | None = None
     events: list[dict[str, Any]] = field(default_factory=list)
+    intent: SandboxIntent | None = None
+    created: bool = False
 
 
 class SandboxGateway:
-    """``PaymentProvider`` kept in memory; see the module docstring for its test cards."""
+    """``PaymentProvider`` kept in the database ``db`` (in this process's memory without one);
+    see the module docstring for its test cards."""
 
     name = "sandbox"
 
     def __init__(self, *, secret: str, deliver: Deliver | None = None,
                  clock: Callable[[], float] = time.time,
-                 behaviour: SandboxBehaviour | None = None) -> None:
+                 behaviour: SandboxBehaviour | None = None,
+                 db: Database | None = None) -> None:
         self._secret = secret
         self._deliver = deliver
         self._clock = clock
         self.behaviour = behaviour if behaviour is not None else SandboxBehaviour()
-        self._intents: dict[str, _Intent] = {}
-        self._saved: dict[str, _Saved] = {}
+        self._book: SandboxBook = MemoryBook() if db is None else DatabaseBook(db, clock=clock)
         self._outbox: list[Delivery] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._delivery_lock = asyncio.Lock()
@@ -177,32 +154,32 @@ class SandboxGateway:
         currency = currency.upper()
         fingerprint = ("create_intent", amount, currency, CaptureMode(capture_mode),
                        tuple(sorted(metadata.items())), payment_method)
-        outcome = self._idempotent(idempotency_key, fingerprint, lambda: self._create(
-            amount=amount, currency=currency, capture_mode=CaptureMode(capture_mode),
-            metadata=metadata, payment_method=payment_method))
+        outcome = await self._idempotent(idempotency_key, fingerprint, None, lambda _: (
+            self._create(amount=amount, currency=currency,
+                         capture_mode=CaptureMode(capture_mode), metadata=metadata,
+                         payment_method=payment_method)))
         assert isinstance(outcome, ProviderIntent)
         return outcome
 
     async def retrieve_intent(self, reference: str) -> ProviderIntent:
         self._maybe_unavailable()
-        return self._intent(reference).snapshot()
+        async with self._book.transaction() as tx:
+            return _existing(await tx.intent(reference), reference).snapshot()
 
     async def capture(self, reference: str, *, amount: int,
                       idempotency_key: str) -> ProviderIntent:
         self._maybe_unavailable()
         _check_amount(amount)
-        intent = self._intent(reference)
-        outcome = self._idempotent(idempotency_key, ("capture", reference, amount),
-                                   lambda: self._capture(intent, amount))
+        outcome = await self._idempotent(idempotency_key, ("capture", reference, amount),
+                                         reference, lambda intent: self._capture(intent, amount))
         assert isinstance(outcome, ProviderIntent)
         return outcome
 
     async def cancel(self, reference: str, *, idempotency_key: str) -> ProviderIntent:
         """Void an authorisation, or cancel an intent not yet paid."""
         self._maybe_unavailable()
-        intent = self._intent(reference)
-        outcome = self._idempotent(idempotency_key, ("cancel", reference),
-                                   lambda: self._cancel(intent))
+        outcome = await self._idempotent(idempotency_key, ("cancel", reference), reference,
+                                         self._cancel)
         assert isinstance(outcome, ProviderIntent)
         return outcome
 
@@ -210,9 +187,8 @@ class SandboxGateway:
                      idempotency_key: str) -> ProviderRefund:
         self._maybe_unavailable()
         _check_amount(amount)
-        intent = self._intent(reference)
-        outcome = self._idempotent(idempotency_key, ("refund", reference, amount),
-                                   lambda: self._refund(intent, amount))
+        outcome = await self._idempotent(idempotency_key, ("refund", reference, amount),
+                                         reference, lambda intent: self._refund(intent, amount))
         assert isinstance(outcome, ProviderRefund)
         return outcome
 
@@ -227,21 +203,24 @@ class SandboxGateway:
     async def complete_action(self, reference: str, approve: bool) -> ProviderIntent:
         """The buyer finishes 3-D Secure (or the bank settles a processing payment): approved,
         the intent is authorised or captured by its capture mode; refused, it fails."""
-        intent = self._intent(reference)
-        if intent.status not in (ProviderStatus.REQUIRES_ACTION, ProviderStatus.PROCESSING):
-            raise ProviderError(
-                f"Intent {reference} is {intent.status.value}; there is no action to complete.",
-                code="payment_intent_unexpected_state")
-        waiting_for = intent.status
-        intent.next_action = None
-        events: list[dict[str, Any]] = []
-        if approve:
-            events.append(self._approve(intent))
-        elif waiting_for is ProviderStatus.REQUIRES_ACTION:
-            events.append(self._fail(intent, "payment_intent_authentication_failure",
-                                     "The buyer did not complete 3-D Secure."))
-        else:
-            events.append(self._fail(intent, *_DECLINES[PM_DECLINED]))
+        async with self._book.transaction() as tx:
+            intent = _existing(await tx.intent(reference), reference)
+            if intent.status not in (ProviderStatus.REQUIRES_ACTION,
+                                     ProviderStatus.PROCESSING):
+                raise ProviderError(
+                    f"Intent {reference} is {intent.status.value}; there is no action to "
+                    "complete.", code="payment_intent_unexpected_state")
+            waiting_for = intent.status
+            intent.next_action = None
+            events: list[dict[str, Any]] = []
+            if approve:
+                events.append(self._approve(intent))
+            elif waiting_for is ProviderStatus.REQUIRES_ACTION:
+                events.append(self._fail(intent, "payment_intent_authentication_failure",
+                                         "The buyer did not complete 3-D Secure."))
+            else:
+                events.append(self._fail(intent, *_DECLINES[PM_DECLINED]))
+            await tx.put(intent, new=False)
         self._emit(events)
         return intent.snapshot()
 
@@ -263,16 +242,15 @@ class SandboxGateway:
             task.cancel()
         await asyncio.gather(*tuple(self._tasks), return_exceptions=True)
 
-    # --- state changes (synchronous: no other call can run in between) -------------------
+    # --- state changes (synchronous, in the call's transaction, the intent locked) ---------
 
     def _create(self, *, amount: int, currency: str, capture_mode: CaptureMode,
                 metadata: dict[str, str], payment_method: str | None) -> _Outcome:
         reference = "pi_sbx_" + secrets.token_hex(12)
-        intent = _Intent(reference=reference, amount=amount, currency=currency,
-                         capture_mode=capture_mode, metadata=dict(metadata),
-                         payment_method=payment_method,
-                         client_secret=f"{reference}_secret_{secrets.token_hex(12)}")
-        self._intents[reference] = intent
+        intent = SandboxIntent(reference=reference, amount=amount, currency=currency,
+                               capture_mode=capture_mode, metadata=dict(metadata),
+                               payment_method=payment_method,
+                               client_secret=f"{reference}_secret_{secrets.token_hex(12)}")
         events = [self._event("payment_intent.created", intent.wire())]
         if payment_method in _DECLINES:
             events.append(self._fail(intent, *_DECLINES[payment_method]))
@@ -285,9 +263,9 @@ class SandboxGateway:
             events.append(self._event("payment_intent.processing", intent.wire()))
         else:
             events.append(self._approve(intent))
-        return _Outcome(result=intent.snapshot(), events=events)
+        return _Outcome(result=intent.snapshot(), events=events, intent=intent, created=True)
 
-    def _capture(self, intent: _Intent, amount: int) -> _Outcome:
+    def _capture(self, intent: SandboxIntent, amount: int) -> _Outcome:
         if intent.status is ProviderStatus.CAPTURED:
             return _Outcome(error=ProviderError(f"Intent {intent.reference} is already captured.",
                                                 code="already_captured"))
@@ -302,10 +280,10 @@ class SandboxGateway:
                                                 code="capture_failed"))
         intent.status = ProviderStatus.CAPTURED
         intent.amount_captured = amount  # a partial capture releases the rest, as Stripe does
-        return _Outcome(result=intent.snapshot(),
+        return _Outcome(result=intent.snapshot(), intent=intent,
                         events=[self._event("payment_intent.succeeded", intent.wire())])
 
-    def _cancel(self, intent: _Intent) -> _Outcome:
+    def _cancel(self, intent: SandboxIntent) -> _Outcome:
         if intent.status is ProviderStatus.CAPTURED:
             return _Outcome(error=ProviderError(
                 f"Intent {intent.reference} is already captured; refund it instead.",
@@ -316,10 +294,10 @@ class SandboxGateway:
         intent.status = ProviderStatus.CANCELLED
         intent.amount_authorized = 0
         intent.next_action = None
-        return _Outcome(result=intent.snapshot(),
+        return _Outcome(result=intent.snapshot(), intent=intent,
                         events=[self._event("payment_intent.canceled", intent.wire())])
 
-    def _refund(self, intent: _Intent, amount: int) -> _Outcome:
+    def _refund(self, intent: SandboxIntent, amount: int) -> _Outcome:
         if intent.status is not ProviderStatus.CAPTURED:
             return _Outcome(error=_unexpected_state(intent, "refunded"))
         if intent.amount_refunded + amount > intent.amount_captured:
@@ -332,9 +310,10 @@ class SandboxGateway:
         wire = {"object": "refund", "id": refund.reference, "amount": refund.amount,
                 "status": refund.status, "currency": intent.currency,
                 "payment_intent": intent.reference, "metadata": dict(intent.metadata)}
-        return _Outcome(result=refund, events=[self._event("charge.refunded", wire)])
+        return _Outcome(result=refund, intent=intent,
+                        events=[self._event("charge.refunded", wire)])
 
-    def _approve(self, intent: _Intent) -> dict[str, Any]:
+    def _approve(self, intent: SandboxIntent) -> dict[str, Any]:
         intent.amount_authorized = intent.amount
         if intent.capture_mode is CaptureMode.AUTOMATIC:
             intent.status = ProviderStatus.CAPTURED
@@ -343,7 +322,7 @@ class SandboxGateway:
         intent.status = ProviderStatus.AUTHORIZED
         return self._event("payment_intent.amount_capturable_updated", intent.wire())
 
-    def _fail(self, intent: _Intent, code: str, message: str) -> dict[str, Any]:
+    def _fail(self, intent: SandboxIntent, code: str, message: str) -> dict[str, Any]:
         intent.status = ProviderStatus.FAILED
         intent.failure_code = code
         intent.failure_message = message
@@ -357,26 +336,30 @@ class SandboxGateway:
             raise ProviderError("The sandbox provider is unavailable (simulated).",
                                 code="provider_unavailable", retryable=True)
 
-    def _intent(self, reference: str) -> _Intent:
-        intent = self._intents.get(reference)
-        if intent is None:
-            raise ProviderError(f"No such payment intent: {reference!r}.",
-                                code="resource_missing")
-        return intent
-
-    def _idempotent(self, key: str, fingerprint: tuple[object, ...],
-                    run: Callable[[], _Outcome]) -> ProviderIntent | ProviderRefund:
-        saved = self._saved.get(key)
-        if saved is not None:
-            if saved.fingerprint != fingerprint:
-                raise ProviderError(
-                    f"Idempotency key {key!r} was used before with other arguments.",
-                    code="idempotency_key_reused")
-        else:
-            outcome = run()
-            saved = _Saved(fingerprint=fingerprint, result=outcome.result, error=outcome.error)
-            self._saved[key] = saved
-            self._emit(outcome.events)
+    async def _idempotent(self, key: str, arguments: tuple[object, ...], reference: str | None,
+                          run: Callable[[Any], _Outcome]) -> ProviderIntent | ProviderRefund:
+        """One call in one transaction of the book: lock the intent it acts on (unknown: not
+        saved under the key), claim the key, and only if the key is new ``run`` it on that
+        intent (None for a create)."""
+        fingerprint = fingerprint_of(arguments)
+        events: list[dict[str, Any]] = []
+        async with self._book.transaction() as tx:
+            intent = None if reference is None else _existing(await tx.intent(reference),
+                                                              reference)
+            saved = await tx.claim(key, fingerprint)
+            if saved is None:
+                outcome = run(intent)
+                saved = Saved(fingerprint=fingerprint, result=outcome.result,
+                              error=outcome.error)
+                await tx.keep(key, saved)
+                if outcome.intent is not None:
+                    await tx.put(outcome.intent, new=outcome.created)
+                events = outcome.events
+        if saved.fingerprint != fingerprint:
+            raise ProviderError(
+                f"Idempotency key {key!r} was used before with other arguments.",
+                code="idempotency_key_reused")
+        self._emit(events)
         if saved.error is not None:
             raise ProviderError(str(saved.error), code=saved.error.code,
                                 retryable=saved.error.retryable)
@@ -429,7 +412,13 @@ def _check_amount(amount: int) -> None:
                             code="invalid_amount")
 
 
-def _unexpected_state(intent: _Intent, wanted: str) -> ProviderError:
+def _existing(intent: SandboxIntent | None, reference: str) -> SandboxIntent:
+    if intent is None:
+        raise ProviderError(f"No such payment intent: {reference!r}.", code="resource_missing")
+    return intent
+
+
+def _unexpected_state(intent: SandboxIntent, wanted: str) -> ProviderError:
     return ProviderError(
         f"Intent {intent.reference} is {intent.status.value} and cannot be {wanted}.",
         code="payment_intent_unexpected_state")
