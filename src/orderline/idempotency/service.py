@@ -11,8 +11,11 @@ A use case whose work is one transaction calls ``Claim.keep`` with its answer in
 transaction, so the key says ``completed`` exactly when the work committed: a crash can
 never leave an effect without its answer, and a retry after one never makes a second. Work of
 several transactions (a payment provider is called between them) has its answer kept in a
-transaction of its own once it is done; there the use case's own guards (a payment in
-progress, a refund taken once by its ledger) make a retry after a crash harmless.
+transaction of its own once it is done. A crash before that leaves the key
+``in_progress``; once its lock lapses a retry runs the work again, which is harmless where the
+use case guards itself (a payment start finds its attempt and asks the provider again under
+the same provider key); where it would not be (a refund), the work calls ``Claim.pin`` in its
+first transaction and the key then stays busy until it expires.
 
 A request without a key runs the work as it always did (``NO_KEY``).
 """
@@ -81,6 +84,13 @@ class Claim:
                                  body=to_jsonable_python(answer))
             self.kept = True
         return answer
+
+
+    async def pin(self, conn: AsyncConnection) -> None:
+        """For work of several transactions whose retry would repeat its effect (a refund):
+        called in the first transaction that takes effect, so the claim no longer lapses."""
+        if self.id is not None:
+            await store.pin(conn, self.id)
 
 
 NO_KEY = Claim(None, 0)

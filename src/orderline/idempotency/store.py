@@ -92,6 +92,20 @@ async def complete(conn: AsyncConnection, ident: uuid.UUID, *, status_code: int,
             details={})
 
 
+async def pin(conn: AsyncConnection, ident: uuid.UUID) -> None:
+    """The work is about to take effect in several transactions: from the caller's on, the
+    claim never lapses (a retry after a crash is ``request_in_progress`` until the key
+    expires, never a second effect). Refuses when the claim was already taken over."""
+    result = await conn.execute(
+        update(keys).where(keys.c.id == ident, keys.c.status == IN_PROGRESS)
+        .values(locked_until=keys.c.expires_at))
+    if not result.rowcount:
+        raise RequestInProgress(
+            "This request ran past its Idempotency-Key's lock and a retry took the key over; "
+            "nothing of this request was kept. Retry to get the retry's answer.",
+            details={})
+
+
 async def release(conn: AsyncConnection, ident: uuid.UUID) -> None:
     """Give the key up after a refusal: the caller may fix the cause and retry with it."""
     await conn.execute(delete(keys).where(keys.c.id == ident, keys.c.status == IN_PROGRESS))
