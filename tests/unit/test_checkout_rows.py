@@ -9,10 +9,11 @@ from dataclasses import fields
 
 from sqlalchemy import Table
 
-from orderline.checkout import cart_store, checkout_store, idempotency_store
+from orderline.checkout import cart_store, checkout_store
 from orderline.checkout.cart_store import AvailableCartLine, PricedCartLine
 from orderline.checkout.checkout_store import CHECKOUT_COLUMNS, CheckoutWithCart
 from orderline.cod import store as cod_store
+from orderline.idempotency import store as idempotency_store
 from orderline.payments import store as payment_store
 from orderline.tenancy import store as tenancy_store
 

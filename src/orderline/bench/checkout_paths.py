@@ -46,7 +46,7 @@ from orderline.bench.load import percentile
 from orderline.bench.raw import HOLD, INSERT_EVENT, NEXT_NUMBER, Buyer, Seller, SkuTarget
 from orderline.catalog.rules import ReservationStatus
 from orderline.checkout.carts import hash_cart_token, new_cart_token
-from orderline.checkout.rules import fingerprint
+from orderline.idempotency.rules import fingerprint
 from orderline.orders.rules import OrderStatus, format_order_number
 from orderline.orders.service import hash_access_token, new_order_access_token
 

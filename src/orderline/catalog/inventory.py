@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.engine import RowMapping
@@ -18,6 +18,7 @@ from orderline.core.runtime import Runtime
 from orderline.events import outbox_store
 from orderline.events.event_types import AggregateType, EventType
 from orderline.events.outbox import emit
+from orderline.idempotency.service import NO_KEY, Claim
 from orderline.tenancy.rules import Principal, Scope
 
 MAX_ADJUSTMENT = 1_000_000_000
@@ -29,8 +30,12 @@ async def stock_of(runtime: Runtime, principal: Principal, sku: str) -> dict[str
     async with runtime.db.read() as conn:
         if await catalog_store.get_variant_by_sku(conn, principal.business_id, sku) is None:
             raise NotFound("variant", sku)
-        rows = await stock_store.level_views(conn, business_id=principal.business_id,
-                                             now=runtime.clock.now(), skus=[sku])
+        return await _stock_view(conn, principal.business_id, sku, runtime.clock.now())
+
+
+async def _stock_view(conn: AsyncConnection, business_id: uuid.UUID, sku: str,
+                      now: datetime) -> dict[str, Any]:
+    rows = await stock_store.level_views(conn, business_id=business_id, now=now, skus=[sku])
     per_location = [{"location": r["location"], "on_hand": r["on_hand"],
                      "reserved": int(r["reserved"]), "available": int(r["available"])}
                     for r in rows]
@@ -55,11 +60,14 @@ async def list_stock(runtime: Runtime, principal: Principal, *, limit: int,
 
 async def adjust_stock(runtime: Runtime, principal: Principal, *, sku: str,
                        location: str | None, reason: MovementReason, note: str,
-                       delta: int | None = None, set_on_hand: int | None = None) -> dict[str, Any]:
+                       delta: int | None = None, set_on_hand: int | None = None,
+                       claim: Claim = NO_KEY) -> dict[str, Any]:
     """Receive, correct or write off stock by hand; every change is a ledger row.
 
     Either ``delta`` (signed) or ``set_on_hand`` (a stock take) is given. A change that would
     leave fewer units on hand than are held for orders is refused with ``insufficient_stock``.
+    Answers the SKU's stock as the change left it, kept under ``claim`` in the same
+    transaction (so a retry with its ``Idempotency-Key`` replays it, never adjusting twice).
     """
     principal.require(Scope.WRITE)
     if reason not in MANUAL_REASONS:
@@ -74,7 +82,7 @@ async def adjust_stock(runtime: Runtime, principal: Principal, *, sku: str,
         raise ValidationFailed(f"set_on_hand must be 0 to {MAX_ADJUSTMENT}.")
     now = runtime.clock.now()
 
-    async def work(conn: AsyncConnection) -> None:
+    async def work(conn: AsyncConnection) -> dict[str, Any]:
         variant = await catalog_store.get_variant_by_sku(conn, principal.business_id, sku)
         if variant is None:
             raise NotFound("variant", sku)
@@ -106,9 +114,9 @@ async def adjust_stock(runtime: Runtime, principal: Principal, *, sku: str,
             raise InsufficientStock(
                 f"Cannot remove {-change} units of {sku}: only {held} are not held for orders.",
                 details={"sku": sku, "requested_delta": change, "available": held})
+        return await claim.keep(conn, await _stock_view(conn, principal.business_id, sku, now))
 
-    await runtime.db.run(work)
-    return await stock_of(runtime, principal, sku)
+    return await runtime.db.run(work)
 
 
 async def list_movements(runtime: Runtime, principal: Principal, *, sku: str | None,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from orderline.catalog import inventory
 from orderline.catalog.schemas import (
@@ -16,6 +16,8 @@ from orderline.catalog.schemas import (
 )
 from orderline.core.http import RuntimeDep
 from orderline.core.schemas import STORED_INT_MAX
+from orderline.idempotency.headers import IdempotencyKeyHeader, send
+from orderline.idempotency.service import KeyedRequest, run_once
 from orderline.tenancy.deps import PrincipalDep
 from orderline.tenancy.rules import Scope
 
@@ -31,13 +33,20 @@ async def list_stock(runtime: RuntimeDep, principal: PrincipalDep,
 
 
 @router.post("/adjustments", response_model=StockOut)
-async def adjust_stock(body: StockAdjustment, runtime: RuntimeDep,
-                       principal: PrincipalDep) -> dict[str, Any]:
-    """Receive stock, correct a count (delta or stock-take), or write off damage."""
-    return await inventory.adjust_stock(runtime, principal, sku=body.sku,
-                                        location=body.location, reason=body.reason,
-                                        note=body.note, delta=body.delta,
-                                        set_on_hand=body.set_on_hand)
+async def adjust_stock(body: StockAdjustment, runtime: RuntimeDep, principal: PrincipalDep,
+                       response: Response,
+                       idempotency_key: IdempotencyKeyHeader = None) -> dict[str, Any]:
+    """Receive stock, correct a count (delta or stock-take), or write off damage. With an
+    ``Idempotency-Key``, a retry returns the first answer and adjusts nothing more."""
+    answer = await run_once(runtime, KeyedRequest(
+        business_id=principal.business_id, operation="inventory.adjust", key=idempotency_key,
+        request=body.model_dump(mode="json"), status_code=200),
+        lambda claim: inventory.adjust_stock(runtime, principal, sku=body.sku,
+                                             location=body.location, reason=body.reason,
+                                             note=body.note, delta=body.delta,
+                                             set_on_hand=body.set_on_hand, claim=claim))
+    stock: dict[str, Any] = send(response, answer)
+    return stock
 
 
 @router.get("/movements", response_model=MovementPage)

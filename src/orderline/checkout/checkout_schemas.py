@@ -8,26 +8,9 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field
 
-from orderline.core.schemas import PHONE_PATTERN, Body, MinorUnits
+from orderline.core.schemas import Body, MinorUnits
 from orderline.orders.schemas import CustomerIn, CustomerOut, PlacedOrderOut
-from orderline.shipping.rules import Address
-
-
-class AddressIn(Body):
-    name: Annotated[str, Field(min_length=1, max_length=200)]
-    line1: Annotated[str, Field(min_length=1, max_length=300)]
-    line2: Annotated[str, Field(max_length=300)] = ""
-    city: Annotated[str, Field(min_length=1, max_length=200)]
-    region: Annotated[str, Field(max_length=100)] = ""
-    postal_code: Annotated[str, Field(max_length=20)] = ""
-    country: Annotated[str, Field(min_length=2, max_length=2,
-                                  description="ISO 3166-1 alpha-2, such as 'US'")]
-    phone: Annotated[str | None, Field(pattern=PHONE_PATTERN)] = None
-
-    def to_address(self) -> Address:
-        return Address(name=self.name, line1=self.line1, line2=self.line2, city=self.city,
-                       region=self.region, postal_code=self.postal_code,
-                       country=self.country, phone=self.phone)
+from orderline.shipping.schemas import AddressIn
 
 
 class CheckoutCreate(Body):

@@ -21,7 +21,7 @@ import logging
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from pydantic_core import to_jsonable_python
@@ -29,19 +29,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orderline.catalog import stock_store
 from orderline.catalog.rules import ReservationStatus
-from orderline.checkout import cart_store, checkout_store, idempotency_store
+from orderline.checkout import cart_store, checkout_store
 from orderline.checkout.carts import CartCaller
 from orderline.checkout.checkout_pricing import PricedCheckout, limits_of, price_checkout
 from orderline.checkout.checkout_store import CheckoutWithCart
 from orderline.checkout.checkouts import view
-from orderline.checkout.idempotency_store import IdempotencyKeyRow
-from orderline.checkout.rules import (
-    CONFIRMABLE_TOTALS,
-    check_idempotency_key,
-    check_quote,
-    fingerprint,
-    totals_differ,
-)
+from orderline.checkout.rules import CONFIRMABLE_TOTALS, check_quote, totals_differ
 from orderline.cod import service as cod
 from orderline.cod import store as cod_store
 from orderline.core import metrics
@@ -54,12 +47,10 @@ from orderline.core.errors import (
     ConfirmInFlight,
     CouponCustomerLimitReached,
     CouponExhausted,
-    IdempotencyKeyReused,
     NotFound,
     OtpRequired,
     PriceChanged,
     RateLimited,
-    RequestInProgress,
     ValidationFailed,
 )
 from orderline.core.ratelimit import Guard
@@ -67,6 +58,9 @@ from orderline.core.runtime import Runtime
 from orderline.coupons import store as coupon_store
 from orderline.events.event_types import AggregateType, EventType
 from orderline.events.outbox import FirstEvent
+from orderline.idempotency import service as idempotency
+from orderline.idempotency import store as idempotency_store
+from orderline.idempotency.rules import fingerprint, required_key
 from orderline.manual_payments import methods as manual_methods
 from orderline.orders import store as order_store
 from orderline.orders.placing import write_new_order
@@ -109,24 +103,15 @@ def _check_totals(totals: dict[str, int]) -> dict[str, int]:
 async def confirm_checkout(runtime: Runtime, caller: CartCaller,
                            request: ConfirmRequest) -> Confirmed:
     caller.require(write=True)
-    key = check_idempotency_key(request.idempotency_key)
+    key = required_key(request.idempotency_key)
     totals = _check_totals(request.totals)
-    settings = runtime.settings
     print_ = fingerprint({"checkout_id": request.checkout_id, "totals": totals,
                           "cart_token_for": caller.cart_id})
-    now = runtime.clock.now()
-
-    async def claim(conn: AsyncConnection) -> tuple[uuid.UUID | None,
-                                                    IdempotencyKeyRow | None]:
-        return await idempotency_store.claim(
-            conn, business_id=caller.business_id, operation=OPERATION, key=key,
-            fingerprint=print_, now=now,
-            lock_for=timedelta(seconds=settings.idempotency_lock_seconds),
-            keep_for=timedelta(hours=settings.idempotency_ttl_hours))
-
-    claimed, existing = await runtime.db.run(claim)
+    claimed, existing = await idempotency.claim_key(
+        runtime, business_id=caller.business_id, operation=OPERATION, key=key, print_=print_)
     if existing is not None:
-        return _replay(existing, print_)
+        kept = idempotency.replay(existing, operation=OPERATION, print_=print_)
+        return Confirmed(kept.status_code, kept.body, replayed=True)
     assert claimed is not None
     await runtime.checkpoints.reach("confirm.claimed")
     guards: list[Guard] = []
@@ -138,8 +123,7 @@ async def confirm_checkout(runtime: Runtime, caller: CartCaller,
         await runtime.db.run(lambda conn: _release_with_new_quote(conn, claimed, details))
         raise
     except BaseException:
-        with contextlib.suppress(Exception):  # the claim lapses on its own if this fails
-            await runtime.db.run(lambda conn: idempotency_store.release(conn, claimed))
+        await idempotency.release(runtime, claimed)
         raise
     finally:
         for guard in guards:
@@ -147,21 +131,6 @@ async def confirm_checkout(runtime: Runtime, caller: CartCaller,
                 await guard.release()
     metrics.order_created(body["channel"])
     return Confirmed(201, body)
-
-
-def _replay(existing: IdempotencyKeyRow, print_: str) -> Confirmed:
-    if existing.fingerprint != print_:
-        raise IdempotencyKeyReused(
-            "This Idempotency-Key was already used for a different request (another checkout "
-            "or other totals). Use a new key for a new purchase.",
-            details={"idempotency_key": existing.key})
-    if existing.status != idempotency_store.COMPLETED:
-        raise RequestInProgress(
-            "A request with this Idempotency-Key is still being processed; retry in a moment "
-            "to get its answer.", details={"idempotency_key": existing.key})
-    # A completed key holds its answer: ``complete`` writes both in the work's transaction.
-    assert existing.response_status is not None and existing.response_body is not None
-    return Confirmed(existing.response_status, existing.response_body, replayed=True)
 
 
 async def _release_with_new_quote(conn: AsyncConnection, claimed: uuid.UUID,

@@ -5,23 +5,36 @@ One transaction: read and price the lines and find the customer, choose the paym
 terms (a manual method's proof deadline), then hold every line's stock with conditional
 UPDATEs, number the order and write it through ``orders.placing`` (its history entry and
 ``order.created`` with it); the hot rows are locked only for the end. If any line is short,
-the transaction rolls back and nothing stays held.
+the transaction rolls back and nothing stays held. With an ``Idempotency-Key`` the answer is
+kept under the key in the same transaction (``Claim.keep``), so a retry replays it.
+
+Cash on delivery (``payment_method: "cod"``) is placed as the checkout places it: the
+business's cash policy decides (zone of the ``shipping_address``, maximum total, open cash
+orders and trust of the customer, with the customer's row locked), the order is ``confirmed``
+at once and its stock sold, not held, so the payment-deadline sweep never touches it. The
+buyer's one-time code is not asked: it proves a buyer's phone on a self-service checkout,
+while here the merchant is talking to the buyer. The merchant may place a refused cash order
+anyway with ``cod_override_reason``: the refusal codes and the reason go into the order's
+``created`` history entry.
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orderline.catalog import stock_store
 from orderline.catalog import store as catalog_store
+from orderline.catalog.rules import ReservationStatus
+from orderline.cod import service as cod
 from orderline.core import metrics
-from orderline.core.errors import NotFound, UnknownChannel
+from orderline.core.errors import NotFound, UnknownChannel, ValidationFailed
 from orderline.core.runtime import Runtime
+from orderline.idempotency.service import NO_KEY, Claim
 from orderline.manual_payments import methods as manual_methods
 from orderline.orders import service as order_service
 from orderline.orders import store as order_store
@@ -35,8 +48,12 @@ from orderline.orders.rules import (
 )
 from orderline.orders.service import Contact
 from orderline.orders.store import NewOrderRow
+from orderline.shipping import store as shipping_store
+from orderline.shipping.rules import Address, check_address, match_zone
 from orderline.tenancy import store as tenancy_store
 from orderline.tenancy.rules import Principal, Scope
+
+OPERATION = "orders.create"
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,13 +64,31 @@ class NewOrder:
     payment_method: str
     note: str = ""
     location: str | None = None
+    shipping_address: Address | None = None
+    cod_override_reason: str | None = None
 
 
-async def create_order(runtime: Runtime, principal: Principal, new: NewOrder) -> dict[str, Any]:
+def _override_reason(new: NewOrder) -> str | None:
+    if new.cod_override_reason is None:
+        return None
+    reason = new.cod_override_reason.strip()
+    if new.payment_method != cod.COD or not reason:
+        raise ValidationFailed(
+            "cod_override_reason is the merchant's reason for placing a cash-on-delivery "
+            "order the cash policy refuses: send it, not blank, only with payment_method "
+            "'cod'.", details={"field": "cod_override_reason"})
+    return reason
+
+
+async def create_order(runtime: Runtime, principal: Principal, new: NewOrder, *,
+                       claim: Claim = NO_KEY) -> dict[str, Any]:
     principal.require(Scope.WRITE)
     check_requested_lines(new.lines)
     contact = new.customer.check()
     order_service.check_payment_method(new.payment_method)
+    override = _override_reason(new)
+    address = None if new.shipping_address is None else check_address(new.shipping_address)
+    cash = new.payment_method == cod.COD
     now = runtime.clock.now()
     deadline = now + timedelta(seconds=principal.reservation_ttl_seconds)
     business_id = principal.business_id
@@ -73,8 +108,17 @@ async def create_order(runtime: Runtime, principal: Principal, new: NewOrder) ->
         customer_id = await order_store.find_or_create_customer(
             conn, business_id=business_id, name=contact.name, phone=contact.phone,
             email=contact.email, now=now)
-        manual = await manual_methods.choose(conn, business_id, new.payment_method,
-                                             new.channel, now)
+        changes: dict[str, Any] = {
+            "lines": [{"sku": p.sku, "quantity": p.quantity} for p in priced],
+            "total": subtotal}
+        if cash:
+            overridden = await _admit_cash(conn, business_id=business_id,
+                                           customer_id=customer_id, address=address,
+                                           total=subtotal, override=override)
+            if overridden:
+                changes["cod_override"] = overridden
+        manual = None if cash else await manual_methods.choose(
+            conn, business_id, new.payment_method, new.channel, now)
         held_to = manual.proof_deadline if manual is not None else deadline
         # Stock rows stay locked from here to COMMIT: only the writes that need them follow.
         held = await order_service.hold_all(runtime, conn, business_id=business_id,
@@ -83,23 +127,53 @@ async def create_order(runtime: Runtime, principal: Principal, new: NewOrder) ->
         sequence = await order_store.next_order_sequence(conn, business_id)
         placed = NewOrderRow(
             id=order_id, business_id=business_id, number=format_order_number(sequence),
-            status=OrderStatus.PENDING_PAYMENT.value, channel=new.channel,
+            status=(OrderStatus.CONFIRMED if cash else OrderStatus.PENDING_PAYMENT).value,
+            channel=new.channel,
             customer_id=customer_id, customer_name=contact.name,
             customer_phone=contact.phone, customer_email=contact.email,
             payment_method=new.payment_method, note=new.note, currency=principal.currency,
             subtotal=subtotal, total=subtotal, location_id=location["id"],
             payment_deadline=held_to,
             access_token_hash=order_service.hash_access_token(access_token),
-            created_at=now)
-        changes = {"lines": [{"sku": p.sku, "quantity": p.quantity} for p in priced],
-                   "total": subtotal}
+            created_at=now, shipping_address=None if address is None else address.as_dict())
         row, shown = await write_new_order(conn, placed, line_rows, actor=principal.actor,
                                            changes=changes)
         await stock_store.insert_reservations(conn, held)
+        if cash:
+            await _sell(conn, business_id=business_id, order_id=order_id,
+                        actor=principal.actor, now=now)
         instructions = None if manual is None else await manual_methods.attach(
             conn, row, manual, now=now)
-        return {**shown, "access_token": access_token, "manual_payment": instructions}
+        return await claim.keep(conn, {**shown, "access_token": access_token,
+                                       "manual_payment": instructions})
 
     placed = await order_service.run_counting_refusals(runtime, work)
     metrics.order_created(new.channel)  # committed: counted only now
     return placed
+
+
+async def _admit_cash(conn: AsyncConnection, *, business_id: uuid.UUID,
+                      customer_id: uuid.UUID, address: Address | None, total: int,
+                      override: str | None) -> dict[str, Any] | None:
+    """The cash policy's verdict: nothing when it accepts, the first refusal raised when it
+    refuses and the merchant gave no reason, else what the history keeps of the override."""
+    settings = await tenancy_store.business_settings(conn, business_id)
+    zone = None if address is None else match_zone(
+        await shipping_store.zone_terms(conn, business_id), address)
+    refused = await cod.refusals(conn, settings, business_id=business_id,
+                                 customer_id=customer_id,
+                                 zone_id=None if zone is None else zone.id, total=total)
+    if not refused:
+        return None
+    if override is None:
+        raise refused[0]
+    return {"refused": [r.code for r in refused], "reason": override}
+
+
+async def _sell(conn: AsyncConnection, *, business_id: uuid.UUID, order_id: uuid.UUID,
+                actor: str, now: datetime) -> None:
+    """A cash order is confirmed at once: the units just held become a sale."""
+    sold = await stock_store.close_order_reservations(
+        conn, order_id=order_id, status=ReservationStatus.CONSUMED, now=now)
+    await stock_store.ship_out(conn, sold, business_id=business_id, order_id=order_id,
+                               actor=actor, now=now)

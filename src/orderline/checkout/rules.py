@@ -1,5 +1,5 @@
-"""Rules a checkout must pass before it may become an order, and the request fingerprint that
-binds an idempotency key to one confirm.
+"""Rules a checkout must pass before it may become an order (the fingerprint that binds an
+idempotency key to one confirm is ``orderline.idempotency.rules``).
 
 The business settings behind these rules (columns of ``businesses``):
 
@@ -12,23 +12,17 @@ The business settings behind these rules (columns of ``businesses``):
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
-from typing import Any
 
 from orderline.core.errors import (
     AboveMaximumOrder,
     BelowMinimumOrder,
     CartEmpty,
-    IdempotencyKeyRequired,
     QuantityAboveLimit,
-    ValidationFailed,
     ZeroTotalOrder,
 )
 from orderline.pricing.engine import PriceLine, Quote
 
-IDEMPOTENCY_KEY_MAX_LENGTH = 255
 # The totals a buyer confirms; ``total`` is required, the others are checked when sent.
 CONFIRMABLE_TOTALS = ("subtotal", "discount_total", "shipping", "shipping_discount",
                       "tax_total", "total")
@@ -70,26 +64,6 @@ def check_quote(quote: Quote, limits: OrderLimits) -> None:
         raise ZeroTotalOrder("This order comes to 0 and the business does not accept free "
                              "orders; remove a coupon or add a product.",
                              details={"total": 0})
-
-
-def check_idempotency_key(key: str | None) -> str:
-    if key is None or not key.strip():
-        raise IdempotencyKeyRequired(
-            "Confirming needs an Idempotency-Key header: a new random value (such as a UUID) "
-            "for each purchase, sent again unchanged when you retry it.",
-            details={"header": "Idempotency-Key"})
-    key = key.strip()
-    if len(key) > IDEMPOTENCY_KEY_MAX_LENGTH or not key.isprintable():
-        raise ValidationFailed(
-            f"Idempotency-Key must be printable and at most {IDEMPOTENCY_KEY_MAX_LENGTH} "
-            "characters (a UUID is a good choice).", details={"header": "Idempotency-Key"})
-    return key
-
-
-def fingerprint(request: dict[str, Any]) -> str:
-    """SHA-256 of the request's canonical JSON: same content, same fingerprint."""
-    canonical = json.dumps(request, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def totals_differ(seen: dict[str, int], quote: Quote) -> dict[str, dict[str, int]]:

@@ -93,23 +93,3 @@ class Checkout(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
-
-class IdempotencyKey(Base):
-    """One row per (business, operation, key): ``in_progress`` while the first request runs
-    (``locked_until`` bounds a crashed one), then ``completed`` with the answer to replay.
-    The answer is written in the same transaction as the work it describes."""
-
-    __tablename__ = "idempotency_keys"
-    __table_args__ = (UniqueConstraint("business_id", "operation", "key"),
-                      Index("ix_idempotency_keys_expires", "expires_at"))
-    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
-    business_id: Mapped[uuid.UUID] = business_fk()
-    operation: Mapped[str] = mapped_column(String(40))
-    key: Mapped[str] = mapped_column(String(255))
-    fingerprint: Mapped[str] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(20))
-    response_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    response_body: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
-    locked_until: Mapped[datetime] = mapped_column(UTCDateTime)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -22,6 +22,7 @@ from orderline.core.errors import (
     CodTooManyOpenOrders,
     CodTotalAboveLimit,
     CodTrustTooLow,
+    CodUnavailable,
     CodZoneNotAllowed,
     CollectedAmountMismatch,
     ValidationFailed,
@@ -106,39 +107,50 @@ def new_buyer(policy: CodPolicy, customer_id: uuid.UUID | None = None) -> CodBuy
                     open_cod_orders=0, delivered_cod_orders=0)
 
 
-def check_cod(policy: CodPolicy, *, zone_id: uuid.UUID | None, total: int,
-              buyer: CodBuyer) -> CodDecision:
-    """Whether this order may be paid in cash on delivery, or the first refusal.
+def cod_refusals(policy: CodPolicy, *, zone_id: uuid.UUID | None, total: int,
+                 buyer: CodBuyer) -> list[CodUnavailable]:
+    """Every reason the policy refuses cash on delivery for this order, in a fixed order
+    (disabled, zone, total, open orders, trust); empty when it may be paid in cash.
 
     ``zone_id`` is the shipping zone the delivery address falls in (``None``: no zone, such as
-    a pickup); ``total`` is the order's grand total in minor units. Refusals are checked in a
-    fixed order (disabled, zone, total, open orders, trust), so the same order always gets the
-    same answer.
+    a pickup); ``total`` is the order's grand total in minor units.
     """
     if not _is_int(total) or total < 0:
         raise ValidationFailed("The order total must be a whole number of minor units, zero "
                                "or more.", details={"field": "total", "value": total})
+    refusals: list[CodUnavailable] = []
     if not policy.enabled:
-        raise CodDisabled("This business does not offer cash on delivery.")
+        refusals.append(CodDisabled("This business does not offer cash on delivery."))
     if zone_id is None or zone_id not in policy.zone_ids:
-        raise CodZoneNotAllowed("Cash on delivery is not available for this delivery address.",
-                                details={"zone_id": None if zone_id is None else str(zone_id)})
+        refusals.append(CodZoneNotAllowed(
+            "Cash on delivery is not available for this delivery address.",
+            details={"zone_id": None if zone_id is None else str(zone_id)}))
     if policy.max_order_total is not None and total > policy.max_order_total:
-        raise CodTotalAboveLimit(
+        refusals.append(CodTotalAboveLimit(
             f"Cash on delivery is available for orders up to {policy.max_order_total}; this "
             f"order totals {total}.",
-            details={"max_order_total": policy.max_order_total, "total": total})
+            details={"max_order_total": policy.max_order_total, "total": total}))
     if buyer.open_cod_orders >= policy.max_open_orders_per_customer:
-        raise CodTooManyOpenOrders(
+        refusals.append(CodTooManyOpenOrders(
             f"This customer already has {buyer.open_cod_orders} cash-on-delivery orders "
             f"awaiting delivery; the limit is {policy.max_open_orders_per_customer}.",
             details={"limit": policy.max_open_orders_per_customer,
-                     "open": buyer.open_cod_orders})
+                     "open": buyer.open_cod_orders}))
     if buyer.trust_score < policy.min_trust_score:
-        raise CodTrustTooLow(
+        refusals.append(CodTrustTooLow(
             "Cash on delivery is not available to this customer after earlier refused or "
             "failed deliveries.",
-            details={"score": buyer.trust_score, "minimum": policy.min_trust_score})
+            details={"score": buyer.trust_score, "minimum": policy.min_trust_score}))
+    return refusals
+
+
+def check_cod(policy: CodPolicy, *, zone_id: uuid.UUID | None, total: int,
+              buyer: CodBuyer) -> CodDecision:
+    """Whether this order may be paid in cash on delivery, or the first refusal of
+    ``cod_refusals`` (so the same order always gets the same answer)."""
+    refusals = cod_refusals(policy, zone_id=zone_id, total=total, buyer=buyer)
+    if refusals:
+        raise refusals[0]
     reasons: list[str] = []
     first_order = buyer.customer_id is None or buyer.delivered_cod_orders == 0
     if policy.otp_for_first_order and first_order:

@@ -3,7 +3,10 @@ for risky orders; the courier's collection records the money, a refused or faile
 brings the stock back and lowers the buyer's trust.
 
 A cash order is created by the checkout's confirm (``checkout/confirm.py``), synchronously:
-the buyer gets the real order (status ``confirmed``, its stock sold) or a clear refusal.
+the buyer gets the real order (status ``confirmed``, its stock sold) or a clear refusal. The
+merchant may also type one in (``checkout/direct_orders.py``): the same policy applies
+(``refusals``), without the buyer's one-time code, and the merchant may override a refusal
+with a reason kept in the order's history.
 """
 
 from __future__ import annotations
@@ -25,10 +28,11 @@ from orderline.cod.rules import (
     CodPolicy,
     check_cod,
     check_collected,
+    cod_refusals,
     trust_after,
 )
 from orderline.core.db.tables import table_of
-from orderline.core.errors import InvalidTransition, ValidationFailed
+from orderline.core.errors import CodUnavailable, InvalidTransition, ValidationFailed
 from orderline.core.runtime import Runtime
 from orderline.orders.rules import CancelReason, OrderStatus
 from orderline.orders.service import lock_for_change, save_change
@@ -63,6 +67,19 @@ async def decide(conn: AsyncConnection, settings: BusinessSettings, *, business_
                      open_cod_orders=record.open_cod_orders,
                      delivered_cod_orders=record.cod_delivered)
     return check_cod(policy_of(settings), zone_id=zone_id, total=total, buyer=buyer)
+
+
+async def refusals(conn: AsyncConnection, settings: BusinessSettings, *,
+                   business_id: uuid.UUID, customer_id: uuid.UUID, zone_id: uuid.UUID | None,
+                   total: int) -> list[CodUnavailable]:
+    """Every refusal of the business's policy for this cash order (empty: accepted), with the
+    customer's row locked to COMMIT so concurrent cash orders count each other. For an order
+    the merchant types in (``POST /v1/orders``), who may place it anyway with a reason."""
+    record = await cod_store.buyer_record(conn, business_id, customer_id, lock=True)
+    buyer = CodBuyer(customer_id=customer_id, trust_score=record.cod_trust_score,
+                     open_cod_orders=record.open_cod_orders,
+                     delivered_cod_orders=record.cod_delivered)
+    return cod_refusals(policy_of(settings), zone_id=zone_id, total=total, buyer=buyer)
 
 
 async def collect(runtime: Runtime, principal: Principal, order_id: uuid.UUID, *,

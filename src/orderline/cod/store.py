@@ -64,9 +64,10 @@ OTP_COLUMNS = OtpRow.columns()
 
 
 async def buyer_record(conn: AsyncConnection, business_id: uuid.UUID,
-                       customer_id: uuid.UUID) -> BuyerRecord:
+                       customer_id: uuid.UUID, *, lock: bool = False) -> BuyerRecord:
     """Trust score, delivered cash orders, and cash orders still open (not yet collected),
-    in one statement."""
+    in one statement; ``lock`` holds the customer's row to COMMIT, so two cash orders of one
+    customer placed at once count each other."""
     open_orders = (select(func.count()).select_from(orders)
                    .where(orders.c.customer_id == customers.c.id,
                           orders.c.payment_method == COD, orders.c.paid_at.is_(None),
@@ -75,6 +76,8 @@ async def buyer_record(conn: AsyncConnection, business_id: uuid.UUID,
     stmt = select(customers.c.cod_trust_score, customers.c.cod_delivered,
                   open_orders.label("open_cod_orders")).where(
         customers.c.id == customer_id, customers.c.business_id == business_id)
+    if lock:
+        stmt = stmt.with_for_update(of=customers)
     return BuyerRecord.from_row((await conn.execute(stmt)).mappings().one())
 
 

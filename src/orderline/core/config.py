@@ -136,7 +136,7 @@ class Settings(BaseSettings):
         description="Longest a buyer's one-confirm-at-a-time guard lasts if its holder dies.")
     idempotency_lock_seconds: float = Field(
         default=60.0,
-        description="How long a confirm whose process died keeps its Idempotency-Key busy.")
+        description="How long a request whose process died keeps its Idempotency-Key busy.")
     idempotency_ttl_hours: float = Field(
         default=24.0,
         description="How long an Idempotency-Key and its answer are remembered.")

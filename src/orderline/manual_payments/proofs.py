@@ -36,6 +36,7 @@ from orderline.core.errors import (
 )
 from orderline.core.runtime import Runtime
 from orderline.events.event_types import EventType
+from orderline.idempotency.service import NO_KEY, Claim
 from orderline.manual_payments import method_store as payment_method_store
 from orderline.manual_payments import proof_store
 from orderline.manual_payments.files.cleaning import CleanProof, clean_proof
@@ -93,7 +94,8 @@ def _duplicate(owner: RowMapping | None, order_id: uuid.UUID) -> None:
                              details={"sha256_prefix": str(owner["sha256"])[:12]})
 
 
-async def upload(runtime: Runtime, caller: OrderCaller, data: bytes) -> dict[str, Any]:
+async def upload(runtime: Runtime, caller: OrderCaller, data: bytes, *,
+                 claim: Claim = NO_KEY) -> dict[str, Any]:
     caller.require(Scope.WRITE)
     now = runtime.clock.now()
     async with runtime.db.read() as conn:
@@ -119,14 +121,20 @@ async def upload(runtime: Runtime, caller: OrderCaller, data: bytes) -> dict[str
     except StorageUnavailable as exc:
         raise ProofStorageUnavailable("The proof could not be stored right now; nothing was "
                                       "recorded. Send it again in a moment.") from exc
+
+    async def work(conn: AsyncConnection) -> dict[str, Any]:
+        row = await _record_upload(runtime, conn, caller, proof_id=proof_id, key=key,
+                                   clean=clean, review_hours=settings["proof_review_hours"],
+                                   now=now)
+        # The answer is kept with an Idempotency-Key in the upload's own transaction.
+        return await claim.keep(conn, proof_view(row) if not caller.is_buyer
+                                else buyer_proof_view(row))
+
     try:
-        row = await runtime.db.run(lambda conn: _record_upload(
-            runtime, conn, caller, proof_id=proof_id, key=key, clean=clean,
-            review_hours=settings["proof_review_hours"], now=now))
+        return await runtime.db.run(work)
     except BaseException:
         await storage.delete(key)
         raise
-    return proof_view(row) if not caller.is_buyer else buyer_proof_view(row)
 
 
 async def _record_upload(runtime: Runtime, conn: AsyncConnection, caller: OrderCaller, *,

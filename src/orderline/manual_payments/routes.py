@@ -3,12 +3,15 @@ order, the payment instructions and the buyer's proof upload."""
 
 from __future__ import annotations
 
+import hashlib
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response, status
 
 from orderline.core.errors import ValidationFailed
 from orderline.core.http import RuntimeDep, parse_id
+from orderline.idempotency.headers import IdempotencyKeyHeader, send
+from orderline.idempotency.service import KeyedRequest, run_once
 from orderline.manual_payments import methods as manual_methods
 from orderline.manual_payments import proofs as payment_proofs
 from orderline.manual_payments.schemas import (
@@ -78,8 +81,10 @@ async def payment_instructions(runtime: RuntimeDep, caller: OrderCallerDep) -> d
     return await payment_proofs.instructions(runtime, caller)
 
 
-async def _file_of(request: Request, limit: int) -> bytes:
-    """The file: the raw request body, or the ``file`` part of a multipart form."""
+async def _file_of(request: Request, limit: int) -> tuple[bytes, dict[str, Any]]:
+    """The file (the raw request body, or the ``file`` part of a multipart form) and what
+    else the request carried (its type, the form's other fields), which an
+    ``Idempotency-Key``'s fingerprint covers with the file's bytes."""
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
         async with request.form(max_files=1, max_fields=5, max_part_size=limit + 1) as form:
@@ -88,23 +93,35 @@ async def _file_of(request: Request, limit: int) -> bytes:
                 raise ValidationFailed("Send the proof as the form field 'file'.",
                                        details={"field": "file"})
             data = await part.read()
+            sent: dict[str, Any] = {
+                "filename": part.filename, "content_type": part.content_type,
+                "fields": sorted((k, v) for k, v in form.multi_items() if isinstance(v, str))}
     else:
         data = await request.body()
+        sent = {"content_type": content_type}
     if not data:
         raise ValidationFailed("The request has no file; send the receipt image or PDF as "
                                "the body.", details={"field": "body"})
-    return data
+    return data, sent
 
 
 # The buyer's answers leave out the merchant's fields (unset, so not sent).
 @router.put("/orders/{order_id}/payment-proof", status_code=status.HTTP_201_CREATED,
             response_model=ProofOut, response_model_exclude_unset=True)
-async def upload_proof(request: Request, runtime: RuntimeDep,
-                       caller: OrderCallerDep) -> dict[str, Any]:
+async def upload_proof(request: Request, runtime: RuntimeDep, caller: OrderCallerDep,
+                       response: Response,
+                       idempotency_key: IdempotencyKeyHeader = None) -> dict[str, Any]:
     """Send the payment proof (JPEG, PNG, WebP or PDF) as the body, or as the form field
-    ``file``. Its type is read from its bytes; images come back without metadata."""
-    data = await _file_of(request, runtime.settings.proof_upload_max_bytes)
-    return await payment_proofs.upload(runtime, caller, data)
+    ``file``. Its type is read from its bytes; images come back without metadata. With an
+    ``Idempotency-Key``, a retry of the same file and fields returns the first answer."""
+    data, sent = await _file_of(request, runtime.settings.proof_upload_max_bytes)
+    answer = await run_once(runtime, KeyedRequest(
+        business_id=caller.business_id, operation="payment_proofs.upload", key=idempotency_key,
+        request={"order_id": str(caller.order_id), "by_buyer": caller.is_buyer,
+                 "sha256": hashlib.sha256(data).hexdigest(), **sent}),
+        lambda claim: payment_proofs.upload(runtime, caller, data, claim=claim))
+    proof: dict[str, Any] = send(response, answer)
+    return proof
 
 
 @router.get("/orders/{order_id}/payment-proofs", response_model=ProofList,

@@ -19,6 +19,7 @@ from orderline.core.schemas import (
 )
 from orderline.orders.rules import CancelReason, OrderStatus, RequestedLine
 from orderline.orders.service import Contact
+from orderline.shipping.schemas import AddressIn
 
 
 class CustomerIn(Body):
@@ -49,6 +50,13 @@ class OrderCreate(Body):
     location: Annotated[str | None, Field(max_length=40,
                                           description="stock location code; default location "
                                                       "if omitted")] = None
+    shipping_address: Annotated[AddressIn | None, Field(
+        description="where the order goes; for cash on delivery, its shipping zone must be "
+                    "one the business collects cash in")] = None
+    cod_override_reason: Annotated[str | None, Field(
+        min_length=1, max_length=500,
+        description="cash on delivery only: place the order even though the business's cash "
+                    "policy refuses it, for this reason (kept in the order's history)")] = None
 
 
 class OrderUpdate(PatchBody):

@@ -155,6 +155,8 @@ class NewOrderRow:
     payment_deadline: datetime
     access_token_hash: str
     created_at: datetime
+    # An order typed in by the merchant may name where it goes; a checkout's comes in ``priced``.
+    shipping_address: dict[str, Any] | None = None
     priced: PriceSnapshot | None = None
 
     def values(self) -> dict[str, Any]:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, Request, Response, status
 
 from orderline.core.http import RuntimeDep, parse_id
+from orderline.idempotency.headers import IdempotencyKeyHeader, send
+from orderline.idempotency.service import KeyedRequest, run_once
 from orderline.payments import service as payments
 from orderline.payments.schemas import (
     CaptureRequest,
@@ -24,11 +26,18 @@ router = APIRouter(prefix="/v1", tags=["payments"])
 @router.post("/orders/{order_id}/payments", status_code=status.HTTP_201_CREATED,
              response_model=PaymentIntentOut)
 async def start_payment(order_id: str, body: PaymentStart, runtime: RuntimeDep,
-                        principal: PrincipalDep) -> dict[str, Any]:
+                        principal: PrincipalDep, response: Response,
+                        idempotency_key: IdempotencyKeyHeader = None) -> dict[str, Any]:
     """A payment attempt; a declined card is 402 ``payment_failed`` with the reason."""
-    return await payments.start_payment(runtime, principal, parse_id("order", order_id),
-                                        provider=body.provider,
-                                        payment_method=body.payment_method)
+    order = parse_id("order", order_id)
+    answer = await run_once(runtime, KeyedRequest(
+        business_id=principal.business_id, operation="payments.start", key=idempotency_key,
+        request={"order_id": str(order), **body.model_dump(mode="json")}),
+        lambda _claim: payments.start_payment(runtime, principal, order,
+                                              provider=body.provider,
+                                              payment_method=body.payment_method))
+    started: dict[str, Any] = send(response, answer)
+    return started
 
 
 @router.get("/orders/{order_id}/payments", response_model=OrderPayments)
@@ -48,11 +57,20 @@ async def capture_payment(order_id: str, body: CaptureRequest, runtime: RuntimeD
 @router.post("/orders/{order_id}/refunds", status_code=status.HTTP_201_CREATED,
              response_model=PaymentIntentOut)
 async def refund_payment(order_id: str, body: RefundRequest, runtime: RuntimeDep,
-                         principal: PrincipalDep) -> dict[str, Any]:
-    """Refund an amount or lines (``restock`` puts their units back on hand)."""
-    return await payments.refund_payment(runtime, principal, parse_id("order", order_id),
-                                         amount=body.amount, lines=body.to_lines(),
-                                         restock=body.restock, reason=body.reason)
+                         principal: PrincipalDep, response: Response,
+                         idempotency_key: IdempotencyKeyHeader = None) -> dict[str, Any]:
+    """Refund an amount or lines (``restock`` puts their units back on hand). With an
+    ``Idempotency-Key``, a retry of the same refund returns its first answer and refunds
+    nothing more."""
+    order = parse_id("order", order_id)
+    answer = await run_once(runtime, KeyedRequest(
+        business_id=principal.business_id, operation="payments.refund", key=idempotency_key,
+        request={"order_id": str(order), **body.model_dump(mode="json")}),
+        lambda claim: payments.refund_payment(runtime, principal, order, amount=body.amount,
+                                              lines=body.to_lines(), restock=body.restock,
+                                              reason=body.reason, claim=claim))
+    refunded: dict[str, Any] = send(response, answer)
+    return refunded
 
 
 @router.post("/payments/webhooks/{provider}", response_model=WebhookReceipt)

@@ -41,6 +41,7 @@ from orderline.core.runtime import Runtime
 from orderline.events.event_types import AggregateType, EventType, StoredEvent
 from orderline.events.handler import Handler, HandlerContext
 from orderline.events.outbox import emit
+from orderline.idempotency.service import NO_KEY, Claim
 from orderline.orders import store as order_store
 from orderline.orders.rules import REVENUE_STATUSES, OrderStatus
 from orderline.orders.status import mark_paid, set_shipping
@@ -450,7 +451,8 @@ class RefundLine:
 
 async def refund_payment(runtime: Runtime, principal: Principal, order_id: uuid.UUID, *,
                          amount: int | None = None, lines: list[RefundLine] | None = None,
-                         restock: bool = False, reason: str = "") -> dict[str, Any]:
+                         restock: bool = False, reason: str = "",
+                         claim: Claim = NO_KEY) -> dict[str, Any]:
     """Refund part or all of what was received: an ``amount``, or ``lines`` (each line's
     share of its net amount, see ``line_refund_amount``), optionally putting those units back
     in stock. The amount (and the lines' units) are taken with conditional UPDATEs first, so
@@ -470,6 +472,7 @@ async def refund_payment(runtime: Runtime, principal: Principal, order_id: uuid.
     claimed: list[ClaimedUnits] = []
 
     async def reserve(conn: AsyncConnection) -> tuple[IntentRow, int]:
+        await claim.pin(conn)  # once the amount is taken, a retry must not take it again
         order = await _lock_order(conn, principal.business_id, order_id)
         total = amount if amount is not None else await _claim_lines(conn, order, lines or [],
                                                                      claimed)

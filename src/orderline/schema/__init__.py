@@ -13,6 +13,7 @@ from orderline.cod import tables as cod_tables
 from orderline.core.db.tables import Base
 from orderline.coupons import tables as coupon_tables
 from orderline.events import tables as event_tables
+from orderline.idempotency import tables as idempotency_tables
 from orderline.manual_payments import tables as manual_payment_tables
 from orderline.notifications import tables as notification_tables
 from orderline.orders import tables as order_tables
@@ -23,6 +24,7 @@ from orderline.webhooks import tables as webhook_tables
 
 CAPABILITY_TABLES = (tenancy_tables, catalog_tables, order_tables, event_tables, webhook_tables,
                      notification_tables, shipping_tables, coupon_tables, checkout_tables,
+                     idempotency_tables,
                      payment_tables, cod_tables, manual_payment_tables)
 
 metadata: MetaData = Base.metadata

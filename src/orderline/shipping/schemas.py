@@ -12,8 +12,9 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field, StrictBool, StrictFloat, StrictInt
 
-from orderline.core.schemas import Body, MinorUnits, PatchBody
+from orderline.core.schemas import PHONE_PATTERN, Body, MinorUnits, PatchBody
 from orderline.pricing.engine import ShippingKind
+from orderline.shipping.rules import Address
 from orderline.shipping.service import (
     MAX_METHOD_NAME,
     MAX_POSITION,
@@ -143,3 +144,21 @@ class ZoneOut(BaseModel):
 
 class ZoneList(BaseModel):
     data: list[ZoneOut]
+
+
+# A delivery address, as a checkout and an order typed in by the merchant take it.
+class AddressIn(Body):
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    line1: Annotated[str, Field(min_length=1, max_length=300)]
+    line2: Annotated[str, Field(max_length=300)] = ""
+    city: Annotated[str, Field(min_length=1, max_length=200)]
+    region: Annotated[str, Field(max_length=100)] = ""
+    postal_code: Annotated[str, Field(max_length=20)] = ""
+    country: Annotated[str, Field(min_length=2, max_length=2,
+                                  description="ISO 3166-1 alpha-2, such as 'US'")]
+    phone: Annotated[str | None, Field(pattern=PHONE_PATTERN)] = None
+
+    def to_address(self) -> Address:
+        return Address(name=self.name, line1=self.line1, line2=self.line2, city=self.city,
+                       region=self.region, postal_code=self.postal_code,
+                       country=self.country, phone=self.phone)

@@ -9,9 +9,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from orderline.checkout import idempotency_store
 from orderline.core.runtime import Runtime
 from orderline.events import outbox_store
+from orderline.idempotency import store as idempotency_store
 from orderline.webhooks import store as webhook_store
 
 

@@ -2,7 +2,9 @@
 
 A claim is its own short transaction (so a concurrent request with the same key sees it at
 once and is told ``request_in_progress``); the answer is written by the work's transaction,
-so the key says ``completed`` exactly when the work committed.
+so the key says ``completed`` exactly when the work committed. A claim taken over (its
+request outlived ``locked_until``) gets a new id, so the late first request can no longer
+complete it: its work rolls back and only the new request's takes effect.
 """
 
 from __future__ import annotations
@@ -15,10 +17,11 @@ from typing import Any
 from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from orderline.checkout.tables import IdempotencyKey
 from orderline.core.db.insert import insert_ignoring_conflict
 from orderline.core.db.rows import StoredRow
 from orderline.core.db.tables import table_of
+from orderline.core.errors import RequestInProgress
+from orderline.idempotency.tables import IdempotencyKey
 
 keys = table_of(IdempotencyKey)
 
@@ -50,8 +53,8 @@ async def claim(conn: AsyncConnection, *, business_id: uuid.UUID, operation: str
                 fingerprint: str, now: datetime, lock_for: timedelta,
                 keep_for: timedelta) -> tuple[uuid.UUID | None, IdempotencyKeyRow | None]:
     """``(id, None)`` when this request now holds the key; ``(None, row)`` with the row that
-    already holds it otherwise. A lapsed claim (its request died) or an expired key is taken
-    over by this request."""
+    already holds it otherwise. A lapsed claim of the same request (its request died) or an
+    expired key is taken over by this request, under a new id."""
     ident = uuid.uuid4()
     if await insert_ignoring_conflict(conn, keys, {
             "id": ident, "business_id": business_id, "operation": operation, "key": key,
@@ -60,34 +63,55 @@ async def claim(conn: AsyncConnection, *, business_id: uuid.UUID, operation: str
         return ident, None
     taken = (await conn.execute(
         update(keys)
-        .where(keys.c.business_id == business_id, keys.c.operation == operation,
-               keys.c.key == key,
+        .where(keys.c.business_id == business_id, keys.c.key == key,
                or_(keys.c.expires_at <= now,
                    and_(keys.c.status == IN_PROGRESS, keys.c.locked_until <= now,
-                        keys.c.fingerprint == fingerprint)))
-        .values(fingerprint=fingerprint, status=IN_PROGRESS, locked_until=now + lock_for,
-                response_status=None, response_body=None, created_at=now,
-                expires_at=now + keep_for)
+                        keys.c.operation == operation, keys.c.fingerprint == fingerprint)))
+        .values(id=ident, operation=operation, fingerprint=fingerprint, status=IN_PROGRESS,
+                locked_until=now + lock_for, response_status=None, response_body=None,
+                created_at=now, expires_at=now + keep_for)
         .returning(keys.c.id))).scalar_one_or_none()
     if taken is not None:
         return taken, None
     row = (await conn.execute(select(keys).where(
-        keys.c.business_id == business_id, keys.c.operation == operation,
-        keys.c.key == key))).mappings().one()
+        keys.c.business_id == business_id, keys.c.key == key))).mappings().one()
     return None, IdempotencyKeyRow.from_row(row)
 
 
 async def complete(conn: AsyncConnection, ident: uuid.UUID, *, status_code: int,
                    body: dict[str, Any]) -> None:
-    await conn.execute(update(keys).where(keys.c.id == ident).values(
-        status=COMPLETED, response_status=status_code, response_body=body))
+    """Keep the answer under the claim this request holds; refuses (so the caller's
+    transaction rolls back) when the claim lapsed and another request took the key over."""
+    result = await conn.execute(
+        update(keys).where(keys.c.id == ident, keys.c.status == IN_PROGRESS)
+        .values(status=COMPLETED, response_status=status_code, response_body=body))
+    if not result.rowcount:
+        raise RequestInProgress(
+            "This request ran past its Idempotency-Key's lock and a retry took the key over; "
+            "nothing of this request was kept. Retry to get the retry's answer.",
+            details={})
+
+
+async def pin(conn: AsyncConnection, ident: uuid.UUID) -> None:
+    """The work is about to take effect in several transactions: from the caller's on, the
+    claim never lapses (a retry after a crash is ``request_in_progress`` until the key
+    expires, never a second effect). Refuses when the claim was already taken over."""
+    result = await conn.execute(
+        update(keys).where(keys.c.id == ident, keys.c.status == IN_PROGRESS)
+        .values(locked_until=keys.c.expires_at))
+    if not result.rowcount:
+        raise RequestInProgress(
+            "This request ran past its Idempotency-Key's lock and a retry took the key over; "
+            "nothing of this request was kept. Retry to get the retry's answer.",
+            details={})
 
 
 async def release(conn: AsyncConnection, ident: uuid.UUID) -> None:
-    """Give the key up after a refusal: the buyer may fix the cause and retry with it."""
+    """Give the key up after a refusal: the caller may fix the cause and retry with it."""
     await conn.execute(delete(keys).where(keys.c.id == ident, keys.c.status == IN_PROGRESS))
 
 
 async def prune(conn: AsyncConnection, now: datetime) -> int:
+    """Forget every key past its ``expires_at``, whatever endpoint took it."""
     result = await conn.execute(delete(keys).where(keys.c.expires_at <= now))
     return int(result.rowcount or 0)
