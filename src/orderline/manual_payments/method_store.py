@@ -25,9 +25,11 @@ PROOF_SETTINGS = (businesses.c.currency, businesses.c.proof_deadline_minutes,
                   businesses.c.proof_retention_days, businesses.c.proof_auto_approve_bp)
 
 
-async def proof_settings(conn: AsyncConnection, business_id: uuid.UUID) -> RowMapping:
-    return (await conn.execute(select(*PROOF_SETTINGS).where(businesses.c.id == business_id))
-            ).mappings().one()
+async def proof_settings(conn: AsyncConnection, business_id: uuid.UUID, *,
+                         lock: bool = False) -> RowMapping:
+    """``lock`` holds the business row for the transaction (a change reads its "before")."""
+    stmt = select(*PROOF_SETTINGS).where(businesses.c.id == business_id)
+    return (await conn.execute(stmt.with_for_update() if lock else stmt)).mappings().one()
 
 
 async def write_proof_settings(conn: AsyncConnection, business_id: uuid.UUID,
@@ -55,10 +57,10 @@ async def list_methods(conn: AsyncConnection, business_id: uuid.UUID) -> list[Ro
 
 
 async def load_method(conn: AsyncConnection, business_id: uuid.UUID,
-                      method_id: uuid.UUID) -> RowMapping | None:
+                      method_id: uuid.UUID, *, lock: bool = False) -> RowMapping | None:
     stmt = select(methods).where(methods.c.business_id == business_id,
                                  methods.c.id == method_id)
-    return (await conn.execute(stmt)).mappings().first()
+    return (await conn.execute(stmt.with_for_update() if lock else stmt)).mappings().first()
 
 
 async def method_by_code(conn: AsyncConnection, business_id: uuid.UUID,
