@@ -1,4 +1,5 @@
-"""audit log of merchant settings; allowed browser origins per business
+"""audit log of merchant settings; allowed browser origins per business; checkouts by
+business and time (the order stats' conversion)
 
 Revision ID: 0008
 Revises: 0007
@@ -64,9 +65,12 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("business_id", "origin", name=op.f("pk_allowed_origins")),
     )
     op.create_index("ix_allowed_origins_origin", "allowed_origins", ["origin"], unique=False)
+    op.create_index("ix_checkouts_business_created", "checkouts", ["business_id", "created_at"],
+                    unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index("ix_checkouts_business_created", table_name="checkouts")
     op.drop_index("ix_allowed_origins_origin", table_name="allowed_origins")
     op.drop_table("allowed_origins")
     op.drop_index("ix_audit_entries_business_created", table_name="audit_entries")
