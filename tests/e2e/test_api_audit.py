@@ -5,6 +5,7 @@ and a business sees only its own entries."""
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -17,6 +18,7 @@ from orderline.core.runtime import Runtime
 from orderline.webhooks import service as webhooks
 from tests.conftest import Merchant, new_merchant
 from tests.e2e.conftest import api_client, error_of, ok
+from tests.support.manual import manual_order
 
 PUBLIC_URL = "https://93.184.215.14/hooks"  # an IP literal: no DNS, and never called here
 
@@ -108,6 +110,13 @@ async def test_each_change_of_a_setting_or_credential_writes_one_entry_with_befo
     entry = await only_new_entry(client, owner, seen)
     assert (entry["action"], entry["before"], entry["after"]) == (
         "updated", {"account_number": "111-222"}, {"account_number": "999-000"})
+
+    gone = ok(await client.delete(f"/v1/payment-methods/{method['id']}", headers=h))
+    assert gone["account_number"] == "999-000"
+    entry = await only_new_entry(client, owner, seen)
+    assert (entry["action"], entry["after"]) == ("deleted", None)
+    assert entry["before"]["account_number"] == "999-000"
+    assert ok(await client.get("/v1/payment-methods", headers=h))["data"] == []
 
     issued = ok(await client.post("/v1/api-keys", headers=h,
                                   json={"name": "till", "scopes": ["read"]}), 201)
@@ -219,3 +228,15 @@ async def test_filters_and_cursor_pages(audit_client: httpx.AsyncClient, owner: 
     assert len(await entries(client, owner, entity_id=other["id"])) == 1
     error_of(await client.get("/v1/audit", headers=h, params={"cursor": "nonsense"}), 422,
              "validation_error")
+
+
+async def test_a_payment_method_an_order_was_shown_is_switched_off_not_deleted(
+        http: httpx.AsyncClient, shop: Merchant) -> None:
+    await manual_order(http, shop)
+    method_id = ok(await http.get("/v1/payment-methods", headers=shop.headers))["data"][0]["id"]
+    before = await entries(http, shop, entity_type="payment_method")
+    error_of(await http.delete(f"/v1/payment-methods/{method_id}", headers=shop.headers),
+             409, "conflict")
+    assert await entries(http, shop, entity_type="payment_method") == before
+    error_of(await http.delete(f"/v1/payment-methods/{uuid.uuid4()}", headers=shop.headers),
+             404, "not_found")

@@ -193,15 +193,43 @@ async def update_method(runtime: Runtime, principal: Principal, method_id: uuid.
     return await runtime.db.run(work)
 
 
+async def delete_method(runtime: Runtime, principal: Principal,
+                        method_id: uuid.UUID) -> dict[str, Any]:
+    """Delete a method no order was ever shown; one that was stays (its orders name it) and
+    is switched off instead (``enabled: false``), refused here with ``conflict``. Returns
+    the method as it was."""
+    principal.require(Scope.ADMIN)
+    now = runtime.clock.now()
+
+    async def work(conn: AsyncConnection) -> dict[str, Any]:
+        # Locked, so an order placed at the same moment either sees it or finds it gone.
+        row = await store.load_method(conn, principal.business_id, method_id, lock=True)
+        if row is None:
+            raise NotFound("payment method", method_id)
+        if await store.method_in_use(conn, method_id):
+            raise Conflict("Orders were shown this payment method, so it stays on record; "
+                           "switch it off with enabled: false instead.",
+                           details={"id": str(method_id)})
+        shown = method_view(row)
+        await store.delete_method(conn, method_id)
+        await audit.record(conn, principal, business_id=principal.business_id,
+                           entity_type=EntityType.PAYMENT_METHOD, entity_id=method_id,
+                           action=Action.DELETED, before=shown, after=None, now=now)
+        return shown
+
+    return await runtime.db.run(work)
+
+
 # --- at checkout and order time -------------------------------------------------------------
 
 async def offered_method(conn: AsyncConnection, business_id: uuid.UUID, code: str,
-                         channel: str) -> RowMapping | None:
+                         channel: str, *, share_lock: bool = False) -> RowMapping | None:
     """The business's manual method with this code, if it is one; refused when it is off or
-    not offered on this channel. None: the code is not a manual method."""
+    not offered on this channel. None: the code is not a manual method. ``share_lock``
+    (an order about to be written against it) keeps it from being deleted meanwhile."""
     if code in RESERVED_CODES:
         return None
-    method = await store.method_by_code(conn, business_id, code)
+    method = await store.method_by_code(conn, business_id, code, share_lock=share_lock)
     if method is None:
         return None
     if not method["enabled"]:
@@ -243,7 +271,7 @@ async def choose(conn: AsyncConnection, business_id: uuid.UUID, code: str, chann
                  now: datetime) -> ManualChoice | None:
     """Before an order is written: is its payment method a manual one (refused if off), and
     until when may its proof come (which is also how long its stock is held)?"""
-    method = await offered_method(conn, business_id, code, channel)
+    method = await offered_method(conn, business_id, code, channel, share_lock=True)
     if method is None:
         return None
     settings = await store.proof_settings(conn, business_id)
