@@ -7,6 +7,7 @@ capabilities themselves only know ``orderline.core.runtime``.
 
 from __future__ import annotations
 
+from orderline.checkout.checkout_store import funnel_by_channel
 from orderline.core import metrics
 from orderline.core.clock import Clock, SystemClock
 from orderline.core.config import Settings
@@ -20,6 +21,7 @@ from orderline.manual_payments import order_steps as manual_order_steps
 from orderline.notifications.smtp_notifier import SmtpNotifier
 from orderline.orders.hooks import ORDER_HOOKS, OrderHooks
 from orderline.orders.rules import CancelReason
+from orderline.orders.service import CHECKOUT_FUNNEL
 from orderline.payments import order_steps as payment_order_steps
 from orderline.payments.providers.base import PaymentProvider
 from orderline.payments.providers.configured import PROVIDERS, providers_of
@@ -43,7 +45,8 @@ def provide_parts(runtime: Runtime) -> Runtime:
     """Hand each capability what it needs from one above it, which it cannot import: tenancy
     checks a business's card provider against the payment providers' names, the payment
     providers hand their webhooks to the payments service, and coupons, payments and manual
-    payments act on paid and cancelled orders (``orders.hooks``)."""
+    payments act on paid and cancelled orders (``orders.hooks``), and the order stats read
+    the checkout funnel."""
     runtime.provide(PROVIDERS, build_providers)
     runtime.provide(ORDER_HOOKS, lambda rt: OrderHooks(
         paid=(manual_order_steps.close_proofs_when_paid,),
@@ -54,6 +57,7 @@ def provide_parts(runtime: Runtime) -> Runtime:
         editing_lines=(manual_order_steps.refuse_line_edits,),
         buyer_payment=manual_order_steps.buyer_payment))
     runtime.provide(CARD_PROVIDERS, lambda rt: lambda: sorted(providers_of(rt)))
+    runtime.provide(CHECKOUT_FUNNEL, lambda rt: funnel_by_channel)
     return runtime
 
 

@@ -414,6 +414,7 @@ async def test_stats_count_revenue_only_from_paid_and_later_orders(
                       "processing": 1},
         "by_channel": {"web": {"orders": 4, "revenue": 4000},
                        "pos": {"orders": 1, "revenue": 3000}},
+        "conversion_by_channel": {},  # typed in by the merchant: no checkout started
     }
     assert (pending["total"], paid["total"]) == (1000, 2000)
     in_window = ok(await client.get("/v1/orders/stats", headers=merchant.headers,

@@ -13,6 +13,7 @@ from orderline import __version__
 from orderline.api import health
 from orderline.api import metrics_route as metrics_routes
 from orderline.api.control_characters import ControlCharacters
+from orderline.api.cors import Cors
 from orderline.api.errors import install_error_handlers
 from orderline.api.limits import BodySizeLimit, RouteLimit
 from orderline.api.request_ids import RequestIds
@@ -39,6 +40,7 @@ from orderline.payments import shipping_routes as order_shipping_routes
 from orderline.privacy import routes as personal_data
 from orderline.schema.migrate import upgrade_to_head
 from orderline.shipping import routes as shipping
+from orderline.tenancy import audit_routes
 from orderline.tenancy import routes as business
 from orderline.webhooks import routes as webhook_routes
 from orderline.wiring import build_runtime, start_metrics_at_zero
@@ -91,6 +93,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(order_shipping_routes.router)
     app.include_router(streams.router)
     app.include_router(webhook_routes.router)
+    app.include_router(audit_routes.router)
     # A proof upload is a file: its own limit (plus room for a multipart form's headers).
     proof_upload = RouteLimit(re.compile(r"^/v1/orders/[^/]+/payment-proof$"),
                               settings.proof_upload_max_bytes + 64 * 1024, "file_too_large",
@@ -99,6 +102,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.add_middleware(ControlCharacters)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, routes=[proof_upload])
     app.add_middleware(RequestIds)
+    app.add_middleware(Cors)  # outermost: a preflight is answered before anything else runs
     return app
 
 

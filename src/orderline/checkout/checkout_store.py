@@ -12,13 +12,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Self
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import case, func, insert, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orderline.checkout.tables import Cart, Checkout
 from orderline.core.db.rows import StoredRow
 from orderline.core.db.tables import table_of
+from orderline.orders.service import ChannelFunnel
 from orderline.tenancy import store as tenancy_store
 from orderline.tenancy.store import BusinessSettings
 from orderline.tenancy.tables import Business
@@ -160,3 +161,26 @@ async def expire_if_lapsed(conn: AsyncConnection, checkout_id: uuid.UUID,
             .values(status=EXPIRED, updated_at=now, version=checkouts.c.version + 1)
             .returning(checkouts.c.id))
     return (await conn.execute(stmt)).first() is not None
+
+
+async def funnel_by_channel(conn: AsyncConnection, business_id: uuid.UUID,
+                            created_from: datetime | None, created_to: datetime | None
+                            ) -> dict[str, ChannelFunnel]:
+    """By the cart's channel: the carts that started a checkout in the period (a cart that
+    started several, each superseding the last, counts once) and those whose checkout was
+    converted into an order. Plain COUNT(DISTINCT ...) and CASE: the same SQL on SQLite and
+    PostgreSQL."""
+    converted = case((checkouts.c.status == CONVERTED, checkouts.c.cart_id))
+    stmt = (select(carts.c.channel,
+                   func.count(func.distinct(checkouts.c.cart_id)).label("started"),
+                   func.count(func.distinct(converted)).label("placed"))
+            .join(carts, carts.c.id == checkouts.c.cart_id)
+            .where(checkouts.c.business_id == business_id)
+            .group_by(carts.c.channel))
+    if created_from is not None:
+        stmt = stmt.where(checkouts.c.created_at >= created_from)
+    if created_to is not None:
+        stmt = stmt.where(checkouts.c.created_at < created_to)
+    return {r.channel: ChannelFunnel(checkouts_started=int(r.started),
+                                     orders_placed=int(r.placed))
+            for r in await conn.execute(stmt)}

@@ -64,7 +64,9 @@ class Checkout(Base):
 
     __tablename__ = "checkouts"
     __table_args__ = (Index("ix_checkouts_cart", "cart_id", "status"),
-                      Index("ix_checkouts_status_expires", "status", "expires_at"))
+                      Index("ix_checkouts_status_expires", "status", "expires_at"),
+                      # the order stats' conversion reads a business's checkouts of a period
+                      Index("ix_checkouts_business_created", "business_id", "created_at"))
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     business_id: Mapped[uuid.UUID] = business_fk()
     cart_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("carts.id", ondelete="CASCADE"))

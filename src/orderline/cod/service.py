@@ -18,6 +18,8 @@ from typing import Any
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from orderline.audit import service as audit
+from orderline.audit.rules import Action, EntityType
 from orderline.catalog import stock_store
 from orderline.catalog.rules import MovementReason
 from orderline.cod import store as cod_store
@@ -199,8 +201,11 @@ async def update_settings(runtime: Runtime, principal: Principal,
     """Change the given COD settings; the result must be a valid policy, and every zone one
     of this business's shipping zones."""
     principal.require(Scope.ADMIN)
+    now = runtime.clock.now()
 
     async def work(conn: AsyncConnection) -> None:
+        # Held for the transaction, so the audit's "before" is what this change replaces.
+        await tenancy_store.get_business(conn, principal.business_id, lock=True)
         current = await tenancy_store.business_settings(conn, principal.business_id)
         merged = {**{n: getattr(current, n) for n in SETTING_NAMES},
                   **{f"cod_{k}": v for k, v in changes.items()}}
@@ -213,6 +218,12 @@ async def update_settings(runtime: Runtime, principal: Principal,
                                    + ", ".join(unknown), details={"zone_ids": unknown})
         await conn.execute(update(businesses).where(businesses.c.id == principal.business_id)
                            .values(**merged))
+        await audit.record(
+            conn, principal, business_id=principal.business_id,
+            entity_type=EntityType.COD_SETTINGS, entity_id=principal.business_id,
+            action=Action.UPDATED, now=now,
+            before={n.removeprefix("cod_"): getattr(current, n) for n in SETTING_NAMES},
+            after={n.removeprefix("cod_"): merged[n] for n in SETTING_NAMES})
 
     await runtime.db.run(work)
     return await get_settings(runtime, principal)

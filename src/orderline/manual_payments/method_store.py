@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -25,9 +25,11 @@ PROOF_SETTINGS = (businesses.c.currency, businesses.c.proof_deadline_minutes,
                   businesses.c.proof_retention_days, businesses.c.proof_auto_approve_bp)
 
 
-async def proof_settings(conn: AsyncConnection, business_id: uuid.UUID) -> RowMapping:
-    return (await conn.execute(select(*PROOF_SETTINGS).where(businesses.c.id == business_id))
-            ).mappings().one()
+async def proof_settings(conn: AsyncConnection, business_id: uuid.UUID, *,
+                         lock: bool = False) -> RowMapping:
+    """``lock`` holds the business row for the transaction (a change reads its "before")."""
+    stmt = select(*PROOF_SETTINGS).where(businesses.c.id == business_id)
+    return (await conn.execute(stmt.with_for_update() if lock else stmt)).mappings().one()
 
 
 async def write_proof_settings(conn: AsyncConnection, business_id: uuid.UUID,
@@ -55,15 +57,19 @@ async def list_methods(conn: AsyncConnection, business_id: uuid.UUID) -> list[Ro
 
 
 async def load_method(conn: AsyncConnection, business_id: uuid.UUID,
-                      method_id: uuid.UUID) -> RowMapping | None:
+                      method_id: uuid.UUID, *, lock: bool = False) -> RowMapping | None:
     stmt = select(methods).where(methods.c.business_id == business_id,
                                  methods.c.id == method_id)
-    return (await conn.execute(stmt)).mappings().first()
+    return (await conn.execute(stmt.with_for_update() if lock else stmt)).mappings().first()
 
 
-async def method_by_code(conn: AsyncConnection, business_id: uuid.UUID,
-                         code: str) -> RowMapping | None:
+async def method_by_code(conn: AsyncConnection, business_id: uuid.UUID, code: str, *,
+                         share_lock: bool = False) -> RowMapping | None:
+    """``share_lock``: FOR SHARE on PostgreSQL (orders share it; a delete waits for them and
+    then sees their manual payments)."""
     stmt = select(methods).where(methods.c.business_id == business_id, methods.c.code == code)
+    if share_lock:
+        stmt = stmt.with_for_update(read=True)
     return (await conn.execute(stmt)).mappings().first()
 
 
@@ -72,6 +78,16 @@ async def update_method(conn: AsyncConnection, method_id: uuid.UUID,
     stmt = (update(methods).where(methods.c.id == method_id).values(**values)
             .returning(*methods.c))
     return (await conn.execute(stmt)).mappings().one()
+
+
+async def method_in_use(conn: AsyncConnection, method_id: uuid.UUID) -> bool:
+    """Whether any order was shown this method (its manual payment keeps a reference)."""
+    stmt = select(manual_payments.c.id).where(manual_payments.c.method_id == method_id).limit(1)
+    return (await conn.execute(stmt)).first() is not None
+
+
+async def delete_method(conn: AsyncConnection, method_id: uuid.UUID) -> None:
+    await conn.execute(delete(methods).where(methods.c.id == method_id))
 
 
 # --- an order's manual payment ---------------------------------------------------------------

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import secrets
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,6 +21,8 @@ from typing import Any
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from orderline.audit import service as audit
+from orderline.audit.rules import Action, EntityType
 from orderline.core.errors import Conflict, NotFound, PaymentMethodUnavailable, ValidationFailed
 from orderline.core.money import check_currency, currency_exponent
 from orderline.core.runtime import Runtime
@@ -135,7 +138,11 @@ async def create_method(runtime: Runtime, principal: Principal, *, template: str
         if row is None:
             raise Conflict(f"This business already has a payment method '{code}'.",
                            details={"code": code})
-        return method_view(row)
+        shown = method_view(row)
+        await audit.record(conn, principal, business_id=principal.business_id,
+                           entity_type=EntityType.PAYMENT_METHOD, entity_id=row["id"],
+                           action=Action.CREATED, before=None, after=shown, now=now)
+        return shown
 
     return await runtime.db.run(work)
 
@@ -167,11 +174,48 @@ async def update_method(runtime: Runtime, principal: Principal, method_id: uuid.
         values["details"] = {str(k)[:40]: str(v)[:200]
                              for k, v in (changes["details"] or {}).items()}
 
+    now = runtime.clock.now()
+
     async def work(conn: AsyncConnection) -> dict[str, Any]:
-        if await store.load_method(conn, principal.business_id, method_id) is None:
+        before = await store.load_method(conn, principal.business_id, method_id, lock=True)
+        if before is None:
             raise NotFound("payment method", method_id)
-        return method_view(await store.update_method(
-            conn, method_id, {**values, "updated_at": runtime.clock.now()}))
+        after = method_view(await store.update_method(conn, method_id,
+                                                      {**values, "updated_at": now}))
+        # Only the fields the merchant changed (updated_at moves on every change).
+        await audit.record(conn, principal, business_id=principal.business_id,
+                           entity_type=EntityType.PAYMENT_METHOD, entity_id=method_id,
+                           action=Action.UPDATED, now=now,
+                           before={k: before[k] for k in values},
+                           after={k: after[k] for k in values})
+        return after
+
+    return await runtime.db.run(work)
+
+
+async def delete_method(runtime: Runtime, principal: Principal,
+                        method_id: uuid.UUID) -> dict[str, Any]:
+    """Delete a method no order was ever shown; one that was stays (its orders name it) and
+    is switched off instead (``enabled: false``), refused here with ``conflict``. Returns
+    the method as it was."""
+    principal.require(Scope.ADMIN)
+    now = runtime.clock.now()
+
+    async def work(conn: AsyncConnection) -> dict[str, Any]:
+        # Locked, so an order placed at the same moment either sees it or finds it gone.
+        row = await store.load_method(conn, principal.business_id, method_id, lock=True)
+        if row is None:
+            raise NotFound("payment method", method_id)
+        if await store.method_in_use(conn, method_id):
+            raise Conflict("Orders were shown this payment method, so it stays on record; "
+                           "switch it off with enabled: false instead.",
+                           details={"id": str(method_id)})
+        shown = method_view(row)
+        await store.delete_method(conn, method_id)
+        await audit.record(conn, principal, business_id=principal.business_id,
+                           entity_type=EntityType.PAYMENT_METHOD, entity_id=method_id,
+                           action=Action.DELETED, before=shown, after=None, now=now)
+        return shown
 
     return await runtime.db.run(work)
 
@@ -179,12 +223,13 @@ async def update_method(runtime: Runtime, principal: Principal, method_id: uuid.
 # --- at checkout and order time -------------------------------------------------------------
 
 async def offered_method(conn: AsyncConnection, business_id: uuid.UUID, code: str,
-                         channel: str) -> RowMapping | None:
+                         channel: str, *, share_lock: bool = False) -> RowMapping | None:
     """The business's manual method with this code, if it is one; refused when it is off or
-    not offered on this channel. None: the code is not a manual method."""
+    not offered on this channel. None: the code is not a manual method. ``share_lock``
+    (an order about to be written against it) keeps it from being deleted meanwhile."""
     if code in RESERVED_CODES:
         return None
-    method = await store.method_by_code(conn, business_id, code)
+    method = await store.method_by_code(conn, business_id, code, share_lock=share_lock)
     if method is None:
         return None
     if not method["enabled"]:
@@ -226,7 +271,7 @@ async def choose(conn: AsyncConnection, business_id: uuid.UUID, code: str, chann
                  now: datetime) -> ManualChoice | None:
     """Before an order is written: is its payment method a manual one (refused if off), and
     until when may its proof come (which is also how long its stock is held)?"""
-    method = await offered_method(conn, business_id, code, channel)
+    method = await offered_method(conn, business_id, code, channel, share_lock=True)
     if method is None:
         return None
     settings = await store.proof_settings(conn, business_id)
@@ -273,7 +318,7 @@ def instructions_view(mp: RowMapping | dict[str, Any], *,
 
 # --- the business's proof settings ------------------------------------------------------------
 
-def settings_view(row: RowMapping) -> dict[str, Any]:
+def settings_view(row: Mapping[Any, Any]) -> dict[str, Any]:
     return {"proof_deadline_minutes": row["proof_deadline_minutes"],
             "proof_review_hours": row["proof_review_hours"],
             "proof_max_bytes": row["proof_max_bytes"],
@@ -290,9 +335,11 @@ async def get_settings(runtime: Runtime, principal: Principal) -> dict[str, Any]
 async def update_settings(runtime: Runtime, principal: Principal,
                           changes: dict[str, Any]) -> dict[str, Any]:
     principal.require(Scope.ADMIN)
+    now = runtime.clock.now()
 
     async def work(conn: AsyncConnection) -> None:
-        current = settings_view(await store.proof_settings(conn, principal.business_id))
+        current = settings_view(await store.proof_settings(conn, principal.business_id,
+                                                           lock=True))
         merged = {**current, **changes}
         threshold = merged["auto_approve_threshold"]
         checked = check_proof_settings(ProofSettings(
@@ -301,12 +348,17 @@ async def update_settings(runtime: Runtime, principal: Principal,
             retention_days=merged["proof_retention_days"],
             auto_approve_bp=None if threshold is None else score_to_bp(threshold)),
             upload_cap_bytes=runtime.settings.proof_upload_max_bytes)
-        await store.write_proof_settings(conn, principal.business_id, {
+        written = {
             "proof_deadline_minutes": checked.deadline_minutes,
             "proof_review_hours": checked.review_hours,
             "proof_max_bytes": checked.max_bytes,
             "proof_retention_days": checked.retention_days,
-            "proof_auto_approve_bp": checked.auto_approve_bp})
+            "proof_auto_approve_bp": checked.auto_approve_bp}
+        await store.write_proof_settings(conn, principal.business_id, written)
+        await audit.record(conn, principal, business_id=principal.business_id,
+                           entity_type=EntityType.MANUAL_PAYMENT_SETTINGS,
+                           entity_id=principal.business_id, action=Action.UPDATED, now=now,
+                           before=current, after=settings_view(written))
 
     await runtime.db.run(work)
     return await get_settings(runtime, principal)

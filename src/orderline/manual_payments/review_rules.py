@@ -9,7 +9,8 @@ from __future__ import annotations
 import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 
 from orderline.core.errors import ValidationFailed
 
@@ -115,3 +116,55 @@ def queue_figures(decided: Sequence[Decided], *, threshold_bp: int) -> QueueFigu
         scored_decisions=len(judged),
         score_agreement_rate=round(agreed / len(judged), 4) if judged else None,
         agreement_threshold=threshold_bp / 10_000)
+
+
+class Period(StrEnum):
+    """How the queue's figures are cut over time (UTC calendar days, ISO weeks from Monday,
+    calendar months)."""
+
+    DAY = "day"
+    WEEK = "week"
+    MONTH = "month"
+
+
+# The window a period looks back over when the caller names none: 30 days, 12 weeks, a year.
+PERIOD_DEFAULT_DAYS = {Period.DAY: 30, Period.WEEK: 84, Period.MONTH: 365}
+
+
+def period_start(at: datetime, period: Period) -> datetime:
+    """The start (UTC midnight) of the day, ISO week or month ``at`` falls in."""
+    day = at.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    if period == Period.WEEK:
+        return day - timedelta(days=day.weekday())
+    if period == Period.MONTH:
+        return day.replace(day=1)
+    return day
+
+
+def next_period(start: datetime, period: Period) -> datetime:
+    if period == Period.DAY:
+        return start + timedelta(days=1)
+    if period == Period.WEEK:
+        return start + timedelta(weeks=1)
+    return (start.replace(year=start.year + 1, month=1) if start.month == 12
+            else start.replace(month=start.month + 1))
+
+
+def figures_by_period(decided: Sequence[Decided], *, period: Period, since: datetime,
+                      now: datetime, threshold_bp: int
+                      ) -> list[tuple[datetime, QueueFigures]]:
+    """Each period from the one holding ``since`` to the one holding ``now``, oldest first,
+    with the figures of the decisions made in it (by ``decided_at``); a period without
+    decisions is there with zeros, so a chart has no gaps."""
+    buckets: dict[datetime, list[Decided]] = {}
+    start = period_start(since, period)
+    last = period_start(now, period)
+    while start <= last:
+        buckets[start] = []
+        start = next_period(start, period)
+    for d in decided:
+        key = period_start(d.decided_at, period)
+        if key in buckets:
+            buckets[key].append(d)
+    return [(start, queue_figures(rows, threshold_bp=threshold_bp))
+            for start, rows in buckets.items()]

@@ -62,6 +62,14 @@ async def update_method(method_id: str, body: MethodUpdate, runtime: RuntimeDep,
                                               body.model_dump(exclude_unset=True))
 
 
+@router.delete("/payment-methods/{method_id}", response_model=MethodOut)
+async def delete_method(method_id: str, runtime: RuntimeDep,
+                        principal: PrincipalDep) -> dict[str, Any]:
+    """Delete a method no order was shown (one that was is switched off instead: 409)."""
+    return await manual_methods.delete_method(runtime, principal,
+                                              parse_id("payment method", method_id))
+
+
 @router.get("/business/manual-payments", response_model=ProofSettingsOut)
 async def get_proof_settings(runtime: RuntimeDep, principal: PrincipalDep) -> dict[str, Any]:
     return await manual_methods.get_settings(runtime, principal)

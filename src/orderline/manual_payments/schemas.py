@@ -287,6 +287,21 @@ class VerificationDetail(VerificationOut):
     audit: list[ProofAuditEntry]
 
 
+class PeriodFigures(BaseModel):
+    """The decisions made in one day, week or month (by when they were decided)."""
+
+    start: datetime = Field(description="the period's first instant (UTC midnight; weeks "
+                                        "start on Monday)")
+    decided: int
+    approved: int
+    rejected: int
+    auto_approved: int
+    approval_rate: float | None
+    median_seconds_to_decision: float | None
+    score_agreement_rate: float | None
+    scored_decisions: int
+
+
 class QueueStats(BaseModel):
     days: int
     pending: int
@@ -301,6 +316,10 @@ class QueueStats(BaseModel):
     score_agreement_rate: float | None
     scored_decisions: int
     agreement_threshold: float
+    period: str | None = Field(description="day, week or month when asked for")
+    periods: list[PeriodFigures] | None = Field(
+        description="with ?period=: the figures of each period of the window, oldest first "
+                    "(empty periods included)")
 
 
 class BulkError(BaseModel):

@@ -14,7 +14,7 @@ from orderline.events.event_types import PROOF_EVENTS
 from orderline.events.routes import SSE_RESPONSES, respond
 from orderline.manual_payments import verifications
 from orderline.manual_payments.proof_store import QueueFilter
-from orderline.manual_payments.review_rules import score_to_bp
+from orderline.manual_payments.review_rules import Period, score_to_bp
 from orderline.manual_payments.routes import FILE_RESPONSES, file_response
 from orderline.manual_payments.schemas import (
     ApproveIn,
@@ -67,10 +67,13 @@ async def list_queue(
 
 @router.get("/stats", response_model=QueueStats)
 async def queue_stats(runtime: RuntimeDep, principal: PrincipalDep,
-                      days: Annotated[int, Query(ge=1, le=365)] = 30) -> dict[str, Any]:
+                      days: Annotated[int | None, Query(ge=1, le=365)] = None,
+                      period: Period | None = None) -> dict[str, Any]:
     """Pending count, median time to a decision, approval rate, and how often the score
-    agreed with the person who decided."""
-    return await verifications.stats(runtime, principal, days=days)
+    agreed with the person who decided, over the last ``days`` (default 30); with
+    ``period=day|week|month`` also for each period (UTC), over 30 days, 12 weeks or a year
+    unless ``days`` says otherwise."""
+    return await verifications.stats(runtime, principal, days=days, period=period)
 
 
 @router.get("/events", response_class=EventSourceResponse, responses=SSE_RESPONSES)

@@ -35,8 +35,13 @@ from orderline.manual_payments.proof_records import announce, proof_view, record
 from orderline.manual_payments.proofs import open_file
 from orderline.manual_payments.review_rules import (
     AGREEMENT_THRESHOLD_BP,
+    PERIOD_DEFAULT_DAYS,
     Decided,
+    Period,
+    QueueFigures,
+    figures_by_period,
     held_until,
+    period_start,
     queue_figures,
 )
 from orderline.orders import store as order_store
@@ -232,29 +237,48 @@ async def bulk(runtime: Runtime, principal: Principal,
 
 # --- figures --------------------------------------------------------------------------------
 
-async def stats(runtime: Runtime, principal: Principal, *, days: int) -> dict[str, Any]:
-    principal.require(Scope.VERIFY)
-    if not 1 <= days <= 365:
-        raise ValidationFailed("days is between 1 and 365.", details={"field": "days"})
-    now = runtime.clock.now()
-    async with runtime.db.read() as conn:
-        pending = await proof_store.pending_figures(conn, principal.business_id)
-        rows = await proof_store.decided_since(conn, principal.business_id,
-                                               now - timedelta(days=days), limit=50_000)
-        settings = await payment_method_store.proof_settings(conn, principal.business_id)
-    threshold = settings["proof_auto_approve_bp"] or AGREEMENT_THRESHOLD_BP
-    figures = queue_figures([Decided(approved=r["status"] == proof_store.APPROVED,
-                                     uploaded_at=r["uploaded_at"], decided_at=r["decided_at"],
-                                     score_bp=r["score_bp"], auto=r["auto_decided"])
-                             for r in rows], threshold_bp=threshold)
-    oldest = pending["oldest"]
-    return {"days": days, "pending": pending["pending"],
-            "pending_unscored": pending["pending"] - pending["scored"],
-            "oldest_pending_seconds": int((now - oldest).total_seconds()) if oldest else None,
-            "decided": figures.decided, "approved": figures.approved,
+def _figures_view(figures: QueueFigures) -> dict[str, Any]:
+    return {"decided": figures.decided, "approved": figures.approved,
             "rejected": figures.rejected, "auto_approved": figures.auto_approved,
             "approval_rate": figures.approval_rate,
             "median_seconds_to_decision": figures.median_seconds_to_decision,
             "score_agreement_rate": figures.score_agreement_rate,
-            "scored_decisions": figures.scored_decisions,
-            "agreement_threshold": figures.agreement_threshold}
+            "scored_decisions": figures.scored_decisions}
+
+
+async def stats(runtime: Runtime, principal: Principal, *, days: int | None = None,
+                period: Period | None = None) -> dict[str, Any]:
+    """The queue's figures over the last ``days`` (30 unless named, or the period's own
+    window: 30 days, 12 weeks, a year), and with a ``period`` the same figures for each
+    day, week or month of it (UTC), oldest first; the first period is counted whole, from
+    its own start."""
+    principal.require(Scope.VERIFY)
+    if days is None:
+        days = PERIOD_DEFAULT_DAYS[period] if period else 30
+    if not 1 <= days <= 365:
+        raise ValidationFailed("days is between 1 and 365.", details={"field": "days"})
+    now = runtime.clock.now()
+    since = now - timedelta(days=days)
+    # The first period is read whole (from its start), the window's figures from ``since``.
+    first = since if period is None else period_start(since, period)
+    async with runtime.db.read() as conn:
+        pending = await proof_store.pending_figures(conn, principal.business_id)
+        rows = await proof_store.decided_since(conn, principal.business_id, first,
+                                               limit=50_000)
+        settings = await payment_method_store.proof_settings(conn, principal.business_id)
+    threshold = settings["proof_auto_approve_bp"] or AGREEMENT_THRESHOLD_BP
+    decided = [Decided(approved=r["status"] == proof_store.APPROVED,
+                       uploaded_at=r["uploaded_at"], decided_at=r["decided_at"],
+                       score_bp=r["score_bp"], auto=r["auto_decided"]) for r in rows]
+    figures = queue_figures([d for d in decided if d.decided_at >= since],
+                            threshold_bp=threshold)
+    oldest = pending["oldest"]
+    buckets = None if period is None else [
+        {"start": start, **_figures_view(f)}
+        for start, f in figures_by_period(decided, period=period, since=since, now=now,
+                                          threshold_bp=threshold)]
+    return {"days": days, "pending": pending["pending"],
+            "pending_unscored": pending["pending"] - pending["scored"],
+            "oldest_pending_seconds": int((now - oldest).total_seconds()) if oldest else None,
+            **_figures_view(figures), "agreement_threshold": figures.agreement_threshold,
+            "period": period, "periods": buckets}

@@ -127,3 +127,8 @@ def order_event_type(from_status: OrderStatus | None, to_status: OrderStatus) ->
     if from_status != to_status and to_status in _BY_NEW_STATUS:
         return _BY_NEW_STATUS[to_status]
     return EventType.ORDER_UPDATED
+
+
+def conversion_rate(started: int, placed: int) -> float | None:
+    """Orders placed per checkout started (4 decimals); None when no checkout started."""
+    return round(placed / started, 4) if started else None

@@ -216,6 +216,14 @@ class HistoryEntry(BaseModel):
     created_at: datetime
 
 
+class ChannelConversion(BaseModel):
+    checkouts_started: int = Field(description="carts of this channel that started a checkout "
+                                               "in the period")
+    orders_placed: int = Field(description="of those, the ones that became an order")
+    conversion_rate: float | None = Field(description="orders_placed / checkouts_started; "
+                                                      "null without checkouts")
+
+
 class OrderStats(BaseModel):
     currency: str
     orders: int
@@ -224,6 +232,9 @@ class OrderStats(BaseModel):
     average_order_value: int
     by_status: dict[str, int]
     by_channel: dict[str, dict[str, int]]
+    conversion_by_channel: dict[str, ChannelConversion] = Field(
+        description="checkouts started against orders placed, by channel (orders typed in "
+                    "by the merchant start no checkout)")
 
 
 class CustomerRecord(BaseModel):

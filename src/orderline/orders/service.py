@@ -33,7 +33,7 @@ from orderline.core.errors import (
     ValidationFailed,
     VersionConflict,
 )
-from orderline.core.runtime import Runtime
+from orderline.core.runtime import Part, Runtime
 from orderline.events.event_types import AggregateType
 from orderline.events.outbox import emit
 from orderline.orders import hooks
@@ -44,6 +44,7 @@ from orderline.orders.rules import (
     RequestedLine,
     check_order_total,
     check_requested_lines,
+    conversion_rate,
     line_total,
     order_event_type,
 )
@@ -207,12 +208,36 @@ async def order_history(runtime: Runtime, principal: Principal,
                                                            order_id)]
 
 
+@dataclass(frozen=True, slots=True)
+class ChannelFunnel:
+    """Of one channel's carts that started a checkout in a period, how many became orders."""
+
+    checkouts_started: int
+    orders_placed: int
+
+
+# The checkout funnel by channel, for order stats: checkouts are the checkout capability's,
+# which sits above orders, so orderline.wiring hands its query over.
+CheckoutFunnel = Callable[[AsyncConnection, uuid.UUID, datetime | None, datetime | None],
+                          Awaitable[dict[str, ChannelFunnel]]]
+CHECKOUT_FUNNEL: Part[CheckoutFunnel] = Part("checkout funnel")
+
+
 async def order_stats(runtime: Runtime, principal: Principal, *, created_from: datetime | None,
                       created_to: datetime | None) -> dict[str, Any]:
+    """Revenue and counts of the orders created in the period, and the conversion of each
+    channel's checkouts started in it (carts that started one against those that became an
+    order; orders typed in by the merchant start no checkout and are not in it)."""
     principal.require(Scope.READ)
+    funnel = runtime.get(CHECKOUT_FUNNEL)
     async with runtime.db.read() as conn:
         figures = await order_store.stats(conn, principal.business_id,
                                           created_from=created_from, created_to=created_to)
+        by_channel = await funnel(conn, principal.business_id, created_from, created_to)
+    figures["conversion_by_channel"] = {
+        channel: {"checkouts_started": f.checkouts_started, "orders_placed": f.orders_placed,
+                  "conversion_rate": conversion_rate(f.checkouts_started, f.orders_placed)}
+        for channel, f in sorted(by_channel.items())}
     paid = figures["paid_orders"]
     # Average order value over paid orders, rounded half up to a whole minor unit.
     figures["average_order_value"] = (2 * figures["revenue"] + paid) // (2 * paid) if paid else 0

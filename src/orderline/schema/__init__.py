@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from sqlalchemy import MetaData
 
+from orderline.audit import tables as audit_tables
 from orderline.catalog import tables as catalog_tables
 from orderline.checkout import tables as checkout_tables
 from orderline.cod import tables as cod_tables
@@ -25,6 +26,7 @@ from orderline.webhooks import tables as webhook_tables
 CAPABILITY_TABLES = (tenancy_tables, catalog_tables, order_tables, event_tables, webhook_tables,
                      notification_tables, shipping_tables, coupon_tables, checkout_tables,
                      idempotency_tables,
-                     payment_tables, cod_tables, manual_payment_tables)
+                     payment_tables, cod_tables, manual_payment_tables,
+                     audit_tables)
 
 metadata: MetaData = Base.metadata

@@ -7,8 +7,9 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from enum import StrEnum
+from urllib.parse import urlsplit
 
-from orderline.core.errors import Forbidden
+from orderline.core.errors import Forbidden, ValidationFailed
 
 API_KEY_PREFIX = "ol_"
 DEFAULT_CHANNELS = ("web", "whatsapp", "instagram", "pos", "api")
@@ -51,6 +52,7 @@ class Principal:
     scopes: frozenset[str]
     currency: str
     reservation_ttl_seconds: int
+    key_name: str = ""  # as the key was named when it was issued (the audit log's actor)
 
     @property
     def actor(self) -> str:
@@ -70,3 +72,45 @@ class CaptureMode(StrEnum):
 
     AUTOMATIC = "automatic"  # captured as soon as authorised
     MANUAL = "manual"  # authorised now, captured later (on fulfilment)
+
+
+# Browser storefronts: the exact origins (scheme, host, port) whose pages may call the API
+# with this business's credentials (CORS). None by default.
+MAX_ALLOWED_ORIGINS = 20
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def check_origin(raw: str) -> str:
+    """An origin as browsers send it in ``Origin``: ``https://shop.example.com`` or
+    ``http://localhost:3000``; lowercase, and without the scheme's default port. A path,
+    query, fragment, user, wildcard or any other scheme is refused."""
+    text = raw.strip()
+    refusal = ValidationFailed(
+        f"'{raw}' is not an origin: give the scheme, host and optional port only, such as "
+        "'https://shop.example.com' (no path, no wildcard).", details={"origin": raw})
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError:
+        raise refusal from None
+    host = (parts.hostname or "").lower()
+    if (parts.scheme.lower() not in _DEFAULT_PORTS or not host or "*" in text
+            or parts.path not in ("", "/") or parts.query or parts.fragment
+            or parts.username is not None or parts.password is not None
+            or text.endswith("/") or len(text) > 200):
+        raise refusal
+    scheme = parts.scheme.lower()
+    shown = f"[{host}]" if ":" in host else host
+    if port is not None and port != _DEFAULT_PORTS[scheme]:
+        shown = f"{shown}:{port}"
+    return f"{scheme}://{shown}"
+
+
+def check_origins(raw: list[str]) -> list[str]:
+    """Each origin checked and normalised, duplicates dropped, sorted; at most
+    ``MAX_ALLOWED_ORIGINS``."""
+    checked = sorted({check_origin(o) for o in raw})
+    if len(checked) > MAX_ALLOWED_ORIGINS:
+        raise ValidationFailed(f"A business allows at most {MAX_ALLOWED_ORIGINS} origins.",
+                               details={"allowed_origins": len(checked)})
+    return checked

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, StrictBool, StrictInt
 
@@ -43,7 +43,11 @@ class BusinessUpdate(PatchBody):
                     "(captured on fulfilment)")] = None
     card_provider: Annotated[str | None, Field(
         max_length=20, description="which configured provider takes card payments")] = None
-
+    allowed_origins: Annotated[list[Annotated[str, Field(max_length=200)]] | None, Field(
+        max_length=100,
+        description="browser origins (such as 'https://shop.example.com') whose pages may "
+                    "call the API with this business's credentials; replaces the list, [] "
+                    "allows none")] = None
 
 
 class BusinessOut(BaseModel):
@@ -80,6 +84,9 @@ class BusinessOut(BaseModel):
     proof_retention_days: int
     proof_auto_approve_bp: int | None = Field(
         description="auto-approval threshold in basis points of the score; null: off")
+    allowed_origins: list[str] = Field(
+        description="browser origins allowed to call the API with this business's "
+                    "credentials (CORS)")
     created_at: datetime
 
 
@@ -111,3 +118,25 @@ class IssuedApiKey(BaseModel):
     key: str = Field(description="shown only in this answer; stored hashed")
     prefix: str
     scopes: list[str]
+
+
+class AuditEntryOut(BaseModel):
+    """One change: what (entity type, id, action), who (the API key's id, prefix and name;
+    null for the operator's CLI), when, and the changed fields before and after (a creation
+    has no before, a deletion no after; secrets read "[redacted]")."""
+
+    id: uuid.UUID
+    entity_type: str
+    entity_id: uuid.UUID
+    action: str
+    actor_key_id: uuid.UUID | None
+    actor_key_prefix: str | None
+    actor_key_name: str | None
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    created_at: datetime
+
+
+class AuditPage(BaseModel):
+    data: list[AuditEntryOut]
+    next_cursor: str | None

@@ -10,6 +10,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from orderline.audit import service as audit
+from orderline.audit.rules import Action, EntityType
 from orderline.core.db.insert import insert_ignoring_conflict
 from orderline.core.errors import Conflict, NotFound, Unauthorized, ValidationFailed
 from orderline.core.limits import MAX_LINE_QUANTITY, MAX_ORDER_TOTAL
@@ -24,6 +26,7 @@ from orderline.tenancy.rules import (
     CaptureMode,
     Principal,
     Scope,
+    check_origins,
     display_prefix,
     hash_api_key,
     new_api_key,
@@ -80,13 +83,21 @@ def _check_scopes(scopes: list[str]) -> tuple[str, ...]:
 
 
 async def _issue_key(runtime: Runtime, conn: AsyncConnection, business_id: uuid.UUID, name: str,
-                     scopes: tuple[str, ...]) -> IssuedKey:
+                     scopes: tuple[str, ...], *, by: Principal | None,
+                     audited: bool = True) -> IssuedKey:
+    """A new key; ``by`` is the key that asked for it (None: the operator). The audit entry
+    names the new key by id, prefix and scopes; the key and its hash are never in it."""
     key = new_api_key()
     key_id = uuid.uuid4()
-    await store.insert_api_key(conn, {
-        "id": key_id, "business_id": business_id, "name": name, "prefix": display_prefix(key),
-        "key_hash": hash_api_key(key), "scopes": ",".join(scopes),
-        "created_at": runtime.clock.now(), "revoked_at": None})
+    now = runtime.clock.now()
+    values = {"id": key_id, "business_id": business_id, "name": name,
+              "prefix": display_prefix(key), "key_hash": hash_api_key(key),
+              "scopes": ",".join(scopes), "created_at": now, "revoked_at": None}
+    await store.insert_api_key(conn, values)
+    if audited:
+        await audit.record(conn, by, business_id=business_id, entity_type=EntityType.API_KEY,
+                           entity_id=key_id, action=Action.CREATED, before=None,
+                           after={k: v for k, v in values.items() if k != "key_hash"}, now=now)
     return IssuedKey(id=key_id, key=key, prefix=display_prefix(key), scopes=scopes)
 
 
@@ -111,7 +122,9 @@ async def create_business(runtime: Runtime, *, name: str, currency: str = "USD",
         await conn.execute(channels.insert(), [
             {"id": uuid.uuid4(), "business_id": business_id, "code": code,
              "name": code.capitalize(), "created_at": now} for code in DEFAULT_CHANNELS])
-        return await _issue_key(runtime, conn, business_id, "owner", tuple(ALL_SCOPES))
+        # The business's first key comes with the business itself: nothing to audit yet.
+        return await _issue_key(runtime, conn, business_id, "owner", tuple(ALL_SCOPES),
+                                by=None, audited=False)
 
     key = await runtime.db.run(work)
     return NewBusiness(id=business_id, name=name, currency=currency, api_key=key)
@@ -126,7 +139,8 @@ async def authenticate(runtime: Runtime, token: str | None) -> Principal:
         raise Unauthorized("This API key is unknown or has been revoked.")
     return Principal(business_id=row["business_id"], key_id=row["id"], key_prefix=row["prefix"],
                      scopes=frozenset(row["scopes"].split(",")), currency=row["currency"],
-                     reservation_ttl_seconds=row["reservation_ttl_seconds"])
+                     reservation_ttl_seconds=row["reservation_ttl_seconds"],
+                     key_name=row["name"])
 
 
 async def create_api_key(runtime: Runtime, principal: Principal, *, name: str,
@@ -134,7 +148,8 @@ async def create_api_key(runtime: Runtime, principal: Principal, *, name: str,
     principal.require(Scope.ADMIN)
     checked = _check_scopes(scopes)
     return await runtime.db.run(
-        lambda conn: _issue_key(runtime, conn, principal.business_id, name, checked))
+        lambda conn: _issue_key(runtime, conn, principal.business_id, name, checked,
+                                by=principal))
 
 
 async def issue_operator_key(runtime: Runtime, business_id: uuid.UUID, *, name: str,
@@ -142,7 +157,7 @@ async def issue_operator_key(runtime: Runtime, business_id: uuid.UUID, *, name: 
     """A key issued by the operator (CLI, demo) rather than through another key."""
     checked = _check_scopes(scopes)
     return await runtime.db.run(
-        lambda conn: _issue_key(runtime, conn, business_id, name, checked))
+        lambda conn: _issue_key(runtime, conn, business_id, name, checked, by=None))
 
 
 async def find_business_named(runtime: Runtime, name: str) -> dict[str, Any] | None:
@@ -161,20 +176,29 @@ async def revoke_api_key(runtime: Runtime, principal: Principal,
                          key_id: uuid.UUID) -> dict[str, Any]:
     principal.require(Scope.ADMIN)
     now = runtime.clock.now()
-    row = await runtime.db.run(
-        lambda conn: store.revoke_api_key(conn, principal.business_id, key_id, now))
-    if row is None:
-        raise NotFound("api_key", key_id)
-    return dict(row)
+
+    async def work(conn: AsyncConnection) -> dict[str, Any]:
+        before = await store.lock_api_key(conn, principal.business_id, key_id)
+        if before is None:
+            raise NotFound("api_key", key_id)
+        row = await store.revoke_api_key(conn, principal.business_id, key_id, now)
+        assert row is not None  # locked above
+        await audit.record(conn, principal, business_id=principal.business_id,
+                           entity_type=EntityType.API_KEY, entity_id=key_id,
+                           action=Action.REVOKED, before=dict(before), after=dict(row), now=now)
+        return dict(row)
+
+    return await runtime.db.run(work)
 
 
 async def get_business(runtime: Runtime, principal: Principal) -> dict[str, Any]:
     principal.require(Scope.READ)
     async with runtime.db.read() as conn:
         row = await store.get_business(conn, principal.business_id)
+        origins = await store.origins_of(conn, principal.business_id)
     if row is None:
         raise NotFound("business", principal.business_id)
-    return dict(row)
+    return {**row, "allowed_origins": origins}
 
 
 async def update_settings(runtime: Runtime, principal: Principal, *,
@@ -191,9 +215,11 @@ async def update_settings(runtime: Runtime, principal: Principal, *,
                           return_coupon_on_cancel: bool | None = None,
                           confirms_per_minute: int | None = None,
                           capture_mode: str | None = None,
-                          card_provider: str | None = None) -> dict[str, Any]:
+                          card_provider: str | None = None,
+                          allowed_origins: list[str] | None = None) -> dict[str, Any]:
     """Change the given settings (None keeps one). ``alert_email`` "" clears it (alerts go
-    to the log).
+    to the log). ``allowed_origins`` replaces the browser origins allowed to call the API
+    with this business's credentials (``[]``: none). One audit entry holds what changed.
 
     The checkout's numbers stay within ``CHECKOUT_SETTING_BOUNDS``, and the minimum order may
     not exceed the maximum whichever of them changes: checked after the update, in its
@@ -234,19 +260,40 @@ async def update_settings(runtime: Runtime, principal: Principal, *,
         "max_line_quantity": max_line_quantity, "price_max_age_seconds": price_max_age_seconds,
         "confirms_per_minute": confirms_per_minute}))
 
-    async def work(conn: AsyncConnection) -> None:
-        await store.update_business(conn, principal.business_id, values)
-        if "min_order_total" in values or "max_order_total" in values:
-            row = await store.get_business(conn, principal.business_id)
-            if row is not None and row["min_order_total"] > row["max_order_total"]:
-                raise ValidationFailed(
-                    "The minimum order total may not exceed the maximum order total.",
-                    details={"min_order_total": row["min_order_total"],
-                             "max_order_total": row["max_order_total"]})
+    origins = None if allowed_origins is None else check_origins(allowed_origins)
+    now = runtime.clock.now()
 
-    if values:
+    async def work(conn: AsyncConnection) -> None:
+        row = await store.get_business(conn, principal.business_id, lock=True)
+        if row is None:
+            raise NotFound("business", principal.business_id)
+        before = {name: row[name] for name in values}
+        after = dict(values)
+        if values:
+            await store.update_business(conn, principal.business_id, values)
+        merged = {**row, **values}
+        if merged["min_order_total"] > merged["max_order_total"]:
+            raise ValidationFailed(
+                "The minimum order total may not exceed the maximum order total.",
+                details={"min_order_total": merged["min_order_total"],
+                         "max_order_total": merged["max_order_total"]})
+        if origins is not None:
+            before["allowed_origins"] = await store.origins_of(conn, principal.business_id)
+            after["allowed_origins"] = origins
+            await store.replace_origins(conn, principal.business_id, origins, now)
+        await audit.record(conn, principal, business_id=principal.business_id,
+                           entity_type=EntityType.BUSINESS, entity_id=principal.business_id,
+                           action=Action.UPDATED, before=before, after=after, now=now)
+
+    if values or origins is not None:
         await runtime.db.run(work)
     return await get_business(runtime, principal)
+
+
+async def origin_allowed(runtime: Runtime, origin: str, business_id: uuid.UUID | None) -> bool:
+    """Whether the business (None: any business) lets pages of ``origin`` call the API."""
+    async with runtime.db.read() as conn:
+        return await store.origin_allowed(conn, origin, business_id)
 
 
 def _checkout_numbers(given: dict[str, int | None]) -> dict[str, int]:

@@ -7,18 +7,26 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, Self
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orderline.core.db.tables import table_of
-from orderline.tenancy.tables import ApiKey, Business, Channel, Location, OrderCounter
+from orderline.tenancy.tables import (
+    AllowedOrigin,
+    ApiKey,
+    Business,
+    Channel,
+    Location,
+    OrderCounter,
+)
 
 businesses = table_of(Business)
 api_keys = table_of(ApiKey)
 channels = table_of(Channel)
 counters = table_of(OrderCounter)
 locations = table_of(Location)
+allowed_origins = table_of(AllowedOrigin)
 
 
 async def insert_business(conn: AsyncConnection, values: dict[str, Any]) -> None:
@@ -26,9 +34,15 @@ async def insert_business(conn: AsyncConnection, values: dict[str, Any]) -> None
     await conn.execute(insert(counters).values(business_id=values["id"], last_number=0))
 
 
-async def get_business(conn: AsyncConnection, business_id: uuid.UUID) -> RowMapping | None:
-    result = await conn.execute(select(businesses).where(businesses.c.id == business_id))
-    return result.mappings().first()
+async def get_business(conn: AsyncConnection, business_id: uuid.UUID, *,
+                       lock: bool = False) -> RowMapping | None:
+    """The business row; ``lock`` holds it for this transaction (FOR UPDATE on PostgreSQL;
+    SQLite's write transactions are serial already), so the values a change reads as
+    "before" are the ones it replaces."""
+    stmt = select(businesses).where(businesses.c.id == business_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    return (await conn.execute(stmt)).mappings().first()
 
 
 async def find_business_by_name(conn: AsyncConnection, name: str) -> RowMapping | None:
@@ -49,7 +63,7 @@ async def insert_api_key(conn: AsyncConnection, values: dict[str, Any]) -> None:
 async def find_key_with_business(conn: AsyncConnection, key_hash: str) -> RowMapping | None:
     stmt = (
         select(api_keys.c.id, api_keys.c.business_id, api_keys.c.prefix, api_keys.c.scopes,
-               api_keys.c.revoked_at, businesses.c.currency,
+               api_keys.c.name, api_keys.c.revoked_at, businesses.c.currency,
                businesses.c.reservation_ttl_seconds)
         .join(businesses, businesses.c.id == api_keys.c.business_id)
         .where(api_keys.c.key_hash == key_hash)
@@ -62,6 +76,16 @@ async def list_api_keys(conn: AsyncConnection, business_id: uuid.UUID) -> list[R
                    api_keys.c.created_at, api_keys.c.revoked_at)
             .where(api_keys.c.business_id == business_id).order_by(api_keys.c.created_at))
     return list((await conn.execute(stmt)).mappings())
+
+
+async def lock_api_key(conn: AsyncConnection, business_id: uuid.UUID,
+                       key_id: uuid.UUID) -> RowMapping | None:
+    """The key as it is, held for this transaction (its hash is not read)."""
+    stmt = (select(api_keys.c.id, api_keys.c.name, api_keys.c.prefix, api_keys.c.scopes,
+                   api_keys.c.created_at, api_keys.c.revoked_at)
+            .where(api_keys.c.id == key_id, api_keys.c.business_id == business_id)
+            .with_for_update())
+    return (await conn.execute(stmt)).mappings().first()
 
 
 async def revoke_api_key(conn: AsyncConnection, business_id: uuid.UUID, key_id: uuid.UUID,
@@ -125,3 +149,29 @@ SETTINGS = tuple(businesses.c[name] for name in SETTING_COLUMNS)
 async def business_settings(conn: AsyncConnection, business_id: uuid.UUID) -> BusinessSettings:
     return BusinessSettings.from_row((await conn.execute(
         select(*SETTINGS).where(businesses.c.id == business_id))).mappings().one())
+
+
+# --- allowed browser origins (CORS) -----------------------------------------------------------
+
+async def origins_of(conn: AsyncConnection, business_id: uuid.UUID) -> list[str]:
+    stmt = (select(allowed_origins.c.origin).where(allowed_origins.c.business_id == business_id)
+            .order_by(allowed_origins.c.origin))
+    return list((await conn.execute(stmt)).scalars())
+
+
+async def replace_origins(conn: AsyncConnection, business_id: uuid.UUID, origins: list[str],
+                          now: datetime) -> None:
+    await conn.execute(delete(allowed_origins)
+                       .where(allowed_origins.c.business_id == business_id))
+    if origins:
+        await conn.execute(insert(allowed_origins), [
+            {"business_id": business_id, "origin": o, "created_at": now} for o in origins])
+
+
+async def origin_allowed(conn: AsyncConnection, origin: str,
+                         business_id: uuid.UUID | None) -> bool:
+    """Whether this business (None: any business) allows the origin; one indexed look-up."""
+    stmt = select(allowed_origins.c.origin).where(allowed_origins.c.origin == origin)
+    if business_id is not None:
+        stmt = stmt.where(allowed_origins.c.business_id == business_id)
+    return (await conn.execute(stmt.limit(1))).first() is not None

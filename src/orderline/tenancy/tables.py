@@ -10,6 +10,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     ForeignKey,
+    Index,
     Integer,
     String,
     UniqueConstraint,
@@ -121,4 +122,16 @@ class Location(Base):
     code: Mapped[str] = mapped_column(String(40))
     name: Mapped[str] = mapped_column(String(200))
     is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class AllowedOrigin(Base):
+    """A browser origin whose pages may call the API with this business's credentials
+    (``api/cors.py``). The index on ``origin`` answers a preflight, which names no business."""
+
+    __tablename__ = "allowed_origins"
+    __table_args__ = (Index("ix_allowed_origins_origin", "origin"),)
+    business_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("businesses.id", ondelete="CASCADE"), primary_key=True)
+    origin: Mapped[str] = mapped_column(String(200), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -38,6 +38,8 @@ from typing import Any
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from orderline.audit import service as audit
+from orderline.audit.rules import Action, EntityType
 from orderline.core import metrics
 from orderline.core.errors import (
     DeliveryAlreadySucceeded,
@@ -110,10 +112,13 @@ async def create_endpoint(runtime: Runtime, principal: Principal, *, url: str,
     now = runtime.clock.now()
 
     async def work(conn: AsyncConnection) -> RowMapping:
-        return await webhook_store.insert_endpoint(conn, {
+        row = await webhook_store.insert_endpoint(conn, {
             "id": uuid.uuid4(), "business_id": principal.business_id, "url": url,
             "description": description, "event_types": chosen, "secret": secret,
             "enabled": True, "consecutive_failures": 0, "created_at": now, "updated_at": now})
+        await _audit(conn, principal, row["id"], Action.CREATED, None,
+                     {**row, "secret": secret}, now)
+        return row
 
     row = await runtime.db.run(work)
     return {**dict(row), "secret": secret}
@@ -139,8 +144,15 @@ async def delete_endpoint(runtime: Runtime, principal: Principal,
                           endpoint_id: uuid.UUID) -> dict[str, Any]:
     """Delete an endpoint, its queued deliveries and their history."""
     principal.require(Scope.ADMIN)
-    row = await runtime.db.run(
-        lambda conn: webhook_store.delete_endpoint(conn, principal.business_id, endpoint_id))
+    now = runtime.clock.now()
+
+    async def work(conn: AsyncConnection) -> RowMapping | None:
+        row = await webhook_store.delete_endpoint(conn, principal.business_id, endpoint_id)
+        if row is not None:
+            await _audit(conn, principal, endpoint_id, Action.DELETED, dict(row), None, now)
+        return row
+
+    row = await runtime.db.run(work)
     if row is None:
         raise NotFound("webhook", endpoint_id)
     return dict(row)
@@ -151,11 +163,19 @@ async def enable_endpoint(runtime: Runtime, principal: Principal,
     """Switch an endpoint back on with no failures counted; its waiting deliveries go now."""
     principal.require(Scope.ADMIN)
     now = runtime.clock.now()
-    row = await runtime.db.run(lambda conn: webhook_store.enable_endpoint(
-        conn, principal.business_id, endpoint_id, now))
-    if row is None:
-        raise NotFound("webhook", endpoint_id)
-    return dict(row)
+
+    async def work(conn: AsyncConnection) -> RowMapping:
+        before = await webhook_store.lock_endpoint(conn, principal.business_id, endpoint_id)
+        if before is None:
+            raise NotFound("webhook", endpoint_id)
+        row = await webhook_store.enable_endpoint(conn, principal.business_id, endpoint_id, now)
+        assert row is not None  # locked above
+        shown = ("enabled", "disabled_at", "disabled_reason", "consecutive_failures")
+        await _audit(conn, principal, endpoint_id, Action.ENABLED,
+                     {k: before[k] for k in shown}, {k: row[k] for k in shown}, now)
+        return row
+
+    return dict(await runtime.db.run(work))
 
 
 async def rotate_secret(runtime: Runtime, principal: Principal, endpoint_id: uuid.UUID, *,
@@ -168,12 +188,32 @@ async def rotate_secret(runtime: Runtime, principal: Principal, endpoint_id: uui
     now = runtime.clock.now()
     expires_at = previous_secret_expiry(overlap_seconds=overlap_seconds, now=now)
     secret = new_signing_secret(secrets.token_bytes(SECRET_BYTES))
-    row = await runtime.db.run(lambda conn: webhook_store.rotate_secret(
-        conn, principal.business_id, endpoint_id, secret=secret,
-        previous_expires_at=expires_at, now=now))
-    if row is None:
-        raise NotFound("webhook", endpoint_id)
+
+    async def work(conn: AsyncConnection) -> RowMapping:
+        before = await webhook_store.lock_endpoint(conn, principal.business_id, endpoint_id)
+        if before is None:
+            raise NotFound("webhook", endpoint_id)
+        row = await webhook_store.rotate_secret(conn, principal.business_id, endpoint_id,
+                                                secret=secret, previous_expires_at=expires_at,
+                                                now=now)
+        assert row is not None  # locked above
+        shown = "previous_secret_expires_at"
+        await _audit(conn, principal, endpoint_id, Action.SECRET_ROTATED,
+                     {"secret": before["secret"], shown: before[shown]},
+                     {"secret": secret, shown: row[shown]}, now)
+        return row
+
+    row = await runtime.db.run(work)
     return {**dict(row), "secret": secret}
+
+
+async def _audit(conn: AsyncConnection, principal: Principal, endpoint_id: uuid.UUID,
+                 action: Action, before: Mapping[str, Any] | None,
+                 after: Mapping[str, Any] | None, now: datetime) -> None:
+    """One audit entry for the endpoint; its secrets are redacted by the audit rules."""
+    await audit.record(conn, principal, business_id=principal.business_id,
+                       entity_type=EntityType.WEBHOOK_ENDPOINT, entity_id=endpoint_id,
+                       action=action, before=before, after=after, now=now)
 
 
 # --- deliveries as the merchant sees them ----------------------------------------------------

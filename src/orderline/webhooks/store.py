@@ -55,6 +55,16 @@ async def get_endpoint(conn: AsyncConnection, business_id: uuid.UUID,
     return (await conn.execute(stmt)).mappings().first()
 
 
+async def lock_endpoint(conn: AsyncConnection, business_id: uuid.UUID,
+                        endpoint_id: uuid.UUID) -> RowMapping | None:
+    """The endpoint held for this transaction, its current secret and expiry included (for
+    the audit log, which redacts the secret: it only records that it changed)."""
+    stmt = (select(*ENDPOINT_VIEW, endpoints.c.secret)
+            .where(endpoints.c.business_id == business_id, endpoints.c.id == endpoint_id)
+            .with_for_update())
+    return (await conn.execute(stmt)).mappings().first()
+
+
 async def delete_endpoint(conn: AsyncConnection, business_id: uuid.UUID,
                           endpoint_id: uuid.UUID) -> RowMapping | None:
     """Delete an endpoint with its deliveries and their attempts (ON DELETE CASCADE)."""
