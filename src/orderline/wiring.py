@@ -7,6 +7,7 @@ capabilities themselves only know ``orderline.core.runtime``.
 
 from __future__ import annotations
 
+from orderline.checkout.cash_codes import CASH_CODE_SENDER
 from orderline.core import metrics
 from orderline.core.clock import Clock, SystemClock
 from orderline.core.config import Settings
@@ -17,6 +18,7 @@ from orderline.core.runtime import Runtime
 from orderline.coupons import order_steps as coupon_order_steps
 from orderline.events.event_types import EventType
 from orderline.manual_payments import order_steps as manual_order_steps
+from orderline.notifications.messaging import send_cash_code
 from orderline.notifications.smtp_notifier import SmtpNotifier
 from orderline.orders.hooks import ORDER_HOOKS, OrderHooks
 from orderline.orders.rules import CancelReason
@@ -53,6 +55,7 @@ def provide_parts(runtime: Runtime) -> Runtime:
         editing_lines=(manual_order_steps.refuse_line_edits,),
         buyer_payment=manual_order_steps.buyer_payment))
     runtime.provide(CARD_PROVIDERS, lambda rt: lambda: sorted(providers_of(rt)))
+    runtime.provide(CASH_CODE_SENDER, lambda rt: send_cash_code)  # by the business's SMS
     return runtime
 
 

@@ -100,7 +100,11 @@ def buyer_message(event_type: str, order: Mapping[str, Any], *, shop: str,
     name = str((order.get("customer") or {}).get("name") or "").strip()
     greeting = f"Hello {name}," if name else "Hello,"
     closing = f"Thank you for shopping with {shop}."
-    if event_type == EventType.ORDER_PAID:
+    if event_type == EventType.ORDER_CREATED:
+        subject = f"{shop}: we received your order {number}"
+        lines = [f"Thank you for your order {number} of {total}.",
+                 "We will let you know when it ships."]
+    elif event_type == EventType.ORDER_PAID:
         subject = f"{shop}: payment received for order {number}"
         lines = [f"We received your payment of {total} for order {number}.",
                  "We will let you know when it ships."]
