@@ -249,8 +249,10 @@ async def send_cash_code(runtime: Runtime, business_id: uuid.UUID, phone: str, c
                          body: str) -> None:
     """Send a cash-on-delivery code to the buyer's phone by the business's sender, at once
     (see the module's docstring for why not through the queue), and record the message with
-    the code masked. Without a sender (or a phone number it can reach, or the Cloud API's
-    cash code template) the code goes through the process's notifier, as before."""
+    the code masked and the phone number too (no order holds this message, so erasing the
+    buyer's data later would not find it). Without a sender (or a phone number it can reach,
+    or the Cloud API's cash code template) the code goes through the process's notifier, as
+    before."""
     sender = await _enabled_sender(runtime, business_id)
     number = e164(phone)
     view = None if sender is None else SenderView(sender.provider, sender.cloud_templates)
@@ -271,7 +273,7 @@ async def send_cash_code(runtime: Runtime, business_id: uuid.UUID, phone: str, c
     async def record(conn: AsyncConnection) -> None:
         await store.insert_message(conn, {
             "business_id": business_id, "event_id": uuid.uuid4(), "order_id": None,
-            "kind": f"buyer:{CASH_CODE}", "recipient": number, "channel": view.channel,
+            "kind": f"buyer:{CASH_CODE}", "recipient": masked(number), "channel": view.channel,
             "subject": "Your order code", "body": body.replace(code, "*" * len(code)),
             "status": SENT if error is None else FAILED, "attempts": 1,
             "next_attempt_at": now, "sent_at": now if error is None else None,

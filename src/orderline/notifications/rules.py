@@ -58,15 +58,6 @@ def channel_for(recipient: str, preferred: str) -> str:
     return preferred
 
 
-def buyer_recipient(customer: Mapping[str, Any]) -> str | None:
-    """The buyer's email if they gave one, else their phone (None when they gave neither)."""
-    for key in ("email", "phone"):
-        value = customer.get(key)
-        if isinstance(value, str) and value.strip():
-            return value.strip()
-    return None
-
-
 def merchant_recipient(alert_email: str | None) -> str:
     return alert_email.strip() if alert_email and alert_email.strip() else MERCHANT_ON_LOG
 
