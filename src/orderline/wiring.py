@@ -45,7 +45,8 @@ def provide_parts(runtime: Runtime) -> Runtime:
     """Hand each capability what it needs from one above it, which it cannot import: tenancy
     checks a business's card provider against the payment providers' names, the payment
     providers hand their webhooks to the payments service, and coupons, payments and manual
-    payments act on paid and cancelled orders (``orders.hooks``)."""
+    payments act on paid and cancelled orders (``orders.hooks``), and cash codes go by the
+    business's SMS or WhatsApp sender (``notifications.messaging``)."""
     runtime.provide(PROVIDERS, build_providers)
     runtime.provide(ORDER_HOOKS, lambda rt: OrderHooks(
         paid=(manual_order_steps.close_proofs_when_paid,),
