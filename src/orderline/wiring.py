@@ -7,6 +7,7 @@ capabilities themselves only know ``orderline.core.runtime``.
 
 from __future__ import annotations
 
+from orderline.checkout.cash_codes import CASH_CODE_SENDER
 from orderline.checkout.checkout_store import funnel_by_channel
 from orderline.core import metrics
 from orderline.core.clock import Clock, SystemClock
@@ -18,6 +19,7 @@ from orderline.core.runtime import Runtime
 from orderline.coupons import order_steps as coupon_order_steps
 from orderline.events.event_types import EventType
 from orderline.manual_payments import order_steps as manual_order_steps
+from orderline.notifications.messaging import send_cash_code
 from orderline.notifications.smtp_notifier import SmtpNotifier
 from orderline.orders.hooks import ORDER_HOOKS, OrderHooks
 from orderline.orders.rules import CancelReason
@@ -45,8 +47,9 @@ def provide_parts(runtime: Runtime) -> Runtime:
     """Hand each capability what it needs from one above it, which it cannot import: tenancy
     checks a business's card provider against the payment providers' names, the payment
     providers hand their webhooks to the payments service, and coupons, payments and manual
-    payments act on paid and cancelled orders (``orders.hooks``), and the order stats read
-    the checkout funnel."""
+    payments act on paid and cancelled orders (``orders.hooks``), the order stats read the
+    checkout funnel, and cash codes go by the business's SMS or WhatsApp sender
+    (``notifications.messaging``)."""
     runtime.provide(PROVIDERS, build_providers)
     runtime.provide(ORDER_HOOKS, lambda rt: OrderHooks(
         paid=(manual_order_steps.close_proofs_when_paid,),
@@ -58,6 +61,7 @@ def provide_parts(runtime: Runtime) -> Runtime:
         buyer_payment=manual_order_steps.buyer_payment))
     runtime.provide(CARD_PROVIDERS, lambda rt: lambda: sorted(providers_of(rt)))
     runtime.provide(CHECKOUT_FUNNEL, lambda rt: funnel_by_channel)
+    runtime.provide(CASH_CODE_SENDER, lambda rt: send_cash_code)  # by the business's SMS
     return runtime
 
 

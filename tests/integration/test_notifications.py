@@ -141,6 +141,8 @@ async def test_paid_shipped_and_cancelled_orders_are_each_mailed_to_the_buyer_ex
 
     mails = inbox.to(address)
     assert sorted(m["Subject"] for m in mails) == sorted([
+        f"Test shop: we received your order {shipped['number']}",
+        f"Test shop: we received your order {cancelled['number']}",
         f"Test shop: payment received for order {shipped['number']}",
         f"Test shop: order {shipped['number']} has shipped",
         f"Test shop: order {cancelled['number']} was cancelled"])
@@ -153,7 +155,7 @@ async def test_paid_shipped_and_cancelled_orders_are_each_mailed_to_the_buyer_ex
     assert all(m["From"] == "shop@orderline.test" for m in mails)
     rows = await notifications_of(rt, merchant)
     assert [(r["status"], r["channel"], r["recipient"], r["attempts"]) for r in rows] == [
-        ("sent", "email", address, 1)] * 3
+        ("sent", "email", address, 1)] * 5
     assert all(r["sent_at"] is not None for r in rows)
 
 
@@ -169,10 +171,12 @@ async def test_a_mail_server_that_is_down_delays_the_message_until_it_is_back(
     await default_relay(rt).relay_until_idle()
 
     await send_everything_due(rt)
-    [row] = await notifications_of(rt, merchant, order["id"])
-    assert (row["status"], row["attempts"], row["sent_at"]) == ("queued", 1, None)
-    assert row["last_error"] and "SMTP" in row["last_error"]
-    assert row["next_attempt_at"] > clock.now()
+    rows = await notifications_of(rt, merchant, order["id"])  # the confirmation, and paid
+    assert [r["kind"] for r in rows] == ["buyer:order.created", "buyer:order.paid"]
+    for row in rows:
+        assert (row["status"], row["attempts"], row["sent_at"]) == ("queued", 1, None)
+        assert row["last_error"] and "SMTP" in row["last_error"]
+        assert row["next_attempt_at"] > clock.now()
 
     with mail_server(port) as inbox:
         await send_everything_due(rt)  # the retry is not due yet
@@ -181,9 +185,10 @@ async def test_a_mail_server_that_is_down_delays_the_message_until_it_is_back(
         await send_everything_due(rt)
         await send_everything_due(rt)
 
-    assert len(inbox.to(address)) == 1
-    [row] = await notifications_of(rt, merchant, order["id"])
-    assert (row["status"], row["attempts"], row["last_error"]) == ("sent", 2, None)
+    assert len(inbox.to(address)) == 2
+    rows = await notifications_of(rt, merchant, order["id"])
+    assert [(r["status"], r["attempts"], r["last_error"]) for r in rows] == [
+        ("sent", 2, None)] * 2
 
 
 async def test_a_message_is_failed_with_its_last_error_after_six_tries(
@@ -199,9 +204,11 @@ async def test_a_message_is_failed_with_its_last_error_after_six_tries(
         await send_everything_due(rt)
         clock.advance(2 * 3600)
 
-    [row] = await notifications_of(rt, merchant, order["id"])
-    assert (row["status"], row["attempts"], row["sent_at"]) == ("failed", 6, None)
-    assert row["last_error"] and "SMTP" in row["last_error"]
+    rows = await notifications_of(rt, merchant, order["id"])
+    assert len(rows) == 2  # the confirmation, and paid
+    for row in rows:
+        assert (row["status"], row["attempts"], row["sent_at"]) == ("failed", 6, None)
+        assert row["last_error"] and "SMTP" in row["last_error"]
 
 
 async def test_a_buyer_with_only_a_phone_number_is_recorded_in_the_log_not_mailed(
@@ -217,8 +224,9 @@ async def test_a_buyer_with_only_a_phone_number_is_recorded_in_the_log_not_maile
         await default_relay(rt).relay_until_idle()
         await send_everything_due(rt)
 
-    [row] = await notifications_of(rt, merchant, order["id"])
-    assert (row["recipient"], row["channel"], row["status"]) == (phone, "log", "sent")
+    rows = await notifications_of(rt, merchant, order["id"])  # the confirmation, and paid
+    assert [(r["recipient"], r["channel"], r["status"]) for r in rows] == [
+        (phone, "log", "sent")] * 2
     assert [m for m in inbox.messages if m["To"] == phone] == []
 
 

@@ -7,10 +7,10 @@ from typing import Any
 import pytest
 
 from orderline.events.event_types import EventType
+from orderline.notifications.messaging_rules import route_to_buyer
 from orderline.notifications.rules import (
     NOTIFICATION_RETRIES,
     buyer_message,
-    buyer_recipient,
     channel_for,
     endpoint_disabled_message,
     format_money,
@@ -76,13 +76,19 @@ def test_a_delivered_order_is_announced_and_other_changes_are_not() -> None:
     delivered = buyer_message(EventType.ORDER_DELIVERED, an_order(), shop="Shop")
     assert delivered is not None and "delivered" in delivered.subject
     assert buyer_message(EventType.ORDER_UPDATED, an_order(), shop="Shop") is None
-    assert buyer_message(EventType.ORDER_CREATED, an_order(), shop="Shop") is None
+    created = buyer_message(EventType.ORDER_CREATED, an_order(), shop="Shop")
+    assert created is not None and created.subject == "Shop: we received your order OL-000042"
+    assert "1,234.56 USD" in created.body
 
 
-def test_the_buyer_is_reached_by_email_first_then_by_phone() -> None:
-    assert buyer_recipient({"email": "ada@example.com", "phone": "+1 555"}) == "ada@example.com"
-    assert buyer_recipient({"email": None, "phone": "+1 555 0100"}) == "+1 555 0100"
-    assert buyer_recipient({"email": " ", "phone": None}) is None
+def test_without_a_text_sender_the_buyer_is_reached_by_email_first_then_by_phone() -> None:
+    def to(customer: dict[str, str | None]) -> str | None:
+        route = route_to_buyer(customer, "order.paid", sender=None, notifier_channel="email")
+        return None if route is None else route.recipient
+
+    assert to({"email": "ada@example.com", "phone": "+1 555"}) == "ada@example.com"
+    assert to({"email": None, "phone": "+1 555 0100"}) == "+1 555 0100"
+    assert to({"email": " ", "phone": None}) is None
 
 
 def test_a_phone_number_never_goes_to_the_email_channel() -> None:

@@ -32,6 +32,7 @@ from orderline.events import routes as streams
 from orderline.events.listener import hub_listener
 from orderline.manual_payments import routes as manual_payments
 from orderline.manual_payments import verification_routes as verifications
+from orderline.notifications import messaging_routes
 from orderline.orders import customer_routes
 from orderline.orders import routes as orders
 from orderline.orders import stream_routes as order_stream_routes
@@ -94,6 +95,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(streams.router)
     app.include_router(webhook_routes.router)
     app.include_router(audit_routes.router)
+    app.include_router(messaging_routes.router)
     # A proof upload is a file: its own limit (plus room for a multipart form's headers).
     proof_upload = RouteLimit(re.compile(r"^/v1/orders/[^/]+/payment-proof$"),
                               settings.proof_upload_max_bytes + 64 * 1024, "file_too_large",

@@ -1,10 +1,16 @@
 """One-time codes for a cash-on-delivery checkout: sent to the buyer's phone, checked before
-the order is confirmed (the policy that asks for them is in ``cod``)."""
+the order is confirmed (the policy that asks for them is in ``cod``).
+
+The code is sent after its transaction commits, by ``CASH_CODE_SENDER``: the process's
+notifier by default, and, as ``orderline.wiring`` provides it, the business's SMS or WhatsApp
+sender when it has one (``notifications.messaging.send_cash_code``, which says why a code is
+sent at once rather than queued)."""
 
 from __future__ import annotations
 
 import secrets
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -16,10 +22,22 @@ from orderline.cod import otp_rules as otp
 from orderline.cod import store as cod_store
 from orderline.core.errors import NotFound, RateLimited, ValidationFailed
 from orderline.core.notifier import Message
-from orderline.core.runtime import Runtime
+from orderline.core.runtime import Part, Runtime
 
 OTP_TTL = timedelta(minutes=10)
 OTP_SENDS_PER_CHECKOUT = 3  # per OTP_TTL
+
+# (runtime, business id, the buyer's phone, the code, the text) -> sent, or raises.
+CodeSender = Callable[[Runtime, uuid.UUID, str, str, str], Awaitable[None]]
+
+
+async def send_by_notifier(runtime: Runtime, business_id: uuid.UUID, phone: str, code: str,
+                           body: str) -> None:
+    await runtime.notifier.send(Message(recipient=phone, subject="Your order code", body=body))
+
+
+CASH_CODE_SENDER: Part[CodeSender] = Part("cash code sender",
+                                          build=lambda runtime: send_by_notifier)
 
 
 async def send_code(runtime: Runtime, caller: CartCaller,
@@ -59,10 +77,10 @@ async def send_code(runtime: Runtime, caller: CartCaller,
         return checkout.customer_phone
 
     phone = await runtime.db.run(work)
-    await runtime.notifier.send(Message(
-        recipient=phone, subject="Your order code",
-        body=f"Your code to confirm your cash-on-delivery order is {code}. It expires in "
-             f"{int(OTP_TTL.total_seconds() // 60)} minutes."))
+    send = runtime.get(CASH_CODE_SENDER)
+    await send(runtime, caller.business_id, phone, code,
+               f"Your code to confirm your cash-on-delivery order is {code}. It expires in "
+               f"{int(OTP_TTL.total_seconds() // 60)} minutes.")
     return {"sent_to": "*" * max(0, len(phone) - 3) + phone[-3:],
             "expires_at": state.expires_at}
 

@@ -91,6 +91,20 @@ class Settings(BaseSettings):
     smtp_starttls: bool = Field(
         default=True, description="Require STARTTLS (ignored on port 465).")
     smtp_timeout: float = Field(default=30.0, description="Seconds each SMTP step may take.")
+    # SMS and WhatsApp: each business sets its own sender (PUT /v1/business/messaging); these
+    # say where the providers are and where they call back.
+    messaging_public_url: str = Field(
+        default="",
+        description="This API's public base URL as SMS/WhatsApp providers reach it (e.g. "
+        "https://shop.example.com): Twilio is asked to report delivery to "
+        "{it}/v1/messaging/twilio/status, and its signatures are checked against that URL. "
+        "Empty: no delivery reports are asked for.")
+    twilio_api_url: str = Field(
+        default="https://api.twilio.com", description="Twilio's REST API (Messages).")
+    whatsapp_cloud_api_url: str = Field(
+        default="https://graph.facebook.com", description="The WhatsApp Business Cloud API.")
+    messaging_timeout_seconds: float = Field(
+        default=10.0, description="Seconds one SMS/WhatsApp provider call may take.")
     nats_url: str = Field(
         default="",
         description="nats://host:4222; when set, every event is published to NATS JetStream.")

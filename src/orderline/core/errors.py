@@ -438,6 +438,27 @@ class WebhookSignatureRejected(DomainError):
         self.code = code if code in self.CODES else "signature_invalid"
 
 
+class MessagingSignatureRejected(DomainError):
+    """An SMS/WhatsApp provider's delivery report failed its check (Twilio's
+    X-Twilio-Signature, the Cloud API's X-Hub-Signature-256), or names no message this server
+    sent; nothing was recorded."""
+
+    code = "messaging_signature_invalid"
+
+
+class MessagingVerifyTokenRejected(DomainError):
+    """The WhatsApp Cloud API webhook handshake named a verify token no business set."""
+
+    code = "messaging_verify_token_invalid"
+
+
+class MessageNotSent(DomainError):
+    """The business's SMS/WhatsApp provider did not take the message (it is recorded as
+    failed); ask again in a moment."""
+
+    code = "message_not_sent"
+
+
 class OtpRequired(DomainError):
     """This cash-on-delivery order needs the one-time code sent to the buyer's phone."""
 

@@ -60,10 +60,10 @@ PROOF_EVENTS = frozenset(t for t in EventType if t.value.startswith("payment_pro
 # What a merchant's live stream (`/v1/stream`) carries by default.
 MERCHANT_STREAM_EVENTS = frozenset({*ORDER_EVENTS, EventType.STOCK_LOW,
                                     EventType.WEBHOOK_ENDPOINT_DISABLED})
-# The buyer hears about these (through the notifier).
-BUYER_NOTIFIED_EVENTS = frozenset({EventType.ORDER_PAID, EventType.ORDER_SHIPPED,
-                                   EventType.ORDER_DELIVERED, EventType.ORDER_CANCELLED,
-                                   EventType.PAYMENT_PROOF_REJECTED})
+# The buyer hears about these (through the notifier, or the business's SMS/WhatsApp sender).
+BUYER_NOTIFIED_EVENTS = frozenset({EventType.ORDER_CREATED, EventType.ORDER_PAID,
+                                   EventType.ORDER_SHIPPED, EventType.ORDER_DELIVERED,
+                                   EventType.ORDER_CANCELLED, EventType.PAYMENT_PROOF_REJECTED})
 
 def parse_event_types(names: Sequence[str]) -> list[EventType]:
     """Event type names as a merchant writes them; ``*`` or ``order.*`` select several."""

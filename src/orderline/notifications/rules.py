@@ -58,15 +58,6 @@ def channel_for(recipient: str, preferred: str) -> str:
     return preferred
 
 
-def buyer_recipient(customer: Mapping[str, Any]) -> str | None:
-    """The buyer's email if they gave one, else their phone (None when they gave neither)."""
-    for key in ("email", "phone"):
-        value = customer.get(key)
-        if isinstance(value, str) and value.strip():
-            return value.strip()
-    return None
-
-
 def merchant_recipient(alert_email: str | None) -> str:
     return alert_email.strip() if alert_email and alert_email.strip() else MERCHANT_ON_LOG
 
@@ -100,7 +91,11 @@ def buyer_message(event_type: str, order: Mapping[str, Any], *, shop: str,
     name = str((order.get("customer") or {}).get("name") or "").strip()
     greeting = f"Hello {name}," if name else "Hello,"
     closing = f"Thank you for shopping with {shop}."
-    if event_type == EventType.ORDER_PAID:
+    if event_type == EventType.ORDER_CREATED:
+        subject = f"{shop}: we received your order {number}"
+        lines = [f"Thank you for your order {number} of {total}.",
+                 "We will let you know when it ships."]
+    elif event_type == EventType.ORDER_PAID:
         subject = f"{shop}: payment received for order {number}"
         lines = [f"We received your payment of {total} for order {number}.",
                  "We will let you know when it ships."]

@@ -12,10 +12,14 @@ error. A sender that dies mid-send leaves the message to be taken again when the
 so delivery is at least once; the lease is long enough to cover a batch of slow sends.
 
 Channels: each message records the channel it goes by when it is queued (the configured
-notifier's, e.g. ``email``, or ``log``). A buyer who left only a phone number cannot be
-reached by email, so with the SMTP notifier their messages go to the log channel rather than
-failing at the mail server (see ``domain.notifications.channel_for``). A sender only claims
-messages of channels it can deliver: its notifier's, and the log, which every process has.
+notifier's, e.g. ``email``, or ``log``). A buyer who left a phone number is texted when the
+business has an SMS or WhatsApp sender (channels ``sms`` and ``whatsapp``, sent with the
+business's own account: ``messaging.py``); otherwise a buyer who left only a phone number
+cannot be reached by email, so with the SMTP notifier their messages go to the log channel
+rather than failing at the mail server (see ``messaging_rules.route_to_buyer``). A sender
+claims messages of channels it can deliver: its notifier's, the log, which every process
+has, and SMS and WhatsApp, whose accounts are in the database. A provider's refusal that
+another try would not change (``MessageRefused``) fails the message at once.
 """
 
 from __future__ import annotations
@@ -33,13 +37,19 @@ from orderline.core.notifier import LogNotifier, Message, Notifier
 from orderline.core.runtime import Runtime
 from orderline.events.event_types import BUYER_NOTIFIED_EVENTS, EventType, StoredEvent
 from orderline.events.handler import Handler, HandlerContext
+from orderline.notifications import messaging
 from orderline.notifications import store as notification_store
+from orderline.notifications.messaging_providers import MessageRefused
+from orderline.notifications.messaging_rules import (
+    MESSAGING_CHANNELS,
+    route_to_buyer,
+    template_parameters,
+)
 from orderline.notifications.rules import (
     LOG_CHANNEL,
     NOTIFICATION_RETRIES,
     Text,
     buyer_message,
-    buyer_recipient,
     channel_for,
     endpoint_disabled_message,
     low_stock_message,
@@ -65,18 +75,28 @@ async def _queue(ctx: HandlerContext, conn: AsyncConnection, event: StoredEvent,
 
 async def queue_buyer_notification(ctx: HandlerContext, conn: AsyncConnection,
                                    event: StoredEvent) -> None:
-    """Paid, shipped, delivered, cancelled, a payment proof refused: the buyer hears of it by
-    email (or phone)."""
+    """Placed (the order confirmation), paid, shipped, delivered, cancelled, a payment proof
+    refused: the buyer hears of it by SMS or WhatsApp when the business has a sender and they
+    gave a phone number, else by email (or the log)."""
     order = event.payload["order"]
-    recipient = buyer_recipient(order.get("customer") or {})
-    if recipient is None:
+    proof = event.payload.get("proof")
+    sender = await messaging.sender_view(conn, event.business_id)
+    route = route_to_buyer(order.get("customer") or {}, event.type, sender=sender,
+                           notifier_channel=ctx.runtime.notifier.channel)
+    if route is None:
         return
     shop, _ = await notification_store.business_contact(conn, event.business_id)
-    text = buyer_message(event.type, order, shop=shop, proof=event.payload.get("proof"))
+    text = buyer_message(event.type, order, shop=shop, proof=proof)
     if text is None:
         return
-    await _queue(ctx, conn, event, kind=f"buyer:{event.type}", recipient=recipient, text=text,
-                 order_id=uuid.UUID(str(order["id"])))
+    texted = route.channel in MESSAGING_CHANNELS
+    await notification_store.queue(
+        conn, business_id=event.business_id, event_id=event.event_id,
+        order_id=uuid.UUID(str(order["id"])), kind=f"buyer:{event.type}",
+        recipient=route.recipient, channel=route.channel, subject=text.subject, body=text.body,
+        now=ctx.now, provider=route.provider, template=route.template,
+        params=template_parameters(event.type, order, shop=shop, proof=proof)
+        if texted else None)
 
 
 async def queue_merchant_notice(ctx: HandlerContext, conn: AsyncConnection,
@@ -116,37 +136,48 @@ async def send_due(runtime: Runtime, *, limit: int = SEND_BATCH,
     async def claim(conn: AsyncConnection) -> list[RowMapping]:
         return await notification_store.claim_due(
             conn, now=now, lease_until=now + timedelta(seconds=lease_seconds),
-            channels=sorted(notifiers), limit=limit)
+            channels=sorted({*notifiers, *MESSAGING_CHANNELS}), limit=limit)
 
     claimed = await runtime.db.run(claim)  # committed: the lease holds while we send
     gate = asyncio.Semaphore(SEND_CONCURRENCY)
 
     async def one(row: RowMapping) -> bool:
         async with gate:
-            return await _send_one(runtime, notifiers[row["channel"]], row)
+            return await _send_one(runtime, notifiers.get(row["channel"]), row)
 
     return sum(await asyncio.gather(*(one(row) for row in claimed)))
 
 
-async def _send_one(runtime: Runtime, notifier: Notifier, row: RowMapping) -> bool:
-    message = Message(recipient=row["recipient"], subject=row["subject"], body=row["body"])
+async def _send_one(runtime: Runtime, notifier: Notifier | None, row: RowMapping) -> bool:
+    """Send one claimed message by its channel's notifier, or for SMS and WhatsApp
+    (``notifier`` None) by its business's sender."""
     error: str | None = None
+    final = False
+    provider_message_id: str | None = None
     try:
-        await notifier.send(message)
-    except Exception as failure:  # any failure of the channel is retried later
+        if notifier is None:
+            _, provider_message_id = await messaging.send_queued(runtime, row)
+        else:
+            await notifier.send(Message(recipient=row["recipient"], subject=row["subject"],
+                                        body=row["body"]))
+    except MessageRefused as refused:  # another try would be refused the same way
+        error, final = f"MessageRefused: {refused}", True
+    except Exception as failure:  # any other failure of the channel is retried later
         error = f"{type(failure).__name__}: {failure}"
     now = runtime.clock.now()
     if error is None:
         async def sent(conn: AsyncConnection) -> bool:
-            return await notification_store.mark_sent(conn, row["id"],
-                                                      attempts=row["attempts"], now=now)
+            return await notification_store.mark_sent(
+                conn, row["id"], attempts=row["attempts"], now=now,
+                provider_message_id=provider_message_id)
 
         if not await runtime.db.run(sent):
             log.warning("notification sent after its lease ran out; another sender took it",
                         extra={"notification_id": row["id"]})
         return True
     reason = error
-    delay = NOTIFICATION_RETRIES.next_delay(row["attempts"], random.uniform(-1, 1))
+    delay = None if final else NOTIFICATION_RETRIES.next_delay(row["attempts"],
+                                                               random.uniform(-1, 1))
     retry_at = None if delay is None else now + timedelta(seconds=delay)
 
     async def not_sent(conn: AsyncConnection) -> bool:

@@ -30,12 +30,15 @@ QUEUED, SENT, FAILED = "queued", "sent", "failed"
 
 async def queue(conn: AsyncConnection, *, business_id: uuid.UUID, event_id: uuid.UUID,
                 order_id: uuid.UUID | None, kind: str, recipient: str, channel: str,
-                subject: str, body: str, now: datetime) -> int:
-    """Queue one message, due at once; returns its id."""
+                subject: str, body: str, now: datetime, provider: str | None = None,
+                template: str | None = None, params: list[str] | None = None) -> int:
+    """Queue one message, due at once; returns its id. SMS and WhatsApp messages name their
+    provider, and the template and its parameters (the Cloud API's)."""
     stmt = insert(notifications).values(
         business_id=business_id, event_id=event_id, order_id=order_id, kind=kind,
         recipient=recipient[:320], channel=channel, subject=subject[:300], body=body,
-        status=QUEUED, attempts=0, next_attempt_at=now, created_at=now,
+        status=QUEUED, attempts=0, next_attempt_at=now, created_at=now, provider=provider,
+        template=template, params=params,
     ).returning(notifications.c.id)
     return int((await conn.execute(stmt)).scalar_one())
 
@@ -62,12 +65,14 @@ async def claim_due(conn: AsyncConnection, *, now: datetime, lease_until: dateti
 
 
 async def mark_sent(conn: AsyncConnection, notification_id: int, *, attempts: int,
-                    now: datetime) -> bool:
-    """Record a delivered message; False if another sender claimed it since (lease lost)."""
+                    now: datetime, provider_message_id: str | None = None) -> bool:
+    """Record a delivered message (with the provider's id for it, for SMS and WhatsApp);
+    False if another sender claimed it since (lease lost)."""
     stmt = (update(notifications)
             .where(notifications.c.id == notification_id, notifications.c.status == QUEUED,
                    notifications.c.attempts == attempts)
-            .values(status=SENT, sent_at=now, last_error=None)
+            .values(status=SENT, sent_at=now, last_error=None,
+                    provider_message_id=provider_message_id)
             .returning(notifications.c.id))
     return (await conn.execute(stmt)).first() is not None
 

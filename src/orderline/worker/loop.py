@@ -4,7 +4,7 @@
 - sweep: cancels unpaid orders past their payment deadline;
 - reconcile: checks the stock ledger, and announces drift as an event;
 - prune: deletes relayed events older than the retention window;
-- notifications: sends queued buyer and merchant messages (email or the log);
+- notifications: sends queued buyer and merchant messages (email, SMS, WhatsApp or the log);
 - webhooks: sends due merchant webhook deliveries (signed POSTs, retried with backoff);
 - proofs: reads and scores payment proofs (OCR), auto-approving above a business threshold;
 - proof retention: deletes proof files past their business's retention.
