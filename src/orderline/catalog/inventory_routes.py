@@ -14,7 +14,7 @@ from orderline.catalog.schemas import (
     StockOut,
     StockPage,
 )
-from orderline.core.http import RuntimeDep
+from orderline.core.http import RuntimeDep, refusals
 from orderline.core.schemas import STORED_INT_MAX
 from orderline.tenancy.deps import PrincipalDep
 from orderline.tenancy.rules import Scope
@@ -22,7 +22,7 @@ from orderline.tenancy.rules import Scope
 router = APIRouter(prefix="/v1/inventory", tags=["inventory"])
 
 
-@router.get("", response_model=StockPage)
+@router.get("", response_model=StockPage, responses=refusals(401, 403))
 async def list_stock(runtime: RuntimeDep, principal: PrincipalDep,
                      limit: Annotated[int, Query(ge=1, le=500)] = 100,
                      after_sku: str | None = None) -> dict[str, Any]:
@@ -30,7 +30,7 @@ async def list_stock(runtime: RuntimeDep, principal: PrincipalDep,
     return {"data": rows, "next_after_sku": rows[-1]["sku"] if len(rows) == limit else None}
 
 
-@router.post("/adjustments", response_model=StockOut)
+@router.post("/adjustments", response_model=StockOut, responses=refusals(401, 403, 404, 409))
 async def adjust_stock(body: StockAdjustment, runtime: RuntimeDep,
                        principal: PrincipalDep) -> dict[str, Any]:
     """Receive stock, correct a count (delta or stock-take), or write off damage."""
@@ -40,7 +40,7 @@ async def adjust_stock(body: StockAdjustment, runtime: RuntimeDep,
                                         set_on_hand=body.set_on_hand)
 
 
-@router.get("/movements", response_model=MovementPage)
+@router.get("/movements", response_model=MovementPage, responses=refusals(401, 403))
 async def list_movements(runtime: RuntimeDep, principal: PrincipalDep, sku: str | None = None,
                          before_id: Annotated[int | None, Query(le=STORED_INT_MAX)] = None,
                          limit: Annotated[int, Query(ge=1, le=500)] = 100) -> dict[str, Any]:
@@ -49,7 +49,7 @@ async def list_movements(runtime: RuntimeDep, principal: PrincipalDep, sku: str 
     return {"data": rows, "next_before_id": rows[-1]["id"] if len(rows) == limit else None}
 
 
-@router.get("/reconciliation", response_model=Reconciliation)
+@router.get("/reconciliation", response_model=Reconciliation, responses=refusals(401, 403))
 async def reconciliation(runtime: RuntimeDep, principal: PrincipalDep) -> dict[str, Any]:
     """Proof that the ledger sums to on_hand (and reservations to reserved) for every SKU."""
     principal.require(Scope.READ)
@@ -58,6 +58,6 @@ async def reconciliation(runtime: RuntimeDep, principal: PrincipalDep) -> dict[s
 
 
 # A SKU may contain '/'; the fixed paths above match first.
-@router.get("/{sku:path}", response_model=StockOut)
+@router.get("/{sku:path}", response_model=StockOut, responses=refusals(401, 403))
 async def stock_of(sku: str, runtime: RuntimeDep, principal: PrincipalDep) -> dict[str, Any]:
     return await inventory.stock_of(runtime, principal, sku)

@@ -8,14 +8,15 @@ from fastapi import APIRouter, Response, status
 
 from orderline.checkout import direct_orders
 from orderline.checkout.direct_orders import NewOrder
-from orderline.core.http import RuntimeDep, etag
+from orderline.core.http import RuntimeDep, etag, refusals
 from orderline.orders.schemas import OrderCreate, PlacedOrderOut, to_lines
 from orderline.tenancy.deps import PrincipalDep
 
 router = APIRouter(prefix="/v1/orders", tags=["orders"])
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=PlacedOrderOut)
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=PlacedOrderOut,
+             responses=refusals(401, 403, 409))
 async def create_order(body: OrderCreate, runtime: RuntimeDep, principal: PrincipalDep,
                        response: Response) -> dict[str, Any]:
     """Place an order: reserves every line's stock until the payment deadline, or nothing."""

@@ -15,6 +15,7 @@ from orderline.core.http import (
     encode_cursor,
     etag,
     parse_id,
+    refusals,
 )
 from orderline.core.schemas import STORED_INT_MAX
 from orderline.orders import reading
@@ -46,7 +47,7 @@ def _with_etag(response: Response, order: dict[str, Any]) -> dict[str, Any]:
     return order
 
 
-@router.get("", response_model=OrderPage)
+@router.get("", response_model=OrderPage, responses=refusals(401, 403))
 async def list_orders(
     runtime: RuntimeDep, principal: PrincipalDep,
     status_: Annotated[OrderStatus | None, Query(alias="status")] = None,
@@ -73,7 +74,7 @@ async def list_orders(
     return {"data": page, "next_cursor": next_cursor}
 
 
-@router.get("/stats", response_model=OrderStats)
+@router.get("/stats", response_model=OrderStats, responses=refusals(401, 403))
 async def order_stats(runtime: RuntimeDep, principal: PrincipalDep,
                       created_from: AwareDatetime | None = None,
                       created_to: AwareDatetime | None = None) -> dict[str, Any]:
@@ -82,7 +83,7 @@ async def order_stats(runtime: RuntimeDep, principal: PrincipalDep,
                                     created_to=created_to)
 
 
-@router.get("/{order_id}", response_model=OrderOut | BuyerOrderOut)
+@router.get("/{order_id}", response_model=OrderOut | BuyerOrderOut, responses=refusals(401, 403))
 async def get_order(runtime: RuntimeDep, caller: OrderCallerDep,
                     response: Response) -> dict[str, Any]:
     """The order: the merchant's view with an API key (read scope), the buyer's own view
@@ -91,13 +92,13 @@ async def get_order(runtime: RuntimeDep, caller: OrderCallerDep,
     return order if caller.is_buyer else _with_etag(response, order)
 
 
-@router.get("/{order_id}/history", response_model=list[HistoryEntry])
+@router.get("/{order_id}/history", response_model=list[HistoryEntry], responses=refusals(401, 403))
 async def order_history(order_id: str, runtime: RuntimeDep,
                         principal: PrincipalDep) -> list[dict[str, Any]]:
     return await orders.order_history(runtime, principal, parse_id("order", order_id))
 
 
-@router.put("/{order_id}", response_model=OrderOut)
+@router.put("/{order_id}", response_model=OrderOut, responses=refusals(401, 403, 409, 412))
 async def edit_order(order_id: str, body: OrderUpdate, runtime: RuntimeDep,
                      principal: PrincipalDep, version: VersionDep,
                      response: Response) -> dict[str, Any]:
@@ -110,7 +111,7 @@ async def edit_order(order_id: str, body: OrderUpdate, runtime: RuntimeDep,
     return _with_etag(response, order)
 
 
-@router.patch("/{order_id}/status", response_model=OrderOut)
+@router.patch("/{order_id}/status", response_model=OrderOut, responses=refusals(401, 403, 409, 412))
 async def change_status(order_id: str, body: StatusChange, runtime: RuntimeDep,
                         principal: PrincipalDep, version: VersionDep,
                         response: Response) -> dict[str, Any]:
@@ -120,7 +121,8 @@ async def change_status(order_id: str, body: StatusChange, runtime: RuntimeDep,
     return _with_etag(response, order)
 
 
-@router.patch("/{order_id}/payment", response_model=OrderOut)
+@router.patch("/{order_id}/payment", response_model=OrderOut,
+              responses=refusals(401, 403, 409, 412))
 async def confirm_payment(order_id: str, body: PaymentConfirm, runtime: RuntimeDep,
                           principal: PrincipalDep, version: VersionDep,
                           response: Response) -> dict[str, Any]:
@@ -131,7 +133,7 @@ async def confirm_payment(order_id: str, body: PaymentConfirm, runtime: RuntimeD
     return _with_etag(response, order)
 
 
-@router.delete("/{order_id}", response_model=OrderOut)
+@router.delete("/{order_id}", response_model=OrderOut, responses=refusals(401, 403, 409, 412))
 async def cancel_order(order_id: str, runtime: RuntimeDep, principal: PrincipalDep,
                        version: VersionDep, response: Response,
                        reason: CancelReason = CancelReason.MERCHANT) -> dict[str, Any]:

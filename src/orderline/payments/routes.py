@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, status
 
-from orderline.core.http import RuntimeDep, parse_id
+from orderline.core.http import RuntimeDep, parse_id, refusals
 from orderline.payments import service as payments
 from orderline.payments.schemas import (
     CaptureRequest,
@@ -22,7 +22,7 @@ router = APIRouter(prefix="/v1", tags=["payments"])
 
 
 @router.post("/orders/{order_id}/payments", status_code=status.HTTP_201_CREATED,
-             response_model=PaymentIntentOut)
+             response_model=PaymentIntentOut, responses=refusals(401, 403, 402, 409, 503))
 async def start_payment(order_id: str, body: PaymentStart, runtime: RuntimeDep,
                         principal: PrincipalDep) -> dict[str, Any]:
     """A payment attempt; a declined card is 402 ``payment_failed`` with the reason."""
@@ -31,14 +31,16 @@ async def start_payment(order_id: str, body: PaymentStart, runtime: RuntimeDep,
                                         payment_method=body.payment_method)
 
 
-@router.get("/orders/{order_id}/payments", response_model=OrderPayments)
+@router.get("/orders/{order_id}/payments", response_model=OrderPayments,
+            responses=refusals(401, 403))
 async def list_payments(order_id: str, runtime: RuntimeDep,
                         principal: PrincipalDep) -> dict[str, Any]:
     """The order's payment attempts and its money ledger."""
     return await payments.payments_of_order(runtime, principal, parse_id("order", order_id))
 
 
-@router.post("/orders/{order_id}/payments/capture", response_model=PaymentIntentOut)
+@router.post("/orders/{order_id}/payments/capture", response_model=PaymentIntentOut,
+             responses=refusals(401, 403, 409, 503))
 async def capture_payment(order_id: str, body: CaptureRequest, runtime: RuntimeDep,
                           principal: PrincipalDep) -> dict[str, Any]:
     return await payments.capture_payment(runtime, principal, parse_id("order", order_id),
@@ -46,7 +48,7 @@ async def capture_payment(order_id: str, body: CaptureRequest, runtime: RuntimeD
 
 
 @router.post("/orders/{order_id}/refunds", status_code=status.HTTP_201_CREATED,
-             response_model=PaymentIntentOut)
+             response_model=PaymentIntentOut, responses=refusals(401, 403, 409, 503))
 async def refund_payment(order_id: str, body: RefundRequest, runtime: RuntimeDep,
                          principal: PrincipalDep) -> dict[str, Any]:
     """Refund an amount or lines (``restock`` puts their units back on hand)."""
@@ -55,7 +57,8 @@ async def refund_payment(order_id: str, body: RefundRequest, runtime: RuntimeDep
                                          restock=body.restock, reason=body.reason)
 
 
-@router.post("/payments/webhooks/{provider}", response_model=WebhookReceipt)
+@router.post("/payments/webhooks/{provider}", response_model=WebhookReceipt,
+             responses=refusals(400))
 async def provider_webhook(provider: str, request: Request,
                            runtime: RuntimeDep) -> dict[str, Any]:
     """Signed by the provider, verified before anything in it is read; applied once."""
