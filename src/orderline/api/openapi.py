@@ -32,6 +32,14 @@ def _codes_by_status() -> dict[int, list[str]]:
     return codes
 
 
+def _is_refusal(response: dict[str, Any]) -> bool:
+    """In the error shape: declared by ``refusals``, added here, or FastAPI's own 422 (a
+    response with a body of its own, such as /readyz's 503, keeps it)."""
+    schema = response.get("content", {}).get("application/json", {}).get("schema", {})
+    return not response.get("content") or schema.get("$ref", "").rsplit("/", 1)[-1] in {
+        "ErrorOut", "HTTPValidationError"}
+
+
 def _codes_sentence(codes: list[str]) -> str:
     if len(codes) > 6:
         return "`error.code` names the rule (docs/errors.md lists every code)."
@@ -62,12 +70,11 @@ def document_refusals(spec: dict[str, Any]) -> dict[str, Any]:
             for status in _always(path, operation):
                 responses.setdefault(str(status), {"description": REFUSAL_MEANINGS[status]})
             for key, response in responses.items():
-                if not key.isdigit() or int(key) < 400:
-                    continue
-                status = int(key)
-                response["content"] = {"application/json": {"schema": dict(_ERROR_REF)}}
-                meaning = REFUSAL_MEANINGS.get(status, response.get("description", ""))
-                response["description"] = f"{meaning} {_codes_sentence(codes.get(status, []))}"
+                if key.isdigit() and int(key) >= 400 and _is_refusal(response):
+                    status = int(key)
+                    response["content"] = {"application/json": {"schema": dict(_ERROR_REF)}}
+                    meaning = REFUSAL_MEANINGS.get(status, response.get("description", ""))
+                    response["description"] = f"{meaning} {_codes_sentence(codes.get(status, []))}"
             operation["responses"] = dict(sorted(responses.items()))
     for unused in ("HTTPValidationError", "ValidationError"):  # FastAPI's, if nothing uses it
         if f'"#/components/schemas/{unused}"' not in json.dumps(spec):

@@ -42,7 +42,7 @@ async def adjust_stock(body: StockAdjustment, runtime: RuntimeDep,
 
 @router.get("/movements", response_model=MovementPage, responses=refusals(401, 403))
 async def list_movements(runtime: RuntimeDep, principal: PrincipalDep, sku: str | None = None,
-                         before_id: Annotated[int | None, Query(le=STORED_INT_MAX)] = None,
+                         before_id: Annotated[int | None, Query(ge=0, le=STORED_INT_MAX)] = None,
                          limit: Annotated[int, Query(ge=1, le=500)] = 100) -> dict[str, Any]:
     rows = await inventory.list_movements(runtime, principal, sku=sku, before_id=before_id,
                                           limit=limit)

@@ -32,6 +32,14 @@ FILE_RESPONSES: dict[int | str, dict[str, Any]] = {200: {
     "content": {"image/jpeg": {}, "image/png": {}, "image/webp": {}, "application/pdf": {}},
     "description": "The proof as stored (cleaned of metadata)."}}
 
+# Read by hand (_file_of below), so the document says what the body may be.
+_BINARY = {"schema": {"type": "string", "format": "binary"}}
+PROOF_BODY: dict[str, Any] = {"required": True, "content": {
+    "image/jpeg": _BINARY, "image/png": _BINARY, "image/webp": _BINARY,
+    "application/pdf": _BINARY,
+    "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
+        "file": {"type": "string", "format": "binary"}}}}}}
+
 
 @router.get("/payment-method-templates", response_model=MethodTemplateList,
             responses=refusals(401, 403))
@@ -105,7 +113,8 @@ async def _file_of(request: Request, limit: int) -> bytes:
 # The buyer's answers leave out the merchant's fields (unset, so not sent).
 @router.put("/orders/{order_id}/payment-proof", status_code=status.HTTP_201_CREATED,
             response_model=ProofOut, response_model_exclude_unset=True,
-            responses=refusals(401, 403, 409, 413, 415, 503))
+            responses=refusals(400, 401, 403, 409, 413, 415, 503),
+            openapi_extra={"requestBody": PROOF_BODY})
 async def upload_proof(request: Request, runtime: RuntimeDep,
                        caller: OrderCallerDep) -> dict[str, Any]:
     """Send the payment proof (JPEG, PNG, WebP or PDF) as the body, or as the form field

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
@@ -52,7 +53,7 @@ async def list_orders(
     runtime: RuntimeDep, principal: PrincipalDep,
     status_: Annotated[OrderStatus | None, Query(alias="status")] = None,
     channel: str | None = None,
-    customer_id: str | None = None,
+    customer_id: uuid.UUID | None = None,
     customer: Annotated[str | None, Query(max_length=200,
                                           description="part of name, phone or email")] = None,
     created_from: AwareDatetime | None = None,
@@ -64,7 +65,7 @@ async def list_orders(
     cursor: str | None = None,
 ) -> dict[str, Any]:
     f = OrderFilter(status=status_.value if status_ else None, channel=channel,
-                    customer_id=parse_id("customer", customer_id) if customer_id else None,
+                    customer_id=customer_id,
                     customer=customer, created_from=created_from, created_to=created_to,
                     total_min=total_min, total_max=total_max, number=number)
     rows = await orders.list_orders(runtime, principal, f, limit=limit + 1,

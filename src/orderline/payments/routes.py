@@ -58,7 +58,9 @@ async def refund_payment(order_id: str, body: RefundRequest, runtime: RuntimeDep
 
 
 @router.post("/payments/webhooks/{provider}", response_model=WebhookReceipt,
-             responses=refusals(400))
+             responses=refusals(400), openapi_extra={"requestBody": {
+                 "required": True, "description": "The provider's signed event, as it sent it.",
+                 "content": {"application/json": {"schema": {"type": "object"}}}}})
 async def provider_webhook(provider: str, request: Request,
                            runtime: RuntimeDep) -> dict[str, Any]:
     """Signed by the provider, verified before anything in it is read; applied once."""
