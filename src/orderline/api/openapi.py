@@ -59,11 +59,9 @@ def document_refusals(spec: dict[str, Any]) -> dict[str, Any]:
     """Give every operation its refusals in the error shape (changes ``spec`` in place)."""
     codes = _codes_by_status()
     schemas = spec.setdefault("components", {}).setdefault("schemas", {})
-    for name, schema in ErrorOut.model_json_schema(
-            ref_template="#/components/schemas/{model}").get("$defs", {}).items():
+    error_out = ErrorOut.model_json_schema(ref_template="#/components/schemas/{model}")
+    for name, schema in {**error_out.pop("$defs", {}), "ErrorOut": error_out}.items():
         schemas.setdefault(name, schema)
-    schemas.setdefault("ErrorOut", {k: v for k, v in ErrorOut.model_json_schema(
-        ref_template="#/components/schemas/{model}").items() if k != "$defs"})
     for path, operations in spec.get("paths", {}).items():
         for operation in operations.values():
             responses = operation.setdefault("responses", {})
