@@ -1,12 +1,13 @@
 """Schemathesis over every operation of the OpenAPI document, on each database.
 
 The app runs under uvicorn in a thread, with its own runtime on the test's database, and a
-merchant (a shop with a product, shipping, an order, a cart, a checkout and a customer) seeded
-through the API. Each operation gets a bounded, derandomized number of generated requests,
-valid and invalid ones, most sent with the merchant's key; a coin drawn per request puts the seeded
-ids into the path, so some requests reach real things. A request fails the test when the answer
-is a 5xx, has a status the document does not list, or does not match the schema or media type
-documented for its status. Every failure of every operation is reported at once.
+merchant (a shop with a product, shipping, a coupon, an order, a cart, a checkout and a
+customer) seeded through the API. Each operation gets a bounded, derandomized number of
+generated requests, valid and invalid ones, three in four sent with the merchant's key; a coin
+drawn per request puts the seeded ids into the path, so some requests reach real things. A
+request fails the test when the answer is a 5xx, has a status the document does not list, or
+does not match the schema or media type documented for its status. Every failure of every
+operation is reported at once.
 
 Live streams (SSE) are fuzzed without the key: a valid one would stream forever, so they are
 held to their refusals (401, 404, 422).
@@ -65,18 +66,19 @@ async def seeded(runtime: Runtime) -> Seeded:
         cart = await new_cart(client, merchant, ("FUZZ-1", 1))
         checkout = await start_checkout(client, cart)
         products = ok(await client.get("/v1/products", headers=merchant.headers))["data"]
+        coupon = ok(await client.post("/v1/coupons", headers=merchant.headers, json={
+            "code": "FUZZ10", "kind": "percentage", "percent_off": 10}), 201)
     ids = {"order_id": order["id"], "customer_id": order["customer"]["id"],
            "product_id": products[0]["id"], "sku": "FUZZ-1", "cart_id": cart.id,
            "checkout_id": checkout["id"], "zone_id": shop.zone_id,
-           "method_id": shop.method_id, "provider": "sandbox"}
+           "method_id": shop.method_id, "coupon_id": coupon["id"], "provider": "sandbox"}
     return Seeded(merchant=merchant, ids=ids)
 
 
 @pytest.fixture
 def served(database_url: str, tmp_path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
     """The app under uvicorn on the test's database: its base URL and its OpenAPI document."""
-    app = create_app(Settings(database_url=database_url, data_dir=tmp_path,
-                              log_level="CRITICAL", db_pool_size=4))
+    app = create_app(Settings(database_url=database_url, data_dir=tmp_path, db_pool_size=4))
     with serving_in_thread(app) as port:
         base = f"http://127.0.0.1:{port}"
         yield base, httpx.get(f"{base}/openapi.json").json()
