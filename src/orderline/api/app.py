@@ -16,6 +16,7 @@ from orderline.api.control_characters import ControlCharacters
 from orderline.api.cors import Cors
 from orderline.api.errors import install_error_handlers
 from orderline.api.limits import BodySizeLimit, RouteLimit
+from orderline.api.openapi import install_openapi
 from orderline.api.request_ids import RequestIds
 from orderline.api.unexpected import UnexpectedErrors
 from orderline.catalog import inventory_routes as inventory
@@ -82,6 +83,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
                   description="Orders, inventory and reservations that never oversell. "
                               "Authenticate with `Authorization: Bearer <API key>`.")
     install_error_handlers(app)
+    install_openapi(app)
 
     app.include_router(direct_order_routes.router)  # POST /v1/orders, before the order routes
     app.include_router(cash_code_routes.router)

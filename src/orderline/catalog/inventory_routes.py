@@ -14,7 +14,7 @@ from orderline.catalog.schemas import (
     StockOut,
     StockPage,
 )
-from orderline.core.http import RuntimeDep
+from orderline.core.http import RuntimeDep, refusals
 from orderline.core.schemas import STORED_INT_MAX
 from orderline.idempotency.headers import IdempotencyKeyHeader, send
 from orderline.idempotency.service import KeyedRequest, run_once
@@ -24,7 +24,7 @@ from orderline.tenancy.rules import Scope
 router = APIRouter(prefix="/v1/inventory", tags=["inventory"])
 
 
-@router.get("", response_model=StockPage)
+@router.get("", response_model=StockPage, responses=refusals(401, 403))
 async def list_stock(runtime: RuntimeDep, principal: PrincipalDep,
                      limit: Annotated[int, Query(ge=1, le=500)] = 100,
                      after_sku: str | None = None) -> dict[str, Any]:
@@ -32,7 +32,7 @@ async def list_stock(runtime: RuntimeDep, principal: PrincipalDep,
     return {"data": rows, "next_after_sku": rows[-1]["sku"] if len(rows) == limit else None}
 
 
-@router.post("/adjustments", response_model=StockOut)
+@router.post("/adjustments", response_model=StockOut, responses=refusals(401, 403, 404, 409))
 async def adjust_stock(body: StockAdjustment, runtime: RuntimeDep, principal: PrincipalDep,
                        response: Response,
                        idempotency_key: IdempotencyKeyHeader = None) -> dict[str, Any]:
@@ -49,16 +49,16 @@ async def adjust_stock(body: StockAdjustment, runtime: RuntimeDep, principal: Pr
     return stock
 
 
-@router.get("/movements", response_model=MovementPage)
+@router.get("/movements", response_model=MovementPage, responses=refusals(401, 403))
 async def list_movements(runtime: RuntimeDep, principal: PrincipalDep, sku: str | None = None,
-                         before_id: Annotated[int | None, Query(le=STORED_INT_MAX)] = None,
+                         before_id: Annotated[int | None, Query(ge=0, le=STORED_INT_MAX)] = None,
                          limit: Annotated[int, Query(ge=1, le=500)] = 100) -> dict[str, Any]:
     rows = await inventory.list_movements(runtime, principal, sku=sku, before_id=before_id,
                                           limit=limit)
     return {"data": rows, "next_before_id": rows[-1]["id"] if len(rows) == limit else None}
 
 
-@router.get("/reconciliation", response_model=Reconciliation)
+@router.get("/reconciliation", response_model=Reconciliation, responses=refusals(401, 403))
 async def reconciliation(runtime: RuntimeDep, principal: PrincipalDep) -> dict[str, Any]:
     """Proof that the ledger sums to on_hand (and reservations to reserved) for every SKU."""
     principal.require(Scope.READ)
@@ -67,6 +67,6 @@ async def reconciliation(runtime: RuntimeDep, principal: PrincipalDep) -> dict[s
 
 
 # A SKU may contain '/'; the fixed paths above match first.
-@router.get("/{sku:path}", response_model=StockOut)
+@router.get("/{sku:path}", response_model=StockOut, responses=refusals(401, 403))
 async def stock_of(sku: str, runtime: RuntimeDep, principal: PrincipalDep) -> dict[str, Any]:
     return await inventory.stock_of(runtime, principal, sku)

@@ -18,13 +18,14 @@ from orderline.catalog.schemas import (
     VariantsAdd,
     VariantUpdate,
 )
-from orderline.core.http import RuntimeDep, decode_cursor, encode_cursor, parse_id
+from orderline.core.http import RuntimeDep, decode_cursor, encode_cursor, parse_id, refusals
 from orderline.tenancy.deps import PrincipalDep
 
 router = APIRouter(prefix="/v1", tags=["catalog"])
 
 
-@router.post("/products", status_code=status.HTTP_201_CREATED, response_model=ProductOut)
+@router.post("/products", status_code=status.HTTP_201_CREATED, response_model=ProductOut,
+             responses=refusals(401, 403, 409))
 async def create_product(body: ProductCreate, runtime: RuntimeDep,
                          principal: PrincipalDep) -> dict[str, Any]:
     return await catalog.create_product(runtime, principal, name=body.name,
@@ -32,7 +33,7 @@ async def create_product(body: ProductCreate, runtime: RuntimeDep,
                                         variants=[v.to_new() for v in body.variants])
 
 
-@router.get("/products", response_model=ProductPage)
+@router.get("/products", response_model=ProductPage, responses=refusals(401, 403))
 async def list_products(runtime: RuntimeDep, principal: PrincipalDep,
                         limit: Annotated[int, Query(ge=1, le=200)] = 50,
                         cursor: str | None = None) -> dict[str, Any]:
@@ -45,21 +46,22 @@ async def list_products(runtime: RuntimeDep, principal: PrincipalDep,
             else None}
 
 
-@router.get("/products/{product_id}", response_model=ProductOut)
+@router.get("/products/{product_id}", response_model=ProductOut, responses=refusals(401, 403))
 async def get_product(product_id: str, runtime: RuntimeDep,
                       principal: PrincipalDep) -> dict[str, Any]:
     return await catalog.get_product(runtime, principal, parse_id("product", product_id))
 
 
 @router.post("/products/{product_id}/variants", status_code=status.HTTP_201_CREATED,
-             response_model=ProductOut)
+             response_model=ProductOut, responses=refusals(401, 403, 409))
 async def add_variants(product_id: str, body: VariantsAdd, runtime: RuntimeDep,
                        principal: PrincipalDep) -> dict[str, Any]:
     return await catalog.add_variants(runtime, principal, parse_id("product", product_id),
                                       [v.to_new() for v in body.variants])
 
 
-@router.patch("/variants/{sku:path}", response_model=VariantOut)  # a SKU may contain '/'
+@router.patch("/variants/{sku:path}", response_model=VariantOut,  # a SKU may contain '/'
+              responses=refusals(401, 403))
 async def update_variant(sku: str, body: VariantUpdate, runtime: RuntimeDep,
                          principal: PrincipalDep) -> dict[str, Any]:
     values = body.model_dump(exclude_unset=True)
@@ -68,12 +70,13 @@ async def update_variant(sku: str, body: VariantUpdate, runtime: RuntimeDep,
     return await catalog.update_variant(runtime, principal, sku, values)
 
 
-@router.get("/locations", response_model=LocationList)
+@router.get("/locations", response_model=LocationList, responses=refusals(401, 403))
 async def list_locations(runtime: RuntimeDep, principal: PrincipalDep) -> dict[str, Any]:
     return {"data": await catalog.list_locations(runtime, principal)}
 
 
-@router.post("/locations", status_code=status.HTTP_201_CREATED, response_model=LocationOut)
+@router.post("/locations", status_code=status.HTTP_201_CREATED, response_model=LocationOut,
+             responses=refusals(401, 403, 409))
 async def create_location(body: LocationCreate, runtime: RuntimeDep,
                           principal: PrincipalDep) -> dict[str, Any]:
     return await catalog.create_location(runtime, principal, code=body.code, name=body.name)

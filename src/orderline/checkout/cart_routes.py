@@ -15,7 +15,7 @@ from orderline.checkout.cart_schemas import (
     CartOut,
 )
 from orderline.checkout.deps import CartCallerDep
-from orderline.core.http import RuntimeDep, VersionDep, etag, parse_id
+from orderline.core.http import RuntimeDep, VersionDep, etag, parse_id, refusals
 from orderline.tenancy.deps import PrincipalDep
 
 router = APIRouter(prefix="/v1", tags=["carts"])
@@ -26,7 +26,8 @@ def _with_etag(response: Response, cart: dict[str, Any]) -> dict[str, Any]:
     return cart
 
 
-@router.post("/carts", status_code=status.HTTP_201_CREATED, response_model=CartCreated)
+@router.post("/carts", status_code=status.HTTP_201_CREATED, response_model=CartCreated,
+             responses=refusals(401, 403, 404))
 async def create_cart(body: CartCreate, runtime: RuntimeDep, principal: PrincipalDep,
                       response: Response) -> dict[str, Any]:
     """A new, empty cart (needs an API key with the write scope). The answer holds the cart's
@@ -38,13 +39,13 @@ async def create_cart(body: CartCreate, runtime: RuntimeDep, principal: Principa
     return _with_etag(response, cart)
 
 
-@router.get("/carts/{cart_id}", response_model=CartOut)
+@router.get("/carts/{cart_id}", response_model=CartOut, responses=refusals(401, 403))
 async def get_cart(cart_id: str, runtime: RuntimeDep, caller: CartCallerDep,
                    response: Response) -> dict[str, Any]:
     return _with_etag(response, await carts.get_cart(runtime, caller, parse_id("cart", cart_id)))
 
 
-@router.delete("/carts/{cart_id}", response_model=CartOut)
+@router.delete("/carts/{cart_id}", response_model=CartOut, responses=refusals(401, 403, 409, 412))
 async def abandon_cart(cart_id: str, runtime: RuntimeDep, caller: CartCallerDep,
                        response: Response, expected: VersionDep) -> dict[str, Any]:
     """Abandon the cart: it can no longer change nor be checked out."""
@@ -52,7 +53,8 @@ async def abandon_cart(cart_id: str, runtime: RuntimeDep, caller: CartCallerDep,
         runtime, caller, parse_id("cart", cart_id), expected_version=expected))
 
 
-@router.post("/carts/{cart_id}/lines", response_model=CartOut)
+@router.post("/carts/{cart_id}/lines", response_model=CartOut,
+             responses=refusals(401, 403, 409, 412))
 async def add_cart_line(cart_id: str, body: CartLineAdd, runtime: RuntimeDep,
                         caller: CartCallerDep, response: Response,
                         expected: VersionDep) -> dict[str, Any]:
@@ -62,7 +64,8 @@ async def add_cart_line(cart_id: str, body: CartLineAdd, runtime: RuntimeDep,
         expected_version=expected))
 
 
-@router.patch("/carts/{cart_id}/lines/{sku:path}", response_model=CartOut)
+@router.patch("/carts/{cart_id}/lines/{sku:path}", response_model=CartOut,
+              responses=refusals(401, 403, 409, 412))
 async def set_cart_line(cart_id: str, sku: str, body: CartLineSet, runtime: RuntimeDep,
                         caller: CartCallerDep, response: Response,
                         expected: VersionDep) -> dict[str, Any]:
@@ -72,7 +75,8 @@ async def set_cart_line(cart_id: str, sku: str, body: CartLineSet, runtime: Runt
         expected_version=expected))
 
 
-@router.delete("/carts/{cart_id}/lines/{sku:path}", response_model=CartOut)
+@router.delete("/carts/{cart_id}/lines/{sku:path}", response_model=CartOut,
+               responses=refusals(401, 403, 409, 412))
 async def remove_cart_line(cart_id: str, sku: str, runtime: RuntimeDep, caller: CartCallerDep,
                            response: Response, expected: VersionDep) -> dict[str, Any]:
     return _with_etag(response, await carts.remove_line(

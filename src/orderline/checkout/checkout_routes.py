@@ -20,13 +20,14 @@ from orderline.checkout.checkout_schemas import (
 )
 from orderline.checkout.checkouts import NewCheckout
 from orderline.checkout.deps import CartCallerDep
-from orderline.core.http import RuntimeDep, parse_id
+from orderline.core.http import RuntimeDep, parse_id, refusals
 
 router = APIRouter(prefix="/v1", tags=["checkouts"])
 
 
 @router.post("/checkouts", status_code=status.HTTP_201_CREATED, response_model=CheckoutStarted,
-             response_model_exclude_unset=True)  # "cod" only when paying cash on delivery
+             response_model_exclude_unset=True,  # "cod" only when paying cash on delivery
+             responses=refusals(401, 403, 404, 409))
 async def start_checkout(body: CheckoutCreate, runtime: RuntimeDep,
                          caller: CartCallerDep) -> dict[str, Any]:
     """Price the cart for this address, shipping method and coupons, and hold its stock until
@@ -38,7 +39,7 @@ async def start_checkout(body: CheckoutCreate, runtime: RuntimeDep,
         customer=body.customer.to_contact() if body.customer else None))
 
 
-@router.get("/checkouts/{checkout_id}", response_model=CheckoutOut)
+@router.get("/checkouts/{checkout_id}", response_model=CheckoutOut, responses=refusals(401, 403))
 async def get_checkout(checkout_id: str, runtime: RuntimeDep,
                        caller: CartCallerDep) -> dict[str, Any]:
     return await checkouts.get_checkout(runtime, caller, parse_id("checkout", checkout_id))
@@ -46,7 +47,7 @@ async def get_checkout(checkout_id: str, runtime: RuntimeDep,
 
 # The answer is stored with the idempotency key and sent as stored, so the model documents it.
 @router.post("/checkouts/{checkout_id}/confirm", status_code=status.HTTP_201_CREATED,
-             response_model=ConfirmedOrderOut)
+             response_model=ConfirmedOrderOut, responses=refusals(401, 403, 409, 429))
 async def confirm_checkout(checkout_id: str, body: CheckoutConfirm, request: Request,
                            runtime: RuntimeDep, caller: CartCallerDep,
                            idempotency_key: Annotated[str | None, Header()] = None

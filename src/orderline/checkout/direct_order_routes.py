@@ -8,7 +8,7 @@ from fastapi import APIRouter, Response, status
 
 from orderline.checkout import direct_orders
 from orderline.checkout.direct_orders import NewOrder
-from orderline.core.http import RuntimeDep, etag
+from orderline.core.http import RuntimeDep, etag, refusals
 from orderline.idempotency.headers import IdempotencyKeyHeader, send
 from orderline.idempotency.service import KeyedRequest, run_once
 from orderline.orders.schemas import OrderCreate, PlacedOrderOut, to_lines
@@ -17,7 +17,8 @@ from orderline.tenancy.deps import PrincipalDep
 router = APIRouter(prefix="/v1/orders", tags=["orders"])
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=PlacedOrderOut)
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=PlacedOrderOut,
+             responses=refusals(401, 403, 409))
 async def create_order(body: OrderCreate, runtime: RuntimeDep, principal: PrincipalDep,
                        response: Response,
                        idempotency_key: IdempotencyKeyHeader = None) -> dict[str, Any]:

@@ -14,14 +14,15 @@ from orderline.cod.schemas import (
     CollectIn,
     DeliveryFailedIn,
 )
-from orderline.core.http import RuntimeDep, parse_id
+from orderline.core.http import RuntimeDep, parse_id, refusals
 from orderline.orders.schemas import OrderView
 from orderline.tenancy.deps import PrincipalDep
 
 router = APIRouter(prefix="/v1", tags=["cash on delivery"])
 
 
-@router.post("/orders/{order_id}/cod/collect", response_model=OrderView)
+@router.post("/orders/{order_id}/cod/collect", response_model=OrderView,
+             responses=refusals(401, 403, 409))
 async def collect(order_id: str, body: CollectIn, runtime: RuntimeDep,
                   principal: PrincipalDep) -> dict[str, Any]:
     """The cash was collected: the order is paid (delivered, if it was shipped)."""
@@ -29,7 +30,8 @@ async def collect(order_id: str, body: CollectIn, runtime: RuntimeDep,
                              amount=body.amount)
 
 
-@router.post("/orders/{order_id}/cod/failed", response_model=OrderView)
+@router.post("/orders/{order_id}/cod/failed", response_model=OrderView,
+             responses=refusals(401, 403, 409))
 async def delivery_failed(order_id: str, body: DeliveryFailedIn, runtime: RuntimeDep,
                           principal: PrincipalDep) -> dict[str, Any]:
     """Refused or undeliverable: the stock comes back and the buyer's trust falls."""
@@ -37,12 +39,12 @@ async def delivery_failed(order_id: str, body: DeliveryFailedIn, runtime: Runtim
                                      outcome=body.outcome, note=body.note)
 
 
-@router.get("/business/cod", response_model=CodSettingsOut)
+@router.get("/business/cod", response_model=CodSettingsOut, responses=refusals(401, 403))
 async def get_cod_settings(runtime: RuntimeDep, principal: PrincipalDep) -> dict[str, Any]:
     return await cod.get_settings(runtime, principal)
 
 
-@router.patch("/business/cod", response_model=CodSettingsOut)
+@router.patch("/business/cod", response_model=CodSettingsOut, responses=refusals(401, 403))
 async def update_cod_settings(body: CodSettingsIn, runtime: RuntimeDep,
                               principal: PrincipalDep) -> dict[str, Any]:
     return await cod.update_settings(runtime, principal, body.model_dump(exclude_unset=True))

@@ -33,7 +33,7 @@ class CodSettingsIn(PatchBody):
     enabled: StrictBool | None = None
     zone_ids: list[uuid.UUID] | None = None
     max_order_total: MinorUnits | None = None
-    max_open_orders: StrictInt | None = None
+    max_open_orders: Annotated[StrictInt, Field(ge=1, le=10_000)] | None = None
     min_trust_score: StrictInt | None = None
     otp_above_total: MinorUnits | None = None
     otp_first_order: StrictBool | None = None

@@ -10,14 +10,14 @@ import json
 import re
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
 
 from orderline.core.errors import NotFound, ValidationFailed, VersionConflict
 from orderline.core.log_context import business_id_var, order_id_var
 from orderline.core.runtime import Runtime
-from orderline.core.schemas import STORED_INT_MAX
+from orderline.core.schemas import STORED_INT_MAX, ErrorOut
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -102,3 +102,35 @@ def decode_cursor(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
     except (ValueError, KeyError, TypeError):
         raise ValidationFailed("This cursor is not one the API gave out.",
                                details={"cursor": cursor}) from None
+
+
+# What each refusal status means, for the API's documentation; the app lists each status's
+# codes beside it (api/openapi.py) from the one code -> status table.
+REFUSAL_MEANINGS: dict[int, str] = {
+    400: "The request could not be read or is missing something it must carry.",
+    401: "No credential, or an unknown or revoked API key or token.",
+    402: "The payment provider declined the payment.",
+    403: "The API key lacks the scope this needs.",
+    404: "Nothing with this id (or name) in the caller's business.",
+    409: "The request conflicts with the current state of what it names.",
+    410: "What it names existed but is gone.",
+    412: "If-Match names an older version: fetch it again and retry.",
+    413: "The request body or file is larger than allowed.",
+    415: "The body or file is of a type this operation does not read.",
+    422: "The request is well-formed but a field breaks a rule.",
+    429: "Too many attempts: retry later.",
+    500: "An unexpected failure on the server's side; it was logged.",
+    503: "A service this needs is unavailable: retry later.",
+}
+
+
+def refusals(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The ``responses=`` of a route: each status it can refuse with, in the one error shape
+    (``ErrorOut``). Declare what the route itself can answer (401 and 403 behind an API key,
+    404 for an id it reads, 409, 412, ...); the app adds what every operation can answer
+    (422, 500; 404 on a path with a parameter; 413 with a body): see docs/architecture.md."""
+    unknown = sorted(set(statuses) - set(REFUSAL_MEANINGS))
+    if unknown:
+        raise ValueError(f"no meaning written for refusal statuses {unknown}")
+    return {status: {"model": ErrorOut, "description": REFUSAL_MEANINGS[status]}
+            for status in sorted(set(statuses))}

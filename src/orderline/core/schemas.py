@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar
+from typing import Annotated, Any, ClassVar
 
 from pydantic import (
     BaseModel,
@@ -58,3 +58,15 @@ Quantity = Annotated[StrictInt, Field(ge=1, le=10_000, description="1 to 10,000 
 MinorUnits = Annotated[StrictInt, Field(ge=0, le=10**15,
                                         description="integer minor units, e.g. cents")]
 Sku = Annotated[str, Field(min_length=1, max_length=100)]
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="stable and machine-readable; listed in docs/errors.md")
+    message: str = Field(description="one sentence for a person")
+    details: dict[str, Any] = Field(description="what the code names: a field, a limit, an id")
+
+
+class ErrorOut(BaseModel):
+    """Every refusal, whatever its status: ``{"error": {"code", "message", "details"}}``."""
+
+    error: ErrorDetail

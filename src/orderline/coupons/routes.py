@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, status
 
-from orderline.core.http import RuntimeDep, decode_cursor, encode_cursor, parse_id
+from orderline.core.http import RuntimeDep, decode_cursor, encode_cursor, parse_id, refusals
 from orderline.coupons import service as coupons
 from orderline.coupons.schemas import (
     CouponCreate,
@@ -29,13 +29,14 @@ def _page(rows: list[dict[str, Any]], limit: int) -> dict[str, Any]:
     return {"data": page, "next_cursor": next_cursor}
 
 
-@router.post("/coupons", status_code=status.HTTP_201_CREATED, response_model=CouponOut)
+@router.post("/coupons", status_code=status.HTTP_201_CREATED, response_model=CouponOut,
+             responses=refusals(401, 403, 409))
 async def create_coupon(body: CouponCreate, runtime: RuntimeDep,
                         principal: PrincipalDep) -> dict[str, Any]:
     return await coupons.create_coupon(runtime, principal, **body.model_dump())
 
 
-@router.get("/coupons", response_model=CouponPage)
+@router.get("/coupons", response_model=CouponPage, responses=refusals(401, 403))
 async def list_coupons(runtime: RuntimeDep, principal: PrincipalDep, active: bool | None = None,
                        limit: Limit = 50, cursor: str | None = None) -> dict[str, Any]:
     """Newest first; ``?active=true`` for the coupons buyers can use."""
@@ -44,13 +45,13 @@ async def list_coupons(runtime: RuntimeDep, principal: PrincipalDep, active: boo
     return _page(rows, limit)
 
 
-@router.get("/coupons/{coupon_id}", response_model=CouponOut)
+@router.get("/coupons/{coupon_id}", response_model=CouponOut, responses=refusals(401, 403))
 async def get_coupon(coupon_id: str, runtime: RuntimeDep,
                      principal: PrincipalDep) -> dict[str, Any]:
     return await coupons.get_coupon(runtime, principal, parse_id("coupon", coupon_id))
 
 
-@router.patch("/coupons/{coupon_id}", response_model=CouponOut)
+@router.patch("/coupons/{coupon_id}", response_model=CouponOut, responses=refusals(401, 403))
 async def update_coupon(coupon_id: str, body: CouponUpdate, runtime: RuntimeDep,
                         principal: PrincipalDep) -> dict[str, Any]:
     """Change anything but the code and the kind; null clears a date or a limit."""
@@ -58,14 +59,15 @@ async def update_coupon(coupon_id: str, body: CouponUpdate, runtime: RuntimeDep,
                                        body.model_dump(exclude_unset=True))
 
 
-@router.delete("/coupons/{coupon_id}", response_model=CouponOut)
+@router.delete("/coupons/{coupon_id}", response_model=CouponOut, responses=refusals(401, 403))
 async def deactivate_coupon(coupon_id: str, runtime: RuntimeDep,
                             principal: PrincipalDep) -> dict[str, Any]:
     """Deactivate the coupon: it is no longer accepted, and stays listed with its history."""
     return await coupons.deactivate_coupon(runtime, principal, parse_id("coupon", coupon_id))
 
 
-@router.get("/coupons/{coupon_id}/redemptions", response_model=RedemptionPage)
+@router.get("/coupons/{coupon_id}/redemptions", response_model=RedemptionPage,
+            responses=refusals(401, 403))
 async def list_redemptions(coupon_id: str, runtime: RuntimeDep, principal: PrincipalDep,
                            limit: Limit = 50, cursor: str | None = None) -> dict[str, Any]:
     """The orders that used the coupon, newest first."""

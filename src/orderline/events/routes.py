@@ -16,7 +16,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from orderline.core.http import RuntimeDep
+from orderline.core.http import RuntimeDep, refusals
 from orderline.events import live
 from orderline.tenancy.deps import PrincipalDep
 
@@ -38,7 +38,8 @@ def respond(events: AsyncGenerator[live.LiveEvent, None],
     return EventSourceResponse(messages(), ping=heartbeat, send_timeout=30)
 
 
-@router.get("/v1/stream", response_class=EventSourceResponse, responses=SSE_RESPONSES)
+@router.get("/v1/stream", response_class=EventSourceResponse,
+            responses={**SSE_RESPONSES, **refusals(401, 403)})
 async def business_events(
     runtime: RuntimeDep, principal: PrincipalDep,
     types: Annotated[list[str] | None, Query(

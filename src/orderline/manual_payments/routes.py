@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response, status
 
 from orderline.core.errors import ValidationFailed
-from orderline.core.http import RuntimeDep, parse_id
+from orderline.core.http import RuntimeDep, parse_id, refusals
 from orderline.idempotency.headers import IdempotencyKeyHeader, send
 from orderline.idempotency.service import KeyedRequest, run_once
 from orderline.manual_payments import methods as manual_methods
@@ -35,26 +35,37 @@ FILE_RESPONSES: dict[int | str, dict[str, Any]] = {200: {
     "content": {"image/jpeg": {}, "image/png": {}, "image/webp": {}, "application/pdf": {}},
     "description": "The proof as stored (cleaned of metadata)."}}
 
+# Read by hand (_file_of below), so the document says what the body may be.
+_BINARY = {"schema": {"type": "string", "format": "binary"}}
+PROOF_BODY: dict[str, Any] = {"required": True, "content": {
+    "image/jpeg": _BINARY, "image/png": _BINARY, "image/webp": _BINARY,
+    "application/pdf": _BINARY,
+    "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
+        "file": {"type": "string", "format": "binary"}}}}}}
 
-@router.get("/payment-method-templates", response_model=MethodTemplateList)
+
+@router.get("/payment-method-templates", response_model=MethodTemplateList,
+            responses=refusals(401, 403))
 async def list_templates(principal: PrincipalDep, country: Annotated[
         str | None, Query(min_length=2, max_length=2, description="ISO 3166 alpha-2")] = None
         ) -> dict[str, Any]:
     return {"data": manual_methods.list_templates(principal, country)}
 
 
-@router.post("/payment-methods", status_code=status.HTTP_201_CREATED, response_model=MethodOut)
+@router.post("/payment-methods", status_code=status.HTTP_201_CREATED, response_model=MethodOut,
+             responses=refusals(401, 403, 409))
 async def create_method(body: MethodCreate, runtime: RuntimeDep,
                         principal: PrincipalDep) -> dict[str, Any]:
     return await manual_methods.create_method(runtime, principal, **body.model_dump())
 
 
-@router.get("/payment-methods", response_model=MethodList)
+@router.get("/payment-methods", response_model=MethodList, responses=refusals(401, 403))
 async def list_methods(runtime: RuntimeDep, principal: PrincipalDep) -> dict[str, Any]:
     return {"data": await manual_methods.list_methods(runtime, principal)}
 
 
-@router.patch("/payment-methods/{method_id}", response_model=MethodOut)
+@router.patch("/payment-methods/{method_id}", response_model=MethodOut,
+              responses=refusals(401, 403))
 async def update_method(method_id: str, body: MethodUpdate, runtime: RuntimeDep,
                         principal: PrincipalDep) -> dict[str, Any]:
     return await manual_methods.update_method(runtime, principal,
@@ -62,7 +73,8 @@ async def update_method(method_id: str, body: MethodUpdate, runtime: RuntimeDep,
                                               body.model_dump(exclude_unset=True))
 
 
-@router.delete("/payment-methods/{method_id}", response_model=MethodOut)
+@router.delete("/payment-methods/{method_id}", response_model=MethodOut,
+               responses=refusals(401, 403, 409))
 async def delete_method(method_id: str, runtime: RuntimeDep,
                         principal: PrincipalDep) -> dict[str, Any]:
     """Delete a method no order was shown (one that was is switched off instead: 409)."""
@@ -70,19 +82,22 @@ async def delete_method(method_id: str, runtime: RuntimeDep,
                                               parse_id("payment method", method_id))
 
 
-@router.get("/business/manual-payments", response_model=ProofSettingsOut)
+@router.get("/business/manual-payments", response_model=ProofSettingsOut,
+            responses=refusals(401, 403))
 async def get_proof_settings(runtime: RuntimeDep, principal: PrincipalDep) -> dict[str, Any]:
     return await manual_methods.get_settings(runtime, principal)
 
 
-@router.patch("/business/manual-payments", response_model=ProofSettingsOut)
+@router.patch("/business/manual-payments", response_model=ProofSettingsOut,
+              responses=refusals(401, 403))
 async def update_proof_settings(body: ProofSettingsIn, runtime: RuntimeDep,
                                 principal: PrincipalDep) -> dict[str, Any]:
     return await manual_methods.update_settings(runtime, principal,
                                                 body.model_dump(exclude_unset=True))
 
 
-@router.get("/orders/{order_id}/payment-instructions", response_model=PaymentInstructions)
+@router.get("/orders/{order_id}/payment-instructions", response_model=PaymentInstructions,
+            responses=refusals(401, 403))
 async def payment_instructions(runtime: RuntimeDep, caller: OrderCallerDep) -> dict[str, Any]:
     """Where and how much to pay, the reference, the deadline, and each proof's fate. The
     buyer (order access token) or the merchant only."""
@@ -115,7 +130,9 @@ async def _file_of(request: Request, limit: int) -> tuple[bytes, dict[str, Any]]
 
 # The buyer's answers leave out the merchant's fields (unset, so not sent).
 @router.put("/orders/{order_id}/payment-proof", status_code=status.HTTP_201_CREATED,
-            response_model=ProofOut, response_model_exclude_unset=True)
+            response_model=ProofOut, response_model_exclude_unset=True,
+            responses=refusals(400, 401, 403, 409, 413, 415, 503),
+            openapi_extra={"requestBody": PROOF_BODY})
 async def upload_proof(request: Request, runtime: RuntimeDep, caller: OrderCallerDep,
                        response: Response,
                        idempotency_key: IdempotencyKeyHeader = None) -> dict[str, Any]:
@@ -133,7 +150,7 @@ async def upload_proof(request: Request, runtime: RuntimeDep, caller: OrderCalle
 
 
 @router.get("/orders/{order_id}/payment-proofs", response_model=ProofList,
-            response_model_exclude_unset=True)
+            response_model_exclude_unset=True, responses=refusals(401, 403))
 async def list_proofs(runtime: RuntimeDep, caller: OrderCallerDep) -> dict[str, Any]:
     return {"data": await payment_proofs.list_proofs(runtime, caller)}
 
@@ -149,7 +166,7 @@ def file_response(content: bytes, media_type: str, name: str) -> Response:
 
 
 @router.get("/orders/{order_id}/payment-proofs/{proof_id}/file", response_class=Response,
-            responses=FILE_RESPONSES)
+            responses={**FILE_RESPONSES, **refusals(401, 403, 410, 503)})
 async def proof_file(proof_id: str, runtime: RuntimeDep, caller: OrderCallerDep) -> Response:
     content, media_type = await payment_proofs.proof_file(
         runtime, caller, parse_id("payment proof", proof_id))

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Header, Query, Response
 from sse_starlette import EventSourceResponse
 
-from orderline.core.http import RuntimeDep, decode_cursor, encode_cursor, parse_id
+from orderline.core.http import RuntimeDep, decode_cursor, encode_cursor, parse_id, refusals
 from orderline.events import live
 from orderline.events.event_types import PROOF_EVENTS
 from orderline.events.routes import SSE_RESPONSES, respond
@@ -34,7 +34,7 @@ Score = Annotated[float | None, Query(ge=0, le=1)]
 Minutes = Annotated[int | None, Query(ge=0, le=60 * 24 * 365)]
 
 
-@router.get("", response_model=VerificationPage)
+@router.get("", response_model=VerificationPage, responses=refusals(401, 403))
 async def list_queue(
     runtime: RuntimeDep, principal: PrincipalDep,
     status: Literal["pending", "approved", "rejected", "superseded", "cancelled",
@@ -65,7 +65,7 @@ async def list_queue(
             if more else None}
 
 
-@router.get("/stats", response_model=QueueStats)
+@router.get("/stats", response_model=QueueStats, responses=refusals(401, 403))
 async def queue_stats(runtime: RuntimeDep, principal: PrincipalDep,
                       days: Annotated[int | None, Query(ge=1, le=365)] = None,
                       period: Period | None = None) -> dict[str, Any]:
@@ -76,7 +76,8 @@ async def queue_stats(runtime: RuntimeDep, principal: PrincipalDep,
     return await verifications.stats(runtime, principal, days=days, period=period)
 
 
-@router.get("/events", response_class=EventSourceResponse, responses=SSE_RESPONSES)
+@router.get("/events", response_class=EventSourceResponse,
+            responses={**SSE_RESPONSES, **refusals(401, 403)})
 async def queue_events(
     runtime: RuntimeDep, principal: PrincipalDep,
     last_event_id: Annotated[str | None, Header()] = None,
@@ -90,7 +91,8 @@ async def queue_events(
 
 
 @router.post("/bulk", response_model=BulkResults,
-             response_model_exclude_unset=True)  # a result has verification or error
+             response_model_exclude_unset=True,  # a result has verification or error
+             responses=refusals(401, 403))
 async def bulk_decide(body: BulkIn, runtime: RuntimeDep,
                       principal: PrincipalDep) -> dict[str, Any]:
     """Many decisions at once; each result is reported separately (``ok`` and the proof, or
@@ -99,7 +101,7 @@ async def bulk_decide(body: BulkIn, runtime: RuntimeDep,
                                                 [d.model_dump() for d in body.decisions])}
 
 
-@router.get("/{proof_id}", response_model=VerificationDetail)
+@router.get("/{proof_id}", response_model=VerificationDetail, responses=refusals(401, 403))
 async def get_verification(proof_id: str, runtime: RuntimeDep,
                            principal: PrincipalDep) -> dict[str, Any]:
     """One proof with what OCR read and its audit trail."""
@@ -107,7 +109,8 @@ async def get_verification(proof_id: str, runtime: RuntimeDep,
                                                 parse_id("verification", proof_id))
 
 
-@router.get("/{proof_id}/file", response_class=Response, responses=FILE_RESPONSES)
+@router.get("/{proof_id}/file", response_class=Response,
+            responses={**FILE_RESPONSES, **refusals(401, 403, 410, 503)})
 async def verification_file(proof_id: str, runtime: RuntimeDep,
                             principal: PrincipalDep) -> Response:
     content, media_type = await verifications.proof_file(runtime, principal,
@@ -115,7 +118,8 @@ async def verification_file(proof_id: str, runtime: RuntimeDep,
     return file_response(content, media_type, f"proof-{proof_id}")
 
 
-@router.post("/{proof_id}/approve", response_model=VerificationOut)
+@router.post("/{proof_id}/approve", response_model=VerificationOut,
+             responses=refusals(401, 403, 409))
 async def approve(proof_id: str, runtime: RuntimeDep, principal: PrincipalDep,
                   body: ApproveIn | None = None) -> dict[str, Any]:
     """The money is in: the order is paid and the transfer booked in the payments ledger."""
@@ -123,7 +127,8 @@ async def approve(proof_id: str, runtime: RuntimeDep, principal: PrincipalDep,
                                        body.note if body else None)
 
 
-@router.post("/{proof_id}/reject", response_model=VerificationOut)
+@router.post("/{proof_id}/reject", response_model=VerificationOut,
+             responses=refusals(401, 403, 409))
 async def reject(proof_id: str, body: RejectIn, runtime: RuntimeDep,
                  principal: PrincipalDep) -> dict[str, Any]:
     """The buyer is told the reason and may send a new proof until the deadline."""

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from orderline.core.http import RuntimeDep, parse_id
+from orderline.core.http import RuntimeDep, parse_id, refusals
 from orderline.orders import customers
 from orderline.orders.schemas import CustomerList, CustomerRecord
 from orderline.tenancy.deps import PrincipalDep
@@ -14,7 +14,7 @@ from orderline.tenancy.deps import PrincipalDep
 router = APIRouter(prefix="/v1", tags=["business"])
 
 
-@router.get("/customers", response_model=CustomerList)
+@router.get("/customers", response_model=CustomerList, responses=refusals(401, 403))
 async def find_customers(runtime: RuntimeDep, principal: PrincipalDep,
                          phone: str | None = None, email: str | None = None,
                          limit: Annotated[int, Query(ge=1, le=200)] = 50) -> dict[str, Any]:
@@ -22,7 +22,7 @@ async def find_customers(runtime: RuntimeDep, principal: PrincipalDep,
                                                    limit=limit)}
 
 
-@router.get("/customers/{customer_id}", response_model=CustomerRecord)
+@router.get("/customers/{customer_id}", response_model=CustomerRecord, responses=refusals(401, 403))
 async def get_customer(customer_id: str, runtime: RuntimeDep,
                        principal: PrincipalDep) -> dict[str, Any]:
     return await customers.get_customer(runtime, principal, parse_id("customer", customer_id))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
@@ -15,6 +16,7 @@ from orderline.core.http import (
     encode_cursor,
     etag,
     parse_id,
+    refusals,
 )
 from orderline.core.schemas import STORED_INT_MAX
 from orderline.orders import reading
@@ -46,12 +48,12 @@ def _with_etag(response: Response, order: dict[str, Any]) -> dict[str, Any]:
     return order
 
 
-@router.get("", response_model=OrderPage)
+@router.get("", response_model=OrderPage, responses=refusals(401, 403))
 async def list_orders(
     runtime: RuntimeDep, principal: PrincipalDep,
     status_: Annotated[OrderStatus | None, Query(alias="status")] = None,
     channel: str | None = None,
-    customer_id: str | None = None,
+    customer_id: uuid.UUID | None = None,
     customer: Annotated[str | None, Query(max_length=200,
                                           description="part of name, phone or email")] = None,
     created_from: AwareDatetime | None = None,
@@ -63,7 +65,7 @@ async def list_orders(
     cursor: str | None = None,
 ) -> dict[str, Any]:
     f = OrderFilter(status=status_.value if status_ else None, channel=channel,
-                    customer_id=parse_id("customer", customer_id) if customer_id else None,
+                    customer_id=customer_id,
                     customer=customer, created_from=created_from, created_to=created_to,
                     total_min=total_min, total_max=total_max, number=number)
     rows = await orders.list_orders(runtime, principal, f, limit=limit + 1,
@@ -73,7 +75,7 @@ async def list_orders(
     return {"data": page, "next_cursor": next_cursor}
 
 
-@router.get("/stats", response_model=OrderStats)
+@router.get("/stats", response_model=OrderStats, responses=refusals(401, 403))
 async def order_stats(runtime: RuntimeDep, principal: PrincipalDep,
                       created_from: AwareDatetime | None = None,
                       created_to: AwareDatetime | None = None) -> dict[str, Any]:
@@ -82,7 +84,7 @@ async def order_stats(runtime: RuntimeDep, principal: PrincipalDep,
                                     created_to=created_to)
 
 
-@router.get("/{order_id}", response_model=OrderOut | BuyerOrderOut)
+@router.get("/{order_id}", response_model=OrderOut | BuyerOrderOut, responses=refusals(401, 403))
 async def get_order(runtime: RuntimeDep, caller: OrderCallerDep,
                     response: Response) -> dict[str, Any]:
     """The order: the merchant's view with an API key (read scope), the buyer's own view
@@ -91,13 +93,13 @@ async def get_order(runtime: RuntimeDep, caller: OrderCallerDep,
     return order if caller.is_buyer else _with_etag(response, order)
 
 
-@router.get("/{order_id}/history", response_model=list[HistoryEntry])
+@router.get("/{order_id}/history", response_model=list[HistoryEntry], responses=refusals(401, 403))
 async def order_history(order_id: str, runtime: RuntimeDep,
                         principal: PrincipalDep) -> list[dict[str, Any]]:
     return await orders.order_history(runtime, principal, parse_id("order", order_id))
 
 
-@router.put("/{order_id}", response_model=OrderOut)
+@router.put("/{order_id}", response_model=OrderOut, responses=refusals(401, 403, 409, 412))
 async def edit_order(order_id: str, body: OrderUpdate, runtime: RuntimeDep,
                      principal: PrincipalDep, version: VersionDep,
                      response: Response) -> dict[str, Any]:
@@ -110,7 +112,7 @@ async def edit_order(order_id: str, body: OrderUpdate, runtime: RuntimeDep,
     return _with_etag(response, order)
 
 
-@router.patch("/{order_id}/status", response_model=OrderOut)
+@router.patch("/{order_id}/status", response_model=OrderOut, responses=refusals(401, 403, 409, 412))
 async def change_status(order_id: str, body: StatusChange, runtime: RuntimeDep,
                         principal: PrincipalDep, version: VersionDep,
                         response: Response) -> dict[str, Any]:
@@ -120,7 +122,8 @@ async def change_status(order_id: str, body: StatusChange, runtime: RuntimeDep,
     return _with_etag(response, order)
 
 
-@router.patch("/{order_id}/payment", response_model=OrderOut)
+@router.patch("/{order_id}/payment", response_model=OrderOut,
+              responses=refusals(401, 403, 409, 412))
 async def confirm_payment(order_id: str, body: PaymentConfirm, runtime: RuntimeDep,
                           principal: PrincipalDep, version: VersionDep,
                           response: Response) -> dict[str, Any]:
@@ -131,7 +134,7 @@ async def confirm_payment(order_id: str, body: PaymentConfirm, runtime: RuntimeD
     return _with_etag(response, order)
 
 
-@router.delete("/{order_id}", response_model=OrderOut)
+@router.delete("/{order_id}", response_model=OrderOut, responses=refusals(401, 403, 409, 412))
 async def cancel_order(order_id: str, runtime: RuntimeDep, principal: PrincipalDep,
                        version: VersionDep, response: Response,
                        reason: CancelReason = CancelReason.MERCHANT) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Header, Query
 from sse_starlette import EventSourceResponse
 
-from orderline.core.http import RuntimeDep, bearer_of, parse_id
+from orderline.core.http import RuntimeDep, bearer_of, parse_id, refusals
 from orderline.events import live
 from orderline.events.routes import SSE_RESPONSES, respond
 from orderline.orders.live_stream import open_order_stream
@@ -16,7 +16,7 @@ router = APIRouter(tags=["live updates"])
 
 
 @router.get("/v1/orders/{order_id}/events", response_class=EventSourceResponse,
-            responses=SSE_RESPONSES)
+            responses={**SSE_RESPONSES, **refusals(401, 403)})
 async def order_events(
     order_id: str, runtime: RuntimeDep,
     authorization: Annotated[str | None, Header()] = None,

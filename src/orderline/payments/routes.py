@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response, status
 
-from orderline.core.http import RuntimeDep, parse_id
+from orderline.core.http import RuntimeDep, parse_id, refusals
 from orderline.idempotency.headers import IdempotencyKeyHeader, send
 from orderline.idempotency.service import KeyedRequest, run_once
 from orderline.payments import service as payments
@@ -24,7 +24,7 @@ router = APIRouter(prefix="/v1", tags=["payments"])
 
 
 @router.post("/orders/{order_id}/payments", status_code=status.HTTP_201_CREATED,
-             response_model=PaymentIntentOut)
+             response_model=PaymentIntentOut, responses=refusals(401, 403, 402, 409, 503))
 async def start_payment(order_id: str, body: PaymentStart, runtime: RuntimeDep,
                         principal: PrincipalDep, response: Response,
                         idempotency_key: IdempotencyKeyHeader = None) -> dict[str, Any]:
@@ -40,14 +40,16 @@ async def start_payment(order_id: str, body: PaymentStart, runtime: RuntimeDep,
     return started
 
 
-@router.get("/orders/{order_id}/payments", response_model=OrderPayments)
+@router.get("/orders/{order_id}/payments", response_model=OrderPayments,
+            responses=refusals(401, 403))
 async def list_payments(order_id: str, runtime: RuntimeDep,
                         principal: PrincipalDep) -> dict[str, Any]:
     """The order's payment attempts and its money ledger."""
     return await payments.payments_of_order(runtime, principal, parse_id("order", order_id))
 
 
-@router.post("/orders/{order_id}/payments/capture", response_model=PaymentIntentOut)
+@router.post("/orders/{order_id}/payments/capture", response_model=PaymentIntentOut,
+             responses=refusals(401, 403, 409, 503))
 async def capture_payment(order_id: str, body: CaptureRequest, runtime: RuntimeDep,
                           principal: PrincipalDep) -> dict[str, Any]:
     return await payments.capture_payment(runtime, principal, parse_id("order", order_id),
@@ -55,7 +57,7 @@ async def capture_payment(order_id: str, body: CaptureRequest, runtime: RuntimeD
 
 
 @router.post("/orders/{order_id}/refunds", status_code=status.HTTP_201_CREATED,
-             response_model=PaymentIntentOut)
+             response_model=PaymentIntentOut, responses=refusals(401, 403, 409, 503))
 async def refund_payment(order_id: str, body: RefundRequest, runtime: RuntimeDep,
                          principal: PrincipalDep, response: Response,
                          idempotency_key: IdempotencyKeyHeader = None) -> dict[str, Any]:
@@ -73,7 +75,10 @@ async def refund_payment(order_id: str, body: RefundRequest, runtime: RuntimeDep
     return refunded
 
 
-@router.post("/payments/webhooks/{provider}", response_model=WebhookReceipt)
+@router.post("/payments/webhooks/{provider}", response_model=WebhookReceipt,
+             responses=refusals(400), openapi_extra={"requestBody": {
+                 "required": True, "description": "The provider's signed event, as it sent it.",
+                 "content": {"application/json": {"schema": {"type": "object"}}}}})
 async def provider_webhook(provider: str, request: Request,
                            runtime: RuntimeDep) -> dict[str, Any]:
     """Signed by the provider, verified before anything in it is read; applied once."""

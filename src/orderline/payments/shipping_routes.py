@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Response
 
-from orderline.core.http import RuntimeDep, VersionDep, bind_order_id, etag, parse_id
+from orderline.core.http import RuntimeDep, VersionDep, bind_order_id, etag, parse_id, refusals
 from orderline.orders.schemas import OrderOut, ShippingUpdate
 from orderline.payments import service as payments
 from orderline.tenancy.deps import PrincipalDep
@@ -15,7 +15,8 @@ from orderline.tenancy.deps import PrincipalDep
 router = APIRouter(prefix="/v1/orders", tags=["orders"], dependencies=[Depends(bind_order_id)])
 
 
-@router.patch("/{order_id}/shipping", response_model=OrderOut)
+@router.patch("/{order_id}/shipping", response_model=OrderOut,
+              responses=refusals(401, 403, 409, 412))
 async def set_shipping(order_id: str, body: ShippingUpdate, runtime: RuntimeDep,
                        principal: PrincipalDep, version: VersionDep,
                        response: Response) -> dict[str, Any]:

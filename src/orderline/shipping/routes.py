@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, status
 
-from orderline.core.http import RuntimeDep, parse_id
+from orderline.core.http import RuntimeDep, parse_id, refusals
 from orderline.shipping import service as shipping
 from orderline.shipping.schemas import (
     MethodCreate,
@@ -30,7 +30,8 @@ METHOD = "shipping_method"
 RATE = "tax_rate"
 
 
-@router.post("/shipping-zones", status_code=status.HTTP_201_CREATED, response_model=ZoneOut)
+@router.post("/shipping-zones", status_code=status.HTTP_201_CREATED, response_model=ZoneOut,
+             responses=refusals(401, 403))
 async def create_zone(body: ZoneCreate, runtime: RuntimeDep,
                       principal: PrincipalDep) -> dict[str, Any]:
     return await shipping.create_zone(runtime, principal, name=body.name,
@@ -39,18 +40,18 @@ async def create_zone(body: ZoneCreate, runtime: RuntimeDep,
                                       position=body.position)
 
 
-@router.get("/shipping-zones", response_model=ZoneList)
+@router.get("/shipping-zones", response_model=ZoneList, responses=refusals(401, 403))
 async def list_zones(runtime: RuntimeDep, principal: PrincipalDep) -> dict[str, Any]:
     """Every zone by position, each with its methods (active or not) and tax rates."""
     return {"data": await shipping.list_zones(runtime, principal)}
 
 
-@router.get("/shipping-zones/{zone_id}", response_model=ZoneOut)
+@router.get("/shipping-zones/{zone_id}", response_model=ZoneOut, responses=refusals(401, 403))
 async def get_zone(zone_id: str, runtime: RuntimeDep, principal: PrincipalDep) -> dict[str, Any]:
     return await shipping.get_zone(runtime, principal, parse_id(ZONE, zone_id))
 
 
-@router.patch("/shipping-zones/{zone_id}", response_model=ZoneOut)
+@router.patch("/shipping-zones/{zone_id}", response_model=ZoneOut, responses=refusals(401, 403))
 async def update_zone(zone_id: str, body: ZoneUpdate, runtime: RuntimeDep,
                       principal: PrincipalDep) -> dict[str, Any]:
     return await shipping.update_zone(runtime, principal, parse_id(ZONE, zone_id),
@@ -60,7 +61,7 @@ async def update_zone(zone_id: str, body: ZoneUpdate, runtime: RuntimeDep,
                                       position=body.position)
 
 
-@router.delete("/shipping-zones/{zone_id}", response_model=ZoneOut)
+@router.delete("/shipping-zones/{zone_id}", response_model=ZoneOut, responses=refusals(401, 403))
 async def delete_zone(zone_id: str, runtime: RuntimeDep,
                       principal: PrincipalDep) -> dict[str, Any]:
     """Delete the zone with its methods and tax rates."""
@@ -68,7 +69,7 @@ async def delete_zone(zone_id: str, runtime: RuntimeDep,
 
 
 @router.post("/shipping-zones/{zone_id}/methods", status_code=status.HTTP_201_CREATED,
-             response_model=MethodOut)
+             response_model=MethodOut, responses=refusals(401, 403))
 async def add_method(zone_id: str, body: MethodCreate, runtime: RuntimeDep,
                      principal: PrincipalDep) -> dict[str, Any]:
     return await shipping.add_method(
@@ -78,7 +79,8 @@ async def add_method(zone_id: str, body: MethodCreate, runtime: RuntimeDep,
         position=body.position)
 
 
-@router.patch("/shipping-zones/{zone_id}/methods/{method_id}", response_model=MethodOut)
+@router.patch("/shipping-zones/{zone_id}/methods/{method_id}", response_model=MethodOut,
+              responses=refusals(401, 403))
 async def update_method(zone_id: str, method_id: str, body: MethodUpdate, runtime: RuntimeDep,
                         principal: PrincipalDep) -> dict[str, Any]:
     """Change the fields sent; ``free_above: null`` clears the threshold."""
@@ -87,7 +89,8 @@ async def update_method(zone_id: str, method_id: str, body: MethodUpdate, runtim
                                         body.model_dump(exclude_unset=True))
 
 
-@router.delete("/shipping-zones/{zone_id}/methods/{method_id}", response_model=MethodOut)
+@router.delete("/shipping-zones/{zone_id}/methods/{method_id}", response_model=MethodOut,
+               responses=refusals(401, 403))
 async def delete_method(zone_id: str, method_id: str, runtime: RuntimeDep,
                         principal: PrincipalDep) -> dict[str, Any]:
     return await shipping.delete_method(runtime, principal, parse_id(ZONE, zone_id),
@@ -95,7 +98,7 @@ async def delete_method(zone_id: str, method_id: str, runtime: RuntimeDep,
 
 
 @router.post("/shipping-zones/{zone_id}/tax-rates", status_code=status.HTTP_201_CREATED,
-             response_model=TaxRateOut)
+             response_model=TaxRateOut, responses=refusals(401, 403))
 async def add_tax_rate(zone_id: str, body: TaxRateCreate, runtime: RuntimeDep,
                        principal: PrincipalDep) -> dict[str, Any]:
     return await shipping.add_tax_rate(runtime, principal, parse_id(ZONE, zone_id),
@@ -103,7 +106,8 @@ async def add_tax_rate(zone_id: str, body: TaxRateCreate, runtime: RuntimeDep,
                                        applies_to_shipping=body.applies_to_shipping)
 
 
-@router.patch("/shipping-zones/{zone_id}/tax-rates/{rate_id}", response_model=TaxRateOut)
+@router.patch("/shipping-zones/{zone_id}/tax-rates/{rate_id}", response_model=TaxRateOut,
+              responses=refusals(401, 403))
 async def update_tax_rate(zone_id: str, rate_id: str, body: TaxRateUpdate, runtime: RuntimeDep,
                           principal: PrincipalDep) -> dict[str, Any]:
     return await shipping.update_tax_rate(runtime, principal, parse_id(ZONE, zone_id),
@@ -112,7 +116,8 @@ async def update_tax_rate(zone_id: str, rate_id: str, body: TaxRateUpdate, runti
                                           applies_to_shipping=body.applies_to_shipping)
 
 
-@router.delete("/shipping-zones/{zone_id}/tax-rates/{rate_id}", response_model=TaxRateOut)
+@router.delete("/shipping-zones/{zone_id}/tax-rates/{rate_id}", response_model=TaxRateOut,
+               responses=refusals(401, 403))
 async def delete_tax_rate(zone_id: str, rate_id: str, runtime: RuntimeDep,
                           principal: PrincipalDep) -> dict[str, Any]:
     return await shipping.delete_tax_rate(runtime, principal, parse_id(ZONE, zone_id),

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, status
 
-from orderline.core.http import RuntimeDep, decode_cursor, encode_cursor, parse_id
+from orderline.core.http import RuntimeDep, decode_cursor, encode_cursor, parse_id, refusals
 from orderline.tenancy.deps import PrincipalDep
 from orderline.webhooks import service as webhooks
 from orderline.webhooks.rules import DeliveryStatus
@@ -28,7 +28,8 @@ StatusQuery = Annotated[DeliveryStatus | None, Query(alias="status")]
 Limit = Annotated[int, Query(ge=1, le=200)]
 
 
-@router.post("/webhooks", status_code=status.HTTP_201_CREATED, response_model=WebhookCreated)
+@router.post("/webhooks", status_code=status.HTTP_201_CREATED, response_model=WebhookCreated,
+             responses=refusals(401, 403))
 async def create_webhook(body: WebhookCreate, runtime: RuntimeDep,
                          principal: PrincipalDep) -> dict[str, Any]:
     """Register an endpoint. The signing secret is in this answer only."""
@@ -37,32 +38,34 @@ async def create_webhook(body: WebhookCreate, runtime: RuntimeDep,
                                           description=body.description)
 
 
-@router.get("/webhooks", response_model=WebhookList)
+@router.get("/webhooks", response_model=WebhookList, responses=refusals(401, 403))
 async def list_webhooks(runtime: RuntimeDep, principal: PrincipalDep) -> dict[str, Any]:
     return {"data": await webhooks.list_endpoints(runtime, principal)}
 
 
-@router.get("/webhooks/{webhook_id}", response_model=WebhookOut)
+@router.get("/webhooks/{webhook_id}", response_model=WebhookOut, responses=refusals(401, 403))
 async def get_webhook(webhook_id: str, runtime: RuntimeDep,
                       principal: PrincipalDep) -> dict[str, Any]:
     return await webhooks.get_endpoint(runtime, principal, parse_id("webhook", webhook_id))
 
 
-@router.delete("/webhooks/{webhook_id}", response_model=WebhookOut)
+@router.delete("/webhooks/{webhook_id}", response_model=WebhookOut, responses=refusals(401, 403))
 async def delete_webhook(webhook_id: str, runtime: RuntimeDep,
                          principal: PrincipalDep) -> dict[str, Any]:
     """Delete the endpoint with its queued deliveries and their history."""
     return await webhooks.delete_endpoint(runtime, principal, parse_id("webhook", webhook_id))
 
 
-@router.post("/webhooks/{webhook_id}/enable", response_model=WebhookOut)
+@router.post("/webhooks/{webhook_id}/enable", response_model=WebhookOut,
+             responses=refusals(401, 403))
 async def enable_webhook(webhook_id: str, runtime: RuntimeDep,
                          principal: PrincipalDep) -> dict[str, Any]:
     """Switch a disabled endpoint back on (its failure count starts again from zero)."""
     return await webhooks.enable_endpoint(runtime, principal, parse_id("webhook", webhook_id))
 
 
-@router.post("/webhooks/{webhook_id}/rotate-secret", response_model=WebhookRotated)
+@router.post("/webhooks/{webhook_id}/rotate-secret", response_model=WebhookRotated,
+             responses=refusals(401, 403))
 async def rotate_webhook_secret(webhook_id: str, runtime: RuntimeDep, principal: PrincipalDep,
                                 body: WebhookRotate | None = None) -> dict[str, Any]:
     """Replace the signing secret (the new one is in this answer only). The old one also
@@ -78,7 +81,8 @@ def _page(rows: list[dict[str, Any]], limit: int) -> dict[str, Any]:
     return {"data": page, "next_cursor": next_cursor}
 
 
-@router.get("/webhooks/{webhook_id}/deliveries", response_model=DeliveryPage)
+@router.get("/webhooks/{webhook_id}/deliveries", response_model=DeliveryPage,
+            responses=refusals(401, 403))
 async def list_webhook_deliveries(webhook_id: str, runtime: RuntimeDep,
                                   principal: PrincipalDep, status_: StatusQuery = None,
                                   limit: Limit = 50, cursor: str | None = None) -> dict[str, Any]:
@@ -89,7 +93,8 @@ async def list_webhook_deliveries(webhook_id: str, runtime: RuntimeDep,
     return _page(rows, limit)
 
 
-@router.get("/webhooks/{webhook_id}/deliveries/{delivery_id}", response_model=DeliveryDetail)
+@router.get("/webhooks/{webhook_id}/deliveries/{delivery_id}", response_model=DeliveryDetail,
+            responses=refusals(401, 403))
 async def get_webhook_delivery(webhook_id: str, delivery_id: str, runtime: RuntimeDep,
                                principal: PrincipalDep) -> dict[str, Any]:
     return await webhooks.get_delivery(runtime, principal, parse_id("webhook", webhook_id),
@@ -97,7 +102,7 @@ async def get_webhook_delivery(webhook_id: str, delivery_id: str, runtime: Runti
 
 
 @router.post("/webhooks/{webhook_id}/deliveries/{delivery_id}/replay",
-             response_model=DeliveryDetail)
+             response_model=DeliveryDetail, responses=refusals(401, 403, 409))
 async def replay_webhook_delivery(webhook_id: str, delivery_id: str, runtime: RuntimeDep,
                                   principal: PrincipalDep) -> dict[str, Any]:
     """Send a dead or retrying delivery again now, with a fresh set of attempts."""
@@ -105,7 +110,7 @@ async def replay_webhook_delivery(webhook_id: str, delivery_id: str, runtime: Ru
                                           parse_id("webhook_delivery", delivery_id))
 
 
-@router.get("/webhook-deliveries", response_model=DeliveryPage)
+@router.get("/webhook-deliveries", response_model=DeliveryPage, responses=refusals(401, 403))
 async def list_all_deliveries(runtime: RuntimeDep, principal: PrincipalDep,
                               status_: StatusQuery = None, limit: Limit = 50,
                               cursor: str | None = None) -> dict[str, Any]:
