@@ -64,7 +64,7 @@ def _process(argv: list[str],
 
 
 def _wait_ready(proc: subprocess.Popen[bytes], base: str, log: Path,
-                timeout: float = 60) -> None:
+                timeout: float = 180) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:

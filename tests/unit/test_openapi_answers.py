@@ -53,7 +53,9 @@ def _v1_operations() -> list[tuple[str, str, dict[str, Any]]]:
 
 
 # The provider's webhook is signed by the provider, not sent with an API key.
-KEYLESS = {"POST /v1/payments/webhooks/{provider}"}
+# Called by providers, not merchants: signed (401 when not) or a verify token (403).
+KEYLESS = {"POST /v1/payments/webhooks/{provider}", "POST /v1/messaging/twilio/status",
+           "GET /v1/messaging/whatsapp/webhook", "POST /v1/messaging/whatsapp/webhook"}
 ERROR_REF = {"$ref": "#/components/schemas/ErrorOut"}
 
 

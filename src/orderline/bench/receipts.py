@@ -67,7 +67,7 @@ def draw_receipt_image(*, provider: str = "GCash", amount: str, reference: str, 
     draw = ImageDraw.Draw(img)
     small, label = receipt_font(round(22 * s)), receipt_font(round(26 * s))
     value = receipt_font(round(28 * s))
-    bold = {"stroke_width": int(s)}  # none on a small screen, where it would blot the digits
+    bold = int(s)  # a stroke as wide: none on a small screen, where it would blot the digits
 
     # Status bar and header, white on the wallet's colour.
     draw.rectangle((0, 0, width, status_h + header_h), fill=_HEADER)
@@ -75,7 +75,7 @@ def draw_receipt_image(*, provider: str = "GCash", amount: str, reference: str, 
     draw.text((width - pad, status_h // 2), "87%", font=small, fill="white", anchor="rm")
     draw.text((width // 2, status_h + round(60 * s)), provider,
               font=receipt_font(round(44 * s)), fill="white", anchor="mm", stroke_fill="white",
-              **bold)
+              stroke_width=bold)
     draw.text((width // 2, status_h + round(115 * s)), "Sent via " + provider, font=label,
               fill="white", anchor="mm")
 
@@ -87,7 +87,7 @@ def draw_receipt_image(*, provider: str = "GCash", amount: str, reference: str, 
     y = card_top + round(36 * s)
     draw.text((x0, y), "Sent to", font=label, fill=_LABEL)
     draw.text((x0, y + round(40 * s)), recipient, font=receipt_font(round(32 * s)),
-              fill=_VALUE, stroke_fill=_VALUE, **bold)
+              fill=_VALUE, stroke_fill=_VALUE, stroke_width=bold)
     draw.text((x0, y + round(86 * s)), "+63 917 *** 4567", font=label, fill=_LABEL)
     y = card_top + recipient_h
     for name, text in rows:
@@ -96,14 +96,14 @@ def draw_receipt_image(*, provider: str = "GCash", amount: str, reference: str, 
         if name:
             draw.text((x0, middle), name, font=label, fill=_LABEL, anchor="lm")
             draw.text((x1, middle), text, font=value, fill=_VALUE, anchor="rm",
-                      stroke_fill=_VALUE, **bold)
+                      stroke_fill=_VALUE, stroke_width=bold)
         else:
             draw.text((x0, middle), text, font=label, fill=_VALUE, anchor="lm")
         y += row_h
     draw.line((x0, y, x1, y), fill=_RULE, width=max(1, round(2 * s)))
     draw.text((width // 2, y + round(48 * s)), date, font=label, fill=_LABEL, anchor="mm")
     draw.text((width // 2, height - round(60 * s)), "Done", font=value, fill=_HEADER,
-              anchor="mm", stroke_fill=_HEADER, **bold)
+              anchor="mm", stroke_fill=_HEADER, stroke_width=bold)
     return img
 
 

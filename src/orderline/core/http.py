@@ -134,3 +134,12 @@ def refusals(*statuses: int) -> dict[int | str, dict[str, Any]]:
         raise ValueError(f"no meaning written for refusal statuses {unknown}")
     return {status: {"model": ErrorOut, "description": REFUSAL_MEANINGS[status]}
             for status in sorted(set(statuses))}
+
+
+def json_refusals(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """``refusals`` for a route whose success is not JSON (a plain-text handshake, say): its
+    refusals still come as JSON, which the route's own media type would otherwise hide."""
+    schema = {"$ref": "#/components/schemas/ErrorOut"}
+    return {status: {"description": answer["description"],
+                     "content": {"application/json": {"schema": schema}}}
+            for status, answer in refusals(*statuses).items()}

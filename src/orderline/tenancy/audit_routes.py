@@ -10,7 +10,7 @@ from pydantic import AwareDatetime
 
 from orderline.audit.rules import EntityType
 from orderline.audit.store import AuditFilter
-from orderline.core.http import RuntimeDep, decode_cursor, encode_cursor
+from orderline.core.http import RuntimeDep, decode_cursor, encode_cursor, refusals
 from orderline.tenancy.audit_log import read_audit_log
 from orderline.tenancy.deps import PrincipalDep
 from orderline.tenancy.schemas import AuditPage
@@ -18,7 +18,7 @@ from orderline.tenancy.schemas import AuditPage
 router = APIRouter(prefix="/v1", tags=["business"])
 
 
-@router.get("/audit", response_model=AuditPage)
+@router.get("/audit", response_model=AuditPage, responses=refusals(401, 403))
 async def audit_log(
     runtime: RuntimeDep, principal: PrincipalDep,
     entity_type: EntityType | None = None,
