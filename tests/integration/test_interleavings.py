@@ -75,8 +75,10 @@ async def test_payment_that_checked_before_the_deadline_wins_over_the_sweeper(
     gate.release()
 
     paid = await paying
-    assert await sweeping == 0
+    await sweeping  # it may cancel other tests' lapsed orders in the shared database, not this
     assert paid["status"] == "paid"
+    final = await get_order(runtime, merchant.principal, order["id"])
+    assert (final["status"], final["cancel_reason"]) == ("paid", None)
     level = await stock(runtime, merchant, "LAST")
     assert (level["on_hand"], level["reserved"], level["available"]) == (0, 0, 0)
     assert await sale_movements(runtime, order["id"]) == 1
@@ -96,7 +98,7 @@ async def test_sweeper_that_chose_the_order_first_wins_and_the_payment_is_refuse
     assert await until_blocked_or_done(runtime, paying) == "blocked"
     gate.release()
 
-    assert await sweeping == 1
+    assert await sweeping >= 1  # this order, and perhaps other tests' lapsed ones
     with pytest.raises(InvalidTransition) as refused:
         await paying
     assert refused.value.details["current_status"] == "cancelled"
