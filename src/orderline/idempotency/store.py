@@ -82,23 +82,21 @@ async def complete(conn: AsyncConnection, ident: uuid.UUID, *, status_code: int,
                    body: dict[str, Any]) -> None:
     """Keep the answer under the claim this request holds; refuses (so the caller's
     transaction rolls back) when the claim lapsed and another request took the key over."""
-    result = await conn.execute(
-        update(keys).where(keys.c.id == ident, keys.c.status == IN_PROGRESS)
-        .values(status=COMPLETED, response_status=status_code, response_body=body))
-    if not result.rowcount:
-        raise RequestInProgress(
-            "This request ran past its Idempotency-Key's lock and a retry took the key over; "
-            "nothing of this request was kept. Retry to get the retry's answer.",
-            details={})
+    await _update_held_claim(conn, ident, status=COMPLETED, response_status=status_code,
+                             response_body=body)
 
 
 async def pin(conn: AsyncConnection, ident: uuid.UUID) -> None:
     """The work is about to take effect in several transactions: from the caller's on, the
     claim never lapses (a retry after a crash is ``request_in_progress`` until the key
     expires, never a second effect). Refuses when the claim was already taken over."""
+    await _update_held_claim(conn, ident, locked_until=keys.c.expires_at)
+
+
+async def _update_held_claim(conn: AsyncConnection, ident: uuid.UUID, **values: Any) -> None:
+    """Update the claim only while this request still holds it (its id, still in progress)."""
     result = await conn.execute(
-        update(keys).where(keys.c.id == ident, keys.c.status == IN_PROGRESS)
-        .values(locked_until=keys.c.expires_at))
+        update(keys).where(keys.c.id == ident, keys.c.status == IN_PROGRESS).values(**values))
     if not result.rowcount:
         raise RequestInProgress(
             "This request ran past its Idempotency-Key's lock and a retry took the key over; "

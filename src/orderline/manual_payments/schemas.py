@@ -287,34 +287,31 @@ class VerificationDetail(VerificationOut):
     audit: list[ProofAuditEntry]
 
 
-class PeriodFigures(BaseModel):
+class DecisionFigures(BaseModel):
+    """What was decided over a span of time, and how."""
+
+    decided: int
+    approved: int
+    rejected: int
+    auto_approved: int
+    approval_rate: float | None
+    median_seconds_to_decision: float | None
+    score_agreement_rate: float | None
+    scored_decisions: int
+
+
+class PeriodFigures(DecisionFigures):
     """The decisions made in one day, week or month (by when they were decided)."""
 
     start: datetime = Field(description="the period's first instant (UTC midnight; weeks "
                                         "start on Monday)")
-    decided: int
-    approved: int
-    rejected: int
-    auto_approved: int
-    approval_rate: float | None
-    median_seconds_to_decision: float | None
-    score_agreement_rate: float | None
-    scored_decisions: int
 
 
-class QueueStats(BaseModel):
+class QueueStats(DecisionFigures):
     days: int
     pending: int
     pending_unscored: int
     oldest_pending_seconds: int | None
-    decided: int
-    approved: int
-    rejected: int
-    auto_approved: int
-    approval_rate: float | None
-    median_seconds_to_decision: float | None
-    score_agreement_rate: float | None
-    scored_decisions: int
     agreement_threshold: float
     period: str | None = Field(description="day, week or month when asked for")
     periods: list[PeriodFigures] | None = Field(
