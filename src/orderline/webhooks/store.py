@@ -318,8 +318,9 @@ class WebhookHealth:
 
 
 async def health(conn: AsyncConnection, business_id: uuid.UUID) -> WebhookHealth:
-    """Two aggregate statements: the endpoints by state, the unfinished deliveries by status
-    (``ix_webhook_deliveries_business_unfinished`` keeps the second off finished rows)."""
+    """Two aggregate statements: the endpoints by state, and the deliveries retrying or dead
+    by status (through ``ix_webhook_deliveries_due``, whose status comes first: those are
+    few, and finished deliveries are pruned after their retention)."""
     failing = and_(endpoints.c.enabled == true(), endpoints.c.consecutive_failures > 0)
     ends = (await conn.execute(select(
         func.count().label("endpoints"),
