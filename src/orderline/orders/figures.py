@@ -7,7 +7,6 @@ here loops over orders.
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -48,8 +47,8 @@ async def waiting(runtime: Runtime, principal: Principal, *, due_before: datetim
     with a deadline before ``due_before``, to ship, and cash to collect."""
     principal.require(Scope.READ)
     now = runtime.clock.now()
-    business_id: uuid.UUID = principal.business_id
     async with runtime.db.read() as conn:
-        return {kind: await figures_store.waiting_orders(conn, business_id, kind, now=now,
-                                                         due_before=due_before, first=first)
+        return {kind: await figures_store.waiting_orders(conn, principal.business_id, kind,
+                                                         now=now, due_before=due_before,
+                                                         first=first)
                 for kind in Waiting}
