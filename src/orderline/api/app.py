@@ -37,6 +37,7 @@ from orderline.notifications import messaging_routes
 from orderline.orders import customer_routes
 from orderline.orders import routes as orders
 from orderline.orders import stream_routes as order_stream_routes
+from orderline.overview import routes as overview_routes
 from orderline.payments import routes as payments
 from orderline.payments import shipping_routes as order_shipping_routes
 from orderline.privacy import routes as personal_data
@@ -98,6 +99,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(webhook_routes.router)
     app.include_router(audit_routes.router)
     app.include_router(messaging_routes.router)
+    app.include_router(overview_routes.router)
     # A proof upload is a file: its own limit (plus room for a multipart form's headers).
     proof_upload = RouteLimit(re.compile(r"^/v1/orders/[^/]+/payment-proof$"),
                               settings.proof_upload_max_bytes + 64 * 1024, "file_too_large",

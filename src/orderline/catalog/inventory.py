@@ -175,3 +175,13 @@ async def reconcile_and_announce(runtime: Runtime) -> list[Drift]:
     return [_drift_of(r) for r in rows]
 
 
+
+
+async def low_stock(runtime: Runtime, principal: Principal, *,
+                    first: int) -> stock_store.LowStock:
+    """The business's stock levels at or below their SKU's low-stock threshold: how many,
+    and the ``first`` few (fewest free units first)."""
+    principal.require(Scope.READ)
+    async with runtime.db.read() as conn:
+        return await stock_store.low_stock(conn, principal.business_id,
+                                           now=runtime.clock.now(), first=first)

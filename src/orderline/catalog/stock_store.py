@@ -387,3 +387,42 @@ async def still_sold_of_order(conn: AsyncConnection, order_id: uuid.UUID) -> lis
             .having(net < 0))
     return [LevelDelta(r.stock_level_id, r.variant_id, r.location_id, -int(r.net))
             for r in await conn.execute(stmt)]
+
+
+@dataclass(frozen=True, slots=True)
+class LowStockLevel:
+    """A SKU at one location whose free units are at or below the SKU's threshold."""
+
+    sku: str
+    name: str
+    location: str
+    available: int
+    threshold: int
+
+
+@dataclass(frozen=True, slots=True)
+class LowStock:
+    count: int
+    first: list[LowStockLevel]
+
+
+async def low_stock(conn: AsyncConnection, business_id: uuid.UUID, *, now: datetime,
+                    first: int) -> LowStock:
+    """How many of the business's stock levels are low (free units, as every read counts
+    them, at or below the SKU's threshold; a SKU without a threshold is never low), and the
+    ``first`` of them, the fewest free units first."""
+    held = held_sum(now)
+    available = (levels.c.on_hand - held).label("available")
+    low = [levels.c.business_id == business_id, variants.c.low_stock_threshold.is_not(None),
+           levels.c.on_hand - held <= variants.c.low_stock_threshold]
+    joined = levels.join(variants, variants.c.id == levels.c.variant_id)
+    count = (await conn.execute(select(func.count()).select_from(joined).where(*low))
+             ).scalar_one()
+    stmt = (select(variants.c.sku, variants.c.name, locations.c.code.label("location"),
+                   available, variants.c.low_stock_threshold.label("threshold"))
+            .select_from(joined.join(locations, locations.c.id == levels.c.location_id))
+            .where(*low).order_by(available, variants.c.sku, locations.c.code).limit(first))
+    rows = [LowStockLevel(sku=r.sku, name=r.name, location=r.location,
+                          available=int(r.available), threshold=int(r.threshold))
+            for r in await conn.execute(stmt)]
+    return LowStock(count=int(count), first=rows)

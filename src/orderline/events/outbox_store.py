@@ -186,10 +186,14 @@ async def last_event_at(conn: AsyncConnection, aggregate_id: uuid.UUID,
     return latest
 
 
-async def backlog(conn: AsyncConnection) -> dict[str, Any]:
-    """Pending and dead counts and the oldest pending event's creation time."""
+async def backlog(conn: AsyncConnection, business_id: uuid.UUID | None = None
+                  ) -> dict[str, Any]:
+    """Pending and dead counts and the oldest pending event's creation time, of every
+    business or of one."""
     stmt = select(outbox.c.status, func.count(), func.min(outbox.c.created_at)).where(
         outbox.c.status.in_([PENDING, DEAD])).group_by(outbox.c.status)
+    if business_id is not None:
+        stmt = stmt.where(outbox.c.business_id == business_id)
     figures: dict[str, Any] = {"pending": 0, "dead": 0, "oldest_pending_at": None}
     for status, count, oldest in await conn.execute(stmt):
         figures[status] = int(count)

@@ -44,6 +44,10 @@ class OutboxEvent(Base):
               postgresql_where=text("status = 'pending'"),
               sqlite_where=text("status = 'pending'")),
         Index("ix_outbox_events_business_position", "business_id", "txid", "id"),
+        # One business's backlog (the overview): its pending and dead events only.
+        Index("ix_outbox_events_business_unfinished", "business_id", "status", "created_at",
+              postgresql_where=text("status IN ('pending', 'dead')"),
+              sqlite_where=text("status IN ('pending', 'dead')")),
         Index("ix_outbox_events_created", "created_at"),
     )
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)

@@ -21,6 +21,7 @@ from orderline.manual_payments.tables import (
     ProofFingerprint,
     VerificationAudit,
 )
+from orderline.orders.figures_store import WaitingOrder, WaitingOrders
 from orderline.orders.tables import Order
 
 proofs = table_of(PaymentProof)
@@ -167,6 +168,22 @@ async def pending_figures(conn: AsyncConnection, business_id: uuid.UUID) -> RowM
         proofs.c.business_id == business_id, proofs.c.status == PENDING)
     row: RowMapping = (await conn.execute(stmt)).mappings().one()
     return row
+
+
+async def orders_awaiting_verification(conn: AsyncConnection, business_id: uuid.UUID, *,
+                                       first: int) -> WaitingOrders:
+    """How many proofs wait for a person, and the orders of the ``first`` (the longest
+    waiting first): each order as its waiting lists show it, since its proof came."""
+    pending = [proofs.c.business_id == business_id, proofs.c.status == PENDING]
+    count = (await conn.execute(select(func.count()).select_from(proofs).where(*pending))
+             ).scalar_one()
+    stmt = (select(orders.c.id, orders.c.number, orders.c.status, orders.c.customer_name,
+                   orders.c.total, orders.c.currency, proofs.c.uploaded_at.label("since"),
+                   orders.c.payment_deadline.label("due_at"))
+            .select_from(proofs.join(orders, orders.c.id == proofs.c.order_id))
+            .where(*pending).order_by(proofs.c.uploaded_at, proofs.c.id).limit(first))
+    rows = [WaitingOrder.from_row(r) for r in (await conn.execute(stmt)).mappings()]
+    return WaitingOrders(count=int(count), first=rows)
 
 
 async def decided_since(conn: AsyncConnection, business_id: uuid.UUID, since: datetime,

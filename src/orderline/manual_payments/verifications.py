@@ -8,7 +8,8 @@ in the payments ledger (a ``manual`` intent, one ``collect`` movement; at most o
 intent per order by a unique key) and pays the order (its held stock becomes a sale) in the
 same transaction. Rejection tells the buyer why, through the outbox.
 
-Only keys with the ``verify`` scope see or act on the queue.
+Only keys with the ``verify`` scope see or act on the queue; the merchant's overview counts
+the waiting proofs and names their orders with ``read`` (``awaiting_verification``).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from orderline.manual_payments.review_rules import (
     queue_figures,
 )
 from orderline.orders import store as order_store
+from orderline.orders.figures_store import WaitingOrders
 from orderline.orders.rules import OrderStatus
 from orderline.orders.status import mark_paid
 from orderline.orders.store import OrderRow
@@ -89,6 +91,17 @@ async def proof_file(runtime: Runtime, principal: Principal,
     if row is None:
         raise NotFound("verification", proof_id)
     return await open_file(runtime, row, actor=principal.actor, key_id=principal.key_id)
+
+
+async def awaiting_verification(runtime: Runtime, principal: Principal, *,
+                                first: int) -> WaitingOrders:
+    """How many proofs wait for a person and the orders of the ``first`` few, for the
+    merchant's overview. Only ``read``: the count and the orders (which a read key sees
+    anyway) say nothing of the proofs themselves, which stay behind ``verify``."""
+    principal.require(Scope.READ)
+    async with runtime.db.read() as conn:
+        return await proof_store.orders_awaiting_verification(conn, principal.business_id,
+                                                              first=first)
 
 
 # --- deciding ---------------------------------------------------------------------------------

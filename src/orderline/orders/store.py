@@ -8,7 +8,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, func, insert, or_, select, tuple_, update
+from sqlalchemy import ColumnElement, and_, case, func, insert, or_, select, tuple_, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -400,12 +400,16 @@ async def list_orders(conn: AsyncConnection, business_id: uuid.UUID, f: OrderFil
     return [OrderRow.from_row(r) for r in (await conn.execute(stmt)).mappings()]
 
 
+def money_received() -> ColumnElement[bool]:
+    """Whether an order's money counts as revenue: a paid status, and for cash on delivery,
+    cash collected (a shipped cash order is not revenue until the courier brings the money)."""
+    return and_(orders.c.status.in_([s.value for s in REVENUE_STATUSES]),
+                or_(orders.c.payment_method != "cod", orders.c.paid_at.is_not(None)))
+
+
 async def stats(conn: AsyncConnection, business_id: uuid.UUID, *, created_from: datetime | None,
                 created_to: datetime | None) -> dict[str, Any]:
-    # Revenue is money received: a paid status, and for cash on delivery, cash collected
-    # (a shipped cash order is not revenue until the courier brings the money).
-    received = and_(orders.c.status.in_([s.value for s in REVENUE_STATUSES]),
-                    or_(orders.c.payment_method != "cod", orders.c.paid_at.is_not(None)))
+    received = money_received()
     revenue_case = case((received, orders.c.total), else_=0)
     paid_case = case((received, 1), else_=0)
     base = select().select_from(orders).where(orders.c.business_id == business_id)

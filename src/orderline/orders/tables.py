@@ -53,6 +53,8 @@ class Order(Base):
         UniqueConstraint("business_id", "number"),
         Index("ix_orders_business_created", "business_id", "created_at", "id"),
         Index("ix_orders_status_deadline", "status", "payment_deadline"),
+        # One business's orders in a status (the overview's waiting lists).
+        Index("ix_orders_business_status", "business_id", "status", "payment_deadline"),
         Index("ix_orders_customer", "customer_id"),
     )
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)

@@ -218,6 +218,14 @@ async def _audit(conn: AsyncConnection, principal: Principal, endpoint_id: uuid.
 
 # --- deliveries as the merchant sees them ----------------------------------------------------
 
+async def health(runtime: Runtime, principal: Principal) -> webhook_store.WebhookHealth:
+    """How the business's webhooks fare: endpoints failing or disabled, deliveries retrying
+    or dead (for the merchant's overview)."""
+    principal.require(Scope.READ)
+    async with runtime.db.read() as conn:
+        return await webhook_store.health(conn, principal.business_id)
+
+
 def _delivery_view(row: Mapping[Any, Any], tries: Sequence[Mapping[Any, Any]],
                    *, with_payload: bool = False) -> dict[str, Any]:
     view = {k: v for k, v in row.items() if k not in ("attempts", "body")}

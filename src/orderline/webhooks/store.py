@@ -10,10 +10,24 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, bindparam, delete, func, insert, select, true, tuple_, update
+from sqlalchemy import (
+    Select,
+    and_,
+    bindparam,
+    case,
+    delete,
+    false,
+    func,
+    insert,
+    select,
+    true,
+    tuple_,
+    update,
+)
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -289,3 +303,37 @@ async def prune_finished(conn: AsyncConnection, *, older_than: datetime,
                .limit(limit).scalar_subquery())
     result = await conn.execute(delete(deliveries).where(deliveries.c.id.in_(victims)))
     return int(result.rowcount)
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookHealth:
+    """The business's endpoints that fail (enabled, failing in a row now) or were disabled,
+    and its deliveries that wait for another try or died."""
+
+    endpoints: int
+    endpoints_failing: int
+    endpoints_disabled: int
+    deliveries_retrying: int
+    deliveries_dead: int
+
+
+async def health(conn: AsyncConnection, business_id: uuid.UUID) -> WebhookHealth:
+    """Two aggregate statements: the endpoints by state, and the deliveries retrying or dead
+    by status (through ``ix_webhook_deliveries_due``, whose status comes first: those are
+    few, and finished deliveries are pruned after their retention)."""
+    failing = and_(endpoints.c.enabled == true(), endpoints.c.consecutive_failures > 0)
+    ends = (await conn.execute(select(
+        func.count().label("endpoints"),
+        func.coalesce(func.sum(case((failing, 1), else_=0)), 0).label("failing"),
+        func.coalesce(func.sum(case((endpoints.c.enabled == false(), 1), else_=0)), 0)
+        .label("disabled"))
+        .where(endpoints.c.business_id == business_id))).one()
+    unfinished = (DeliveryStatus.RETRYING.value, DeliveryStatus.DEAD.value)
+    by_status = {r.status: int(r.n) for r in await conn.execute(
+        select(deliveries.c.status, func.count().label("n"))
+        .where(deliveries.c.business_id == business_id, deliveries.c.status.in_(unfinished))
+        .group_by(deliveries.c.status))}
+    return WebhookHealth(endpoints=int(ends.endpoints), endpoints_failing=int(ends.failing),
+                         endpoints_disabled=int(ends.disabled),
+                         deliveries_retrying=by_status.get(DeliveryStatus.RETRYING.value, 0),
+                         deliveries_dead=by_status.get(DeliveryStatus.DEAD.value, 0))

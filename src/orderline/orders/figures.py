@@ -1,0 +1,54 @@
+"""The merchant's figures of orders for the overview: sales by UTC day, channel and currency
+with the checkout funnel beside them, and the orders waiting for the merchant.
+
+Each use case is one read transaction of aggregate statements (``figures_store``); nothing
+here loops over orders.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from orderline.core.runtime import Runtime
+from orderline.orders import figures_store
+from orderline.orders.figures_store import SalesBucket, Waiting, WaitingOrders
+from orderline.orders.service import CHECKOUT_FUNNEL, ChannelFunnel
+from orderline.tenancy.rules import Principal, Scope
+
+
+@dataclass(frozen=True, slots=True)
+class SalesFigures:
+    """The orders created in a window, summed by UTC day, channel and currency, and the
+    checkout funnel of the window and of its last day (``today_funnel``) by channel."""
+
+    buckets: list[SalesBucket]
+    funnel: dict[str, ChannelFunnel]
+    today_funnel: dict[str, ChannelFunnel]
+
+
+async def sales(runtime: Runtime, principal: Principal, *, created_from: datetime,
+                today_from: datetime, created_to: datetime) -> SalesFigures:
+    """The orders created in ``[created_from, created_to)`` by day, channel and currency,
+    and the funnel of checkouts started in it and in ``[today_from, created_to)``."""
+    principal.require(Scope.READ)
+    funnel = runtime.get(CHECKOUT_FUNNEL)
+    async with runtime.db.read() as conn:
+        buckets = await figures_store.sales_buckets(
+            conn, principal.business_id, created_from=created_from, created_to=created_to)
+        in_period = await funnel(conn, principal.business_id, created_from, created_to)
+        today = await funnel(conn, principal.business_id, today_from, created_to)
+    return SalesFigures(buckets=buckets, funnel=in_period, today_funnel=today)
+
+
+async def waiting(runtime: Runtime, principal: Principal, *, due_before: datetime,
+                  first: int) -> dict[Waiting, WaitingOrders]:
+    """The orders waiting for the merchant, each kind counted with its ``first`` few: unpaid
+    with a deadline before ``due_before``, to ship, and cash to collect."""
+    principal.require(Scope.READ)
+    now = runtime.clock.now()
+    async with runtime.db.read() as conn:
+        return {kind: await figures_store.waiting_orders(conn, principal.business_id, kind,
+                                                         now=now, due_before=due_before,
+                                                         first=first)
+                for kind in Waiting}
