@@ -284,8 +284,10 @@ async def _change(runtime: Runtime, by: Principal, staff_id: uuid.UUID, *, actio
     now = runtime.clock.now()
 
     async def work(conn: AsyncConnection) -> MemberRow:
-        granter = await _granter(conn, by)
+        # The owners first, then the caller's own role: a caller demoted by a change that
+        # held these locks is seen as they are now.
         owners = await store.lock_active_owners(conn, by.business_id)
+        granter = await _granter(conn, by)
         before = await store.get_member(conn, by.business_id, staff_id, lock=True)
         if before is None:
             raise NotFound("staff_member", staff_id)
