@@ -28,12 +28,16 @@ class Role(StrEnum):
     VIEWER = "viewer"  # read-only
 
 
+def _scopes(*scopes: Scope) -> frozenset[str]:
+    return frozenset(s.value for s in scopes)  # plain strings, as an API key's are read
+
+
 ROLE_SCOPES: dict[Role, frozenset[str]] = {
-    Role.OWNER: frozenset({Scope.READ, Scope.WRITE, Scope.ADMIN, Scope.VERIFY}),
-    Role.ADMIN: frozenset({Scope.READ, Scope.WRITE, Scope.ADMIN, Scope.VERIFY}),
-    Role.OPERATIONS: frozenset({Scope.READ, Scope.WRITE}),
-    Role.VERIFIER: frozenset({Scope.VERIFY}),
-    Role.VIEWER: frozenset({Scope.READ}),
+    Role.OWNER: _scopes(Scope.READ, Scope.WRITE, Scope.ADMIN, Scope.VERIFY),
+    Role.ADMIN: _scopes(Scope.READ, Scope.WRITE, Scope.ADMIN, Scope.VERIFY),
+    Role.OPERATIONS: _scopes(Scope.READ, Scope.WRITE),
+    Role.VERIFIER: _scopes(Scope.VERIFY),
+    Role.VIEWER: _scopes(Scope.READ),
 }
 
 # The roles only an owner (or the operator) may give, take away, or act on.
