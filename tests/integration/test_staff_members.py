@@ -20,9 +20,11 @@ from orderline.core.errors import (
     ValidationFailed,
 )
 from orderline.core.runtime import Runtime
+from orderline.orders.service import order_history
 from orderline.staff import service as staff
 from orderline.tenancy import service as tenancy
 from tests.conftest import Merchant, new_merchant
+from tests.support.catalog import place, stock_sku
 from tests.support.staff import PASSWORD, join, logged_in, new_email, staff_runtime
 
 
@@ -196,3 +198,13 @@ async def test_a_staff_member_acts_through_every_existing_use_case(
     assert (await tenancy.get_business(rt, as_viewer))["id"] == merchant.principal.business_id
     with pytest.raises(Forbidden):
         await tenancy.update_settings(rt, as_viewer, alert_email="x@example.com")
+
+
+async def test_an_order_placed_by_a_staff_member_is_theirs_in_its_history(
+        rt: Runtime, merchant: Merchant) -> None:
+    clerk = await join(rt, merchant.principal.business_id, "operations")
+    _, as_clerk = await logged_in(rt, clerk)
+    await stock_sku(rt, merchant, "STAFF-TEE", 3)
+    order = await place(rt, Merchant(principal=as_clerk, key=""), ("STAFF-TEE", 1))
+    history = await order_history(rt, merchant.principal, order["id"])
+    assert [(e["action"], e["actor"]) for e in history] == [("created", f"staff:{clerk.row.id}")]
