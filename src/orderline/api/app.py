@@ -43,6 +43,7 @@ from orderline.payments import shipping_routes as order_shipping_routes
 from orderline.privacy import routes as personal_data
 from orderline.schema.migrate import upgrade_to_head
 from orderline.shipping import routes as shipping
+from orderline.staff import routes as staff_routes
 from orderline.tenancy import audit_routes
 from orderline.tenancy import routes as business
 from orderline.webhooks import routes as webhook_routes
@@ -100,6 +101,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(audit_routes.router)
     app.include_router(messaging_routes.router)
     app.include_router(overview_routes.router)
+    app.include_router(staff_routes.router)
     # A proof upload is a file: its own limit (plus room for a multipart form's headers).
     proof_upload = RouteLimit(re.compile(r"^/v1/orders/[^/]+/payment-proof$"),
                               settings.proof_upload_max_bytes + 64 * 1024, "file_too_large",

@@ -114,6 +114,15 @@ STATUS_BY_CODE: dict[str, int] = {
     "customer_has_open_orders": 409,
     "proof_file_deleted": 410,
     "proof_storage_unavailable": 503,
+    "login_failed": 401,
+    "second_factor_required": 401,
+    "too_many_login_attempts": 429,
+    "session_expired": 401,
+    "invitation_invalid": 404,
+    "invitation_expired": 410,
+    "role_not_allowed": 403,
+    "last_owner": 409,
+    "second_factor_invalid": 422,
     "internal_error": 500,
 }
 

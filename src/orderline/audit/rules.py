@@ -30,6 +30,8 @@ class EntityType(StrEnum):
     MANUAL_PAYMENT_SETTINGS = "manual_payment_settings"  # the proof settings
     PAYMENT_METHOD = "payment_method"  # a manual method: the account buyers pay into
     WEBHOOK_ENDPOINT = "webhook_endpoint"
+    STAFF_MEMBER = "staff_member"  # a person of the merchant console: role, status, 2FA
+    STAFF_INVITATION = "staff_invitation"
 
 
 class Action(StrEnum):
@@ -39,10 +41,17 @@ class Action(StrEnum):
     REVOKED = "revoked"
     ENABLED = "enabled"
     SECRET_ROTATED = "secret_rotated"
+    INVITED = "invited"
+    ROLE_CHANGED = "role_changed"
+    DISABLED = "disabled"
+    REMOVED = "removed"
+    SECOND_FACTOR_ENABLED = "second_factor_enabled"
+    SECOND_FACTOR_DISABLED = "second_factor_disabled"
 
 
 class Actor(Protocol):
-    """Who made a change: the calling API key (``tenancy.rules.Principal`` is one)."""
+    """Who made a change: the calling API key, or a staff member (``staff_id`` set; then no
+    key is recorded). ``tenancy.rules.Principal`` is one."""
 
     @property
     def business_id(self) -> uuid.UUID: ...
@@ -55,6 +64,9 @@ class Actor(Protocol):
 
     @property
     def key_name(self) -> str: ...
+
+    @property
+    def staff_id(self) -> uuid.UUID | None: ...
 
 
 def is_secret(field: str) -> bool:

@@ -27,6 +27,7 @@ class AuditEntryRow(StoredRow):
     actor_key_id: uuid.UUID | None
     actor_key_prefix: str | None
     actor_key_name: str | None
+    actor_staff_id: uuid.UUID | None
     before: dict[str, Any] | None
     after: dict[str, Any] | None
     created_at: datetime
@@ -37,6 +38,7 @@ class AuditFilter:
     entity_type: str | None = None
     entity_id: uuid.UUID | None = None
     actor_key_id: uuid.UUID | None = None
+    actor_staff_id: uuid.UUID | None = None
     created_from: datetime | None = None  # inclusive
     created_to: datetime | None = None  # exclusive
 
@@ -57,6 +59,8 @@ async def list_entries(conn: AsyncConnection, business_id: uuid.UUID, f: AuditFi
         stmt = stmt.where(entries.c.entity_id == f.entity_id)
     if f.actor_key_id is not None:
         stmt = stmt.where(entries.c.actor_key_id == f.actor_key_id)
+    if f.actor_staff_id is not None:
+        stmt = stmt.where(entries.c.actor_staff_id == f.actor_staff_id)
     if f.created_from is not None:
         stmt = stmt.where(entries.c.created_at >= f.created_from)
     if f.created_to is not None:

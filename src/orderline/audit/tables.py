@@ -15,7 +15,8 @@ from orderline.core.db.types import UTCDateTime
 
 class AuditEntry(Base):
     """One change of a merchant setting or credential. The actor is the API key that made it
-    (id, prefix and name as they were; null for the operator's CLI). ``before`` and ``after``
+    (id, prefix and name as they were), or a staff member (``actor_staff_id``); both null for
+    the operator's CLI. ``before`` and ``after``
     hold the changed fields in JSON, secrets redacted; ``before`` is null for a creation,
     ``after`` for a deletion."""
 
@@ -30,6 +31,8 @@ class AuditEntry(Base):
     actor_key_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
     actor_key_prefix: Mapped[str | None] = mapped_column(String(16), nullable=True)
     actor_key_name: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    # A staff member of the console (orderline.staff) made the change; no key then.
+    actor_staff_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
     before: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True),
                                                            nullable=True)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True),

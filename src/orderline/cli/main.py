@@ -15,6 +15,7 @@ from typing import Annotated, NoReturn, TypeVar
 import typer
 from pydantic import ValidationError
 
+from orderline.cli.staff import staff_app
 from orderline.core.config import Settings
 from orderline.core.logs import configure_logging
 from orderline.core.runtime import Runtime
@@ -37,6 +38,7 @@ app.add_typer(payments_app, name="payments")
 proofs_app = typer.Typer(help="Payment proof files: master key rotation and retention.",
                          no_args_is_help=True)
 app.add_typer(proofs_app, name="proofs")
+app.add_typer(staff_app, name="staff")
 
 DatabaseOpt = Annotated[str | None, typer.Option(
     "--database-url", envvar="ORDERLINE_DATABASE_URL",

@@ -210,6 +210,32 @@ class Settings(BaseSettings):
     proof_retention_interval_seconds: float = Field(
         default=3600.0,
         description="How often the worker deletes proof files past their retention.")
+    # Staff of the merchant console (orderline.staff): sessions, invitations, login limits.
+    console_base_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="The merchant console's public base URL; invitation links are "
+        "{it}/console/invitations/{token}.")
+    staff_session_idle_hours: float = Field(
+        default=12.0,
+        description="A console session not used for this long ends (log in again).")
+    staff_session_absolute_days: float = Field(
+        default=14.0,
+        description="A console session ends this long after its login, however much it is "
+        "used.")
+    staff_invitation_hours: float = Field(
+        default=72.0, description="How long a staff invitation link can be used.")
+    staff_login_failures_per_email: int = Field(
+        default=5,
+        description="Failed console logins for one email before it is locked for "
+        "staff_login_lockout_minutes.")
+    staff_login_failures_per_ip: int = Field(
+        default=20,
+        description="Failed console logins from one client address before it is locked for "
+        "staff_login_lockout_minutes.")
+    staff_login_lockout_minutes: int = Field(
+        default=15,
+        description="The window over which failed console logins are counted, and so how "
+        "long a lockout lasts at most.")
     log_level: str = Field(default="INFO", description="Level of the JSON logs.")
     embedded_worker: bool = Field(
         default=False,

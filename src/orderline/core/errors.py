@@ -546,3 +546,64 @@ class ProofStorageUnavailable(DomainError):
     """The proof store did not answer; nothing was changed. Retry later."""
 
     code = "proof_storage_unavailable"
+
+
+# Staff: accounts, invitations, sessions (the merchant console).
+
+
+class LoginFailed(DomainError):
+    """The email or password is not right (the same answer for an unknown email, a wrong
+    password, a disabled account and a wrong second-factor code)."""
+
+    code = "login_failed"
+
+
+class SecondFactorRequired(DomainError):
+    """The account has a second factor (an authenticator app): send its current code too."""
+
+    code = "second_factor_required"
+
+
+class TooManyLoginAttempts(DomainError):
+    """Too many failed logins for this email or from this address;
+    ``details.retry_after_seconds`` says when to try again."""
+
+    code = "too_many_login_attempts"
+
+
+class SessionExpired(DomainError):
+    """The console session is unknown, logged out, idle for too long or past its absolute
+    lifetime: log in again."""
+
+    code = "session_expired"
+
+
+class InvitationInvalid(DomainError):
+    """The invitation link is unknown, already used or revoked: ask for a new one."""
+
+    code = "invitation_invalid"
+
+
+class InvitationExpired(DomainError):
+    """The invitation link is past its expiry: ask for a new one."""
+
+    code = "invitation_expired"
+
+
+class RoleNotAllowed(DomainError):
+    """The caller may not grant this role or manage this staff member (nobody grants a role
+    above their own; only an owner makes or manages owners and admins)."""
+
+    code = "role_not_allowed"
+
+
+class LastOwner(DomainError):
+    """The business's last active owner cannot be removed, disabled or demoted."""
+
+    code = "last_owner"
+
+
+class SecondFactorInvalid(DomainError):
+    """The authenticator code is wrong, or was already used."""
+
+    code = "second_factor_invalid"

@@ -38,6 +38,11 @@ class Limiter(Protocol):
         """Count one hit against ``limit`` per ``window_seconds``; refuse past it."""
         ...
 
+    async def peek(self, key: str, *, limit: int, window_seconds: int) -> RateDecision:
+        """Whether one more hit would be allowed now, without counting one (a lockout that
+        counts only failures asks this before each attempt)."""
+        ...
+
     async def guard(self, key: str, *, ttl_seconds: float) -> Guard | None:
         """Take the guard named ``key`` unless someone holds it; it lapses after the TTL
         (a crashed holder never blocks for longer)."""
@@ -70,6 +75,13 @@ class MemoryLimiter:
     async def hit(self, key: str, *, limit: int, window_seconds: int) -> RateDecision:
         item = RateLimitItemPerSecond(limit, window_seconds)
         if self._limiter.hit(item, "orderline", key):
+            return RateDecision(True)
+        return RateDecision(False, _retry_after(
+            self._limiter.get_window_stats(item, "orderline", key).reset_time))
+
+    async def peek(self, key: str, *, limit: int, window_seconds: int) -> RateDecision:
+        item = RateLimitItemPerSecond(limit, window_seconds)
+        if self._limiter.test(item, "orderline", key):
             return RateDecision(True)
         return RateDecision(False, _retry_after(
             self._limiter.get_window_stats(item, "orderline", key).reset_time))
@@ -116,6 +128,13 @@ class RedisLimiter:
     async def hit(self, key: str, *, limit: int, window_seconds: int) -> RateDecision:
         item = RateLimitItemPerSecond(limit, window_seconds)
         if await self._limiter.hit(item, "orderline", key):
+            return RateDecision(True)
+        stats = await self._limiter.get_window_stats(item, "orderline", key)
+        return RateDecision(False, _retry_after(stats.reset_time))
+
+    async def peek(self, key: str, *, limit: int, window_seconds: int) -> RateDecision:
+        item = RateLimitItemPerSecond(limit, window_seconds)
+        if await self._limiter.test(item, "orderline", key):
             return RateDecision(True)
         stats = await self._limiter.get_window_stats(item, "orderline", key)
         return RateDecision(False, _retry_after(stats.reset_time))

@@ -20,6 +20,7 @@ from orderline.notifications import tables as notification_tables
 from orderline.orders import tables as order_tables
 from orderline.payments import tables as payment_tables
 from orderline.shipping import tables as shipping_tables
+from orderline.staff import tables as staff_tables
 from orderline.tenancy import tables as tenancy_tables
 from orderline.webhooks import tables as webhook_tables
 
@@ -27,6 +28,6 @@ CAPABILITY_TABLES = (tenancy_tables, catalog_tables, order_tables, event_tables,
                      notification_tables, shipping_tables, coupon_tables, checkout_tables,
                      idempotency_tables,
                      payment_tables, cod_tables, manual_payment_tables,
-                     audit_tables)
+                     audit_tables, staff_tables)
 
 metadata: MetaData = Base.metadata

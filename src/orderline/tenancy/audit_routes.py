@@ -24,17 +24,20 @@ async def audit_log(
     entity_type: EntityType | None = None,
     entity_id: uuid.UUID | None = None,
     actor_key_id: uuid.UUID | None = None,
+    staff_id: uuid.UUID | None = None,
     created_from: Annotated[AwareDatetime | None, Query(alias="from")] = None,
     created_to: Annotated[AwareDatetime | None, Query(alias="to")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> dict[str, Any]:
     """Who changed the payment methods, API keys, cash-on-delivery policy, webhook endpoints,
-    manual-payment settings and business settings, with which key, when, and the changed
+    manual-payment settings, business settings and staff, with which key (or by which staff
+    member: ``staff_id`` filters by one), when, and the changed
     values before and after (secrets redacted). Newest first; ``from`` inclusive, ``to``
     exclusive; the admin scope."""
     f = AuditFilter(entity_type=entity_type.value if entity_type else None, entity_id=entity_id,
-                    actor_key_id=actor_key_id, created_from=created_from,
+                    actor_key_id=actor_key_id, actor_staff_id=staff_id,
+                    created_from=created_from,
                     created_to=created_to)
     rows = await read_audit_log(runtime, principal, f, limit=limit + 1,
                                 before=decode_cursor(cursor))

@@ -42,9 +42,19 @@ def display_prefix(key: str) -> str:
     return key[:11]
 
 
+STAFF_KEY_PREFIX = "staff"
+
+
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """Who is calling: a business, through one API key with some scopes."""
+    """Who is calling: a business, through one API key with some scopes, or one of its staff
+    members logged in to the console (``staff_id`` set; ``orderline.staff.service.principal_for``
+    builds it with the scopes of their role).
+
+    For a staff member ``key_id`` is their staff id (each person is their own "key": what is
+    keyed or recorded by key id, such as a proof's ``decided_key_id``, is then per person and
+    never matches an API key's id), ``key_prefix`` is ``"staff"`` and ``key_name`` their name;
+    ``actor`` is ``staff:<id>``, and the audit log records ``actor_staff_id`` instead of a key."""
 
     business_id: uuid.UUID
     key_id: uuid.UUID
@@ -53,16 +63,20 @@ class Principal:
     currency: str
     reservation_ttl_seconds: int
     key_name: str = ""  # as the key was named when it was issued (the audit log's actor)
+    staff_id: uuid.UUID | None = None  # a staff member's session, not an API key
 
     @property
     def actor(self) -> str:
+        if self.staff_id is not None:
+            return f"staff:{self.staff_id}"
         return f"api_key:{self.key_prefix}"
 
     def require(self, scope: Scope) -> None:
         """``write`` includes ``read``: whoever may change a thing may read it back (and a
         write answers with the changed object, so it must never commit and then refuse)."""
         if scope not in self.scopes and not (scope == Scope.READ and Scope.WRITE in self.scopes):
-            raise Forbidden(f"This API key lacks the '{scope}' scope.",
+            who = "Your staff role" if self.staff_id is not None else "This API key"
+            raise Forbidden(f"{who} lacks the '{scope}' scope.",
                             details={"required_scope": str(scope),
                                      "key_scopes": sorted(self.scopes)})
 

@@ -121,9 +121,10 @@ class IssuedApiKey(BaseModel):
 
 
 class AuditEntryOut(BaseModel):
-    """One change: what (entity type, id, action), who (the API key's id, prefix and name;
-    null for the operator's CLI), when, and the changed fields before and after (a creation
-    has no before, a deletion no after; secrets read "[redacted]")."""
+    """One change: what (entity type, id, action), who (the API key's id, prefix and name,
+    or the staff member's id; all null for the operator's CLI), when, and the changed fields
+    before and after (a creation has no before, a deletion no after; secrets read
+    "[redacted]")."""
 
     id: uuid.UUID
     entity_type: str
@@ -132,6 +133,7 @@ class AuditEntryOut(BaseModel):
     actor_key_id: uuid.UUID | None
     actor_key_prefix: str | None
     actor_key_name: str | None
+    actor_staff_id: uuid.UUID | None
     before: dict[str, Any] | None
     after: dict[str, Any] | None
     created_at: datetime
