@@ -10,8 +10,7 @@ a CSP violation or an uncaught error in the page fails it. Screenshots of each s
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -20,8 +19,12 @@ from fastapi import FastAPI, HTTPException
 from orderline.api.app import create_app
 from orderline.core.runtime import Runtime
 from orderline.web.rules import CONTENT_SECURITY_POLICY, IMMUTABLE
-from tests.support.browser import PHONE, Browsing, browser_fixture  # noqa: F401 (browser)
-from tests.support.servers import running_server
+from tests.support.browser import (  # noqa: F401 (the fixtures browser and pages_server)
+    PHONE,
+    Browsing,
+    browser_fixture,
+    pages_server_fixture,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -29,10 +32,9 @@ HTML = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0
 
 
 @pytest.fixture(scope="module")
-def server(database_url: str, shared_db: Any) -> Iterator[str]:
-    """An ``orderline serve`` process on this backend (``shared_db`` migrates it first)."""
-    with running_server(database_url) as base:
-        yield base
+def server(pages_server: str) -> str:
+    """An ``orderline serve`` process on this backend."""
+    return pages_server
 
 
 def _assets(html: str) -> list[str]:

@@ -181,6 +181,16 @@ def _guard(opened: BrowserPage) -> None:
     page.on("pageerror", lambda error: opened.problems.append(f"uncaught error: {error}"))
 
 
+@pytest.fixture(name="pages_server", scope="module")
+def pages_server_fixture(database_url: str, shared_db: Any) -> Iterator[str]:
+    """An ``orderline serve`` process on the test's database (``shared_db`` migrates it first),
+    once per module and backend: its base URL. Import ``pages_server_fixture`` to use it."""
+    from tests.support.servers import running_server
+
+    with running_server(database_url) as base:
+        yield base
+
+
 @pytest.fixture(name="browser")
 def browser_fixture(request: pytest.FixtureRequest) -> Iterator[Browsing]:
     """Chromium for this test; on teardown every page it opened must have kept the guard.
