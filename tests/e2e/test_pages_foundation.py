@@ -18,6 +18,7 @@ from fastapi import FastAPI, HTTPException
 
 from orderline.api.app import create_app
 from orderline.core.runtime import Runtime
+from orderline.web.assets import static_url
 from orderline.web.rules import CONTENT_SECURITY_POLICY, IMMUTABLE
 from tests.support.browser import (  # noqa: F401 (the fixtures browser and pages_server)
     PHONE,
@@ -284,3 +285,26 @@ def test_the_browser_guard_catches_a_csp_violation_and_a_request_leaving_the_mac
     page.wait_for_problem("CSP violation in the console", "style-src")
     page.wait_for_problem("non-local host", "cdn.example.com")
     page.problems.clear()  # caught on purpose: the teardown's guard is for the real tests
+
+
+def test_the_vendored_chart_library_draws_under_the_pages_policy(
+        server: str, browser: Browsing) -> None:
+    """uPlot (for the console's charts) works with no inline style: loaded as files of this
+    origin into a page with the pages' CSP, it draws a chart and breaks no rule."""
+    page = browser.open(server, viewport=PHONE)
+    page.goto("/")
+    page.page.add_style_tag(url=static_url("vendor/uplot/uPlot.min.css"))
+    page.page.add_script_tag(url=static_url("vendor/uplot/uPlot.iife.min.js"))
+    page.page.evaluate("""() => {
+        const main = document.getElementById('main');
+        const holder = document.createElement('div');
+        holder.id = 'chart';
+        main.prepend(holder);
+        new window.uPlot({title: 'Orders per day', width: 340, height: 200,
+                          series: [{}, {label: 'Orders', stroke: '#1d4ed8'}]},
+                         [[1, 2, 3, 4, 5], [3, 1, 4, 1, 5]], holder);
+    }""")
+    assert page.page.locator("#chart canvas").count() == 1
+    assert page.page.locator("#chart .u-title").inner_text() == "Orders per day"
+    page.screenshot("uplot-chart", full_page=False)
+    page.assert_clean()
