@@ -46,6 +46,9 @@ from orderline.shipping import routes as shipping
 from orderline.staff import routes as staff_routes
 from orderline.tenancy import audit_routes
 from orderline.tenancy import routes as business
+from orderline.web.errors import PageErrors
+from orderline.web.install import install_pages
+from orderline.web.security import PageSecurityHeaders
 from orderline.webhooks import routes as webhook_routes
 from orderline.wiring import build_runtime, start_metrics_at_zero
 from orderline.worker import loop as worker
@@ -81,7 +84,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
     configure_logging(settings.log_level)
     start_metrics_at_zero()
+    # /docs and /redoc are the pages' own (orderline.web): vendored files, no CDN.
     app = FastAPI(title="Orderline", version=__version__, lifespan=lifespan,
+                  docs_url=None, redoc_url=None,
                   description="Orders, inventory and reservations that never oversell. "
                               "Authenticate with `Authorization: Bearer <API key>`.")
     install_error_handlers(app)
@@ -102,11 +107,14 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(messaging_routes.router)
     app.include_router(overview_routes.router)
     app.include_router(staff_routes.router)
+    install_pages(app)  # /, /docs, /redoc, /static; HTML error pages for browsers
     # A proof upload is a file: its own limit (plus room for a multipart form's headers).
     proof_upload = RouteLimit(re.compile(r"^/v1/orders/[^/]+/payment-proof$"),
                               settings.proof_upload_max_bytes + 64 * 1024, "file_too_large",
                               "Payment proof files are")
-    app.add_middleware(UnexpectedErrors)  # innermost: answers any error the routes raise
+    app.add_middleware(PageErrors)  # innermost: a page's unexpected error is the HTML 500 page
+    app.add_middleware(UnexpectedErrors)  # answers any other error the routes raise
+    app.add_middleware(PageSecurityHeaders)  # CSP and the rest on every HTML answer
     app.add_middleware(ControlCharacters)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, routes=[proof_upload])
     app.add_middleware(RequestIds)

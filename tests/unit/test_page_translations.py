@@ -1,0 +1,60 @@
+"""Every message in the templates has its Bahasa Indonesia translation, and the catalog is one
+the runtime can use (compiled on load from the .po, no .mo to keep in step)."""
+
+from __future__ import annotations
+
+from babel.messages.extract import extract_from_dir
+from babel.messages.pofile import read_po
+
+from orderline.web.rules import SUPPORTED_LOCALES
+from orderline.web.templating import JINJA_EXTENSIONS, TEMPLATES_DIR, environment
+from orderline.web.translations import catalog_file, translations_for
+
+# The same map as src/orderline/web/babel.cfg, which pybabel extract reads.
+METHOD_MAP = [("**.html", "jinja2")]
+OPTIONS = {"**.html": {"extensions": ",".join(JINJA_EXTENSIONS), "trimmed": "true"}}
+
+
+def _template_messages() -> set[str]:
+    messages = set()
+    for _file, _line, message, _comments, _context in extract_from_dir(
+            str(TEMPLATES_DIR), METHOD_MAP, OPTIONS):
+        messages.add(message if isinstance(message, str) else message[0])
+    return messages
+
+
+def test_the_templates_have_messages_to_translate() -> None:
+    assert "Skip to main content" in _template_messages()
+
+
+def test_every_template_message_has_an_indonesian_translation() -> None:
+    for locale in (loc for loc in SUPPORTED_LOCALES if loc != "en"):
+        with catalog_file(locale).open("rb") as po:
+            catalog = read_po(po, locale=locale)
+        untranslated = sorted(
+            message for message in _template_messages()
+            if message not in catalog or not catalog[message].string
+            or catalog[message].fuzzy)
+        assert not untranslated, (
+            f"{locale}: no translation for {untranslated} (docs/guides/pages.md: "
+            "pybabel extract, pybabel update, then translate)")
+
+
+def test_the_indonesian_catalog_keeps_every_placeholder() -> None:
+    with catalog_file("id").open("rb") as po:
+        catalog = read_po(po, locale="id")
+    problems = [(message.id, [str(e) for e in errors]) for message, errors in catalog.check()]
+    assert not problems, problems
+
+
+def test_a_page_renders_in_indonesian_from_the_catalog() -> None:
+    assert translations_for("id").gettext("Skip to main content") == "Langsung ke konten utama"
+    html = environment("id").get_template("error.html").render(
+        locale="id", shop_name=None, errors=[], flashes=[], current_path="/x", status=500,
+        request_id="<req-1>")
+    assert "Terjadi kesalahan" in html
+    assert "<code>&lt;req-1&gt;</code>" in html  # the placeholder is escaped, the markup kept
+
+
+def test_english_is_the_templates_own_text() -> None:
+    assert translations_for("en").gettext("Skip to main content") == "Skip to main content"
