@@ -30,6 +30,8 @@ class EntityType(StrEnum):
     MANUAL_PAYMENT_SETTINGS = "manual_payment_settings"  # the proof settings
     PAYMENT_METHOD = "payment_method"  # a manual method: the account buyers pay into
     WEBHOOK_ENDPOINT = "webhook_endpoint"
+    PRODUCT = "product"  # its name and description, archiving
+    VARIANT = "variant"  # its name, price, threshold, weight, archiving
 
 
 class Action(StrEnum):
@@ -39,6 +41,8 @@ class Action(StrEnum):
     REVOKED = "revoked"
     ENABLED = "enabled"
     SECRET_ROTATED = "secret_rotated"
+    ARCHIVED = "archived"
+    UNARCHIVED = "unarchived"
 
 
 class Actor(Protocol):
