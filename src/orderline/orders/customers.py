@@ -31,7 +31,7 @@ def _record(row: RowMapping, spend: list[CustomerSpend]) -> dict[str, Any]:
             "orders_placed": sum(s.orders for s in spend),
             "orders_paid": sum(s.paid_orders for s in spend),
             "spent": [{"currency": s.currency, "amount": s.spent, "orders": s.paid_orders}
-                      for s in spend],
+                      for s in spend if s.paid_orders],
             "last_order_at": last}
 
 

@@ -269,7 +269,8 @@ class CustomerRecord(StoredCustomer):
 
     orders_placed: int = Field(description="orders placed, whatever became of them")
     orders_paid: int = Field(description="orders whose money came in")
-    spent: list[CustomerSpent] = Field(description="money received, per currency")
+    spent: list[CustomerSpent] = Field(description="money received, per currency (only the "
+                                                   "currencies with some)")
     last_order_at: datetime | None
 
 
