@@ -181,6 +181,9 @@ async def test_a_cart_whose_line_was_archived_cannot_start_a_checkout(
 
     ok(await client.post(f"/v1/products/{product_id}/archive", headers=merchant.headers))
 
+    shown = ok(await client.get(f"/v1/carts/{cart.id}", headers=cart.headers))
+    assert [(line["sku"], line["archived"]) for line in shown["lines"]] == [
+        ("TEE", True), ("CAP", False)]
     response = await start_checkout(client, cart, expect=409)
     assert error_of(response, 409, "variant_archived") == {"archived_skus": ["TEE"]}
     assert await levels(client, merchant, "TEE") == (5, 0, 5)  # nothing held

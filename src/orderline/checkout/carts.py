@@ -139,7 +139,8 @@ async def _view(conn: AsyncConnection, business_id: uuid.UUID, cart: CartRow,
     lines = [{"sku": r.sku, "name": r.name, "product_id": r.product_id,
               "quantity": r.quantity, "unit_price": r.price_minor,
               "line_total": line_total(r.price_minor, r.quantity),
-              "available": r.available, "in_stock": r.available >= r.quantity} for r in rows]
+              "available": r.available, "in_stock": r.available >= r.quantity,
+              "archived": r.archived} for r in rows]
     preview = price(PricingInput(currency=cart.currency, lines=tuple(
         PriceLine(sku=r.sku, product_id=str(r.product_id), unit_price=r.price_minor,
                   quantity=r.quantity, weight_grams=r.weight_grams) for r in rows)))
