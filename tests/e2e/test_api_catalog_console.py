@@ -21,7 +21,7 @@ from tests.e2e.conftest import (
 )
 from tests.e2e.test_api_scopes import key_with
 from tests.e2e.test_patch_nulls import refused_field
-from tests.support.checkout import new_cart, open_shop, start_checkout
+from tests.support.checkout import confirm, new_cart, open_shop, start_checkout
 
 
 async def audit_of(client: httpx.AsyncClient, merchant: Merchant, entity_type: str,
@@ -399,3 +399,17 @@ async def test_a_skus_ledger_is_read_alone_in_pages_newest_first(
              404, "not_found")
     error_of(await client.get("/v1/inventory/movements", headers=h, params={"before_id": -1}),
              422, "validation_error")
+
+
+async def test_a_checkout_started_before_the_archive_can_still_be_confirmed(
+        client: httpx.AsyncClient, merchant: Merchant) -> None:
+    await open_shop(client, merchant, products={"CAP": (500, 5)})
+    cart = await new_cart(client, merchant, ("CAP", 2))
+    checkout = await start_checkout(client, cart)
+    ok(await client.post("/v1/variants/CAP/archive", headers=merchant.headers))
+
+    order = ok(await confirm(client, cart, checkout), 201)
+
+    assert [(line["sku"], line["quantity"]) for line in order["lines"]] == [("CAP", 2)]
+    assert await levels(client, merchant, "CAP") == (5, 2, 3)
+    assert await balanced(client, merchant)
