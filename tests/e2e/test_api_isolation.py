@@ -166,6 +166,13 @@ TARGETED: dict[str, tuple[str, str, dict[str, Any] | None]] = {
     "add_variants": ("POST", "/v1/products/{product}/variants",
                      {"variants": [{"sku": "INTRUDER", "name": "Intruder", "price": 1}]}),
     "update_variant": ("PATCH", "/v1/variants/{sku}", {"price": 1, "name": "Cheap"}),
+    "update_product": ("PATCH", "/v1/products/{product}", {"name": "Hijacked"}),
+    "archive_product": ("POST", "/v1/products/{product}/archive", None),
+    "unarchive_product": ("POST", "/v1/products/{product}/unarchive", None),
+    "archive_variant": ("POST", "/v1/variants/{sku}/archive", None),
+    "unarchive_variant": ("POST", "/v1/variants/{sku}/unarchive", None),
+    "sku_movements": ("GET", "/v1/inventory/movements?sku={sku}", None),
+    "customer_orders": ("GET", "/v1/customers/{customer}/orders", None),
     "stock_of": ("GET", "/v1/inventory/{sku}", None),
     "adjust_stock": ("POST", "/v1/inventory/adjustments",
                      {"sku": "{sku}", "delta": -5, "reason": "damage"}),
@@ -231,9 +238,11 @@ async def test_another_business_cannot_order_a_sku_channel_or_location_it_does_n
 
 
 LISTS = ["/v1/orders", "/v1/orders?customer_id={customer}", "/v1/orders?channel=a-only-channel",
-         "/v1/orders/stats", "/v1/products", "/v1/inventory", "/v1/inventory/movements",
-         "/v1/inventory/movements?sku=A-ONLY",
-         "/v1/customers", "/v1/customers?phone=%2B1 555 0001", "/v1/channels",
+         "/v1/orders/stats", "/v1/products", "/v1/products?include_archived=true&q=mug",
+         "/v1/inventory", "/v1/inventory?include_archived=true&low_stock=false&location=main",
+         "/v1/inventory/movements",
+         "/v1/customers", "/v1/customers?phone=%2B1 555 0001", "/v1/customers?q=555",
+         "/v1/channels",
          "/v1/locations", "/v1/api-keys", "/v1/webhooks", "/v1/payment-methods",
          "/v1/verifications?status=all", "/v1/business/manual-payments"]
 

@@ -48,7 +48,7 @@ def test_cart_lines_are_read_with_exactly_the_columns_of_their_statement() -> No
     ids = (uuid.uuid4(), uuid.uuid4(), uuid.uuid4())
     selected = [c.name for c in cart_store._lines_at(*ids).selected_columns]
     assert [f.name for f in fields(PricedCartLine)] == selected
-    assert [f.name for f in fields(AvailableCartLine)] == [*selected, "available"]
+    assert [f.name for f in fields(AvailableCartLine)] == [*selected, "available", "archived"]
 
 
 def test_an_idempotency_key_row_has_every_column_of_idempotency_keys() -> None:

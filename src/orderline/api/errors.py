@@ -42,6 +42,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "payload_too_large": 413,
     "unsupported_media_type": 415,
     "unknown_sku": 422,
+    "variant_archived": 409,
     "unknown_channel": 422,
     "amount_mismatch": 422,
     "invalid_webhook_url": 422,

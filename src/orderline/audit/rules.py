@@ -32,6 +32,8 @@ class EntityType(StrEnum):
     WEBHOOK_ENDPOINT = "webhook_endpoint"
     STAFF_MEMBER = "staff_member"  # a person of the merchant console: role, status, 2FA
     STAFF_INVITATION = "staff_invitation"
+    PRODUCT = "product"  # its name and description, archiving
+    VARIANT = "variant"  # its name, price, threshold, weight, archiving
 
 
 class Action(StrEnum):
@@ -47,6 +49,8 @@ class Action(StrEnum):
     REMOVED = "removed"
     SECOND_FACTOR_ENABLED = "second_factor_enabled"
     SECOND_FACTOR_DISABLED = "second_factor_disabled"
+    ARCHIVED = "archived"
+    UNARCHIVED = "unarchived"
 
 
 class Actor(Protocol):

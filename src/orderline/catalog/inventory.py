@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orderline.catalog import stock_store
 from orderline.catalog import store as catalog_store
-from orderline.catalog.rules import MANUAL_REASONS, Drift, MovementReason
+from orderline.catalog.rules import MANUAL_REASONS, Drift, MovementReason, whole_skus_page
 from orderline.catalog.stock_events import announce_expired, announce_if_low
 from orderline.core.errors import InsufficientStock, NotFound, ValidationFailed
 from orderline.core.runtime import Runtime
@@ -47,15 +47,32 @@ async def _stock_view(conn: AsyncConnection, business_id: uuid.UUID, sku: str,
 
 
 async def list_stock(runtime: Runtime, principal: Principal, *, limit: int,
-                     after_sku: str | None) -> list[dict[str, Any]]:
+                     after_sku: str | None, location: str | None = None,
+                     low_stock: bool | None = None,
+                     include_archived: bool = False) -> tuple[list[dict[str, Any]], str | None]:
+    """Stock per SKU and location, by SKU, in pages that end where a SKU ends: one location
+    (by its code), only SKUs at or below their low-stock threshold (``low_stock=True``) or
+    only those above it, archived SKUs only with ``include_archived``. Returns the page and
+    the SKU to page after (None on the last page)."""
     principal.require(Scope.READ)
     async with runtime.db.read() as conn:
-        rows = await stock_store.level_views(conn, business_id=principal.business_id,
-                                             now=runtime.clock.now(), limit=limit,
-                                             after_sku=after_sku)
+        location_id = None
+        if location is not None:
+            loc = await catalog_store.find_location(conn, principal.business_id, location)
+            if loc is None:
+                raise NotFound("location", location)
+            location_id = loc["id"]
+        rows = await stock_store.level_views(
+            conn, business_id=principal.business_id, now=runtime.clock.now(), limit=limit + 1,
+            after_sku=after_sku, where=stock_store.StockFilter(
+                location_id=location_id, low_stock=low_stock,
+                include_archived=include_archived))
+    page, next_after = whole_skus_page(rows, limit, lambda r: str(r["sku"]))
     return [{**dict(r), "reserved": int(r["reserved"]), "available": int(r["available"]),
              "low_stock": r["low_stock_threshold"] is not None
-             and int(r["available"]) <= r["low_stock_threshold"]} for r in rows]
+             and int(r["available"]) <= r["low_stock_threshold"],
+             "archived": r["archived_at"] is not None
+             or r["product_archived_at"] is not None} for r in page], next_after
 
 
 async def adjust_stock(runtime: Runtime, principal: Principal, *, sku: str,
@@ -121,8 +138,12 @@ async def adjust_stock(runtime: Runtime, principal: Principal, *, sku: str,
 
 async def list_movements(runtime: Runtime, principal: Principal, *, sku: str | None,
                          before_id: int | None, limit: int) -> list[dict[str, Any]]:
+    """The ledger, newest first, of the business or of one SKU (404 for a SKU it lacks)."""
     principal.require(Scope.READ)
     async with runtime.db.read() as conn:
+        if sku is not None and await catalog_store.get_variant_by_sku(
+                conn, principal.business_id, sku) is None:
+            raise NotFound("variant", sku)
         rows = await stock_store.movement_rows(conn, business_id=principal.business_id, sku=sku,
                                                before_id=before_id, limit=limit)
     return [dict(r) for r in rows]

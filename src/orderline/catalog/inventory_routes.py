@@ -24,12 +24,22 @@ from orderline.tenancy.rules import Scope
 router = APIRouter(prefix="/v1/inventory", tags=["inventory"])
 
 
-@router.get("", response_model=StockPage, responses=refusals(401, 403))
-async def list_stock(runtime: RuntimeDep, principal: PrincipalDep,
-                     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-                     after_sku: str | None = None) -> dict[str, Any]:
-    rows = await inventory.list_stock(runtime, principal, limit=limit, after_sku=after_sku)
-    return {"data": rows, "next_after_sku": rows[-1]["sku"] if len(rows) == limit else None}
+@router.get("", response_model=StockPage, responses=refusals(401, 403, 404))
+async def list_stock(
+    runtime: RuntimeDep, principal: PrincipalDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    after_sku: Annotated[str | None, Query(max_length=100)] = None,
+    location: Annotated[str | None, Query(max_length=40, description="a location's code")] = None,
+    low_stock: Annotated[bool | None, Query(
+        description="true: only SKUs at or below their low-stock threshold; false: the "
+                    "others")] = None,
+    include_archived: Annotated[bool, Query(description="also archived SKUs")] = False,
+) -> dict[str, Any]:
+    """Stock per SKU and location, by SKU; a page never cuts a SKU's locations apart."""
+    rows, next_after = await inventory.list_stock(
+        runtime, principal, limit=limit, after_sku=after_sku, location=location,
+        low_stock=low_stock, include_archived=include_archived)
+    return {"data": rows, "next_after_sku": next_after}
 
 
 @router.post("/adjustments", response_model=StockOut, responses=refusals(401, 403, 404, 409))
@@ -49,10 +59,12 @@ async def adjust_stock(body: StockAdjustment, runtime: RuntimeDep, principal: Pr
     return stock
 
 
-@router.get("/movements", response_model=MovementPage, responses=refusals(401, 403))
-async def list_movements(runtime: RuntimeDep, principal: PrincipalDep, sku: str | None = None,
+@router.get("/movements", response_model=MovementPage, responses=refusals(401, 403, 404))
+async def list_movements(runtime: RuntimeDep, principal: PrincipalDep,
+                         sku: Annotated[str | None, Query(max_length=100)] = None,
                          before_id: Annotated[int | None, Query(ge=0, le=STORED_INT_MAX)] = None,
                          limit: Annotated[int, Query(ge=1, le=500)] = 100) -> dict[str, Any]:
+    """The stock ledger, newest first; ``sku`` reads one SKU's, ``before_id`` the next page."""
     rows = await inventory.list_movements(runtime, principal, sku=sku, before_id=before_id,
                                           limit=limit)
     return {"data": rows, "next_before_id": rows[-1]["id"] if len(rows) == limit else None}

@@ -1,4 +1,9 @@
-"""Products, variants and stock locations."""
+"""Products, variants and stock locations.
+
+Every edit of a product or a variant (and every archive, see ``archiving``) writes an audit
+entry with the fields before and after, in the edit's own transaction, so a merchant can see
+which key changed a price and from what.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from orderline.audit import service as audit
+from orderline.audit.rules import Action, EntityType
 from orderline.catalog import stock_store, store
 from orderline.catalog.rules import MovementReason
 from orderline.core.errors import Conflict, NotFound, ValidationFailed
@@ -119,46 +126,109 @@ async def add_variants(runtime: Runtime, principal: Principal, product_id: uuid.
 
 async def get_product(runtime: Runtime, principal: Principal,
                       product_id: uuid.UUID) -> dict[str, Any]:
+    """One product with all its variants, archived ones too (each says ``archived_at``)."""
     principal.require(Scope.READ)
     async with runtime.db.read() as conn:
-        row = await store.get_product(conn, principal.business_id, product_id)
-        if row is None:
-            raise NotFound("product", product_id)
-        product = dict(row)
-        product["variants"] = [dict(v) for v in await store.variants_of(conn, [product_id])]
+        return await product_view(conn, principal.business_id, product_id)
+
+
+async def product_view(conn: AsyncConnection, business_id: uuid.UUID,
+                       product_id: uuid.UUID) -> dict[str, Any]:
+    row = await store.get_product(conn, business_id, product_id)
+    if row is None:
+        raise NotFound("product", product_id)
+    product = dict(row)
+    product["variants"] = [dict(v) for v in await store.variants_of(conn, [product_id])]
     return product
 
 
 async def list_products(runtime: Runtime, principal: Principal, *, limit: int,
-                        after: tuple[datetime, uuid.UUID] | None) -> list[dict[str, Any]]:
+                        after: tuple[datetime, uuid.UUID] | None, include_archived: bool = False,
+                        search: str | None = None) -> list[dict[str, Any]]:
+    """Products by creation. Archived products, and archived variants inside the products
+    shown, appear only with ``include_archived``; ``search`` matches part of a product's name
+    or of a SKU, in any case."""
     principal.require(Scope.READ)
     async with runtime.db.read() as conn:
-        rows = [dict(r) for r in await store.list_products(conn, principal.business_id,
-                                                           limit=limit, after=after)]
+        rows = [dict(r) for r in await store.list_products(
+            conn, principal.business_id, limit=limit, after=after,
+            include_archived=include_archived, search=search)]
         by_product: dict[uuid.UUID, list[dict[str, Any]]] = {r["id"]: [] for r in rows}
         if rows:
-            for v in await store.variants_of(conn, list(by_product)):
+            for v in await store.variants_of(conn, list(by_product),
+                                             include_archived=include_archived):
                 by_product[v["product_id"]].append(dict(v))
     for r in rows:
         r["variants"] = by_product[r["id"]]
     return rows
 
 
+PRODUCT_FIELDS = frozenset({"name", "description"})
+
+
+async def update_product(runtime: Runtime, principal: Principal, product_id: uuid.UUID,
+                         values: dict[str, Any]) -> dict[str, Any]:
+    """Change a product's name or description; the audit log keeps what they were."""
+    principal.require(Scope.WRITE)
+    unknown = set(values) - PRODUCT_FIELDS
+    if unknown:
+        raise ValidationFailed("Only a product's name and description can be edited here.",
+                               details={"fields": sorted(unknown)})
+    if "name" in values and not str(values["name"]).strip():
+        raise ValidationFailed("A product needs a name.", details={"field": "name"})
+    now = runtime.clock.now()
+
+    async def work(conn: AsyncConnection) -> dict[str, Any]:
+        before = await store.lock_product(conn, principal.business_id, product_id)
+        if before is None:
+            raise NotFound("product", product_id)
+        if values:
+            after = await store.update_product(conn, principal.business_id, product_id,
+                                               {**values, "updated_at": now})
+            assert after is not None  # locked above
+            await audit.record(conn, principal, business_id=principal.business_id,
+                               entity_type=EntityType.PRODUCT, entity_id=product_id,
+                               action=Action.UPDATED,
+                               before={k: before[k] for k in values},
+                               after={k: after[k] for k in values}, now=now)
+        return await product_view(conn, principal.business_id, product_id)
+
+    return await runtime.db.run(work)
+
+
+VARIANT_FIELDS = frozenset({"name", "price_minor", "low_stock_threshold", "weight_grams"})
+
+
 async def update_variant(runtime: Runtime, principal: Principal, sku: str,
                          values: dict[str, Any]) -> dict[str, Any]:
     """Change name, price, low-stock threshold or weight. Orders already placed keep their
-    snapshot."""
+    snapshot; the audit log keeps the values before and after (a price change, say)."""
     principal.require(Scope.WRITE)
+    unknown = set(values) - VARIANT_FIELDS
+    if unknown:
+        raise ValidationFailed("Only a variant's name, price, low-stock threshold and weight "
+                               "can be edited here.", details={"fields": sorted(unknown)})
     if "price_minor" in values and values["price_minor"] < 0:
         raise ValidationFailed("A price cannot be negative.")
     if "weight_grams" in values:
         _check_weight(values["weight_grams"])
-    values = {**values, "updated_at": runtime.clock.now()}
-    row = await runtime.db.run(
-        lambda conn: store.update_variant(conn, principal.business_id, sku, values))
-    if row is None:
-        raise NotFound("variant", sku)
-    return dict(row)
+    now = runtime.clock.now()
+
+    async def work(conn: AsyncConnection) -> dict[str, Any]:
+        before = await store.lock_variant_by_sku(conn, principal.business_id, sku)
+        if before is None:
+            raise NotFound("variant", sku)
+        after = await store.update_variant(conn, principal.business_id, sku,
+                                           {**values, "updated_at": now})
+        assert after is not None  # locked above
+        await audit.record(conn, principal, business_id=principal.business_id,
+                           entity_type=EntityType.VARIANT, entity_id=after["id"],
+                           action=Action.UPDATED,
+                           before={k: before[k] for k in values},
+                           after={k: after[k] for k in values}, now=now)
+        return dict(after)
+
+    return await runtime.db.run(work)
 
 
 async def create_location(runtime: Runtime, principal: Principal, *, code: str,

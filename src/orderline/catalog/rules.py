@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 class MovementReason(StrEnum):
@@ -80,3 +83,24 @@ class Drift:
         return {"sku": self.sku, "location": self.location, "on_hand": self.on_hand,
                 "ledger_sum": self.ledger_sum, "reserved": self.reserved,
                 "active_reservations": self.active_reservations}
+
+
+def whole_skus_page(rows: Sequence[T], limit: int,
+                    sku_of: Callable[[T], str]) -> tuple[list[T], str | None]:
+    """A page of stock rows (one per SKU and location, by SKU) cut where a SKU ends.
+
+    ``rows`` holds up to ``limit + 1`` rows; the page is the first ``limit``, less the last
+    SKU's rows when that SKU goes on past the page (the next page, after the SKU before it,
+    starts with that SKU whole). Returns the page and the SKU to page after, None at the end.
+    A single SKU with more than ``limit`` locations cannot be cut whole; its rows are shown up
+    to ``limit`` and the next page starts after it.
+    """
+    if len(rows) <= limit:
+        return list(rows), None
+    page = list(rows[:limit])
+    last = sku_of(page[-1])
+    if sku_of(rows[limit]) == last:
+        whole = [r for r in page if sku_of(r) != last]
+        if whole:
+            return whole, sku_of(whole[-1])
+    return page, last

@@ -40,6 +40,11 @@ class VariantsAdd(Body):
     variants: Annotated[list[VariantIn], Field(min_length=1, max_length=200)]
 
 
+class ProductUpdate(PatchBody):
+    name: Annotated[str | None, Field(min_length=1, max_length=300)] = None
+    description: Annotated[str | None, Field(max_length=10_000)] = None
+
+
 class VariantUpdate(PatchBody):
     clearable = frozenset({"low_stock_threshold"})
 
@@ -75,6 +80,8 @@ class VariantOut(BaseModel):
     currency: str
     low_stock_threshold: int | None
     weight_grams: int
+    archived_at: datetime | None = Field(
+        description="set while the variant is archived: it cannot be ordered anew")
     created_at: datetime
     updated_at: datetime
 
@@ -84,6 +91,9 @@ class ProductOut(BaseModel):
     business_id: uuid.UUID
     name: str
     description: str
+    archived_at: datetime | None = Field(
+        description="set while the product is archived: none of its variants can be ordered "
+                    "anew")
     created_at: datetime
     updated_at: datetime
     variants: list[VariantOut]
@@ -117,6 +127,7 @@ class StockRow(BaseModel):
     reserved: int
     available: int
     low_stock: bool
+    archived: bool = Field(description="the SKU or its product is archived")
 
 
 class StockPage(BaseModel):

@@ -22,7 +22,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import ScalarSelect
 
 from orderline.catalog.rules import MovementReason, ReservationStatus
-from orderline.catalog.tables import Reservation, StockLevel, StockMovement, Variant
+from orderline.catalog.tables import Product, Reservation, StockLevel, StockMovement, Variant
 from orderline.core.db.insert import insert_ignoring_conflict
 from orderline.core.db.tables import table_of
 from orderline.tenancy.tables import Location
@@ -31,6 +31,7 @@ levels = table_of(StockLevel)
 reservations = table_of(Reservation)
 movements = table_of(StockMovement)
 variants = table_of(Variant)
+products = table_of(Product)
 locations = table_of(Location)
 
 ACTIVE = ReservationStatus.ACTIVE.value
@@ -306,15 +307,29 @@ async def _record(conn: AsyncConnection, rows: list[tuple[LevelDelta, int]], *,
          "created_at": now} for d, delta in rows])
 
 
+@dataclass(frozen=True, slots=True)
+class StockFilter:
+    """Which levels ``level_views`` lists: one location, only low ones (free units at or below
+    the SKU's threshold), archived SKUs too."""
+
+    location_id: uuid.UUID | None = None
+    low_stock: bool | None = None
+    include_archived: bool = True
+
+
 async def level_views(conn: AsyncConnection, *, business_id: uuid.UUID, now: datetime,
                       skus: Sequence[str] | None = None, limit: int = 100,
-                      after_sku: str | None = None) -> list[RowMapping]:
+                      after_sku: str | None = None,
+                      where: StockFilter = StockFilter()) -> list[RowMapping]:
     held = held_sum(now)
+    available = levels.c.on_hand - held
+    product_archived = (select(products.c.archived_at)
+                        .where(products.c.id == variants.c.product_id).scalar_subquery())
     stmt = (
         select(variants.c.sku, variants.c.name, variants.c.low_stock_threshold,
+               variants.c.archived_at, product_archived.label("product_archived_at"),
                locations.c.code.label("location"), levels.c.on_hand,
-               held.label("reserved"),
-               (levels.c.on_hand - held).label("available"))
+               held.label("reserved"), available.label("available"))
         .join(variants, variants.c.id == levels.c.variant_id)
         .join(locations, locations.c.id == levels.c.location_id)
         .where(levels.c.business_id == business_id)
@@ -324,6 +339,14 @@ async def level_views(conn: AsyncConnection, *, business_id: uuid.UUID, now: dat
         stmt = stmt.where(variants.c.sku.in_(skus))
     if after_sku is not None:
         stmt = stmt.where(variants.c.sku > after_sku)
+    if where.location_id is not None:
+        stmt = stmt.where(levels.c.location_id == where.location_id)
+    if where.low_stock is not None:
+        low = and_(variants.c.low_stock_threshold.is_not(None),
+                   available <= variants.c.low_stock_threshold)
+        stmt = stmt.where(low if where.low_stock else ~low)
+    if not where.include_archived:
+        stmt = stmt.where(variants.c.archived_at.is_(None), product_archived.is_(None))
     return list((await conn.execute(stmt.limit(limit))).mappings())
 
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, tuple_, update
+from sqlalchemy import exists, func, insert, or_, select, tuple_, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -22,7 +22,12 @@ levels = table_of(StockLevel)
 
 VARIANT_COLUMNS = (variants.c.id, variants.c.product_id, variants.c.sku, variants.c.name,
                    variants.c.price_minor, variants.c.currency, variants.c.low_stock_threshold,
-                   variants.c.weight_grams, variants.c.created_at, variants.c.updated_at)
+                   variants.c.weight_grams, variants.c.archived_at, variants.c.created_at,
+                   variants.c.updated_at)
+
+
+def escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 async def insert_product(conn: AsyncConnection, values: dict[str, Any]) -> None:
@@ -48,17 +53,62 @@ async def get_product(conn: AsyncConnection, business_id: uuid.UUID,
 
 
 async def list_products(conn: AsyncConnection, business_id: uuid.UUID, *, limit: int,
-                        after: tuple[datetime, uuid.UUID] | None) -> list[RowMapping]:
+                        after: tuple[datetime, uuid.UUID] | None, include_archived: bool = False,
+                        search: str | None = None) -> list[RowMapping]:
+    """Products by creation, archived ones only with ``include_archived``; ``search`` is part of
+    the product's name or of one of its (shown) variants' SKUs, in any case."""
     stmt = (select(products).where(products.c.business_id == business_id)
             .order_by(products.c.created_at, products.c.id).limit(limit))
+    if not include_archived:
+        stmt = stmt.where(products.c.archived_at.is_(None))
+    if search:
+        pattern = f"%{escape_like(search.lower())}%"
+        sku_match = exists().where(variants.c.product_id == products.c.id,
+                                   func.lower(variants.c.sku).like(pattern, escape="\\"))
+        if not include_archived:
+            sku_match = sku_match.where(variants.c.archived_at.is_(None))
+        stmt = stmt.where(or_(func.lower(products.c.name).like(pattern, escape="\\"),
+                              sku_match))
     if after is not None:
         stmt = stmt.where(tuple_(products.c.created_at, products.c.id) > after)
     return list((await conn.execute(stmt)).mappings())
 
 
-async def variants_of(conn: AsyncConnection, product_ids: Sequence[uuid.UUID]) -> list[RowMapping]:
+async def lock_product(conn: AsyncConnection, business_id: uuid.UUID,
+                       product_id: uuid.UUID) -> RowMapping | None:
+    """The product, locked until this transaction ends (SQLite: one writer at a time)."""
+    stmt = (select(products).where(products.c.id == product_id,
+                                   products.c.business_id == business_id).with_for_update())
+    return (await conn.execute(stmt)).mappings().first()
+
+
+async def update_product(conn: AsyncConnection, business_id: uuid.UUID, product_id: uuid.UUID,
+                         values: dict[str, Any]) -> RowMapping | None:
+    stmt = (update(products).where(products.c.id == product_id,
+                                   products.c.business_id == business_id)
+            .values(**values).returning(*products.c))
+    return (await conn.execute(stmt)).mappings().first()
+
+
+async def set_product_archived(conn: AsyncConnection, business_id: uuid.UUID,
+                               product_id: uuid.UUID, *, archived: bool,
+                               now: datetime) -> RowMapping | None:
+    """Archive (or unarchive) the product in one conditional statement: the row comes back
+    only if this statement changed it, so a repeat changes and records nothing."""
+    state = products.c.archived_at.is_(None) if archived else products.c.archived_at.is_not(None)
+    stmt = (update(products)
+            .where(products.c.id == product_id, products.c.business_id == business_id, state)
+            .values(archived_at=now if archived else None, updated_at=now)
+            .returning(*products.c))
+    return (await conn.execute(stmt)).mappings().first()
+
+
+async def variants_of(conn: AsyncConnection, product_ids: Sequence[uuid.UUID], *,
+                      include_archived: bool = True) -> list[RowMapping]:
     stmt = (select(*VARIANT_COLUMNS).where(variants.c.product_id.in_(product_ids))
             .order_by(variants.c.created_at, variants.c.sku))
+    if not include_archived:
+        stmt = stmt.where(variants.c.archived_at.is_(None))
     return list((await conn.execute(stmt)).mappings())
 
 
@@ -69,11 +119,47 @@ async def get_variant_by_sku(conn: AsyncConnection, business_id: uuid.UUID,
     return (await conn.execute(stmt)).mappings().first()
 
 
+async def lock_variant_by_sku(conn: AsyncConnection, business_id: uuid.UUID,
+                              sku: str) -> RowMapping | None:
+    """The variant, locked until this transaction ends (SQLite: one writer at a time)."""
+    stmt = select(*VARIANT_COLUMNS).where(variants.c.business_id == business_id,
+                                          variants.c.sku == sku).with_for_update()
+    return (await conn.execute(stmt)).mappings().first()
+
+
 async def update_variant(conn: AsyncConnection, business_id: uuid.UUID, sku: str,
                          values: dict[str, Any]) -> RowMapping | None:
     stmt = (update(variants).where(variants.c.business_id == business_id, variants.c.sku == sku)
             .values(**values).returning(*VARIANT_COLUMNS))
     return (await conn.execute(stmt)).mappings().first()
+
+
+async def set_variant_archived(conn: AsyncConnection, business_id: uuid.UUID, sku: str, *,
+                               archived: bool, now: datetime) -> RowMapping | None:
+    """As ``set_product_archived``, for one variant by SKU."""
+    state = variants.c.archived_at.is_(None) if archived else variants.c.archived_at.is_not(None)
+    stmt = (update(variants)
+            .where(variants.c.business_id == business_id, variants.c.sku == sku, state)
+            .values(archived_at=now if archived else None, updated_at=now)
+            .returning(*VARIANT_COLUMNS))
+    return (await conn.execute(stmt)).mappings().first()
+
+
+async def archived_skus_locked(conn: AsyncConnection, business_id: uuid.UUID,
+                               variant_ids: Sequence[uuid.UUID]) -> list[str]:
+    """The SKUs among ``variant_ids`` that are archived or whose product is, read under a share
+    lock on every variant and product row named (PostgreSQL ``FOR SHARE``), so that an archive
+    waits for this transaction and this transaction for an archive that went first."""
+    if not variant_ids:
+        return []
+    stmt = (select(variants.c.sku, variants.c.archived_at,
+                   products.c.archived_at.label("product_archived_at"))
+            .join(products, products.c.id == variants.c.product_id)
+            .where(variants.c.business_id == business_id, variants.c.id.in_(set(variant_ids)))
+            .order_by(variants.c.id)
+            .with_for_update(read=True))
+    return sorted(r.sku for r in await conn.execute(stmt)
+                  if r.archived_at is not None or r.product_archived_at is not None)
 
 
 async def sellable_lines(conn: AsyncConnection, business_id: uuid.UUID, location_id: uuid.UUID,

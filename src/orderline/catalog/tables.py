@@ -29,6 +29,8 @@ class Product(Base):
     business_id: Mapped[uuid.UUID] = business_fk()
     name: Mapped[str] = mapped_column(String(300))
     description: Mapped[str] = mapped_column(Text, default="")
+    # Set while the product is archived: none of its variants can be sold anew.
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -50,6 +52,9 @@ class Variant(Base):
     low_stock_threshold: Mapped[int | None] = mapped_column(Integer, nullable=True)
     # For shipping priced by weight bands; 0 when the merchant does not say.
     weight_grams: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Set while the variant is archived: it cannot be added to a cart, a checkout or an order
+    # typed in by the merchant; what it already holds (orders, reservations, stock) stays.
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 

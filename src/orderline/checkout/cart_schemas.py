@@ -37,6 +37,9 @@ class CartLineOut(BaseModel):
     available: int = Field(description="units on hand and not held for orders at the default "
                                        "location now; not a promise (checkout holds stock)")
     in_stock: bool = Field(description="available >= quantity")
+    archived: bool = Field(description="the SKU or its product was archived since it was "
+                                       "added: a checkout refuses it (variant_archived) until "
+                                       "the line is removed")
 
 
 class CartOut(BaseModel):

@@ -26,7 +26,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orderline.catalog.stock_store import held_sum
-from orderline.catalog.tables import StockLevel, Variant
+from orderline.catalog.tables import Product, StockLevel, Variant
 from orderline.checkout.tables import Cart, CartLine
 from orderline.core.db.rows import StoredRow
 from orderline.core.db.tables import table_of
@@ -34,6 +34,7 @@ from orderline.core.db.tables import table_of
 carts = table_of(Cart)
 cart_lines = table_of(CartLine)
 variants = table_of(Variant)
+products = table_of(Product)
 levels = table_of(StockLevel)
 
 OPEN = "open"
@@ -96,14 +97,17 @@ class PricedCartLine(StoredRow):
 
 @dataclass(frozen=True, slots=True)
 class AvailableCartLine(PricedCartLine):
-    """A ``PricedCartLine`` with what is available at the location (0 where never stocked)."""
+    """A ``PricedCartLine`` with what is available at the location (0 where never stocked),
+    and whether its variant or product is archived (a checkout would refuse it)."""
 
     available: int
+    archived: bool
 
     @classmethod
     def from_row(cls, row: RowMapping) -> Self:
         # A sum may come back as PostgreSQL's numeric (a Decimal): the figure is whole units.
-        return cls(**{**row, "available": int(row["available"])})
+        return cls(**{**row, "available": int(row["available"]),
+                      "archived": bool(row["archived"])})
 
 
 async def insert_cart(conn: AsyncConnection, values: dict[str, Any]) -> CartRow:
@@ -223,5 +227,9 @@ async def lines_with_availability(conn: AsyncConnection, business_id: uuid.UUID,
     """``priced_lines`` plus ``available``: on hand less what active, unexpired reservations
     hold at the location (0 where never stocked), the figure ``/v1/inventory`` reports."""
     available = func.coalesce(levels.c.on_hand - held_sum(now), 0).label("available")
-    stmt = _lines_at(business_id, cart_id, location_id).add_columns(available)
+    product_archived = (select(products.c.archived_at)
+                        .where(products.c.id == variants.c.product_id).scalar_subquery())
+    archived = (variants.c.archived_at.is_not(None)
+                | product_archived.is_not(None)).label("archived")
+    stmt = _lines_at(business_id, cart_id, location_id).add_columns(available, archived)
     return [AvailableCartLine.from_row(r) for r in (await conn.execute(stmt)).mappings()]

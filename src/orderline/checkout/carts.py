@@ -33,6 +33,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orderline.catalog import store as catalog_store
+from orderline.catalog.archiving import refuse_archived
 from orderline.checkout import cart_store
 from orderline.checkout.cart_store import CartLineQuantity, CartRow
 from orderline.core.errors import (
@@ -138,7 +139,8 @@ async def _view(conn: AsyncConnection, business_id: uuid.UUID, cart: CartRow,
     lines = [{"sku": r.sku, "name": r.name, "product_id": r.product_id,
               "quantity": r.quantity, "unit_price": r.price_minor,
               "line_total": line_total(r.price_minor, r.quantity),
-              "available": r.available, "in_stock": r.available >= r.quantity} for r in rows]
+              "available": r.available, "in_stock": r.available >= r.quantity,
+              "archived": r.archived} for r in rows]
     preview = price(PricingInput(currency=cart.currency, lines=tuple(
         PriceLine(sku=r.sku, product_id=str(r.product_id), unit_price=r.price_minor,
                   quantity=r.quantity, weight_grams=r.weight_grams) for r in rows)))
@@ -257,7 +259,8 @@ async def _line(conn: AsyncConnection, business_id: uuid.UUID, cart_id: uuid.UUI
 
 async def add_line(runtime: Runtime, caller: CartCaller, cart_id: uuid.UUID, *, sku: str,
                    quantity: int, expected_version: int | None = None) -> dict[str, Any]:
-    """Add ``quantity`` units of ``sku``: a new line at the end, or more of the line there."""
+    """Add ``quantity`` units of ``sku``: a new line at the end, or more of the line there.
+    An archived SKU (or one of an archived product) is refused with ``variant_archived``."""
     if quantity < 1:
         raise ValidationFailed("Quantity must be at least 1.", details={"quantity": quantity})
     business_id = caller.business_id
@@ -265,6 +268,9 @@ async def add_line(runtime: Runtime, caller: CartCaller, cart_id: uuid.UUID, *, 
 
     async def change(conn: AsyncConnection) -> None:
         variant = await _variant(conn, business_id, sku)
+        # Under a share lock: an archive of the variant or its product waits for this line.
+        await refuse_archived(conn, business_id, [variant["id"]])
+        await runtime.checkpoints.reach("cart.variant_checked")
         line = await cart_store.line_of(conn, cart_id, variant["id"])
         total = quantity + (line.quantity if line is not None else 0)
         await _check_quantity(conn, business_id, sku, total)

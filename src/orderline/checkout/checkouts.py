@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orderline.catalog import stock_store
 from orderline.catalog import store as catalog_store
+from orderline.catalog.archiving import refuse_archived
 from orderline.catalog.rules import ReservationStatus
 from orderline.catalog.stock_events import announce_expired
 from orderline.checkout import cart_store, checkout_store
@@ -130,6 +131,7 @@ async def start_checkout(runtime: Runtime, caller: CartCaller,
             conn, business_id=business_id, currency=cart.currency, settings=settings,
             cart_id=cart.id, location_id=location["id"], zone_id=zone.id,
             method_id=method_id, codes=codes, customer_id=customer_id, now=now)
+        await refuse_archived(conn, business_id, [line.variant_id for line in priced.lines])
         check_quote(priced.quote, limits_of(settings))
         # A manual method that is off, or not on this channel, is refused here already.
         await manual_methods.offered_method(conn, business_id, new.payment_method,

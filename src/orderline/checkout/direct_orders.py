@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orderline.catalog import stock_store
 from orderline.catalog import store as catalog_store
+from orderline.catalog.archiving import refuse_archived
 from orderline.catalog.rules import ReservationStatus
 from orderline.cod import service as cod
 from orderline.core import metrics
@@ -103,6 +104,7 @@ async def create_order(runtime: Runtime, principal: Principal, new: NewOrder, *,
         if location is None:
             raise NotFound("location", new.location)
         priced = await order_service.price_lines(conn, business_id, location["id"], new.lines)
+        await refuse_archived(conn, business_id, [p.variant_id for p in priced])
         line_rows = order_service.new_line_rows(business_id, order_id, priced)
         subtotal = check_order_total(sum(r.line_total for r in line_rows))
         customer_id = await order_store.find_or_create_customer(

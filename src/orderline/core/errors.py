@@ -104,6 +104,13 @@ class UnknownSku(DomainError):
     code = "unknown_sku"
 
 
+class VariantArchived(DomainError):
+    """A SKU (or its product) is archived and cannot be sold anew; ``details.archived_skus``
+    lists them. Unarchive it, or take it out of the cart or order."""
+
+    code = "variant_archived"
+
+
 class UnknownChannel(DomainError):
     """The sales channel is not set up for this business."""
 

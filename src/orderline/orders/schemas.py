@@ -237,7 +237,16 @@ class OrderStats(BaseModel):
                     "by the merchant start no checkout)")
 
 
-class CustomerRecord(BaseModel):
+class CustomerSpent(BaseModel):
+    currency: str
+    amount: int = Field(description="money received for the customer's orders in this "
+                                    "currency, in minor units")
+    orders: int = Field(description="the orders whose money came in")
+
+
+class StoredCustomer(BaseModel):
+    """A customer's row as it is stored."""
+
     id: uuid.UUID
     business_id: uuid.UUID
     name: str
@@ -245,11 +254,26 @@ class CustomerRecord(BaseModel):
     email: str | None
     total_orders: int
     total_spent: int
-    cod_trust_score: int
+    cod_trust_score: int = Field(description="cash on delivery trust: raised by delivered "
+                                             "cash orders, lowered by refused ones")
     cod_delivered: int
     erased_at: datetime | None
     created_at: datetime
 
 
+class CustomerRecord(StoredCustomer):
+    """A customer with everything the merchant's console shows of them. ``total_orders`` and
+    ``total_spent`` are kept by the worker as orders are paid (in the business's currency);
+    ``orders_placed``, ``orders_paid``, ``spent`` and ``last_order_at`` are read from the
+    orders as they are now."""
+
+    orders_placed: int = Field(description="orders placed, whatever became of them")
+    orders_paid: int = Field(description="orders whose money came in")
+    spent: list[CustomerSpent] = Field(description="money received, per currency (only the "
+                                                   "currencies with some)")
+    last_order_at: datetime | None
+
+
 class CustomerList(BaseModel):
     data: list[CustomerRecord]
+    next_cursor: str | None

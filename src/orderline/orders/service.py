@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orderline.catalog import stock_store
 from orderline.catalog import store as catalog_store
+from orderline.catalog.archiving import refuse_archived
 from orderline.catalog.rules import ReservationStatus, ShortLine, shortage_message
 from orderline.catalog.stock_events import announce_expired, announce_if_low
 from orderline.core import metrics
@@ -358,6 +359,10 @@ async def _move_lines(runtime: Runtime, conn: AsyncConnection, principal: Princi
     kept = {line.sku: line.unit_price for line in old_lines}
     priced = await price_lines(conn, principal.business_id, order.location_id, requested,
                                 kept_prices=kept)
+    # A line the order already has may stay though its variant was archived since; a new one
+    # may not.
+    await refuse_archived(conn, principal.business_id,
+                          [p.variant_id for p in priced if p.sku not in kept])
     released = await stock_store.close_order_reservations(
         conn, order_id=order.id, status=ReservationStatus.RELEASED, now=now)
     await stock_store.unhold(conn, released, now)

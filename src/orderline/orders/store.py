@@ -251,14 +251,65 @@ async def get_customer(conn: AsyncConnection, business_id: uuid.UUID,
 
 
 async def find_customers(conn: AsyncConnection, business_id: uuid.UUID, *, phone: str | None,
-                         email: str | None, limit: int) -> list[RowMapping]:
+                         email: str | None, limit: int, search: str | None = None,
+                         after: tuple[datetime, uuid.UUID] | None = None) -> list[RowMapping]:
+    """Customers by creation: ``phone`` and ``email`` match exactly, ``search`` matches part
+    of the name, phone or email in any case."""
     stmt = (select(customers).where(customers.c.business_id == business_id)
-            .order_by(customers.c.created_at).limit(limit))
+            .order_by(customers.c.created_at, customers.c.id).limit(limit))
     if phone:
         stmt = stmt.where(customers.c.phone == phone)
     if email:
         stmt = stmt.where(customers.c.email == email)
+    if search:
+        pattern = f"%{_escape_like(search.lower())}%"
+        stmt = stmt.where(or_(func.lower(customers.c.name).like(pattern, escape="\\"),
+                              func.lower(customers.c.email).like(pattern, escape="\\"),
+                              customers.c.phone.like(pattern, escape="\\")))
+    if after is not None:
+        stmt = stmt.where(tuple_(customers.c.created_at, customers.c.id) > after)
     return list((await conn.execute(stmt)).mappings())
+
+
+def money_received() -> ColumnElement[bool]:
+    """An order whose money came in: a paid status, and for cash on delivery, cash collected
+    (a shipped cash order is not revenue until the courier brings the money)."""
+    return and_(orders.c.status.in_([s.value for s in REVENUE_STATUSES]),
+                or_(orders.c.payment_method != "cod", orders.c.paid_at.is_not(None)))
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerSpend:
+    """What one customer's orders in one currency add up to, read from the orders."""
+
+    customer_id: uuid.UUID
+    currency: str
+    orders: int
+    paid_orders: int
+    spent: int
+    last_order_at: datetime
+
+
+async def spend_of_customers(conn: AsyncConnection, business_id: uuid.UUID,
+                             customer_ids: Sequence[uuid.UUID]) -> list[CustomerSpend]:
+    """Per customer and currency: orders placed, orders whose money came in, the money that
+    came in (less nothing: refunds are the payments' business), and the last order's time."""
+    if not customer_ids:
+        return []
+    received = money_received()
+    stmt = (select(orders.c.customer_id, orders.c.currency, func.count().label("orders"),
+                   func.coalesce(func.sum(case((received, 1), else_=0)), 0).label("paid"),
+                   func.coalesce(func.sum(case((received, orders.c.total), else_=0)),
+                                 0).label("spent"),
+                   func.max(orders.c.created_at).label("last_order_at"))
+            .where(orders.c.business_id == business_id,
+                   orders.c.customer_id.in_(set(customer_ids)))
+            .group_by(orders.c.customer_id, orders.c.currency)
+            .order_by(orders.c.customer_id, orders.c.currency))
+    return [CustomerSpend(customer_id=r.customer_id, currency=r.currency, orders=int(r.orders),
+                          paid_orders=int(r.paid), spent=int(r.spent),
+                          last_order_at=r.last_order_at)
+            for r in await conn.execute(stmt)]
 
 
 async def insert_order(conn: AsyncConnection, new: NewOrderRow,
@@ -398,13 +449,6 @@ async def list_orders(conn: AsyncConnection, business_id: uuid.UUID, f: OrderFil
         stmt = stmt.where(tuple_(orders.c.created_at, orders.c.id) < before)
     stmt = stmt.order_by(orders.c.created_at.desc(), orders.c.id.desc()).limit(limit)
     return [OrderRow.from_row(r) for r in (await conn.execute(stmt)).mappings()]
-
-
-def money_received() -> ColumnElement[bool]:
-    """Whether an order's money counts as revenue: a paid status, and for cash on delivery,
-    cash collected (a shipped cash order is not revenue until the courier brings the money)."""
-    return and_(orders.c.status.in_([s.value for s in REVENUE_STATUSES]),
-                or_(orders.c.payment_method != "cod", orders.c.paid_at.is_not(None)))
 
 
 async def stats(conn: AsyncConnection, business_id: uuid.UUID, *, created_from: datetime | None,

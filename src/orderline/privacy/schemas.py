@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from orderline.manual_payments.schemas import BuyerProofOut, ReceiptReading
-from orderline.orders.schemas import CustomerRecord
+from orderline.orders.schemas import StoredCustomer
 
 
 class OrderHeld(BaseModel):
@@ -64,7 +64,7 @@ class ProofHeld(BuyerProofOut):
 class PersonalData(BaseModel):
     """Everything held about one customer."""
 
-    customer: CustomerRecord
+    customer: StoredCustomer
     exported_at: datetime
     orders: list[OrderHeld]
     checkouts: list[CheckoutHeld]

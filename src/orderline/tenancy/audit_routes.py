@@ -31,8 +31,9 @@ async def audit_log(
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> dict[str, Any]:
     """Who changed the payment methods, API keys, cash-on-delivery policy, webhook endpoints,
-    manual-payment settings, business settings and staff, with which key (or by which staff
-    member: ``staff_id`` filters by one), when, and the changed
+    manual-payment settings, business settings, staff and the catalog (products' and variants'
+    names, prices and archiving), with which key (or by which staff member: ``staff_id``
+    filters by one), when, and the changed
     values before and after (secrets redacted). Newest first; ``from`` inclusive, ``to``
     exclusive; the admin scope."""
     f = AuditFilter(entity_type=entity_type.value if entity_type else None, entity_id=entity_id,
