@@ -8,7 +8,7 @@ from babel.messages.pofile import read_po
 
 from orderline.web.rules import SUPPORTED_LOCALES
 from orderline.web.templating import JINJA_EXTENSIONS, TEMPLATES_DIR, environment
-from orderline.web.translations import catalog_file, translations_for
+from orderline.web.translations import catalog_files, read_catalog, translations_for
 
 # The same map as src/orderline/web/babel.cfg, which pybabel extract reads.
 METHOD_MAP = [("**.html", "jinja2")]
@@ -29,8 +29,7 @@ def test_the_templates_have_messages_to_translate() -> None:
 
 def test_every_template_message_has_an_indonesian_translation() -> None:
     for locale in (loc for loc in SUPPORTED_LOCALES if loc != "en"):
-        with catalog_file(locale).open("rb") as po:
-            catalog = read_po(po, locale=locale)
+        catalog = read_catalog(locale)
         untranslated = sorted(
             message for message in _template_messages()
             if message not in catalog or not catalog[message].string
@@ -40,11 +39,25 @@ def test_every_template_message_has_an_indonesian_translation() -> None:
             "pybabel extract, pybabel update, then translate)")
 
 
-def test_the_indonesian_catalog_keeps_every_placeholder() -> None:
-    with catalog_file("id").open("rb") as po:
-        catalog = read_po(po, locale="id")
-    problems = [(message.id, [str(e) for e in errors]) for message, errors in catalog.check()]
-    assert not problems, problems
+def test_the_indonesian_catalogs_keep_every_placeholder() -> None:
+    for path in catalog_files("id"):
+        with path.open("rb") as po:
+            catalog = read_po(po, locale="id")
+        problems = [(message.id, [str(e) for e in errors])
+                    for message, errors in catalog.check()]
+        assert not problems, (path.name, problems)
+
+
+def test_a_message_in_two_catalogs_has_one_translation() -> None:
+    seen: dict[str, tuple[str, object]] = {}
+    for path in catalog_files("id"):
+        with path.open("rb") as po:
+            for message in read_po(po, locale="id"):
+                if not message.id:
+                    continue
+                key = message.id if isinstance(message.id, str) else message.id[0]
+                earlier = seen.setdefault(key, (path.name, message.string))
+                assert earlier[1] == message.string, (key, earlier[0], path.name)
 
 
 def test_a_page_renders_in_indonesian_from_the_catalog() -> None:
