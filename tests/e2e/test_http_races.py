@@ -114,7 +114,9 @@ async def test_worker_cancels_an_unpaid_order_after_a_one_second_deadline(
         created = await client.post("/v1/orders", json=order_body("TIMED", quantity=2))
         assert created.status_code == 201
         order_id = created.json()["id"]
-        assert (await stock_over_http(server, merchant, "TIMED"))["available"] == 0
+        # The order holds its stock (a reservation row, whatever the clock says: a loaded
+        # machine can take longer than the one-second deadline to ask for the level).
+        assert await active_reservations(runtime, merchant) == 1
 
         with running_worker(database_url, interval=0.2):
             order = await wait_for_status(client, order_id, "cancelled")

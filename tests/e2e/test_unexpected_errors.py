@@ -3,14 +3,19 @@ connection stays usable for its next request (it used to be reset: ECONNRESET)."
 
 from __future__ import annotations
 
+import asyncio
 import http.client
 import json
 import logging
+import uuid
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
 
 from fastapi import FastAPI
 
 from orderline.api.app import create_app
-from orderline.core.config import Settings
+from orderline.core.config import Settings, driver_free_url
 from tests.support.servers import serving_in_thread
 
 WAIT = 10.0
@@ -75,3 +80,42 @@ def test_a_bug_answers_a_json_500_with_the_request_id_and_keeps_the_connection(
         finally:
             connection.close()
             logger.removeHandler(kept)
+
+
+def test_a_database_that_refuses_connections_answers_503_database_busy_not_500(
+        postgres_url: str) -> None:
+    """PostgreSQL at its connection limit ("sorry, too many clients already", SQLSTATE 53300)
+    once made two of a hundred racing buyers get a 500. A role whose limit is 0 gets the same
+    refusal every time: the API answers 503 ``database_busy`` with Retry-After, and the
+    connection stays usable."""
+    role = f"orderline_busy_{uuid.uuid4().hex[:8]}"
+    admin_url = driver_free_url(postgres_url)
+
+    async def admin(sql: str) -> None:
+        conn = await asyncpg.connect(admin_url)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(admin(f'CREATE ROLE "{role}" LOGIN CONNECTION LIMIT 0'))
+    try:
+        parts = urlsplit(postgres_url)
+        busy_url = urlunsplit(parts._replace(netloc=f"{role}@{parts.hostname}:{parts.port}"))
+        app = create_app(Settings(database_url=busy_url, embedded_worker=False))
+        with serving_in_thread(app) as port:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=WAIT)
+            try:
+                for _ in range(2):  # the same keep-alive connection, twice
+                    connection.request("GET", "/v1/orders",
+                                       headers={"Authorization": "Bearer ol_whoever"})
+                    answer = connection.getresponse()
+                    body = json.loads(answer.read())
+                    assert answer.status == 503, body
+                    assert body["error"]["code"] == "database_busy"
+                    assert answer.getheader("retry-after") == "1"
+                    assert not answer.will_close
+            finally:
+                connection.close()
+    finally:
+        asyncio.run(admin(f'DROP ROLE "{role}"'))

@@ -125,6 +125,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "last_owner": 409,
     "second_factor_invalid": 422,
     "internal_error": 500,
+    "database_busy": 503,
 }
 
 # What the codes that the HTTP layer gives by itself (not from a DomainError) mean; the errors
@@ -136,6 +137,8 @@ HTTP_LAYER_CODES: dict[str, str] = {
     "payload_too_large": "The request body is larger than ``ORDERLINE_MAX_BODY_BYTES``.",
     "unsupported_media_type": "The request's content type is not one this endpoint reads.",
     "internal_error": "An unexpected failure on the server's side; it was logged. Retry later.",
+    "database_busy": "The database would not give a connection (its limit reached, or "
+                     "starting up); nothing was changed. Retry after ``Retry-After`` seconds.",
 }
 
 _HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",

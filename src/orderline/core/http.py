@@ -128,7 +128,7 @@ def refusals(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """The ``responses=`` of a route: each status it can refuse with, in the one error shape
     (``ErrorOut``). Declare what the route itself can answer (401 and 403 behind an API key,
     404 for an id it reads, 409, 412, ...); the app adds what every operation can answer
-    (422, 500; 404 on a path with a parameter; 413 with a body): see docs/architecture.md."""
+    (422, 500, 503; 404 on a path with a parameter; 413 with a body): see docs/architecture.md."""
     unknown = sorted(set(statuses) - set(REFUSAL_MEANINGS))
     if unknown:
         raise ValueError(f"no meaning written for refusal statuses {unknown}")

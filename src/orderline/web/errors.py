@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from orderline.core.db.engine import is_database_busy
 from orderline.core.log_context import request_id_var
 from orderline.web.pages import render_page
 from orderline.web.rules import wants_html_error
@@ -71,10 +72,17 @@ class PageErrors:
 
         try:
             await self.app(scope, receive, watched)
-        except Exception:
+        except Exception as error:
             if started:
                 raise
             request_id = request_id_var.get()
+            if is_database_busy(error):  # changed nothing: the page may be reloaded
+                log.warning("database busy on page %s %s: %s", scope.get("method"),
+                            scope.get("path"), error, extra={"request_id": request_id})
+                response = error_page(Request(scope), 503, request_id=request_id,
+                                      headers={"Retry-After": "1"})
+                await response(scope, receive, send)
+                return
             log.exception("unhandled error on page %s %s", scope.get("method"),
                           scope.get("path"), extra={"request_id": request_id})
             response = error_page(Request(scope), 500, request_id=request_id)

@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as SqlPoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
@@ -31,6 +32,9 @@ log = logging.getLogger(__name__)
 # conn.info key: the businesses whose events a transaction wrote, announced after COMMIT.
 WRITTEN_BUSINESSES_KEY = "outbox_businesses"
 _RETRYABLE_SQLSTATES = {"40P01", "40001"}  # deadlock_detected, serialization_failure
+# The server would not give a connection: too_many_connections (the server's or a role's
+# limit), cannot_connect_now (starting or shutting down). Nothing ran, so nothing changed.
+_BUSY_SQLSTATES = {"53300", "57P03"}
 MAX_TX_ATTEMPTS = 5
 # The write transaction the running task is inside, if any (see ``Database.write_or_join``).
 _WRITING: ContextVar[tuple[Database, AsyncConnection] | None] = ContextVar(
@@ -61,6 +65,19 @@ def is_retryable(error: BaseException) -> bool:
     orig = error.orig
     code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
     return code in _RETRYABLE_SQLSTATES
+
+
+def is_database_busy(error: BaseException) -> bool:
+    """The database refused or could not give a connection (its connection limit, the pool's
+    wait, a server starting up): the request never reached a transaction, so it changed
+    nothing and may simply be retried."""
+    if isinstance(error, SqlPoolTimeout):
+        return True
+    if not isinstance(error, DBAPIError):
+        return False
+    orig = error.orig
+    code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    return code in _BUSY_SQLSTATES
 
 
 class Database:
