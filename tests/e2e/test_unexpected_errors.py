@@ -11,7 +11,6 @@ import uuid
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
-
 from fastapi import FastAPI
 
 from orderline.api.app import create_app
