@@ -46,8 +46,7 @@ class RefundRequest(Body):
 
     def to_lines(self) -> list[RefundLine] | None:
         return None if self.lines is None else [
-            RefundLine(sku=line.sku, quantity=line.quantity,
-                       restock=self.restock if line.restock is None else line.restock)
+            RefundLine(sku=line.sku, quantity=line.quantity, restock=line.restock)
             for line in self.lines]
 
 

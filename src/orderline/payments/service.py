@@ -445,7 +445,7 @@ async def _order_missing(runtime: Runtime, principal: Principal, order_id: uuid.
 class RefundLine:
     sku: str
     quantity: int
-    restock: bool = False
+    restock: bool | None = None  # None: as the refund's ``restock`` says
 
 
 async def refund_payment(runtime: Runtime, principal: Principal, order_id: uuid.UUID, *,
@@ -481,8 +481,8 @@ async def refund_payment(runtime: Runtime, principal: Principal, order_id: uuid.
         order = await _lock_order(conn, principal.business_id, order_id)
         if expected_version is not None and expected_version != order.version:
             raise await stale_version(conn, order, expected_version)
-        total = amount if amount is not None else await _claim_lines(conn, order, lines or [],
-                                                                     claimed)
+        total = amount if amount is not None else await _claim_lines(
+            conn, order, lines or [], claimed, restock=restock)
         for intent in await payment_store.intents_of_order(conn, principal.business_id,
                                                            order_id):
             taken = await payment_store.take_refund(conn, intent.id, total, now)
@@ -554,7 +554,7 @@ class ClaimedUnits:
 
 
 async def _claim_lines(conn: AsyncConnection, order: OrderRow, wanted: list[RefundLine],
-                       claimed: list[ClaimedUnits]) -> int:
+                       claimed: list[ClaimedUnits], *, restock: bool) -> int:
     """Take the lines' units as refunded (refused if more than are left) and price them."""
     total = 0
     for want in wanted:
@@ -568,7 +568,8 @@ async def _claim_lines(conn: AsyncConnection, order: OrderRow, wanted: list[Refu
                                     refunded_before=line.refunded_quantity - want.quantity,
                                     units=want.quantity)
         claimed.append(ClaimedUnits(sku=line.sku, variant_id=line.variant_id,
-                                    units=want.quantity, restock=want.restock))
+                                    units=want.quantity,
+                                    restock=restock if want.restock is None else want.restock))
     if total <= 0:
         raise ValidationFailed("These lines come to nothing to refund.",
                                details={"lines": [w.sku for w in wanted]})
