@@ -15,6 +15,7 @@ held to their refusals (401, 404, 422).
 
 from __future__ import annotations
 
+import functools
 import os
 import uuid
 from collections.abc import Iterator
@@ -43,6 +44,11 @@ from tests.conftest import Merchant, new_merchant
 from tests.e2e.conftest import api_client, error_of, ok, place_order
 from tests.support.checkout import new_cart, open_shop, start_checkout
 from tests.support.servers import serving_in_thread
+
+# A loaded machine can take seconds to build the OpenAPI document or a page the first
+# time: these calls wait long enough never to decide a test by the clock.
+SLOW_MACHINE_SECONDS = 120
+slow_get = functools.partial(httpx.get, timeout=SLOW_MACHINE_SECONDS)
 
 # Bounded so both databases take well under two minutes; raise it for a deeper local hunt.
 EXAMPLES_PER_OPERATION = int(os.environ.get("ORDERLINE_FUZZ_EXAMPLES", "12"))
@@ -81,7 +87,7 @@ def served(database_url: str, tmp_path: Path) -> Iterator[tuple[str, dict[str, A
     app = create_app(Settings(database_url=database_url, data_dir=tmp_path, db_pool_size=4))
     with serving_in_thread(app) as port:
         base = f"http://127.0.0.1:{port}"
-        yield base, httpx.get(f"{base}/openapi.json").json()
+        yield base, slow_get(f"{base}/openapi.json").json()
 
 
 def test_every_operation_answers_only_what_the_document_says(
@@ -127,9 +133,9 @@ def test_the_fuzzer_reaches_the_seeded_things(served: tuple[str, dict[str, Any]]
     """The ids the fuzzer puts in paths are the merchant's (else it would only see 404s)."""
     base, _ = served
     h = seeded.merchant.headers
-    assert httpx.get(f"{base}/v1/orders/{seeded.ids['order_id']}", headers=h).status_code == 200
-    assert httpx.get(f"{base}/v1/carts/{seeded.ids['cart_id']}", headers=h).status_code == 200
-    assert httpx.get(f"{base}/v1/orders/{uuid.uuid4()}", headers=h).status_code == 404
+    assert slow_get(f"{base}/v1/orders/{seeded.ids['order_id']}", headers=h).status_code == 200
+    assert slow_get(f"{base}/v1/carts/{seeded.ids['cart_id']}", headers=h).status_code == 200
+    assert slow_get(f"{base}/v1/orders/{uuid.uuid4()}", headers=h).status_code == 404
 
 
 # What the fuzzer found, kept as plain regression tests.

@@ -9,6 +9,7 @@ a CSP violation or an uncaught error in the page fails it. Screenshots of each s
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import AsyncIterator
 
@@ -29,6 +30,12 @@ from tests.support.browser import (  # noqa: F401 (the fixtures browser and page
 
 pytestmark = pytest.mark.slow
 
+# A loaded machine can take seconds to build the OpenAPI document or a page the first
+# time: these calls wait long enough never to decide a test by the clock.
+SLOW_MACHINE_SECONDS = 120
+slow_get = functools.partial(httpx.get, timeout=SLOW_MACHINE_SECONDS)
+slow_head = functools.partial(httpx.head, timeout=SLOW_MACHINE_SECONDS)
+
 HTML = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
 
 
@@ -45,7 +52,7 @@ def _assets(html: str) -> list[str]:
 # Over HTTP: what any client sees.
 
 def test_the_front_page_links_the_console_the_api_docs_and_the_health_checks(server: str) -> None:
-    response = httpx.get(f"{server}/", headers=HTML)
+    response = slow_get(f"{server}/", headers=HTML)
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
     for link in ("/console", "/docs", "/redoc", "/openapi.json", "/healthz", "/readyz"):
@@ -55,16 +62,16 @@ def test_the_front_page_links_the_console_the_api_docs_and_the_health_checks(ser
 def test_every_html_answer_carries_the_security_headers_and_json_is_left_alone(
         server: str) -> None:
     for path, status in (("/", 200), ("/docs", 200), ("/redoc", 200), ("/console", 404)):
-        response = httpx.get(f"{server}{path}", headers=HTML)
+        response = slow_get(f"{server}{path}", headers=HTML)
         assert response.status_code == status, path
         policy = response.headers["content-security-policy"]
         assert "script-src 'self';" in policy and "'unsafe-inline'" not in policy, path
         assert "frame-ancestors 'none'" in policy and "object-src 'none'" in policy, path
         assert response.headers["referrer-policy"] == "same-origin", path
         assert response.headers["x-content-type-options"] == "nosniff", path
-    assert httpx.get(f"{server}/", headers=HTML).headers[
+    assert slow_get(f"{server}/", headers=HTML).headers[
         "content-security-policy"] == CONTENT_SECURITY_POLICY
-    api = httpx.get(f"{server}/v1/orders", headers=HTML)
+    api = slow_get(f"{server}/v1/orders", headers=HTML)
     assert api.status_code == 401
     assert "content-security-policy" not in api.headers
 
@@ -73,7 +80,7 @@ def test_the_redoc_page_admits_only_styles_with_a_nonce_fresh_for_each_answer(
         server: str) -> None:
     nonces = []
     for _ in range(2):
-        response = httpx.get(f"{server}/redoc", headers=HTML)
+        response = slow_get(f"{server}/redoc", headers=HTML)
         match = re.search(r"style-src 'self' 'nonce-([^']+)'", response.headers[
             "content-security-policy"])
         assert match is not None
@@ -85,48 +92,48 @@ def test_the_redoc_page_admits_only_styles_with_a_nonce_fresh_for_each_answer(
 
 def test_static_files_by_fingerprint_are_cached_for_a_year_and_by_plain_name_revalidated(
         server: str) -> None:
-    page = httpx.get(f"{server}/", headers=HTML).text
+    page = slow_get(f"{server}/", headers=HTML).text
     assets = _assets(page)
     assert any("/vendor/htmx.org/htmx." in a for a in assets), assets
     for url in assets:
-        response = httpx.get(f"{server}{url}")
+        response = slow_get(f"{server}{url}")
         assert response.status_code == 200, url
         assert response.headers["cache-control"] == IMMUTABLE, url
         assert response.headers["x-content-type-options"] == "nosniff", url
     htmx = next(a for a in assets if "/vendor/htmx.org/" in a)
-    assert "text/javascript" in httpx.get(f"{server}{htmx}").headers["content-type"]
-    head = httpx.head(f"{server}{htmx}")
+    assert "text/javascript" in slow_get(f"{server}{htmx}").headers["content-type"]
+    head = slow_head(f"{server}{htmx}")
     assert head.status_code == 200 and head.headers["cache-control"] == IMMUTABLE
-    plain = httpx.get(f"{server}/static/vendor/htmx.org/htmx.min.js")
+    plain = slow_get(f"{server}/static/vendor/htmx.org/htmx.min.js")
     assert plain.status_code == 200 and plain.headers["cache-control"] == "no-cache"
-    assert plain.content == httpx.get(f"{server}{htmx}").content
+    assert plain.content == slow_get(f"{server}{htmx}").content
     for missing in ("/static/vendor/htmx.org/htmx.000000000000.min.js",
                     "/static/../pages.py", "/static/%2e%2e/rules.py"):
-        assert httpx.get(f"{server}{missing}").status_code == 404, missing
+        assert slow_get(f"{server}{missing}").status_code == 404, missing
 
 
 def test_a_browser_gets_an_html_404_and_the_api_keeps_its_json_404(server: str) -> None:
-    page = httpx.get(f"{server}/console/nothing-here", headers=HTML)
+    page = slow_get(f"{server}/console/nothing-here", headers=HTML)
     assert page.status_code == 404
     assert page.headers["content-type"].startswith("text/html")
     assert "Page not found" in page.text
     for path, headers in (("/console/nothing-here", {}), ("/v1/nothing-here", HTML)):
-        api = httpx.get(f"{server}{path}", headers=headers)
+        api = slow_get(f"{server}{path}", headers=headers)
         assert api.status_code == 404
         assert api.json()["error"]["code"] == "not_found"
 
 
 def test_the_indonesian_front_page_is_chosen_by_accept_language(server: str) -> None:
-    response = httpx.get(f"{server}/", headers={**HTML, "Accept-Language": "id-ID,id;q=0.9"})
+    response = slow_get(f"{server}/", headers={**HTML, "Accept-Language": "id-ID,id;q=0.9"})
     assert response.headers["content-language"] == "id"
     assert '<html lang="id">' in response.text
     assert "Konsol penjual" in response.text and "Merchant console" not in response.text
-    english = httpx.get(f"{server}/", headers={**HTML, "Accept-Language": "fr, en;q=0.5"})
+    english = slow_get(f"{server}/", headers={**HTML, "Accept-Language": "fr, en;q=0.5"})
     assert '<html lang="en">' in english.text and "Merchant console" in english.text
 
 
 def test_the_docs_pages_stay_out_of_the_openapi_document(server: str) -> None:
-    paths = httpx.get(f"{server}/openapi.json").json()["paths"]
+    paths = slow_get(f"{server}/openapi.json").json()["paths"]
     assert not {"/", "/docs", "/redoc", "/static/{path}"} & set(paths)
     assert "/v1/orders" in paths
 

@@ -42,6 +42,7 @@ LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
 FAILING_IMPACTS = {"serious", "critical"}
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 375, "height": 812}
+STEP_TIMEOUT_MS = 90_000  # the cap on one browser step (see Browsing.open)
 
 
 def _in_ci() -> bool:
@@ -147,6 +148,10 @@ class Browsing:
         (``id-ID`` asks for Indonesian)."""
         context = self._browser.new_context(viewport=viewport or DESKTOP,  # type: ignore[arg-type]
                                             locale=locale or "en-US", reduced_motion="reduce")
+        # A loaded machine (CI on two busy cores) can take seconds per step: generous caps, so
+        # only a page that never gets there fails (Playwright's own defaults are 30 s and 5 s).
+        context.set_default_timeout(STEP_TIMEOUT_MS)
+        context.set_default_navigation_timeout(STEP_TIMEOUT_MS)
         page = context.new_page()
         opened = BrowserPage(page=page, base=base, shots=self.shots)
         _guard(opened)
@@ -197,11 +202,12 @@ def browser_fixture(request: pytest.FixtureRequest) -> Iterator[Browsing]:
     A test module takes it with ``from tests.support.browser import browser_fixture  # noqa:
     F401`` and a ``browser: Browsing`` argument."""
     executable = _chromium_or_skip()
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
     args = ["--no-sandbox"] if os.geteuid() == 0 else []
     playwright = sync_playwright().start()
     try:
+        expect.set_options(timeout=STEP_TIMEOUT_MS)
         chromium = playwright.chromium.launch(executable_path=executable, args=args)
         try:
             browsing = Browsing(chromium, request.node.name)
