@@ -254,7 +254,9 @@ async def test_a_stale_if_match_is_412_and_changes_nothing(
     ]:
         details = error_of(await client.request(method, path, headers=stale, json=body),
                            412, "version_conflict")
-        assert details == {"expected_version": 1, "current_version": 2}
+        assert (details["expected_version"], details["current_version"]) == (1, 2)
+        assert details["latest_change"]["action"] == "updated"  # who and what: see
+        assert details["latest_change"]["actor"] == merchant.principal.actor  # test_api_order_page
     after = ok(await client.get(f"/v1/orders/{order['id']}", headers=merchant.headers))
     assert (after["status"], after["version"], after["note"]) == ("pending_payment", 2,
                                                                   "gift wrap")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
 from orderline.cod import service as cod
 from orderline.cod.schemas import (
@@ -14,7 +14,7 @@ from orderline.cod.schemas import (
     CollectIn,
     DeliveryFailedIn,
 )
-from orderline.core.http import RuntimeDep, parse_id, refusals
+from orderline.core.http import RuntimeDep, VersionDep, etag, parse_id, refusals
 from orderline.orders.schemas import OrderView
 from orderline.tenancy.deps import PrincipalDep
 
@@ -22,21 +22,30 @@ router = APIRouter(prefix="/v1", tags=["cash on delivery"])
 
 
 @router.post("/orders/{order_id}/cod/collect", response_model=OrderView,
-             responses=refusals(401, 403, 409))
+             responses=refusals(401, 403, 409, 412))
 async def collect(order_id: str, body: CollectIn, runtime: RuntimeDep,
-                  principal: PrincipalDep) -> dict[str, Any]:
-    """The cash was collected: the order is paid (delivered, if it was shipped)."""
-    return await cod.collect(runtime, principal, parse_id("order", order_id),
-                             amount=body.amount)
+                  principal: PrincipalDep, version: VersionDep,
+                  response: Response) -> dict[str, Any]:
+    """The cash was collected: the order is paid (delivered, if it was shipped). Send the
+    order's ETag in If-Match to be refused (412) if someone changed it meanwhile."""
+    order = await cod.collect(runtime, principal, parse_id("order", order_id),
+                              amount=body.amount, expected_version=version)
+    response.headers["ETag"] = etag(order["version"])
+    return order
 
 
 @router.post("/orders/{order_id}/cod/failed", response_model=OrderView,
-             responses=refusals(401, 403, 409))
+             responses=refusals(401, 403, 409, 412))
 async def delivery_failed(order_id: str, body: DeliveryFailedIn, runtime: RuntimeDep,
-                          principal: PrincipalDep) -> dict[str, Any]:
-    """Refused or undeliverable: the stock comes back and the buyer's trust falls."""
-    return await cod.delivery_failed(runtime, principal, parse_id("order", order_id),
-                                     outcome=body.outcome, note=body.note)
+                          principal: PrincipalDep, version: VersionDep,
+                          response: Response) -> dict[str, Any]:
+    """Refused or undeliverable: the stock comes back and the buyer's trust falls; ``note``
+    (why) is kept in the order's history."""
+    order = await cod.delivery_failed(runtime, principal, parse_id("order", order_id),
+                                      outcome=body.outcome, note=body.note,
+                                      expected_version=version)
+    response.headers["ETag"] = etag(order["version"])
+    return order
 
 
 @router.get("/business/cod", response_model=CodSettingsOut, responses=refusals(401, 403))

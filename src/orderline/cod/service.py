@@ -85,7 +85,7 @@ async def refusals(conn: AsyncConnection, settings: BusinessSettings, *,
 
 
 async def collect(runtime: Runtime, principal: Principal, order_id: uuid.UUID, *,
-                  amount: int) -> dict[str, Any]:
+                  amount: int, expected_version: int | None = None) -> dict[str, Any]:
     """The courier (or the counter) collected ``amount`` in cash: the money is recorded in the
     ledger, the order is paid (``delivered`` if it was shipped), and the buyer's trust rises.
     An amount other than the total is refused, or recorded as a discrepancy, by setting."""
@@ -94,7 +94,8 @@ async def collect(runtime: Runtime, principal: Principal, order_id: uuid.UUID, *
 
     async def work(conn: AsyncConnection) -> dict[str, Any]:
         order = await _cash_order(runtime, conn, principal, order_id, "collect",
-                                  allowed=(OrderStatus.CONFIRMED, OrderStatus.SHIPPED))
+                                  allowed=(OrderStatus.CONFIRMED, OrderStatus.SHIPPED),
+                                  expected_version=expected_version)
         settings = await tenancy_store.business_settings(conn, principal.business_id)
         result = check_collected(order.total, amount,
                                  allow_discrepancy=settings.cod_allow_discrepancy)
@@ -127,7 +128,8 @@ async def collect(runtime: Runtime, principal: Principal, order_id: uuid.UUID, *
 
 
 async def delivery_failed(runtime: Runtime, principal: Principal, order_id: uuid.UUID, *,
-                          outcome: CodOutcome, note: str = "") -> dict[str, Any]:
+                          outcome: CodOutcome, note: str = "",
+                          expected_version: int | None = None) -> dict[str, Any]:
     """The buyer refused the parcel, or it could not be delivered: the stock comes back (a
     ``return`` movement), the order ends ``returned`` (or ``cancelled`` if it never left), and
     the buyer's trust falls."""
@@ -140,7 +142,8 @@ async def delivery_failed(runtime: Runtime, principal: Principal, order_id: uuid
     async def work(conn: AsyncConnection) -> dict[str, Any]:
         order = await _cash_order(runtime, conn, principal, order_id, "delivery_failed",
                                   allowed=(OrderStatus.CONFIRMED, OrderStatus.PROCESSING,
-                                           OrderStatus.SHIPPED))
+                                           OrderStatus.SHIPPED),
+                                  expected_version=expected_version)
         sold = await stock_store.consumed_of_order(conn, order_id)
         await stock_store.put_back(conn, sold, business_id=order.business_id,
                                    order_id=order_id, actor=principal.actor, now=now,
@@ -161,8 +164,10 @@ async def delivery_failed(runtime: Runtime, principal: Principal, order_id: uuid
 
 async def _cash_order(runtime: Runtime, conn: AsyncConnection, principal: Principal,
                       order_id: uuid.UUID, operation: str,
-                      allowed: tuple[OrderStatus, ...]) -> OrderRow:
-    order = await lock_for_change(runtime, conn, principal, order_id, None, operation)
+                      allowed: tuple[OrderStatus, ...],
+                      expected_version: int | None) -> OrderRow:
+    order = await lock_for_change(runtime, conn, principal, order_id, expected_version,
+                                  operation)
     if order.payment_method != COD:
         raise InvalidTransition("This order is not paid in cash on delivery.",
                                 details={"payment_method": order.payment_method})

@@ -114,7 +114,12 @@ REFUSAL_MEANINGS: dict[int, str] = {
     404: "Nothing with this id (or name) in the caller's business.",
     409: "The request conflicts with the current state of what it names.",
     410: "What it names existed but is gone.",
-    412: "If-Match names an older version: fetch it again and retry.",
+    412: ("If-Match names an older version: fetch it again and retry. For an order, "
+          "``details`` carries ``expected_version``, ``current_version``, ``order_number``, "
+          "``changes_since`` (how many changes came after your version) and "
+          "``latest_change``: the latest of them, ``{actor, action, description, from_status, "
+          "to_status, changed_fields, at, version}`` (who, e.g. ``api_key:ol_ab12``, what, "
+          "and when), or null when the history does not say; the message says it in words."),
     413: "The request body or file is larger than allowed.",
     415: "The body or file is of a type this operation does not read.",
     422: "The request is well-formed but a field breaks a rule.",

@@ -9,11 +9,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response, status
 
 from orderline.core.errors import ValidationFailed
-from orderline.core.http import RuntimeDep, parse_id, refusals
+from orderline.core.http import RuntimeDep, VersionDep, etag, parse_id, refusals
 from orderline.idempotency.headers import IdempotencyKeyHeader, send
 from orderline.idempotency.service import KeyedRequest, run_once
 from orderline.manual_payments import methods as manual_methods
 from orderline.manual_payments import proofs as payment_proofs
+from orderline.manual_payments import verifications
 from orderline.manual_payments.schemas import (
     MethodCreate,
     MethodList,
@@ -25,8 +26,10 @@ from orderline.manual_payments.schemas import (
     ProofOut,
     ProofSettingsIn,
     ProofSettingsOut,
+    TransferReceivedIn,
 )
 from orderline.orders.deps import OrderCallerDep
+from orderline.orders.schemas import OrderOut
 from orderline.tenancy.deps import PrincipalDep
 
 router = APIRouter(prefix="/v1", tags=["manual payments"])
@@ -171,3 +174,18 @@ async def proof_file(proof_id: str, runtime: RuntimeDep, caller: OrderCallerDep)
     content, media_type = await payment_proofs.proof_file(
         runtime, caller, parse_id("payment proof", proof_id))
     return file_response(content, media_type, f"proof-{proof_id}")
+
+
+@router.post("/orders/{order_id}/payment/received", response_model=OrderOut,
+             responses=refusals(401, 403, 409, 412))
+async def transfer_received(order_id: str, body: TransferReceivedIn, runtime: RuntimeDep,
+                            principal: PrincipalDep, version: VersionDep,
+                            response: Response) -> dict[str, Any]:
+    """The merchant saw the transfer in the bank app without a proof: needs the ``verify``
+    scope (as approving a proof does). The money is booked as received by hand, the order is
+    paid, and its history names who confirmed it and why."""
+    order = await verifications.confirm_received(
+        runtime, principal, parse_id("order", order_id), note=body.note,
+        bank_reference=body.bank_reference, expected_version=version)
+    response.headers["ETag"] = etag(order["version"])
+    return order

@@ -71,6 +71,14 @@ class ApproveIn(Body):
     note: Annotated[str | None, Field(max_length=500)] = None
 
 
+class TransferReceivedIn(Body):
+    note: Annotated[str, Field(min_length=1, max_length=500, description=(
+        "where the money was seen (\"in the bank app, 6 Dec\"): kept in the order's "
+        "history, never shown to the buyer"))]
+    bank_reference: Annotated[str | None, Field(max_length=200, description=(
+        "the bank's reference of the transfer; the order's payment reference if omitted"))] = None
+
+
 class RejectIn(Body):
     reason: Annotated[str, Field(min_length=1, max_length=500,
                                  description="the buyer reads this")]

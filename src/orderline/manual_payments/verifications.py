@@ -48,6 +48,7 @@ from orderline.manual_payments.review_rules import (
 from orderline.orders import store as order_store
 from orderline.orders.figures_store import WaitingOrders
 from orderline.orders.rules import OrderStatus
+from orderline.orders.service import lock_for_change
 from orderline.orders.status import mark_paid
 from orderline.orders.store import OrderRow
 from orderline.payments import store as payment_store
@@ -208,7 +209,7 @@ def _not_pending(current: RowMapping) -> DomainError:
 
 
 async def _book_transfer(conn: AsyncConnection, order: OrderRow, mp: RowMapping,
-                         proof_id: uuid.UUID, *, actor: str, now: datetime) -> None:
+                         proof_id: uuid.UUID | None, *, actor: str, now: datetime) -> None:
     """The money movement: the transfer the merchant confirmed, as received money."""
     intent_id = uuid.uuid4()
     await payment_store.insert_intent(conn, {
@@ -222,7 +223,50 @@ async def _book_transfer(conn: AsyncConnection, order: OrderRow, mp: RowMapping,
     await payment_store.add_movement(conn, {
         "business_id": order.business_id, "order_id": order.id, "intent_id": intent_id,
         "kind": MovementKind.COLLECT.value, "amount": mp["amount"],
-        "source": f"proof:{proof_id}", "actor": actor, "created_at": now})
+        "source": f"proof:{proof_id}" if proof_id else f"by_hand:{order.id}", "actor": actor,
+        "created_at": now})
+
+
+async def confirm_received(runtime: Runtime, principal: Principal, order_id: uuid.UUID, *,
+                           note: str, bank_reference: str | None = None,
+                           expected_version: int | None = None) -> dict[str, Any]:
+    """The merchant saw the transfer in the bank app, without a proof from the buyer: the
+    same decision as approving a proof (``verify`` scope, as money moves on it). The money is
+    booked in the ledger as received by hand (so it can be refunded, and the order cannot be
+    cancelled while holding it), the order is paid, any waiting proof leaves the queue, and
+    the history names who confirmed it and why (``note``, never shown to the buyer)."""
+    principal.require(Scope.VERIFY)
+    cleaned = (note or "").strip()
+    if not cleaned or len(cleaned) > MAX_REASON:
+        raise ValidationFailed(f"Say where you saw the money (1 to {MAX_REASON} characters): "
+                               "it is kept in the order's history.", details={"field": "note"})
+    now = runtime.clock.now()
+
+    async def work(conn: AsyncConnection) -> dict[str, Any]:
+        order = await lock_for_change(runtime, conn, principal, order_id, expected_version,
+                                      "payment_received")
+        mp = await payment_method_store.manual_payment_of_order(conn, principal.business_id,
+                                                                order.id)
+        if mp is None:
+            raise InvalidTransition(
+                f"Order {order.number} is not paid by one of the business's manual methods; "
+                "confirm its payment with PATCH /v1/orders/{id}/payment.",
+                details={"payment_method": order.payment_method})
+        if order.status != OrderStatus.PENDING_PAYMENT:
+            raise InvalidTransition(
+                f"Order {order.number} is {order.status}; a transfer can only be confirmed "
+                "while the order awaits payment.", details={"current_status": order.status})
+        await _book_transfer(conn, order, mp, None, actor=principal.actor, now=now)
+        shown = await mark_paid(runtime, conn, order, actor=principal.actor,
+                                reference=bank_reference or mp["reference"], now=now,
+                                action="payment_received",
+                                more_changes={"by_hand": True, "note": cleaned,
+                                              "method": order.payment_method})
+        await payment_method_store.write_manual_payment(conn, mp["id"], {
+            "status": "approved", "updated_at": now})
+        return shown
+
+    return await runtime.db.run(work)
 
 
 async def bulk(runtime: Runtime, principal: Principal,

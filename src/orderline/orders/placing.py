@@ -32,7 +32,7 @@ async def write_new_order(conn: AsyncConnection, new: NewOrderRow,
     await order_store.add_event(conn, business_id=new.business_id, order_id=new.id,
                                 actor=actor, action="created", from_status=None,
                                 to_status=new.status, changes=changes,
-                                created_at=new.created_at)
+                                created_at=new.created_at, order_version=row.version)
     shown = shape(row.as_dict(), [line.as_dict() for line in lines])
     await emit_first_events(conn, business_id=new.business_id, now=new.created_at, events=[
         FirstEvent(EventType.ORDER_CREATED, AggregateType.ORDER, new.id,

@@ -25,6 +25,7 @@ from orderline.orders import status as order_status
 from orderline.orders.deps import OrderCallerDep
 from orderline.orders.rules import CancelReason, OrderStatus
 from orderline.orders.schemas import (
+    NOTE_MAX,
     BuyerOrderOut,
     HistoryEntry,
     OrderOut,
@@ -118,7 +119,7 @@ async def change_status(order_id: str, body: StatusChange, runtime: RuntimeDep,
                         response: Response) -> dict[str, Any]:
     order = await order_status.change_status(runtime, principal, parse_id("order", order_id),
                                              status=body.status, reason=body.reason,
-                                             expected_version=version)
+                                             note=body.note, expected_version=version)
     return _with_etag(response, order)
 
 
@@ -130,15 +131,21 @@ async def confirm_payment(order_id: str, body: PaymentConfirm, runtime: RuntimeD
     """Confirm payment: the held stock becomes a sale and the order becomes ``paid``."""
     order = await order_status.confirm_payment(runtime, principal, parse_id("order", order_id),
                                                reference=body.reference, amount=body.amount,
-                                               expected_version=version)
+                                               note=body.note, expected_version=version)
     return _with_etag(response, order)
 
 
 @router.delete("/{order_id}", response_model=OrderOut, responses=refusals(401, 403, 409, 412))
 async def cancel_order(order_id: str, runtime: RuntimeDep, principal: PrincipalDep,
                        version: VersionDep, response: Response,
-                       reason: CancelReason = CancelReason.MERCHANT) -> dict[str, Any]:
-    """Cancel before shipping; reserved stock is released, sold stock goes back on hand."""
+                       reason: CancelReason = CancelReason.MERCHANT,
+                       note: Annotated[str | None, Query(
+                           max_length=NOTE_MAX, description=(
+                               "why, in the merchant's words: kept in the order's history, "
+                               "never shown to the buyer"))] = None) -> dict[str, Any]:
+    """Cancel before shipping; reserved stock is released, sold stock goes back on hand. An
+    order that holds the buyer's money is refused (409 ``refund_first``): refund it first."""
     order = await order_status.cancel_order(runtime, principal, parse_id("order", order_id),
-                                            reason=reason, expected_version=version)
+                                            reason=reason, note=note,
+                                            expected_version=version)
     return _with_etag(response, order)

@@ -65,14 +65,22 @@ class OrderUpdate(PatchBody):
     lines: Annotated[list[LineIn] | None, Field(min_length=1, max_length=100)] = None
 
 
+NOTE_MAX = 500
+InternalNote = Annotated[str | None, Field(
+    max_length=NOTE_MAX, description="why, in the merchant's words: kept in the order's "
+                                     "history, never shown to the buyer")]
+
+
 class StatusChange(Body):
     status: OrderStatus
     reason: CancelReason | None = None
+    note: InternalNote = None
 
 
 class PaymentConfirm(Body):
     reference: Annotated[str | None, Field(max_length=200)] = None
     amount: MinorUnits | None = Field(default=None, description="if given, must equal the total")
+    note: InternalNote = None
 
 
 class ShippingUpdate(Body):

@@ -39,6 +39,7 @@ from orderline.events.event_types import AggregateType
 from orderline.events.outbox import emit
 from orderline.orders import hooks
 from orderline.orders import store as order_store
+from orderline.orders.conflicts import conflict_sentence, latest_change_details
 from orderline.orders.hooks import OrderChange, hooks_of
 from orderline.orders.rules import (
     OrderStatus,
@@ -254,12 +255,36 @@ async def lock_for_change(runtime: Runtime, conn: AsyncConnection, principal: Pr
     if order is None:
         raise NotFound("order", order_id)
     if expected_version is not None and expected_version != order.version:
-        raise VersionConflict(
-            f"The order changed since you read it (your version {expected_version}, current "
-            f"{order.version}). Fetch it again and retry.",
-            details={"expected_version": expected_version, "current_version": order.version})
+        raise await stale_version(conn, order, expected_version)
     await runtime.checkpoints.reach(f"{operation}.locked")
     return order
+
+
+async def stale_version(conn: AsyncConnection, order: OrderRow,
+                        expected_version: int) -> VersionConflict:
+    """The refusal of a change sent with an older version: who changed the order since, what
+    and when, read from its history in the caller's transaction (with the order row locked,
+    or in the read that found the version stale), so it names the change that made it so."""
+    entry, count = await order_store.changes_since(conn, order.business_id, order.id,
+                                                   expected_version)
+    details: dict[str, Any] = {"expected_version": expected_version,
+                               "current_version": order.version, "order_number": order.number,
+                               "changes_since": count, "latest_change": None}
+    if entry is None:
+        message = conflict_sentence(number=order.number, expected_version=expected_version,
+                                    current_version=order.version, actor=None, done=None,
+                                    at=None, later_changes=0)
+    else:
+        latest = latest_change_details(
+            actor=entry.actor, action=entry.action, from_status=entry.from_status,
+            to_status=entry.to_status, changes=entry.changes or {}, at=entry.created_at,
+            version=entry.order_version)
+        details["latest_change"] = latest
+        message = conflict_sentence(number=order.number, expected_version=expected_version,
+                                    current_version=order.version, actor=entry.actor,
+                                    done=latest["description"], at=entry.created_at,
+                                    later_changes=count)
+    return VersionConflict(message, details=details)
 
 
 async def _announce(conn: AsyncConnection, business_id: uuid.UUID, shown: dict[str, Any], *,
@@ -287,7 +312,8 @@ async def save_change(conn: AsyncConnection, order: OrderRow, *, actor: str, act
         raise VersionConflict("The order changed while it was being updated; retry.")
     await order_store.add_event(conn, business_id=order.business_id, order_id=order.id,
                                 actor=actor, action=action, from_status=order.status,
-                                to_status=written.status, changes=changes, created_at=now)
+                                to_status=written.status, changes=changes, created_at=now,
+                                order_version=written.version)
     shown = (await shaped(conn, [written]))[0]
     await _announce(conn, order.business_id, shown, previous_status=order.status,
                     action=action, actor=actor, changes=changes, now=now)
@@ -295,6 +321,22 @@ async def save_change(conn: AsyncConnection, order: OrderRow, *, actor: str, act
 
 
 save_and_show = save_change
+
+
+async def note_change(conn: AsyncConnection, order: OrderRow, *, actor: str, action: str,
+                      changes: dict[str, Any], now: datetime) -> OrderRow:
+    """A change another capability made to the order's money (a refund): the order's version
+    moves on, so a page read before it is told (412) who refunded what, and the history says
+    who did it; the capability emits its own event (``order.refunded``), so none here."""
+    written = await order_store.write_order(conn, order.id, expected_version=order.version,
+                                            values={"updated_at": now})
+    if written is None:  # only possible if the row lock was not honoured
+        raise VersionConflict("The order changed while it was being updated; retry.")
+    await order_store.add_event(conn, business_id=order.business_id, order_id=order.id,
+                                actor=actor, action=action, from_status=order.status,
+                                to_status=written.status, changes=changes, created_at=now,
+                                order_version=written.version)
+    return written
 
 
 async def edit_order(runtime: Runtime, principal: Principal, order_id: uuid.UUID,

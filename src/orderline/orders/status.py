@@ -97,21 +97,26 @@ async def _cancel(runtime: Runtime, conn: AsyncConnection, order: OrderRow, *, a
 
 
 async def mark_paid(runtime: Runtime, conn: AsyncConnection, order: OrderRow, *, actor: str,
-                    reference: str | None, now: datetime) -> dict[str, Any]:
-    """The order's money is in (a provider captured it): in the caller's transaction, with
-    the order row locked, held stock becomes a sale and the order is ``paid``."""
+                    reference: str | None, now: datetime, action: str = "payment_confirmed",
+                    more_changes: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The order's money is in (a provider captured it, a transfer was confirmed): in the
+    caller's transaction, with the order row locked, held stock becomes a sale and the order
+    is ``paid``; ``more_changes`` add to its history entry (a note, how it was confirmed)."""
     await _pay(runtime, conn, order, actor=actor, reference=reference, amount=None, now=now)
-    return await save_and_show(conn, order, actor=actor, action="payment_confirmed",
+    return await save_and_show(conn, order, actor=actor, action=action,
                                values={"status": OrderStatus.PAID.value, "paid_at": now,
                                        "payment_reference": reference},
                                changes={"payment_reference": reference,
-                                        "amount": order.total}, now=now)
+                                        "amount": order.total, **(more_changes or {})},
+                               now=now)
 
 
 async def confirm_payment(runtime: Runtime, principal: Principal, order_id: uuid.UUID, *,
                           reference: str | None = None, amount: int | None = None,
+                          note: str | None = None,
                           expected_version: int | None = None) -> dict[str, Any]:
-    """The buyer paid: held stock becomes a sale (on_hand goes down), the order is ``paid``."""
+    """The buyer paid: held stock becomes a sale (on_hand goes down), the order is ``paid``;
+    ``note`` (the merchant's, never shown to the buyer) is kept in the history."""
     principal.require(Scope.WRITE)
     now = runtime.clock.now()
 
@@ -123,16 +128,26 @@ async def confirm_payment(runtime: Runtime, principal: Principal, order_id: uuid
         return await save_and_show(conn, order, actor=principal.actor, action="payment_confirmed",
                           values={"status": OrderStatus.PAID.value, "paid_at": now,
                                   "payment_reference": reference},
-                          changes={"payment_reference": reference, "amount": order.total},
+                          changes=_with_note({"payment_reference": reference,
+                                              "amount": order.total}, note),
                           now=now)
 
     return await runtime.db.run(work)
 
 
+def _with_note(changes: dict[str, Any], note: str | None) -> dict[str, Any]:
+    """A history entry's changes with the merchant's note, when one was given (the buyer's
+    view of the history shows no changes, so a note stays internal)."""
+    cleaned = (note or "").strip()
+    return {**changes, "note": cleaned} if cleaned else changes
+
+
 async def cancel_order(runtime: Runtime, principal: Principal, order_id: uuid.UUID, *,
-                       reason: CancelReason = CancelReason.MERCHANT,
+                       reason: CancelReason = CancelReason.MERCHANT, note: str | None = None,
                        expected_version: int | None = None) -> dict[str, Any]:
-    """Cancel before shipping: held stock is released, sold stock is put back on hand."""
+    """Cancel before shipping: held stock is released, sold stock is put back on hand. The
+    reason (a code) is kept on the order, the merchant's ``note`` (why, in words) in its
+    history."""
     principal.require(Scope.WRITE)
     now = runtime.clock.now()
 
@@ -143,7 +158,7 @@ async def cancel_order(runtime: Runtime, principal: Principal, order_id: uuid.UU
         return await save_and_show(conn, order, actor=principal.actor, action="cancelled",
                           values={"status": OrderStatus.CANCELLED.value, "cancelled_at": now,
                                   "cancel_reason": reason.value},
-                          changes={"reason": reason.value}, now=now)
+                          changes=_with_note({"reason": reason.value}, note), now=now)
 
     cancelled = await runtime.db.run(work)
     metrics.order_cancelled(reason.value)  # committed: counted only now
@@ -178,15 +193,16 @@ async def set_shipping(runtime: Runtime, principal: Principal, order_id: uuid.UU
 
 async def change_status(runtime: Runtime, principal: Principal, order_id: uuid.UUID, *,
                         status: OrderStatus, reason: CancelReason | None = None,
+                        note: str | None = None,
                         expected_version: int | None = None) -> dict[str, Any]:
     """Generic transition. ``paid`` and ``cancelled`` do what their own endpoints do, so stock
     always follows the status; ``shipped`` needs tracking and goes through set_shipping."""
     if status == OrderStatus.PAID:
-        return await confirm_payment(runtime, principal, order_id,
+        return await confirm_payment(runtime, principal, order_id, note=note,
                                      expected_version=expected_version)
     if status == OrderStatus.CANCELLED:
         return await cancel_order(runtime, principal, order_id,
-                                  reason=reason or CancelReason.MERCHANT,
+                                  reason=reason or CancelReason.MERCHANT, note=note,
                                   expected_version=expected_version)
     if status == OrderStatus.SHIPPED:
         raise ValidationFailed("Ship an order with PATCH /v1/orders/{id}/shipping, giving the "
@@ -209,7 +225,7 @@ async def change_status(runtime: Runtime, principal: Principal, order_id: uuid.U
         if status == OrderStatus.DELIVERED:
             values["delivered_at"] = now
         return await save_and_show(conn, order, actor=principal.actor, action="status_changed",
-                          values=values, changes={}, now=now)
+                          values=values, changes=_with_note({}, note), now=now)
 
     return await runtime.db.run(work)
 

@@ -366,11 +366,45 @@ async def write_order(conn: AsyncConnection, order_id: uuid.UUID, *, expected_ve
 
 async def add_event(conn: AsyncConnection, *, business_id: uuid.UUID, order_id: uuid.UUID,
                     actor: str, action: str, from_status: str | None, to_status: str | None,
-                    changes: dict[str, Any], created_at: datetime) -> None:
-    """One entry of the order's history."""
+                    changes: dict[str, Any], created_at: datetime,
+                    order_version: int | None = None) -> None:
+    """One entry of the order's history; ``order_version`` is the version the change wrote
+    (None when it left the order row as it was)."""
     await conn.execute(insert(events).values(
         business_id=business_id, order_id=order_id, actor=actor, action=action,
-        from_status=from_status, to_status=to_status, changes=changes, created_at=created_at))
+        from_status=from_status, to_status=to_status, changes=changes, created_at=created_at,
+        order_version=order_version))
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeEntry(StoredRow):
+    """One entry of an order's history, as a stale version is told about it."""
+
+    actor: str
+    action: str
+    from_status: str | None
+    to_status: str | None
+    changes: dict[str, Any]
+    created_at: datetime
+    order_version: int | None
+
+
+async def changes_since(conn: AsyncConnection, business_id: uuid.UUID, order_id: uuid.UUID,
+                        version: int) -> tuple[ChangeEntry | None, int]:
+    """The latest change that wrote a version after ``version``, and how many did; for
+    entries written before versions were kept, the order's latest entry (count 0)."""
+    mine = and_(events.c.order_id == order_id, events.c.business_id == business_id)
+    newer = and_(mine, events.c.order_version > version)
+    picked = [*ChangeEntry.columns()]
+    latest = (await conn.execute(select(*(events.c[c] for c in picked)).where(newer)
+                                 .order_by(events.c.id.desc()).limit(1))).mappings().first()
+    if latest is not None:
+        count = (await conn.execute(select(func.count()).select_from(events)
+                                    .where(newer))).scalar_one()
+        return ChangeEntry.from_row(latest), int(count)
+    last = (await conn.execute(select(*(events.c[c] for c in picked)).where(mine)
+                               .order_by(events.c.id.desc()).limit(1))).mappings().first()
+    return ChangeEntry.from_optional(last), 0
 
 
 async def history(conn: AsyncConnection, business_id: uuid.UUID,

@@ -135,3 +135,7 @@ class OrderEvent(Base):
     to_status: Mapped[str | None] = mapped_column(String(30), nullable=True)
     changes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The order's version this change wrote; null for an entry that left the order row as it
+    # was (a proof sent or rejected) and for entries written before it was kept. A stale
+    # If-Match is answered with the entries after the caller's version (who, what, when).
+    order_version: Mapped[int | None] = mapped_column(Integer, nullable=True)

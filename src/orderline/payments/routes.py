@@ -6,12 +6,14 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response, status
 
-from orderline.core.http import RuntimeDep, parse_id, refusals
+from orderline.core.http import RuntimeDep, VersionDep, etag, parse_id, refusals
 from orderline.idempotency.headers import IdempotencyKeyHeader, send
 from orderline.idempotency.service import KeyedRequest, run_once
 from orderline.payments import service as payments
+from orderline.payments.order_detail import read_order_detail
 from orderline.payments.schemas import (
     CaptureRequest,
+    OrderDetail,
     OrderPayments,
     PaymentIntentOut,
     PaymentStart,
@@ -48,6 +50,18 @@ async def list_payments(order_id: str, runtime: RuntimeDep,
     return await payments.payments_of_order(runtime, principal, parse_id("order", order_id))
 
 
+@router.get("/orders/{order_id}/detail", response_model=OrderDetail, tags=["orders"],
+            responses=refusals(401, 403))
+async def order_detail(order_id: str, runtime: RuntimeDep, principal: PrincipalDep,
+                       response: Response) -> dict[str, Any]:
+    """The order, its history and its payments with their ledger, read at one moment: what
+    the console's order page shows. The ETag is the order's version, for If-Match on the
+    page's actions."""
+    detail = await read_order_detail(runtime, principal, parse_id("order", order_id))
+    response.headers["ETag"] = etag(detail["order"]["version"])
+    return detail
+
+
 @router.post("/orders/{order_id}/payments/capture", response_model=PaymentIntentOut,
              responses=refusals(401, 403, 409, 503))
 async def capture_payment(order_id: str, body: CaptureRequest, runtime: RuntimeDep,
@@ -57,11 +71,14 @@ async def capture_payment(order_id: str, body: CaptureRequest, runtime: RuntimeD
 
 
 @router.post("/orders/{order_id}/refunds", status_code=status.HTTP_201_CREATED,
-             response_model=PaymentIntentOut, responses=refusals(401, 403, 409, 503))
+             response_model=PaymentIntentOut, responses=refusals(401, 403, 409, 412, 503))
 async def refund_payment(order_id: str, body: RefundRequest, runtime: RuntimeDep,
-                         principal: PrincipalDep, response: Response,
+                         principal: PrincipalDep, response: Response, version: VersionDep,
                          idempotency_key: IdempotencyKeyHeader = None) -> dict[str, Any]:
-    """Refund an amount or lines (``restock`` puts their units back on hand). With an
+    """Refund an amount or lines (``restock`` puts their units back on hand; each line may
+    choose for itself). Cash and verified transfers are recorded as given back by hand. The
+    refund enters the order's history (who, how much, the reason) and moves its version on;
+    with If-Match, a refund of an order changed since is refused (412). With an
     ``Idempotency-Key``, a retry of the same refund returns its first answer and refunds
     nothing more."""
     order = parse_id("order", order_id)
@@ -70,7 +87,8 @@ async def refund_payment(order_id: str, body: RefundRequest, runtime: RuntimeDep
         request={"order_id": str(order), **body.model_dump(mode="json")}),
         lambda claim: payments.refund_payment(runtime, principal, order, amount=body.amount,
                                               lines=body.to_lines(), restock=body.restock,
-                                              reason=body.reason, claim=claim))
+                                              reason=body.reason, claim=claim,
+                                              expected_version=version))
     refunded: dict[str, Any] = send(response, answer)
     return refunded
 

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, Field
 
 from orderline.core.schemas import Body, MinorUnits, Quantity, Sku
+from orderline.orders.schemas import HistoryEntry, OrderOut
 from orderline.payments.service import RefundLine
 
 
@@ -29,6 +30,8 @@ class CaptureRequest(Body):
 class RefundLineIn(Body):
     sku: Sku
     quantity: Quantity
+    restock: bool | None = Field(default=None, description=(
+        "put this line's refunded units back in stock; omitted: the request's ``restock``"))
 
 
 class RefundRequest(Body):
@@ -37,12 +40,14 @@ class RefundRequest(Body):
     amount: Annotated[MinorUnits | None, Field(gt=0)] = None
     lines: Annotated[list[RefundLineIn] | None, Field(min_length=1, max_length=100)] = None
     restock: bool = Field(default=False, description="put the refunded lines' units back in "
-                                                     "stock (a return)")
+                                                     "stock (a return); each line may say "
+                                                     "otherwise with its own ``restock``")
     reason: Annotated[str, Field(max_length=500)] = ""
 
     def to_lines(self) -> list[RefundLine] | None:
-        return None if self.lines is None else [RefundLine(sku=line.sku, quantity=line.quantity)
-                                                for line in self.lines]
+        return None if self.lines is None else [
+            RefundLine(sku=line.sku, quantity=line.quantity, restock=line.restock)
+            for line in self.lines]
 
 
 # --- answers ---------------------------------------------------------------------------------
@@ -88,6 +93,15 @@ class LedgerEntry(BaseModel):
 class OrderPayments(BaseModel):
     data: list[PaymentIntentOut]
     ledger: list[LedgerEntry]
+
+
+class OrderDetail(BaseModel):
+    """Everything the console's order page shows, read at one moment."""
+
+    order: OrderOut
+    history: list[HistoryEntry] = Field(description="the order's timeline, oldest first: who "
+                                                    "did what, with their notes")
+    payments: OrderPayments
 
 
 class WebhookReceipt(BaseModel):

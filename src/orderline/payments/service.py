@@ -34,7 +34,6 @@ from orderline.core.errors import (
     RefundExceedsCaptured,
     UnknownPaymentProvider,
     ValidationFailed,
-    VersionConflict,
     WebhookSignatureRejected,
 )
 from orderline.core.runtime import Runtime
@@ -44,6 +43,7 @@ from orderline.events.outbox import emit
 from orderline.idempotency.service import NO_KEY, Claim
 from orderline.orders import store as order_store
 from orderline.orders.rules import REVENUE_STATUSES, OrderStatus
+from orderline.orders.service import note_change, stale_version
 from orderline.orders.status import mark_paid, set_shipping
 from orderline.orders.store import OrderRow
 from orderline.payments import store as payment_store
@@ -423,14 +423,12 @@ async def ship_order(runtime: Runtime, principal: Principal, order_id: uuid.UUID
         if order is None:
             raise NotFound("order", order_id)
         intents = await payment_store.intents_of_order(conn, principal.business_id, order_id)
-    if order.status == OrderStatus.PENDING_PAYMENT and any(
-            i.status == IntentStatus.AUTHORIZED for i in intents):
-        if expected_version is not None and expected_version != order.version:
-            raise VersionConflict(
-                f"The order changed since you read it (your version {expected_version}, "
-                f"current {order.version}). Fetch it again and retry.",
-                details={"expected_version": expected_version,
-                         "current_version": order.version})
+        capture_first = order.status == OrderStatus.PENDING_PAYMENT and any(
+            i.status == IntentStatus.AUTHORIZED for i in intents)
+        if capture_first and expected_version not in (None, order.version):
+            assert expected_version is not None
+            raise await stale_version(conn, order, expected_version)
+    if capture_first:
         await capture_payment(runtime, principal, order_id)
         expected_version = None  # the capture itself moved the version on
     return await set_shipping(runtime, principal, order_id, carrier=carrier,
@@ -447,19 +445,26 @@ async def _order_missing(runtime: Runtime, principal: Principal, order_id: uuid.
 class RefundLine:
     sku: str
     quantity: int
+    restock: bool | None = None  # None: as the refund's ``restock`` says
 
 
 async def refund_payment(runtime: Runtime, principal: Principal, order_id: uuid.UUID, *,
                          amount: int | None = None, lines: list[RefundLine] | None = None,
                          restock: bool = False, reason: str = "",
-                         claim: Claim = NO_KEY) -> dict[str, Any]:
+                         claim: Claim = NO_KEY,
+                         expected_version: int | None = None) -> dict[str, Any]:
     """Refund part or all of what was received: an ``amount``, or ``lines`` (each line's
     share of its net amount, see ``line_refund_amount``), optionally putting those units back
     in stock. The amount (and the lines' units) are taken with conditional UPDATEs first, so
     concurrent refunds can never add up past what was received; then the provider is asked
     with an idempotency key; if it refuses, everything taken is given back. Cash and verified
     transfers (``OFFLINE_PROVIDERS``) are refunded by the merchant by hand: the refund is
-    booked without asking anyone."""
+    booked without asking anyone.
+
+    ``restock`` is for the lines without their own choice (``RefundLine.restock``). The
+    refund moves the order's version on and enters its history (who, how much, which lines,
+    the reason) when the amount is taken; if the provider refuses, a ``refund_failed`` entry
+    follows. ``expected_version`` (If-Match) refuses it (412) if the order changed since."""
     principal.require(Scope.WRITE)
     if (amount is None) == (not lines):
         raise ValidationFailed("Refund either an amount or lines, not both and not neither.",
@@ -474,12 +479,20 @@ async def refund_payment(runtime: Runtime, principal: Principal, order_id: uuid.
     async def reserve(conn: AsyncConnection) -> tuple[IntentRow, int]:
         await claim.pin(conn)  # once the amount is taken, a retry must not take it again
         order = await _lock_order(conn, principal.business_id, order_id)
-        total = amount if amount is not None else await _claim_lines(conn, order, lines or [],
-                                                                     claimed)
+        if expected_version is not None and expected_version != order.version:
+            raise await stale_version(conn, order, expected_version)
+        total = amount if amount is not None else await _claim_lines(
+            conn, order, lines or [], claimed, restock=restock)
         for intent in await payment_store.intents_of_order(conn, principal.business_id,
                                                            order_id):
             taken = await payment_store.take_refund(conn, intent.id, total, now)
             if taken is not None:
+                await note_change(conn, order, actor=principal.actor, action="refunded",
+                                  changes=_refund_changes(refund_id, total, order.currency,
+                                                          claimed, reason,
+                                                          by_hand=intent.provider
+                                                          in OFFLINE_PROVIDERS),
+                                  now=now)
                 return taken, total
         raise RefundExceedsCaptured(
             f"A refund of {total} is more than any payment of this order has left to refund.",
@@ -493,11 +506,13 @@ async def refund_payment(runtime: Runtime, principal: Principal, order_id: uuid.
                                  idempotency_key=f"refund:{refund_id}")
         except UnknownPaymentProvider:
             await runtime.db.run(lambda conn: _give_back_refund(conn, intent, total, claimed,
-                                                                now))
+                                                                now, refund_id=refund_id,
+                                                                actor=principal.actor))
             raise
         except ProviderError as error:
             await runtime.db.run(lambda conn: _give_back_refund(conn, intent, total, claimed,
-                                                                now))
+                                                                now, refund_id=refund_id,
+                                                                actor=principal.actor))
             raise PaymentProviderUnavailable(
                 f"The provider did not refund ({error}); nothing was refunded.",
                 details={"provider_code": error.code}) from error
@@ -506,8 +521,9 @@ async def refund_payment(runtime: Runtime, principal: Principal, order_id: uuid.
         order = await _lock_order(conn, principal.business_id, order_id)
         await _book(conn, intent, MovementKind.REFUND, total, source=f"refund:{refund_id}",
                     actor=principal.actor, now=now)
-        if restock and claimed and order.status in REVENUE_STATUSES:
-            await _restock(conn, order, claimed, actor=principal.actor, now=now)
+        restocked = [c for c in claimed if c.restock]
+        if restocked and order.status in REVENUE_STATUSES:
+            await _restock(conn, order, restocked, actor=principal.actor, now=now)
         after = await payment_store.load_intent(conn, intent.id)
         assert after is not None
         full = after.amount_refunded >= order.total
@@ -517,8 +533,9 @@ async def refund_payment(runtime: Runtime, principal: Principal, order_id: uuid.
                    payload={"order_id": order_id, "amount": total,
                             "refunded_total": after.amount_refunded, "reason": reason,
                             "refund_id": refund_id,
-                            "lines": [{"sku": c.sku, "quantity": c.units}
-                                      for c in claimed], "restocked": restock and bool(claimed)},
+                            "lines": [{"sku": c.sku, "quantity": c.units,
+                                       "restocked": c.restock} for c in claimed],
+                            "restocked": bool(restocked)},
                    now=now)
         return after
 
@@ -533,10 +550,11 @@ class ClaimedUnits:
     sku: str
     variant_id: uuid.UUID
     units: int
+    restock: bool = False
 
 
 async def _claim_lines(conn: AsyncConnection, order: OrderRow, wanted: list[RefundLine],
-                       claimed: list[ClaimedUnits]) -> int:
+                       claimed: list[ClaimedUnits], *, restock: bool) -> int:
     """Take the lines' units as refunded (refused if more than are left) and price them."""
     total = 0
     for want in wanted:
@@ -550,7 +568,8 @@ async def _claim_lines(conn: AsyncConnection, order: OrderRow, wanted: list[Refu
                                     refunded_before=line.refunded_quantity - want.quantity,
                                     units=want.quantity)
         claimed.append(ClaimedUnits(sku=line.sku, variant_id=line.variant_id,
-                                    units=want.quantity))
+                                    units=want.quantity,
+                                    restock=restock if want.restock is None else want.restock))
     if total <= 0:
         raise ValidationFailed("These lines come to nothing to refund.",
                                details={"lines": [w.sku for w in wanted]})
@@ -569,11 +588,30 @@ async def _restock(conn: AsyncConnection, order: OrderRow, claimed: list[Claimed
                                reason=MovementReason.RETURN)
 
 
+def _refund_changes(refund_id: uuid.UUID, amount: int, currency: str,
+                    claimed: list[ClaimedUnits], reason: str, *,
+                    by_hand: bool) -> dict[str, Any]:
+    """A refund as the order's history keeps it (the reason is the merchant's own words:
+    the buyer's view of the history shows no changes)."""
+    changes: dict[str, Any] = {"refund_id": str(refund_id), "amount": amount,
+                               "currency": currency, "by_hand": by_hand}
+    if claimed:
+        changes["lines"] = [{"sku": c.sku, "quantity": c.units, "restocked": c.restock}
+                            for c in claimed]
+    if reason.strip():
+        changes["reason"] = reason.strip()
+    return changes
+
+
 async def _give_back_refund(conn: AsyncConnection, intent: IntentRow, amount: int,
-                            claimed: list[ClaimedUnits], now: datetime) -> None:
+                            claimed: list[ClaimedUnits], now: datetime, *,
+                            refund_id: uuid.UUID, actor: str) -> None:
     await payment_store.give_back_refund(conn, intent.id, amount, now)
     for line in claimed:
         await order_store.unclaim_line_refund(conn, intent.order_id, line.sku, line.units)
+    order = await _lock_order(conn, intent.business_id, intent.order_id)
+    await note_change(conn, order, actor=actor, action="refund_failed",
+                      changes={"refund_id": str(refund_id), "amount": amount}, now=now)
 
 
 async def payments_of_order(runtime: Runtime, principal: Principal,
