@@ -5,6 +5,7 @@ its actor and note (a note the buyer never sees); and one read gives the whole p
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -66,6 +67,30 @@ async def test_the_second_caller_with_the_old_version_is_told_who_shipped_the_or
     assert "reload it and try again" in message
     still = ok(await client.get(f"/v1/orders/{order['id']}", headers=merchant.headers))
     assert still["status"] == "shipped"  # the refused cancel changed nothing
+
+
+async def test_of_two_callers_acting_at_once_on_one_version_the_loser_is_told_the_winners_change(
+        client: httpx.AsyncClient, merchant: Merchant) -> None:
+    await add_product(client, merchant, "MUG", 5)
+    order = await pay(client, merchant, await place_order(client, merchant, ("MUG", 1)))
+    packer, packer_actor = await staff_key(client, merchant, "write")
+    clerk, clerk_actor = await staff_key(client, merchant, "write")
+    url = f"/v1/orders/{order['id']}"
+
+    shipping, cancelling = await asyncio.gather(
+        client.patch(f"{url}/shipping", headers=if_match(packer, order["version"]),
+                     json={"carrier": "DHL", "tracking_number": "JD02"}),
+        client.delete(url, headers=if_match(clerk, order["version"]),
+                      params={"note": "duplicate order"}))
+
+    assert sorted([shipping.status_code, cancelling.status_code]) == [200, 412]
+    won, lost = (shipping, cancelling) if shipping.status_code == 200 else (cancelling,
+                                                                              shipping)
+    winner = packer_actor if won is shipping else clerk_actor
+    details = error_of(lost, 412, "version_conflict")
+    assert details["latest_change"]["actor"] == winner
+    assert details["latest_change"]["to_status"] == won.json()["status"]
+    assert details["current_version"] == won.json()["version"] == order["version"] + 1
 
 
 async def test_a_stale_edit_names_the_latest_of_several_changes_and_the_fields_it_changed(

@@ -606,10 +606,11 @@ def _refund_changes(refund_id: uuid.UUID, amount: int, currency: str,
 async def _give_back_refund(conn: AsyncConnection, intent: IntentRow, amount: int,
                             claimed: list[ClaimedUnits], now: datetime, *,
                             refund_id: uuid.UUID, actor: str) -> None:
+    # The order first, as every refund takes its rows, so two never wait on each other.
+    order = await _lock_order(conn, intent.business_id, intent.order_id)
     await payment_store.give_back_refund(conn, intent.id, amount, now)
     for line in claimed:
         await order_store.unclaim_line_refund(conn, intent.order_id, line.sku, line.units)
-    order = await _lock_order(conn, intent.business_id, intent.order_id)
     await note_change(conn, order, actor=actor, action="refund_failed",
                       changes={"refund_id": str(refund_id), "amount": amount}, now=now)
 
