@@ -46,4 +46,4 @@ async def sellable_skus(runtime: Runtime, principal: Principal, *, search: str,
 
 
 def _full_name(product: str, variant: str) -> str:
-    return product if not variant or variant == product else f"{product} – {variant}"
+    return product if not variant or variant == product else f"{product}, {variant}"
