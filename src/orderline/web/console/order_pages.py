@@ -44,7 +44,6 @@ from orderline.web.console.order_rules import (
     CASH_ON_DELIVERY,
     amount_input,
     money_held,
-    money_text,
     order_actions,
     parse_amount,
 )
@@ -122,7 +121,7 @@ async def orders_page(request: Request, staff: ConsoleStaffDep,
     else:
         page = rows[:PAGE_SIZE]
         newer, older = before is not None, len(rows) > PAGE_SIZE
-    context = {
+    context: dict[str, Any] = {
         "orders": page, "filters": raw, "statuses": [s.value for s in OrderStatus],
         "channels": await _call(tenancy.list_channels(runtime, staff.principal)),
         "methods": await _payment_methods(runtime, staff),
@@ -135,7 +134,7 @@ async def orders_page(request: Request, staff: ConsoleStaffDep,
         if before is None and after is None else None,
         # With no row to start from, the live part asks for what arrives after this moment.
         "since": encode_cursor(runtime.clock.now(), uuid.UUID(int=0)),
-        "money": money_text, "cursor_of": _cursor_of,
+        "cursor_of": _cursor_of,
         "may_write": Scope.WRITE in staff.principal.scopes,
     }
     template = ("console/orders/_results.html" if request.headers.get("HX-Target") ==
@@ -156,7 +155,7 @@ async def new_orders_rows(request: Request, staff: ConsoleStaffDep,
     rows = [] if after is None else await _call(orders.list_orders(
         runtime, staff.principal, f, limit=LIVE_MAX, before=None, after=after))
     return console_page(request, staff, "console/orders/_rows.html", orders=rows,
-                        money=money_text, cursor_of=_cursor_of, live=True)
+                        cursor_of=_cursor_of, live=True)
 
 
 # --- one order -------------------------------------------------------------------------------
@@ -172,7 +171,7 @@ def _order_context(staff: ConsoleStaff, detail: dict[str, Any]) -> dict[str, Any
     return {"order": order, "history": list(reversed(detail["history"])),
             "intents": intents, "ledger": detail["payments"]["ledger"],
             "actions": order_actions(order, intents, staff.principal.scopes),
-            "held": money_held(intents), "money": money_text,
+            "held": money_held(intents),
             "total_input": amount_input(order["total"], order["currency"]),
             "cancel_reasons": [r.value for r in CancelReason
                                if r not in (CancelReason.PAYMENT_TIMEOUT,
@@ -192,7 +191,7 @@ async def sku_search(request: Request, staff: ConsoleStaffDep, runtime: RuntimeD
     search = (request.query_params.get("sku_search") or "")[:100]
     found = await _call(sellable_skus(runtime, staff.principal, search=search))
     return console_page(request, staff, "console/orders/_sku_results.html", skus=found,
-                        search=search, money=money_text)
+                        search=search)
 
 
 @router.get("/orders/{order_id}", response_class=HTMLResponse)
@@ -205,6 +204,11 @@ async def order_page(order_id: str, request: Request, staff: ConsoleStaffDep,
 
 
 # --- actions ---------------------------------------------------------------------------------
+
+# The page's input ids for the fields the actions' request models name.
+_ACTION_FIELDS = {"carrier": "carrier", "tracking_number": "tracking_number",
+                  "tracking_url": "tracking_url", "amount": "refund-amount",
+                  "reason": "refund-reason", "note": "note", "outcome": "failed-note"}
 
 Work = Callable[[FormData, int | None], Awaitable[Any]]
 
@@ -230,7 +234,7 @@ async def _act(request: Request, staff: ConsoleStaff, runtime: RuntimeDep, order
                                     422)
     except ValidationError as invalid:
         return await _show_problems(request, staff, runtime, order_id,
-                                    form_errors(request, invalid), 422)
+                                    form_errors(invalid, fields=_ACTION_FIELDS), 422)
     except DomainError as refused:
         _raise_page_error(refused)
         return await _show_problems(request, staff, runtime, order_id,

@@ -22,15 +22,6 @@ CARD = "card"
 _AMOUNT = re.compile(r"^\d{1,15}([.,]\d{1,3})?$")
 
 
-def money_text(amount: int, currency: str) -> str:
-    """``12345, "USD"`` -> ``"123.45 USD"``; ``-500, "JPY"`` -> ``"-500 JPY"``."""
-    exponent = currency_exponent(currency)
-    sign = "-" if amount < 0 else ""
-    whole, part = divmod(abs(amount), 10 ** exponent)
-    shown = f"{whole:,}" + (f".{part:0{exponent}d}" if exponent else "")
-    return f"{sign}{shown} {currency}"
-
-
 def amount_input(amount: int, currency: str) -> str:
     """The value a money field starts with: ``12345, "USD"`` -> ``"123.45"`` (no commas)."""
     exponent = currency_exponent(currency)

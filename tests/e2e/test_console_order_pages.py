@@ -1,0 +1,166 @@
+"""The order pages over HTTP in the test's process (the real app over ASGI, on each database):
+what each role may see and do, another business's order, the forms' refusals in plain words,
+and the live part's rows. The browser journeys are in ``test_console_orders.py``."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from orderline.api.app import create_app
+from orderline.core.runtime import Runtime
+from tests.support.console import (
+    ConsoleShop,
+    async_console_client,
+    console_login,
+    console_shop,
+)
+
+BASE = "http://test"
+
+
+@pytest.fixture
+async def shop(runtime: Runtime) -> ConsoleShop:
+    return await console_shop(runtime, roles=("viewer", "operations"))
+
+
+@pytest.fixture
+def transport(runtime: Runtime) -> httpx.ASGITransport:
+    app = create_app(runtime=runtime)
+    app.state.runtime = runtime
+    return httpx.ASGITransport(app=app)
+
+
+@pytest.fixture
+async def api(transport: httpx.ASGITransport, shop: ConsoleShop
+              ) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(transport=transport, base_url=BASE,
+                                 headers=shop.api_headers) as client:
+        yield client
+
+
+@pytest.fixture
+async def owner(transport: httpx.ASGITransport, shop: ConsoleShop
+                ) -> AsyncIterator[httpx.AsyncClient]:
+    async with async_console_client(transport, BASE, shop.owner_login) as client:
+        yield client
+
+
+async def as_role(runtime: Runtime, transport: httpx.ASGITransport, shop: ConsoleShop,
+                  role: str) -> httpx.AsyncClient:
+    login = await console_login(runtime, shop.staff[role])
+    return async_console_client(transport, BASE, login)
+
+
+def ok(response: httpx.Response, status: int = 200) -> Any:
+    assert response.status_code == status, response.text
+    return response.json()
+
+
+async def paid_order(api: httpx.AsyncClient, sku: str = "MUG") -> dict[str, Any]:
+    ok(await api.post("/v1/products", json={"name": f"Product {sku}", "variants": [
+        {"sku": sku, "name": f"{sku} blue", "price": 1250, "initial_stock": 10}]}), 201)
+    order = ok(await api.post("/v1/orders", json={
+        "customer": {"name": "Ada Buyer", "phone": "+15550100"}, "channel": "web",
+        "payment_method": "card", "lines": [{"sku": sku, "quantity": 2}]}), 201)
+    return dict(ok(await api.patch(f"/v1/orders/{order['id']}/payment",
+                                   json={"reference": "pay-1"})))
+
+
+def form(client: httpx.AsyncClient, **fields: Any) -> dict[str, Any]:
+    return {"csrf_token": client.headers["X-CSRF-Token"], **fields}
+
+
+async def test_the_list_and_the_order_page_show_the_order_with_its_actions(
+        owner: httpx.AsyncClient, api: httpx.AsyncClient) -> None:
+    order = await paid_order(api)
+    listed = await owner.get("/console/orders", params={"q": order["number"]})
+    assert listed.status_code == 200, listed.text
+    assert order["number"] in listed.text and "Ada Buyer" in listed.text
+    page = await owner.get(f"/console/orders/{order['id']}")
+    assert page.status_code == 200, page.text
+    assert f'name="version" value="{order["version"]}"' in page.text
+    assert f"/console/orders/{order['id']}/ship" in page.text
+    assert "MUG blue" in page.text
+
+
+async def test_shipping_from_the_page_saves_the_tracking_and_says_so(
+        owner: httpx.AsyncClient, api: httpx.AsyncClient) -> None:
+    order = await paid_order(api)
+    answer = await owner.post(f"/console/orders/{order['id']}/ship", data=form(
+        owner, version=order["version"], carrier="JNE", tracking_number="JNE123",
+        tracking_url="https://track.example/JNE123"))
+    assert answer.status_code == 303, answer.text
+    assert answer.headers["location"] == f"/console/orders/{order['id']}?done=shipped"
+    shown = ok(await api.get(f"/v1/orders/{order['id']}"))
+    assert (shown["status"], shown["shipping"]["tracking_number"]) == ("shipped", "JNE123")
+
+
+async def test_a_stale_version_answers_412_naming_who_changed_the_order_and_what(
+        owner: httpx.AsyncClient, api: httpx.AsyncClient) -> None:
+    order = await paid_order(api)
+    ok(await api.patch(f"/v1/orders/{order['id']}/shipping",
+                       json={"carrier": "DHL", "tracking_number": "D1"}))
+    answer = await owner.post(f"/console/orders/{order['id']}/cancel", data=form(
+        owner, version=order["version"], reason="buyer", note="asked"))
+    assert answer.status_code == 412
+    assert "Someone changed this order first" in answer.text
+    assert "api_key:" in answer.text and "Shipped with tracking" in answer.text
+    assert f'href="/console/orders/{order["id"]}"' in answer.text
+    assert ok(await api.get(f"/v1/orders/{order['id']}"))["status"] == "shipped"
+
+
+async def test_cancelling_an_order_holding_money_is_refused_in_plain_words(
+        owner: httpx.AsyncClient, api: httpx.AsyncClient, shop: ConsoleShop) -> None:
+    ok(await api.post("/v1/products", json={"name": "Rice", "variants": [
+        {"sku": "RICE", "name": "Rice 5kg", "price": 1000, "initial_stock": 10}]}), 201)
+    ok(await api.post("/v1/payment-methods", json={
+        "code": "bca", "name": "BCA transfer", "kind": "bank_transfer", "currency": "USD",
+        "account_name": "Shop", "account_number": "123"}), 201)
+    created = await owner.post("/console/orders/new", data=form(
+        owner, customer_name="Sari", customer_phone="+628123456789", channel="web",
+        payment_method="bca", sku_0="RICE", quantity_0="2"))
+    assert created.status_code == 303, created.text
+    order_url = created.headers["location"].split("?")[0]
+    page = await owner.get(order_url)
+    version = int(re.findall(r'name="version" value="(\d+)"', page.text)[0])
+    paid = await owner.post(f"{order_url}/mark-paid", data=form(
+        owner, version=version, note="seen in the BCA app"))
+    assert paid.status_code == 303, paid.text
+    page = await owner.get(order_url)
+    version = int(re.findall(r'name="version" value="(\d+)"', page.text)[0])
+    refused = await owner.post(f"{order_url}/cancel", data=form(
+        owner, version=version, reason="buyer"))
+    assert refused.status_code == 409
+    assert "This order holds the buyer&#39;s money. Refund it first" in refused.text
+
+
+async def test_a_viewer_sees_no_actions_and_is_refused_403_when_forcing_one(
+        runtime: Runtime, transport: httpx.ASGITransport, shop: ConsoleShop,
+        api: httpx.AsyncClient) -> None:
+    order = await paid_order(api)
+    async with await as_role(runtime, transport, shop, "viewer") as viewer:
+        page = await viewer.get(f"/console/orders/{order['id']}")
+        assert page.status_code == 200
+        assert "<form method=\"post\" action=\"/console/orders/" not in page.text
+        forced = await viewer.post(f"/console/orders/{order['id']}/ship", data=form(
+            viewer, version=order["version"], carrier="JNE", tracking_number="X"))
+        assert forced.status_code == 403
+    assert ok(await api.get(f"/v1/orders/{order['id']}"))["status"] == "paid"
+
+
+async def test_another_business_s_staff_get_404_for_the_order(
+        runtime: Runtime, transport: httpx.ASGITransport, api: httpx.AsyncClient) -> None:
+    order = await paid_order(api)
+    other = await console_shop(runtime)
+    async with async_console_client(transport, BASE, other.owner_login) as stranger:
+        assert (await stranger.get(f"/console/orders/{order['id']}")).status_code == 404
+        forced = await stranger.post(f"/console/orders/{order['id']}/cancel", data=form(
+            stranger, version=order["version"]))
+        assert forced.status_code == 404
+        listed = await stranger.get("/console/orders")
+        assert order["number"] not in listed.text
