@@ -37,6 +37,7 @@ from orderline.orders.store import OrderFilter
 from orderline.payments import service as payments
 from orderline.payments.order_detail import read_order_detail
 from orderline.payments.schemas import RefundRequest
+from orderline.staff.names import actor_names
 from orderline.tenancy import service as tenancy
 from orderline.tenancy.rules import Scope
 from orderline.web.console.access import ConsoleStaff, ConsoleStaffDep
@@ -165,10 +166,15 @@ async def _detail(runtime: RuntimeDep, staff: ConsoleStaff, order_id: str) -> di
     return await _call(read_order_detail(runtime, staff.principal, oid))
 
 
-def _order_context(staff: ConsoleStaff, detail: dict[str, Any]) -> dict[str, Any]:
+async def _order_context(runtime: RuntimeDep, staff: ConsoleStaff,
+                         detail: dict[str, Any]) -> dict[str, Any]:
     order = detail["order"]
     intents = detail["payments"]["data"]
-    return {"order": order, "history": list(reversed(detail["history"])),
+    names = await actor_names(runtime, staff.principal,
+                              [e["actor"] for e in detail["history"]]
+                              + [m["actor"] for m in detail["payments"]["ledger"]])
+    return {"who": lambda actor: names.get(actor, actor),
+            "order": order, "history": list(reversed(detail["history"])),
             "intents": intents, "ledger": detail["payments"]["ledger"],
             "actions": order_actions(order, intents, staff.principal.scopes),
             "held": money_held(intents),
@@ -200,7 +206,7 @@ async def order_page(order_id: str, request: Request, staff: ConsoleStaffDep,
     detail = await _detail(runtime, staff, order_id)
     return console_page(request, staff, "console/orders/detail.html",
                         done=request.query_params.get("done", ""),
-                        **_order_context(staff, detail))
+                        **await _order_context(runtime, staff, detail))
 
 
 # --- actions ---------------------------------------------------------------------------------
@@ -225,9 +231,12 @@ async def _act(request: Request, staff: ConsoleStaff, runtime: RuntimeDep, order
     try:
         await work(form, version)
     except VersionConflict as conflict:
+        latest = conflict.details.get("latest_change") or {}
+        names = await actor_names(runtime, staff.principal, [str(latest.get("actor", ""))])
         return console_page(request, staff, "console/orders/conflict.html", status_code=412,
                             order_id=str(oid), conflict=conflict.details,
-                            sentence=conflict.message, me=staff.principal.actor)
+                            who=lambda actor: names.get(actor, actor),
+                            me=staff.principal.actor)
     except ValidationFailedOnField as unreadable:
         return await _show_problems(request, staff, runtime, order_id,
                                     [FieldError(unreadable.message, field=unreadable.field)],
@@ -246,7 +255,7 @@ async def _show_problems(request: Request, staff: ConsoleStaff, runtime: Runtime
                          order_id: str, errors: list[FieldError], status: int) -> Response:
     detail = await _detail(runtime, staff, order_id)
     return console_page(request, staff, "console/orders/detail.html", status_code=status,
-                        errors=errors, done="", **_order_context(staff, detail))
+                        errors=errors, done="", **await _order_context(runtime, staff, detail))
 
 
 @router.post("/orders/{order_id}/mark-paid", response_class=HTMLResponse)
