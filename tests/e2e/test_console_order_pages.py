@@ -164,3 +164,37 @@ async def test_another_business_s_staff_get_404_for_the_order(
         assert forced.status_code == 404
         listed = await stranger.get("/console/orders")
         assert order["number"] not in listed.text
+
+
+async def test_an_amount_that_is_not_money_is_refused_next_to_its_field_and_nothing_moves(
+        owner: httpx.AsyncClient, api: httpx.AsyncClient) -> None:
+    order = await paid_order(api)
+    answer = await owner.post(f"/console/orders/{order['id']}/refund", data=form(
+        owner, version=order["version"], mode="amount", amount="twelve"))
+    assert answer.status_code == 422
+    assert 'href="#refund-amount">Enter the amount to refund, like 12.50.' in answer.text
+    assert ok(await api.get(f"/v1/orders/{order['id']}"))["version"] == order["version"]
+
+
+async def test_the_pages_speak_indonesian_when_asked(
+        owner: httpx.AsyncClient, api: httpx.AsyncClient) -> None:
+    order = await paid_order(api)
+    listed = await owner.get("/console/orders", headers={"Accept-Language": "id-ID"})
+    assert "Cari menurut nomor, pelanggan, atau telepon" in listed.text
+    page = await owner.get(f"/console/orders/{order['id']}",
+                           headers={"Accept-Language": "id-ID"})
+    assert f"Pesanan {order['number']}" in page.text and "Kirim pesanan" in page.text
+
+
+async def test_the_live_part_answers_only_the_orders_newer_than_the_newest_row(
+        owner: httpx.AsyncClient, api: httpx.AsyncClient) -> None:
+    first = await paid_order(api)
+    listed = await owner.get("/console/orders")
+    newest = re.findall(r'data-cursor="([^"]+)"', listed.text)[0]
+    assert (await owner.get("/console/orders/live", params={"after": newest})).text.strip() == ""
+    second = ok(await api.post("/v1/orders", json={
+        "customer": {"name": "Live Buyer", "phone": "+15550199"}, "channel": "web",
+        "payment_method": "card", "lines": [{"sku": "MUG", "quantity": 1}]}), 201)
+    rows = (await owner.get("/console/orders/live", params={"after": newest})).text
+    assert second["number"] in rows and first["number"] not in rows
+    assert 'class="is-new"' in rows
