@@ -204,6 +204,11 @@ def test_an_order_typed_in_by_hand_is_paid_shipped_and_a_line_refunded_with_rest
     expect(small.page.locator("h1")).to_contain_text(number)
     small.screenshot("order-phone")
     small.check_accessibility()
+    small.goto("/console/orders/new")
+    small.page.get_by_label("Find a product by name or SKU").fill("sar")
+    expect(small.page.get_by_role("button", name="Add SARUNG")).to_be_visible(timeout=WAIT_MS)
+    small.screenshot("new-order-phone")
+    small.check_accessibility()
 
 
 def test_a_stale_version_says_who_changed_the_order_and_offers_a_reload(

@@ -46,4 +46,8 @@ async def sellable_skus(runtime: Runtime, principal: Principal, *, search: str,
 
 
 def _full_name(product: str, variant: str) -> str:
-    return product if not variant or variant == product else f"{product}, {variant}"
+    """The variant's own name when it already says the product's ("Batik Sarung M"), else
+    both ("Mug, blue")."""
+    if not variant or variant.startswith(product):
+        return variant or product
+    return f"{product}, {variant}"
