@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from orderline.web.console import account_pages, auth_pages, dashboard_pages, stream
+from orderline.web.console import (
+    account_pages,
+    auth_pages,
+    dashboard_pages,
+    invitation_pages,
+    stream,
+    verification_pages,
+)
 
 PREFIX = "/console"
 
@@ -17,4 +24,6 @@ router = APIRouter(include_in_schema=False)
 router.include_router(auth_pages.router, prefix=PREFIX)
 router.include_router(dashboard_pages.router, prefix=PREFIX)
 router.include_router(account_pages.router, prefix=PREFIX)
+router.include_router(invitation_pages.router, prefix=PREFIX)
+router.include_router(verification_pages.router, prefix=PREFIX)
 router.include_router(stream.router, prefix=PREFIX)
