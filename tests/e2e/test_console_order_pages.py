@@ -13,6 +13,9 @@ import pytest
 
 from orderline.api.app import create_app
 from orderline.core.runtime import Runtime
+from orderline.tenancy import service as tenancy
+from tests.conftest import Merchant
+from tests.support.checkout import ADDRESS, open_shop
 from tests.support.console import (
     ConsoleShop,
     async_console_client,
@@ -138,6 +141,16 @@ async def test_cancelling_an_order_holding_money_is_refused_in_plain_words(
     assert refused.status_code == 409
     assert "This order holds the buyer&#39;s money. Refund it first" in refused.text
 
+    refunded = await owner.post(f"{order_url}/refund", data=form(
+        owner, version=version, mode="amount", amount="20.00", reason="changed her mind"))
+    assert refunded.status_code == 303, refunded.text
+    page = await owner.get(order_url)
+    version = int(re.findall(r'name="version" value="(\d+)"', page.text)[0])
+    cancelled = await owner.post(f"{order_url}/cancel", data=form(
+        owner, version=version, reason="buyer", note="refunded first"))
+    assert cancelled.status_code == 303, cancelled.text
+    assert "refunded first" in (await owner.get(order_url)).text
+
 
 async def test_a_viewer_sees_no_actions_and_is_refused_403_when_forcing_one(
         runtime: Runtime, transport: httpx.ASGITransport, shop: ConsoleShop,
@@ -198,3 +211,44 @@ async def test_the_live_part_answers_only_the_orders_newer_than_the_newest_row(
     rows = (await owner.get("/console/orders/live", params={"after": newest})).text
     assert second["number"] in rows and first["number"] not in rows
     assert 'class="is-new"' in rows
+
+
+async def test_cash_on_delivery_is_collected_or_its_failed_delivery_recorded_from_the_page(
+        runtime: Runtime, owner: httpx.AsyncClient, api: httpx.AsyncClient,
+        shop: ConsoleShop) -> None:
+    merchant = Merchant(principal=await tenancy.authenticate(runtime, shop.api_key),
+                        key=shop.api_key)
+    placed = await open_shop(api, merchant, products={"RICE": (1000, 20)}, shipping=0,
+                             tax_rate=None)
+    ok(await api.patch("/v1/business/cod", json={"enabled": True,
+                                                 "zone_ids": [placed.zone_id]}))
+    orders = [ok(await api.post("/v1/orders", json={
+        "customer": {"name": "Cash Buyer", "phone": f"+1555017{i}"}, "channel": "web",
+        "payment_method": "cod", "lines": [{"sku": "RICE", "quantity": 2}],
+        "shipping_address": ADDRESS}), 201) for i in range(2)]
+    for order in orders:
+        page = await owner.get(f"/console/orders/{order['id']}")
+        assert f"/console/orders/{order['id']}/cod/collect" in page.text
+
+    short = await owner.post(f"/console/orders/{orders[0]['id']}/cod/collect", data=form(
+        owner, version=orders[0]["version"], amount="abc"))
+    assert short.status_code == 422 and 'href="#collect-amount"' in short.text
+    collected = await owner.post(f"/console/orders/{orders[0]['id']}/cod/collect", data=form(
+        owner, version=orders[0]["version"], amount="20.00"))
+    assert collected.status_code == 303, collected.text
+    assert ok(await api.get(f"/v1/orders/{orders[0]['id']}"))["paid_at"] is not None
+
+    failed = await owner.post(f"/console/orders/{orders[1]['id']}/cod/failed", data=form(
+        owner, version=orders[1]["version"], outcome="refused", note="not home twice"))
+    assert failed.status_code == 303, failed.text
+    assert ok(await api.get(f"/v1/orders/{orders[1]['id']}"))["status"] == "cancelled"
+
+
+async def test_the_api_list_takes_the_same_search_box_and_payment_method(
+        api: httpx.AsyncClient) -> None:
+    order = await paid_order(api)
+    found = ok(await api.get("/v1/orders", params={"q": "5550100"}))["data"]
+    assert [o["number"] for o in found] == [order["number"]]
+    assert ok(await api.get("/v1/orders", params={"q": order["number"].lower()}))["data"]
+    assert ok(await api.get("/v1/orders", params={"payment_method": "cod"}))["data"] == []
+    assert len(ok(await api.get("/v1/orders", params={"payment_method": "card"}))["data"]) == 1
