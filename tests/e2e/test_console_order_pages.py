@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -13,6 +14,7 @@ import pytest
 
 from orderline.api.app import create_app
 from orderline.core.runtime import Runtime
+from orderline.manual_payments.files.configured import PROOF_STORAGE
 from orderline.tenancy import service as tenancy
 from tests.conftest import Merchant
 from tests.support.checkout import ADDRESS, open_shop
@@ -21,6 +23,14 @@ from tests.support.console import (
     async_console_client,
     console_login,
     console_shop,
+)
+from tests.support.manual import (
+    manual_order,
+    manual_shop,
+    master_keys,
+    receipt_for,
+    sealed_storage,
+    upload,
 )
 
 BASE = "http://test"
@@ -32,7 +42,8 @@ async def shop(runtime: Runtime) -> ConsoleShop:
 
 
 @pytest.fixture
-def transport(runtime: Runtime) -> httpx.ASGITransport:
+def transport(runtime: Runtime, tmp_path: Path) -> httpx.ASGITransport:
+    runtime.put(PROOF_STORAGE, sealed_storage(tmp_path / "proofs", master_keys("k1")))
     app = create_app(runtime=runtime)
     app.state.runtime = runtime
     return httpx.ASGITransport(app=app)
@@ -252,3 +263,24 @@ async def test_the_api_list_takes_the_same_search_box_and_payment_method(
     assert ok(await api.get("/v1/orders", params={"q": order["number"].lower()}))["data"]
     assert ok(await api.get("/v1/orders", params={"payment_method": "cod"}))["data"] == []
     assert len(ok(await api.get("/v1/orders", params={"payment_method": "card"}))["data"]) == 1
+
+
+async def test_a_waiting_payment_proof_is_approved_from_the_order_page(
+        runtime: Runtime, transport: httpx.ASGITransport) -> None:
+    shop = await console_shop(runtime, currency="PHP")
+    merchant = Merchant(principal=await tenancy.authenticate(runtime, shop.api_key),
+                        key=shop.api_key)
+    async with httpx.AsyncClient(transport=transport, base_url=BASE) as api, \
+            async_console_client(transport, BASE, shop.owner_login) as owner:
+        await manual_shop(api, merchant)
+        order = await manual_order(api, merchant)
+        ok(await upload(api, order, receipt_for(order)), 201)
+        page = await owner.get(f"/console/orders/{order['id']}")
+        assert page.status_code == 200, page.text
+        proof_id = re.findall(r'name="proof_id" value="([^"]+)"', page.text)[0]
+        assert f'href="/console/verifications/{proof_id}"' in page.text
+        approved = await owner.post(f"/console/orders/{order['id']}/approve-proof", data=form(
+            owner, version=order["version"], proof_id=proof_id))
+        assert approved.status_code == 303, approved.text
+        shown = ok(await api.get(f"/v1/orders/{order['id']}", headers=merchant.headers))
+        assert shown["status"] == "paid"

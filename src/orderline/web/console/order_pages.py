@@ -28,9 +28,12 @@ from orderline.cod.schemas import CollectIn, DeliveryFailedIn
 from orderline.core.errors import DomainError, Forbidden, NotFound, VersionConflict
 from orderline.core.http import RuntimeDep, decode_cursor, encode_cursor, parse_id
 from orderline.manual_payments import methods as manual_methods
+from orderline.manual_payments import proofs as payment_proofs
 from orderline.manual_payments import verifications
+from orderline.manual_payments.proof_store import PENDING as PENDING_PROOF
 from orderline.orders import service as orders
 from orderline.orders import status as order_status
+from orderline.orders.callers import OrderCaller
 from orderline.orders.rules import CancelReason, OrderStatus
 from orderline.orders.schemas import OrderCreate, ShippingUpdate, to_lines
 from orderline.orders.store import OrderFilter
@@ -173,10 +176,17 @@ async def _order_context(runtime: RuntimeDep, staff: ConsoleStaff,
     names = await actor_names(runtime, staff.principal,
                               [e["actor"] for e in detail["history"]]
                               + [m["actor"] for m in detail["payments"]["ledger"]])
-    return {"who": lambda actor: names.get(actor, actor),
+    actions = order_actions(order, intents, staff.principal.scopes)
+    waiting: list[dict[str, Any]] = []
+    if "mark_paid" in actions:  # a transfer awaiting payment, for someone who may verify
+        caller = OrderCaller(business_id=staff.principal.business_id, order_id=order["id"],
+                             principal=staff.principal)
+        waiting = [p for p in await payment_proofs.list_proofs(runtime, caller)
+                   if p["status"] == PENDING_PROOF]
+    return {"who": lambda actor: names.get(actor, actor), "waiting_proofs": waiting,
             "order": order, "history": list(reversed(detail["history"])),
             "intents": intents, "ledger": detail["payments"]["ledger"],
-            "actions": order_actions(order, intents, staff.principal.scopes),
+            "actions": actions,
             "held": money_held(intents),
             "total_input": amount_input(order["total"], order["currency"]),
             "cancel_reasons": [r.value for r in CancelReason
@@ -267,6 +277,17 @@ async def mark_paid(order_id: str, request: Request, staff: ConsoleStaffDep,
             note=str(form.get("note", "")),
             bank_reference=str(form.get("bank_reference", "")).strip() or None,
             expected_version=version)
+    return await _act(request, staff, runtime, order_id, "paid", work)
+
+
+@router.post("/orders/{order_id}/approve-proof", response_class=HTMLResponse)
+async def approve_proof(order_id: str, request: Request, staff: ConsoleStaffDep,
+                        runtime: RuntimeDep) -> Response:
+    """The buyer's proof of a transfer is good: the same decision as the verifier's queue."""
+    async def work(form: FormData, _version: int | None) -> Any:
+        proof_id = parse_id("payment proof", str(form.get("proof_id", "")))
+        return await verifications.approve(runtime, staff.principal, proof_id,
+                                           note=str(form.get("note", "")).strip() or None)
     return await _act(request, staff, runtime, order_id, "paid", work)
 
 
