@@ -198,6 +198,8 @@ async def _order_context(runtime: RuntimeDep, staff: ConsoleStaff,
 @router.get("/orders/new", response_class=HTMLResponse)
 async def new_order_page(request: Request, staff: ConsoleStaffDep,
                          runtime: RuntimeDep) -> Response:
+    if Scope.WRITE not in staff.principal.scopes:  # a role that may not place orders
+        raise HTTPException(403)
     return await _new_order_form(request, staff, runtime, values={}, errors=[])
 
 
@@ -405,8 +407,7 @@ async def _new_order_form(request: Request, staff: ConsoleStaff, runtime: Runtim
     channels = await _call(tenancy.list_channels(runtime, staff.principal))
     return console_page(request, staff, "console/orders/new.html", status_code=status_code,
                         errors=errors, values=values, line_rows=range(_LINE_ROWS),
-                        channels=channels, methods=await _payment_methods(runtime, staff),
-                        may_create=Scope.WRITE in staff.principal.scopes)
+                        channels=channels, methods=await _payment_methods(runtime, staff))
 
 
 def _order_body(form: FormData) -> dict[str, Any]:
