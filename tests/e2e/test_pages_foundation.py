@@ -61,7 +61,8 @@ def test_the_front_page_links_the_console_the_api_docs_and_the_health_checks(ser
 
 def test_every_html_answer_carries_the_security_headers_and_json_is_left_alone(
         server: str) -> None:
-    for path, status in (("/", 200), ("/docs", 200), ("/redoc", 200), ("/console", 404)):
+    for path, status in (("/", 200), ("/docs", 200), ("/redoc", 200), ("/console/login", 200),
+                         ("/console/nothing-here", 404)):
         response = slow_get(f"{server}{path}", headers=HTML)
         assert response.status_code == status, path
         policy = response.headers["content-security-policy"]
@@ -224,11 +225,11 @@ def test_redoc_renders_the_api_reference(server: str, browser: Browsing) -> None
 
 def test_the_404_page_in_the_browser(server: str, browser: Browsing) -> None:
     page = browser.open(server)
-    page.goto("/console", expect_status=404)
+    page.goto("/console/nothing-here", expect_status=404)
     assert page.page.get_by_role("heading", name="Page not found").is_visible()
     page.page.get_by_role("link", name="Go to the front page").click()
     page.page.wait_for_url(f"{server}/")
-    page.goto("/console", expect_status=404)
+    page.goto("/console/nothing-here", expect_status=404)
     page.screenshot("not-found")
     page.check_accessibility()
     page.assert_clean()

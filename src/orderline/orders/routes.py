@@ -62,13 +62,17 @@ async def list_orders(
     total_min: Annotated[int | None, Query(ge=0, le=STORED_INT_MAX)] = None,
     total_max: Annotated[int | None, Query(ge=0, le=STORED_INT_MAX)] = None,
     number: Annotated[str | None, Query(max_length=20, description="part of the number")] = None,
+    payment_method: Annotated[str | None, Query(max_length=40)] = None,
+    q: Annotated[str | None, Query(max_length=200, description=(
+        "one search box: part of the number, or of the customer's name, phone or email"))] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: str | None = None,
 ) -> dict[str, Any]:
     f = OrderFilter(status=status_.value if status_ else None, channel=channel,
                     customer_id=customer_id,
                     customer=customer, created_from=created_from, created_to=created_to,
-                    total_min=total_min, total_max=total_max, number=number)
+                    total_min=total_min, total_max=total_max, number=number,
+                    payment_method=payment_method, search=q)
     rows = await orders.list_orders(runtime, principal, f, limit=limit + 1,
                                     before=decode_cursor(cursor))
     page, more = rows[:limit], len(rows) > limit

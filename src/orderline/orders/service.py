@@ -191,12 +191,15 @@ async def get_order(runtime: Runtime, principal: Principal, order_id: uuid.UUID)
 
 
 async def list_orders(runtime: Runtime, principal: Principal, f: order_store.OrderFilter, *,
-                      limit: int, before: tuple[datetime, uuid.UUID] | None
+                      limit: int, before: tuple[datetime, uuid.UUID] | None,
+                      after: tuple[datetime, uuid.UUID] | None = None
                       ) -> list[dict[str, Any]]:
+    """Newest first: older than ``before``, or the ``limit`` just newer than ``after`` (a
+    page back; what arrived since a list was shown)."""
     principal.require(Scope.READ)
     async with runtime.db.read() as conn:
         rows = await order_store.list_orders(conn, principal.business_id, f, limit=limit,
-                                             before=before)
+                                             before=before, after=after)
         return await shaped(conn, rows)
 
 

@@ -448,6 +448,9 @@ class OrderFilter:
     total_min: int | None = None
     total_max: int | None = None
     number: str | None = None
+    payment_method: str | None = None
+    # One search box: part of the number, or of the customer's name, phone or email.
+    search: str | None = None
 
 
 def _escape_like(text: str) -> str:
@@ -455,8 +458,20 @@ def _escape_like(text: str) -> str:
 
 
 async def list_orders(conn: AsyncConnection, business_id: uuid.UUID, f: OrderFilter, *,
-                      limit: int, before: tuple[datetime, uuid.UUID] | None) -> list[OrderRow]:
+                      limit: int, before: tuple[datetime, uuid.UUID] | None,
+                      after: tuple[datetime, uuid.UUID] | None = None) -> list[OrderRow]:
+    """Newest first, older than ``before``; or, with ``after``, the ``limit`` orders just
+    newer than it (a page back, or what arrived since), still answered newest first."""
     stmt = select(orders).where(orders.c.business_id == business_id)
+    if f.payment_method:
+        stmt = stmt.where(orders.c.payment_method == f.payment_method)
+    if f.search:
+        pattern = f"%{_escape_like(f.search.lower())}%"
+        stmt = stmt.where(or_(orders.c.number.like(f"%{_escape_like(f.search.upper())}%",
+                                                   escape="\\"),
+                              func.lower(orders.c.customer_name).like(pattern, escape="\\"),
+                              func.lower(orders.c.customer_email).like(pattern, escape="\\"),
+                              orders.c.customer_phone.like(pattern, escape="\\")))
     if f.status:
         stmt = stmt.where(orders.c.status == f.status)
     if f.channel:
@@ -481,6 +496,11 @@ async def list_orders(conn: AsyncConnection, business_id: uuid.UUID, f: OrderFil
         stmt = stmt.where(orders.c.number.like(pattern, escape="\\"))
     if before is not None:
         stmt = stmt.where(tuple_(orders.c.created_at, orders.c.id) < before)
+    if after is not None:
+        stmt = stmt.where(tuple_(orders.c.created_at, orders.c.id) > after)
+        stmt = stmt.order_by(orders.c.created_at.asc(), orders.c.id.asc()).limit(limit)
+        found = [OrderRow.from_row(r) for r in (await conn.execute(stmt)).mappings()]
+        return found[::-1]
     stmt = stmt.order_by(orders.c.created_at.desc(), orders.c.id.desc()).limit(limit)
     return [OrderRow.from_row(r) for r in (await conn.execute(stmt)).mappings()]
 

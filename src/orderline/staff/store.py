@@ -96,6 +96,7 @@ class BusinessTerms:
 
     currency: str
     reservation_ttl_seconds: int
+    name: str = ""  # the business's name, shown at the top of the console's pages
 
 
 MEMBER_COLUMNS = [members.c[name] for name in MemberRow.columns()]
@@ -178,7 +179,8 @@ async def take_totp_step(conn: AsyncConnection, staff_id: uuid.UUID, step: int) 
 
 
 async def business_terms(conn: AsyncConnection, business_id: uuid.UUID) -> BusinessTerms | None:
-    stmt = select(businesses.c.currency, businesses.c.reservation_ttl_seconds).where(
+    stmt = select(businesses.c.currency, businesses.c.reservation_ttl_seconds,
+                  businesses.c.name).where(
         businesses.c.id == business_id)
     row = (await conn.execute(stmt)).mappings().first()
     return None if row is None else BusinessTerms(**row)
@@ -268,6 +270,15 @@ async def revoke_session(conn: AsyncConnection, token_hash: str, now: datetime) 
             .where(sessions.c.token_hash == token_hash, sessions.c.revoked_at.is_(None))
             .values(revoked_at=now))
     return bool((await conn.execute(stmt)).rowcount)
+
+
+async def sessions_of(conn: AsyncConnection, business_id: uuid.UUID, staff_id: uuid.UUID, *,
+                      limit: int) -> list[SessionRow]:
+    """A member's latest sessions, newest login first."""
+    stmt = (select(*SESSION_COLUMNS)
+            .where(sessions.c.business_id == business_id, sessions.c.staff_id == staff_id)
+            .order_by(sessions.c.created_at.desc(), sessions.c.id.desc()).limit(limit))
+    return [SessionRow.from_row(row) for row in (await conn.execute(stmt)).mappings()]
 
 
 async def revoke_sessions_of(conn: AsyncConnection, business_id: uuid.UUID,
