@@ -17,7 +17,6 @@ from starlette.responses import RedirectResponse, Response
 
 from orderline.core.errors import DomainError
 from orderline.core.http import RuntimeDep, decode_cursor, encode_cursor, parse_id
-from orderline.notifications.rules import format_money
 from orderline.orders import customers
 from orderline.privacy import service as personal_data
 from orderline.privacy.schemas import PersonalData
@@ -34,7 +33,7 @@ ORDERS_PAGE = 20
 
 
 def _page(request: Request, staff: ConsoleStaff, template: str, **context: Any) -> Response:
-    return console_page(request, staff, template, money=format_money,
+    return console_page(request, staff, template,
                         may_manage_data=staff.may(Scope.ADMIN), **context)
 
 

@@ -44,7 +44,7 @@ MESSAGES = {
 }
 
 
-class FormProblem(Exception):  # noqa: N818 (a refusal of one field, shown next to it)
+class FormProblem(Exception):
     """What is wrong with one field of a form: ``key`` names the sentence in ``MESSAGES``."""
 
     def __init__(self, field: str, key: str, **values: Any) -> None:

@@ -9,7 +9,15 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from orderline.web.console import account_pages, auth_pages, dashboard_pages, stream
+from orderline.web.console import (
+    account_pages,
+    auth_pages,
+    catalog_pages,
+    customer_pages,
+    dashboard_pages,
+    stock_pages,
+    stream,
+)
 
 PREFIX = "/console"
 
@@ -18,3 +26,6 @@ router.include_router(auth_pages.router, prefix=PREFIX)
 router.include_router(dashboard_pages.router, prefix=PREFIX)
 router.include_router(account_pages.router, prefix=PREFIX)
 router.include_router(stream.router, prefix=PREFIX)
+router.include_router(stock_pages.router, prefix=PREFIX)
+router.include_router(catalog_pages.router, prefix=PREFIX)
+router.include_router(customer_pages.router, prefix=PREFIX)

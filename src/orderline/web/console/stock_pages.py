@@ -40,6 +40,7 @@ LEDGER_PAGE = 50
 REASONS = [MovementReason.RECEIPT, MovementReason.CORRECTION, MovementReason.DAMAGE,
            MovementReason.RETURN]
 assert set(REASONS) == MANUAL_REASONS
+FORM_FIELDS = ("kind", "location", "delta", "counted", "reason", "note")
 
 
 def stock_url(sku: str) -> str:
@@ -91,7 +92,7 @@ async def _sku_page(request: Request, runtime: RuntimeDep, staff: ConsoleStaff, 
         request, staff, "console/stock/sku.html", status_code=status_code,
         errors=errors or [], stock=stock, movements=movements, locations=locations,
         next_before=movements[-1]["id"] if more else None, before=before,
-        reasons=REASONS, form=form or {}, done=done, stock_url=stock_url,
+        reasons=REASONS, form={**dict.fromkeys(FORM_FIELDS, ""), **(form or {})}, done=done, stock_url=stock_url,
         may_change=staff.may(Scope.WRITE))
 
 
@@ -109,8 +110,7 @@ async def adjust(sku: str, request: Request, runtime: RuntimeDep,
     counted quantity: ``kind=count``)."""
     staff.principal.require(Scope.WRITE)
     form = await request.form()
-    fields = {k: form_text(form, k) for k in ("kind", "location", "delta", "counted",
-                                              "reason", "note")}
+    fields = {k: form_text(form, k) for k in FORM_FIELDS}
     counting = fields["kind"] == "count"
     try:
         if counting:
