@@ -98,7 +98,7 @@ def parse_major_units(text: str, currency: str) -> int:
         raise ValidationFailed(
             f"{currency} amounts have {exponent} decimal places at most: like {example}.",
             details={"reason": "too_many_decimals", "decimals": exponent, "example": example})
-    amount = int(whole or "0") * 10**exponent + int(fraction.ljust(exponent, "0") or "0")
+    amount: int = int(whole or "0") * 10**exponent + int(fraction.ljust(exponent, "0") or "0")
     if amount > MAX_MINOR_UNITS:
         raise ValidationFailed(
             f"That amount is too large: at most {major_units_text(MAX_MINOR_UNITS, currency)}.",

@@ -92,8 +92,8 @@ async def _sku_page(request: Request, runtime: RuntimeDep, staff: ConsoleStaff, 
         request, staff, "console/stock/sku.html", status_code=status_code,
         errors=errors or [], stock=stock, movements=movements, locations=locations,
         next_before=movements[-1]["id"] if more else None, before=before,
-        reasons=REASONS, form={**dict.fromkeys(FORM_FIELDS, ""), **(form or {})}, done=done, stock_url=stock_url,
-        may_change=staff.may(Scope.WRITE))
+        reasons=REASONS, form={**dict.fromkeys(FORM_FIELDS, ""), **(form or {})}, done=done,
+        stock_url=stock_url, may_change=staff.may(Scope.WRITE))
 
 
 @router.get("/stock/{sku:path}")
