@@ -15,8 +15,10 @@ from orderline.web.console import (
     catalog_pages,
     customer_pages,
     dashboard_pages,
+    invitation_pages,
     stock_pages,
     stream,
+    verification_pages,
 )
 
 PREFIX = "/console"
@@ -25,6 +27,8 @@ router = APIRouter(include_in_schema=False)
 router.include_router(auth_pages.router, prefix=PREFIX)
 router.include_router(dashboard_pages.router, prefix=PREFIX)
 router.include_router(account_pages.router, prefix=PREFIX)
+router.include_router(invitation_pages.router, prefix=PREFIX)
+router.include_router(verification_pages.router, prefix=PREFIX)
 router.include_router(stream.router, prefix=PREFIX)
 router.include_router(stock_pages.router, prefix=PREFIX)
 router.include_router(catalog_pages.router, prefix=PREFIX)
