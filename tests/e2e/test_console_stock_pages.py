@@ -16,13 +16,16 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import update
 
 from orderline.api.app import create_app
 from orderline.catalog import inventory
 from orderline.catalog import products as catalog
 from orderline.catalog.products import NewVariant
+from orderline.catalog.tables import StockLevel
 from orderline.checkout import direct_orders
 from orderline.checkout.direct_orders import NewOrder
+from orderline.core.db.tables import table_of
 from orderline.core.runtime import Runtime
 from orderline.orders.rules import RequestedLine
 from orderline.orders.service import Contact
@@ -156,12 +159,30 @@ async def test_a_bad_adjustment_is_refused_next_to_its_field_and_changes_nothing
     assert await stock_of(runtime, shop, "MUG-RED") == 10
 
 
-async def test_the_reconciliation_says_the_books_balance(owner: httpx.AsyncClient) -> None:
+async def test_the_reconciliation_says_whether_the_books_balance_and_what_to_do_if_not(
+        owner: httpx.AsyncClient, runtime: Runtime, shop: Shop) -> None:
     fragment = await owner.get("/console/stock-reconciliation", headers={"HX-Request": "true"})
     assert fragment.status_code == 200
     assert "The books balance" in fragment.text and "<html" not in fragment.text
     page = await owner.get("/console/stock-reconciliation")
     assert "The books balance" in page.text and "<html" in page.text
+
+    levels = table_of(StockLevel)
+    business = shop.console.business_id
+    async with runtime.db.write() as conn:  # a change behind the ledger's back
+        await conn.execute(update(levels).where(levels.c.business_id == business,
+                                                levels.c.on_hand == 10).values(on_hand=13))
+    try:
+        drift = (await owner.get("/console/stock-reconciliation")).text
+    finally:
+        async with runtime.db.write() as conn:  # put the books straight for other tests
+            await conn.execute(update(levels).where(levels.c.business_id == business,
+                                                    levels.c.on_hand == 13).values(on_hand=10))
+    assert "Some levels disagree with their ledger." in drift and "What to do" in drift
+    row = re.search(r'<tr>\s*<td><a href="/console/stock/MUG-RED">MUG-RED</a></td>(.*?)</tr>',
+                    drift, re.S)
+    assert row and re.findall(r'<td class="number">(\d+)</td>', row.group(1)) == [
+        "13", "10", "1", "1"]
 
 
 # --- catalog ---------------------------------------------------------------------------------
