@@ -108,8 +108,9 @@ async def stock_of(runtime: Runtime, shop: Shop, sku: str) -> int:
 async def test_the_stock_page_marks_low_stock_and_filters_it(owner: httpx.AsyncClient) -> None:
     page = await owner.get("/console/stock")
     assert page.status_code == 200, page.text
-    rows = re.findall(r'<tr( class="low-stock")?>\s*<td><a href="/console/stock/([^"]+)"',
-                      page.text)
+    rows = re.findall(
+        r'<tr( class="low-stock")?>\s*<td class="sku-cell">\s*<a href="/console/stock/([^"]+)"',
+        page.text)
     assert ("", "MUG-RED") in rows and (' class="low-stock"', "MUG-BLUE") in rows
     assert "Low stock (threshold 5)" in page.text
 
