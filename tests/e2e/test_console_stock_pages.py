@@ -139,6 +139,19 @@ async def test_an_adjustment_and_a_stock_take_change_the_levels_and_show_in_the_
     assert "<td>You</td>" in ledger  # the movements are the owner's own
 
 
+async def test_an_adjustment_sent_twice_from_the_same_form_adjusts_once(
+        owner: httpx.AsyncClient, runtime: Runtime, shop: Shop) -> None:
+    page = (await owner.get("/console/stock/MUG-RED")).text
+    key = re.search(r'name="request_key" value="([0-9a-f]{32})"', page)
+    assert key
+    form = {"kind": "delta", "delta": "4", "reason": "receipt", "request_key": key.group(1)}
+    for _ in range(2):  # a double click, or the browser sending the form again
+        assert (await owner.post("/console/stock/MUG-RED/adjust", data=form)).status_code == 303
+    assert await stock_of(runtime, shop, "MUG-RED") == 14
+    again = (await owner.get("/console/stock/MUG-RED")).text
+    assert key.group(1) not in again  # the next form is a new adjustment
+
+
 async def test_a_bad_adjustment_is_refused_next_to_its_field_and_changes_nothing(
         owner: httpx.AsyncClient, runtime: Runtime, shop: Shop) -> None:
     not_a_number = await owner.post("/console/stock/MUG-RED/adjust", data={

@@ -9,6 +9,7 @@ page with the refusal next to its field; a change made redirects (303) back to i
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated
 from urllib.parse import quote
 
@@ -21,6 +22,7 @@ from orderline.catalog.inventory import MAX_ADJUSTMENT
 from orderline.catalog.rules import MANUAL_REASONS, MovementReason
 from orderline.core.errors import DomainError
 from orderline.core.http import RuntimeDep
+from orderline.idempotency.service import KeyedRequest, run_once
 from orderline.tenancy.rules import Scope
 from orderline.web.console.access import ConsoleStaff, ConsoleStaffDep
 from orderline.web.console.form_input import (
@@ -40,7 +42,7 @@ LEDGER_PAGE = 50
 REASONS = [MovementReason.RECEIPT, MovementReason.CORRECTION, MovementReason.DAMAGE,
            MovementReason.RETURN]
 assert set(REASONS) == MANUAL_REASONS
-FORM_FIELDS = ("kind", "location", "delta", "counted", "reason", "note")
+FORM_FIELDS = ("kind", "location", "delta", "counted", "reason", "note", "request_key")
 
 
 def stock_url(sku: str) -> str:
@@ -93,7 +95,10 @@ async def _sku_page(request: Request, runtime: RuntimeDep, staff: ConsoleStaff, 
         errors=errors or [], stock=stock, movements=movements, locations=locations,
         next_before=movements[-1]["id"] if more else None, before=before,
         reasons=REASONS, form={**dict.fromkeys(FORM_FIELDS, ""), **(form or {})}, done=done,
-        stock_url=stock_url, may_change=staff.may(Scope.WRITE))
+        stock_url=stock_url, may_change=staff.may(Scope.WRITE),
+        # A new key for each form shown: pressing its button twice adjusts once (as an
+        # Idempotency-Key does for the API); a refused form keeps its key for the retry.
+        request_key=(form or {}).get("request_key") or uuid.uuid4().hex)
 
 
 @router.get("/stock/{sku:path}")
@@ -126,9 +131,15 @@ async def adjust(sku: str, request: Request, runtime: RuntimeDep,
                 reason = MovementReason(fields["reason"])
             except ValueError:
                 raise FormProblem("reason", "choose_reason") from None
-        await inventory.adjust_stock(
-            runtime, staff.principal, sku=sku, location=fields["location"] or None,
-            reason=reason, note=fields["note"][:1000], delta=delta, set_on_hand=counted)
+        location, note = fields["location"] or None, fields["note"][:1000]
+        await run_once(runtime, KeyedRequest(
+            business_id=staff.principal.business_id, operation="console.inventory.adjust",
+            key=fields["request_key"] or None, status_code=200, request={
+                "sku": sku, "location": location, "reason": reason.value, "note": note,
+                "delta": delta, "set_on_hand": counted}),
+            lambda claim: inventory.adjust_stock(
+                runtime, staff.principal, sku=sku, location=location, reason=reason,
+                note=note, delta=delta, set_on_hand=counted, claim=claim))
     except FormProblem as problem:
         return await _sku_page(request, runtime, staff, sku, form=fields, status_code=422,
                                errors=refusal_errors(request, problem, field=problem.field))
