@@ -126,6 +126,24 @@ def test_an_owner_logs_in_through_the_form_and_sees_the_dashboard_with_real_orde
     page.assert_clean()
 
 
+def test_a_phone_in_indonesian_logs_in_with_the_keyboard_alone(
+        server: str, shop: ConsoleShop, browser: Browsing) -> None:
+    page = browser.open(server, viewport=PHONE, locale="id-ID")
+    page.goto("/console/login")
+    assert page.page.get_by_role("heading", name="Masuk ke konsol").is_visible()
+    _check(page, "login-id-phone")
+    page.page.get_by_label("Alamat email").focus()
+    page.page.keyboard.type(shop.owner.email)
+    page.page.keyboard.press("Tab")
+    page.page.keyboard.type(shop.owner.password)
+    with page.page.expect_navigation():
+        page.page.keyboard.press("Enter")
+    assert page.page.url == f"{server}/console"
+    assert page.page.get_by_role("heading", name="Dasbor", exact=True).is_visible()
+    _check(page, "dashboard-id-phone")
+    page.assert_clean()
+
+
 def test_the_session_cookie_is_httponly_samesite_lax_and_scoped_to_the_console(
         server: str, shop: ConsoleShop, browser: Browsing) -> None:
     page = browser.open(server)
@@ -229,6 +247,28 @@ def test_a_form_without_its_csrf_token_is_refused(
         assert client.post("/console/logout").status_code == 403
         assert client.get("/console/account").status_code == 200  # nothing ended
     page.assert_clean()
+
+
+def test_the_console_stream_carries_a_new_order_to_a_logged_in_page(
+        server: str, shop: ConsoleShop) -> None:
+    """What ``hx-ext="sse" sse-connect="/console/stream"`` reads: the business's events, with
+    the session cookie as the credential."""
+    cookies = {SESSION_COOKIE: shop.owner_login.token}
+    with httpx.Client(base_url=server, cookies=cookies,
+                      timeout=httpx.Timeout(10, read=60)) as client, client.stream(
+            "GET", "/console/stream", headers={"Accept": "text/event-stream"}) as stream:
+        assert stream.status_code == 200
+        assert stream.headers["content-type"].startswith("text/event-stream")
+        lines = stream.iter_lines()
+        assert next(lines).startswith(":")  # "stream open": now the order
+        order = _orders(server, shop)[0]
+        seen = []
+        for line in lines:  # capped by the read timeout, never by a sleep
+            seen.append(line)
+            if line.startswith("data:") and order["id"] in line:
+                break
+        assert "event: order.created" in seen
+    assert httpx.get(f"{server}/console/stream").status_code == 401  # no session
 
 
 # --- another business ----------------------------------------------------------------------------

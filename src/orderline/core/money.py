@@ -63,3 +63,44 @@ def allocate(total: int, weights: list[int]) -> list[int]:
     for _, neg_index in sorted(remainders, reverse=True)[:leftover]:
         shares[-neg_index] += 1
     return shares
+
+
+MAX_MINOR_UNITS = 10**15  # the API's bound on a price (core.schemas.MinorUnits)
+
+
+def major_units_text(amount: int, currency: str) -> str:
+    """Minor units as a person types them, without grouping: ``major_units_text(1250, "USD")
+    == "12.50"``, ``major_units_text(1500, "JPY") == "1500"``; what ``parse_major_units``
+    reads back."""
+    exponent = currency_exponent(currency)
+    sign = "-" if amount < 0 else ""
+    whole, fraction = divmod(abs(amount), 10**exponent)
+    return sign + str(whole) + (f".{fraction:0{exponent}d}" if exponent else "")
+
+
+def parse_major_units(text: str, currency: str) -> int:
+    """A price typed in the currency's major units (``"12.50"`` USD) as minor units (1250).
+
+    Strict on purpose, since a misread price is charged: digits, at most one ``.`` and no
+    more decimals than the currency has (none for JPY, three for KWD). Grouping marks are
+    refused rather than guessed, since ``1.250`` and ``1,250`` mean different amounts in
+    different countries. Negative and too-large amounts are refused too."""
+    exponent = currency_exponent(currency)
+    value = text.strip()
+    whole, dot, fraction = value.partition(".")
+    example = "12" if exponent == 0 else "12." + "5".ljust(exponent, "0")
+    digits = whole + fraction
+    if not (digits.isascii() and digits.isdigit()) or (dot and not fraction):
+        raise ValidationFailed(
+            f"Enter the amount in {currency} as digits with a dot for any decimals, like "
+            f"{example}.", details={"reason": "not_a_number", "example": example})
+    if len(fraction) > exponent:
+        raise ValidationFailed(
+            f"{currency} amounts have {exponent} decimal places at most: like {example}.",
+            details={"reason": "too_many_decimals", "decimals": exponent, "example": example})
+    amount: int = int(whole or "0") * 10**exponent + int(fraction.ljust(exponent, "0") or "0")
+    if amount > MAX_MINOR_UNITS:
+        raise ValidationFailed(
+            f"That amount is too large: at most {major_units_text(MAX_MINOR_UNITS, currency)}.",
+            details={"reason": "too_large"})
+    return amount

@@ -12,9 +12,12 @@ from fastapi import APIRouter
 from orderline.web.console import (
     account_pages,
     auth_pages,
+    catalog_pages,
+    customer_pages,
     dashboard_pages,
     invitation_pages,
     order_pages,
+    stock_pages,
     stream,
     verification_pages,
 )
@@ -29,3 +32,6 @@ router.include_router(invitation_pages.router, prefix=PREFIX)
 router.include_router(verification_pages.router, prefix=PREFIX)
 router.include_router(stream.router, prefix=PREFIX)
 router.include_router(order_pages.router, prefix=PREFIX)
+router.include_router(stock_pages.router, prefix=PREFIX)
+router.include_router(catalog_pages.router, prefix=PREFIX)
+router.include_router(customer_pages.router, prefix=PREFIX)
