@@ -54,7 +54,8 @@ def test_the_front_page_links_the_console_the_api_docs_and_the_health_checks(ser
 
 def test_every_html_answer_carries_the_security_headers_and_json_is_left_alone(
         server: str) -> None:
-    for path, status in (("/", 200), ("/docs", 200), ("/redoc", 200), ("/console", 404)):
+    for path, status in (("/", 200), ("/docs", 200), ("/redoc", 200), ("/console/login", 200),
+                         ("/console/nothing-here", 404)):
         response = httpx.get(f"{server}{path}", headers=HTML)
         assert response.status_code == status, path
         policy = response.headers["content-security-policy"]

@@ -84,6 +84,7 @@ class StaffSession:
     second_factor: bool
     currency: str
     reservation_ttl_seconds: int
+    business_name: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +122,7 @@ def _staff_session(runtime: Runtime, row: SessionRow, member: MemberRow,
         idle_expires_at=min(last_seen_at + _idle(runtime), row.created_at + _absolute(runtime)),
         absolute_expires_at=row.created_at + _absolute(runtime),
         second_factor=member.totp_enabled, currency=terms.currency,
-        reservation_ttl_seconds=terms.reservation_ttl_seconds)
+        reservation_ttl_seconds=terms.reservation_ttl_seconds, business_name=terms.name)
 
 
 # --- logging in --------------------------------------------------------------------------------

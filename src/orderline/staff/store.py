@@ -96,6 +96,7 @@ class BusinessTerms:
 
     currency: str
     reservation_ttl_seconds: int
+    name: str = ""  # the business's name, shown at the top of the console's pages
 
 
 MEMBER_COLUMNS = [members.c[name] for name in MemberRow.columns()]
@@ -178,7 +179,8 @@ async def take_totp_step(conn: AsyncConnection, staff_id: uuid.UUID, step: int) 
 
 
 async def business_terms(conn: AsyncConnection, business_id: uuid.UUID) -> BusinessTerms | None:
-    stmt = select(businesses.c.currency, businesses.c.reservation_ttl_seconds).where(
+    stmt = select(businesses.c.currency, businesses.c.reservation_ttl_seconds,
+                  businesses.c.name).where(
         businesses.c.id == business_id)
     row = (await conn.execute(stmt)).mappings().first()
     return None if row is None else BusinessTerms(**row)

@@ -1,0 +1,20 @@
+"""Every console route: one line per area module, each with its own ``router`` whose paths are
+relative to ``/console`` (``@router.get("/orders")``). Installed by ``web/install.py``.
+
+(The prefix is given on each line, not to this router: FastAPI refuses an included router's
+empty path under an empty prefix, and the dashboard is ``/console`` itself.)
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from orderline.web.console import account_pages, auth_pages, dashboard_pages, stream
+
+PREFIX = "/console"
+
+router = APIRouter(include_in_schema=False)
+router.include_router(auth_pages.router, prefix=PREFIX)
+router.include_router(dashboard_pages.router, prefix=PREFIX)
+router.include_router(account_pages.router, prefix=PREFIX)
+router.include_router(stream.router, prefix=PREFIX)

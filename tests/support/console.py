@@ -1,0 +1,157 @@
+"""The console for tests: a business with its staff made through the services, a staff member
+logged in (through the login page, or fast: a session made by ``staff.sessions.log_in`` on the
+same database, its cookie handed to the browser), and an HTTP client with the session cookie
+and the CSRF token for page tests without a browser.
+
+Data is made by async fixtures (on the suite's event loop) and used by plain ``def`` browser
+tests (Playwright's own loop), never both at once:
+
+```python
+@pytest.fixture
+async def shop(runtime: Runtime) -> ConsoleShop:
+    return await console_shop(runtime, roles=("verifier",))
+
+def test_the_queue(shop: ConsoleShop, console_server: str, browser: Browsing) -> None:
+    page = browser.open(console_server)
+    log_in_fast(page, shop.owner_login)      # or log_in_through_form(page, shop.owner)
+    page.goto("/console/verifications")
+```
+
+The server must read the TOTP secrets with the same master keys as the test's runtime:
+start it with ``CONSOLE_SERVER_ENV`` (``console_server_fixture`` does).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import pytest
+
+from orderline.core.runtime import Runtime
+from orderline.staff import sessions
+from orderline.tenancy import service as tenancy
+from orderline.tenancy.rules import Principal
+from tests.support.manual import spec
+from tests.support.staff import PASSWORD, Member, join, new_email, staff_runtime
+
+if TYPE_CHECKING:
+    from tests.support.browser import BrowserPage
+
+SESSION_COOKIE = "orderline_session"
+# The server's master keys: the same bytes as ``tests.support.manual.master_keys("staff1")``,
+# which ``staff_runtime`` gives the test's runtime, so both read the same TOTP secrets.
+CONSOLE_SERVER_ENV = {"ORDERLINE_PROOF_MASTER_KEYS": spec({"staff1": (b"staff1" + bytes(32))[:32]})}
+CONSOLE_CLIENT = {"client_ip": "198.51.100.20", "user_agent": "pytest console"}
+
+
+@dataclass(frozen=True)
+class ConsoleLogin:
+    """A live console session: the cookie's value and the CSRF token its forms carry."""
+    member: Member
+    token: str
+    csrf_token: str
+    principal: Principal
+
+
+@dataclass(frozen=True)
+class ConsoleShop:
+    business_id: uuid.UUID
+    name: str
+    api_key: str  # the business's first (all-scope) API key, for setting up through the API
+    owner: Member
+    owner_login: ConsoleLogin
+    staff: dict[str, Member] = field(default_factory=dict)  # by role, besides the owner
+
+    @property
+    def api_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key}"}
+
+
+async def console_login(runtime: Runtime, member: Member,
+                        totp_code: str | None = None) -> ConsoleLogin:
+    """A new session of ``member``, as the login page would make it."""
+    started = await sessions.log_in(runtime, member.email, member.password, totp_code,
+                                    **CONSOLE_CLIENT)
+    return ConsoleLogin(member=member, token=started.token, csrf_token=started.csrf_token,
+                        principal=sessions.principal_for(started.session))
+
+
+async def console_shop(runtime: Runtime, *, name: str | None = None, currency: str = "USD",
+                       roles: tuple[str, ...] = ()) -> ConsoleShop:
+    """A business with an owner (logged in) and one member of each of ``roles``, all joined
+    the way people do (an invitation, then its acceptance)."""
+    staff_runtime(runtime)
+    shop_name = name or f"Console shop {uuid.uuid4().hex[:6]}"
+    created = await tenancy.create_business(runtime, name=shop_name, currency=currency)
+    owner = await join(runtime, created.id, "owner", email=new_email("owner"),
+                       name="Olivia Owner")
+    members = {role: await join(runtime, created.id, role, email=new_email(role),
+                                name=f"{role.capitalize()} Staff") for role in roles}
+    return ConsoleShop(business_id=created.id, name=shop_name, api_key=created.api_key.key,
+                       owner=owner, owner_login=await console_login(runtime, owner),
+                       staff=members)
+
+
+# --- a browser ----------------------------------------------------------------------------------
+
+def log_in_fast(page: BrowserPage, login: ConsoleLogin) -> None:
+    """Hand the browser the session's cookie (as the login page would set it)."""
+    host = httpx.URL(page.base).host
+    page.page.context.add_cookies([{
+        "name": SESSION_COOKIE, "value": login.token, "domain": host, "path": "/console",
+        "httpOnly": True, "secure": False, "sameSite": "Lax"}])
+
+
+def log_in_through_form(page: BrowserPage, member: Member, *, go: bool = True) -> None:
+    """Log in with the login page's form; returns on the page it leads to."""
+    if go:
+        page.goto("/console/login")
+    page.page.get_by_label("Email address").fill(member.email)
+    page.page.get_by_label("Password", exact=True).fill(member.password)
+    with page.page.expect_navigation():
+        page.page.get_by_role("button", name="Log in").click()
+
+
+# --- HTTP without a browser -------------------------------------------------------------------
+
+HTML = {"Accept": "text/html,application/xhtml+xml"}
+
+
+def console_client(base: str, login: ConsoleLogin, **options: Any) -> httpx.Client:
+    """A client of a running server with the session cookie, sending the CSRF token as
+    ``X-CSRF-Token`` (as htmx does) and asking for HTML. Redirects are not followed."""
+    client = httpx.Client(base_url=base, headers={**HTML, "X-CSRF-Token": login.csrf_token},
+                          follow_redirects=False, **options)
+    client.cookies.set(SESSION_COOKIE, login.token, path="/console")
+    return client
+
+
+def async_console_client(transport: httpx.AsyncBaseTransport | None, base: str,
+                         login: ConsoleLogin | None) -> httpx.AsyncClient:
+    """The same for an app in the test's process (``httpx.ASGITransport``)."""
+    headers = dict(HTML)
+    if login is not None:
+        headers["X-CSRF-Token"] = login.csrf_token
+    client = httpx.AsyncClient(transport=transport, base_url=base, headers=headers,
+                               follow_redirects=False)
+    if login is not None:
+        client.cookies.set(SESSION_COOKIE, login.token)
+    return client
+
+
+@pytest.fixture(name="console_server", scope="module")
+def console_server_fixture(database_url: str, shared_db: Any) -> Iterator[str]:
+    """An ``orderline serve`` process for console tests (the TOTP master keys of the tests'
+    runtime), once per module and backend. Import ``console_server_fixture`` to use it."""
+    from tests.support.servers import running_server
+
+    with running_server(database_url, extra_env=CONSOLE_SERVER_ENV) as base:
+        yield base
+
+
+__all__ = ["PASSWORD", "ConsoleLogin", "ConsoleShop", "console_client", "console_login",
+           "console_shop", "log_in_fast", "log_in_through_form"]
