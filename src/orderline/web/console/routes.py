@@ -9,7 +9,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from orderline.web.console import account_pages, auth_pages, dashboard_pages, stream
+from orderline.web.console import (
+    account_pages,
+    auth_pages,
+    dashboard_pages,
+    settings_pages,
+    stream,
+)
 
 PREFIX = "/console"
 
@@ -18,3 +24,4 @@ router.include_router(auth_pages.router, prefix=PREFIX)
 router.include_router(dashboard_pages.router, prefix=PREFIX)
 router.include_router(account_pages.router, prefix=PREFIX)
 router.include_router(stream.router, prefix=PREFIX)
+router.include_router(settings_pages.router, prefix=PREFIX)

@@ -13,13 +13,20 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
+from pydantic import ValidationError
+
 from orderline.cod import service as cod
+from orderline.cod.schemas import CodSettingsIn
 from orderline.core.errors import DomainError
 from orderline.core.http import get_runtime
 from orderline.coupons import service as coupons
+from orderline.coupons.schemas import CouponCreate, CouponUpdate
 from orderline.manual_payments import methods as manual_methods
+from orderline.manual_payments.schemas import MethodCreate as ManualMethodCreate
 from orderline.pricing.engine import CouponKind, ShippingKind
 from orderline.shipping import service as shipping
+from orderline.shipping.schemas import MethodCreate as ShippingMethodCreate
+from orderline.shipping.schemas import TaxRateCreate, ZoneCreate
 from orderline.tenancy import service as tenancy
 from orderline.web.console.pages import console_page
 from orderline.web.console.settings_forms import (
@@ -62,13 +69,17 @@ def _status(errors: Any) -> int:
 async def _payments_page(request: Request, staff: AdminDep, *, errors: Any = (),
                          values: dict[str, str] | None = None) -> Response:
     methods = await manual_methods.list_methods(get_runtime(request), staff.principal)
-    templates = manual_methods.list_templates(staff.principal, None)
+    currency = await _currency(request, staff)
+    # A method must be in the business's currency (the use case refuses another): only the
+    # templates that can be used are offered, by country.
     countries: dict[str, list[dict[str, Any]]] = {}
-    for template in templates:
-        countries.setdefault(template["country"], []).append(template)
+    for template in manual_methods.list_templates(staff.principal, None):
+        if template["currency"] == currency:
+            countries.setdefault(template["country"], []).append(template)
     return console_page(request, staff, "console/settings/payments.html",
                         status_code=_status(errors), errors=errors, methods=methods,
-                        countries=countries, values=values or {"enabled": "on"},
+                        countries=countries, currency=currency,
+                        values=values or {"enabled": "on"},
                         done=request.query_params.get("done"))
 
 
@@ -80,13 +91,13 @@ async def payments_page(request: Request, staff: AdminDep) -> Response:
 @router.post("/payments")
 async def add_payment_method(request: Request, staff: AdminDep, form: PostedDep) -> Response:
     try:
-        await manual_methods.create_method(
-            get_runtime(request), staff.principal, template=form.text("template") or None,
-            code=None, name=None, kind=None, currency=None,
-            account_name=form.text("account_name"), account_number=form.text("account_number"),
-            bank_name=form.optional("bank_name"), details={}, instructions=None, channels=[],
-            enabled=form.checked("enabled"), position=0)
-    except DomainError as error:
+        body = ManualMethodCreate.model_validate({
+            "template": form.optional("template"), "account_name": form.text("account_name"),
+            "account_number": form.text("account_number"),
+            "bank_name": form.optional("bank_name"), "enabled": form.checked("enabled")})
+        await manual_methods.create_method(get_runtime(request), staff.principal,
+                                           **body.model_dump())
+    except (DomainError, ValidationError) as error:
         return await _payments_page(request, staff, values=form.values(), errors=field_errors(
             error, fields=METHOD_FIELDS, by_code={"conflict": "template"},
             aliases={"code": "template"}))
@@ -154,12 +165,14 @@ async def update_cod(request: Request, staff: AdminDep, form: PostedDep) -> Resp
             number = form.whole(name, label=label)
             if number is not None:
                 changes[name] = number
-        await cod.update_settings(get_runtime(request), staff.principal, changes)
-    except DomainError as error:
+        body = CodSettingsIn.model_validate(changes)
+        await cod.update_settings(get_runtime(request), staff.principal,
+                                  body.model_dump(exclude_unset=True))
+    except (DomainError, ValidationError) as error:
         return await _cod_page(
             request, staff, values={**form.values(), "zone_ids": form.many("zone_ids")},
             errors=field_errors(error, fields=COD_FIELDS, aliases={
-                f"cod_{name}": name for name in COD_FIELDS}))
+                "max_open_orders_per_customer": "max_open_orders"}))
     return _done("cod", "cod-saved")
 
 
@@ -185,12 +198,14 @@ async def shipping_page(request: Request, staff: AdminDep) -> Response:
 @router.post("/shipping")
 async def add_zone(request: Request, staff: AdminDep, form: PostedDep) -> Response:
     try:
-        await shipping.create_zone(get_runtime(request), staff.principal,
-                                   name=form.text("zone_name"),
-                                   countries=[c.upper() for c in form.lines("countries")],
-                                   regions=form.lines("regions"),
-                                   postal_prefixes=form.lines("postal_prefixes"))
-    except DomainError as error:
+        body = ZoneCreate.model_validate({
+            "name": form.text("zone_name"),
+            "countries": [c.upper() for c in form.lines("countries")],
+            "regions": form.lines("regions"), "postal_prefixes": form.lines("postal_prefixes")})
+        await shipping.create_zone(get_runtime(request), staff.principal, name=body.name,
+                                   countries=body.countries, regions=body.regions,
+                                   postal_prefixes=body.postal_prefixes)
+    except (DomainError, ValidationError) as error:
         return await _shipping_page(request, staff, values=form.values(), errors=field_errors(
             error, fields=ZONE_FIELDS, aliases={"name": "zone_name"}))
     return _done("shipping", "zone-added")
@@ -203,15 +218,19 @@ async def _shipping_change(request: Request, staff: AdminDep, form: Posted, zone
         await shipping.delete_zone(runtime, staff.principal, zone)
     elif action == "methods":
         currency = await _currency(request, staff)
-        await shipping.add_method(
-            runtime, staff.principal, zone, name=form.text("method_name"),
-            kind=form.text("kind"),
-            price=form.amount("price", currency, label="The price") or 0,
-            free_above=form.amount("free_above", currency, label="Free from"))
+        method = ShippingMethodCreate.model_validate({
+            "name": form.text("method_name"), "kind": form.text("kind"),
+            "price": form.amount("price", currency, label="The price") or 0,
+            "free_above": form.amount("free_above", currency, label="Free from")})
+        await shipping.add_method(runtime, staff.principal, zone, name=method.name,
+                                  kind=method.kind, price=method.price,
+                                  free_above=method.free_above)
     elif action == "tax-rates":
-        await shipping.add_tax_rate(runtime, staff.principal, zone,
-                                    name=form.text("rate_name"), rate=form.text("rate"),
-                                    applies_to_shipping=form.checked("applies_to_shipping"))
+        rate = TaxRateCreate.model_validate({
+            "name": form.text("rate_name"), "rate": form.text("rate"),
+            "applies_to_shipping": form.checked("applies_to_shipping")})
+        await shipping.add_tax_rate(runtime, staff.principal, zone, name=rate.name,
+                                    rate=rate.rate, applies_to_shipping=rate.applies_to_shipping)
     else:
         raise HTTPException(status_code=404)
 
@@ -221,7 +240,7 @@ async def change_zone(request: Request, staff: AdminDep, form: PostedDep, zone_i
                       action: str) -> Response:
     try:
         await _shipping_change(request, staff, form, zone_id, action)
-    except DomainError as error:
+    except (DomainError, ValidationError) as error:
         return await _shipping_page(
             request, staff, values=form.values(), zone_id=zone_id, errors=field_errors(
                 error, fields=(*SHIPPING_METHOD_FIELDS, *RATE_FIELDS),
@@ -290,9 +309,9 @@ async def coupons_page(request: Request, staff: AdminDep) -> Response:
 async def create_coupon(request: Request, staff: AdminDep, form: PostedDep) -> Response:
     currency = await _currency(request, staff)
     try:
-        values = _coupon_values(form, currency, creating=True)
-        await coupons.create_coupon(get_runtime(request), staff.principal, **values)
-    except DomainError as error:
+        body = CouponCreate.model_validate(_coupon_values(form, currency, creating=True))
+        await coupons.create_coupon(get_runtime(request), staff.principal, **body.model_dump())
+    except (DomainError, ValidationError) as error:
         return await _coupons_page(request, staff, values=form.values(), errors=field_errors(
             error, fields=COUPON_FIELDS, by_code={"conflict": "code"}))
     return _done("coupons", "coupon-added")
@@ -330,10 +349,11 @@ async def update_coupon(request: Request, staff: AdminDep, form: PostedDep,
                         coupon_id: str) -> Response:
     currency = await _currency(request, staff)
     try:
-        changes = _coupon_values(form, currency, creating=False)
+        changes = CouponUpdate.model_validate(_coupon_values(form, currency, creating=False))
         await coupons.update_coupon(get_runtime(request), staff.principal,
-                                    ident("coupon", coupon_id), changes)
-    except DomainError as error:
+                                    ident("coupon", coupon_id),
+                                    changes.model_dump(exclude_unset=True))
+    except (DomainError, ValidationError) as error:
         return await _coupon_page(request, staff, coupon_id, values=form.values(),
                                   errors=field_errors(error, fields=COUPON_FIELDS))
     return _done("coupons", "coupon-saved")

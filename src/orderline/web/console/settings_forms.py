@@ -148,7 +148,7 @@ def field_errors(error: DomainError | ValidationError, *, fields: Iterable[str],
     if isinstance(error, ValidationError):
         out = []
         for problem in error.errors():
-            loc = [str(p) for p in problem["loc"]]
+            loc = [aliases.get(str(p), str(p)) for p in problem["loc"]]
             field = next((p for p in loc if p in known), None)
             out.append(FieldError(_plain(problem), field=field))
         return out

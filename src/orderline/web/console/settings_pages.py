@@ -17,11 +17,15 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
+from pydantic import ValidationError
+
 from orderline.core.errors import DomainError
 from orderline.core.http import get_runtime
 from orderline.staff import service as staff_service
 from orderline.staff.rules import Role
+from orderline.staff.schemas import InvitationCreate
 from orderline.tenancy import service as tenancy
+from orderline.tenancy.schemas import ApiKeyCreate, BusinessUpdate
 from orderline.tenancy.rules import Scope
 from orderline.web.console import settings_commerce_pages, settings_webhook_pages
 from orderline.web.console.pages import console_page
@@ -76,12 +80,18 @@ async def business_page(request: Request, staff: AdminDep) -> Response:
 async def update_business(request: Request, staff: AdminDep, form: PostedDep) -> Response:
     try:
         minutes = form.whole("reservation_minutes", label="Reservation time")
+        changes: dict[str, Any] = {"name": form.text("name"),
+                                   "alert_email": form.text("alert_email"),
+                                   "allowed_origins": form.lines("allowed_origins")}
+        if minutes is not None:
+            changes["reservation_ttl_seconds"] = minutes * 60
+        body = BusinessUpdate.model_validate(changes)
         await tenancy.update_settings(
-            get_runtime(request), staff.principal, name=form.text("name"),
-            alert_email=form.text("alert_email"),
-            reservation_ttl_seconds=None if minutes is None else minutes * 60,
-            allowed_origins=form.lines("allowed_origins"))
-    except DomainError as error:
+            get_runtime(request), staff.principal, name=body.name,
+            alert_email=body.alert_email,
+            reservation_ttl_seconds=body.reservation_ttl_seconds,
+            allowed_origins=body.allowed_origins)
+    except (DomainError, ValidationError) as error:
         return await _business_page(request, staff, values=form.values(), errors=field_errors(
             error, fields=BUSINESS_FIELDS, aliases={
                 "reservation_ttl_seconds": "reservation_minutes", "origin": "allowed_origins"}))
@@ -121,14 +131,15 @@ async def api_keys_page(request: Request, staff: AdminDep) -> Response:
 @router.post("/api-keys")
 async def create_api_key(request: Request, staff: AdminDep, form: PostedDep) -> Response:
     try:
+        body = ApiKeyCreate.model_validate({"name": form.text("key_name"),
+                                            "scopes": form.many("scopes")})
         issued = await tenancy.create_api_key(get_runtime(request), staff.principal,
-                                              name=form.text("key_name"),
-                                              scopes=form.many("scopes"))
-    except DomainError as error:
+                                              name=body.name, scopes=body.scopes)
+    except (DomainError, ValidationError) as error:
         return await _keys_page(
             request, staff, values={**form.values(), "scopes": form.many("scopes")},
-            errors=field_errors(error, fields=KEY_FIELDS,
-                                by_code={"validation_error": "key_name"}))
+            errors=field_errors(error, fields=KEY_FIELDS, aliases={
+                "name": "key_name", "unknown_scopes": "scopes"}))
     # The key itself is in this answer only: no redirect, nothing in a URL.
     return await _keys_page(request, staff, issued=issued)
 
@@ -165,9 +176,11 @@ async def staff_page(request: Request, staff: AdminDep) -> Response:
 @router.post("/staff/invitations")
 async def invite(request: Request, staff: AdminDep, form: PostedDep) -> Response:
     try:
+        body = InvitationCreate.model_validate({"email": form.text("email"),
+                                                "role": form.text("role")})
         issued = await staff_service.invite(get_runtime(request), staff.principal,
-                                            email=form.text("email"), role=form.text("role"))
-    except DomainError as error:
+                                            email=body.email, role=body.role.value)
+    except (DomainError, ValidationError) as error:
         return await _staff_page(request, staff, values=form.values(), errors=field_errors(
             error, fields=INVITE_FIELDS,
             by_code={"role_not_allowed": "role", "conflict": "email"}))

@@ -12,11 +12,14 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
+from pydantic import ValidationError
+
 from orderline.core.errors import DomainError
 from orderline.core.http import get_runtime
 from orderline.events.event_types import EventType
 from orderline.webhooks import service as webhooks
 from orderline.webhooks.rules import REPLAYABLE_STATUSES, DeliveryStatus
+from orderline.webhooks.schemas import WebhookCreate
 from orderline.web.console.pages import console_page
 from orderline.web.console.settings_forms import AdminDep, PostedDep, field_errors, ident
 
@@ -50,10 +53,13 @@ async def webhooks_page(request: Request, staff: AdminDep) -> Response:
 @router.post("/webhooks")
 async def create_endpoint(request: Request, staff: AdminDep, form: PostedDep) -> Response:
     try:
+        body = WebhookCreate.model_validate({
+            "url": form.text("url"), "event_types": form.many("event_types"),
+            "description": form.text("description")})
         created = await webhooks.create_endpoint(
-            get_runtime(request), staff.principal, url=form.text("url"),
-            event_types=form.many("event_types"), description=form.text("description"))
-    except DomainError as error:
+            get_runtime(request), staff.principal, url=body.url,
+            event_types=body.event_types, description=body.description)
+    except (DomainError, ValidationError) as error:
         return await _webhooks_page(
             request, staff, values={**form.values(), "event_types": form.many("event_types")},
             errors=field_errors(error, fields=ENDPOINT_FIELDS, by_code={
