@@ -11,9 +11,8 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import RedirectResponse
-from starlette.responses import Response
-
 from pydantic import ValidationError
+from starlette.responses import Response
 
 from orderline.cod import service as cod
 from orderline.cod.schemas import CodSettingsIn

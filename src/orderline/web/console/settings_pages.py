@@ -15,9 +15,8 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import RedirectResponse
-from starlette.responses import Response
-
 from pydantic import ValidationError
+from starlette.responses import Response
 
 from orderline.core.errors import DomainError
 from orderline.core.http import get_runtime
@@ -25,8 +24,8 @@ from orderline.staff import service as staff_service
 from orderline.staff.rules import Role
 from orderline.staff.schemas import InvitationCreate
 from orderline.tenancy import service as tenancy
-from orderline.tenancy.schemas import ApiKeyCreate, BusinessUpdate
 from orderline.tenancy.rules import Scope
+from orderline.tenancy.schemas import ApiKeyCreate, BusinessUpdate
 from orderline.web.console import settings_commerce_pages, settings_webhook_pages
 from orderline.web.console.pages import console_page
 from orderline.web.console.settings_forms import AdminDep, PostedDep, field_errors, ident

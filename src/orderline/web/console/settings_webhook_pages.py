@@ -10,18 +10,17 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import RedirectResponse
-from starlette.responses import Response
-
 from pydantic import ValidationError
+from starlette.responses import Response
 
 from orderline.core.errors import DomainError
 from orderline.core.http import get_runtime
 from orderline.events.event_types import EventType
+from orderline.web.console.pages import console_page
+from orderline.web.console.settings_forms import AdminDep, PostedDep, field_errors, ident
 from orderline.webhooks import service as webhooks
 from orderline.webhooks.rules import REPLAYABLE_STATUSES, DeliveryStatus
 from orderline.webhooks.schemas import WebhookCreate
-from orderline.web.console.pages import console_page
-from orderline.web.console.settings_forms import AdminDep, PostedDep, field_errors, ident
 
 router = APIRouter()
 
