@@ -29,6 +29,7 @@ from orderline.shipping.schemas import TaxRateCreate, ZoneCreate
 from orderline.tenancy import service as tenancy
 from orderline.web.console.pages import console_page
 from orderline.web.console.settings_forms import (
+    N_,
     AdminDep,
     Posted,
     PostedDep,
@@ -154,13 +155,13 @@ async def update_cod(request: Request, staff: AdminDep, form: PostedDep) -> Resp
             "enabled": form.checked("enabled"),
             "zone_ids": form.many("zone_ids"),
             "max_order_total": form.amount("max_order_total", currency,
-                                           label="The largest cash order"),
+                                           label=N_("The largest cash order")),
             "otp_above_total": form.amount("otp_above_total", currency,
-                                           label="The amount that needs a code"),
+                                           label=N_("The amount that needs a code")),
             "otp_first_order": form.checked("otp_first_order"),
             "allow_discrepancy": form.checked("allow_discrepancy")}
-        for name, label in (("max_open_orders", "Open cash orders"),
-                            ("min_trust_score", "The lowest trust score")):
+        for name, label in (("max_open_orders", N_("Open cash orders")),
+                            ("min_trust_score", N_("The lowest trust score"))):
             number = form.whole(name, label=label)
             if number is not None:
                 changes[name] = number
@@ -219,8 +220,8 @@ async def _shipping_change(request: Request, staff: AdminDep, form: Posted, zone
         currency = await _currency(request, staff)
         method = ShippingMethodCreate.model_validate({
             "name": form.text("method_name"), "kind": form.text("kind"),
-            "price": form.amount("price", currency, label="The price") or 0,
-            "free_above": form.amount("free_above", currency, label="Free from")})
+            "price": form.amount("price", currency, label=N_("The price")) or 0,
+            "free_above": form.amount("free_above", currency, label=N_("Free from"))})
         await shipping.add_method(runtime, staff.principal, zone, name=method.name,
                                   kind=method.kind, price=method.price,
                                   free_above=method.free_above)
@@ -277,13 +278,13 @@ def _coupon_values(form: Posted, currency: str, *, creating: bool) -> dict[str, 
         values["kind"] = form.text("kind")
     kind = form.text("kind")
     if kind == CouponKind.PERCENTAGE:
-        values["percent_off"] = form.decimal("percent_off", label="The percentage off")
+        values["percent_off"] = form.decimal("percent_off", label=N_("The percentage off"))
     elif kind == CouponKind.FIXED_AMOUNT:
-        values["amount_off"] = form.amount("amount_off", currency, label="The amount off")
+        values["amount_off"] = form.amount("amount_off", currency, label=N_("The amount off"))
     values["min_subtotal"] = form.amount("min_subtotal", currency,
-                                         label="The smallest order") or 0
-    values["usage_limit"] = form.whole("usage_limit", label="Uses in all")
-    values["per_customer_limit"] = form.whole("per_customer_limit", label="Uses per customer")
+                                         label=N_("The smallest order")) or 0
+    values["usage_limit"] = form.whole("usage_limit", label=N_("Uses in all"))
+    values["per_customer_limit"] = form.whole("per_customer_limit", label=N_("Uses per customer"))
     return values
 
 

@@ -9,7 +9,7 @@ both kinds of mistake the same way. What a value may be is the use case's to dec
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
@@ -23,7 +23,8 @@ from orderline.core.errors import DomainError, ValidationFailed
 from orderline.core.money import currency_exponent
 from orderline.tenancy.rules import Scope
 from orderline.web.console.access import ConsoleStaff, ConsoleStaffDep
-from orderline.web.pages import FieldError
+from orderline.web.pages import FieldError, page_locale
+from orderline.web.translations import translations_for
 
 
 async def admin_staff(staff: ConsoleStaffDep) -> ConsoleStaff:
@@ -36,10 +37,22 @@ async def admin_staff(staff: ConsoleStaffDep) -> ConsoleStaff:
 AdminDep = Annotated[ConsoleStaff, Depends(admin_staff)]
 
 
+def N_(message: str) -> str:
+    """Marks a message made here for the catalog (console-settings.po); ``Posted`` translates
+    it into the page's language when it is said."""
+    return message
+
+
 @dataclass(frozen=True, slots=True)
 class Posted:
-    """A posted form: single values as typed, and the lists of repeated fields."""
+    """A posted form: single values as typed, and the lists of repeated fields. ``gettext``
+    is the page's language, for the mistakes found while reading it."""
     form: FormData
+    gettext: Callable[[str], str]
+
+    def _refuse(self, name: str, message: str, label: str, **values: str) -> ValidationFailed:
+        return ValidationFailed(self.gettext(message) % {"label": self.gettext(label), **values},
+                                details={"field": name})
 
     def values(self) -> dict[str, str]:
         """Every field's (first) value, to show the form again as it was sent."""
@@ -70,8 +83,8 @@ class Posted:
         try:
             return int(raw)
         except ValueError:
-            raise ValidationFailed(f"{label} must be a whole number, such as 15.",
-                                   details={"field": name}) from None
+            raise self._refuse(name, N_("%(label)s must be a whole number, such as 15."),
+                               label) from None
 
     def decimal(self, name: str, *, label: str) -> Decimal | None:
         raw = self.text(name).replace(",", ".")
@@ -82,8 +95,8 @@ class Posted:
         except InvalidOperation:
             value = Decimal("NaN")
         if not value.is_finite():
-            raise ValidationFailed(f"{label} must be a number, such as 10 or 12.5.",
-                                   details={"field": name})
+            raise self._refuse(name, N_("%(label)s must be a number, such as 10 or 12.5."),
+                               label)
         return value
 
     def amount(self, name: str, currency: str, *, label: str) -> int | None:
@@ -99,14 +112,14 @@ class Posted:
         minor = value * (Decimal(10) ** exponent) if value.is_finite() else value
         if not minor.is_finite() or minor != minor.to_integral_value() or minor < 0:
             example = "12" if exponent == 0 else "12." + "5".ljust(exponent, "0")
-            raise ValidationFailed(
-                f"{label} must be an amount in {currency}, such as {example}.",
-                details={"field": name})
+            raise self._refuse(
+                name, N_("%(label)s must be an amount in %(currency)s, such as %(example)s."),
+                label, currency=currency, example=example)
         return int(minor)
 
 
 async def posted(request: Request) -> Posted:
-    return Posted(await request.form())
+    return Posted(await request.form(), translations_for(page_locale(request)).gettext)
 
 
 PostedDep = Annotated[Posted, Depends(posted)]

@@ -28,7 +28,7 @@ from orderline.tenancy.rules import Scope
 from orderline.tenancy.schemas import ApiKeyCreate, BusinessUpdate
 from orderline.web.console import settings_commerce_pages, settings_webhook_pages
 from orderline.web.console.pages import console_page
-from orderline.web.console.settings_forms import AdminDep, PostedDep, field_errors, ident
+from orderline.web.console.settings_forms import N_, AdminDep, PostedDep, field_errors, ident
 
 router = APIRouter(prefix="/settings")
 router.include_router(settings_commerce_pages.router)
@@ -78,7 +78,7 @@ async def business_page(request: Request, staff: AdminDep) -> Response:
 @router.post("/business")
 async def update_business(request: Request, staff: AdminDep, form: PostedDep) -> Response:
     try:
-        minutes = form.whole("reservation_minutes", label="Reservation time")
+        minutes = form.whole("reservation_minutes", label=N_("Reservation time"))
         changes: dict[str, Any] = {"name": form.text("name"),
                                    "alert_email": form.text("alert_email"),
                                    "allowed_origins": form.lines("allowed_origins")}
