@@ -14,6 +14,7 @@ import asyncio
 import threading
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, TypeVar
 
 import pytest
@@ -22,6 +23,8 @@ from playwright.sync_api import expect
 from orderline.core.config import Settings, async_url
 from orderline.core.db.engine import Database
 from orderline.core.runtime import Runtime
+from orderline.coupons import service as coupons
+from orderline.shipping import service as shipping
 from orderline.staff import service as staff
 from orderline.tenancy import service as tenancy
 from orderline.webhooks import service as webhooks
@@ -54,10 +57,18 @@ class SettingsShop:
 
 @pytest.fixture
 async def shop(runtime: Runtime) -> SettingsShop:
-    """A peso shop (so the GCash template fits) with one dead webhook delivery."""
+    """A peso shop (so the GCash template fits) with one dead webhook delivery, a shipping
+    zone with a method and a tax rate, and a coupon (so the phone pages show full tables)."""
     made = await console_shop(runtime, currency="PHP", name="Sari-sari Settings")
-    merchant = Merchant(principal=await tenancy.authenticate(runtime, made.api_key),
-                        key=made.api_key)
+    principal = await tenancy.authenticate(runtime, made.api_key)
+    merchant = Merchant(principal=principal, key=made.api_key)
+    zone = await shipping.create_zone(runtime, principal, name="Metro Manila",
+                                      countries=["PH"], regions=["Metro Manila"])
+    await shipping.add_method(runtime, principal, zone["id"], name="Lalamove same day",
+                              kind="free_above", price=12000, free_above=150000)
+    await shipping.add_tax_rate(runtime, principal, zone["id"], name="VAT", rate="12")
+    await coupons.create_coupon(runtime, principal, code="PASKO15", kind="percentage",
+                                percent_off=Decimal(15), usage_limit=200)
     return SettingsShop(shop=made, letter=await dead_letter(runtime, merchant, "SET-BROWSER"))
 
 
