@@ -212,6 +212,30 @@ async def revoke_invitation(runtime: Runtime, principal: Principal,
     return await runtime.db.run(work)
 
 
+@dataclass(frozen=True, slots=True)
+class InvitationPreview:
+    """What the invitation page shows before the person chooses a password."""
+
+    email: str
+    role: str
+    business_id: uuid.UUID
+    business_name: str
+    expires_at: datetime
+
+
+async def look_up_invitation(runtime: Runtime, token: str) -> InvitationPreview:
+    """The invitation of this link, if it can still be accepted; else ``invitation_invalid``
+    (unknown, withdrawn or used) or ``invitation_expired``, as ``accept_invitation`` says."""
+    async with runtime.db.read() as conn:
+        found = await store.invitation_by_token(conn, hash_token(token or ""))
+        terms = None if found is None else await store.business_terms(conn, found.business_id)
+    _check_claimable(found, runtime.clock.now())
+    assert found is not None
+    return InvitationPreview(email=found.email, role=found.role, business_id=found.business_id,
+                             business_name=terms.name if terms else "",
+                             expires_at=found.expires_at)
+
+
 async def accept_invitation(runtime: Runtime, token: str, name: str,
                             password: str) -> MemberRow:
     """The invited person's account, with the invitation's role. The link is used up."""

@@ -20,7 +20,8 @@
   removed. It reads only; when the last-seen time is older than a minute it slides the idle
   timeout with one small conditional write.
 - ``log_out(runtime, token)``; ``log_out_everywhere(runtime, principal)`` ends every session
-  of that staff member.
+  of that staff member; ``my_sessions(runtime, principal)`` lists their latest logins (when,
+  from where, live or how they ended).
 - ``principal_for(session) -> Principal``: the staff member as a caller of every use case, with
   the scopes of their role (``rules.ROLE_SCOPES``) and ``staff_id`` set, so what they do is
   recorded as ``staff:<id>``.
@@ -248,6 +249,45 @@ async def log_out(runtime: Runtime, token: str | None) -> bool:
     now = runtime.clock.now()
     token_hash = hash_token(token)
     return await runtime.db.run(lambda conn: store.revoke_session(conn, token_hash, now))
+
+
+@dataclass(frozen=True, slots=True)
+class SessionSummary:
+    """One of a staff member's logins as they may see it (never its token or CSRF token)."""
+
+    session_id: uuid.UUID
+    logged_in_at: datetime
+    last_seen_at: datetime
+    live: bool
+    ended: str  # why it ended: "logged_out", "idle", "absolute"; "" while live
+    logged_out_at: datetime | None
+    user_agent: str
+    client_ip: str
+
+
+SESSIONS_SHOWN = 20
+
+
+async def my_sessions(runtime: Runtime, principal: Principal, *,
+                      limit: int = SESSIONS_SHOWN) -> list[SessionSummary]:
+    """The calling staff member's latest logins (newest first): when and from where, and
+    whether each is still live, so they can spot one that is not theirs."""
+    if principal.staff_id is None:
+        raise Forbidden("Only a staff member has console sessions.")
+    staff_id = principal.staff_id
+    now = runtime.clock.now()
+    async with runtime.db.read() as conn:
+        rows = await store.sessions_of(conn, principal.business_id, staff_id,
+                                       limit=max(1, min(limit, 100)))
+    summaries = []
+    for row in rows:
+        verdict = judge_session(SessionTimes(row.created_at, row.last_seen_at, row.revoked_at),
+                                now=now, idle=_idle(runtime), absolute=_absolute(runtime))
+        summaries.append(SessionSummary(
+            session_id=row.id, logged_in_at=row.created_at, last_seen_at=row.last_seen_at,
+            live=verdict.alive, ended=verdict.reason, logged_out_at=row.revoked_at,
+            user_agent=row.user_agent, client_ip=row.client_ip))
+    return summaries
 
 
 async def log_out_everywhere(runtime: Runtime, principal: Principal) -> int:

@@ -272,6 +272,15 @@ async def revoke_session(conn: AsyncConnection, token_hash: str, now: datetime) 
     return bool((await conn.execute(stmt)).rowcount)
 
 
+async def sessions_of(conn: AsyncConnection, business_id: uuid.UUID, staff_id: uuid.UUID, *,
+                      limit: int) -> list[SessionRow]:
+    """A member's latest sessions, newest login first."""
+    stmt = (select(*SESSION_COLUMNS)
+            .where(sessions.c.business_id == business_id, sessions.c.staff_id == staff_id)
+            .order_by(sessions.c.created_at.desc(), sessions.c.id.desc()).limit(limit))
+    return [SessionRow.from_row(row) for row in (await conn.execute(stmt)).mappings()]
+
+
 async def revoke_sessions_of(conn: AsyncConnection, business_id: uuid.UUID,
                              staff_id: uuid.UUID, now: datetime) -> int:
     stmt = (update(sessions)

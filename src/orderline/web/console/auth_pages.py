@@ -98,8 +98,10 @@ async def login_form(request: Request,
                                                             max_length=2000)] = None,
                      ended: Annotated[str | None, Query(max_length=20)] = None
                      ) -> HTMLResponse:
-    flashes = ([Flash(translated(request, "You are logged out."), kind="info")]
-               if ended == "logout" else [])
+    ended_how = {"logout": "You are logged out.",
+                 "everywhere": "You are logged out on every device."}
+    flashes = ([Flash(translated(request, ended_how[ended]), kind="info")]
+               if ended in ended_how else [])
     return _login_page(request, next_path=safe_next(next_path), flashes=flashes)
 
 

@@ -1,16 +1,72 @@
-"""The console's first page, ``/console``: the dashboard."""
+"""The dashboard, ``/console``: the overview use case (``orderline.overview.service``, the same
+as ``GET /v1/overview``) as a page: today's and the period's revenue, orders, average order
+value and conversion, in total and by channel; the daily series as charts (uPlot, drawn by
+``static/js/dashboard.js`` from the JSON in the chart's ``data-chart`` attribute); the orders
+waiting for action; low stock; webhook and outbox health. ``?period=day|week|month|quarter|
+year`` picks the period (a week by default).
+
+A staff member without the read scope (a verifier) has no dashboard: the console's first page
+for them is their queue, so ``/console`` sends them there.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+import json
+from datetime import UTC, date, datetime
+from typing import Annotated, Any
 
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from starlette.responses import Response
+
+from orderline.core.http import RuntimeDep
+from orderline.core.money import currency_exponent
+from orderline.overview import service as overview_service
+from orderline.overview.rules import DEFAULT_DUE_WITHIN_HOURS, Period
+from orderline.tenancy.rules import Scope
 from orderline.web.console.access import ConsoleStaffDep
 from orderline.web.console.pages import console_page
 
 router = APIRouter()
 
+def chart_data(overview: dict[str, Any]) -> dict[str, str]:
+    """The two charts' data as JSON for their ``data-chart`` attributes: the days (UTC
+    midnights as Unix seconds), then each series. Money is in major units of the business's
+    currency, for the axis; the tooltip-free chart is backed by the table below it."""
+    currency = overview["currency"]
+    scale = 10 ** currency_exponent(currency)
+    days = [int(_midnight(entry["date"])) for entry in overview["series"]]
+    revenue = [entry["revenue"].get(currency, 0) / scale for entry in overview["series"]]
+    orders = [entry["orders"] for entry in overview["series"]]
+    paid = [entry["paid_orders"] for entry in overview["series"]]
+    return {
+        "revenue": json.dumps({"x": days, "series": [
+            {"label": currency, "values": revenue, "stroke": "#1d70b8"}]}),
+        "orders": json.dumps({"x": days, "series": [
+            {"label": "orders", "values": orders, "stroke": "#505a5f"},
+            {"label": "paid", "values": paid, "stroke": "#00703c"}]}),
+    }
 
-@router.get("", response_class=HTMLResponse)
-async def dashboard(request: Request, staff: ConsoleStaffDep) -> HTMLResponse:
-    return console_page(request, staff, "console/dashboard.html")
+
+def _midnight(day: date) -> float:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()
+
+
+@router.get("", response_class=HTMLResponse, response_model=None)
+async def dashboard(request: Request, runtime: RuntimeDep, staff: ConsoleStaffDep,
+                    period: Annotated[str, Query(max_length=20)] = Period.WEEK.value
+                    ) -> Response:
+    if not staff.may(Scope.READ):
+        if staff.may(Scope.VERIFY):
+            return RedirectResponse("/console/verifications", status_code=303)
+        return console_page(request, staff, "console/dashboard_empty.html")
+    chosen = Period(period) if period in Period.__members__.values() else Period.WEEK
+    overview = await overview_service.overview(runtime, staff.principal, period=chosen,
+                                               due_within_hours=DEFAULT_DUE_WITHIN_HOURS)
+    share_base = max([figures["revenue"].get(overview["currency"], 0)
+                      for figures in overview["sales_in_period"]["by_channel"].values()]
+                     or [0])
+    return console_page(request, staff, "console/dashboard.html", overview=overview,
+                        period=chosen, periods=list(Period),
+                        charts=chart_data(overview), share_base=share_base,
+                        currency=overview["currency"])

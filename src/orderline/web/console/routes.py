@@ -13,8 +13,10 @@ from orderline.web.console import (
     account_pages,
     auth_pages,
     dashboard_pages,
+    invitation_pages,
     settings_pages,
     stream,
+    verification_pages,
 )
 
 PREFIX = "/console"
@@ -23,5 +25,7 @@ router = APIRouter(include_in_schema=False)
 router.include_router(auth_pages.router, prefix=PREFIX)
 router.include_router(dashboard_pages.router, prefix=PREFIX)
 router.include_router(account_pages.router, prefix=PREFIX)
+router.include_router(invitation_pages.router, prefix=PREFIX)
+router.include_router(verification_pages.router, prefix=PREFIX)
 router.include_router(stream.router, prefix=PREFIX)
 router.include_router(settings_pages.router, prefix=PREFIX)

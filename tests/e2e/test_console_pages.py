@@ -1,0 +1,304 @@
+"""The console's own pages in the test's process (the real app over ASGI, on each database):
+the dashboard from real orders, the verifier's queue and who may open it, a proof of another
+business, accepting an invitation, the second factor set up and used to log in, and logging
+out everywhere."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import AsyncIterator
+from html import unescape
+from pathlib import Path
+
+import httpx
+import pyotp
+import pytest
+
+from orderline.api.app import create_app
+from orderline.core.clock import ManualClock
+from orderline.core.runtime import Runtime
+from orderline.manual_payments.files.configured import PROOF_STORAGE
+from orderline.staff import service as staff_service
+from orderline.tenancy import service as tenancy
+from tests.conftest import Merchant
+from tests.support.catalog import place, stock_sku
+from tests.support.console import (
+    SESSION_COOKIE,
+    ConsoleShop,
+    async_console_client,
+    console_login,
+    console_shop,
+)
+from tests.support.manual import (
+    gcash,
+    manual_order,
+    master_keys,
+    ok,
+    receipt_for,
+    sealed_storage,
+    upload,
+)
+from tests.support.staff import join, new_email
+
+BASE = "http://test"
+
+
+@pytest.fixture
+def page_clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def page_runtime(runtime: Runtime, page_clock: ManualClock, tmp_path: Path) -> Runtime:
+    runtime.clock = page_clock
+    runtime.put(PROOF_STORAGE, sealed_storage(tmp_path / "proofs", master_keys("k1")))
+    return runtime
+
+
+@pytest.fixture
+def transport(page_runtime: Runtime) -> httpx.ASGITransport:
+    app = create_app(runtime=page_runtime)
+    app.state.runtime = page_runtime
+    return httpx.ASGITransport(app=app)
+
+
+@pytest.fixture
+async def console(page_runtime: Runtime) -> ConsoleShop:
+    return await console_shop(page_runtime, roles=("verifier", "operations"))
+
+
+@pytest.fixture
+async def owner(transport: httpx.ASGITransport, console: ConsoleShop
+                ) -> AsyncIterator[httpx.AsyncClient]:
+    async with async_console_client(transport, BASE, console.owner_login) as client:
+        yield client
+
+
+@pytest.fixture
+async def stranger(transport: httpx.ASGITransport) -> AsyncIterator[httpx.AsyncClient]:
+    async with async_console_client(transport, BASE, None) as client:
+        yield client
+
+
+async def _merchant(runtime: Runtime, shop: ConsoleShop) -> Merchant:
+    return Merchant(principal=await tenancy.authenticate(runtime, shop.api_key),
+                    key=shop.api_key)
+
+
+def _form_token(html: str, name: str) -> str:
+    match = re.search(rf'name="{name}" value="([^"]*)"', html)
+    assert match is not None, f"no {name} in the page"
+    return match.group(1)
+
+
+# --- the dashboard -----------------------------------------------------------------------------
+
+async def test_the_dashboard_shows_todays_orders_revenue_and_what_waits(
+        page_runtime: Runtime, owner: httpx.AsyncClient, console: ConsoleShop,
+        transport: httpx.ASGITransport) -> None:
+    merchant = await _merchant(page_runtime, console)
+    await stock_sku(page_runtime, merchant, "MUG", 3, price=2_500, threshold=5)
+    unpaid = await place(page_runtime, merchant, ("MUG", 1))
+    paid = await place(page_runtime, merchant, ("MUG", 1))
+    async with httpx.AsyncClient(transport=transport, base_url=BASE) as api:
+        ok(await api.patch(f"/v1/orders/{paid['id']}/payment", headers=console.api_headers,
+                           json={"reference": "pay-1", "amount": paid["total"]}))
+    page = await owner.get("/console?period=month")
+    assert page.status_code == 200, page.text
+    html = page.text
+    assert paid["number"] in html  # paid, to ship
+    assert f'href="/console/orders/{paid["id"]}"' in html
+    assert "MUG" in html  # 1 left of a threshold of 5: low stock
+    assert "$25.00" in html  # the revenue of the paid order, in the business's currency
+    charts = [json.loads(unescape(data)) for data in re.findall(r'data-chart="([^"]+)"', html)]
+    revenue, orders = charts
+    assert sum(revenue["series"][0]["values"]) == 25.0  # in dollars, for the axis
+    assert sum(orders["series"][0]["values"]) == 2  # placed
+    assert sum(orders["series"][1]["values"]) == 1  # paid
+    assert len(orders["x"]) == 30
+    assert unpaid["id"] != paid["id"]
+    assert 'aria-current="true" class="chosen">30 days' in html
+
+
+async def test_a_period_the_dashboard_does_not_know_shows_the_week(
+        owner: httpx.AsyncClient) -> None:
+    page = await owner.get("/console?period=decade")
+    assert page.status_code == 200
+    assert 'aria-current="true" class="chosen">7 days' in page.text
+
+
+# --- the verifier's queue ------------------------------------------------------------------------
+
+async def test_a_verifier_lands_on_the_queue_and_may_not_set_up_a_second_factor(
+        page_runtime: Runtime, transport: httpx.ASGITransport, console: ConsoleShop) -> None:
+    login = await console_login(page_runtime, console.staff["verifier"])
+    async with async_console_client(transport, BASE, login) as verifier:
+        first = await verifier.get("/console")
+        assert first.status_code == 303
+        assert first.headers["location"] == "/console/verifications"
+        queue = await verifier.get("/console/verifications")
+        assert queue.status_code == 200
+        assert "Nothing to verify" in queue.text
+        refused = await verifier.get("/console/account/second-factor")
+        assert refused.status_code == 403
+        assert "You cannot open this page" in refused.text
+        posted = await verifier.post("/console/account/second-factor")
+        assert posted.status_code == 403
+
+
+async def test_operations_staff_may_not_open_the_verification_queue(
+        page_runtime: Runtime, transport: httpx.ASGITransport, console: ConsoleShop) -> None:
+    login = await console_login(page_runtime, console.staff["operations"])
+    async with async_console_client(transport, BASE, login) as operations:
+        assert (await operations.get("/console/verifications")).status_code == 403
+        assert (await operations.get("/console")).status_code == 200
+
+
+async def test_the_queue_lists_a_proof_and_another_business_gets_404_for_it(
+        page_runtime: Runtime, transport: httpx.ASGITransport, console: ConsoleShop) -> None:
+    # A PHP shop taking GCash, with a buyer's receipt waiting.
+    created = await tenancy.create_business(page_runtime, name="Manila console shop",
+                                            currency="PHP")
+    merchant = Merchant(principal=await tenancy.authenticate(page_runtime, created.api_key.key),
+                        key=created.api_key.key)
+    async with httpx.AsyncClient(transport=transport, base_url=BASE) as api:
+        ok(await api.post("/v1/products", headers=merchant.headers, json={
+            "name": "Tee", "variants": [{"sku": "TEE", "name": "Tee", "price": 125_000,
+                                         "initial_stock": 5}]}), 201)
+        await gcash(api, merchant)
+        order = await manual_order(api, merchant)
+        proof = ok(await upload(api, order, receipt_for(order)), 201)
+    manila_owner = await join(page_runtime, created.id, "owner", email=new_email("manila"))
+    login = await console_login(page_runtime, manila_owner)
+    async with async_console_client(transport, BASE, login) as manila:
+        queue = await manila.get("/console/verifications")
+        assert queue.status_code == 200
+        assert order["number"] in queue.text
+        assert f'href="/console/verifications/{proof["id"]}"' in queue.text
+        detail = await manila.get(f"/console/verifications/{proof['id']}")
+        assert detail.status_code == 200
+        image = await manila.get(f"/console/verifications/{proof['id']}/file")
+        assert image.status_code == 200 and image.headers["content-type"] == "image/png"
+    async with async_console_client(transport, BASE, console.owner_login) as other:
+        for path in (f"/console/verifications/{proof['id']}",
+                     f"/console/verifications/{proof['id']}/file",
+                     "/console/verifications/not-an-id"):
+            answer = await other.get(path)
+            assert answer.status_code == 404, path
+        assert order["number"] not in (await other.get("/console/verifications")).text
+
+
+# --- invitations ---------------------------------------------------------------------------------
+
+async def test_an_invited_person_chooses_a_password_twice_and_lands_in_the_console(
+        page_runtime: Runtime, stranger: httpx.AsyncClient, console: ConsoleShop) -> None:
+    email = new_email("invited")
+    issued = await staff_service.invite(page_runtime, console.owner_login.principal,
+                                        email=email, role="operations")
+    path = f"/console/invitations/{issued.token}"
+    form = await stranger.get(path)
+    assert form.status_code == 200
+    assert email in form.text and "operations" in form.text
+    assert form.headers["referrer-policy"] == "no-referrer"
+    mismatch = await stranger.post(path, data={"name": "Omar", "password": "a long password",
+                                               "password_again": "another password"})
+    assert mismatch.status_code == 422
+    assert "The two passwords are not the same." in mismatch.text
+    short = await stranger.post(path, data={"name": "Omar", "password": "short",
+                                            "password_again": "short"})
+    assert short.status_code == 422
+    joined = await stranger.post(path, data={"name": "Omar Ops",
+                                             "password": "a long password",
+                                             "password_again": "a long password"})
+    assert joined.status_code == 303, joined.text
+    assert joined.headers["location"] == "/console"
+    assert SESSION_COOKIE in joined.headers["set-cookie"]
+    home = await stranger.get("/console")
+    assert home.status_code == 200 and "Omar Ops" in home.text
+    used = await stranger.get(path)
+    assert used.status_code == 410
+    assert "already used" in used.text
+
+
+async def test_an_expired_or_unknown_invitation_link_says_so(
+        page_runtime: Runtime, page_clock: ManualClock, stranger: httpx.AsyncClient,
+        console: ConsoleShop) -> None:
+    issued = await staff_service.invite(page_runtime, console.owner_login.principal,
+                                        email=new_email("late"), role="viewer")
+    page_clock.advance(page_runtime.settings.staff_invitation_hours * 3600 + 60)
+    expired = await stranger.get(f"/console/invitations/{issued.token}")
+    assert expired.status_code == 410
+    assert "This invitation has expired" in expired.text
+    posted = await stranger.post(f"/console/invitations/{issued.token}", data={
+        "name": "Late", "password": "a long password", "password_again": "a long password"})
+    assert posted.status_code == 410
+    unknown = await stranger.get(f"/console/invitations/{uuid.uuid4().hex}")
+    assert unknown.status_code == 410
+    assert "cannot be used" in unknown.text
+
+
+# --- the second factor ---------------------------------------------------------------------------
+
+async def test_an_owner_sets_up_a_second_factor_and_then_logs_in_with_its_code(
+        page_runtime: Runtime, page_clock: ManualClock, owner: httpx.AsyncClient,
+        stranger: httpx.AsyncClient, console: ConsoleShop) -> None:
+    assert (await owner.get("/console/account/second-factor")).status_code == 200
+    setup = await owner.post("/console/account/second-factor")
+    assert setup.status_code == 200
+    secret = re.search(r'<code class="secret">([A-Z2-7]{16,})</code>', setup.text)
+    assert secret is not None
+    assert 'src="data:image/svg+xml' in setup.text  # the QR code
+    assert "otpauth://totp/" in setup.text
+    totp = pyotp.TOTP(secret.group(1))
+    wrong = await owner.post("/console/account/second-factor/confirm", data={"code": "000000"})
+    assert wrong.status_code == 422 and "not right" in wrong.text
+    on = await owner.post("/console/account/second-factor/confirm",
+                          data={"code": totp.at(page_clock.now())})
+    assert on.status_code == 303
+    assert "second factor is on" in (await owner.get(on.headers["location"])).text.lower()
+
+    page_clock.advance(31)  # a code is accepted once: the next one
+    login = await stranger.get("/console/login")
+    token = _form_token(login.text, "login_token")
+    first = await stranger.post("/console/login", data={
+        "email": console.owner.email, "password": console.owner.password,
+        "login_token": token})
+    assert first.status_code == 200
+    assert "authenticator" in first.text
+    assert console.owner.password not in first.text  # sealed, never as text
+    state = _form_token(first.text, "login_state")
+    refused = await stranger.post("/console/login", data={
+        "email": console.owner.email, "login_state": state, "code": "123456",
+        "login_token": token})
+    assert refused.status_code == 401
+    assert "The email or password is not right." in refused.text
+    done = await stranger.post("/console/login", data={
+        "email": console.owner.email, "login_state": state,
+        "code": totp.at(page_clock.now()), "login_token": token})
+    assert done.status_code == 303, done.text
+    assert (await stranger.get("/console")).status_code == 200
+
+
+# --- sessions ------------------------------------------------------------------------------------
+
+async def test_the_account_lists_the_sessions_and_logging_out_everywhere_ends_them_all(
+        page_runtime: Runtime, transport: httpx.ASGITransport, owner: httpx.AsyncClient,
+        console: ConsoleShop) -> None:
+    other = await console_login(page_runtime, console.owner)
+    account = await owner.get("/console/account")
+    assert account.status_code == 200
+    assert account.text.count("pytest console") >= 2  # both logins, with their device
+    assert "This session" in account.text
+    async with async_console_client(transport, BASE, other) as phone:
+        assert (await phone.get("/console")).status_code == 200
+        ended = await owner.post("/console/account/logout-everywhere")
+        assert ended.status_code == 303
+        assert ended.headers["location"] == "/console/login?ended=everywhere"
+        assert (await phone.get("/console")).status_code == 303
+    assert (await owner.get("/console")).status_code == 303
+    listed = await console_login(page_runtime, console.owner)
+    async with async_console_client(transport, BASE, listed) as again:
+        text = (await again.get("/console/account")).text
+    assert text.count("Logged out") >= 2
