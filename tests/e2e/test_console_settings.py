@@ -1,6 +1,7 @@
 """The settings pages in Chromium against a real ``orderline serve`` process, on each database:
-an owner invites a verifier from the staff page (the link shown once), the verifier joins and
-gets the 403 page on the settings, the owner adds a payment method from a template, makes an
+an owner invites a verifier from the staff page (the link shown once), the verifier joins
+through the invitation page in a browser of their own and gets the 403 page on every settings
+URL (and opens the verification queue), the owner adds a payment method from a template, makes an
 API key (shown once), replays a dead webhook delivery and revokes the key with its
 confirmation; and every settings page on a 375 px phone in Indonesian. Axe on every page;
 screenshots of each step in ``test-artifacts/screenshots/<test>/``.
@@ -25,7 +26,6 @@ from orderline.core.db.engine import Database
 from orderline.core.runtime import Runtime
 from orderline.coupons import service as coupons
 from orderline.shipping import service as shipping
-from orderline.staff import service as staff
 from orderline.tenancy import service as tenancy
 from orderline.webhooks import service as webhooks
 from orderline.wiring import provide_parts
@@ -40,10 +40,9 @@ from tests.support.console import (  # noqa: F401 (the fixture console_server)
     console_server_fixture,
     console_shop,
     log_in_fast,
-    log_in_through_form,
 )
 from tests.support.console_settings import SECTIONS, DeadLetter, dead_letter
-from tests.support.staff import PASSWORD, Member, new_email
+from tests.support.staff import PASSWORD, new_email
 
 pytestmark = pytest.mark.slow
 T = TypeVar("T")
@@ -120,15 +119,21 @@ def test_an_owner_invites_a_verifier_adds_a_payment_method_makes_a_key_and_repla
     page.goto("/console/settings/staff")
     assert link not in p.content()
 
+    # The verifier joins in a browser of their own, from the link's path (the link names the
+    # configured public base URL, not this test server's port).
     token = link.split("/console/invitations/", 1)[1]
-    beside_the_browser(database_url, lambda rt: staff.accept_invitation(
-        rt, token, "Vera Verifier", PASSWORD))
     verifier = browser.open(console_server)
-    log_in_through_form(verifier, Member(row=None, email=email, password=PASSWORD))  # type: ignore[arg-type]
+    verifier.goto(f"/console/invitations/{token}")
+    verifier.page.get_by_label("Your name").fill("Vera Verifier")
+    verifier.page.get_by_label("Password", exact=True).fill(PASSWORD)
+    verifier.page.get_by_label("The same password again").fill(PASSWORD)
+    with verifier.page.expect_navigation():
+        verifier.page.get_by_role("button", name="Create my account").click()
     for section in SECTIONS:
         verifier.goto(f"/console/settings{section}", expect_status=403)
     verifier.screenshot("03-verifier-gets-403-on-settings")
     verifier.check_accessibility()
+    verifier.goto("/console/verifications")  # the payment-proof queue is theirs
     verifier.assert_clean()
 
     # A payment method from a template.
