@@ -160,6 +160,21 @@ async def test_a_payment_method_from_a_template_is_offered_switched_off_and_dele
     done(await owner.post(f"/payments/{method['id']}/delete"), "/payments")
     assert ok(await http.get("/v1/payment-methods", headers=merchant.headers))["data"] == []
 
+    proofs = {"proof_deadline_minutes": "90", "proof_review_hours": "12",
+              "proof_max_bytes": "2000000", "proof_retention_days": "30",
+              "auto_approve_threshold": "0.9"}
+    done(await owner.post("/payments/proofs", proofs), "/payments")
+    settings = ok(await http.get("/v1/business/manual-payments", headers=merchant.headers))
+    assert settings == {"proof_deadline_minutes": 90, "proof_review_hours": 12,
+                        "proof_max_bytes": 2000000, "proof_retention_days": 30,
+                        "auto_approve_threshold": 0.9}
+    error_next_to(await owner.post("/payments/proofs", {**proofs, "proof_review_hours": "0"}),
+                  "proof_review_hours")
+    done(await owner.post("/payments/proofs", {**proofs, "auto_approve_threshold": ""}),
+         "/payments")
+    assert ok(await http.get("/v1/business/manual-payments", headers=merchant.headers))[
+        "auto_approve_threshold"] is None
+
 
 async def test_the_cash_on_delivery_policy_and_shipping_zones_are_changed_from_their_pages(
         owner: Console, http: httpx.AsyncClient, merchant: Merchant) -> None:

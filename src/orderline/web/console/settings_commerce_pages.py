@@ -22,6 +22,7 @@ from orderline.coupons import service as coupons
 from orderline.coupons.schemas import CouponCreate, CouponUpdate
 from orderline.manual_payments import methods as manual_methods
 from orderline.manual_payments.schemas import MethodCreate as ManualMethodCreate
+from orderline.manual_payments.schemas import ProofSettingsIn
 from orderline.pricing.engine import CouponKind, ShippingKind
 from orderline.shipping import service as shipping
 from orderline.shipping.schemas import MethodCreate as ShippingMethodCreate
@@ -41,6 +42,8 @@ from orderline.web.console.settings_forms import (
 router = APIRouter()
 
 METHOD_FIELDS = ("template", "account_name", "account_number", "bank_name")
+PROOF_FIELDS = ("proof_deadline_minutes", "proof_review_hours", "proof_max_bytes",
+                "proof_retention_days", "auto_approve_threshold")
 COD_FIELDS = ("max_order_total", "max_open_orders", "min_trust_score", "otp_above_total",
               "zone_ids")
 ZONE_FIELDS = ("zone_name", "countries", "regions", "postal_prefixes")
@@ -67,8 +70,13 @@ def _status(errors: Any) -> int:
 # --- payment methods -----------------------------------------------------------------------
 
 async def _payments_page(request: Request, staff: AdminDep, *, errors: Any = (),
-                         values: dict[str, str] | None = None) -> Response:
+                         values: dict[str, str] | None = None,
+                         proof_values: dict[str, str] | None = None) -> Response:
     methods = await manual_methods.list_methods(get_runtime(request), staff.principal)
+    if proof_values is None:
+        proofs = await manual_methods.get_settings(get_runtime(request), staff.principal)
+        proof_values = {k: "" if v is None else f"{v:g}" if isinstance(v, float) else str(v)
+                        for k, v in proofs.items()}
     currency = await _currency(request, staff)
     # A method must be in the business's currency (the use case refuses another): only the
     # templates that can be used are offered, by country.
@@ -78,7 +86,7 @@ async def _payments_page(request: Request, staff: AdminDep, *, errors: Any = (),
             countries.setdefault(template["country"], []).append(template)
     return console_page(request, staff, "console/settings/payments.html",
                         status_code=_status(errors), errors=errors, methods=methods,
-                        countries=countries, currency=currency,
+                        countries=countries, currency=currency, proof_values=proof_values,
                         values=values or {"enabled": "on"},
                         done=request.query_params.get("done"))
 
@@ -102,6 +110,30 @@ async def add_payment_method(request: Request, staff: AdminDep, form: PostedDep)
             error, fields=METHOD_FIELDS, by_code={"conflict": "template"},
             aliases={"code": "template"}))
     return _done("payments", "method-added")
+
+
+@router.post("/payments/proofs")
+async def update_proof_settings(request: Request, staff: AdminDep, form: PostedDep) -> Response:
+    """How long buyers have to send a proof, how fast it is reviewed, the largest file, how
+    long files are kept, and the score above which a proof is approved without a person."""
+    try:
+        changes: dict[str, Any] = {}
+        for name, label in (("proof_deadline_minutes", N_("The time to send a proof")),
+                            ("proof_review_hours", N_("The time to review a proof")),
+                            ("proof_max_bytes", N_("The largest proof file")),
+                            ("proof_retention_days", N_("How long proofs are kept"))):
+            number = form.whole(name, label=label)
+            if number is not None:
+                changes[name] = number
+        threshold = form.decimal("auto_approve_threshold", label=N_("Approve by itself from"))
+        changes["auto_approve_threshold"] = None if threshold is None else float(threshold)
+        body = ProofSettingsIn.model_validate(changes)
+        await manual_methods.update_settings(get_runtime(request), staff.principal,
+                                             body.model_dump(exclude_unset=True))
+    except (DomainError, ValidationError) as error:
+        return await _payments_page(request, staff, proof_values=form.values(),
+                                    errors=field_errors(error, fields=PROOF_FIELDS))
+    return _done("payments", "proofs-saved")
 
 
 @router.post("/payments/{method_id}/{action}")
