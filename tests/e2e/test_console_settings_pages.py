@@ -19,6 +19,7 @@ import pytest
 
 from orderline.core.runtime import Runtime
 from orderline.staff import service as staff
+from orderline.web.console import settings_commerce_pages
 from orderline.webhooks import service as webhooks
 from tests.conftest import Merchant, new_merchant
 from tests.e2e.conftest import api_client, error_of, ok
@@ -381,3 +382,20 @@ async def test_a_form_without_its_csrf_token_changes_nothing(
         **HTML, "Cookie": f"orderline_session={owner.cookie}"}, data={"name": "Forged"})
     assert answer.status_code == 403
     assert ok(await http.get("/v1/business", headers=merchant.headers))["name"] != "Forged"
+
+
+async def test_the_coupon_list_pages_with_the_api_cursor(
+        owner: Console, http: httpx.AsyncClient, merchant: Merchant,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(settings_commerce_pages, "COUPON_PAGE", 2)
+    for code in ("FIRST1", "SECOND2", "THIRD3"):
+        ok(await http.post("/v1/coupons", headers=merchant.headers, json={
+            "code": code, "kind": "percentage", "percent_off": 5}), 201)
+    newest = await owner.get("/coupons")
+    assert "THIRD3" in newest.text and "SECOND2" in newest.text and "FIRST1" not in newest.text
+    older = re.search(r'href="/console/settings/coupons\?cursor=([^"]+)"', newest.text)
+    assert older, newest.text
+    rest = await owner.get(f"/coupons?cursor={older.group(1)}")
+    assert "FIRST1" in rest.text and "THIRD3" not in rest.text
+    assert "cursor=" not in rest.text.split("Add a coupon")[0].split("FIRST1")[1]
+    assert (await owner.get("/coupons?cursor=not-ours")).status_code == 200

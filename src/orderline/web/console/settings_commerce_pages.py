@@ -34,8 +34,10 @@ from orderline.web.console.settings_forms import (
     AdminDep,
     Posted,
     PostedDep,
+    cursor_of,
     field_errors,
     ident,
+    page_of,
     shown_amount,
 )
 
@@ -323,10 +325,11 @@ def _coupon_values(form: Posted, currency: str, *, creating: bool) -> dict[str, 
 async def _coupons_page(request: Request, staff: AdminDep, *, errors: Any = (),
                         values: dict[str, str] | None = None) -> Response:
     currency = await _currency(request, staff)
-    rows = await coupons.list_coupons(get_runtime(request), staff.principal, active=None,
-                                      limit=COUPON_PAGE)
+    rows, older = page_of(await coupons.list_coupons(
+        get_runtime(request), staff.principal, active=None, limit=COUPON_PAGE + 1,
+        before=cursor_of(request)), COUPON_PAGE)
     return console_page(request, staff, "console/settings/coupons.html",
-                        status_code=_status(errors), errors=errors, coupons=rows,
+                        status_code=_status(errors), errors=errors, coupons=rows, older=older,
                         kinds=[k.value for k in CouponKind], currency=currency,
                         shown_amount=shown_amount, values=values or {"kind": "percentage"},
                         done=request.query_params.get("done"))

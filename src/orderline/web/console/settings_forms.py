@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
@@ -20,6 +21,7 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 
 from orderline.core.errors import DomainError, ValidationFailed
+from orderline.core.http import decode_cursor, encode_cursor
 from orderline.core.money import currency_exponent
 from orderline.tenancy.rules import Scope
 from orderline.web.console.access import ConsoleStaff, ConsoleStaffDep
@@ -123,6 +125,22 @@ async def posted(request: Request) -> Posted:
 
 
 PostedDep = Annotated[Posted, Depends(posted)]
+
+
+def cursor_of(request: Request) -> tuple[datetime, uuid.UUID] | None:
+    """Where a list page starts (``?cursor=``, as the API's lists); a cursor that is not
+    one of ours starts at the newest."""
+    try:
+        return decode_cursor(request.query_params.get("cursor"))
+    except ValidationFailed:
+        return None
+
+
+def page_of(rows: list[dict[str, Any]], limit: int) -> tuple[list[dict[str, Any]], str | None]:
+    """The first ``limit`` of ``limit + 1`` rows read, and the cursor of the next page."""
+    page = rows[:limit]
+    more = len(rows) > limit
+    return page, encode_cursor(page[-1]["created_at"], page[-1]["id"]) if more else None
 
 
 def ident(kind: str, raw: str) -> uuid.UUID:

@@ -17,7 +17,14 @@ from orderline.core.errors import DomainError
 from orderline.core.http import get_runtime
 from orderline.events.event_types import EventType
 from orderline.web.console.pages import console_page
-from orderline.web.console.settings_forms import AdminDep, PostedDep, field_errors, ident
+from orderline.web.console.settings_forms import (
+    AdminDep,
+    PostedDep,
+    cursor_of,
+    field_errors,
+    ident,
+    page_of,
+)
 from orderline.webhooks import service as webhooks
 from orderline.webhooks.rules import REPLAYABLE_STATUSES, DeliveryStatus
 from orderline.webhooks.schemas import WebhookCreate
@@ -78,11 +85,13 @@ async def _endpoint_page(request: Request, staff: AdminDep, endpoint_id: str, *,
     except DomainError as error:
         field_errors(error, fields=())  # another business's endpoint: the 404 page
         raise
-    deliveries = await webhooks.list_deliveries(runtime, staff.principal, endpoint_id=endpoint,
-                                                status=status, limit=DELIVERY_PAGE, before=None)
+    deliveries, older = page_of(await webhooks.list_deliveries(
+        runtime, staff.principal, endpoint_id=endpoint, status=status, limit=DELIVERY_PAGE + 1,
+        before=cursor_of(request)), DELIVERY_PAGE)
     return console_page(request, staff, "console/settings/webhook.html",
                         status_code=400 if errors else 200, errors=errors, endpoint=shown,
-                        deliveries=deliveries, statuses=[s.value for s in DeliveryStatus],
+                        deliveries=deliveries, older=older,
+                        statuses=[s.value for s in DeliveryStatus],
                         status=status.value if status else "", rotated=rotated,
                         replayable=[s.value for s in REPLAYABLE_STATUSES],
                         done=request.query_params.get("done"))
