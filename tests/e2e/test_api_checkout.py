@@ -336,7 +336,7 @@ async def test_the_demo_shop_sells_through_checkout_with_its_welcome_coupon(
         client: httpx.AsyncClient, runtime: Runtime) -> None:
     from orderline.demo.shop import load_demo
 
-    _, key = await load_demo(runtime)
+    key = (await load_demo(runtime)).api_key
     demo = Merchant(principal=await tenancy.authenticate(runtime, key), key=key)
     cart = await new_cart(client, demo, ("BEAN-HOUSE-250", 4))
     checkout = await start_checkout(client, cart, coupons=("welcome10",),

@@ -1,14 +1,25 @@
+import pytest
+
 from orderline.catalog import products as catalog
+from orderline.core.errors import LoginFailed
 from orderline.core.runtime import Runtime
-from orderline.demo.shop import load_demo
+from orderline.demo.shop import DEMO_BUSINESS, load_demo
 from orderline.manual_payments import methods as manual_methods
+from orderline.orders import service as orders
+from orderline.orders.store import OrderFilter
+from orderline.staff import sessions
 from orderline.tenancy import service as tenancy
+from tests.support.staff import staff_runtime
+
+CLIENT = {"client_ip": "192.0.2.10", "user_agent": "pytest demo"}
 
 
 async def test_the_demo_shop_is_loaded_once_and_each_start_gets_a_working_key(
         runtime: Runtime) -> None:
-    first_id, first_key = await load_demo(runtime)
-    again_id, again_key = await load_demo(runtime)
+    first = await load_demo(runtime)
+    again = await load_demo(runtime)
+    first_id, first_key, again_id, again_key = (first.business_id, first.api_key,
+                                                again.business_id, again.api_key)
 
     assert first_id == again_id and first_key != again_key
     principal = await tenancy.authenticate(runtime, again_key)
@@ -18,3 +29,28 @@ async def test_the_demo_shop_is_loaded_once_and_each_start_gets_a_working_key(
     assert "verify" in principal.scopes  # the demo key can work the verification queue
     methods = await manual_methods.list_methods(runtime, principal)
     assert [m["code"] for m in methods] == ["bank_wire"]
+
+
+async def test_each_demo_start_gives_the_demo_owner_a_new_password_that_logs_in(
+        runtime: Runtime) -> None:
+    staff_runtime(runtime)
+    first = await load_demo(runtime)
+    again = await load_demo(runtime)
+    assert first.owner_email == again.owner_email
+    assert first.owner_password != again.owner_password
+    with pytest.raises(LoginFailed):
+        await sessions.log_in(runtime, first.owner_email, first.owner_password, **CLIENT)
+    started = await sessions.log_in(runtime, again.owner_email, again.owner_password, **CLIENT)
+    assert started.session.role == "owner"
+    assert started.session.business_name == DEMO_BUSINESS
+    assert str(started.session.business_id) == again.business_id
+
+
+async def test_the_demo_shop_has_orders_from_its_channels_for_the_console(
+        runtime: Runtime) -> None:
+    demo = await load_demo(runtime)
+    principal = await tenancy.authenticate(runtime, demo.api_key)
+    listed = await orders.list_orders(runtime, principal, OrderFilter(), limit=50, before=None)
+    statuses = sorted(order["status"] for order in listed)
+    assert {"paid", "shipped", "pending_payment"} <= set(statuses)
+    assert {order["channel"] for order in listed} >= {"web", "whatsapp", "instagram"}

@@ -241,20 +241,24 @@ def business_create(name: str, currency: str = "USD",
 @app.command()
 def demo(host: str = "127.0.0.1", port: int = 8000, database_url: DatabaseOpt = None) -> None:
     """Load a demo business (once) and serve the API with the deadline sweeper."""
-    from orderline.demo.shop import load_demo
+    from orderline.demo.shop import DemoShop, load_demo
 
     settings = _settings(database_url)
 
-    async def job(rt: Runtime) -> tuple[str, str]:
+    async def job(rt: Runtime) -> DemoShop:
         await upgrade_to_head(rt.db)
         return await load_demo(rt)
 
-    business_id, key = _with_runtime(settings, job)
+    shop = _with_runtime(settings, job)
+    business_id, key = shop.business_id, shop.api_key
     base = f"http://{host}:{port}"
     typer.echo(f"""
 Orderline demo is starting (database: {settings.resolved_database_url()})
   Base URL:      {base}
   API docs:      {base}/docs
+  Console:       {base}/console
+    log in as    {shop.owner_email}
+    password     {shop.owner_password}   (new at every start of the demo)
   Demo business: {business_id}
   Demo API key:  {key}
 Try:

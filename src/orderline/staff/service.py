@@ -287,6 +287,36 @@ def _check_claimable(row: InvitationRow | None, now: datetime) -> None:
 
 # --- members -----------------------------------------------------------------------------------
 
+async def set_password_by_operator(runtime: Runtime, business_id: uuid.UUID, email: str,
+                                   password: str) -> MemberRow:
+    """The operator (the command line, the demo) sets a member's password, e.g. the demo
+    owner's fresh password at each ``orderline demo``. Their sessions end; the audit log says
+    the operator updated them (never the hash)."""
+    address = normalised_email(email)
+    now = runtime.clock.now()
+
+    async with runtime.db.read() as conn:
+        found = await store.member_with_email(conn, business_id, address)
+    if found is None:
+        raise NotFound("staff member", address)
+    check_password(password, found.email)
+    password_hash = await hash_password(password)
+
+    async def write(conn: AsyncConnection) -> MemberRow:
+        after = await store.update_member(conn, business_id, found.id, {
+            "password_hash": password_hash, "updated_at": now})
+        if after is None:
+            raise NotFound("staff member", address)
+        await store.revoke_sessions_of(conn, business_id, found.id, now)
+        await audit.record(conn, None, business_id=business_id,
+                           entity_type=EntityType.STAFF_MEMBER, entity_id=found.id,
+                           action=Action.UPDATED, before=found.shown(),
+                           after={**after.shown(), "password": "set by the operator"}, now=now)
+        return after
+
+    return await runtime.db.run(write)
+
+
 async def list_staff(runtime: Runtime, principal: Principal) -> list[MemberRow]:
     principal.require(Scope.ADMIN)
     async with runtime.db.read() as conn:

@@ -25,11 +25,11 @@ from orderline.overview import service as overview_service
 from orderline.overview.rules import DEFAULT_DUE_WITHIN_HOURS, Period
 from orderline.tenancy.rules import Scope
 from orderline.web.console.access import ConsoleStaffDep
-from orderline.web.console.pages import console_page
+from orderline.web.console.pages import console_page, translated
 
 router = APIRouter()
 
-def chart_data(overview: dict[str, Any]) -> dict[str, str]:
+def chart_data(overview: dict[str, Any], labels: dict[str, str]) -> dict[str, str]:
     """The two charts' data as JSON for their ``data-chart`` attributes: the days (UTC
     midnights as Unix seconds), then each series. Money is in major units of the business's
     currency, for the axis; the tooltip-free chart is backed by the table below it."""
@@ -40,11 +40,11 @@ def chart_data(overview: dict[str, Any]) -> dict[str, str]:
     orders = [entry["orders"] for entry in overview["series"]]
     paid = [entry["paid_orders"] for entry in overview["series"]]
     return {
-        "revenue": json.dumps({"x": days, "series": [
+        "revenue": json.dumps({"x": days, "x_label": labels["day"], "series": [
             {"label": currency, "values": revenue, "stroke": "#1d70b8"}]}),
-        "orders": json.dumps({"x": days, "series": [
-            {"label": "orders", "values": orders, "stroke": "#505a5f"},
-            {"label": "paid", "values": paid, "stroke": "#00703c"}]}),
+        "orders": json.dumps({"x": days, "x_label": labels["day"], "series": [
+            {"label": labels["placed"], "values": orders, "stroke": "#505a5f"},
+            {"label": labels["paid"], "values": paid, "stroke": "#00703c"}]}),
     }
 
 
@@ -68,5 +68,8 @@ async def dashboard(request: Request, runtime: RuntimeDep, staff: ConsoleStaffDe
                      or [0])
     return console_page(request, staff, "console/dashboard.html", overview=overview,
                         period=chosen, periods=list(Period),
-                        charts=chart_data(overview), share_base=share_base,
+                        charts=chart_data(overview, {
+                            "day": translated(request, "Day"),
+                            "placed": translated(request, "Placed"),
+                            "paid": translated(request, "Paid")}), share_base=share_base,
                         currency=overview["currency"])

@@ -1,5 +1,5 @@
 // The dashboard's charts (console/dashboard.html): each .chart[data-chart] holds its data as
-// JSON ({x: [unix seconds], series: [{label, values, stroke}]}) and is drawn with uPlot
+// JSON ({x: [unix seconds], x_label, series: [{label, values, stroke}]}) and is drawn with uPlot
 // (vendor/uplot), as wide as its box, again when the window is resized. No inline script.
 (function () {
   "use strict";
@@ -15,7 +15,7 @@
       cursor: { show: true, points: { show: false } },
       scales: { x: { time: true } },
       axes: [{}, { size: 60 }],
-      series: [{}].concat(data.series.map(function (s) {
+      series: [{ label: data.x_label || "" }].concat(data.series.map(function (s) {
         return { label: s.label, stroke: s.stroke, width: 2, points: { show: data.x.length < 40 } };
       }))
     };
