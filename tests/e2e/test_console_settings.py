@@ -170,7 +170,7 @@ def test_an_owner_invites_a_verifier_adds_a_payment_method_makes_a_key_and_repla
     page.screenshot("07-webhooks-with-a-dead-letter")
     page.check_accessibility()
     p.get_by_role("link", name="order.created").click()
-    expect(p.get_by_role("cell", name="dead")).to_be_visible()
+    expect(p.get_by_role("cell", name="Failed every try")).to_be_visible()
     page.screenshot("08-endpoint-deliveries")
     page.check_accessibility()
     p.get_by_role("button", name="Send again").click()
