@@ -17,6 +17,7 @@ from orderline.web.console import (
     dashboard_pages,
     invitation_pages,
     order_pages,
+    settings_pages,
     stock_pages,
     stream,
     verification_pages,
@@ -35,3 +36,4 @@ router.include_router(order_pages.router, prefix=PREFIX)
 router.include_router(stock_pages.router, prefix=PREFIX)
 router.include_router(catalog_pages.router, prefix=PREFIX)
 router.include_router(customer_pages.router, prefix=PREFIX)
+router.include_router(settings_pages.router, prefix=PREFIX)
