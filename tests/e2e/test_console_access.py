@@ -271,6 +271,22 @@ def test_the_console_stream_carries_a_new_order_to_a_logged_in_page(
     assert httpx.get(f"{server}/console/stream").status_code == 401  # no session
 
 
+def test_an_htmx_request_carries_the_csrf_token_from_the_pages_meta_tag(
+        server: str, shop: ConsoleShop, browser: Browsing) -> None:
+    """static/js/console.js: what every htmx form and button of the console relies on."""
+    page = browser.open(server)
+    log_in_fast(page, shop.owner_login)
+    page.goto("/console/account")
+    with page.page.expect_response(lambda r: r.url.endswith("/console/logout")) as answer:
+        page.page.evaluate("() => htmx.ajax('POST', '/console/logout', "
+                           "{target: 'main', swap: 'none'})")
+    assert answer.value.status == 303  # accepted: logged out, sent to the login page
+    assert answer.value.request.header_value("x-csrf-token") == shop.owner_login.csrf_token
+    with console_client(server, shop.owner_login) as client:
+        assert client.get("/console/account").status_code == 303  # the session ended
+    page.assert_clean()
+
+
 # --- another business ----------------------------------------------------------------------------
 
 @pytest.fixture

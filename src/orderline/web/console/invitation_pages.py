@@ -80,9 +80,12 @@ async def accept(request: Request, runtime: RuntimeDep, token: str,
     except DomainError as refused:  # a name or password the rules refuse
         return _form(request, invitation, name=name, status_code=422,
                      errors=form_errors(refused, fields=FIELDS))
-    started = await sessions.log_in(runtime, member.email, password, client_ip=client_ip(
-        request), user_agent=request.headers.get("user-agent", ""),
-        business_id=member.business_id)
+    try:
+        started = await sessions.log_in(runtime, member.email, password, client_ip=client_ip(
+            request), user_agent=request.headers.get("user-agent", ""),
+            business_id=member.business_id)
+    except DomainError:  # the account is made; a lockout of this address, say: log in later
+        return RedirectResponse("/console/login", status_code=303)
     response = RedirectResponse("/console", status_code=303)
     set_session_cookie(response, request, started.token)
     return response
