@@ -225,11 +225,12 @@ def test_redoc_renders_the_api_reference(server: str, browser: Browsing) -> None
 
 def test_the_404_page_in_the_browser(server: str, browser: Browsing) -> None:
     page = browser.open(server)
-    page.goto("/console/nothing-here", expect_status=404)
+    page.goto("/nothing-here", expect_status=404)
     assert page.page.get_by_role("heading", name="Page not found").is_visible()
     page.page.get_by_role("link", name="Go to the front page").click()
     page.page.wait_for_url(f"{server}/")
-    page.goto("/console/nothing-here", expect_status=404)
+    page.goto("/console/nothing-here", expect_status=404)  # inside the console: back to it
+    assert page.page.get_by_role("link", name="Back to the console").is_visible()
     page.screenshot("not-found")
     page.check_accessibility()
     page.assert_clean()

@@ -71,3 +71,14 @@ def test_a_page_renders_in_indonesian_from_the_catalog() -> None:
 
 def test_english_is_the_templates_own_text() -> None:
     assert translations_for("en").gettext("Skip to main content") == "Skip to main content"
+
+
+def test_an_error_page_inside_the_console_leads_back_to_the_console() -> None:
+    def way_on(path: str) -> str:
+        html = environment("id").get_template("error.html").render(
+            locale="id", shop_name=None, errors=[], flashes=[], current_path=path, status=403,
+            request_id=None)
+        return html.split("<h1>", 1)[1]
+
+    assert '<a href="/console">Kembali ke konsol</a>' in way_on("/console/settings")
+    assert '<a href="/">Ke halaman depan</a>' in way_on("/nothing-here")
