@@ -52,5 +52,13 @@ async def test_the_demo_shop_has_orders_from_its_channels_for_the_console(
     principal = await tenancy.authenticate(runtime, demo.api_key)
     listed = await orders.list_orders(runtime, principal, OrderFilter(), limit=50, before=None)
     statuses = sorted(order["status"] for order in listed)
-    assert {"paid", "shipped", "pending_payment"} <= set(statuses)
+    assert {"paid", "shipped"} <= set(statuses)
+    # The unpaid ones wait for payment until their deadline. This database is shared by the
+    # whole run, so an earlier load's lapsed orders may since have been cancelled by another
+    # test's deadline sweep, as a worker would cancel them in a demo left running overnight.
+    unpaid = [order for order in listed if order["status"] not in {"paid", "shipped"}]
+    assert unpaid
+    assert all(order["status"] == "pending_payment"
+               or (order["status"], order["cancel_reason"]) == ("cancelled", "payment_timeout")
+               for order in unpaid), unpaid
     assert {order["channel"] for order in listed} >= {"web", "whatsapp", "instagram"}
