@@ -36,6 +36,7 @@ from orderline.web.console.settings_forms import (
     PostedDep,
     cursor_of,
     field_errors,
+    form_status,
     ident,
     page_of,
     shown_amount,
@@ -65,10 +66,6 @@ async def _currency(request: Request, staff: AdminDep) -> str:
     return str(business["currency"])
 
 
-def _status(errors: Any) -> int:
-    return 400 if errors else 200
-
-
 # --- payment methods -----------------------------------------------------------------------
 
 async def _payments_page(request: Request, staff: AdminDep, *, errors: Any = (),
@@ -87,7 +84,7 @@ async def _payments_page(request: Request, staff: AdminDep, *, errors: Any = (),
         if template["currency"] == currency:
             countries.setdefault(template["country"], []).append(template)
     return console_page(request, staff, "console/settings/payments.html",
-                        status_code=_status(errors), errors=errors, methods=methods,
+                        status_code=form_status(errors), errors=errors, methods=methods,
                         countries=countries, currency=currency, proof_values=proof_values,
                         values=values or {"enabled": "on"},
                         done=request.query_params.get("done"))
@@ -172,7 +169,7 @@ async def _cod_page(request: Request, staff: AdminDep, *, errors: Any = (),
                   "otp_above_total": shown_amount(policy["otp_above_total"], currency),
                   "zone_ids": [str(z) for z in policy["zone_ids"]]}
     return console_page(request, staff, "console/settings/cod.html",
-                        status_code=_status(errors), errors=errors, zones=zones,
+                        status_code=form_status(errors), errors=errors, zones=zones,
                         values=values, currency=currency, done=request.query_params.get("done"))
 
 
@@ -218,7 +215,7 @@ async def _shipping_page(request: Request, staff: AdminDep, *, errors: Any = (),
     currency = await _currency(request, staff)
     zones = await shipping.list_zones(get_runtime(request), staff.principal)
     return console_page(request, staff, "console/settings/shipping.html",
-                        status_code=_status(errors), errors=errors, zones=zones,
+                        status_code=form_status(errors), errors=errors, zones=zones,
                         kinds=[k.value for k in ShippingKind], currency=currency,
                         shown_amount=shown_amount, values=values or {}, form_zone=zone_id,
                         done=request.query_params.get("done"))
@@ -329,7 +326,7 @@ async def _coupons_page(request: Request, staff: AdminDep, *, errors: Any = (),
         get_runtime(request), staff.principal, active=None, limit=COUPON_PAGE + 1,
         before=cursor_of(request)), COUPON_PAGE)
     return console_page(request, staff, "console/settings/coupons.html",
-                        status_code=_status(errors), errors=errors, coupons=rows, older=older,
+                        status_code=form_status(errors), errors=errors, coupons=rows, older=older,
                         kinds=[k.value for k in CouponKind], currency=currency,
                         shown_amount=shown_amount, values=values or {"kind": "percentage"},
                         done=request.query_params.get("done"))
@@ -370,7 +367,7 @@ async def _coupon_page(request: Request, staff: AdminDep, coupon_id: str, *,
                   "usage_limit": str(coupon["usage_limit"] or ""),
                   "per_customer_limit": str(coupon["per_customer_limit"] or "")}
     return console_page(request, staff, "console/settings/coupon.html",
-                        status_code=_status(errors), errors=errors, coupon=coupon,
+                        status_code=form_status(errors), errors=errors, coupon=coupon,
                         values=values, currency=currency, shown_amount=shown_amount)
 
 

@@ -9,7 +9,7 @@ both kinds of mistake the same way. What a value may be is the use case's to dec
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -162,6 +162,11 @@ def shown_amount(minor: int | None, currency: str) -> str:
         return ""
     exponent = currency_exponent(currency)
     return f"{Decimal(minor).scaleb(-exponent):.{exponent}f}"
+
+
+def form_status(errors: Sequence[Any]) -> int:
+    """A settings form shown again with its errors answers 400; shown plainly, 200."""
+    return 400 if errors else 200
 
 
 def field_errors(error: DomainError | ValidationError, *, fields: Iterable[str],

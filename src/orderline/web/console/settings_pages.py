@@ -28,7 +28,14 @@ from orderline.tenancy.rules import Scope
 from orderline.tenancy.schemas import ApiKeyCreate, BusinessUpdate
 from orderline.web.console import settings_commerce_pages, settings_webhook_pages
 from orderline.web.console.pages import console_page
-from orderline.web.console.settings_forms import N_, AdminDep, PostedDep, field_errors, ident
+from orderline.web.console.settings_forms import (
+    N_,
+    AdminDep,
+    PostedDep,
+    field_errors,
+    form_status,
+    ident,
+)
 
 router = APIRouter(prefix="/settings")
 router.include_router(settings_commerce_pages.router)
@@ -64,7 +71,7 @@ async def _business_page(request: Request, staff: AdminDep, *, errors: Any = (),
                   "reservation_minutes": str(business["reservation_ttl_seconds"] // 60),
                   "allowed_origins": "\n".join(business["allowed_origins"])}
     return console_page(request, staff, "console/settings/business.html",
-                        status_code=400 if errors else 200, errors=errors,
+                        status_code=form_status(errors), errors=errors,
                         business=business, channels=channels, values=values,
                         channel_values=channel_values or {},
                         done=request.query_params.get("done"))
@@ -117,7 +124,7 @@ async def _keys_page(request: Request, staff: AdminDep, *, errors: Any = (),
                      values: dict[str, Any] | None = None, issued: Any = None) -> Response:
     keys = await tenancy.list_api_keys(get_runtime(request), staff.principal)
     return console_page(request, staff, "console/settings/api_keys.html",
-                        status_code=400 if errors else 200, errors=errors, keys=keys,
+                        status_code=form_status(errors), errors=errors, keys=keys,
                         scopes=SCOPES, values=values or {"scopes": ["read"]}, issued=issued,
                         done=request.query_params.get("done"))
 
@@ -161,7 +168,7 @@ async def _staff_page(request: Request, staff: AdminDep, *, errors: Any = (),
     members = await staff_service.list_staff(runtime, staff.principal)
     invitations = await staff_service.list_invitations(runtime, staff.principal)
     return console_page(request, staff, "console/settings/staff.html",
-                        status_code=400 if errors else 200, errors=errors, members=members,
+                        status_code=form_status(errors), errors=errors, members=members,
                         invitations=invitations, roles=ROLES, me=staff.principal.staff_id,
                         values=values or {"role": Role.OPERATIONS.value}, issued=issued,
                         done=request.query_params.get("done"))

@@ -22,6 +22,7 @@ from orderline.web.console.settings_forms import (
     PostedDep,
     cursor_of,
     field_errors,
+    form_status,
     ident,
     page_of,
 )
@@ -45,7 +46,7 @@ async def _webhooks_page(request: Request, staff: AdminDep, *, errors: Any = (),
                                           status=DeliveryStatus.DEAD, limit=DEAD_LETTERS,
                                           before=None)
     return console_page(request, staff, "console/settings/webhooks.html",
-                        status_code=400 if errors else 200, errors=errors,
+                        status_code=form_status(errors), errors=errors,
                         endpoints=endpoints, dead=dead, event_choices=EVENT_CHOICES,
                         values=values or {"event_types": ["*"]}, created=created,
                         done=request.query_params.get("done"))
@@ -89,7 +90,7 @@ async def _endpoint_page(request: Request, staff: AdminDep, endpoint_id: str, *,
         runtime, staff.principal, endpoint_id=endpoint, status=status, limit=DELIVERY_PAGE + 1,
         before=cursor_of(request)), DELIVERY_PAGE)
     return console_page(request, staff, "console/settings/webhook.html",
-                        status_code=400 if errors else 200, errors=errors, endpoint=shown,
+                        status_code=form_status(errors), errors=errors, endpoint=shown,
                         deliveries=deliveries, older=older,
                         statuses=[s.value for s in DeliveryStatus],
                         status=status.value if status else "", rotated=rotated,
