@@ -52,7 +52,7 @@ def test_a_bug_answers_a_json_500_with_the_request_id_and_keeps_the_connection(
         database_url: str) -> None:
     app = with_a_bug(database_url)  # configures the logs: listen after it
     kept = Kept()
-    logger = logging.getLogger("orderline.api.unexpected")
+    logger = logging.getLogger("orderline.core.unanswered")
     logger.addHandler(kept)
     with serving_in_thread(app) as port:
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=WAIT)

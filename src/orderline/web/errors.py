@@ -10,21 +10,17 @@ request that does not want HTML goes to the handler that was there (the API's JS
 from __future__ import annotations
 
 import inspect
-import logging
 from collections.abc import Mapping
 
 from fastapi import FastAPI
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from orderline.core.db.engine import is_database_busy
-from orderline.core.log_context import request_id_var
+from orderline.core.unanswered import answer_unhandled
 from orderline.web.pages import render_page
 from orderline.web.rules import wants_html_error
-
-log = logging.getLogger(__name__)
 
 
 def error_page(request: Request, status_code: int, *, request_id: str | None = None,
@@ -62,28 +58,8 @@ class PageErrors:
         if scope["type"] != "http" or not _wants_html(Request(scope)):
             await self.app(scope, receive, send)
             return
-        started = False
-
-        async def watched(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, receive, watched)
-        except Exception as error:
-            if started:
-                raise
-            request_id = request_id_var.get()
-            if is_database_busy(error):  # changed nothing: the page may be reloaded
-                log.warning("database busy on page %s %s: %s", scope.get("method"),
-                            scope.get("path"), error, extra={"request_id": request_id})
-                response = error_page(Request(scope), 503, request_id=request_id,
-                                      headers={"Retry-After": "1"})
-                await response(scope, receive, send)
-                return
-            log.exception("unhandled error on page %s %s", scope.get("method"),
-                          scope.get("path"), extra={"request_id": request_id})
-            response = error_page(Request(scope), 500, request_id=request_id)
-            await response(scope, receive, send)
+        request = Request(scope)
+        await answer_unhandled(
+            self.app, scope, receive, send, what="page ",
+            busy=lambda request_id: error_page(request, 503, request_id=request_id),
+            failed=lambda request_id: error_page(request, 500, request_id=request_id))
