@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import re
 from typing import Any
 
 import httpx
@@ -449,3 +450,6 @@ async def test_health_and_readiness_answer_without_a_key(client: httpx.AsyncClie
     assert ready.headers["X-Request-ID"]
     echoed = await client.get("/healthz", headers={"X-Request-ID": "trace-42"})
     assert echoed.headers["X-Request-ID"] == "trace-42"
+    # How long the server took, for a browser's network panel and ``orderline bench console``.
+    took = re.fullmatch(r"app;dur=([0-9]+\.[0-9])", ready.headers["Server-Timing"])
+    assert took is not None and float(took[1]) >= 0

@@ -249,3 +249,33 @@ def test_bench_proofs_reports_upload_rates_sql_and_ocr_times_then_drops_its_data
     assert report["results"][1]["bytes_per_upload"] > 9_000_000
     assert len(report["ocr"]["job_seconds"]) == 2
     assert_dropped(out, postgres_server.admin_url)
+
+
+def test_bench_console_reports_every_page_and_the_live_part_then_drops_its_database(
+        postgres_server: postgres.PostgresServer, tmp_path: Path) -> None:
+    figures = tmp_path / "console.json"
+    out = bench_output("console", postgres_server.admin_url, "--orders", "300", "--samples",
+                       "3", "--live", "3", "--consoles", "2", "--workers", "1", "--json",
+                       str(figures))
+
+    pages = ["dashboard (a week)", "dashboard (a year)", "orders: first page",
+             "orders: next page", "orders: paid, WhatsApp", "orders: search a phone",
+             "orders: search a number", "order page"]
+    for page in pages:  # each asked for 3 times, none failed, with its SQL replayed
+        assert re.search(rf"^{re.escape(page)} +3 +[0-9.]+ +[0-9.]+ +[0-9.]+ +[0-9]+ +\|",
+                         out, re.MULTILINE), out
+    assert "failed)" not in out
+    report = json.loads(figures.read_text())
+    assert report["shop"]["orders"] >= 300 > report["shop"]["templates"]
+    assert [p["page"] for p in report["pages"]] == pages
+    for page in report["pages"]:
+        assert page["requests"] == 3 and page["failed"] == 0
+        assert 0 < page["server_ms"]["p50"] <= page["server_ms"]["p95"] <= page["server_ms"]["max"]
+        assert page["sql_statements"] > 0
+        assert page["database_alone_ms"] is not None and page["database_alone_ms"] > 0
+    live = report["live"]
+    # Every order reached both consoles, through another server process, and its row rendered.
+    assert live["orders"] == 3 and live["consoles"] == 2 and live["missed"] == 0
+    assert live["to_event_ms"]["p50"] is not None and live["to_row_ms"]["max"] is not None
+    assert re.search(r"^  events missed: 0$", out, re.MULTILINE), out
+    assert_dropped(out, postgres_server.admin_url)

@@ -138,7 +138,7 @@ def _counted(runtime: Runtime, counts: dict[str, StatementCount] | None,
         yield
 
 
-async def _buy_in_process(runtime: Runtime, principal: Principal, key: str, sku: str, *,
+async def buy_in_process(runtime: Runtime, principal: Principal, key: str, sku: str, *,
                           buyer: Contact, customer_id: uuid.UUID | None = None,
                           client_ip: str = "127.0.0.1",
                           counts: dict[str, StatementCount] | None = None) -> dict[str, Any]:
@@ -187,12 +187,12 @@ async def _make_customers(options: CheckoutBenchOptions, runtime: Runtime,
                           report: CheckoutReport) -> Sample:
     """Customer 0's guest path (counted), every other customer's guest path, then customer
     0's path as a known customer (counted): its answer is the raw path's template."""
-    await _buy_in_process(runtime, principal, key, sku, buyer=_customer(0),
+    await buy_in_process(runtime, principal, key, sku, buyer=_customer(0),
                           counts=report.guest)
 
     async def first_path(n: int) -> None:
         # Guests are guarded per IP: each setup buyer comes from an address of her own.
-        await _buy_in_process(runtime, principal, key, sku, buyer=_customer(n),
+        await buy_in_process(runtime, principal, key, sku, buyer=_customer(n),
                               client_ip=f"10.0.{n // 256}.{n % 256}")
 
     made = await drive(range(1, options.customers), scenario="setup", path="in-process",
@@ -203,7 +203,7 @@ async def _make_customers(options: CheckoutBenchOptions, runtime: Runtime,
                                            email=None, limit=1)
     if not found:
         raise BenchRefused("The bench's first customer was not created.")
-    answer = await _buy_in_process(runtime, principal, key, sku, buyer=_customer(0),
+    answer = await buy_in_process(runtime, principal, key, sku, buyer=_customer(0),
                                    customer_id=found[0]["id"], counts=report.known)
     return Sample(answer)
 

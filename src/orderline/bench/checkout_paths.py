@@ -74,9 +74,9 @@ INSERT_CHECKOUT = (
     "INSERT INTO checkouts (id, business_id, cart_id, cart_version, status, customer_name, "
     "customer_phone, customer_email, customer_id, address, zone_id, shipping_method_id, "
     "coupon_codes, payment_method, location_id, currency, quote, total, prices_validated_at, "
-    "expires_at, order_id, version, created_at, updated_at) VALUES ($1, $2, $3, $4, 'open', "
-    "$5, $6, NULL, $7, $8::json, $9, $10, '[]'::json, $11, $12, $13, $14::json, $15, $16, $17, "
-    "NULL, 1, $16, $16)")
+    "expires_at, order_id, version, created_at, updated_at, channel) VALUES ($1, $2, $3, $4, "
+    "'open', $5, $6, NULL, $7, $8::json, $9, $10, '[]'::json, $11, $12, $13, $14::json, $15, "
+    "$16, $17, NULL, 1, $16, $16, 'web')")
 INSERT_CHECKOUT_RESERVATION = (
     "INSERT INTO reservations (id, business_id, order_id, checkout_id, stock_level_id, "
     "variant_id, quantity, status, expires_at, created_at, closed_at) VALUES "

@@ -62,6 +62,7 @@ class CheckoutRow(StoredRow):
     version: int
     created_at: datetime
     updated_at: datetime
+    channel: str
 
 
 CHECKOUT_COLUMNS = CheckoutRow.columns()
@@ -69,13 +70,12 @@ CHECKOUT_COLUMNS = CheckoutRow.columns()
 
 @dataclass(frozen=True, slots=True)
 class CheckoutWithCart(CheckoutRow):
-    """What ``load`` reads in one statement: the checkout, its cart's status, version,
-    customer and channel, and the business's checkout settings."""
+    """What ``load`` reads in one statement: the checkout (with its cart's channel), its
+    cart's status, version and customer, and the business's checkout settings."""
 
     cart_status: str
     current_cart_version: int
     cart_customer_id: uuid.UUID | None
-    channel: str
     settings: BusinessSettings
 
     @classmethod
@@ -83,7 +83,7 @@ class CheckoutWithCart(CheckoutRow):
         return cls(**{name: row[name] for name in CHECKOUT_COLUMNS},
                    cart_status=row["cart_status"],
                    current_cart_version=row["current_cart_version"],
-                   cart_customer_id=row["cart_customer_id"], channel=row["channel"],
+                   cart_customer_id=row["cart_customer_id"],
                    settings=BusinessSettings.from_row(row))
 
 
@@ -106,8 +106,7 @@ async def load(conn: AsyncConnection, business_id: uuid.UUID, checkout_id: uuid.
     serialise every confirm of that cart."""
     stmt = (select(checkouts, carts.c.status.label("cart_status"),
                    carts.c.version.label("current_cart_version"),
-                   carts.c.customer_id.label("cart_customer_id"),
-                   carts.c.channel, *tenancy_store.SETTINGS)
+                   carts.c.customer_id.label("cart_customer_id"), *tenancy_store.SETTINGS)
             .join(carts, carts.c.id == checkouts.c.cart_id)
             .join(businesses, businesses.c.id == checkouts.c.business_id)
             .where(checkouts.c.business_id == business_id, checkouts.c.id == checkout_id))
@@ -171,12 +170,11 @@ async def funnel_by_channel(conn: AsyncConnection, business_id: uuid.UUID,
     converted into an order. Plain COUNT(DISTINCT ...) and CASE: the same SQL on SQLite and
     PostgreSQL."""
     converted = case((checkouts.c.status == CONVERTED, checkouts.c.cart_id))
-    stmt = (select(carts.c.channel,
+    stmt = (select(checkouts.c.channel,
                    func.count(func.distinct(checkouts.c.cart_id)).label("started"),
                    func.count(func.distinct(converted)).label("placed"))
-            .join(carts, carts.c.id == checkouts.c.cart_id)
             .where(checkouts.c.business_id == business_id)
-            .group_by(carts.c.channel))
+            .group_by(checkouts.c.channel))
     if created_from is not None:
         stmt = stmt.where(checkouts.c.created_at >= created_from)
     if created_to is not None:

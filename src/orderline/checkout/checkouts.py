@@ -157,7 +157,7 @@ async def start_checkout(runtime: Runtime, caller: CartCaller,
             payment_method=new.payment_method, location_id=location["id"],
             currency=cart.currency, quote=priced.quote.as_dict(),
             total=priced.quote.total, prices_validated_at=now, expires_at=expires_at,
-            order_id=None, version=1, created_at=now, updated_at=now)
+            order_id=None, version=1, created_at=now, updated_at=now, channel=cart.channel)
         await checkout_store.insert_checkout(conn, row)
         await stock_store.insert_reservations(conn, held)
         shown = view(row)

@@ -94,4 +94,6 @@ class Checkout(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The cart's channel, kept on the checkout so the funnel counts one table.
+    channel: Mapped[str] = mapped_column(String(40))
 

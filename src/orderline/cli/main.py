@@ -439,6 +439,33 @@ def bench_proofs(
         _fail(str(error))
 
 
+@bench_app.command("console")
+def bench_console(
+    database_url: BenchServerOpt = None,
+    orders: Annotated[int, typer.Option(help="orders in the business (a year of them)")]
+        = 100_000,
+    samples: Annotated[int, typer.Option(help="requests per page, one at a time")] = 100,
+    live: Annotated[int, typer.Option(
+        help="orders placed while consoles are open (0: skip the live part)")] = 100,
+    consoles: Annotated[int, typer.Option(help="consoles open during the live part")] = 4,
+    workers: Annotated[int, typer.Option(help="orderline serve processes of the pages")] = 4,
+    json_path: JsonOpt = None,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Server time (p50/p95) and CPU per request of the console's pages with a year of
+    orders, beside the database alone (pgbench); and how soon a new order reaches an open
+    console across server processes."""
+    from orderline.bench import console as bench_console_module
+    from orderline.bench.orders import BenchRefused, ServerFailed
+
+    try:
+        bench_console_module.run(bench_console_module.ConsoleBenchOptions(
+            database_url=database_url, orders=orders, samples=samples, live=live,
+            consoles=consoles, workers=workers, json_path=json_path, verbose=verbose))
+    except (BenchRefused, ServerFailed) as error:
+        _fail(str(error))
+
+
 @proofs_app.command("rotate-keys")
 def proofs_rotate_keys(business: Annotated[str | None, typer.Option(
         help="one business id (default: every business)")] = None,

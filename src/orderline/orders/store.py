@@ -8,7 +8,19 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, insert, or_, select, tuple_, update
+from sqlalchemy import (
+    ColumnElement,
+    String,
+    and_,
+    case,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -453,6 +465,16 @@ class OrderFilter:
     search: str | None = None
 
 
+def search_text() -> ColumnElement[str]:
+    """What the order list's search box looks in: the number, the customer's name, email and
+    phone, lower-cased, in one text (``|`` between them). On PostgreSQL a trigram index on
+    exactly this expression (migration 0015) finds a few matches among a year of orders."""
+    bar, empty = literal_column("'|'", String), literal_column("''", String)
+    return func.lower(orders.c.number + bar + orders.c.customer_name + bar
+                      + func.coalesce(orders.c.customer_email, empty) + bar
+                      + func.coalesce(orders.c.customer_phone, empty))
+
+
 def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
@@ -466,12 +488,8 @@ async def list_orders(conn: AsyncConnection, business_id: uuid.UUID, f: OrderFil
     if f.payment_method:
         stmt = stmt.where(orders.c.payment_method == f.payment_method)
     if f.search:
-        pattern = f"%{_escape_like(f.search.lower())}%"
-        stmt = stmt.where(or_(orders.c.number.like(f"%{_escape_like(f.search.upper())}%",
-                                                   escape="\\"),
-                              func.lower(orders.c.customer_name).like(pattern, escape="\\"),
-                              func.lower(orders.c.customer_email).like(pattern, escape="\\"),
-                              orders.c.customer_phone.like(pattern, escape="\\")))
+        stmt = stmt.where(search_text().like(f"%{_escape_like(f.search.lower())}%",
+                                             escape="\\"))
     if f.status:
         stmt = stmt.where(orders.c.status == f.status)
     if f.channel:

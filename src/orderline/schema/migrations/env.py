@@ -2,7 +2,7 @@
 
 from alembic import context
 
-from orderline.schema import metadata
+from orderline.schema import declared, metadata
 
 config = context.config
 connection = config.attributes.get("connection")
@@ -10,6 +10,7 @@ if connection is None:
     raise RuntimeError("Run migrations with 'orderline migrate', which passes the connection.")
 
 context.configure(connection=connection, target_metadata=metadata,
-                  render_as_batch=connection.dialect.name == "sqlite", compare_type=True)
+                  render_as_batch=connection.dialect.name == "sqlite", compare_type=True,
+                  include_object=declared)
 with context.begin_transaction():
     context.run_migrations()
