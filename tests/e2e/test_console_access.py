@@ -249,6 +249,29 @@ def test_a_form_without_its_csrf_token_is_refused(
     page.assert_clean()
 
 
+def test_the_dashboard_follows_a_paid_order_live_without_a_reload_keeping_its_period(
+        server: str, shop: ConsoleShop, browser: Browsing) -> None:
+    from playwright.sync_api import expect
+
+    page = browser.open(server)
+    log_in_fast(page, shop.owner_login)
+    page.goto("/console?period=month")
+    p = page.page
+    expect(p.locator("[data-live=open]")).to_have_count(1, timeout=30_000)
+    p.locator("details summary").first.click()  # the figures as a table: kept open
+    p.evaluate("() => { window.notReloaded = true; }")
+    order = _orders(server, shop)[0]  # placed and paid through the API
+    waiting = p.locator("#waiting-to_ship").locator("xpath=..")
+    expect(waiting).to_contain_text(order["number"], timeout=30_000)
+    expect(p.locator(".chart .uplot")).to_have_count(2, timeout=30_000)  # drawn again
+    assert p.evaluate("() => window.notReloaded === true")
+    assert p.url == f"{server}/console?period=month"
+    expect(p.get_by_role("link", name="30 days")).to_have_attribute("aria-current", "true")
+    expect(p.locator("details").first).to_have_attribute("open", "")
+    _check(page, "dashboard-live")
+    page.assert_clean()
+
+
 def test_the_console_stream_carries_a_new_order_to_a_logged_in_page(
         server: str, shop: ConsoleShop) -> None:
     """What ``hx-ext="sse" sse-connect="/console/stream"`` reads: the business's events, with

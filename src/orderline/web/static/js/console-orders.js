@@ -1,18 +1,11 @@
 // The order pages' behaviour (no inline script: the CSP). Three things:
-// 1. the list's live part marks itself open, and asks only for orders newer than its newest row;
+// 1. the list's live part asks only for orders newer than its newest row (console.js marks it
+//    open);
 // 2. rows it adds are announced once, and never shown twice;
 // 3. on a new order, "Add" under a found product fills the next empty line (asking for one
 //    more line, through the "Add a line" button, when none is empty).
 (function () {
   "use strict";
-
-  // The list says when its live part is connected (tests wait on it; so could a badge).
-  document.addEventListener("htmx:sseOpen", function (event) {
-    var source = event.detail && event.detail.elt ? event.detail.elt : event.target;
-    if (source && source.setAttribute) {
-      source.setAttribute("data-live", "open");
-    }
-  });
 
   document.addEventListener("htmx:configRequest", function (event) {
     var elt = event.detail.elt;
