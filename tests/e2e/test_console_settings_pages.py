@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from datetime import datetime
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -271,6 +272,26 @@ async def test_an_api_key_is_shown_once_works_and_is_revoked(
     done(await owner.post(f"/api-keys/{mine['id']}/revoke"), "/api-keys")
     error_of(await http.get("/v1/orders", headers={"Authorization": f"Bearer {token}"}),
              401, "unauthorized")
+
+
+async def test_each_key_shows_when_it_was_last_used_in_the_api_and_on_the_page(
+        owner: Console, http: httpx.AsyncClient, merchant: Merchant) -> None:
+    made = ok(await http.post("/v1/api-keys", headers=merchant.headers,
+                              json={"name": "Unused one", "scopes": ["read"]}), 201)
+    listed = {k["name"]: k for k in ok(await http.get("/v1/api-keys",
+                                                      headers=merchant.headers))["data"]}
+    assert listed["Unused one"]["last_used_at"] is None
+    used = listed[next(n for n, k in listed.items() if k["id"] == str(
+        merchant.principal.key_id))]
+    assert used["last_used_at"] is not None  # this very request's key
+    page = await owner.get("/api-keys")
+    assert page.status_code == 200
+    assert 'data-label="Last used">Never' in page.text
+    when = datetime.fromisoformat(used["last_used_at"]).strftime("%Y-%m-%d %H:%M")
+    assert f"{when} UTC" in page.text
+    schema = ok(await http.get("/openapi.json"))["components"]["schemas"]["ApiKeyOut"]
+    assert "last_used_at" in schema["properties"] and "last_used_at" in schema["required"]
+    assert made["id"] == listed["Unused one"]["id"]
 
 
 async def test_webhooks_show_the_secret_once_list_dead_letters_and_replay_them(
