@@ -317,8 +317,10 @@ async def other_shop(runtime: Runtime) -> ConsoleShop:
     return await console_shop(runtime, currency="PHP", name="Manila rival")
 
 
-def test_a_staff_member_of_one_business_gets_404_for_another_business_proof(
+def test_a_proof_comes_into_the_open_queue_live_and_another_business_gets_404_for_it(
         server: str, shop: ConsoleShop, other_shop: ConsoleShop, browser: Browsing) -> None:
+    from playwright.sync_api import expect
+
     with httpx.Client(base_url=server, headers=other_shop.api_headers) as api:
         ok(api.post("/v1/products", json={"name": "Tee", "variants": [{
             "sku": "TEE", "name": "Tee", "price": 125_000, "initial_stock": 5}]}), 201)
@@ -329,12 +331,17 @@ def test_a_staff_member_of_one_business_gets_404_for_another_business_proof(
             "customer": {"name": "Maria Santos", "phone": "+63 917 555 0199"},
             "channel": "whatsapp", "payment_method": "gcash",
             "lines": [{"sku": "TEE", "quantity": 1}]}), 201)
-        proof = ok(api.put(f"/v1/orders/{order['id']}/payment-proof", content=receipt_for(order),
-                           headers={"Authorization": f"Bearer {order['access_token']}"}), 201)
     theirs = browser.open(server)
     log_in_fast(theirs, other_shop.owner_login)
     theirs.goto("/console/verifications")
-    assert order["number"] in theirs.page.locator("main").inner_text()
+    expect(theirs.page.locator("[data-live=open]")).to_have_count(1, timeout=30_000)
+    assert order["number"] not in theirs.page.locator("main").inner_text()
+    # The buyer's receipt arrives while the queue is open: its row comes in without a reload.
+    with httpx.Client(base_url=server) as buyer:
+        proof = ok(buyer.put(f"/v1/orders/{order['id']}/payment-proof",
+                             content=receipt_for(order),
+                             headers={"Authorization": f"Bearer {order['access_token']}"}), 201)
+    expect(theirs.page.locator("#queue")).to_contain_text(order["number"], timeout=30_000)
     _check(theirs, "queue-with-a-proof")
     theirs.goto(f"/console/verifications/{proof['id']}")
     _check(theirs, "proof")

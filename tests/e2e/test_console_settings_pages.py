@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import datetime
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import httpx
