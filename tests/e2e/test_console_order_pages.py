@@ -175,6 +175,7 @@ async def test_a_viewer_sees_no_actions_and_is_refused_403_when_forcing_one(
             viewer, version=order["version"], carrier="JNE", tracking_number="X"))
         assert forced.status_code == 403
         assert (await viewer.get("/console/orders/new")).status_code == 403
+        assert (await viewer.get("/console/orders/new/line")).status_code == 403
         assert "/console/orders/new" not in (await viewer.get("/console/orders")).text
         placed = await viewer.post("/console/orders/new", data=form(
             viewer, customer_name="Sneaky", customer_phone="+15550111", channel="web",
