@@ -322,6 +322,9 @@ async def test_add_a_line_gives_the_next_row_up_to_the_maximum_and_keeps_what_wa
         f"sku_{i}": "" for i in range(MAX_LINE_ROWS - 1)})
     assert f'id="sku_{MAX_LINE_ROWS - 1}"' in last.text
     assert 'id="add-line"' in last.text and "hx-swap-oob" in last.text  # the button goes
+    full = await owner.get("/console/orders/new/line", params={
+        f"sku_{i}": "" for i in range(MAX_LINE_ROWS)})
+    assert full.status_code == 204  # no row past the maximum
 
     # Without JavaScript: the button submits the form, which comes back with one more row.
     again = await owner.post("/console/orders/new", data=form(

@@ -439,8 +439,10 @@ async def another_line(request: Request, staff: ConsoleStaffDep) -> Response:
     if Scope.WRITE not in staff.principal.scopes:
         raise HTTPException(403)
     index = sum(1 for i in range(MAX_LINE_ROWS) if f"sku_{i}" in request.query_params)
+    if index >= MAX_LINE_ROWS:  # the form is full already: nothing to add (htmx swaps nothing)
+        return Response(status_code=204)
     return console_page(request, staff, "console/orders/_line_row.html",
-                        i=min(index, MAX_LINE_ROWS), values={}, errors=[], focus_line=index,
+                        i=index, values={}, errors=[], focus_line=index,
                         max_lines=MAX_LINE_ROWS, full=index + 1 >= MAX_LINE_ROWS)
 
 
