@@ -276,7 +276,9 @@ async def test_an_api_key_is_shown_once_listed_by_prefix_and_dead_once_revoked(
     assert issued["key"] not in listed.text
     keys = {k["name"]: k for k in ok(listed)["data"]}
     assert set(keys) == {"owner", "till"}
-    assert set(keys["till"]) == {"id", "name", "prefix", "scopes", "created_at", "revoked_at"}
+    assert set(keys["till"]) == {"id", "name", "prefix", "scopes", "created_at", "revoked_at",
+                                 "last_used_at"}
+    assert keys["till"]["last_used_at"] is not None  # it placed the order above
     assert (keys["till"]["prefix"], keys["till"]["revoked_at"]) == (issued["prefix"], None)
     error_of(await client.post("/v1/api-keys", headers=merchant.headers,
                                json={"name": "root", "scopes": ["superuser"]}),

@@ -133,6 +133,8 @@ async def _snapshot(client: httpx.AsyncClient, world: World) -> dict[str, Any]:
     *read, key_works, b_mug = answers
     snapshot = {name: ok(answer) for name, answer in zip(reads, read, strict=True)}
     snapshot["proof"].pop("age_seconds")  # the clock's, not B's doing
+    for key in snapshot["keys"]["data"]:
+        key.pop("last_used_at")  # moved by these very reads, not by B
     snapshot["second_key_status"] = key_works.status_code
     snapshot["b_mug"] = b_mug
     return snapshot

@@ -249,6 +249,29 @@ def test_a_form_without_its_csrf_token_is_refused(
     page.assert_clean()
 
 
+def test_the_dashboard_follows_a_paid_order_live_without_a_reload_keeping_its_period(
+        server: str, shop: ConsoleShop, browser: Browsing) -> None:
+    from playwright.sync_api import expect
+
+    page = browser.open(server)
+    log_in_fast(page, shop.owner_login)
+    page.goto("/console?period=month")
+    p = page.page
+    expect(p.locator("[data-live=open]")).to_have_count(1, timeout=30_000)
+    p.locator("details summary").first.click()  # the figures as a table: kept open
+    p.evaluate("() => { window.notReloaded = true; }")
+    order = _orders(server, shop)[0]  # placed and paid through the API
+    waiting = p.locator("#waiting-to_ship").locator("xpath=..")
+    expect(waiting).to_contain_text(order["number"], timeout=30_000)
+    expect(p.locator(".chart .uplot")).to_have_count(2, timeout=30_000)  # drawn again
+    assert p.evaluate("() => window.notReloaded === true")
+    assert p.url == f"{server}/console?period=month"
+    expect(p.get_by_role("link", name="30 days")).to_have_attribute("aria-current", "true")
+    expect(p.locator("details").first).to_have_attribute("open", "")
+    _check(page, "dashboard-live")
+    page.assert_clean()
+
+
 def test_the_console_stream_carries_a_new_order_to_a_logged_in_page(
         server: str, shop: ConsoleShop) -> None:
     """What ``hx-ext="sse" sse-connect="/console/stream"`` reads: the business's events, with
@@ -294,8 +317,10 @@ async def other_shop(runtime: Runtime) -> ConsoleShop:
     return await console_shop(runtime, currency="PHP", name="Manila rival")
 
 
-def test_a_staff_member_of_one_business_gets_404_for_another_business_proof(
+def test_a_proof_comes_into_the_open_queue_live_and_another_business_gets_404_for_it(
         server: str, shop: ConsoleShop, other_shop: ConsoleShop, browser: Browsing) -> None:
+    from playwright.sync_api import expect
+
     with httpx.Client(base_url=server, headers=other_shop.api_headers) as api:
         ok(api.post("/v1/products", json={"name": "Tee", "variants": [{
             "sku": "TEE", "name": "Tee", "price": 125_000, "initial_stock": 5}]}), 201)
@@ -306,12 +331,17 @@ def test_a_staff_member_of_one_business_gets_404_for_another_business_proof(
             "customer": {"name": "Maria Santos", "phone": "+63 917 555 0199"},
             "channel": "whatsapp", "payment_method": "gcash",
             "lines": [{"sku": "TEE", "quantity": 1}]}), 201)
-        proof = ok(api.put(f"/v1/orders/{order['id']}/payment-proof", content=receipt_for(order),
-                           headers={"Authorization": f"Bearer {order['access_token']}"}), 201)
     theirs = browser.open(server)
     log_in_fast(theirs, other_shop.owner_login)
     theirs.goto("/console/verifications")
-    assert order["number"] in theirs.page.locator("main").inner_text()
+    expect(theirs.page.locator("[data-live=open]")).to_have_count(1, timeout=30_000)
+    assert order["number"] not in theirs.page.locator("main").inner_text()
+    # The buyer's receipt arrives while the queue is open: its row comes in without a reload.
+    with httpx.Client(base_url=server) as buyer:
+        proof = ok(buyer.put(f"/v1/orders/{order['id']}/payment-proof",
+                             content=receipt_for(order),
+                             headers={"Authorization": f"Bearer {order['access_token']}"}), 201)
+    expect(theirs.page.locator("#queue")).to_contain_text(order["number"], timeout=30_000)
     _check(theirs, "queue-with-a-proof")
     theirs.goto(f"/console/verifications/{proof['id']}")
     _check(theirs, "proof")

@@ -175,6 +175,7 @@ async def test_a_viewer_sees_no_actions_and_is_refused_403_when_forcing_one(
             viewer, version=order["version"], carrier="JNE", tracking_number="X"))
         assert forced.status_code == 403
         assert (await viewer.get("/console/orders/new")).status_code == 403
+        assert (await viewer.get("/console/orders/new/line")).status_code == 403
         assert "/console/orders/new" not in (await viewer.get("/console/orders")).text
         placed = await viewer.post("/console/orders/new", data=form(
             viewer, customer_name="Sneaky", customer_phone="+15550111", channel="web",
@@ -290,3 +291,62 @@ async def test_a_waiting_payment_proof_is_approved_from_the_order_page(
         assert approved.status_code == 303, approved.text
         shown = ok(await api.get(f"/v1/orders/{order['id']}", headers=merchant.headers))
         assert shown["status"] == "paid"
+
+
+async def test_a_new_order_starts_with_one_line_a_chat_channel_and_a_phone_hint(
+        owner: httpx.AsyncClient) -> None:
+    page = await owner.get("/console/orders/new")
+    assert page.status_code == 200, page.text
+    assert 'id="sku_0"' in page.text and 'id="sku_1"' not in page.text
+    assert re.search(r'<option value="whatsapp"\s+selected>', page.text), page.text
+    assert not re.search(r'<option value="api"\s+selected>', page.text)
+    # The phone field is empty and says what to type under its label, not as a fake value.
+    phone = re.findall(r'<input id="customer_phone"[^>]*>', page.text)[0]
+    assert "placeholder" not in phone and 'value=""' in phone
+    assert 'aria-describedby="customer_phone-hint"' in phone
+    assert 'id="customer_phone-hint"' in page.text
+    # "Add a line" works through htmx, and as a plain button without it.
+    assert 'hx-get="/console/orders/new/line"' in page.text
+
+
+async def test_add_a_line_gives_the_next_row_up_to_the_maximum_and_keeps_what_was_typed(
+        owner: httpx.AsyncClient, api: httpx.AsyncClient) -> None:
+    from orderline.web.console.order_pages import MAX_LINE_ROWS
+
+    row = await owner.get("/console/orders/new/line", params={"sku_0": "MUG"})
+    assert row.status_code == 200, row.text
+    assert 'id="sku_1"' in row.text and 'id="quantity_1"' in row.text
+    assert "autofocus" in row.text and 'id="sku_0"' not in row.text
+    assert "hx-swap-oob" not in row.text
+    last = await owner.get("/console/orders/new/line", params={
+        f"sku_{i}": "" for i in range(MAX_LINE_ROWS - 1)})
+    assert f'id="sku_{MAX_LINE_ROWS - 1}"' in last.text
+    assert 'id="add-line"' in last.text and "hx-swap-oob" in last.text  # the button goes
+    full = await owner.get("/console/orders/new/line", params={
+        f"sku_{i}": "" for i in range(MAX_LINE_ROWS)})
+    assert full.status_code == 204  # no row past the maximum
+
+    # Without JavaScript: the button submits the form, which comes back with one more row.
+    again = await owner.post("/console/orders/new", data=form(
+        owner, customer_name="Sari", sku_0="RICE", quantity_0="2", add_line="1"))
+    assert again.status_code == 200, again.text
+    assert 'id="sku_1"' in again.text and 'value="RICE"' in again.text
+    assert 'value="Sari"' in again.text and 'id="sku_2"' not in again.text
+    assert ok(await api.get("/v1/orders"))["data"] == []  # nothing was placed
+
+    # Both lines of a two-row form are ordered.
+    ok(await api.post("/v1/products", json={"name": "Rice", "variants": [
+        {"sku": "RICE", "name": "Rice 5kg", "price": 1000, "initial_stock": 10},
+        {"sku": "OIL", "name": "Oil 1l", "price": 500, "initial_stock": 10}]}), 201)
+    ok(await api.post("/v1/payment-methods", json={
+        "code": "bca", "name": "BCA transfer", "kind": "bank_transfer", "currency": "USD",
+        "account_name": "Shop", "account_number": "123"}), 201)
+    created = await owner.post("/console/orders/new", data=form(
+        owner, customer_name="Sari", customer_phone="+628123456789", channel="whatsapp",
+        payment_method="bca", sku_0="RICE", quantity_0="2", sku_1="OIL", quantity_1="3"))
+    assert created.status_code == 303, created.text
+    order_id = created.headers["location"].split("?")[0].rsplit("/", 1)[-1]
+    placed = ok(await api.get(f"/v1/orders/{order_id}"))
+    assert placed["channel"] == "whatsapp"
+    assert sorted((line["sku"], line["quantity"]) for line in placed["lines"]) == [
+        ("OIL", 3), ("RICE", 2)]

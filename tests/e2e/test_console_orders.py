@@ -155,9 +155,15 @@ def test_an_order_typed_in_by_hand_is_paid_shipped_and_a_line_refunded_with_rest
     expect(add).to_be_visible(timeout=WAIT_MS)
     expect(p.locator("#sku-results")).to_contain_text("6 available")
     page.screenshot("new-order-availability")
+    expect(p.locator("input.line-sku")).to_have_count(1)  # one line to start, not five
+    expect(p.get_by_label("Where the sale came from")).to_have_value("whatsapp")
     add.click()
     expect(p.locator("#sku_0")).to_have_value("SARUNG")
     p.locator("#quantity_0").fill("2")
+    # "Add a line" (htmx, no reload) gives a second row, focused; left empty, it is ignored.
+    p.get_by_role("button", name="Add a line").click()
+    expect(p.locator("#sku_1")).to_be_focused(timeout=WAIT_MS)
+    expect(p.locator("#sku_0")).to_have_value("SARUNG")
     p.get_by_label("BCA transfer").check()
     p.get_by_label("Street address").fill("Jl. Malioboro 12")
     p.get_by_label("Town or city").fill("Yogyakarta")

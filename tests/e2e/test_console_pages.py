@@ -129,6 +129,46 @@ async def test_a_period_the_dashboard_does_not_know_shows_the_week(
     assert 'aria-current="true" class="chosen">7 days' in page.text
 
 
+async def test_the_dashboard_listens_to_the_stream_and_its_figures_follow_new_orders(
+        page_runtime: Runtime, owner: httpx.AsyncClient, console: ConsoleShop,
+        transport: httpx.ASGITransport) -> None:
+    page = await owner.get("/console?period=month")
+    assert page.status_code == 200, page.text
+    connect = re.findall(r'sse-connect="/console/stream\?types=([^"]+)"', page.text)
+    assert connect and {"order.created", "order.paid", "order.shipped",
+                        "order.cancelled"} <= set(connect[0].split(","))
+    assert 'hx-get="/console/dashboard/figures?period=month"' in page.text  # the period kept
+    assert "sse:order.paid" in page.text and "sse:order.created" in page.text
+
+    before = await owner.get("/console/dashboard/figures?period=month")
+    assert before.status_code == 200 and "<html" not in before.text  # the figures alone
+    merchant = await _merchant(page_runtime, console)
+    await stock_sku(page_runtime, merchant, "MUG", 3, price=2_500)
+    paid = await place(page_runtime, merchant, ("MUG", 1))
+    async with httpx.AsyncClient(transport=transport, base_url=BASE) as api:
+        ok(await api.patch(f"/v1/orders/{paid['id']}/payment", headers=console.api_headers,
+                           json={"reference": "pay-1", "amount": paid["total"]}))
+    after = await owner.get("/console/dashboard/figures?period=month")
+    assert "$25.00" not in before.text and "$25.00" in after.text
+    assert paid["number"] in after.text  # now waiting to be shipped
+    charts = [json.loads(unescape(data))
+              for data in re.findall(r'data-chart="([^"]+)"', after.text)]
+    assert len(charts[1]["x"]) == 30  # still the month
+
+
+async def test_the_dashboard_s_stream_asks_for_proof_events_only_of_those_who_may_verify(
+        page_runtime: Runtime, transport: httpx.ASGITransport, console: ConsoleShop,
+        owner: httpx.AsyncClient) -> None:
+    assert "payment_proof.submitted" in (await owner.get("/console")).text
+    login = await console_login(page_runtime, console.staff["operations"])
+    async with async_console_client(transport, BASE, login) as operations:
+        page = await operations.get("/console")
+        assert "sse-connect" in page.text and "payment_proof." not in page.text
+    verifier_login = await console_login(page_runtime, console.staff["verifier"])
+    async with async_console_client(transport, BASE, verifier_login) as verifier:
+        assert (await verifier.get("/console/dashboard/figures")).status_code == 403
+
+
 # --- the verifier's queue ------------------------------------------------------------------------
 
 async def test_a_verifier_lands_on_the_queue_and_may_not_set_up_a_second_factor(
@@ -176,6 +216,8 @@ async def test_the_queue_lists_a_proof_and_another_business_gets_404_for_it(
         queue = await manila.get("/console/verifications")
         assert queue.status_code == 200
         assert order["number"] in queue.text
+        assert "sse-connect=\"/console/stream?types=payment_proof.submitted" in queue.text
+        assert 'hx-get="/console/verifications/rows"' in queue.text
         assert f'href="/console/verifications/{proof["id"]}"' in queue.text
         detail = await manila.get(f"/console/verifications/{proof['id']}")
         assert detail.status_code == 200
@@ -188,6 +230,35 @@ async def test_the_queue_lists_a_proof_and_another_business_gets_404_for_it(
             answer = await other.get(path)
             assert answer.status_code == 404, path
         assert order["number"] not in (await other.get("/console/verifications")).text
+
+
+async def test_the_queue_s_rows_follow_a_new_proof_for_the_live_part(
+        page_runtime: Runtime, transport: httpx.ASGITransport, console: ConsoleShop) -> None:
+    created = await tenancy.create_business(page_runtime, name="Live queue shop",
+                                            currency="PHP")
+    merchant = Merchant(principal=await tenancy.authenticate(page_runtime, created.api_key.key),
+                        key=created.api_key.key)
+    member = await join(page_runtime, created.id, "verifier", email=new_email("live"))
+    async with async_console_client(transport, BASE,
+                                    await console_login(page_runtime, member)) as verifier:
+        page = await verifier.get("/console/verifications")
+        assert "sse:payment_proof.submitted" in page.text
+        assert "sse:payment_proof.approved" in page.text
+        empty = await verifier.get("/console/verifications/rows")
+        assert empty.status_code == 200 and "Nothing to verify" in empty.text
+        assert "<html" not in empty.text
+        async with httpx.AsyncClient(transport=transport, base_url=BASE) as api:
+            ok(await api.post("/v1/products", headers=merchant.headers, json={
+                "name": "Tee", "variants": [{"sku": "TEE", "name": "Tee", "price": 125_000,
+                                             "initial_stock": 5}]}), 201)
+            await gcash(api, merchant)
+            order = await manual_order(api, merchant)
+            ok(await upload(api, order, receipt_for(order)), 201)
+        rows = await verifier.get("/console/verifications/rows")
+        assert rows.status_code == 200 and order["number"] in rows.text
+    operations = await console_login(page_runtime, console.staff["operations"])
+    async with async_console_client(transport, BASE, operations) as other:
+        assert (await other.get("/console/verifications/rows")).status_code == 403
 
 
 # --- invitations ---------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ The other sections' forms are checked without a browser in
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
@@ -135,6 +136,20 @@ def test_an_owner_invites_a_verifier_adds_a_payment_method_makes_a_key_and_repla
     verifier.check_accessibility()
     verifier.goto("/console/verifications")  # the payment-proof queue is theirs
     verifier.assert_clean()
+
+    # The owner sees that she is logged in, and logs her out everywhere (a lost phone).
+    page.goto("/console/settings/staff")
+    vera = p.get_by_role("row").filter(has_text="Vera Verifier")
+    expect(vera).to_contain_text("Live sessions: 1")
+    vera.get_by_text("Log out everywhere", exact=True).click()
+    vera.get_by_role("button", name="Yes, log them out").click()
+    expect(p.get_by_role("status")).to_contain_text("logged out everywhere")
+    expect(p.get_by_role("row").filter(has_text="Vera Verifier")).to_contain_text(
+        "Live sessions: 0")
+    page.screenshot("03b-verifier-logged-out-everywhere")
+    page.check_accessibility()
+    verifier.page.goto(f"{console_server}/console/verifications")
+    expect(verifier.page).to_have_url(re.compile(r"/console/login"))
 
     # A payment method from a template.
     page.goto("/console/settings/payments")

@@ -12,11 +12,13 @@ import re
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import httpx
 import pytest
 
+from orderline.core.errors import SessionExpired
 from orderline.core.runtime import Runtime
 from orderline.staff import service as staff
 from orderline.web.console import settings_commerce_pages
@@ -272,6 +274,26 @@ async def test_an_api_key_is_shown_once_works_and_is_revoked(
              401, "unauthorized")
 
 
+async def test_each_key_shows_when_it_was_last_used_in_the_api_and_on_the_page(
+        owner: Console, http: httpx.AsyncClient, merchant: Merchant) -> None:
+    made = ok(await http.post("/v1/api-keys", headers=merchant.headers,
+                              json={"name": "Unused one", "scopes": ["read"]}), 201)
+    listed = {k["name"]: k for k in ok(await http.get("/v1/api-keys",
+                                                      headers=merchant.headers))["data"]}
+    assert listed["Unused one"]["last_used_at"] is None
+    used = listed[next(n for n, k in listed.items() if k["id"] == str(
+        merchant.principal.key_id))]
+    assert used["last_used_at"] is not None  # this very request's key
+    page = await owner.get("/api-keys")
+    assert page.status_code == 200
+    assert 'data-label="Last used">Never' in page.text
+    when = datetime.fromisoformat(used["last_used_at"]).strftime("%Y-%m-%d %H:%M")
+    assert f"{when} UTC" in page.text
+    schema = ok(await http.get("/openapi.json"))["components"]["schemas"]["ApiKeyOut"]
+    assert "last_used_at" in schema["properties"] and "last_used_at" in schema["required"]
+    assert made["id"] == listed["Unused one"]["id"]
+
+
 async def test_webhooks_show_the_secret_once_list_dead_letters_and_replay_them(
         runtime: Runtime, owner: Console, http: httpx.AsyncClient, merchant: Merchant) -> None:
     error_next_to(await owner.post("/webhooks", {"url": "ftp://example.com",
@@ -347,6 +369,68 @@ async def test_staff_are_invited_changed_and_the_rules_are_said_in_plain_words(
     assert any(e.get("actor_staff_id") == admin.staff_id for e in entries), entries
 
 
+async def test_an_owner_sees_each_member_s_last_login_and_sessions_and_logs_one_out(
+        runtime: Runtime, http: httpx.AsyncClient, merchant: Merchant, owner: Console) -> None:
+    from orderline.staff import sessions
+
+    clerk = await join(runtime, merchant.principal.business_id, "operations", name="Cleo")
+    first, _ = await logged_in(runtime, clerk)
+    second, _ = await logged_in(runtime, clerk)
+    never = await join(runtime, merchant.principal.business_id, "viewer", name="Nadia")
+    page = await owner.get("/staff")
+    assert page.status_code == 200, page.text
+    row = member_row(page.text, clerk.row.id)
+    assert "Live sessions: 2" in row
+    assert first.staff.last_login_at is not None
+    assert first.staff.last_login_at.strftime("%Y-%m-%d") in row
+    assert f"/console/settings/staff/{clerk.row.id}/end-sessions" in row
+    nadia = member_row(page.text, never.row.id)
+    assert "Never" in nadia and "Live sessions: 0" in nadia and "end-sessions" not in nadia
+
+    # Operations, a verifier and a viewer may not end anyone's sessions.
+    for role in ("operations", "verifier", "viewer"):
+        other = await console_of(runtime, http, merchant, role)
+        refused = await other.post(f"/staff/{clerk.row.id}/end-sessions")
+        assert refused.status_code == 403, role
+    await sessions.resume_session(runtime, first.token)  # still live
+    # Nor without the form's CSRF token.
+    forged = await owner.http.post(
+        f"/console/settings/staff/{clerk.row.id}/end-sessions",
+        headers={**HTML, "Cookie": f"orderline_session={owner.cookie}"})
+    assert forged.status_code == 403
+    await sessions.resume_session(runtime, second.token)
+
+    done(await owner.post(f"/staff/{clerk.row.id}/end-sessions"), "/staff")
+    for started in (first, second):
+        with pytest.raises(SessionExpired):
+            await sessions.resume_session(runtime, started.token)
+    after = await owner.get("/staff?done=member-end-sessions")
+    assert "logged out everywhere" in after.text
+    assert "Live sessions: 0" in member_row(after.text, clerk.row.id)
+    await sessions.resume_session(runtime, owner.cookie)  # the owner's own session goes on
+    entries = ok(await http.get("/v1/audit", headers=merchant.headers,
+                                params={"entity_type": "staff_member"}))["data"]
+    ended = [e for e in entries if e["action"] == "sessions_ended"]
+    assert [e["entity_id"] for e in ended] == [str(clerk.row.id)]
+    assert ended[0]["actor_staff_id"] == owner.staff_id
+
+
+def member_row(html: str, member_id: object) -> str:
+    """The staff table's row of this member."""
+    [row] = [part for part in html.split("<tr>") if f'id="role-{member_id}"' in part]
+    return row.split("</tr>")[0]
+
+
+async def test_an_admin_may_not_log_out_an_owner(
+        runtime: Runtime, http: httpx.AsyncClient, merchant: Merchant, owner: Console) -> None:
+    from orderline.staff import sessions
+
+    admin = await console_of(runtime, http, merchant, "admin")
+    refused = await admin.post(f"/staff/{owner.staff_id}/end-sessions")
+    assert refused.status_code == 400 and "Only an owner" in refused.text
+    await sessions.resume_session(runtime, owner.cookie)
+
+
 async def test_another_business_ids_are_the_404_page_and_change_nothing(
         runtime: Runtime, http: httpx.AsyncClient, owner: Console) -> None:
     rival = await new_merchant(runtime, name="Rival shop")
@@ -363,7 +447,7 @@ async def test_another_business_ids_are_the_404_page_and_change_nothing(
                                     role="viewer")
     for path in (f"/api-keys/{key['id']}/revoke", f"/coupons/{coupon['id']}/disable",
                  f"/shipping/{zone['id']}/delete", f"/webhooks/{hook['id']}/rotate",
-                 f"/staff/{member.row.id}/disable",
+                 f"/staff/{member.row.id}/disable", f"/staff/{member.row.id}/end-sessions",
                  f"/staff/invitations/{invitation.invitation.id}/revoke",
                  "/coupons/not-an-id/disable"):
         answer = await owner.post(path)

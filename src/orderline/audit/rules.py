@@ -49,6 +49,7 @@ class Action(StrEnum):
     REMOVED = "removed"
     SECOND_FACTOR_ENABLED = "second_factor_enabled"
     SECOND_FACTOR_DISABLED = "second_factor_disabled"
+    SESSIONS_ENDED = "sessions_ended"
     ARCHIVED = "archived"
     UNARCHIVED = "unarchived"
 

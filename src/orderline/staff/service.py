@@ -12,6 +12,9 @@ The console's pages and the ``/v1/staff`` API call the same functions:
   account; the link is claimed by one conditional statement, so a link used twice at once
   makes exactly one account.
 - ``list_staff``, ``change_role``, ``disable`` (ends their sessions), ``enable``, ``remove``.
+- ``staff_activity`` (each member with their last login and how many live console sessions
+  they have) and ``end_sessions`` (logs a member out everywhere, under the same rules as
+  disabling them: the admin scope, and the right to manage their role).
 
 Who may do what (``rules``): every call needs the admin scope. Nobody grants a role above
 their own; only an owner (a staff member whose role is owner, or the operator) makes or
@@ -394,3 +397,52 @@ async def remove(runtime: Runtime, principal: Principal, staff_id: uuid.UUID) ->
     member as they were."""
     return await _change(runtime, principal, staff_id, action=Action.REMOVED, values={},
                          leaves_owners=True)
+
+
+# --- who is logged in ---------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class MemberActivity:
+    """A member with how many console sessions they have live now (their last login is
+    ``member.last_login_at``)."""
+
+    member: MemberRow
+    live_sessions: int
+
+
+async def staff_activity(runtime: Runtime, principal: Principal) -> list[MemberActivity]:
+    """The business's members with their live sessions (the same timeouts as
+    ``sessions.resume_session``), so an owner sees who is logged in where it matters."""
+    principal.require(Scope.ADMIN)
+    now = runtime.clock.now()
+    settings = runtime.settings
+    async with runtime.db.read() as conn:
+        members = await store.list_members(conn, principal.business_id)
+        live = await store.live_session_counts(
+            conn, principal.business_id,
+            seen_since=now - timedelta(hours=settings.staff_session_idle_hours),
+            logged_in_since=now - timedelta(days=settings.staff_session_absolute_days))
+    return [MemberActivity(member=m, live_sessions=live.get(m.id, 0)) for m in members]
+
+
+async def end_sessions(runtime: Runtime, principal: Principal, staff_id: uuid.UUID) -> int:
+    """Log the member out of every console session now (a lost phone, a shared computer);
+    they may log in again. Needs the right to manage their role; recorded in the audit log.
+    Returns how many sessions ended."""
+    principal.require(Scope.ADMIN)
+    now = runtime.clock.now()
+
+    async def work(conn: AsyncConnection) -> int:
+        granter = await _granter(conn, principal)
+        member = await store.get_member(conn, principal.business_id, staff_id, lock=True)
+        if member is None:
+            raise NotFound("staff_member", staff_id)
+        check_manage(granter, Role(member.role))
+        ended = await store.revoke_sessions_of(conn, principal.business_id, staff_id, now)
+        await audit.record(conn, principal, business_id=principal.business_id,
+                           entity_type=EntityType.STAFF_MEMBER, entity_id=staff_id,
+                           action=Action.SESSIONS_ENDED, before=member.shown(),
+                           after={**member.shown(), "sessions_ended": ended}, now=now)
+        return ended
+
+    return await runtime.db.run(work)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orderline.core.db.insert import insert_ignoring_conflict
@@ -288,3 +288,17 @@ async def revoke_sessions_of(conn: AsyncConnection, business_id: uuid.UUID,
                    sessions.c.revoked_at.is_(None))
             .values(revoked_at=now))
     return int((await conn.execute(stmt)).rowcount)
+
+
+async def live_session_counts(conn: AsyncConnection, business_id: uuid.UUID, *,
+                              seen_since: datetime, logged_in_since: datetime
+                              ) -> dict[uuid.UUID, int]:
+    """How many live sessions each member of the business has: not logged out, seen since
+    ``seen_since`` (the idle timeout) and started since ``logged_in_since`` (the absolute
+    one). Members without one are left out."""
+    stmt = (select(sessions.c.staff_id, func.count())
+            .where(sessions.c.business_id == business_id, sessions.c.revoked_at.is_(None),
+                   sessions.c.last_seen_at > seen_since,
+                   sessions.c.created_at > logged_in_since)
+            .group_by(sessions.c.staff_id))
+    return {staff_id: int(count) for staff_id, count in (await conn.execute(stmt)).all()}

@@ -107,6 +107,9 @@ class ApiKeyOut(BaseModel):
     scopes: str = Field(description="the key's scopes, comma-separated")
     created_at: datetime
     revoked_at: datetime | None
+    last_used_at: datetime | None = Field(
+        description="when the key was last used, to five minutes (it is recorded at most "
+                    "once per five minutes); null if never")
 
 
 class ApiKeyList(BaseModel):

@@ -18,6 +18,7 @@ from orderline.core.limits import MAX_LINE_QUANTITY, MAX_ORDER_TOTAL
 from orderline.core.money import check_currency
 from orderline.core.runtime import Part, Runtime
 from orderline.tenancy import store
+from orderline.tenancy.key_use import note_key_used
 from orderline.tenancy.rules import (
     ALL_SCOPES,
     DEFAULT_CHANNELS,
@@ -137,6 +138,7 @@ async def authenticate(runtime: Runtime, token: str | None) -> Principal:
         row = await store.find_key_with_business(conn, hash_api_key(token))
     if row is None or row["revoked_at"] is not None:
         raise Unauthorized("This API key is unknown or has been revoked.")
+    await note_key_used(runtime, row["id"])
     return Principal(business_id=row["business_id"], key_id=row["id"], key_prefix=row["prefix"],
                      scopes=frozenset(row["scopes"].split(",")), currency=row["currency"],
                      reservation_ttl_seconds=row["reservation_ttl_seconds"],

@@ -7,7 +7,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, Self
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -56,6 +56,11 @@ async def update_business(conn: AsyncConnection, business_id: uuid.UUID,
     await conn.execute(update(businesses).where(businesses.c.id == business_id).values(**values))
 
 
+# What is shown of a key (never its hash).
+KEY_COLUMNS = (api_keys.c.id, api_keys.c.name, api_keys.c.prefix, api_keys.c.scopes,
+               api_keys.c.created_at, api_keys.c.revoked_at, api_keys.c.last_used_at)
+
+
 async def insert_api_key(conn: AsyncConnection, values: dict[str, Any]) -> None:
     await conn.execute(insert(api_keys).values(**values))
 
@@ -72,8 +77,7 @@ async def find_key_with_business(conn: AsyncConnection, key_hash: str) -> RowMap
 
 
 async def list_api_keys(conn: AsyncConnection, business_id: uuid.UUID) -> list[RowMapping]:
-    stmt = (select(api_keys.c.id, api_keys.c.name, api_keys.c.prefix, api_keys.c.scopes,
-                   api_keys.c.created_at, api_keys.c.revoked_at)
+    stmt = (select(*KEY_COLUMNS)
             .where(api_keys.c.business_id == business_id).order_by(api_keys.c.created_at))
     return list((await conn.execute(stmt)).mappings())
 
@@ -81,8 +85,7 @@ async def list_api_keys(conn: AsyncConnection, business_id: uuid.UUID) -> list[R
 async def lock_api_key(conn: AsyncConnection, business_id: uuid.UUID,
                        key_id: uuid.UUID) -> RowMapping | None:
     """The key as it is, held for this transaction (its hash is not read)."""
-    stmt = (select(api_keys.c.id, api_keys.c.name, api_keys.c.prefix, api_keys.c.scopes,
-                   api_keys.c.created_at, api_keys.c.revoked_at)
+    stmt = (select(*KEY_COLUMNS)
             .where(api_keys.c.id == key_id, api_keys.c.business_id == business_id)
             .with_for_update())
     return (await conn.execute(stmt)).mappings().first()
@@ -93,9 +96,20 @@ async def revoke_api_key(conn: AsyncConnection, business_id: uuid.UUID, key_id: 
     stmt = (update(api_keys)
             .where(api_keys.c.id == key_id, api_keys.c.business_id == business_id)
             .values(revoked_at=now)
-            .returning(api_keys.c.id, api_keys.c.name, api_keys.c.prefix, api_keys.c.scopes,
-                       api_keys.c.created_at, api_keys.c.revoked_at))
+            .returning(*KEY_COLUMNS))
     return (await conn.execute(stmt)).mappings().first()
+
+
+async def record_key_use(conn: AsyncConnection, key_id: uuid.UUID, *, now: datetime,
+                         unless_since: datetime) -> bool:
+    """Set the key's last use to ``now`` unless it was recorded at or after ``unless_since``:
+    one conditional statement, so processes racing for one key write it once."""
+    stmt = (update(api_keys)
+            .where(api_keys.c.id == key_id,
+                   or_(api_keys.c.last_used_at.is_(None),
+                       api_keys.c.last_used_at < unless_since))
+            .values(last_used_at=now))
+    return bool((await conn.execute(stmt)).rowcount)
 
 
 async def list_channels(conn: AsyncConnection, business_id: uuid.UUID) -> list[RowMapping]:

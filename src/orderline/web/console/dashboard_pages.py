@@ -5,6 +5,11 @@ value and conversion, in total and by channel; the daily series as charts (uPlot
 waiting for action; low stock; webhook and outbox health. ``?period=day|week|month|quarter|
 year`` picks the period (a week by default).
 
+The figures are live: the page listens to the business's stream (``/console/stream``, htmx's
+SSE extension) and, when an order is placed, paid, shipped or cancelled (or a proof arrives or
+is decided), asks ``/console/dashboard/figures`` for the same period's figures again and
+swaps them in; the period picker stays as it was.
+
 A staff member without the read scope (a verifier) has no dashboard: the console's first page
 for them is their queue, so ``/console`` sends them there.
 """
@@ -21,10 +26,11 @@ from starlette.responses import Response
 
 from orderline.core.http import RuntimeDep
 from orderline.core.money import currency_exponent
+from orderline.events.event_types import EventType
 from orderline.overview import service as overview_service
 from orderline.overview.rules import DEFAULT_DUE_WITHIN_HOURS, Period
 from orderline.tenancy.rules import Scope
-from orderline.web.console.access import ConsoleStaffDep
+from orderline.web.console.access import ConsoleStaff, ConsoleStaffDep
 from orderline.web.console.pages import console_page, translated
 
 router = APIRouter()
@@ -52,6 +58,39 @@ def _midnight(day: date) -> float:
     return datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()
 
 
+# What changes the figures: orders placed, paid, shipped or cancelled, and, for those who may
+# see them, proofs arriving or decided (the proof events need the verify scope).
+ORDER_EVENTS = (EventType.ORDER_CREATED, EventType.ORDER_PAID, EventType.ORDER_SHIPPED,
+                EventType.ORDER_CANCELLED)
+PROOF_EVENTS = (EventType.PAYMENT_PROOF_SUBMITTED, EventType.PAYMENT_PROOF_APPROVED,
+                EventType.PAYMENT_PROOF_REJECTED)
+
+
+def live_types(staff: ConsoleStaff) -> list[str]:
+    """The stream's event types the dashboard refreshes on, for this staff member."""
+    chosen = list(ORDER_EVENTS) + (list(PROOF_EVENTS) if staff.may(Scope.VERIFY) else [])
+    return [t.value for t in chosen]
+
+
+def _period(text: str) -> Period:
+    return Period(text) if text in Period.__members__.values() else Period.WEEK
+
+
+async def _figures(request: Request, runtime: RuntimeDep, staff: ConsoleStaff,
+                   chosen: Period) -> dict[str, Any]:
+    overview = await overview_service.overview(runtime, staff.principal, period=chosen,
+                                               due_within_hours=DEFAULT_DUE_WITHIN_HOURS)
+    share_base = max([figures["revenue"].get(overview["currency"], 0)
+                      for figures in overview["sales_in_period"]["by_channel"].values()]
+                     or [0])
+    return {"overview": overview, "period": chosen, "periods": list(Period),
+            "charts": chart_data(overview, {
+                "day": translated(request, "Day"),
+                "placed": translated(request, "Placed"),
+                "paid": translated(request, "Paid")}),
+            "share_base": share_base, "currency": overview["currency"]}
+
+
 @router.get("", response_class=HTMLResponse, response_model=None)
 async def dashboard(request: Request, runtime: RuntimeDep, staff: ConsoleStaffDep,
                     period: Annotated[str, Query(max_length=20)] = Period.WEEK.value
@@ -60,16 +99,16 @@ async def dashboard(request: Request, runtime: RuntimeDep, staff: ConsoleStaffDe
         if staff.may(Scope.VERIFY):
             return RedirectResponse("/console/verifications", status_code=303)
         return console_page(request, staff, "console/dashboard_empty.html")
-    chosen = Period(period) if period in Period.__members__.values() else Period.WEEK
-    overview = await overview_service.overview(runtime, staff.principal, period=chosen,
-                                               due_within_hours=DEFAULT_DUE_WITHIN_HOURS)
-    share_base = max([figures["revenue"].get(overview["currency"], 0)
-                      for figures in overview["sales_in_period"]["by_channel"].values()]
-                     or [0])
-    return console_page(request, staff, "console/dashboard.html", overview=overview,
-                        period=chosen, periods=list(Period),
-                        charts=chart_data(overview, {
-                            "day": translated(request, "Day"),
-                            "placed": translated(request, "Placed"),
-                            "paid": translated(request, "Paid")}), share_base=share_base,
-                        currency=overview["currency"])
+    figures = await _figures(request, runtime, staff, _period(period))
+    return console_page(request, staff, "console/dashboard.html",
+                        live_types=live_types(staff), **figures)
+
+
+@router.get("/dashboard/figures", response_class=HTMLResponse, response_model=None)
+async def dashboard_figures(request: Request, runtime: RuntimeDep, staff: ConsoleStaffDep,
+                            period: Annotated[str, Query(max_length=20)] = Period.WEEK.value
+                            ) -> Response:
+    """The dashboard's figures alone, for the same period, when the stream says they moved
+    (the overview use case checks the read scope: a verifier gets the 403 page)."""
+    figures = await _figures(request, runtime, staff, _period(period))
+    return console_page(request, staff, "console/_dashboard_figures.html", **figures)

@@ -391,7 +391,10 @@ async def cod_failed(order_id: str, request: Request, staff: ConsoleStaffDep,
 
 # --- an order typed in by hand ---------------------------------------------------------------
 
-_LINE_ROWS = 5
+# One line row to start (a long form is a chore on a phone), "Add a line" for each more.
+MAX_LINE_ROWS = 20
+# A sale typed in by hand came from a chat or the counter, never from software (``api``).
+HAND_TYPED_CHANNELS = ("whatsapp", "instagram", "pos")
 
 
 async def _payment_methods(runtime: RuntimeDep, staff: ConsoleStaff) -> list[dict[str, str]]:
@@ -401,13 +404,46 @@ async def _payment_methods(runtime: RuntimeDep, staff: ConsoleStaff) -> list[dic
         {"code": m["code"], "name": m["name"]} for m in manual if m["enabled"]]
 
 
+def _default_channel(channels: list[dict[str, Any]]) -> str:
+    """The channel a hand-typed sale most likely came from: a chat (WhatsApp first), else
+    the counter, else the first channel; never ``api``, which is for software, not people."""
+    codes = [str(c["code"]) for c in channels]
+    for preferred in HAND_TYPED_CHANNELS:
+        if preferred in codes:
+            return preferred
+    return next((code for code in codes if code != "api"), "")
+
+
+def _line_count(form: Mapping[str, Any]) -> int:
+    """How many line rows the form showed: each shown row sends its ``sku_<i>``, even empty."""
+    return max(1, sum(1 for i in range(MAX_LINE_ROWS) if f"sku_{i}" in form))
+
+
 async def _new_order_form(request: Request, staff: ConsoleStaff, runtime: RuntimeDep, *,
                           values: Mapping[str, Any], errors: list[FieldError],
-                          status_code: int = 200) -> Response:
+                          status_code: int = 200, line_count: int = 1,
+                          focus_line: int | None = None) -> Response:
     channels = await _call(tenancy.list_channels(runtime, staff.principal))
     return console_page(request, staff, "console/orders/new.html", status_code=status_code,
-                        errors=errors, values=values, line_rows=range(_LINE_ROWS),
+                        errors=errors, values=values,
+                        line_rows=range(min(max(1, line_count), MAX_LINE_ROWS)),
+                        max_lines=MAX_LINE_ROWS, focus_line=focus_line,
+                        default_channel=_default_channel(channels),
                         channels=channels, methods=await _payment_methods(runtime, staff))
+
+
+@router.get("/orders/new/line", response_class=HTMLResponse)
+async def another_line(request: Request, staff: ConsoleStaffDep) -> Response:
+    """One more line row for the form ("Add a line" through htmx): the next index after the
+    rows the form sends; at the maximum, the button is replaced by a note (out of band)."""
+    if Scope.WRITE not in staff.principal.scopes:
+        raise HTTPException(403)
+    index = sum(1 for i in range(MAX_LINE_ROWS) if f"sku_{i}" in request.query_params)
+    if index >= MAX_LINE_ROWS:  # the form is full already: nothing to add (htmx swaps nothing)
+        return Response(status_code=204)
+    return console_page(request, staff, "console/orders/_line_row.html",
+                        i=index, values={}, errors=[], focus_line=index,
+                        max_lines=MAX_LINE_ROWS, full=index + 1 >= MAX_LINE_ROWS)
 
 
 def _order_body(form: FormData) -> dict[str, Any]:
@@ -415,7 +451,7 @@ def _order_body(form: FormData) -> dict[str, Any]:
     def text(name: str) -> str:
         return str(form.get(name, "")).strip()
     lines = []
-    for i in range(_LINE_ROWS):
+    for i in range(MAX_LINE_ROWS):
         sku, quantity = text(f"sku_{i}"), text(f"quantity_{i}")
         if sku or (quantity and quantity != "1"):
             lines.append({"sku": sku, "quantity": int(quantity) if quantity.isdigit()
@@ -423,7 +459,7 @@ def _order_body(form: FormData) -> dict[str, Any]:
     body: dict[str, Any] = {
         "customer": {"name": text("customer_name"), "phone": text("customer_phone") or None,
                      "email": text("customer_email") or None},
-        "channel": text("channel") or "api", "lines": lines,
+        "channel": text("channel"), "lines": lines,
         "payment_method": text("payment_method"), "note": text("note")}
     if text("address_line1") or text("address_city"):
         body["shipping_address"] = {
@@ -440,6 +476,11 @@ async def create_order(request: Request, staff: ConsoleStaffDep,
                        runtime: RuntimeDep) -> Response:
     form = await request.form()
     values = {k: str(v) for k, v in form.items() if k != "csrf_token"}
+    lines_shown = _line_count(form)
+    if form.get("add_line"):  # "Add a line" without JavaScript: the form again, one row more
+        more = min(lines_shown + 1, MAX_LINE_ROWS)
+        return await _new_order_form(request, staff, runtime, values=values, errors=[],
+                                     line_count=more, focus_line=more - 1)
     try:
         body = OrderCreate.model_validate(_order_body(form))
         new = NewOrder(
@@ -451,11 +492,12 @@ async def create_order(request: Request, staff: ConsoleStaffDep,
     except ValidationError as invalid:
         return await _new_order_form(request, staff, runtime, values=values,
                                      errors=_new_order_field_errors(request, invalid),
-                                     status_code=422)
+                                     status_code=422, line_count=lines_shown)
     except DomainError as refused:
         _raise_page_error(refused)
         return await _new_order_form(request, staff, runtime, values=values,
-                                     errors=_plain(request, refused), status_code=409)
+                                     errors=_plain(request, refused), status_code=409,
+                                     line_count=lines_shown)
     return RedirectResponse(f"/console/orders/{placed['id']}?done=created", status_code=303)
 
 

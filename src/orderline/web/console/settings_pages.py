@@ -165,7 +165,7 @@ async def revoke_api_key(request: Request, staff: AdminDep, key_id: str) -> Resp
 async def _staff_page(request: Request, staff: AdminDep, *, errors: Any = (),
                       values: dict[str, str] | None = None, issued: Any = None) -> Response:
     runtime = get_runtime(request)
-    members = await staff_service.list_staff(runtime, staff.principal)
+    members = await staff_service.staff_activity(runtime, staff.principal)
     invitations = await staff_service.list_invitations(runtime, staff.principal)
     return console_page(request, staff, "console/settings/staff.html",
                         status_code=form_status(errors), errors=errors, members=members,
@@ -216,7 +216,8 @@ async def revoke_invitation(request: Request, staff: AdminDep, invitation_id: st
 @router.post("/staff/{staff_id}/{action}")
 async def change_member(request: Request, staff: AdminDep, form: PostedDep, staff_id: str,
                         action: str) -> Response:
-    """Change a member's role, disable, enable or remove them; the staff service's rules
+    """Change a member's role, disable, enable or remove them, or end their sessions (log
+    them out everywhere); the staff service's rules
     (nobody grants above their own role, the last owner stays) come back as plain words."""
     runtime, member = get_runtime(request), ident("staff_member", staff_id)
     try:
@@ -229,6 +230,8 @@ async def change_member(request: Request, staff: AdminDep, form: PostedDep, staf
             await staff_service.enable(runtime, staff.principal, member)
         elif action == "remove":
             await staff_service.remove(runtime, staff.principal, member)
+        elif action == "end-sessions":
+            await staff_service.end_sessions(runtime, staff.principal, member)
         else:
             raise HTTPException(status_code=404)
     except DomainError as error:

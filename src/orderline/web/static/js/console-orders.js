@@ -1,17 +1,11 @@
 // The order pages' behaviour (no inline script: the CSP). Three things:
-// 1. the list's live part marks itself open, and asks only for orders newer than its newest row;
+// 1. the list's live part asks only for orders newer than its newest row (console.js marks it
+//    open);
 // 2. rows it adds are announced once, and never shown twice;
-// 3. on a new order, "Add" under a found product fills the next empty line.
+// 3. on a new order, "Add" under a found product fills the next empty line (asking for one
+//    more line, through the "Add a line" button, when none is empty).
 (function () {
   "use strict";
-
-  // The list says when its live part is connected (tests wait on it; so could a badge).
-  document.addEventListener("htmx:sseOpen", function (event) {
-    var source = event.detail && event.detail.elt ? event.detail.elt : event.target;
-    if (source && source.setAttribute) {
-      source.setAttribute("data-live", "open");
-    }
-  });
 
   document.addEventListener("htmx:configRequest", function (event) {
     var elt = event.detail.elt;
@@ -54,12 +48,34 @@
     }
   });
 
+  var waitingSku = null;  // a found product to put on the line being added
+
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var target = event.detail.target;
+    if (!target || target.id !== "line-rows" || waitingSku === null) {
+      return;
+    }
+    var sku = waitingSku;
+    waitingSku = null;
+    fillLine(sku);
+  });
+
   document.addEventListener("click", function (event) {
     var button = event.target.closest ? event.target.closest("[data-add-sku]") : null;
     if (!button) {
       return;
     }
     var sku = button.getAttribute("data-add-sku");
+    if (!fillLine(sku)) {
+      var more = document.querySelector("button#add-line");
+      if (more) {
+        waitingSku = sku;
+        more.click();
+      }
+    }
+  });
+
+  function fillLine(sku) {
     var inputs = document.querySelectorAll("input.line-sku");
     for (var i = 0; i < inputs.length; i++) {
       if (inputs[i].value === sku || inputs[i].value === "") {
@@ -72,8 +88,9 @@
           quantity.focus();
           quantity.select();
         }
-        return;
+        return true;
       }
     }
-  });
+    return false;
+  }
 })();

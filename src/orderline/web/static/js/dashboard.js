@@ -1,6 +1,8 @@
 // The dashboard's charts (console/dashboard.html): each .chart[data-chart] holds its data as
 // JSON ({x: [unix seconds], x_label, series: [{label, values, stroke}]}) and is drawn with uPlot
 // (vendor/uplot), as wide as its box, again when the window is resized. No inline script.
+// The figures are live (htmx's SSE extension swaps #dashboard-figures when an order moves):
+// the new charts are drawn, and the "as a table" part stays open if it was.
 (function () {
   "use strict";
   var charts = [];
@@ -30,11 +32,41 @@
     });
   }
 
+  function drawAll(root) {
+    if (typeof uPlot === "undefined") {
+      return;
+    }
+    charts = charts.filter(function (chart) { return document.body.contains(chart.box); });
+    root.querySelectorAll(".chart[data-chart]").forEach(draw);
+  }
+
+  var openParts = [];
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    if (event.detail.target && event.detail.target.id === "dashboard-figures") {
+      openParts = [];
+      event.detail.target.querySelectorAll("details").forEach(function (part, i) {
+        openParts[i] = part.open;
+      });
+    }
+  });
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var target = event.detail.target;
+    if (!target || target.id !== "dashboard-figures") {
+      return;
+    }
+    target.querySelectorAll("details").forEach(function (part, i) {
+      if (openParts[i]) {
+        part.open = true;
+      }
+    });
+    drawAll(target);
+  });
+
   function ready() {
     if (typeof uPlot === "undefined") {
       return;
     }
-    document.querySelectorAll(".chart[data-chart]").forEach(draw);
+    drawAll(document);
     var pending = null;
     window.addEventListener("resize", function () {
       clearTimeout(pending);
