@@ -1,7 +1,7 @@
 """when each API key was last used
 
 Revision ID: 0016
-Revises: 0014
+Revises: 0015
 Create Date: 2026-12-06 19:30:00
 
 ``api_keys.last_used_at``: when the key was last used, recorded at most once per key per five
@@ -17,7 +17,7 @@ from alembic import op
 import orderline.core.db.types
 
 revision: str = "0016"
-down_revision: str | None = "0014"
+down_revision: str | None = "0015"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
