@@ -154,6 +154,9 @@ async def test_refunding_lines_gives_back_their_share_and_can_restock_them(
         "lines": [{"sku": "MUG", "quantity": 1}], "restock": True, "reason": "returned"}), 201)
     assert first["amount_refunded"] == 750
     assert await levels(client, m, "MUG") == (9, 0, 9)  # 10 - 2 sold + 1 back
+    # The order's line says how many of its units were refunded.
+    line, = ok(await client.get(f"/v1/orders/{order['id']}", headers=m.headers))["lines"]
+    assert (line["quantity"], line["refunded_quantity"]) == (2, 1)
     error_of(await client.post(f"/v1/orders/{order['id']}/refunds", headers=m.headers, json={
         "lines": [{"sku": "MUG", "quantity": 2}]}), 409, "refund_exceeds_captured")
     last = ok(await client.post(f"/v1/orders/{order['id']}/refunds", headers=m.headers, json={

@@ -350,3 +350,33 @@ async def test_add_a_line_gives_the_next_row_up_to_the_maximum_and_keeps_what_wa
     assert placed["channel"] == "whatsapp"
     assert sorted((line["sku"], line["quantity"]) for line in placed["lines"]) == [
         ("OIL", 3), ("RICE", 2)]
+
+
+async def test_a_line_refunded_in_part_shows_its_refunded_units_and_offers_only_the_rest(
+        owner: httpx.AsyncClient, api: httpx.AsyncClient, shop: ConsoleShop) -> None:
+    ok(await api.post("/v1/products", json={"name": "Rice", "variants": [
+        {"sku": "RICE", "name": "Rice 5kg", "price": 1000, "initial_stock": 10}]}), 201)
+    ok(await api.post("/v1/payment-methods", json={
+        "code": "bca", "name": "BCA transfer", "kind": "bank_transfer", "currency": "USD",
+        "account_name": "Shop", "account_number": "123"}), 201)
+    created = await owner.post("/console/orders/new", data=form(
+        owner, customer_name="Sari", customer_phone="+628123456789", channel="whatsapp",
+        payment_method="bca", sku_0="RICE", quantity_0="3"))
+    order_url = created.headers["location"].split("?")[0]
+    page = await owner.get(order_url)
+    version = int(re.findall(r'name="version" value="(\d+)"', page.text)[0])
+    assert "3 left to refund" not in page.text  # unpaid: nothing to refund yet
+    paid = await owner.post(f"{order_url}/mark-paid", data=form(
+        owner, version=version, note="seen in the BCA app"))
+    assert paid.status_code == 303, paid.text
+    page = await owner.get(order_url)
+    version = int(re.findall(r'name="version" value="(\d+)"', page.text)[0])
+    assert "3 left to refund" in page.text and 'max="3"' in page.text
+
+    refunded = await owner.post(f"{order_url}/refund", data=form(
+        owner, version=version, mode="lines", line_sku="RICE", quantity_RICE="1",
+        restock="on", reason="one bag torn"))
+    assert refunded.status_code == 303, refunded.text
+    page = (await owner.get(order_url)).text
+    assert "1 refunded" in page
+    assert "2 left to refund" in page and 'max="2"' in page and 'max="3"' not in page

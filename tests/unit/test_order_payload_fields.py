@@ -50,7 +50,8 @@ def test_the_payload_names_exactly_these_fields_in_this_order() -> None:
     assert set(payload["customer"]) == {"id", "name", "phone", "email"}
     assert set(payload["shipping"]) == {"carrier", "tracking_number", "tracking_url"}
     assert [set(line) for line in payload["lines"]] == [
-        {"sku", "name", "unit_price", "quantity", "line_total", "discount", "tax"}]
+        {"sku", "name", "unit_price", "quantity", "line_total", "discount", "tax",
+         "refunded_quantity"}]
 
 
 def test_the_business_the_location_and_the_buyers_token_hash_never_leave() -> None:

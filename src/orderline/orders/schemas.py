@@ -97,6 +97,8 @@ class LineOut(BaseModel):
     line_total: int
     discount: int = Field(description="this line's share of every discount")
     tax: int = Field(description="this line's tax (inside line_total when prices include tax)")
+    refunded_quantity: int = Field(0, description="units of this line refunded so far "
+                                                  "(refunds by line); never more than quantity")
 
 
 class CustomerOut(BaseModel):

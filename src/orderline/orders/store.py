@@ -103,6 +103,7 @@ class OrderLineRow(StoredRow):
     line_total: int
     discount: int
     tax: int
+    refunded_quantity: int
 
 
 LINE_COLUMNS = OrderLineRow.columns()
