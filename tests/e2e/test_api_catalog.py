@@ -238,6 +238,9 @@ async def test_a_custom_channel_can_be_added_and_sold_on(
     await add_product(client, merchant, "MUG", 5)
     defaults = ok(await client.get("/v1/channels", headers=merchant.headers))["data"]
     assert sorted(c["code"] for c in defaults) == ["api", "instagram", "pos", "web", "whatsapp"]
+    # Named as a merchant writes them, for the console's lists and filters.
+    assert {c["code"]: c["name"] for c in defaults}["whatsapp"] == "WhatsApp"
+    assert {c["code"]: c["name"] for c in defaults}["pos"] == "Counter (POS)"
     error_of(await client.post("/v1/orders", headers=merchant.headers,
                                json=order_body(("MUG", 1), channel="tiktok")),
              422, "unknown_channel")

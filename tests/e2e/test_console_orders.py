@@ -193,7 +193,7 @@ def test_an_order_typed_in_by_hand_is_paid_shipped_and_a_line_refunded_with_rest
     page.screenshot("order-shipped")
 
     p.locator("summary", has_text="Refund").click()
-    p.get_by_label(re.compile(r"SARUNG\), of 2")).fill("1")
+    p.get_by_label(re.compile(r"SARUNG\), 2 left to refund")).fill("1")
     p.get_by_label("Reason").last.fill("one was torn")
     refund_form = p.locator("form[action$='/refund']")
     with p.expect_navigation():
@@ -202,6 +202,7 @@ def test_an_order_typed_in_by_hand_is_paid_shipped_and_a_line_refunded_with_rest
     expect(p.locator(".timeline")).to_contain_text("Refunded")
     expect(p.locator(".timeline")).to_contain_text("by you")
     assert on_hand(api, "SARUNG") == 5  # the refunded unit is back on hand
+    expect(p.locator("table").first).to_contain_text("1 refunded")
     page.screenshot("order-refunded")
     page.check_accessibility()
 

@@ -13,6 +13,9 @@ from orderline.core.errors import Forbidden, ValidationFailed
 
 API_KEY_PREFIX = "ol_"
 DEFAULT_CHANNELS = ("web", "whatsapp", "instagram", "pos", "api")
+# How each default channel is named on pages and in lists (a merchant may add others).
+DEFAULT_CHANNEL_NAMES = {"web": "Web shop", "whatsapp": "WhatsApp", "instagram": "Instagram",
+                         "pos": "Counter (POS)", "api": "API"}
 MIN_RESERVATION_TTL_SECONDS = 1
 MAX_RESERVATION_TTL_SECONDS = 7 * 24 * 3600
 

@@ -21,6 +21,7 @@ from orderline.tenancy import store
 from orderline.tenancy.key_use import note_key_used
 from orderline.tenancy.rules import (
     ALL_SCOPES,
+    DEFAULT_CHANNEL_NAMES,
     DEFAULT_CHANNELS,
     MAX_RESERVATION_TTL_SECONDS,
     MIN_RESERVATION_TTL_SECONDS,
@@ -122,7 +123,8 @@ async def create_business(runtime: Runtime, *, name: str, currency: str = "USD",
             is_default=True, created_at=now))
         await conn.execute(channels.insert(), [
             {"id": uuid.uuid4(), "business_id": business_id, "code": code,
-             "name": code.capitalize(), "created_at": now} for code in DEFAULT_CHANNELS])
+             "name": DEFAULT_CHANNEL_NAMES[code], "created_at": now}
+            for code in DEFAULT_CHANNELS])
         # The business's first key comes with the business itself: nothing to audit yet.
         return await _issue_key(runtime, conn, business_id, "owner", tuple(ALL_SCOPES),
                                 by=None, audited=False)

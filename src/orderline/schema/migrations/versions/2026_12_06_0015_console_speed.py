@@ -7,6 +7,8 @@ Create Date: 2026-12-06 19:40:00
 - ``checkouts.channel``: the cart's channel, copied from the cart when the checkout starts
   (a cart's channel never changes). The overview's checkout funnel was a join of the period's
   checkouts with every cart of the business; it now reads the checkouts alone.
+- The default channels' names as a merchant writes them ("WhatsApp", not "Whatsapp"), where
+  they are still the names they were created with.
 - ``ix_orders_search`` (PostgreSQL only): a trigram index (``pg_trgm``) on what the order
   list's search box looks in (number, customer name, email and phone), so a search that
   matches a few orders of a year's worth no longer reads them all. ``pg_trgm`` ships with
@@ -34,7 +36,14 @@ SEARCH_TEXT = ("lower(number || '|' || customer_name || '|' || coalesce(customer
 CREATE_INDEX = f"CREATE INDEX ix_orders_search ON orders USING gin (({SEARCH_TEXT}) gin_trgm_ops)"
 
 
+RENAMED = {"web": ("Web", "Web shop"), "whatsapp": ("Whatsapp", "WhatsApp"),
+           "pos": ("Pos", "Counter (POS)"), "api": ("Api", "API")}
+
+
 def upgrade() -> None:
+    for code, (was, now) in RENAMED.items():
+        op.execute(sa.text("UPDATE channels SET name = :now WHERE code = :code AND name = :was")
+                   .bindparams(now=now, code=code, was=was))
     with op.batch_alter_table("checkouts", schema=None) as batch_op:
         batch_op.add_column(sa.Column("channel", sa.String(length=40), nullable=True))
     op.execute("UPDATE checkouts SET channel = (SELECT carts.channel FROM carts "
