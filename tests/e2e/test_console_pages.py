@@ -120,6 +120,10 @@ async def test_the_dashboard_shows_todays_orders_revenue_and_what_waits(
     assert len(orders["x"]) == 30
     assert unpaid["id"] != paid["id"]
     assert 'aria-current="true" class="chosen">30 days' in html
+    # Channels by their names, not their codes.
+    channel = paid["channel"]
+    shown = {"web": "Web shop", "whatsapp": "WhatsApp", "api": "API"}[channel]
+    assert f'<th scope="row">{shown}</th>' in html
 
 
 async def test_a_period_the_dashboard_does_not_know_shows_the_week(

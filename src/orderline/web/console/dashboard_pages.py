@@ -29,6 +29,7 @@ from orderline.core.money import currency_exponent
 from orderline.events.event_types import EventType
 from orderline.overview import service as overview_service
 from orderline.overview.rules import DEFAULT_DUE_WITHIN_HOURS, Period
+from orderline.tenancy import service as tenancy
 from orderline.tenancy.rules import Scope
 from orderline.web.console.access import ConsoleStaff, ConsoleStaffDep
 from orderline.web.console.pages import console_page, translated
@@ -83,7 +84,10 @@ async def _figures(request: Request, runtime: RuntimeDep, staff: ConsoleStaff,
     share_base = max([figures["revenue"].get(overview["currency"], 0)
                       for figures in overview["sales_in_period"]["by_channel"].values()]
                      or [0])
+    names = {str(c["code"]): str(c["name"])
+             for c in await tenancy.list_channels(runtime, staff.principal)}
     return {"overview": overview, "period": chosen, "periods": list(Period),
+            "channel_names": names,
             "charts": chart_data(overview, {
                 "day": translated(request, "Day"),
                 "placed": translated(request, "Placed"),
