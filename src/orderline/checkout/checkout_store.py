@@ -165,14 +165,17 @@ async def expire_if_lapsed(conn: AsyncConnection, checkout_id: uuid.UUID,
 async def funnel_by_channel(conn: AsyncConnection, business_id: uuid.UUID,
                             created_from: datetime | None, created_to: datetime | None
                             ) -> dict[str, ChannelFunnel]:
-    """By the cart's channel: the carts that started a checkout in the period (a cart that
-    started several, each superseding the last, counts once) and those whose checkout was
-    converted into an order. Plain COUNT(DISTINCT ...) and CASE: the same SQL on SQLite and
-    PostgreSQL."""
-    converted = case((checkouts.c.status == CONVERTED, checkouts.c.cart_id))
+    """By channel: the carts whose checkout started in the period, and those converted into
+    an order. A cart that started several counts once: each new checkout of a cart supersedes
+    the one before, so a cart's checkouts but its last are ``superseded``, and its last one is
+    the one counted (in the period it started). One pass over the period's checkouts with no
+    join and no DISTINCT; on PostgreSQL an index-only scan of ``ix_checkouts_business_created``
+    (which includes the channel and status)."""
     stmt = (select(checkouts.c.channel,
-                   func.count(func.distinct(checkouts.c.cart_id)).label("started"),
-                   func.count(func.distinct(converted)).label("placed"))
+                   func.coalesce(func.sum(case((checkouts.c.status != SUPERSEDED, 1),
+                                               else_=0)), 0).label("started"),
+                   func.coalesce(func.sum(case((checkouts.c.status == CONVERTED, 1),
+                                               else_=0)), 0).label("placed"))
             .where(checkouts.c.business_id == business_id)
             .group_by(checkouts.c.channel))
     if created_from is not None:

@@ -65,8 +65,10 @@ class Checkout(Base):
     __tablename__ = "checkouts"
     __table_args__ = (Index("ix_checkouts_cart", "cart_id", "status"),
                       Index("ix_checkouts_status_expires", "status", "expires_at"),
-                      # the order stats' conversion reads a business's checkouts of a period
-                      Index("ix_checkouts_business_created", "business_id", "created_at"))
+                      # the overview's funnel reads a business's checkouts of a period: on
+                      # PostgreSQL from the index alone (migration 0015)
+                      Index("ix_checkouts_business_created", "business_id", "created_at",
+                            postgresql_include=["channel", "status"]))
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     business_id: Mapped[uuid.UUID] = business_fk()
     cart_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("carts.id", ondelete="CASCADE"))
