@@ -30,13 +30,8 @@ BACKENDS = ["sqlite", "postgresql"]
 
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
-    server = postgres.server_or_skip(in_ci=IN_CI)
-    url = postgres.create_database(server)
-    try:
+    with postgres.own_database(in_ci=IN_CI) as url:
         yield url
-    finally:
-        postgres.drop_database(server, url)
-        server.stop()
 
 
 @pytest.fixture(scope="session")

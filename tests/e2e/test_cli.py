@@ -221,12 +221,8 @@ def own_database_url(database_url: str, tmp_path: Path) -> Iterator[str]:
     if database_url.startswith("sqlite"):
         yield f"sqlite+aiosqlite:///{tmp_path / 'own.db'}"
         return
-    server = postgres.server_or_skip(in_ci=IN_CI)
-    url = postgres.create_database(server)
-    try:
+    with postgres.own_database(in_ci=IN_CI) as url:
         yield url
-    finally:
-        postgres.drop_database(server, url)
 
 
 async def test_outbox_status_exits_0_without_dead_events_and_1_with_one(

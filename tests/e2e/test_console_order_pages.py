@@ -89,6 +89,30 @@ def form(client: httpx.AsyncClient, **fields: Any) -> dict[str, Any]:
     return {"csrf_token": client.headers["X-CSRF-Token"], **fields}
 
 
+
+async def a_shop_selling_by_transfer(api: httpx.AsyncClient,
+                                     *extra: dict[str, object]) -> None:
+    """Rice (and ``extra`` variants) in stock, and a BCA transfer to pay with."""
+    ok(await api.post("/v1/products", json={"name": "Rice", "variants": [
+        {"sku": "RICE", "name": "Rice 5kg", "price": 1000, "initial_stock": 10}, *extra]}), 201)
+    ok(await api.post("/v1/payment-methods", json={
+        "code": "bca", "name": "BCA transfer", "kind": "bank_transfer", "currency": "USD",
+        "account_name": "Shop", "account_number": "123"}), 201)
+
+
+async def order_by_hand(owner: httpx.AsyncClient, **lines: str) -> str:
+    """An order typed in on the console by Sari, paid by transfer; its page's URL."""
+    created = await owner.post("/console/orders/new", data=form(
+        owner, customer_name="Sari", customer_phone="+628123456789", channel="whatsapp",
+        payment_method="bca", **lines))
+    assert created.status_code == 303, created.text
+    return str(created.headers["location"].split("?")[0])
+
+
+async def page_version(owner: httpx.AsyncClient, order_url: str) -> tuple[str, int]:
+    page = await owner.get(order_url)
+    return page.text, int(re.findall(r'name="version" value="(\d+)"', page.text)[0])
+
 async def test_the_list_and_the_order_page_show_the_order_with_its_actions(
         owner: httpx.AsyncClient, api: httpx.AsyncClient) -> None:
     order = await paid_order(api)
@@ -130,23 +154,13 @@ async def test_a_stale_version_answers_412_naming_who_changed_the_order_and_what
 
 async def test_cancelling_an_order_holding_money_is_refused_in_plain_words(
         owner: httpx.AsyncClient, api: httpx.AsyncClient, shop: ConsoleShop) -> None:
-    ok(await api.post("/v1/products", json={"name": "Rice", "variants": [
-        {"sku": "RICE", "name": "Rice 5kg", "price": 1000, "initial_stock": 10}]}), 201)
-    ok(await api.post("/v1/payment-methods", json={
-        "code": "bca", "name": "BCA transfer", "kind": "bank_transfer", "currency": "USD",
-        "account_name": "Shop", "account_number": "123"}), 201)
-    created = await owner.post("/console/orders/new", data=form(
-        owner, customer_name="Sari", customer_phone="+628123456789", channel="web",
-        payment_method="bca", sku_0="RICE", quantity_0="2"))
-    assert created.status_code == 303, created.text
-    order_url = created.headers["location"].split("?")[0]
-    page = await owner.get(order_url)
-    version = int(re.findall(r'name="version" value="(\d+)"', page.text)[0])
+    await a_shop_selling_by_transfer(api)
+    order_url = await order_by_hand(owner, sku_0="RICE", quantity_0="2")
+    _, version = await page_version(owner, order_url)
     paid = await owner.post(f"{order_url}/mark-paid", data=form(
         owner, version=version, note="seen in the BCA app"))
     assert paid.status_code == 303, paid.text
-    page = await owner.get(order_url)
-    version = int(re.findall(r'name="version" value="(\d+)"', page.text)[0])
+    _, version = await page_version(owner, order_url)
     refused = await owner.post(f"{order_url}/cancel", data=form(
         owner, version=version, reason="buyer"))
     assert refused.status_code == 409
@@ -155,8 +169,7 @@ async def test_cancelling_an_order_holding_money_is_refused_in_plain_words(
     refunded = await owner.post(f"{order_url}/refund", data=form(
         owner, version=version, mode="amount", amount="20.00", reason="changed her mind"))
     assert refunded.status_code == 303, refunded.text
-    page = await owner.get(order_url)
-    version = int(re.findall(r'name="version" value="(\d+)"', page.text)[0])
+    _, version = await page_version(owner, order_url)
     cancelled = await owner.post(f"{order_url}/cancel", data=form(
         owner, version=version, reason="buyer", note="refunded first"))
     assert cancelled.status_code == 303, cancelled.text
@@ -335,17 +348,11 @@ async def test_add_a_line_gives_the_next_row_up_to_the_maximum_and_keeps_what_wa
     assert ok(await api.get("/v1/orders"))["data"] == []  # nothing was placed
 
     # Both lines of a two-row form are ordered.
-    ok(await api.post("/v1/products", json={"name": "Rice", "variants": [
-        {"sku": "RICE", "name": "Rice 5kg", "price": 1000, "initial_stock": 10},
-        {"sku": "OIL", "name": "Oil 1l", "price": 500, "initial_stock": 10}]}), 201)
-    ok(await api.post("/v1/payment-methods", json={
-        "code": "bca", "name": "BCA transfer", "kind": "bank_transfer", "currency": "USD",
-        "account_name": "Shop", "account_number": "123"}), 201)
-    created = await owner.post("/console/orders/new", data=form(
-        owner, customer_name="Sari", customer_phone="+628123456789", channel="whatsapp",
-        payment_method="bca", sku_0="RICE", quantity_0="2", sku_1="OIL", quantity_1="3"))
-    assert created.status_code == 303, created.text
-    order_id = created.headers["location"].split("?")[0].rsplit("/", 1)[-1]
+    await a_shop_selling_by_transfer(
+        api, {"sku": "OIL", "name": "Oil 1l", "price": 500, "initial_stock": 10})
+    order_url = await order_by_hand(owner, sku_0="RICE", quantity_0="2", sku_1="OIL",
+                                    quantity_1="3")
+    order_id = order_url.rsplit("/", 1)[-1]
     placed = ok(await api.get(f"/v1/orders/{order_id}"))
     assert placed["channel"] == "whatsapp"
     assert sorted((line["sku"], line["quantity"]) for line in placed["lines"]) == [
@@ -354,24 +361,15 @@ async def test_add_a_line_gives_the_next_row_up_to_the_maximum_and_keeps_what_wa
 
 async def test_a_line_refunded_in_part_shows_its_refunded_units_and_offers_only_the_rest(
         owner: httpx.AsyncClient, api: httpx.AsyncClient, shop: ConsoleShop) -> None:
-    ok(await api.post("/v1/products", json={"name": "Rice", "variants": [
-        {"sku": "RICE", "name": "Rice 5kg", "price": 1000, "initial_stock": 10}]}), 201)
-    ok(await api.post("/v1/payment-methods", json={
-        "code": "bca", "name": "BCA transfer", "kind": "bank_transfer", "currency": "USD",
-        "account_name": "Shop", "account_number": "123"}), 201)
-    created = await owner.post("/console/orders/new", data=form(
-        owner, customer_name="Sari", customer_phone="+628123456789", channel="whatsapp",
-        payment_method="bca", sku_0="RICE", quantity_0="3"))
-    order_url = created.headers["location"].split("?")[0]
-    page = await owner.get(order_url)
-    version = int(re.findall(r'name="version" value="(\d+)"', page.text)[0])
-    assert "3 left to refund" not in page.text  # unpaid: nothing to refund yet
+    await a_shop_selling_by_transfer(api)
+    order_url = await order_by_hand(owner, sku_0="RICE", quantity_0="3")
+    html, version = await page_version(owner, order_url)
+    assert "3 left to refund" not in html  # unpaid: nothing to refund yet
     paid = await owner.post(f"{order_url}/mark-paid", data=form(
         owner, version=version, note="seen in the BCA app"))
     assert paid.status_code == 303, paid.text
-    page = await owner.get(order_url)
-    version = int(re.findall(r'name="version" value="(\d+)"', page.text)[0])
-    assert "3 left to refund" in page.text and 'max="3"' in page.text
+    html, version = await page_version(owner, order_url)
+    assert "3 left to refund" in html and 'max="3"' in html
 
     refunded = await owner.post(f"{order_url}/refund", data=form(
         owner, version=version, mode="lines", line_sku="RICE", quantity_RICE="1",

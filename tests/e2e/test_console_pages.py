@@ -11,6 +11,7 @@ import uuid
 from collections.abc import AsyncIterator
 from html import unescape
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pyotp
@@ -200,21 +201,31 @@ async def test_operations_staff_may_not_open_the_verification_queue(
         assert (await operations.get("/console")).status_code == 200
 
 
+async def a_gcash_shop(page_runtime: Runtime, name: str) -> tuple[uuid.UUID, Merchant]:
+    """A PHP shop selling a tee and taking GCash (its id, and its owner's key)."""
+    created = await tenancy.create_business(page_runtime, name=name, currency="PHP")
+    return created.id, Merchant(
+        principal=await tenancy.authenticate(page_runtime, created.api_key.key),
+        key=created.api_key.key)
+
+
+async def a_proof_waiting(api: httpx.AsyncClient, merchant: Merchant) -> tuple[Any, Any]:
+    """A GCash order of the tee whose buyer sent a receipt: the order and the proof."""
+    ok(await api.post("/v1/products", headers=merchant.headers, json={
+        "name": "Tee", "variants": [{"sku": "TEE", "name": "Tee", "price": 125_000,
+                                     "initial_stock": 5}]}), 201)
+    await gcash(api, merchant)
+    order = await manual_order(api, merchant)
+    return order, ok(await upload(api, order, receipt_for(order)), 201)
+
+
 async def test_the_queue_lists_a_proof_and_another_business_gets_404_for_it(
         page_runtime: Runtime, transport: httpx.ASGITransport, console: ConsoleShop) -> None:
     # A PHP shop taking GCash, with a buyer's receipt waiting.
-    created = await tenancy.create_business(page_runtime, name="Manila console shop",
-                                            currency="PHP")
-    merchant = Merchant(principal=await tenancy.authenticate(page_runtime, created.api_key.key),
-                        key=created.api_key.key)
+    business_id, merchant = await a_gcash_shop(page_runtime, "Manila console shop")
     async with httpx.AsyncClient(transport=transport, base_url=BASE) as api:
-        ok(await api.post("/v1/products", headers=merchant.headers, json={
-            "name": "Tee", "variants": [{"sku": "TEE", "name": "Tee", "price": 125_000,
-                                         "initial_stock": 5}]}), 201)
-        await gcash(api, merchant)
-        order = await manual_order(api, merchant)
-        proof = ok(await upload(api, order, receipt_for(order)), 201)
-    manila_owner = await join(page_runtime, created.id, "owner", email=new_email("manila"))
+        order, proof = await a_proof_waiting(api, merchant)
+    manila_owner = await join(page_runtime, business_id, "owner", email=new_email("manila"))
     login = await console_login(page_runtime, manila_owner)
     async with async_console_client(transport, BASE, login) as manila:
         queue = await manila.get("/console/verifications")
@@ -238,11 +249,8 @@ async def test_the_queue_lists_a_proof_and_another_business_gets_404_for_it(
 
 async def test_the_queue_s_rows_follow_a_new_proof_for_the_live_part(
         page_runtime: Runtime, transport: httpx.ASGITransport, console: ConsoleShop) -> None:
-    created = await tenancy.create_business(page_runtime, name="Live queue shop",
-                                            currency="PHP")
-    merchant = Merchant(principal=await tenancy.authenticate(page_runtime, created.api_key.key),
-                        key=created.api_key.key)
-    member = await join(page_runtime, created.id, "verifier", email=new_email("live"))
+    business_id, merchant = await a_gcash_shop(page_runtime, "Live queue shop")
+    member = await join(page_runtime, business_id, "verifier", email=new_email("live"))
     async with async_console_client(transport, BASE,
                                     await console_login(page_runtime, member)) as verifier:
         page = await verifier.get("/console/verifications")
@@ -252,12 +260,7 @@ async def test_the_queue_s_rows_follow_a_new_proof_for_the_live_part(
         assert empty.status_code == 200 and "Nothing to verify" in empty.text
         assert "<html" not in empty.text
         async with httpx.AsyncClient(transport=transport, base_url=BASE) as api:
-            ok(await api.post("/v1/products", headers=merchant.headers, json={
-                "name": "Tee", "variants": [{"sku": "TEE", "name": "Tee", "price": 125_000,
-                                             "initial_stock": 5}]}), 201)
-            await gcash(api, merchant)
-            order = await manual_order(api, merchant)
-            ok(await upload(api, order, receipt_for(order)), 201)
+            order, _ = await a_proof_waiting(api, merchant)
         rows = await verifier.get("/console/verifications/rows")
         assert rows.status_code == 200 and order["number"] in rows.text
     operations = await console_login(page_runtime, console.staff["operations"])

@@ -23,13 +23,8 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def own_database_url() -> Iterator[str]:
-    server = postgres.server_or_skip(in_ci=IN_CI)
-    url = postgres.create_database(server)
-    try:
+    with postgres.own_database(in_ci=IN_CI) as url:
         yield url
-    finally:
-        postgres.drop_database(server, url)
-        server.stop()
 
 
 @pytest.fixture

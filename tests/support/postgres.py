@@ -8,12 +8,14 @@ fresh database on that server and drops it at the end.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import socket
 import subprocess
 import tempfile
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -134,3 +136,16 @@ def server_or_skip(*, in_ci: bool) -> PostgresServer:
             pytest.fail(reason + " (CI=true: tests needing PostgreSQL must not be skipped)")
         pytest.skip(reason)
     return server
+
+
+@contextlib.contextmanager
+def own_database(*, in_ci: bool) -> Iterator[str]:
+    """The URL of a database of the caller's own on the run's server, dropped on the way out
+    (and the server stopped, if this run started it)."""
+    server = server_or_skip(in_ci=in_ci)
+    url = create_database(server)
+    try:
+        yield url
+    finally:
+        drop_database(server, url)
+        server.stop()
