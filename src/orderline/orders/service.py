@@ -309,14 +309,8 @@ async def save_change(conn: AsyncConnection, order: OrderRow, *, actor: str, act
                       now: datetime) -> dict[str, Any]:
     """Write the change, its history entry and its event; returns the order as it now is,
     read in the same transaction."""
-    written = await order_store.write_order(conn, order.id, expected_version=order.version,
-                                            values={**values, "updated_at": now})
-    if written is None:  # only possible if the row lock was not honoured
-        raise VersionConflict("The order changed while it was being updated; retry.")
-    await order_store.add_event(conn, business_id=order.business_id, order_id=order.id,
-                                actor=actor, action=action, from_status=order.status,
-                                to_status=written.status, changes=changes, created_at=now,
-                                order_version=written.version)
+    written = await _write_with_history(conn, order, actor=actor, action=action,
+                                        values=values, changes=changes, now=now)
     shown = (await shaped(conn, [written]))[0]
     await _announce(conn, order.business_id, shown, previous_status=order.status,
                     action=action, actor=actor, changes=changes, now=now)
@@ -331,8 +325,17 @@ async def note_change(conn: AsyncConnection, order: OrderRow, *, actor: str, act
     """A change another capability made to the order's money (a refund): the order's version
     moves on, so a page read before it is told (412) who refunded what, and the history says
     who did it; the capability emits its own event (``order.refunded``), so none here."""
+    return await _write_with_history(conn, order, actor=actor, action=action, values={},
+                                     changes=changes, now=now)
+
+
+async def _write_with_history(conn: AsyncConnection, order: OrderRow, *, actor: str,
+                              action: str, values: dict[str, Any], changes: dict[str, Any],
+                              now: datetime) -> OrderRow:
+    """The order's row written at its next version (under the caller's row lock) and the
+    history entry naming that version."""
     written = await order_store.write_order(conn, order.id, expected_version=order.version,
-                                            values={"updated_at": now})
+                                            values={**values, "updated_at": now})
     if written is None:  # only possible if the row lock was not honoured
         raise VersionConflict("The order changed while it was being updated; retry.")
     await order_store.add_event(conn, business_id=order.business_id, order_id=order.id,
