@@ -34,8 +34,7 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -44,8 +43,6 @@ from urllib.parse import urlencode
 
 import httpx
 import typer
-from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from orderline.api.app import create_app
 from orderline.bench import cpu as bench_cpu
@@ -60,6 +57,8 @@ from orderline.bench.orders import (
     staged,
 )
 from orderline.bench.report import ms
+from orderline.bench.statements import StatementCount, counting
+from orderline.core.config import driver_free_url
 from orderline.core.http import encode_cursor
 from orderline.core.runtime import Runtime
 from orderline.staff import sessions
@@ -216,26 +215,6 @@ def run(options: ConsoleBenchOptions,
 
 # --- the SQL of one render, replayed by pgbench -----------------------------------------------
 
-@dataclass
-class Recorded:
-    statements: list[tuple[str, Any]] = field(default_factory=list)
-
-
-@contextmanager
-def recording(engine: AsyncEngine) -> Iterator[Recorded]:
-    """The statements ``engine`` runs inside the block, with their parameters."""
-    got = Recorded()
-
-    def on_execute(_c: Any, _cur: Any, statement: str, parameters: Any, *_: Any) -> None:
-        got.statements.append((statement, parameters))
-
-    event.listen(engine.sync_engine, "before_cursor_execute", on_execute)
-    try:
-        yield got
-    finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", on_execute)
-
-
 def _literal(value: Any) -> str:
     if value is None:
         return "NULL"
@@ -257,11 +236,11 @@ def _written_in(params: list[Any]) -> Callable[[re.Match[str]], str]:
     return lambda m: _literal(params[int(m[1]) - 1])
 
 
-def as_pgbench_script(recorded: Recorded) -> str:
+def as_pgbench_script(count: StatementCount) -> str:
     """The statements with their parameters written in, one per line, for ``pgbench -f``
     (its simple protocol: no placeholders)."""
     lines = []
-    for statement, parameters in recorded.statements:
+    for statement, parameters in count.executed:
         text = _PLACEHOLDER.sub(_written_in(list(parameters or ())), statement)
         lines.append(" ".join(text.split()) + ";")
     return "\n".join(lines) + "\n"
@@ -278,7 +257,7 @@ def database_alone_ms(url: str, script: str) -> float | None:
         path = Path(f.name)
     try:
         done = subprocess.run([program, "-n", "-M", "simple", "-c", "1", "-T",
-                               str(PGBENCH_SECONDS), "-f", str(path), _libpq(url)],
+                               str(PGBENCH_SECONDS), "-f", str(path), driver_free_url(url)],
                               capture_output=True, text=True, timeout=120, check=False)
     finally:
         path.unlink(missing_ok=True)
@@ -286,10 +265,6 @@ def database_alone_ms(url: str, script: str) -> float | None:
     if done.returncode != 0 or found is None:
         raise BenchRefused(f"pgbench failed on a page's SQL:\n{done.stderr[-2000:]}")
     return float(found[1])
-
-
-def _libpq(url: str) -> str:
-    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
 
 
 # --- pages -----------------------------------------------------------------------------------
@@ -342,12 +317,12 @@ async def _measure_page(client: httpx.AsyncClient, in_process: httpx.AsyncClient
                         runtime: Runtime, url: str, meter: CpuMeter, page: Page,
                         samples: int, warmup: int, say: Callable[[str], None]) -> PageFigures:
     figures = PageFigures(page=page.name, kind=page.kind, example=page.paths[0])
-    with recording(runtime.db.engine) as recorded:
+    with counting(runtime.db.engine) as recorded:
         once = await in_process.get(page.paths[0])
     if once.status_code != 200:
         raise BenchRefused(f"{page.paths[0]} answered {once.status_code} in process: "
                            f"{once.text[:300]}")
-    figures.statements = len(recorded.statements)
+    figures.statements = len(recorded.executed)
     for n in range(warmup):
         await client.get(page.paths[n % len(page.paths)])
     server_before, db_before = await meter.read()

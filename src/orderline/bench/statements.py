@@ -23,6 +23,8 @@ class StatementCount:
     """What the engine was asked to do while counting."""
 
     per_checkout: list[list[str]] = field(default_factory=list)
+    # Each statement as sent, with its parameters (for replaying it, e.g. with pgbench).
+    executed: list[tuple[str, Any]] = field(default_factory=list)
     begins: int = 0
     commits: int = 0
     rollbacks: int = 0
@@ -56,10 +58,12 @@ def counting(engine: AsyncEngine) -> Iterator[StatementCount]:
     def on_checkout(*_: Any) -> None:
         count.per_checkout.append([])
 
-    def on_cursor_execute(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+    def on_cursor_execute(_conn: Any, _cursor: Any, statement: str, parameters: Any,
+                          *_: Any) -> None:
         if not count.per_checkout:  # a connection checked out before counting began
             count.per_checkout.append([])
         count.per_checkout[-1].append(one_line(statement))
+        count.executed.append((statement, parameters))
 
     def on_begin(_conn: Any) -> None:
         count.begins += 1
