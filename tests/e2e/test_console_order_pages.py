@@ -365,6 +365,10 @@ async def test_a_line_refunded_in_part_shows_its_refunded_units_and_offers_only_
     order_url = await order_by_hand(owner, sku_0="RICE", quantity_0="3")
     html, version = await page_version(owner, order_url)
     assert "3 left to refund" not in html  # unpaid: nothing to refund yet
+    # The channel and the transfer by the names the merchant gave them, not their codes.
+    assert "on WhatsApp" in html and "BCA transfer" in html
+    listed = (await owner.get("/console/orders")).text
+    assert "<small>WhatsApp</small>" in listed and "BCA transfer" in listed
     paid = await owner.post(f"{order_url}/mark-paid", data=form(
         owner, version=version, note="seen in the BCA app"))
     assert paid.status_code == 303, paid.text

@@ -29,10 +29,10 @@ from orderline.core.money import currency_exponent
 from orderline.events.event_types import EventType
 from orderline.overview import service as overview_service
 from orderline.overview.rules import DEFAULT_DUE_WITHIN_HOURS, Period
-from orderline.tenancy import service as tenancy
 from orderline.tenancy.rules import Scope
 from orderline.web.console.access import ConsoleStaff, ConsoleStaffDep
 from orderline.web.console.pages import console_page, translated
+from orderline.web.console.shop_names import shop_names
 
 router = APIRouter()
 
@@ -84,10 +84,8 @@ async def _figures(request: Request, runtime: RuntimeDep, staff: ConsoleStaff,
     share_base = max([figures["revenue"].get(overview["currency"], 0)
                       for figures in overview["sales_in_period"]["by_channel"].values()]
                      or [0])
-    names = {str(c["code"]): str(c["name"])
-             for c in await tenancy.list_channels(runtime, staff.principal)}
     return {"overview": overview, "period": chosen, "periods": list(Period),
-            "channel_names": names,
+            "names": await shop_names(runtime, staff.principal),
             "charts": chart_data(overview, {
                 "day": translated(request, "Day"),
                 "placed": translated(request, "Placed"),

@@ -27,7 +27,6 @@ from orderline.cod import service as cod
 from orderline.cod.schemas import CollectIn, DeliveryFailedIn
 from orderline.core.errors import DomainError, Forbidden, NotFound, VersionConflict
 from orderline.core.http import RuntimeDep, decode_cursor, encode_cursor, parse_id
-from orderline.manual_payments import methods as manual_methods
 from orderline.manual_payments import proofs as payment_proofs
 from orderline.manual_payments import verifications
 from orderline.manual_payments.proof_store import PENDING as PENDING_PROOF
@@ -41,7 +40,6 @@ from orderline.payments import service as payments
 from orderline.payments.order_detail import read_order_detail
 from orderline.payments.schemas import RefundRequest
 from orderline.staff.names import actor_names
-from orderline.tenancy import service as tenancy
 from orderline.tenancy.rules import Scope
 from orderline.web.console.access import ConsoleStaff, ConsoleStaffDep
 from orderline.web.console.order_rules import (
@@ -52,6 +50,7 @@ from orderline.web.console.order_rules import (
     parse_amount,
 )
 from orderline.web.console.pages import console_page, form_errors
+from orderline.web.console.shop_names import ShopNames, shop_names
 from orderline.web.pages import FieldError, page_locale
 from orderline.web.translations import translations_for
 
@@ -125,10 +124,10 @@ async def orders_page(request: Request, staff: ConsoleStaffDep,
     else:
         page = rows[:PAGE_SIZE]
         newer, older = before is not None, len(rows) > PAGE_SIZE
+    names = await _call(shop_names(runtime, staff.principal))
     context: dict[str, Any] = {
         "orders": page, "filters": raw, "statuses": [s.value for s in OrderStatus],
-        "channels": await _call(tenancy.list_channels(runtime, staff.principal)),
-        "methods": await _payment_methods(runtime, staff),
+        "channels": names.channels, "methods": _payment_methods(names), "names": names,
         "next_url": f"/console/orders?{_query(raw, cursor=_cursor_of(page[-1]))}"
         if older and page else None,
         "previous_url": f"/console/orders?{_query(raw, after=_cursor_of(page[0]))}"
@@ -159,7 +158,8 @@ async def new_orders_rows(request: Request, staff: ConsoleStaffDep,
     rows = [] if after is None else await _call(orders.list_orders(
         runtime, staff.principal, f, limit=LIVE_MAX, before=None, after=after))
     return console_page(request, staff, "console/orders/_rows.html", orders=rows,
-                        cursor_of=_cursor_of, live=True)
+                        cursor_of=_cursor_of, live=True,
+                        names=await _call(shop_names(runtime, staff.principal)))
 
 
 # --- one order -------------------------------------------------------------------------------
@@ -186,7 +186,7 @@ async def _order_context(runtime: RuntimeDep, staff: ConsoleStaff,
     return {"who": lambda actor: names.get(actor, actor), "waiting_proofs": waiting,
             "order": order, "history": list(reversed(detail["history"])),
             "intents": intents, "ledger": detail["payments"]["ledger"],
-            "actions": actions,
+            "actions": actions, "names": await shop_names(runtime, staff.principal),
             "held": money_held(intents),
             "total_input": amount_input(order["total"], order["currency"]),
             "cancel_reasons": [r.value for r in CancelReason
@@ -397,11 +397,11 @@ MAX_LINE_ROWS = 20
 HAND_TYPED_CHANNELS = ("whatsapp", "instagram", "pos")
 
 
-async def _payment_methods(runtime: RuntimeDep, staff: ConsoleStaff) -> list[dict[str, str]]:
-    """Cash on delivery and the business's own manual methods (transfers, e-wallets)."""
-    manual = await _call(manual_methods.list_methods(runtime, staff.principal))
+def _payment_methods(names: ShopNames) -> list[dict[str, str]]:
+    """Cash on delivery and the business's own manual methods (transfers, e-wallets) that
+    are on."""
     return [{"code": CASH_ON_DELIVERY, "name": ""}] + [
-        {"code": m["code"], "name": m["name"]} for m in manual if m["enabled"]]
+        {"code": m["code"], "name": m["name"]} for m in names.manual_methods if m["enabled"]]
 
 
 def _default_channel(channels: list[dict[str, Any]]) -> str:
@@ -423,13 +423,13 @@ async def _new_order_form(request: Request, staff: ConsoleStaff, runtime: Runtim
                           values: Mapping[str, Any], errors: list[FieldError],
                           status_code: int = 200, line_count: int = 1,
                           focus_line: int | None = None) -> Response:
-    channels = await _call(tenancy.list_channels(runtime, staff.principal))
+    names = await _call(shop_names(runtime, staff.principal))
     return console_page(request, staff, "console/orders/new.html", status_code=status_code,
                         errors=errors, values=values,
                         line_rows=range(min(max(1, line_count), MAX_LINE_ROWS)),
                         max_lines=MAX_LINE_ROWS, focus_line=focus_line,
-                        default_channel=_default_channel(channels),
-                        channels=channels, methods=await _payment_methods(runtime, staff))
+                        default_channel=_default_channel(names.channels),
+                        channels=names.channels, methods=_payment_methods(names))
 
 
 @router.get("/orders/new/line", response_class=HTMLResponse)
