@@ -116,14 +116,19 @@ def form_errors(problem: DomainError | ValidationError, *,
     return [FieldError(message, field=names.get(field, field) if field else None)]
 
 
+# The console's pages and the buyer's (``/c/`` the hosted checkout, ``/o/`` the order page).
+PAGE_PREFIXES = ("/console", "/c/", "/o/")
+
+
 def install_console_errors(app: FastAPI) -> None:
-    """Call after the API's error handlers: page requests under /console get pages for the
+    """Call after the API's error handlers: page requests under /console (and the buyer's
+    pages, ``PAGE_PREFIXES``) get pages for the
     use cases' refusals; every other request keeps the handler that was there."""
     previous = app.exception_handlers.get(DomainError)
 
     async def refusal(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, DomainError)
-        on_page = request.url.path.startswith("/console") and wants_html_error(
+        on_page = request.url.path.startswith(PAGE_PREFIXES) and wants_html_error(
             request.url.path, request.headers.get("accept"))
         if on_page and isinstance(exc, NotFound | Forbidden):
             return error_page(request, 404 if isinstance(exc, NotFound) else 403)

@@ -1,0 +1,12 @@
+"""Every buyer page route, one line per module. Installed by ``web/install.py``; none is in the
+OpenAPI document."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from orderline.web.buyer import checkout_pages, order_pages
+
+router = APIRouter(include_in_schema=False)
+router.include_router(checkout_pages.router)
+router.include_router(order_pages.router)
