@@ -10,6 +10,7 @@ in ``test-artifacts/screenshots/<test>/``.
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -134,6 +135,17 @@ def choose_file(page: BrowserPage, content: bytes, name: str = "receipt.png",
                 mime: str = "image/png") -> None:
     page.page.set_input_files("#proof-file", files=[
         {"name": name, "mimeType": mime, "buffer": content}])
+
+
+def wait_until_kept(page: BrowserPage, address: str) -> None:
+    """Wait (capped) until the service worker has kept ``address`` (a JS expression) and
+    controls the page; evaluate awaits the promise, so each check is a real answer."""
+    deadline = time.monotonic() + WAIT_MS / 1000
+    check = ("async () => !!navigator.serviceWorker.controller && "
+             f"!!(await caches.match({address}, {{ignoreVary: true}}))")
+    while not page.page.evaluate(check):
+        assert time.monotonic() < deadline, "the page was never kept for offline reading"
+        page.page.wait_for_timeout(200)
 
 
 def no_horizontal_scroll(page: BrowserPage) -> None:
@@ -296,9 +308,7 @@ def test_the_instructions_stay_readable_offline(
     order = place(order_server, gcash_shop)
     reference = order["manual_payment"]["reference"]
     page = opened(browser, order_server, order)
-    page.page.wait_for_function(
-        "() => caches.match(location.href).then(kept => !!kept)", timeout=WAIT_MS,
-        polling=200)
+    wait_until_kept(page, "location.href")
     page.page.context.set_offline(True)
     page.page.reload()
     expect(page.page.locator("#pay-reference")).to_have_text(reference)
