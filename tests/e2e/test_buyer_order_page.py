@@ -357,6 +357,16 @@ def test_a_buyer_field_with_markup_is_shown_as_text_and_never_run(
     assert page.page.locator(".order-for b").count() == 0
     # The guard fails the test on any CSP violation: none happened (the markup is text).
     page.assert_clean()
+    # Had markup got through, the page's policy would still refuse to run it: an inline script
+    # put in the page is blocked (a CSP violation the guard records), and never runs.
+    page.page.evaluate("""() => {
+        const script = document.createElement('script');
+        script.textContent = 'window.pwned = 2';
+        document.body.appendChild(script);
+    }""")
+    page.wait_for_problem("CSP violation in the console", "script-src")
+    assert page.page.evaluate("() => window.pwned") is None
+    page.problems.clear()  # caused on purpose: the teardown's guard is for the real problems
 
 
 def test_only_the_orders_own_link_opens_it_and_its_proof(
