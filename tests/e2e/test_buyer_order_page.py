@@ -425,6 +425,29 @@ def test_an_svg_or_html_proof_is_refused_in_plain_words_and_nothing_is_kept(
     assert proofs["data"] == []
 
 
+def test_an_order_paid_another_way_shows_its_status_and_no_instructions(
+        gcash_shop: Shop, order_server: str) -> None:
+    order = place(order_server, gcash_shop, method="bank_transfer")  # no method behind it
+    with httpx.Client(base_url=order_server, headers=HTML) as client:
+        shown = client.get(page_of(order))
+        assert shown.status_code == 200
+        assert "Waiting for your payment" in shown.text and 'id="pay"' not in shown.text
+        with httpx.Client(base_url=order_server, headers=gcash_shop.headers) as api:
+            ok(api.patch(f"/v1/orders/{order['id']}/payment", json={"reference": "cash"}))
+            version = api.get(f"/v1/orders/{order['id']}").headers["etag"]
+            ok(api.patch(f"/v1/orders/{order['id']}/shipping", headers={"If-Match": version},
+                         json={"carrier": "J&T", "tracking_number": "JT-1"}))
+            version = api.get(f"/v1/orders/{order['id']}").headers["etag"]
+            ok(api.patch(f"/v1/orders/{order['id']}/status", headers={"If-Match": version},
+                         json={"status": "returned"}))
+        live = client.get(f"{page_of(order)}/status")
+    assert live.status_code == 200
+    steps = re.findall(r'data-step="(\w+)"', live.text)
+    assert steps == ["placed", "paid", "shipped", "returned"]
+    assert "J&amp;T" in live.text and "JT-1" in live.text
+    assert "not yet" not in live.text
+
+
 def test_the_service_worker_is_served_for_the_order_pages(order_server: str) -> None:
     with httpx.Client(base_url=order_server) as client:
         worker = client.get("/o/sw.js")
