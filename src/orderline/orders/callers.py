@@ -84,3 +84,25 @@ async def order_caller(runtime: Runtime, order_id: uuid.UUID, *,
                        bearer: str | None) -> OrderCaller:
     caller, _ = await order_access(runtime, order_id, bearer=bearer)
     return caller
+
+
+# An order access token as the order page's link carries it: ``oat_`` and URL-safe characters.
+_TOKEN_LIMIT = 200
+
+
+async def order_caller_for_token(runtime: Runtime, token: str) -> OrderCaller:
+    """The buyer of the order whose access token is ``token`` (the order page's link carries
+    the token alone). A made-up, malformed or revoked token is ``NotFound``, as a wrong token
+    is on every other buyer route; the stored hash is compared in constant time, as
+    ``order_access`` does, after the unique index found the row."""
+    well_formed = token.startswith(ACCESS_TOKEN_PREFIX) and len(token) <= _TOKEN_LIMIT
+    given = hash_access_token(token if well_formed else "")
+    row = None
+    if well_formed:
+        async with runtime.db.read() as conn:
+            row = await order_store.order_access_by_token_hash(conn, given)
+    stored = (row.access_token_hash if row is not None else None) or ""
+    if row is None or not hmac.compare_digest(given.encode(), stored.encode()):
+        raise NotFound("order", "(this link)")
+    return OrderCaller(business_id=row.business_id, order_id=row.id, principal=None)
+

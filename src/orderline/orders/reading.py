@@ -3,15 +3,17 @@ token), each with their own view."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from orderline.core.errors import NotFound
 from orderline.core.runtime import Runtime
 from orderline.orders import store as order_store
-from orderline.orders.callers import OrderCaller
+from orderline.orders.callers import OrderCaller, order_caller_for_token
 from orderline.orders.hooks import hooks_of
 from orderline.orders.service import get_order
 from orderline.orders.views import buyer_shape
+from orderline.tenancy import service as tenancy
 
 
 async def read_order(runtime: Runtime, caller: OrderCaller) -> dict[str, Any]:
@@ -28,3 +30,23 @@ async def read_order(runtime: Runtime, caller: OrderCaller) -> dict[str, Any]:
         read_payment = hooks_of(runtime).buyer_payment
         payment = None if read_payment is None else await read_payment(conn, row)
     return buyer_shape(row.as_dict(), lines, history, payment)
+
+
+@dataclass(frozen=True, slots=True)
+class BuyerOrder:
+    """What the buyer's order page shows: the order (the buyer's view), whose it is, and the
+    caller the page's other actions (the proof upload, the proof's file) act as."""
+
+    caller: OrderCaller
+    order: dict[str, Any]
+    shop_name: str
+
+
+async def read_order_for_token(runtime: Runtime, token: str) -> BuyerOrder:
+    """The buyer's view of the order whose access token is ``token`` (the link of the order
+    page carries the token alone); any other token is ``NotFound``."""
+    caller = await order_caller_for_token(runtime, token)
+    order = await read_order(runtime, caller)
+    return BuyerOrder(caller=caller, order=order,
+                      shop_name=await tenancy.shop_name(runtime, caller.business_id))
+

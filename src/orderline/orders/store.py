@@ -367,6 +367,19 @@ async def order_access(conn: AsyncConnection, order_id: uuid.UUID) -> OrderAcces
     return None if row is None else OrderAccess(**row)
 
 
+async def order_access_by_token_hash(conn: AsyncConnection,
+                                     token_hash: str) -> OrderAccess | None:
+    """The order whose buyer's access token hashes to ``token_hash`` (the unique index
+    ``ux_orders_access_token_hash``), as ``order_access`` reads it."""
+    streams = table_of(EventStream)
+    stmt = (select(orders.c.id, orders.c.business_id, orders.c.access_token_hash,
+                   func.coalesce(streams.c.last_sequence, 0).label("last_sequence"))
+            .select_from(orders.outerjoin(streams, streams.c.aggregate_id == orders.c.id))
+            .where(orders.c.access_token_hash == token_hash))
+    row = (await conn.execute(stmt)).mappings().first()
+    return None if row is None else OrderAccess(**row)
+
+
 async def write_order(conn: AsyncConnection, order_id: uuid.UUID, *, expected_version: int,
                       values: dict[str, Any]) -> OrderRow | None:
     """Apply ``values`` and bump the version, only if nobody changed the order meanwhile."""

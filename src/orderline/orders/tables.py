@@ -56,6 +56,8 @@ class Order(Base):
         # One business's orders in a status (the overview's waiting lists).
         Index("ix_orders_business_status", "business_id", "status", "payment_deadline"),
         Index("ix_orders_customer", "customer_id"),
+        # The buyer's order page finds its order by the link's token alone.
+        Index("ux_orders_access_token_hash", "access_token_hash", unique=True),
     )
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     business_id: Mapped[uuid.UUID] = business_fk()

@@ -195,6 +195,16 @@ async def revoke_api_key(runtime: Runtime, principal: Principal,
     return await runtime.db.run(work)
 
 
+async def shop_name(runtime: Runtime, business_id: uuid.UUID) -> str:
+    """The name a buyer's page shows for the business (the caller already proved it may see
+    one of the business's orders or carts)."""
+    async with runtime.db.read() as conn:
+        row = await store.get_business(conn, business_id)
+    if row is None:
+        raise NotFound("business", business_id)
+    return str(row["name"])
+
+
 async def get_business(runtime: Runtime, principal: Principal) -> dict[str, Any]:
     principal.require(Scope.READ)
     async with runtime.db.read() as conn:

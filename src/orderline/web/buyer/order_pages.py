@@ -1,8 +1,158 @@
 """The buyer's order page, ``/o/{order token}``: the status, the payment instructions and the
-proof upload."""
+proof upload.
+
+- ``GET /o/{token}``: the page. The link carries the order's access token alone; any other
+  token (another order's, a made-up one) is the 404 page.
+- ``GET /o/{token}/status``: the page's live part (the timeline, tracking, the proofs sent),
+  asked for again by htmx when the order's stream (``/v1/orders/{id}/events``) sends an
+  event, or when a proof was just sent.
+- ``POST /o/{token}/proof``: a proof as a multipart form (field ``file``). Without script the
+  form posts here and is sent back to the page (303), or the page again with the refusal in
+  plain words; ``static/js/buyer-order.js`` posts the same form with ``Accept:
+  application/json`` to show a progress bar, and gets ``{"message": ...}`` back.
+- ``GET /o/{token}/proofs/{id}``: a proof's file, for this order's token only; served as
+  stored, never sniffed, in a sandbox (``Content-Security-Policy: sandbox``), a PDF as a
+  download.
+- ``GET /o/sw.js``: the service worker (scope ``/o/``) that keeps the last page of each
+  order link readable offline (``static/js/buyer-sw.js``).
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Any
+
+import segno
+from fastapi import APIRouter, Request
+from starlette.datastructures import UploadFile
+from starlette.formparsers import MultiPartException
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+
+from orderline.core.errors import DomainError, NotFound
+from orderline.core.http import RuntimeDep, parse_id
+from orderline.core.runtime import Runtime
+from orderline.manual_payments import proofs
+from orderline.manual_payments.payment_codes import decimal_amount, payment_code
+from orderline.orders import reading
+from orderline.orders.callers import order_caller_for_token
+from orderline.web.assets import STATIC_DIR
+from orderline.web.buyer.pages import buyer_page
+from orderline.web.pages import FieldError, page_locale
+from orderline.web.templating import environment
 
 router = APIRouter()
+
+SERVICE_WORKER = STATIC_DIR / "js" / "buyer-sw.js"
+# Refusals of an upload, and the status each answers with (the API's, for the same code).
+UPLOAD_REFUSALS = {"file_too_large": 413, "image_too_large": 413, "unsupported_file_type": 415,
+                   "corrupt_file": 422, "proof_deadline_passed": 409, "duplicate_proof": 409,
+                   "proof_not_accepted": 409, "proof_storage_unavailable": 503,
+                   "validation_error": 400}
+
+
+@router.get("/o/sw.js")
+async def service_worker() -> Response:
+    """Served from ``/o/`` so its scope is the order pages; ``no-cache``: a new version is
+    picked up on the next visit."""
+    return Response(SERVICE_WORKER.read_bytes(), media_type="text/javascript", headers={
+        "Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"})
+
+
+def _qr_image(payload: str) -> str:
+    """The QR code as a ``data:`` image (the CSP admits ``img-src data:``)."""
+    code = segno.make(payload, error="m")
+    return str(code.svg_data_uri(scale=5, border=4, dark="#000", light="#fff"))
+
+
+def _page_context(runtime: Runtime, token: str, shown: reading.BuyerOrder) -> dict[str, Any]:
+    order = shown.order
+    pay = order["payment_instructions"]
+    code = payment_code(pay) if pay is not None else None
+    return {"token": token, "order": order, "pay": pay, "code": code,
+            "qr_image": _qr_image(code.payload) if code is not None else None,
+            "amount_plain": decimal_amount(pay["amount"], pay["currency"]) if pay else "",
+            "now": runtime.clock.now()}
+
+
+@router.get("/o/{token}", response_class=HTMLResponse)
+async def order_page(request: Request, runtime: RuntimeDep, token: str,
+                     sent: str | None = None) -> HTMLResponse:
+    shown = await reading.read_order_for_token(runtime, token)
+    return buyer_page(request, "buyer/order/page.html", shop_name=shown.shop_name,
+                      just_sent=sent == "1", upload_error=None,
+                      **_page_context(runtime, token, shown))
+
+
+@router.get("/o/{token}/status", response_class=HTMLResponse)
+async def order_status(request: Request, runtime: RuntimeDep, token: str) -> HTMLResponse:
+    shown = await reading.read_order_for_token(runtime, token)
+    return buyer_page(request, "buyer/order/_live.html", shop_name=shown.shop_name,
+                      **_page_context(runtime, token, shown))
+
+
+def _refusal_sentence(request: Request, code: str) -> str:
+    """The refusal in the page's language (the sentences live in a template, so they are
+    translated like every other message of the page)."""
+    template = environment(page_locale(request)).get_template("buyer/order/_refusal.html")
+    return template.render(code=code).strip()
+
+
+async def _sent_file(request: Request, limit: int) -> bytes:
+    try:
+        # Two inputs named "file" (a file, or a photo taken now): the one that was filled.
+        async with request.form(max_files=2, max_fields=5, max_part_size=limit + 1) as form:
+            data = b""
+            for part in form.getlist("file"):
+                if isinstance(part, UploadFile) and not data:
+                    data = await part.read()
+    except MultiPartException as exc:
+        too_big = "exceeded" in str(exc)
+        raise _NoFile("file_too_large" if too_big else "validation_error") from exc
+    if not data:
+        raise _NoFile("validation_error")
+    return data
+
+
+class _NoFile(Exception):
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+@router.post("/o/{token}/proof", response_model=None)
+async def send_proof(request: Request, runtime: RuntimeDep, token: str) -> Response:
+    caller = await order_caller_for_token(runtime, token)
+    wants_json = "application/json" in request.headers.get("accept", "")
+    try:
+        data = await _sent_file(request, runtime.settings.proof_upload_max_bytes)
+        await proofs.upload(runtime, caller, data)
+    except (_NoFile, DomainError) as exc:
+        if isinstance(exc, NotFound):
+            raise
+        code = exc.code if exc.code in UPLOAD_REFUSALS else "validation_error"
+        status = UPLOAD_REFUSALS[code]
+        sentence = _refusal_sentence(request, code)
+        if wants_json:
+            return JSONResponse({"code": code, "message": sentence}, status_code=status,
+                                headers={"Cache-Control": "no-store"})
+        shown = await reading.read_order_for_token(runtime, token)
+        return buyer_page(request, "buyer/order/page.html", shop_name=shown.shop_name,
+                          status_code=status, just_sent=False, upload_error=sentence,
+                          errors=[FieldError(sentence, field="proof-file")],
+                          **_page_context(runtime, token, shown))
+    if wants_json:
+        return JSONResponse({"sent": True}, status_code=201, headers={"Cache-Control": "no-store"})
+    return RedirectResponse(f"/o/{token}?sent=1#proofs", status_code=303)
+
+
+@router.get("/o/{token}/proofs/{proof_id}", response_model=None)
+async def proof_file(runtime: RuntimeDep, token: str, proof_id: str) -> Response:
+    caller = await order_caller_for_token(runtime, token)
+    content, media_type = await proofs.proof_file(runtime, caller,
+                                                  parse_id("payment proof", proof_id))
+    # An image is shown as itself; anything else (a PDF) is downloaded, never opened here.
+    disposition = "inline" if media_type.startswith("image/") else (
+        f'attachment; filename="proof-{proof_id}.pdf"')
+    return Response(content, media_type=media_type, headers={
+        "Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer", "Content-Disposition": disposition,
+        "Content-Security-Policy": "default-src 'none'; sandbox"})
