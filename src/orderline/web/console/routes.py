@@ -21,6 +21,7 @@ from orderline.web.console import (
     stock_pages,
     stream,
     verification_pages,
+    verification_stats_pages,
 )
 
 PREFIX = "/console"
@@ -30,6 +31,7 @@ router.include_router(auth_pages.router, prefix=PREFIX)
 router.include_router(dashboard_pages.router, prefix=PREFIX)
 router.include_router(account_pages.router, prefix=PREFIX)
 router.include_router(invitation_pages.router, prefix=PREFIX)
+router.include_router(verification_stats_pages.router, prefix=PREFIX)  # before {proof_id}
 router.include_router(verification_pages.router, prefix=PREFIX)
 router.include_router(stream.router, prefix=PREFIX)
 router.include_router(order_pages.router, prefix=PREFIX)
