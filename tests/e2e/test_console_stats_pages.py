@@ -168,3 +168,62 @@ async def test_staff_without_the_verify_scope_may_not_open_the_figures(
         assert answer.headers["location"].startswith("/console/login")
     async with async_console_client(transport, BASE, console.owner_login) as owner:
         assert (await owner.get("/console/verifications/stats")).status_code == 200
+
+
+# --- the console as an app on a phone ---------------------------------------------------------
+
+async def test_the_manifest_names_the_console_with_icons_that_are_served(
+        transport: httpx.ASGITransport) -> None:
+    async with async_console_client(transport, BASE, None) as stranger:
+        answer = await stranger.get("/console/manifest.webmanifest")
+        assert answer.status_code == 200  # no session: a browser fetches it without cookies
+        assert answer.headers["content-type"] == "application/manifest+json"
+        manifest = json.loads(answer.text)
+        assert (manifest["scope"], manifest["start_url"], manifest["display"]) == (
+            "/console/", "/console", "standalone")
+        assert manifest["name"] == "Orderline console" and manifest["theme_color"]
+        purposes = {(icon["sizes"], icon["purpose"]) for icon in manifest["icons"]}
+        assert purposes == {("192x192", "any"), ("512x512", "any"), ("512x512", "maskable")}
+        for icon in manifest["icons"]:
+            image = await stranger.get(icon["src"])
+            assert image.status_code == 200 and image.headers["content-type"] == "image/png"
+            size = int(icon["sizes"].split("x")[0])
+            # A PNG's width and height are bytes 16-24 of its header.
+            assert image.content[:8] == b"\x89PNG\r\n\x1a\n"
+            assert (int.from_bytes(image.content[16:20]), int.from_bytes(image.content[20:24])
+                    ) == (size, size)
+        indonesian = await stranger.get("/console/manifest.webmanifest",
+                                        headers={"Accept-Language": "id-ID"})
+        assert json.loads(indonesian.text)["name"] == "Konsol Orderline"
+
+
+async def test_the_service_worker_keeps_only_static_files_and_the_offline_page(
+        transport: httpx.ASGITransport) -> None:
+    async with async_console_client(transport, BASE, None) as stranger:
+        worker = await stranger.get("/console/sw.js")
+        assert worker.status_code == 200
+        assert worker.headers["content-type"].startswith("text/javascript")
+        assert worker.headers["service-worker-allowed"] == "/console/"
+        assert worker.headers["cache-control"] == "no-cache"
+        first_line = worker.text.split("\n", 1)[0]
+        shell = json.loads(first_line.removeprefix("var ORDERLINE_SHELL = ").rstrip(";"))
+        assert shell["offline"] == "/console/offline"
+        assert shell["files"] and all(f.startswith("/static/") for f in shell["files"])
+        assert any("/static/js/console." in f for f in shell["files"])
+        assert not any("console-sw" in f or "LICENSE" in f for f in shell["files"])
+        for path in shell["files"]:  # each is served, fingerprinted, for the install to keep
+            assert (await stranger.get(path)).status_code == 200, path
+        offline = await stranger.get("/console/offline")
+        assert offline.status_code == 200 and "You are offline" in offline.text
+        assert "the queue needs a connection" in offline.text.lower()
+        assert offline.headers["cache-control"] == "no-cache"
+
+
+async def test_console_pages_link_the_manifest_and_stay_no_store(
+        transport: httpx.ASGITransport, console: ConsoleShop) -> None:
+    async with async_console_client(transport, BASE, console.owner_login) as owner:
+        page = await owner.get("/console/verifications")
+        assert '<link rel="manifest" href="/console/manifest.webmanifest">' in page.text
+        assert '<meta name="theme-color"' in page.text and 'rel="apple-touch-icon"' in page.text
+        assert "js/console-app." in page.text
+        assert page.headers["cache-control"] == "no-store"

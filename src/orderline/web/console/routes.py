@@ -17,6 +17,7 @@ from orderline.web.console import (
     dashboard_pages,
     invitation_pages,
     order_pages,
+    phone_app,
     settings_pages,
     stock_pages,
     stream,
@@ -28,6 +29,7 @@ PREFIX = "/console"
 
 router = APIRouter(include_in_schema=False)
 router.include_router(auth_pages.router, prefix=PREFIX)
+router.include_router(phone_app.router, prefix=PREFIX)
 router.include_router(dashboard_pages.router, prefix=PREFIX)
 router.include_router(account_pages.router, prefix=PREFIX)
 router.include_router(invitation_pages.router, prefix=PREFIX)
