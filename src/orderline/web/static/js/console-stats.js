@@ -19,6 +19,22 @@
     };
   }
 
+  // From zero up: a rate up to 100 %, a count or a time up to its highest (at least 1).
+  function yRange(unit) {
+    return function (plot, min, max) {
+      return [0, unit === "%" ? 100 : Math.max(1, Math.ceil(max || 0))];
+    };
+  }
+
+  // Counts (no unit) get whole-number ticks: half a proof is no figure.
+  function axis(unit) {
+    var options = { size: 50, values: axisValues(unit) };
+    if (!unit) {
+      options.incrs = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000];
+    }
+    return options;
+  }
+
   function draw(box) {
     var data = JSON.parse(box.getAttribute("data-chart"));
     var options = {
@@ -26,8 +42,8 @@
       height: height(),
       legend: { show: true },
       cursor: { show: true, points: { show: false } },
-      scales: { x: { time: true }, y: data.unit === "%" ? { range: [0, 100] } : { auto: true } },
-      axes: [{}, { size: 50, values: axisValues(data.unit) }],
+      scales: { x: { time: true }, y: { range: yRange(data.unit) } },
+      axes: [{}, axis(data.unit)],
       series: [{ label: data.x_label || "" }].concat(data.series.map(function (s) {
         return { label: s.label, stroke: s.stroke, width: 2, spanGaps: false,
                  points: { show: data.x.length < 40 } };
