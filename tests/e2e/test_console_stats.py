@@ -149,6 +149,15 @@ def test_a_verifier_reads_the_figures_as_charts_and_as_a_table_by_day_and_week(
     page.check_accessibility()
     page.assert_clean()
 
+    indonesian = browser.open(console_server, viewport=PHONE, locale="id-ID")
+    log_in_fast(indonesian, figures_shop.verifier)
+    indonesian.goto("/console/verifications/stats?period=month")
+    wait_for_charts(indonesian)
+    assert indonesian.page.get_by_role("heading", name="Angka verifikasi").is_visible()
+    assert indonesian.page.locator(".period-picker [aria-current]").inner_text() == "Per bulan"
+    indonesian.screenshot("figures-by-month-phone-id")
+    indonesian.check_accessibility()
+
 
 def test_the_console_installs_as_an_app_and_shows_the_offline_page_without_a_connection(
         console_server: str, figures_shop: FiguresShop, browser: Browsing) -> None:
