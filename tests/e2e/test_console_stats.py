@@ -177,7 +177,7 @@ def test_the_console_installs_as_an_app_and_shows_the_offline_page_without_a_con
                 icons: icons};
     }""")
     assert (manifest["scope"], manifest["start"], manifest["display"]) == (
-        "/console/", "/console", "standalone")
+        "/console", "/console", "standalone")
     assert sorted(map(tuple, manifest["icons"])) == [
         ("192x192", "any", 200, 192, 192), ("512x512", "any", 200, 512, 512),
         ("512x512", "maskable", 200, 512, 512)]
@@ -185,7 +185,7 @@ def test_the_console_installs_as_an_app_and_shows_the_offline_page_without_a_con
     page.page.locator("html[data-app='ready']").wait_for(state="attached")
     scope = page.page.evaluate(
         "async () => (await navigator.serviceWorker.ready).scope")
-    assert scope == f"{console_server}/console/"
+    assert scope == f"{console_server}/console"  # the start URL /console itself included
     page.goto("/console/verifications/stats")  # pages with staff data, seen while online
     wait_for_charts(page)
 
@@ -195,6 +195,8 @@ def test_the_console_installs_as_an_app_and_shows_the_offline_page_without_a_con
     assert "the queue needs a connection" in page.page.locator("main").inner_text().lower()
     page.screenshot("offline-phone")
     page.check_accessibility()
+    page.goto("/console")  # the app's start URL
+    page.page.get_by_role("heading", name="You are offline").wait_for()
 
     # The worker kept static files and the offline page only: no console page, no proof.
     kept = page.page.evaluate("""async () => {

@@ -180,7 +180,7 @@ async def test_the_manifest_names_the_console_with_icons_that_are_served(
         assert answer.headers["content-type"] == "application/manifest+json"
         manifest = json.loads(answer.text)
         assert (manifest["scope"], manifest["start_url"], manifest["display"]) == (
-            "/console/", "/console", "standalone")
+            "/console", "/console", "standalone")
         assert manifest["name"] == "Orderline console" and manifest["theme_color"]
         purposes = {(icon["sizes"], icon["purpose"]) for icon in manifest["icons"]}
         assert purposes == {("192x192", "any"), ("512x512", "any"), ("512x512", "maskable")}
@@ -203,7 +203,7 @@ async def test_the_service_worker_keeps_only_static_files_and_the_offline_page(
         worker = await stranger.get("/console/sw.js")
         assert worker.status_code == 200
         assert worker.headers["content-type"].startswith("text/javascript")
-        assert worker.headers["service-worker-allowed"] == "/console/"
+        assert worker.headers["service-worker-allowed"] == "/console"
         assert worker.headers["cache-control"] == "no-cache"
         first_line = worker.text.split("\n", 1)[0]
         shell = json.loads(first_line.removeprefix("var ORDERLINE_SHELL = ").rstrip(";"))

@@ -1,7 +1,7 @@
 """The console as an app on a phone's home screen: its web app manifest
 (``/console/manifest.webmanifest``), its service worker (``/console/sw.js``, scope
-``/console/``) and the page the worker shows when a console page cannot be reached
-(``/console/offline``).
+``/console``: the console's own page and everything under it) and the page the worker shows
+when a console page cannot be reached (``/console/offline``).
 
 None of them needs a session, and none holds anything of a business: a browser fetches the
 manifest without cookies, and the worker is the same file for everyone. The worker
@@ -32,6 +32,10 @@ router = APIRouter()
 
 WORKER_FILE = "js/console-sw.js"
 OFFLINE_URL = "/console/offline"
+# "/console", not "/console/": the start URL (the dashboard, or a verifier's queue) is
+# "/console" itself, which a scope ending in "/" would leave out (the manifest's scope would
+# be void, and the worker would not answer for that page).
+SCOPE = "/console"
 THEME_COLOUR = "#1d4ed8"
 # The static files every console page may load: the layout's, the console's own (css/console*,
 # js/console*), the dashboard's and the charts'. Licence texts and the API docs' bundles stay out.
@@ -60,12 +64,12 @@ def worker_script() -> str:
 
 def manifest(request: Request) -> dict[str, Any]:
     return {
-        "id": "/console/",
+        "id": "/console",
         "name": translated(request, "Orderline console"),
         "short_name": "Orderline",
         "description": translated(request, "Run your shop: orders, stock and payment proofs."),
         "start_url": "/console",
-        "scope": "/console/",
+        "scope": SCOPE,
         "display": "standalone",
         "orientation": "any",
         "theme_color": THEME_COLOUR,
@@ -91,7 +95,7 @@ async def web_app_manifest(request: Request) -> Response:
 @router.get("/sw.js")
 async def service_worker() -> Response:
     return Response(worker_script(), media_type="text/javascript; charset=utf-8",
-                    headers={"Cache-Control": NO_CACHE, "Service-Worker-Allowed": "/console/",
+                    headers={"Cache-Control": NO_CACHE, "Service-Worker-Allowed": SCOPE,
                              "X-Content-Type-Options": "nosniff"})
 
 

@@ -9,7 +9,7 @@
     return;
   }
   function register() {
-    navigator.serviceWorker.register("/console/sw.js", { scope: "/console/" })
+    navigator.serviceWorker.register("/console/sw.js", { scope: "/console" })
       .then(function () {
         return navigator.serviceWorker.ready;
       })
