@@ -196,6 +196,17 @@ async def decided_since(conn: AsyncConnection, business_id: uuid.UUID, since: da
     return list((await conn.execute(stmt)).mappings())
 
 
+async def waiting_since(conn: AsyncConnection, business_id: uuid.UUID,
+                        since: datetime) -> list[tuple[datetime, datetime | None]]:
+    """When each proof that waited at some moment from ``since`` on came and left the queue
+    (``decided_at``, which every way out of ``pending`` sets; None while it waits): one
+    statement, two columns a proof, for the pending-over-time figures."""
+    stmt = (select(proofs.c.uploaded_at, proofs.c.decided_at)
+            .where(proofs.c.business_id == business_id,
+                   or_(proofs.c.status == PENDING, proofs.c.decided_at >= since)))
+    return [(r.uploaded_at, r.decided_at) for r in await conn.execute(stmt)]
+
+
 # --- reading proofs (the worker) ------------------------------------------------------------
 
 async def claim_for_reading(conn: AsyncConnection, now: datetime, *, lease_until: datetime,

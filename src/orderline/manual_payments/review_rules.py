@@ -7,6 +7,7 @@ Pure: randomness and time come in as arguments.
 from __future__ import annotations
 
 import statistics
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -168,3 +169,39 @@ def figures_by_period(decided: Sequence[Decided], *, period: Period, since: date
             buckets[key].append(d)
     return [(start, queue_figures(rows, threshold_bp=threshold_bp))
             for start, rows in buckets.items()]
+
+
+@dataclass(frozen=True, slots=True)
+class Waiting:
+    """When a proof came, and when it left the queue (decided, replaced by a newer proof, or
+    its order cancelled); ``left_at`` is None while it still waits."""
+
+    uploaded_at: datetime
+    left_at: datetime | None
+
+
+def pending_by_period(waiting: Sequence[Waiting], *, period: Period, since: datetime,
+                      now: datetime) -> list[tuple[datetime, int]]:
+    """How many proofs were waiting at the end of each period, from the one holding ``since``
+    to the one holding ``now``, oldest first: for a past period, the proofs that came before
+    its end and had not left before it (one that came exactly at midnight belongs to the next
+    day); for the current one, the proofs waiting ``now``.
+
+    ``waiting`` must hold every proof that may have waited at one of these instants (those
+    that left at or after the first period's start, or never); a proof that left earlier came
+    earlier too, so it would count once in each sum below and cancel out anyway.
+    """
+    uploads = sorted(w.uploaded_at for w in waiting)
+    lefts = sorted(w.left_at for w in waiting if w.left_at is not None)
+    result = []
+    start = period_start(since, period)
+    last = period_start(now, period)
+    while start <= last:
+        end = next_period(start, period)
+        if end > now:
+            waiting_now = bisect_right(uploads, now) - bisect_right(lefts, now)
+            result.append((start, waiting_now))
+        else:
+            result.append((start, bisect_left(uploads, end) - bisect_left(lefts, end)))
+        start = end
+    return result

@@ -313,6 +313,8 @@ class PeriodFigures(DecisionFigures):
 
     start: datetime = Field(description="the period's first instant (UTC midnight; weeks "
                                         "start on Monday)")
+    pending_at_end: int = Field(description="proofs waiting for a person at the period's end "
+                                            "(for the current period: now)")
 
 
 class QueueStats(DecisionFigures):

@@ -40,8 +40,10 @@ from orderline.manual_payments.review_rules import (
     Decided,
     Period,
     QueueFigures,
+    Waiting,
     figures_by_period,
     held_until,
+    pending_by_period,
     period_start,
     queue_figures,
 )
@@ -307,8 +309,8 @@ async def stats(runtime: Runtime, principal: Principal, *, days: int | None = No
                 period: Period | None = None) -> dict[str, Any]:
     """The queue's figures over the last ``days`` (30 unless named, or the period's own
     window: 30 days, 12 weeks, a year), and with a ``period`` the same figures for each
-    day, week or month of it (UTC), oldest first; the first period is counted whole, from
-    its own start."""
+    day, week or month of it (UTC), oldest first, with how many proofs were still waiting at
+    each period's end; the first period is counted whole, from its own start."""
     principal.require(Scope.VERIFY)
     if days is None:
         days = PERIOD_DEFAULT_DAYS[period] if period else 30
@@ -323,6 +325,8 @@ async def stats(runtime: Runtime, principal: Principal, *, days: int | None = No
         rows = await proof_store.decided_since(conn, principal.business_id, first,
                                                limit=50_000)
         settings = await payment_method_store.proof_settings(conn, principal.business_id)
+        spans = ([] if period is None else
+                 await proof_store.waiting_since(conn, principal.business_id, first))
     threshold = settings["proof_auto_approve_bp"] or AGREEMENT_THRESHOLD_BP
     decided = [Decided(approved=r["status"] == proof_store.APPROVED,
                        uploaded_at=r["uploaded_at"], decided_at=r["decided_at"],
@@ -330,10 +334,14 @@ async def stats(runtime: Runtime, principal: Principal, *, days: int | None = No
     figures = queue_figures([d for d in decided if d.decided_at >= since],
                             threshold_bp=threshold)
     oldest = pending["oldest"]
-    buckets = None if period is None else [
-        {"start": start, **_figures_view(f)}
-        for start, f in figures_by_period(decided, period=period, since=since, now=now,
-                                          threshold_bp=threshold)]
+    buckets = None
+    if period is not None:
+        waiting = pending_by_period([Waiting(uploaded_at=up, left_at=left) for up, left in spans],
+                                    period=period, since=since, now=now)
+        buckets = [{"start": start, **_figures_view(f), "pending_at_end": still}
+                   for (start, f), (_, still) in zip(
+                       figures_by_period(decided, period=period, since=since, now=now,
+                                         threshold_bp=threshold), waiting, strict=True)]
     return {"days": days, "pending": pending["pending"],
             "pending_unscored": pending["pending"] - pending["scored"],
             "oldest_pending_seconds": int((now - oldest).total_seconds()) if oldest else None,

@@ -17,19 +17,23 @@ from orderline.web.console import (
     dashboard_pages,
     invitation_pages,
     order_pages,
+    phone_app,
     settings_pages,
     stock_pages,
     stream,
     verification_pages,
+    verification_stats_pages,
 )
 
 PREFIX = "/console"
 
 router = APIRouter(include_in_schema=False)
 router.include_router(auth_pages.router, prefix=PREFIX)
+router.include_router(phone_app.router, prefix=PREFIX)
 router.include_router(dashboard_pages.router, prefix=PREFIX)
 router.include_router(account_pages.router, prefix=PREFIX)
 router.include_router(invitation_pages.router, prefix=PREFIX)
+router.include_router(verification_stats_pages.router, prefix=PREFIX)  # before {proof_id}
 router.include_router(verification_pages.router, prefix=PREFIX)
 router.include_router(stream.router, prefix=PREFIX)
 router.include_router(order_pages.router, prefix=PREFIX)
