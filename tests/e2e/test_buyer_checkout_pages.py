@@ -224,6 +224,29 @@ async def test_the_same_confirm_sent_twice_places_one_order_and_both_lead_to_it(
     assert len(await all_orders(client, shop.merchant)) == 1
 
 
+async def test_a_bank_transfer_order_lands_on_the_order_page_and_only_this_channels_methods_show(
+        client: httpx.AsyncClient, runtime: Runtime) -> None:
+    shop = await shop_with(client, runtime)
+    for code, kind, name, channels in (("bank", "bank_transfer", "Town Bank", []),
+                                       ("wallet", "e_wallet", "Chat Wallet", ["whatsapp"])):
+        ok(await client.post("/v1/payment-methods", headers=shop.merchant.headers, json={
+            "code": code, "kind": kind, "name": name, "account_name": "Ada Shop",
+            "account_number": "123-456", "channels": channels}), 201)
+    cart = await new_cart(client, shop.merchant, ("MUG", 1))
+    words = page_text(await client.get(f"/c/{cart.token}", headers=HTML))
+    assert "Town Bank" in words and "Send a transfer from your bank" in words
+    assert "Chat Wallet" not in words  # offered on the whatsapp channel only
+    review = await review_of(client, cart, payment_method="bank")
+    placed = await place(client, review)
+    assert placed.status_code == 303 and placed.headers["location"].startswith("/o/oat_")
+    orders = await all_orders(client, shop.merchant)
+    assert [(o["status"], o["payment_method"]) for o in orders] == [("pending_payment", "bank")]
+    refused = await client.post(f"/c/{cart.token}/details", headers=HTML,
+                                data={**DETAILS, "payment_method": "wallet"})
+    assert refused.status_code == 422  # the cart is an order now: it can no longer change
+    assert "can no longer change" in page_text(refused)
+
+
 async def test_another_carts_checkout_or_a_made_up_token_is_the_404_page(
         client: httpx.AsyncClient, runtime: Runtime) -> None:
     shop = await shop_with(client, runtime)
