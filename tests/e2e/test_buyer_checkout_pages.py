@@ -503,14 +503,19 @@ def test_a_buyer_on_a_phone_orders_cash_on_delivery_with_the_code(
         assert mine["number"] == orders[0]["number"]
 
 
-def test_the_checkout_steps_pass_axe_on_a_laptop_and_read_in_indonesian(
+def test_a_buyer_on_a_laptop_changes_the_cart_is_refused_a_coupon_inline_and_pays_by_card(
         live_shop: LiveShop, browser: Browsing) -> None:
     page = browser.open(live_shop.base, locale="id-ID")
     p = page.page
     page.goto(f"/c/{live_shop.token}")
-    assert p.get_by_role("heading", name="Checkout", level=1).count() == 0  # it is Indonesian
+    p.get_by_role("heading", name="Pembayaran", level=1).wait_for(timeout=WAIT)  # Indonesian
     look(page, "01-cart-id")
     page.goto(f"/c/{live_shop.token}?lang=en")
+    # htmx swaps the lines: three mugs.
+    p.get_by_label("Quantity of Enamel mug").fill("3")
+    p.get_by_role("button", name="Update").click()
+    p.locator("#lines").get_by_text("$30.00").last.wait_for(timeout=WAIT)
+    look(page, "02-quantity-changed")
     p.get_by_label("Full name").fill("Ada Buyer")
     p.get_by_label("Phone").fill("+1 555 0100")
     p.get_by_label("Street and number").fill("1 Main St")
@@ -519,9 +524,30 @@ def test_the_checkout_steps_pass_axe_on_a_laptop_and_read_in_indonesian(
     p.get_by_label("Card").check()
     p.get_by_role("button", name="Continue to review").click()
     p.get_by_role("heading", name="Review your order").wait_for(timeout=WAIT)
-    look(page, "02-review")
-    p.get_by_role("button", name="Place order and pay $25.00 by card").click()
+    review_url = p.url
+    look(page, "03-review")
+    # A coupon the shop does not know: refused next to the field, the page stays.
+    p.get_by_label("Add a coupon code").fill("NOPE")
+    p.get_by_role("button", name="Apply").click()
+    p.get_by_text("We do not know this coupon code.").wait_for(timeout=WAIT)
+    assert p.url == review_url
+    look(page, "04-coupon-refused")
+    on_phone = browser.open(live_shop.base, viewport=PHONE)
+    on_phone.goto(review_url.removeprefix(live_shop.base))
+    look(on_phone, "05-review-phone")
+    p.get_by_role("button", name="Place order and pay $35.00 by card").click()
     p.get_by_role("heading", name="Sandbox test card page").wait_for(timeout=WAIT)
-    look(page, "03-sandbox-card")
-    p.get_by_role("button", name="Pay $25.00").click()
+    look(page, "06-sandbox-card")
+    on_phone.goto(p.url.removeprefix(live_shop.base))
+    look(on_phone, "07-sandbox-card-phone")
+    assert on_phone.page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    p.get_by_label("The card is declined").check()
+    p.get_by_role("button", name="Pay $35.00").click()
+    p.get_by_text("Your card was declined.").wait_for(timeout=WAIT)
+    look(page, "08-declined")
+    p.get_by_label("The payment succeeds").check()
+    p.get_by_role("button", name="Pay $35.00").click()
     p.wait_for_url(re.compile(r".*/o/oat_[A-Za-z0-9_-]+$"), timeout=WAIT)
+    with httpx.Client(base_url=live_shop.base, timeout=30) as http:
+        orders = ok(http.get("/v1/orders", headers=live_shop.merchant.headers))["data"]
+    assert [(o["status"], o["total"]) for o in orders] == [("paid", 3500)]

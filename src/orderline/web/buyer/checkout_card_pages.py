@@ -21,10 +21,10 @@ from orderline.checkout import card_payment, hosted
 from orderline.core.errors import DomainError, NotFound
 from orderline.core.http import RuntimeDep
 from orderline.web.buyer.checkout_forms import FormRefused, text
-from orderline.web.buyer.checkout_links import see_other
+from orderline.web.buyer.checkout_links import buyer_locale, see_other
 from orderline.web.buyer.pages import buyer_page
 from orderline.web.buyer.refusals import refusal_of
-from orderline.web.pages import FieldError, page_locale
+from orderline.web.pages import FieldError
 from orderline.web.rules import content_security_policy
 
 router = APIRouter()
@@ -63,7 +63,7 @@ async def pay_on_sandbox(token: str, access_token: str, request: Request,
                          runtime: RuntimeDep) -> Response:
     """The sandbox's test card page: the outcome the buyer picked."""
     form = await request.form()
-    locale = page_locale(request)
+    locale = buyer_locale(request)
     cart = await hosted.open_cart(runtime, token)
     try:
         outcome = text(form, "outcome", locale, limit=20)

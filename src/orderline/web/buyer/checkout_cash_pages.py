@@ -21,10 +21,10 @@ from orderline.checkout.confirm import ConfirmRequest
 from orderline.core.errors import DomainError, NotFound
 from orderline.core.http import RuntimeDep
 from orderline.web.buyer.checkout_forms import FormRefused, code_of, confirm_form
-from orderline.web.buyer.checkout_links import after_order, checkout_id_of
+from orderline.web.buyer.checkout_links import after_order, buyer_locale, checkout_id_of
 from orderline.web.buyer.pages import buyer_page
 from orderline.web.buyer.refusals import refusal_of
-from orderline.web.pages import FieldError, page_locale
+from orderline.web.pages import FieldError
 
 router = APIRouter()
 CODE = "/c/{token}/review/{checkout_id}/code"
@@ -70,7 +70,7 @@ async def send_code(token: str, checkout_id: str, request: Request,
             raise
         return await code_page(
             request, runtime, token, kid, key=key,
-            errors=[FieldError(refusal_of(error, page_locale(request)).sentence)],
+            errors=[FieldError(refusal_of(error, buyer_locale(request)).sentence)],
             status_code=429 if error.code == "rate_limited" else 409)
     return Response(status_code=303, headers={
         "Location": f"/c/{token}/review/{kid}/code?key={key}&sent=true"})
@@ -81,7 +81,7 @@ async def enter_code(token: str, checkout_id: str, request: Request,
                      runtime: RuntimeDep) -> Response:
     """Check the code and place the order with the review's key."""
     form = await request.form()
-    locale = page_locale(request)
+    locale = buyer_locale(request)
     kid = checkout_id_of(checkout_id)
     raw_key = form.get("key")
     key = _key(raw_key[:64]) if isinstance(raw_key, str) else ""

@@ -10,6 +10,17 @@ from starlette.responses import RedirectResponse
 
 from orderline.checkout.confirm import Confirmed
 from orderline.core.errors import NotFound
+from orderline.web.buyer.pages import chosen_language
+from orderline.web.pages import page_locale
+
+
+def buyer_locale(request: Request) -> str:
+    """The page's language as ``buyer_page`` will pick it (the buyer's own choice first), for
+    the sentences a handler writes before it renders."""
+    chosen, _ = chosen_language(request)
+    if chosen is not None:
+        request.state.locale = chosen
+    return page_locale(request)
 
 
 def checkout_url(token: str, *parts: str) -> str:

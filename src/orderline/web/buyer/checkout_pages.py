@@ -44,6 +44,7 @@ from orderline.web.buyer.checkout_forms import (
 )
 from orderline.web.buyer.checkout_links import (
     after_order,
+    buyer_locale,
     checkout_id_of,
     checkout_url,
     is_htmx,
@@ -51,7 +52,7 @@ from orderline.web.buyer.checkout_links import (
 )
 from orderline.web.buyer.pages import buyer_page
 from orderline.web.buyer.refusals import refusal_of
-from orderline.web.pages import FieldError, page_locale
+from orderline.web.pages import FieldError
 
 router = APIRouter()
 CART = "/c/{token}"
@@ -115,7 +116,7 @@ async def cart_page(token: str, request: Request, runtime: RuntimeDep,
 async def change_line(token: str, sku: str, request: Request, runtime: RuntimeDep) -> Response:
     """Set a line's quantity, or remove it (``remove`` pressed); htmx gets the lines back."""
     form = await request.form()
-    locale = page_locale(request)
+    locale = buyer_locale(request)
     caller = await hosted.buyer_of(runtime, token)
     assert caller.cart_id is not None
     problem = None
@@ -163,7 +164,7 @@ async def delivery(token: str, request: Request, runtime: RuntimeDep,
 async def submit_details(token: str, request: Request, runtime: RuntimeDep) -> Response:
     """Start the checkout with these details; the review, or the form with what is wrong."""
     form = await request.form()
-    locale = page_locale(request)
+    locale = buyer_locale(request)
     caller = await hosted.buyer_of(runtime, token)
     assert caller.cart_id is not None
     values = None
@@ -192,14 +193,15 @@ async def submit_details(token: str, request: Request, runtime: RuntimeDep) -> R
 async def review_page(request: Request, runtime: RuntimeDep, token: str,
                       checkout_id: uuid.UUID, *, errors: list[FieldError] | None = None,
                       coupon_error: str | None = None, coupon: str = "",
-                      status_code: int = 200) -> HTMLResponse:
+                      status_code: int = 200,
+                      template: str = "buyer/checkout_review.html") -> HTMLResponse:
     review = await hosted.open_review(runtime, token, checkout_id)
     cart, checkout = review.hosted, review.checkout
     names = {line["sku"]: line["name"] for line in cart.cart["lines"]}
     choice = next((c for c in cart.payment_choices if c.code == checkout["payment_method"]),
                   None)
     return buyer_page(
-        request, "buyer/checkout_review.html", shop_name=cart.shop_name,
+        request, template, shop_name=cart.shop_name, currency=checkout["currency"],
         status_code=status_code, errors=errors or [], token=token, checkout=checkout,
         quote=checkout["quote"], names=names, payment=choice,
         key=new_attempt_key(), coupon_error=coupon_error, coupon=coupon,
@@ -218,7 +220,7 @@ async def change_coupons(token: str, checkout_id: str, request: Request,
     """Add the coupon typed (``coupon``) or remove one (``remove``): a new checkout at the new
     totals, or the coupon's refusal next to the field."""
     form = await request.form()
-    locale = page_locale(request)
+    locale = buyer_locale(request)
     kid = checkout_id_of(checkout_id)
     caller = await hosted.buyer_of(runtime, token)
     typed = ""
@@ -234,9 +236,13 @@ async def change_coupons(token: str, checkout_id: str, request: Request,
     except DomainError as error:
         if isinstance(error, NotFound):
             raise
+        if is_htmx(request):  # the coupon box alone, with the reason next to the field
+            return await review_page(request, runtime, token, kid, coupon=typed,
+                                     coupon_error=refusal_of(error, locale).sentence,
+                                     template="buyer/_checkout_coupon.html")
         return await review_page(request, runtime, token, kid, coupon=typed,
                                  coupon_error=refusal_of(error, locale).sentence,
-                                 status_code=200 if is_htmx(request) else 422)
+                                 status_code=422)
     url = checkout_url(token, "review", str(started["id"]))
     if is_htmx(request):
         return Response(status_code=204, headers={"HX-Redirect": url})
@@ -249,7 +255,7 @@ async def confirm(token: str, checkout_id: str, request: Request,
     """Place the order at the total the review showed, with the review's Idempotency-Key: the
     same form sent twice places one order and both answers lead to it."""
     form = await request.form()
-    locale = page_locale(request)
+    locale = buyer_locale(request)
     kid = checkout_id_of(checkout_id)
     caller = await hosted.buyer_of(runtime, token)
     try:

@@ -20,4 +20,10 @@
     }
   }
   document.addEventListener("submit", once);
+  // htmx carries an element's old "style" attribute over to its new copy while it settles,
+  // with setAttribute, which the CSP (style-src 'self') refuses; these pages set no style
+  // attributes, so htmx need not carry any.
+  if (window.htmx) {
+    window.htmx.config.attributesToSettle = ["class", "width", "height"];
+  }
 })();
