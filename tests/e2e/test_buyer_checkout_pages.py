@@ -161,6 +161,11 @@ async def test_the_review_applies_or_refuses_a_coupon_with_the_reason(
     assert applied.status_code == 303
     words = page_text(await client.get(applied.headers["location"], headers=HTML))
     assert "Coupon TENOFF applied: \N{MINUS SIGN}$2.00" in words and "$23.00" in words
+    # "Change your details" brings the form back filled in, the delivery options shown.
+    checkout_id = applied.headers["location"].rsplit("/", 1)[1]
+    again = await client.get(f"/c/{cart.token}", headers=HTML, params={"k": checkout_id})
+    assert 'value="1 Main St"' in again.text and 'value="TENOFF"' in again.text
+    assert f'value="{shop.method_id}" checked' in again.text
 
 
 # --- refusals as sentences ----------------------------------------------------------------------
@@ -279,6 +284,14 @@ async def test_nul_bytes_and_huge_values_are_a_4xx_page_and_change_nothing(
                        (f"/c/{cart.token}/lines/MUG", {"quantity": "9" * 5000})):
         answer = await client.post(path, headers=HTML, data=data)
         assert 400 <= answer.status_code < 500, path
+    for path in (f"/c/{cart.token}/lines/MUG%00", f"/c/{cart.token}%00/lines/MUG",
+                 f"/c/{cart.token}/lines/" + "M" * 5000):
+        answer = await client.post(path, headers=HTML, data={"quantity": "1"})
+        assert 400 <= answer.status_code < 500, path
+    for params in ({"country": "U\x00"}, {"country": "US", "postal_code": "6\x00"},
+                   {"country": "US", "region": "x" * 5000}):
+        answer = await client.get(f"/c/{cart.token}/delivery", headers=HTML, params=params)
+        assert answer.status_code < 500, params
     review = await review_of(client, cart)
     for key, total in (("k\x00" * 10, "1"), (str(uuid.uuid4()), "1\x00"),
                        ("x" * 5000, "1"), (str(uuid.uuid4()), "9" * 5000)):
