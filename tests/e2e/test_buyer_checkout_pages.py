@@ -348,6 +348,8 @@ async def test_the_code_sends_are_limited_and_the_page_says_when_to_ask_again(
         assert (await client.post(send_url, headers=HTML, data={"key": key})).status_code == 303
     words = page_text(await client.get(step_url, headers=HTML))
     assert "You have asked for as many codes as we send in 10 minutes." in words
+    assert re.search(r"You can ask for a new code in \d+ seconds\.", words)
+    assert "Send me a new code" not in words
     refused = await client.post(send_url, headers=HTML, data={"key": key})
     assert refused.status_code == 429
     assert re.search(r"Too many tries in a short time\. Try again in \d+ seconds\.",

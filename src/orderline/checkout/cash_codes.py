@@ -118,13 +118,15 @@ async def verify_code(runtime: Runtime, caller: CartCaller, checkout_id: uuid.UU
 class CodeStatus:
     """Where a cash-on-delivery checkout's one-time code stands, for the buyer's page:
     whether one was sent (and to which phone, masked), until when it is good, how many wrong
-    tries it has left, and how many more codes may be asked for now."""
+    tries it has left, how many more codes may be asked for now, and when none may, in how
+    many seconds one may again (the send limit's own answer)."""
 
     sent: bool
     sent_to: str
     expires_at: datetime | None
     attempts_left: int
     sends_left: int
+    ask_again_in_seconds: int | None = None
 
 
 def masked(phone: str) -> str:
@@ -140,11 +142,14 @@ async def code_status(runtime: Runtime, caller: CartCaller, checkout_id: uuid.UU
         caller.reach(checkout.cart_id, write=False)
         latest = await cod_store.read_latest_otp(conn, checkout_id)
         sent = await cod_store.codes_sent_since(conn, checkout_id, now - OTP_TTL)
+    budget = await runtime.limiter.peek(f"otp:{checkout_id}", limit=OTP_SENDS_PER_CHECKOUT,
+                                        window_seconds=int(OTP_TTL.total_seconds()))
     return CodeStatus(
         sent=latest is not None, sent_to=masked(checkout.customer_phone or ""),
         expires_at=latest.expires_at if latest is not None else None,
         attempts_left=0 if latest is None else max(0, latest.max_attempts - latest.attempts),
-        sends_left=max(0, OTP_SENDS_PER_CHECKOUT - sent))
+        sends_left=max(0, OTP_SENDS_PER_CHECKOUT - sent) if budget.allowed else 0,
+        ask_again_in_seconds=None if budget.allowed else budget.retry_after_seconds)
 
 
 async def confirm_with_code(runtime: Runtime, caller: CartCaller, code: str,
