@@ -252,6 +252,21 @@ async def test_a_bank_transfer_order_lands_on_the_order_page_and_only_this_chann
     assert "can no longer change" in page_text(refused)
 
 
+async def test_too_many_orders_in_a_minute_says_when_to_try_again(
+        client: httpx.AsyncClient, runtime: Runtime) -> None:
+    shop = await shop_with(client, runtime)
+    ok(await client.patch("/v1/business", headers=shop.merchant.headers,
+                          json={"confirms_per_minute": 1}))
+    first = await new_cart(client, shop.merchant, ("MUG", 1))
+    assert (await place(client, await review_of(client, first))).status_code == 303
+    second = await new_cart(client, shop.merchant, ("MUG", 1))
+    refused = await place(client, await review_of(client, second))
+    assert refused.status_code == 429
+    assert re.search(r"Too many tries in a short time\. Try again in \d+ seconds\.",
+                     page_text(refused))
+    assert len(await all_orders(client, shop.merchant)) == 1
+
+
 async def test_another_carts_checkout_or_a_made_up_token_is_the_404_page(
         client: httpx.AsyncClient, runtime: Runtime) -> None:
     shop = await shop_with(client, runtime)
