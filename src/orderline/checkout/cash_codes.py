@@ -11,13 +11,15 @@ from __future__ import annotations
 import secrets
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orderline.checkout import checkout_store
 from orderline.checkout.carts import CartCaller
+from orderline.checkout.confirm import Confirmed, ConfirmRequest, confirm_checkout
 from orderline.cod import otp_rules as otp
 from orderline.cod import store as cod_store
 from orderline.core.errors import NotFound, RateLimited, ValidationFailed
@@ -81,7 +83,7 @@ async def send_code(runtime: Runtime, caller: CartCaller,
     await send(runtime, caller.business_id, phone, code,
                f"Your code to confirm your cash-on-delivery order is {code}. It expires in "
                f"{int(OTP_TTL.total_seconds() // 60)} minutes.")
-    return {"sent_to": "*" * max(0, len(phone) - 3) + phone[-3:],
+    return {"sent_to": masked(phone),
             "expires_at": state.expires_at}
 
 
@@ -110,6 +112,52 @@ async def verify_code(runtime: Runtime, caller: CartCaller, checkout_id: uuid.UU
 
     otp.raise_for(await runtime.db.run(work))  # after the commit: a wrong try stays counted
     return {"verified": True}
+
+
+@dataclass(frozen=True, slots=True)
+class CodeStatus:
+    """Where a cash-on-delivery checkout's one-time code stands, for the buyer's page:
+    whether one was sent (and to which phone, masked), until when it is good, how many wrong
+    tries it has left, how many more codes may be asked for now, and when none may, in how
+    many seconds one may again (the send limit's own answer)."""
+
+    sent: bool
+    sent_to: str
+    expires_at: datetime | None
+    attempts_left: int
+    sends_left: int
+    ask_again_in_seconds: int | None = None
+
+
+def masked(phone: str) -> str:
+    return "*" * max(0, len(phone) - 3) + phone[-3:]
+
+
+async def code_status(runtime: Runtime, caller: CartCaller, checkout_id: uuid.UUID) -> CodeStatus:
+    now = runtime.clock.now()
+    async with runtime.db.read() as conn:
+        checkout = await checkout_store.load(conn, caller.business_id, checkout_id)
+        if checkout is None:
+            raise NotFound("checkout", checkout_id)
+        caller.reach(checkout.cart_id, write=False)
+        latest = await cod_store.read_latest_otp(conn, checkout_id)
+        sent = await cod_store.codes_sent_since(conn, checkout_id, now - OTP_TTL)
+    budget = await runtime.limiter.peek(f"otp:{checkout_id}", limit=OTP_SENDS_PER_CHECKOUT,
+                                        window_seconds=int(OTP_TTL.total_seconds()))
+    return CodeStatus(
+        sent=latest is not None, sent_to=masked(checkout.customer_phone or ""),
+        expires_at=latest.expires_at if latest is not None else None,
+        attempts_left=0 if latest is None else max(0, latest.max_attempts - latest.attempts),
+        sends_left=max(0, OTP_SENDS_PER_CHECKOUT - sent) if budget.allowed else 0,
+        ask_again_in_seconds=None if budget.allowed else budget.retry_after_seconds)
+
+
+async def confirm_with_code(runtime: Runtime, caller: CartCaller, code: str,
+                            request: ConfirmRequest) -> Confirmed:
+    """The buyer's code, then the order: check the code (a wrong one is refused and counted)
+    and confirm the checkout with the buyer's key, which uses the verified code up."""
+    await verify_code(runtime, caller, request.checkout_id, code)
+    return await confirm_checkout(runtime, caller, request)
 
 
 # --- collection and failed deliveries ---------------------------------------------------------

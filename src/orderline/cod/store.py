@@ -100,6 +100,21 @@ async def latest_otp(conn: AsyncConnection, checkout_id: uuid.UUID) -> OtpRow | 
     return OtpRow.from_optional(row)
 
 
+async def codes_sent_since(conn: AsyncConnection, checkout_id: uuid.UUID,
+                           since: datetime) -> int:
+    """How many codes were sent for the checkout since ``since``."""
+    stmt = (select(func.count()).select_from(otps)
+            .where(otps.c.checkout_id == checkout_id, otps.c.created_at > since))
+    return int((await conn.execute(stmt)).scalar_one())
+
+
+async def read_latest_otp(conn: AsyncConnection, checkout_id: uuid.UUID) -> OtpRow | None:
+    """The checkout's newest code, read without a lock (to show its state)."""
+    stmt = (select(otps).where(otps.c.checkout_id == checkout_id)
+            .order_by(otps.c.created_at.desc()).limit(1))
+    return OtpRow.from_optional((await conn.execute(stmt)).mappings().first())
+
+
 async def write_otp(conn: AsyncConnection, otp_id: uuid.UUID, values: dict[str, Any]) -> None:
     await conn.execute(update(otps).where(otps.c.id == otp_id).values(**values))
 

@@ -171,6 +171,10 @@ class Settings(BaseSettings):
     stripe_webhook_secret: SecretStr = Field(
         default=SecretStr(""),
         description="Verifies Stripe's webhooks at POST /v1/payments/webhooks/stripe.")
+    stripe_publishable_key: str = Field(
+        default="",
+        description="Stripe's publishable key (pk_...), for the card form of the hosted "
+        "checkout (Stripe's Payment Element in the buyer's browser).")
     # Payment proofs are sealed with AES-GCM under per-file data keys wrapped by a master key
     # (manual_payments/files/encryption.py).
     proof_storage: str = Field(

@@ -242,6 +242,14 @@ async def offered_method(conn: AsyncConnection, business_id: uuid.UUID, code: st
     return method
 
 
+async def methods_on_channel(conn: AsyncConnection, business_id: uuid.UUID,
+                             channel: str) -> list[dict[str, Any]]:
+    """The business's manual methods a buyer may choose on ``channel``: on, and offered there
+    (a method with no channels is offered on all), in the merchant's order."""
+    return [method_view(row) for row in await store.list_methods(conn, business_id)
+            if row["enabled"] and (not row["channels"] or channel in row["channels"])]
+
+
 def format_amount(amount: int, currency: str) -> str:
     exponent = currency_exponent(currency)
     whole, part = divmod(amount, 10**exponent)

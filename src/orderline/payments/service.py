@@ -104,15 +104,26 @@ async def start_payment(runtime: Runtime, principal: Principal, order_id: uuid.U
     card is ``payment_failed`` with the provider's reason; the order keeps its stock until its
     deadline, and another attempt may follow (never two live ones at once)."""
     principal.require(Scope.WRITE)
+    return await start_payment_for(runtime, principal.business_id, order_id,
+                                   actor=principal.actor, provider=provider,
+                                   payment_method=payment_method)
+
+
+async def start_payment_for(runtime: Runtime, business_id: uuid.UUID, order_id: uuid.UUID, *,
+                            actor: str, provider: str | None = None,
+                            payment_method: str | None) -> dict[str, Any]:
+    """``start_payment`` once the caller is known to be allowed to pay the order: its
+    merchant's key, or its buyer (the hosted checkout's card step,
+    ``checkout.card_payment``)."""
     if provider is None:
         async with runtime.db.read() as conn:
-            provider = await order_store.card_provider_of(conn, principal.business_id)
+            provider = await order_store.card_provider_of(conn, business_id)
     gateway = provider_named(runtime, provider)
     now = runtime.clock.now()
     intent_id = uuid.uuid4()
 
     async def open_intent(conn: AsyncConnection) -> IntentRow:
-        order = await _lock_order(conn, principal.business_id, order_id)
+        order = await _lock_order(conn, business_id, order_id)
         if order.status != OrderStatus.PENDING_PAYMENT:
             raise InvalidTransition(f"The order is '{order.status}'; only an order awaiting "
                                     "payment can be paid.",
@@ -121,7 +132,7 @@ async def start_payment(runtime: Runtime, principal: Principal, order_id: uuid.U
             raise PaymentDeadlinePassed("The payment deadline has passed; place the order "
                                         "again.", details={"payment_deadline":
                                                            order.payment_deadline})
-        live = [i for i in await payment_store.intents_of_order(conn, principal.business_id,
+        live = [i for i in await payment_store.intents_of_order(conn, business_id,
                                                                  order_id)
                 if i.status in LIVE_INTENTS]
         if live and live[0].provider_ref is None and live[0].provider == provider:
@@ -129,9 +140,9 @@ async def start_payment(runtime: Runtime, principal: Principal, order_id: uuid.U
         if live:
             raise PaymentInProgress("This order already has a payment in progress; finish or "
                                     "cancel it first.", details={"intent_id": str(live[0].id)})
-        mode = await order_store.capture_mode_of(conn, principal.business_id)
+        mode = await order_store.capture_mode_of(conn, business_id)
         return await payment_store.insert_intent(conn, {
-            "id": intent_id, "business_id": principal.business_id, "order_id": order_id,
+            "id": intent_id, "business_id": business_id, "order_id": order_id,
             "provider": provider, "provider_ref": None,
             "status": IntentStatus.REQUIRES_ACTION.value, "capture_mode": mode,
             "currency": order.currency, "amount": order.total, "amount_authorized": 0,
@@ -154,7 +165,7 @@ async def start_payment(runtime: Runtime, principal: Principal, order_id: uuid.U
                             details={"decline_code": error.code,
                                      "intent_id": str(intent_id)}) from error
     applied = await apply_report(runtime, intent_id, reported, source=f"create:{intent_id}",
-                                 actor=principal.actor)
+                                 actor=actor)
     if applied.status == IntentStatus.FAILED:
         raise PaymentFailed(
             f"The payment was declined: {applied.failure_message or applied.failure_code}",
