@@ -542,6 +542,10 @@ async def _bench(options: VerificationBenchOptions, url: str, report: Verificati
                                              (stage.meter, decider_meter), say)
             report.uploads = await _upload(options, base, queue.to_upload, stage.meter,
                                            limit, say)
+            # Decided proofs left the queue, uploaded ones joined it.
+            report.queue["pending_after"] = int(await monitor.fetchval(
+                "SELECT count(*) FROM payment_proofs WHERE business_id = $1 AND status = "
+                "'pending'", queue.business_id))
         finally:
             await streams.close()
             decider.stop()
