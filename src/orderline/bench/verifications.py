@@ -32,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -133,6 +134,7 @@ class DecisionFigures:
     missed_buyer: int = 0
     decider_cpu_seconds: float | None = None
     pages_cpu_seconds: float | None = None
+    bench_cpu_seconds: float | None = None  # this process: reading the streams
     db_cpu_seconds: float | None = None
 
     @property
@@ -160,6 +162,7 @@ class DecisionFigures:
                 "cpu_ms_per_decision": {
                     "deciding_server": _per(self.decider_cpu_seconds, self.decisions),
                     "page_servers": _per(self.pages_cpu_seconds, self.decisions),
+                    "bench": _per(self.bench_cpu_seconds, self.decisions),
                     "postgres": _per(self.db_cpu_seconds, self.decisions)},
                 "passed": self.passed}
 
@@ -203,6 +206,7 @@ class VerificationReport:
     server_version: str = ""
     queue: dict[str, Any] = field(default_factory=dict)
     sessions_open: int = 0
+    load_average: list[float] = field(default_factory=list)  # 1-minute, before and after
     pages: list[PageFigures] = field(default_factory=list)
     decisions: DecisionFigures | None = None
     uploads: UploadFigures | None = None
@@ -222,7 +226,9 @@ def render(report: VerificationReport, *, verbose: bool = False) -> str:
     lines = [f"orderline bench verifications: PostgreSQL {report.server_version}; "
              f"{q.get('pending', 0):,} proofs waiting ({q.get('templates', 0)} sent through "
              f"the services and copied in SQL; set up in {q.get('seconds', 0):.0f}s); "
-             f"{s['workers']} page server processes", "",
+             f"{s['workers']} page server processes; this machine's load average "
+             + " -> ".join(f"{v:.1f}" for v in report.load_average) + " (1 min, before and "
+             "after the measures)", "",
              f"1. the queue, one request at a time, {report.sessions_open} verifier sessions "
              f"holding its live stream (target p95 {QUEUE_TARGET_MS:.0f} ms)",
              "page                         requests  server p50    p95    p99    max | CPU "
@@ -261,7 +267,8 @@ def render(report: VerificationReport, *, verbose: bool = False) -> str:
                   f"CPU ms per decision: deciding server "
                   f"{ms(_per(d.decider_cpu_seconds, d.decisions))}, page servers (the "
                   f"listeners) {ms(_per(d.pages_cpu_seconds, d.decisions))}, postgres "
-                  f"{ms(_per(d.db_cpu_seconds, d.decisions))}; {_verdict(d.passed)}",
+                  f"{ms(_per(d.db_cpu_seconds, d.decisions))}, the bench reading the streams "
+                  f"{ms(_per(d.bench_cpu_seconds, d.decisions))}; {_verdict(d.passed)}",
                   "'decided' is the event's timestamp, the server's clock as the decision "
                   "began (before its COMMIT: an upper bound); 'answer' is when the approve's "
                   "answer reached the bench (after the COMMIT: a lower bound)."]
@@ -293,6 +300,7 @@ def as_json(report: VerificationReport) -> dict[str, Any]:
     return {"bench": "verifications", "database": report.database,
             "settings": report.settings, "postgres": report.server_version,
             "queue": report.queue, "sessions_open": report.sessions_open,
+            "load_average": report.load_average,
             "pages": [{**p.as_dict(), "passed": _page_passed(p)} for p in report.pages],
             "decisions": report.decisions.as_dict() if report.decisions else None,
             "uploads": report.uploads.as_dict() if report.uploads else None}
@@ -417,6 +425,7 @@ async def _decide(options: VerificationBenchOptions, decider: bench_http.ApiServ
     pages_meter, decider_meter = meters
     pages_before, db_before = await pages_meter.read()
     decider_before, _ = await decider_meter.read()
+    bench_before = bench_cpu.cpu_by_pid([os.getpid()])
     async with bench_http.api_client(decider.base_url, api_key, connections=1) as api:
         for n, (order, buyer) in enumerate(zip(orders, buyers, strict=True)):
             proof, paid = (APPROVED, str(order.proof_id)), (PAID, str(order.order_id))
@@ -446,6 +455,8 @@ async def _decide(options: VerificationBenchOptions, decider: bench_http.ApiServ
                 say(f"  {n + 1} of {len(orders)} decided")
     pages_after, db_after = await pages_meter.read()
     decider_after, _ = await decider_meter.read()
+    figures.bench_cpu_seconds = bench_cpu.spent(bench_before,
+                                                bench_cpu.cpu_by_pid([os.getpid()]))
     figures.pages_cpu_seconds = bench_cpu.spent(pages_before, pages_after)
     figures.decider_cpu_seconds = bench_cpu.spent(decider_before, decider_after)
     figures.db_cpu_seconds = bench_cpu.spent(db_before, db_after)
@@ -524,6 +535,7 @@ async def _bench(options: VerificationBenchOptions, url: str, report: Verificati
             queues = await streams.open([console_client(base, t) for t in tokens],
                                         [QUEUE_STREAM] * len(tokens))
             report.sessions_open = len(queues)
+            report.load_average.append(os.getloadavg()[0])
             say(f"{len(queues)} verifier sessions hold the queue's stream; the queue page, "
                 f"{options.samples} requests each, one at a time ...")
             app = create_app(runtime=runtime)
@@ -542,6 +554,7 @@ async def _bench(options: VerificationBenchOptions, url: str, report: Verificati
                                              (stage.meter, decider_meter), say)
             report.uploads = await _upload(options, base, queue.to_upload, stage.meter,
                                            limit, say)
+            report.load_average.append(os.getloadavg()[0])
             # Decided proofs left the queue, uploaded ones joined it.
             report.queue["pending_after"] = int(await monitor.fetchval(
                 "SELECT count(*) FROM payment_proofs WHERE business_id = $1 AND status = "
