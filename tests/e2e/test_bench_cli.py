@@ -312,6 +312,7 @@ def test_bench_verifications_reports_the_queue_decisions_and_uploads_then_drops_
     assert decisions["events_received"] == decisions["events_expected"] == {"queue": 10,
                                                                              "buyer": 2}
     assert decisions["missed"] == {"queue": 0, "buyer": 0}
+    assert decisions["outbox_reads_per_decision"] > 0  # the listeners read the outbox
     assert decisions["to_queue_ms"]["p50"] is not None
     assert decisions["to_buyer_ms"]["max"] >= decisions["to_buyer_ms"]["p50"]
     uploads = report["uploads"]

@@ -72,6 +72,7 @@ from orderline.tenancy import service as tenancy
 from orderline.web.console.verification_pages import LIVE_TYPES
 
 WAIT_SECONDS = 15.0
+STATS_FLUSH_SECONDS = 11.0  # an idle backend reports its counts within 10 s (PostgreSQL 15+)
 QUEUE_STREAM = "/console/stream?types=" + ",".join(LIVE_TYPES)
 APPROVED, PAID = EventType.PAYMENT_PROOF_APPROVED.value, EventType.ORDER_PAID.value
 
@@ -207,6 +208,15 @@ async def _pages(monitor: Any, business_id: Any, pending: int) -> list[Page]:
             Page("queue: rows (live refresh)", "queue", ["/console/verifications/rows"])]
 
 
+async def _outbox_scans(conn: Any) -> int:
+    """Scans of the outbox so far, as PostgreSQL counts them (a backend reports its own at
+    the end of a transaction a second after its last report, or within 10 s of going idle)."""
+    await conn.execute("SELECT pg_stat_clear_snapshot()")
+    return int(await conn.fetchval(
+        "SELECT coalesce(seq_scan, 0) + coalesce(idx_scan, 0) FROM pg_stat_user_tables "
+        "WHERE relname = 'outbox_events'"))
+
+
 def _all_arrived(buyer: EventStream, paid: tuple[str, str], queues: list[EventStream],
                  proof: tuple[str, str]) -> bool:
     return paid in buyer.arrived and all(proof in q.arrived for q in queues)
@@ -233,6 +243,7 @@ async def _decide(decider: bench_http.ApiServer, api_key: str, pages_base: str,
     pages_before, db_before = await pages_meter.read()
     decider_before, _ = await decider_meter.read()
     bench_before = bench_cpu.cpu_by_pid([os.getpid()])
+    scans_before = await _outbox_scans(pages_meter.conn)
     async with bench_http.api_client(decider.base_url, api_key, connections=1) as api:
         for n, (order, buyer) in enumerate(zip(orders, buyers, strict=True)):
             proof, paid = (APPROVED, str(order.proof_id)), (PAID, str(order.order_id))
@@ -267,6 +278,8 @@ async def _decide(decider: bench_http.ApiServer, api_key: str, pages_base: str,
     figures.pages_cpu_seconds = bench_cpu.spent(pages_before, pages_after)
     figures.decider_cpu_seconds = bench_cpu.spent(decider_before, decider_after)
     figures.db_cpu_seconds = bench_cpu.spent(db_before, db_after)
+    await asyncio.sleep(STATS_FLUSH_SECONDS)
+    figures.outbox_reads = await _outbox_scans(pages_meter.conn) - scans_before
     for values in (figures.answered_ms, figures.to_queue_ms, figures.to_buyer_ms,
                    figures.answer_to_queue_ms, figures.answer_to_buyer_ms):
         values.sort()

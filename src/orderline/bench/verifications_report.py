@@ -39,6 +39,7 @@ class DecisionFigures:
     decider_cpu_seconds: float | None = None
     pages_cpu_seconds: float | None = None
     bench_cpu_seconds: float | None = None  # this process: reading the streams
+    outbox_reads: int | None = None  # scans of outbox_events meanwhile (pg_stat_user_tables)
     db_cpu_seconds: float | None = None
 
     @property
@@ -63,6 +64,8 @@ class DecisionFigures:
                 "to_buyer_ms": spread(self.to_buyer_ms),
                 "answer_to_queue_ms": spread(self.answer_to_queue_ms),
                 "answer_to_buyer_ms": spread(self.answer_to_buyer_ms),
+                "outbox_reads_per_decision": (None if self.outbox_reads is None
+                                              else self.outbox_reads / self.decisions),
                 "cpu_ms_per_decision": {
                     "deciding_server": _per(self.decider_cpu_seconds, self.decisions),
                     "page_servers": _per(self.pages_cpu_seconds, self.decisions),
@@ -173,6 +176,10 @@ def render(report: VerificationReport, *, verbose: bool = False) -> str:
                   f"listeners) {ms(_per(d.pages_cpu_seconds, d.decisions))}, postgres "
                   f"{ms(_per(d.db_cpu_seconds, d.decisions))}, the bench reading the streams "
                   f"{ms(_per(d.bench_cpu_seconds, d.decisions))}; {_verdict(d.passed)}",
+                  "reads of the outbox per decision: "
+                  + ("-" if d.outbox_reads is None
+                     else f"{d.outbox_reads / max(d.decisions, 1):.0f}")
+                  + f" ({d.sessions + d.decisions} streams open, each reading on its own)",
                   "'decided' is the event's timestamp, the server's clock as the decision "
                   "began (before its COMMIT: an upper bound); 'answer' is when the approve's "
                   "answer reached the bench (after the COMMIT: a lower bound)."]
