@@ -279,3 +279,45 @@ def test_bench_console_reports_every_page_and_the_live_part_then_drops_its_datab
     assert live["to_event_ms"]["p50"] is not None and live["to_row_ms"]["max"] is not None
     assert re.search(r"^  events missed: 0$", out, re.MULTILINE), out
     assert_dropped(out, postgres_server.admin_url)
+
+
+def test_bench_verifications_reports_the_queue_decisions_and_uploads_then_drops_its_database(
+        postgres_server: postgres.PostgresServer, tmp_path: Path) -> None:
+    figures = tmp_path / "verifications.json"
+    out = bench_output("verifications", postgres_server.admin_url, "--proofs", "200",
+                       "--sessions", "5", "--samples", "3", "--decisions", "2", "--uploads",
+                       "2", "--upload-mb", "1", "--workers", "1", "--json", str(figures))
+
+    pages = ["queue: first page", "queue: a page mid-queue", "queue: rows (live refresh)"]
+    for page in pages:  # each asked for 3 times with its SQL replayed, against its target
+        assert re.search(rf"^{re.escape(page)} +3 +[0-9.]+ +[0-9.]+ +[0-9.]+ +[0-9.]+ \| .* \| "
+                         r"(pass|OVER)$", out, re.MULTILINE), out
+    assert re.search(r"^decided -> another queue's stream +10/10 ", out, re.MULTILINE), out
+    assert re.search(r"^decided -> the buyer's order stream +2/2 ", out, re.MULTILINE), out
+    assert re.search(r"^events missed: queues 0, buyers 0; ", out, re.MULTILINE), out
+    assert re.search(r"^request start -> 201 \(client\) +2 ", out, re.MULTILINE), out
+    report = json.loads(figures.read_text())
+    assert report["bench"] == "verifications"
+    # Every proof seeded waits in the queue, and every verifier's stream was open.
+    assert report["queue"]["pending"] == 200 and report["sessions_open"] == 5
+    assert [p["page"] for p in report["pages"]] == pages
+    for page in report["pages"]:
+        assert page["requests"] == 3 and page["failed"] == 0
+        assert 0 < page["server_ms"]["p50"] <= page["server_ms"]["p99"] <= page["server_ms"]["max"]
+        assert page["sql_statements"] > 0 and page["database_alone_ms"] > 0
+        assert page["target_p95_ms"] == 2000 and isinstance(page["passed"], bool)
+    # Every decision's event reached all five queues and its buyer, through another process.
+    decisions = report["decisions"]
+    assert decisions["decisions"] == 2 and decisions["sessions"] == 5
+    assert decisions["events_received"] == decisions["events_expected"] == {"queue": 10,
+                                                                             "buyer": 2}
+    assert decisions["missed"] == {"queue": 0, "buyer": 0}
+    assert decisions["outbox_reads_per_decision"] > 0  # the listeners read the outbox
+    assert decisions["to_queue_ms"]["p50"] is not None
+    assert decisions["to_buyer_ms"]["max"] >= decisions["to_buyer_ms"]["p50"]
+    uploads = report["uploads"]
+    assert uploads["uploads"] == 2 and 950_000 <= uploads["bytes_each"] <= 1_000_000
+    assert uploads["client_ms"]["p50"] is not None and not uploads["limit_raised"]
+    # The three approved (one to warm up) left the queue; the three uploaded joined it.
+    assert report["queue"]["pending_after"] == 200 - 3 + 3
+    assert_dropped(out, postgres_server.admin_url)

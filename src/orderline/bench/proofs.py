@@ -25,12 +25,13 @@ The database and the folder are removed at the end, also after a failure or Ctrl
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import shutil
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -106,16 +107,25 @@ class ProofReport:
 
 
 def run(options: ProofBenchOptions, say: Callable[[str], None] = typer.echo) -> ProofReport:
-    folder = Path(tempfile.mkdtemp(prefix="orderline-bench-proofs-"))
-    saved = {k: os.environ.get(k) for k in ("ORDERLINE_PROOF_STORAGE_DIR",
-                                            "ORDERLINE_PROOF_MASTER_KEYS")}
-    os.environ["ORDERLINE_PROOF_STORAGE_DIR"] = str(folder)
-    os.environ["ORDERLINE_PROOF_MASTER_KEYS"] = (
-        f"bench:{base64.b64encode(os.urandom(32)).decode()}")
-    try:
+    with sealed_proof_folder():
         return run_bench(options, say, ProofReport,
                          lambda url, report: _bench(options, url, report, say), render,
                          as_json)
+
+
+@contextlib.contextmanager
+def sealed_proof_folder(**more: str) -> Iterator[Path]:
+    """A temporary proof folder and a master key made for the run, set in the environment
+    that the bench's runtime and its server processes read (with ``more`` variables, e.g.
+    ``ORDERLINE_PROOF_UPLOAD_MAX_BYTES``); restored, and the folder removed, on the way out."""
+    folder = Path(tempfile.mkdtemp(prefix="orderline-bench-proofs-"))
+    wanted = {"ORDERLINE_PROOF_STORAGE_DIR": str(folder),
+              "ORDERLINE_PROOF_MASTER_KEYS": f"bench:{base64.b64encode(os.urandom(32)).decode()}",
+              **more}
+    saved = {k: os.environ.get(k) for k in wanted}
+    os.environ.update(wanted)
+    try:
+        yield folder
     finally:
         for key, value in saved.items():
             if value is None:

@@ -466,6 +466,36 @@ def bench_console(
         _fail(str(error))
 
 
+@bench_app.command("verifications")
+def bench_verifications(
+    database_url: BenchServerOpt = None,
+    proofs: Annotated[int, typer.Option(help="payment proofs waiting in the queue")] = 10_000,
+    sessions: Annotated[int, typer.Option(
+        help="verifier sessions holding the queue's live stream")] = 100,
+    samples: Annotated[int, typer.Option(help="requests per queue page, one at a time")] = 100,
+    decisions: Annotated[int, typer.Option(
+        help="proofs approved through another server process")] = 100,
+    uploads: Annotated[int, typer.Option(help="proof uploads measured, one at a time")] = 10,
+    upload_mb: Annotated[float, typer.Option(help="size of each uploaded photo, in MB")] = 10.0,
+    workers: Annotated[int, typer.Option(help="orderline serve processes of the pages")] = 4,
+    json_path: JsonOpt = None,
+    verbose: VerboseOpt = False,
+) -> None:
+    """The verification workspace's targets: the queue page with 10,000 proofs waiting and
+    100 verifiers' streams open (p95 < 2 s), a decision reaching the other queues and the
+    buyer across server processes (p95 < 100 ms), a 10 MB proof upload (p95 < 5 s)."""
+    from orderline.bench import verifications as bench_verifications_module
+    from orderline.bench.orders import BenchRefused, ServerFailed
+
+    try:
+        bench_verifications_module.run(bench_verifications_module.VerificationBenchOptions(
+            database_url=database_url, proofs=proofs, sessions=sessions, samples=samples,
+            decisions=decisions, uploads=uploads, upload_mb=upload_mb, workers=workers,
+            json_path=json_path, verbose=verbose))
+    except (BenchRefused, ServerFailed) as error:
+        _fail(str(error))
+
+
 @proofs_app.command("rotate-keys")
 def proofs_rotate_keys(business: Annotated[str | None, typer.Option(
         help="one business id (default: every business)")] = None,
