@@ -336,3 +336,175 @@ async def test_another_business_gets_404_and_a_form_without_its_token_403(
                                                    "reason_code": "unreadable"})
             assert answer.status_code == 403, path
     assert (await verification(api, pid))["status"] == "pending"
+
+
+# --- in Chromium -------------------------------------------------------------------------------
+
+@pytest.fixture
+async def desk(runtime: Runtime) -> tuple[ConsoleShop, ConsoleLogin]:
+    """A PHP shop with a verifier (logged in) for the browser tests."""
+    shop = await console_shop(runtime, name="Toko Bukti", currency="PHP", roles=("verifier",))
+    return shop, await console_login(runtime, shop.staff["verifier"])
+
+
+@pytest.fixture
+def server_api(desk: tuple[ConsoleShop, ConsoleLogin], console_server: str
+               ) -> Iterator[httpx.Client]:
+    """The shop's API on the server the browser uses, selling tees and taking GCash."""
+    shop, _ = desk
+    with httpx.Client(base_url=console_server, headers=shop.api_headers,
+                      timeout=60) as client:
+        ok(client.post("/v1/products", json={"name": "Tee", "variants": [
+            {"sku": "TEE", "name": "Tee", "price": 125_000, "initial_stock": 50}]}), 201)
+        ok(client.post("/v1/payment-methods", json={
+            "template": "gcash", "account_name": "Juan Dela Cruz",
+            "account_number": "0917 555 0101"}), 201)
+        yield client
+
+
+def sent_proof(client: httpx.Client, n: int) -> tuple[Any, Any]:
+    """An order of a tee whose buyer sent a receipt, through the server's API."""
+    order = ok(client.post("/v1/orders", json={
+        "customer": {"name": f"Buyer {n}", "phone": f"+63 917 555 {2000 + n:04d}"},
+        "channel": "whatsapp", "payment_method": "gcash",
+        "lines": [{"sku": "TEE", "quantity": 1}]}), 201)
+    proof = ok(client.put(f"/v1/orders/{order['id']}/payment-proof",
+                          headers={"Authorization": f"Bearer {order['access_token']}"},
+                          content=receipt_for(order)), 201)
+    return order, proof
+
+
+def opened(browser: Browsing, server: str, login: ConsoleLogin, path: str, *,
+           phone: bool = False) -> BrowserPage:
+    page = browser.open(server, viewport=PHONE if phone else None)
+    log_in_fast(page, login)
+    page.goto(path)
+    return page
+
+
+def test_a_verifier_decides_with_the_keyboard_and_the_next_proof_opens(
+        desk: tuple[ConsoleShop, ConsoleLogin], console_server: str, browser: Browsing,
+        server_api: httpx.Client) -> None:
+    from playwright.sync_api import expect
+
+    _, verifier = desk
+    first_order, first = sent_proof(server_api, 1)
+    second_order, second = sent_proof(server_api, 2)
+    queue = opened(browser, console_server, verifier, "/console/verifications")
+    expect(queue.page.locator("[data-live=open]")).to_have_count(1, timeout=WAIT_MS)
+    expect(queue.page.get_by_text("2 waiting")).to_be_visible()
+    queue.screenshot("queue-desktop")
+    queue.check_accessibility()
+    phone_queue = opened(browser, console_server, verifier, "/console/verifications",
+                         phone=True)
+    phone_queue.screenshot("queue-phone")
+    phone_queue.check_accessibility()
+    assert phone_queue.page.evaluate(
+        "document.documentElement.scrollWidth <= window.innerWidth")
+
+    page = queue.page
+    page.get_by_role("link", name=first_order["number"]).click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text(first_order["number"])
+    expect(page.locator("#proof-image")).to_be_visible()
+    queue.screenshot("proof-desktop")
+    queue.check_accessibility()
+    # Zoom and turn the picture with the keys.
+    page.keyboard.press("+")
+    page.keyboard.press("]")
+    expect(page.locator("#proof-image")).to_have_attribute("data-turn", "90")
+    queue.screenshot("proof-zoomed")
+    # The list of keys.
+    page.keyboard.press("?")
+    expect(page.locator("#shortcuts")).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(page.locator("#shortcuts")).to_be_hidden()
+    # Keys typed in a field are text, not shortcuts.
+    page.locator("#reason").fill("a")
+    expect(page).to_have_url(re.compile(rf"/console/verifications/{first['id']}$"))
+    page.locator("#reason").fill("")
+    page.locator("h1").click()
+    page.keyboard.press("a")
+    expect(page).to_have_url(re.compile(rf"/console/verifications/{second['id']}\?done=approved"),
+                             timeout=WAIT_MS)
+    expect(page.get_by_role("status")).to_contain_text(f"Order {first_order['number']}")
+    assert ok(server_api.get(f"/v1/verifications/{first['id']}"))["status"] == "approved"
+    # r picks the reason first; the reject button sends it.
+    page.keyboard.press("r")
+    expect(page.locator("#reason-code")).to_be_focused()
+    page.locator("#reason-code").select_option("not_a_receipt")
+    page.get_by_role("button", name=re.compile("^Reject")).click()
+    expect(page).to_have_url(re.compile(r"/console/verifications\?done=empty"),
+                             timeout=WAIT_MS)
+    expect(page.get_by_text("Nothing to verify")).to_be_visible()
+    rejected = ok(server_api.get(f"/v1/verifications/{second['id']}"))
+    assert rejected["status"] == "rejected"
+    assert rejected["reason"] == "This is not a payment receipt."
+    assert second_order["id"] == rejected["order_id"]
+    phone = opened(browser, console_server, verifier, f"/console/verifications/{second['id']}",
+                   phone=True)
+    phone.screenshot("decided-proof-phone")
+    phone.check_accessibility()
+    assert phone.page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    for p in (queue, phone_queue, phone):
+        p.assert_clean()
+
+
+def test_twenty_proofs_approved_in_bulk_each_with_its_result(
+        desk: tuple[ConsoleShop, ConsoleLogin], console_server: str, browser: Browsing,
+        server_api: httpx.Client) -> None:
+    from playwright.sync_api import expect
+
+    _, verifier = desk
+    sent = [sent_proof(server_api, n) for n in range(20)]
+    page = opened(browser, console_server, verifier, "/console/verifications")
+    expect(page.page.locator("input.verify-select")).to_have_count(20)
+    page.page.get_by_label("Select every proof on this page").check()
+    expect(page.page.locator("#bulk-count")).to_have_text("Selected: 20")
+    page.screenshot("selected")
+    page.page.get_by_role("button", name="Approve selected").click()
+    expect(page.page.get_by_role("heading", level=1)).to_have_text("Approved together",
+                                                                   timeout=WAIT_MS)
+    expect(page.page.locator("tr[data-ok=yes]")).to_have_count(20)
+    for order, proof in sent:
+        row = page.page.locator(f"tr[data-proof-id='{proof['id']}']")
+        expect(row).to_contain_text(order["number"])
+        expect(row).to_contain_text("Approved")
+    page.screenshot("results", full_page=True)
+    page.check_accessibility()
+    statuses = {ok(server_api.get(f"/v1/verifications/{p['id']}"))["status"] for _, p in sent}
+    assert statuses == {"approved"}
+    page.assert_clean()
+
+
+def test_two_verifiers_race_on_one_proof_and_the_loser_sees_who_won(
+        desk: tuple[ConsoleShop, ConsoleLogin], console_server: str, browser: Browsing,
+        server_api: httpx.Client) -> None:
+    from playwright.sync_api import expect
+
+    shop, verifier = desk
+    order, proof = sent_proof(server_api, 1)
+    path = f"/console/verifications/{proof['id']}"
+    winner = opened(browser, console_server, shop.owner_login, path)
+    loser = opened(browser, console_server, verifier, path, phone=True)
+    queue = opened(browser, console_server, verifier, "/console/verifications")
+    expect(queue.page.locator("[data-live=open]")).to_have_count(1, timeout=WAIT_MS)
+    expect(queue.page.get_by_role("link", name=order["number"])).to_be_visible()
+    winner.page.get_by_role("button", name=re.compile("^Approve")).click()
+    expect(winner.page).to_have_url(re.compile(r"done=empty"), timeout=WAIT_MS)
+    # The queue that was open elsewhere lets the decided proof go, live.
+    expect(queue.page.get_by_role("link", name=order["number"])).to_have_count(
+        0, timeout=WAIT_MS)
+    loser.page.locator("#reason-code").select_option("wrong_amount")
+    loser.page.get_by_role("button", name=re.compile("^Reject")).click()
+    summary = loser.page.locator(".error-summary, [role=alert]").first
+    expect(summary).to_contain_text("Already approved by Olivia Owner at", timeout=WAIT_MS)
+    loser.screenshot("loser-phone")
+    loser.check_accessibility()
+    decided = ok(server_api.get(f"/v1/verifications/{proof['id']}"))
+    assert decided["status"] == "approved"
+    decisions = [a["action"] for a in decided["audit"] if a["action"] != "file_viewed"]
+    assert decisions == ["submitted", "approved"]  # exactly one decision
+    assert "file_viewed" in {a["action"] for a in decided["audit"]}  # the file is audited
+    assert decided["decided_at"][:16].replace("T", " ") in (summary.text_content() or "")
+    for p in (winner, loser, queue):
+        p.assert_clean()
