@@ -40,6 +40,29 @@
   });
 
   // --- one proof: the picture ---------------------------------------------------------------
+  // The picture is drawn at its zoomed size inside a stage as big as the turned picture, so
+  // the viewer scrolls to every edge of it (a transform alone would not grow the page).
+  function place(image, zoom, turn) {
+    var stage = document.getElementById("proof-stage");
+    var viewer = stage ? stage.parentElement : null;
+    if (!stage || !viewer || !image.naturalWidth) {
+      return;
+    }
+    var sideways = turn === 90 || turn === 270;
+    var room = viewer.clientWidth - 2;
+    var ratio = image.naturalHeight / image.naturalWidth;
+    // At 1x the turned picture fits the viewer's width.
+    var fit = sideways ? room / ratio : room;
+    var width = Math.min(image.naturalWidth, fit) * zoom;
+    var height = width * ratio;
+    stage.classList.add("verify-placed");
+    stage.style.width = (sideways ? height : width) + "px";
+    stage.style.height = (sideways ? width : height) + "px";
+    image.style.width = width + "px";
+    image.style.height = height + "px";
+    image.style.transform = "translate(-50%, -50%) rotate(" + turn + "deg)";
+  }
+
   function view(action) {
     var image = document.getElementById("proof-image");
     if (!image) {
@@ -55,8 +78,7 @@
     else { return false; }
     image.setAttribute("data-zoom", String(zoom));
     image.setAttribute("data-turn", String(turn));
-    image.style.transform = "rotate(" + turn + "deg) scale(" + zoom + ")";
-    image.classList.toggle("verify-zoomed", zoom !== 1 || turn !== 0);
+    place(image, zoom, turn);
     return true;
   }
 
