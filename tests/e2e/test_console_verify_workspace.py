@@ -508,3 +508,31 @@ def test_two_verifiers_race_on_one_proof_and_the_loser_sees_who_won(
     assert decided["decided_at"][:16].replace("T", " ") in (summary.text_content() or "")
     for p in (winner, loser, queue):
         p.assert_clean()
+
+
+def test_a_pdf_proof_shows_in_its_frame(
+        desk: tuple[ConsoleShop, ConsoleLogin], console_server: str, browser: Browsing,
+        server_api: httpx.Client) -> None:
+    from playwright.sync_api import expect
+
+    _, verifier = desk
+    order = ok(server_api.post("/v1/orders", json={
+        "customer": {"name": "Pdf Buyer", "phone": "+63 917 555 3000"},
+        "channel": "whatsapp", "payment_method": "gcash",
+        "lines": [{"sku": "TEE", "quantity": 1}]}), 201)
+    proof = ok(server_api.put(f"/v1/orders/{order['id']}/payment-proof",
+                              headers={"Authorization": f"Bearer {order['access_token']}"},
+                              content=pdf_bytes()), 201)
+    page = browser.open(console_server)
+    log_in_fast(page, verifier)
+    file_url = f"/console/verifications/{proof['id']}/file"
+    with page.page.expect_response(lambda r: r.url.endswith(file_url)) as framed:
+        page.goto(f"/console/verifications/{proof['id']}")
+    # The frame loads the PDF itself (Chromium's viewer draws it: see the screenshot).
+    assert framed.value.status == 200
+    assert framed.value.headers["content-type"] == "application/pdf"
+    assert framed.value.frame.parent_frame == page.page.main_frame
+    expect(page.page.locator("iframe.verify-pdf")).to_be_visible()
+    page.screenshot("pdf-desktop")
+    page.check_accessibility()
+    page.assert_clean()
