@@ -115,6 +115,9 @@
     }
   }
 
+  // Tests (and anyone curious) can tell the keys are listening.
+  document.documentElement.setAttribute("data-verify-keys", "on");
+
   var VIEW_KEYS = {"+": "zoom-in", "=": "zoom-in", "-": "zoom-out", "[": "rotate-left",
                    "]": "rotate-right", "0": "reset"};
 
