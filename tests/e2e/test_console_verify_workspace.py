@@ -221,6 +221,17 @@ async def test_bulk_decisions_show_each_result_on_its_own(
     assert {(await verification(api, p["id"]))["status"] for p in proofs} == {"approved"}
     nothing = await verifier.post("/console/verifications/bulk", data={"action": "approve"})
     assert nothing.status_code == 400 and "Select at least one proof" in nothing.text
+    # Rejecting many needs a reason the buyers will read; with one, each is rejected.
+    more = [(await a_proof(api, n=10 + i))[1] for i in range(2)]
+    ids = [p["id"] for p in more]
+    unexplained = await verifier.post("/console/verifications/bulk",
+                                      data={"action": "reject", "id": ids})
+    assert unexplained.status_code == 400 and 'href="#bulk-reason-code"' in unexplained.text
+    assert {(await verification(api, i))["status"] for i in ids} == {"pending"}
+    rejected = await verifier.post("/console/verifications/bulk", data={
+        "action": "reject", "id": ids, "reason_code": "other", "reason": "Blurry photo."})
+    assert re.findall(r'data-ok="(yes|no)"', rejected.text) == ["yes", "yes"]
+    assert {(await verification(api, i))["reason"] for i in ids} == {"Blurry photo."}
 
 
 async def test_the_filters_narrow_the_queue_and_stay_in_its_links(

@@ -45,8 +45,10 @@ router = APIRouter()
 
 PAGE_SIZE = 50
 AGES = (15, 60, 240, 1440)  # the "waiting at least" choices, in minutes
-SCORE_FIELDS = {"min_score": "min_score", "max_score": "max_score", "status": "status",
-                "older_than": "older_than", "reason": "reason", "id": "bulk-ids"}
+# The queue page's fields by the names the use cases give them (a problem with the selection
+# itself is about the whole form).
+QUEUE_FIELDS = {"min_score": "min_score", "max_score": "max_score", "status": "status",
+                "older_than": "older_than", "reason": "bulk-reason-code"}
 
 # Proofs arriving, scored and decided change the queue (and need the verify scope to hear).
 LIVE_TYPES = tuple(t.value for t in (
@@ -112,7 +114,7 @@ async def _queue_context(runtime: RuntimeDep, staff: ConsoleStaff, request: Requ
         found = await workspace.queue_page(runtime, staff.principal, ask, after=after,
                                            limit=PAGE_SIZE + 1)
     except ValidationFailed as problem:
-        errors = form_errors(problem, fields=SCORE_FIELDS)
+        errors = form_errors(problem, fields=QUEUE_FIELDS)
         ask = QueueAsk()
         found = await workspace.queue_page(runtime, staff.principal, ask, after=after,
                                            limit=PAGE_SIZE + 1)
@@ -181,7 +183,7 @@ async def bulk(request: Request, runtime: RuntimeDep, staff: ConsoleStaffDep) ->
         context, _ = await _queue_context(runtime, staff, request, None)
         return console_page(request, staff, "console/verifications.html",
                             live_types=LIVE_TYPES, status_code=400,
-                            errors=form_errors(problem, fields=SCORE_FIELDS), **context)
+                            errors=form_errors(problem, fields=QUEUE_FIELDS), **context)
     names = await decider_names(runtime, staff.principal, [
         str((r.get("error") or {}).get("details", {}).get("decided_by") or "") for r in results])
     return console_page(request, staff, "console/verification_bulk.html", results=results,
