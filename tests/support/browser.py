@@ -68,9 +68,10 @@ def _chromium_or_skip() -> str:
 
 
 def is_local(url: str) -> bool:
-    """Whether loading ``url`` stays on this machine (data: and blob: URLs never leave)."""
+    """Whether loading ``url`` stays on this machine (data: and blob: URLs never leave, nor
+    do the browser's own chrome: and chrome-extension: files, such as its PDF viewer's)."""
     parts = urlsplit(url)
-    if parts.scheme in {"data", "blob", "about"}:
+    if parts.scheme in {"data", "blob", "about", "chrome", "chrome-extension"}:
         return True
     return (parts.hostname or "") in LOCAL_HOSTS
 

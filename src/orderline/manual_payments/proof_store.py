@@ -135,8 +135,16 @@ class QueueFilter:
 async def queue(conn: AsyncConnection, business_id: uuid.UUID, f: QueueFilter, *,
                 after: tuple[datetime, uuid.UUID] | None, limit: int) -> list[RowMapping]:
     """Oldest first: the buyer who waited longest is served first."""
-    stmt = select(*_QUEUE_COLUMNS).select_from(_joined()).where(
-        proofs.c.business_id == business_id)
+    stmt = _filtered(select(*_QUEUE_COLUMNS).select_from(_joined()).where(
+        proofs.c.business_id == business_id), f)
+    if after is not None:
+        stmt = stmt.where(or_(proofs.c.uploaded_at > after[0],
+                              and_(proofs.c.uploaded_at == after[0], proofs.c.id > after[1])))
+    stmt = stmt.order_by(proofs.c.uploaded_at, proofs.c.id).limit(limit)
+    return list((await conn.execute(stmt)).mappings())
+
+
+def _filtered(stmt: Any, f: QueueFilter) -> Any:
     if f.status is not None:
         stmt = stmt.where(proofs.c.status == f.status)
     if f.method is not None:
@@ -154,11 +162,18 @@ async def queue(conn: AsyncConnection, business_id: uuid.UUID, f: QueueFilter, *
         stmt = stmt.where(proofs.c.uploaded_at >= f.uploaded_after)
     if f.order_id is not None:
         stmt = stmt.where(proofs.c.order_id == f.order_id)
-    if after is not None:
-        stmt = stmt.where(or_(proofs.c.uploaded_at > after[0],
-                              and_(proofs.c.uploaded_at == after[0], proofs.c.id > after[1])))
-    stmt = stmt.order_by(proofs.c.uploaded_at, proofs.c.id).limit(limit)
-    return list((await conn.execute(stmt)).mappings())
+    return stmt
+
+
+async def queue_before(conn: AsyncConnection, business_id: uuid.UUID, f: QueueFilter, *,
+                       before: tuple[datetime, uuid.UUID]) -> RowMapping | None:
+    """The proof just before ``before`` in the queue's order (oldest first), if any."""
+    stmt = _filtered(select(*_QUEUE_COLUMNS).select_from(_joined()).where(
+        proofs.c.business_id == business_id), f)
+    stmt = stmt.where(or_(proofs.c.uploaded_at < before[0],
+                          and_(proofs.c.uploaded_at == before[0], proofs.c.id < before[1])))
+    stmt = stmt.order_by(proofs.c.uploaded_at.desc(), proofs.c.id.desc()).limit(1)
+    return (await conn.execute(stmt)).mappings().first()
 
 
 async def pending_figures(conn: AsyncConnection, business_id: uuid.UUID) -> RowMapping:

@@ -26,3 +26,17 @@ async def actor_names(runtime: Runtime, principal: Principal,
         members = await store.list_members(conn, principal.business_id)
     return {f"{STAFF_ACTOR}{m.id}": m.name for m in members
             if f"{STAFF_ACTOR}{m.id}" in wanted}
+
+
+async def decider_names(runtime: Runtime, principal: Principal,
+                        actors: Iterable[str]) -> dict[str, str]:
+    """The same for whoever may verify payment proofs (a verifier has no ``read``): the
+    names of the staff who decided the proofs they look at."""
+    principal.require(Scope.VERIFY)
+    wanted = {a for a in actors if a.startswith(STAFF_ACTOR)}
+    if not wanted:
+        return {}
+    async with runtime.db.read() as conn:
+        members = await store.list_members(conn, principal.business_id)
+    return {f"{STAFF_ACTOR}{m.id}": m.name for m in members
+            if f"{STAFF_ACTOR}{m.id}" in wanted}
