@@ -246,9 +246,15 @@ def test_a_proof_is_sent_with_progress_retried_after_a_failure_rejected_and_sent
     [queued] = pending(order_server, gcash_shop)
     assert queued["order_id"] == order["id"]
 
+    # The rejection reaches the open page live (order.updated on the order's stream).
+    expect(page.page.locator(".order-stream[data-live=open]")).to_have_count(1, timeout=WAIT_MS)
+    page.page.evaluate("() => { window.notReloaded = true; }")
     with httpx.Client(base_url=order_server, headers=gcash_shop.verifier) as api:
         ok(api.post(f"/v1/verifications/{queued['id']}/reject",
                     json={"reason": "The amount is cut off <b>in the photo</b>"}))
+    expect(page.page.locator("#proofs li").first).to_contain_text(
+        "The shop says: The amount is cut off <b>in the photo</b>", timeout=WAIT_MS)
+    assert page.page.evaluate("() => window.notReloaded") is True
     page.page.reload()
     expect(page.page.locator("#proofs li").first).to_contain_text(
         "The shop says: The amount is cut off <b>in the photo</b>")

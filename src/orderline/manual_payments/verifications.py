@@ -50,7 +50,7 @@ from orderline.manual_payments.review_rules import (
 from orderline.orders import store as order_store
 from orderline.orders.figures_store import WaitingOrders
 from orderline.orders.rules import OrderStatus
-from orderline.orders.service import lock_for_change
+from orderline.orders.service import lock_for_change, save_change
 from orderline.orders.status import mark_paid
 from orderline.orders.store import OrderRow
 from orderline.payments import store as payment_store
@@ -182,10 +182,11 @@ async def decide_on(runtime: Runtime, conn: AsyncConnection, business_id: uuid.U
             await order_store.set_hold(conn, order.id, held_until(
                 proof_deadline=mp["proof_deadline"], now=now,
                 review_hours=settings["proof_review_hours"], proof_pending=False))
-        await order_store.add_event(
-            conn, business_id=business_id, order_id=order.id, actor=actor,
-            action="payment_proof_rejected", from_status=order.status, to_status=order.status,
-            changes={"proof_id": str(proof_id), "reason": reason}, created_at=now)
+        # In the order's history and on its own stream (order.updated), so the buyer's open
+        # page shows the reason at once and offers a new upload.
+        await save_change(conn, order, actor=actor, action="payment_proof_rejected",
+                          values={}, changes={"proof_id": str(proof_id), "reason": reason},
+                          now=now)
     action = ("auto_approved" if auto else "approved") if approve else "rejected"
     await record(conn, business_id=business_id, proof_id=proof_id, order_id=order.id,
                  action=action, actor=actor, key_id=key_id, before=found, after=decided,
