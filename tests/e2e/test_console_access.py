@@ -431,8 +431,9 @@ def test_an_invited_verifier_joins_opens_the_queue_and_gets_403_on_an_admin_page
 # --- the demo ------------------------------------------------------------------------------------
 
 @pytest.fixture
-def demo(database_url: str, shared_db: Any) -> Iterator[tuple[str, str, str]]:
-    """``orderline demo`` on its own port: (base URL, owner email, password) from its output."""
+def demo(database_url: str, shared_db: Any) -> Iterator[tuple[str, str, str, str]]:
+    """``orderline demo`` on its own port: (base URL, owner email, password, the buyer's
+    checkout link) from its output."""
     port = free_port()
     with tempfile.NamedTemporaryFile(prefix="orderline-demo-", suffix=".log",
                                      delete=False) as log:
@@ -455,7 +456,9 @@ def demo(database_url: str, shared_db: Any) -> Iterator[tuple[str, str, str]]:
             assert time.monotonic() < deadline and proc.poll() is None, Path(log.name).read_text()
             time.sleep(0.2)
         assert f"Console:       {base}/console" in text
-        yield base, email.group(1), password.group(1)
+        link = re.search(rf"{re.escape(base)}(/c/ct_[A-Za-z0-9_-]+)", text)
+        assert link, text
+        yield base, email.group(1), password.group(1), link.group(1)
     finally:
         proc.terminate()
         try:
@@ -483,8 +486,8 @@ def _wait_for(log: Path, proc: subprocess.Popen[bytes], pattern: str) -> str:
 
 
 def test_orderline_demo_prints_a_console_log_in_that_opens_the_demo_shops_orders(
-        demo: tuple[str, str, str], browser: Browsing) -> None:
-    base, email, password = demo
+        demo: tuple[str, str, str, str], browser: Browsing) -> None:
+    base, email, password, checkout = demo
     page = browser.open(base)
     page.goto("/")
     page.page.get_by_role("button", name="Open the console").click()  # a link drawn as a button
@@ -498,3 +501,11 @@ def test_orderline_demo_prints_a_console_log_in_that_opens_the_demo_shops_orders
     page.page.locator(".chart .uplot canvas").first.wait_for(timeout=30_000)
     _check(page, "demo-dashboard")
     page.assert_clean()
+    # The buyer's checkout link it printed opens the demo cart on a phone.
+    buyer = browser.open(base, viewport=PHONE)
+    buyer.goto(checkout)
+    names = buyer.page.locator(".line-name")
+    names.first.wait_for(timeout=30_000)
+    assert sorted(names.all_inner_texts()) == ["Ceramic mug 350ml", "House blend 250g"]
+    _check(buyer, "demo-checkout-phone")
+    buyer.assert_clean()

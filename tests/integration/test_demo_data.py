@@ -1,6 +1,7 @@
 import pytest
 
 from orderline.catalog import products as catalog
+from orderline.checkout import carts
 from orderline.core.errors import LoginFailed
 from orderline.core.runtime import Runtime
 from orderline.demo.shop import DEMO_BUSINESS, load_demo
@@ -62,3 +63,17 @@ async def test_the_demo_shop_has_orders_from_its_channels_for_the_console(
                or (order["status"], order["cancel_reason"]) == ("cancelled", "payment_timeout")
                for order in unpaid), unpaid
     assert {order["channel"] for order in listed} >= {"web", "whatsapp", "instagram"}
+
+
+async def test_each_demo_start_gives_a_new_buyers_cart_link_of_the_demo_shop(
+        runtime: Runtime) -> None:
+    first = await load_demo(runtime)
+    again = await load_demo(runtime)
+    assert first.cart_token != again.cart_token
+    buyer = await carts.caller_for_token(runtime, again.cart_token)
+    assert str(buyer.business_id) == again.business_id and buyer.principal is None
+    assert buyer.cart_id is not None
+    cart = await carts.get_cart(runtime, buyer, buyer.cart_id)
+    assert cart["channel"] == "whatsapp"
+    assert sorted((line["sku"], line["quantity"]) for line in cart["lines"]) == [
+        ("BEAN-HOUSE-250", 2), ("MUG-350", 1)]

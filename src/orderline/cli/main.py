@@ -259,6 +259,8 @@ Orderline demo is starting (database: {settings.resolved_database_url()})
   Console:       {base}/console
     log in as    {shop.owner_email}
     password     {shop.owner_password}   (new at every start of the demo)
+  A buyer's checkout (open it on a phone; it ends on the order's own page):
+                 {base}/c/{shop.cart_token}
   Demo business: {business_id}
   Demo API key:  {key}
 Try:

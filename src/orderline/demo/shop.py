@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from orderline.catalog import products as catalog
 from orderline.catalog.products import NewVariant
-from orderline.checkout import direct_orders
+from orderline.checkout import carts, direct_orders
 from orderline.checkout.direct_orders import NewOrder
 from orderline.core.runtime import Runtime
 from orderline.coupons import service as coupons
@@ -48,6 +48,7 @@ class DemoShop:
     api_key: str  # a fresh key with every scope, made at each start
     owner_email: str
     owner_password: str  # new at each start; the console's log-in
+    cart_token: str  # a new cart at each start (a mug and a bag of beans): the buyer's link
 
 PRODUCTS = [
     ("House blend beans 250g", "Medium roast.",
@@ -71,7 +72,8 @@ async def load_demo(runtime: Runtime) -> DemoShop:
                                                   scopes=["read", "write", "admin", "verify"])
         await staff.set_password_by_operator(runtime, existing["id"], DEMO_OWNER_EMAIL,
                                              password)
-        return DemoShop(str(existing["id"]), issued.key, DEMO_OWNER_EMAIL, password)
+        cart_token = await _buyers_cart(runtime, await tenancy.authenticate(runtime, issued.key))
+        return DemoShop(str(existing["id"]), issued.key, DEMO_OWNER_EMAIL, password, cart_token)
     created = await tenancy.create_business(runtime, name=DEMO_BUSINESS, currency="USD")
     principal = await tenancy.authenticate(runtime, created.api_key.key)
     for name, description, variants in PRODUCTS:
@@ -82,7 +84,20 @@ async def load_demo(runtime: Runtime) -> DemoShop:
     invitation = await staff.invite(runtime, None, email=DEMO_OWNER_EMAIL, role="owner",
                                     business_id=created.id)
     await staff.accept_invitation(runtime, invitation.token, DEMO_OWNER_NAME, password)
-    return DemoShop(str(created.id), created.api_key.key, DEMO_OWNER_EMAIL, password)
+    return DemoShop(str(created.id), created.api_key.key, DEMO_OWNER_EMAIL, password,
+                    await _buyers_cart(runtime, principal))
+
+
+async def _buyers_cart(runtime: Runtime, principal: Principal) -> str:
+    """A cart as a chat bot would start it for a buyer (a mug and a bag of beans, on
+    WhatsApp); its token opens the hosted checkout, ``/c/{token}``. An open cart holds no
+    stock, so one per start costs nothing."""
+    cart = await carts.create_cart(runtime, principal, channel="whatsapp")
+    buyer = carts.CartCaller(business_id=principal.business_id, cart_id=cart["id"],
+                             principal=None)
+    for sku, quantity in (("MUG-350", 1), ("BEAN-HOUSE-250", 2)):
+        await carts.add_line(runtime, buyer, cart["id"], sku=sku, quantity=quantity)
+    return str(cart["token"])
 
 
 def _one_time_password() -> str:
