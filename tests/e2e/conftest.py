@@ -156,6 +156,20 @@ def shop_runtime(runtime: Runtime, tmp_path: Path, clock: ManualClock) -> Runtim
 
 
 @pytest.fixture
+def page_runtime(shop_runtime: Runtime) -> Runtime:
+    """The runtime a page test's app runs on (``transport``); a module may override it."""
+    return shop_runtime
+
+
+@pytest.fixture
+def transport(page_runtime: Runtime) -> httpx.ASGITransport:
+    """The app on ``page_runtime``, for an ``httpx`` client of its pages (ASGI, no socket)."""
+    app = create_app(runtime=page_runtime)
+    app.state.runtime = page_runtime
+    return httpx.ASGITransport(app=app)
+
+
+@pytest.fixture
 async def http(shop_runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
     async with api_client(shop_runtime) as client:
         yield client

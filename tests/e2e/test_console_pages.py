@@ -10,17 +10,14 @@ import re
 import uuid
 from collections.abc import AsyncIterator
 from html import unescape
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pyotp
 import pytest
 
-from orderline.api.app import create_app
 from orderline.core.clock import ManualClock
 from orderline.core.runtime import Runtime
-from orderline.manual_payments.files.configured import PROOF_STORAGE
 from orderline.staff import service as staff_service
 from orderline.tenancy import service as tenancy
 from tests.conftest import Merchant
@@ -35,10 +32,8 @@ from tests.support.console import (
 from tests.support.manual import (
     gcash,
     manual_order,
-    master_keys,
     ok,
     receipt_for,
-    sealed_storage,
     upload,
 )
 from tests.support.staff import join, new_email
@@ -47,22 +42,9 @@ BASE = "http://test"
 
 
 @pytest.fixture
-def page_clock() -> ManualClock:
-    return ManualClock()
-
-
-@pytest.fixture
-def page_runtime(runtime: Runtime, page_clock: ManualClock, tmp_path: Path) -> Runtime:
-    runtime.clock = page_clock
-    runtime.put(PROOF_STORAGE, sealed_storage(tmp_path / "proofs", master_keys("k1")))
-    return runtime
-
-
-@pytest.fixture
-def transport(page_runtime: Runtime) -> httpx.ASGITransport:
-    app = create_app(runtime=page_runtime)
-    app.state.runtime = page_runtime
-    return httpx.ASGITransport(app=app)
+def page_clock(clock: ManualClock) -> ManualClock:
+    """The clock of the pages' runtime (``shop_runtime``'s)."""
+    return clock
 
 
 @pytest.fixture

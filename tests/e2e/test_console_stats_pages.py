@@ -10,16 +10,13 @@ import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from html import unescape
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from orderline.api.app import create_app
 from orderline.core.clock import ManualClock
 from orderline.core.runtime import Runtime
-from orderline.manual_payments.files.configured import PROOF_STORAGE
 from orderline.tenancy import service as tenancy
 from tests.conftest import Merchant
 from tests.support.console import (
@@ -31,10 +28,8 @@ from tests.support.console import (
 from tests.support.manual import (
     manual_order,
     manual_shop,
-    master_keys,
     ok,
     receipt_for,
-    sealed_storage,
     upload,
 )
 
@@ -46,20 +41,6 @@ OCTOBER_28 = datetime(2026, 10, 28, 9, 0, tzinfo=UTC)
 @pytest.fixture
 def clock() -> ManualClock:
     return ManualClock(OCTOBER_28)
-
-
-@pytest.fixture
-def page_runtime(runtime: Runtime, clock: ManualClock, tmp_path: Path) -> Runtime:
-    runtime.clock = clock
-    runtime.put(PROOF_STORAGE, sealed_storage(tmp_path / "proofs", master_keys("k1")))
-    return runtime
-
-
-@pytest.fixture
-def transport(page_runtime: Runtime) -> httpx.ASGITransport:
-    app = create_app(runtime=page_runtime)
-    app.state.runtime = page_runtime
-    return httpx.ASGITransport(app=app)
 
 
 @pytest.fixture

@@ -15,16 +15,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from orderline.api.app import create_app
 from orderline.core.clock import ManualClock
 from orderline.core.runtime import Runtime
-from orderline.manual_payments.files.configured import PROOF_READER, PROOF_STORAGE
+from orderline.manual_payments.files.configured import PROOF_READER
 from orderline.manual_payments.scoring import score_due
 from orderline.tenancy import service as tenancy
 from tests.conftest import Merchant
@@ -47,10 +45,8 @@ from tests.support.manual import (
     buyer,
     gcash,
     manual_order,
-    master_keys,
     ok,
     receipt_for,
-    sealed_storage,
     upload,
 )
 from tests.support.proof_samples import pdf_bytes
@@ -74,23 +70,14 @@ class ReceiptText:
 
 
 @pytest.fixture
-def page_clock() -> ManualClock:
-    return ManualClock()
+def page_clock(clock: ManualClock) -> ManualClock:
+    return clock
 
 
 @pytest.fixture
-def page_runtime(runtime: Runtime, page_clock: ManualClock, tmp_path: Path) -> Runtime:
-    runtime.clock = page_clock
-    runtime.put(PROOF_STORAGE, sealed_storage(tmp_path / "proofs", master_keys("k1")))
-    runtime.put(PROOF_READER, ReceiptText(page_clock.now().strftime("%Y-%m-%d")))
-    return runtime
-
-
-@pytest.fixture
-def transport(page_runtime: Runtime) -> httpx.ASGITransport:
-    app = create_app(runtime=page_runtime)
-    app.state.runtime = page_runtime
-    return httpx.ASGITransport(app=app)
+def page_runtime(shop_runtime: Runtime, clock: ManualClock) -> Runtime:
+    shop_runtime.put(PROOF_READER, ReceiptText(clock.now().strftime("%Y-%m-%d")))
+    return shop_runtime
 
 
 @pytest.fixture
