@@ -25,9 +25,10 @@ from orderline.core.db.engine import Database
 from orderline.core.errors import Forbidden
 from orderline.core.event_hub import EventHub, Written
 from orderline.core.runtime import Runtime
-from orderline.events import business_tail, live
+from orderline.events import business_tail, live, outbox_store
 from orderline.events.business_tail import TAILS, LiveEvent
 from orderline.events.event_types import AggregateType, EventType
+from orderline.events.listener import hub_listener
 from orderline.events.outbox import emit
 from orderline.events.tables import OutboxEvent
 from orderline.tenancy.rules import Scope
@@ -317,3 +318,35 @@ def test_the_hub_wakes_an_order_waiter_for_its_own_order_or_an_unnamed_signal() 
     hub.unsubscribe(business, business_waiter)
     hub.unwatch(business, watch)
     assert hub.subscribers == 0
+
+
+async def test_a_notification_from_another_process_names_its_order_and_row(
+        quiet_runtime: Runtime) -> None:
+    runtime = quiet_runtime
+    if runtime.db.is_sqlite:
+        pytest.skip("SQLite has no LISTEN/NOTIFY: its single process is signalled in-process")
+    hub = EventHub()  # the listener's own hub: only what came through PostgreSQL reaches it
+    listener = hub_listener(runtime.db.url, hub)
+    stop = asyncio.Event()
+    task = asyncio.create_task(listener.run(stop))
+    try:
+        await asyncio.wait_for(listener.listening.wait(), WAIT)
+        shop = await new_merchant(runtime)
+        business = shop.principal.business_id
+        mine, other = uuid.uuid4(), uuid.uuid4()
+        my_order = hub.subscribe_aggregate(business, mine)
+        other_order = hub.subscribe_aggregate(business, other)
+        watch = hub.watch(business)
+
+        await runtime.db.run(lambda conn: emit(
+            conn, business_id=business, type=EventType.ORDER_CREATED,
+            aggregate_type=AggregateType.ORDER, aggregate_id=mine, payload={},
+            now=runtime.clock.now(), new_aggregate=True))
+        await asyncio.wait_for(my_order.wait(), WAIT)
+        assert not other_order.is_set()
+        async with runtime.db.read() as conn:
+            (row,) = await outbox_store.events_of_aggregate(conn, mine)
+        assert watch.take() == ({int(row["id"])}, False)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, WAIT)

@@ -253,8 +253,7 @@ async def follow(runtime: Runtime, business_id: uuid.UUID, types: frozenset[str]
                 if follower.cursor >= tail.head:
                     follower.in_step = True
                     continue
-                async for event in _catch_up(runtime, business_id, follower, tail):
-                    yield event
+                follower.buffer.extend(await _catch_up(runtime, business_id, follower, tail))
                 continue
             follower.woken.clear()
             await follower.woken.wait()
@@ -263,15 +262,16 @@ async def follow(runtime: Runtime, business_id: uuid.UUID, types: frozenset[str]
 
 
 async def _catch_up(runtime: Runtime, business_id: uuid.UUID, follower: Follower,
-                    tail: BusinessTail) -> AsyncGenerator[LiveEvent, None]:
-    """One read of the outbox for a follower that is behind the tail."""
+                    tail: BusinessTail) -> list[LiveEvent]:
+    """One read of the outbox for a follower that is behind the tail (its cursor moves on)."""
     seen_head = tail.head
     async with runtime.db.read() as conn:
         rows = await outbox_store.business_events_after(
             conn, business_id=business_id, after=follower.cursor,
             types=sorted(follower.types), limit=BATCH)
-    for row in rows:
-        follower.cursor = position_of(row)
-        yield live_event(row, encode_position(follower.cursor))
-    if len(rows) < BATCH:  # every event of its types up to the head seen before is sent
+    events = [live_event(row, encode_position(position_of(row))) for row in rows]
+    if rows:
+        follower.cursor = position_of(rows[-1])
+    if len(rows) < BATCH:  # every event of its types up to the head seen before is read
         follower.cursor = max(follower.cursor, seen_head)
+    return events

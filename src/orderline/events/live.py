@@ -141,13 +141,12 @@ async def order_events(runtime: Runtime, stream: OrderStream) -> AsyncGenerator[
                 await wakeups.wait(found=bool(rows))
 
 
-async def merchant_events(runtime: Runtime,
-                          stream: MerchantStream) -> AsyncGenerator[LiveEvent, None]:
+def merchant_events(runtime: Runtime,
+                    stream: MerchantStream) -> AsyncGenerator[LiveEvent, None]:
     """The business's events of ``stream.types`` after ``stream.after``, then each new one
     (through the process's shared reader of the business, ``business_tail.follow``)."""
-    async for event in business_tail.follow(runtime, stream.business_id,
-                                            frozenset(stream.types), stream.after):
-        yield event
+    return business_tail.follow(runtime, stream.business_id, frozenset(stream.types),
+                                stream.after)
 
 
 class Wakeups:
