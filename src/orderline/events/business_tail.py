@@ -90,7 +90,8 @@ class BusinessTail:
         self.business_id = business_id
         self.head = head
         self.followers: set[Follower] = set()
-        self.reads = 0  # outbox reads so far (tests count them)
+        self.reads = 0  # outbox reads so far (tests count them) ...
+        self.empty_reads = 0  # ... and those that found nothing (settle re-reads, polls)
         self.loop = asyncio.get_running_loop()
         self.task: asyncio.Task[None] | None = None
         self._read_ids: deque[int] = deque(maxlen=_REMEMBERED)
@@ -151,6 +152,8 @@ class BusinessTail:
         self.reads += 1
         if rows:
             self._hand_out(start, rows)
+        else:
+            self.empty_reads += 1
         return rows
 
     def _hand_out(self, start: Position, rows: list[RowMapping]) -> None:
