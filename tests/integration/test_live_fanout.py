@@ -361,3 +361,20 @@ async def test_a_notification_from_another_process_names_its_order_and_row(
     finally:
         stop.set()
         await asyncio.wait_for(task, WAIT)
+
+
+async def test_without_any_signal_the_shared_reader_still_polls(
+        shared_db: Database, database_url: str) -> None:
+    runtime = provide_parts(Runtime(settings=Settings(database_url=database_url,
+                                                      live_poll_seconds=0.2), db=shared_db))
+    shop = await new_merchant(runtime)
+    streams = [await business_stream(runtime, shop) for _ in range(3)]
+    async with consumers(*streams) as running:
+        await until(following(runtime, shop, 3), "3 followers, one first read")
+        runtime.db.on_events_committed = None  # a lost signal: nobody is told of the commit
+        try:
+            sent = str(await commit(runtime, shop))
+        finally:
+            runtime.db.on_events_committed = runtime.hub.announce
+        await until(partial(_all_have, running, 1), "the event, found by the poll")
+        assert all(event_ids(consumer) == [sent] for consumer in running)
