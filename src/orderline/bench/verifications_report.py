@@ -179,7 +179,8 @@ def render(report: VerificationReport, *, verbose: bool = False) -> str:
                   "reads of the outbox per decision: "
                   + ("-" if d.outbox_reads is None
                      else f"{d.outbox_reads / max(d.decisions, 1):.0f}")
-                  + f" ({d.sessions + d.decisions} streams open, each reading on its own)",
+                  + f" ({d.sessions + d.decisions} streams open; all of the table's scans, "
+                  "the relay's too)",
                   "'decided' is the event's timestamp, the server's clock as the decision "
                   "began (before its COMMIT: an upper bound); 'answer' is when the approve's "
                   "answer reached the bench (after the COMMIT: a lower bound)."]

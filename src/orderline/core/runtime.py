@@ -52,7 +52,7 @@ class Runtime:
                                                                   repr=False)
 
     def __post_init__(self) -> None:
-        self.db.on_events_committed = self.hub.signal
+        self.db.on_events_committed = self.hub.announce
 
     def get(self, part: Part[T]) -> T:
         """The part's value, built on first use (by a factory provided to this runtime, else

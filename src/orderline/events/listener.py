@@ -4,7 +4,9 @@ A trigger on ``outbox_events`` calls ``pg_notify('orderline_outbox', '<business_
 <aggregate_id> <row id>')``; PostgreSQL delivers it only when the writing transaction commits.
 The listener holds one dedicated asyncpg connection (a pooled SQLAlchemy connection would be
 handed to other work), and turns each notification into a wake-up of that business's live
-streams and of the relay in this process.
+streams and of the relay in this process. The payload's aggregate and row id go along: an
+order's stream wakes only for its own order, and the business's shared reader knows which row
+to look for.
 
 Notifications are hints, never the data: whoever is woken reads the outbox itself. So when the
 connection drops, notifications sent meanwhile are lost, and after reconnecting the listener
@@ -23,7 +25,7 @@ from collections.abc import Callable
 import asyncpg  # type: ignore[import-untyped]  # no type information shipped
 
 from orderline.core.config import driver_free_url
-from orderline.core.event_hub import EventHub
+from orderline.core.event_hub import EventHub, Written
 
 CHANNEL = "orderline_outbox"
 log = logging.getLogger(__name__)
@@ -31,15 +33,19 @@ log = logging.getLogger(__name__)
 
 class OutboxListener:
     def __init__(self, url: str, *, on_businesses: Callable[[set[uuid.UUID]], None],
-                 on_listening: Callable[[], None], check_every: float = 10.0,
+                 on_listening: Callable[[], None],
+                 on_events: Callable[[Written], None] | None = None, check_every: float = 10.0,
                  first_backoff: float = 0.1, max_backoff: float = 5.0,
                  application_name: str = "orderline-listener") -> None:
         """``url`` is a PostgreSQL URL (a SQLAlchemy driver suffix is dropped).
         ``on_businesses`` gets the business of each notification; ``on_listening`` is called
-        each time LISTEN is (re)established, since notifications may have been missed."""
+        each time LISTEN is (re)established, since notifications may have been missed.
+        With ``on_events``, each notification goes there instead, with its aggregate and
+        outbox row id."""
         self._url = driver_free_url(url)
         self._on_businesses = on_businesses
         self._on_listening = on_listening
+        self._on_events = on_events
         self._check_every = check_every
         self._first_backoff = first_backoff
         self._max_backoff = max_backoff
@@ -96,17 +102,24 @@ class OutboxListener:
             await asyncio.wait_for(conn.fetchval("SELECT 1"), timeout=5)
 
     def _notified(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
+        parts = payload.split(" ")
         try:
-            business_id = uuid.UUID(payload.split(" ", 1)[0])
+            business_id = uuid.UUID(parts[0])
+            aggregate_id = uuid.UUID(parts[1]) if len(parts) > 1 else None
+            row_id = int(parts[2]) if len(parts) > 2 else None
         except ValueError:
             log.warning("outbox listener ignored a malformed notification: %r", payload)
             return
-        self._on_businesses({business_id})
+        if self._on_events is None:
+            self._on_businesses({business_id})
+        else:
+            self._on_events(Written(business_id, aggregate_id, row_id))
 
 
 def hub_listener(url: str, hub: EventHub) -> OutboxListener:
     """A listener that wakes ``hub``'s subscribers (live streams, the relay)."""
-    return OutboxListener(url, on_businesses=hub.signal, on_listening=hub.signal_all)
+    return OutboxListener(url, on_businesses=hub.signal, on_listening=hub.signal_all,
+                          on_events=lambda written: hub.announce((written,)))
 
 
 async def _close(conn: asyncpg.Connection) -> None:

@@ -14,51 +14,56 @@ Two streams, both read from the outbox (the only source of truth):
   on PostgreSQL only events of transactions older than every running one are read, so an
   event that commits late is never behind a position already given out.
 
-Each stream waits on the process's ``EventHub`` (signalled after every local COMMIT with
-events, and through the NOTIFY listener for other processes) and re-reads when woken. A
-fallback poll (``Settings.live_poll_seconds``) means a lost signal only delays. The database
-is touched only while reading, never held while waiting. On PostgreSQL a signal can arrive
-while an older, unrelated transaction still runs, hiding the new event from the business
-stream for a moment; a signalled read that finds nothing re-reads after 0.05, 0.1, ... up to
-~1.5 s before falling back to the poll.
+Streams are woken through the process's ``EventHub`` (signalled after every local COMMIT with
+events, and through the NOTIFY listener for other processes, naming each event's business,
+order and outbox row). A fallback poll (``Settings.live_poll_seconds``) means a lost signal
+only delays. The database is touched only while reading, never held while waiting.
+
+**Shared reads.** An order stream waits on its own order only (another order's event does not
+wake it) and reads that order's events. A process's business streams do not read one by one:
+they follow the business's ``BusinessTail`` (``business_tail.py``), one task per process and
+business that reads the business's new events once per wake-up and hands each stream, in
+memory, the events past the stream's own position that its types let through (its scope was
+checked when it opened). A stream that is behind (an old ``Last-Event-ID``, a client too slow
+to keep up) reads the outbox itself until it has caught up, then follows again. On PostgreSQL a
+signal can arrive while an older, unrelated transaction still runs, hiding the new event for a
+moment; while an announced row has not been read (or a signal naming no row found nothing),
+the tail re-reads after 0.05, 0.1, ... up to ~1.5 s before falling back to the poll; a
+wake-up whose rows were all read already costs no read.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 import uuid
 from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
-
-from sqlalchemy.engine import RowMapping
 
 from orderline.core.errors import InvalidLastEventId
 from orderline.core.event_hub import EventHub
 from orderline.core.runtime import Runtime
-from orderline.events import outbox_store
+from orderline.events import business_tail, outbox_store
+from orderline.events.business_tail import (
+    BATCH,
+    SETTLE_FIRST,
+    SETTLE_LAST,
+    LiveEvent,
+    encode_position,
+    live_event,
+)
 from orderline.events.event_types import MERCHANT_STREAM_EVENTS, PROOF_EVENTS, parse_event_types
-from orderline.events.outbox import stored_event
 from orderline.tenancy.rules import Principal, Scope
 
+__all__ = ["BATCH", "RECONNECT_MILLISECONDS", "LiveEvent", "MerchantStream", "OrderStream",
+           "Wakeups", "chosen_types", "decode_position", "decode_sequence", "encode_position",
+           "merchant_events", "open_merchant_stream", "order_events"]
+
 RECONNECT_MILLISECONDS = 2000  # the ``retry:`` a browser waits before reconnecting
-BATCH = 100
-_SETTLE_FIRST, _SETTLE_LAST = 0.05, 1.0
 _MAX_POSITION = 2**63 - 1  # BIGINT
 _POSITION = re.compile(r"^([0-9]{1,19})-([0-9]{1,19})$")
 _SEQUENCE = re.compile(r"^[0-9]{1,19}$")
-
-
-@dataclass(frozen=True, slots=True)
-class LiveEvent:
-    """One event as a stream sends it: SSE ``id``, ``event`` and ``data`` (the envelope)."""
-
-    id: str
-    type: str
-    data: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,11 +78,6 @@ class MerchantStream:
     business_id: uuid.UUID
     types: tuple[str, ...]
     after: tuple[int, int]
-
-
-def encode_position(position: tuple[int, int]) -> str:
-    txid, row_id = position
-    return f"{txid}-{row_id}"
 
 
 def decode_position(raw: str) -> tuple[int, int]:
@@ -107,12 +107,6 @@ def chosen_types(names: Sequence[str]) -> tuple[str, ...]:
     return tuple(t.value for t in parse_event_types(names))
 
 
-def _live_event(row: RowMapping, event_id: str) -> LiveEvent:
-    envelope: dict[str, Any] = stored_event(row).envelope()
-    return LiveEvent(id=event_id, type=row["type"],
-                     data=json.dumps(envelope, separators=(",", ":"), ensure_ascii=False))
-
-
 async def open_merchant_stream(runtime: Runtime, principal: Principal, *,
                                types: Sequence[str], last_event_id: str | None
                                ) -> MerchantStream:
@@ -131,7 +125,7 @@ async def open_merchant_stream(runtime: Runtime, principal: Principal, *,
 async def order_events(runtime: Runtime, stream: OrderStream) -> AsyncGenerator[LiveEvent, None]:
     """The order's events after ``stream.after_sequence``, then each new one, forever."""
     after = stream.after_sequence
-    with Wakeups(runtime.hub, stream.business_id,
+    with Wakeups(runtime.hub, stream.business_id, stream.order_id,
                  poll_seconds=runtime.settings.live_poll_seconds,
                  recheck_unsettled=False) as wakeups:
         while True:
@@ -142,40 +136,31 @@ async def order_events(runtime: Runtime, stream: OrderStream) -> AsyncGenerator[
                     after_sequence=after, limit=BATCH)
             for row in rows:
                 after = int(row["sequence"])
-                yield _live_event(row, str(after))
+                yield live_event(row, str(after))
             if len(rows) < BATCH:
                 await wakeups.wait(found=bool(rows))
 
 
-async def merchant_events(runtime: Runtime,
-                          stream: MerchantStream) -> AsyncGenerator[LiveEvent, None]:
-    """The business's events of ``stream.types`` after ``stream.after``, then each new one."""
-    after = stream.after
-    with Wakeups(runtime.hub, stream.business_id,
-                 poll_seconds=runtime.settings.live_poll_seconds,
-                 recheck_unsettled=not runtime.db.is_sqlite) as wakeups:
-        while True:
-            wakeups.before_read()
-            async with runtime.db.read() as conn:
-                rows = await outbox_store.business_events_after(
-                    conn, business_id=stream.business_id, after=after, types=stream.types,
-                    limit=BATCH)
-            for row in rows:
-                after = (int(row["txid"]), int(row["id"]))
-                yield _live_event(row, encode_position(after))
-            if len(rows) < BATCH:
-                await wakeups.wait(found=bool(rows))
+def merchant_events(runtime: Runtime,
+                    stream: MerchantStream) -> AsyncGenerator[LiveEvent, None]:
+    """The business's events of ``stream.types`` after ``stream.after``, then each new one
+    (through the process's shared reader of the business, ``business_tail.follow``)."""
+    return business_tail.follow(runtime, stream.business_id, frozenset(stream.types),
+                                stream.after)
 
 
 class Wakeups:
-    """When a stream should read the outbox again: on a hub signal for its business, a few
-    quick re-reads after a signal that found nothing (``recheck_unsettled``), else every
-    ``poll_seconds``. Subscribed while the ``with`` block runs."""
+    """When a stream should read the outbox again: on a hub signal for its business (for one
+    aggregate of it, when ``aggregate_id`` is given), a few quick re-reads after a signal that
+    found nothing (``recheck_unsettled``), else every ``poll_seconds``. Subscribed while the
+    ``with`` block runs."""
 
-    def __init__(self, hub: EventHub, business_id: uuid.UUID, *, poll_seconds: float,
+    def __init__(self, hub: EventHub, business_id: uuid.UUID,
+                 aggregate_id: uuid.UUID | None = None, *, poll_seconds: float,
                  recheck_unsettled: bool) -> None:
         self._hub = hub
         self._business_id = business_id
+        self._aggregate_id = aggregate_id
         self._poll = poll_seconds
         self._recheck_unsettled = recheck_unsettled
         self._waiter: asyncio.Event | None = None
@@ -183,13 +168,20 @@ class Wakeups:
         self._signalled = False
 
     def __enter__(self) -> Wakeups:
-        self._waiter = self._hub.subscribe(self._business_id)
+        if self._aggregate_id is None:
+            self._waiter = self._hub.subscribe(self._business_id)
+        else:
+            self._waiter = self._hub.subscribe_aggregate(self._business_id, self._aggregate_id)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         if self._waiter is not None:
-            self._hub.unsubscribe(self._business_id, self._waiter)
+            if self._aggregate_id is None:
+                self._hub.unsubscribe(self._business_id, self._waiter)
+            else:
+                self._hub.unsubscribe_aggregate(self._business_id, self._aggregate_id,
+                                                self._waiter)
             self._waiter = None
 
     def before_read(self) -> None:
@@ -203,9 +195,9 @@ class Wakeups:
         if found:
             self._recheck = 0.0
         elif self._signalled and self._recheck_unsettled:
-            self._recheck = _SETTLE_FIRST
+            self._recheck = SETTLE_FIRST
         elif self._recheck:
-            self._recheck = self._recheck * 2 if self._recheck * 2 <= _SETTLE_LAST else 0.0
+            self._recheck = self._recheck * 2 if self._recheck * 2 <= SETTLE_LAST else 0.0
         try:
             async with asyncio.timeout(self._recheck or self._poll):
                 await self._waiter.wait()

@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orderline.core.db.engine import WRITTEN_BUSINESSES_KEY
 from orderline.core.db.tables import table_of
+from orderline.core.event_hub import Written
 from orderline.events.tables import EventStream, HandlerInbox, OutboxEvent
 
 outbox = table_of(OutboxEvent)
@@ -62,7 +63,8 @@ async def append(conn: AsyncConnection, values: dict[str, Any]) -> int:
     """Insert one event row (``values`` has everything but the relay state); returns its id."""
     stmt = insert(outbox).values(**values, status=PENDING, attempts=0).returning(outbox.c.id)
     event_row_id = int((await conn.execute(stmt)).scalar_one())
-    conn.info.setdefault(WRITTEN_BUSINESSES_KEY, set()).add(values["business_id"])
+    conn.info.setdefault(WRITTEN_BUSINESSES_KEY, set()).add(
+        Written(values["business_id"], values["aggregate_id"], event_row_id))
     return event_row_id
 
 
@@ -72,7 +74,8 @@ async def append_first_events(conn: AsyncConnection, rows: list[dict[str, Any]])
     await conn.execute(insert(streams), [{"aggregate_id": r["aggregate_id"], "last_sequence": 1}
                                          for r in rows])
     await conn.execute(insert(outbox), [{**r, "status": PENDING, "attempts": 0} for r in rows])
-    conn.info.setdefault(WRITTEN_BUSINESSES_KEY, set()).update(r["business_id"] for r in rows)
+    conn.info.setdefault(WRITTEN_BUSINESSES_KEY, set()).update(
+        Written(r["business_id"], r["aggregate_id"]) for r in rows)
 
 
 async def claim(conn: AsyncConnection, *, owner: str, now: datetime, lease_until: datetime,

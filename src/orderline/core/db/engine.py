@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
@@ -26,10 +25,13 @@ from sqlalchemy.exc import TimeoutError as SqlPoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from orderline.core.event_hub import Written
+
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
-# conn.info key: the businesses whose events a transaction wrote, announced after COMMIT.
+# conn.info key: the events a transaction wrote (``Written``: business, aggregate, outbox row),
+# announced after COMMIT.
 WRITTEN_BUSINESSES_KEY = "outbox_businesses"
 _RETRYABLE_SQLSTATES = {"40P01", "40001"}  # deadlock_detected, serialization_failure
 # The server would not give a connection: too_many_connections (the server's or a role's
@@ -94,9 +96,9 @@ class Database:
             event.listen(self.engine.sync_engine, "connect", _sqlite_on_connect)
             event.listen(self.engine.sync_engine, "begin", _sqlite_on_begin)
         self._write_lock: asyncio.Lock | None = None
-        # Called after a COMMIT that wrote events, with their businesses (wakes live streams
+        # Called after a COMMIT that wrote events, with what it wrote (wakes live streams
         # and the relay in this process; other processes learn of it through NOTIFY).
-        self.on_events_committed: Callable[[set[uuid.UUID]], None] | None = None
+        self.on_events_committed: Callable[[set[Written]], None] | None = None
 
     @property
     def dialect(self) -> str:
