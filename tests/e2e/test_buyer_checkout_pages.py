@@ -121,6 +121,26 @@ async def test_the_cart_page_shows_the_lines_their_stock_and_the_ways_to_pay(
     assert "Your cart is empty." in page_text(swapped)
 
 
+async def test_the_lines_come_back_with_the_stock_as_it_is_now_when_the_buyer_returns(
+        client: httpx.AsyncClient, runtime: Runtime) -> None:
+    shop = await shop_with(client, runtime, stock=10)
+    cart = await new_cart(client, shop.merchant, ("MUG", 2))
+    page = await client.get(f"/c/{cart.token}", headers=HTML)
+    # The lines ask for themselves again when the page is shown again (another app, then back).
+    assert (f'hx-get="/c/{cart.token}/lines" hx-trigger="visibilitychange from:document"'
+            in page.text)
+    assert "left." not in page_text(page)
+    # Meanwhile the shop sold all but one elsewhere.
+    ok(await client.post("/v1/inventory/adjustments", headers=shop.merchant.headers, json={
+        "sku": "MUG", "set_on_hand": 1, "reason": "correction"}))
+    again = await client.get(f"/c/{cart.token}/lines", headers={**HTML, "HX-Request": "true"})
+    assert again.status_code == 200 and again.headers["cache-control"] == "private, no-store"
+    assert again.text.lstrip().startswith('<section id="lines"')
+    assert "Only 1 left. Lower the quantity to continue." in page_text(again)
+    stranger = await client.get(f"/c/ct_{'x' * 32}/lines", headers=HTML)
+    assert stranger.status_code == 404
+
+
 async def test_the_address_is_answered_inline_with_the_zone_or_the_undeliverable_sentence(
         client: httpx.AsyncClient, runtime: Runtime) -> None:
     shop = await shop_with(client, runtime)

@@ -112,6 +112,16 @@ async def cart_page(token: str, request: Request, runtime: RuntimeDep,
                             checkout_id=checkout_id_of(k) if k else None)
 
 
+@router.get(CART + "/lines")
+async def lines_now(token: str, request: Request, runtime: RuntimeDep) -> Response:
+    """The cart's lines with the stock as it is now: asked for again (htmx) when the buyer
+    comes back to the page from another app, since stock may have sold meanwhile."""
+    cart = await hosted.open_cart(runtime, token)
+    return buyer_page(request, "buyer/_checkout_lines.html", shop_name=cart.shop_name,
+                      token=token, cart=cart.cart, lines=_lines_with_notes(cart.cart),
+                      open=cart.is_open, line_problem=None)
+
+
 @router.post(CART + "/lines/{sku}")
 async def change_line(token: str, sku: str, request: Request, runtime: RuntimeDep) -> Response:
     """Set a line's quantity, or remove it (``remove`` pressed); htmx gets the lines back."""
