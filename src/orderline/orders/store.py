@@ -358,24 +358,22 @@ async def load_lines(conn: AsyncConnection,
 async def order_access(conn: AsyncConnection, order_id: uuid.UUID) -> OrderAccess | None:
     """Who may follow an order's events: its business, the buyer's access token hash, and the
     sequence of its last committed event (0 if none), where a new live stream starts."""
-    streams = table_of(EventStream)
-    stmt = (select(orders.c.id, orders.c.business_id, orders.c.access_token_hash,
-                   func.coalesce(streams.c.last_sequence, 0).label("last_sequence"))
-            .select_from(orders.outerjoin(streams, streams.c.aggregate_id == orders.c.id))
-            .where(orders.c.id == order_id))
-    row = (await conn.execute(stmt)).mappings().first()
-    return None if row is None else OrderAccess(**row)
+    return await _access(conn, orders.c.id == order_id)
 
 
 async def order_access_by_token_hash(conn: AsyncConnection,
                                      token_hash: str) -> OrderAccess | None:
     """The order whose buyer's access token hashes to ``token_hash`` (the unique index
     ``ux_orders_access_token_hash``), as ``order_access`` reads it."""
+    return await _access(conn, orders.c.access_token_hash == token_hash)
+
+
+async def _access(conn: AsyncConnection, which: ColumnElement[bool]) -> OrderAccess | None:
     streams = table_of(EventStream)
     stmt = (select(orders.c.id, orders.c.business_id, orders.c.access_token_hash,
                    func.coalesce(streams.c.last_sequence, 0).label("last_sequence"))
             .select_from(orders.outerjoin(streams, streams.c.aggregate_id == orders.c.id))
-            .where(orders.c.access_token_hash == token_hash))
+            .where(which))
     row = (await conn.execute(stmt)).mappings().first()
     return None if row is None else OrderAccess(**row)
 

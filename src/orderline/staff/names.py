@@ -19,13 +19,7 @@ async def actor_names(runtime: Runtime, principal: Principal,
     """``{actor: name}`` for the ``staff:<id>`` actors among ``actors`` who are (or were)
     members of the principal's business; other actors (keys, the system) are left out."""
     principal.require(Scope.READ)
-    wanted = {a for a in actors if a.startswith(STAFF_ACTOR)}
-    if not wanted:
-        return {}
-    async with runtime.db.read() as conn:
-        members = await store.list_members(conn, principal.business_id)
-    return {f"{STAFF_ACTOR}{m.id}": m.name for m in members
-            if f"{STAFF_ACTOR}{m.id}" in wanted}
+    return await _names(runtime, principal, actors)
 
 
 async def decider_names(runtime: Runtime, principal: Principal,
@@ -33,6 +27,11 @@ async def decider_names(runtime: Runtime, principal: Principal,
     """The same for whoever may verify payment proofs (a verifier has no ``read``): the
     names of the staff who decided the proofs they look at."""
     principal.require(Scope.VERIFY)
+    return await _names(runtime, principal, actors)
+
+
+async def _names(runtime: Runtime, principal: Principal,
+                 actors: Iterable[str]) -> dict[str, str]:
     wanted = {a for a in actors if a.startswith(STAFF_ACTOR)}
     if not wanted:
         return {}
