@@ -247,6 +247,8 @@ async def test_the_filters_narrow_the_queue_and_stay_in_its_links(
     page = await verifier.get("/console/verifications?min_score=60")
     assert 'hx-get="/console/verifications/rows?min_score=60"' in page.text
     assert "3 waiting" in page.text  # the count is the whole queue's
+    # Rows name the method as the shop named it, not by its code.
+    assert '<td class="verify-wide">GCash</td>' in page.text
     rows = await verifier.get("/console/verifications/rows?min_score=60")
     assert one["number"] in rows.text and two["number"] not in rows.text
     bad = await verifier.get("/console/verifications?min_score=lots")

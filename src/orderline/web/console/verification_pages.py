@@ -124,6 +124,7 @@ async def _queue_context(runtime: RuntimeDep, staff: ConsoleStaff, request: Requ
     query = ask_query(ask)
     return {**found, "proofs": page, "next_cursor": next_cursor, "first_page": cursor is None,
             "cursor": cursor, "ask": ask, "query": query, "ages": AGES,
+            "method_names": {m["code"]: m["name"] for m in found["methods"]},
             "statuses": workspace.STATUSES, "raw": request.query_params}, errors
 
 
