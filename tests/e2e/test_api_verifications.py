@@ -23,6 +23,7 @@ from orderline.worker.loop import configured_relay
 from tests.conftest import Merchant
 from tests.e2e.conftest import error_of, levels, ok
 from tests.support.manual import (
+    ReceiptText,
     buyer,
     manual_order,
     php_merchant,
@@ -178,13 +179,16 @@ async def test_only_keys_with_the_verify_scope_see_or_decide(
     assert audit[-1]["after"]["status"] == "approved"
 
 
-@pytest.mark.usefixtures("tesseract")
 async def test_the_queue_is_oldest_first_and_filters(
         http: httpx.AsyncClient, shop: Merchant, shop_runtime: Runtime,
         clock: ManualClock) -> None:
+    # Scores from a fixed reading, not from Tesseract: this test is about the queue's order and
+    # filters (a one-tee order's proof scores 70, a two-tee order's 30).
+    shop_runtime.put(PROOF_READER, ReceiptText(clock.now().strftime("%Y-%m-%d")))
     _, old = await _submitted(http, shop)
     clock.advance(600)
-    _, young = await _submitted(http, shop, amount=1, phone="+63 917 555 0100")
+    young_order = await manual_order(http, shop, quantity=2, phone="+63 917 555 0100")
+    young = ok(await upload(http, young_order, receipt_for(young_order)), 201)
     await _read_all(shop_runtime)
     queue = ok(await http.get("/v1/verifications", headers=shop.headers))["data"]
     assert [p["id"] for p in queue] == [old["id"], young["id"]]
@@ -224,12 +228,14 @@ async def test_bulk_decisions_report_each_result_on_its_own(
                              headers=shop.headers))["status"] == "paid"
 
 
-@pytest.mark.usefixtures("tesseract")
 async def test_stats_count_the_queue_and_the_agreement_of_score_and_people(
         http: httpx.AsyncClient, shop: Merchant, shop_runtime: Runtime,
         clock: ManualClock) -> None:
+    # Fixed readings (70 for a one-tee order, 30 for two tees), not Tesseract's.
+    shop_runtime.put(PROOF_READER, ReceiptText(clock.now().strftime("%Y-%m-%d")))
     _, good = await _submitted(http, shop)
-    _, bad = await _submitted(http, shop, amount=5, phone="+63 917 555 0100")
+    bad_order = await manual_order(http, shop, quantity=2, phone="+63 917 555 0100")
+    bad = ok(await upload(http, bad_order, receipt_for(bad_order)), 201)
     await _submitted(http, shop, phone="+63 917 555 0101")
     await _read_all(shop_runtime)
     clock.advance(120)
@@ -245,13 +251,16 @@ async def test_stats_count_the_queue_and_the_agreement_of_score_and_people(
     assert stats["oldest_pending_seconds"] == 240
 
 
-@pytest.mark.usefixtures("tesseract")
 async def test_auto_approval_above_the_threshold_pays_the_order_in_the_worker(
-        http: httpx.AsyncClient, shop: Merchant, shop_runtime: Runtime) -> None:
+        http: httpx.AsyncClient, shop: Merchant, shop_runtime: Runtime,
+        clock: ManualClock) -> None:
+    # Fixed readings (70 for a one-tee order, 30 for two tees), not Tesseract's.
+    shop_runtime.put(PROOF_READER, ReceiptText(clock.now().strftime("%Y-%m-%d")))
     ok(await http.patch("/v1/business/manual-payments", headers=shop.headers,
                         json={"auto_approve_threshold": 0.7}))
     order, proof = await _submitted(http, shop)
-    low_order, low = await _submitted(http, shop, amount=7, phone="+63 917 555 0100")
+    low_order = await manual_order(http, shop, quantity=2, phone="+63 917 555 0100")
+    low = ok(await upload(http, low_order, receipt_for(low_order)), 201)
     await _read_all(shop_runtime)
     seen = ok(await http.get(f"/v1/verifications/{proof['id']}", headers=shop.headers))
     assert seen["status"] == "approved" and seen["auto_decided"] is True

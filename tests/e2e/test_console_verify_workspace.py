@@ -42,6 +42,7 @@ from tests.support.console import (  # noqa: F401 (the fixture console_server)
     log_in_fast,
 )
 from tests.support.manual import (
+    ReceiptText,
     buyer,
     gcash,
     manual_order,
@@ -53,20 +54,6 @@ from tests.support.proof_samples import pdf_bytes
 
 BASE = "http://test"
 WAIT_MS = 30_000  # a generous cap on waiting for a condition, never a duration that decides
-
-
-class ReceiptText:
-    """A reader that reads every proof as a receipt of PHP 1,250.00 to the shop's account,
-    dated ``day`` and without a reference: a one-tee order scores 70, a two-tee order 30."""
-
-    def __init__(self, day: str) -> None:
-        self.day = day
-
-    def available(self) -> bool:
-        return True
-
-    async def read_text(self, content: bytes, media_type: str) -> str:
-        return f"GCash\nAmount: PHP 1,250.00\nDate: {self.day}\nSent to\nJuan Dela Cruz\n"
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -80,11 +81,12 @@ def buyer(order: dict[str, Any]) -> dict[str, str]:
 
 def receipt_for(order: dict[str, Any], *, amount: int | None = None,
                 media_type: str = "image/png", noise: str = "") -> bytes:
-    """The receipt of paying ``order`` (or ``amount`` instead of its total)."""
+    """The receipt of paying ``order`` (or ``amount`` instead of its total), dated today."""
     mp = order["manual_payment"]
     shown = format_amount(amount if amount is not None else mp["amount"], mp["currency"])
     return draw_receipt(amount=shown.split(" ", 1)[1], reference=mp["reference"],
-                        date="Dec 02, 2026 10:15 AM", recipient=ACCOUNT_NAME,
+                        date=datetime.now(UTC).strftime("%b %d, %Y 10:15 AM"),
+                        recipient=ACCOUNT_NAME,
                         media_type=media_type,
                         extra_lines=[f"Note: {noise or os.urandom(3).hex()}"])
 
@@ -93,3 +95,19 @@ async def upload(client: httpx.AsyncClient, order: dict[str, Any], content: byte
                  headers: dict[str, str] | None = None) -> httpx.Response:
     return await client.put(f"/v1/orders/{order['id']}/payment-proof",
                             headers=headers or buyer(order), content=content)
+
+
+class ReceiptText:
+    """A proof reader (``PROOF_READER``) that reads every proof as a receipt of PHP 1,250.00
+    to the shop's account, dated ``day`` and without a reference: a one-tee order scores 70,
+    a two-tee order 30, whatever Tesseract would make of the picture (for tests of what
+    scores do, not of reading)."""
+
+    def __init__(self, day: str) -> None:
+        self.day = day
+
+    def available(self) -> bool:
+        return True
+
+    async def read_text(self, content: bytes, media_type: str) -> str:
+        return f"GCash\nAmount: PHP 1,250.00\nDate: {self.day}\nSent to\nJuan Dela Cruz\n"
