@@ -1,7 +1,8 @@
 """The committed pages that are generated from the code are what the generator writes now.
 
 ``docs/errors.md`` comes from the error classes and the status table; the settings table in
-``docs/operating.md`` from ``core.config.Settings``. Regenerate both with ``scripts/gen-docs``.
+``docs/operating.md`` from ``core.config.Settings``; the table of placements in
+``docs/scaling.md`` from ``schema.distribution``. Regenerate them with ``scripts/gen-docs``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from orderline.cli.docs import (
     ERRORS_PAGE,
     OPERATING_PAGE,
     REGENERATE,
+    SCALING_PAGE,
     generated_pages,
     settings_table,
 )
@@ -22,7 +24,8 @@ from orderline.core.config import Settings
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.parametrize("page", [ERRORS_PAGE, OPERATING_PAGE], ids=lambda p: p.name)
+@pytest.mark.parametrize("page", [ERRORS_PAGE, OPERATING_PAGE, SCALING_PAGE],
+                         ids=lambda p: p.name)
 def test_generated_page_is_up_to_date(page: Path) -> None:
     assert (ROOT / OPERATING_PAGE).exists(), f"{OPERATING_PAGE} is missing"
     assert (ROOT / page).exists(), f"{page} is missing: run {REGENERATE}"
