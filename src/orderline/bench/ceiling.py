@@ -128,7 +128,8 @@ def parse_summary(stdout: str) -> tuple[int, int, float]:
 
 def aborted_clients(stderr: str) -> list[str]:
     """pgbench's lines about clients it aborted (an error in a transaction ends a client)."""
-    return [line for line in stderr.splitlines() if re.search(r"client \d+ aborted", line)]
+    return [line for line in stderr.splitlines()
+            if re.search(r"client \d+ (script \d+ )?aborted", line)]
 
 
 def log_latencies_ms(lines: Sequence[str]) -> list[float]:
