@@ -9,7 +9,13 @@ a person does. It then places the same buyer paths twice (cart, line, checkout, 
 
 - raw SQL: the path's writes through asyncpg with a pool of ``connections``, the ceiling;
 - HTTP: the path's four requests to ``orderline serve --workers W``, ``connections`` paths in
-  flight.
+  flight;
+
+then the database ceiling: ``pgbench`` with ``connections`` clients running the minimal order
+transaction (``bench_ceiling``: stock hold, order, line, outbox event) over ``skus`` SKUs of a
+business of its own, for ``ceiling_seconds``. A path writes more than that (its cart, line,
+checkout, reservation, key), so it is a floor no path reaches, against which the HTTP path's
+share says how far the whole buyer path is from what the database does alone.
 
 Every path runs as one of ``CUSTOMERS_PER_CONNECTION * connections`` known customers (carts
 created with ``customer_id``), lent to one path at a time: a guest is keyed by IP, and the load

@@ -6,9 +6,14 @@ then, for each scenario (every order takes the hot SKU; each order takes a rando
 seeded), places the same orders twice:
 
 - raw SQL: the order transaction's writes through asyncpg with a pool of ``connections``
-  (``bench_raw``), the ceiling;
+  (``bench_raw``, "asyncpg replay" in the report);
 - HTTP: ``POST /v1/orders`` to ``orderline serve --workers W`` with ``connections`` requests in
-  flight (``bench_http``).
+  flight (``bench_http``);
+
+and then measures the database ceiling of the scenario: ``pgbench`` with ``connections``
+clients running the minimal order transaction for ``ceiling_seconds`` (``bench_ceiling``), on
+SKUs of a business of its own. HTTP throughput is reported as a share of that ceiling first,
+and of the asyncpg replay second.
 
 Each order is one line of one unit for one of ``BUYERS`` returning customers (a new customer
 costs two statements more, and one shared customer row would be a contention no shop has).
@@ -363,7 +368,8 @@ async def _bench(options: BenchOptions, url: str, report: Report,
                                                clients=options.connections)
         await server.wait_ready()
         say(f"setup: 1 hot SKU ({p.hot_units} units, catalog service), {options.skus} spread "
-            f"SKUs ({p.spread_units} units each, bulk COPY), {BUYERS} customers, "
+            f"SKUs ({p.spread_units} units each, bulk COPY), {BUYERS} customers; "
+            f"{options.skus} SKUs of another business for the database ceiling; "
             f"{options.workers} server processes ready ({time.perf_counter() - started:.1f}s)")
         say(f"statements: create_order sends {len(report.returning.statements)} SQL "
             "statements for a returning customer")
