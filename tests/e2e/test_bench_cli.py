@@ -202,6 +202,7 @@ def test_bench_checkout_reports_buyer_paths_steps_and_statements_then_drops_its_
 
 @pytest.mark.parametrize("command, option, refusal", [
     ("checkout", "--connections", "--connections must be between 1 and 64, not 0."),
+    ("orders", "--ceiling-seconds", "--ceiling-seconds must be between 1 and 600, not 0."),
     ("payments", "--webhooks", "--webhooks must be between 1 and 100000, not 0.")])
 def test_a_bench_refuses_sizes_out_of_range_before_touching_a_database(
         command: str, option: str, refusal: str) -> None:
