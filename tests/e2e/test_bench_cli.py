@@ -63,19 +63,27 @@ def test_bench_reports_both_scenarios_and_paths_then_drops_its_database(
         postgres_server: postgres.PostgresServer, tmp_path: Path) -> None:
     figures = tmp_path / "bench.json"
     out = bench_output("orders", postgres_server.admin_url, "--orders", "50", "--skus", "100",
-                       "--workers", "2", "--connections", "4", "--duration", "0", "--json",
-                       str(figures))
+                       "--workers", "2", "--connections", "4", "--duration", "0",
+                       "--ceiling-seconds", "1", "--json", str(figures))
 
     for path in ("raw", "http"):
         for scenario in ("hot-sku", "spread"):
             assert re.search(rf"^{path} {scenario}: 50 orders in [0-9.]+s = [0-9]+ orders/s, "
                              r"0 failed$", out, re.MULTILINE), out
-    table_rows = re.findall(r"^(hot-sku|spread) +(raw SQL|POST /v1/orders)\b.*$", out,
-                            re.MULTILINE)
-    assert sorted(table_rows) == sorted([("hot-sku", "raw SQL"), ("spread", "raw SQL"),
-                                         ("hot-sku", "POST /v1/orders"),
-                                         ("spread", "POST /v1/orders")]), out
-    assert "HTTP throughput as a share of the raw ceiling: hot-sku " in out
+    for scenario in ("hot-sku", "spread"):
+        ran = re.search(rf"^database alone {scenario}: ([0-9]+) transactions = [0-9]+ tx/s, "
+                        r"0 failed$", out, re.MULTILINE)
+        assert ran is not None and int(ran[1]) > 0, out
+        assert re.search(rf"^{scenario}: over HTTP [0-9,]+ orders/s = [0-9.]+% of what the "
+                         r"database does alone: [0-9,]+ tx/s \(pgbench, 4 clients, ", out,
+                         re.MULTILINE), out
+    table_rows = re.findall(
+        r"^(hot-sku|spread) +(asyncpg replay|POST /v1/orders|database alone)\b.*$", out,
+        re.MULTILINE)
+    assert sorted(table_rows) == sorted([
+        (scenario, path) for scenario in ("hot-sku", "spread")
+        for path in ("asyncpg replay", "POST /v1/orders", "database alone")]), out
+    assert "HTTP throughput as a share of the asyncpg replay: hot-sku " in out
 
     statements = re.search(r"returning customer: (\d+) statements", out)
     assert statements is not None and int(statements[1]) > 0, out
@@ -83,10 +91,22 @@ def test_bench_reports_both_scenarios_and_paths_then_drops_its_database(
 
     report = json.loads(figures.read_text())
     assert {(r["scenario"], r["path"]) for r in report["results"]} == {
-        ("hot-sku", "raw SQL"), ("spread", "raw SQL"), ("hot-sku", "POST /v1/orders"),
-        ("spread", "POST /v1/orders")}
+        (scenario, path) for scenario in ("hot-sku", "spread")
+        for path in ("raw SQL", "POST /v1/orders", "database alone")}
+    measured = [r for r in report["results"] if r["path"] != "database alone"]
     assert all(r["completed"] == 50 and r["failed"] == 0 and r["orders_per_second"] > 0
-               and r["p50_ms"] <= r["p95_ms"] <= r["p99_ms"] for r in report["results"])
+               and r["p50_ms"] <= r["p95_ms"] <= r["p99_ms"] for r in measured)
+    for scenario in ("hot-sku", "spread"):
+        ceiling = report["database_ceiling"][scenario]
+        assert ceiling["clients"] == 4 and ceiling["failed"] == 0
+        assert ceiling["transactions"] > 0 and ceiling["tx_per_second"] > 0
+        assert ceiling["p50_ms"] <= ceiling["p95_ms"] <= ceiling["p99_ms"]
+        assert ceiling["statements_per_tx"] == 4 and ceiling["commits_per_tx"] == 1
+        http = next(r for r in report["results"]
+                    if (r["scenario"], r["path"]) == (scenario, "POST /v1/orders"))
+        assert http["share_of_database"] == pytest.approx(
+            http["orders_per_second"] / ceiling["tx_per_second"], rel=0.01)
+    assert report["per_request"]["statements"] > 0 and report["per_request"]["commits"] >= 1
     assert report["statements"]["create_order_returning_customer"]["statements"] == int(
         statements[1])
     assert report["drifting_levels"] == 0
@@ -131,16 +151,23 @@ def test_bench_checkout_reports_buyer_paths_steps_and_statements_then_drops_its_
         postgres_server: postgres.PostgresServer, tmp_path: Path) -> None:
     figures = tmp_path / "checkout.json"
     out = bench_output("checkout", postgres_server.admin_url, "--paths", "20", "--skus", "5",
-                       "--workers", "1", "--connections", "2", "--duration", "0", "--json",
-                       str(figures))
+                       "--workers", "1", "--connections", "2", "--duration", "0",
+                       "--ceiling-seconds", "1", "--json", str(figures))
 
     for path in ("raw", "http"):
         assert re.search(rf"^{path} checkout: 20 paths in [0-9.]+s = [0-9]+ paths/s, 0 failed$",
                          out, re.MULTILINE), out
-    rows = re.findall(r"^checkout +(raw SQL, asyncpg pool of 2|4 requests, 1 servers) ", out,
-                      re.MULTILINE)
-    assert sorted(rows) == ["4 requests, 1 servers", "raw SQL, asyncpg pool of 2"], out
-    assert "HTTP throughput as a share of the raw ceiling: " in out
+    ran = re.search(r"^database alone checkout: ([0-9]+) transactions = [0-9]+ tx/s, 0 failed$",
+                    out, re.MULTILINE)
+    assert ran is not None and int(ran[1]) > 0, out
+    rows = re.findall(r"^checkout +(asyncpg replay, pool of 2|4 requests, 1 servers|database "
+                      r"alone, pgbench 2 cl) ", out, re.MULTILINE)
+    assert sorted(rows) == ["4 requests, 1 servers", "asyncpg replay, pool of 2",
+                            "database alone, pgbench 2 cl"], out
+    assert re.search(r"^checkout: over HTTP [0-9,]+ paths \(orders\)/s = [0-9.]+% of what the "
+                     r"database does alone: [0-9,]+ tx/s \(pgbench, 2 clients, ", out,
+                     re.MULTILINE), out
+    assert "HTTP throughput as a share of the asyncpg replay: " in out
     assert "refused steps (any answer but the step's 2xx, by step and error code): none" in out
     confirm = re.search(r"the confirm: (\d+) statements = 1 \+ (\d+) \(the idempotency-key "
                         r"claim", out)
@@ -149,9 +176,17 @@ def test_bench_checkout_reports_buyer_paths_steps_and_statements_then_drops_its_
         assert re.search(rf"^  {step} +[a-z_.]+ +[1-9][0-9]* +[1-9] ", out, re.MULTILINE), out
 
     report = json.loads(figures.read_text())
-    assert {r["path"] for r in report["results"]} == {"raw SQL", "HTTP buyer path"}
+    assert {r["path"] for r in report["results"]} == {"raw SQL", "HTTP buyer path",
+                                                      "database alone"}
     assert all(r["completed"] == 20 and r["failed"] == 0 and r["paths_per_second"] > 0
-               for r in report["results"])
+               for r in report["results"] if r["path"] != "database alone")
+    ceiling = report["database_ceiling"]
+    assert ceiling["clients"] == 2 and ceiling["failed"] == 0
+    assert ceiling["transactions"] > 0 and ceiling["tx_per_second"] > 0
+    http = next(r for r in report["results"] if r["path"] == "HTTP buyer path")
+    assert http["share_of_database"] == pytest.approx(
+        http["paths_per_second"] / ceiling["tx_per_second"], rel=0.01)
+    assert report["per_path"]["statements"] > 0 and report["per_path"]["commits"] >= 4
     for path in ("raw SQL", "HTTP buyer path"):
         steps = report["steps"][path]
         assert steps["refusals"] == {}
@@ -167,6 +202,7 @@ def test_bench_checkout_reports_buyer_paths_steps_and_statements_then_drops_its_
 
 @pytest.mark.parametrize("command, option, refusal", [
     ("checkout", "--connections", "--connections must be between 1 and 64, not 0."),
+    ("orders", "--ceiling-seconds", "--ceiling-seconds must be between 1 and 600, not 0."),
     ("payments", "--webhooks", "--webhooks must be between 1 and 100000, not 0.")])
 def test_a_bench_refuses_sizes_out_of_range_before_touching_a_database(
         command: str, option: str, refusal: str) -> None:

@@ -9,7 +9,13 @@ a person does. It then places the same buyer paths twice (cart, line, checkout, 
 
 - raw SQL: the path's writes through asyncpg with a pool of ``connections``, the ceiling;
 - HTTP: the path's four requests to ``orderline serve --workers W``, ``connections`` paths in
-  flight.
+  flight;
+
+then the database ceiling: ``pgbench`` with ``connections`` clients running the minimal order
+transaction (``bench_ceiling``: stock hold, order, line, outbox event) over ``skus`` SKUs of a
+business of its own, for ``ceiling_seconds``. A path writes more than that (its cart, line,
+checkout, reservation, key), so it is a floor no path reaches, against which the HTTP path's
+share says how far the whole buyer path is from what the database does alone.
 
 Every path runs as one of ``CUSTOMERS_PER_CONNECTION * connections`` known customers (carts
 created with ``customer_id``), lent to one path at a time: a guest is keyed by IP, and the load
@@ -41,6 +47,7 @@ from typing import Any, TypeVar
 import typer
 from pydantic_core import to_jsonable_python
 
+from orderline.bench import ceiling as bench_ceiling
 from orderline.bench import http as bench_http
 from orderline.bench import raw as bench_raw
 from orderline.bench.checkout_paths import (
@@ -58,8 +65,11 @@ from orderline.bench.orders import (
     BenchRefused,
     CpuMeter,
     LoadOptions,
+    ceiling_phase,
+    check_ceiling_seconds,
     check_sizes,
     measured_phase,
+    open_ceiling_shop,
     run_bench,
     staged,
 )
@@ -92,12 +102,14 @@ class CheckoutBenchOptions(LoadOptions):
     paths: int = 1000
     skus: int = 100
     seed: int = 1
+    ceiling_seconds: float = bench_ceiling.DEFAULT_SECONDS
 
     def check(self) -> None:
         check_sizes((("--paths", self.paths, 1_000_000),
                      ("--connections", self.connections, 64),
                      ("--workers", self.workers, 16),
                      ("--skus", self.skus, 1000)), self.max_seconds)
+        check_ceiling_seconds(self.ceiling_seconds)
 
     @property
     def customers(self) -> int:
@@ -112,7 +124,7 @@ class CheckoutBenchOptions(LoadOptions):
         return {"paths": self.paths, "warmup_paths": self.warmup_paths,
                 "connections": self.connections, "workers": self.workers, "skus": self.skus,
                 "customers": self.customers, "seed": self.seed,
-                "max_seconds": self.max_seconds}
+                "max_seconds": self.max_seconds, "ceiling_seconds": self.ceiling_seconds}
 
 
 def run(options: CheckoutBenchOptions,
@@ -246,6 +258,8 @@ async def _bench(options: CheckoutBenchOptions, url: str, report: CheckoutReport
             idempotency_keep=timedelta(hours=runtime.settings.idempotency_ttl_hours))
         buyers = sorted((await bench_raw.load_buyers(monitor, shop.seller.business_id)
                          ).values(), key=lambda c: c.phone)
+        ceiling_shop = await open_ceiling_shop(runtime, monitor, skus=options.skus,
+                                               clients=options.connections)
         await server.wait_ready()
         say(f"setup: {options.skus} SKUs ({units} units each), US zone with a flat method and "
             f"10% tax, {len(buyers)} customers (one guest path each, in-process), "
@@ -255,6 +269,11 @@ async def _bench(options: CheckoutBenchOptions, url: str, report: CheckoutReport
             "customer")
         await _raw_phase(options, url, shop, buyers, planned, report, meter, say)
         await _http_phase(options, server.base_url, key, buyers, planned, report, meter, say)
+        # The minimal order transaction over as many SKUs as the paths pick from.
+        report.results.append(await ceiling_phase(
+            url=url, database=report.database, monitor=monitor, shop=ceiling_shop,
+            scenario=SCENARIO, clients=options.connections, seconds=options.ceiling_seconds,
+            last=options.skus, say=say))
         report.drifting_levels = len(await inventory.reconcile(runtime, principal.business_id))
 
 

@@ -6,9 +6,14 @@ then, for each scenario (every order takes the hot SKU; each order takes a rando
 seeded), places the same orders twice:
 
 - raw SQL: the order transaction's writes through asyncpg with a pool of ``connections``
-  (``bench_raw``), the ceiling;
+  (``bench_raw``, "asyncpg replay" in the report);
 - HTTP: ``POST /v1/orders`` to ``orderline serve --workers W`` with ``connections`` requests in
-  flight (``bench_http``).
+  flight (``bench_http``);
+
+and then measures the database ceiling of the scenario: ``pgbench`` with ``connections``
+clients running the minimal order transaction for ``ceiling_seconds`` (``bench_ceiling``), on
+SKUs of a business of its own. HTTP throughput is reported as a share of that ceiling first,
+and of the asyncpg replay second.
 
 Each order is one line of one unit for one of ``BUYERS`` returning customers (a new customer
 costs two statements more, and one shared customer row would be a contention no shop has).
@@ -43,6 +48,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from orderline.bench import catalog as bench_catalog
+from orderline.bench import ceiling as bench_ceiling
 from orderline.bench import cpu as bench_cpu
 from orderline.bench import http as bench_http
 from orderline.bench import raw as bench_raw
@@ -104,19 +110,26 @@ class BenchOptions(LoadOptions):
     orders: int = 2000
     skus: int = 10_000
     seed: int = 1
+    ceiling_seconds: float = bench_ceiling.DEFAULT_SECONDS
 
     @property
     def settings(self) -> dict[str, Any]:
         return {"orders": self.orders, "warmup_orders": WARMUP_ORDERS,
                 "connections": self.connections, "workers": self.workers,
                 "skus": self.skus, "buyers": BUYERS, "seed": self.seed,
-                "max_seconds": self.max_seconds}
+                "max_seconds": self.max_seconds, "ceiling_seconds": self.ceiling_seconds}
 
     def check(self) -> None:
         check_sizes((("--orders", self.orders, 1_000_000),
                      ("--connections", self.connections, 64),
                      ("--workers", self.workers, 16),
                      ("--skus", self.skus, 100_000)), self.max_seconds)
+        check_ceiling_seconds(self.ceiling_seconds)
+
+
+def check_ceiling_seconds(seconds: float) -> None:
+    if not 1 <= seconds <= 600:
+        raise BenchRefused(f"--ceiling-seconds must be between 1 and 600, not {seconds:g}.")
 
 
 def check_sizes(sizes: Sequence[tuple[str, int, int]], max_seconds: float | None) -> None:
@@ -351,16 +364,69 @@ async def _bench(options: BenchOptions, url: str, report: Report,
             currency=seller.currency, actor=seller.actor, skus=p.spread_skus,
             units=p.spread_units)
         await _count_statements(runtime, created.api_key.key, principal, report)
+        ceiling_shop = await open_ceiling_shop(runtime, monitor, skus=options.skus,
+                                               clients=options.connections)
         await server.wait_ready()
         say(f"setup: 1 hot SKU ({p.hot_units} units, catalog service), {options.skus} spread "
-            f"SKUs ({p.spread_units} units each, bulk COPY), {BUYERS} customers, "
+            f"SKUs ({p.spread_units} units each, bulk COPY), {BUYERS} customers; "
+            f"{options.skus} SKUs of another business for the database ceiling; "
             f"{options.workers} server processes ready ({time.perf_counter() - started:.1f}s)")
         say(f"statements: create_order sends {len(report.returning.statements)} SQL "
             "statements for a returning customer")
         await _raw_phases(options, url, seller, p, report, meter, say)
         await _http_phases(options, server.base_url, created.api_key.key, p, report, meter,
                            say)
+        for scenario in SCENARIOS:
+            # The hot SKU is DB-1; the spread scenario picks among all of them.
+            report.results.append(await ceiling_phase(
+                url=url, database=report.database, monitor=monitor, shop=ceiling_shop,
+                scenario=scenario, clients=options.connections,
+                seconds=options.ceiling_seconds,
+                last=1 if scenario == "hot-sku" else options.skus, say=say))
         report.drifting_levels = len(await inventory.reconcile(runtime, principal.business_id))
+
+
+@dataclass(frozen=True, slots=True)
+class CeilingShop:
+    """The business whose SKUs the database-ceiling phases take (``bench_ceiling``)."""
+
+    business_id: uuid.UUID
+    location_id: uuid.UUID
+
+
+async def open_ceiling_shop(runtime: Runtime, monitor: Any, *, skus: int,
+                            clients: int) -> CeilingShop:
+    """A business of its own with ``skus`` SKUs stocked for ``bench_ceiling``, so that the
+    ceiling's holds leave the measured business's stock books alone."""
+    created = await tenancy.create_business(runtime, name="Database ceiling", currency="USD")
+    principal = await tenancy.authenticate(runtime, created.api_key.key)
+    location_id = await monitor.fetchval(
+        "SELECT id FROM locations WHERE business_id = $1 AND is_default",
+        principal.business_id)
+    await bench_ceiling.stock_ceiling_skus(monitor, business_id=principal.business_id,
+                                           location_id=location_id, actor=principal.actor,
+                                           count=skus, clients=clients)
+    return CeilingShop(business_id=principal.business_id, location_id=location_id)
+
+
+async def ceiling_phase(*, url: str, database: str, monitor: Any, shop: CeilingShop,
+                        scenario: str, clients: int, seconds: float, last: int,
+                        say: Callable[[str], None]) -> PhaseResult:
+    """The minimal order transaction run by pgbench on SKUs DB-1 .. DB-``last``."""
+    say(f"database alone {scenario}: pgbench -M prepared, {clients} clients, {seconds:g}s, "
+        f"{'1 SKU' if last == 1 else f'{last} SKUs'} ...")
+    try:
+        result = await bench_ceiling.run_ceiling(
+            url=url, database=database, monitor=monitor, scenario=scenario, clients=clients,
+            seconds=seconds, business_id=shop.business_id, location_id=shop.location_id,
+            first=1, last=last)
+    except (FileNotFoundError, RuntimeError) as error:
+        raise BenchRefused(f"The database ceiling could not be measured: {error}") from None
+    say(f"database alone {scenario}: {result.completed} transactions = "
+        f"{result.orders_per_second:.0f} tx/s, {result.failed} failed")
+    if result.first_failure:
+        say(f"database alone {scenario}: first failure: {result.first_failure}")
+    return result
 
 
 async def _raw_phases(options: BenchOptions, url: str, seller: bench_raw.Seller, p: Plan,

@@ -54,6 +54,9 @@ DurationOpt = Annotated[float, typer.Option(
 JsonOpt = Annotated[Path | None, typer.Option("--json", help="also write the figures here as "
                                               "JSON")]
 VerboseOpt = Annotated[bool, typer.Option(help="list the SQL statements counted")]
+CeilingSecondsOpt = Annotated[float, typer.Option(
+    help="how long pgbench runs the minimal order transaction, per scenario (the database "
+         "ceiling)")]
 
 
 def _settings(database_url: str | None) -> Settings:
@@ -281,17 +284,20 @@ def bench_orders(
     skus: Annotated[int, typer.Option(help="SKUs the spread scenario picks from")] = 10_000,
     duration: DurationOpt = 20.0,
     seed: Annotated[int, typer.Option(help="seed of the spread scenario's SKU picks")] = 1,
+    ceiling_seconds: CeilingSecondsOpt = 10.0,
     json_path: JsonOpt = None,
     verbose: VerboseOpt = False,
 ) -> None:
-    """Orders/s and p50/p95/p99 of order creation: raw SQL ceiling beside POST /v1/orders."""
+    """Orders/s and p50/p95/p99 of order creation: POST /v1/orders beside the database alone
+    (pgbench) and the asyncpg replay of its writes."""
     from orderline.bench import orders as bench
 
     try:
         bench.run(bench.BenchOptions(database_url=database_url, orders=orders,
                                      connections=connections, workers=workers, skus=skus,
                                      max_seconds=duration or None, json_path=json_path,
-                                     verbose=verbose, seed=seed))
+                                     verbose=verbose, seed=seed,
+                                     ceiling_seconds=ceiling_seconds))
     except (bench.BenchRefused, bench.ServerFailed) as error:
         _fail(str(error))
 
@@ -370,11 +376,13 @@ def bench_checkout(
     skus: Annotated[int, typer.Option(help="SKUs each path picks one from")] = 100,
     duration: DurationOpt = 20.0,
     seed: Annotated[int, typer.Option(help="seed of the SKU picks")] = 1,
+    ceiling_seconds: CeilingSecondsOpt = 10.0,
     json_path: JsonOpt = None,
     verbose: VerboseOpt = False,
 ) -> None:
     """Buyer paths (= orders) per second through cart, checkout and confirm over HTTP, beside
-    the same writes as raw SQL; latency and SQL statements per step."""
+    the database alone (pgbench) and the same writes as raw SQL; latency and SQL statements
+    per step."""
     from orderline.bench import checkout as bench_checkout
     from orderline.bench.orders import BenchRefused, ServerFailed
 
@@ -382,7 +390,7 @@ def bench_checkout(
         bench_checkout.run(bench_checkout.CheckoutBenchOptions(
             database_url=database_url, paths=paths, connections=connections, workers=workers,
             skus=skus, max_seconds=duration or None, json_path=json_path, verbose=verbose,
-            seed=seed))
+            seed=seed, ceiling_seconds=ceiling_seconds))
     except (BenchRefused, ServerFailed) as error:
         _fail(str(error))
 
