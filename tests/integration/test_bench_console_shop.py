@@ -11,10 +11,8 @@ import asyncpg
 import pytest
 
 from orderline.bench.console_shop import open_console_shop
-from orderline.core.config import Settings, driver_free_url
+from orderline.core.config import Settings
 from orderline.core.runtime import Runtime
-from orderline.schema.migrate import upgrade_to_head
-from orderline.wiring import build_runtime
 from tests.conftest import IN_CI
 from tests.support import postgres
 
@@ -30,16 +28,8 @@ def own_database_url() -> Iterator[str]:
 @pytest.fixture
 async def own_database(own_database_url: str
                        ) -> AsyncIterator[tuple[Runtime, asyncpg.Connection]]:
-    runtime = build_runtime(Settings(database_url=own_database_url))
-    monitor: asyncpg.Connection | None = None
-    try:
-        await upgrade_to_head(runtime.db)
-        monitor = await asyncpg.connect(driver_free_url(own_database_url))
-        yield runtime, monitor
-    finally:
-        if monitor is not None:
-            await monitor.close()
-        await runtime.close()
+    async with postgres.migrated_runtime(Settings(database_url=own_database_url)) as opened:
+        yield opened
 
 
 async def test_the_copies_belong_to_their_orders_and_spread_over_a_year(

@@ -14,13 +14,11 @@ import pytest
 from pydantic import SecretStr
 
 from orderline.bench.verification_queue import open_verification_queue
-from orderline.core.config import Settings, driver_free_url
+from orderline.core.config import Settings
 from orderline.core.runtime import Runtime
 from orderline.manual_payments import verifications
 from orderline.manual_payments.proof_store import QueueFilter
-from orderline.schema.migrate import upgrade_to_head
 from orderline.tenancy import service as tenancy
-from orderline.wiring import build_runtime
 from tests.conftest import IN_CI
 from tests.support import postgres
 
@@ -37,18 +35,10 @@ def own_database_url() -> Iterator[str]:
 async def own_database(own_database_url: str, tmp_path: Path
                        ) -> AsyncIterator[tuple[Runtime, asyncpg.Connection]]:
     key = base64.b64encode(bytes(range(32))).decode()
-    runtime = build_runtime(Settings(database_url=own_database_url,
-                                     proof_storage_dir=tmp_path / "proofs",
-                                     proof_master_keys=SecretStr(f"bench:{key}")))
-    monitor: asyncpg.Connection | None = None
-    try:
-        await upgrade_to_head(runtime.db)
-        monitor = await asyncpg.connect(driver_free_url(own_database_url))
-        yield runtime, monitor
-    finally:
-        if monitor is not None:
-            await monitor.close()
-        await runtime.close()
+    async with postgres.migrated_runtime(Settings(
+            database_url=own_database_url, proof_storage_dir=tmp_path / "proofs",
+            proof_master_keys=SecretStr(f"bench:{key}"))) as opened:
+        yield opened
 
 
 async def test_copied_proofs_wait_in_the_queue_with_their_orders_payments_and_files(

@@ -15,14 +15,17 @@ import socket
 import subprocess
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import asyncpg
 import pytest
 
-from orderline.core.config import driver_free_url
+from orderline.core.config import Settings, driver_free_url
+from orderline.core.runtime import Runtime
+from orderline.schema.migrate import upgrade_to_head
+from orderline.wiring import build_runtime
 
 
 @dataclass
@@ -149,3 +152,20 @@ def own_database(*, in_ci: bool) -> Iterator[str]:
     finally:
         drop_database(server, url)
         server.stop()
+
+
+@contextlib.asynccontextmanager
+async def migrated_runtime(settings: Settings) -> AsyncIterator[tuple[Runtime, asyncpg.Connection]]:
+    """A runtime on ``settings``' PostgreSQL database (migrated to head here) and a plain
+    asyncpg connection to the same database, as the benches use one to watch it; both are
+    closed after."""
+    runtime = build_runtime(settings)
+    monitor: asyncpg.Connection | None = None
+    try:
+        await upgrade_to_head(runtime.db)
+        monitor = await asyncpg.connect(driver_free_url(settings.database_url))
+        yield runtime, monitor
+    finally:
+        if monitor is not None:
+            await monitor.close()
+        await runtime.close()
