@@ -19,10 +19,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orderline.checkout import checkout_store
 from orderline.checkout.carts import CartCaller
+from orderline.checkout.checkouts import reachable
 from orderline.checkout.confirm import Confirmed, ConfirmRequest, confirm_checkout
 from orderline.cod import otp_rules as otp
 from orderline.cod import store as cod_store
-from orderline.core.errors import NotFound, RateLimited, ValidationFailed
+from orderline.core.errors import RateLimited, ValidationFailed
 from orderline.core.notifier import Message
 from orderline.core.runtime import Part, Runtime
 
@@ -51,10 +52,7 @@ async def send_code(runtime: Runtime, caller: CartCaller,
     state = otp.issue(code, salt=otp.new_salt(secrets.token_bytes), now=now, ttl=OTP_TTL)
 
     async def work(conn: AsyncConnection) -> str:
-        checkout = await checkout_store.load(conn, caller.business_id, checkout_id)
-        if checkout is None:
-            raise NotFound("checkout", checkout_id)
-        caller.reach(checkout.cart_id, write=True)
+        checkout = await reachable(conn, caller, checkout_id, write=True)
         # The send budget is the checkout's buyer's: counted only once the caller is known to
         # reach this checkout, so a stranger's tries never use it up.
         decision = await runtime.limiter.hit(f"otp:{checkout_id}", limit=OTP_SENDS_PER_CHECKOUT,
@@ -94,10 +92,7 @@ async def verify_code(runtime: Runtime, caller: CartCaller, checkout_id: uuid.UU
     now = runtime.clock.now()
 
     async def work(conn: AsyncConnection) -> otp.OtpCheck:
-        checkout = await checkout_store.load(conn, caller.business_id, checkout_id)
-        if checkout is None:
-            raise NotFound("checkout", checkout_id)
-        caller.reach(checkout.cart_id, write=True)
+        await reachable(conn, caller, checkout_id, write=True)
         row = await cod_store.latest_otp(conn, checkout_id)
         if row is None:
             raise ValidationFailed("No code was sent for this checkout yet; ask for one.",
@@ -136,10 +131,7 @@ def masked(phone: str) -> str:
 async def code_status(runtime: Runtime, caller: CartCaller, checkout_id: uuid.UUID) -> CodeStatus:
     now = runtime.clock.now()
     async with runtime.db.read() as conn:
-        checkout = await checkout_store.load(conn, caller.business_id, checkout_id)
-        if checkout is None:
-            raise NotFound("checkout", checkout_id)
-        caller.reach(checkout.cart_id, write=False)
+        checkout = await reachable(conn, caller, checkout_id, write=False)
         latest = await cod_store.read_latest_otp(conn, checkout_id)
         sent = await cod_store.codes_sent_since(conn, checkout_id, now - OTP_TTL)
     budget = await runtime.limiter.peek(f"otp:{checkout_id}", limit=OTP_SENDS_PER_CHECKOUT,

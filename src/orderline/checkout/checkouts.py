@@ -202,16 +202,24 @@ async def _release_earlier(conn: AsyncConnection, cart_id: uuid.UUID, now: datet
         await stock_store.unhold(conn, released, now)
 
 
+async def reachable(conn: AsyncConnection, caller: CartCaller, checkout_id: uuid.UUID, *,
+                    write: bool, lock: bool = False) -> CheckoutWithCart:
+    """The checkout, if ``caller`` may reach it (``write`` to change it): another business's
+    or another cart's checkout is not found, as a missing one is."""
+    row = await checkout_store.load(conn, caller.business_id, checkout_id, lock=lock)
+    if row is None:
+        raise NotFound("checkout", checkout_id)
+    caller.reach(row.cart_id, write=write)
+    return row
+
+
 async def get_checkout(runtime: Runtime, caller: CartCaller,
                        checkout_id: uuid.UUID) -> dict[str, Any]:
     """The review. Prices older than the business's ``price_max_age_seconds`` are priced
     again (and saved), so the review never shows stale totals for long."""
     now = runtime.clock.now()
     async with runtime.db.read() as conn:
-        row = await checkout_store.load(conn, caller.business_id, checkout_id)
-    if row is None:
-        raise NotFound("checkout", checkout_id)
-    caller.reach(row.cart_id, write=False)
+        row = await reachable(conn, caller, checkout_id, write=False)
     stale = now - row.prices_validated_at > timedelta(seconds=row.settings.price_max_age_seconds)
     if row.status != checkout_store.OPEN or not stale:
         return view(row)
@@ -224,10 +232,7 @@ async def revalidate(runtime: Runtime, caller: CartCaller,
     now = runtime.clock.now()
 
     async def work(conn: AsyncConnection) -> dict[str, Any]:
-        row = await checkout_store.load(conn, caller.business_id, checkout_id, lock=True)
-        if row is None:
-            raise NotFound("checkout", checkout_id)
-        caller.reach(row.cart_id, write=False)
+        row = await reachable(conn, caller, checkout_id, write=False, lock=True)
         if row.status != checkout_store.OPEN:
             return view(row)
         quote = await requote(conn, row, now)
