@@ -46,6 +46,7 @@ from orderline.shipping import routes as shipping
 from orderline.staff import routes as staff_routes
 from orderline.tenancy import audit_routes
 from orderline.tenancy import routes as business
+from orderline.tenancy.key_cache import KEY_CACHE, KEYS_CHANNEL
 from orderline.web.errors import PageErrors
 from orderline.web.install import install_pages
 from orderline.web.security import PageSecurityHeaders
@@ -69,8 +70,13 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         if settings.embedded_worker:
             sweeper = asyncio.create_task(worker.run(rt, stop=stop, listen=False))
         # Other processes' events reach this one's live streams through NOTIFY (PostgreSQL).
-        listener = (None if rt.db.is_sqlite
-                    else asyncio.create_task(hub_listener(rt.db.url, rt.hub).run(stop)))
+        listener = None
+        if not rt.db.is_sqlite:
+            # ... and API keys revoked in other processes leave this one's cache.
+            keys = rt.get(KEY_CACHE)
+            listening = hub_listener(rt.db.url, rt.hub, also={KEYS_CHANNEL: keys.notified})
+            keys.trust_while(listening.listening, lambda: listening.connections)
+            listener = asyncio.create_task(listening.run(stop))
         try:
             yield
         finally:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import exists, func, insert, or_, select, tuple_, update
+from sqlalchemy import bindparam, exists, func, insert, or_, select, tuple_, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -145,6 +145,15 @@ async def set_variant_archived(conn: AsyncConnection, business_id: uuid.UUID, sk
     return (await conn.execute(stmt)).mappings().first()
 
 
+_ARCHIVED_LOCKED = (select(variants.c.sku, variants.c.archived_at,
+                           products.c.archived_at.label("product_archived_at"))
+                    .join(products, products.c.id == variants.c.product_id)
+                    .where(variants.c.business_id == bindparam("business_id"),
+                           variants.c.id.in_(bindparam("variant_ids", expanding=True)))
+                    .order_by(variants.c.id)
+                    .with_for_update(read=True))
+
+
 async def archived_skus_locked(conn: AsyncConnection, business_id: uuid.UUID,
                                variant_ids: Sequence[uuid.UUID]) -> list[str]:
     """The SKUs among ``variant_ids`` that are archived or whose product is, read under a share
@@ -152,26 +161,26 @@ async def archived_skus_locked(conn: AsyncConnection, business_id: uuid.UUID,
     waits for this transaction and this transaction for an archive that went first."""
     if not variant_ids:
         return []
-    stmt = (select(variants.c.sku, variants.c.archived_at,
-                   products.c.archived_at.label("product_archived_at"))
-            .join(products, products.c.id == variants.c.product_id)
-            .where(variants.c.business_id == business_id, variants.c.id.in_(set(variant_ids)))
-            .order_by(variants.c.id)
-            .with_for_update(read=True))
-    return sorted(r.sku for r in await conn.execute(stmt)
+    found = await conn.execute(_ARCHIVED_LOCKED, {"business_id": business_id,
+                                                  "variant_ids": list(set(variant_ids))})
+    return sorted(r.sku for r in found
                   if r.archived_at is not None or r.product_archived_at is not None)
 
 
 async def sellable_lines(conn: AsyncConnection, business_id: uuid.UUID, location_id: uuid.UUID,
                          skus: Sequence[str]) -> list[RowMapping]:
     """Variants by SKU with their stock level at ``location_id`` (None if never stocked)."""
-    stmt = (select(variants.c.id, variants.c.sku, variants.c.name, variants.c.price_minor,
-                   variants.c.currency, variants.c.low_stock_threshold,
-                   levels.c.id.label("stock_level_id"))
-            .outerjoin(levels, (levels.c.variant_id == variants.c.id)
-                       & (levels.c.location_id == location_id))
-            .where(variants.c.business_id == business_id, variants.c.sku.in_(skus)))
-    return list((await conn.execute(stmt)).mappings())
+    return list((await conn.execute(_SELLABLE, {
+        "business_id": business_id, "location_id": location_id, "skus": list(skus)})).mappings())
+
+
+_SELLABLE = (select(variants.c.id, variants.c.sku, variants.c.name, variants.c.price_minor,
+                    variants.c.currency, variants.c.low_stock_threshold,
+                    levels.c.id.label("stock_level_id"))
+             .outerjoin(levels, (levels.c.variant_id == variants.c.id)
+                        & (levels.c.location_id == bindparam("location_id")))
+             .where(variants.c.business_id == bindparam("business_id"),
+                    variants.c.sku.in_(bindparam("skus", expanding=True))))
 
 
 async def insert_location(conn: AsyncConnection, values: dict[str, Any]) -> None:
@@ -189,6 +198,14 @@ async def list_locations(conn: AsyncConnection, business_id: uuid.UUID) -> list[
 async def find_location(conn: AsyncConnection, business_id: uuid.UUID,
                         code: str | None) -> RowMapping | None:
     """The location with ``code``, or the business's default location when code is None."""
-    stmt = select(locations.c.id, locations.c.code).where(locations.c.business_id == business_id)
-    stmt = stmt.where(locations.c.code == code) if code else stmt.where(locations.c.is_default)
-    return (await conn.execute(stmt)).mappings().first()
+    if code:
+        found = await conn.execute(_LOCATION_BY_CODE, {"business_id": business_id, "code": code})
+    else:
+        found = await conn.execute(_DEFAULT_LOCATION, {"business_id": business_id})
+    return found.mappings().first()
+
+
+_LOCATION = select(locations.c.id, locations.c.code).where(
+    locations.c.business_id == bindparam("business_id"))
+_LOCATION_BY_CODE = _LOCATION.where(locations.c.code == bindparam("code"))
+_DEFAULT_LOCATION = _LOCATION.where(locations.c.is_default)

@@ -44,6 +44,11 @@ class Settings(BaseSettings):
         description="Payment deadline given to new businesses; each business changes its own "
         "with PATCH /v1/business.",
     )
+    api_key_cache_seconds: float = Field(
+        default=30.0,
+        description="How long a server process keeps an API key it looked up (0: look it up "
+        "on every request). Revoking a key or changing the business's settings forgets it at "
+        "once in every process (PostgreSQL NOTIFY); the time bounds it only as a last resort.")
     sweep_interval_seconds: float = Field(
         default=2.0,
         description="How often the worker cancels unpaid orders past their deadline.")

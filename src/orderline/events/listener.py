@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import asyncpg  # type: ignore[import-untyped]  # no type information shipped
 
@@ -34,18 +34,22 @@ log = logging.getLogger(__name__)
 class OutboxListener:
     def __init__(self, url: str, *, on_businesses: Callable[[set[uuid.UUID]], None],
                  on_listening: Callable[[], None],
-                 on_events: Callable[[Written], None] | None = None, check_every: float = 10.0,
+                 on_events: Callable[[Written], None] | None = None,
+                 also: Mapping[str, Callable[[str], None]] | None = None,
+                 check_every: float = 10.0,
                  first_backoff: float = 0.1, max_backoff: float = 5.0,
                  application_name: str = "orderline-listener") -> None:
         """``url`` is a PostgreSQL URL (a SQLAlchemy driver suffix is dropped).
         ``on_businesses`` gets the business of each notification; ``on_listening`` is called
         each time LISTEN is (re)established, since notifications may have been missed.
         With ``on_events``, each notification goes there instead, with its aggregate and
-        outbox row id."""
+        outbox row id. ``also`` listens on more channels on the same connection, each
+        notification's payload going to its channel's handler."""
         self._url = driver_free_url(url)
         self._on_businesses = on_businesses
         self._on_listening = on_listening
         self._on_events = on_events
+        self._also = dict(also or {})
         self._check_every = check_every
         self._first_backoff = first_backoff
         self._max_backoff = max_backoff
@@ -90,6 +94,8 @@ class OutboxListener:
         lost = asyncio.Event()
         conn.add_termination_listener(lambda _conn: lost.set())
         await conn.add_listener(CHANNEL, self._notified)
+        for channel, handler in self._also.items():
+            await conn.add_listener(channel, _payload_to(handler))
         self._backend_pid = conn.get_server_pid()
         self.connections += 1
         self.listening.set()
@@ -116,10 +122,18 @@ class OutboxListener:
             self._on_events(Written(business_id, aggregate_id, row_id))
 
 
-def hub_listener(url: str, hub: EventHub) -> OutboxListener:
-    """A listener that wakes ``hub``'s subscribers (live streams, the relay)."""
+def hub_listener(url: str, hub: EventHub, *,
+                 also: Mapping[str, Callable[[str], None]] | None = None) -> OutboxListener:
+    """A listener that wakes ``hub``'s subscribers (live streams, the relay); ``also`` as in
+    ``OutboxListener``."""
     return OutboxListener(url, on_businesses=hub.signal, on_listening=hub.signal_all,
-                          on_events=lambda written: hub.announce((written,)))
+                          on_events=lambda written: hub.announce((written,)), also=also)
+
+
+def _payload_to(handler: Callable[[str], None]) -> Callable[[object, int, str, str], None]:
+    def notified(_conn: object, _pid: int, _channel: str, payload: str) -> None:
+        handler(payload)
+    return notified
 
 
 async def _close(conn: asyncpg.Connection) -> None:

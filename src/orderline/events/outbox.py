@@ -44,12 +44,19 @@ async def emit_first_events(conn: AsyncConnection, *, business_id: uuid.UUID,
                             events: list[FirstEvent], now: datetime) -> list[uuid.UUID]:
     """Like ``emit`` for aggregates created in this transaction, several at once (two
     statements whatever their number); returns the event ids."""
-    rows = [{"event_id": uuid.uuid4(), "business_id": business_id, "type": e.type.value,
-             "aggregate_type": e.aggregate_type.value, "aggregate_id": e.aggregate_id,
-             "sequence": 1, "payload": to_jsonable_python(e.payload), "created_at": now}
-            for e in events]
+    rows = first_event_rows(business_id=business_id, events=events, now=now)
     await outbox_store.append_first_events(conn, rows)
     return [r["event_id"] for r in rows]
+
+
+def first_event_rows(*, business_id: uuid.UUID, events: list[FirstEvent],
+                     now: datetime) -> list[dict[str, Any]]:
+    """The outbox rows of ``events``, the first of their aggregates, as relayed (pending)."""
+    return [{"event_id": uuid.uuid4(), "business_id": business_id, "type": e.type.value,
+             "aggregate_type": e.aggregate_type.value, "aggregate_id": e.aggregate_id,
+             "sequence": 1, "payload": to_jsonable_python(e.payload), "created_at": now,
+             "status": outbox_store.PENDING, "attempts": 0}
+            for e in events]
 
 
 def stored_event(row: RowMapping) -> StoredEvent:

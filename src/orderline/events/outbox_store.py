@@ -71,11 +71,21 @@ async def append(conn: AsyncConnection, values: dict[str, Any]) -> int:
 async def append_first_events(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
     """The first event of each of several aggregates created in this transaction: their
     counters and their events in two statements (``rows`` as for ``append``, sequence 1)."""
-    await conn.execute(insert(streams), [{"aggregate_id": r["aggregate_id"], "last_sequence": 1}
-                                         for r in rows])
-    await conn.execute(insert(outbox), [{**r, "status": PENDING, "attempts": 0} for r in rows])
+    await conn.execute(_INSERT_STREAMS, [{"aggregate_id": r["aggregate_id"],
+                                          "last_sequence": 1} for r in rows])
+    await conn.execute(_INSERT_EVENTS, [{**r, "status": PENDING, "attempts": 0} for r in rows])
+    note_written(conn, rows)
+
+
+def note_written(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+    """Announce these events (rows as for ``append``) once ``conn``'s transaction commits."""
     conn.info.setdefault(WRITTEN_BUSINESSES_KEY, set()).update(
         Written(r["business_id"], r["aggregate_id"]) for r in rows)
+
+
+# Built once: an order's placing runs them every time.
+_INSERT_STREAMS = insert(streams)
+_INSERT_EVENTS = insert(outbox)
 
 
 async def claim(conn: AsyncConnection, *, owner: str, now: datetime, lease_until: datetime,

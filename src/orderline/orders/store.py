@@ -10,8 +10,10 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Select,
     String,
     and_,
+    bindparam,
     case,
     func,
     insert,
@@ -222,19 +224,29 @@ async def next_order_sequence(conn: AsyncConnection, business_id: uuid.UUID) -> 
     return int((await conn.execute(stmt)).scalar_one())
 
 
+def _find_customer(by_phone: bool, by_email: bool) -> Select[Any]:
+    matches = []
+    if by_phone:
+        matches.append(customers.c.phone == bindparam("phone"))
+    if by_email:
+        matches.append(customers.c.email == bindparam("email"))
+    return (select(customers.c.id, customers.c.phone)
+            .where(customers.c.business_id == bindparam("business_id"), or_(*matches)))
+
+
+# The customer of a phone, of an email, or of either (a contact has at least one of them).
+_FIND_CUSTOMER = {(p, e): _find_customer(p, e) for p in (True, False) for e in (True, False)
+                  if p or e}
+
+
 async def find_or_create_customer(conn: AsyncConnection, *, business_id: uuid.UUID, name: str,
                                   phone: str | None, email: str | None,
                                   now: datetime) -> uuid.UUID:
     """The business's customer with this phone (else this email); created if new."""
     async def find() -> uuid.UUID | None:
-        matches = []
-        if phone:
-            matches.append(customers.c.phone == phone)
-        if email:
-            matches.append(customers.c.email == email)
-        stmt = (select(customers.c.id, customers.c.phone)
-                .where(customers.c.business_id == business_id, or_(*matches)))
-        found = list(await conn.execute(stmt))
+        stmt = _FIND_CUSTOMER[(bool(phone), bool(email))]
+        found = list(await conn.execute(stmt, {"business_id": business_id, "phone": phone,
+                                               "email": email}))
         found.sort(key=lambda r: r.phone != phone)  # a phone match wins over an email match
         return found[0].id if found else None
 
@@ -328,10 +340,16 @@ async def spend_of_customers(conn: AsyncConnection, business_id: uuid.UUID,
 async def insert_order(conn: AsyncConnection, new: NewOrderRow,
                        line_rows: Sequence[NewOrderLine]) -> OrderRow:
     """Insert the order and its lines; returns the order row as stored."""
-    row = (await conn.execute(insert(orders).values(**new.values()).returning(*orders.c))
-           ).mappings().one()
-    await conn.execute(insert(lines), [line.as_dict() for line in line_rows])
+    row = (await conn.execute(_INSERT_ORDER, new.values())).mappings().one()
+    await conn.execute(_INSERT_LINES, [line.as_dict() for line in line_rows])
     return OrderRow.from_row(row)
+
+
+# Built once (their SQL is cached by the statement, not rebuilt per order): the order path's
+# statements take their values as execution parameters.
+_INSERT_ORDER = insert(orders).returning(*orders.c)
+_INSERT_LINES = insert(lines)
+_INSERT_HISTORY = insert(events)
 
 
 async def replace_lines(conn: AsyncConnection, order_id: uuid.UUID,
@@ -394,10 +412,10 @@ async def add_event(conn: AsyncConnection, *, business_id: uuid.UUID, order_id: 
                     order_version: int | None = None) -> None:
     """One entry of the order's history; ``order_version`` is the version the change wrote
     (None when it left the order row as it was)."""
-    await conn.execute(insert(events).values(
-        business_id=business_id, order_id=order_id, actor=actor, action=action,
-        from_status=from_status, to_status=to_status, changes=changes, created_at=created_at,
-        order_version=order_version))
+    await conn.execute(_INSERT_HISTORY, {
+        "business_id": business_id, "order_id": order_id, "actor": actor, "action": action,
+        "from_status": from_status, "to_status": to_status, "changes": changes,
+        "created_at": created_at, "order_version": order_version})
 
 
 @dataclass(frozen=True, slots=True)

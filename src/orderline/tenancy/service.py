@@ -18,6 +18,7 @@ from orderline.core.limits import MAX_LINE_QUANTITY, MAX_ORDER_TOTAL
 from orderline.core.money import check_currency
 from orderline.core.runtime import Part, Runtime
 from orderline.tenancy import store
+from orderline.tenancy.key_cache import KEY_CACHE, forget_business_keys
 from orderline.tenancy.key_use import note_key_used
 from orderline.tenancy.rules import (
     ALL_SCOPES,
@@ -134,17 +135,25 @@ async def create_business(runtime: Runtime, *, name: str, currency: str = "USD",
 
 
 async def authenticate(runtime: Runtime, token: str | None) -> Principal:
+    """The principal of a bearer key: from this process's ``KeyCache`` when it holds the key,
+    else looked up (and kept)."""
     if not token:
         raise Unauthorized("Send your API key as 'Authorization: Bearer <key>'.")
-    async with runtime.db.read() as conn:
-        row = await store.find_key_with_business(conn, hash_api_key(token))
-    if row is None or row["revoked_at"] is not None:
-        raise Unauthorized("This API key is unknown or has been revoked.")
-    await note_key_used(runtime, row["id"])
-    return Principal(business_id=row["business_id"], key_id=row["id"], key_prefix=row["prefix"],
-                     scopes=frozenset(row["scopes"].split(",")), currency=row["currency"],
-                     reservation_ttl_seconds=row["reservation_ttl_seconds"],
-                     key_name=row["name"])
+    key_hash = hash_api_key(token)
+    cache = runtime.get(KEY_CACHE)
+    principal = cache.get(key_hash)
+    if principal is None:
+        async with runtime.db.read() as conn:
+            row = await store.find_key_with_business(conn, key_hash)
+        if row is None or row["revoked_at"] is not None:
+            raise Unauthorized("This API key is unknown or has been revoked.")
+        principal = Principal(
+            business_id=row["business_id"], key_id=row["id"], key_prefix=row["prefix"],
+            scopes=frozenset(row["scopes"].split(",")), currency=row["currency"],
+            reservation_ttl_seconds=row["reservation_ttl_seconds"], key_name=row["name"])
+        cache.keep(key_hash, principal)
+    await note_key_used(runtime, principal.key_id)
+    return principal
 
 
 async def create_api_key(runtime: Runtime, principal: Principal, *, name: str,
@@ -192,7 +201,9 @@ async def revoke_api_key(runtime: Runtime, principal: Principal,
                            action=Action.REVOKED, before=dict(before), after=dict(row), now=now)
         return dict(row)
 
-    return await runtime.db.run(work)
+    revoked = await runtime.db.run(work)
+    forget_business_keys(runtime, principal.business_id)
+    return revoked
 
 
 async def shop_name(runtime: Runtime, business_id: uuid.UUID) -> str:
@@ -301,6 +312,7 @@ async def update_settings(runtime: Runtime, principal: Principal, *,
 
     if values or origins is not None:
         await runtime.db.run(work)
+        forget_business_keys(runtime, principal.business_id)
     return await get_business(runtime, principal)
 
 

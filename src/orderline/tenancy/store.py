@@ -7,11 +7,12 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, Self
 
-from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy import bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orderline.core.db.tables import table_of
+from orderline.tenancy.key_cache import KEYS_CHANNEL
 from orderline.tenancy.tables import (
     AllowedOrigin,
     ApiKey,
@@ -54,6 +55,14 @@ async def find_business_by_name(conn: AsyncConnection, name: str) -> RowMapping 
 async def update_business(conn: AsyncConnection, business_id: uuid.UUID,
                           values: dict[str, Any]) -> None:
     await conn.execute(update(businesses).where(businesses.c.id == business_id).values(**values))
+    await announce_key_change(conn, business_id)
+
+
+async def announce_key_change(conn: AsyncConnection, business_id: uuid.UUID) -> None:
+    """Tell every server process, when this transaction commits, to forget the business's
+    cached API keys (``tenancy.key_cache``). SQLite has one process: nothing to send."""
+    if conn.dialect.name == "postgresql":
+        await conn.execute(select(func.pg_notify(KEYS_CHANNEL, str(business_id))))
 
 
 # What is shown of a key (never its hash).
@@ -97,7 +106,9 @@ async def revoke_api_key(conn: AsyncConnection, business_id: uuid.UUID, key_id: 
             .where(api_keys.c.id == key_id, api_keys.c.business_id == business_id)
             .values(revoked_at=now)
             .returning(*KEY_COLUMNS))
-    return (await conn.execute(stmt)).mappings().first()
+    row = (await conn.execute(stmt)).mappings().first()
+    await announce_key_change(conn, business_id)
+    return row
 
 
 async def record_key_use(conn: AsyncConnection, key_id: uuid.UUID, *, now: datetime,
@@ -119,10 +130,13 @@ async def list_channels(conn: AsyncConnection, business_id: uuid.UUID) -> list[R
     return list((await conn.execute(stmt)).mappings())
 
 
+_CHANNEL = select(channels.c.id).where(channels.c.business_id == bindparam("business_id"),
+                                       channels.c.code == bindparam("code"))
+
+
 async def channel_exists(conn: AsyncConnection, business_id: uuid.UUID, code: str) -> bool:
-    stmt = select(channels.c.id).where(channels.c.business_id == business_id,
-                                       channels.c.code == code)
-    return (await conn.execute(stmt)).first() is not None
+    found = await conn.execute(_CHANNEL, {"business_id": business_id, "code": code})
+    return found.first() is not None
 
 
 @dataclass(frozen=True, slots=True)
