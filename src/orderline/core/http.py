@@ -37,7 +37,13 @@ def bind_business(request: Request, business_id: uuid.UUID) -> None:
     business_id_var.set(request.state.business_id)
 
 
-RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+async def _runtime(request: Request) -> Runtime:
+    # A coroutine: FastAPI runs a plain ``def`` dependency in its thread pool, a thread hand-off
+    # on every request for what is an attribute read.
+    return get_runtime(request)
+
+
+RuntimeDep = Annotated[Runtime, Depends(_runtime)]
 
 
 async def bind_order_id(request: Request) -> None:
@@ -61,10 +67,11 @@ def parse_id(kind: str, raw: str) -> uuid.UUID:
 _VERSION = re.compile(r"[0-9]{1,40}")
 
 
-def expected_version(if_match: Annotated[str | None, Header()] = None) -> int | None:
+async def expected_version(if_match: Annotated[str | None, Header()] = None) -> int | None:
     """``If-Match: "3"`` (or ``W/"3"``) names the version the caller last read. Every route
     with a version reads it here: ASCII digits only, and a number no stored version can
-    reach is a stale version (412), never a database error."""
+    reach is a stale version (412), never a database error. (A coroutine, so FastAPI does not
+    hand it to a thread.)"""
     if if_match is None or if_match.strip() == "*":
         return None
     raw = if_match.strip().removeprefix("W/").strip('"')
