@@ -60,8 +60,9 @@ _replica_reads = Counter("orderline_replica_reads",
                          "Reads of lists, figures and exports when a read replica is set, by "
                          "where they were served (replica or primary) and why: caught_up, "
                          "behind (the business's last write not replayed in time), lagging "
-                         "(past replica_max_lag_seconds), unreachable (down, failing or "
-                         "resting after a failure).", ["served_by", "reason"])
+                         "(past replica_max_lag_seconds), busy (no free replica connection), "
+                         "unreachable (down, failing or resting after a failure).",
+                         ["served_by", "reason"])
 _scrape_errors = Counter("orderline_metrics_scrape_errors",
                          "Scrapes whose database figures could not be read (gauges skipped).")
 

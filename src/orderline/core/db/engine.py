@@ -219,6 +219,8 @@ class Database:
                     result = await work(conn)
                     metrics.replica_read("replica", "caught_up")
                     return result
+        except SqlPoolTimeout:  # every replica connection busy: not a failure of the replica
+            refused = "busy"
         except (SQLAlchemyError, OSError, TimeoutError):
             replica.failed()
             log.warning("read replica unreachable or failing; reading from the primary for "
