@@ -13,6 +13,7 @@ from orderline.core import metrics
 from orderline.core.clock import Clock, SystemClock
 from orderline.core.config import Settings
 from orderline.core.db.engine import Database
+from orderline.core.db.replica import ReadReplica, RedisWriteMarks, ReplicaPolicy, WriteMarks
 from orderline.core.notifier import LogNotifier, Notifier
 from orderline.core.ratelimit import build_limiter
 from orderline.core.runtime import Runtime
@@ -37,10 +38,26 @@ def build_runtime(settings: Settings | None = None, *, clock: Clock | None = Non
     settings = settings or Settings()
     if not settings.database_url:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-    db = Database(settings.resolved_database_url(), pool_size=settings.db_pool_size)
+    replica, marks = read_replica(settings)
+    db = Database(settings.resolved_database_url(), pool_size=settings.db_pool_size,
+                  replica=replica, marks=marks)
     return provide_parts(Runtime(settings=settings, db=db, clock=clock or SystemClock(),
                                  notifier=build_notifier(settings),
                                  limiter=build_limiter(settings.redis_url)))
+
+
+def read_replica(settings: Settings) -> tuple[ReadReplica | None, WriteMarks | None]:
+    """The read replica and the write marks that fence it (``core/db/replica.py``), if
+    ``database_read_url`` is set: marks in Redis when ``redis_url`` is set, else none (the
+    strict fence: the primary's current WAL position)."""
+    url = settings.resolved_read_url()
+    if url is None:
+        return None, None
+    policy = ReplicaPolicy(wait_seconds=settings.replica_wait_seconds,
+                           max_lag_seconds=settings.replica_max_lag_seconds,
+                           rest_seconds=settings.replica_rest_seconds)
+    marks = RedisWriteMarks(settings.redis_url) if settings.redis_url else None
+    return ReadReplica(url, pool_size=settings.db_pool_size, policy=policy), marks
 
 
 def provide_parts(runtime: Runtime) -> Runtime:

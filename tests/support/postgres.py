@@ -36,7 +36,8 @@ class PostgresServer:
 
     def stop(self) -> None:
         if self.cluster_dir is not None:
-            subprocess.run([*self.run_as, "pg_ctl", "-D", str(self.cluster_dir / "data"),
+            subprocess.run([*self.run_as, str(postgres_program("pg_ctl")), "-D",
+                            str(self.cluster_dir / "data"),
                             "-m", "immediate", "stop"], capture_output=True, check=False)
             shutil.rmtree(self.cluster_dir, ignore_errors=True)
 
@@ -56,27 +57,127 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _start_cluster() -> PostgresServer | None:
-    """initdb + pg_ctl into a temporary folder on a free port (as 'postgres' when root)."""
-    if not (shutil.which("pg_ctl") and shutil.which("initdb")):
-        return None
-    run_as: list[str] = []
-    if os.geteuid() == 0:  # initdb refuses to run as root
-        if not _has_user("postgres"):
-            return None
-        run_as = ["runuser", "-u", "postgres", "--"]
+def postgres_program(name: str) -> str | None:
+    """A PostgreSQL server program (``initdb``, ``pg_ctl``, ``pg_basebackup``): on PATH, else
+    in Debian's /usr/lib/postgresql/<version>/bin (the newest)."""
+    found = shutil.which(name)
+    if found:
+        return found
+    versions = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"),
+                      key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit()
+                      else 0)
+    return str(versions[-1]) if versions else None
+
+
+def _cluster_user() -> list[str] | None:
+    """The prefix that runs the server programs: none, or ``runuser -u postgres --`` as root
+    (initdb refuses to run as root); None when root has no 'postgres' user to run them as."""
+    if os.geteuid() != 0:
+        return []
+    return ["runuser", "-u", "postgres", "--"] if _has_user("postgres") else None
+
+
+def _cluster_folder(run_as: list[str]) -> Path:
     base = Path(tempfile.mkdtemp(prefix="orderline-pg-"))
     if run_as:
         shutil.chown(base, "postgres")
+    return base
+
+
+def _pg_ctl_start(run_as: list[str], data: Path, log: Path, port: int, socket_dir: Path,
+                  *options: str) -> None:
+    subprocess.run([*run_as, str(postgres_program("pg_ctl")), "-D", str(data), "-l", str(log),
+                    "-w", "-o", " ".join([f"-p {port} -k {socket_dir}",
+                                          "-c listen_addresses=127.0.0.1", *options]),
+                    "start"], check=True, capture_output=True)
+
+
+def _start_cluster() -> PostgresServer | None:
+    """initdb + pg_ctl into a temporary folder on a free port (as 'postgres' when root)."""
+    if not (postgres_program("pg_ctl") and postgres_program("initdb")):
+        return None
+    run_as = _cluster_user()
+    if run_as is None:
+        return None
+    base = _cluster_folder(run_as)
     data = base / "data"
     port = _free_port()
-    subprocess.run([*run_as, "initdb", "-D", str(data), "-U", "postgres", "--auth=trust",
-                    "-E", "UTF8"], check=True, capture_output=True)
-    subprocess.run([*run_as, "pg_ctl", "-D", str(data), "-l", str(base / "log"), "-w", "-o",
-                    f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c max_connections=300",
-                    "start"], check=True, capture_output=True)
+    subprocess.run([*run_as, str(postgres_program("initdb")), "-D", str(data), "-U", "postgres",
+                    "--auth=trust", "-E", "UTF8"], check=True, capture_output=True)
+    _pg_ctl_start(run_as, data, base / "log", port, base, "-c max_connections=300")
     return PostgresServer(f"postgresql://postgres@127.0.0.1:{port}/postgres", cluster_dir=base,
                           run_as=run_as)
+
+
+@dataclass
+class ReplicatedPair:
+    """A throw-away primary and its streaming replica (``pg_basebackup -R``), each on its own
+    free port, in one temporary folder; ``stop`` ends both and deletes the folder."""
+
+    primary: PostgresServer
+    replica_url: str  # the replica's maintenance database
+    base: Path
+    replica_port: int
+    run_as: list[str]
+
+    @property
+    def _replica_data(self) -> Path:
+        return self.base / "replica"
+
+    def stop_replica(self) -> None:
+        subprocess.run([*self.run_as, str(postgres_program("pg_ctl")), "-D",
+                        str(self._replica_data), "-m", "fast", "-w", "stop"],
+                       check=True, capture_output=True)
+
+    def start_replica(self) -> None:
+        _pg_ctl_start(self.run_as, self._replica_data, self.base / "replica.log",
+                      self.replica_port, self.base, *_PAIR_OPTIONS)
+
+    def stop(self) -> None:
+        subprocess.run([*self.run_as, str(postgres_program("pg_ctl")), "-D",
+                        str(self._replica_data), "-m", "immediate", "stop"],
+                       capture_output=True, check=False)
+        self.primary.stop()  # and deletes the folder
+
+
+# Streaming replication's defaults (wal_level=replica, max_wal_senders, hot_standby) are
+# named anyway; a replica needs max_connections at least the primary's.
+_PAIR_OPTIONS = ("-c wal_level=replica", "-c max_wal_senders=4", "-c hot_standby=on",
+                 "-c max_connections=100", "-c fsync=off")
+
+
+def start_replicated_pair() -> ReplicatedPair | None:
+    """initdb a primary, pg_basebackup -R a replica of it, start both (None without the
+    programs, or as root without a 'postgres' user)."""
+    programs = ("initdb", "pg_ctl", "pg_basebackup")
+    if not all(postgres_program(name) for name in programs):
+        return None
+    run_as = _cluster_user()
+    if run_as is None:
+        return None
+    base = _cluster_folder(run_as)
+    primary_port, replica_port = _free_port(), _free_port()
+    while replica_port == primary_port:
+        replica_port = _free_port()
+    primary = PostgresServer(f"postgresql://postgres@127.0.0.1:{primary_port}/postgres",
+                             cluster_dir=base, run_as=run_as)
+    pair = ReplicatedPair(primary=primary, base=base, replica_port=replica_port, run_as=run_as,
+                          replica_url=f"postgresql://postgres@127.0.0.1:{replica_port}/postgres")
+    try:
+        # initdb --auth=trust also trusts replication connections from 127.0.0.1.
+        subprocess.run([*run_as, str(postgres_program("initdb")), "-D", str(base / "data"),
+                        "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"],
+                       check=True, capture_output=True)
+        _pg_ctl_start(run_as, base / "data", base / "log", primary_port, base, *_PAIR_OPTIONS)
+        subprocess.run([*run_as, str(postgres_program("pg_basebackup")), "-h", "127.0.0.1",
+                        "-p", str(primary_port), "-U", "postgres", "-D", str(base / "replica"),
+                        "-R", "-X", "stream", "-c", "fast", "--no-sync"],
+                       check=True, capture_output=True)
+        pair.start_replica()
+    except BaseException:
+        pair.stop()
+        raise
+    return pair
 
 
 def _has_user(name: str) -> bool:

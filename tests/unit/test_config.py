@@ -32,3 +32,12 @@ def test_development_keeps_the_sandbox_and_its_documented_secret() -> None:
     assert dev.environment == "development" and dev.sandbox_enabled
     assert dev.sandbox_webhook_secret.get_secret_value() == "whsec_sandbox_local"
     assert len(dev.production_problems()) == 2  # what production would refuse
+
+
+def test_a_read_replica_needs_a_postgresql_primary() -> None:
+    with pytest.raises(ValidationError, match="ORDERLINE_DATABASE_READ_URL"):
+        Settings(database_url="", database_read_url="postgresql://u@replica/db")
+    on_postgres = Settings(database_url="postgresql://u@primary/db",
+                           database_read_url="postgresql://u@replica/db")
+    assert on_postgres.resolved_read_url() == "postgresql+asyncpg://u@replica/db"
+    assert Settings(database_url="postgresql://u@primary/db").resolved_read_url() is None

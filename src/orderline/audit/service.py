@@ -47,5 +47,6 @@ async def record(conn: AsyncConnection, actor: Actor | None, *, business_id: uui
 async def list_entries(runtime: Runtime, business_id: uuid.UUID, f: AuditFilter, *,
                        limit: int, before: tuple[datetime, uuid.UUID] | None
                        ) -> list[AuditEntryRow]:
-    async with runtime.db.read() as conn:
+    async def page(conn: AsyncConnection) -> list[AuditEntryRow]:
         return await store.list_entries(conn, business_id, f, limit=limit, before=before)
+    return await runtime.db.read_from_replica(business_id, page)

@@ -55,18 +55,20 @@ async def list_stock(runtime: Runtime, principal: Principal, *, limit: int,
     only those above it, archived SKUs only with ``include_archived``. Returns the page and
     the SKU to page after (None on the last page)."""
     principal.require(Scope.READ)
-    async with runtime.db.read() as conn:
+
+    async def levels(conn: AsyncConnection) -> list[RowMapping]:
         location_id = None
         if location is not None:
             loc = await catalog_store.find_location(conn, principal.business_id, location)
             if loc is None:
                 raise NotFound("location", location)
             location_id = loc["id"]
-        rows = await stock_store.level_views(
+        return await stock_store.level_views(
             conn, business_id=principal.business_id, now=runtime.clock.now(), limit=limit + 1,
             after_sku=after_sku, where=stock_store.StockFilter(
                 location_id=location_id, low_stock=low_stock,
                 include_archived=include_archived))
+    rows = await runtime.db.read_from_replica(principal.business_id, levels)
     page, next_after = whole_skus_page(rows, limit, lambda r: str(r["sku"]))
     return [{**dict(r), "reserved": int(r["reserved"]), "available": int(r["available"]),
              "low_stock": r["low_stock_threshold"] is not None
@@ -140,13 +142,15 @@ async def list_movements(runtime: Runtime, principal: Principal, *, sku: str | N
                          before_id: int | None, limit: int) -> list[dict[str, Any]]:
     """The ledger, newest first, of the business or of one SKU (404 for a SKU it lacks)."""
     principal.require(Scope.READ)
-    async with runtime.db.read() as conn:
+
+    async def movements(conn: AsyncConnection) -> list[dict[str, Any]]:
         if sku is not None and await catalog_store.get_variant_by_sku(
                 conn, principal.business_id, sku) is None:
             raise NotFound("variant", sku)
-        rows = await stock_store.movement_rows(conn, business_id=principal.business_id, sku=sku,
-                                               before_id=before_id, limit=limit)
-    return [dict(r) for r in rows]
+        return [dict(r) for r in await stock_store.movement_rows(
+            conn, business_id=principal.business_id, sku=sku, before_id=before_id,
+            limit=limit)]
+    return await runtime.db.read_from_replica(principal.business_id, movements)
 
 
 def _drift_of(r: RowMapping) -> Drift:
@@ -203,6 +207,8 @@ async def low_stock(runtime: Runtime, principal: Principal, *,
     """The business's stock levels at or below their SKU's low-stock threshold: how many,
     and the ``first`` few (fewest free units first)."""
     principal.require(Scope.READ)
-    async with runtime.db.read() as conn:
+
+    async def read(conn: AsyncConnection) -> stock_store.LowStock:
         return await stock_store.low_stock(conn, principal.business_id,
                                            now=runtime.clock.now(), first=first)
+    return await runtime.db.read_from_replica(principal.business_id, read)

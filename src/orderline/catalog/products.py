@@ -149,7 +149,8 @@ async def list_products(runtime: Runtime, principal: Principal, *, limit: int,
     shown, appear only with ``include_archived``; ``search`` matches part of a product's name
     or of a SKU, in any case."""
     principal.require(Scope.READ)
-    async with runtime.db.read() as conn:
+
+    async def page(conn: AsyncConnection) -> list[dict[str, Any]]:
         rows = [dict(r) for r in await store.list_products(
             conn, principal.business_id, limit=limit, after=after,
             include_archived=include_archived, search=search)]
@@ -158,9 +159,10 @@ async def list_products(runtime: Runtime, principal: Principal, *, limit: int,
             for v in await store.variants_of(conn, list(by_product),
                                              include_archived=include_archived):
                 by_product[v["product_id"]].append(dict(v))
-    for r in rows:
-        r["variants"] = by_product[r["id"]]
-    return rows
+        for r in rows:
+            r["variants"] = by_product[r["id"]]
+        return rows
+    return await runtime.db.read_from_replica(principal.business_id, page)
 
 
 PRODUCT_FIELDS = frozenset({"name", "description"})

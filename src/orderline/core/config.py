@@ -32,6 +32,26 @@ class Settings(BaseSettings):
         description="sqlite+aiosqlite:///path or postgresql://user@host/db (production); "
         "empty means a SQLite file under data_dir (data/orderline.db).",
     )
+    database_read_url: str = Field(
+        default="",
+        description="postgresql://user@replica/db: a streaming read replica of database_url. "
+        "Lists, stats, the console's pages and exports read from it once it has replayed the "
+        "caller's business's own writes (tracked through redis_url; without it each such read "
+        "first asks the primary for its current WAL position), else from the primary. Empty: "
+        "every read goes to the primary. Needs a PostgreSQL database_url.",
+    )
+    replica_wait_seconds: float = Field(
+        default=0.05,
+        description="How long a read waits for the replica to replay its business's last "
+        "write before it reads from the primary instead.")
+    replica_max_lag_seconds: float = Field(
+        default=30.0,
+        description="A replica whose replay trails by more than this is not read from "
+        "(reads go to the primary).")
+    replica_rest_seconds: float = Field(
+        default=5.0,
+        description="After the replica failed to answer, reads go to the primary this long "
+        "before it is tried again.")
     db_pool_size: int = Field(
         default=10, description="Database connections per server process (PostgreSQL).")
     max_body_bytes: int = Field(
@@ -256,6 +276,13 @@ class Settings(BaseSettings):
     )
 
     @model_validator(mode="after")
+    def _replica_of_postgres(self) -> Self:
+        if self.database_read_url and self.resolved_database_url().startswith("sqlite"):
+            raise ValueError("ORDERLINE_DATABASE_READ_URL needs a PostgreSQL "
+                             "ORDERLINE_DATABASE_URL (SQLite has no replicas).")
+        return self
+
+    @model_validator(mode="after")
     def _safe_for_its_environment(self) -> Self:
         problems = self.production_problems() if self.environment == "production" else []
         if problems:
@@ -284,6 +311,10 @@ class Settings(BaseSettings):
         """The URL with the async driver filled in (asyncpg / aiosqlite)."""
         url = self.database_url or f"sqlite+aiosqlite:///{self.data_dir / 'orderline.db'}"
         return async_url(url)
+
+    def resolved_read_url(self) -> str | None:
+        """The read replica's URL with the async driver filled in, if one is set."""
+        return async_url(self.database_read_url) if self.database_read_url else None
 
 
 def async_url(url: str) -> str:

@@ -56,6 +56,13 @@ _events_relayed = Counter("orderline_events_relayed",
 _webhook_deliveries = Counter("orderline_webhook_attempts",
                               "Webhook delivery attempts, by result (succeeded; failed and "
                               "retried later; dead after the last try).", ["result"])
+_replica_reads = Counter("orderline_replica_reads",
+                         "Reads of lists, figures and exports when a read replica is set, by "
+                         "where they were served (replica or primary) and why: caught_up, "
+                         "behind (the business's last write not replayed in time), lagging "
+                         "(past replica_max_lag_seconds), busy (no free replica connection), "
+                         "unreachable (down, failing or resting after a failure).",
+                         ["served_by", "reason"])
 _scrape_errors = Counter("orderline_metrics_scrape_errors",
                          "Scrapes whose database figures could not be read (gauges skipped).")
 
@@ -87,6 +94,10 @@ def reservation_refused() -> None:
 
 def event_relayed(event_type: str) -> None:
     _events_relayed.labels(event_type).inc()
+
+
+def replica_read(served_by: Literal["replica", "primary"], reason: str) -> None:
+    _replica_reads.labels(served_by, reason).inc()
 
 
 def webhook_attempt(result: WebhookResult) -> None:

@@ -4,6 +4,9 @@ age, and those the relay gave up on (dead), for the merchant's overview."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orderline.core.runtime import Runtime
 from orderline.events import outbox_store
@@ -21,8 +24,9 @@ async def business_backlog(runtime: Runtime, principal: Principal) -> Backlog:
     """The caller's business's events pending and dead, and how long the oldest pending one
     has waited (by the runtime's clock)."""
     principal.require(Scope.READ)
-    async with runtime.db.read() as conn:
-        figures = await outbox_store.backlog(conn, principal.business_id)
+    async def read(conn: AsyncConnection) -> dict[str, Any]:
+        return await outbox_store.backlog(conn, principal.business_id)
+    figures = await runtime.db.read_from_replica(principal.business_id, read)
     oldest = figures["oldest_pending_at"]
     age = (max(0.0, (runtime.clock.now() - oldest).total_seconds())
            if oldest is not None else None)

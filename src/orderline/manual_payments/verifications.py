@@ -67,8 +67,10 @@ async def list_queue(runtime: Runtime, principal: Principal, f: proof_store.Queu
                      limit: int) -> list[dict[str, Any]]:
     principal.require(Scope.VERIFY)
     now = runtime.clock.now()
-    async with runtime.db.read() as conn:
-        rows = await proof_store.queue(conn, principal.business_id, f, after=after, limit=limit)
+
+    async def page(conn: AsyncConnection) -> list[RowMapping]:
+        return await proof_store.queue(conn, principal.business_id, f, after=after, limit=limit)
+    rows = await runtime.db.read_from_replica(principal.business_id, page)
     return [proof_view(r, now=now) for r in rows]
 
 
@@ -102,9 +104,10 @@ async def awaiting_verification(runtime: Runtime, principal: Principal, *,
     merchant's overview. Only ``read``: the count and the orders (which a read key sees
     anyway) say nothing of the proofs themselves, which stay behind ``verify``."""
     principal.require(Scope.READ)
-    async with runtime.db.read() as conn:
+    async def read(conn: AsyncConnection) -> WaitingOrders:
         return await proof_store.orders_awaiting_verification(conn, principal.business_id,
                                                               first=first)
+    return await runtime.db.read_from_replica(principal.business_id, read)
 
 
 # --- deciding ---------------------------------------------------------------------------------
@@ -321,13 +324,17 @@ async def stats(runtime: Runtime, principal: Principal, *, days: int | None = No
     since = now - timedelta(days=days)
     # The first period is read whole (from its start), the window's figures from ``since``.
     first = since if period is None else period_start(since, period)
-    async with runtime.db.read() as conn:
-        pending = await proof_store.pending_figures(conn, principal.business_id)
-        rows = await proof_store.decided_since(conn, principal.business_id, first,
-                                               limit=50_000)
-        settings = await payment_method_store.proof_settings(conn, principal.business_id)
-        spans = ([] if period is None else
-                 await proof_store.waiting_since(conn, principal.business_id, first))
+
+    async def read(conn: AsyncConnection) -> tuple[
+            RowMapping, list[RowMapping], RowMapping, list[tuple[datetime, datetime | None]]]:
+        return (await proof_store.pending_figures(conn, principal.business_id),
+                await proof_store.decided_since(conn, principal.business_id, first,
+                                                limit=50_000),
+                await payment_method_store.proof_settings(conn, principal.business_id),
+                [] if period is None else
+                await proof_store.waiting_since(conn, principal.business_id, first))
+    pending, rows, settings, spans = await runtime.db.read_from_replica(
+        principal.business_id, read)
     threshold = settings["proof_auto_approve_bp"] or AGREEMENT_THRESHOLD_BP
     decided = [Decided(approved=r["status"] == proof_store.APPROVED,
                        uploaded_at=r["uploaded_at"], decided_at=r["decided_at"],

@@ -23,6 +23,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orderline.core.errors import NotFound, ValidationFailed
@@ -106,11 +107,14 @@ async def queue_page(runtime: Runtime, principal: Principal, ask: QueueAsk, *,
     principal.require(Scope.VERIFY)
     now = runtime.clock.now()
     f = ask.to_filter(now)
-    async with runtime.db.read() as conn:
-        rows = await proof_store.queue(conn, principal.business_id, f, after=after,
-                                       limit=limit)
-        pending = await proof_store.pending_figures(conn, principal.business_id)
-        methods = await payment_method_store.list_methods(conn, principal.business_id)
+
+    async def read(conn: AsyncConnection
+                   ) -> tuple[list[RowMapping], RowMapping, list[RowMapping]]:
+        return (await proof_store.queue(conn, principal.business_id, f, after=after,
+                                        limit=limit),
+                await proof_store.pending_figures(conn, principal.business_id),
+                await payment_method_store.list_methods(conn, principal.business_id))
+    rows, pending, methods = await runtime.db.read_from_replica(principal.business_id, read)
     oldest = pending["oldest"]
     return {"proofs": [proof_view(r, now=now) for r in rows],
             "pending": int(pending["pending"]),

@@ -50,11 +50,13 @@ async def find_customers(runtime: Runtime, principal: Principal, *, phone: str |
     """Customers by creation, each with their order totals: ``phone`` and ``email`` match
     exactly, ``search`` part of the name, phone or email."""
     principal.require(Scope.READ)
-    async with runtime.db.read() as conn:
+
+    async def page(conn: AsyncConnection) -> list[dict[str, Any]]:
         rows = await order_store.find_customers(conn, principal.business_id, phone=phone,
                                                 email=email.lower() if email else None,
                                                 limit=limit, search=search, after=after)
         return await _records(conn, principal.business_id, rows)
+    return await runtime.db.read_from_replica(principal.business_id, page)
 
 
 async def get_customer(runtime: Runtime, principal: Principal,
@@ -72,10 +74,12 @@ async def orders_of_customer(runtime: Runtime, principal: Principal, customer_id
                              ) -> list[dict[str, Any]]:
     """The customer's orders, newest first (404 for another business's customer)."""
     principal.require(Scope.READ)
-    async with runtime.db.read() as conn:
+
+    async def page(conn: AsyncConnection) -> list[dict[str, Any]]:
         if await order_store.get_customer(conn, principal.business_id, customer_id) is None:
             raise NotFound("customer", customer_id)
         rows = await order_store.list_orders(conn, principal.business_id,
                                              OrderFilter(customer_id=customer_id),
                                              limit=limit, before=before)
         return await shaped(conn, rows)
+    return await runtime.db.read_from_replica(principal.business_id, page)

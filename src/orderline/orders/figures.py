@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from orderline.core.runtime import Runtime
 from orderline.orders import figures_store
 from orderline.orders.figures_store import SalesBucket, Waiting, WaitingOrders
@@ -33,12 +35,14 @@ async def sales(runtime: Runtime, principal: Principal, *, created_from: datetim
     and the funnel of checkouts started in it and in ``[today_from, created_to)``."""
     principal.require(Scope.READ)
     funnel = runtime.get(CHECKOUT_FUNNEL)
-    async with runtime.db.read() as conn:
+
+    async def read(conn: AsyncConnection) -> SalesFigures:
         buckets = await figures_store.sales_buckets(
             conn, principal.business_id, created_from=created_from, created_to=created_to)
         in_period = await funnel(conn, principal.business_id, created_from, created_to)
         today = await funnel(conn, principal.business_id, today_from, created_to)
-    return SalesFigures(buckets=buckets, funnel=in_period, today_funnel=today)
+        return SalesFigures(buckets=buckets, funnel=in_period, today_funnel=today)
+    return await runtime.db.read_from_replica(principal.business_id, read)
 
 
 async def waiting(runtime: Runtime, principal: Principal, *, due_before: datetime,
@@ -47,8 +51,10 @@ async def waiting(runtime: Runtime, principal: Principal, *, due_before: datetim
     with a deadline before ``due_before``, to ship, and cash to collect."""
     principal.require(Scope.READ)
     now = runtime.clock.now()
-    async with runtime.db.read() as conn:
+
+    async def read(conn: AsyncConnection) -> dict[Waiting, WaitingOrders]:
         return {kind: await figures_store.waiting_orders(conn, principal.business_id, kind,
                                                          now=now, due_before=due_before,
                                                          first=first)
                 for kind in Waiting}
+    return await runtime.db.read_from_replica(principal.business_id, read)

@@ -197,10 +197,12 @@ async def list_orders(runtime: Runtime, principal: Principal, f: order_store.Ord
     """Newest first: older than ``before``, or the ``limit`` just newer than ``after`` (a
     page back; what arrived since a list was shown)."""
     principal.require(Scope.READ)
-    async with runtime.db.read() as conn:
+
+    async def page(conn: AsyncConnection) -> list[dict[str, Any]]:
         rows = await order_store.list_orders(conn, principal.business_id, f, limit=limit,
                                              before=before, after=after)
         return await shaped(conn, rows)
+    return await runtime.db.read_from_replica(principal.business_id, page)
 
 
 async def order_history(runtime: Runtime, principal: Principal,
@@ -235,10 +237,12 @@ async def order_stats(runtime: Runtime, principal: Principal, *, created_from: d
     order; orders typed in by the merchant start no checkout and are not in it)."""
     principal.require(Scope.READ)
     funnel = runtime.get(CHECKOUT_FUNNEL)
-    async with runtime.db.read() as conn:
-        figures = await order_store.stats(conn, principal.business_id,
-                                          created_from=created_from, created_to=created_to)
-        by_channel = await funnel(conn, principal.business_id, created_from, created_to)
+
+    async def read(conn: AsyncConnection) -> tuple[dict[str, Any], dict[str, ChannelFunnel]]:
+        return (await order_store.stats(conn, principal.business_id,
+                                        created_from=created_from, created_to=created_to),
+                await funnel(conn, principal.business_id, created_from, created_to))
+    figures, by_channel = await runtime.db.read_from_replica(principal.business_id, read)
     figures["conversion_by_channel"] = {
         channel: {"checkouts_started": f.checkouts_started, "orders_placed": f.orders_placed,
                   "conversion_rate": conversion_rate(f.checkouts_started, f.orders_placed)}

@@ -40,7 +40,8 @@ async def export(runtime: Runtime, principal: Principal,
                  customer_id: uuid.UUID) -> dict[str, Any]:
     """Everything the business holds about the customer, in one JSON document."""
     principal.require(Scope.ADMIN)
-    async with runtime.db.read() as conn:
+
+    async def read(conn: AsyncConnection) -> dict[str, Any]:
         customer = await order_store.get_customer(conn, principal.business_id, customer_id)
         if customer is None:
             raise NotFound("customer", customer_id)
@@ -49,12 +50,14 @@ async def export(runtime: Runtime, principal: Principal,
         checkouts = await store.checkouts_of(conn, customer_id)
         messages = await store.notifications_of(conn, order_ids)
         proofs = await store.proofs_of(conn, order_ids)
-    return {"customer": dict(customer), "exported_at": runtime.clock.now(),
-            "orders": [{k: o[k] for k in ORDER_FIELDS} for o in orders],
-            "checkouts": [dict(c) for c in checkouts],
-            "notifications": [dict(m) for m in messages],
-            "payment_proofs": [{**buyer_proof_view(p), "order_id": p["order_id"],
-                                "sha256": p["sha256"], "read": p["read"]} for p in proofs]}
+        return {"customer": dict(customer), "exported_at": runtime.clock.now(),
+                "orders": [{k: o[k] for k in ORDER_FIELDS} for o in orders],
+                "checkouts": [dict(c) for c in checkouts],
+                "notifications": [dict(m) for m in messages],
+                "payment_proofs": [{**buyer_proof_view(p), "order_id": p["order_id"],
+                                    "sha256": p["sha256"], "read": p["read"]}
+                                   for p in proofs]}
+    return await runtime.db.read_from_replica(principal.business_id, read)
 
 
 async def erase(runtime: Runtime, principal: Principal,

@@ -222,8 +222,9 @@ async def health(runtime: Runtime, principal: Principal) -> webhook_store.Webhoo
     """How the business's webhooks fare: endpoints failing or disabled, deliveries retrying
     or dead (for the merchant's overview)."""
     principal.require(Scope.READ)
-    async with runtime.db.read() as conn:
+    async def read(conn: AsyncConnection) -> webhook_store.WebhookHealth:
         return await webhook_store.health(conn, principal.business_id)
+    return await runtime.db.read_from_replica(principal.business_id, read)
 
 
 def _delivery_view(row: Mapping[Any, Any], tries: Sequence[Mapping[Any, Any]],

@@ -6,13 +6,19 @@ are queued on an in-process lock instead of busy-polling the file lock. PostgreS
 READ COMMITTED; stock is taken with conditional UPDATEs and order rows are locked with
 ``SELECT ... FOR UPDATE``, so concurrent processes serialise on the rows they share only.
 Deadlocks and serialisation failures are retried a few times as a whole transaction.
+
+Lists, figures and exports read through ``read_from_replica``, which a read replica may serve
+(``core/db/replica.py``: when it is set and has replayed the business's own writes); every
+other read and every write uses the primary.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
@@ -20,12 +26,15 @@ from typing import Any, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as SqlPoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from orderline.core import metrics
+from orderline.core.db.replica import CURRENT_LSN, ReadReplica, WriteMarks, lsn_number
 from orderline.core.event_hub import Written
+from orderline.core.log_context import business_id_var
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -83,8 +92,13 @@ def is_database_busy(error: BaseException) -> bool:
 
 
 class Database:
-    def __init__(self, url: str, *, pool_size: int = 10, echo: bool = False) -> None:
+    def __init__(self, url: str, *, pool_size: int = 10, echo: bool = False,
+                 replica: ReadReplica | None = None, marks: WriteMarks | None = None) -> None:
         self.url = url
+        # Lists, figures and exports may read here (see ``read_from_replica``); the marks say
+        # how far each business's writes went (none: the strict fence).
+        self.replica = replica
+        self.marks = marks
         self.is_sqlite = url.startswith("sqlite")
         kwargs: dict[str, Any] = {"echo": echo}
         if not self.is_sqlite:
@@ -135,6 +149,8 @@ class Database:
                 conn.info.pop(WRITTEN_BUSINESSES_KEY, None)
                 async with conn.begin():
                     yield conn
+                if self.marks is not None and self.replica is not None:
+                    await self._mark_written(conn)
                 self._announce(conn)
 
     @asynccontextmanager
@@ -152,6 +168,27 @@ class Database:
         async with self.write() as conn:
             yield conn
 
+    async def _mark_written(self, conn: AsyncConnection) -> None:
+        """Note how far the WAL got for the businesses this committed transaction wrote for
+        (the one the request or job acts for, those it wrote events for), so their reads
+        from the replica wait for it. Read after COMMIT: the position lies past the commit
+        record. The write has committed whatever happens here, so a failure is only logged."""
+        written: set[Written] = conn.info.get(WRITTEN_BUSINESSES_KEY) or set()
+        businesses = {w.business_id for w in written}
+        acting_for = business_id_var.get()
+        if acting_for:
+            with contextlib.suppress(ValueError):
+                businesses.add(uuid.UUID(acting_for))
+        if not businesses or self.marks is None:
+            return
+        try:
+            lsn = lsn_number(str(await conn.scalar(CURRENT_LSN)))
+            await conn.rollback()
+            await self.marks.note(businesses, lsn)
+        except Exception:  # the write stands; this business may read a moment-old replica
+            log.warning("could not note a write's WAL position for the read replica",
+                        exc_info=True)
+
     def _announce(self, conn: AsyncConnection) -> None:
         written = conn.info.pop(WRITTEN_BUSINESSES_KEY, None)
         if written and self.on_events_committed is not None:
@@ -161,6 +198,56 @@ class Database:
     async def read(self) -> AsyncIterator[AsyncConnection]:
         async with self.engine.connect() as conn:
             yield conn
+
+    async def read_from_replica(self, business_id: uuid.UUID,
+                                work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        """Run ``work`` (a read of this business's lists, figures or exports) on the read
+        replica when one is set and has replayed this business's writes; else on the primary.
+        A replica that is behind, lagging, down or failing mid-read costs a primary read,
+        never an error (the read is run again there)."""
+        replica = self.replica
+        if replica is None:
+            return await self._read(work)
+        if replica.resting:
+            metrics.replica_read("primary", "unreachable")
+            return await self._read(work)
+        fence = await self._fence(business_id)
+        try:
+            async with replica.engine.connect() as conn:
+                refused = await replica.caught_up(conn, fence)
+                if refused is None:
+                    result = await work(conn)
+                    metrics.replica_read("replica", "caught_up")
+                    return result
+        except SqlPoolTimeout:  # every replica connection busy: not a failure of the replica
+            refused = "busy"
+        except (SQLAlchemyError, OSError, TimeoutError):
+            replica.failed()
+            log.warning("read replica unreachable or failing; reading from the primary for "
+                        "%.0f s", replica.policy.rest_seconds, exc_info=True)
+            refused = "unreachable"
+        if refused == "lagging":
+            log.warning("read replica lags past %.0f s; reading from the primary",
+                        replica.policy.max_lag_seconds)
+        metrics.replica_read("primary", refused)
+        return await self._read(work)
+
+    async def _fence(self, business_id: uuid.UUID) -> int | None:
+        """The WAL position the replica must have replayed for this business: its last
+        write's (from the marks), or without marks (or marks that do not answer) the primary's
+        current position."""
+        if self.marks is not None:
+            try:
+                return await self.marks.latest(business_id)
+            except Exception:  # Redis down: the strict fence is always right
+                log.warning("write marks unavailable; fencing replica reads at the primary's "
+                            "current WAL position", exc_info=True)
+        async with self.engine.connect() as conn:
+            return lsn_number(str(await conn.scalar(CURRENT_LSN)))
+
+    async def _read(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        async with self.read() as conn:
+            return await work(conn)
 
     async def run(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
         """Run ``work`` in one write transaction, retrying it whole on deadlock."""
@@ -177,3 +264,7 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self.replica is not None:
+            await self.replica.dispose()
+        if self.marks is not None:
+            await self.marks.close()

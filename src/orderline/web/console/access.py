@@ -23,7 +23,7 @@ from fastapi import Depends, HTTPException, Request
 from starlette.responses import RedirectResponse, Response
 
 from orderline.core.errors import SessionExpired
-from orderline.core.http import RuntimeDep
+from orderline.core.http import RuntimeDep, bind_business
 from orderline.staff.sessions import StaffSession, principal_for, resume_session
 from orderline.tenancy.rules import Principal, Scope
 
@@ -142,8 +142,10 @@ async def console_staff(request: Request,
             session.csrf_token, await submitted_csrf_token(request)):
         raise HTTPException(status_code=403, detail="The form's security token is missing or "
                                                     "out of date; reload the page.")
-    return ConsoleStaff(session=session, principal=principal_for(session),
-                        csrf_token=session.csrf_token)
+    principal = principal_for(session)
+    # Logs name the business, and its writes fence its reads from a read replica.
+    bind_business(request, principal.business_id)
+    return ConsoleStaff(session=session, principal=principal, csrf_token=session.csrf_token)
 
 
 ConsoleStaffDep = Annotated[ConsoleStaff, Depends(console_staff)]
