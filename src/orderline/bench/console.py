@@ -35,7 +35,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -463,11 +463,6 @@ async def _bench(options: ConsoleBenchOptions, url: str, report: ConsoleReport,
         report.shop = {"orders": shop.orders, "templates": shop.template_orders,
                        "seconds": round(shop.seconds, 1)}
         say(f"shop ready: {shop.orders:,} orders ({shop.seconds:.0f}s)")
-        if options.rollups:
-            started_at = time.perf_counter()
-            await roll_up(runtime)
-            report.shop["rollup_seconds"] = round(time.perf_counter() - started_at, 2)
-            say(f"rollups: the year's closed days summed in {report.shop['rollup_seconds']}s")
         started = await sessions.log_in(runtime, shop.owner_email, shop.owner_password,
                                         client_ip="127.0.0.1", user_agent="orderline bench")
         await stage.server.wait_ready()
@@ -479,6 +474,19 @@ async def _bench(options: ConsoleBenchOptions, url: str, report: ConsoleReport,
                 console_client("http://bench", started.token, transport) as in_process:
             pages = await _pages(client, monitor, shop, options.samples)
             say(f"pages: {options.samples} requests each, one at a time ...")
+            if options.rollups:
+                # The dashboards first as they were before the rollups (every day summed
+                # live), then the worker's first round, then every page.
+                for page in pages[:2]:
+                    report.pages.append(await measure_page(
+                        client, in_process, runtime, url, stage.meter,
+                        replace(page, name=page.name[:-1] + ", no rollups)"),
+                        options.samples, warmup=4 * options.workers, say=say))
+                started_at = time.perf_counter()
+                await roll_up(runtime)
+                report.shop["rollup_seconds"] = round(time.perf_counter() - started_at, 2)
+                say(f"rollups: the year's closed days summed in "
+                    f"{report.shop['rollup_seconds']}s (the worker's first round)")
             for page in pages:
                 report.pages.append(await measure_page(
                     client, in_process, runtime, url, stage.meter, page, options.samples,
