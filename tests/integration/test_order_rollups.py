@@ -189,3 +189,55 @@ async def test_a_change_to_an_order_of_a_rolled_up_day_is_read_live_until_summed
             conn, business_id, DayRange(day, day), leaving_out=()))
     assert rolled == [(day, "web", "USD", 1, 1, 2000)]
     await _assert_rollups_equal_live(runtime, merchant)
+
+
+@pytest.mark.parametrize("when", ["before the marks are read", "after the marks are read"])
+async def test_a_change_committing_during_the_workers_round_is_never_lost(
+        zoned: Runtime, when: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On PostgreSQL a change of an old order may commit while the worker sums its day: seen
+    with its mark, it is summed and the mark deleted; committed after the marks were read, its
+    mark stays (the day is read live) whether or not the sum saw it."""
+    runtime = zoned
+    if runtime.db.is_sqlite:
+        pytest.skip("SQLite has one writer: nothing commits during the worker's transaction")
+    clock = runtime.clock
+    assert isinstance(clock, ManualClock)
+    merchant = await new_merchant(runtime, name=f"Rollups race {when}",
+                                  reservation_ttl_seconds=7 * 86400)
+    business_id = merchant.principal.business_id
+    await stock_sku(runtime, merchant, "MUG", 100, price=1000)
+    first = await direct_orders.create_order(runtime, merchant.principal, NewOrder(
+        customer=Contact(name="Buyer", phone="+1 555 0102"), channel="web",
+        lines=[RequestedLine("MUG", 1)], payment_method="card"))
+    day = datetime.fromisoformat(str(first["created_at"])).astimezone(UTC).date()
+    clock.advance(2 * 86400)
+    await rollups.roll_up(runtime)
+    read_marks = rollup_store.stale_marks
+
+    async def paying_meanwhile(conn: Any, business: Any) -> list[rollup_store.StaleMark]:
+        if business != business_id:
+            return await read_marks(conn, business)
+        if when == "before the marks are read":
+            await order_status.confirm_payment(runtime, merchant.principal, first["id"])
+            return await read_marks(conn, business)
+        marks = await read_marks(conn, business)
+        await order_status.confirm_payment(runtime, merchant.principal, first["id"])
+        return marks
+
+    async with runtime.db.write() as conn:  # a stale mark, so the worker has the day to do
+        await rollup_store.mark_stale(conn, business_id, day, now=clock.now())
+    monkeypatch.setattr(rollup_store, "stale_marks", paying_meanwhile)
+    await rollups.roll_up(runtime)
+    monkeypatch.setattr(rollup_store, "stale_marks", read_marks)
+
+    async with runtime.db.read() as conn:
+        left = await rollup_store.stale_days(conn, business_id, first=day, last=day)
+    assert left == (set() if when == "before the marks are read" else {day})
+    await _assert_rollups_equal_live(runtime, merchant)
+    await rollups.roll_up(runtime)
+    async with runtime.db.read() as conn:
+        assert await rollup_store.stale_days(conn, business_id, first=day, last=day) == set()
+        rolled = _key(await rollup_store.rolled_buckets(
+            conn, business_id, DayRange(day, day), leaving_out=()))
+    assert rolled == [(day, "web", "USD", 1, 1, 1000)]
+    await _assert_rollups_equal_live(runtime, merchant)
