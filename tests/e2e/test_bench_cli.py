@@ -294,7 +294,10 @@ def test_bench_console_reports_every_page_and_the_live_part_then_drops_its_datab
                        "3", "--live", "3", "--consoles", "2", "--workers", "1", "--json",
                        str(figures))
 
-    pages = ["dashboard (a week)", "dashboard (a year)", "orders: first page",
+    # The dashboards summed live first, then (after the worker's first round of daily
+    # rollups) every page.
+    pages = ["dashboard (a week, no rollups)", "dashboard (a year, no rollups)",
+             "dashboard (a week)", "dashboard (a year)", "orders: first page",
              "orders: next page", "orders: paid, WhatsApp", "orders: search a phone",
              "orders: search a number", "order page"]
     for page in pages:  # each asked for 3 times, none failed, with its SQL replayed
@@ -303,6 +306,8 @@ def test_bench_console_reports_every_page_and_the_live_part_then_drops_its_datab
     assert "failed)" not in out
     report = json.loads(figures.read_text())
     assert report["shop"]["orders"] >= 300 > report["shop"]["templates"]
+    assert report["shop"]["rollup_seconds"] > 0 and report["settings"]["rollups"] is True
+    assert "daily rollups summed in" in out
     assert [p["page"] for p in report["pages"]] == pages
     for page in report["pages"]:
         assert page["requests"] == 3 and page["failed"] == 0

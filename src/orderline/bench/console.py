@@ -35,7 +35,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -61,6 +61,7 @@ from orderline.bench.statements import StatementCount, counting
 from orderline.core.config import driver_free_url
 from orderline.core.http import encode_cursor
 from orderline.core.runtime import Runtime
+from orderline.orders.rollups import roll_up
 from orderline.staff import sessions
 from orderline.web.console.access import SESSION_COOKIE
 
@@ -77,6 +78,9 @@ class ConsoleBenchOptions(LoadOptions):
     samples: int = 100
     live: int = 100
     consoles: int = 4
+    # Sum the year's closed days into the overview's daily rollups before measuring, as the
+    # worker would have over the year (off: every day is summed live, as before migration 0019).
+    rollups: bool = True
 
     def check(self) -> None:
         if not 100 <= self.orders <= 2_000_000:
@@ -93,7 +97,7 @@ class ConsoleBenchOptions(LoadOptions):
     @property
     def settings(self) -> dict[str, Any]:
         return {"orders": self.orders, "samples": self.samples, "live": self.live,
-                "consoles": self.consoles, "workers": self.workers}
+                "consoles": self.consoles, "workers": self.workers, "rollups": self.rollups}
 
 
 @dataclass
@@ -167,6 +171,9 @@ def render(report: ConsoleReport, *, verbose: bool = False) -> str:
     lines = [f"PostgreSQL {report.server_version}; {shop.get('orders', 0):,} orders in the "
              f"business ({shop.get('templates', 0)} through the services, the rest copied in "
              f"SQL over a year; set up in {shop.get('seconds', 0):.0f}s); "
+             + (f"daily rollups summed in {shop['rollup_seconds']}s (the worker's first "
+                "round); " if "rollup_seconds" in shop else "no daily rollups (every day "
+                "summed live); ") +
              f"{report.settings['workers']} server processes; one request at a time", "",
              "page                          requests  server p50   p95     max   target  "
              "| CPU ms/request server  postgres | SQL  database alone"]
@@ -467,6 +474,19 @@ async def _bench(options: ConsoleBenchOptions, url: str, report: ConsoleReport,
                 console_client("http://bench", started.token, transport) as in_process:
             pages = await _pages(client, monitor, shop, options.samples)
             say(f"pages: {options.samples} requests each, one at a time ...")
+            if options.rollups:
+                # The dashboards first as they were before the rollups (every day summed
+                # live), then the worker's first round, then every page.
+                for page in pages[:2]:
+                    report.pages.append(await measure_page(
+                        client, in_process, runtime, url, stage.meter,
+                        replace(page, name=page.name[:-1] + ", no rollups)"),
+                        options.samples, warmup=4 * options.workers, say=say))
+                started_at = time.perf_counter()
+                await roll_up(runtime)
+                report.shop["rollup_seconds"] = round(time.perf_counter() - started_at, 2)
+                say(f"rollups: the year's closed days summed in "
+                    f"{report.shop['rollup_seconds']}s (the worker's first round)")
             for page in pages:
                 report.pages.append(await measure_page(
                     client, in_process, runtime, url, stage.meter, page, options.samples,

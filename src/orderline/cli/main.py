@@ -459,6 +459,9 @@ def bench_console(
         help="orders placed while consoles are open (0: skip the live part)")] = 100,
     consoles: Annotated[int, typer.Option(help="consoles open during the live part")] = 4,
     workers: Annotated[int, typer.Option(help="orderline serve processes of the pages")] = 4,
+    rollups: Annotated[bool, typer.Option(
+        help="sum the year's closed days into the dashboard's daily rollups first, as the "
+             "worker would have (--no-rollups: every day summed live)")] = True,
     json_path: JsonOpt = None,
     verbose: VerboseOpt = False,
 ) -> None:
@@ -471,7 +474,8 @@ def bench_console(
     try:
         bench_console_module.run(bench_console_module.ConsoleBenchOptions(
             database_url=database_url, orders=orders, samples=samples, live=live,
-            consoles=consoles, workers=workers, json_path=json_path, verbose=verbose))
+            consoles=consoles, workers=workers, rollups=rollups, json_path=json_path,
+            verbose=verbose))
     except (BenchRefused, ServerFailed) as error:
         _fail(str(error))
 

@@ -74,6 +74,11 @@ class Settings(BaseSettings):
         description="How often the worker cancels unpaid orders past their deadline.")
     reconcile_interval_seconds: float = Field(
         default=600.0, description="How often the worker checks the stock ledger.")
+    rollup_interval_seconds: float = Field(
+        default=300.0,
+        description="How often the worker sums closed UTC days of each business's orders "
+        "into the overview's daily rollups, and sums again the days an order of which changed "
+        "since (until then the overview reads those days live).")
     # The outbox relay polls this often, and at once when this process commits events or
     # (PostgreSQL) another one announces them.
     relay_interval_seconds: float = Field(

@@ -8,12 +8,13 @@ Every figure is one aggregate statement over the business's orders (``GROUP BY``
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, func, literal, select
+from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orderline.core.db.rows import StoredRow
@@ -43,7 +44,7 @@ def _utc_day(conn: AsyncConnection, column: Any) -> ColumnElement[Any]:
     return func.date(func.timezone("UTC", column))
 
 
-def _as_date(value: Any) -> date:
+def as_date(value: Any) -> date:
     if isinstance(value, datetime):
         return value.date()
     if isinstance(value, date):
@@ -54,18 +55,31 @@ def _as_date(value: Any) -> date:
 async def sales_buckets(conn: AsyncConnection, business_id: uuid.UUID, *, created_from: datetime,
                         created_to: datetime) -> list[SalesBucket]:
     """The period's orders summed by UTC day, channel and currency: one statement over the
-    ``(business_id, created_at)`` index, a few rows per day."""
+    ``(business_id, created_at)`` index, a few rows per day. (The overview reads closed days
+    from their rollups and only the rest through here: ``orders/rollups.py``.)"""
+    return await sales_buckets_in(conn, business_id, [(created_from, created_to)])
+
+
+async def sales_buckets_in(conn: AsyncConnection, business_id: uuid.UUID,
+                           ranges: Sequence[tuple[datetime | None, datetime]]
+                           ) -> list[SalesBucket]:
+    """The orders created in any of ``ranges`` (``[from, to)``, from None: since the first)
+    summed by UTC day, channel and currency, in one statement (an index range each)."""
+    if not ranges:
+        return []
     received = money_received()
     day = _utc_day(conn, orders.c.created_at).label("day")
+    created = orders.c.created_at
+    spans = [created < to if start is None else and_(created >= start, created < to)
+             for start, to in ranges]
     stmt = (select(day, orders.c.channel, orders.c.currency,
                    func.count().label("orders"),
                    func.coalesce(func.sum(case((received, 1), else_=0)), 0).label("paid_orders"),
                    func.coalesce(func.sum(case((received, orders.c.total), else_=0)), 0)
                    .label("revenue"))
-            .where(orders.c.business_id == business_id, orders.c.created_at >= created_from,
-                   orders.c.created_at < created_to)
+            .where(orders.c.business_id == business_id, or_(*spans))
             .group_by(day, orders.c.channel, orders.c.currency))
-    return [SalesBucket(day=_as_date(r.day), channel=r.channel, currency=r.currency,
+    return [SalesBucket(day=as_date(r.day), channel=r.channel, currency=r.currency,
                         orders=int(r.orders), paid_orders=int(r.paid_orders),
                         revenue=int(r.revenue))
             for r in await conn.execute(stmt)]

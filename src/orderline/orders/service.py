@@ -37,7 +37,7 @@ from orderline.core.errors import (
 from orderline.core.runtime import Part, Runtime
 from orderline.events.event_types import AggregateType
 from orderline.events.outbox import emit
-from orderline.orders import hooks
+from orderline.orders import hooks, rollups
 from orderline.orders import store as order_store
 from orderline.orders.conflicts import conflict_sentence, latest_change_details
 from orderline.orders.hooks import OrderChange, hooks_of
@@ -342,6 +342,7 @@ async def _write_with_history(conn: AsyncConnection, order: OrderRow, *, actor: 
                                             values={**values, "updated_at": now})
     if written is None:  # only possible if the row lock was not honoured
         raise VersionConflict("The order changed while it was being updated; retry.")
+    await rollups.note_change(conn, order.business_id, order, written, now=now)
     await order_store.add_event(conn, business_id=order.business_id, order_id=order.id,
                                 actor=actor, action=action, from_status=order.status,
                                 to_status=written.status, changes=changes, created_at=now,

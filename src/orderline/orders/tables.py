@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     ForeignKey,
     Index,
     Integer,
@@ -141,3 +142,45 @@ class OrderEvent(Base):
     # was (a proof sent or rejected) and for entries written before it was kept. A stale
     # If-Match is answered with the entries after the caller's version (who, what, when).
     order_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class OrderRollup(Base):
+    """The orders created on one closed UTC day in one channel and currency, summed as the
+    overview sums them (``orders/rollups.py``): written by the worker, never on the order
+    path. A day has rows only once ``order_rollup_progress`` has passed it."""
+
+    __tablename__ = "order_rollups"
+    business_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("businesses.id", ondelete="CASCADE"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(40), primary_key=True)
+    currency: Mapped[str] = mapped_column(String(3), primary_key=True)
+    orders: Mapped[int] = mapped_column(Integer)
+    paid_orders: Mapped[int] = mapped_column(Integer)
+    revenue: Mapped[int] = mapped_column(BigInteger)
+
+
+class OrderRollupProgress(Base):
+    """How far a business's rollups reach: every UTC day up to ``rolled_through`` has its
+    rows in ``order_rollups`` (none for a day without orders). One row per business, written
+    by the worker alone (its lock serialises two workers rolling the same business up)."""
+
+    __tablename__ = "order_rollup_progress"
+    business_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("businesses.id", ondelete="CASCADE"), primary_key=True)
+    rolled_through: Mapped[date | None] = mapped_column(Date, nullable=True)
+    rolled_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class OrderRollupStale(Base):
+    """A change to an order of a closed day that altered its figures (status, total, paid):
+    that day's rollup is stale, so the overview reads the day live until the worker sums it
+    again and deletes the marks it saw. Insert-only on the order path, each mark its own row
+    (no row shared by two changes, so no lock is waited on)."""
+
+    __tablename__ = "order_rollup_stale"
+    business_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("businesses.id", ondelete="CASCADE"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

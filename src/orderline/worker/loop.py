@@ -7,7 +7,8 @@
 - notifications: sends queued buyer and merchant messages (email, SMS, WhatsApp or the log);
 - webhooks: sends due merchant webhook deliveries (signed POSTs, retried with backoff);
 - proofs: reads and scores payment proofs (OCR), auto-approving above a business threshold;
-- proof retention: deletes proof files past their business's retention.
+- proof retention: deletes proof files past their business's retention;
+- rollups: sums closed days of orders for the overview, and stale days again.
 
 Several workers may run at once (on PostgreSQL): every job is safe to run concurrently.
 """
@@ -31,6 +32,7 @@ from orderline.events.relay import Relay
 from orderline.manual_payments.retention import delete_expired_files
 from orderline.manual_payments.scoring import score_due
 from orderline.notifications import service as notifications
+from orderline.orders.rollups import roll_up
 from orderline.orders.status import cancel_lapsed_orders
 from orderline.webhooks import service as webhooks
 from orderline.wiring import start_metrics_at_zero
@@ -124,6 +126,8 @@ def loops(runtime: Runtime, *, interval: float | None = None,
         Loop("proofs", settings.proof_scoring_interval_seconds, lambda: score_due(runtime)),
         Loop("proof_retention", settings.proof_retention_interval_seconds,
              lambda: _no_repeat(delete_expired_files(runtime))),
+        Loop("rollups", settings.rollup_interval_seconds,
+             lambda: _no_repeat(roll_up(runtime))),
     ]
 
 
@@ -157,6 +161,7 @@ async def run_once(runtime: Runtime) -> dict[str, int]:
     while (read := await score_due(runtime)):
         done["proofs_read"] += read
     done["proof_files_deleted"] = await delete_expired_files(runtime)
+    done["businesses_rolled_up"] = await roll_up(runtime)
     done["relayed"] += await configured_relay(runtime).relay_until_idle()
     return done
 
