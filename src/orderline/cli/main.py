@@ -302,6 +302,31 @@ def bench_orders(
         _fail(str(error))
 
 
+@bench_app.command("flash-sale")
+def bench_flash_sale(
+    database_url: BenchServerOpt = None,
+    buyers: Annotated[int, typer.Option(
+        help="buyers, each on a connection of its own, released together")] = 1000,
+    units: Annotated[int, typer.Option(help="units of the one SKU on sale")] = 500,
+    workers: Annotated[int, typer.Option(help="orderline serve processes")] = 4,
+    json_path: JsonOpt = None,
+) -> None:
+    """A flash sale: BUYERS at once over real connections for one SKU with UNITS units.
+    Reports orders, oversold units, 5xx, refusals by code, p50/p95/p99, the time to sell out
+    and server CPU per order; exits 1 unless exactly min(BUYERS, UNITS) orders were created,
+    nothing was oversold, no answer was a 5xx and every refusal was out_of_stock."""
+    from orderline.bench import flash_sale
+    from orderline.bench.orders import BenchRefused, ServerFailed
+
+    try:
+        report = flash_sale.run(flash_sale.FlashSaleOptions(
+            database_url=database_url, buyers=buyers, units=units, workers=workers,
+            json_path=json_path))
+    except (BenchRefused, ServerFailed) as error:
+        _fail(str(error))
+    raise typer.Exit(1 if report.broken() else 0)
+
+
 @outbox_app.command("status")
 def outbox_status(database_url: DatabaseOpt = None) -> None:
     """Pending and dead events and the outbox lag; exit 1 if any event is dead."""
