@@ -128,23 +128,46 @@ async def hold_all(runtime: Runtime, conn: AsyncConnection, *, business_id: uuid
 
     ``holder`` names who holds the stock: ``{"order_id": ..., "checkout_id": None}`` or the
     other way round. Returns the reservation rows to insert once the holder's row exists."""
+    return await _hold_lines(runtime, conn, business_id=business_id, holder=holder,
+                             priced=priced, expires_at=expires_at, now=now, insert=False)
+
+
+async def take_all(runtime: Runtime, conn: AsyncConnection, *, business_id: uuid.UUID,
+                   holder: dict[str, uuid.UUID | None], priced: list[PricedLine],
+                   expires_at: datetime, now: datetime) -> None:
+    """``hold_all`` for a holder whose row is already written, with its reservations: each
+    line's conditional UPDATE and its reservation in one statement
+    (``stock_store.take_units``). The stock rows stay locked from there to COMMIT, so a
+    caller writes everything else first and takes the stock last."""
+    await _hold_lines(runtime, conn, business_id=business_id, holder=holder, priced=priced,
+                      expires_at=expires_at, now=now, insert=True)
+
+
+async def _hold_lines(runtime: Runtime, conn: AsyncConnection, *, business_id: uuid.UUID,
+                      holder: dict[str, uuid.UUID | None], priced: list[PricedLine],
+                      expires_at: datetime, now: datetime,
+                      insert: bool) -> list[dict[str, object]]:
     short: list[ShortLine] = []
     held: list[dict[str, object]] = []
     for line in sorted(priced, key=lambda p: str(p.stock_level_id)):
         left: int | None = None
         if line.stock_level_id is not None:
-            left, expired = await stock_store.hold_units_counting_lapsed(
-                conn, line.stock_level_id, line.quantity, now)
+            reservation: dict[str, object] = {
+                "id": uuid.uuid4(), "business_id": business_id, **holder,
+                "stock_level_id": line.stock_level_id, "variant_id": line.variant_id,
+                "quantity": line.quantity, "status": ReservationStatus.ACTIVE.value,
+                "expires_at": expires_at, "created_at": now, "closed_at": None}
+            left, expired = await (
+                stock_store.take_units_counting_lapsed(conn, reservation, now) if insert
+                else stock_store.hold_units_counting_lapsed(conn, line.stock_level_id,
+                                                            line.quantity, now))
             await announce_expired(conn, expired, now)
         if line.stock_level_id is not None and left is not None:
             await announce_if_low(conn, business_id=business_id,
                                   stock_level_id=line.stock_level_id, variant_id=line.variant_id,
                                   sku=line.sku, before=left + line.quantity, after=left,
                                   threshold=line.low_stock_threshold, now=now)
-            held.append({"id": uuid.uuid4(), "business_id": business_id, **holder,
-                         "stock_level_id": line.stock_level_id, "variant_id": line.variant_id,
-                         "quantity": line.quantity, "status": ReservationStatus.ACTIVE.value,
-                         "expires_at": expires_at, "created_at": now, "closed_at": None})
+            held.append(reservation)
             continue
         free = 0 if line.stock_level_id is None else await stock_store.free_units(
             conn, line.stock_level_id, now)
