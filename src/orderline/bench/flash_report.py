@@ -77,6 +77,12 @@ class FlashReport:
                             if 400 <= a.status < 500))
 
     @property
+    def server_error_codes(self) -> dict[str, int]:
+        """5xx answers by error code (``HTTP <status>`` when the body had none)."""
+        return dict(Counter(a.code or f"HTTP {a.status}" for a in self.answers
+                            if a.status >= 500))
+
+    @property
     def oversold(self) -> int:
         sold = self.stock.units_ordered if self.stock else len(self.created)
         return max(0, sold - self.units)
@@ -146,7 +152,9 @@ def render(report: FlashReport) -> str:
         "",
         f"orders created:  {len(created)} (expected {report.expected_orders})",
         f"oversold:        {report.oversold}",
-        f"5xx answers:     {report.server_errors}; no answer: {report.unanswered}",
+        f"5xx answers:     {report.server_errors}"
+        + "".join(f", {code} {n}" for code, n in sorted(report.server_error_codes.items()))
+        + f"; no answer: {report.unanswered}",
         f"refusals:        {refusals}",
         f"latency ms, every buyer (p50/p95/p99): {ms(report.latency_ms(50))}/"
         f"{ms(report.latency_ms(95))}/{ms(report.latency_ms(99))}",
@@ -185,6 +193,7 @@ def as_json(report: FlashReport) -> dict[str, Any]:
         "postgresql": report.server_version,
         "orders_created": len(created), "expected_orders": report.expected_orders,
         "oversold": report.oversold, "server_errors": report.server_errors,
+        "server_errors_by_code": report.server_error_codes,
         "unanswered": report.unanswered, "refusals": report.refusals,
         "statuses": dict(Counter(str(a.status) for a in report.answers)),
         "latency_ms": {f"p{p}": report.latency_ms(p) for p in (50, 95, 99)},
