@@ -2,7 +2,8 @@
 or a counter, without a cart.
 
 One transaction: read and price the lines and find the customer, choose the payment method's
-terms (a manual method's proof deadline), number the order and write it through
+terms (a manual method's proof deadline), refuse at once a line the stock was already short
+of when priced (``orders.service.refuse_short``), number the order and write it through
 ``orders.placing`` (its history entry, its manual payment, the kept answer), and only then take
 every line's stock: one statement per line, the conditional UPDATE and the reservation's INSERT
 together (``orders.service.take_all``), followed by the order's ``order.created`` and COMMIT.
@@ -125,6 +126,7 @@ async def create_order(runtime: Runtime, principal: Principal, new: NewOrder, *,
         manual = None if cash else await manual_methods.choose(
             conn, business_id, new.payment_method, new.channel, now)
         held_to = manual.proof_deadline if manual is not None else deadline
+        await order_service.refuse_short(conn, priced, now)
         sequence = await order_store.next_order_sequence(conn, business_id)
         placed = NewOrderRow(
             id=order_id, business_id=business_id, number=format_order_number(sequence),

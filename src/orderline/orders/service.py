@@ -99,6 +99,7 @@ class PricedLine:
     unit_price: int
     quantity: int
     low_stock_threshold: int | None = None
+    free_seen: int | None = None  # free units by the level's counters when priced, unlocked
 
 
 async def price_lines(conn: AsyncConnection, business_id: uuid.UUID, location_id: uuid.UUID,
@@ -117,8 +118,33 @@ async def price_lines(conn: AsyncConnection, business_id: uuid.UUID, location_id
                        name=found[line.sku]["name"],
                        unit_price=kept.get(line.sku, found[line.sku]["price_minor"]),
                        quantity=line.quantity,
-                       low_stock_threshold=found[line.sku]["low_stock_threshold"])
+                       low_stock_threshold=found[line.sku]["low_stock_threshold"],
+                       free_seen=found[line.sku]["free_seen"])
             for line in requested]
+
+
+async def refuse_short(conn: AsyncConnection, priced: list[PricedLine],
+                       now: datetime) -> None:
+    """Raise ``OutOfStock`` now, before an order writes anything, for the lines its stock
+    was already short of when priced; what ``take_all`` would say, without its work.
+
+    A read without a lock decides only refusals: a line whose counters looked short is
+    counted again with lapsed reservations as free (``free_units``), and refused if still
+    short, a refusal as of that read, as a refusal racing with a restock always was. A line
+    that looks available is taken, or refused, by ``take_all``'s conditional UPDATE. So
+    when a hot SKU has sold out, its late buyers are refused without waiting for its row (or
+    anything else), and do not queue behind the buyers still taking it."""
+    short: list[ShortLine] = []
+    for line in sorted(priced, key=lambda p: str(p.stock_level_id)):
+        if line.stock_level_id is None:
+            short.append(ShortLine(line.sku, line.quantity, 0))
+        elif line.free_seen is not None and line.free_seen < line.quantity:
+            free = await stock_store.free_units(conn, line.stock_level_id, now)
+            if free < line.quantity:
+                short.append(ShortLine(line.sku, line.quantity, max(free, 0)))
+    if short:
+        raise OutOfStock(shortage_message(short),
+                         details={"lines": [s.as_dict() for s in short]})
 
 
 async def hold_all(runtime: Runtime, conn: AsyncConnection, *, business_id: uuid.UUID,
