@@ -108,6 +108,9 @@ def serve(host: str = "127.0.0.1", port: int = 8000,
            with_worker=with_worker)
 
 
+WORKER_START_SECONDS = 120
+
+
 def _serve(settings: Settings, *, host: str, port: int, workers: int, migrate_first: bool,
            with_worker: bool) -> None:
     import uvicorn
@@ -124,8 +127,12 @@ def _serve(settings: Settings, *, host: str, port: int, workers: int, migrate_fi
         os.environ["ORDERLINE_EMBEDDED_WORKER"] = "true"
     own_metrics_dir = _prepare_metrics_dir(workers)
     try:
+        # uvicorn kills and restarts a worker that has not started within
+        # timeout_worker_healthcheck (5 s by default): on a busy small machine, importing the
+        # app takes longer than that, and the workers were restarted forever.
         uvicorn.run("orderline.api.app:app_factory", factory=True, host=host,
-                    port=port, workers=workers, log_level="warning", access_log=False)
+                    port=port, workers=workers, log_level="warning", access_log=False,
+                    timeout_worker_healthcheck=WORKER_START_SECONDS)
     finally:
         if own_metrics_dir is not None:
             shutil.rmtree(own_metrics_dir, ignore_errors=True)
