@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 
-READY_TIMEOUT_SECONDS = 60.0
+READY_TIMEOUT_SECONDS = 180.0  # 4 fresh interpreters on a busy 2-core machine
 
 
 class ServerFailed(Exception):

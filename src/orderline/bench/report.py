@@ -104,6 +104,8 @@ def _statements(report: Report, verbose: bool) -> list[str]:
         f"  returning customer: {len(returning.statements)} statements ({groups} over "
         f"{returning.checkouts} pool checkouts: the order's transaction, then reading it back)",
         f"  new customer:       {len(new.statements)} statements",
+        f"  the stock row is locked for {returning.holding('stock_levels') or '-'} of them and "
+        "the COMMIT (from its conditional UPDATE on): what every buyer of a hot SKU waits for",
         f"  POST /v1/orders also authenticates the API key: +{len(auth.statements)} = "
         f"{per_request} statements and {returning.checkouts + auth.checkouts} pool checkouts "
         "per request",

@@ -37,8 +37,20 @@ class StatementCount:
     def checkouts(self) -> int:
         return len(self.per_checkout)
 
+    def holding(self, table: str) -> int | None:
+        """How many statements were sent while a row of ``table`` was locked: from the first
+        UPDATE of it (alone, or in a CTE) to the end of its pool checkout, whose COMMIT
+        follows; None if nothing updated it. For a hot row (a flash sale's stock level),
+        every buyer waits for those statements and the COMMIT."""
+        for group in self.per_checkout:
+            for i, sql in enumerate(group):
+                if sql.startswith(f"UPDATE {table} ") or f"AS (UPDATE {table} " in sql:
+                    return len(group) - i
+        return None
+
     def as_dict(self) -> dict[str, object]:
         return {"statements": len(self.statements),
+                "holding_stock_row": self.holding("stock_levels"),
                 "per_checkout": [len(g) for g in self.per_checkout],
                 "pool_checkouts": self.checkouts, "begins": self.begins,
                 "commits": self.commits, "rollbacks": self.rollbacks,

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy import and_, cast, func, insert, literal, null, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
@@ -160,6 +160,59 @@ async def hold_units_counting_lapsed(conn: AsyncConnection, stock_level_id: uuid
         return left, []
     expired = await expire_lapsed_at_level(conn, stock_level_id, now)
     return await hold_units(conn, stock_level_id, quantity, now), expired
+
+
+async def take_units(conn: AsyncConnection, reservation: dict[str, object],
+                     now: datetime) -> int | None:
+    """``hold_units`` and the insert of its ``reservation`` row, for a holder whose row
+    already exists: what the level's lock is held for, so a caller does it last.
+
+    On PostgreSQL one statement (the conditional UPDATE and the INSERT of the reservation
+    in a CTE, nothing inserted when the UPDATE matched no row), so the row is locked from
+    that one round trip to COMMIT. SQLite cannot modify data in a CTE; it has one writer
+    anyway, so the two statements follow each other there. Returns what ``hold_units``
+    returns."""
+    level_id = reservation["stock_level_id"]
+    quantity = reservation["quantity"]
+    assert isinstance(level_id, uuid.UUID) and isinstance(quantity, int)
+    if conn.dialect.name != "postgresql":
+        left = await hold_units(conn, level_id, quantity, now)
+        if left is not None:
+            await insert_reservations(conn, [reservation])
+        return left
+    taken = (update(levels)
+             .where(levels.c.id == level_id, levels.c.on_hand - levels.c.reserved >= quantity)
+             .values(reserved=levels.c.reserved + quantity, updated_at=now)
+             .returning(levels.c.id, (levels.c.on_hand - levels.c.reserved).label("left"))
+             .cte("taken"))
+    columns = [c for c in reservations.c if c.name != "stock_level_id"]
+    held = (insert(reservations)
+            .from_select([*(c.name for c in columns), "stock_level_id"],
+                         select(*(_typed(reservation[c.name], c) for c in columns),
+                                taken.c.id))
+            .returning(reservations.c.id)
+            .cte("held"))
+    left = (await conn.execute(select(taken.c.left).add_cte(held))).scalar_one_or_none()
+    return None if left is None else int(left)
+
+
+def _typed(value: object, column: ColumnElement[Any]) -> ColumnElement[Any]:
+    # A bare NULL in a SELECT list would be text to PostgreSQL, not the column's type.
+    return cast(null(), column.type) if value is None else literal(value, column.type)
+
+
+async def take_units_counting_lapsed(conn: AsyncConnection, reservation: dict[str, object],
+                                     now: datetime
+                                     ) -> tuple[int | None, list[ExpiredReservation]]:
+    """``take_units``, retried once after expiring lapsed reservations at the level, as
+    ``hold_units_counting_lapsed`` does and for the same reasons."""
+    left = await take_units(conn, reservation, now)
+    if left is not None:
+        return left, []
+    level_id = reservation["stock_level_id"]
+    assert isinstance(level_id, uuid.UUID)
+    expired = await expire_lapsed_at_level(conn, level_id, now)
+    return await take_units(conn, reservation, now), expired
 
 
 async def free_units(conn: AsyncConnection, stock_level_id: uuid.UUID, now: datetime) -> int:

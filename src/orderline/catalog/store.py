@@ -169,14 +169,16 @@ async def archived_skus_locked(conn: AsyncConnection, business_id: uuid.UUID,
 
 async def sellable_lines(conn: AsyncConnection, business_id: uuid.UUID, location_id: uuid.UUID,
                          skus: Sequence[str]) -> list[RowMapping]:
-    """Variants by SKU with their stock level at ``location_id`` (None if never stocked)."""
+    """Variants by SKU with their stock level at ``location_id`` (None if never stocked) and
+    the units its counters left free when read (``free_seen``: no lock, a snapshot)."""
     return list((await conn.execute(_SELLABLE, {
         "business_id": business_id, "location_id": location_id, "skus": list(skus)})).mappings())
 
 
 _SELLABLE = (select(variants.c.id, variants.c.sku, variants.c.name, variants.c.price_minor,
                     variants.c.currency, variants.c.low_stock_threshold,
-                    levels.c.id.label("stock_level_id"))
+                    levels.c.id.label("stock_level_id"),
+                    (levels.c.on_hand - levels.c.reserved).label("free_seen"))
              .outerjoin(levels, (levels.c.variant_id == variants.c.id)
                         & (levels.c.location_id == bindparam("location_id")))
              .where(variants.c.business_id == bindparam("business_id"),

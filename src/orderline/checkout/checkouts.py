@@ -2,7 +2,9 @@
 by the one pricing engine and holding the cart's stock until its deadline.
 
 Starting a checkout is one transaction: lock the cart, price it, replace the cart's earlier
-open checkout (its stock goes back), hold every line all-or-nothing, write the checkout.
+open checkout (its stock goes back), write the checkout, and hold every line all-or-nothing
+last (each line's hold and its reservation in one statement, so a hot SKU's row is locked
+for that and the COMMIT).
 A cart therefore never holds stock twice, however many tabs start a checkout.
 """
 
@@ -43,8 +45,8 @@ from orderline.orders.service import (
     Contact,
     PricedLine,
     check_payment_method,
-    hold_all,
     run_counting_refusals,
+    take_all,
 )
 from orderline.pricing.engine import Quote
 from orderline.shipping import store as shipping_store
@@ -143,10 +145,6 @@ async def start_checkout(runtime: Runtime, caller: CartCaller,
                                     total=priced.quote.total)
         await _release_earlier(conn, cart.id, now)
         expires_at = now + timedelta(seconds=settings.reservation_ttl_seconds)
-        held = await hold_all(runtime, conn, business_id=business_id,
-                              holder={"order_id": None, "checkout_id": checkout_id},
-                              priced=[_held_line(r) for r in priced.lines],
-                              expires_at=expires_at, now=now)
         row = CheckoutRow(
             id=checkout_id, business_id=business_id, cart_id=cart.id,
             cart_version=cart.version, status=checkout_store.OPEN,
@@ -159,7 +157,12 @@ async def start_checkout(runtime: Runtime, caller: CartCaller,
             total=priced.quote.total, prices_validated_at=now, expires_at=expires_at,
             order_id=None, version=1, created_at=now, updated_at=now, channel=cart.channel)
         await checkout_store.insert_checkout(conn, row)
-        await stock_store.insert_reservations(conn, held)
+        # The stock rows last: each line's hold and its reservation in one statement, then
+        # COMMIT; a short line rolls the checkout back with them.
+        await take_all(runtime, conn, business_id=business_id,
+                       holder={"order_id": None, "checkout_id": checkout_id},
+                       priced=[_held_line(r) for r in priced.lines],
+                       expires_at=expires_at, now=now)
         shown = view(row)
         if cash is not None:
             shown["cod"] = {"otp_required": cash.otp_required, "reasons": list(cash.reasons)}

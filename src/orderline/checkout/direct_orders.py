@@ -2,10 +2,14 @@
 or a counter, without a cart.
 
 One transaction: read and price the lines and find the customer, choose the payment method's
-terms (a manual method's proof deadline), then hold every line's stock with conditional
-UPDATEs, number the order and write it through ``orders.placing`` (its history entry and
-``order.created`` with it); the hot rows are locked only for the end. If any line is short,
-the transaction rolls back and nothing stays held. With an ``Idempotency-Key`` the answer is
+terms (a manual method's proof deadline), refuse at once a line the stock was already short
+of when priced (``orders.service.refuse_short``), number the order and write it through
+``orders.placing`` (its history entry, its manual payment, the kept answer), and only then take
+every line's stock: one statement per line, the conditional UPDATE and the reservation's INSERT
+together (``orders.service.take_all``), followed by the order's ``order.created`` and COMMIT.
+So a SKU's stock row, the row every buyer of a hot SKU waits for, is locked for one round trip
+and the commit, not for the order's writes. If any line is short, the transaction rolls back,
+order and all, and nothing stays held. With an ``Idempotency-Key`` the answer is
 kept under the key in the same transaction (``Claim.keep``), so a retry replays it.
 
 Cash on delivery (``payment_method: "cod"``) is placed as the checkout places it: the
@@ -39,7 +43,7 @@ from orderline.idempotency.service import NO_KEY, Claim
 from orderline.manual_payments import methods as manual_methods
 from orderline.orders import service as order_service
 from orderline.orders import store as order_store
-from orderline.orders.placing import write_new_order
+from orderline.orders.placing import write_unannounced_order
 from orderline.orders.rules import (
     OrderStatus,
     RequestedLine,
@@ -122,10 +126,7 @@ async def create_order(runtime: Runtime, principal: Principal, new: NewOrder, *,
         manual = None if cash else await manual_methods.choose(
             conn, business_id, new.payment_method, new.channel, now)
         held_to = manual.proof_deadline if manual is not None else deadline
-        # Stock rows stay locked from here to COMMIT: only the writes that need them follow.
-        held = await order_service.hold_all(runtime, conn, business_id=business_id,
-                              holder={"order_id": order_id, "checkout_id": None}, priced=priced,
-                              expires_at=held_to, now=now)
+        await order_service.refuse_short(conn, priced, now)
         sequence = await order_store.next_order_sequence(conn, business_id)
         placed = NewOrderRow(
             id=order_id, business_id=business_id, number=format_order_number(sequence),
@@ -138,16 +139,22 @@ async def create_order(runtime: Runtime, principal: Principal, new: NewOrder, *,
             payment_deadline=held_to,
             access_token_hash=order_service.hash_access_token(access_token),
             created_at=now, shipping_address=None if address is None else address.as_dict())
-        row, shown = await write_new_order(conn, placed, line_rows, actor=principal.actor,
-                                           changes=changes)
-        await stock_store.insert_reservations(conn, held)
+        written = await write_unannounced_order(conn, placed, line_rows, actor=principal.actor,
+                                                changes=changes)
+        instructions = None if manual is None else await manual_methods.attach(
+            conn, written.row, manual, now=now)
+        answer = await claim.keep(conn, {**written.shown, "access_token": access_token,
+                                         "manual_payment": instructions})
+        # The stock rows are taken last: locked from here to COMMIT, for one statement per
+        # line (with its reservation) and the order's event. A short line rolls all back.
+        await order_service.take_all(runtime, conn, business_id=business_id,
+                                     holder={"order_id": order_id, "checkout_id": None},
+                                     priced=priced, expires_at=held_to, now=now)
+        await written.announce(conn)  # after the stock's own events, as it always was
         if cash:
             await _sell(conn, business_id=business_id, order_id=order_id,
                         actor=principal.actor, now=now)
-        instructions = None if manual is None else await manual_methods.attach(
-            conn, row, manual, now=now)
-        return await claim.keep(conn, {**shown, "access_token": access_token,
-                                       "manual_payment": instructions})
+        return answer
 
     placed = await order_service.run_counting_refusals(runtime, work)
     metrics.order_created(new.channel)  # committed: counted only now

@@ -108,6 +108,9 @@ def serve(host: str = "127.0.0.1", port: int = 8000,
            with_worker=with_worker)
 
 
+WORKER_START_SECONDS = 120
+
+
 def _serve(settings: Settings, *, host: str, port: int, workers: int, migrate_first: bool,
            with_worker: bool) -> None:
     import uvicorn
@@ -124,8 +127,12 @@ def _serve(settings: Settings, *, host: str, port: int, workers: int, migrate_fi
         os.environ["ORDERLINE_EMBEDDED_WORKER"] = "true"
     own_metrics_dir = _prepare_metrics_dir(workers)
     try:
+        # uvicorn kills and restarts a worker that has not started within
+        # timeout_worker_healthcheck (5 s by default): on a busy small machine, importing the
+        # app takes longer than that, and the workers were restarted forever.
         uvicorn.run("orderline.api.app:app_factory", factory=True, host=host,
-                    port=port, workers=workers, log_level="warning", access_log=False)
+                    port=port, workers=workers, log_level="warning", access_log=False,
+                    timeout_worker_healthcheck=WORKER_START_SECONDS)
     finally:
         if own_metrics_dir is not None:
             shutil.rmtree(own_metrics_dir, ignore_errors=True)
@@ -300,6 +307,31 @@ def bench_orders(
                                      ceiling_seconds=ceiling_seconds))
     except (bench.BenchRefused, bench.ServerFailed) as error:
         _fail(str(error))
+
+
+@bench_app.command("flash-sale")
+def bench_flash_sale(
+    database_url: BenchServerOpt = None,
+    buyers: Annotated[int, typer.Option(
+        help="buyers, each on a connection of its own, released together")] = 1000,
+    units: Annotated[int, typer.Option(help="units of the one SKU on sale")] = 500,
+    workers: Annotated[int, typer.Option(help="orderline serve processes")] = 4,
+    json_path: JsonOpt = None,
+) -> None:
+    """A flash sale: BUYERS at once over real connections for one SKU with UNITS units.
+    Reports orders, oversold units, 5xx, refusals by code, p50/p95/p99, the time to sell out
+    and server CPU per order; exits 1 unless exactly min(BUYERS, UNITS) orders were created,
+    nothing was oversold, no answer was a 5xx and every refusal was out_of_stock."""
+    from orderline.bench import flash_sale
+    from orderline.bench.orders import BenchRefused, ServerFailed
+
+    try:
+        report = flash_sale.run(flash_sale.FlashSaleOptions(
+            database_url=database_url, buyers=buyers, units=units, workers=workers,
+            json_path=json_path))
+    except (BenchRefused, ServerFailed) as error:
+        _fail(str(error))
+    raise typer.Exit(1 if report.broken() else 0)
 
 
 @outbox_app.command("status")

@@ -44,9 +44,30 @@ async def emit_first_events(conn: AsyncConnection, *, business_id: uuid.UUID,
                             events: list[FirstEvent], now: datetime) -> list[uuid.UUID]:
     """Like ``emit`` for aggregates created in this transaction, several at once (two
     statements whatever their number); returns the event ids."""
+    opened = await open_first_events(conn, business_id=business_id, events=events, now=now)
+    return await opened.append(conn)
+
+
+@dataclass(frozen=True, slots=True)
+class OpenedEvents:
+    """First events whose aggregates' streams are open, not yet in the outbox: ``append``
+    them later in the same transaction (one statement), so that an event written in
+    between, such as ``stock.low``, comes before them in the outbox."""
+
+    rows: list[dict[str, Any]]
+
+    async def append(self, conn: AsyncConnection) -> list[uuid.UUID]:
+        await outbox_store.append_opened(conn, self.rows)
+        return [r["event_id"] for r in self.rows]
+
+
+async def open_first_events(conn: AsyncConnection, *, business_id: uuid.UUID,
+                            events: list[FirstEvent], now: datetime) -> OpenedEvents:
+    """The first half of ``emit_first_events``: open the new aggregates' streams (one
+    statement) and return their events, to append with ``OpenedEvents.append``."""
     rows = first_event_rows(business_id=business_id, events=events, now=now)
-    await outbox_store.append_first_events(conn, rows)
-    return [r["event_id"] for r in rows]
+    await outbox_store.open_streams(conn, rows)
+    return OpenedEvents(rows)
 
 
 def first_event_rows(*, business_id: uuid.UUID, events: list[FirstEvent],

@@ -59,17 +59,20 @@ def _insert(table: Table, param: str, *, many: bool) -> str:
             f"FROM {populate}(NULL::{table.name}, CAST(:{param} AS jsonb))")
 
 
-def _statement() -> str:
+def _statement(*, announce: bool) -> str:
     parts = {"placed": _insert(orders, "order", many=False),
              "placed_lines": _insert(lines, "lines", many=True),
              "created": _insert(history, "history", many=False),
-             "counted": _insert(streams, "streams", many=True),
-             "announced": _insert(outbox, "events", many=True) + " RETURNING id"}
+             "counted": _insert(streams, "streams", many=True) + " RETURNING aggregate_id"}
+    if announce:
+        parts["announced"] = _insert(outbox, "events", many=True) + " RETURNING id"
     ctes = ",\n".join(f"{name} AS ({sql})" for name, sql in parts.items())
-    return f"WITH {ctes}\nSELECT count(*) FROM announced"
+    return f"WITH {ctes}\nSELECT count(*) FROM {'announced' if announce else 'counted'}"
 
 
-_PLACE = text(_statement())
+# With the outbox events (a confirm, whose stock was held before), or without (POST
+# /v1/orders, which appends them after taking its stock: ``placing.write_unannounced_order``).
+_PLACE = {True: text(_statement(announce=True)), False: text(_statement(announce=False))}
 
 
 def _json(table: Table, rows: Sequence[Mapping[str, Any]]) -> str:
@@ -80,15 +83,18 @@ def _json(table: Table, rows: Sequence[Mapping[str, Any]]) -> str:
 async def insert_order_at_once(conn: AsyncConnection, *, order: Mapping[str, Any],
                                order_lines: Sequence[Mapping[str, Any]],
                                history_entry: Mapping[str, Any],
-                               events: Sequence[Mapping[str, Any]]) -> None:
-    """Insert the order, its lines, its history entry and its first events (outbox rows) with
-    their counters at 1, in one statement (PostgreSQL only). Columns left out get their
+                               events: Sequence[Mapping[str, Any]], announce: bool) -> None:
+    """Insert the order, its lines, its history entry and the counters (at 1) of its first
+    events, and with ``announce`` the events themselves (outbox rows), in one statement
+    (PostgreSQL only). Columns left out get their
     scalar default (``complete_row``); ``id`` of the history and the outbox, and the outbox's
     ``txid``, are the database's."""
     counters = [{"aggregate_id": e["aggregate_id"], "last_sequence": 1} for e in events]
-    written = (await conn.execute(_PLACE, {
-        "order": _json(orders, [order])[1:-1],
-        "lines": _json(lines, order_lines), "history": _json(history, [history_entry])[1:-1],
-        "streams": _json(streams, counters), "events": _json(outbox, events)})).scalar_one()
+    values = {"order": _json(orders, [order])[1:-1], "lines": _json(lines, order_lines),
+              "history": _json(history, [history_entry])[1:-1],
+              "streams": _json(streams, counters)}
+    if announce:
+        values["events"] = _json(outbox, events)
+    written = (await conn.execute(_PLACE[announce], values)).scalar_one()
     if written != len(events):
-        raise AssertionError(f"{written} of {len(events)} outbox events written")
+        raise AssertionError(f"{written} of {len(events)} events written")

@@ -99,6 +99,7 @@ class PricedLine:
     unit_price: int
     quantity: int
     low_stock_threshold: int | None = None
+    free_seen: int | None = None  # free units by the level's counters when priced, unlocked
 
 
 async def price_lines(conn: AsyncConnection, business_id: uuid.UUID, location_id: uuid.UUID,
@@ -117,8 +118,33 @@ async def price_lines(conn: AsyncConnection, business_id: uuid.UUID, location_id
                        name=found[line.sku]["name"],
                        unit_price=kept.get(line.sku, found[line.sku]["price_minor"]),
                        quantity=line.quantity,
-                       low_stock_threshold=found[line.sku]["low_stock_threshold"])
+                       low_stock_threshold=found[line.sku]["low_stock_threshold"],
+                       free_seen=found[line.sku]["free_seen"])
             for line in requested]
+
+
+async def refuse_short(conn: AsyncConnection, priced: list[PricedLine],
+                       now: datetime) -> None:
+    """Raise ``OutOfStock`` now, before an order writes anything, for the lines its stock
+    was already short of when priced; what ``take_all`` would say, without its work.
+
+    A read without a lock decides only refusals: a line whose counters looked short is
+    counted again with lapsed reservations as free (``free_units``), and refused if still
+    short, a refusal as of that read, as a refusal racing with a restock always was. A line
+    that looks available is taken, or refused, by ``take_all``'s conditional UPDATE. So
+    when a hot SKU has sold out, its late buyers are refused without waiting for its row (or
+    anything else), and do not queue behind the buyers still taking it."""
+    short: list[ShortLine] = []
+    for line in sorted(priced, key=lambda p: str(p.stock_level_id)):
+        if line.stock_level_id is None:
+            short.append(ShortLine(line.sku, line.quantity, 0))
+        elif line.free_seen is not None and line.free_seen < line.quantity:
+            free = await stock_store.free_units(conn, line.stock_level_id, now)
+            if free < line.quantity:
+                short.append(ShortLine(line.sku, line.quantity, max(free, 0)))
+    if short:
+        raise OutOfStock(shortage_message(short),
+                         details={"lines": [s.as_dict() for s in short]})
 
 
 async def hold_all(runtime: Runtime, conn: AsyncConnection, *, business_id: uuid.UUID,
@@ -128,23 +154,46 @@ async def hold_all(runtime: Runtime, conn: AsyncConnection, *, business_id: uuid
 
     ``holder`` names who holds the stock: ``{"order_id": ..., "checkout_id": None}`` or the
     other way round. Returns the reservation rows to insert once the holder's row exists."""
+    return await _hold_lines(runtime, conn, business_id=business_id, holder=holder,
+                             priced=priced, expires_at=expires_at, now=now, insert=False)
+
+
+async def take_all(runtime: Runtime, conn: AsyncConnection, *, business_id: uuid.UUID,
+                   holder: dict[str, uuid.UUID | None], priced: list[PricedLine],
+                   expires_at: datetime, now: datetime) -> None:
+    """``hold_all`` for a holder whose row is already written, with its reservations: each
+    line's conditional UPDATE and its reservation in one statement
+    (``stock_store.take_units``). The stock rows stay locked from there to COMMIT, so a
+    caller writes everything else first and takes the stock last."""
+    await _hold_lines(runtime, conn, business_id=business_id, holder=holder, priced=priced,
+                      expires_at=expires_at, now=now, insert=True)
+
+
+async def _hold_lines(runtime: Runtime, conn: AsyncConnection, *, business_id: uuid.UUID,
+                      holder: dict[str, uuid.UUID | None], priced: list[PricedLine],
+                      expires_at: datetime, now: datetime,
+                      insert: bool) -> list[dict[str, object]]:
     short: list[ShortLine] = []
     held: list[dict[str, object]] = []
     for line in sorted(priced, key=lambda p: str(p.stock_level_id)):
         left: int | None = None
         if line.stock_level_id is not None:
-            left, expired = await stock_store.hold_units_counting_lapsed(
-                conn, line.stock_level_id, line.quantity, now)
+            reservation: dict[str, object] = {
+                "id": uuid.uuid4(), "business_id": business_id, **holder,
+                "stock_level_id": line.stock_level_id, "variant_id": line.variant_id,
+                "quantity": line.quantity, "status": ReservationStatus.ACTIVE.value,
+                "expires_at": expires_at, "created_at": now, "closed_at": None}
+            left, expired = await (
+                stock_store.take_units_counting_lapsed(conn, reservation, now) if insert
+                else stock_store.hold_units_counting_lapsed(conn, line.stock_level_id,
+                                                            line.quantity, now))
             await announce_expired(conn, expired, now)
         if line.stock_level_id is not None and left is not None:
             await announce_if_low(conn, business_id=business_id,
                                   stock_level_id=line.stock_level_id, variant_id=line.variant_id,
                                   sku=line.sku, before=left + line.quantity, after=left,
                                   threshold=line.low_stock_threshold, now=now)
-            held.append({"id": uuid.uuid4(), "business_id": business_id, **holder,
-                         "stock_level_id": line.stock_level_id, "variant_id": line.variant_id,
-                         "quantity": line.quantity, "status": ReservationStatus.ACTIVE.value,
-                         "expires_at": expires_at, "created_at": now, "closed_at": None})
+            held.append(reservation)
             continue
         free = 0 if line.stock_level_id is None else await stock_store.free_units(
             conn, line.stock_level_id, now)
