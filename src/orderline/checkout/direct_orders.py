@@ -2,9 +2,10 @@
 or a counter, without a cart.
 
 One transaction: read and price the lines and find the customer, choose the payment method's
-terms (a manual method's proof deadline), then hold every line's stock with conditional
-UPDATEs, number the order and write it through ``orders.placing`` (its history entry and
-``order.created`` with it); the hot rows are locked only for the end. If any line is short,
+terms (a manual method's proof deadline), number the order (a per-business sequence on
+PostgreSQL, which holds no lock), then hold every line's stock with conditional UPDATEs and
+write the order through ``orders.placing`` (its history entry and ``order.created`` with it);
+the hot stock rows are locked only for the end. If any line is short,
 the transaction rolls back and nothing stays held. With an ``Idempotency-Key`` the answer is
 kept under the key in the same transaction (``Claim.keep``), so a retry replays it.
 
@@ -122,11 +123,14 @@ async def create_order(runtime: Runtime, principal: Principal, new: NewOrder, *,
         manual = None if cash else await manual_methods.choose(
             conn, business_id, new.payment_method, new.channel, now)
         held_to = manual.proof_deadline if manual is not None else deadline
+        # Numbered before the stock is held: the number locks nothing through the transaction
+        # (a sequence on PostgreSQL), so the hot stock rows are held for one statement less.
+        # An order refused for stock after this leaves a gap in the numbers.
+        sequence = await order_store.next_order_sequence(conn, business_id)
         # Stock rows stay locked from here to COMMIT: only the writes that need them follow.
         held = await order_service.hold_all(runtime, conn, business_id=business_id,
                               holder={"order_id": order_id, "checkout_id": None}, priced=priced,
                               expires_at=held_to, now=now)
-        sequence = await order_store.next_order_sequence(conn, business_id)
         placed = NewOrderRow(
             id=order_id, business_id=business_id, number=format_order_number(sequence),
             status=(OrderStatus.CONFIRMED if cash else OrderStatus.PENDING_PAYMENT).value,
