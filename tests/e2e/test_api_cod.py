@@ -178,6 +178,25 @@ async def test_collecting_the_cash_pays_the_order_and_a_wrong_amount_follows_the
              "invalid_transition")
 
 
+async def test_a_cash_order_is_invoiced_when_its_cash_is_collected_not_when_confirmed(
+        client: httpx.AsyncClient, runtime: Runtime, inbox: Inbox) -> None:
+    shop = await cod_shop(client, runtime, otp_first_order=False)
+    m = shop.merchant
+    order = await place_cod(client, m, inbox)
+    assert order["status"] == "confirmed" and order["invoice_number"] is None
+    ok(await client.patch(f"/v1/orders/{order['id']}/shipping", headers=m.headers,
+                          json={"carrier": "LBC", "tracking_number": "LBC-2"}))
+    await default_relay(runtime).relay_until_idle()
+    shown = ok(await client.get(f"/v1/orders/{order['id']}", headers=m.headers))
+    assert shown["invoice_number"] is None  # a parcel may still be refused at the door
+    ok(await client.post(f"/v1/orders/{order['id']}/cod/collect", headers=m.headers,
+                         json={"amount": order["total"]}))
+    await default_relay(runtime).relay_until_idle()
+    shown = ok(await client.get(f"/v1/orders/{order['id']}", headers=m.headers))
+    assert (shown["status"], shown["invoice_number"]) == ("delivered", "INV-000001")
+    assert shown["invoiced_at"] is not None
+
+
 async def test_a_refused_delivery_returns_the_stock_and_low_trust_then_refuses_cash(
         client: httpx.AsyncClient, runtime: Runtime, inbox: Inbox) -> None:
     shop = await cod_shop(client, runtime, otp_first_order=False, min_trust_score=-2)

@@ -135,12 +135,15 @@ async def test_relayed_events_land_in_the_stream_under_their_business_with_their
     await default_relay(rt).relay_until_idle()
 
     events = await events_of(rt, merchant)
-    assert [e["type"] for e in events] == [EventType.ORDER_CREATED, EventType.ORDER_PAID]
+    # The paid order's invoice number, given by the worker, is an order.updated of its own.
+    assert [e["type"] for e in events] == [EventType.ORDER_CREATED, EventType.ORDER_PAID,
+                                           EventType.ORDER_UPDATED]
     business = merchant.principal.business_id
     published = await messages_of(stream, business)
     assert [(m["subject"], m["msg_id"]) for m in published] == [
         (f"{stream.prefix}.{business}.order.created", str(events[0]["event_id"])),
-        (f"{stream.prefix}.{business}.order.paid", str(events[1]["event_id"]))]
+        (f"{stream.prefix}.{business}.order.paid", str(events[1]["event_id"])),
+        (f"{stream.prefix}.{business}.order.updated", str(events[2]["event_id"]))]
     assert published[1]["body"] == stored_event(events[1]).envelope()
     assert published[1]["body"]["data"]["order"]["id"] == str(order["id"])
 

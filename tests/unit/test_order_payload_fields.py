@@ -15,9 +15,10 @@ NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 SHOWN = [
     "id", "number", "status", "channel", "customer_id", "payment_method", "note", "currency",
     "subtotal", "total", "version", "payment_deadline", "paid_at", "payment_reference",
-    "cancelled_at", "cancel_reason", "shipped_at", "delivered_at", "discount_total",
-    "shipping_total", "shipping_discount", "tax_total", "prices_include_tax", "pricing",
-    "shipping_method", "shipping_address", "checkout_id", "created_at", "updated_at",
+    "invoice_number", "invoiced_at", "cancelled_at", "cancel_reason", "shipped_at",
+    "delivered_at", "discount_total", "shipping_total", "shipping_discount", "tax_total",
+    "prices_include_tax", "pricing", "shipping_method", "shipping_address", "checkout_id",
+    "created_at", "updated_at",
     "customer", "lines", "shipping",
 ]
 

@@ -9,10 +9,10 @@ phase has requests in flight, the least an order needs:
    ``UPDATE stock_levels SET reserved = reserved + 1 ... WHERE ... AND on_hand - reserved >=
    1``), on a SKU picked by pgbench's ``\\set ... random()`` among the scenario's SKUs (the
    SKU found by its code, as the product finds it);
-2. the order (a fresh ``gen_random_uuid()`` id, a number derived from it: no counter row);
+2. the order (a fresh ``gen_random_uuid()`` id, a number derived from it: no sequence);
 3. its line; 4. its ``order.created`` outbox event; then COMMIT.
 
-So it leaves out what the product also writes (order counter, reservation row, history entry,
+So it leaves out what the product also writes (order number, reservation row, history entry,
 stream counter), what it reads first (API key, channel, location, catalog, customer) and
 reading the order back: it is the floor under any implementation of order creation, not a
 replay of this one.

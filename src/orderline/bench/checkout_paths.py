@@ -17,13 +17,14 @@ so no customer ever has two confirms running at once: the confirm's per-buyer gu
 asyncpg (see ``bench_raw`` for the order bench's counterpart): the cart; the cart's version
 bump and its line; the superseding of an earlier open checkout (none here, but the statement
 always runs), the conditional stock hold, the checkout and its reservation; then the confirm's
-idempotency claim (a transaction of its own, as in the service) and its conversion: order
-counter, order, line, hand-over of the reservation to the order, history entry, the two event
-streams and outbox events (``order.created``, ``checkout.converted``), the checkout and cart
-closed, the key completed with the answer. Ids, the SKU's stock level, the customers and the
-JSON the service writes (quote, answer, event payloads, taken from one confirm run in-process)
-are resolved before the clock starts, so the reads each service step does are left out: the
-raw figure is what the path's writes cost the database at the least.
+idempotency claim (a transaction of its own, as in the service) and its conversion: the order's
+number (its business's sequence), order, line, hand-over of the reservation to the order,
+history entry, the two event streams and outbox events (``order.created``,
+``checkout.converted``), the checkout and cart closed, the key completed with the answer. Ids,
+the SKU's stock level, the customers and the JSON the service writes (quote, answer, event
+payloads, taken from one confirm run in-process) are resolved before the clock starts, so the
+reads each service step does are left out: the raw figure is what the path's writes cost the
+database at the least.
 
 asyncpg ships without type information, hence the ``type: ignore`` on its import.
 """
@@ -49,6 +50,7 @@ from orderline.checkout.carts import hash_cart_token, new_cart_token
 from orderline.idempotency.rules import fingerprint
 from orderline.orders.rules import OrderStatus, format_order_number
 from orderline.orders.service import hash_access_token, new_order_access_token
+from orderline.tenancy.rules import order_number_sequence_name
 
 STEPS = ("cart", "line", "checkout", "confirm")
 ADDRESS = {"name": "Bench Buyer", "line1": "1 Main St", "city": "Springfield", "region": "IL",
@@ -341,8 +343,8 @@ class RawBuyer:
         access_token = new_order_access_token()
         line = quote["lines"][0]
         async with self.pool.acquire() as conn, conn.transaction():
-            number = format_order_number(int(await conn.fetchval(NEXT_NUMBER, 1,
-                                                                 s.business_id)))
+            number = format_order_number(int(await conn.fetchval(
+                NEXT_NUMBER, order_number_sequence_name(s.business_id))))
             await conn.execute(
                 INSERT_ORDER, order_id, s.business_id, number, status, s.channel,
                 customer.customer_id, customer.name, customer.phone, s.payment_method,

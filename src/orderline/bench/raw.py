@@ -1,12 +1,13 @@
 """The raw ceiling of ``orderline bench``: an order's writes as plain SQL through asyncpg.
 
-One transaction per order runs the statements ``checkout.direct_orders.create_order`` writes with,
-in its order and with its shape: the conditional stock hold, the order counter, then the order,
-its line, its reservation, its history entry and its ``order.created`` outbox event (with its
-stream counter). SKU, stock level, location and customer ids are resolved before the clock
-starts, so the reads the service does first (channel, location, catalog, customer) and its
-read-back of the new order are left out: this is what order creation costs the database at
-the least, through the same driver the application uses.
+One transaction per order runs the statements ``checkout.direct_orders.create_order`` writes
+with, in its order and with its shape: the order number (the business's sequence), the
+conditional stock hold, then the order, its line, its reservation, its history entry and its
+``order.created`` outbox event (with its stream counter). SKU, stock level, location and
+customer ids are resolved before the clock starts, so the reads the service does first
+(channel, location, catalog, customer) and its read-back of the new order are left out: this is
+what order creation costs the database at the least, through the same driver the application
+uses.
 
 asyncpg ships without type information, hence the ``type: ignore`` on its import.
 """
@@ -24,12 +25,14 @@ import asyncpg  # type: ignore[import-untyped]
 from orderline.catalog.rules import ReservationStatus
 from orderline.core.config import driver_free_url
 from orderline.orders.rules import OrderStatus, format_order_number, line_total
+from orderline.tenancy.rules import order_number_sequence_name
 
 HOLD = ("UPDATE stock_levels SET reserved = stock_levels.reserved + $1, updated_at = $2 "
         "WHERE stock_levels.id = $3 AND stock_levels.on_hand - stock_levels.reserved >= $1 "
         "RETURNING stock_levels.id")
-NEXT_NUMBER = ("UPDATE order_counters SET last_number = order_counters.last_number + $1 "
-               "WHERE order_counters.business_id = $2 RETURNING order_counters.last_number")
+# As orders.store.next_order_sequence on PostgreSQL: the business's own sequence ($1 its name,
+# tenancy.rules.order_number_sequence_name), which holds no lock through the transaction.
+NEXT_NUMBER = "SELECT nextval(to_regclass($1::varchar))"
 INSERT_ORDER = (
     "INSERT INTO orders (id, business_id, number, status, channel, customer_id, customer_name, "
     "customer_phone, customer_email, payment_method, note, currency, subtotal, total, "
@@ -51,7 +54,7 @@ INSERT_OUTBOX = (
     "sequence, payload, created_at, status, attempts) VALUES "
     "($1, $2, 'order.created', 'order', $3, 1, $4::json, $5, 'pending', 0) "
     "RETURNING outbox_events.id")
-STATEMENTS = (HOLD, NEXT_NUMBER, INSERT_ORDER, INSERT_LINE, INSERT_RESERVATION, INSERT_EVENT,
+STATEMENTS = (NEXT_NUMBER, HOLD, INSERT_ORDER, INSERT_LINE, INSERT_RESERVATION, INSERT_EVENT,
               INSERT_STREAM, INSERT_OUTBOX)
 
 
@@ -136,10 +139,10 @@ class RawOrderWriter:
         changes = json.dumps({"lines": [{"sku": target.sku, "quantity": quantity}],
                               "total": total})
         async with self.pool.acquire() as conn, conn.transaction():
+            sequence = await conn.fetchval(NEXT_NUMBER, order_number_sequence_name(s.business_id))
             held = await conn.fetchval(HOLD, quantity, now, target.stock_level_id)
             if held is None:
                 raise StockNotHeld(f"no free unit of {target.sku}")
-            sequence = await conn.fetchval(NEXT_NUMBER, 1, s.business_id)
             await conn.execute(
                 INSERT_ORDER, order_id, s.business_id, format_order_number(int(sequence)),
                 status, s.channel, buyer.customer_id, buyer.name, buyer.phone, None,

@@ -3,13 +3,15 @@ or a counter, without a cart.
 
 One transaction: read and price the lines and find the customer, choose the payment method's
 terms (a manual method's proof deadline), refuse at once a line the stock was already short
-of when priced (``orders.service.refuse_short``), number the order and write it through
-``orders.placing`` (its history entry, its manual payment, the kept answer), and only then take
-every line's stock: one statement per line, the conditional UPDATE and the reservation's INSERT
-together (``orders.service.take_all``), followed by the order's ``order.created`` and COMMIT.
-So a SKU's stock row, the row every buyer of a hot SKU waits for, is locked for one round trip
-and the commit, not for the order's writes. If any line is short, the transaction rolls back,
-order and all, and nothing stays held. With an ``Idempotency-Key`` the answer is
+of when priced (``orders.service.refuse_short``), number the order (a per-business sequence on
+PostgreSQL, which holds no lock) and write it through ``orders.placing`` (its history entry,
+its manual payment, the kept answer), and only then take every line's stock: one statement per
+line, the conditional UPDATE and the reservation's INSERT together
+(``orders.service.take_all``), followed by the order's ``order.created`` and COMMIT. So a SKU's
+stock row, the row every buyer of a hot SKU waits for, is locked for one round trip and the
+commit, not for the order's writes. If any line is short, the transaction rolls back, order and
+all, and nothing stays held (an order refused after its number was taken leaves a gap in the
+numbers). With an ``Idempotency-Key`` the answer is
 kept under the key in the same transaction (``Claim.keep``), so a retry replays it.
 
 Cash on delivery (``payment_method: "cod"``) is placed as the checkout places it: the
@@ -127,6 +129,8 @@ async def create_order(runtime: Runtime, principal: Principal, new: NewOrder, *,
             conn, business_id, new.payment_method, new.channel, now)
         held_to = manual.proof_deadline if manual is not None else deadline
         await order_service.refuse_short(conn, priced, now)
+        # The number locks nothing through the transaction (a sequence on PostgreSQL). An
+        # order refused for stock after this leaves a gap in the numbers.
         sequence = await order_store.next_order_sequence(conn, business_id)
         placed = NewOrderRow(
             id=order_id, business_id=business_id, number=format_order_number(sequence),

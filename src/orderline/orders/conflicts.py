@@ -26,6 +26,7 @@ _DONE = {
     "refused": "refused at the door",
     "payment_proof_submitted": "sent a payment proof",
     "payment_proof_rejected": "had its payment proof rejected",
+    "invoiced": "given its invoice number",
 }
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 from orderline.core.errors import InvalidTransition, ValidationFailed
@@ -15,6 +16,7 @@ from orderline.events.event_types import EventType
 
 MAX_LINES_PER_ORDER = 100
 ORDER_NUMBER_PREFIX = "OL-"
+INVOICE_NUMBER_PREFIX = "INV-"
 
 
 class OrderStatus(StrEnum):
@@ -108,7 +110,20 @@ def check_order_total(total: int) -> int:
 
 
 def format_order_number(sequence: int) -> str:
+    """``OL-000042``: unique and increasing per business, with gaps where a numbered order
+    was rolled back (see docs/guides/orders.md)."""
     return f"{ORDER_NUMBER_PREFIX}{sequence:06d}"
+
+
+def format_invoice_number(sequence: int) -> str:
+    """``INV-000042``: gapless per business, given once the order's money is in."""
+    return f"{INVOICE_NUMBER_PREFIX}{sequence:06d}"
+
+
+def needs_invoice_number(*, paid_at: datetime | None, invoice_number: str | None) -> bool:
+    """An order is invoiced once its money is in (``paid_at`` set: paid by card or transfer,
+    or cash collected on delivery), and only once."""
+    return paid_at is not None and invoice_number is None
 
 
 _BY_NEW_STATUS = {

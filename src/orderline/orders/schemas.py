@@ -116,7 +116,9 @@ class ShippingOut(BaseModel):
 
 class OrderOut(BaseModel):
     id: uuid.UUID
-    number: str
+    number: str = Field(description=(
+        "OL-000001...: unique and increasing per business; a gap is an order that was "
+        "numbered and then rolled back (refused), never a lost order"))
     status: OrderStatus
     channel: str
     customer: CustomerOut
@@ -140,6 +142,11 @@ class OrderOut(BaseModel):
     payment_deadline: datetime
     paid_at: datetime | None
     payment_reference: str | None
+    invoice_number: str | None = Field(description=(
+        "INV-000001...: gapless per business, given by the worker shortly after the money "
+        "is in (paid, or cash collected on delivery); null until then. Order numbers may "
+        "have gaps; invoice numbers never do"))
+    invoiced_at: datetime | None
     cancelled_at: datetime | None
     cancel_reason: str | None
     shipping: ShippingOut
@@ -185,6 +192,9 @@ class BuyerOrderOut(BaseModel):
     shipping: ShippingOut
     payment_deadline: datetime
     paid_at: datetime | None
+    invoice_number: str | None = Field(description=(
+        "the order's invoice number, once its money is in; null until then"))
+    invoiced_at: datetime | None
     cancelled_at: datetime | None
     shipped_at: datetime | None
     delivered_at: datetime | None

@@ -1,4 +1,4 @@
-"""SQL for orders, their lines, their history, customers and the order counter."""
+"""SQL for orders, their lines, their history, customers and order numbering."""
 
 from __future__ import annotations
 
@@ -9,12 +9,14 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
     Select,
     String,
     and_,
     bindparam,
     case,
+    cast,
     func,
     insert,
     literal_column,
@@ -31,8 +33,10 @@ from orderline.core.db.insert import insert_ignoring_conflict
 from orderline.core.db.rows import StoredRow
 from orderline.core.db.tables import table_of
 from orderline.events.tables import EventStream
-from orderline.orders.rules import REVENUE_STATUSES, OrderStatus
+from orderline.orders.rules import ORDER_NUMBER_PREFIX, REVENUE_STATUSES, OrderStatus
 from orderline.orders.tables import Customer, Order, OrderEvent, OrderLine
+from orderline.tenancy import store as tenancy_store
+from orderline.tenancy.rules import order_number_sequence_name
 from orderline.tenancy.tables import Business, OrderCounter
 
 orders = table_of(Order)
@@ -87,6 +91,8 @@ class OrderRow(StoredRow):
     checkout_id: uuid.UUID | None
     created_at: datetime
     updated_at: datetime
+    invoice_number: str | None
+    invoiced_at: datetime | None
 
 
 ORDER_COLUMNS = OrderRow.columns()
@@ -217,10 +223,58 @@ class RefundedLine:
 
 
 async def next_order_sequence(conn: AsyncConnection, business_id: uuid.UUID) -> int:
-    """Gapless per business: the counter row is locked until this transaction ends, so it
-    is taken as late as possible in the order's transaction."""
+    """The business's next order number: unique and increasing, not gapless.
+
+    PostgreSQL takes it from the business's own sequence (``nextval``), which locks nothing
+    that lasts: concurrent orders of one shop never wait on each other for it, and a number
+    taken by a transaction that then rolls back is not given again (a gap). SQLite, whose
+    write transactions run one at a time anyway, keeps the ``order_counters`` row (gapless
+    there). A business whose sequence is missing gets it made here (``_make_sequence``)."""
+    if conn.dialect.name != "postgresql":
+        stmt = (update(counters).where(counters.c.business_id == business_id)
+                .values(last_number=counters.c.last_number + 1)
+                .returning(counters.c.last_number))
+        return int((await conn.execute(stmt)).scalar_one())
+    name = order_number_sequence_name(business_id)
+    # nextval is strict: a missing sequence (to_regclass is null) gives null, not an error
+    # that would abort the order's transaction.
+    taken = (await conn.execute(_NEXTVAL, {"name": name})).scalar()
+    if taken is None:
+        taken = await _make_sequence(conn, business_id)
+    return int(taken)
+
+
+_NEXTVAL = select(func.nextval(func.to_regclass(bindparam("name", type_=String))))
+
+
+async def _make_sequence(conn: AsyncConnection, business_id: uuid.UUID) -> int:
+    """A business without its sequence (created by a process older than migration 0018 while
+    the migration ran, or its sequence dropped by hand) gets one here, in the order's
+    transaction, starting after every number the business has used: the counter row's and the
+    highest of its orders'. An advisory lock makes concurrent first orders make it once."""
+    name = order_number_sequence_name(business_id)
+    await conn.execute(select(func.pg_advisory_xact_lock(func.hashtext(name))))
+    if not await tenancy_store.order_number_sequence_exists(conn, business_id):
+        counted = (await conn.execute(select(counters.c.last_number).where(
+            counters.c.business_id == business_id))).scalar()
+        prefix = len(ORDER_NUMBER_PREFIX)
+        highest = (await conn.execute(
+            select(func.max(cast(func.substr(orders.c.number, prefix + 1), BigInteger)))
+            .where(orders.c.business_id == business_id,
+                   orders.c.number.regexp_match(f"^{ORDER_NUMBER_PREFIX}[0-9]{{1,18}}$")))
+                   ).scalar()
+        await tenancy_store.create_order_number_sequence(
+            conn, business_id, start=max(counted or 0, highest or 0) + 1)
+    return int((await conn.execute(_NEXTVAL, {"name": name})).scalar_one())
+
+
+async def next_invoice_sequence(conn: AsyncConnection, business_id: uuid.UUID) -> int:
+    """The business's next invoice number, gapless: the counter row stays locked until the
+    caller's transaction ends, and a rollback gives the number back. Only the worker takes
+    it (``orders/invoices.py``), off the buyer's path."""
     stmt = (update(counters).where(counters.c.business_id == business_id)
-            .values(last_number=counters.c.last_number + 1).returning(counters.c.last_number))
+            .values(last_invoice_number=counters.c.last_invoice_number + 1)
+            .returning(counters.c.last_invoice_number))
     return int((await conn.execute(stmt)).scalar_one())
 
 

@@ -52,6 +52,8 @@ class Order(Base):
     __tablename__ = "orders"
     __table_args__ = (
         UniqueConstraint("business_id", "number"),
+        # Invoice numbers are gapless per business; two orders never share one.
+        UniqueConstraint("business_id", "invoice_number"),
         Index("ix_orders_business_created", "business_id", "created_at", "id"),
         Index("ix_orders_status_deadline", "status", "payment_deadline"),
         # One business's orders in a status (the overview's waiting lists).
@@ -102,6 +104,10 @@ class Order(Base):
     checkout_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True, unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Given by the worker once the order's money is in (``orders/invoices.py``), from the
+    # business's gapless invoice counter; null until then.
+    invoice_number: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    invoiced_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class OrderLine(Base):

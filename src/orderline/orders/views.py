@@ -22,9 +22,10 @@ from orderline.orders import store as order_store
 ORDER_FIELDS = (
     "id", "number", "status", "channel", "customer_id", "payment_method", "note", "currency",
     "subtotal", "total", "version", "payment_deadline", "paid_at", "payment_reference",
-    "cancelled_at", "cancel_reason", "shipped_at", "delivered_at", "discount_total",
-    "shipping_total", "shipping_discount", "tax_total", "prices_include_tax", "pricing",
-    "shipping_method", "shipping_address", "checkout_id", "created_at", "updated_at",
+    "invoice_number", "invoiced_at", "cancelled_at", "cancel_reason", "shipped_at",
+    "delivered_at", "discount_total", "shipping_total", "shipping_discount", "tax_total",
+    "prices_include_tax", "pricing", "shipping_method", "shipping_address", "checkout_id",
+    "created_at", "updated_at",
 )
 
 
@@ -59,7 +60,8 @@ def _tracking(order: Mapping[Any, Any]) -> dict[str, Any]:
 BUYER_FIELDS = (
     "id", "number", "status", "channel", "payment_method", "currency", "subtotal",
     "discount_total", "shipping_total", "shipping_discount", "tax_total", "total",
-    "prices_include_tax", "shipping_address", "payment_deadline", "paid_at", "cancelled_at",
+    "prices_include_tax", "shipping_address", "payment_deadline", "paid_at", "invoice_number",
+    "invoiced_at", "cancelled_at",
     "shipped_at", "delivered_at", "created_at", "updated_at",
 )
 

@@ -18,6 +18,10 @@ DEFAULT_CHANNEL_NAMES = {"web": "Web shop", "whatsapp": "WhatsApp", "instagram":
                          "pos": "Counter (POS)", "api": "API"}
 MIN_RESERVATION_TTL_SECONDS = 1
 MAX_RESERVATION_TTL_SECONDS = 7 * 24 * 3600
+# Each business's order numbers come from its own PostgreSQL sequence (SQLite keeps the
+# ``order_counters`` row); the name is built from the business id alone, never from a name a
+# merchant typed.
+ORDER_NUMBER_SEQUENCE_PREFIX = "order_numbers_"
 
 
 class Scope(StrEnum):
@@ -30,6 +34,13 @@ class Scope(StrEnum):
 
 
 ALL_SCOPES = (Scope.READ, Scope.WRITE, Scope.ADMIN, Scope.VERIFY)
+
+
+def order_number_sequence_name(business_id: uuid.UUID) -> str:
+    """The name of the business's order-number sequence: the prefix and the id's 32 hex digits
+    (46 characters, under PostgreSQL's 63; only ``[a-z0-9_]``, so it needs no quoting and
+    can be written into DDL as it is)."""
+    return ORDER_NUMBER_SEQUENCE_PREFIX + uuid.UUID(str(business_id)).hex
 
 
 def new_api_key() -> str:

@@ -7,12 +7,13 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, Self
 
-from sqlalchemy import bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import bindparam, delete, func, insert, or_, select, text, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orderline.core.db.tables import table_of
 from orderline.tenancy.key_cache import KEYS_CHANNEL
+from orderline.tenancy.rules import order_number_sequence_name
 from orderline.tenancy.tables import (
     AllowedOrigin,
     ApiKey,
@@ -31,8 +32,27 @@ allowed_origins = table_of(AllowedOrigin)
 
 
 async def insert_business(conn: AsyncConnection, values: dict[str, Any]) -> None:
+    """The business row, its counter row (SQLite's order numbers; everyone's invoice numbers)
+    and, on PostgreSQL, its order-number sequence, all in the caller's transaction."""
     await conn.execute(insert(businesses).values(**values))
     await conn.execute(insert(counters).values(business_id=values["id"], last_number=0))
+    if conn.dialect.name == "postgresql":
+        await create_order_number_sequence(conn, values["id"], start=1)
+
+
+async def create_order_number_sequence(conn: AsyncConnection, business_id: uuid.UUID, *,
+                                       start: int) -> None:
+    """The business's order-number sequence (PostgreSQL), its first number ``start``; nothing
+    if it exists. Transactional like any DDL: it exists for others once the caller commits."""
+    name = order_number_sequence_name(business_id)  # hex digits only: safe to write in
+    await conn.execute(text(
+        f"CREATE SEQUENCE IF NOT EXISTS {name} AS bigint START WITH {int(start)} "
+        "MINVALUE 1 NO CYCLE"))
+
+
+async def order_number_sequence_exists(conn: AsyncConnection, business_id: uuid.UUID) -> bool:
+    name = order_number_sequence_name(business_id)
+    return (await conn.execute(select(func.to_regclass(name)))).scalar() is not None
 
 
 async def get_business(conn: AsyncConnection, business_id: uuid.UUID, *,

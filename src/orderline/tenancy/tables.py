@@ -83,13 +83,20 @@ class Business(Base):
 
 
 class OrderCounter(Base):
-    """Kept apart from ``businesses`` so that numbering an order locks only this small row,
-    and only for the last statements of the order's transaction."""
+    """A business's numbering counters, kept apart from ``businesses`` so that taking a number
+    locks only this small row.
+
+    ``last_number``: the last order number on SQLite, whose write transactions run one at a
+    time anyway. On PostgreSQL order numbers come from the business's sequence
+    (``orders.store.next_order_sequence``) and this column stays where migration 0018 left it.
+    ``last_invoice_number``: the last invoice number, gapless, taken by the worker in the
+    transaction that invoices a paid order (``orders/invoices.py``), off the buyer's path."""
 
     __tablename__ = "order_counters"
     business_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("businesses.id", ondelete="CASCADE"), primary_key=True)
     last_number: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_invoice_number: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class ApiKey(Base):

@@ -18,6 +18,7 @@ from orderline.events.publishing import NATS_PUBLISHING
 from orderline.events.relay import Relay
 from orderline.notifications.service import BUYER_NOTIFICATIONS, LOW_STOCK_ALERT
 from orderline.orders import store as order_store
+from orderline.orders.invoices import INVOICE_NUMBERS
 from orderline.orders.rules import REVENUE_STATUSES, OrderStatus
 from orderline.payments.service import PAYMENT_SAGA
 from orderline.webhooks.service import WEBHOOKS
@@ -54,6 +55,8 @@ def default_handlers(settings: Settings | None = None) -> list[Handler]:
     handlers = [CUSTOMER_TOTALS, BUYER_NOTIFICATIONS, LOW_STOCK_ALERT, PAYMENT_SAGA, WEBHOOKS]
     if settings is not None and settings.nats_url:
         handlers.append(NATS_PUBLISHING)
+    # Last: the business's invoice counter row is locked from here to the event's COMMIT.
+    handlers.append(INVOICE_NUMBERS)
     return handlers
 
 

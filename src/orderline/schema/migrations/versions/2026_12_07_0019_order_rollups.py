@@ -1,7 +1,7 @@
 """daily rollups of the overview's sales figures
 
 Revision ID: 0019
-Revises: 0017
+Revises: 0018
 Create Date: 2026-12-07 02:00:00
 
 ``order_rollups``: a business's orders of one closed UTC day, channel and currency summed as
@@ -20,7 +20,7 @@ from alembic import op
 import orderline.core.db.types
 
 revision: str = "0019"
-down_revision: str | None = "0017"
+down_revision: str | None = "0018"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
