@@ -1,9 +1,13 @@
-"""Folding py-spy's raw stacks into where the server CPU goes (``bench.profile_stacks``)."""
+"""Folding py-spy's raw stacks into where the server CPU goes (``bench.profile_stacks``), and
+the report's lines about it (``bench.profile.report_lines``)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from orderline.bench.profile import ProfileOutcome, report_lines
 from orderline.bench.profile_stacks import (
     ASYNCPG,
     LIBRARY_GROUPS,
@@ -149,3 +153,17 @@ def test_a_frame_is_read_without_its_line_number() -> None:
     assert parse_frame("_call (<frozen importlib._bootstrap>:241)") == Frame(
         "_call", "<frozen importlib._bootstrap>")
     assert parse_frame("no file at all") == Frame("no file at all", "")
+
+
+def test_the_report_shows_the_top_groups_and_the_sampled_seconds_beside_the_cpu() -> None:
+    outcome = ProfileOutcome(directory=Path("prof"), phase="the http spread phase",
+                             pids=[11, 12], summary=summarize(RAW), py_spy_cpu_seconds=0.5)
+    lines = report_lines(outcome, server_cpu_seconds=0.1)
+
+    assert lines[0].startswith("where the server CPU goes (the http spread phase; py-spy, 100 "
+                               "samples at 250/s from 2 server processes; py-spy itself took")
+    assert lines[2].split() == [LOOP.split()[0], *LOOP.split()[1:], "35.0%", "39.0%"]
+    assert "sampled 0.4s of busy server threads, 0.1s of server CPU; the difference" in "".join(
+        lines)
+    assert lines[-2] == "  all groups and the top leaf functions: prof/profile.txt"
+    assert report_lines(None) == []

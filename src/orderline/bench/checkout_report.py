@@ -161,7 +161,8 @@ def render(report: CheckoutReport, *, verbose: bool = False) -> str:
         lines += [*step_table(report.steps), "", *refusals(report.steps), ""]
     if report.known:
         lines += [*_statements(report, verbose), ""]
-    lines += report_lines(report.profile)
+    profiled = report.result(HTTP)
+    lines += report_lines(report.profile, profiled.server_cpu_seconds if profiled else None)
     lines += footer(report.drifting_levels, "the checkout services")
     return "\n".join(lines)
 

@@ -59,10 +59,16 @@ class ProfileOutcome:
     py_spy_cpu_seconds: float | None = None  # what py-spy itself took, on the same cores
     errors: int | None = None  # samples py-spy could not read (it reports them)
 
+    @property
+    def sampled_seconds(self) -> float | None:
+        """Seconds of non-idle server threads sampled (all processes together)."""
+        return None if self.summary is None else round(self.summary.samples / RATE, 2)
+
     def as_json(self) -> dict[str, Any]:
         return {"directory": str(self.directory), "phase": self.phase, "pids": self.pids,
                 "refused": self.refused, "seconds": self.seconds, "rate": RATE,
                 "py_spy_cpu_seconds": self.py_spy_cpu_seconds, "errors": self.errors,
+                "sampled_seconds": self.sampled_seconds,
                 "summary": None if self.summary is None else summary_json(self.summary)}
 
 
@@ -172,10 +178,10 @@ def _write_summary(outcome: ProfileOutcome) -> None:
     assert outcome.summary is not None
     summary = outcome.summary
     head = [f"where the server CPU goes: {outcome.phase}",
-            f"py-spy record --rate {RATE} --format raw --nonblocking, {len(outcome.pids)} server "
-            f"processes ({', '.join(map(str, outcome.pids))}), {outcome.seconds or 0:.1f}s: "
+            f"py-spy record --rate {RATE} --format raw --nonblocking, {_processes(outcome)} "
+            f"({', '.join(map(str, outcome.pids))}), {outcome.seconds or 0:.1f}s: "
             f"{summary.samples} samples ({summary.greenlet_samples} on a greenlet's own stack; "
-            f"{outcome.errors if outcome.errors is not None else '?'} unreadable)",
+            f"py-spy could not read {outcome.errors if outcome.errors is not None else '?'})",
             "self = the group of the sampled (leaf) frame, adds up to 100%; inclusive = any "
             "frame of the group in what the event loop runs (overlapping)", ""]
     (outcome.directory / SUMMARY_FILE).write_text("\n".join([*head, *describe(summary)]) + "\n")
@@ -225,15 +231,21 @@ async def recording(directory: Path | None, server_pid: int, *, phase: str,
             f"{directory / SUMMARY_FILE} written")
 
 
-def report_lines(outcome: ProfileOutcome | None) -> list[str]:
-    """The profile's top groups for the bench's report (all of them are in profile.txt)."""
+def _processes(outcome: ProfileOutcome) -> str:
+    return f"{len(outcome.pids)} server process{'' if len(outcome.pids) == 1 else 'es'}"
+
+
+def report_lines(outcome: ProfileOutcome | None,
+                 server_cpu_seconds: float | None = None) -> list[str]:
+    """The profile's top groups for the bench's report (all of them are in profile.txt), and
+    the sampled seconds beside the servers' CPU seconds in the same phase."""
     if outcome is None:
         return []
     if outcome.summary is None:
         return [f"where the server CPU goes: not profiled. {outcome.refused or ''}".rstrip(), ""]
     summary = outcome.summary
     lines = [f"where the server CPU goes ({outcome.phase}; py-spy, {summary.samples} samples "
-             f"at {RATE}/s from {len(outcome.pids)} server processes; py-spy itself took "
+             f"at {RATE}/s from {_processes(outcome)}; py-spy itself took "
              + ("-" if outcome.py_spy_cpu_seconds is None
                 else f"{outcome.py_spy_cpu_seconds:.1f}s")
              + " of CPU):",
@@ -241,5 +253,12 @@ def report_lines(outcome: ProfileOutcome | None) -> list[str]:
     lines += [f"  {g.group:<30} {summary.share(g.self_samples):>7.1%} "
               f"{summary.share(g.inclusive_samples):>10.1%}"
               for g in summary.by_self_share()[:TOP_GROUPS]]
+    if server_cpu_seconds is not None and outcome.sampled_seconds is not None:
+        waited = outcome.sampled_seconds > 1.1 * server_cpu_seconds
+        lines.append(f"  sampled {outcome.sampled_seconds:.1f}s of busy server threads, "
+                     f"{server_cpu_seconds:.1f}s of server CPU"
+                     + ("; the difference is time ready to run, waiting for a core, which "
+                        "inflates the frames that wake another process (docs/benchmarks.md)"
+                        if waited else ""))
     lines += [f"  all groups and the top leaf functions: {outcome.directory / SUMMARY_FILE}", ""]
     return lines

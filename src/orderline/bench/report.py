@@ -158,7 +158,8 @@ def render(report: Report, *, verbose: bool = False) -> str:
         lines += ["first failure of each phase that had failures:", *failures, ""]
     if report.returning.per_checkout:
         lines += [*_statements(report, verbose), ""]
-    lines += report_lines(report.profile)
+    profiled = report.result("spread", HTTP)
+    lines += report_lines(report.profile, profiled.server_cpu_seconds if profiled else None)
     lines += footer(report.drifting_levels, "create_order")
     return "\n".join(lines)
 
