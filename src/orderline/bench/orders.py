@@ -41,7 +41,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Itera
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 import asyncpg  # type: ignore[import-untyped]  # no type information shipped
 import typer
@@ -470,25 +470,11 @@ async def _phase(options: BenchOptions, scenario: str, path: str, planned: Seque
         else None))
 
 
-class Profiled(Protocol):
-    """A report that keeps what ``--profile`` gave."""
-
-    profile: bench_profile.ProfileOutcome | None
-
-
-def profiling(options: LoadOptions, meter: CpuMeter, phase: str, report: Profiled,
+def profiling(options: LoadOptions, meter: CpuMeter, phase: str, report: bench_profile.Profiled,
               say: Callable[[str], None]) -> Callable[[], AbstractAsyncContextManager[None]] | None:
     """With ``--profile``, what records ``phase`` with py-spy into ``report.profile``."""
-    directory = options.profile_dir
-    if directory is None:
-        return None
-
-    def keep(outcome: bench_profile.ProfileOutcome) -> None:
-        report.profile = outcome
-
-    return lambda: bench_profile.recording(
-        directory, meter.server_pid, phase=phase, max_seconds=options.max_seconds, say=say,
-        keep=keep)
+    return bench_profile.profiler(options.profile_dir, meter.server_pid, phase=phase,
+                                  max_seconds=options.max_seconds, report=report, say=say)
 
 
 async def measured_phase(*, label: str, noun: str, scenario: str, path: str,

@@ -30,9 +30,10 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from orderline.bench import cpu as bench_cpu
 from orderline.bench.profile_stacks import ProfileSummary, describe, summarize
@@ -229,6 +230,27 @@ async def recording(directory: Path | None, server_pid: int, *, phase: str,
         _write_summary(outcome)
         say(f"profile: {outcome.summary.samples} samples; raw stacks and "
             f"{directory / SUMMARY_FILE} written")
+
+
+class Profiled(Protocol):
+    """A bench report that keeps what ``--profile`` gave."""
+
+    profile: ProfileOutcome | None
+
+
+def profiler(directory: Path | None, server_pid: int, *, phase: str, max_seconds: float | None,
+             report: Profiled, say: Callable[[str], None],
+             ) -> Callable[[], AbstractAsyncContextManager[None]] | None:
+    """What records ``phase`` into ``report.profile`` (``recording``); None without a
+    ``directory``."""
+    if directory is None:
+        return None
+
+    def keep(outcome: ProfileOutcome) -> None:
+        report.profile = outcome
+
+    return lambda: recording(directory, server_pid, phase=phase, max_seconds=max_seconds,
+                             say=say, keep=keep)
 
 
 def _processes(outcome: ProfileOutcome) -> str:
