@@ -15,6 +15,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from orderline.bench.profile_stacks import LIBRARY_GROUPS, TRAILING_GROUPS
 from orderline.core.config import driver_free_url
 from tests.conftest import IN_CI
 from tests.support import postgres
@@ -115,6 +116,40 @@ def test_bench_reports_both_scenarios_and_paths_then_drops_its_database(
     assert created is not None, out
     assert f"database {created[1]} dropped" in out
     assert not database_exists(postgres_server.admin_url, created[1])
+
+
+def test_bench_orders_profiles_the_spread_http_phase_of_each_serving_process(
+        postgres_server: postgres.PostgresServer, tmp_path: Path) -> None:
+    profile, figures = tmp_path / "profile", tmp_path / "bench.json"
+    out = bench_output("orders", postgres_server.admin_url, "--orders", "100", "--skus", "100",
+                       "--workers", "2", "--connections", "4", "--duration", "0",
+                       "--ceiling-seconds", "1", "--json", str(figures), "--profile",
+                       str(profile))
+
+    refused = re.search(r"^profile: (py-spy (?:is not installed|could not attach).*)$", out,
+                        re.MULTILINE)
+    if refused is not None:
+        # py-spy needs ptrace: with CI=true a machine that refuses it fails this test loudly.
+        message = f"bench --profile could not use py-spy on this machine: {refused[1]}"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    summary = (profile / "profile.txt").read_text()
+    assert summary.startswith("where the server CPU goes: the http spread phase\n"), summary
+    for group in (*LIBRARY_GROUPS, *TRAILING_GROUPS):
+        assert re.search(rf"^  {re.escape(group)} +[0-9.]+% +[0-9.]+%$", summary,
+                         re.MULTILINE), summary
+    assert re.search(r"^top [0-9]+ leaf functions \(self\):$", summary, re.MULTILINE), summary
+    assert re.search(r"^where the server CPU goes \(the http spread phase; py-spy, [0-9]+ "
+                     r"samples at 250/s from 2 server processes", out, re.MULTILINE), out
+
+    recorded = json.loads(figures.read_text())["profile"]
+    # The two uvicorn workers, not the supervisor that spawned them nor its resource tracker.
+    assert recorded["refused"] is None and len(recorded["pids"]) == 2, recorded
+    assert sorted(p.name for p in profile.glob("py-spy-*.txt")) == sorted(
+        f"py-spy-{pid}.txt" for pid in recorded["pids"])
+    assert set(recorded["summary"]["self"]) >= {*LIBRARY_GROUPS, *TRAILING_GROUPS}
+    assert_dropped(out, postgres_server.admin_url)
 
 
 def test_bench_refuses_sqlite_with_a_clear_message() -> None:

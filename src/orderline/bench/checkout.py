@@ -70,6 +70,7 @@ from orderline.bench.orders import (
     check_sizes,
     measured_phase,
     open_ceiling_shop,
+    profiling,
     run_bench,
     staged,
 )
@@ -302,15 +303,19 @@ async def _http_phase(options: CheckoutBenchOptions, base_url: str, key: str,
         lent = CustomerPool(buyers)
         warmup = HttpBuyer(client, key, lent, StepTimes())
         measured = HttpBuyer(client, key, lent, StepTimes())
-        await _phase(options, HTTP, planned, warmup.buy, measured.buy, report, meter, say)
+        await _phase(options, HTTP, planned, warmup.buy, measured.buy, report, meter, say,
+                     profiled=True)
         report.steps[HTTP] = measured.times
 
 
 async def _phase(options: CheckoutBenchOptions, path: str, planned: Sequence[T],
                  warm: Callable[[T], Awaitable[None]], place: Callable[[T], Awaitable[None]],
-                 report: CheckoutReport, meter: CpuMeter, say: Callable[[str], None]) -> None:
+                 report: CheckoutReport, meter: CpuMeter, say: Callable[[str], None], *,
+                 profiled: bool = False) -> None:
+    label = f"{'raw' if path == RAW else 'http'} checkout"
     report.results.append(await measured_phase(
-        label=f"{'raw' if path == RAW else 'http'} checkout", noun="paths", scenario=SCENARIO,
-        path=path, planned=planned, warmup=options.warmup_paths, warm=warm, place=place,
-        connections=options.connections, max_seconds=options.max_seconds, meter=meter,
-        say=say, servers=path != RAW))
+        label=label, noun="paths", scenario=SCENARIO, path=path, planned=planned,
+        warmup=options.warmup_paths, warm=warm, place=place, connections=options.connections,
+        max_seconds=options.max_seconds, meter=meter, say=say, servers=path != RAW,
+        during=profiling(options, meter, f"the {label} phase", report, say) if profiled
+        else None))

@@ -9,6 +9,7 @@ from typing import Any
 from orderline.bench.ceiling import CEILING, share
 from orderline.bench.checkout_paths import RAW_STEPS, STEPS, StepTimes
 from orderline.bench.load import PhaseResult
+from orderline.bench.profile import ProfileOutcome, report_lines
 from orderline.bench.report import RAW, against_database, ceiling_json, footer, ms, table
 from orderline.bench.statements import StatementCount
 
@@ -31,6 +32,7 @@ class CheckoutReport:
     known: dict[str, StatementCount] = field(default_factory=dict)  # by step, and auth
     guest: dict[str, StatementCount] = field(default_factory=dict)
     drifting_levels: int | None = None
+    profile: ProfileOutcome | None = None  # --profile: where the server CPU went
 
     def result(self, path: str) -> PhaseResult | None:
         return next((r for r in self.results if r.path == path), None)
@@ -159,6 +161,8 @@ def render(report: CheckoutReport, *, verbose: bool = False) -> str:
         lines += [*step_table(report.steps), "", *refusals(report.steps), ""]
     if report.known:
         lines += [*_statements(report, verbose), ""]
+    profiled = report.result(HTTP)
+    lines += report_lines(report.profile, profiled.server_cpu_seconds if profiled else None)
     lines += footer(report.drifting_levels, "the checkout services")
     return "\n".join(lines)
 
@@ -185,4 +189,5 @@ def as_json(report: CheckoutReport) -> dict[str, Any]:
                                for step, txs in RAW_STEPS.items()}},
         "confirm_statement_target": CONFIRM_TARGET,
         "drifting_levels": report.drifting_levels,
+        "profile": None if report.profile is None else report.profile.as_json(),
     }

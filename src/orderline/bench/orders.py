@@ -38,6 +38,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
@@ -51,6 +52,7 @@ from orderline.bench import catalog as bench_catalog
 from orderline.bench import ceiling as bench_ceiling
 from orderline.bench import cpu as bench_cpu
 from orderline.bench import http as bench_http
+from orderline.bench import profile as bench_profile
 from orderline.bench import raw as bench_raw
 from orderline.bench.http import ServerFailed
 from orderline.bench.load import PhaseResult, drive
@@ -94,6 +96,7 @@ class LoadOptions:
     max_seconds: float | None = DEFAULT_MAX_SECONDS
     json_path: Path | None = None
     verbose: bool = False
+    profile_dir: Path | None = None  # --profile: py-spy records one HTTP phase (bench.profile)
 
     def check(self) -> None:
         """Refuse sizes out of range, with ``BenchRefused``."""
@@ -451,34 +454,49 @@ async def _http_phases(options: BenchOptions, base_url: str, key: str, p: Plan,
         for scenario in SCENARIOS:
             planned = [bench_http.HttpOrder(sku, *buyer(i))
                        for i, sku in enumerate(p.skus[scenario])]
-            await _phase(options, scenario, HTTP, planned, placer.place, report, meter, say)
+            await _phase(options, scenario, HTTP, planned, placer.place, report, meter, say,
+                         profiled=scenario == "spread")
 
 
 async def _phase(options: BenchOptions, scenario: str, path: str, planned: Sequence[T],
                  place: Callable[[T], Awaitable[None]], report: Report, meter: CpuMeter,
-                 say: Callable[[str], None]) -> None:
+                 say: Callable[[str], None], *, profiled: bool = False) -> None:
+    label = f"{'raw' if path == RAW else 'http'} {scenario}"
     report.results.append(await measured_phase(
-        label=f"{'raw' if path == RAW else 'http'} {scenario}", noun="orders",
-        scenario=scenario, path=path, planned=planned, warmup=WARMUP_ORDERS, warm=place,
-        place=place, connections=options.connections, max_seconds=options.max_seconds,
-        meter=meter, say=say))
+        label=label, noun="orders", scenario=scenario, path=path, planned=planned,
+        warmup=WARMUP_ORDERS, warm=place, place=place, connections=options.connections,
+        max_seconds=options.max_seconds, meter=meter, say=say,
+        during=profiling(options, meter, f"the {label} phase", report, say) if profiled
+        else None))
+
+
+def profiling(options: LoadOptions, meter: CpuMeter, phase: str, report: bench_profile.Profiled,
+              say: Callable[[str], None]) -> Callable[[], AbstractAsyncContextManager[None]] | None:
+    """With ``--profile``, what records ``phase`` with py-spy into ``report.profile``."""
+    return bench_profile.profiler(options.profile_dir, meter.server_pid, phase=phase,
+                                  max_seconds=options.max_seconds, report=report, say=say)
 
 
 async def measured_phase(*, label: str, noun: str, scenario: str, path: str,
                          planned: Sequence[T], warmup: int, warm: Callable[[T], Awaitable[None]],
                          place: Callable[[T], Awaitable[None]], connections: int,
                          max_seconds: float | None, meter: CpuMeter,
-                         say: Callable[[str], None], servers: bool | None = None) -> PhaseResult:
+                         say: Callable[[str], None], servers: bool | None = None,
+                         during: Callable[[], AbstractAsyncContextManager[None]] | None = None,
+                         ) -> PhaseResult:
     """A warm-up of ``warmup`` items (not measured), then the rest measured, with progress.
-    The server processes' CPU is read when ``servers`` (by default: on the HTTP path)."""
+    The server processes' CPU is read when ``servers`` (by default: on the HTTP path).
+    ``during`` (a profiler, see ``profiling``) is entered after the warm-up and left when the
+    measured items are done."""
     warming, measured = planned[:warmup], planned[warmup:]
     say(f"{label}: warm-up {len(warming)} {noun}, then {len(measured)} {noun} with "
         f"{connections} in flight ...")
     await drive(warming, scenario=scenario, path=path, concurrency=connections, place=warm)
-    result = await drive_metered(measured, scenario=scenario, path=path,
-                                 concurrency=connections, place=place, meter=meter,
-                                 max_seconds=max_seconds,
-                                 servers=path == HTTP if servers is None else servers)
+    async with (during or contextlib.nullcontext)():
+        result = await drive_metered(measured, scenario=scenario, path=path,
+                                     concurrency=connections, place=place, meter=meter,
+                                     max_seconds=max_seconds,
+                                     servers=path == HTTP if servers is None else servers)
     cut = (f", stopped by --duration {max_seconds:g}s"
            if result.completed + result.failed < len(measured) else "")
     say(f"{label}: {result.completed} {noun} in {result.wall_seconds:.2f}s = "

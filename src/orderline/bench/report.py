@@ -10,6 +10,7 @@ from orderline.bench import ceiling as bench_ceiling
 from orderline.bench import raw as bench_raw
 from orderline.bench.ceiling import CEILING, describe_share, share
 from orderline.bench.load import PhaseResult
+from orderline.bench.profile import ProfileOutcome, report_lines
 from orderline.bench.statements import StatementCount
 
 RAW = "raw SQL"
@@ -26,6 +27,7 @@ class Report:
     returning: StatementCount = field(default_factory=StatementCount)
     authenticate: StatementCount = field(default_factory=StatementCount)
     drifting_levels: int | None = None  # stock levels whose books do not balance
+    profile: ProfileOutcome | None = None  # --profile: where the server CPU went
 
     def result(self, scenario: str, path: str) -> PhaseResult | None:
         return next((r for r in self.results if (r.scenario, r.path) == (scenario, path)), None)
@@ -158,6 +160,8 @@ def render(report: Report, *, verbose: bool = False) -> str:
         lines += ["first failure of each phase that had failures:", *failures, ""]
     if report.returning.per_checkout:
         lines += [*_statements(report, verbose), ""]
+    profiled = report.result("spread", HTTP)
+    lines += report_lines(report.profile, profiled.server_cpu_seconds if profiled else None)
     lines += footer(report.drifting_levels, "create_order")
     return "\n".join(lines)
 
@@ -241,4 +245,5 @@ def as_json(report: Report) -> dict[str, Any]:
                        "authenticate": report.authenticate.as_dict(),
                        "raw_transaction": list(bench_raw.STATEMENTS)},
         "drifting_levels": report.drifting_levels,
+        "profile": None if report.profile is None else report.profile.as_json(),
     }

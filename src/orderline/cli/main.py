@@ -57,6 +57,9 @@ VerboseOpt = Annotated[bool, typer.Option(help="list the SQL statements counted"
 CeilingSecondsOpt = Annotated[float, typer.Option(
     help="how long pgbench runs the minimal order transaction, per scenario (the database "
          "ceiling)")]
+ProfileOpt = Annotated[Path | None, typer.Option(
+    "--profile", help="record the server processes with py-spy during the measured HTTP phase "
+                      "and write the raw stacks and profile.txt (where the CPU goes) here")]
 
 
 def _settings(database_url: str | None) -> Settings:
@@ -294,9 +297,11 @@ def bench_orders(
     ceiling_seconds: CeilingSecondsOpt = 10.0,
     json_path: JsonOpt = None,
     verbose: VerboseOpt = False,
+    profile: ProfileOpt = None,
 ) -> None:
     """Orders/s and p50/p95/p99 of order creation: POST /v1/orders beside the database alone
-    (pgbench) and the asyncpg replay of its writes."""
+    (pgbench) and the asyncpg replay of its writes. --profile records the spread-SKU HTTP
+    phase's server processes with py-spy."""
     from orderline.bench import orders as bench
 
     try:
@@ -304,7 +309,7 @@ def bench_orders(
                                      connections=connections, workers=workers, skus=skus,
                                      max_seconds=duration or None, json_path=json_path,
                                      verbose=verbose, seed=seed,
-                                     ceiling_seconds=ceiling_seconds))
+                                     ceiling_seconds=ceiling_seconds, profile_dir=profile))
     except (bench.BenchRefused, bench.ServerFailed) as error:
         _fail(str(error))
 
@@ -411,10 +416,11 @@ def bench_checkout(
     ceiling_seconds: CeilingSecondsOpt = 10.0,
     json_path: JsonOpt = None,
     verbose: VerboseOpt = False,
+    profile: ProfileOpt = None,
 ) -> None:
     """Buyer paths (= orders) per second through cart, checkout and confirm over HTTP, beside
     the database alone (pgbench) and the same writes as raw SQL; latency and SQL statements
-    per step."""
+    per step. --profile records the HTTP phase's server processes with py-spy."""
     from orderline.bench import checkout as bench_checkout
     from orderline.bench.orders import BenchRefused, ServerFailed
 
@@ -422,7 +428,7 @@ def bench_checkout(
         bench_checkout.run(bench_checkout.CheckoutBenchOptions(
             database_url=database_url, paths=paths, connections=connections, workers=workers,
             skus=skus, max_seconds=duration or None, json_path=json_path, verbose=verbose,
-            seed=seed, ceiling_seconds=ceiling_seconds))
+            seed=seed, ceiling_seconds=ceiling_seconds, profile_dir=profile))
     except (BenchRefused, ServerFailed) as error:
         _fail(str(error))
 
