@@ -403,6 +403,30 @@ def bench_scale(
         _fail(str(error))
 
 
+@bench_app.command("live")
+def bench_live(
+    database_url: BenchServerOpt = None,
+    writes: Annotated[int, typer.Option(
+        help="new orders (each then paid) per phase, one at a time")] = 200,
+    subscribers: Annotated[int, typer.Option(
+        help="business streams (GET /v1/stream) held open on the other server")] = 4,
+    background: Annotated[int, typer.Option(
+        help="other orders in flight during the second phase (0: no such phase)")] = 8,
+    json_path: JsonOpt = None,
+) -> None:
+    """How soon a new order or a status change written through one server process reaches
+    SSE subscribers on another (p50/p95/p99), quiet and under order load."""
+    from orderline.bench import live as bench_live_module
+    from orderline.bench.orders import BenchRefused, ServerFailed
+
+    try:
+        bench_live_module.run(bench_live_module.LiveBenchOptions(
+            database_url=database_url, writes=writes, subscribers=subscribers,
+            background=background, json_path=json_path))
+    except (BenchRefused, ServerFailed) as error:
+        _fail(str(error))
+
+
 @bench_app.command("checkout")
 def bench_checkout(
     database_url: BenchServerOpt = None,
