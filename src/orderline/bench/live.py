@@ -68,6 +68,7 @@ from orderline.tenancy import service as tenancy
 __all__ = ["LiveBenchOptions", "LiveReport", "run"]
 
 TARGET_P95_MS = 100.0
+READY_TIMEOUT_SECONDS = 180.0  # a server starting on busy cores
 ARRIVAL_TIMEOUT_SECONDS = 30.0  # past the 3 s poll and a migration elsewhere on the server
 SKU = "LIVE-1"
 NEW_ORDER, STATUS_ORDER_STREAM, STATUS_BUSINESS_STREAM = (
@@ -338,8 +339,8 @@ async def _bench(options: LiveBenchOptions, url: str, report: LiveReport,
             await place_in_process(runtime, principal, i, SKU)
         writes_server = bench_http.ApiServer(database_url=url, workers=1)
         try:
-            await stage.server.wait_ready()
-            await writes_server.wait_ready()
+            await stage.server.wait_ready(READY_TIMEOUT_SECONDS)
+            await writes_server.wait_ready(READY_TIMEOUT_SECONDS)
             say(f"server A (subscribers) at {stage.server.base_url}, server B (writes) at "
                 f"{writes_server.base_url}, one process each, one PostgreSQL database")
             connections = options.subscribers + 2 + options.background

@@ -70,6 +70,7 @@ from orderline.wiring import build_runtime
 __all__ = ["ScaleOptions", "run"]
 
 DRAIN_TIMEOUT_SECONDS = 120.0
+READY_TIMEOUT_SECONDS = 180.0  # 4 server processes starting on 2 busy cores
 MAX_COUNT = 16
 
 
@@ -168,7 +169,7 @@ async def _bench(options: ScaleOptions, url: str, report: ScaleReport,
         for servers in options.server_counts:
             server = bench_http.ApiServer(database_url=url, workers=servers)
             try:
-                await server.wait_ready()
+                await server.wait_ready(READY_TIMEOUT_SECONDS)
                 async with bench_http.api_client(server.base_url, shop.api_key,
                                                  connections=options.connections) as client:
                     for workers in options.worker_counts:
