@@ -70,7 +70,7 @@ from orderline.wiring import build_runtime
 __all__ = ["ScaleOptions", "run"]
 
 DRAIN_TIMEOUT_SECONDS = 120.0
-READY_TIMEOUT_SECONDS = 180.0  # 4 server processes starting on 2 busy cores
+READY_TIMEOUT_SECONDS = 600.0  # 4 server processes starting on 2 cores other jobs share
 MAX_COUNT = 16
 
 
