@@ -16,21 +16,17 @@ On a throw-away PostgreSQL database (created and dropped like ``bench orders``):
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
-import subprocess
-import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import typer
 
 from orderline.bench import http as bench_http
 from orderline.bench.load import drive, percentile
 from orderline.bench.orders import BenchRefused, _admin, _database_url, server_url
+from orderline.bench.workers import running_workers
 from orderline.catalog import products as catalog
 from orderline.checkout import direct_orders
 from orderline.core.config import Settings
@@ -105,42 +101,6 @@ def run(options: EventBenchOptions, say: Callable[[str], None] = typer.echo) -> 
     return report
 
 
-class WorkerDied(BenchRefused):
-    """A worker process exited during the bench; its log is in the message."""
-
-
-@contextlib.contextmanager
-def _workers(database_url: str, count: int) -> Iterator[Callable[[], None]]:
-    """Start ``count`` worker processes; yields a check that raises if one has exited."""
-    env = {**os.environ, "ORDERLINE_DATABASE_URL": database_url, "ORDERLINE_LOG_LEVEL": "ERROR",
-           "ORDERLINE_RELAY_INTERVAL_SECONDS": "0.2"}
-    procs: list[subprocess.Popen[bytes]] = []
-    with tempfile.TemporaryDirectory() as logs:
-        try:
-            for n in range(count):
-                with Path(logs, f"worker-{n}.log").open("wb") as log:
-                    procs.append(subprocess.Popen(
-                        [*bench_http._orderline_command(), "worker"], env=env, stdout=log,
-                        stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL))
-
-            def check() -> None:
-                for n, proc in enumerate(procs):
-                    if proc.poll() is not None:
-                        tail = Path(logs, f"worker-{n}.log").read_text(errors="replace")[-3000:]
-                        raise WorkerDied(f"orderline worker exited with {proc.returncode}:\n"
-                                         f"{tail}")
-
-            yield check
-        finally:
-            for proc in procs:
-                proc.terminate()
-            for proc in procs:
-                try:
-                    proc.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-
-
 async def _write_events(runtime: Runtime, principal: Principal, count: int) -> None:
     """``count`` events: each order makes two (created, paid); 16 writers at once."""
     queue = iter(range(count // 2))
@@ -159,9 +119,9 @@ async def _relay_phase(runtime: Runtime, url: str, workers: int,
                        total: int) -> dict[str, float]:
     started_at: float | None = None
     done_at_start = 0
-    with _workers(url, workers) as check:
+    with running_workers(url, workers) as running:
         while True:
-            check()
+            running.check()
             pending = (await outbox_admin.backlog(runtime))["pending"]
             now = time.perf_counter()
             if started_at is None and pending < total:
@@ -206,7 +166,7 @@ async def _lag_phase(options: EventBenchOptions, runtime: Runtime, url: str, key
     samples: list[float] = []
     try:
         await server.wait_ready()
-        with _workers(url, 1) as check:
+        with running_workers(url, 1) as running:
             planned = [bench_http.HttpOrder(SKU, f"Buyer {i % 200}", f"+1 555 {i % 200:04d}")
                        for i in range(1_000_000)]
             sampling = True
@@ -228,7 +188,7 @@ async def _lag_phase(options: EventBenchOptions, runtime: Runtime, url: str, key
             await sampler
             drain_started = time.perf_counter()
             while (await outbox_admin.backlog(runtime))["pending"]:
-                check()
+                running.check()
                 await asyncio.sleep(0.05)
             drain = time.perf_counter() - drain_started
     finally:

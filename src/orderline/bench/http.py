@@ -33,7 +33,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _orderline_command() -> list[str]:
+def orderline_command() -> list[str]:
     """The ``orderline`` script beside this interpreter, else the CLI run through it."""
     script = Path(sys.executable).with_name("orderline")
     if script.exists():
@@ -53,7 +53,7 @@ class ApiServer:
                                          delete=False) as log:
             self.log_path = Path(log.name)
             self.process = subprocess.Popen(
-                [*_orderline_command(), "serve", "--host", "127.0.0.1", "--port",
+                [*orderline_command(), "serve", "--host", "127.0.0.1", "--port",
                  str(self.port), "--workers", str(workers)],
                 env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
 

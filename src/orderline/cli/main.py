@@ -401,6 +401,69 @@ def bench_events(
         _fail(str(error))
 
 
+def _counts(option: str, given: str) -> tuple[int, ...]:
+    """A comma-separated list of process counts, such as ``1,2,4``."""
+    try:
+        return tuple(int(c) for c in given.split(",") if c.strip())
+    except ValueError:
+        _fail(f"{option} takes counts separated by commas, e.g. 1,2,4.")
+
+
+@bench_app.command("scale")
+def bench_scale(
+    database_url: BenchServerOpt = None,
+    servers: Annotated[str, typer.Option(
+        help="orderline serve process counts of the grid, comma-separated")] = "1,2,4",
+    workers: Annotated[str, typer.Option(
+        help="orderline worker process counts of the grid, comma-separated")] = "1,2,4",
+    orders: Annotated[int, typer.Option(help="measured orders per cell")] = 1000,
+    warmup: Annotated[int, typer.Option(help="orders per cell before the measured ones")]
+        = 100,
+    connections: Annotated[int, typer.Option(help="HTTP requests in flight")] = 16,
+    skus: Annotated[int, typer.Option(help="SKUs the orders pick from")] = 1000,
+    duration: DurationOpt = 20.0,
+    seed: Annotated[int, typer.Option(help="seed of the SKU picks")] = 1,
+    json_path: JsonOpt = None,
+) -> None:
+    """The scale-out curve: orders/s, server CPU per order, p50/p95/p99 and the outbox lag
+    for every count of server processes x worker processes."""
+    from orderline.bench import scale as bench_scale_module
+    from orderline.bench.orders import BenchRefused, ServerFailed
+
+    try:
+        bench_scale_module.run(bench_scale_module.ScaleOptions(
+            database_url=database_url, server_counts=_counts("--servers", servers),
+            worker_counts=_counts("--workers", workers), orders=orders, warmup=warmup,
+            connections=connections, skus=skus, max_seconds=duration or None, seed=seed,
+            json_path=json_path))
+    except (BenchRefused, ServerFailed) as error:
+        _fail(str(error))
+
+
+@bench_app.command("live")
+def bench_live(
+    database_url: BenchServerOpt = None,
+    writes: Annotated[int, typer.Option(
+        help="new orders (each then paid) per phase, one at a time")] = 200,
+    subscribers: Annotated[int, typer.Option(
+        help="business streams (GET /v1/stream) held open on the other server")] = 4,
+    background: Annotated[int, typer.Option(
+        help="other orders in flight during the second phase (0: no such phase)")] = 8,
+    json_path: JsonOpt = None,
+) -> None:
+    """How soon a new order or a status change written through one server process reaches
+    SSE subscribers on another (p50/p95/p99), quiet and under order load."""
+    from orderline.bench import live as bench_live_module
+    from orderline.bench.orders import BenchRefused, ServerFailed
+
+    try:
+        bench_live_module.run(bench_live_module.LiveBenchOptions(
+            database_url=database_url, writes=writes, subscribers=subscribers,
+            background=background, json_path=json_path))
+    except (BenchRefused, ServerFailed) as error:
+        _fail(str(error))
+
+
 @bench_app.command("checkout")
 def bench_checkout(
     database_url: BenchServerOpt = None,
