@@ -116,7 +116,8 @@ def _statements(report: CheckoutReport, verbose: bool) -> list[str]:
         "statements",
         f"  per request, with auth: the API key costs {len(known['authenticate'].statements)} "
         f"statement(s), the X-Cart-Token lookup {len(known['cart_token'].statements)}, each "
-        "in a pool checkout of its own",
+        "in a pool checkout of its own, on a server process's first request with them; both "
+        "are kept by the process after it (tenancy/key_cache.py, checkout/carts.py)",
         "  not counted: BEGIN/COMMIT/ROLLBACK (not cursor executes), nor the pool_pre_ping "
         "round trip of each pool checkout",
     ]
