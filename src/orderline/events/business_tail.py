@@ -18,9 +18,11 @@ after the tail read further, or its client was too slow and its buffer filled) r
 itself, as before, until a read that is not full: then it has everything of its types up to the
 head it saw before that read, and falls in step again. Waking: the tail ``watch``es the hub;
 when the announcements name rows it has already read, it does not read again; when an
-announced row is not there yet (an older transaction still runs, PostgreSQL) or a signal named
-no row and the read found nothing, it re-reads after 0.05, 0.1, ... up to ~1.5 s, then falls back
-to the poll. A failed read ends every follower's stream with the error (clients reconnect with
+announced row is not there yet (an older transaction still runs, PostgreSQL) it re-reads after
+0.05, 0.1, then every 0.2 s until the row is read (it is committed, so it comes once the older
+transactions end; after 30 s of that it leaves the row to the poll); when a signal named no row
+and the read found nothing, it re-reads after 0.05, 0.1, ... up to ~1.5 s, then falls back to the
+poll. A failed read ends every follower's stream with the error (clients reconnect with
 ``Last-Event-ID``), and the next follower starts a new tail.
 """
 
@@ -41,7 +43,9 @@ from orderline.events import outbox_store
 from orderline.events.outbox import stored_event
 
 BATCH = 100
-SETTLE_FIRST, SETTLE_LAST = 0.05, 1.0
+SETTLE_FIRST, SETTLE_LAST = 0.05, 0.2  # re-reads for an announced row not readable yet
+SETTLE_UNNAMED = 1.0  # how long a signal that named no row is re-read for
+SETTLE_GIVE_UP = 30.0  # seconds of re-reads for announced rows before leaving them to the poll
 MAX_BUFFERED = 1000  # events waiting for a slow client before it reads for itself instead
 _REMEMBERED = 4096  # row ids the tail remembers having read (to skip needless re-reads)
 
@@ -110,6 +114,7 @@ class BusinessTail:
             awaiting: set[int] = set()  # announced rows not read yet
             unnamed = False  # a signal named no row since the last read
             recheck = 0.0
+            waited = 0.0  # seconds spent re-reading for the rows awaited now
             while True:
                 announced, unnamed_now = watch.take()
                 unnamed = unnamed or unnamed_now
@@ -120,12 +125,19 @@ class BusinessTail:
                     awaiting.discard(int(row["id"]))
                 if len(rows) >= BATCH:
                     continue
-                if settle and (awaiting or (unnamed_read and not rows)):
+                if settle and awaiting and waited < SETTLE_GIVE_UP:
+                    # An announced row is committed, so it will be readable once the older
+                    # transactions still running end: keep re-reading, at most every
+                    # SETTLE_LAST, rather than leave it to the poll (and, should the row never
+                    # come, as one read long ago and forgotten would not, stop after a while).
+                    recheck = min(SETTLE_LAST, SETTLE_FIRST if not recheck else recheck * 2)
+                    waited += recheck
+                elif settle and unnamed_read and not rows:
                     recheck = SETTLE_FIRST if not recheck else recheck * 2
-                    if recheck > SETTLE_LAST:  # give up quickly re-reading: the poll goes on
-                        recheck, awaiting = 0.0, set()
+                    if recheck > SETTLE_UNNAMED:  # a signal that named no row: the poll goes on
+                        recheck = 0.0
                 else:
-                    recheck, awaiting = 0.0, set()
+                    recheck, awaiting, waited = 0.0, set(), 0.0
                 while True:  # wait until a read is worth it
                     try:
                         async with asyncio.timeout(recheck or poll):
