@@ -66,16 +66,26 @@ async def test_orders_of_one_shop_placed_at_once_get_unique_increasing_numbers(
     assert sequence_of(before) < numbers[0] and numbers[-1] < sequence_of(after)
 
 
-async def test_a_refused_order_leaves_a_gap_on_postgresql_and_the_next_one_is_placed(
+async def test_a_refusal_before_numbering_leaves_no_gap_one_after_leaves_one_on_postgresql(
         runtime: Runtime, merchant: Merchant) -> None:
     await stock_sku(runtime, merchant, "LAST", 1)
     await stock_sku(runtime, merchant, "MORE", 5)
     first = await place(runtime, merchant, ("LAST", 1))
-    with pytest.raises(OutOfStock):  # numbered, then refused for stock: rolled back
+    with pytest.raises(OutOfStock):  # short when priced: refused before it is numbered
         await place(runtime, merchant, ("LAST", 1))
     second = await place(runtime, merchant, ("MORE", 1))
+    assert sequence_of(second) - sequence_of(first) == 1
+
+    async def numbered_then_refused(conn: AsyncConnection) -> None:
+        # As an order whose stock ran out between its pricing and its hold: numbered, then
+        # refused, and its transaction rolled back.
+        await next_order_sequence(conn, merchant.principal.business_id)
+        raise OutOfStock("LAST ran out meanwhile")
+    with pytest.raises(OutOfStock):
+        await runtime.db.run(numbered_then_refused)
+    third = await place(runtime, merchant, ("MORE", 1))
     # PostgreSQL's sequence does not give a number back; SQLite's counter row rolls back.
-    assert sequence_of(second) - sequence_of(first) == (1 if runtime.db.is_sqlite else 2)
+    assert sequence_of(third) - sequence_of(second) == (1 if runtime.db.is_sqlite else 2)
 
 
 async def test_a_new_business_gets_its_own_sequence_and_starts_at_one(
