@@ -7,7 +7,7 @@ a merchant's integration would see.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,8 @@ from orderline.core.db.engine import Database
 from orderline.core.runtime import Runtime
 from orderline.manual_payments.files.configured import PROOF_STORAGE
 from orderline.wiring import provide_parts
-from tests.conftest import Merchant, new_merchant
+from tests.conftest import IN_CI, Merchant, new_merchant
+from tests.support import postgres
 from tests.support.manual import manual_shop, master_keys, php_merchant, sealed_storage
 
 
@@ -181,3 +182,14 @@ async def shop(shop_runtime: Runtime, http: httpx.AsyncClient) -> Merchant:
     merchant = await php_merchant(shop_runtime)
     await manual_shop(http, merchant)
     return merchant
+
+
+@pytest.fixture(scope="module")
+def postgres_server() -> Iterator[postgres.PostgresServer]:
+    """A PostgreSQL server for the benches' commands, which make and drop their own
+    databases on it (failed, not skipped, without one under CI=true)."""
+    server = postgres.server_or_skip(in_ci=IN_CI)
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -8,43 +8,18 @@ stock row and its reservations in agreement with the orders.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
-import asyncpg
 import pytest
 
-from orderline.core.config import driver_free_url
-from tests.conftest import IN_CI
 from tests.support import postgres
+from tests.support.postgres import database_exists
 from tests.support.servers import ORDERLINE
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def postgres_server() -> Iterator[postgres.PostgresServer]:
-    server = postgres.server_or_skip(in_ci=IN_CI)
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-def database_exists(admin_url: str, name: str) -> bool:
-    async def look() -> bool:
-        conn = await asyncpg.connect(driver_free_url(admin_url))
-        try:
-            return bool(await conn.fetchval(
-                "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", name))
-        finally:
-            await conn.close()
-
-    return asyncio.run(look())
 
 
 def test_sixty_buyers_for_twenty_five_units_make_exactly_twenty_five_orders_and_refuse_the_rest(

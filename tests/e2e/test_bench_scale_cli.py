@@ -9,26 +9,15 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import IN_CI
 from tests.e2e.test_bench_cli import assert_dropped, bench_output
 from tests.support import postgres
 from tests.support.servers import ORDERLINE
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def postgres_server() -> Iterator[postgres.PostgresServer]:
-    server = postgres.server_or_skip(in_ci=IN_CI)
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def test_bench_scale_runs_each_cell_of_the_grid_creating_every_order_and_relaying_every_event(

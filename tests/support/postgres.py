@@ -270,3 +270,16 @@ async def migrated_runtime(settings: Settings) -> AsyncIterator[tuple[Runtime, a
         if monitor is not None:
             await monitor.close()
         await runtime.close()
+
+
+def database_exists(admin_url: str, name: str) -> bool:
+    """Whether the server at ``admin_url`` has a database ``name`` (a bench drops its own)."""
+    async def look() -> bool:
+        conn = await asyncpg.connect(driver_free_url(admin_url))
+        try:
+            return bool(await conn.fetchval(
+                "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", name))
+        finally:
+            await conn.close()
+
+    return asyncio.run(look())
