@@ -41,12 +41,8 @@ async def write_new_order(conn: AsyncConnection, new: NewOrderRow,
     as shown to callers (the event's ``order``)."""
     if conn.dialect.name == "postgresql":
         # One round trip for every row, events included (see ``write_unannounced_order``).
-        row, shown, first = _worked_out(new, lines, actor, changes, more_events)
-        events = first_event_rows(business_id=new.business_id, now=new.created_at,
-                                  events=first)
-        await placing_store.insert_order_at_once(
-            conn, order=row.as_dict(), order_lines=[line.as_dict() for line in lines],
-            history_entry=_history(new, row, actor, changes), events=events, announce=True)
+        row, shown, events = await _write_at_once(conn, new, lines, actor, changes,
+                                                  more_events, announce=True)
         note_written(conn, events)
         return row, shown
     written = await write_unannounced_order(conn, new, lines, actor=actor, changes=changes,
@@ -81,11 +77,8 @@ async def write_unannounced_order(conn: AsyncConnection, new: NewOrderRow,
     statement (``placing_store``): the stored row is worked out before it is written
     (``complete_row``), so nothing is read back."""
     if conn.dialect.name == "postgresql":
-        row, shown, first = _worked_out(new, lines, actor, changes, more_events)
-        rows = first_event_rows(business_id=new.business_id, now=new.created_at, events=first)
-        await placing_store.insert_order_at_once(
-            conn, order=row.as_dict(), order_lines=[line.as_dict() for line in lines],
-            history_entry=_history(new, row, actor, changes), events=rows, announce=False)
+        row, shown, rows = await _write_at_once(conn, new, lines, actor, changes, more_events,
+                                                announce=False)
         return UnannouncedOrder(row=row, shown=shown, events=OpenedEvents(rows))
     row = await order_store.insert_order(conn, new, lines)
     await order_store.add_event(conn, **_history(new, row, actor, changes))
@@ -95,12 +88,20 @@ async def write_unannounced_order(conn: AsyncConnection, new: NewOrderRow,
     return UnannouncedOrder(row=row, shown=shown, events=events)
 
 
-def _worked_out(new: NewOrderRow, lines: Sequence[NewOrderLine], actor: str,
-                changes: dict[str, Any], more_events: Sequence[FirstEvent]
-                ) -> tuple[OrderRow, dict[str, Any], list[FirstEvent]]:
-    """The order row as the INSERT will store it, the order as shown, and its first events."""
+async def _write_at_once(conn: AsyncConnection, new: NewOrderRow,
+                         lines: Sequence[NewOrderLine], actor: str, changes: dict[str, Any],
+                         more_events: Sequence[FirstEvent], *, announce: bool
+                         ) -> tuple[OrderRow, dict[str, Any], list[dict[str, Any]]]:
+    """PostgreSQL: the order's rows in one statement, its outbox events too with
+    ``announce``. Returns the row as stored (worked out before it is written), the order as
+    shown, and its first events' outbox rows."""
     row = OrderRow(**complete_row(placing_store.orders, new.values()))
-    return (row, *_shown_and_events(new, row, lines, actor, changes, more_events))
+    shown, first = _shown_and_events(new, row, lines, actor, changes, more_events)
+    events = first_event_rows(business_id=new.business_id, now=new.created_at, events=first)
+    await placing_store.insert_order_at_once(
+        conn, order=row.as_dict(), order_lines=[line.as_dict() for line in lines],
+        history_entry=_history(new, row, actor, changes), events=events, announce=announce)
+    return row, shown, events
 
 
 def _history(new: NewOrderRow, row: OrderRow, actor: str,
