@@ -40,14 +40,6 @@ class FirstEvent:
     payload: dict[str, Any]
 
 
-async def emit_first_events(conn: AsyncConnection, *, business_id: uuid.UUID,
-                            events: list[FirstEvent], now: datetime) -> list[uuid.UUID]:
-    """Like ``emit`` for aggregates created in this transaction, several at once (two
-    statements whatever their number); returns the event ids."""
-    opened = await open_first_events(conn, business_id=business_id, events=events, now=now)
-    return await opened.append(conn)
-
-
 @dataclass(frozen=True, slots=True)
 class OpenedEvents:
     """First events whose aggregates' streams are open, not yet in the outbox: ``append``
@@ -63,8 +55,9 @@ class OpenedEvents:
 
 async def open_first_events(conn: AsyncConnection, *, business_id: uuid.UUID,
                             events: list[FirstEvent], now: datetime) -> OpenedEvents:
-    """The first half of ``emit_first_events``: open the new aggregates' streams (one
-    statement) and return their events, to append with ``OpenedEvents.append``."""
+    """The first events of aggregates created in this transaction: open their streams (one
+    statement) and return the events, to append with ``OpenedEvents.append`` (one statement,
+    later in the same transaction, or at once)."""
     rows = first_event_rows(business_id=business_id, events=events, now=now)
     await outbox_store.open_streams(conn, rows)
     return OpenedEvents(rows)

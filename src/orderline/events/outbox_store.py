@@ -68,13 +68,6 @@ async def append(conn: AsyncConnection, values: dict[str, Any]) -> int:
     return event_row_id
 
 
-async def append_first_events(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
-    """The first event of each of several aggregates created in this transaction: their
-    counters and their events in two statements (``rows`` as for ``append``, sequence 1)."""
-    await open_streams(conn, rows)
-    await append_opened(conn, rows)
-
-
 async def open_streams(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
     """The counters of new aggregates whose first events are ``rows`` (one statement)."""
     await conn.execute(_INSERT_STREAMS, [{"aggregate_id": r["aggregate_id"],
