@@ -41,7 +41,8 @@ def test_bench_reports_both_scenarios_and_paths_then_drops_its_database(
     figures = tmp_path / "bench.json"
     out = bench_output("orders", postgres_server.admin_url, "--orders", "50", "--skus", "100",
                        "--workers", "2", "--connections", "4", "--duration", "0",
-                       "--ceiling-seconds", "1", "--json", str(figures))
+                       "--ceiling-seconds", "1", "--paced-seconds", "1", "--json",
+                       str(figures))
 
     for path in ("raw", "http"):
         for scenario in ("hot-sku", "spread"):
@@ -61,6 +62,12 @@ def test_bench_reports_both_scenarios_and_paths_then_drops_its_database(
         (scenario, path) for scenario in ("hot-sku", "spread")
         for path in ("asyncpg replay", "POST /v1/orders", "database alone")]), out
     assert "HTTP throughput as a share of the asyncpg replay: hot-sku " in out
+    paced = re.search(r"^half-peak: (\d+) spread orders arriving at ([0-9.]+)/s \(half of the "
+                      r"spread phase's ([0-9.]+)/s\), open loop, .* p50/p95/p99 [0-9.]+/[0-9.]+/"
+                      r"[0-9.]+ ms, 0 failed; server CPU [0-9.]+ ms per order; p99 under 200 "
+                      r"ms: (met|NOT met)$", out, re.MULTILINE)
+    assert paced is not None and int(paced[1]) > 0, out
+    assert float(paced[2]) == pytest.approx(float(paced[3]) / 2, abs=0.1)
 
     statements = re.search(r"returning customer: (\d+) statements", out)
     assert statements is not None and int(statements[1]) > 0, out
@@ -69,8 +76,11 @@ def test_bench_reports_both_scenarios_and_paths_then_drops_its_database(
     report = json.loads(figures.read_text())
     assert {(r["scenario"], r["path"]) for r in report["results"]} == {
         (scenario, path) for scenario in ("hot-sku", "spread")
-        for path in ("raw SQL", "POST /v1/orders", "database alone")}
-    measured = [r for r in report["results"] if r["path"] != "database alone"]
+        for path in ("raw SQL", "POST /v1/orders", "database alone")} | {
+        ("half-peak", "POST /v1/orders")}
+    assert report["settings"]["paced_seconds"] == 1
+    measured = [r for r in report["results"]
+                if r["path"] != "database alone" and r["scenario"] != "half-peak"]
     assert all(r["completed"] == 50 and r["failed"] == 0 and r["orders_per_second"] > 0
                and r["p50_ms"] <= r["p95_ms"] <= r["p99_ms"] for r in measured)
     for scenario in ("hot-sku", "spread"):

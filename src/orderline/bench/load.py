@@ -109,3 +109,40 @@ async def drive(orders: Sequence[T], *, scenario: str, path: str, concurrency: i
                        client_cpu_seconds=time.process_time() - cpu_before,
                        latencies_ms=tuple(sorted(latencies)),
                        first_failure=failures[0] if failures else None)
+
+
+async def drive_paced(orders: Sequence[T], *, scenario: str, path: str, rate: float,
+                      place: Callable[[T], Awaitable[None]]) -> PhaseResult:
+    """Place ``orders`` at ``rate`` per second, whatever the earlier ones are doing (an open
+    loop: arrivals do not wait for answers, as buyers do not). Each latency runs from the
+    order's scheduled arrival, not from when it was sent, so a server that falls behind shows
+    in the figures instead of slowing the arrivals down (no coordinated omission)."""
+    if rate <= 0:
+        raise ValueError("rate must be positive")
+    latencies: list[float] = []
+    failures: list[str] = []
+    started = time.perf_counter()
+
+    async def arrive(order: T, due: float) -> None:
+        try:
+            await place(order)
+        except Exception as error:  # a failed order is a figure, not a crash
+            failures.append(f"{type(error).__name__}: {error}"[:300])
+        else:
+            latencies.append((time.perf_counter() - due) * 1000)
+
+    cpu_before = time.process_time()
+    arrivals: list[asyncio.Task[None]] = []
+    for n, order in enumerate(orders):
+        due = started + n / rate
+        wait = due - time.perf_counter()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        arrivals.append(asyncio.create_task(arrive(order, due)))
+    await asyncio.gather(*arrivals)
+    wall = time.perf_counter() - started
+    return PhaseResult(scenario=scenario, path=path, completed=len(latencies),
+                       failed=len(failures), wall_seconds=wall,
+                       client_cpu_seconds=time.process_time() - cpu_before,
+                       latencies_ms=tuple(sorted(latencies)),
+                       first_failure=failures[0] if failures else None)

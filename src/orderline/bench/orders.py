@@ -55,8 +55,8 @@ from orderline.bench import http as bench_http
 from orderline.bench import profile as bench_profile
 from orderline.bench import raw as bench_raw
 from orderline.bench.http import ServerFailed
-from orderline.bench.load import PhaseResult, drive
-from orderline.bench.report import HTTP, RAW, Report, as_json, render
+from orderline.bench.load import PhaseResult, drive, drive_paced
+from orderline.bench.report import HTTP, PACED, RAW, Report, as_json, render
 from orderline.bench.statements import counting
 from orderline.catalog import inventory
 from orderline.catalog import products as catalog
@@ -76,6 +76,7 @@ __all__ = ["BenchOptions", "BenchRefused", "ServerFailed", "run"]
 DEFAULT_SERVER_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 WARMUP_ORDERS = 100
 DEFAULT_MAX_SECONDS = 20.0
+DEFAULT_PACED_SECONDS = 10.0
 BUYERS = 100
 HOT_SKU = "HOT-1"
 SCENARIOS = ("hot-sku", "spread")
@@ -115,13 +116,17 @@ class BenchOptions(LoadOptions):
     skus: int = 10_000
     seed: int = 1
     ceiling_seconds: float = bench_ceiling.DEFAULT_SECONDS
+    # After the closed-loop phases: spread orders arriving at half of the HTTP spread phase's
+    # rate for this long (an open loop, ``load.drive_paced``); 0 leaves the phase out.
+    paced_seconds: float = DEFAULT_PACED_SECONDS
 
     @property
     def settings(self) -> dict[str, Any]:
         return {"orders": self.orders, "warmup_orders": WARMUP_ORDERS,
                 "connections": self.connections, "workers": self.workers,
                 "skus": self.skus, "buyers": BUYERS, "seed": self.seed,
-                "max_seconds": self.max_seconds, "ceiling_seconds": self.ceiling_seconds}
+                "max_seconds": self.max_seconds, "ceiling_seconds": self.ceiling_seconds,
+                "paced_seconds": self.paced_seconds}
 
     def check(self) -> None:
         check_sizes((("--orders", self.orders, 1_000_000),
@@ -129,6 +134,9 @@ class BenchOptions(LoadOptions):
                      ("--workers", self.workers, 16),
                      ("--skus", self.skus, 100_000)), self.max_seconds)
         check_ceiling_seconds(self.ceiling_seconds)
+        if not 0 <= self.paced_seconds <= 600:
+            raise BenchRefused("--paced-seconds is how long orders arrive at half of the peak "
+                               "rate: give 0 (no such phase) to 600 seconds.")
 
 
 def check_ceiling_seconds(seconds: float) -> None:
@@ -244,10 +252,15 @@ def plan(options: BenchOptions) -> Plan:
     rng = random.Random(options.seed)
     spread_skus = [f"SPREAD-{i:06d}" for i in range(options.skus)]
     spread = [spread_skus[rng.randrange(options.skus)] for _ in range(per_path)]
+    # The paced phase arrives at half the spread rate, so it never needs more orders than
+    # the spread phase measured.
+    paced = ([spread_skus[rng.randrange(options.skus)] for _ in range(options.orders)]
+             if options.paced_seconds else [])
     # Both paths place the same orders; the hot SKU also serves the customer-making orders.
-    return Plan(skus={"hot-sku": [HOT_SKU] * per_path, "spread": spread},
+    return Plan(skus={"hot-sku": [HOT_SKU] * per_path, "spread": spread, PACED: paced},
                 spread_skus=spread_skus, hot_units=2 * per_path + 2 * BUYERS,
-                spread_units=2 * max(Counter(spread).values()))
+                spread_units=2 * max(Counter(spread).values()) + max(
+                    Counter(paced).values(), default=0))
 
 
 def buyer(i: int) -> tuple[str, str]:
@@ -464,6 +477,22 @@ async def _http_phases(options: BenchOptions, base_url: str, key: str, p: Plan,
                        for i, sku in enumerate(p.skus[scenario])]
             await _phase(options, scenario, HTTP, planned, placer.place, report, meter, say,
                          profiled=scenario == "spread")
+        peak = report.result("spread", HTTP)
+        if options.paced_seconds and peak is not None and peak.orders_per_second > 0:
+            rate = peak.orders_per_second / 2
+            planned = [bench_http.HttpOrder(sku, *buyer(i)) for i, sku in enumerate(
+                p.skus[PACED][:max(1, round(rate * options.paced_seconds))])]
+            say(f"http {PACED}: {len(planned)} orders arriving at {rate:.1f}/s (half of the "
+                "spread phase's rate), each timed from its arrival ...")
+            server_before, db_before = await meter.read()
+            result = await drive_paced(planned, scenario=PACED, path=HTTP, rate=rate,
+                                       place=placer.place)
+            server_after, db_after = await meter.read()
+            report.results.append(replace(
+                result, db_cpu_seconds=bench_cpu.spent(db_before, db_after),
+                server_cpu_seconds=bench_cpu.spent(server_before, server_after)))
+            say(f"http {PACED}: {result.completed} orders, {result.failed} failed; p99 "
+                f"{result.latency_ms(99) or 0:.0f} ms")
 
 
 async def _phase(options: BenchOptions, scenario: str, path: str, planned: Sequence[T],

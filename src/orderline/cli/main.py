@@ -295,13 +295,17 @@ def bench_orders(
     duration: DurationOpt = 20.0,
     seed: Annotated[int, typer.Option(help="seed of the spread scenario's SKU picks")] = 1,
     ceiling_seconds: CeilingSecondsOpt = 10.0,
+    paced_seconds: Annotated[float, typer.Option(
+        help="then spread orders arriving at half of the HTTP spread rate for this long, each "
+             "timed from its arrival (p99 at half of peak); 0 leaves it out")] = 10.0,
     json_path: JsonOpt = None,
     verbose: VerboseOpt = False,
     profile: ProfileOpt = None,
 ) -> None:
     """Orders/s and p50/p95/p99 of order creation: POST /v1/orders beside the database alone
-    (pgbench) and the asyncpg replay of its writes. --profile records the spread-SKU HTTP
-    phase's server processes with py-spy."""
+    (pgbench) and the asyncpg replay of its writes, then p99 at half of the peak rate (an
+    open loop). --profile records the spread-SKU HTTP phase's server processes with
+    py-spy."""
     from orderline.bench import orders as bench
 
     try:
@@ -309,7 +313,8 @@ def bench_orders(
                                      connections=connections, workers=workers, skus=skus,
                                      max_seconds=duration or None, json_path=json_path,
                                      verbose=verbose, seed=seed,
-                                     ceiling_seconds=ceiling_seconds, profile_dir=profile))
+                                     ceiling_seconds=ceiling_seconds,
+                                     paced_seconds=paced_seconds, profile_dir=profile))
     except (bench.BenchRefused, bench.ServerFailed) as error:
         _fail(str(error))
 
