@@ -34,7 +34,11 @@ async def refuse_archived(conn: AsyncConnection, business_id: uuid.UUID,
                           variant_ids: Sequence[uuid.UUID]) -> None:
     """Raise ``VariantArchived`` if any of these variants, or its product, is archived; holds
     a share lock on their rows until the caller's transaction ends."""
-    archived = await store.archived_skus_locked(conn, business_id, variant_ids)
+    refuse_these_archived(await store.archived_skus_locked(conn, business_id, variant_ids))
+
+
+def refuse_these_archived(archived: Sequence[str]) -> None:
+    """Raise ``VariantArchived`` naming these archived SKUs, if there are any."""
     if archived:
         raise VariantArchived(
             ("This product is" if len(archived) == 1 else "These products are")

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, cast, func, insert, literal, null, select, update
+from sqlalchemy import BigInteger, Select, and_, bindparam, func, insert, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
@@ -180,25 +180,35 @@ async def take_units(conn: AsyncConnection, reservation: dict[str, object],
         if left is not None:
             await insert_reservations(conn, [reservation])
         return left
-    taken = (update(levels)
-             .where(levels.c.id == level_id, levels.c.on_hand - levels.c.reserved >= quantity)
-             .values(reserved=levels.c.reserved + quantity, updated_at=now)
-             .returning(levels.c.id, (levels.c.on_hand - levels.c.reserved).label("left"))
-             .cte("taken"))
-    columns = [c for c in reservations.c if c.name != "stock_level_id"]
-    held = (insert(reservations)
-            .from_select([*(c.name for c in columns), "stock_level_id"],
-                         select(*(_typed(reservation[c.name], c) for c in columns),
-                                taken.c.id))
-            .returning(reservations.c.id)
-            .cte("held"))
-    left = (await conn.execute(select(taken.c.left).add_cte(held))).scalar_one_or_none()
+    values = {f"held_{c.name}": reservation[c.name] for c in _HELD_COLUMNS}
+    left = (await conn.execute(_TAKE, {"level_id": level_id, "quantity": quantity, "now": now,
+                                       **values})).scalar_one_or_none()
     return None if left is None else int(left)
 
 
-def _typed(value: object, column: ColumnElement[Any]) -> ColumnElement[Any]:
-    # A bare NULL in a SELECT list would be text to PostgreSQL, not the column's type.
-    return cast(null(), column.type) if value is None else literal(value, column.type)
+def _take_statement() -> Select[Any]:
+    """``take_units``' statement on PostgreSQL, built once: the conditional UPDATE, and the
+    reservation's INSERT from what it returned (nothing when it matched no row). Every value
+    is a typed bind parameter (``held_<column>`` for the reservation's), so a NULL keeps its
+    column's type."""
+    taken = (update(levels)
+             .where(levels.c.id == bindparam("level_id"),
+                    levels.c.on_hand - levels.c.reserved >= bindparam("quantity", type_=BigInteger))
+             .values(reserved=levels.c.reserved + bindparam("quantity", type_=BigInteger),
+                     updated_at=bindparam("now"))
+             .returning(levels.c.id, (levels.c.on_hand - levels.c.reserved).label("left"))
+             .cte("taken"))
+    held = (insert(reservations)
+            .from_select([*(c.name for c in _HELD_COLUMNS), "stock_level_id"],
+                         select(*(bindparam(f"held_{c.name}", type_=c.type)
+                                  for c in _HELD_COLUMNS), taken.c.id))
+            .returning(reservations.c.id)
+            .cte("held"))
+    return select(taken.c.left).add_cte(held)
+
+
+_HELD_COLUMNS = [c for c in reservations.c if c.name != "stock_level_id"]
+_TAKE = _take_statement()
 
 
 async def take_units_counting_lapsed(conn: AsyncConnection, reservation: dict[str, object],

@@ -34,9 +34,9 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orderline.catalog import stock_store
-from orderline.catalog import store as catalog_store
-from orderline.catalog.archiving import refuse_archived
+from orderline.catalog.archiving import refuse_these_archived
 from orderline.catalog.rules import ReservationStatus
+from orderline.checkout.direct_order_reads import read_grounds
 from orderline.cod import service as cod
 from orderline.core import metrics
 from orderline.core.errors import NotFound, UnknownChannel, ValidationFailed
@@ -103,17 +103,21 @@ async def create_order(runtime: Runtime, principal: Principal, new: NewOrder, *,
     access_token = order_service.new_order_access_token()
 
     async def work(conn: AsyncConnection) -> dict[str, Any]:
-        if not await tenancy_store.channel_exists(conn, business_id, new.channel):
+        # One statement on PostgreSQL: channel, location, variants (share-locked against
+        # archiving), the returning customer and the order's number.
+        grounds = await read_grounds(conn, business_id=business_id, channel=new.channel,
+                                     location=new.location, lines=new.lines,
+                                     phone=contact.phone, email=contact.email)
+        if not grounds.channel_known:
             raise UnknownChannel(f"Channel '{new.channel}' is not set up for this business; "
                                  "add it with POST /v1/channels.", details={"channel": new.channel})
-        location = await catalog_store.find_location(conn, business_id, new.location)
-        if location is None:
+        if grounds.location_id is None:
             raise NotFound("location", new.location)
-        priced = await order_service.price_lines(conn, business_id, location["id"], new.lines)
-        await refuse_archived(conn, business_id, [p.variant_id for p in priced])
+        priced = order_service.priced_from(grounds.sellable, new.lines)
+        refuse_these_archived(grounds.archived)
         line_rows = order_service.new_line_rows(business_id, order_id, priced)
         subtotal = check_order_total(sum(r.line_total for r in line_rows))
-        customer_id = await order_store.find_or_create_customer(
+        customer_id = grounds.customer_id or await order_store.create_customer(
             conn, business_id=business_id, name=contact.name, phone=contact.phone,
             email=contact.email, now=now)
         changes: dict[str, Any] = {
@@ -129,9 +133,9 @@ async def create_order(runtime: Runtime, principal: Principal, new: NewOrder, *,
             conn, business_id, new.payment_method, new.channel, now)
         held_to = manual.proof_deadline if manual is not None else deadline
         await order_service.refuse_short(conn, priced, now)
-        # The number locks nothing through the transaction (a sequence on PostgreSQL). An
-        # order refused for stock after this leaves a gap in the numbers.
-        sequence = await order_store.next_order_sequence(conn, business_id)
+        # The number locks nothing through the transaction (a sequence on PostgreSQL, taken
+        # with the reads). An order refused after it leaves a gap in the numbers.
+        sequence = grounds.number or await order_store.next_order_sequence(conn, business_id)
         placed = NewOrderRow(
             id=order_id, business_id=business_id, number=format_order_number(sequence),
             status=(OrderStatus.CONFIRMED if cash else OrderStatus.PENDING_PAYMENT).value,
@@ -139,7 +143,7 @@ async def create_order(runtime: Runtime, principal: Principal, new: NewOrder, *,
             customer_id=customer_id, customer_name=contact.name,
             customer_phone=contact.phone, customer_email=contact.email,
             payment_method=new.payment_method, note=new.note, currency=principal.currency,
-            subtotal=subtotal, total=subtotal, location_id=location["id"],
+            subtotal=subtotal, total=subtotal, location_id=grounds.location_id,
             payment_deadline=held_to,
             access_token_hash=order_service.hash_access_token(access_token),
             created_at=now, shipping_address=None if address is None else address.as_dict())

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import secrets
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -106,8 +106,16 @@ async def price_lines(conn: AsyncConnection, business_id: uuid.UUID, location_id
                        requested: list[RequestedLine],
                        kept_prices: dict[str, int] | None = None) -> list[PricedLine]:
     """Snapshot name and unit price per line (``kept_prices`` keeps an earlier snapshot)."""
-    found = {r["sku"]: r for r in await catalog_store.sellable_lines(
-        conn, business_id, location_id, [line.sku for line in requested])}
+    return priced_from(await catalog_store.sellable_lines(
+        conn, business_id, location_id, [line.sku for line in requested]), requested,
+        kept_prices)
+
+
+def priced_from(sellable: Sequence[Mapping[Any, Any]], requested: list[RequestedLine],
+                kept_prices: dict[str, int] | None = None) -> list[PricedLine]:
+    """``price_lines`` from variants already read (``catalog_store.sellable_lines``' rows):
+    ``UnknownSku`` names every requested SKU not among them."""
+    found = {r["sku"]: r for r in sellable}
     unknown = [line.sku for line in requested if line.sku not in found]
     if unknown:
         raise UnknownSku("These SKUs are not in this business's catalog: " + ", ".join(unknown),

@@ -297,20 +297,31 @@ async def find_or_create_customer(conn: AsyncConnection, *, business_id: uuid.UU
                                   phone: str | None, email: str | None,
                                   now: datetime) -> uuid.UUID:
     """The business's customer with this phone (else this email); created if new."""
-    async def find() -> uuid.UUID | None:
-        stmt = _FIND_CUSTOMER[(bool(phone), bool(email))]
-        found = list(await conn.execute(stmt, {"business_id": business_id, "phone": phone,
-                                               "email": email}))
-        found.sort(key=lambda r: r.phone != phone)  # a phone match wins over an email match
-        return found[0].id if found else None
-
-    existing = await find()
+    existing = await find_customer(conn, business_id=business_id, phone=phone, email=email)
     if existing is not None:
         return existing
+    return await create_customer(conn, business_id=business_id, name=name, phone=phone,
+                                 email=email, now=now)
+
+
+async def find_customer(conn: AsyncConnection, *, business_id: uuid.UUID, phone: str | None,
+                        email: str | None) -> uuid.UUID | None:
+    """The business's customer with this phone, else with this email, else None."""
+    stmt = _FIND_CUSTOMER[(bool(phone), bool(email))]
+    found = list(await conn.execute(stmt, {"business_id": business_id, "phone": phone,
+                                           "email": email}))
+    found.sort(key=lambda r: r.phone != phone)  # a phone match wins over an email match
+    return found[0].id if found else None
+
+
+async def create_customer(conn: AsyncConnection, *, business_id: uuid.UUID, name: str,
+                          phone: str | None, email: str | None, now: datetime) -> uuid.UUID:
+    """A new customer of the business, or the one a concurrent transaction just made with
+    this phone or email (the insert ignores the conflict, then finds it)."""
     await insert_ignoring_conflict(conn, customers, {
         "id": uuid.uuid4(), "business_id": business_id, "name": name, "phone": phone,
         "email": email, "total_orders": 0, "total_spent": 0, "created_at": now})
-    created = await find()
+    created = await find_customer(conn, business_id=business_id, phone=phone, email=email)
     assert created is not None
     return created
 
