@@ -9,6 +9,9 @@ from typing import Any, Self
 from sqlalchemy.engine import RowMapping
 
 
+_COLUMNS: dict[type, tuple[str, ...]] = {}
+
+
 class StoredRow:
     """Mixed into a ``@dataclass(frozen=True, slots=True)`` whose fields are the columns its
     statement selects; a mistyped column is then a mypy error, not a ``KeyError``."""
@@ -26,8 +29,12 @@ class StoredRow:
 
     @classmethod
     def columns(cls) -> tuple[str, ...]:
-        """The field names, in order: the columns its statements select or write."""
-        return tuple(f.name for f in fields(cls))  # type: ignore[arg-type]
+        """The field names, in order: the columns its statements select or write (worked out
+        once per class: every row shown asks for them)."""
+        names = _COLUMNS.get(cls)
+        if names is None:
+            names = _COLUMNS[cls] = tuple(f.name for f in fields(cls))  # type: ignore[arg-type]
+        return names
 
     def as_dict(self) -> dict[str, Any]:
         """Column name to value, in the fields' order."""
