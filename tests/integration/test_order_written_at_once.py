@@ -1,5 +1,5 @@
 """A placed order as written (``orders.placing``): on PostgreSQL its rows go in one statement
-whose stored order is worked out before it is written (``placing_store.complete_row``); on
+whose stored order is worked out before it is written (``core.db.json_rows.complete_row``); on
 SQLite one statement per table. Either way, what the order answer and its ``order.created``
 event show must be what the database holds, column for column, and every row of the order
 (lines, history entry, event counter, outbox event) must be there."""

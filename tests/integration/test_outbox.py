@@ -302,3 +302,26 @@ async def test_pruning_forgets_old_relayed_events_and_their_inbox_rows_but_never
     async with rt.db.read() as conn:
         assert await conn.scalar(select(func.count()).select_from(inbox).where(
             inbox.c.business_id == merchant.principal.business_id)) == 0
+
+
+async def test_an_order_announces_itself_after_its_stock_events_taken_first_time_or_not(
+        runtime: Runtime) -> None:
+    # On PostgreSQL an order whose line is taken at the first try writes its order.created
+    # in that line's statement; one whose unit comes free only by expiring a lapsed hold
+    # writes the expiry first, then its order.created. The same outbox either way, and on
+    # SQLite.
+    clock = ManualClock()
+    rt = at(runtime, clock)
+    merchant = await new_merchant(rt, reservation_ttl_seconds=60)
+    await stock_sku(rt, merchant, "ONE", 1)
+    first = await place(rt, merchant, ("ONE", 1))
+    clock.advance(61)  # the first order's hold has lapsed; no sweeper has run
+    second = await place(rt, merchant, ("ONE", 1), phone="+1 555 0199")
+
+    events = await events_of(rt, merchant.principal.business_id)
+    assert [(e["type"], e["aggregate_id"] if e["type"] == "order.created"
+             else e["payload"]["order_id"]) for e in events] == [
+        ("order.created", first["id"]), ("reservation.expired", str(first["id"])),
+        ("order.created", second["id"])]
+    assert [e["sequence"] for e in events] == [1, 1, 1]
+    assert await pending_of(rt, merchant.principal.business_id) == 3

@@ -10,12 +10,23 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Select, and_, bindparam, func, insert, select, update
+from sqlalchemy import (
+    BigInteger,
+    Select,
+    TextClause,
+    and_,
+    bindparam,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
@@ -24,11 +35,14 @@ from sqlalchemy.sql.selectable import ScalarSelect
 from orderline.catalog.rules import MovementReason, ReservationStatus
 from orderline.catalog.tables import Product, Reservation, StockLevel, StockMovement, Variant
 from orderline.core.db.insert import insert_ignoring_conflict
+from orderline.core.db.json_rows import insert_from_json, row_json, rows_json
 from orderline.core.db.tables import table_of
+from orderline.events.tables import OutboxEvent
 from orderline.tenancy.tables import Location
 
 levels = table_of(StockLevel)
 reservations = table_of(Reservation)
+outbox = table_of(OutboxEvent)
 movements = table_of(StockMovement)
 variants = table_of(Variant)
 products = table_of(Product)
@@ -209,6 +223,50 @@ def _take_statement() -> Select[Any]:
 
 _HELD_COLUMNS = [c for c in reservations.c if c.name != "stock_level_id"]
 _TAKE = _take_statement()
+
+
+async def take_units_announcing(conn: AsyncConnection, reservation: dict[str, object],
+                                now: datetime, events: Sequence[Mapping[str, Any]]
+                                ) -> int | None:
+    """``take_units`` on PostgreSQL, with ``events`` (outbox rows of streams already open)
+    inserted in the same statement when the units are taken, and nothing inserted when they
+    are not: for the last statement before COMMIT, so a hot SKU's row is locked for that one
+    round trip and the COMMIT. Returns what ``take_units`` returns; the events are in the
+    outbox exactly when it is not None."""
+    level_id, quantity = reservation["stock_level_id"], reservation["quantity"]
+    found = (await conn.execute(_TAKE_ANNOUNCING, {
+        "level_id": level_id, "quantity": quantity, "now": now,
+        "reservation": row_json(reservations, reservation),
+        "events": rows_json(outbox, events)})).first()
+    if found is None:
+        return None
+    if (found.held, found.announced) != (1, len(events)):
+        raise AssertionError(f"held {found.held}, announced {found.announced} of {len(events)}")
+    return int(found.left)
+
+
+def _take_announcing_statement() -> TextClause:
+    names = [c.name for c in _HELD_COLUMNS]
+    columns = ", ".join(f'"{n}"' for n in names)
+    announced = insert_from_json(outbox, "events", many=True, server_filled=("id", "txid"),
+                                 where="EXISTS (SELECT 1 FROM taken)")
+    return text(f"""
+WITH taken AS (
+    UPDATE {levels.name} SET reserved = reserved + :quantity, updated_at = :now
+    WHERE id = :level_id AND on_hand - reserved >= :quantity
+    RETURNING id, on_hand - reserved AS left),
+held AS (
+    INSERT INTO {reservations.name} ({columns}, stock_level_id)
+    SELECT {", ".join(f'r."{n}"' for n in names)}, taken.id
+    FROM taken, jsonb_populate_record(NULL::{reservations.name}, CAST(:reservation AS jsonb)) AS r
+    RETURNING id),
+announced AS ({announced} RETURNING id)
+SELECT taken.left, (SELECT count(*) FROM held) AS held,
+       (SELECT count(*) FROM announced) AS announced
+FROM taken""")
+
+
+_TAKE_ANNOUNCING = _take_announcing_statement()
 
 
 async def take_units_counting_lapsed(conn: AsyncConnection, reservation: dict[str, object],

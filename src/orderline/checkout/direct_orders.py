@@ -155,10 +155,12 @@ async def create_order(runtime: Runtime, principal: Principal, new: NewOrder, *,
                                          "manual_payment": instructions})
         # The stock rows are taken last: locked from here to COMMIT, for one statement per
         # line (with its reservation) and the order's event. A short line rolls all back.
-        await order_service.take_all(runtime, conn, business_id=business_id,
-                                     holder={"order_id": order_id, "checkout_id": None},
-                                     priced=priced, expires_at=held_to, now=now)
-        await written.announce(conn)  # after the stock's own events, as it always was
+        announced = await order_service.take_all(
+            runtime, conn, business_id=business_id,
+            holder={"order_id": order_id, "checkout_id": None}, priced=priced,
+            expires_at=held_to, now=now, announcing=written.events)
+        if not announced:  # after the stock's own events, as it always was
+            await written.announce(conn)
         if cash:
             await _sell(conn, business_id=business_id, order_id=order_id,
                         actor=principal.actor, now=now)

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from orderline.core.db.json_rows import complete_row
 from orderline.events.event_types import AggregateType, EventType
 from orderline.events.outbox import (
     FirstEvent,
@@ -25,7 +26,6 @@ from orderline.events.outbox import (
 from orderline.events.outbox_store import note_written
 from orderline.orders import placing_store
 from orderline.orders import store as order_store
-from orderline.orders.placing_store import complete_row
 from orderline.orders.store import NewOrderLine, NewOrderRow, OrderRow
 from orderline.orders.views import shape
 

@@ -10,8 +10,8 @@ and history to the order need) and triggers (the outbox's NOTIFY) as the separat
 
 Each INSERT names its columns, so what the database fills itself (serial ids, the outbox's
 ``txid``) keeps its default. The caller gives every other column, so it knows the stored row
-without reading it back (``complete_row``). SQLite keeps the separate statements: it has one
-writer and no round trips.
+without reading it back (``core.db.json_rows.complete_row``). SQLite keeps the separate
+statements: it has one writer and no round trips.
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pydantic_core import to_json
 from sqlalchemy import Table, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from orderline.core.db.json_rows import insert_from_json, row_json, rows_json
 from orderline.core.db.tables import table_of
 from orderline.events.tables import EventStream, OutboxEvent
 from orderline.orders.tables import Order, OrderEvent, OrderLine
@@ -37,26 +37,8 @@ _SERVER_FILLED = {"orders": (), "order_lines": (), "order_events": ("id",),
                   "event_streams": (), "outbox_events": ("id", "txid")}
 
 
-def complete_row(table: Table, values: Mapping[str, Any]) -> dict[str, Any]:
-    """``values`` with every other column of ``table`` at its scalar default (else None):
-    the row as the INSERT stores it."""
-    row: dict[str, Any] = {}
-    for column in table.c:
-        if column.name in values:
-            row[column.name] = values[column.name]
-        elif column.default is not None and column.default.is_scalar:
-            row[column.name] = column.default.arg  # type: ignore[attr-defined]
-        else:
-            row[column.name] = None
-    return row
-
-
 def _insert(table: Table, param: str, *, many: bool) -> str:
-    names = [c.name for c in table.c if c.name not in _SERVER_FILLED[table.name]]
-    columns = ", ".join(f'"{n}"' for n in names)
-    populate = "jsonb_populate_recordset" if many else "jsonb_populate_record"
-    return (f"INSERT INTO {table.name} ({columns}) SELECT {columns} "
-            f"FROM {populate}(NULL::{table.name}, CAST(:{param} AS jsonb))")
+    return insert_from_json(table, param, many=many, server_filled=_SERVER_FILLED[table.name])
 
 
 def _statement(*, announce: bool) -> str:
@@ -75,11 +57,6 @@ def _statement(*, announce: bool) -> str:
 _PLACE = {True: text(_statement(announce=True)), False: text(_statement(announce=False))}
 
 
-def _json(table: Table, rows: Sequence[Mapping[str, Any]]) -> str:
-    """The rows as a JSON array, each completed with its columns' defaults."""
-    return to_json([complete_row(table, row) for row in rows]).decode()
-
-
 async def insert_order_at_once(conn: AsyncConnection, *, order: Mapping[str, Any],
                                order_lines: Sequence[Mapping[str, Any]],
                                history_entry: Mapping[str, Any],
@@ -90,11 +67,11 @@ async def insert_order_at_once(conn: AsyncConnection, *, order: Mapping[str, Any
     scalar default (``complete_row``); ``id`` of the history and the outbox, and the outbox's
     ``txid``, are the database's."""
     counters = [{"aggregate_id": e["aggregate_id"], "last_sequence": 1} for e in events]
-    values = {"order": _json(orders, [order])[1:-1], "lines": _json(lines, order_lines),
-              "history": _json(history, [history_entry])[1:-1],
-              "streams": _json(streams, counters)}
+    values = {"order": row_json(orders, order), "lines": rows_json(lines, order_lines),
+              "history": row_json(history, history_entry),
+              "streams": rows_json(streams, counters)}
     if announce:
-        values["events"] = _json(outbox, events)
+        values["events"] = rows_json(outbox, events)
     written = (await conn.execute(_PLACE[announce], values)).scalar_one()
     if written != len(events):
         raise AssertionError(f"{written} of {len(events)} events written")

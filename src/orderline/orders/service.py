@@ -24,6 +24,7 @@ from orderline.catalog import store as catalog_store
 from orderline.catalog.archiving import refuse_archived
 from orderline.catalog.rules import ReservationStatus, ShortLine, shortage_message
 from orderline.catalog.stock_events import announce_expired, announce_if_low
+from orderline.catalog.stock_store import ExpiredReservation
 from orderline.core import metrics
 from orderline.core.errors import (
     NotFound,
@@ -36,7 +37,8 @@ from orderline.core.errors import (
 )
 from orderline.core.runtime import Part, Runtime
 from orderline.events.event_types import AggregateType
-from orderline.events.outbox import emit
+from orderline.events.outbox import OpenedEvents, emit
+from orderline.events.outbox_store import note_written
 from orderline.orders import hooks, rollups
 from orderline.orders import store as order_store
 from orderline.orders.conflicts import conflict_sentence, latest_change_details
@@ -162,28 +164,44 @@ async def hold_all(runtime: Runtime, conn: AsyncConnection, *, business_id: uuid
 
     ``holder`` names who holds the stock: ``{"order_id": ..., "checkout_id": None}`` or the
     other way round. Returns the reservation rows to insert once the holder's row exists."""
-    return await _hold_lines(runtime, conn, business_id=business_id, holder=holder,
-                             priced=priced, expires_at=expires_at, now=now, insert=False)
+    held, _ = await _hold_lines(runtime, conn, business_id=business_id, holder=holder,
+                                priced=priced, expires_at=expires_at, now=now, insert=False)
+    return held
 
 
 async def take_all(runtime: Runtime, conn: AsyncConnection, *, business_id: uuid.UUID,
                    holder: dict[str, uuid.UUID | None], priced: list[PricedLine],
-                   expires_at: datetime, now: datetime) -> None:
+                   expires_at: datetime, now: datetime,
+                   announcing: OpenedEvents | None = None) -> bool:
     """``hold_all`` for a holder whose row is already written, with its reservations: each
     line's conditional UPDATE and its reservation in one statement
     (``stock_store.take_units``). The stock rows stay locked from there to COMMIT, so a
-    caller writes everything else first and takes the stock last."""
-    await _hold_lines(runtime, conn, business_id=business_id, holder=holder, priced=priced,
-                      expires_at=expires_at, now=now, insert=True)
+    caller writes everything else first and takes the stock last.
+
+    ``announcing``, the holder's first events (their streams open), go into the outbox with
+    the last line's stock, in its statement, when nothing can come between them: on
+    PostgreSQL, when no line has a low-stock threshold (whose ``stock.low`` comes before
+    them) and the last line is taken at the first try (not after expiring lapsed
+    reservations, whose events come before them too). Returns whether they went in; if not,
+    the caller appends them after."""
+    _, announced = await _hold_lines(runtime, conn, business_id=business_id, holder=holder,
+                                     priced=priced, expires_at=expires_at, now=now,
+                                     insert=True, announcing=announcing)
+    return announced
 
 
 async def _hold_lines(runtime: Runtime, conn: AsyncConnection, *, business_id: uuid.UUID,
                       holder: dict[str, uuid.UUID | None], priced: list[PricedLine],
-                      expires_at: datetime, now: datetime,
-                      insert: bool) -> list[dict[str, object]]:
+                      expires_at: datetime, now: datetime, insert: bool,
+                      announcing: OpenedEvents | None = None
+                      ) -> tuple[list[dict[str, object]], bool]:
     short: list[ShortLine] = []
     held: list[dict[str, object]] = []
-    for line in sorted(priced, key=lambda p: str(p.stock_level_id)):
+    lines = sorted(priced, key=lambda p: str(p.stock_level_id))
+    rides = (announcing is not None and insert and conn.dialect.name == "postgresql"
+             and all(p.low_stock_threshold is None for p in lines))
+    announced = False
+    for n, line in enumerate(lines):
         left: int | None = None
         if line.stock_level_id is not None:
             reservation: dict[str, object] = {
@@ -191,10 +209,20 @@ async def _hold_lines(runtime: Runtime, conn: AsyncConnection, *, business_id: u
                 "stock_level_id": line.stock_level_id, "variant_id": line.variant_id,
                 "quantity": line.quantity, "status": ReservationStatus.ACTIVE.value,
                 "expires_at": expires_at, "created_at": now, "closed_at": None}
-            left, expired = await (
-                stock_store.take_units_counting_lapsed(conn, reservation, now) if insert
-                else stock_store.hold_units_counting_lapsed(conn, line.stock_level_id,
-                                                            line.quantity, now))
+            expired: list[ExpiredReservation] = []
+            if rides and announcing is not None and n == len(lines) - 1:
+                left = await stock_store.take_units_announcing(conn, reservation, now,
+                                                               announcing.rows)
+                announced = left is not None
+                if left is None:
+                    expired = await stock_store.expire_lapsed_at_level(
+                        conn, line.stock_level_id, now)
+                    left = await stock_store.take_units(conn, reservation, now)
+            else:
+                left, expired = await (
+                    stock_store.take_units_counting_lapsed(conn, reservation, now) if insert
+                    else stock_store.hold_units_counting_lapsed(conn, line.stock_level_id,
+                                                                line.quantity, now))
             await announce_expired(conn, expired, now)
         if line.stock_level_id is not None and left is not None:
             await announce_if_low(conn, business_id=business_id,
@@ -209,8 +237,10 @@ async def _hold_lines(runtime: Runtime, conn: AsyncConnection, *, business_id: u
     if short:
         raise OutOfStock(shortage_message(short),
                          details={"lines": [s.as_dict() for s in short]})
+    if announced and announcing is not None:
+        note_written(conn, announcing.rows)
     await runtime.checkpoints.reach("reserve.held")
-    return held
+    return held, announced
 
 
 def new_line_rows(business_id: uuid.UUID, order_id: uuid.UUID,
