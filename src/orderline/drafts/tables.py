@@ -4,7 +4,7 @@ A draft is its own row, not an order with status ``draft``: it holds no stock, t
 number and may never become an order, so it stays out of the order list, the order numbers,
 the overview's figures and every query over ``orders``. Opening its link turns it into a cart
 and a checkout (which hold the stock); confirming that checkout places the order, and the
-draft points at it (``docs/draft-orders.md``).
+draft points at it (``docs/guides/draft-orders.md``).
 """
 
 from __future__ import annotations
