@@ -10,7 +10,7 @@ looking needs read. Every form carries the session's CSRF token (``access``).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -163,8 +163,11 @@ async def draft_page(draft_id: str, request: Request, runtime: RuntimeDep,
     return await _draft_page(request, runtime, staff, parse_id("draft_order", draft_id))
 
 
+Work = Callable[[uuid.UUID, Mapping[str, str], FormData], Awaitable[None]]
+
+
 async def _change(request: Request, runtime: RuntimeDep, staff: ConsoleStaff, draft_id: str,
-                  field: str, work: Any) -> Response:
+                  field: str, work: Work) -> Response:
     """Run a change from a form of the draft's page: back to the page, or the page with what
     was refused next to ``field``."""
     ident = parse_id("draft_order", draft_id)
