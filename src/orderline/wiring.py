@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from orderline.checkout.cash_codes import CASH_CODE_SENDER
 from orderline.checkout.checkout_store import funnel_by_channel
+from orderline.checkout.hooks import CHECKOUT_HOOKS, CheckoutHooks
 from orderline.core import metrics
 from orderline.core.clock import Clock, SystemClock
 from orderline.core.config import Settings
@@ -18,6 +19,7 @@ from orderline.core.notifier import LogNotifier, Notifier
 from orderline.core.ratelimit import build_limiter
 from orderline.core.runtime import Runtime
 from orderline.coupons import order_steps as coupon_order_steps
+from orderline.drafts import links as draft_links
 from orderline.events.event_types import EventType
 from orderline.manual_payments import order_steps as manual_order_steps
 from orderline.notifications.messaging import send_cash_code
@@ -66,7 +68,8 @@ def provide_parts(runtime: Runtime) -> Runtime:
     providers hand their webhooks to the payments service, and coupons, payments and manual
     payments act on paid and cancelled orders (``orders.hooks``), the order stats read the
     checkout funnel, and cash codes go by the business's SMS or WhatsApp sender
-    (``notifications.messaging``)."""
+    (``notifications.messaging``), and a confirmed checkout completes the draft order
+    whose link opened it (``checkout.hooks``)."""
     runtime.provide(PROVIDERS, build_providers)
     runtime.provide(ORDER_HOOKS, lambda rt: OrderHooks(
         paid=(manual_order_steps.close_proofs_when_paid,),
@@ -76,6 +79,8 @@ def provide_parts(runtime: Runtime) -> Runtime:
                     manual_order_steps.close_proofs_when_cancelled),
         editing_lines=(manual_order_steps.refuse_line_edits,),
         buyer_payment=manual_order_steps.buyer_payment))
+    runtime.provide(CHECKOUT_HOOKS, lambda rt: CheckoutHooks(
+        converted=(draft_links.complete_for_cart,)))
     runtime.provide(CARD_PROVIDERS, lambda rt: lambda: sorted(providers_of(rt)))
     runtime.provide(CHECKOUT_FUNNEL, lambda rt: funnel_by_channel)
     runtime.provide(CASH_CODE_SENDER, lambda rt: send_cash_code)  # by the business's SMS

@@ -29,6 +29,7 @@ from orderline.core.config import Settings
 from orderline.core.logs import configure_logging
 from orderline.core.runtime import Runtime
 from orderline.coupons import routes as coupons
+from orderline.drafts import routes as draft_orders
 from orderline.events import routes as streams
 from orderline.events.listener import hub_listener
 from orderline.manual_payments import routes as manual_payments
@@ -113,6 +114,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(messaging_routes.router)
     app.include_router(overview_routes.router)
     app.include_router(staff_routes.router)
+    app.include_router(draft_orders.router)
     install_pages(app)  # /, /docs, /redoc, /static; HTML error pages for browsers
     # A proof upload is a file: its own limit (plus room for a multipart form's headers).
     proof_upload = RouteLimit(re.compile(r"^/v1/orders/[^/]+/payment-proof$"),

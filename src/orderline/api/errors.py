@@ -52,6 +52,8 @@ STATUS_BY_CODE: dict[str, int] = {
     "invalid_last_event_id": 422,
     "cart_empty": 422,
     "cart_closed": 409,
+    "draft_order_closed": 409,
+    "draft_link_expired": 410,
     "cart_changed": 409,
     "quantity_above_limit": 422,
     "below_minimum_order": 422,

@@ -34,6 +34,7 @@ class EntityType(StrEnum):
     STAFF_INVITATION = "staff_invitation"
     PRODUCT = "product"  # its name and description, archiving
     VARIANT = "variant"  # its name, price, threshold, weight, archiving
+    DRAFT_ORDER = "draft_order"  # its lines, buyer, delivery, link and status
 
 
 class Action(StrEnum):

@@ -181,6 +181,38 @@ async def create_cart(runtime: Runtime, principal: Principal, *, channel: str,
     return {**await runtime.db.run(work), "token": token}
 
 
+@dataclass(frozen=True, slots=True)
+class CartLineToAdd:
+    variant_id: uuid.UUID
+    sku: str
+    quantity: int
+
+
+async def create_cart_in(conn: AsyncConnection, *, business_id: uuid.UUID, token: str,
+                         channel: str, currency: str, customer_id: uuid.UUID | None,
+                         lines: list[CartLineToAdd], now: datetime) -> CartRow:
+    """A new open cart with these lines, in the caller's transaction (a draft order's link
+    makes one, with a token the link gives): the caller checked the lines already."""
+    cart = await cart_store.insert_cart(conn, {
+        "id": uuid.uuid4(), "business_id": business_id, "token_hash": hash_cart_token(token),
+        "customer_id": customer_id, "channel": channel, "currency": currency,
+        "status": cart_store.OPEN, "version": 1, "order_id": None, "created_at": now,
+        "updated_at": now})
+    for position, line in enumerate(lines):
+        await cart_store.insert_line(conn, {
+            "id": uuid.uuid4(), "business_id": business_id, "cart_id": cart.id,
+            "variant_id": line.variant_id, "sku": line.sku, "quantity": line.quantity,
+            "position": position, "added_at": now})
+    return cart
+
+
+async def lock_open_cart(conn: AsyncConnection, business_id: uuid.UUID,
+                         cart_id: uuid.UUID) -> bool:
+    """Lock the cart until the transaction ends; whether it is still open."""
+    cart = await cart_store.lock_cart(conn, business_id, cart_id)
+    return cart is not None and cart.status == cart_store.OPEN
+
+
 async def get_cart(runtime: Runtime, caller: CartCaller, cart_id: uuid.UUID) -> dict[str, Any]:
     caller.reach(cart_id, write=False)
     async with runtime.db.read() as conn:

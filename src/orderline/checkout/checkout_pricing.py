@@ -20,7 +20,14 @@ from orderline.checkout.rules import OrderLimits, check_lines
 from orderline.core.errors import ShippingMethodUnavailable
 from orderline.coupons import store as coupon_store
 from orderline.coupons.rules import CouponRules, check_coupons
-from orderline.pricing.engine import PriceLine, PricingInput, Quote, price
+from orderline.pricing.engine import (
+    PriceLine,
+    PricingInput,
+    Quote,
+    ShippingTerms,
+    TaxRateTerms,
+    price,
+)
 from orderline.shipping import store as shipping_store
 from orderline.tenancy.store import BusinessSettings
 
@@ -46,16 +53,32 @@ async def price_checkout(conn: AsyncConnection, *, business_id: uuid.UUID, curre
     """Price the cart as it is now, for this zone, method and coupon codes; raises the first
     rule it breaks (empty cart, line cap, method gone, coupon refused)."""
     rows = await cart_store.priced_lines(conn, business_id, cart_id, location_id)
+    return await price_rows(conn, business_id=business_id, currency=currency,
+                            settings=settings, rows=rows, delivery=(zone_id, method_id),
+                            codes=codes, customer_id=customer_id, now=now)
+
+
+async def price_rows(conn: AsyncConnection, *, business_id: uuid.UUID, currency: str,
+                     settings: BusinessSettings, rows: list[PricedCartLine],
+                     delivery: tuple[uuid.UUID, uuid.UUID] | None, codes: list[str],
+                     customer_id: uuid.UUID | None, now: datetime) -> PricedCheckout:
+    """Price these lines (a cart's, or a draft order's) for a zone and shipping method
+    (``delivery``; None prices no shipping and no tax, as before an address is known) and
+    coupon codes, by the same rules as a checkout."""
     lines = tuple(PriceLine(sku=r.sku, product_id=str(r.product_id),
                             unit_price=r.price_minor, quantity=r.quantity,
                             weight_grams=r.weight_grams or 0) for r in rows)
     check_lines(lines, limits_of(settings))
-    pricing = await shipping_store.zone_pricing(conn, business_id, zone_id, method_id)
-    if pricing is None:
-        raise ShippingMethodUnavailable(
-            "The chosen shipping method is no longer offered for this address; choose "
-            "another and check out again.", details={"shipping_method_id": str(method_id)})
-    shipping, tax_rates = pricing
+    shipping: ShippingTerms | None = None
+    tax_rates: list[TaxRateTerms] = []
+    if delivery is not None:
+        zone_id, method_id = delivery
+        pricing = await shipping_store.zone_pricing(conn, business_id, zone_id, method_id)
+        if pricing is None:
+            raise ShippingMethodUnavailable(
+                "The chosen shipping method is no longer offered for this address; choose "
+                "another and check out again.", details={"shipping_method_id": str(method_id)})
+        shipping, tax_rates = pricing
     coupons: list[CouponRules] = []
     terms = []
     if codes:

@@ -116,6 +116,16 @@ async def load(conn: AsyncConnection, business_id: uuid.UUID, checkout_id: uuid.
     return CheckoutWithCart.from_optional(row)
 
 
+async def open_of_cart(conn: AsyncConnection, business_id: uuid.UUID,
+                       cart_id: uuid.UUID) -> uuid.UUID | None:
+    """The id of the cart's open checkout (at most one: a newer one supersedes it)."""
+    stmt = (select(checkouts.c.id)
+            .where(checkouts.c.business_id == business_id, checkouts.c.cart_id == cart_id,
+                   checkouts.c.status == OPEN)
+            .order_by(checkouts.c.created_at.desc()).limit(1))
+    return (await conn.execute(stmt)).scalar_one_or_none()
+
+
 async def supersede_open(conn: AsyncConnection, cart_id: uuid.UUID,
                          now: datetime) -> list[uuid.UUID]:
     """Close the cart's open checkouts (a new one replaces them); returns their ids."""

@@ -96,6 +96,14 @@ def _codes(raw: list[str]) -> list[str]:
 
 async def start_checkout(runtime: Runtime, caller: CartCaller,
                          new: NewCheckout) -> dict[str, Any]:
+    return await run_counting_refusals(
+        runtime, lambda conn: start_checkout_in(runtime, conn, caller, new))
+
+
+async def start_checkout_in(runtime: Runtime, conn: AsyncConnection, caller: CartCaller,
+                            new: NewCheckout) -> dict[str, Any]:
+    """``start_checkout`` inside the caller's transaction (a draft order's link opens its
+    checkout under the draft's lock, so two openings make one checkout)."""
     caller.reach(new.cart_id, write=True)
     address = check_address(new.address)
     check_payment_method(new.payment_method)
@@ -105,70 +113,67 @@ async def start_checkout(runtime: Runtime, caller: CartCaller,
     now = runtime.clock.now()
     checkout_id = uuid.uuid4()
 
-    async def work(conn: AsyncConnection) -> dict[str, Any]:
-        cart = await cart_store.lock_cart(conn, business_id, new.cart_id)
-        if cart is None:
-            raise NotFound("cart", new.cart_id)
-        if cart.status != "open":
-            raise CartClosed(f"This cart is {cart.status}; start a new cart.",
-                             details={"cart_status": cart.status})
-        buyer = contact or await _contact_of_customer(conn, business_id, cart.customer_id)
-        zone = match_zone(await shipping_store.zone_terms(conn, business_id), address)
-        if zone is None:
-            raise UndeliverableAddress(
-                f"The business does not deliver to {address.country}"
-                + (f" {address.region}" if address.region else "")
-                + (f" {address.postal_code}" if address.postal_code else "")
-                + ". Use another address.", details={"address": address.as_dict()})
-        method_id = new.shipping_method_id or await _first_method(conn, business_id, zone.id)
-        settings = await tenancy_store.business_settings(conn, business_id)
-        location = await catalog_store.find_location(conn, business_id, None)
-        if location is None:
-            raise NotFound("location", "default")
-        # A guest becomes a customer here, so that confirming costs no customer statements.
-        customer_id = cart.customer_id or await order_store.find_or_create_customer(
-            conn, business_id=business_id, name=buyer.name, phone=buyer.phone,
-            email=buyer.email, now=now)
-        priced = await price_checkout(
-            conn, business_id=business_id, currency=cart.currency, settings=settings,
-            cart_id=cart.id, location_id=location["id"], zone_id=zone.id,
-            method_id=method_id, codes=codes, customer_id=customer_id, now=now)
-        await refuse_archived(conn, business_id, [line.variant_id for line in priced.lines])
-        check_quote(priced.quote, limits_of(settings))
-        # A manual method that is off, or not on this channel, is refused here already.
-        await manual_methods.offered_method(conn, business_id, new.payment_method,
-                                            cart.channel)
-        cash = None
-        if new.payment_method == cod.COD:  # refused here already, not only at confirm
-            cash = await cod.decide(conn, settings, business_id=business_id,
-                                    customer_id=customer_id, zone_id=zone.id,
-                                    total=priced.quote.total)
-        await _release_earlier(conn, cart.id, now)
-        expires_at = now + timedelta(seconds=settings.reservation_ttl_seconds)
-        row = CheckoutRow(
-            id=checkout_id, business_id=business_id, cart_id=cart.id,
-            cart_version=cart.version, status=checkout_store.OPEN,
-            customer_name=buyer.name, customer_phone=buyer.phone,
-            customer_email=buyer.email, customer_id=customer_id,
-            address=address.as_dict(), zone_id=zone.id,
-            shipping_method_id=method_id, coupon_codes=codes,
-            payment_method=new.payment_method, location_id=location["id"],
-            currency=cart.currency, quote=priced.quote.as_dict(),
-            total=priced.quote.total, prices_validated_at=now, expires_at=expires_at,
-            order_id=None, version=1, created_at=now, updated_at=now, channel=cart.channel)
-        await checkout_store.insert_checkout(conn, row)
-        # The stock rows last: each line's hold and its reservation in one statement, then
-        # COMMIT; a short line rolls the checkout back with them.
-        await take_all(runtime, conn, business_id=business_id,
-                       holder={"order_id": None, "checkout_id": checkout_id},
-                       priced=[_held_line(r) for r in priced.lines],
-                       expires_at=expires_at, now=now)
-        shown = view(row)
-        if cash is not None:
-            shown["cod"] = {"otp_required": cash.otp_required, "reasons": list(cash.reasons)}
-        return shown
-
-    return await run_counting_refusals(runtime, work)
+    cart = await cart_store.lock_cart(conn, business_id, new.cart_id)
+    if cart is None:
+        raise NotFound("cart", new.cart_id)
+    if cart.status != "open":
+        raise CartClosed(f"This cart is {cart.status}; start a new cart.",
+                         details={"cart_status": cart.status})
+    buyer = contact or await _contact_of_customer(conn, business_id, cart.customer_id)
+    zone = match_zone(await shipping_store.zone_terms(conn, business_id), address)
+    if zone is None:
+        raise UndeliverableAddress(
+            f"The business does not deliver to {address.country}"
+            + (f" {address.region}" if address.region else "")
+            + (f" {address.postal_code}" if address.postal_code else "")
+            + ". Use another address.", details={"address": address.as_dict()})
+    method_id = new.shipping_method_id or await _first_method(conn, business_id, zone.id)
+    settings = await tenancy_store.business_settings(conn, business_id)
+    location = await catalog_store.find_location(conn, business_id, None)
+    if location is None:
+        raise NotFound("location", "default")
+    # A guest becomes a customer here, so that confirming costs no customer statements.
+    customer_id = cart.customer_id or await order_store.find_or_create_customer(
+        conn, business_id=business_id, name=buyer.name, phone=buyer.phone,
+        email=buyer.email, now=now)
+    priced = await price_checkout(
+        conn, business_id=business_id, currency=cart.currency, settings=settings,
+        cart_id=cart.id, location_id=location["id"], zone_id=zone.id,
+        method_id=method_id, codes=codes, customer_id=customer_id, now=now)
+    await refuse_archived(conn, business_id, [line.variant_id for line in priced.lines])
+    check_quote(priced.quote, limits_of(settings))
+    # A manual method that is off, or not on this channel, is refused here already.
+    await manual_methods.offered_method(conn, business_id, new.payment_method,
+                                        cart.channel)
+    cash = None
+    if new.payment_method == cod.COD:  # refused here already, not only at confirm
+        cash = await cod.decide(conn, settings, business_id=business_id,
+                                customer_id=customer_id, zone_id=zone.id,
+                                total=priced.quote.total)
+    await _release_earlier(conn, cart.id, now)
+    expires_at = now + timedelta(seconds=settings.reservation_ttl_seconds)
+    row = CheckoutRow(
+        id=checkout_id, business_id=business_id, cart_id=cart.id,
+        cart_version=cart.version, status=checkout_store.OPEN,
+        customer_name=buyer.name, customer_phone=buyer.phone,
+        customer_email=buyer.email, customer_id=customer_id,
+        address=address.as_dict(), zone_id=zone.id,
+        shipping_method_id=method_id, coupon_codes=codes,
+        payment_method=new.payment_method, location_id=location["id"],
+        currency=cart.currency, quote=priced.quote.as_dict(),
+        total=priced.quote.total, prices_validated_at=now, expires_at=expires_at,
+        order_id=None, version=1, created_at=now, updated_at=now, channel=cart.channel)
+    await checkout_store.insert_checkout(conn, row)
+    # The stock rows last: each line's hold and its reservation in one statement, then
+    # COMMIT; a short line rolls the checkout back with them.
+    await take_all(runtime, conn, business_id=business_id,
+                   holder={"order_id": None, "checkout_id": checkout_id},
+                   priced=[_held_line(r) for r in priced.lines],
+                   expires_at=expires_at, now=now)
+    shown = view(row)
+    if cash is not None:
+        shown["cod"] = {"otp_required": cash.otp_required, "reasons": list(cash.reasons)}
+    return shown
 
 
 def _held_line(line: PricedCartLine) -> PricedLine:
@@ -195,6 +200,31 @@ async def _first_method(conn: AsyncConnection, business_id: uuid.UUID,
         raise ShippingMethodUnavailable("The business offers no shipping method for this "
                                         "address yet.", details={"zone_id": str(zone_id)})
     return uuid.UUID(methods[0].method_id)
+
+
+async def end_cart(conn: AsyncConnection, business_id: uuid.UUID, cart_id: uuid.UUID,
+                   now: datetime) -> bool:
+    """Abandon the cart and end its open checkout (the stock it held goes back): a cancelled
+    draft order's cart. The checkout's and the cart's row locks are taken first, in the
+    confirm's order. False when the cart was converted into an order (nothing changes)."""
+    earlier = await checkout_store.open_of_cart(conn, business_id, cart_id)
+    if earlier is not None:
+        await checkout_store.load(conn, business_id, earlier, lock=True)
+    cart = await cart_store.lock_cart(conn, business_id, cart_id)
+    if cart is None or cart.status == cart_store.ABANDONED:
+        return True
+    if cart.status != cart_store.OPEN:
+        return False
+    await _release_earlier(conn, cart_id, now)
+    await cart_store.touch(conn, business_id, cart_id, expected_version=None, now=now,
+                           values={"status": cart_store.ABANDONED})
+    return True
+
+
+async def open_checkout_of(conn: AsyncConnection, business_id: uuid.UUID,
+                           cart_id: uuid.UUID) -> uuid.UUID | None:
+    """The cart's open checkout, if it has one (a cart has at most one)."""
+    return await checkout_store.open_of_cart(conn, business_id, cart_id)
 
 
 async def _release_earlier(conn: AsyncConnection, cart_id: uuid.UUID, now: datetime) -> None:

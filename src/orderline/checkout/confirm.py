@@ -36,6 +36,7 @@ from orderline.checkout.carts import CartCaller
 from orderline.checkout.checkout_pricing import PricedCheckout, limits_of, price_checkout
 from orderline.checkout.checkout_store import CheckoutWithCart
 from orderline.checkout.checkouts import view
+from orderline.checkout.hooks import CartConverted, run_converted
 from orderline.checkout.rules import CONFIRMABLE_TOTALS, check_quote, totals_differ
 from orderline.cod import service as cod
 from orderline.cod import store as cod_store
@@ -180,9 +181,14 @@ async def _convert(runtime: Runtime, conn: AsyncConnection, caller: CartCaller,
     sequence = await order_store.next_order_sequence(conn, checkout.business_id)
     await _take_coupon_uses(conn, priced, customer_id, now)
     order_id = uuid.uuid4()
-    return await _write_order(conn, checkout, priced, order_id=order_id, sequence=sequence,
+    body = await _write_order(conn, checkout, priced, order_id=order_id, sequence=sequence,
                               customer_id=customer_id, claimed=claimed, actor=caller.actor,
                               now=now)
+    await run_converted(runtime, conn, CartConverted(
+        business_id=checkout.business_id, cart_id=checkout.cart_id, checkout_id=checkout.id,
+        order_id=order_id, order_number=format_order_number(sequence), actor=caller.actor,
+        now=now))
+    return body
 
 
 async def _admit_cash(conn: AsyncConnection, checkout: CheckoutWithCart,

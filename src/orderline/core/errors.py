@@ -163,6 +163,19 @@ class CartClosed(DomainError):
     code = "cart_closed"
 
 
+class DraftOrderClosed(DomainError):
+    """The draft order was completed or cancelled, or its link was opened, so this change is
+    no longer possible."""
+
+    code = "draft_order_closed"
+
+
+class DraftLinkExpired(DomainError):
+    """The draft order's link passed its expiry (or the merchant sent a newer one)."""
+
+    code = "draft_link_expired"
+
+
 class CartChanged(DomainError):
     """The cart changed after its checkout was priced: review the checkout again."""
 

@@ -43,6 +43,11 @@ class EventType(StrEnum):
     PAYMENT_PROOF_SCORED = "payment_proof.scored"
     PAYMENT_PROOF_APPROVED = "payment_proof.approved"
     PAYMENT_PROOF_REJECTED = "payment_proof.rejected"
+    # Draft orders (a chat sale): built, changed (edited, sent, opened, cancelled), and
+    # completed when the checkout its link opened became an order.
+    DRAFT_ORDER_CREATED = "draft_order.created"
+    DRAFT_ORDER_UPDATED = "draft_order.updated"
+    DRAFT_ORDER_COMPLETED = "draft_order.completed"
 
 
 class AggregateType(StrEnum):
@@ -53,6 +58,7 @@ class AggregateType(StrEnum):
     WEBHOOK_ENDPOINT = "webhook_endpoint"
     # Its own aggregate, not the order's: the buyer's order stream must not carry scores.
     PAYMENT_PROOF = "payment_proof"
+    DRAFT_ORDER = "draft_order"
 
 
 ORDER_EVENTS = frozenset(t for t in EventType if t.value.startswith("order."))

@@ -65,6 +65,11 @@ BLOCKED: dict[str, str] = {
     "cart_lines": f"{_KEY}; `uq_cart_lines_cart_id_variant_id` gains business_id (same "
     "meaning: a cart belongs to one shop)",
     "channels": _KEY,
+    "draft_orders": f"{_KEY}; `uq_draft_orders_link_token_hash` is looked up before the shop "
+    "is known (the link): carry the shop in the token, or a (token_hash -> business_id) "
+    "lookup; `uq_draft_orders_cart_id` gains business_id",
+    "draft_order_lines": f"{_KEY}; `uq_draft_order_lines_draft_id_variant_id` gains "
+    "business_id (same meaning: a draft belongs to one shop)",
     "checkouts": _KEY,
     "cod_otps": _KEY,
     "coupon_customer_uses": "no business_id: add it (from coupons), primary key "

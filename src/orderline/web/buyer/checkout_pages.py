@@ -103,6 +103,15 @@ async def _cart_page(request: Request, runtime: RuntimeDep, token: str, *,
         headers={"Vary": "HX-Request"})
 
 
+async def refused_cart_page(request: Request, runtime: RuntimeDep, token: str,
+                            error: DomainError, values: dict[str, str]) -> Response:
+    """The cart page with a refusal of starting its checkout (a draft order's link that could
+    not hold the stock, say), the details form filled with ``values``."""
+    return await _cart_page(request, runtime, token, values=values,
+                            errors=refusal_errors(error, buyer_locale(request)),
+                            status_code=409 if error.code == "out_of_stock" else 422)
+
+
 @router.get(CART)
 async def cart_page(token: str, request: Request, runtime: RuntimeDep,
                     k: Annotated[str | None, Query(max_length=40)] = None) -> Response:

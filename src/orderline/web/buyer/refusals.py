@@ -29,6 +29,9 @@ SENTENCES: dict[str, str] = {
     "cart_empty": _("Your cart is empty. Add something to it in the shop, then come back."),
     "cart_closed": _("This cart is already an order, or was given up, so it can no longer "
                      "change. Start a new cart in the shop."),
+    "draft_order_closed": _("This order is no longer open: it was placed, or the shop "
+                            "withdrew it. Ask the shop if you need a new link."),
+    "draft_link_expired": _("This link has expired. Ask the shop for a new one."),
     "cart_changed": _("Your cart changed after these totals were worked out. Check your "
                       "details again to see the new totals."),
     "out_of_stock": _("Some items are no longer in stock in the quantity you asked for. "

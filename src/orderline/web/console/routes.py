@@ -15,6 +15,7 @@ from orderline.web.console import (
     catalog_pages,
     customer_pages,
     dashboard_pages,
+    draft_pages,
     invitation_pages,
     order_pages,
     phone_app,
@@ -37,6 +38,7 @@ router.include_router(verification_stats_pages.router, prefix=PREFIX)  # before 
 router.include_router(verification_pages.router, prefix=PREFIX)
 router.include_router(stream.router, prefix=PREFIX)
 router.include_router(order_pages.router, prefix=PREFIX)
+router.include_router(draft_pages.router, prefix=PREFIX)
 router.include_router(stock_pages.router, prefix=PREFIX)
 router.include_router(catalog_pages.router, prefix=PREFIX)
 router.include_router(customer_pages.router, prefix=PREFIX)
