@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from playwright.sync_api import expect
 from fastapi import FastAPI, HTTPException
 
 from orderline.api.app import create_app
@@ -198,11 +199,20 @@ def test_the_front_page_in_indonesian(server: str, browser: Browsing) -> None:
 
 def test_swagger_ui_lists_the_api_operations_without_leaving_the_machine(
         server: str, browser: Browsing) -> None:
+    described = httpx.get(f"{server}/openapi.json", timeout=30).json()
+    operations = [op for item in described["paths"].values()
+                  for method, op in item.items()
+                  if method in ("get", "put", "post", "patch", "delete")]
+    tags = {tag for op in operations for tag in op.get("tags", ["default"])}
+    assert len(operations) > 100 and len(tags) > 10
     page = browser.open(server)
     page.goto("/docs")
-    operations = page.page.locator(".opblock")
-    operations.first.wait_for(timeout=60_000)
-    assert operations.count() > 100
+    # Tags start folded (``docExpansion: "none"``): every tag of the document is listed, and
+    # opening one lists its operations.
+    expect(page.page.locator(".opblock-tag")).to_have_count(len(tags), timeout=60_000)
+    orders = sum(1 for op in operations if "orders" in op.get("tags", ()))
+    page.page.locator(".opblock-tag", has_text=re.compile(r"^orders")).first.click()
+    expect(page.page.locator(".opblock")).to_have_count(orders, timeout=60_000)
     create_order = page.page.locator(".opblock-post").filter(
         has=page.page.locator(".opblock-summary-path", has_text=re.compile(r"^/v1/orders$")))
     assert create_order.count() == 1

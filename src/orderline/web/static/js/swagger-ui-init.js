@@ -7,6 +7,7 @@
     url: root.dataset.openapiUrl,
     domNode: root,
     deepLinking: true,
+    docExpansion: "none",
     validatorUrl: null,
     presets: [window.SwaggerUIBundle.presets.apis],
     layout: "BaseLayout",
