@@ -211,3 +211,17 @@ _LOCATION = select(locations.c.id, locations.c.code).where(
     locations.c.business_id == bindparam("business_id"))
 _LOCATION_BY_CODE = _LOCATION.where(locations.c.code == bindparam("code"))
 _DEFAULT_LOCATION = _LOCATION.where(locations.c.is_default)
+
+
+async def products_named(conn: AsyncConnection, business_id: uuid.UUID,
+                         names: Sequence[str]) -> dict[str, list[uuid.UUID]]:
+    """The business's products by exact name (a name may be on several products)."""
+    found: dict[str, list[uuid.UUID]] = {}
+    if not names:
+        return found
+    stmt = (select(products.c.id, products.c.name)
+            .where(products.c.business_id == business_id, products.c.name.in_(names))
+            .order_by(products.c.created_at, products.c.id))
+    for row in await conn.execute(stmt):
+        found.setdefault(row.name, []).append(row.id)
+    return found
