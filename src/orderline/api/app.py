@@ -123,8 +123,10 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     proof_upload = RouteLimit(re.compile(r"^/v1/orders/[^/]+/payment-proof$"),
                               settings.proof_upload_max_bytes + 64 * 1024, "file_too_large",
                               "Payment proof files are")
-    # An import is a CSV file: its own limit (plus room for a multipart form's headers).
-    csv_import = RouteLimit(re.compile(r"^/v1/imports/"), MAX_IMPORT_BYTES + 64 * 1024,
+    # An import is a CSV file (API or console form): its own limit (plus room for a multipart
+    # form's headers).
+    csv_import = RouteLimit(re.compile(r"^/(v1/imports/|console/(stock|catalog)-import$)"),
+                            MAX_IMPORT_BYTES + 64 * 1024,
                             "import_too_large", "Import files are")
     app.add_middleware(PageErrors)  # innermost: a page's unexpected error is the HTML 500 page
     app.add_middleware(UnexpectedErrors)  # answers any other error the routes raise

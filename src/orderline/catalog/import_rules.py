@@ -202,6 +202,15 @@ class StockLine:
 
 def stock_lines(data: bytes) -> list[StockLine]:
     """The stock-level file's lines, or ``ImportRejected`` with every bad row."""
+    lines, problems = read_stock(data)
+    if problems:
+        raise rejected(problems)
+    return lines
+
+
+def read_stock(data: bytes) -> tuple[list[StockLine], list[RowProblem]]:
+    """The stock-level file's good lines and the problems of its bad rows (so a use case can
+    check the good ones against the database and report every bad row at once)."""
     table = read_table(data, required=STOCK_COLUMNS, optional=STOCK_OPTIONAL)
     problems: list[RowProblem] = []
     lines: list[StockLine] = []
@@ -221,11 +230,9 @@ def stock_lines(data: bytes) -> list[StockLine]:
                                        f"{sku} at this location is already set in row "
                                        f"{seen[key]}."))
         seen.setdefault(key, number)
-        if sku and on_hand is not None:
+        if sku and on_hand is not None and not any(p.row == number for p in problems):
             lines.append(StockLine(number, sku, location, on_hand, note))
-    if problems:
-        raise rejected(problems)
-    return lines
+    return lines, problems
 
 
 # --- variants ----------------------------------------------------------------------------------
@@ -260,7 +267,16 @@ class VariantLine:
 
 def variant_lines(data: bytes, currency: str, *,
                   check_sku: Callable[[str], str]) -> list[VariantLine]:
-    """The variant file's lines, or ``ImportRejected`` with every bad row. ``price`` is a
+    """The variant file's lines, or ``ImportRejected`` with every bad row."""
+    lines, problems = read_variants(data, currency, check_sku=check_sku)
+    if problems:
+        raise rejected(problems)
+    return lines
+
+
+def read_variants(data: bytes, currency: str, *, check_sku: Callable[[str], str]
+                  ) -> tuple[list[VariantLine], list[RowProblem]]:
+    """The variant file's good lines and the problems of its bad rows. ``price`` is a
     decimal in the business's currency (``12.50``), ``price_minor`` its minor units; a row
     gives one of them at most."""
     table = read_table(data, required=VARIANT_COLUMNS, optional=VARIANT_OPTIONAL)
@@ -290,11 +306,10 @@ def variant_lines(data: bytes, currency: str, *,
         name = _text(number, "name", cells.get("name", ""), problems=problems, maximum=200)
         product = _text(number, "product", cells.get("product", ""), problems=problems,
                         maximum=200)
-        lines.append(VariantLine(number, sku, product or None, name or None, price, threshold,
-                                 weight))
-    if problems:
-        raise rejected(problems)
-    return lines
+        if not any(p.row == number for p in problems):
+            lines.append(VariantLine(number, sku, product or None, name or None, price,
+                                     threshold, weight))
+    return lines, problems
 
 
 def _price(number: int, cells: dict[str, str], currency: str,

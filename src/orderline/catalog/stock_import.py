@@ -24,8 +24,8 @@ from orderline.catalog.import_rules import (
     DryRunDone,
     RowProblem,
     StockLine,
+    read_stock,
     rejected,
-    stock_lines,
 )
 from orderline.catalog.rules import MovementReason
 from orderline.catalog.stock_events import announce_expired, announce_if_low
@@ -53,11 +53,11 @@ async def import_stock(runtime: Runtime, principal: Principal, data: bytes, *,
     """Set every level the file names; ``ImportRejected`` (nothing changed) when any row is
     wrong. Answers each row's change."""
     principal.require(Scope.WRITE)
-    lines = stock_lines(data)
+    lines, bad_rows = read_stock(data)
     now = runtime.clock.now()
 
     async def work(conn: AsyncConnection) -> dict[str, Any]:
-        problems: list[RowProblem] = []
+        problems: list[RowProblem] = list(bad_rows)
         changes: list[StockChange] = []
         for line in lines:
             change = await _set_level(conn, principal, line, now, problems)

@@ -27,8 +27,8 @@ from orderline.catalog.import_rules import (
     RowProblem,
     VariantLine,
     new_variant_problems,
+    read_variants,
     rejected,
-    variant_lines,
 )
 from orderline.catalog.products import check_sku
 from orderline.core.errors import Conflict
@@ -42,11 +42,11 @@ async def import_variants(runtime: Runtime, principal: Principal, data: bytes, *
     when any row is wrong. Answers what each row did (``created``, ``updated`` with the
     fields, or ``unchanged``)."""
     principal.require(Scope.WRITE)
-    lines = variant_lines(data, principal.currency, check_sku=check_sku)
+    lines, bad_rows = read_variants(data, principal.currency, check_sku=check_sku)
     now = runtime.clock.now()
 
     async def work(conn: AsyncConnection) -> dict[str, Any]:
-        problems: list[RowProblem] = []
+        problems: list[RowProblem] = list(bad_rows)
         outcomes: list[dict[str, Any]] = []
         new_lines: list[VariantLine] = []
         for line in lines:
