@@ -128,7 +128,7 @@ async def test_a_stock_file_is_refused_row_by_row_then_checked_then_imported(
     assert "Your shop has no such SKU" in refused.text
     assert checked.status_code == 200 and "Nothing was changed yet" in checked.text
     assert after_check == 10
-    assert done.status_code == 200 and "Imported 2 rows: 1 changed." in done.text
+    assert done.status_code == 200 and "File imported. Rows: 2; changed: 1." in done.text
     assert await stock_of(runtime, shop, "MUG-RED") == 12
     moved = await inventory.list_movements(runtime, shop.console.owner_login.principal,
                                            sku="MUG-RED", before_id=None, limit=5)
