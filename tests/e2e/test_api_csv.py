@@ -108,7 +108,8 @@ async def test_names_in_any_script_come_out_whole_and_formulas_come_out_as_text(
 
 
 async def test_the_payment_ledger_export_has_each_entry_of_each_card_payment(
-        client: httpx.AsyncClient, runtime: Runtime, merchant: Merchant) -> None:
+        client: httpx.AsyncClient, runtime: Runtime, merchant: Merchant,
+        rival: Merchant) -> None:
     async def deliver(headers: dict[str, str], body: bytes) -> None:
         answer = await client.post("/v1/payments/webhooks/sandbox", headers=headers,
                                    content=body)
@@ -134,6 +135,7 @@ async def test_the_payment_ledger_export_has_each_entry_of_each_card_payment(
         (o["number"], kind, "1500", "15.00") for o in paid for kind in ("authorize", "capture"))
     assert [r["order_id"] for r in captures] == [paid[1]["id"], paid[0]["id"]]
     assert {r["provider"] for r in ledger} == {"sandbox"}
+    assert await export(client, rival, "payments.csv") == []  # another business's: none
 
 
 async def test_the_stock_ledger_export_is_the_ledger_of_the_business_or_of_one_sku(
