@@ -149,6 +149,7 @@ async def test_a_variant_file_adds_a_variant_from_the_catalog_page(
     assert "MUG-GREEN" in product.text
 
 
+@pytest.mark.slow
 def test_an_owner_fixes_a_refused_stock_file_in_the_browser(
         shop: Shop, console_server: str, browser: Browsing, tmp_path: Path) -> None:
     bad, good = tmp_path / "bad.csv", tmp_path / "good.csv"
