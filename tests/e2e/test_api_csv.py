@@ -307,8 +307,11 @@ async def test_a_variant_file_creates_new_skus_and_changes_existing_ones(
     assert [(r["row"], r["column"], r["reason"]) for r in refused["rows"]] == [
         (4, "price", "invalid_price")]
     body = body.replace(b"'=9", b"9")
-    done = ok(await client.post("/v1/imports/variants", headers=merchant.headers,
-                                content=body))
+    keyed = {**merchant.headers, "Idempotency-Key": "variants-1"}
+    done = ok(await client.post("/v1/imports/variants", headers=keyed, content=body))
+    assert ok(await client.post("/v1/imports/variants", headers=keyed, content=body)) == done
+    error_of(await client.post("/v1/imports/variants", headers=keyed, content=body + b"X,,,,\r\n"),
+             422, "idempotency_key_reused")
 
     assert [(c["sku"], c["action"]) for c in done["changes"]] == [
         ("SHIRT-S", "updated"), ("SHIRT-M", "created"), ("HAT-1", "created"),

@@ -3,15 +3,19 @@ or not at all."""
 
 from __future__ import annotations
 
+import hashlib
+import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 
 from orderline.catalog import stock_import, variant_import
 from orderline.catalog.import_rules import MAX_IMPORT_BYTES, MAX_IMPORT_ROWS
 from orderline.catalog.import_schemas import StockImport, VariantImport
 from orderline.core.errors import ImportTooLarge, ImportUnreadable
 from orderline.core.http import RuntimeDep, refusals
+from orderline.idempotency.headers import IdempotencyKeyHeader, send
+from orderline.idempotency.service import KeyedRequest, run_once
 from orderline.tenancy.deps import PrincipalDep
 
 router = APIRouter(prefix="/v1/imports", tags=["imports"])
@@ -28,7 +32,8 @@ LIMITS = (f"At most {MAX_IMPORT_BYTES} bytes (413 `import_too_large`) and {MAX_I
           "rows (422 `import_too_many_rows`). UTF-8 (a byte-order mark is fine), "
           "comma-separated, a header row. A file with any bad row is refused whole with 422 "
           "`import_rejected` and `details.rows` = [{row, column, reason, message}]; nothing "
-          "changes.")
+          "changes. With an `Idempotency-Key`, a retry of the same file answers as the first "
+          "did.")
 
 
 async def _file_of(request: Request) -> bytes:
@@ -49,6 +54,13 @@ async def _file_of(request: Request) -> bytes:
     return data
 
 
+def _keyed(business_id: uuid.UUID, operation: str, key: str | None, data: bytes,
+           dry_run: bool) -> KeyedRequest:
+    """With an ``Idempotency-Key``, a retry of the same file answers as the first did."""
+    return KeyedRequest(business_id=business_id, operation=operation, key=key, status_code=200,
+                        request={"sha256": hashlib.sha256(data).hexdigest(), "dry_run": dry_run})
+
+
 @router.post("/stock", response_model=StockImport,
              responses=refusals(400, 401, 403, 409, 413),
              openapi_extra={"requestBody": IMPORT_BODY},
@@ -59,9 +71,15 @@ async def _file_of(request: Request) -> bytes:
              "`import`; a count below the units held for orders is refused. Sending the same "
              "file again changes nothing. Write scope. " + LIMITS)
 async def import_stock(request: Request, runtime: RuntimeDep, principal: PrincipalDep,
-                       dry_run: DryRun = False) -> dict[str, Any]:
-    return await stock_import.import_stock(runtime, principal, await _file_of(request),
-                                           dry_run=dry_run)
+                       response: Response, dry_run: DryRun = False,
+                       idempotency_key: IdempotencyKeyHeader = None) -> dict[str, Any]:
+    data = await _file_of(request)
+    answer = await run_once(runtime, _keyed(principal.business_id, "imports.stock",
+                                            idempotency_key, data, dry_run),
+                            lambda claim: stock_import.import_stock(
+                                runtime, principal, data, dry_run=dry_run, claim=claim))
+    result: dict[str, Any] = send(response, answer)
+    return result
 
 
 @router.post("/variants", response_model=VariantImport,
@@ -74,6 +92,12 @@ async def import_stock(request: Request, runtime: RuntimeDep, principal: Princip
              "is; a new SKU needs product, name and price (a product of that name is created "
              "when the business has none). Edits are audited. Write scope. " + LIMITS)
 async def import_variants(request: Request, runtime: RuntimeDep, principal: PrincipalDep,
-                          dry_run: DryRun = False) -> dict[str, Any]:
-    return await variant_import.import_variants(runtime, principal, await _file_of(request),
-                                                dry_run=dry_run)
+                          response: Response, dry_run: DryRun = False,
+                          idempotency_key: IdempotencyKeyHeader = None) -> dict[str, Any]:
+    data = await _file_of(request)
+    answer = await run_once(runtime, _keyed(principal.business_id, "imports.variants",
+                                            idempotency_key, data, dry_run),
+                            lambda claim: variant_import.import_variants(
+                                runtime, principal, data, dry_run=dry_run, claim=claim))
+    result: dict[str, Any] = send(response, answer)
+    return result

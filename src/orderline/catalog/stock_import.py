@@ -30,6 +30,7 @@ from orderline.catalog.import_rules import (
 from orderline.catalog.rules import MovementReason
 from orderline.catalog.stock_events import announce_expired, announce_if_low
 from orderline.core.runtime import Runtime
+from orderline.idempotency.service import NO_KEY, Claim
 from orderline.tenancy.rules import Principal, Scope
 
 
@@ -49,7 +50,7 @@ class StockChange:
 
 
 async def import_stock(runtime: Runtime, principal: Principal, data: bytes, *,
-                       dry_run: bool = False) -> dict[str, Any]:
+                       dry_run: bool = False, claim: Claim = NO_KEY) -> dict[str, Any]:
     """Set every level the file names; ``ImportRejected`` (nothing changed) when any row is
     wrong. Answers each row's change."""
     principal.require(Scope.WRITE)
@@ -70,7 +71,7 @@ async def import_stock(runtime: Runtime, principal: Principal, data: bytes, *,
                   "changes": [c.as_dict() for c in changes]}
         if dry_run:
             raise DryRunDone(answer)
-        return answer
+        return await claim.keep(conn, answer)
 
     try:
         return await runtime.db.run(work)

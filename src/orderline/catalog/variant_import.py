@@ -33,11 +33,12 @@ from orderline.catalog.import_rules import (
 from orderline.catalog.products import check_sku
 from orderline.core.errors import Conflict
 from orderline.core.runtime import Runtime
+from orderline.idempotency.service import NO_KEY, Claim
 from orderline.tenancy.rules import Principal, Scope
 
 
 async def import_variants(runtime: Runtime, principal: Principal, data: bytes, *,
-                          dry_run: bool = False) -> dict[str, Any]:
+                          dry_run: bool = False, claim: Claim = NO_KEY) -> dict[str, Any]:
     """Create or change every variant the file names; ``ImportRejected`` (nothing changed)
     when any row is wrong. Answers what each row did (``created``, ``updated`` with the
     fields, or ``unchanged``)."""
@@ -73,7 +74,7 @@ async def import_variants(runtime: Runtime, principal: Principal, data: bytes, *
                   "changes": outcomes}
         if dry_run:
             raise DryRunDone(answer)
-        return answer
+        return await claim.keep(conn, answer)
 
     try:
         return await runtime.db.run(work)
