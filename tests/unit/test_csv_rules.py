@@ -135,3 +135,11 @@ async def test_an_export_reads_one_page_at_a_time_and_writes_each_as_it_comes() 
 
     assert written == ["\ufeffn\r\n", "0,0\r\n1,-1\r\n", "2,-2\r\n3,-3\r\n", "4,-4\r\n"]
     assert asked == [(None, 3), (1, 3), (3, 3)]
+
+
+def test_a_refusal_lists_a_thousand_problems_and_counts_the_rest() -> None:
+    data = b"sku,on_hand\r\n" + b"A,x\r\n" * 1005
+    with pytest.raises(ImportRejected) as refused:
+        stock_lines(data)
+    details = refused.value.details
+    assert len(details["rows"]) == import_rules.MAX_REPORTED and details["more"] > 0

@@ -52,12 +52,17 @@ class RowProblem:
                 "message": self.message}
 
 
+MAX_REPORTED = 1000  # problems listed in one refusal (``details.more`` counts the rest)
+
+
 def rejected(problems: Sequence[RowProblem]) -> ImportRejected:
     ordered = sorted(problems, key=lambda p: (p.row, p.column))
+    details: dict[str, Any] = {"rows": [p.as_dict() for p in ordered[:MAX_REPORTED]]}
+    if len(ordered) > MAX_REPORTED:
+        details["more"] = len(ordered) - MAX_REPORTED
     return ImportRejected(
         f"The file was not imported: {len(ordered)} problem(s) in its rows. Nothing changed; "
-        "fix the rows listed and send the whole file again.",
-        details={"rows": [p.as_dict() for p in ordered]})
+        "fix the rows listed and send the whole file again.", details=details)
 
 
 class DryRunDone(Exception):

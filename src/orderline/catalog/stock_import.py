@@ -12,10 +12,12 @@ answering what would have changed.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orderline.catalog import stock_store
@@ -59,9 +61,38 @@ async def import_stock(runtime: Runtime, principal: Principal, data: bytes, *,
 
     async def work(conn: AsyncConnection) -> dict[str, Any]:
         problems: list[RowProblem] = list(bad_rows)
-        changes: list[StockChange] = []
+        business_id = principal.business_id
+        # Each SKU, location and level is read (and each level locked) once for the whole
+        # file, in a few statements, not row by row.
+        found = await catalog_store.variants_by_sku(conn, business_id,
+                                                    [ln.sku for ln in lines])
+        places = {code: await catalog_store.find_location(conn, business_id, code)
+                  for code in {ln.location for ln in lines}}
         for line in lines:
-            change = await _set_level(conn, principal, line, now, problems)
+            if line.sku not in found:
+                problems.append(RowProblem(line.row, "sku", "unknown_sku",
+                                           f"This business has no SKU {line.sku}."))
+            if places[line.location] is None:
+                problems.append(RowProblem(line.row, "location", "unknown_location",
+                                           f"This business has no location {line.location}."))
+        good = [ln for ln in lines if ln.sku in found and places[ln.location] is not None]
+        # An empty location and the default's own code name one level: set it once.
+        first: dict[tuple[uuid.UUID, uuid.UUID], int] = {}
+        for line in good:
+            key = (found[line.sku]["id"], _id(places[line.location]))
+            if first.setdefault(key, line.row) != line.row:
+                problems.append(RowProblem(line.row, "location", "duplicate",
+                                           f"{line.sku} at this location is already set in "
+                                           f"row {first[key]}."))
+        good = [ln for ln in good
+                if first[(found[ln.sku]["id"], _id(places[ln.location]))] == ln.row]
+        locked = await stock_store.lock_levels_of(
+            conn, business_id=business_id, variant_ids=[found[ln.sku]["id"] for ln in good],
+            location_ids=[_id(places[ln.location]) for ln in good])
+        changes: list[StockChange] = []
+        for line in good:
+            change = await _set_level(conn, principal, line, found[line.sku],
+                                      places[line.location], locked, now, problems)
             if change is not None:
                 changes.append(change)
         if problems:
@@ -79,32 +110,40 @@ async def import_stock(runtime: Runtime, principal: Principal, data: bytes, *,
         return done.answer
 
 
+def _id(row: RowMapping | None) -> uuid.UUID:
+    assert row is not None
+    found: uuid.UUID = row["id"]
+    return found
+
+
 async def _set_level(conn: AsyncConnection, principal: Principal, line: StockLine,
-                     now: datetime, problems: list[RowProblem]) -> StockChange | None:
+                     variant: RowMapping, location: RowMapping | None,
+                     locked: dict[tuple[uuid.UUID, uuid.UUID], RowMapping], now: datetime,
+                     problems: list[RowProblem]) -> StockChange | None:
     business_id = principal.business_id
-    variant = await catalog_store.get_variant_by_sku(conn, business_id, line.sku)
-    if variant is None:
-        problems.append(RowProblem(line.row, "sku", "unknown_sku",
-                                   f"This business has no SKU {line.sku}."))
-    location = await catalog_store.find_location(conn, business_id, line.location)
-    if location is None:
-        problems.append(RowProblem(line.row, "location", "unknown_location",
-                                   f"This business has no location {line.location}."))
-    if variant is None or location is None:
-        return None
-    level_id = await stock_store.ensure_level(conn, business_id=business_id,
-                                              variant_id=variant["id"],
-                                              location_id=location["id"], now=now)
-    before = await stock_store.lock_level(conn, level_id)
-    delta = line.on_hand - before["on_hand"]
+    location_id = _id(location)
+    assert location is not None
+    level = locked.get((variant["id"], location_id))
+    if level is None:  # no level here yet: made (and locked) now
+        level_id = await stock_store.ensure_level(conn, business_id=business_id,
+                                                  variant_id=variant["id"],
+                                                  location_id=location_id, now=now)
+        level = await stock_store.lock_level(conn, level_id)
+    else:
+        level_id = level["id"]
+    on_hand, reserved = int(level["on_hand"]), int(level["reserved"])
+    delta = line.on_hand - on_hand
+    if delta == 0:
+        return StockChange(line.row, line.sku, str(location["code"]), on_hand, on_hand,
+                           reserved)
     expired: list[stock_store.ExpiredReservation] = []
     row = await stock_store.change_on_hand(
-        conn, level=stock_store.LevelDelta(level_id, variant["id"], location["id"], delta),
+        conn, level=stock_store.LevelDelta(level_id, variant["id"], location_id, delta),
         business_id=business_id, reason=MovementReason.IMPORT, actor=principal.actor,
         note=line.note or "CSV import", now=now, expired=expired)
     await announce_expired(conn, expired, now)
     if row is None:
-        held = before["on_hand"] - await stock_store.free_units(conn, level_id, now)
+        held = on_hand - await stock_store.free_units(conn, level_id, now)
         problems.append(RowProblem(
             line.row, "on_hand", "below_reserved",
             f"{line.sku} has {held} units held for orders at {location['code']}: on_hand "
@@ -114,5 +153,5 @@ async def _set_level(conn: AsyncConnection, principal: Principal, line: StockLin
     await announce_if_low(conn, business_id=business_id, stock_level_id=level_id,
                           variant_id=variant["id"], sku=line.sku, before=after_free - delta,
                           after=after_free, threshold=variant["low_stock_threshold"], now=now)
-    return StockChange(line.row, line.sku, str(location["code"]), int(before["on_hand"]),
+    return StockChange(line.row, line.sku, str(location["code"]), on_hand,
                        int(row["on_hand"]), int(row["reserved"]))

@@ -66,6 +66,37 @@ async def ensure_level(conn: AsyncConnection, *, business_id: uuid.UUID, variant
     return level_id
 
 
+async def insert_empty_levels(conn: AsyncConnection, *, business_id: uuid.UUID,
+                              pairs: Sequence[tuple[uuid.UUID, uuid.UUID]],
+                              now: datetime) -> None:
+    """Empty levels for new variants (``(variant_id, location_id)`` pairs none has yet)."""
+    if pairs:
+        await conn.execute(insert(levels), [
+            {"id": uuid.uuid4(), "business_id": business_id, "variant_id": variant_id,
+             "location_id": location_id, "on_hand": 0, "reserved": 0, "updated_at": now}
+            for variant_id, location_id in pairs])
+
+
+async def lock_levels_of(conn: AsyncConnection, *, business_id: uuid.UUID,
+                         variant_ids: Sequence[uuid.UUID], location_ids: Sequence[uuid.UUID],
+                         chunk: int = 500) -> dict[tuple[uuid.UUID, uuid.UUID], RowMapping]:
+    """The existing levels of these variants at these locations (``id``, ``on_hand``,
+    ``reserved``) by ``(variant_id, location_id)``, each locked until the transaction ends;
+    in a few statements, for an import of thousands of rows."""
+    found: dict[tuple[uuid.UUID, uuid.UUID], RowMapping] = {}
+    ordered = sorted(set(variant_ids))
+    for start in range(0, len(ordered), chunk):
+        stmt = (select(levels.c.id, levels.c.variant_id, levels.c.location_id,
+                       levels.c.on_hand, levels.c.reserved)
+                .where(levels.c.business_id == business_id,
+                       levels.c.variant_id.in_(ordered[start:start + chunk]),
+                       levels.c.location_id.in_(sorted(set(location_ids))))
+                .order_by(levels.c.id).with_for_update())
+        found.update(((r["variant_id"], r["location_id"]), r)
+                     for r in (await conn.execute(stmt)).mappings())
+    return found
+
+
 async def hold_units(conn: AsyncConnection, stock_level_id: uuid.UUID, quantity: int,
                      now: datetime) -> int | None:
     """Add ``quantity`` to ``reserved`` only if that many units are free; one statement.

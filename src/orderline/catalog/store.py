@@ -225,3 +225,28 @@ async def products_named(conn: AsyncConnection, business_id: uuid.UUID,
     for row in await conn.execute(stmt):
         found.setdefault(row.name, []).append(row.id)
     return found
+
+
+IMPORT_CHUNK = 500  # SKUs per IN (...) list: far below every database's bind-parameter limit
+
+
+async def variants_by_sku(conn: AsyncConnection, business_id: uuid.UUID, skus: Sequence[str],
+                          *, lock: bool = False) -> dict[str, RowMapping]:
+    """The business's variants of these SKUs (those it has), locked with ``lock`` until the
+    transaction ends; a few statements for thousands of SKUs (an import's)."""
+    found: dict[str, RowMapping] = {}
+    ordered = sorted(set(skus))
+    for start in range(0, len(ordered), IMPORT_CHUNK):
+        stmt = (select(*VARIANT_COLUMNS)
+                .where(variants.c.business_id == business_id,
+                       variants.c.sku.in_(ordered[start:start + IMPORT_CHUNK]))
+                .order_by(variants.c.id))
+        if lock:
+            stmt = stmt.with_for_update()
+        found.update((row["sku"], row) for row in (await conn.execute(stmt)).mappings())
+    return found
+
+
+async def insert_variants(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        await conn.execute(insert(variants), rows)
