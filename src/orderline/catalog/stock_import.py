@@ -89,12 +89,21 @@ async def import_stock(runtime: Runtime, principal: Principal, data: bytes, *,
         locked = await stock_store.lock_levels_of(
             conn, business_id=business_id, variant_ids=[found[ln.sku]["id"] for ln in good],
             location_ids=[_id(places[ln.location]) for ln in good])
+        planned = [await _plan(conn, business_id, line, found[line.sku],
+                               places[line.location], locked, now) for line in good]
+        after = await stock_store.set_on_hand_many(
+            conn, [(p.level.stock_level_id, p.line.on_hand) for p in planned if p.delta],
+            now=now)
         changes: list[StockChange] = []
-        for line in good:
-            change = await _set_level(conn, principal, line, found[line.sku],
-                                      places[line.location], locked, now, problems)
+        moves: list[tuple[stock_store.LevelDelta, str]] = []
+        for plan in planned:
+            change = await _apply(conn, principal, plan, after.get(plan.level.stock_level_id),
+                                  now, problems, moves)
             if change is not None:
                 changes.append(change)
+        await stock_store.record_movements(conn, moves, business_id=business_id,
+                                           reason=MovementReason.IMPORT,
+                                           actor=principal.actor, now=now)
         if problems:
             raise rejected(problems)
         answer = {"dry_run": dry_run, "rows": len(lines),
@@ -116,11 +125,25 @@ def _id(row: RowMapping | None) -> uuid.UUID:
     return found
 
 
-async def _set_level(conn: AsyncConnection, principal: Principal, line: StockLine,
-                     variant: RowMapping, location: RowMapping | None,
-                     locked: dict[tuple[uuid.UUID, uuid.UUID], RowMapping], now: datetime,
-                     problems: list[RowProblem]) -> StockChange | None:
-    business_id = principal.business_id
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """A row's level, locked, and what it holds before the import."""
+
+    line: StockLine
+    variant: RowMapping
+    code: str
+    level: stock_store.LevelDelta  # its quantity: the change the row asks for
+    on_hand: int
+    reserved: int
+
+    @property
+    def delta(self) -> int:
+        return self.level.quantity
+
+
+async def _plan(conn: AsyncConnection, business_id: uuid.UUID, line: StockLine,
+                variant: RowMapping, location: RowMapping | None,
+                locked: dict[tuple[uuid.UUID, uuid.UUID], RowMapping], now: datetime) -> _Plan:
     location_id = _id(location)
     assert location is not None
     level = locked.get((variant["id"], location_id))
@@ -131,27 +154,39 @@ async def _set_level(conn: AsyncConnection, principal: Principal, line: StockLin
         level = await stock_store.lock_level(conn, level_id)
     else:
         level_id = level["id"]
-    on_hand, reserved = int(level["on_hand"]), int(level["reserved"])
-    delta = line.on_hand - on_hand
-    if delta == 0:
-        return StockChange(line.row, line.sku, str(location["code"]), on_hand, on_hand,
-                           reserved)
-    expired: list[stock_store.ExpiredReservation] = []
-    row = await stock_store.change_on_hand(
-        conn, level=stock_store.LevelDelta(level_id, variant["id"], location_id, delta),
-        business_id=business_id, reason=MovementReason.IMPORT, actor=principal.actor,
-        note=line.note or "CSV import", now=now, expired=expired)
-    await announce_expired(conn, expired, now)
+    on_hand = int(level["on_hand"])
+    return _Plan(line, variant, str(location["code"]),
+                 stock_store.LevelDelta(level_id, variant["id"], location_id,
+                                        line.on_hand - on_hand),
+                 on_hand, int(level["reserved"]))
+
+
+async def _apply(conn: AsyncConnection, principal: Principal, plan: _Plan,
+                 after: RowMapping | None, now: datetime, problems: list[RowProblem],
+                 moves: list[tuple[stock_store.LevelDelta, str]]) -> StockChange | None:
+    """The row's outcome once ``set_on_hand_many`` ran: set, unchanged, or (a count below
+    what is held) tried once more after expiring lapsed holds, then refused."""
+    line, move = plan.line, plan.level
+    if plan.delta == 0:
+        return StockChange(line.row, line.sku, plan.code, plan.on_hand, plan.on_hand,
+                           plan.reserved)
+    row = after if after is not None and after["on_hand"] == line.on_hand else None
     if row is None:
-        held = on_hand - await stock_store.free_units(conn, level_id, now)
+        expired: list[stock_store.ExpiredReservation] = []
+        row = await stock_store.move_on_hand(conn, level=move, now=now, expired=expired)
+        await announce_expired(conn, expired, now)
+    if row is None:
+        held = plan.on_hand - await stock_store.free_units(conn, move.stock_level_id, now)
         problems.append(RowProblem(
             line.row, "on_hand", "below_reserved",
-            f"{line.sku} has {held} units held for orders at {location['code']}: on_hand "
-            f"cannot be set below that."))
+            f"{line.sku} has {held} units held for orders at {plan.code}: on_hand cannot be "
+            "set below that."))
         return None
+    moves.append((move, line.note or "CSV import"))
     after_free = row["on_hand"] - row["reserved"]
-    await announce_if_low(conn, business_id=business_id, stock_level_id=level_id,
-                          variant_id=variant["id"], sku=line.sku, before=after_free - delta,
-                          after=after_free, threshold=variant["low_stock_threshold"], now=now)
-    return StockChange(line.row, line.sku, str(location["code"]), on_hand,
-                       int(row["on_hand"]), int(row["reserved"]))
+    await announce_if_low(conn, business_id=principal.business_id,
+                          stock_level_id=move.stock_level_id, variant_id=move.variant_id,
+                          sku=line.sku, before=after_free - plan.delta, after=after_free,
+                          threshold=plan.variant["low_stock_threshold"], now=now)
+    return StockChange(line.row, line.sku, plan.code, plan.on_hand, int(row["on_hand"]),
+                       int(row["reserved"]))

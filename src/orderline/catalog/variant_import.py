@@ -50,8 +50,10 @@ async def import_variants(runtime: Runtime, principal: Principal, data: bytes, *
         problems: list[RowProblem] = list(bad_rows)
         outcomes: list[dict[str, Any]] = []
         new_lines: list[VariantLine] = []
+        existing = await store.variants_by_sku(conn, principal.business_id,
+                                               [ln.sku for ln in lines], lock=True)
         for line in lines:
-            before = await store.lock_variant_by_sku(conn, principal.business_id, line.sku)
+            before = existing.get(line.sku)
             if before is None:
                 problems.extend(new_variant_problems(line))
                 new_lines.append(line)
@@ -107,7 +109,8 @@ async def _create(conn: AsyncConnection, principal: Principal, lines: list[Varia
     product_of = {name: ids[0] for name, ids in named.items()}
     default = await store.find_location(conn, principal.business_id, None)
     assert default is not None, "every business has a default location"
-    outcomes = []
+    outcomes: list[dict[str, Any]] = []
+    rows: list[dict[str, Any]] = []
     for line in lines:
         assert line.product is not None and line.name is not None and line.price is not None
         if line.product not in product_of:
@@ -115,16 +118,16 @@ async def _create(conn: AsyncConnection, principal: Principal, lines: list[Varia
             await store.insert_product(conn, {
                 "id": product_of[line.product], "business_id": principal.business_id,
                 "name": line.product, "description": "", "created_at": now, "updated_at": now})
-        variant_id = uuid.uuid4()
-        await store.insert_variant(conn, {
-            "id": variant_id, "business_id": principal.business_id,
+        rows.append({
+            "id": uuid.uuid4(), "business_id": principal.business_id,
             "product_id": product_of[line.product], "sku": line.sku, "name": line.name,
             "price_minor": line.price, "currency": principal.currency,
             "low_stock_threshold": line.low_stock_threshold,
             "weight_grams": line.weight_grams or 0, "created_at": now, "updated_at": now})
-        await stock_store.ensure_level(conn, business_id=principal.business_id,
-                                       variant_id=variant_id, location_id=default["id"],
-                                       now=now)
         outcomes.append({"row": line.row, "sku": line.sku, "action": "created",
                          "fields": sorted(line.changes())})
+    await store.insert_variants(conn, rows)
+    await stock_store.insert_empty_levels(conn, business_id=principal.business_id,
+                                          pairs=[(r["id"], default["id"]) for r in rows],
+                                          now=now)
     return outcomes
