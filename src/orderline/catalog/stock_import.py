@@ -2,10 +2,12 @@
 whole file, or nothing.
 
 Each row names the count a level should have (a stock take), so sending a file twice changes
-nothing the second time. Under the level's row lock the change is worked out and made by the
-same conditional statement a manual adjustment uses (never below what is held for orders); a
-row that names an unknown SKU or location, or a count below what is held, is reported with the
-others and the whole transaction rolls back. Each changed level gets one ledger movement with
+nothing the second time. The file's levels are locked first (a few statements for the whole
+file); then one conditional UPDATE (``WHERE target >= reserved``), sent for every changed row at
+once, sets them, and a row it refused is tried once more alone after lapsed holds expire, as a
+manual adjustment does: on_hand never falls below what is held for orders. A row that names an
+unknown SKU or location, or a count below what is held, is reported with the others and the
+whole transaction rolls back. Each changed level gets one ledger movement with
 the reason ``import``; unchanged rows write nothing. A dry run does all of it and rolls back,
 answering what would have changed.
 """
