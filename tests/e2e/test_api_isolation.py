@@ -174,6 +174,7 @@ TARGETED: dict[str, tuple[str, str, dict[str, Any] | None]] = {
     "archive_variant": ("POST", "/v1/variants/{sku}/archive", None),
     "unarchive_variant": ("POST", "/v1/variants/{sku}/unarchive", None),
     "sku_movements": ("GET", "/v1/inventory/movements?sku={sku}", None),
+    "sku_movements_export": ("GET", "/v1/exports/stock-movements.csv?sku={sku}", None),
     "customer_orders": ("GET", "/v1/customers/{customer}/orders", None),
     "stock_of": ("GET", "/v1/inventory/{sku}", None),
     "adjust_stock": ("POST", "/v1/inventory/adjustments",
@@ -260,6 +261,39 @@ async def test_list_endpoints_never_show_another_business_rows(
     mine = await client.get(url, headers=world.a.headers)
     assert mine.status_code == 200, mine.text
     assert theirs.json() != mine.json()  # A's answer is A's own: the check above is not vacuous
+
+
+EXPORTS = ["/v1/exports/orders.csv", "/v1/exports/orders.csv?customer_id={customer}",
+           "/v1/exports/order-lines.csv", "/v1/exports/customers.csv",
+           "/v1/exports/customers.csv?q=555", "/v1/exports/stock-movements.csv"]
+# (The money ledger's export has a card-paid business of its own in test_api_csv.py: A's
+# orders here are paid by hand, which books no ledger entry.)
+
+
+@pytest.mark.parametrize("path", EXPORTS)
+async def test_exports_never_show_another_business_rows(
+        client: httpx.AsyncClient, world: World, path: str) -> None:
+    url = path.format(**world.ids)
+    theirs = await client.get(url, headers=world.b.headers)
+    assert theirs.status_code == 200, theirs.text
+    assert [m for m in world.markers if m in theirs.text] == []
+    mine = await client.get(url, headers=world.a.headers)
+    assert mine.status_code == 200, mine.text
+    assert len(mine.text.splitlines()) > 1  # A's rows are there: the check is not vacuous
+
+
+async def test_another_business_cannot_import_stock_or_variants_of_skus_it_does_not_have(
+        client: httpx.AsyncClient, world: World) -> None:
+    details = error_of(await client.post("/v1/imports/stock", headers=world.b.headers,
+                                         content=b"sku,on_hand,location\r\nA-ONLY,99,\r\n"
+                                                 b"MUG,9,a-only-store\r\n"),
+                       422, "import_rejected")
+    assert [r["reason"] for r in details["rows"]] == ["unknown_sku", "unknown_location"]
+    details = error_of(await client.post("/v1/imports/variants", headers=world.b.headers,
+                                         content=b"sku,price_minor\r\nA-ONLY,1\r\n"),
+                       422, "import_rejected")
+    assert [r["reason"] for r in details["rows"]] == ["needed_for_new_sku"] * 2
+    assert await _snapshot(client, world) == world.baseline
 
 
 async def test_each_business_sees_only_its_own_rows_in_lists_and_figures(

@@ -19,8 +19,10 @@ from orderline.api.limits import BodySizeLimit, RouteLimit
 from orderline.api.openapi import install_openapi
 from orderline.api.request_ids import RequestIds
 from orderline.api.unexpected import UnexpectedErrors
+from orderline.catalog import import_routes as stock_imports
 from orderline.catalog import inventory_routes as inventory
 from orderline.catalog import routes as catalog
+from orderline.catalog.import_rules import MAX_IMPORT_BYTES
 from orderline.checkout import cart_routes as carts
 from orderline.checkout import cash_code_routes, direct_order_routes
 from orderline.checkout import checkout_routes as checkouts
@@ -32,6 +34,7 @@ from orderline.coupons import routes as coupons
 from orderline.drafts import routes as draft_orders
 from orderline.events import routes as streams
 from orderline.events.listener import hub_listener
+from orderline.exports import routes as export_routes
 from orderline.manual_payments import routes as manual_payments
 from orderline.manual_payments import verification_routes as verifications
 from orderline.notifications import messaging_routes
@@ -115,16 +118,24 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(overview_routes.router)
     app.include_router(staff_routes.router)
     app.include_router(draft_orders.router)
+    app.include_router(export_routes.router)
+    app.include_router(stock_imports.router)
     install_pages(app)  # /, /docs, /redoc, /static; HTML error pages for browsers
     # A proof upload is a file: its own limit (plus room for a multipart form's headers).
     proof_upload = RouteLimit(re.compile(r"^/v1/orders/[^/]+/payment-proof$"),
                               settings.proof_upload_max_bytes + 64 * 1024, "file_too_large",
                               "Payment proof files are")
+    # An import is a CSV file (API or console form): its own limit (plus room for a multipart
+    # form's headers).
+    csv_import = RouteLimit(re.compile(r"^/(v1/imports/|console/(stock|catalog)-import$)"),
+                            MAX_IMPORT_BYTES + 64 * 1024,
+                            "import_too_large", "Import files are")
     app.add_middleware(PageErrors)  # innermost: a page's unexpected error is the HTML 500 page
     app.add_middleware(UnexpectedErrors)  # answers any other error the routes raise
     app.add_middleware(PageSecurityHeaders)  # CSP and the rest on every HTML answer
     app.add_middleware(ControlCharacters)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, routes=[proof_upload])
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes,
+                       routes=[proof_upload, csv_import])
     app.add_middleware(RequestIds)
     app.add_middleware(Cors)  # outermost: a preflight is answered before anything else runs
     return app

@@ -126,6 +126,10 @@ STATUS_BY_CODE: dict[str, int] = {
     "role_not_allowed": 403,
     "last_owner": 409,
     "second_factor_invalid": 422,
+    "import_rejected": 422,
+    "import_unreadable": 422,
+    "import_too_many_rows": 422,
+    "import_too_large": 413,
     "internal_error": 500,
     "database_busy": 503,
 }

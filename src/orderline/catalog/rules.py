@@ -20,6 +20,7 @@ class MovementReason(StrEnum):
     TRANSFER_IN = "transfer_in"
     TRANSFER_OUT = "transfer_out"
     CANCELLATION = "cancellation"  # sold units put back when a paid order is cancelled
+    IMPORT = "import"  # a stock level set by a CSV import (catalog.stock_import)
 
 
 # Reasons a merchant may give when adjusting stock by hand (sales and returns come from orders).

@@ -80,6 +80,61 @@ async def ensure_level(conn: AsyncConnection, *, business_id: uuid.UUID, variant
     return level_id
 
 
+async def insert_empty_levels(conn: AsyncConnection, *, business_id: uuid.UUID,
+                              pairs: Sequence[tuple[uuid.UUID, uuid.UUID]],
+                              now: datetime) -> None:
+    """Empty levels for new variants (``(variant_id, location_id)`` pairs none has yet)."""
+    if pairs:
+        await conn.execute(insert(levels), [
+            {"id": uuid.uuid4(), "business_id": business_id, "variant_id": variant_id,
+             "location_id": location_id, "on_hand": 0, "reserved": 0, "updated_at": now}
+            for variant_id, location_id in pairs])
+
+
+async def lock_levels_of(conn: AsyncConnection, *, business_id: uuid.UUID,
+                         variant_ids: Sequence[uuid.UUID], location_ids: Sequence[uuid.UUID],
+                         chunk: int = 500) -> dict[tuple[uuid.UUID, uuid.UUID], RowMapping]:
+    """The existing levels of these variants at these locations (``id``, ``on_hand``,
+    ``reserved``) by ``(variant_id, location_id)``, each locked until the transaction ends;
+    in a few statements, for an import of thousands of rows."""
+    found: dict[tuple[uuid.UUID, uuid.UUID], RowMapping] = {}
+    ordered = sorted(set(variant_ids))
+    for start in range(0, len(ordered), chunk):
+        stmt = (select(levels.c.id, levels.c.variant_id, levels.c.location_id,
+                       levels.c.on_hand, levels.c.reserved)
+                .where(levels.c.business_id == business_id,
+                       levels.c.variant_id.in_(ordered[start:start + chunk]),
+                       levels.c.location_id.in_(sorted(set(location_ids))))
+                .order_by(levels.c.id).with_for_update())
+        found.update(((r["variant_id"], r["location_id"]), r)
+                     for r in (await conn.execute(stmt)).mappings())
+    return found
+
+
+async def set_on_hand_many(conn: AsyncConnection, targets: Sequence[tuple[uuid.UUID, int]], *,
+                           now: datetime, chunk: int = 500) -> dict[uuid.UUID, RowMapping]:
+    """Set each level's on_hand to its target where that leaves no fewer units than are
+    reserved (one conditional UPDATE, sent for all levels in one round trip); answers every
+    level's ``on_hand`` and ``reserved`` after it, so the caller sees which were refused
+    (their on_hand is not the target). For levels the caller holds locked (an import), so
+    nothing moves them between the two statements."""
+    if not targets:
+        return {}
+    stmt = (update(levels)
+            .where(levels.c.id == bindparam("level_id"),
+                   bindparam("target", type_=levels.c.on_hand.type) >= levels.c.reserved)
+            .values(on_hand=bindparam("target", type_=levels.c.on_hand.type), updated_at=now))
+    await conn.execute(stmt, [{"level_id": level_id, "target": target}
+                              for level_id, target in targets])
+    after: dict[uuid.UUID, RowMapping] = {}
+    ids = [level_id for level_id, _ in targets]
+    for start in range(0, len(ids), chunk):
+        read = select(levels.c.id, levels.c.on_hand, levels.c.reserved).where(
+            levels.c.id.in_(ids[start:start + chunk]))
+        after.update((r["id"], r) for r in (await conn.execute(read)).mappings())
+    return after
+
+
 async def hold_units(conn: AsyncConnection, stock_level_id: uuid.UUID, quantity: int,
                      now: datetime) -> int | None:
     """Add ``quantity`` to ``reserved`` only if that many units are free; one statement.
@@ -392,6 +447,17 @@ async def change_on_hand(conn: AsyncConnection, *, level: LevelDelta, business_i
     """Move on_hand by ``level.quantity`` (may be negative) unless that would leave fewer units
     than are reserved; returns the new counters, or None if refused. Reservations expired on
     the way are added to ``expired``."""
+    row = await move_on_hand(conn, level=level, now=now, expired=expired)
+    if row is not None and level.quantity != 0:
+        await _record(conn, [(level, level.quantity)], business_id=business_id, reason=reason,
+                      actor=actor, order_id=None, note=note, now=now)
+    return row
+
+
+async def move_on_hand(conn: AsyncConnection, *, level: LevelDelta, now: datetime,
+                       expired: list[ExpiredReservation] | None = None) -> RowMapping | None:
+    """``change_on_hand`` without its ledger row, for a caller that writes the movements of
+    many levels at once (``record_movements``) in the same transaction."""
     delta = level.quantity
     stmt = (update(levels)
             .where(levels.c.id == level.stock_level_id,
@@ -404,10 +470,19 @@ async def change_on_hand(conn: AsyncConnection, *, level: LevelDelta, business_i
         if expired is not None:
             expired.extend(lapsed)
         row = (await conn.execute(stmt)).mappings().first()
-    if row is not None and delta != 0:
-        await _record(conn, [(level, delta)], business_id=business_id, reason=reason,
-                      actor=actor, order_id=None, note=note, now=now)
     return row
+
+
+async def record_movements(conn: AsyncConnection, moves: Sequence[tuple[LevelDelta, str]], *,
+                           business_id: uuid.UUID, reason: MovementReason, actor: str,
+                           now: datetime) -> None:
+    """One ledger row per ``(level, note)`` (its quantity as the delta), in one statement."""
+    if moves:
+        await conn.execute(insert(movements), [
+            {"business_id": business_id, "stock_level_id": d.stock_level_id,
+             "variant_id": d.variant_id, "location_id": d.location_id, "delta": d.quantity,
+             "reason": reason.value, "actor": actor, "order_id": None, "note": note,
+             "created_at": now} for d, note in moves])
 
 
 async def lock_level(conn: AsyncConnection, stock_level_id: uuid.UUID) -> RowMapping:

@@ -211,3 +211,42 @@ _LOCATION = select(locations.c.id, locations.c.code).where(
     locations.c.business_id == bindparam("business_id"))
 _LOCATION_BY_CODE = _LOCATION.where(locations.c.code == bindparam("code"))
 _DEFAULT_LOCATION = _LOCATION.where(locations.c.is_default)
+
+
+async def products_named(conn: AsyncConnection, business_id: uuid.UUID,
+                         names: Sequence[str]) -> dict[str, list[uuid.UUID]]:
+    """The business's products by exact name (a name may be on several products)."""
+    found: dict[str, list[uuid.UUID]] = {}
+    if not names:
+        return found
+    stmt = (select(products.c.id, products.c.name)
+            .where(products.c.business_id == business_id, products.c.name.in_(names))
+            .order_by(products.c.created_at, products.c.id))
+    for row in await conn.execute(stmt):
+        found.setdefault(row.name, []).append(row.id)
+    return found
+
+
+IMPORT_CHUNK = 500  # SKUs per IN (...) list: far below every database's bind-parameter limit
+
+
+async def variants_by_sku(conn: AsyncConnection, business_id: uuid.UUID, skus: Sequence[str],
+                          *, lock: bool = False) -> dict[str, RowMapping]:
+    """The business's variants of these SKUs (those it has), locked with ``lock`` until the
+    transaction ends; a few statements for thousands of SKUs (an import's)."""
+    found: dict[str, RowMapping] = {}
+    ordered = sorted(set(skus))
+    for start in range(0, len(ordered), IMPORT_CHUNK):
+        stmt = (select(*VARIANT_COLUMNS)
+                .where(variants.c.business_id == business_id,
+                       variants.c.sku.in_(ordered[start:start + IMPORT_CHUNK]))
+                .order_by(variants.c.id))
+        if lock:
+            stmt = stmt.with_for_update()
+        found.update((row["sku"], row) for row in (await conn.execute(stmt)).mappings())
+    return found
+
+
+async def insert_variants(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        await conn.execute(insert(variants), rows)

@@ -627,3 +627,33 @@ class SecondFactorInvalid(DomainError):
     """The authenticator code is wrong, or was already used."""
 
     code = "second_factor_invalid"
+
+
+# --- CSV imports ------------------------------------------------------------------------------
+
+class ImportRejected(DomainError):
+    """The import file was refused whole and nothing changed: ``details.rows`` lists every bad
+    row as ``{row, column, reason, message}`` (``row`` counts the header as row 1, as a
+    spreadsheet numbers them)."""
+
+    code = "import_rejected"
+
+
+class ImportUnreadable(DomainError):
+    """The import file cannot be read as a table: not UTF-8, no header row, a missing required
+    column, an unknown column or no data rows; ``details`` says which."""
+
+    code = "import_unreadable"
+
+
+class ImportTooManyRows(DomainError):
+    """The import file has more data rows than one import takes; ``details.max_rows`` says how
+    many. Split it into several files."""
+
+    code = "import_too_many_rows"
+
+
+class ImportTooLarge(DomainError):
+    """The import file is larger than one import takes; ``details.max_bytes`` says how large."""
+
+    code = "import_too_large"

@@ -140,6 +140,7 @@ async def console_staff(request: Request,
     token (else the 403 page)."""
     if request.method not in SAFE_METHODS and not csrf_matches(
             session.csrf_token, await submitted_csrf_token(request)):
+        await request.close()  # the files of a multipart form read for its token
         raise HTTPException(status_code=403, detail="The form's security token is missing or "
                                                     "out of date; reload the page.")
     principal = principal_for(session)

@@ -95,6 +95,10 @@ def _filters(request: Request) -> tuple[dict[str, str], OrderFilter, list[FieldE
     return raw, f, problems
 
 
+# The CSV download of the list (console/csv_pages.py) takes the same filters.
+order_filters = _filters
+
+
 def _query(raw: Mapping[str, str], **more: str) -> str:
     from urllib.parse import urlencode
     return urlencode({**{k: v for k, v in raw.items() if v}, **more})
@@ -139,6 +143,7 @@ async def orders_page(request: Request, staff: ConsoleStaffDep,
         "since": encode_cursor(runtime.clock.now(), uuid.UUID(int=0)),
         "cursor_of": _cursor_of,
         "may_write": Scope.WRITE in staff.principal.scopes,
+        "download_query": _query(raw),
     }
     template = ("console/orders/_results.html" if request.headers.get("HX-Target") ==
                 "order-results" else "console/orders/list.html")

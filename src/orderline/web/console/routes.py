@@ -13,6 +13,7 @@ from orderline.web.console import (
     account_pages,
     auth_pages,
     catalog_pages,
+    csv_pages,
     customer_pages,
     dashboard_pages,
     draft_pages,
@@ -37,6 +38,7 @@ router.include_router(invitation_pages.router, prefix=PREFIX)
 router.include_router(verification_stats_pages.router, prefix=PREFIX)  # before {proof_id}
 router.include_router(verification_pages.router, prefix=PREFIX)
 router.include_router(stream.router, prefix=PREFIX)
+router.include_router(csv_pages.router, prefix=PREFIX)  # before /orders/{order_id}
 router.include_router(order_pages.router, prefix=PREFIX)
 router.include_router(draft_pages.router, prefix=PREFIX)
 router.include_router(stock_pages.router, prefix=PREFIX)

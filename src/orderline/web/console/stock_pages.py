@@ -64,7 +64,8 @@ async def stock_list(
     locations = await catalog.list_locations(runtime, staff.principal)
     return console_page(request, staff, "console/stock/list.html", rows=rows,
                         next_after=next_after, locations=locations, location=location,
-                        low=low, archived=archived, after=after, stock_url=stock_url)
+                        low=low, archived=archived, after=after, stock_url=stock_url,
+                        may_change=staff.may(Scope.WRITE))
 
 
 @router.get("/stock-reconciliation")
