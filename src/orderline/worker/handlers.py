@@ -12,10 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orderline.core.config import Settings
 from orderline.core.runtime import Runtime
+from orderline.documents.service import INVOICE_DOCUMENTS
 from orderline.events.event_types import EventType, StoredEvent
 from orderline.events.handler import Handler, HandlerContext
 from orderline.events.publishing import NATS_PUBLISHING
-from orderline.documents.service import INVOICE_DOCUMENTS
 from orderline.events.relay import Relay
 from orderline.notifications.service import BUYER_NOTIFICATIONS, LOW_STOCK_ALERT
 from orderline.orders import store as order_store
