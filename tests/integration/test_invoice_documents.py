@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import io
+import time
 import uuid
 from typing import Any
 
 import pytest
 from pypdf import PdfReader
+from sqlalchemy import select
 
 from orderline.core.runtime import Runtime
 from orderline.documents import service as documents
-from orderline.documents.rules import InvoiceNotIssued
+from orderline.documents.rules import DocumentKind, InvoiceNotIssued
+from orderline.documents.store import DocumentRow
+from orderline.documents.store import documents as documents_table
 from orderline.orders import service as orders
 from orderline.orders.callers import OrderCaller
 from orderline.orders.status import confirm_payment
@@ -21,6 +25,7 @@ from orderline.tenancy import service as tenancy
 from orderline.worker.handlers import default_relay
 from tests.conftest import Merchant, new_merchant
 from tests.support.catalog import place, stock_sku
+from tests.support.servers import running_worker
 
 
 def pdf_text(content: bytes) -> str:
@@ -82,3 +87,44 @@ async def test_workers_at_once_issue_one_invoice_pdf_per_number_with_no_gap(
     for order in placed[10:]:  # unpaid: no invoice
         with pytest.raises(InvoiceNotIssued):
             await documents.invoice_file(runtime, caller_of(m, order))
+
+
+async def _stored_invoices(runtime: Runtime, business_id: uuid.UUID) -> list[DocumentRow]:
+    async with runtime.db.read() as conn:
+        rows = await conn.execute(select(*(documents_table.c[c] for c in DocumentRow.columns()))
+                                  .where(documents_table.c.business_id == business_id,
+                                         documents_table.c.kind == DocumentKind.INVOICE))
+        return [DocumentRow.from_row(row) for row in rows.mappings()]
+
+
+@pytest.mark.slow
+async def test_three_worker_processes_issue_invoices_one_per_number_with_no_gap(
+        runtime: Runtime, database_url: str) -> None:
+    if runtime.db.is_sqlite:
+        pytest.skip("several worker processes share one database on PostgreSQL only")
+    m = await new_merchant(runtime, name="Three workers shop")
+    await stock_sku(runtime, m, "MUG", 100)
+    placed = [await place(runtime, m, ("MUG", 1), phone=f"+1 555 {n:04d}") for n in range(18)]
+    relay_fast = {"ORDERLINE_RELAY_BATCH_SIZE": "2", "ORDERLINE_RELAY_CONCURRENCY": "2",
+                  "ORDERLINE_RELAY_INTERVAL_SECONDS": "0.05", "ORDERLINE_LOG_LEVEL": "ERROR"}
+    with running_worker(database_url, extra_env=relay_fast), \
+            running_worker(database_url, extra_env=relay_fast), \
+            running_worker(database_url, extra_env=relay_fast):
+        # Paid while the workers run: numbering and drawing race the payments too.
+        await asyncio.gather(*(confirm_payment(runtime, m.principal, uuid.UUID(str(o["id"])))
+                               for o in placed[:15]))
+        deadline = time.monotonic() + 120  # a bound on waiting, not a measure of speed
+        stored = await _stored_invoices(runtime, m.principal.business_id)
+        while len(stored) < 15 and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+            stored = await _stored_invoices(runtime, m.principal.business_id)
+
+    assert sorted(d.number for d in stored) == [f"INV-{i:06d}" for i in range(1, 16)]
+    by_order = {d.order_id: d for d in stored}
+    for order in placed[:15]:
+        shown = await orders.get_order(runtime, m.principal, uuid.UUID(str(order["id"])))
+        document = by_order[uuid.UUID(str(order["id"]))]
+        assert document.number == shown["invoice_number"]
+        text = pdf_text(document.content)
+        assert document.number in text and shown["number"] in text
+    assert not {uuid.UUID(str(o["id"])) for o in placed[15:]} & set(by_order)
