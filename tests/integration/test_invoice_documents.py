@@ -20,7 +20,8 @@ from orderline.documents.store import DocumentRow
 from orderline.documents.store import documents as documents_table
 from orderline.orders import service as orders
 from orderline.orders.callers import OrderCaller
-from orderline.orders.status import confirm_payment
+from orderline.orders.status import cancel_order, confirm_payment
+from orderline.privacy import service as personal_data
 from orderline.tenancy import service as tenancy
 from orderline.worker.handlers import default_relay
 from tests.conftest import Merchant, new_merchant
@@ -64,6 +65,28 @@ async def test_the_worker_draws_the_invoice_with_its_number_lines_and_totals(
     # Issued once: another relay pass draws nothing again, and the stored bytes stay.
     await default_relay(runtime).relay_until_idle()
     assert (await documents.invoice_file(runtime, caller_of(m, order))).content == stored.content
+
+
+async def test_an_erased_customers_invoice_keeps_its_number_and_figures_but_not_the_person(
+        runtime: Runtime) -> None:
+    m = await new_merchant(runtime, name="Forgetful shop")
+    await stock_sku(runtime, m, "MUG", 10)
+    order = await place(runtime, m, ("MUG", 2), phone="+84 90 777 1234")
+    order_id = uuid.UUID(str(order["id"]))
+    await confirm_payment(runtime, m.principal, order_id)
+    await default_relay(runtime).relay_until_idle()
+    before = pdf_text((await documents.invoice_file(runtime, caller_of(m, order))).content)
+    assert "+84 90 777 1234" in before
+    await cancel_order(runtime, m.principal, order_id)  # erasure waits for a final status
+    shown = await orders.get_order(runtime, m.principal, order_id)
+
+    await personal_data.erase(runtime, m.principal, uuid.UUID(str(shown["customer"]["id"])))
+
+    after = pdf_text((await documents.invoice_file(runtime, caller_of(m, order))).content)
+    assert "+84 90 777 1234" not in after and "Erased customer" in after
+    total = f"Total {shown['total'] // 100:,}.{shown['total'] % 100:02d} {shown['currency']}"
+    for kept in ("INV-000001", shown["number"], "MUG", total):
+        assert kept in before and kept in after, kept
 
 
 async def test_workers_at_once_issue_one_invoice_pdf_per_number_with_no_gap(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -31,6 +32,7 @@ from orderline.documents.store import DocumentRow
 from orderline.events.event_types import EventType, StoredEvent
 from orderline.events.handler import Handler, HandlerContext
 from orderline.orders import service as orders
+from orderline.orders import views as orders_view
 from orderline.orders.callers import OrderCaller, order_caller_for_token
 from orderline.tenancy import service as tenancy
 from orderline.tenancy.rules import Principal, Scope
@@ -58,6 +60,24 @@ async def draw_invoice(ctx: HandlerContext, conn: AsyncConnection, event: Stored
 
 INVOICE_DOCUMENTS = Handler("invoice_documents", frozenset({EventType.ORDER_UPDATED}),
                             draw_invoice)
+
+
+async def redraw_erased_invoices(conn: AsyncConnection, business_id: uuid.UUID,
+                                 order_ids: Sequence[uuid.UUID]) -> int:
+    """Draw again the stored invoices of ``order_ids`` from the orders as a customer's erasure
+    left them (``privacy/service.py``, in its transaction): the same number, dates, lines,
+    taxes and totals (none of them changes once the money is in), without the name, contact
+    and address. Returns how many were drawn again."""
+    invoiced = await document_store.documented_orders(conn, business_id, order_ids,
+                                                      DocumentKind.INVOICE)
+    if not invoiced:
+        return 0
+    seller = await tenancy.letterhead(conn, business_id)
+    for order in await orders_view.shown_orders(conn, business_id, invoiced):
+        sheet = invoice_sheet(order, seller_name=seller.name, seller_address=seller.address)
+        await document_store.replace_content(conn, business_id, uuid.UUID(str(order["id"])),
+                                             DocumentKind.INVOICE, layout.invoice_pdf(sheet))
+    return len(invoiced)
 
 
 async def invoice_file(runtime: Runtime, caller: OrderCaller) -> DocumentRow:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orderline.core.db.rows import StoredRow
@@ -44,3 +45,20 @@ async def has_document(conn: AsyncConnection, business_id: uuid.UUID, order_id: 
     return (await conn.execute(select(documents.c.number).where(
         documents.c.business_id == business_id, documents.c.order_id == order_id,
         documents.c.kind == kind))).first() is not None
+
+
+async def documented_orders(conn: AsyncConnection, business_id: uuid.UUID,
+                            order_ids: Sequence[uuid.UUID], kind: str) -> list[uuid.UUID]:
+    """Which of ``order_ids`` have a stored document of ``kind``."""
+    if not order_ids:
+        return []
+    return list((await conn.execute(select(documents.c.order_id).where(
+        documents.c.business_id == business_id, documents.c.kind == kind,
+        documents.c.order_id.in_(order_ids)))).scalars())
+
+
+async def replace_content(conn: AsyncConnection, business_id: uuid.UUID, order_id: uuid.UUID,
+                          kind: str, content: bytes) -> None:
+    await conn.execute(update(documents).where(
+        documents.c.business_id == business_id, documents.c.order_id == order_id,
+        documents.c.kind == kind).values(content=content))
