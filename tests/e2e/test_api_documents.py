@@ -16,6 +16,7 @@ from pypdf import PdfReader
 
 from orderline.api.app import create_app
 from orderline.core.runtime import Runtime
+from orderline.documents.drawing import draw_all_due
 from orderline.worker.handlers import default_relay
 from tests.conftest import Merchant
 from tests.e2e.conftest import add_product, error_of, ok, order_body, pay
@@ -56,7 +57,8 @@ async def invoiced(runtime: Runtime, client: httpx.AsyncClient, merchant: Mercha
         await add_product(client, merchant, "MUG", 10, price=1250)
     order = await placed(client, merchant.headers)
     await pay(client, merchant, order)
-    await default_relay(runtime).relay_until_idle()
+    await default_relay(runtime).relay_until_idle()  # the number, and the invoice issued
+    await draw_all_due(runtime)  # the worker's drawing job
     shown = ok(await client.get(f"/v1/orders/{order['id']}", headers=merchant.headers))
     return {**shown, "access_token": order["access_token"]}
 

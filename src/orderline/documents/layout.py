@@ -3,20 +3,22 @@ package: never the machine's, so a document looks the same on every server and i
 
 The fonts (``documents/fonts``, see its README) are Noto Sans (Latin with Vietnamese, Greek,
 Cyrillic) and Noto Sans Thai as its fallback, unmodified from their npm packages, under the
-SIL Open Font License. fpdf2 embeds only the glyphs a document uses. Text is drawn without a
+SIL Open Font License. fpdf2 embeds only the glyphs a document uses, and the Thai font only
+goes in a document with Thai text. Text is drawn without a
 shaping engine: fine for Latin, Vietnamese (composed first, ``rules.printable``) and Thai's
 marks as the font places them; a character of a script no bundled font has (Chinese, Bengali,
 Devanagari, Khmer, ...) is printed as ``?`` rather than as an empty box.
 
 Drawing costs about a tenth to a fifth of a second of CPU (mostly fontTools subsetting the
-fonts), so invoices are drawn by the worker; a packing slip is drawn when it is asked for,
-off the event loop (``documents/service.py``).
+fonts), so invoices are drawn by the worker's drawing job (``documents/drawing.py``); a
+packing slip is drawn when it is asked for, off the event loop (``documents/service.py``).
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import fields
 from datetime import datetime
 from pathlib import Path
 
@@ -46,13 +48,24 @@ _HEADINGS = FontFace(emphasis="BOLD", fill_color=(235, 235, 235))
 
 
 @functools.cache
+def _cmap(family: str) -> frozenset[int]:
+    """The code points ``family`` has glyphs for (read once per process)."""
+    with TTFont(FONT_DIR / FONT_FILES[family][0], lazy=True) as font:
+        return frozenset(font.getBestCmap())
+
+
+@functools.cache
 def _covered() -> frozenset[int]:
-    """Every code point some bundled font has a glyph for (read once per process)."""
-    points: set[int] = set()
-    for regular, _bold in FONT_FILES.values():
-        with TTFont(FONT_DIR / regular, lazy=True) as font:
-            points.update(font.getBestCmap())
-    return frozenset(points)
+    """Every code point some bundled font has a glyph for."""
+    return frozenset().union(*(_cmap(family) for family in FONT_FILES))
+
+
+def _fallbacks_for(texts: Iterable[str]) -> list[str]:
+    """The fallback families some of ``texts`` needs: only those are embedded, as each font
+    added costs its parsing and subsetting even when unused."""
+    points = {ord(char) for text in texts for char in text} - _cmap(_TEXT_FONT)
+    return [family for family in FONT_FILES
+            if family != _TEXT_FONT and points & _cmap(family)]
 
 
 def drawable(char: str) -> bool:
@@ -63,12 +76,15 @@ def _t(text: str) -> str:
     return printable(text, drawable)
 
 
-def _new_pdf(*, title: str, author: str, created: datetime) -> FPDF:
+def _new_pdf(*, title: str, author: str, created: datetime, texts: Iterable[str]) -> FPDF:
     pdf = FPDF(format="A4", unit="mm")
-    for family, (regular, bold) in FONT_FILES.items():
+    fallbacks = _fallbacks_for(texts)
+    for family in [_TEXT_FONT, *fallbacks]:
+        regular, bold = FONT_FILES[family]
         pdf.add_font(family, "", FONT_DIR / regular)
         pdf.add_font(family, "B", FONT_DIR / bold)
-    pdf.set_fallback_fonts([f for f in FONT_FILES if f != _TEXT_FONT])
+    if fallbacks:
+        pdf.set_fallback_fonts(fallbacks)
     # The document's own date, so the same sheet always gives the same bytes.
     pdf.set_creation_date(created)
     pdf.set_title(_t(title))
@@ -130,6 +146,18 @@ def _block(pdf: FPDF, title: str, lines: Sequence[str]) -> None:
     pdf.ln(3)
 
 
+def _texts(sheet: InvoiceSheet | PackingSlipSheet) -> list[str]:
+    """Every text of a sheet (its fields, its lines' names and SKUs)."""
+    texts: list[str] = []
+    for value in (getattr(sheet, field.name) for field in fields(sheet)):
+        if isinstance(value, str):
+            texts.append(value)
+        elif isinstance(value, tuple):
+            texts.extend(v for v in value if isinstance(v, str))
+    texts.extend(text for line in sheet.lines for text in (line.name, line.sku))
+    return texts
+
+
 def _item(line: SheetLine) -> str:
     return f"{_t(line.name)}\n{_t(line.sku)}"
 
@@ -137,7 +165,7 @@ def _item(line: SheetLine) -> str:
 def invoice_pdf(sheet: InvoiceSheet) -> bytes:
     """The invoice as a PDF file's bytes."""
     pdf = _new_pdf(title=f"Invoice {sheet.invoice_number}", author=sheet.seller_name,
-                   created=sheet.issued_at)
+                   created=sheet.issued_at, texts=_texts(sheet))
     _heading(pdf, "Invoice", sheet.seller_name, sheet.seller_address)
     _facts(pdf, [("Invoice number", sheet.invoice_number), ("Order number", sheet.order_number),
                  ("Invoice date", date_text(sheet.issued_at)),
@@ -189,7 +217,7 @@ def _totals(pdf: FPDF, rows: Sequence[tuple[str, str, bool]]) -> None:
 def packing_slip_pdf(sheet: PackingSlipSheet) -> bytes:
     """The packing slip as a PDF file's bytes: no prices."""
     pdf = _new_pdf(title=f"Packing slip {sheet.order_number}", author=sheet.seller_name,
-                   created=sheet.ordered_at)
+                   created=sheet.ordered_at, texts=_texts(sheet))
     _heading(pdf, "Packing slip", sheet.seller_name, ())
     _facts(pdf, [("Order number", sheet.order_number),
                  ("Order date", date_text(sheet.ordered_at)),

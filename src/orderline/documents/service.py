@@ -1,20 +1,25 @@
-"""Invoices and packing slips: the worker draws an order's invoice when its number is given,
-and keeps it; the merchant (an API key, a console member) and the order's buyer (its access
-token) download it. A packing slip is drawn when it is asked for, from the order as it is.
+"""Invoices and packing slips: an invoice is issued when its number is given, drawn by the
+worker, kept, and downloaded by the merchant (an API key, a console member) and the order's
+buyer (its access token). A packing slip is drawn when it is asked for, from the order as it
+is.
 
-The invoice is drawn from the order as the ``invoiced`` change announced it (the event's
-``order``), so what is printed is the order at the moment its number was given, even if the
-worker reaches the event later. It is drawn in its own event's transaction, not in the one
-that took the number: that one holds the business's invoice counter locked until it
-commits, and drawing takes a tenth of a second or more. The inbox runs the handler once per
-event, and a stored invoice is never drawn again (an invoice does not change once issued).
+Issuing is cheap and happens on the relay's path: on the ``order.updated`` that announced
+the number (action ``invoiced``), the handler writes the invoice's row with what it prints
+(the order as that change showed it, and the business's name and address then), so the
+invoice says what the order was when it was invoiced, whenever it is drawn. Drawing costs a
+tenth of a second or more of CPU, so it is the drawing job's (``documents/drawing.py``), off
+the relay: webhooks and notifications never wait behind a PDF. Until it is drawn, a download
+answers ``invoice_not_issued``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -22,17 +27,11 @@ from orderline.core.runtime import Runtime
 from orderline.documents import layout
 from orderline.documents import store as document_store
 from orderline.documents.downloads import PDF
-from orderline.documents.rules import (
-    DocumentKind,
-    InvoiceNotIssued,
-    invoice_sheet,
-    packing_slip_sheet,
-)
-from orderline.documents.store import DocumentRow
+from orderline.documents.rules import DocumentKind, InvoiceNotIssued, packing_slip_sheet
+from orderline.documents.store import IssuedDocument
 from orderline.events.event_types import EventType, StoredEvent
 from orderline.events.handler import Handler, HandlerContext
 from orderline.orders import service as orders
-from orderline.orders import views as orders_view
 from orderline.orders.callers import OrderCaller, order_caller_for_token
 from orderline.tenancy import service as tenancy
 from orderline.tenancy.rules import Principal, Scope
@@ -40,9 +39,17 @@ from orderline.tenancy.rules import Principal, Scope
 INVOICED = "invoiced"  # the history action of orders/invoices.py
 
 
-async def draw_invoice(ctx: HandlerContext, conn: AsyncConnection, event: StoredEvent) -> None:
-    """On the ``order.updated`` that announced an invoice number: draw that invoice and keep
-    it."""
+@dataclass(frozen=True, slots=True)
+class IssuedFile:
+    """A drawn document to download: its number (the file's name) and the PDF."""
+
+    number: str
+    content: bytes
+
+
+async def issue_invoice(ctx: HandlerContext, conn: AsyncConnection, event: StoredEvent) -> None:
+    """On the ``order.updated`` that announced an invoice number: write the invoice's row,
+    to be drawn by the worker."""
     if event.payload.get("action") != INVOICED:
         return
     order = event.payload["order"]
@@ -51,63 +58,62 @@ async def draw_invoice(ctx: HandlerContext, conn: AsyncConnection, event: Stored
                                          DocumentKind.INVOICE):
         return
     seller = await tenancy.letterhead(conn, event.business_id)
-    sheet = invoice_sheet(order, seller_name=seller.name, seller_address=seller.address)
-    await document_store.add_document(conn, DocumentRow(
+    await document_store.add_document(conn, IssuedDocument(
         business_id=event.business_id, order_id=order_id, kind=DocumentKind.INVOICE,
-        number=sheet.invoice_number, media_type=PDF, content=layout.invoice_pdf(sheet),
-        created_at=ctx.now))
+        number=str(order["invoice_number"]), media_type=PDF,
+        snapshot={"order": order, "seller": {"name": seller.name,
+                                             "address": list(seller.address)}},
+        created_at=ctx.now, draw_after=ctx.now))
 
 
 INVOICE_DOCUMENTS = Handler("invoice_documents", frozenset({EventType.ORDER_UPDATED}),
-                            draw_invoice)
+                            issue_invoice)
 
 
-async def redraw_erased_invoices(conn: AsyncConnection, business_id: uuid.UUID,
-                                 order_ids: Sequence[uuid.UUID]) -> int:
-    """Draw again the stored invoices of ``order_ids`` from the orders as a customer's erasure
-    left them (``privacy/service.py``, in its transaction): the same number, dates, lines,
-    taxes and totals (none of them changes once the money is in), without the name, contact
-    and address. Returns how many were drawn again."""
-    invoiced = await document_store.documented_orders(conn, business_id, order_ids,
-                                                      DocumentKind.INVOICE)
-    if not invoiced:
-        return 0
-    seller = await tenancy.letterhead(conn, business_id)
-    for order in await orders_view.shown_orders(conn, business_id, invoiced):
-        sheet = invoice_sheet(order, seller_name=seller.name, seller_address=seller.address)
-        await document_store.replace_content(conn, business_id, uuid.UUID(str(order["id"])),
-                                             DocumentKind.INVOICE, layout.invoice_pdf(sheet))
-    return len(invoiced)
+async def rewrite_invoices(conn: AsyncConnection, business_id: uuid.UUID,
+                           order_ids: Sequence[uuid.UUID],
+                           rewrite: Callable[[dict[str, Any]], dict[str, Any]], *,
+                           now: datetime) -> int:
+    """Rewrite what the invoices of ``order_ids`` print (``privacy/service.py`` takes the
+    buyer's personal data out, in its transaction): each PDF drawn from the old snapshot is
+    gone at once, and the worker draws the new one (same number and figures). Returns how
+    many invoices were rewritten."""
+    found = await document_store.snapshots_of(conn, business_id, order_ids,
+                                              DocumentKind.INVOICE)
+    for order_id, snapshot in found:
+        await document_store.replace_snapshot(conn, business_id, order_id,
+                                              DocumentKind.INVOICE, rewrite(snapshot), now=now)
+    return len(found)
 
 
-async def invoice_file(runtime: Runtime, caller: OrderCaller) -> DocumentRow:
+async def invoice_file(runtime: Runtime, caller: OrderCaller) -> IssuedFile:
     """The order's invoice as issued: for its merchant (the read scope) or its buyer.
     ``InvoiceNotIssued`` until the worker has drawn it. A stored invoice is the caller's
     business's by its key; on a miss, a caller not proven to hold the order (a console member
     naming an id) is told ``NotFound`` for another business's order."""
     caller.require(Scope.READ)
     async with runtime.db.read() as conn:
-        found = await document_store.load_document(conn, caller.business_id, caller.order_id,
-                                                   DocumentKind.INVOICE)
-    if found is None:
-        if caller.principal is not None:  # a member's own business: another's order is 404
-            await orders.get_order(runtime, caller.principal, caller.order_id)
+        found = await document_store.load_file(conn, caller.business_id, caller.order_id,
+                                               DocumentKind.INVOICE)
+    if found is None and caller.principal is not None:
+        await orders.get_order(runtime, caller.principal, caller.order_id)  # 404 if not theirs
+    if found is None or found.content is None:
         raise InvoiceNotIssued(
             "This order has no invoice yet: it is issued once the order's money is in "
             "(paid, or cash collected on delivery), usually within seconds after that.",
             details={"order_id": str(caller.order_id)})
-    return found
+    return IssuedFile(number=found.number, content=found.content)
 
 
 async def invoice_file_for_staff(runtime: Runtime, principal: Principal,
-                                 order_id: uuid.UUID) -> DocumentRow:
+                                 order_id: uuid.UUID) -> IssuedFile:
     """The invoice for a console member (the read scope); another business's order is
     ``NotFound``, as it is for an API key."""
     return await invoice_file(runtime, OrderCaller(business_id=principal.business_id,
                                                    order_id=order_id, principal=principal))
 
 
-async def invoice_file_for_token(runtime: Runtime, token: str) -> DocumentRow:
+async def invoice_file_for_token(runtime: Runtime, token: str) -> IssuedFile:
     """The invoice of the order whose access token is ``token`` (the buyer's order page)."""
     return await invoice_file(runtime, await order_caller_for_token(runtime, token))
 

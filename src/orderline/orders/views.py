@@ -90,11 +90,3 @@ async def shaped(conn: AsyncConnection,
         grouped[line.order_id].append(line.as_dict())
     return [shape(r.as_dict(), grouped[r.id]) for r in rows]
 
-
-async def shown_orders(conn: AsyncConnection, business_id: uuid.UUID,
-                       order_ids: Sequence[uuid.UUID]) -> list[dict[str, Any]]:
-    """The business's orders of ``order_ids`` as merchants see them, in the caller's
-    transaction (a redrawn invoice reads them so)."""
-    rows = [row for order_id in order_ids
-            if (row := await order_store.load_order(conn, business_id, order_id)) is not None]
-    return await shaped(conn, rows)

@@ -4,8 +4,9 @@ Revision ID: 0021
 Revises: 0019
 Create Date: 2026-12-07 05:00:00
 
-``order_documents``: each order's invoice PDF, drawn by the worker when the invoice number is
-given (``documents/service.py``) and kept as it was; keyed by business first (Citus).
+``order_documents``: each order's invoice, written with what it prints (``snapshot``) when
+its number is given, its PDF (``content``) drawn by the worker's drawing job
+(``documents/drawing.py``) and kept as it was; keyed by business first (Citus).
 ``businesses.invoice_address``: the business's address (and tax number) as its invoices
 print it; empty until the merchant sets it. Both are new: orders invoiced before this
 migration have no stored PDF (their invoice downloads answer ``invoice_not_issued``).
@@ -33,9 +34,14 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(length=20), nullable=False),
         sa.Column("number", sa.String(length=20), nullable=False),
         sa.Column("media_type", sa.String(length=40), nullable=False),
-        sa.Column("content", sa.LargeBinary(), nullable=False),
+        sa.Column("snapshot", sa.JSON(), nullable=False),
+        sa.Column("content", sa.LargeBinary(), nullable=True),
         sa.Column("created_at", orderline.core.db.types.UTCDateTime(timezone=True),
                   nullable=False),
+        sa.Column("draw_after", orderline.core.db.types.UTCDateTime(timezone=True),
+                  nullable=False),
+        sa.Column("drawn_at", orderline.core.db.types.UTCDateTime(timezone=True),
+                  nullable=True),
         sa.ForeignKeyConstraint(["business_id"], ["businesses.id"],
                                 name=op.f("fk_order_documents_business_id_businesses"),
                                 ondelete="CASCADE"),
@@ -44,6 +50,8 @@ def upgrade() -> None:
         sa.UniqueConstraint("business_id", "kind", "number",
                             name=op.f("uq_order_documents_business_id_kind_number")),
     )
+    op.create_index("ix_order_documents_to_draw", "order_documents",
+                    ["drawn_at", "draw_after"], unique=False)
     with op.batch_alter_table("businesses", schema=None) as batch_op:
         batch_op.add_column(sa.Column("invoice_address", sa.Text(), nullable=True))
 
@@ -51,4 +59,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("businesses", schema=None) as batch_op:
         batch_op.drop_column("invoice_address")
+    op.drop_index("ix_order_documents_to_draw", table_name="order_documents")
     op.drop_table("order_documents")
