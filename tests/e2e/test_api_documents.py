@@ -58,7 +58,7 @@ async def invoiced(runtime: Runtime, client: httpx.AsyncClient, merchant: Mercha
     order = await placed(client, merchant.headers)
     await pay(client, merchant, order)
     await default_relay(runtime).relay_until_idle()  # the number, and the invoice issued
-    await draw_all_due(runtime)  # the worker's drawing job
+    await draw_all_due(runtime, business_id=merchant.principal.business_id)  # the worker's job
     shown = ok(await client.get(f"/v1/orders/{order['id']}", headers=merchant.headers))
     return {**shown, "access_token": order["access_token"]}
 

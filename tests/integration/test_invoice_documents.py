@@ -52,7 +52,7 @@ async def test_the_worker_draws_the_invoice_with_its_number_lines_and_totals(
     await default_relay(runtime).relay_until_idle()
     with pytest.raises(InvoiceNotIssued):  # issued by the relay, not drawn yet
         await documents.invoice_file(runtime, caller_of(m, order))
-    assert await draw_all_due(runtime) >= 1
+    assert await draw_all_due(runtime, business_id=m.principal.business_id) == 1
 
     shown = await orders.get_order(runtime, m.principal, uuid.UUID(str(order["id"])))
     stored = await documents.invoice_file(runtime, caller_of(m, order))
@@ -67,7 +67,7 @@ async def test_the_worker_draws_the_invoice_with_its_number_lines_and_totals(
 
     # Issued once: another relay pass and drawing round change nothing, the bytes stay.
     await default_relay(runtime).relay_until_idle()
-    await draw_all_due(runtime)
+    await draw_all_due(runtime, business_id=m.principal.business_id)
     assert (await documents.invoice_file(runtime, caller_of(m, order))).content == stored.content
 
 
@@ -79,7 +79,7 @@ async def test_an_erased_customers_invoice_keeps_its_number_and_figures_but_not_
     order_id = uuid.UUID(str(order["id"]))
     await confirm_payment(runtime, m.principal, order_id)
     await default_relay(runtime).relay_until_idle()
-    await draw_all_due(runtime)
+    await draw_all_due(runtime, business_id=m.principal.business_id)
     before = pdf_text((await documents.invoice_file(runtime, caller_of(m, order))).content)
     assert "+84 90 777 1234" in before
     await cancel_order(runtime, m.principal, order_id)  # erasure waits for a final status
@@ -88,7 +88,7 @@ async def test_an_erased_customers_invoice_keeps_its_number_and_figures_but_not_
     await personal_data.erase(runtime, m.principal, uuid.UUID(str(shown["customer"]["id"])))
     with pytest.raises(InvoiceNotIssued):  # the PDF naming the person is gone at once
         await documents.invoice_file(runtime, caller_of(m, order))
-    await draw_all_due(runtime)  # and drawn again without them
+    await draw_all_due(runtime, business_id=m.principal.business_id)  # drawn again
 
     after = pdf_text((await documents.invoice_file(runtime, caller_of(m, order))).content)
     assert "+84 90 777 1234" not in after and "Erased customer" in after
@@ -107,8 +107,9 @@ async def test_workers_at_once_issue_one_invoice_pdf_per_number_with_no_gap(
     # Four relays at once, as four workers would, each on its own connections.
     await asyncio.gather(*(default_relay(runtime).relay_until_idle() for _ in range(4)))
     # Three drawing rounds at once, as three workers' would: each document drawn once.
-    drawn = await asyncio.gather(*(draw_all_due(runtime) for _ in range(3)))
-    assert sum(drawn) >= 10
+    drawn = await asyncio.gather(*(draw_all_due(runtime, business_id=m.principal.business_id)
+                                   for _ in range(3)))
+    assert sum(drawn) == 10
 
     numbers = []
     for order in placed[:10]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -39,14 +40,16 @@ def draw(kind: str, snapshot: dict[str, Any]) -> bytes:
 
 
 async def draw_due(runtime: Runtime, *, limit: int = DRAW_BATCH,
-                   lease_seconds: float = DRAW_LEASE_SECONDS) -> int:
-    """Draw the documents whose turn has come (up to ``limit``); returns how many were
-    kept."""
+                   lease_seconds: float = DRAW_LEASE_SECONDS,
+                   business_id: uuid.UUID | None = None) -> int:
+    """Draw the documents whose turn has come (up to ``limit``; only ``business_id``'s if
+    given); returns how many were kept."""
     now = runtime.clock.now()
 
     async def claim(conn: AsyncConnection) -> list[DocumentToDraw]:
         return await document_store.claim_to_draw(
-            conn, now=now, lease_until=now + timedelta(seconds=lease_seconds), limit=limit)
+            conn, now=now, lease_until=now + timedelta(seconds=lease_seconds), limit=limit,
+            business_id=business_id)
 
     kept = 0
     for document in await runtime.db.run(claim):  # committed: the lease holds meanwhile
@@ -67,9 +70,10 @@ async def draw_due(runtime: Runtime, *, limit: int = DRAW_BATCH,
     return kept
 
 
-async def draw_all_due(runtime: Runtime) -> int:
-    """Draw every document whose turn has come (``orderline worker --once``, tests)."""
+async def draw_all_due(runtime: Runtime, *, business_id: uuid.UUID | None = None) -> int:
+    """Draw every document whose turn has come (``orderline worker --once``; a test, for its
+    own business)."""
     total = 0
-    while drawn := await draw_due(runtime):
+    while drawn := await draw_due(runtime, business_id=business_id):
         total += drawn
     return total

@@ -75,12 +75,16 @@ async def load_file(conn: AsyncConnection, business_id: uuid.UUID, order_id: uui
 
 
 async def claim_to_draw(conn: AsyncConnection, *, now: datetime, lease_until: datetime,
-                        limit: int) -> list[DocumentToDraw]:
-    """Take up to ``limit`` documents still to draw whose turn has come, oldest first, and
-    move their turn on to ``lease_until`` (so no other worker takes them meanwhile)."""
+                        limit: int, business_id: uuid.UUID | None = None
+                        ) -> list[DocumentToDraw]:
+    """Take up to ``limit`` documents still to draw whose turn has come, oldest first (of one
+    business if given), and move their turn on to ``lease_until`` (so no other worker takes
+    them meanwhile)."""
     due = (select(documents.c.business_id, documents.c.order_id, documents.c.kind)
            .where(documents.c.drawn_at.is_(None), documents.c.draw_after <= now)
            .order_by(documents.c.draw_after).limit(limit))
+    if business_id is not None:
+        due = due.where(documents.c.business_id == business_id)
     if conn.dialect.name == "postgresql":
         due = due.with_for_update(skip_locked=True)
     claimed = []
