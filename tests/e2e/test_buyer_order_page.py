@@ -9,7 +9,9 @@ in ``test-artifacts/screenshots/<test>/``.
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -30,6 +32,7 @@ from tests.support.browser import (  # noqa: F401 (the fixture browser)
 )
 from tests.support.console import CONSOLE_SERVER_ENV
 from tests.support.manual import receipt_for
+from tests.support.servers import ORDERLINE
 
 pytestmark = pytest.mark.slow
 WAIT_MS = 30_000  # a generous cap on waiting for a condition, never a duration that decides
@@ -452,6 +455,28 @@ def test_an_order_paid_another_way_shows_its_status_and_no_instructions(
     assert steps == ["placed", "paid", "shipped", "returned"]
     assert "J&amp;T" in live.text and "JT-1" in live.text
     assert "not yet" not in live.text
+
+
+def test_a_paid_order_offers_its_invoice_to_download_once_the_worker_issued_it(
+        gcash_shop: Shop, order_server: str, database_url: str, browser: Browsing) -> None:
+    from playwright.sync_api import expect
+
+    order = place(order_server, gcash_shop, method="bank_transfer", name="Nguyễn Thị Hoa")
+    with httpx.Client(base_url=order_server, headers=gcash_shop.headers) as api:
+        ok(api.patch(f"/v1/orders/{order['id']}/payment", json={"reference": "BDO 4471"}))
+    # One round of the worker: it gives the invoice number, then draws the invoice.
+    subprocess.run([ORDERLINE, "worker", "--once"], env={
+        **os.environ, "ORDERLINE_DATABASE_URL": database_url, "ORDERLINE_LOG_LEVEL": "ERROR"},
+        capture_output=True, timeout=120, check=False)
+    page = opened(browser, order_server, order)
+    link = page.page.get_by_role("link", name=re.compile(r"Download invoice INV-\d{6} \(PDF\)"))
+    expect(link).to_be_visible(timeout=WAIT_MS)
+    page.screenshot("invoice-link")
+    page.check_accessibility()
+    no_horizontal_scroll(page)
+    with page.page.expect_download() as download:
+        link.click()
+    assert re.fullmatch(r"INV-\d{6}\.pdf", download.value.suggested_filename)
 
 
 def test_the_service_worker_is_served_for_the_order_pages(order_server: str) -> None:

@@ -191,6 +191,11 @@ def test_an_order_typed_in_by_hand_is_paid_shipped_and_a_line_refunded_with_rest
         p.get_by_role("button", name="Ship", exact=True).click()
     expect(p.locator("#tracking")).to_contain_text("JNE: JNE0042")
     page.screenshot("order-shipped")
+    # The packing slip downloads from the page; no invoice yet (the worker has not run).
+    expect(p.locator(".order-documents")).to_contain_text("No invoice yet")
+    with p.expect_download() as slip:
+        p.get_by_role("link", name="Packing slip (PDF)").click()
+    assert slip.value.suggested_filename == f"packing-slip-{number}.pdf"
 
     p.locator("summary", has_text="Refund").click()
     p.get_by_label(re.compile(r"SARUNG\), 2 left to refund")).fill("1")

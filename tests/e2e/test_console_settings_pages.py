@@ -117,8 +117,11 @@ async def test_the_business_form_changes_what_the_api_reads_and_a_bad_time_is_re
     assert "USD" in page.text and 'name="currency"' not in page.text  # shown, not editable
     done(await owner.post("/business", {
         "name": "Toko Sari", "alert_email": "Alerts@Example.com", "reservation_minutes": "20",
+        "invoice_address": " Jl. Malioboro 12, Yogyakarta \r\nNPWP 01.234.567.8 ",
         "allowed_origins": "https://shop.example.com\nhttps://m.example.com"}), "/business")
     business = ok(await http.get("/v1/business", headers=merchant.headers))
+    assert business["invoice_address"] == "Jl. Malioboro 12, Yogyakarta\nNPWP 01.234.567.8"
+    assert "NPWP 01.234.567.8" in (await owner.get("/business")).text
     assert (business["name"], business["alert_email"], business["reservation_ttl_seconds"]) == (
         "Toko Sari", "alerts@example.com", 1200)
     assert sorted(business["allowed_origins"]) == ["https://m.example.com",

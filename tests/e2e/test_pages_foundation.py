@@ -15,8 +15,8 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from playwright.sync_api import expect
 from fastapi import FastAPI, HTTPException
+from playwright.sync_api import expect
 
 from orderline.api.app import create_app
 from orderline.core.runtime import Runtime

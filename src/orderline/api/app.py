@@ -31,6 +31,7 @@ from orderline.core.config import Settings
 from orderline.core.logs import configure_logging
 from orderline.core.runtime import Runtime
 from orderline.coupons import routes as coupons
+from orderline.documents import routes as document_routes
 from orderline.drafts import routes as draft_orders
 from orderline.events import routes as streams
 from orderline.events.listener import hub_listener
@@ -111,6 +112,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(metrics_routes.router)
     app.include_router(order_stream_routes.router)
     app.include_router(order_shipping_routes.router)
+    app.include_router(document_routes.router)
     app.include_router(streams.router)
     app.include_router(webhook_routes.router)
     app.include_router(audit_routes.router)

@@ -38,6 +38,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "order_not_editable": 409,
     "payment_deadline_passed": 409,
     "conflict": 409,
+    "invoice_not_issued": 409,
     "version_conflict": 412,
     "payload_too_large": 413,
     "unsupported_media_type": 415,

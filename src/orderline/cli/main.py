@@ -178,7 +178,8 @@ def worker(interval: Annotated[float | None, typer.Option(
         typer.echo(f"cancelled {done['cancelled']} unpaid orders past their deadline; "
                    f"{done['drifting_levels']} stock levels drifting; relayed "
                    f"{done['relayed']} events; sent {done['notified']} notifications and "
-                   f"{done['webhooks_sent']} webhooks; pruned {done['pruned']} old events")
+                   f"{done['webhooks_sent']} webhooks; pruned {done['pruned']} old events; drew "
+                   f"{done['documents_drawn']} invoices")
         raise typer.Exit(1 if done["drifting_levels"] else 0)
     _with_runtime(settings, lambda rt: worker_loop.run_until_signalled(rt, interval=interval))
 

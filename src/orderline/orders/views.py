@@ -89,3 +89,4 @@ async def shaped(conn: AsyncConnection,
     for line in await order_store.load_lines(conn, [r.id for r in rows]):
         grouped[line.order_id].append(line.as_dict())
     return [shape(r.as_dict(), grouped[r.id]) for r in rows]
+

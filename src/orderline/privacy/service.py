@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orderline.core.errors import CustomerHasOpenOrders, NotFound
 from orderline.core.runtime import Runtime
+from orderline.documents.service import rewrite_invoices
 from orderline.manual_payments import proof_store
 from orderline.manual_payments.proof_records import buyer_proof_view, record
 from orderline.manual_payments.retention import remove_marked_files
@@ -85,6 +86,9 @@ async def erase(runtime: Runtime, principal: Principal,
         proofs = await store.proofs_of(conn, order_ids)
         for event in [*events, *await store.proof_events(conn, [p["id"] for p in proofs])]:
             await store.rewrite_event(conn, event["id"], scrub(event["payload"]))
+        # The invoices stay (the books need them); their PDFs go at once, and the worker
+        # draws them again without the person.
+        await rewrite_invoices(conn, principal.business_id, order_ids, scrub, now=now)
         marked = await proof_store.mark_files_deleted(conn, [p["id"] for p in proofs],
                                                       reason="erasure", now=now)
         after = {row["id"]: row for row in marked}

@@ -13,6 +13,7 @@ from orderline.checkout import tables as checkout_tables
 from orderline.cod import tables as cod_tables
 from orderline.core.db.tables import Base
 from orderline.coupons import tables as coupon_tables
+from orderline.documents import tables as document_tables
 from orderline.drafts import tables as draft_tables
 from orderline.events import tables as event_tables
 from orderline.idempotency import tables as idempotency_tables
@@ -29,7 +30,8 @@ CAPABILITY_TABLES = (tenancy_tables, catalog_tables, order_tables, event_tables,
                      notification_tables, shipping_tables, coupon_tables, checkout_tables,
                      idempotency_tables,
                      payment_tables, cod_tables, manual_payment_tables,
-                     audit_tables, staff_tables, draft_tables)
+                     audit_tables, staff_tables, draft_tables,
+                     document_tables)
 
 metadata: MetaData = Base.metadata
 

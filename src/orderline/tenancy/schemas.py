@@ -29,6 +29,9 @@ class BusinessUpdate(PatchBody):
     alert_email: Annotated[str | None, Field(
         pattern=f"{EMAIL_PATTERN}|^$", max_length=320,
         description="where merchant alerts go; \"\" clears it")] = None
+    invoice_address: Annotated[str | None, Field(
+        max_length=500, description="the business's address (and tax number) as its "
+        "invoices print it, one line a line; \"\" clears it")] = None
     # Checkout settings; the service checks the bounds (tenancy.CHECKOUT_SETTING_BOUNDS).
     prices_include_tax: StrictBool | None = None
     min_order_total: StrictInt | None = None
@@ -60,6 +63,7 @@ class BusinessOut(BaseModel):
     reservation_ttl_seconds: int
     development_mode: bool
     alert_email: str | None
+    invoice_address: str | None
     prices_include_tax: bool
     min_order_total: int
     max_order_total: int

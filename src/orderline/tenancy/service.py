@@ -216,6 +216,24 @@ async def shop_name(runtime: Runtime, business_id: uuid.UUID) -> str:
     return str(row["name"])
 
 
+@dataclass(frozen=True, slots=True)
+class Letterhead:
+    """Who a business's invoices say they are from: its name and its address lines."""
+
+    name: str
+    address: tuple[str, ...]
+
+
+async def letterhead(conn: AsyncConnection, business_id: uuid.UUID) -> Letterhead:
+    """The business's name and invoice address, in the caller's transaction (the worker's,
+    drawing an invoice)."""
+    row = await store.get_business(conn, business_id)
+    if row is None:
+        raise NotFound("business", business_id)
+    address = tuple(line for line in (row["invoice_address"] or "").splitlines() if line)
+    return Letterhead(name=str(row["name"]), address=address)
+
+
 async def get_business(runtime: Runtime, principal: Principal) -> dict[str, Any]:
     principal.require(Scope.READ)
     async with runtime.db.read() as conn:
@@ -231,6 +249,7 @@ async def update_settings(runtime: Runtime, principal: Principal, *,
                           reservation_ttl_seconds: int | None = None,
                           development_mode: bool | None = None,
                           alert_email: str | None = None,
+                          invoice_address: str | None = None,
                           prices_include_tax: bool | None = None,
                           min_order_total: int | None = None,
                           max_order_total: int | None = None,
@@ -261,6 +280,9 @@ async def update_settings(runtime: Runtime, principal: Principal, *,
         values["development_mode"] = development_mode
     if alert_email is not None:
         values["alert_email"] = alert_email.strip().lower() or None
+    if invoice_address is not None:
+        values["invoice_address"] = "\n".join(
+            line.strip() for line in invoice_address.strip().splitlines()) or None
     for switch, on in (("prices_include_tax", prices_include_tax),
                        ("allow_free_orders", allow_free_orders),
                        ("return_coupon_on_cancel", return_coupon_on_cancel)):

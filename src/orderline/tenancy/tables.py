@@ -13,6 +13,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Text,
     UniqueConstraint,
     Uuid,
     false,
@@ -36,6 +37,8 @@ class Business(Base):
                                                    server_default=false())
     # Where low-stock alerts and webhook notices go (the log when unset).
     alert_email: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    # The business's address (and tax number) as its invoices print it, one line a line.
+    invoice_address: Mapped[str | None] = mapped_column(Text, nullable=True)
     # Checkout settings (see checkout/rules.py for their meaning and defaults).
     prices_include_tax: Mapped[bool] = mapped_column(Boolean, default=False,
                                                      server_default=false())

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orderline.core.config import Settings
 from orderline.core.runtime import Runtime
+from orderline.documents.service import INVOICE_DOCUMENTS
 from orderline.events.event_types import EventType, StoredEvent
 from orderline.events.handler import Handler, HandlerContext
 from orderline.events.publishing import NATS_PUBLISHING
@@ -52,7 +53,8 @@ CUSTOMER_TOTALS = Handler("customer_totals",
 
 def default_handlers(settings: Settings | None = None) -> list[Handler]:
     """Every handler, in the order they run for one event (some only when configured)."""
-    handlers = [CUSTOMER_TOTALS, BUYER_NOTIFICATIONS, LOW_STOCK_ALERT, PAYMENT_SAGA, WEBHOOKS]
+    handlers = [CUSTOMER_TOTALS, BUYER_NOTIFICATIONS, LOW_STOCK_ALERT, PAYMENT_SAGA, WEBHOOKS,
+                INVOICE_DOCUMENTS]
     if settings is not None and settings.nats_url:
         handlers.append(NATS_PUBLISHING)
     # Last: the business's invoice counter row is locked from here to the event's COMMIT.

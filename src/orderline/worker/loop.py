@@ -8,7 +8,8 @@
 - webhooks: sends due merchant webhook deliveries (signed POSTs, retried with backoff);
 - proofs: reads and scores payment proofs (OCR), auto-approving above a business threshold;
 - proof retention: deletes proof files past their business's retention;
-- rollups: sums closed days of orders for the overview, and stale days again.
+- rollups: sums closed days of orders for the overview, and stale days again;
+- documents: draws the PDFs of issued invoices.
 
 Several workers may run at once (on PostgreSQL): every job is safe to run concurrently.
 """
@@ -27,6 +28,7 @@ from orderline.catalog import inventory
 from orderline.checkout import checkouts
 from orderline.core import metrics
 from orderline.core.runtime import Runtime
+from orderline.documents.drawing import draw_all_due, draw_due
 from orderline.events.listener import hub_listener
 from orderline.events.relay import Relay
 from orderline.manual_payments.retention import delete_expired_files
@@ -128,6 +130,8 @@ def loops(runtime: Runtime, *, interval: float | None = None,
              lambda: _no_repeat(delete_expired_files(runtime))),
         Loop("rollups", settings.rollup_interval_seconds,
              lambda: _no_repeat(roll_up(runtime))),
+        # Woken by nothing: a round every relay interval draws what the relay issued.
+        Loop("documents", settings.relay_interval_seconds, lambda: draw_due(runtime)),
     ]
 
 
@@ -163,6 +167,7 @@ async def run_once(runtime: Runtime) -> dict[str, int]:
     done["proof_files_deleted"] = await delete_expired_files(runtime)
     done["businesses_rolled_up"] = await roll_up(runtime)
     done["relayed"] += await configured_relay(runtime).relay_until_idle()
+    done["documents_drawn"] = await draw_all_due(runtime)
     return done
 
 

@@ -13,6 +13,8 @@ proof upload.
 - ``GET /o/{token}/proofs/{id}``: a proof's file, for this order's token only; served as
   stored, never sniffed, in a sandbox (``Content-Security-Policy: sandbox``), a PDF as a
   download.
+- ``GET /o/{token}/invoice.pdf``: the order's invoice as issued, for this order's token only
+  (a download); before the worker has issued it, the error page says so (409).
 - ``GET /o/sw.js``: the service worker (scope ``/o/``) that keeps the last page of each
   order link readable offline (``static/js/buyer-sw.js``).
 """
@@ -30,6 +32,9 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from orderline.core.errors import DomainError, NotFound
 from orderline.core.http import RuntimeDep, parse_id
 from orderline.core.runtime import Runtime
+from orderline.documents import service as documents
+from orderline.documents.downloads import pdf_response
+from orderline.documents.rules import DocumentKind, document_file_name
 from orderline.manual_payments import proofs
 from orderline.manual_payments.payment_codes import decimal_amount, payment_code
 from orderline.orders import reading
@@ -142,6 +147,12 @@ async def send_proof(request: Request, runtime: RuntimeDep, token: str) -> Respo
     if wants_json:
         return JSONResponse({"sent": True}, status_code=201, headers={"Cache-Control": "no-store"})
     return RedirectResponse(f"/o/{token}?sent=1#proofs", status_code=303)
+
+
+@router.get("/o/{token}/invoice.pdf", response_model=None)
+async def invoice_pdf(runtime: RuntimeDep, token: str) -> Response:
+    found = await documents.invoice_file_for_token(runtime, token)
+    return pdf_response(found.content, document_file_name(DocumentKind.INVOICE, found.number))
 
 
 @router.get("/o/{token}/proofs/{proof_id}", response_model=None)

@@ -27,6 +27,9 @@ from orderline.cod import service as cod
 from orderline.cod.schemas import CollectIn, DeliveryFailedIn
 from orderline.core.errors import DomainError, Forbidden, NotFound, VersionConflict
 from orderline.core.http import RuntimeDep, decode_cursor, encode_cursor, parse_id
+from orderline.documents import service as documents
+from orderline.documents.downloads import pdf_response
+from orderline.documents.rules import DocumentKind, document_file_name
 from orderline.manual_payments import proofs as payment_proofs
 from orderline.manual_payments import verifications
 from orderline.manual_payments.proof_store import PENDING as PENDING_PROOF
@@ -224,6 +227,25 @@ async def order_page(order_id: str, request: Request, staff: ConsoleStaffDep,
     return console_page(request, staff, "console/orders/detail.html",
                         done=request.query_params.get("done", ""),
                         **await _order_context(runtime, staff, detail))
+
+
+# --- documents -------------------------------------------------------------------------------
+
+@router.get("/orders/{order_id}/invoice.pdf", response_model=None)
+async def invoice_pdf(order_id: str, staff: ConsoleStaffDep, runtime: RuntimeDep) -> Response:
+    """The invoice as the worker issued it (the read scope, like the page)."""
+    oid = await _call(_parsed(order_id))
+    found = await _call(documents.invoice_file_for_staff(runtime, staff.principal, oid))
+    return pdf_response(found.content, document_file_name(DocumentKind.INVOICE, found.number))
+
+
+@router.get("/orders/{order_id}/packing-slip.pdf", response_model=None)
+async def packing_slip_pdf(order_id: str, staff: ConsoleStaffDep,
+                           runtime: RuntimeDep) -> Response:
+    """The packing slip of the order as it is now (the read scope, like the page)."""
+    oid = await _call(_parsed(order_id))
+    number, content = await _call(documents.packing_slip_file(runtime, staff.principal, oid))
+    return pdf_response(content, document_file_name(DocumentKind.PACKING_SLIP, number))
 
 
 # --- actions ---------------------------------------------------------------------------------

@@ -41,7 +41,8 @@ router = APIRouter(prefix="/settings")
 router.include_router(settings_commerce_pages.router)
 router.include_router(settings_webhook_pages.router)
 
-BUSINESS_FIELDS = ("name", "alert_email", "reservation_minutes", "allowed_origins")
+BUSINESS_FIELDS = ("name", "alert_email", "reservation_minutes", "invoice_address",
+                   "allowed_origins")
 KEY_FIELDS = ("key_name", "scopes")
 INVITE_FIELDS = ("email", "role")
 SCOPES = [s.value for s in Scope]
@@ -69,6 +70,7 @@ async def _business_page(request: Request, staff: AdminDep, *, errors: Any = (),
     if values is None:
         values = {"name": business["name"], "alert_email": business["alert_email"] or "",
                   "reservation_minutes": str(business["reservation_ttl_seconds"] // 60),
+                  "invoice_address": business["invoice_address"] or "",
                   "allowed_origins": "\n".join(business["allowed_origins"])}
     return console_page(request, staff, "console/settings/business.html",
                         status_code=form_status(errors), errors=errors,
@@ -88,13 +90,14 @@ async def update_business(request: Request, staff: AdminDep, form: PostedDep) ->
         minutes = form.whole("reservation_minutes", label=N_("Reservation time"))
         changes: dict[str, Any] = {"name": form.text("name"),
                                    "alert_email": form.text("alert_email"),
+                                   "invoice_address": form.text("invoice_address"),
                                    "allowed_origins": form.lines("allowed_origins")}
         if minutes is not None:
             changes["reservation_ttl_seconds"] = minutes * 60
         body = BusinessUpdate.model_validate(changes)
         await tenancy.update_settings(
             get_runtime(request), staff.principal, name=body.name,
-            alert_email=body.alert_email,
+            alert_email=body.alert_email, invoice_address=body.invoice_address,
             reservation_ttl_seconds=body.reservation_ttl_seconds,
             allowed_origins=body.allowed_origins)
     except (DomainError, ValidationError) as error:

@@ -1,0 +1,1 @@
+"""Invoices and packing slips as PDF files."""
