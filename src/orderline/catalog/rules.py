@@ -20,6 +20,9 @@ class MovementReason(StrEnum):
     TRANSFER_IN = "transfer_in"
     TRANSFER_OUT = "transfer_out"
     CANCELLATION = "cancellation"  # sold units put back when a paid order is cancelled
+    # An order's sold units moved to the location that ships them: put back where they were
+    # sold (+), taken where they leave (-), both naming the order.
+    REALLOCATION = "reallocation"
 
 
 # Reasons a merchant may give when adjusting stock by hand (sales and returns come from orders).
