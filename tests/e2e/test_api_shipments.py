@@ -251,3 +251,40 @@ async def test_a_transfer_moves_free_units_as_a_ledger_pair(
         404, "not_found")
     assert await _at(client, merchant, "MUG") == {"main": 2, "north": 3}
     assert await balanced(client, merchant)
+
+
+async def test_an_order_without_a_location_takes_each_line_where_its_stock_is(
+        client: httpx.AsyncClient, merchant: Merchant) -> None:
+    await add_product(client, merchant, "MUG", 1)
+    await add_product(client, merchant, "CAP", 5)
+    for code in ("north", "south"):
+        await _add_location(client, merchant, code)
+    await _receive(client, merchant, "MUG", "north", 2)
+    await _receive(client, merchant, "MUG", "south", 4)
+
+    # MUG: main has 1, too few; south has the most. CAP: main (the default) has enough.
+    order = await pay(client, merchant, await place_order(client, merchant, ("MUG", 3),
+                                                           ("CAP", 2)))
+    assert await _at(client, merchant, "MUG") == {"main": 1, "north": 2, "south": 1}
+    assert await _at(client, merchant, "CAP") == {"main": 3}
+
+    # Named: only that location, and refused there as before.
+    named = await client.post("/v1/orders", headers=merchant.headers, json={
+        **_order_at("main", ("MUG", 2))})
+    error_of(named, 409, "out_of_stock")
+    # Short everywhere: refused, nothing held anywhere.
+    error_of(await client.post("/v1/orders", headers=merchant.headers,
+                               json=_order_at(None, ("MUG", 3))), 409, "out_of_stock")
+    assert await levels(client, merchant, "MUG") == (4, 0, 4)
+    shipped = await ship(client, merchant, order)
+    assert shipped["status"] == "shipped"
+    assert await balanced(client, merchant)
+
+
+def _order_at(location: str | None, *lines: tuple[str, int]) -> dict[str, Any]:
+    body: dict[str, Any] = {"customer": {"name": "Ada", "phone": "+1 555 0100"},
+                            "channel": "web", "payment_method": "card",
+                            "lines": [{"sku": sku, "quantity": qty} for sku, qty in lines]}
+    if location is not None:
+        body["location"] = location
+    return body

@@ -6,6 +6,7 @@ import uuid
 
 import pytest
 
+from orderline.catalog.rules import LevelStock, choose_level
 from orderline.core.errors import InvalidTransition, ShipmentExceedsOrder, ValidationFailed
 from orderline.orders.fulfilment.rules import (
     Pick,
@@ -83,3 +84,24 @@ def test_units_sold_elsewhere_move_to_the_chosen_location() -> None:
 def test_more_units_than_the_order_still_holds_are_refused() -> None:
     with pytest.raises(ShipmentExceedsOrder):
         pick_units(4, [SoldUnits(AT_MAIN, MAIN, 3)], None)
+
+
+def _level(code: str, free: int, *, default: bool = False) -> LevelStock:
+    return LevelStock(stock_level_id=uuid.uuid5(uuid.NAMESPACE_DNS, code), location_code=code,
+                      is_default=default, free=free)
+
+
+def test_allocation_takes_the_default_location_when_it_has_enough() -> None:
+    levels = [_level("main", 3, default=True), _level("north", 9)]
+    assert choose_level(3, levels) == levels[0]
+
+
+def test_allocation_takes_the_location_with_most_free_units_otherwise() -> None:
+    levels = [_level("main", 1, default=True), _level("south", 4), _level("north", 4),
+              _level("east", 2)]
+    assert choose_level(3, levels) == levels[2]  # ties: the smaller code
+
+
+def test_allocation_finds_nothing_when_no_location_has_enough() -> None:
+    assert choose_level(5, [_level("main", 4, default=True), _level("north", 4)]) is None
+    assert choose_level(1, []) is None

@@ -110,6 +110,10 @@ async def create_order(runtime: Runtime, principal: Principal, new: NewOrder, *,
         if location is None:
             raise NotFound("location", new.location)
         priced = await order_service.price_lines(conn, business_id, location["id"], new.lines)
+        if new.location is None:
+            # No location named: each line from where stock is (docs/guides/
+            # catalog-and-stock.md, "Which location an order takes from").
+            priced = await order_service.allocate_lines(conn, business_id, priced)
         await refuse_archived(conn, business_id, [p.variant_id for p in priced])
         line_rows = order_service.new_line_rows(business_id, order_id, priced)
         subtotal = check_order_total(sum(r.line_total for r in line_rows))

@@ -13,6 +13,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from orderline.core.money import currency_exponent
+from orderline.orders.fulfilment.rules import SHIPPABLE
 from orderline.orders.rules import ALLOWED_TRANSITIONS, OrderStatus
 from orderline.tenancy.rules import Scope
 
@@ -72,6 +73,8 @@ def order_actions(order: Mapping[str, Any], intents: Collection[Mapping[str, Any
     if status == OrderStatus.SHIPPED or (OrderStatus.SHIPPED in ALLOWED_TRANSITIONS[status]
                                           and status != OrderStatus.PENDING_PAYMENT):
         offered.add("ship")
+    if status in SHIPPABLE:
+        offered.add("ship_part")  # some units, from a chosen location
     if OrderStatus.CANCELLED in ALLOWED_TRANSITIONS[status]:
         offered.add("cancel")
     if money_held(intents) > 0:
