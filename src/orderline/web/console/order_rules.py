@@ -75,6 +75,10 @@ def order_actions(order: Mapping[str, Any], intents: Collection[Mapping[str, Any
         offered.add("ship")
     if status in SHIPPABLE:
         offered.add("ship_part")  # some units, from a chosen location
+    # An unpaid cash order is delivered by collecting its cash (below), not parcel by parcel.
+    if status == OrderStatus.PARTIALLY_SHIPPED or (status == OrderStatus.SHIPPED
+                                                   and not cash_unpaid):
+        offered.add("deliver_parcel")
     if OrderStatus.CANCELLED in ALLOWED_TRANSITIONS[status]:
         offered.add("cancel")
     if money_held(intents) > 0:
