@@ -80,11 +80,12 @@ async def transfer_stock(runtime: Runtime, principal: Principal, *, sku: str,
                               stock_level_id=levels[source["id"]], variant_id=variant["id"],
                               sku=sku, before=after + quantity, after=after,
                               threshold=variant["low_stock_threshold"], now=now)
-        transfer = {"id": uuid.uuid4(), "sku": sku, "from_location": from_location,
+        transfer_id = uuid.uuid4()
+        transfer = {"id": transfer_id, "sku": sku, "from_location": from_location,
                     "to_location": to_location, "quantity": quantity, "note": note,
                     "actor": principal.actor, "created_at": now}
         await emit(conn, business_id=principal.business_id, type=EventType.STOCK_TRANSFERRED,
-                   aggregate_type=AggregateType.STOCK_TRANSFER, aggregate_id=transfer["id"],
+                   aggregate_type=AggregateType.STOCK_TRANSFER, aggregate_id=transfer_id,
                    payload={"transfer": transfer}, now=now, new_aggregate=True)
         stock = await stock_view(conn, principal.business_id, sku, now)
         return await claim.keep(conn, {**transfer, "stock": stock})

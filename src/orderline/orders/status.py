@@ -194,8 +194,8 @@ async def set_shipping(runtime: Runtime, principal: Principal, order_id: uuid.UU
             await shipment_store.retrack_latest(conn, order.id, dict(values))
         shipping = {"carrier": order.carrier, "tracking_number": order.tracking_number,
                     "tracking_url": order.tracking_url}
-        changes = {k: {"from": shipping[k], "to": v} for k, v in values.items()
-                   if k in shipping and shipping[k] != v}
+        changes: dict[str, Any] = {k: {"from": shipping[k], "to": v} for k, v in values.items()
+                                   if k in shipping and shipping[k] != v}
         if sent is not None:
             changes["shipment"] = sent.shipment.number
         shown = await save_and_show(conn, order, actor=principal.actor,
