@@ -3,12 +3,15 @@ step does to the order's status, the stock ledger per location, the history and 
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import httpx
 
 from orderline.core.runtime import Runtime
 from orderline.events import outbox_store
+from orderline.notifications import store as notification_store
+from orderline.worker.handlers import default_relay
 from tests.conftest import Merchant, new_merchant
 from tests.e2e.conftest import (
     add_product,
@@ -106,6 +109,14 @@ async def test_an_order_ships_in_two_parcels_then_is_delivered_parcel_by_parcel(
         "shipment.created", "shipment.created", "shipment.delivered", "shipment.delivered"]
     assert {"order.partially_shipped", "order.shipped", "order.delivered"} <= set(
         await _events(runtime, merchant, "order."))
+    # The buyer hears of each parcel once: the first by shipment.created, the last (which
+    # completed the order) by order.shipped.
+    await default_relay(runtime).relay_until_idle()
+    async with runtime.db.read() as conn:
+        told = [r["kind"] for r in await notification_store.of_business(
+            conn, merchant.principal.business_id, order_id=uuid.UUID(order["id"]))]
+    assert told.count("buyer:shipment.created") == 1
+    assert told.count("buyer:order.shipped") == 1
 
 
 async def test_no_unit_ships_twice(client: httpx.AsyncClient, merchant: Merchant) -> None:
