@@ -7,6 +7,7 @@ import uuid
 from typing import Any
 
 import httpx
+from sqlalchemy import select
 
 from orderline.core.runtime import Runtime
 from orderline.events import outbox_store
@@ -58,11 +59,12 @@ def _parcel(*lines: tuple[str, int], **more: Any) -> dict[str, Any]:
 
 
 async def _events(runtime: Runtime, merchant: Merchant, prefix: str) -> list[str]:
+    outbox = outbox_store.outbox
     async with runtime.db.read() as conn:
-        rows = await outbox_store.business_events_after(
-            conn, business_id=merchant.principal.business_id, after=None, types=None,
-            limit=1000)
-    return [r["type"] for r in rows if r["type"].startswith(prefix)]
+        types = (await conn.execute(
+            select(outbox.c.type).where(outbox.c.business_id == merchant.principal.business_id)
+            .order_by(outbox.c.id))).scalars().all()
+    return [t for t in types if t.startswith(prefix)]
 
 
 async def test_an_order_ships_in_two_parcels_then_is_delivered_parcel_by_parcel(
