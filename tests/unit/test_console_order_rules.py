@@ -55,7 +55,13 @@ def test_a_transfer_awaiting_payment_may_be_marked_paid_by_a_verifier_and_cancel
 def test_a_paid_order_ships_refunds_and_cancels_for_operations() -> None:
     paid = order("paid", "card", paid=True)
     actions = order_actions(paid, [intent(captured=5000)], {"read", "write"})
-    assert actions == {"ship", "refund", "cancel"}
+    assert actions == {"ship", "ship_part", "refund", "cancel"}
+
+
+def test_a_partly_shipped_order_ships_more_and_delivers_parcels_but_never_cancels() -> None:
+    actions = order_actions(order("partially_shipped", "card", paid=True),
+                            [intent(captured=5000)], {"write"})
+    assert actions == {"ship", "ship_part", "deliver_parcel", "refund"}
 
 
 def test_an_authorised_card_payment_offers_capture() -> None:
@@ -69,7 +75,7 @@ def test_a_shipped_cash_order_offers_collection_and_a_failed_delivery() -> None:
 
 
 def test_a_viewer_is_offered_nothing() -> None:
-    for status in ("pending_payment", "paid", "shipped", "confirmed"):
+    for status in ("pending_payment", "paid", "partially_shipped", "shipped", "confirmed"):
         assert order_actions(order(status, paid=status != "pending_payment"),
                              [intent(captured=100)], {"read"}) == frozenset()
 

@@ -125,3 +125,19 @@ def test_failed_messages_are_retried_for_about_an_hour_and_a_half_in_six_tries()
     assert NOTIFICATION_RETRIES.next_delay(1, 0) == 10
     assert NOTIFICATION_RETRIES.next_delay(5, 0) == 3600
     assert NOTIFICATION_RETRIES.next_delay(6, 0) is None
+
+
+def test_each_parcel_is_told_once_the_last_one_by_order_shipped() -> None:
+    parcel = {"number": 1, "carrier": "JNE", "tracking_number": "JNE-1",
+              "tracking_url": "https://track.example/1",
+              "lines": [{"sku": "MUG", "quantity": 2, "location": "main"}]}
+    text = buyer_message(EventType.SHIPMENT_CREATED, an_order(status="partially_shipped"),
+                         shop="Toko", shipment=parcel)
+    assert text is not None
+    assert text.subject == "Toko: part of order OL-000042 has shipped"
+    assert "Parcel 1 of your order OL-000042 (2 items) is on its way with JNE" in text.body
+    assert "Tracking number: JNE-1" in text.body
+    assert "Track it here: https://track.example/1" in text.body
+    # The parcel that completes the order: order.shipped tells it.
+    assert buyer_message(EventType.SHIPMENT_CREATED, an_order(status="shipped"), shop="Toko",
+                         shipment=parcel) is None

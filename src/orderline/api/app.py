@@ -42,6 +42,7 @@ from orderline.notifications import messaging_routes
 from orderline.orders import customer_routes
 from orderline.orders import routes as orders
 from orderline.orders import stream_routes as order_stream_routes
+from orderline.orders.fulfilment import routes as shipment_routes
 from orderline.overview import routes as overview_routes
 from orderline.payments import routes as payments
 from orderline.payments import shipping_routes as order_shipping_routes
@@ -113,6 +114,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(order_stream_routes.router)
     app.include_router(order_shipping_routes.router)
     app.include_router(document_routes.router)
+    app.include_router(shipment_routes.router)
     app.include_router(streams.router)
     app.include_router(webhook_routes.router)
     app.include_router(audit_routes.router)

@@ -36,6 +36,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "insufficient_stock": 409,
     "invalid_transition": 409,
     "order_not_editable": 409,
+    "shipment_exceeds_order": 409,
     "payment_deadline_passed": 409,
     "conflict": 409,
     "invoice_not_issued": 409,

@@ -30,10 +30,10 @@ async def stock_of(runtime: Runtime, principal: Principal, sku: str) -> dict[str
     async with runtime.db.read() as conn:
         if await catalog_store.get_variant_by_sku(conn, principal.business_id, sku) is None:
             raise NotFound("variant", sku)
-        return await _stock_view(conn, principal.business_id, sku, runtime.clock.now())
+        return await stock_view(conn, principal.business_id, sku, runtime.clock.now())
 
 
-async def _stock_view(conn: AsyncConnection, business_id: uuid.UUID, sku: str,
+async def stock_view(conn: AsyncConnection, business_id: uuid.UUID, sku: str,
                       now: datetime) -> dict[str, Any]:
     rows = await stock_store.level_views(conn, business_id=business_id, now=now, skus=[sku])
     per_location = [{"location": r["location"], "on_hand": r["on_hand"],
@@ -133,7 +133,7 @@ async def adjust_stock(runtime: Runtime, principal: Principal, *, sku: str,
             raise InsufficientStock(
                 f"Cannot remove {-change} units of {sku}: only {held} are not held for orders.",
                 details={"sku": sku, "requested_delta": change, "available": held})
-        return await claim.keep(conn, await _stock_view(conn, principal.business_id, sku, now))
+        return await claim.keep(conn, await stock_view(conn, principal.business_id, sku, now))
 
     return await runtime.db.run(work)
 

@@ -6,13 +6,15 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 
-from orderline.catalog import inventory
+from orderline.catalog import inventory, transfers
 from orderline.catalog.schemas import (
     MovementPage,
     Reconciliation,
     StockAdjustment,
     StockOut,
     StockPage,
+    StockTransferIn,
+    StockTransferOut,
 )
 from orderline.core.http import RuntimeDep, refusals
 from orderline.core.schemas import STORED_INT_MAX
@@ -57,6 +59,25 @@ async def adjust_stock(body: StockAdjustment, runtime: RuntimeDep, principal: Pr
                                              set_on_hand=body.set_on_hand, claim=claim))
     stock: dict[str, Any] = send(response, answer)
     return stock
+
+
+@router.post("/transfers", response_model=StockTransferOut, status_code=201,
+             responses=refusals(401, 403, 404, 409))
+async def transfer_stock(body: StockTransferIn, runtime: RuntimeDep, principal: PrincipalDep,
+                         response: Response,
+                         idempotency_key: IdempotencyKeyHeader = None) -> dict[str, Any]:
+    """Move free units of a SKU from one location to another: a ``transfer_out`` and a
+    ``transfer_in`` row in the ledger, in one transaction. Refused with
+    ``insufficient_stock`` when the source has fewer units not held for orders. With an
+    ``Idempotency-Key``, a retry returns the first answer and moves nothing more."""
+    answer = await run_once(runtime, KeyedRequest(
+        business_id=principal.business_id, operation="inventory.transfer", key=idempotency_key,
+        request=body.model_dump(mode="json"), status_code=201),
+        lambda claim: transfers.transfer_stock(
+            runtime, principal, sku=body.sku, from_location=body.from_location,
+            to_location=body.to_location, quantity=body.quantity, note=body.note, claim=claim))
+    transfer: dict[str, Any] = send(response, answer)
+    return transfer
 
 
 @router.get("/movements", response_model=MovementPage, responses=refusals(401, 403, 404))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,6 +22,9 @@ class MovementReason(StrEnum):
     TRANSFER_OUT = "transfer_out"
     CANCELLATION = "cancellation"  # sold units put back when a paid order is cancelled
     IMPORT = "import"  # a stock level set by a CSV import (catalog.stock_import)
+    # An order's sold units moved to the location that ships them: put back where they were
+    # sold (+), taken where they leave (-), both naming the order.
+    REALLOCATION = "reallocation"
 
 
 # Reasons a merchant may give when adjusting stock by hand (sales and returns come from orders).
@@ -105,3 +109,28 @@ def whole_skus_page(rows: Sequence[T], limit: int,
         if whole:
             return whole, sku_of(whole[-1])
     return page, last
+
+
+@dataclass(frozen=True, slots=True)
+class LevelStock:
+    """A SKU's stock at one location, as allocation weighs it: the units its counters leave
+    free (on hand less held)."""
+
+    stock_level_id: uuid.UUID
+    location_code: str
+    is_default: bool
+    free: int
+
+
+def choose_level(quantity: int, levels: Sequence[LevelStock]) -> LevelStock | None:
+    """Where a line of an order placed without a location takes its units (docs/guides/
+    catalog-and-stock.md, "Which location an order takes from"): the business's default
+    location when it has enough free units; else the location with the most free units
+    (ties: the smaller location code) when it has enough; else None (the line is short
+    everywhere, and is refused at the default location as before). A line is never split
+    across locations."""
+    default = next((s for s in levels if s.is_default), None)
+    if default is not None and default.free >= quantity:
+        return default
+    best = min(levels, key=lambda s: (-s.free, s.location_code), default=None)
+    return best if best is not None and best.free >= quantity else None

@@ -64,6 +64,16 @@ class StockAdjustment(Body):
     note: Annotated[str, Field(max_length=1000)] = ""
 
 
+class StockTransferIn(Body):
+    sku: Sku
+    from_location: Annotated[str, Field(min_length=1, max_length=40,
+                                        description="the code of the location giving units")]
+    to_location: Annotated[str, Field(min_length=1, max_length=40,
+                                      description="the code of the location receiving them")]
+    quantity: Annotated[StrictInt, Field(ge=1, le=1_000_000_000)]
+    note: Annotated[str, Field(max_length=1000)] = ""
+
+
 class LocationCreate(Body):
     code: Annotated[str, Field(min_length=1, max_length=40)]
     name: Annotated[str, Field(min_length=1, max_length=200)]
@@ -181,3 +191,15 @@ class DriftOut(BaseModel):
 class Reconciliation(BaseModel):
     balanced: bool
     drift: list[DriftOut]
+
+
+class StockTransferOut(BaseModel):
+    id: uuid.UUID
+    sku: str
+    from_location: str
+    to_location: str
+    quantity: int
+    note: str
+    actor: str
+    created_at: datetime
+    stock: StockOut

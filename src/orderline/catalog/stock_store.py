@@ -485,6 +485,44 @@ async def record_movements(conn: AsyncConnection, moves: Sequence[tuple[LevelDel
              "created_at": now} for d, note in moves])
 
 
+async def move_units(conn: AsyncConnection, *, source: LevelDelta, target: LevelDelta,
+                     business_id: uuid.UUID, reasons: tuple[MovementReason, MovementReason],
+                     actor: str, order_id: uuid.UUID | None, note: str, now: datetime,
+                     expired: list[ExpiredReservation]) -> RowMapping | None:
+    """Take ``source.quantity`` units at the source level, only if that many are not held
+    (one conditional UPDATE), and add them at the target level: a ledger pair, ``reasons``
+    being the source's and the target's. The two rows are updated in level-id order, so two
+    moves between the same levels in opposite directions never dead-lock. Returns the
+    source's counters afterwards, or None if it has too few free units (the target may have
+    been added to already: the caller raises, so its transaction rolls back).
+    Reservations expired on the way are added to ``expired``."""
+    quantity = source.quantity
+    taken = (update(levels)
+             .where(levels.c.id == source.stock_level_id,
+                    levels.c.on_hand - quantity >= levels.c.reserved)
+             .values(on_hand=levels.c.on_hand - quantity, updated_at=now)
+             .returning(levels.c.on_hand, levels.c.reserved))
+    added = (update(levels).where(levels.c.id == target.stock_level_id)
+             .values(on_hand=levels.c.on_hand + quantity, updated_at=now))
+    row: RowMapping | None = None
+    for level_id in sorted({source.stock_level_id, target.stock_level_id}, key=str):
+        if level_id == target.stock_level_id:
+            await conn.execute(added)
+            continue
+        row = (await conn.execute(taken)).mappings().first()
+        if row is None:  # retried for the same reason as in hold_units_counting_lapsed
+            expired.extend(await expire_lapsed_at_level(conn, level_id, now))
+            row = (await conn.execute(taken)).mappings().first()
+        if row is None:
+            return None
+    out_reason, in_reason = reasons
+    await _record(conn, [(source, -quantity)], business_id=business_id, reason=out_reason,
+                  actor=actor, order_id=order_id, note=note, now=now)
+    await _record(conn, [(target, quantity)], business_id=business_id, reason=in_reason,
+                  actor=actor, order_id=order_id, note=note, now=now)
+    return row
+
+
 async def lock_level(conn: AsyncConnection, stock_level_id: uuid.UUID) -> RowMapping:
     stmt = select(levels.c.on_hand, levels.c.reserved).where(
         levels.c.id == stock_level_id).with_for_update()

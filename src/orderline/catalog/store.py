@@ -185,6 +185,19 @@ _SELLABLE = (select(variants.c.id, variants.c.sku, variants.c.name, variants.c.p
                     variants.c.sku.in_(bindparam("skus", expanding=True))))
 
 
+async def levels_of_variants(conn: AsyncConnection, business_id: uuid.UUID,
+                             variant_ids: Sequence[uuid.UUID]) -> list[RowMapping]:
+    """Every stock level of these variants, with its location's code, whether it is the
+    default, and the units its counters left free when read (no lock, a snapshot)."""
+    stmt = (select(levels.c.id.label("stock_level_id"), levels.c.variant_id,
+                   locations.c.code, locations.c.is_default,
+                   (levels.c.on_hand - levels.c.reserved).label("free"))
+            .join(locations, locations.c.id == levels.c.location_id)
+            .where(levels.c.business_id == business_id,
+                   levels.c.variant_id.in_(list(set(variant_ids)))))
+    return list((await conn.execute(stmt)).mappings())
+
+
 async def insert_location(conn: AsyncConnection, values: dict[str, Any]) -> None:
     await conn.execute(insert(locations).values(**values))
 

@@ -36,6 +36,7 @@ from orderline.cod.rules import (
 from orderline.core.db.tables import table_of
 from orderline.core.errors import CodUnavailable, InvalidTransition, ValidationFailed
 from orderline.core.runtime import Runtime
+from orderline.orders.fulfilment import store as shipment_store
 from orderline.orders.rules import CancelReason, OrderStatus
 from orderline.orders.service import lock_for_change, save_change
 from orderline.orders.store import OrderRow
@@ -119,6 +120,8 @@ async def collect(runtime: Runtime, principal: Principal, order_id: uuid.UUID, *
             "paid_at": now, "payment_reference": "cash on delivery"}
         if shipped:
             values["delivered_at"] = now
+            # Delivered at the door as a whole: so was each of its parcels.
+            await shipment_store.mark_delivered(conn, order.id, None, now)
         return await save_change(conn, order, actor=principal.actor, action="cash_collected",
                                  values=values, changes={
                                      "collected": amount, "discrepancy": result.discrepancy},
@@ -144,7 +147,9 @@ async def delivery_failed(runtime: Runtime, principal: Principal, order_id: uuid
                                   allowed=(OrderStatus.CONFIRMED, OrderStatus.PROCESSING,
                                            OrderStatus.SHIPPED),
                                   expected_version=expected_version)
-        sold = await stock_store.consumed_of_order(conn, order_id)
+        # What the order still holds, where it holds it (a shipment from another location
+        # moved its sale there).
+        sold = await stock_store.still_sold_of_order(conn, order_id)
         await stock_store.put_back(conn, sold, business_id=order.business_id,
                                    order_id=order_id, actor=principal.actor, now=now,
                                    note=f"order {order.number} {outcome}",

@@ -23,7 +23,7 @@ orders = table_of(Order)
 
 COD = "cod"
 OPEN_COD_STATUSES = (OrderStatus.CONFIRMED.value, OrderStatus.PROCESSING.value,
-                     OrderStatus.SHIPPED.value)
+                     OrderStatus.PARTIALLY_SHIPPED.value, OrderStatus.SHIPPED.value)
 
 
 @dataclass(frozen=True, slots=True)

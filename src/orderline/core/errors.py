@@ -92,6 +92,12 @@ class InsufficientStock(DomainError):
     code = "insufficient_stock"
 
 
+class ShipmentExceedsOrder(DomainError):
+    """A shipment would carry more units of a line than the order has left to ship."""
+
+    code = "shipment_exceeds_order"
+
+
 class OrderNotEditable(DomainError):
     """The order's lines can change only while it awaits payment."""
 

@@ -23,6 +23,7 @@ class EventType(StrEnum):
     ORDER_UPDATED = "order.updated"
     ORDER_PAID = "order.paid"
     ORDER_CANCELLED = "order.cancelled"
+    ORDER_PARTIALLY_SHIPPED = "order.partially_shipped"
     ORDER_SHIPPED = "order.shipped"
     ORDER_DELIVERED = "order.delivered"
     ORDER_RETURNED = "order.returned"
@@ -48,6 +49,11 @@ class EventType(StrEnum):
     DRAFT_ORDER_CREATED = "draft_order.created"
     DRAFT_ORDER_UPDATED = "draft_order.updated"
     DRAFT_ORDER_COMPLETED = "draft_order.completed"
+    # A parcel of an order left (with its tracking), or was delivered.
+    SHIPMENT_CREATED = "shipment.created"
+    SHIPMENT_DELIVERED = "shipment.delivered"
+    # Units moved from one location to another (a ledger pair).
+    STOCK_TRANSFERRED = "stock.transferred"
 
 
 class AggregateType(StrEnum):
@@ -59,17 +65,21 @@ class AggregateType(StrEnum):
     # Its own aggregate, not the order's: the buyer's order stream must not carry scores.
     PAYMENT_PROOF = "payment_proof"
     DRAFT_ORDER = "draft_order"
+    SHIPMENT = "shipment"
+    STOCK_TRANSFER = "stock_transfer"
 
 
 ORDER_EVENTS = frozenset(t for t in EventType if t.value.startswith("order."))
 PROOF_EVENTS = frozenset(t for t in EventType if t.value.startswith("payment_proof."))
+SHIPMENT_EVENTS = frozenset(t for t in EventType if t.value.startswith("shipment."))
 # What a merchant's live stream (`/v1/stream`) carries by default.
-MERCHANT_STREAM_EVENTS = frozenset({*ORDER_EVENTS, EventType.STOCK_LOW,
+MERCHANT_STREAM_EVENTS = frozenset({*ORDER_EVENTS, *SHIPMENT_EVENTS, EventType.STOCK_LOW,
                                     EventType.WEBHOOK_ENDPOINT_DISABLED})
 # The buyer hears about these (through the notifier, or the business's SMS/WhatsApp sender).
 BUYER_NOTIFIED_EVENTS = frozenset({EventType.ORDER_CREATED, EventType.ORDER_PAID,
                                    EventType.ORDER_SHIPPED, EventType.ORDER_DELIVERED,
-                                   EventType.ORDER_CANCELLED, EventType.PAYMENT_PROOF_REJECTED})
+                                   EventType.ORDER_CANCELLED, EventType.PAYMENT_PROOF_REJECTED,
+                                   EventType.SHIPMENT_CREATED})
 
 def parse_event_types(names: Sequence[str]) -> list[EventType]:
     """Event type names as a merchant writes them; ``*`` or ``order.*`` select several."""

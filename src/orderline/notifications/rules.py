@@ -81,11 +81,14 @@ def cancel_reason_text(reason: str | None) -> str:
 
 
 def buyer_message(event_type: str, order: Mapping[str, Any], *, shop: str,
-                  proof: Mapping[str, Any] | None = None) -> Text | None:
+                  proof: Mapping[str, Any] | None = None,
+                  shipment: Mapping[str, Any] | None = None) -> Text | None:
     """The buyer's message for an order event, or None for events the buyer is not told of.
 
     ``order`` is the order as events carry it (number, total, currency, status, shipping,
-    cancel_reason, customer); ``proof`` the payment proof of a ``payment_proof.*`` event."""
+    cancel_reason, customer); ``proof`` the payment proof of a ``payment_proof.*`` event;
+    ``shipment`` the parcel of a ``shipment.created`` event. The parcel that completes an
+    order is told by ``order.shipped``, so each parcel is told once."""
     number = str(order["number"])
     total = format_money(int(order["total"]), str(order["currency"]))
     name = str((order.get("customer") or {}).get("name") or "").strip()
@@ -108,6 +111,17 @@ def buyer_message(event_type: str, order: Mapping[str, Any], *, shop: str,
             lines.append(f"Tracking number: {shipping['tracking_number']}")
         if shipping.get("tracking_url"):
             lines.append(f"Track it here: {shipping['tracking_url']}")
+    elif event_type == EventType.SHIPMENT_CREATED and shipment is not None:
+        if order.get("status") != "partially_shipped":
+            return None
+        units = sum(int(line["quantity"]) for line in shipment.get("lines") or [])
+        subject = f"{shop}: part of order {number} has shipped"
+        lines = [f"Parcel {shipment['number']} of your order {number} ({units} "
+                 f"{'item' if units == 1 else 'items'}) is on its way with "
+                 f"{shipment['carrier']}. The rest will follow.",
+                 f"Tracking number: {shipment['tracking_number']}"]
+        if shipment.get("tracking_url"):
+            lines.append(f"Track it here: {shipment['tracking_url']}")
     elif event_type == EventType.ORDER_DELIVERED:
         subject = f"{shop}: order {number} was delivered"
         lines = [f"Your order {number} ({total}) was delivered."]

@@ -80,13 +80,18 @@ async def queue_buyer_notification(ctx: HandlerContext, conn: AsyncConnection,
     gave a phone number, else by email (or the log)."""
     order = event.payload["order"]
     proof = event.payload.get("proof")
+    shipment = event.payload.get("shipment")
+    # A parcel of an order is told by phone with the "shipped" template, its carrier and
+    # tracking being the order's latest.
+    kind = (EventType.ORDER_SHIPPED.value if event.type == EventType.SHIPMENT_CREATED
+            else event.type)
     sender = await messaging.sender_view(conn, event.business_id)
-    route = route_to_buyer(order.get("customer") or {}, event.type, sender=sender,
+    route = route_to_buyer(order.get("customer") or {}, kind, sender=sender,
                            notifier_channel=ctx.runtime.notifier.channel)
     if route is None:
         return
     shop, _ = await notification_store.business_contact(conn, event.business_id)
-    text = buyer_message(event.type, order, shop=shop, proof=proof)
+    text = buyer_message(event.type, order, shop=shop, proof=proof, shipment=shipment)
     if text is None:
         return
     texted = route.channel in MESSAGING_CHANNELS
@@ -95,7 +100,7 @@ async def queue_buyer_notification(ctx: HandlerContext, conn: AsyncConnection,
         order_id=uuid.UUID(str(order["id"])), kind=f"buyer:{event.type}",
         recipient=route.recipient, channel=route.channel, subject=text.subject, body=text.body,
         now=ctx.now, provider=route.provider, template=route.template,
-        params=template_parameters(event.type, order, shop=shop, proof=proof)
+        params=template_parameters(kind, order, shop=shop, proof=proof)
         if texted else None)
 
 

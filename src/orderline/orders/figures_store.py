@@ -117,7 +117,8 @@ class WaitingOrders:
     first: list[WaitingOrder]
 
 
-_TO_SHIP = (OrderStatus.PAID.value, OrderStatus.PROCESSING.value, OrderStatus.CONFIRMED.value)
+_TO_SHIP = (OrderStatus.PAID.value, OrderStatus.PROCESSING.value, OrderStatus.CONFIRMED.value,
+            OrderStatus.PARTIALLY_SHIPPED.value)  # some units still wait
 
 
 def _waiting(kind: Waiting, business_id: uuid.UUID, now: datetime,

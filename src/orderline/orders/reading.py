@@ -10,6 +10,7 @@ from orderline.core.errors import NotFound
 from orderline.core.runtime import Runtime
 from orderline.orders import store as order_store
 from orderline.orders.callers import OrderCaller, order_caller_for_token
+from orderline.orders.fulfilment.service import shipments_shown
 from orderline.orders.hooks import hooks_of
 from orderline.orders.service import get_order
 from orderline.orders.views import buyer_shape
@@ -29,7 +30,14 @@ async def read_order(runtime: Runtime, caller: OrderCaller) -> dict[str, Any]:
         history = await order_store.history(conn, caller.business_id, caller.order_id)
         read_payment = hooks_of(runtime).buyer_payment
         payment = None if read_payment is None else await read_payment(conn, row)
-    return buyer_shape(row.as_dict(), lines, history, payment)
+        parcels = await shipments_shown(conn, caller.business_id, caller.order_id)
+    view = buyer_shape(row.as_dict(), lines, history, payment)
+    view["shipments"] = [
+        {**{k: p[k] for k in ("number", "status", "carrier", "tracking_number",
+                              "tracking_url", "shipped_at", "delivered_at")},
+         "lines": [{"sku": line["sku"], "quantity": line["quantity"]} for line in p["lines"]]}
+        for p in parcels]
+    return view
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,8 @@ class OrderStatus(StrEnum):
     CONFIRMED = "confirmed"
     PAID = "paid"
     PROCESSING = "processing"
+    # Some of its units left in shipments, the rest wait (``orders/fulfilment``).
+    PARTIALLY_SHIPPED = "partially_shipped"
     SHIPPED = "shipped"
     DELIVERED = "delivered"
     CANCELLED = "cancelled"
@@ -35,9 +37,13 @@ class OrderStatus(StrEnum):
 S = OrderStatus
 ALLOWED_TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
     S.PENDING_PAYMENT: frozenset({S.PAID, S.CANCELLED}),
-    S.CONFIRMED: frozenset({S.PAID, S.PROCESSING, S.SHIPPED, S.CANCELLED}),
-    S.PAID: frozenset({S.PROCESSING, S.SHIPPED, S.CANCELLED}),
-    S.PROCESSING: frozenset({S.SHIPPED, S.CANCELLED}),
+    S.CONFIRMED: frozenset({S.PAID, S.PROCESSING, S.PARTIALLY_SHIPPED, S.SHIPPED,
+                            S.CANCELLED}),
+    S.PAID: frozenset({S.PROCESSING, S.PARTIALLY_SHIPPED, S.SHIPPED, S.CANCELLED}),
+    S.PROCESSING: frozenset({S.PARTIALLY_SHIPPED, S.SHIPPED, S.CANCELLED}),
+    # Units already left: the order can no longer be cancelled as a whole; it is shipped
+    # once its last units leave (a cash-on-delivery order's cash is collected after that).
+    S.PARTIALLY_SHIPPED: frozenset({S.SHIPPED}),
     S.SHIPPED: frozenset({S.DELIVERED, S.RETURNED}),
     S.DELIVERED: frozenset(),
     S.CANCELLED: frozenset(),
@@ -45,7 +51,8 @@ ALLOWED_TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
 }
 
 # Statuses in which the buyer's money counts as revenue.
-REVENUE_STATUSES = frozenset({S.PAID, S.PROCESSING, S.SHIPPED, S.DELIVERED})
+REVENUE_STATUSES = frozenset({S.PAID, S.PROCESSING, S.PARTIALLY_SHIPPED, S.SHIPPED,
+                              S.DELIVERED})
 
 
 class CancelReason(StrEnum):
@@ -129,6 +136,7 @@ def needs_invoice_number(*, paid_at: datetime | None, invoice_number: str | None
 _BY_NEW_STATUS = {
     OrderStatus.PAID: EventType.ORDER_PAID,
     OrderStatus.CANCELLED: EventType.ORDER_CANCELLED,
+    OrderStatus.PARTIALLY_SHIPPED: EventType.ORDER_PARTIALLY_SHIPPED,
     OrderStatus.SHIPPED: EventType.ORDER_SHIPPED,
     OrderStatus.DELIVERED: EventType.ORDER_DELIVERED,
     OrderStatus.RETURNED: EventType.ORDER_RETURNED,

@@ -169,6 +169,22 @@ class BuyerHistoryEntry(BaseModel):
     at: datetime
 
 
+class BuyerShipmentLineOut(BaseModel):
+    sku: str
+    quantity: int
+
+
+class BuyerShipmentOut(BaseModel):
+    number: int
+    status: str = Field(description="shipped or delivered")
+    carrier: str
+    tracking_number: str
+    tracking_url: str | None
+    shipped_at: datetime
+    delivered_at: datetime | None
+    lines: list[BuyerShipmentLineOut]
+
+
 class BuyerOrderOut(BaseModel):
     """What the order's buyer (its access token) sees: no merchant note, internal ids, pricing
     internals, or who did what."""
@@ -202,6 +218,8 @@ class BuyerOrderOut(BaseModel):
         "for a bank transfer or e-wallet: where to pay, the exact amount, the reference, the "
         "deadline and each proof's fate (as GET .../payment-instructions)"))
     history: list[BuyerHistoryEntry]
+    shipments: list[BuyerShipmentOut] = Field(default_factory=list, description=(
+        "the parcels the order left in, first one first, with their tracking"))
     created_at: datetime
     updated_at: datetime
 

@@ -13,7 +13,7 @@ import re
 import secrets
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -22,7 +22,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from orderline.catalog import stock_store
 from orderline.catalog import store as catalog_store
 from orderline.catalog.archiving import refuse_archived
-from orderline.catalog.rules import ReservationStatus, ShortLine, shortage_message
+from orderline.catalog.rules import (
+    LevelStock,
+    ReservationStatus,
+    ShortLine,
+    choose_level,
+    shortage_message,
+)
 from orderline.catalog.stock_events import announce_expired, announce_if_low
 from orderline.catalog.stock_store import ExpiredReservation
 from orderline.core import metrics
@@ -131,6 +137,34 @@ def priced_from(sellable: Sequence[Mapping[Any, Any]], requested: list[Requested
                        low_stock_threshold=found[line.sku]["low_stock_threshold"],
                        free_seen=found[line.sku]["free_seen"])
             for line in requested]
+
+
+async def allocate_lines(conn: AsyncConnection, business_id: uuid.UUID,
+                         priced: list[PricedLine]) -> list[PricedLine]:
+    """For an order placed without a location (priced at the default one): each line the
+    default location is short of takes its units from the location ``choose_level`` names
+    (the most free units). Lines the default location can serve cost no query. The choice
+    reads counters without a lock; the conditional UPDATE that takes the units is what keeps
+    each location from overselling (a line that lost a race there is refused, as any)."""
+    short = [p for p in priced if p.free_seen is None or p.free_seen < p.quantity]
+    if not short:
+        return priced
+    candidates: dict[uuid.UUID, list[LevelStock]] = {}
+    for r in await catalog_store.levels_of_variants(conn, business_id,
+                                                    [p.variant_id for p in short]):
+        candidates.setdefault(r["variant_id"], []).append(LevelStock(
+            stock_level_id=r["stock_level_id"], location_code=r["code"],
+            is_default=bool(r["is_default"]), free=int(r["free"])))
+    allocated: list[PricedLine] = []
+    for p in priced:
+        chosen = (choose_level(p.quantity, candidates.get(p.variant_id, []))
+                  if p in short else None)
+        if chosen is None or chosen.stock_level_id == p.stock_level_id:
+            allocated.append(p)
+            continue
+        allocated.append(replace(p, stock_level_id=chosen.stock_level_id,
+                                 free_seen=chosen.free))
+    return allocated
 
 
 async def refuse_short(conn: AsyncConnection, priced: list[PricedLine],

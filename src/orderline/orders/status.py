@@ -29,6 +29,8 @@ from orderline.core.errors import (
 from orderline.core.runtime import Runtime
 from orderline.orders import hooks
 from orderline.orders import store as order_store
+from orderline.orders.fulfilment import service as shipments
+from orderline.orders.fulfilment import store as shipment_store
 from orderline.orders.hooks import OrderChange, hooks_of
 from orderline.orders.rules import CancelReason, OrderStatus, ensure_transition
 from orderline.orders.service import lock_for_change, save_and_show, save_change
@@ -168,8 +170,9 @@ async def cancel_order(runtime: Runtime, principal: Principal, order_id: uuid.UU
 async def set_shipping(runtime: Runtime, principal: Principal, order_id: uuid.UUID, *,
                        carrier: str, tracking_number: str, tracking_url: str | None,
                        expected_version: int | None = None) -> dict[str, Any]:
-    """Record carrier and tracking and move the order to ``shipped`` (or correct the
-    tracking of an order already shipped)."""
+    """Record carrier and tracking and move the order to ``shipped``: one shipment of every
+    unit not yet shipped, each from where it was taken (or correct the tracking of an order
+    already shipped, and of its latest shipment)."""
     principal.require(Scope.WRITE)
     now = runtime.clock.now()
 
@@ -178,15 +181,29 @@ async def set_shipping(runtime: Runtime, principal: Principal, order_id: uuid.UU
                                       "shipping")
         values: dict[str, Any] = {"carrier": carrier, "tracking_number": tracking_number,
                                   "tracking_url": tracking_url}
+        sent = None
         if order.status != OrderStatus.SHIPPED:
             ensure_transition(OrderStatus(order.status), OrderStatus.SHIPPED)
             values.update(status=OrderStatus.SHIPPED.value, shipped_at=now)
+            # The whole order in one go: one shipment of every unit not yet shipped.
+            sent = await shipments.ship_rest(runtime, conn, order, carrier=carrier,
+                                             tracking_number=tracking_number,
+                                             tracking_url=tracking_url, actor=principal.actor,
+                                             now=now)
+        else:
+            await shipment_store.retrack_latest(conn, order.id, dict(values))
         shipping = {"carrier": order.carrier, "tracking_number": order.tracking_number,
                     "tracking_url": order.tracking_url}
-        changes = {k: {"from": shipping[k], "to": v} for k, v in values.items()
-                   if k in shipping and shipping[k] != v}
-        return await save_and_show(conn, order, actor=principal.actor, action="shipping_updated",
-                          values=values, changes=changes, now=now)
+        changes: dict[str, Any] = {k: {"from": shipping[k], "to": v} for k, v in values.items()
+                                   if k in shipping and shipping[k] != v}
+        if sent is not None:
+            changes["shipment"] = sent.shipment.number
+        shown = await save_and_show(conn, order, actor=principal.actor,
+                                    action="shipping_updated", values=values, changes=changes,
+                                    now=now)
+        if sent is not None:
+            await shipments.announce_shipment(conn, shown, sent, now)
+        return shown
 
     return await runtime.db.run(work)
 
@@ -224,6 +241,8 @@ async def change_status(runtime: Runtime, principal: Principal, order_id: uuid.U
         values: dict[str, Any] = {"status": status.value}
         if status == OrderStatus.DELIVERED:
             values["delivered_at"] = now
+            # The order arrived as a whole: so did each of its parcels.
+            await shipment_store.mark_delivered(conn, order.id, None, now)
         return await save_and_show(conn, order, actor=principal.actor, action="status_changed",
                           values=values, changes=_with_note({}, note), now=now)
 

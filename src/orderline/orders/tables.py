@@ -10,6 +10,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    CheckConstraint,
     Date,
     ForeignKey,
     Index,
@@ -190,3 +191,48 @@ class OrderRollupStale(Base):
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Shipment(Base):
+    """A parcel that left with some of an order's units (``orders/fulfilment``): numbered
+    1, 2, ... per order, with its carrier and tracking, ``shipped`` until it is delivered."""
+
+    __tablename__ = "shipments"
+    __table_args__ = (UniqueConstraint("order_id", "number"),)
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    business_id: Mapped[uuid.UUID] = business_fk()
+    order_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20))
+    # The location it was sent from; null when each unit left from where the order's stock
+    # was sold (the whole order shipped in one go through PATCH /shipping).
+    location_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
+    carrier: Mapped[str] = mapped_column(String(100))
+    tracking_number: Mapped[str] = mapped_column(String(100))
+    tracking_url: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    actor: Mapped[str] = mapped_column(String(100))
+    shipped_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class ShipmentLine(Base):
+    """Units of one order line in one shipment, taken from one stock level. The units of a
+    line over all its shipments never exceed the line's quantity (checked under the order's
+    row lock, the CHECK keeps each row positive)."""
+
+    __tablename__ = "shipment_lines"
+    __table_args__ = (
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        Index("ix_shipment_lines_order", "order_id"),
+        Index("ix_shipment_lines_shipment", "shipment_id"),
+    )
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    business_id: Mapped[uuid.UUID] = business_fk()
+    shipment_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("shipments.id", ondelete="CASCADE"))
+    order_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    sku: Mapped[str] = mapped_column(String(100))
+    variant_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    stock_level_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    location_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    quantity: Mapped[int] = mapped_column(Integer)

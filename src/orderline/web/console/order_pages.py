@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from starlette.datastructures import FormData
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from orderline.catalog import products as catalog_products
 from orderline.catalog.availability import sellable_skus
 from orderline.checkout import direct_orders
 from orderline.checkout.direct_orders import NewOrder
@@ -36,6 +37,8 @@ from orderline.manual_payments.proof_store import PENDING as PENDING_PROOF
 from orderline.orders import service as orders
 from orderline.orders import status as order_status
 from orderline.orders.callers import OrderCaller
+from orderline.orders.fulfilment import service as shipments
+from orderline.orders.fulfilment.schemas import ShipmentCreate
 from orderline.orders.rules import CancelReason, OrderStatus
 from orderline.orders.schemas import OrderCreate, ShippingUpdate, to_lines
 from orderline.orders.store import OrderFilter
@@ -191,7 +194,18 @@ async def _order_context(runtime: RuntimeDep, staff: ConsoleStaff,
                              principal=staff.principal)
         waiting = [p for p in await payment_proofs.list_proofs(runtime, caller)
                    if p["status"] == PENDING_PROOF]
+    parcels = await shipments.list_shipments(runtime, staff.principal, order["id"])
+    sent: dict[str, int] = {}
+    for parcel in parcels:
+        for line in parcel["lines"]:
+            sent[line["sku"]] = sent.get(line["sku"], 0) + line["quantity"]
     return {"who": lambda actor: names.get(actor, actor), "waiting_proofs": waiting,
+            "shipments": parcels,
+            "to_ship": [{"sku": line["sku"], "name": line["name"],
+                         "left": line["quantity"] - sent.get(line["sku"], 0)}
+                        for line in order["lines"]],
+            "locations": await catalog_products.list_locations(runtime, staff.principal)
+            if "ship_part" in actions else [],
             "order": order, "history": list(reversed(detail["history"])),
             "intents": intents, "ledger": detail["payments"]["ledger"],
             "actions": actions, "names": await shop_names(runtime, staff.principal),
@@ -343,6 +357,42 @@ async def ship(order_id: str, request: Request, staff: ConsoleStaffDep,
             tracking_url=str(body.tracking_url) if body.tracking_url else None,
             expected_version=version)
     return await _act(request, staff, runtime, order_id, "shipped", work)
+
+
+@router.post("/orders/{order_id}/shipments", response_class=HTMLResponse)
+async def ship_part(order_id: str, request: Request, staff: ConsoleStaffDep,
+                    runtime: RuntimeDep) -> Response:
+    """Ship the units typed per line (``units-<SKU>``) from the chosen location."""
+    async def work(form: FormData, version: int | None) -> Any:
+        prefix = "units-"
+        lines = [{"sku": key[len(prefix):], "quantity": int(str(value))}
+                 for key, value in form.multi_items()
+                 if key.startswith(prefix) and str(value).strip().isdigit()
+                 and int(str(value)) > 0]
+        if not lines:
+            raise ValidationFailedOnField(_words(request)(
+                "Type how many units of at least one line leave in this parcel."),
+                field="ship-units")
+        body = ShipmentCreate.model_validate({
+            "lines": lines, "location": str(form.get("location", "")).strip() or None,
+            "carrier": str(form.get("carrier", "")),
+            "tracking_number": str(form.get("tracking_number", "")),
+            "tracking_url": str(form.get("tracking_url", "")).strip() or None})
+        return await shipments.create_shipment(runtime, staff.principal,
+                                               parse_id("order", order_id), body.to_parcel(),
+                                               expected_version=version)
+    return await _act(request, staff, runtime, order_id, "shipment", work)
+
+
+@router.post("/orders/{order_id}/shipments/{shipment_id}/delivered",
+             response_class=HTMLResponse)
+async def shipment_delivered(order_id: str, shipment_id: str, request: Request,
+                             staff: ConsoleStaffDep, runtime: RuntimeDep) -> Response:
+    async def work(_form: FormData, version: int | None) -> Any:
+        return await shipments.mark_delivered(
+            runtime, staff.principal, parse_id("order", order_id),
+            parse_id("shipment", shipment_id), expected_version=version)
+    return await _act(request, staff, runtime, order_id, "shipment_delivered", work)
 
 
 @router.post("/orders/{order_id}/cancel", response_class=HTMLResponse)

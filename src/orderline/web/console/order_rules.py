@@ -13,6 +13,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from orderline.core.money import currency_exponent
+from orderline.orders.fulfilment.rules import SHIPPABLE
 from orderline.orders.rules import ALLOWED_TRANSITIONS, OrderStatus
 from orderline.tenancy.rules import Scope
 
@@ -72,6 +73,12 @@ def order_actions(order: Mapping[str, Any], intents: Collection[Mapping[str, Any
     if status == OrderStatus.SHIPPED or (OrderStatus.SHIPPED in ALLOWED_TRANSITIONS[status]
                                           and status != OrderStatus.PENDING_PAYMENT):
         offered.add("ship")
+    if status in SHIPPABLE:
+        offered.add("ship_part")  # some units, from a chosen location
+    # An unpaid cash order is delivered by collecting its cash (below), not parcel by parcel.
+    if status == OrderStatus.PARTIALLY_SHIPPED or (status == OrderStatus.SHIPPED
+                                                   and not cash_unpaid):
+        offered.add("deliver_parcel")
     if OrderStatus.CANCELLED in ALLOWED_TRANSITIONS[status]:
         offered.add("cancel")
     if money_held(intents) > 0:

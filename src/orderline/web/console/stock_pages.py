@@ -1,6 +1,7 @@
 """The console's Stock pages: levels per SKU and location (low stock highlighted, filtered by
 location and by low stock, in pages that never cut a SKU apart), a SKU's page with its levels,
-an adjustment and a stock-take form and its movement ledger, and the reconciliation status.
+an adjustment, a stock-take and a transfer form and its movement ledger, and the
+reconciliation status.
 
 Thin handlers: each parses the query or the form, calls the use case the API calls
 (``catalog.inventory``) as the staff member, and renders. A refused change re-renders the SKU's
@@ -16,7 +17,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Query, Request
 from starlette.responses import RedirectResponse, Response
 
-from orderline.catalog import inventory
+from orderline.catalog import inventory, transfers
 from orderline.catalog import products as catalog
 from orderline.catalog.inventory import MAX_ADJUSTMENT
 from orderline.catalog.rules import MANUAL_REASONS, MovementReason
@@ -42,7 +43,8 @@ LEDGER_PAGE = 50
 REASONS = [MovementReason.RECEIPT, MovementReason.CORRECTION, MovementReason.DAMAGE,
            MovementReason.RETURN]
 assert set(REASONS) == MANUAL_REASONS
-FORM_FIELDS = ("kind", "location", "delta", "counted", "reason", "note", "request_key")
+FORM_FIELDS = ("kind", "location", "delta", "counted", "reason", "note", "request_key",
+               "from_location", "to_location", "quantity")
 
 
 def stock_url(sku: str) -> str:
@@ -153,3 +155,35 @@ async def adjust(sku: str, request: Request, runtime: RuntimeDep,
     done = "counted" if counting else "adjusted"
     return RedirectResponse(f"{stock_url(sku)}?done={done}", status_code=303)
 
+
+
+@router.post("/stock/{sku:path}/transfer")
+async def transfer(sku: str, request: Request, runtime: RuntimeDep,
+                   staff: ConsoleStaffDep) -> Response:
+    """Move free units of the SKU from one location to another (a ledger pair)."""
+    staff.principal.require(Scope.WRITE)
+    form = await request.form()
+    fields = {k: form_text(form, k) for k in FORM_FIELDS}
+    fields["kind"] = "transfer"
+    try:
+        quantity = whole_number(fields["quantity"], field="quantity", minimum=1,
+                                maximum=MAX_ADJUSTMENT)
+        source, target, note = fields["from_location"], fields["to_location"], \
+            fields["note"][:1000]
+        await run_once(runtime, KeyedRequest(
+            business_id=staff.principal.business_id, operation="console.inventory.transfer",
+            key=fields["request_key"] or None, status_code=201, request={
+                "sku": sku, "from_location": source, "to_location": target,
+                "quantity": quantity, "note": note}),
+            lambda claim: transfers.transfer_stock(
+                runtime, staff.principal, sku=sku, from_location=source, to_location=target,
+                quantity=quantity, note=note, claim=claim))
+    except FormProblem as problem:
+        return await _sku_page(request, runtime, staff, sku, form=fields, status_code=422,
+                               errors=refusal_errors(request, problem, field=problem.field))
+    except DomainError as refused:
+        if refused.code == "not_found" and refused.details.get("resource") == "variant":
+            raise
+        return await _sku_page(request, runtime, staff, sku, form=fields, status_code=422,
+                               errors=refusal_errors(request, refused, field="quantity"))
+    return RedirectResponse(f"{stock_url(sku)}?done=transferred", status_code=303)

@@ -21,7 +21,7 @@ import orderline.core.db.types
 
 revision: str = "0021"
 # 0020 is another change being made at the same time; whoever lands second re-chains this.
-down_revision: str | None = "0019"
+down_revision: str | None = "0020"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
