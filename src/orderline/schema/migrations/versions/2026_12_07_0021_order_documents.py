@@ -1,7 +1,7 @@
 """order documents: invoices as PDF, and the address printed on them
 
 Revision ID: 0021
-Revises: 0019
+Revises: 0020
 Create Date: 2026-12-07 05:00:00
 
 ``order_documents``: each order's invoice, written with what it prints (``snapshot``) when

@@ -1,15 +1,13 @@
 """draft orders and their payment links
 
 Revision ID: 0022
-Revises: 0019
+Revises: 0021
 Create Date: 2026-12-07 05:00:00
 
 ``draft_orders``: an order a merchant builds for a buyer before the buyer pays (no stock, no
 order number), with the hash of its link"s token, and the cart, checkout and order its link
 led to; ``draft_order_lines``: its variants and quantities. Both new and empty.
 
-NOTE for the integrator: down_revision is 0019 for now; 0020 and 0021 are reserved for other
-work, so re-chain this to 0021 when they land.
 """
 
 from collections.abc import Sequence
