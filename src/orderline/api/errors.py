@@ -36,6 +36,8 @@ STATUS_BY_CODE: dict[str, int] = {
     "insufficient_stock": 409,
     "invalid_transition": 409,
     "order_not_editable": 409,
+    "cancel_exceeds_remaining": 409,
+    "line_partly_refunded": 409,
     "payment_deadline_passed": 409,
     "conflict": 409,
     "version_conflict": 412,

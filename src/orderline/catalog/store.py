@@ -211,3 +211,10 @@ _LOCATION = select(locations.c.id, locations.c.code).where(
     locations.c.business_id == bindparam("business_id"))
 _LOCATION_BY_CODE = _LOCATION.where(locations.c.code == bindparam("code"))
 _DEFAULT_LOCATION = _LOCATION.where(locations.c.is_default)
+
+
+async def products_of_variants(conn: AsyncConnection,
+                               variant_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
+    """The product of each variant (what a coupon restricted to products looks at)."""
+    stmt = select(variants.c.id, variants.c.product_id).where(variants.c.id.in_(variant_ids))
+    return {row.id: row.product_id for row in await conn.execute(stmt)}
