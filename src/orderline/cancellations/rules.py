@@ -177,7 +177,9 @@ def coupon_terms_of(snapshot: Mapping[str, Any] | None,
         if code in found:
             terms.append(found[code])
         else:
-            terms.append(CouponTerms(code=code, kind=CouponKind(coupon["kind"]),
+            kind = CouponKind(coupon["kind"])
+            terms.append(CouponTerms(code=code, kind=kind if kind == CouponKind.FREE_SHIPPING
+                                     else CouponKind.FIXED_AMOUNT,
                                      amount_off=int(coupon["amount"])))
     return tuple(terms)
 
