@@ -147,6 +147,13 @@ async def test_an_unpaid_order_loses_units_its_total_falls_and_its_hold_shrinks(
     assert updated[-1]["action"] == "lines_cancelled"
     assert updated[-1]["order"]["total"] == 1050
 
+    # The buyer sees the cancelled units, with their order token, in the API and on the page.
+    token = {"Authorization": f"Bearer {order['access_token']}"}
+    mine = ok(await client.get(f"/v1/orders/{order['id']}", headers=token))
+    assert (line(mine, "MUG")["quantity"], line(mine, "MUG")["cancelled_quantity"]) == (1, 2)
+    page = await client.get(f"/o/{order['access_token']}")
+    assert page.status_code == 200 and "2 cancelled" in page.text
+
     # The smaller order is paid as any other: exactly the units still held become a sale.
     paid = await pay(client, m, after)
     assert paid["status"] == "paid"

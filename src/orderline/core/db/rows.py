@@ -8,7 +8,6 @@ from typing import Any, Self
 
 from sqlalchemy.engine import RowMapping
 
-
 _COLUMNS: dict[type, tuple[str, ...]] = {}
 
 

@@ -56,7 +56,8 @@ def order_actions(order: Mapping[str, Any], intents: Collection[Mapping[str, Any
                   scopes: Collection[str]) -> frozenset[str]:
     """The actions the order page offers: ``mark_paid`` (a transfer or e-wallet seen by hand,
     verify scope), ``capture`` (an authorised card payment), ``ship`` (or correct the
-    tracking), ``cancel``, ``cancel_units`` (some units, before shipment), ``refund``, ``cod_collect`` and ``cod_failed``."""
+    tracking), ``cancel``, ``cancel_units`` (some units, before shipment), ``refund``,
+    ``cod_collect`` and ``cod_failed``."""
     status = OrderStatus(order["status"])
     method = str(order["payment_method"])
     write = Scope.WRITE in scopes
