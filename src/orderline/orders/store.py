@@ -120,7 +120,8 @@ LINE_COLUMNS = OrderLineRow.columns()
 
 @dataclass(frozen=True, slots=True)
 class NewOrderLine(StoredRow):
-    """One line of a new order, priced; ``refunded_quantity`` starts at the column's 0."""
+    """One line of a new order, priced; ``refunded_quantity`` and ``cancelled_quantity``
+    start at their columns' 0."""
 
     id: uuid.UUID
     business_id: uuid.UUID
