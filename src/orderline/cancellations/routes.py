@@ -40,7 +40,7 @@ async def cancel_units(order_id: str, body: CancellationRequest, runtime: Runtim
     has left (409 ``cancel_exceeds_remaining``), an order shipped or cancelled (409
     ``invalid_transition``), an order changed since the If-Match version (412)."""
     done = await service.cancel_units(runtime, principal, parse_id("order", order_id),
-                                      body.units(), reason=body.reason, note=body.note,
+                                      body.units(), reason=body.cancel_reason(), note=body.note,
                                       expected_version=version)
     response.headers["ETag"] = etag(done["order"]["version"])
     return done

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
@@ -22,10 +22,14 @@ class CancellationRequest(Body):
     """Units to cancel; every unit left is the same as cancelling the whole order."""
 
     lines: Annotated[list[UnitsIn], Field(min_length=1, max_length=100)]
-    reason: CancelReason = CancelReason.MERCHANT
+    # The reasons a merchant gives (a lapsed payment or a failed delivery is the system's).
+    reason: Literal["merchant", "buyer", "out_of_stock", "fraud", "other"] = "merchant"
     note: Annotated[str | None, Field(
         max_length=NOTE_MAX, description="why, in the merchant's words: kept in the order's "
                                          "history, never shown to the buyer")] = None
+
+    def cancel_reason(self) -> CancelReason:
+        return CancelReason(self.reason)
 
     def units(self) -> list[UnitsToCancel]:
         return [UnitsToCancel(sku=line.sku, quantity=line.quantity) for line in self.lines]
@@ -59,9 +63,15 @@ class PreviewLine(BaseModel):
     tax_after: int
 
 
+class CouponAmount(BaseModel):
+    code: str
+    kind: str
+    amount: int = Field(description="what the coupon takes off, in minor units")
+
+
 class CouponAmounts(BaseModel):
-    before: list[dict[str, object]]
-    after: list[dict[str, object]]
+    before: list[CouponAmount]
+    after: list[CouponAmount]
 
 
 class CancellationPreview(BaseModel):

@@ -89,5 +89,5 @@ async def confirm(order_id: str, request: Request, staff: ConsoleStaffDep,
         body = _request(request, form)
         return await cancellations.cancel_units(
             runtime, staff.principal, parse_id("order", order_id), body.units(),
-            reason=body.reason, note=body.note, expected_version=version)
+            reason=body.cancel_reason(), note=body.note, expected_version=version)
     return await _act(request, staff, runtime, order_id, "items_cancelled", work)

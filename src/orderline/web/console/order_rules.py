@@ -75,7 +75,8 @@ def order_actions(order: Mapping[str, Any], intents: Collection[Mapping[str, Any
         offered.add("ship")
     if OrderStatus.CANCELLED in ALLOWED_TRANSITIONS[status]:
         offered.add("cancel")
-        if any(int(line["quantity"]) > 0 for line in order.get("lines", ())):
+        if any(int(line["quantity"]) > 0 and not line.get("refunded_quantity")
+               for line in order.get("lines", ())):
             offered.add("cancel_units")  # before shipment: some units (cancellations/)
     if money_held(intents) > 0:
         offered.add("refund")
