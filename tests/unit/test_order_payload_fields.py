@@ -34,7 +34,8 @@ def _order_row() -> dict[str, Any]:
 
 def _line() -> dict[str, Any]:
     return {"order_id": uuid.uuid4(), "sku": "TEE", "name": "Tee", "unit_price": 1250,
-            "quantity": 1, "line_total": 1250, "discount": 0, "tax": 0, "refunded_quantity": 0}
+            "quantity": 1, "line_total": 1250, "discount": 0, "tax": 0, "refunded_quantity": 0,
+            "cancelled_quantity": 0}
 
 
 def test_a_new_column_on_the_orders_row_changes_no_payload() -> None:
@@ -52,7 +53,7 @@ def test_the_payload_names_exactly_these_fields_in_this_order() -> None:
     assert set(payload["shipping"]) == {"carrier", "tracking_number", "tracking_url"}
     assert [set(line) for line in payload["lines"]] == [
         {"sku", "name", "unit_price", "quantity", "line_total", "discount", "tax",
-         "refunded_quantity"}]
+         "refunded_quantity", "cancelled_quantity"}]
 
 
 def test_the_business_the_location_and_the_buyers_token_hash_never_leave() -> None:

@@ -29,4 +29,5 @@ def test_a_new_order_writes_only_columns_of_orders() -> None:
 def test_order_lines_read_and_written_are_columns_of_order_lines() -> None:
     columns = [c.name for c in lines.c]
     assert set(LINE_COLUMNS) <= set(columns)
-    assert {f.name for f in fields(NewOrderLine)} == set(columns) - {"refunded_quantity"}
+    assert {f.name for f in fields(NewOrderLine)} == set(columns) - {"refunded_quantity",
+                                                                  "cancelled_quantity"}

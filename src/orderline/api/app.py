@@ -19,6 +19,7 @@ from orderline.api.limits import BodySizeLimit, RouteLimit
 from orderline.api.openapi import install_openapi
 from orderline.api.request_ids import RequestIds
 from orderline.api.unexpected import UnexpectedErrors
+from orderline.cancellations import routes as cancellation_routes
 from orderline.catalog import import_routes as stock_imports
 from orderline.catalog import inventory_routes as inventory
 from orderline.catalog import routes as catalog
@@ -115,6 +116,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(order_shipping_routes.router)
     app.include_router(document_routes.router)
     app.include_router(shipment_routes.router)
+    app.include_router(cancellation_routes.router)
     app.include_router(streams.router)
     app.include_router(webhook_routes.router)
     app.include_router(audit_routes.router)

@@ -37,6 +37,8 @@ STATUS_BY_CODE: dict[str, int] = {
     "invalid_transition": 409,
     "order_not_editable": 409,
     "shipment_exceeds_order": 409,
+    "cancel_exceeds_remaining": 409,
+    "line_partly_refunded": 409,
     "payment_deadline_passed": 409,
     "conflict": 409,
     "invoice_not_issued": 409,

@@ -21,6 +21,7 @@ from sqlalchemy import (
     TextClause,
     and_,
     bindparam,
+    case,
     func,
     insert,
     select,
@@ -683,3 +684,28 @@ async def low_stock(conn: AsyncConnection, business_id: uuid.UUID, *, now: datet
                           available=int(r.available), threshold=int(r.threshold))
             for r in await conn.execute(stmt)]
     return LowStock(count=int(count), first=rows)
+
+
+async def shrink_order_reservation(conn: AsyncConnection, *, order_id: uuid.UUID,
+                                   variant_id: uuid.UUID, units: int,
+                                   now: datetime) -> LevelDelta | None:
+    """Hold ``units`` fewer of a variant for an unpaid order (some of its units were
+    cancelled), only if its active, unexpired reservation holds that many; one statement.
+    A reservation left holding nothing is released instead (keeping its quantity, as the
+    table wants a positive one). Returns what was let go (to ``unhold``),
+    or None if no reservation held that many."""
+    left = reservations.c.quantity - units
+    stmt = (update(reservations)
+            .where(reservations.c.order_id == order_id, reservations.c.variant_id == variant_id,
+                   reservations.c.status == ACTIVE, reservations.c.expires_at > now,
+                   reservations.c.quantity >= units)
+            .values(quantity=case((left == 0, reservations.c.quantity), else_=left),
+                    status=case((left == 0, ReservationStatus.RELEASED.value),
+                                else_=reservations.c.status),
+                    closed_at=case((left == 0, now), else_=reservations.c.closed_at))
+            .returning(reservations.c.stock_level_id))
+    row = (await conn.execute(stmt)).first()
+    if row is None:
+        return None
+    location_of = await _locations_of(conn, [row.stock_level_id])
+    return LevelDelta(row.stock_level_id, variant_id, location_of[row.stock_level_id], units)

@@ -263,3 +263,10 @@ async def variants_by_sku(conn: AsyncConnection, business_id: uuid.UUID, skus: S
 async def insert_variants(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
     if rows:
         await conn.execute(insert(variants), rows)
+
+
+async def products_of_variants(conn: AsyncConnection,
+                               variant_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
+    """The product of each variant (what a coupon restricted to products looks at)."""
+    stmt = select(variants.c.id, variants.c.product_id).where(variants.c.id.in_(variant_ids))
+    return {row.id: row.product_id for row in await conn.execute(stmt)}

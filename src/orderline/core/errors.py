@@ -104,6 +104,20 @@ class OrderNotEditable(DomainError):
     code = "order_not_editable"
 
 
+class CancelExceedsRemaining(DomainError):
+    """A cancellation asks for more units of a line than are still ordered and not refunded
+    (or names a line the order does not have)."""
+
+    code = "cancel_exceeds_remaining"
+
+
+class LinePartlyRefunded(DomainError):
+    """Some units of this line were refunded already; refund the rest of it instead of
+    cancelling part of it."""
+
+    code = "line_partly_refunded"
+
+
 class UnknownSku(DomainError):
     """Some SKUs are not in this business's catalog; ``details.unknown_skus`` lists them."""
 

@@ -99,6 +99,9 @@ class LineOut(BaseModel):
     tax: int = Field(description="this line's tax (inside line_total when prices include tax)")
     refunded_quantity: int = Field(0, description="units of this line refunded so far "
                                                   "(refunds by line); never more than quantity")
+    cancelled_quantity: int = Field(0, description="units of this line cancelled before "
+                                                   "shipment; the buyer ordered quantity + "
+                                                   "cancelled_quantity")
 
 
 class CustomerOut(BaseModel):

@@ -156,15 +156,27 @@ async def cancel_order(runtime: Runtime, principal: Principal, order_id: uuid.UU
     async def work(conn: AsyncConnection) -> dict[str, Any]:
         order = await lock_for_change(runtime, conn, principal, order_id, expected_version,
                                       "cancel")
-        await _cancel(runtime, conn, order, actor=principal.actor, reason=reason, now=now)
-        return await save_and_show(conn, order, actor=principal.actor, action="cancelled",
-                          values={"status": OrderStatus.CANCELLED.value, "cancelled_at": now,
-                                  "cancel_reason": reason.value},
-                          changes=_with_note({"reason": reason.value}, note), now=now)
+        return await cancel_locked(runtime, conn, order, actor=principal.actor, reason=reason,
+                                   note=note, now=now)
 
     cancelled = await runtime.db.run(work)
     metrics.order_cancelled(reason.value)  # committed: counted only now
     return cancelled
+
+
+async def cancel_locked(runtime: Runtime, conn: AsyncConnection, order: OrderRow, *,
+                        actor: str, reason: CancelReason, note: str | None,
+                        now: datetime, more_changes: dict[str, Any] | None = None,
+                        ) -> dict[str, Any]:
+    """``cancel_order``'s work on an order the caller has locked: the same steps (coupons,
+    payments, proofs, stock) whichever way the whole order is cancelled (a partial
+    cancellation that takes every unit left comes here too). Counted once committed."""
+    await _cancel(runtime, conn, order, actor=actor, reason=reason, now=now)
+    return await save_and_show(conn, order, actor=actor, action="cancelled",
+                               values={"status": OrderStatus.CANCELLED.value,
+                                       "cancelled_at": now, "cancel_reason": reason.value},
+                               changes=_with_note({"reason": reason.value,
+                                                   **(more_changes or {})}, note), now=now)
 
 
 async def set_shipping(runtime: Runtime, principal: Principal, order_id: uuid.UUID, *,

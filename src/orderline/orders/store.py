@@ -112,6 +112,7 @@ class OrderLineRow(StoredRow):
     discount: int
     tax: int
     refunded_quantity: int
+    cancelled_quantity: int
 
 
 LINE_COLUMNS = OrderLineRow.columns()
@@ -119,7 +120,8 @@ LINE_COLUMNS = OrderLineRow.columns()
 
 @dataclass(frozen=True, slots=True)
 class NewOrderLine(StoredRow):
-    """One line of a new order, priced; ``refunded_quantity`` starts at the column's 0."""
+    """One line of a new order, priced; ``refunded_quantity`` and ``cancelled_quantity``
+    start at their columns' 0."""
 
     id: uuid.UUID
     business_id: uuid.UUID
@@ -687,3 +689,26 @@ async def unclaim_line_refund(conn: AsyncConnection, order_id: uuid.UUID, sku: s
                               units: int) -> None:
     await conn.execute(update(lines).where(lines.c.order_id == order_id, lines.c.sku == sku)
                        .values(refunded_quantity=lines.c.refunded_quantity - units))
+
+
+async def cancel_line_units(conn: AsyncConnection, order_id: uuid.UUID, sku: str,
+                            units: int) -> OrderLineRow | None:
+    """Take ``units`` off the line as cancelled, only if that many are still ordered and not
+    refunded; one statement. The line's quantity and amount fall, ``cancelled_quantity``
+    rises. Returns the line after (None: not that many left, or no such line)."""
+    stmt = (update(lines)
+            .where(lines.c.order_id == order_id, lines.c.sku == sku,
+                   lines.c.quantity - lines.c.refunded_quantity >= units)
+            .values(quantity=lines.c.quantity - units,
+                    cancelled_quantity=lines.c.cancelled_quantity + units,
+                    line_total=lines.c.unit_price * (lines.c.quantity - units))
+            .returning(*(lines.c[name] for name in LINE_COLUMNS)))
+    row = (await conn.execute(stmt)).mappings().first()
+    return None if row is None else OrderLineRow.from_row(row)
+
+
+async def set_line_shares(conn: AsyncConnection, order_id: uuid.UUID, sku: str, *,
+                          discount: int, tax: int) -> None:
+    """The line's share of the discounts and of the tax, as the pricing engine re-priced it."""
+    await conn.execute(update(lines).where(lines.c.order_id == order_id, lines.c.sku == sku)
+                       .values(discount=discount, tax=tax))

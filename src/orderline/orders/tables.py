@@ -129,6 +129,9 @@ class OrderLine(Base):
     tax: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     # Units refunded so far (refunds by line); never more than ``quantity``.
     refunded_quantity: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Units cancelled before shipment (partial cancellation): ``quantity`` is what is still
+    # ordered, so the buyer ordered ``quantity + cancelled_quantity``.
+    cancelled_quantity: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class OrderEvent(Base):

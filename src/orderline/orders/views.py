@@ -48,7 +48,8 @@ def _contact(order: Mapping[Any, Any]) -> dict[str, Any]:
 def _lines(order_lines: Sequence[Mapping[Any, Any]]) -> list[dict[str, Any]]:
     # A line just placed has no refunded unit yet (the column's default).
     return [{**{k: line[k] for k in _LINE_FIELDS},
-             "refunded_quantity": line.get("refunded_quantity", 0)} for line in order_lines]
+             "refunded_quantity": line.get("refunded_quantity", 0),
+             "cancelled_quantity": line.get("cancelled_quantity", 0)} for line in order_lines]
 
 
 def _tracking(order: Mapping[Any, Any]) -> dict[str, Any]:

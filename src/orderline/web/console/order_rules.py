@@ -57,7 +57,8 @@ def order_actions(order: Mapping[str, Any], intents: Collection[Mapping[str, Any
                   scopes: Collection[str]) -> frozenset[str]:
     """The actions the order page offers: ``mark_paid`` (a transfer or e-wallet seen by hand,
     verify scope), ``capture`` (an authorised card payment), ``ship`` (or correct the
-    tracking), ``cancel``, ``refund``, ``cod_collect`` and ``cod_failed``."""
+    tracking), ``cancel``, ``cancel_units`` (some units, before shipment), ``refund``,
+    ``cod_collect`` and ``cod_failed``."""
     status = OrderStatus(order["status"])
     method = str(order["payment_method"])
     write = Scope.WRITE in scopes
@@ -81,6 +82,9 @@ def order_actions(order: Mapping[str, Any], intents: Collection[Mapping[str, Any
         offered.add("deliver_parcel")
     if OrderStatus.CANCELLED in ALLOWED_TRANSITIONS[status]:
         offered.add("cancel")
+        if any(int(line["quantity"]) > 0 and not line.get("refunded_quantity")
+               for line in order.get("lines", ())):
+            offered.add("cancel_units")  # before shipment: some units (cancellations/)
     if money_held(intents) > 0:
         offered.add("refund")
     if cash_unpaid and status in (OrderStatus.CONFIRMED, OrderStatus.PROCESSING,

@@ -12,6 +12,7 @@ from fastapi import APIRouter
 from orderline.web.console import (
     account_pages,
     auth_pages,
+    cancel_items_pages,
     catalog_pages,
     csv_pages,
     customer_pages,
@@ -41,6 +42,7 @@ router.include_router(stream.router, prefix=PREFIX)
 router.include_router(csv_pages.router, prefix=PREFIX)  # before /orders/{order_id}
 router.include_router(order_pages.router, prefix=PREFIX)
 router.include_router(draft_pages.router, prefix=PREFIX)
+router.include_router(cancel_items_pages.router, prefix=PREFIX)
 router.include_router(stock_pages.router, prefix=PREFIX)
 router.include_router(catalog_pages.router, prefix=PREFIX)
 router.include_router(customer_pages.router, prefix=PREFIX)

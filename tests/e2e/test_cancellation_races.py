@@ -1,0 +1,68 @@
+"""Partial cancellations of the same units at once, through real server processes (four on
+PostgreSQL, the embedded one on SQLite), of an order paid by card through the sandbox
+provider: the order's row lock and the line's conditional UPDATE let exactly one through, so
+no line loses more units than it had and the buyer is refunded once."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from orderline.core.runtime import Runtime
+from tests.conftest import new_merchant
+from tests.support.catalog import stock_sku
+from tests.support.servers import running_server
+
+pytestmark = pytest.mark.slow
+
+RIVALS = 6
+
+
+@pytest.fixture(scope="module")
+def server(database_url: str, shared_db: Any) -> Iterator[str]:
+    workers = 1 if database_url.startswith("sqlite") else 4
+    with running_server(database_url, workers=workers) as base:
+        yield base
+
+
+async def test_concurrent_cancellations_of_the_same_units_take_them_and_refund_them_once(
+        runtime: Runtime, server: str) -> None:
+    merchant = await new_merchant(runtime)
+    await stock_sku(runtime, merchant, "MUG", 10, price=1000)
+    limits = httpx.Limits(max_connections=RIVALS, max_keepalive_connections=RIVALS)
+    async with httpx.AsyncClient(base_url=server, headers=merchant.headers, limits=limits,
+                                 timeout=60) as api:
+        placed = await api.post("/v1/orders", json={
+            "customer": {"name": "Buyer", "phone": "+1 555 0100"}, "channel": "web",
+            "lines": [{"sku": "MUG", "quantity": 4}], "payment_method": "card"})
+        assert placed.status_code == 201, placed.text
+        order = placed.json()
+        paid = await api.post(f"/v1/orders/{order['id']}/payments",
+                              json={"provider": "sandbox", "payment_method": "pm_card_visa"})
+        assert paid.status_code == 201 and paid.json()["amount_captured"] == 4000, paid.text
+
+        answers = await asyncio.gather(*(
+            api.post(f"/v1/orders/{order['id']}/cancellations",
+                     json={"lines": [{"sku": "MUG", "quantity": 3}]}) for _ in range(RIVALS)))
+        codes = Counter(a.status_code for a in answers)
+        assert codes == {201: 1, 409: RIVALS - 1}, [a.text for a in answers]
+        assert {a.json()["error"]["code"] for a in answers if a.status_code == 409} == {
+            "cancel_exceeds_remaining"}
+
+        after = (await api.get(f"/v1/orders/{order['id']}")).json()
+        mug = after["lines"][0]
+        assert (mug["quantity"], mug["cancelled_quantity"]) == (1, 3)
+        assert (after["status"], after["total"]) == ("paid", 1000)
+        payments = (await api.get(f"/v1/orders/{order['id']}/payments")).json()
+        assert payments["data"][0]["amount_refunded"] == 3000
+        refunds = [row["amount"] for row in payments["ledger"] if row["kind"] == "refund"]
+        assert refunds == [3000]
+        level = (await api.get("/v1/inventory/MUG")).json()
+        assert (level["on_hand"], level["reserved"]) == (9, 0)
+        report = (await api.get("/v1/inventory/reconciliation")).json()
+        assert report["balanced"] and report["drift"] == []
