@@ -66,3 +66,52 @@ async def test_concurrent_cancellations_of_the_same_units_take_them_and_refund_t
         assert (level["on_hand"], level["reserved"]) == (9, 0)
         report = (await api.get("/v1/inventory/reconciliation")).json()
         assert report["balanced"] and report["drift"] == []
+
+
+async def test_a_cancellation_and_a_shipment_of_the_same_units_never_both_take_them(
+        runtime: Runtime, server: str) -> None:
+    # Each round: an order of 4 paid by card, then 3 of its units cancelled and 3 shipped at
+    # once. Both lock the order's row: whichever comes second finds the units gone (the
+    # shipment) or the order shipping (the cancellation), never both through.
+    merchant = await new_merchant(runtime)
+    await stock_sku(runtime, merchant, "CUP", 40, price=1000)
+    async with httpx.AsyncClient(base_url=server, headers=merchant.headers, timeout=60) as api:
+        outcomes: Counter[str] = Counter()
+        for round_ in range(4):
+            placed = await api.post("/v1/orders", json={
+                "customer": {"name": "Buyer", "phone": f"+1 555 02{round_:02d}"},
+                "channel": "web", "lines": [{"sku": "CUP", "quantity": 4}],
+                "payment_method": "card"})
+            assert placed.status_code == 201, placed.text
+            order = placed.json()
+            paid = await api.post(f"/v1/orders/{order['id']}/payments",
+                                  json={"provider": "sandbox", "payment_method": "pm_card_visa"})
+            assert paid.status_code == 201, paid.text
+            cancelled, shipped = await asyncio.gather(
+                api.post(f"/v1/orders/{order['id']}/cancellations",
+                         json={"lines": [{"sku": "CUP", "quantity": 3}]}),
+                api.post(f"/v1/orders/{order['id']}/shipments",
+                         json={"lines": [{"sku": "CUP", "quantity": 3}], "carrier": "JNE",
+                               "tracking_number": f"JNE-{round_}"}))
+            assert sorted((cancelled.status_code, shipped.status_code)) == [201, 409], (
+                cancelled.text, shipped.text)
+            after = (await api.get(f"/v1/orders/{order['id']}")).json()
+            cup = after["lines"][0]
+            parcels = (await api.get(f"/v1/orders/{order['id']}/shipments")).json()["data"]
+            sent = sum(line["quantity"] for p in parcels for line in p["lines"])
+            if cancelled.status_code == 201:
+                outcomes["cancelled first"] += 1
+                assert shipped.json()["error"]["code"] == "shipment_exceeds_order"
+                assert (cup["quantity"], cup["cancelled_quantity"], sent) == (1, 3, 0)
+                assert (after["status"], after["total"]) == ("paid", 1000)
+            else:
+                outcomes["shipped first"] += 1
+                assert cancelled.json()["error"]["code"] == "invalid_transition"
+                assert (cup["quantity"], cup["cancelled_quantity"], sent) == (4, 0, 3)
+                assert (after["status"], after["total"]) == ("partially_shipped", 4000)
+            payments = (await api.get(f"/v1/orders/{order['id']}/payments")).json()
+            assert payments["data"][0]["amount_refunded"] == (
+                3000 if cancelled.status_code == 201 else 0)
+        assert sum(outcomes.values()) == 4
+        report = (await api.get("/v1/inventory/reconciliation")).json()
+        assert report["balanced"] and report["drift"] == []
