@@ -103,9 +103,14 @@ async def drive(orders: Sequence[T], *, scenario: str, path: str, concurrency: i
 
     cpu_before = time.process_time()
     await asyncio.gather(*(requester() for _ in range(concurrency)))
-    wall = time.perf_counter() - started
+    return _result(scenario, path, latencies, failures, started=started, cpu_before=cpu_before)
+
+
+def _result(scenario: str, path: str, latencies: list[float], failures: list[str], *,
+            started: float, cpu_before: float) -> PhaseResult:
+    """The phase's figures, from its start (``perf_counter``, ``process_time``) to now."""
     return PhaseResult(scenario=scenario, path=path, completed=len(latencies),
-                       failed=len(failures), wall_seconds=wall,
+                       failed=len(failures), wall_seconds=time.perf_counter() - started,
                        client_cpu_seconds=time.process_time() - cpu_before,
                        latencies_ms=tuple(sorted(latencies)),
                        first_failure=failures[0] if failures else None)
@@ -140,9 +145,4 @@ async def drive_paced(orders: Sequence[T], *, scenario: str, path: str, rate: fl
             await asyncio.sleep(wait)
         arrivals.append(asyncio.create_task(arrive(order, due)))
     await asyncio.gather(*arrivals)
-    wall = time.perf_counter() - started
-    return PhaseResult(scenario=scenario, path=path, completed=len(latencies),
-                       failed=len(failures), wall_seconds=wall,
-                       client_cpu_seconds=time.process_time() - cpu_before,
-                       latencies_ms=tuple(sorted(latencies)),
-                       first_failure=failures[0] if failures else None)
+    return _result(scenario, path, latencies, failures, started=started, cpu_before=cpu_before)

@@ -4,8 +4,8 @@ or not at all."""
 from __future__ import annotations
 
 import hashlib
-import uuid
-from typing import Annotated, Any
+from collections.abc import Awaitable
+from typing import Annotated, Any, Protocol
 
 from fastapi import APIRouter, Query, Request, Response
 
@@ -14,9 +14,11 @@ from orderline.catalog.import_rules import MAX_IMPORT_BYTES, MAX_IMPORT_ROWS
 from orderline.catalog.import_schemas import StockImport, VariantImport
 from orderline.core.errors import ImportTooLarge, ImportUnreadable
 from orderline.core.http import RuntimeDep, refusals
+from orderline.core.runtime import Runtime
 from orderline.idempotency.headers import IdempotencyKeyHeader, send
-from orderline.idempotency.service import KeyedRequest, run_once
+from orderline.idempotency.service import Claim, KeyedRequest, run_once
 from orderline.tenancy.deps import PrincipalDep
+from orderline.tenancy.rules import Principal
 
 router = APIRouter(prefix="/v1/imports", tags=["imports"])
 
@@ -54,11 +56,26 @@ async def _file_of(request: Request) -> bytes:
     return data
 
 
-def _keyed(business_id: uuid.UUID, operation: str, key: str | None, data: bytes,
-           dry_run: bool) -> KeyedRequest:
-    """With an ``Idempotency-Key``, a retry of the same file answers as the first did."""
-    return KeyedRequest(business_id=business_id, operation=operation, key=key, status_code=200,
-                        request={"sha256": hashlib.sha256(data).hexdigest(), "dry_run": dry_run})
+class Importer(Protocol):
+    """``stock_import.import_stock`` or ``variant_import.import_variants``."""
+
+    def __call__(self, runtime: Runtime, principal: Principal, data: bytes, *,
+                 dry_run: bool = ..., claim: Claim = ...) -> Awaitable[dict[str, Any]]: ...
+
+
+async def _imported(request: Request, runtime: Runtime, principal: Principal,
+                    response: Response, operation: str, importer: Importer, *, dry_run: bool,
+                    key: str | None) -> dict[str, Any]:
+    """The uploaded file through ``importer``; with an ``Idempotency-Key``, a retry of the
+    same file answers as the first did."""
+    data = await _file_of(request)
+    keyed = KeyedRequest(business_id=principal.business_id, operation=operation, key=key,
+                         status_code=200, request={"sha256": hashlib.sha256(data).hexdigest(),
+                                                   "dry_run": dry_run})
+    answer = await run_once(runtime, keyed, lambda claim: importer(
+        runtime, principal, data, dry_run=dry_run, claim=claim))
+    result: dict[str, Any] = send(response, answer)
+    return result
 
 
 @router.post("/stock", response_model=StockImport,
@@ -73,13 +90,8 @@ def _keyed(business_id: uuid.UUID, operation: str, key: str | None, data: bytes,
 async def import_stock(request: Request, runtime: RuntimeDep, principal: PrincipalDep,
                        response: Response, dry_run: DryRun = False,
                        idempotency_key: IdempotencyKeyHeader = None) -> dict[str, Any]:
-    data = await _file_of(request)
-    answer = await run_once(runtime, _keyed(principal.business_id, "imports.stock",
-                                            idempotency_key, data, dry_run),
-                            lambda claim: stock_import.import_stock(
-                                runtime, principal, data, dry_run=dry_run, claim=claim))
-    result: dict[str, Any] = send(response, answer)
-    return result
+    return await _imported(request, runtime, principal, response, "imports.stock",
+                           stock_import.import_stock, dry_run=dry_run, key=idempotency_key)
 
 
 @router.post("/variants", response_model=VariantImport,
@@ -94,10 +106,6 @@ async def import_stock(request: Request, runtime: RuntimeDep, principal: Princip
 async def import_variants(request: Request, runtime: RuntimeDep, principal: PrincipalDep,
                           response: Response, dry_run: DryRun = False,
                           idempotency_key: IdempotencyKeyHeader = None) -> dict[str, Any]:
-    data = await _file_of(request)
-    answer = await run_once(runtime, _keyed(principal.business_id, "imports.variants",
-                                            idempotency_key, data, dry_run),
-                            lambda claim: variant_import.import_variants(
-                                runtime, principal, data, dry_run=dry_run, claim=claim))
-    result: dict[str, Any] = send(response, answer)
-    return result
+    return await _imported(request, runtime, principal, response, "imports.variants",
+                           variant_import.import_variants, dry_run=dry_run,
+                           key=idempotency_key)

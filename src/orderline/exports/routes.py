@@ -7,7 +7,7 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 from pydantic import AwareDatetime
 
@@ -47,30 +47,30 @@ Search = Annotated[str | None, Query(max_length=200, description=(
     "one search box: part of the number, or of the customer's name, phone or email"))]
 
 
-def _order_filter(status_: OrderStatus | None, channel: str | None,
-                  customer_id: uuid.UUID | None, customer: str | None,
-                  created_from: AwareDatetime | None, created_to: AwareDatetime | None,
-                  total_min: int | None, total_max: int | None, number: str | None,
-                  payment_method: str | None, q: str | None) -> OrderFilter:
+async def _order_filter(
+    status_: OrderStatusQuery = None, channel: Annotated[str | None, Query(max_length=40)] = None,
+    customer_id: uuid.UUID | None = None, customer: CustomerQuery = None,
+    created_from: AwareDatetime | None = None, created_to: AwareDatetime | None = None,
+    total_min: Amount = None, total_max: Amount = None, number: Number = None,
+    payment_method: Method = None, q: Search = None,
+) -> OrderFilter:
+    """The order list's filters (``GET /v1/orders``), as query parameters (a coroutine, so
+    FastAPI does not hand it to its thread pool)."""
     return OrderFilter(status=status_.value if status_ else None, channel=channel,
                        customer_id=customer_id, customer=customer, created_from=created_from,
                        created_to=created_to, total_min=total_min, total_max=total_max,
                        number=number, payment_method=payment_method, search=q)
 
 
+OrderFilterQuery = Annotated[OrderFilter, Depends(_order_filter)]
+
+
 @router.get("/orders.csv", response_class=StreamingResponse,
             responses={**_csv_answer("The orders, one row each"), **refusals(401, 403)})
 async def export_orders(
-    runtime: RuntimeDep, principal: PrincipalDep, status_: OrderStatusQuery = None,
-    channel: Annotated[str | None, Query(max_length=40)] = None,
-    customer_id: uuid.UUID | None = None, customer: CustomerQuery = None,
-    created_from: AwareDatetime | None = None, created_to: AwareDatetime | None = None,
-    total_min: Amount = None, total_max: Amount = None, number: Number = None,
-    payment_method: Method = None, q: Search = None,
+    runtime: RuntimeDep, principal: PrincipalDep, f: OrderFilterQuery,
 ) -> StreamingResponse:
     """The orders ``GET /v1/orders`` lists with the same filters, newest first (read scope)."""
-    f = _order_filter(status_, channel, customer_id, customer, created_from, created_to,
-                      total_min, total_max, number, payment_method, q)
     return _download(await exports.orders_csv(runtime, principal, f,
                                               batch=exports.EXPORT_BATCH), "orders.csv")
 
@@ -79,16 +79,9 @@ async def export_orders(
             responses={**_csv_answer("The lines of the orders, one row each"),
                        **refusals(401, 403)})
 async def export_order_lines(
-    runtime: RuntimeDep, principal: PrincipalDep, status_: OrderStatusQuery = None,
-    channel: Annotated[str | None, Query(max_length=40)] = None,
-    customer_id: uuid.UUID | None = None, customer: CustomerQuery = None,
-    created_from: AwareDatetime | None = None, created_to: AwareDatetime | None = None,
-    total_min: Amount = None, total_max: Amount = None, number: Number = None,
-    payment_method: Method = None, q: Search = None,
+    runtime: RuntimeDep, principal: PrincipalDep, f: OrderFilterQuery,
 ) -> StreamingResponse:
     """Every line of the orders ``GET /v1/orders`` lists with the same filters (read scope)."""
-    f = _order_filter(status_, channel, customer_id, customer, created_from, created_to,
-                      total_min, total_max, number, payment_method, q)
     return _download(await exports.orders_csv(runtime, principal, f, lines=True,
                                               batch=exports.EXPORT_BATCH), "order-lines.csv")
 
