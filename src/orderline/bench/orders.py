@@ -470,8 +470,9 @@ async def _raw_phases(options: BenchOptions, url: str, seller: bench_raw.Seller,
 
 async def _http_phases(options: BenchOptions, base_url: str, key: str, p: Plan,
                        report: Report, meter: CpuMeter, say: Callable[[str], None]) -> None:
-    async with bench_http.api_client(base_url, key, connections=options.connections) as client:
-        placer = bench_http.HttpOrderPlacer(client)
+    async with bench_http.light_api_client(base_url, key,
+                                           connections=options.connections) as client:
+        placer = bench_http.LightOrderPlacer(client)
         for scenario in SCENARIOS:
             planned = [bench_http.HttpOrder(sku, *buyer(i))
                        for i, sku in enumerate(p.skus[scenario])]
