@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Self
 
-from sqlalchemy import Select, delete, func, insert, select, update
+from sqlalchemy import Select, bindparam, delete, exists, func, insert, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -30,12 +30,18 @@ from orderline.catalog.tables import Product, StockLevel, Variant
 from orderline.checkout.tables import Cart, CartLine
 from orderline.core.db.rows import StoredRow
 from orderline.core.db.tables import table_of
+from orderline.orders.tables import Customer
+from orderline.tenancy.tables import Business, Channel, Location
 
 carts = table_of(Cart)
 cart_lines = table_of(CartLine)
 variants = table_of(Variant)
 products = table_of(Product)
 levels = table_of(StockLevel)
+locations = table_of(Location)
+businesses = table_of(Business)
+channels = table_of(Channel)
+customers = table_of(Customer)
 
 OPEN = "open"
 CONVERTED = "converted"
@@ -115,6 +121,22 @@ async def insert_cart(conn: AsyncConnection, values: dict[str, Any]) -> CartRow:
     return CartRow.from_row((await conn.execute(stmt)).mappings().one())
 
 
+_CHANNEL_AND_CUSTOMER = select(
+    exists().where(channels.c.business_id == bindparam("business_id"),
+                   channels.c.code == bindparam("channel")).label("channel"),
+    exists().where(customers.c.business_id == bindparam("business_id"),
+                   customers.c.id == bindparam("customer_id")).label("customer"))
+
+
+async def channel_and_customer(conn: AsyncConnection, business_id: uuid.UUID, channel: str,
+                               customer_id: uuid.UUID | None) -> tuple[bool, bool]:
+    """Whether the business has this channel, and this customer (True when None is given),
+    in one statement: what a new cart refers to."""
+    row = (await conn.execute(_CHANNEL_AND_CUSTOMER, {
+        "business_id": business_id, "channel": channel, "customer_id": customer_id})).one()
+    return bool(row.channel), customer_id is None or bool(row.customer)
+
+
 async def get_cart(conn: AsyncConnection, business_id: uuid.UUID,
                    cart_id: uuid.UUID) -> CartRow | None:
     stmt = select(*CART_VIEW).where(carts.c.business_id == business_id, carts.c.id == cart_id)
@@ -139,21 +161,20 @@ async def find_by_token_hash(conn: AsyncConnection, token_hash: str) -> CartOwne
 
 async def touch(conn: AsyncConnection, business_id: uuid.UUID, cart_id: uuid.UUID, *,
                 expected_version: int | None, now: datetime,
-                values: dict[str, Any] | None = None) -> int | None:
+                values: dict[str, Any] | None = None) -> CartRow | None:
     """Move an open cart to its next version (writing ``values`` too) in one statement that
     checks it is open and, if ``expected_version`` is given, still at that version.
 
-    Returns the new version, or None when nothing was changed (no such cart in this business,
-    not open, or at another version: the caller reads the cart to tell which)."""
+    Returns the cart as it now is, or None when nothing was changed (no such cart in this
+    business, not open, or at another version: the caller reads the cart to tell which)."""
     conditions = [carts.c.id == cart_id, carts.c.business_id == business_id,
                   carts.c.status == OPEN]
     if expected_version is not None:
         conditions.append(carts.c.version == expected_version)
     stmt = (update(carts).where(*conditions)
             .values(**(values or {}), version=carts.c.version + 1, updated_at=now)
-            .returning(carts.c.version))
-    version = (await conn.execute(stmt)).scalar_one_or_none()
-    return None if version is None else int(version)
+            .returning(*CART_VIEW))
+    return CartRow.from_optional((await conn.execute(stmt)).mappings().first())
 
 
 async def close_cart(conn: AsyncConnection, cart_id: uuid.UUID, order_id: uuid.UUID,
@@ -177,12 +198,47 @@ async def line_of(conn: AsyncConnection, cart_id: uuid.UUID,
     return None if row is None else CartLineQuantity(id=row.id, quantity=row.quantity)
 
 
-async def line_count_and_next_position(conn: AsyncConnection,
-                                       cart_id: uuid.UUID) -> tuple[int, int]:
-    stmt = select(func.count(cart_lines.c.id), func.max(cart_lines.c.position)).where(
-        cart_lines.c.cart_id == cart_id)
-    count, last = (await conn.execute(stmt)).one()
-    return int(count), 0 if last is None else int(last) + 1
+@dataclass(frozen=True, slots=True)
+class LinePlan:
+    """What adding units of a variant to a cart depends on, read in one statement: the cart's
+    line of that variant (if any), how many lines it has and the next position, and the
+    business's cap on units of one SKU."""
+
+    line: CartLineQuantity | None
+    count: int
+    next_position: int
+    max_line_quantity: int
+
+
+def _line_plan_statement() -> Select[Any]:
+    def scalar(*columns: Any, of_variant: bool = False) -> Any:
+        where = [cart_lines.c.cart_id == bindparam("cart_id")]
+        if of_variant:
+            where.append(cart_lines.c.variant_id == bindparam("variant_id"))
+        return select(*columns).where(*where).scalar_subquery()
+
+    return select(
+        scalar(cart_lines.c.id, of_variant=True).label("line_id"),
+        scalar(cart_lines.c.quantity, of_variant=True).label("line_quantity"),
+        scalar(func.count(cart_lines.c.id)).label("count"),
+        scalar(func.max(cart_lines.c.position)).label("last_position"),
+        select(businesses.c.max_line_quantity)
+        .where(businesses.c.id == bindparam("business_id")).scalar_subquery()
+        .label("max_line_quantity"))
+
+
+_LINE_PLAN = _line_plan_statement()
+
+
+async def line_plan(conn: AsyncConnection, business_id: uuid.UUID, cart_id: uuid.UUID,
+                    variant_id: uuid.UUID) -> LinePlan:
+    row = (await conn.execute(_LINE_PLAN, {"cart_id": cart_id, "variant_id": variant_id,
+                                           "business_id": business_id})).one()
+    line = (None if row.line_id is None
+            else CartLineQuantity(id=row.line_id, quantity=int(row.line_quantity)))
+    return LinePlan(line=line, count=int(row.count),
+                    next_position=0 if row.last_position is None else int(row.last_position) + 1,
+                    max_line_quantity=int(row.max_line_quantity))
 
 
 async def insert_line(conn: AsyncConnection, values: dict[str, Any]) -> None:
@@ -198,9 +254,15 @@ async def delete_line(conn: AsyncConnection, line_id: uuid.UUID) -> None:
     await conn.execute(delete(cart_lines).where(cart_lines.c.id == line_id))
 
 
-def _lines_at(business_id: uuid.UUID, cart_id: uuid.UUID, location_id: uuid.UUID) -> Select[Any]:
-    """The cart's lines with their variant now and its stock level at the location (None when
-    the variant was never stocked there), in the order they were added."""
+def _lines_at(business_id: uuid.UUID, cart_id: uuid.UUID,
+              location_id: uuid.UUID | None) -> Select[Any]:
+    """The cart's lines with their variant now and its stock level at the location (the
+    business's default location when None; None when the variant was never stocked there),
+    in the order they were added."""
+    at: Any = location_id
+    if location_id is None:
+        at = (select(locations.c.id).where(locations.c.business_id == business_id,
+                                           locations.c.is_default).scalar_subquery())
     return (select(variants.c.sku, variants.c.id.label("variant_id"), variants.c.product_id,
                    variants.c.name, variants.c.price_minor, variants.c.weight_grams,
                    cart_lines.c.quantity, levels.c.id.label("stock_level_id"),
@@ -208,7 +270,7 @@ def _lines_at(business_id: uuid.UUID, cart_id: uuid.UUID, location_id: uuid.UUID
             .select_from(cart_lines)
             .join(variants, variants.c.id == cart_lines.c.variant_id)
             .outerjoin(levels, (levels.c.variant_id == variants.c.id)
-                       & (levels.c.location_id == location_id))
+                       & (levels.c.location_id == at))
             .where(cart_lines.c.cart_id == cart_id, cart_lines.c.business_id == business_id)
             .order_by(cart_lines.c.position))
 
@@ -222,10 +284,11 @@ async def priced_lines(conn: AsyncConnection, business_id: uuid.UUID, cart_id: u
 
 
 async def lines_with_availability(conn: AsyncConnection, business_id: uuid.UUID,
-                                  cart_id: uuid.UUID, location_id: uuid.UUID,
+                                  cart_id: uuid.UUID, location_id: uuid.UUID | None,
                                   now: datetime) -> list[AvailableCartLine]:
     """``priced_lines`` plus ``available``: on hand less what active, unexpired reservations
-    hold at the location (0 where never stocked), the figure ``/v1/inventory`` reports."""
+    hold at the location (the default location when None; 0 where never stocked), the figure
+    ``/v1/inventory`` reports."""
     available = func.coalesce(levels.c.on_hand - held_sum(now), 0).label("available")
     product_archived = (select(products.c.archived_at)
                         .where(products.c.id == variants.c.product_id).scalar_subquery())

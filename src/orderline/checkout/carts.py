@@ -33,9 +33,9 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orderline.catalog import store as catalog_store
-from orderline.catalog.archiving import refuse_archived
+from orderline.catalog.archiving import refuse_these_archived
 from orderline.checkout import cart_store
-from orderline.checkout.cart_store import CartLineQuantity, CartRow
+from orderline.checkout.cart_store import AvailableCartLine, CartLineQuantity, CartRow
 from orderline.core.errors import (
     CartClosed,
     NotFound,
@@ -48,7 +48,6 @@ from orderline.core.errors import (
 )
 from orderline.core.limits import MAX_LINE_QUANTITY
 from orderline.core.runtime import Runtime
-from orderline.orders import store as order_store
 from orderline.orders.rules import MAX_LINES_PER_ORDER, line_total
 from orderline.pricing.engine import PriceLine, PricingInput, price
 from orderline.tenancy import store as tenancy_store
@@ -131,11 +130,12 @@ _token_owners: dict[str, tuple[uuid.UUID, uuid.UUID]] = {}
 
 async def _view(conn: AsyncConnection, business_id: uuid.UUID, cart: CartRow,
                 now: datetime) -> dict[str, Any]:
-    location = await catalog_store.find_location(conn, business_id, None)
-    if location is None:  # every business is created with one
-        raise NotFound("location", "default")
-    rows = await cart_store.lines_with_availability(conn, business_id, cart.id,
-                                                    location["id"], now)
+    """The cart with its lines at the default location: one statement."""
+    return _shaped(cart, await cart_store.lines_with_availability(conn, business_id, cart.id,
+                                                                  None, now))
+
+
+def _shaped(cart: CartRow, rows: list[AvailableCartLine]) -> dict[str, Any]:
     lines = [{"sku": r.sku, "name": r.name, "product_id": r.product_id,
               "quantity": r.quantity, "unit_price": r.price_minor,
               "line_total": line_total(r.price_minor, r.quantity),
@@ -165,18 +165,19 @@ async def create_cart(runtime: Runtime, principal: Principal, *, channel: str,
     token = new_cart_token()
 
     async def work(conn: AsyncConnection) -> dict[str, Any]:
-        if not await tenancy_store.channel_exists(conn, business_id, channel):
+        has_channel, has_customer = await cart_store.channel_and_customer(
+            conn, business_id, channel, customer_id)
+        if not has_channel:
             raise UnknownChannel(f"Channel '{channel}' is not set up for this business; "
                                  "add it with POST /v1/channels.", details={"channel": channel})
-        if customer_id is not None and await order_store.get_customer(
-                conn, business_id, customer_id) is None:
+        if not has_customer:
             raise NotFound("customer", customer_id)
         cart = await cart_store.insert_cart(conn, {
             "id": uuid.uuid4(), "business_id": business_id,
             "token_hash": hash_cart_token(token), "customer_id": customer_id,
             "channel": channel, "currency": principal.currency, "status": cart_store.OPEN,
             "version": 1, "order_id": None, "created_at": now, "updated_at": now})
-        return await _view(conn, business_id, cart, now)
+        return _shaped(cart, [])  # a new cart has no lines to read
 
     return {**await runtime.db.run(work), "token": token}
 
@@ -223,11 +224,13 @@ async def get_cart(runtime: Runtime, caller: CartCaller, cart_id: uuid.UUID) -> 
 
 async def _open_for_change(conn: AsyncConnection, business_id: uuid.UUID, cart_id: uuid.UUID,
                            *, expected_version: int | None, now: datetime,
-                           values: dict[str, Any] | None = None) -> None:
-    """Move the cart's version on (and lock it to this transaction), or say why not."""
-    if await cart_store.touch(conn, business_id, cart_id, expected_version=expected_version,
-                              now=now, values=values) is not None:
-        return
+                           values: dict[str, Any] | None = None) -> CartRow:
+    """Move the cart's version on (and lock it to this transaction) and return it as it now
+    is, or say why not."""
+    moved = await cart_store.touch(conn, business_id, cart_id,
+                                   expected_version=expected_version, now=now, values=values)
+    if moved is not None:
+        return moved
     cart = await cart_store.get_cart(conn, business_id, cart_id)
     if cart is None:
         raise NotFound("cart", cart_id)
@@ -252,10 +255,11 @@ async def _change(runtime: Runtime, caller: CartCaller, cart_id: uuid.UUID, *,
     now = runtime.clock.now()
 
     async def work(conn: AsyncConnection) -> dict[str, Any]:
-        await _open_for_change(conn, caller.business_id, cart_id,
-                               expected_version=expected_version, now=now)
+        # The cart row as the version moved on: a line change leaves its columns as they are.
+        cart = await _open_for_change(conn, caller.business_id, cart_id,
+                                      expected_version=expected_version, now=now)
         await change(conn)
-        return await _shown(conn, caller.business_id, cart_id, now)
+        return await _view(conn, caller.business_id, cart, now)
 
     return await runtime.db.run(work)
 
@@ -272,7 +276,11 @@ async def _check_quantity(conn: AsyncConnection, business_id: uuid.UUID, sku: st
                           quantity: int) -> None:
     business = await tenancy_store.get_business(conn, business_id)
     assert business is not None  # the cart's business, whose row the cart references
-    limit = min(int(business["max_line_quantity"]), MAX_LINE_QUANTITY)
+    _refuse_above(int(business["max_line_quantity"]), sku, quantity)
+
+
+def _refuse_above(max_line_quantity: int, sku: str, quantity: int) -> None:
+    limit = min(max_line_quantity, MAX_LINE_QUANTITY)
     if quantity > limit:
         raise QuantityAboveLimit(
             f"At most {limit} units of one SKU per order; {sku} would have {quantity}.",
@@ -299,24 +307,28 @@ async def add_line(runtime: Runtime, caller: CartCaller, cart_id: uuid.UUID, *, 
     now = runtime.clock.now()
 
     async def change(conn: AsyncConnection) -> None:
-        variant = await _variant(conn, business_id, sku)
         # Under a share lock: an archive of the variant or its product waits for this line.
-        await refuse_archived(conn, business_id, [variant["id"]])
+        variant = await catalog_store.variant_by_sku_locked(conn, business_id, sku)
+        if variant is None:
+            raise UnknownSku(f"SKU {sku} is not in this business's catalog.",
+                             details={"unknown_skus": [sku]})
+        refuse_these_archived([variant.sku] if variant.archived else [])
         await runtime.checkpoints.reach("cart.variant_checked")
-        line = await cart_store.line_of(conn, cart_id, variant["id"])
+        # The cart's row is locked (``touch``): its lines cannot change until COMMIT.
+        plan = await cart_store.line_plan(conn, business_id, cart_id, variant.id)
+        line = plan.line
         total = quantity + (line.quantity if line is not None else 0)
-        await _check_quantity(conn, business_id, sku, total)
+        _refuse_above(plan.max_line_quantity, sku, total)
         if line is not None:
             await cart_store.set_line_quantity(conn, line.id, total)
             return
-        count, position = await cart_store.line_count_and_next_position(conn, cart_id)
-        if count >= MAX_LINES_PER_ORDER:
+        if plan.count >= MAX_LINES_PER_ORDER:
             raise ValidationFailed(f"A cart may have at most {MAX_LINES_PER_ORDER} lines.",
                                    details={"field": "lines", "max": MAX_LINES_PER_ORDER})
         await cart_store.insert_line(conn, {
             "id": uuid.uuid4(), "business_id": business_id, "cart_id": cart_id,
-            "variant_id": variant["id"], "sku": sku, "quantity": total, "position": position,
-            "added_at": now})
+            "variant_id": variant.id, "sku": sku, "quantity": total,
+            "position": plan.next_position, "added_at": now})
 
     return await _change(runtime, caller, cart_id, expected_version=expected_version,
                          change=change)
@@ -362,9 +374,9 @@ async def abandon_cart(runtime: Runtime, caller: CartCaller, cart_id: uuid.UUID,
         cart = await cart_store.get_cart(conn, caller.business_id, cart_id)
         if cart is not None and cart.status == cart_store.ABANDONED:
             return await _view(conn, caller.business_id, cart, now)
-        await _open_for_change(conn, caller.business_id, cart_id,
-                               expected_version=expected_version, now=now,
-                               values={"status": cart_store.ABANDONED})
-        return await _shown(conn, caller.business_id, cart_id, now)
+        abandoned = await _open_for_change(conn, caller.business_id, cart_id,
+                                           expected_version=expected_version, now=now,
+                                           values={"status": cart_store.ABANDONED})
+        return await _view(conn, caller.business_id, abandoned, now)
 
     return await runtime.db.run(work)

@@ -37,6 +37,7 @@ class PricedCheckout:
     quote: Quote
     lines: list[PricedCartLine]  # the cart's lines with variant, product and stock level
     coupons: list[CouponRules]  # in the order applied
+    method_id: uuid.UUID | None  # the shipping method priced (None: no delivery priced)
 
 
 def limits_of(settings: BusinessSettings) -> OrderLimits:
@@ -48,10 +49,11 @@ def limits_of(settings: BusinessSettings) -> OrderLimits:
 
 async def price_checkout(conn: AsyncConnection, *, business_id: uuid.UUID, currency: str,
                          settings: BusinessSettings, cart_id: uuid.UUID, location_id: uuid.UUID,
-                         zone_id: uuid.UUID, method_id: uuid.UUID, codes: list[str],
+                         zone_id: uuid.UUID, method_id: uuid.UUID | None, codes: list[str],
                          customer_id: uuid.UUID | None, now: datetime) -> PricedCheckout:
-    """Price the cart as it is now, for this zone, method and coupon codes; raises the first
-    rule it breaks (empty cart, line cap, method gone, coupon refused)."""
+    """Price the cart as it is now, for this zone, method (None: the zone's first) and
+    coupon codes; raises the first rule it breaks (empty cart, line cap, method gone, coupon
+    refused)."""
     rows = await cart_store.priced_lines(conn, business_id, cart_id, location_id)
     return await price_rows(conn, business_id=business_id, currency=currency,
                             settings=settings, rows=rows, delivery=(zone_id, method_id),
@@ -60,7 +62,7 @@ async def price_checkout(conn: AsyncConnection, *, business_id: uuid.UUID, curre
 
 async def price_rows(conn: AsyncConnection, *, business_id: uuid.UUID, currency: str,
                      settings: BusinessSettings, rows: list[PricedCartLine],
-                     delivery: tuple[uuid.UUID, uuid.UUID] | None, codes: list[str],
+                     delivery: tuple[uuid.UUID, uuid.UUID | None] | None, codes: list[str],
                      customer_id: uuid.UUID | None, now: datetime) -> PricedCheckout:
     """Price these lines (a cart's, or a draft order's) for a zone and shipping method
     (``delivery``; None prices no shipping and no tax, as before an address is known) and
@@ -74,6 +76,9 @@ async def price_rows(conn: AsyncConnection, *, business_id: uuid.UUID, currency:
     if delivery is not None:
         zone_id, method_id = delivery
         pricing = await shipping_store.zone_pricing(conn, business_id, zone_id, method_id)
+        if pricing is None and method_id is None:
+            raise ShippingMethodUnavailable("The business offers no shipping method for this "
+                                            "address yet.", details={"zone_id": str(zone_id)})
         if pricing is None:
             raise ShippingMethodUnavailable(
                 "The chosen shipping method is no longer offered for this address; choose "
@@ -95,4 +100,5 @@ async def price_rows(conn: AsyncConnection, *, business_id: uuid.UUID, currency:
     quote = price(PricingInput(currency=currency, lines=lines, coupons=tuple(terms),
                                shipping=shipping, tax_rates=tuple(tax_rates),
                                prices_include_tax=settings.prices_include_tax))
-    return PricedCheckout(quote=quote, lines=rows, coupons=coupons)
+    return PricedCheckout(quote=quote, lines=rows, coupons=coupons,
+                          method_id=None if shipping is None else uuid.UUID(shipping.method_id))

@@ -33,7 +33,6 @@ from orderline.cod import service as cod
 from orderline.core.errors import (
     CartClosed,
     NotFound,
-    ShippingMethodUnavailable,
     UndeliverableAddress,
     ValidationFailed,
 )
@@ -127,7 +126,6 @@ async def start_checkout_in(runtime: Runtime, conn: AsyncConnection, caller: Car
             + (f" {address.region}" if address.region else "")
             + (f" {address.postal_code}" if address.postal_code else "")
             + ". Use another address.", details={"address": address.as_dict()})
-    method_id = new.shipping_method_id or await _first_method(conn, business_id, zone.id)
     settings = await tenancy_store.business_settings(conn, business_id)
     location = await catalog_store.find_location(conn, business_id, None)
     if location is None:
@@ -139,7 +137,9 @@ async def start_checkout_in(runtime: Runtime, conn: AsyncConnection, caller: Car
     priced = await price_checkout(
         conn, business_id=business_id, currency=cart.currency, settings=settings,
         cart_id=cart.id, location_id=location["id"], zone_id=zone.id,
-        method_id=method_id, codes=codes, customer_id=customer_id, now=now)
+        method_id=new.shipping_method_id, codes=codes, customer_id=customer_id, now=now)
+    method_id = priced.method_id
+    assert method_id is not None  # a zone was priced, so a method was
     await refuse_archived(conn, business_id, [line.variant_id for line in priced.lines])
     check_quote(priced.quote, limits_of(settings))
     # A manual method that is off, or not on this channel, is refused here already.
@@ -191,15 +191,6 @@ async def _contact_of_customer(conn: AsyncConnection, business_id: uuid.UUID,
                                "no customer.", details={"field": "customer"})
     return Contact(name=customer["name"], phone=customer["phone"],
                    email=customer["email"]).check()
-
-
-async def _first_method(conn: AsyncConnection, business_id: uuid.UUID,
-                        zone_id: uuid.UUID) -> uuid.UUID:
-    methods = await shipping_store.methods_of_zone(conn, business_id, zone_id)
-    if not methods:
-        raise ShippingMethodUnavailable("The business offers no shipping method for this "
-                                        "address yet.", details={"zone_id": str(zone_id)})
-    return uuid.UUID(methods[0].method_id)
 
 
 async def end_cart(conn: AsyncConnection, business_id: uuid.UUID, cart_id: uuid.UUID,

@@ -187,10 +187,17 @@ async def methods_of_zone(conn: AsyncConnection, business_id: uuid.UUID,
 
 
 async def zone_pricing(conn: AsyncConnection, business_id: uuid.UUID, zone_id: uuid.UUID,
-                       method_id: uuid.UUID
+                       method_id: uuid.UUID | None
                        ) -> tuple[ShippingTerms, list[TaxRateTerms]] | None:
     """The method's terms and the zone's tax rates (oldest first), in one statement; None
-    unless the method is an active method of that zone of that business."""
+    unless the method is an active method of that zone of that business. With no method,
+    the zone's first active method (``methods_of_zone``' order); None if it has none."""
+    chosen: Any = method_id
+    if method_id is None:
+        chosen = (select(methods.c.id)
+                  .where(methods.c.business_id == business_id, methods.c.zone_id == zone_id,
+                         methods.c.active == true())
+                  .order_by(*_METHOD_ORDER).limit(1).scalar_subquery())
     stmt = (select(methods.c.id, methods.c.name, methods.c.kind, methods.c.price,
                    methods.c.free_above, methods.c.weight_bands,
                    rates.c.id.label("rate_id"), rates.c.name.label("rate_name"),
@@ -199,7 +206,7 @@ async def zone_pricing(conn: AsyncConnection, business_id: uuid.UUID, zone_id: u
             .join(zones, zones.c.id == methods.c.zone_id)
             .outerjoin(rates, (rates.c.zone_id == zones.c.id)
                        & (rates.c.business_id == business_id))
-            .where(methods.c.id == method_id, methods.c.zone_id == zone_id,
+            .where(methods.c.id == chosen, methods.c.zone_id == zone_id,
                    methods.c.business_id == business_id, zones.c.business_id == business_id,
                    methods.c.active == true())
             .order_by(rates.c.created_at, rates.c.id))
