@@ -29,7 +29,7 @@ import httpx
 from orderline.api.app import create_app
 from orderline.bench import raw as bench_raw
 from orderline.bench.checkout import _customer, _open_shop, buy_in_process
-from orderline.bench.checkout_paths import CustomerPool, HttpBuyer, StepTimes
+from orderline.bench.checkout_paths import CustomerPool, HttpBuyer, StepTimes, httpx_sender
 from orderline.bench.orders import DEFAULT_SERVER_URL, throwaway_database
 from orderline.bench.statements import counting
 from orderline.core.config import Settings, driver_free_url
@@ -79,7 +79,7 @@ async def measure(url: str) -> dict[str, Any]:
     app.state.runtime = runtime
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                                  base_url="http://b") as client:
-        buyer = HttpBuyer(client, key, CustomerPool(buyers), StepTimes())
+        buyer = HttpBuyer(httpx_sender(client), key, CustomerPool(buyers), StepTimes())
         await buy_all(buyer, range(WARMUP))
         plain_cpu = time.process_time()
         await buy_all(buyer, range(WARMUP, WARMUP + PATHS))

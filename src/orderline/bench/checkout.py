@@ -58,6 +58,7 @@ from orderline.bench.checkout_paths import (
     RawShop,
     Sample,
     StepTimes,
+    aiohttp_sender,
 )
 from orderline.bench.checkout_report import HTTP, CheckoutReport, as_json, render
 from orderline.bench.load import drive
@@ -299,10 +300,12 @@ async def _http_phase(options: CheckoutBenchOptions, base_url: str, key: str,
                       buyers: list[bench_raw.Buyer], planned: list[str],
                       report: CheckoutReport, meter: CpuMeter,
                       say: Callable[[str], None]) -> None:
-    async with bench_http.api_client(base_url, None, connections=options.connections) as client:
+    async with bench_http.light_api_client(base_url, None,
+                                           connections=options.connections) as session:
         lent = CustomerPool(buyers)
-        warmup = HttpBuyer(client, key, lent, StepTimes())
-        measured = HttpBuyer(client, key, lent, StepTimes())
+        send = aiohttp_sender(session)
+        warmup = HttpBuyer(send, key, lent, StepTimes())
+        measured = HttpBuyer(send, key, lent, StepTimes())
         await _phase(options, HTTP, planned, warmup.buy, measured.buy, report, meter, say,
                      profiled=True)
         report.steps[HTTP] = measured.times

@@ -119,16 +119,18 @@ def api_client(base_url: str, api_key: str | None, *, connections: int) -> httpx
 
 
 @contextlib.asynccontextmanager
-async def light_api_client(base_url: str, api_key: str, *,
+async def light_api_client(base_url: str, api_key: str | None, *,
                            connections: int) -> AsyncIterator[aiohttp.ClientSession]:
     """``api_client`` on aiohttp, whose C parts spend far less of the load generator's CPU
     per request than httpx: the load generator shares the machine's cores with the servers
-    and PostgreSQL, so what it spends is taken from them (the order bench's HTTP phases)."""
+    and PostgreSQL, so what it spends is taken from them (the benches' HTTP phases)."""
     connector = aiohttp.TCPConnector(limit=connections, limit_per_host=connections)
+    headers = {"Content-Type": "application/json"}
+    if api_key is not None:
+        headers["Authorization"] = f"Bearer {api_key}"
     async with aiohttp.ClientSession(
             base_url=base_url, connector=connector, timeout=aiohttp.ClientTimeout(total=60),
-            headers={"Authorization": f"Bearer {api_key}",
-                     "Content-Type": "application/json"}) as session:
+            headers=headers) as session:
         yield session
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Self
 
-from sqlalchemy import Select, bindparam, delete, exists, func, insert, select, update
+from sqlalchemy import Select, bindparam, delete, exists, func, insert, literal, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -99,6 +99,7 @@ class PricedCartLine(StoredRow):
     stock_level_id: uuid.UUID | None
     low_stock_threshold: int | None
     position: int
+    location_id: uuid.UUID | None  # the location the stock level is at
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,14 +260,14 @@ def _lines_at(business_id: uuid.UUID, cart_id: uuid.UUID,
     """The cart's lines with their variant now and its stock level at the location (the
     business's default location when None; None when the variant was never stocked there),
     in the order they were added."""
-    at: Any = location_id
-    if location_id is None:
-        at = (select(locations.c.id).where(locations.c.business_id == business_id,
-                                           locations.c.is_default).scalar_subquery())
+    at: Any = (literal(location_id, locations.c.id.type) if location_id is not None
+               else select(locations.c.id).where(locations.c.business_id == business_id,
+                                                 locations.c.is_default).scalar_subquery())
     return (select(variants.c.sku, variants.c.id.label("variant_id"), variants.c.product_id,
                    variants.c.name, variants.c.price_minor, variants.c.weight_grams,
                    cart_lines.c.quantity, levels.c.id.label("stock_level_id"),
-                   variants.c.low_stock_threshold, cart_lines.c.position)
+                   variants.c.low_stock_threshold, cart_lines.c.position,
+                   at.label("location_id"))
             .select_from(cart_lines)
             .join(variants, variants.c.id == cart_lines.c.variant_id)
             .outerjoin(levels, (levels.c.variant_id == variants.c.id)
@@ -276,9 +277,10 @@ def _lines_at(business_id: uuid.UUID, cart_id: uuid.UUID,
 
 
 async def priced_lines(conn: AsyncConnection, business_id: uuid.UUID, cart_id: uuid.UUID,
-                       location_id: uuid.UUID) -> list[PricedCartLine]:
+                       location_id: uuid.UUID | None) -> list[PricedCartLine]:
     """One statement: sku, variant_id, product_id, name, price_minor, weight_grams, quantity,
-    stock_level_id, low_stock_threshold, position of each line, by position."""
+    stock_level_id, low_stock_threshold, position and location_id of each line, by position,
+    at the location (the business's default location when None)."""
     stmt = _lines_at(business_id, cart_id, location_id)
     return [PricedCartLine.from_row(r) for r in (await conn.execute(stmt)).mappings()]
 

@@ -48,10 +48,12 @@ def limits_of(settings: BusinessSettings) -> OrderLimits:
 
 
 async def price_checkout(conn: AsyncConnection, *, business_id: uuid.UUID, currency: str,
-                         settings: BusinessSettings, cart_id: uuid.UUID, location_id: uuid.UUID,
+                         settings: BusinessSettings, cart_id: uuid.UUID,
+                         location_id: uuid.UUID | None,
                          zone_id: uuid.UUID, method_id: uuid.UUID | None, codes: list[str],
                          customer_id: uuid.UUID | None, now: datetime) -> PricedCheckout:
-    """Price the cart as it is now, for this zone, method (None: the zone's first) and
+    """Price the cart as it is now, with its stock levels at the location (None: the default
+    location, which the lines then name), for this zone, method (None: the zone's first) and
     coupon codes; raises the first rule it breaks (empty cart, line cap, method gone, coupon
     refused)."""
     rows = await cart_store.priced_lines(conn, business_id, cart_id, location_id)

@@ -19,7 +19,6 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orderline.catalog import stock_store
-from orderline.catalog import store as catalog_store
 from orderline.catalog.archiving import refuse_archived
 from orderline.catalog.rules import ReservationStatus
 from orderline.catalog.stock_events import announce_expired
@@ -127,19 +126,21 @@ async def start_checkout_in(runtime: Runtime, conn: AsyncConnection, caller: Car
             + (f" {address.postal_code}" if address.postal_code else "")
             + ". Use another address.", details={"address": address.as_dict()})
     settings = await tenancy_store.business_settings(conn, business_id)
-    location = await catalog_store.find_location(conn, business_id, None)
-    if location is None:
-        raise NotFound("location", "default")
     # A guest becomes a customer here, so that confirming costs no customer statements.
     customer_id = cart.customer_id or await order_store.find_or_create_customer(
         conn, business_id=business_id, name=buyer.name, phone=buyer.phone,
         email=buyer.email, now=now)
     priced = await price_checkout(
         conn, business_id=business_id, currency=cart.currency, settings=settings,
-        cart_id=cart.id, location_id=location["id"], zone_id=zone.id,
+        cart_id=cart.id, location_id=None, zone_id=zone.id,
         method_id=new.shipping_method_id, codes=codes, customer_id=customer_id, now=now)
     method_id = priced.method_id
     assert method_id is not None  # a zone was priced, so a method was
+    # Priced lines name the default location (a cart priced has lines; every business has
+    # a default location).
+    location_id = priced.lines[0].location_id
+    if location_id is None:
+        raise NotFound("location", "default")
     await refuse_archived(conn, business_id, [line.variant_id for line in priced.lines])
     check_quote(priced.quote, limits_of(settings))
     # A manual method that is off, or not on this channel, is refused here already.
@@ -159,7 +160,7 @@ async def start_checkout_in(runtime: Runtime, conn: AsyncConnection, caller: Car
         customer_email=buyer.email, customer_id=customer_id,
         address=address.as_dict(), zone_id=zone.id,
         shipping_method_id=method_id, coupon_codes=codes,
-        payment_method=new.payment_method, location_id=location["id"],
+        payment_method=new.payment_method, location_id=location_id,
         currency=cart.currency, quote=priced.quote.as_dict(),
         total=priced.quote.total, prices_validated_at=now, expires_at=expires_at,
         order_id=None, version=1, created_at=now, updated_at=now, channel=cart.channel)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, tuple_, update
+from sqlalchemy import delete, func, insert, literal, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orderline.catalog.stock_store import held_sum
@@ -189,8 +189,9 @@ async def lines_at(conn: AsyncConnection, business_id: uuid.UUID, draft_id: uuid
     stmt = (select(variants.c.sku, variants.c.id.label("variant_id"), variants.c.product_id,
                    variants.c.name, variants.c.price_minor, variants.c.weight_grams,
                    draft_lines.c.quantity, levels.c.id.label("stock_level_id"),
-                   variants.c.low_stock_threshold, draft_lines.c.position, available,
-                   archived)
+                   variants.c.low_stock_threshold, draft_lines.c.position,
+                   literal(location_id, levels.c.location_id.type).label("location_id"),
+                   available, archived)
             .select_from(draft_lines)
             .join(variants, variants.c.id == draft_lines.c.variant_id)
             .outerjoin(levels, (levels.c.variant_id == variants.c.id)
