@@ -60,8 +60,9 @@ class LevelDelta:
     quantity: int
 
 
-def held_sum(now: datetime) -> ScalarSelect[Any]:
-    """Units held at a level by reservations that are active and not past their deadline."""
+def held_sum(now: datetime | ColumnElement[Any]) -> ScalarSelect[Any]:
+    """Units held at a level by reservations that are active and not past their deadline
+    (``now`` a time, or a bound parameter of a statement built once)."""
     return (
         select(func.coalesce(func.sum(reservations.c.quantity), 0))
         .where(reservations.c.stock_level_id == levels.c.id,
@@ -373,22 +374,25 @@ async def close_order_reservations(conn: AsyncConnection, *, order_id: uuid.UUID
             for r in rows]
 
 
+_HAND_OVER = (update(reservations)
+               .where(reservations.c.checkout_id == bindparam("b_checkout"),
+                      reservations.c.status == ACTIVE,
+                      reservations.c.expires_at > bindparam("b_now"))
+               .values(order_id=bindparam("b_order"))
+               .returning(reservations.c.variant_id, reservations.c.quantity))
+_HAND_OVER_UNTIL = _HAND_OVER.values(expires_at=bindparam("b_expires_at"))
+
+
 async def hand_over_to_order(conn: AsyncConnection, *, checkout_id: uuid.UUID,
                              order_id: uuid.UUID, now: datetime,
                              expires_at: datetime | None = None) -> dict[uuid.UUID, int]:
     """The checkout's live reservations now hold stock for its order (until ``expires_at``
     when given, such as a manual payment's proof deadline); returns the units so held per
     variant (what the binding stock check compares with the order's lines)."""
-    values: dict[str, Any] = {"order_id": order_id}
-    if expires_at is not None:
-        values["expires_at"] = expires_at
-    stmt = (update(reservations)
-            .where(reservations.c.checkout_id == checkout_id, reservations.c.status == ACTIVE,
-                   reservations.c.expires_at > now)
-            .values(**values)
-            .returning(reservations.c.variant_id, reservations.c.quantity))
+    params = {"b_checkout": checkout_id, "b_now": now, "b_order": order_id,
+              "b_expires_at": expires_at}
     held: dict[uuid.UUID, int] = defaultdict(int)
-    for row in await conn.execute(stmt):
+    for row in await conn.execute(_HAND_OVER_UNTIL if expires_at else _HAND_OVER, params):
         held[row.variant_id] += row.quantity
     return held
 

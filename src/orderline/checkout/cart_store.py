@@ -24,6 +24,7 @@ from typing import Any, Self
 from sqlalchemy import Select, bindparam, delete, exists, func, insert, literal, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.elements import BindParameter
 
 from orderline.catalog.stock_store import held_sum
 from orderline.catalog.tables import Product, StockLevel, Variant
@@ -117,9 +118,19 @@ class AvailableCartLine(PricedCartLine):
                       "archived": bool(row["archived"])})
 
 
+# The buyer path's statements are built once, with bound parameters: SQLAlchemy then reuses
+# their compiled form and cache key instead of building both again on every call (about 0.15
+# ms of CPU per statement; see docs/benchmarks.md, "Statements built once").
+_INSERT_CART = insert(carts).returning(*CART_VIEW)
+_CART = select(*CART_VIEW).where(carts.c.business_id == bindparam("b_business"),
+                                 carts.c.id == bindparam("b_cart"))
+_LOCKED_CART = _CART.with_for_update()
+_CART_OF_TOKEN = select(carts.c.id, carts.c.business_id).where(
+    carts.c.token_hash == bindparam("b_token_hash"))
+
+
 async def insert_cart(conn: AsyncConnection, values: dict[str, Any]) -> CartRow:
-    stmt = insert(carts).values(**values).returning(*CART_VIEW)
-    return CartRow.from_row((await conn.execute(stmt)).mappings().one())
+    return CartRow.from_row((await conn.execute(_INSERT_CART, values)).mappings().one())
 
 
 _CHANNEL_AND_CUSTOMER = select(
@@ -140,24 +151,35 @@ async def channel_and_customer(conn: AsyncConnection, business_id: uuid.UUID, ch
 
 async def get_cart(conn: AsyncConnection, business_id: uuid.UUID,
                    cart_id: uuid.UUID) -> CartRow | None:
-    stmt = select(*CART_VIEW).where(carts.c.business_id == business_id, carts.c.id == cart_id)
-    return CartRow.from_optional((await conn.execute(stmt)).mappings().first())
+    found = await conn.execute(_CART, {"b_business": business_id, "b_cart": cart_id})
+    return CartRow.from_optional(found.mappings().first())
 
 
 async def lock_cart(conn: AsyncConnection, business_id: uuid.UUID,
                     cart_id: uuid.UUID) -> CartRow | None:
     """The cart, locked until this transaction ends (no lock on SQLite: one writer at a time)."""
-    stmt = (select(*CART_VIEW)
-            .where(carts.c.business_id == business_id, carts.c.id == cart_id)
-            .with_for_update())
-    return CartRow.from_optional((await conn.execute(stmt)).mappings().first())
+    found = await conn.execute(_LOCKED_CART, {"b_business": business_id, "b_cart": cart_id})
+    return CartRow.from_optional(found.mappings().first())
 
 
 async def find_by_token_hash(conn: AsyncConnection, token_hash: str) -> CartOwner | None:
     """The cart a buyer's token opens: its id and business."""
-    stmt = select(carts.c.id, carts.c.business_id).where(carts.c.token_hash == token_hash)
-    row = (await conn.execute(stmt)).first()
+    row = (await conn.execute(_CART_OF_TOKEN, {"b_token_hash": token_hash})).first()
     return None if row is None else CartOwner(id=row.id, business_id=row.business_id)
+
+
+def _touch_statement(*, at_version: bool) -> Any:
+    conditions = [carts.c.id == bindparam("b_cart"),
+                  carts.c.business_id == bindparam("b_business"), carts.c.status == OPEN]
+    if at_version:
+        conditions.append(carts.c.version == bindparam("b_version"))
+    return (update(carts).where(*conditions)
+            .values(version=carts.c.version + 1, updated_at=bindparam("b_now"))
+            .returning(*CART_VIEW))
+
+
+_TOUCH = _touch_statement(at_version=False)
+_TOUCH_AT_VERSION = _touch_statement(at_version=True)
 
 
 async def touch(conn: AsyncConnection, business_id: uuid.UUID, cart_id: uuid.UUID, *,
@@ -168,25 +190,27 @@ async def touch(conn: AsyncConnection, business_id: uuid.UUID, cart_id: uuid.UUI
 
     Returns the cart as it now is, or None when nothing was changed (no such cart in this
     business, not open, or at another version: the caller reads the cart to tell which)."""
-    conditions = [carts.c.id == cart_id, carts.c.business_id == business_id,
-                  carts.c.status == OPEN]
-    if expected_version is not None:
-        conditions.append(carts.c.version == expected_version)
-    stmt = (update(carts).where(*conditions)
-            .values(**(values or {}), version=carts.c.version + 1, updated_at=now)
-            .returning(*CART_VIEW))
-    return CartRow.from_optional((await conn.execute(stmt)).mappings().first())
+    params = {"b_cart": cart_id, "b_business": business_id, "b_now": now,
+              "b_version": expected_version}
+    stmt = _TOUCH if expected_version is None else _TOUCH_AT_VERSION
+    if values:
+        stmt = stmt.values(**values)
+    return CartRow.from_optional((await conn.execute(stmt, params)).mappings().first())
 
 
 async def close_cart(conn: AsyncConnection, cart_id: uuid.UUID, order_id: uuid.UUID,
                      now: datetime) -> bool:
     """Mark an open cart converted into ``order_id``; False if it was not open (already
     converted by a concurrent confirm, or abandoned)."""
-    stmt = (update(carts).where(carts.c.id == cart_id, carts.c.status == OPEN)
-            .values(status=CONVERTED, order_id=order_id, version=carts.c.version + 1,
-                    updated_at=now)
-            .returning(carts.c.id))
-    return (await conn.execute(stmt)).scalar_one_or_none() is not None
+    closed = await conn.execute(_CLOSE_CART, {"b_cart": cart_id, "b_order": order_id,
+                                              "b_now": now})
+    return closed.scalar_one_or_none() is not None
+
+
+_CLOSE_CART = (update(carts).where(carts.c.id == bindparam("b_cart"), carts.c.status == OPEN)
+               .values(status=CONVERTED, order_id=bindparam("b_order"),
+                       version=carts.c.version + 1, updated_at=bindparam("b_now"))
+               .returning(carts.c.id))
 
 
 # --- lines -----------------------------------------------------------------------------------
@@ -242,8 +266,11 @@ async def line_plan(conn: AsyncConnection, business_id: uuid.UUID, cart_id: uuid
                     max_line_quantity=int(row.max_line_quantity))
 
 
+_INSERT_LINE = insert(cart_lines)
+
+
 async def insert_line(conn: AsyncConnection, values: dict[str, Any]) -> None:
-    await conn.execute(insert(cart_lines).values(**values))
+    await conn.execute(_INSERT_LINE, values)
 
 
 async def set_line_quantity(conn: AsyncConnection, line_id: uuid.UUID, quantity: int) -> None:
@@ -255,14 +282,18 @@ async def delete_line(conn: AsyncConnection, line_id: uuid.UUID) -> None:
     await conn.execute(delete(cart_lines).where(cart_lines.c.id == line_id))
 
 
-def _lines_at(business_id: uuid.UUID, cart_id: uuid.UUID,
-              location_id: uuid.UUID | None) -> Select[Any]:
+def _lines_at(business_id: Any, cart_id: Any, location_id: Any) -> Select[Any]:
     """The cart's lines with their variant now and its stock level at the location (the
     business's default location when None; None when the variant was never stocked there),
-    in the order they were added."""
-    at: Any = (literal(location_id, locations.c.id.type) if location_id is not None
-               else select(locations.c.id).where(locations.c.business_id == business_id,
-                                                 locations.c.is_default).scalar_subquery())
+    in the order they were added. Values or bound parameters."""
+    at: Any
+    if location_id is None:
+        at = (select(locations.c.id).where(locations.c.business_id == business_id,
+                                           locations.c.is_default).scalar_subquery())
+    elif isinstance(location_id, BindParameter):
+        at = location_id
+    else:
+        at = literal(location_id, locations.c.id.type)
     return (select(variants.c.sku, variants.c.id.label("variant_id"), variants.c.product_id,
                    variants.c.name, variants.c.price_minor, variants.c.weight_grams,
                    cart_lines.c.quantity, levels.c.id.label("stock_level_id"),
@@ -276,13 +307,37 @@ def _lines_at(business_id: uuid.UUID, cart_id: uuid.UUID,
             .order_by(cart_lines.c.position))
 
 
+def _with_availability(stmt: Select[Any]) -> Select[Any]:
+    available = func.coalesce(levels.c.on_hand - held_sum(bindparam("b_now")), 0)
+    product_archived = (select(products.c.archived_at)
+                        .where(products.c.id == variants.c.product_id).scalar_subquery())
+    archived = variants.c.archived_at.is_not(None) | product_archived.is_not(None)
+    return stmt.add_columns(available.label("available"), archived.label("archived"))
+
+
+_B_BUSINESS: BindParameter[Any] = bindparam("b_business")
+_B_CART: BindParameter[Any] = bindparam("b_cart")
+_B_LOCATION = bindparam("b_location", type_=locations.c.id.type)
+# By location: a given one, or the default one (None).
+_PRICED = {True: _lines_at(_B_BUSINESS, _B_CART, _B_LOCATION),
+           False: _lines_at(_B_BUSINESS, _B_CART, None)}
+_AVAILABLE = {given: _with_availability(stmt) for given, stmt in _PRICED.items()}
+
+
+def _params(business_id: uuid.UUID, cart_id: uuid.UUID, location_id: uuid.UUID | None,
+            now: datetime | None = None) -> dict[str, Any]:
+    return {"b_business": business_id, "b_cart": cart_id, "b_location": location_id,
+            "b_now": now}
+
+
 async def priced_lines(conn: AsyncConnection, business_id: uuid.UUID, cart_id: uuid.UUID,
                        location_id: uuid.UUID | None) -> list[PricedCartLine]:
     """One statement: sku, variant_id, product_id, name, price_minor, weight_grams, quantity,
     stock_level_id, low_stock_threshold, position and location_id of each line, by position,
     at the location (the business's default location when None)."""
-    stmt = _lines_at(business_id, cart_id, location_id)
-    return [PricedCartLine.from_row(r) for r in (await conn.execute(stmt)).mappings()]
+    found = await conn.execute(_PRICED[location_id is not None],
+                               _params(business_id, cart_id, location_id))
+    return [PricedCartLine.from_row(r) for r in found.mappings()]
 
 
 async def lines_with_availability(conn: AsyncConnection, business_id: uuid.UUID,
@@ -290,11 +345,7 @@ async def lines_with_availability(conn: AsyncConnection, business_id: uuid.UUID,
                                   now: datetime) -> list[AvailableCartLine]:
     """``priced_lines`` plus ``available``: on hand less what active, unexpired reservations
     hold at the location (the default location when None; 0 where never stocked), the figure
-    ``/v1/inventory`` reports."""
-    available = func.coalesce(levels.c.on_hand - held_sum(now), 0).label("available")
-    product_archived = (select(products.c.archived_at)
-                        .where(products.c.id == variants.c.product_id).scalar_subquery())
-    archived = (variants.c.archived_at.is_not(None)
-                | product_archived.is_not(None)).label("archived")
-    stmt = _lines_at(business_id, cart_id, location_id).add_columns(available, archived)
-    return [AvailableCartLine.from_row(r) for r in (await conn.execute(stmt)).mappings()]
+    ``/v1/inventory`` reports, and whether the variant or its product is archived."""
+    found = await conn.execute(_AVAILABLE[location_id is not None],
+                               _params(business_id, cart_id, location_id, now))
+    return [AvailableCartLine.from_row(r) for r in found.mappings()]

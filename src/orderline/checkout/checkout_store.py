@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Self
 
-from sqlalchemy import case, func, insert, select, update
+from sqlalchemy import bindparam, case, func, insert, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -95,8 +95,12 @@ class LapsedCheckout:
     business_id: uuid.UUID
 
 
+# The buyer path's statements are built once, with bound parameters (see cart_store).
+_INSERT = insert(checkouts)
+
+
 async def insert_checkout(conn: AsyncConnection, row: CheckoutRow) -> None:
-    await conn.execute(insert(checkouts).values(**row.as_dict()))
+    await conn.execute(_INSERT, row.as_dict())
 
 
 async def load(conn: AsyncConnection, business_id: uuid.UUID, checkout_id: uuid.UUID, *,
@@ -104,16 +108,19 @@ async def load(conn: AsyncConnection, business_id: uuid.UUID, checkout_id: uuid.
     """The checkout with its cart's status, version and customer, and the business's checkout
     settings: one statement. ``lock`` takes the checkout's and the cart's row locks, which
     serialise every confirm of that cart."""
-    stmt = (select(checkouts, carts.c.status.label("cart_status"),
-                   carts.c.version.label("current_cart_version"),
-                   carts.c.customer_id.label("cart_customer_id"), *tenancy_store.SETTINGS)
-            .join(carts, carts.c.id == checkouts.c.cart_id)
-            .join(businesses, businesses.c.id == checkouts.c.business_id)
-            .where(checkouts.c.business_id == business_id, checkouts.c.id == checkout_id))
-    if lock:
-        stmt = stmt.with_for_update(of=[checkouts, carts])
-    row = (await conn.execute(stmt)).mappings().first()
-    return CheckoutWithCart.from_optional(row)
+    found = await conn.execute(_LOCKED_LOAD if lock else _LOAD,
+                               {"b_business": business_id, "b_checkout": checkout_id})
+    return CheckoutWithCart.from_optional(found.mappings().first())
+
+
+_LOAD = (select(checkouts, carts.c.status.label("cart_status"),
+                carts.c.version.label("current_cart_version"),
+                carts.c.customer_id.label("cart_customer_id"), *tenancy_store.SETTINGS)
+         .join(carts, carts.c.id == checkouts.c.cart_id)
+         .join(businesses, businesses.c.id == checkouts.c.business_id)
+         .where(checkouts.c.business_id == bindparam("b_business"),
+                checkouts.c.id == bindparam("b_checkout")))
+_LOCKED_LOAD = _LOAD.with_for_update(of=[checkouts, carts])
 
 
 async def open_of_cart(conn: AsyncConnection, business_id: uuid.UUID,
@@ -129,11 +136,14 @@ async def open_of_cart(conn: AsyncConnection, business_id: uuid.UUID,
 async def supersede_open(conn: AsyncConnection, cart_id: uuid.UUID,
                          now: datetime) -> list[uuid.UUID]:
     """Close the cart's open checkouts (a new one replaces them); returns their ids."""
-    stmt = (update(checkouts)
-            .where(checkouts.c.cart_id == cart_id, checkouts.c.status == OPEN)
-            .values(status=SUPERSEDED, updated_at=now, version=checkouts.c.version + 1)
-            .returning(checkouts.c.id))
-    return list((await conn.execute(stmt)).scalars())
+    return list((await conn.execute(_SUPERSEDE, {"b_cart": cart_id, "b_now": now})).scalars())
+
+
+_SUPERSEDE = (update(checkouts)
+              .where(checkouts.c.cart_id == bindparam("b_cart"), checkouts.c.status == OPEN)
+              .values(status=SUPERSEDED, updated_at=bindparam("b_now"),
+                      version=checkouts.c.version + 1)
+              .returning(checkouts.c.id))
 
 
 async def update_open(conn: AsyncConnection, checkout_id: uuid.UUID, values: dict[str, Any],
@@ -148,9 +158,14 @@ async def update_open(conn: AsyncConnection, checkout_id: uuid.UUID, values: dic
 async def convert(conn: AsyncConnection, checkout_id: uuid.UUID, *, order_id: uuid.UUID,
                   quote: dict[str, Any], total: int, now: datetime) -> None:
     """The checkout became this order (its row is locked by the confirm)."""
-    await conn.execute(update(checkouts).where(checkouts.c.id == checkout_id).values(
-        status=CONVERTED, order_id=order_id, quote=quote, total=total, prices_validated_at=now,
-        updated_at=now, version=checkouts.c.version + 1))
+    await conn.execute(_CONVERT, {"b_checkout": checkout_id, "b_order": order_id,
+                                  "b_quote": quote, "b_total": total, "b_now": now})
+
+
+_CONVERT = (update(checkouts).where(checkouts.c.id == bindparam("b_checkout")).values(
+    status=CONVERTED, order_id=bindparam("b_order"), quote=bindparam("b_quote"),
+    total=bindparam("b_total"), prices_validated_at=bindparam("b_now"),
+    updated_at=bindparam("b_now"), version=checkouts.c.version + 1))
 
 
 async def lapsed_open(conn: AsyncConnection, now: datetime,

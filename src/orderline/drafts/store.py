@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, literal, select, tuple_, update
+from sqlalchemy import bindparam, delete, func, insert, literal, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orderline.catalog.stock_store import held_sum
@@ -139,11 +139,17 @@ async def complete_for_cart(conn: AsyncConnection, cart_id: uuid.UUID, order_id:
                             checkout_id: uuid.UUID, now: datetime) -> DraftRow | None:
     """The open draft whose link made this cart, now completed into ``order_id``; None when
     the cart is no draft's."""
-    stmt = (update(drafts).where(drafts.c.cart_id == cart_id, drafts.c.status == "open")
-            .values(status="completed", order_id=order_id, checkout_id=checkout_id,
-                    version=drafts.c.version + 1, updated_at=now)
-            .returning(*DRAFT_VIEW))
-    return DraftRow.from_optional((await conn.execute(stmt)).mappings().first())
+    found = await conn.execute(_COMPLETE_FOR_CART, {
+        "b_cart": cart_id, "b_order": order_id, "b_checkout": checkout_id, "b_now": now})
+    return DraftRow.from_optional(found.mappings().first())
+
+
+_COMPLETE_FOR_CART = (update(drafts)
+                      .where(drafts.c.cart_id == bindparam("b_cart"), drafts.c.status == "open")
+                      .values(status="completed", order_id=bindparam("b_order"),
+                              checkout_id=bindparam("b_checkout"),
+                              version=drafts.c.version + 1, updated_at=bindparam("b_now"))
+                      .returning(*DRAFT_VIEW))
 
 
 # --- lines -----------------------------------------------------------------------------------

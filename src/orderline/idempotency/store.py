@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import and_, bindparam, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orderline.core.db.insert import insert_ignoring_conflict
@@ -82,8 +82,13 @@ async def complete(conn: AsyncConnection, ident: uuid.UUID, *, status_code: int,
                    body: dict[str, Any]) -> None:
     """Keep the answer under the claim this request holds; refuses (so the caller's
     transaction rolls back) when the claim lapsed and another request took the key over."""
-    await _update_held_claim(conn, ident, status=COMPLETED, response_status=status_code,
-                             response_body=body)
+    _refuse_unless_held(await conn.execute(_COMPLETE, {
+        "b_id": ident, "b_status": status_code, "b_body": body}))
+
+
+_COMPLETE = (update(keys).where(keys.c.id == bindparam("b_id"), keys.c.status == IN_PROGRESS)
+             .values(status=COMPLETED, response_status=bindparam("b_status"),
+                     response_body=bindparam("b_body")))
 
 
 async def pin(conn: AsyncConnection, ident: uuid.UUID) -> None:
@@ -95,8 +100,11 @@ async def pin(conn: AsyncConnection, ident: uuid.UUID) -> None:
 
 async def _update_held_claim(conn: AsyncConnection, ident: uuid.UUID, **values: Any) -> None:
     """Update the claim only while this request still holds it (its id, still in progress)."""
-    result = await conn.execute(
-        update(keys).where(keys.c.id == ident, keys.c.status == IN_PROGRESS).values(**values))
+    _refuse_unless_held(await conn.execute(
+        update(keys).where(keys.c.id == ident, keys.c.status == IN_PROGRESS).values(**values)))
+
+
+def _refuse_unless_held(result: Any) -> None:
     if not result.rowcount:
         raise RequestInProgress(
             "This request ran past its Idempotency-Key's lock and a retry took the key over; "

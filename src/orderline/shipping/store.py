@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import delete, insert, select, true, update
+from sqlalchemy import bindparam, delete, insert, select, true, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -34,6 +34,8 @@ METHOD_VIEW = [c for c in methods.c if c.name != "business_id"]
 RATE_VIEW = [c for c in rates.c if c.name != "business_id"]
 
 _ZONE_ORDER = (zones.c.position, zones.c.created_at, zones.c.id)
+_ZONES = (select(*ZONE_VIEW).where(zones.c.business_id == bindparam("b_business"))
+          .order_by(*_ZONE_ORDER))
 _METHOD_ORDER = (methods.c.position, methods.c.created_at, methods.c.id)
 _RATE_ORDER = (rates.c.created_at, rates.c.id)
 
@@ -46,8 +48,7 @@ async def insert_zone(conn: AsyncConnection, values: dict[str, Any]) -> RowMappi
 
 
 async def list_zones(conn: AsyncConnection, business_id: uuid.UUID) -> list[RowMapping]:
-    stmt = select(*ZONE_VIEW).where(zones.c.business_id == business_id).order_by(*_ZONE_ORDER)
-    return list((await conn.execute(stmt)).mappings())
+    return list((await conn.execute(_ZONES, {"b_business": business_id})).mappings())
 
 
 async def get_zone(conn: AsyncConnection, business_id: uuid.UUID, zone_id: uuid.UUID, *,
@@ -186,31 +187,43 @@ async def methods_of_zone(conn: AsyncConnection, business_id: uuid.UUID,
     return [_shipping_terms(row) for row in (await conn.execute(stmt)).mappings()]
 
 
-async def zone_pricing(conn: AsyncConnection, business_id: uuid.UUID, zone_id: uuid.UUID,
-                       method_id: uuid.UUID | None
-                       ) -> tuple[ShippingTerms, list[TaxRateTerms]] | None:
-    """The method's terms and the zone's tax rates (oldest first), in one statement; None
-    unless the method is an active method of that zone of that business. With no method,
-    the zone's first active method (``methods_of_zone``' order); None if it has none."""
-    chosen: Any = method_id
-    if method_id is None:
+def _zone_pricing_statement(*, first_method: bool) -> Any:
+    business: Any = bindparam("b_business")
+    zone: Any = bindparam("b_zone")
+    chosen: Any = bindparam("b_method")
+    if first_method:
         chosen = (select(methods.c.id)
-                  .where(methods.c.business_id == business_id, methods.c.zone_id == zone_id,
+                  .where(methods.c.business_id == business, methods.c.zone_id == zone,
                          methods.c.active == true())
                   .order_by(*_METHOD_ORDER).limit(1).scalar_subquery())
-    stmt = (select(methods.c.id, methods.c.name, methods.c.kind, methods.c.price,
+    return (select(methods.c.id, methods.c.name, methods.c.kind, methods.c.price,
                    methods.c.free_above, methods.c.weight_bands,
                    rates.c.id.label("rate_id"), rates.c.name.label("rate_name"),
                    rates.c.rate, rates.c.applies_to_shipping)
             .select_from(methods)
             .join(zones, zones.c.id == methods.c.zone_id)
             .outerjoin(rates, (rates.c.zone_id == zones.c.id)
-                       & (rates.c.business_id == business_id))
-            .where(methods.c.id == chosen, methods.c.zone_id == zone_id,
-                   methods.c.business_id == business_id, zones.c.business_id == business_id,
+                       & (rates.c.business_id == business))
+            .where(methods.c.id == chosen, methods.c.zone_id == zone,
+                   methods.c.business_id == business, zones.c.business_id == business,
                    methods.c.active == true())
             .order_by(rates.c.created_at, rates.c.id))
-    rows = list((await conn.execute(stmt)).mappings())
+
+
+# Built once (the checkout prices with it on every request): the chosen method, or the first.
+_ZONE_PRICING = {False: _zone_pricing_statement(first_method=False),
+                 True: _zone_pricing_statement(first_method=True)}
+
+
+async def zone_pricing(conn: AsyncConnection, business_id: uuid.UUID, zone_id: uuid.UUID,
+                       method_id: uuid.UUID | None
+                       ) -> tuple[ShippingTerms, list[TaxRateTerms]] | None:
+    """The method's terms and the zone's tax rates (oldest first), in one statement; None
+    unless the method is an active method of that zone of that business. With no method,
+    the zone's first active method (``methods_of_zone``' order); None if it has none."""
+    stmt = _ZONE_PRICING[method_id is None]
+    params = {"b_business": business_id, "b_zone": zone_id, "b_method": method_id}
+    rows = list((await conn.execute(stmt, params)).mappings())
     if not rows:
         return None
     taxes = [TaxRateTerms(name=row["rate_name"], rate=Decimal(row["rate"]),

@@ -192,11 +192,12 @@ class BusinessSettings:
 SETTING_COLUMNS = tuple(f.name for f in fields(BusinessSettings))
 # The columns to select with a statement that reads the settings.
 SETTINGS = tuple(businesses.c[name] for name in SETTING_COLUMNS)
+_SETTINGS_OF = select(*SETTINGS).where(businesses.c.id == bindparam("b_business"))
 
 
 async def business_settings(conn: AsyncConnection, business_id: uuid.UUID) -> BusinessSettings:
     return BusinessSettings.from_row((await conn.execute(
-        select(*SETTINGS).where(businesses.c.id == business_id))).mappings().one())
+        _SETTINGS_OF, {"b_business": business_id})).mappings().one())
 
 
 # --- allowed browser origins (CORS) -----------------------------------------------------------
