@@ -32,6 +32,8 @@ from orderline.checkout.tables import Cart, CartLine
 from orderline.core.db.rows import StoredRow
 from orderline.core.db.tables import table_of
 from orderline.orders.tables import Customer
+from orderline.tenancy import store as tenancy_store
+from orderline.tenancy.store import BusinessSettings
 from orderline.tenancy.tables import Business, Channel, Location
 
 carts = table_of(Cart)
@@ -160,6 +162,25 @@ async def lock_cart(conn: AsyncConnection, business_id: uuid.UUID,
     """The cart, locked until this transaction ends (no lock on SQLite: one writer at a time)."""
     found = await conn.execute(_LOCKED_CART, {"b_business": business_id, "b_cart": cart_id})
     return CartRow.from_optional(found.mappings().first())
+
+
+_LOCKED_CART_WITH_SETTINGS = (
+    select(*CART_VIEW, *tenancy_store.SETTINGS)
+    .join(businesses, businesses.c.id == carts.c.business_id)
+    .where(carts.c.business_id == bindparam("b_business"), carts.c.id == bindparam("b_cart"))
+    .with_for_update(of=carts))
+
+
+async def lock_cart_with_settings(conn: AsyncConnection, business_id: uuid.UUID,
+                                  cart_id: uuid.UUID
+                                  ) -> tuple[CartRow, BusinessSettings] | None:
+    """``lock_cart``, with its business's checkout settings read in the same statement."""
+    row = (await conn.execute(_LOCKED_CART_WITH_SETTINGS,
+                              {"b_business": business_id, "b_cart": cart_id})).mappings().first()
+    if row is None:
+        return None
+    return (CartRow(**{name: row[name] for name in CART_COLUMNS}),
+            BusinessSettings.from_row(row))
 
 
 async def find_by_token_hash(conn: AsyncConnection, token_hash: str) -> CartOwner | None:

@@ -49,7 +49,6 @@ from orderline.orders.service import (
 from orderline.pricing.engine import Quote
 from orderline.shipping import store as shipping_store
 from orderline.shipping.rules import Address, check_address, match_zone
-from orderline.tenancy import store as tenancy_store
 
 log = logging.getLogger(__name__)
 
@@ -111,9 +110,10 @@ async def start_checkout_in(runtime: Runtime, conn: AsyncConnection, caller: Car
     now = runtime.clock.now()
     checkout_id = uuid.uuid4()
 
-    cart = await cart_store.lock_cart(conn, business_id, new.cart_id)
-    if cart is None:
+    locked = await cart_store.lock_cart_with_settings(conn, business_id, new.cart_id)
+    if locked is None:
         raise NotFound("cart", new.cart_id)
+    cart, settings = locked
     if cart.status != "open":
         raise CartClosed(f"This cart is {cart.status}; start a new cart.",
                          details={"cart_status": cart.status})
@@ -125,7 +125,6 @@ async def start_checkout_in(runtime: Runtime, conn: AsyncConnection, caller: Car
             + (f" {address.region}" if address.region else "")
             + (f" {address.postal_code}" if address.postal_code else "")
             + ". Use another address.", details={"address": address.as_dict()})
-    settings = await tenancy_store.business_settings(conn, business_id)
     # A guest becomes a customer here, so that confirming costs no customer statements.
     customer_id = cart.customer_id or await order_store.find_or_create_customer(
         conn, business_id=business_id, name=buyer.name, phone=buyer.phone,
