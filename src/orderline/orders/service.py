@@ -140,18 +140,19 @@ def priced_from(sellable: Sequence[Mapping[Any, Any]], requested: list[Requested
 
 
 async def allocate_lines(conn: AsyncConnection, business_id: uuid.UUID,
-                         priced: list[PricedLine]) -> list[PricedLine]:
+                         priced: list[PricedLine], now: datetime) -> list[PricedLine]:
     """For an order placed without a location (priced at the default one): each line the
     default location is short of takes its units from the location ``choose_level`` names
     (the most free units). Lines the default location can serve cost no query. The choice
-    reads counters without a lock; the conditional UPDATE that takes the units is what keeps
-    each location from overselling (a line that lost a race there is refused, as any)."""
+    reads free units (lapsed holds not counted, see ``levels_of_variants``) without a lock;
+    the conditional UPDATE that takes the units is what keeps each location from overselling
+    (a line that lost a race there is refused, as any)."""
     short = [p for p in priced if p.free_seen is None or p.free_seen < p.quantity]
     if not short:
         return priced
     candidates: dict[uuid.UUID, list[LevelStock]] = {}
     for r in await catalog_store.levels_of_variants(conn, business_id,
-                                                    [p.variant_id for p in short]):
+                                                    [p.variant_id for p in short], now):
         candidates.setdefault(r["variant_id"], []).append(LevelStock(
             stock_level_id=r["stock_level_id"], location_code=r["code"],
             is_default=bool(r["is_default"]), free=int(r["free"])))
