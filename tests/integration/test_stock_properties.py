@@ -23,10 +23,10 @@ equal to the initial stock plus the test's own adjustments plus the orders' move
 each order's money (received less refunded, from the payments ledger) what its state says:
 a paid order holds its total less what was refunded (never below nothing; nothing, if it
 was marked paid without a payment), a cancelled or unpaid order nothing (unless the money
-arrived late and the saga is asked to give it back). Two more checks target "a lapsed hold never counts",
-whose violations roll back instead of leaving drift: every refusal must be explained by the
-stock it saw, and every unit shown as available must be holdable and removable right now
-(probed in transactions that are rolled back).
+arrived late and the saga is asked to give it back). Two more checks target "a lapsed hold
+never counts", whose violations roll back instead of leaving drift: every refusal must be
+explained by the stock it saw, and every unit shown as available must be holdable and
+removable right now (probed in transactions that are rolled back).
 
 Why a thread per example: hypothesis calls the test body synchronously many times, while
 pytest-asyncio owns a session event loop. Each example therefore runs in a worker thread with
