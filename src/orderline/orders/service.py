@@ -245,19 +245,15 @@ async def _hold_lines(runtime: Runtime, conn: AsyncConnection, *, business_id: u
                 "quantity": line.quantity, "status": ReservationStatus.ACTIVE.value,
                 "expires_at": expires_at, "created_at": now, "closed_at": None}
             expired: list[ExpiredReservation] = []
-            if rides and announcing is not None and n == len(lines) - 1:
-                left = await stock_store.take_units_announcing(conn, reservation, now,
-                                                               announcing.rows)
-                announced = left is not None
-                if left is None:
-                    expired = await stock_store.expire_lapsed_at_level(
-                        conn, line.stock_level_id, now)
-                    left = await stock_store.take_units(conn, reservation, now)
+            if insert:
+                # The holder's first events ride with the last line's stock (``take_all``).
+                rows = (announcing.rows if rides and announcing is not None
+                        and n == len(lines) - 1 else None)
+                left, expired, announced = await stock_store.take_units_counting_lapsed(
+                    conn, reservation, now, rows)
             else:
-                left, expired = await (
-                    stock_store.take_units_counting_lapsed(conn, reservation, now) if insert
-                    else stock_store.hold_units_counting_lapsed(conn, line.stock_level_id,
-                                                                line.quantity, now))
+                left, expired = await stock_store.hold_units_counting_lapsed(
+                    conn, line.stock_level_id, line.quantity, now)
             await announce_expired(conn, expired, now)
         if line.stock_level_id is not None and left is not None:
             await announce_if_low(conn, business_id=business_id,
