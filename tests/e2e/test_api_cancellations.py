@@ -305,3 +305,33 @@ async def test_a_confirmed_cash_on_delivery_order_puts_its_units_back_on_hand(
     assert await ledger_net(client, m, order) == 1000
     assert await levels(client, m, "RICE") == (19, 0, 19)
     assert await balanced(client, m)
+
+
+async def test_units_cancelled_after_a_refund_give_back_no_more_than_the_card_still_holds(
+        client: httpx.AsyncClient, runtime: Runtime, sandbox: SandboxGateway) -> None:
+    # Found by tests/integration/test_stock_properties.py: the cancellation's refund was the
+    # difference in total even when an earlier refund had given most of the money back; no
+    # payment held that much, so it was planned as given back "by hand" (the merchant told to
+    # hand over money the buyer already had back) while the card kept what it still held.
+    m = await new_merchant(runtime)
+    await add_product(client, m, "MUG", 10)
+    order = await place_order(client, m, ("MUG", 5))
+    ok(await client.post(f"/v1/orders/{order['id']}/payments", headers=m.headers,
+                         json={"provider": "sandbox", "payment_method": "pm_card_visa"}), 201)
+    ok(await client.post(f"/v1/orders/{order['id']}/refunds", headers=m.headers,
+                         json={"amount": 4000}), 201)
+    await sandbox.wait_for_deliveries()
+    paid = ok(await client.get(f"/v1/orders/{order['id']}", headers=m.headers))
+    assert await ledger_net(client, m, order) == 1000
+
+    seen = await preview(client, m, paid, ("MUG", 4))
+    assert seen["refund"] == {"amount": 1000, "method": "card", "provider": "sandbox"}
+    done = ok(await cancel(client, m, paid, ("MUG", 4)), 201)
+    await sandbox.wait_for_deliveries()
+    assert done["refund"] == {"amount": 1000, "method": "card", "provider": "sandbox"}
+    assert await ledger_net(client, m, order) == 0
+    # Nothing left to give back: the last unit's cancellation refunds nothing.
+    after = ok(await client.get(f"/v1/orders/{order['id']}", headers=m.headers))
+    assert after["total"] == 1000
+    seen = await preview(client, m, after, ("MUG", 1))
+    assert seen["refund"] == {"amount": 0, "method": "none", "provider": None}

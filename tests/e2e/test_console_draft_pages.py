@@ -5,19 +5,24 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
-from typing import Any
 
 import httpx
 import pytest
 
-from orderline.api.app import create_app
 from orderline.core.runtime import Runtime
 from orderline.tenancy import service as tenancy
 from tests.conftest import Merchant
 from tests.support.checkout import open_shop
-from tests.support.console import ConsoleShop, async_console_client, console_login, console_shop
-
-BASE = "http://test"
+from tests.support.console import (  # noqa: F401
+    CONSOLE_BASE,
+    ConsoleShop,
+    console_login,
+    console_owner_fixture,
+    console_shop,
+    console_transport_fixture,
+    csrf_form,
+    logged_in,
+)
 
 
 @pytest.fixture
@@ -26,33 +31,15 @@ async def shop(runtime: Runtime) -> ConsoleShop:
 
 
 @pytest.fixture
-def transport(runtime: Runtime) -> httpx.ASGITransport:
-    app = create_app(runtime=runtime)
-    app.state.runtime = runtime
-    return httpx.ASGITransport(app=app)
-
-
-@pytest.fixture
-async def owner(transport: httpx.ASGITransport, shop: ConsoleShop
-                ) -> AsyncIterator[httpx.AsyncClient]:
-    async with async_console_client(transport, BASE, shop.owner_login) as client:
-        yield client
-
-
-@pytest.fixture
 async def api(runtime: Runtime, transport: httpx.ASGITransport, shop: ConsoleShop
               ) -> AsyncIterator[httpx.AsyncClient]:
     merchant = Merchant(principal=await tenancy.authenticate(runtime, shop.api_key),
                         key=shop.api_key)
-    async with httpx.AsyncClient(transport=transport, base_url=BASE,
+    async with httpx.AsyncClient(transport=transport, base_url=CONSOLE_BASE,
                                  headers=shop.api_headers) as client:
         await open_shop(client, merchant, products={"MUG": (1250, 5), "CAP": (400, 5)},
                         shipping=500, tax_rate=None)
         yield client
-
-
-def form(client: httpx.AsyncClient, **fields: Any) -> dict[str, Any]:
-    return {"csrf_token": client.headers["X-CSRF-Token"], **fields}
 
 
 NEW = {"sku": "MUG", "quantity": "2", "customer_name": "Siti", "customer_phone": "+62 811 555",
@@ -62,7 +49,7 @@ NEW = {"sku": "MUG", "quantity": "2", "customer_name": "Siti", "customer_phone":
 
 async def test_a_draft_is_built_priced_and_sent_from_the_console(
         owner: httpx.AsyncClient, api: httpx.AsyncClient) -> None:
-    created = await owner.post("/console/drafts/new", data=form(owner, **NEW))
+    created = await owner.post("/console/drafts/new", data=csrf_form(owner, **NEW))
     assert created.status_code == 303, created.text
     page_url = created.headers["location"]
     draft_id = page_url.rsplit("/", 1)[1]
@@ -71,18 +58,18 @@ async def test_a_draft_is_built_priced_and_sent_from_the_console(
     assert "$30.00" in page.text  # 2 x 12.50 and 5.00 shipping
 
     added = await owner.post(f"/console/drafts/{draft_id}/lines",
-                             data=form(owner, sku="CAP", quantity="1"))
+                             data=csrf_form(owner, sku="CAP", quantity="1"))
     assert added.status_code == 303
     assert "$34.00" in (await owner.get(page_url)).text
     refused = await owner.post(f"/console/drafts/{draft_id}/lines",
-                               data=form(owner, sku="NOPE", quantity="1"))
+                               data=csrf_form(owner, sku="NOPE", quantity="1"))
     assert refused.status_code == 422 and 'id="sku-error"' in refused.text
     removed = await owner.post(f"/console/drafts/{draft_id}/lines/quantity",
-                               data=form(owner, sku="CAP", quantity="0"))
+                               data=csrf_form(owner, sku="CAP", quantity="0"))
     assert removed.status_code == 303
     assert "$30.00" in (await owner.get(page_url)).text
 
-    sent = await owner.post(f"/console/drafts/{draft_id}/send", data=form(owner))
+    sent = await owner.post(f"/console/drafts/{draft_id}/send", data=csrf_form(owner))
     assert sent.status_code == 200
     link = re.search(r'value="(http[^"]+/d/dl_[^"]+)"', sent.text)
     assert link is not None
@@ -100,7 +87,7 @@ async def test_a_viewer_reads_drafts_but_changes_none_and_a_verifier_sees_none(
         api: httpx.AsyncClient) -> None:
     draft = (await api.post("/v1/draft-orders", json={"lines": [
         {"sku": "MUG", "quantity": 1}]})).json()
-    viewer = async_console_client(transport, BASE, await console_login(
+    viewer = logged_in(transport, await console_login(
         runtime, shop.staff["viewer"]))
     async with viewer:
         assert (await viewer.get(f"/console/drafts/{draft['id']}")).status_code == 200
@@ -108,9 +95,9 @@ async def test_a_viewer_reads_drafts_but_changes_none_and_a_verifier_sees_none(
         for path in ("/console/drafts/new", f"/console/drafts/{draft['id']}/lines",
                      f"/console/drafts/{draft['id']}/send",
                      f"/console/drafts/{draft['id']}/cancel"):
-            answer = await viewer.post(path, data=form(viewer, sku="MUG", quantity="1"))
+            answer = await viewer.post(path, data=csrf_form(viewer, sku="MUG", quantity="1"))
             assert answer.status_code == 403, path
-    verifier = async_console_client(transport, BASE, await console_login(
+    verifier = logged_in(transport, await console_login(
         runtime, shop.staff["verifier"]))
     async with verifier:
         assert (await verifier.get("/console/drafts")).status_code == 403
@@ -124,10 +111,10 @@ async def test_another_business_s_staff_get_404_and_a_form_without_csrf_does_not
     draft = (await api.post("/v1/draft-orders", json={"lines": [
         {"sku": "MUG", "quantity": 1}]})).json()
     other = await console_shop(runtime)
-    async with async_console_client(transport, BASE, other.owner_login) as stranger:
+    async with logged_in(transport, other.owner_login) as stranger:
         assert (await stranger.get(f"/console/drafts/{draft['id']}")).status_code == 404
         forced = await stranger.post(f"/console/drafts/{draft['id']}/send",
-                                     data=form(stranger))
+                                     data=csrf_form(stranger))
         assert forced.status_code == 404
         assert draft["id"] not in (await stranger.get("/console/drafts")).text
     no_token = await owner.post(f"/console/drafts/{draft['id']}/cancel", data={},

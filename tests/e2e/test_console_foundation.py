@@ -10,18 +10,17 @@ from urllib.parse import unquote
 import httpx
 import pytest
 
-from orderline.api.app import create_app
 from orderline.core.clock import ManualClock
 from orderline.core.runtime import Runtime
-from tests.support.console import (
+from tests.support.console import (  # noqa: F401
     SESSION_COOKIE,
     ConsoleShop,
-    async_console_client,
     console_login,
+    console_owner_fixture,
     console_shop,
+    console_transport_fixture,
+    logged_in,
 )
-
-BASE = "http://test"
 
 
 @pytest.fixture
@@ -36,22 +35,8 @@ async def shop(runtime: Runtime, clock: ManualClock) -> ConsoleShop:
 
 
 @pytest.fixture
-def transport(runtime: Runtime) -> httpx.ASGITransport:
-    app = create_app(runtime=runtime)
-    app.state.runtime = runtime
-    return httpx.ASGITransport(app=app)
-
-
-@pytest.fixture
-async def owner(transport: httpx.ASGITransport, shop: ConsoleShop
-                ) -> AsyncIterator[httpx.AsyncClient]:
-    async with async_console_client(transport, BASE, shop.owner_login) as client:
-        yield client
-
-
-@pytest.fixture
 async def stranger(transport: httpx.ASGITransport) -> AsyncIterator[httpx.AsyncClient]:
-    async with async_console_client(transport, BASE, None) as client:
+    async with logged_in(transport, None) as client:
         yield client
 
 
@@ -90,7 +75,7 @@ async def test_a_logged_in_owner_sees_the_console_with_the_csrf_token_and_every_
 async def test_a_verifier_sees_only_the_verification_queue_in_the_navigation(
         runtime: Runtime, transport: httpx.ASGITransport, shop: ConsoleShop) -> None:
     login = await console_login(runtime, shop.staff["verifier"])
-    async with async_console_client(transport, BASE, login) as verifier:
+    async with logged_in(transport, login) as verifier:
         html = (await verifier.get("/console/account")).text
     assert 'href="/console/verifications"' in html
     for link in ("/console/orders", "/console/stock", "/console/settings"):

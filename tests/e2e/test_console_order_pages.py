@@ -220,6 +220,26 @@ async def test_an_amount_that_is_not_money_is_refused_next_to_its_field_and_noth
     assert ok(await api.get(f"/v1/orders/{order['id']}"))["version"] == order["version"]
 
 
+async def test_an_order_marked_paid_without_a_payment_says_so_in_its_payments_section(
+        owner: httpx.AsyncClient, api: httpx.AsyncClient) -> None:
+    order = await paid_order(api)  # PATCH /payment: paid, with no payment in the ledger
+    page = (await owner.get(f"/console/orders/{order['id']}")).text
+    payments = page.split('id="payments-title"', 1)[1].split("</section>", 1)[0]
+    assert "Paid " in payments and "pay-1" in payments
+    assert "Marked paid without a recorded payment" in payments
+    assert "No money has moved yet." not in payments
+    in_indonesian = (await owner.get(f"/console/orders/{order['id']}",
+                                     headers={"Accept-Language": "id-ID"})).text
+    assert "Ditandai sudah dibayar tanpa pembayaran yang tercatat" in in_indonesian
+
+    unpaid = ok(await api.post("/v1/orders", json={
+        "customer": {"name": "Ada Buyer", "phone": "+15550100"}, "channel": "web",
+        "payment_method": "card", "lines": [{"sku": "MUG", "quantity": 1}]}), 201)
+    page = (await owner.get(f"/console/orders/{unpaid['id']}")).text
+    assert "No money has moved yet." in page
+    assert "Marked paid without a recorded payment" not in page
+
+
 async def test_the_pages_speak_indonesian_when_asked(
         owner: httpx.AsyncClient, api: httpx.AsyncClient) -> None:
     order = await paid_order(api)

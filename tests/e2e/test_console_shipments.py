@@ -12,11 +12,17 @@ from typing import Any
 import httpx
 import pytest
 
-from orderline.api.app import create_app
 from orderline.core.runtime import Runtime
-from tests.support.console import ConsoleShop, async_console_client, console_login, console_shop
-
-BASE = "http://test"
+from tests.support.console import (  # noqa: F401
+    CONSOLE_BASE,
+    ConsoleShop,
+    console_login,
+    console_owner_fixture,
+    console_shop,
+    console_transport_fixture,
+    csrf_form,
+    logged_in,
+)
 
 
 @pytest.fixture
@@ -25,34 +31,16 @@ async def shop(runtime: Runtime) -> ConsoleShop:
 
 
 @pytest.fixture
-def transport(runtime: Runtime) -> httpx.ASGITransport:
-    app = create_app(runtime=runtime)
-    app.state.runtime = runtime
-    return httpx.ASGITransport(app=app)
-
-
-@pytest.fixture
 async def api(transport: httpx.ASGITransport, shop: ConsoleShop
               ) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(transport=transport, base_url=BASE,
+    async with httpx.AsyncClient(transport=transport, base_url=CONSOLE_BASE,
                                  headers=shop.api_headers) as client:
-        yield client
-
-
-@pytest.fixture
-async def owner(transport: httpx.ASGITransport, shop: ConsoleShop
-                ) -> AsyncIterator[httpx.AsyncClient]:
-    async with async_console_client(transport, BASE, shop.owner_login) as client:
         yield client
 
 
 def ok(response: httpx.Response, status: int = 200) -> Any:
     assert response.status_code == status, response.text
     return response.json()
-
-
-def form(client: httpx.AsyncClient, **fields: Any) -> dict[str, Any]:
-    return {"csrf_token": client.headers["X-CSRF-Token"], **fields}
 
 
 async def paid_order(api: httpx.AsyncClient) -> dict[str, Any]:
@@ -76,7 +64,7 @@ async def test_the_order_page_ships_some_units_from_a_location_then_marks_them_d
     assert "Ship some units" in page and "BATIK (3 left to ship)" in page
     assert 'option value="north"' in page
 
-    answer = await owner.post(f"{url}/shipments", data=form(
+    answer = await owner.post(f"{url}/shipments", data=csrf_form(
         owner, version=order["version"], **{"units-BATIK": "2"}, location="north",
         carrier="JNE", tracking_number="JNE-1", tracking_url="https://track.example/1"))
     assert answer.status_code == 303, answer.text
@@ -92,7 +80,7 @@ async def test_the_order_page_ships_some_units_from_a_location_then_marks_them_d
     version = int(re.findall(r'name="version" value="(\d+)"', shown.text)[0])
     parcel = ok(await api.get(f"/v1/orders/{order['id']}/shipments"))["data"][0]
     delivered = await owner.post(f"{url}/shipments/{parcel['id']}/delivered",
-                                 data=form(owner, version=version))
+                                 data=csrf_form(owner, version=version))
     assert delivered.status_code == 303, delivered.text
     assert ok(await api.get(f"/v1/orders/{order['id']}/shipments"))["data"][0][
         "status"] == "delivered"
@@ -103,11 +91,11 @@ async def test_nothing_typed_or_too_many_units_are_said_in_plain_words(
         owner: httpx.AsyncClient, api: httpx.AsyncClient) -> None:
     order = await paid_order(api)
     url = f"/console/orders/{order['id']}/shipments"
-    empty = await owner.post(url, data=form(owner, version=order["version"],
+    empty = await owner.post(url, data=csrf_form(owner, version=order["version"],
                                             carrier="JNE", tracking_number="X"))
     assert empty.status_code == 422
     assert "Type how many units of at least one line leave in this parcel." in empty.text
-    over = await owner.post(url, data=form(owner, version=order["version"],
+    over = await owner.post(url, data=csrf_form(owner, version=order["version"],
                                            **{"units-BATIK": "4"}, carrier="JNE",
                                            tracking_number="X"))
     assert over.status_code == 409
@@ -120,13 +108,13 @@ async def test_a_viewer_and_a_form_without_its_csrf_token_cannot_ship(
     order = await paid_order(api)
     url = f"/console/orders/{order['id']}"
     login = await console_login(runtime, shop.staff["viewer"])
-    async with async_console_client(transport, BASE, login) as viewer:
+    async with logged_in(transport, login) as viewer:
         assert "Ship some units" not in (await viewer.get(url)).text
-        forced = await viewer.post(f"{url}/shipments", data=form(
+        forced = await viewer.post(f"{url}/shipments", data=csrf_form(
             viewer, version=order["version"], **{"units-BATIK": "1"}, carrier="JNE",
             tracking_number="X"))
         assert forced.status_code == 403
-        moved = await viewer.post("/console/stock/BATIK/transfer", data=form(
+        moved = await viewer.post("/console/stock/BATIK/transfer", data=csrf_form(
             viewer, from_location="main", to_location="north", quantity="1"))
         assert moved.status_code == 403
     token = owner.headers.pop("X-CSRF-Token")
@@ -137,9 +125,9 @@ async def test_a_viewer_and_a_form_without_its_csrf_token_cannot_ship(
     assert forged.status_code == 403
     assert ok(await api.get(f"/v1/orders/{order['id']}/shipments"))["data"] == []
     stranger = await console_shop(runtime, name="Other shop")
-    async with async_console_client(transport, BASE, stranger.owner_login) as other:
+    async with logged_in(transport, stranger.owner_login) as other:
         assert (await other.get(url)).status_code == 404
-        refused = await other.post(f"{url}/shipments", data=form(
+        refused = await other.post(f"{url}/shipments", data=csrf_form(
             other, version=order["version"], **{"units-BATIK": "1"}, carrier="JNE",
             tracking_number="X"))
         assert refused.status_code == 404
@@ -150,14 +138,14 @@ async def test_the_stock_page_moves_units_between_locations(
     await paid_order(api)  # main: 7 on hand, north: 5
     page = await owner.get("/console/stock/BATIK")
     assert "Move to another location" in page.text
-    moved = await owner.post("/console/stock/BATIK/transfer", data=form(
+    moved = await owner.post("/console/stock/BATIK/transfer", data=csrf_form(
         owner, from_location="north", to_location="main", quantity="4",
         request_key="k-1"))
     assert moved.status_code == 303, moved.text
     shown = await owner.get(moved.headers["location"])
     assert "The units were moved." in shown.text
     assert "Moved in from another location" in shown.text
-    short = await owner.post("/console/stock/BATIK/transfer", data=form(
+    short = await owner.post("/console/stock/BATIK/transfer", data=csrf_form(
         owner, from_location="north", to_location="main", quantity="2",
         request_key="k-2"))
     assert short.status_code == 422
@@ -178,7 +166,7 @@ async def test_the_buyer_page_lists_the_parcels_with_their_tracking_links(
     ok(await api.post(f"/v1/orders/{placed['id']}/shipments", json={
         "lines": [{"sku": "BATIK", "quantity": 1}], "carrier": "JNE",
         "tracking_number": "JNE-77", "tracking_url": "https://track.example/77"}), 201)
-    async with httpx.AsyncClient(transport=transport, base_url=BASE) as buyer:
+    async with httpx.AsyncClient(transport=transport, base_url=CONSOLE_BASE) as buyer:
         page = await buyer.get(f"/o/{placed['access_token']}")
         assert page.status_code == 200
         assert "Part of your order is on its way" in page.text

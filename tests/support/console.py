@@ -19,18 +19,36 @@ def test_the_queue(shop: ConsoleShop, console_server: str, browser: Browsing) ->
 
 The server must read the TOTP secrets with the same master keys as the test's runtime:
 start it with ``CONSOLE_SERVER_ENV`` (``console_server_fixture`` does).
+
+Page tests without a browser run the real app in the test's process: import the fixtures
+``console_transport_fixture`` (``transport``: the app on the test's runtime) and
+``console_owner_fixture`` (``owner``: a client logged in as the module's ``shop`` fixture's
+owner), write ``shop`` in the module (which roles it needs), and log anyone else in with
+``logged_in(transport, login)``; ``csrf_form`` fills a form's token:
+
+```python
+from tests.support.console import console_owner_fixture, console_transport_fixture  # noqa: F401
+
+@pytest.fixture
+async def shop(runtime: Runtime) -> ConsoleShop:
+    return await console_shop(runtime, roles=("viewer",))
+
+async def test_the_page(owner: httpx.AsyncClient) -> None:
+    done = await owner.post("/console/...", data=csrf_form(owner, sku="MUG"))
+```
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
 
+from orderline.api.app import create_app
 from orderline.core.runtime import Runtime
 from orderline.staff import sessions
 from orderline.tenancy import service as tenancy
@@ -119,6 +137,7 @@ def log_in_through_form(page: BrowserPage, member: Member, *, go: bool = True) -
 # --- HTTP without a browser -------------------------------------------------------------------
 
 HTML = {"Accept": "text/html,application/xhtml+xml"}
+CONSOLE_BASE = "http://test"  # the base URL of the app in the test's process
 
 
 def console_client(base: str, login: ConsoleLogin, **options: Any) -> httpx.Client:
@@ -143,6 +162,34 @@ def async_console_client(transport: httpx.AsyncBaseTransport | None, base: str,
     return client
 
 
+def logged_in(transport: httpx.AsyncBaseTransport, login: ConsoleLogin | None
+              ) -> httpx.AsyncClient:
+    """``async_console_client`` of the app in the test's process (``CONSOLE_BASE``);
+    ``login`` None: nobody logged in."""
+    return async_console_client(transport, CONSOLE_BASE, login)
+
+
+def csrf_form(client: httpx.AsyncClient, **fields: Any) -> dict[str, Any]:
+    """A form's fields with the CSRF token of ``client``'s session, as the page renders it."""
+    return {"csrf_token": client.headers["X-CSRF-Token"], **fields}
+
+
+@pytest.fixture(name="transport")
+def console_transport_fixture(runtime: Runtime) -> httpx.ASGITransport:
+    """The real app on the test's runtime, in the test's process."""
+    app = create_app(runtime=runtime)
+    app.state.runtime = runtime
+    return httpx.ASGITransport(app=app)
+
+
+@pytest.fixture(name="owner")
+async def console_owner_fixture(transport: httpx.ASGITransport, shop: ConsoleShop
+                                ) -> AsyncIterator[httpx.AsyncClient]:
+    """A client logged in as the owner of the module's ``shop`` fixture."""
+    async with logged_in(transport, shop.owner_login) as client:
+        yield client
+
+
 @pytest.fixture(name="console_server", scope="module")
 def console_server_fixture(database_url: str, shared_db: Any) -> Iterator[str]:
     """An ``orderline serve`` process for console tests (the TOTP master keys of the tests'
@@ -153,5 +200,7 @@ def console_server_fixture(database_url: str, shared_db: Any) -> Iterator[str]:
         yield base
 
 
-__all__ = ["PASSWORD", "ConsoleLogin", "ConsoleShop", "console_client", "console_login",
-           "console_shop", "log_in_fast", "log_in_through_form"]
+__all__ = ["CONSOLE_BASE", "PASSWORD", "ConsoleLogin", "ConsoleShop", "console_client",
+           "console_login", "console_owner_fixture", "console_shop",
+           "console_transport_fixture", "csrf_form", "log_in_fast", "log_in_through_form",
+           "logged_in"]

@@ -133,10 +133,15 @@ def _held(intents: list[IntentRow]) -> int:
 def _refund_plan(order: OrderRow, plan: CancellationPlan,
                  intents: list[IntentRow]) -> RefundPlan:
     """How much goes back and how: nothing while the money is not in (the total falls);
-    the difference, or (every unit cancelled) all the money held, once it is."""
+    the difference, or (every unit cancelled) all the money held, once it is. Never more
+    than the order's payments still hold: money already refunded (a refund of an amount,
+    before) is not given back twice."""
     if order.paid_at is None:
         return RefundPlan(amount=0, method=RefundMethod.NONE)
-    amount = _held(intents) if plan.everything else plan.difference
+    held = _held(intents)
+    amount = held if plan.everything else plan.difference
+    if any(i.amount_captured + i.amount_collected > 0 for i in intents):
+        amount = min(amount, held)
     if amount <= 0:
         return RefundPlan(amount=0, method=RefundMethod.NONE)
     for intent in intents:

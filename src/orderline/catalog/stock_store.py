@@ -327,17 +327,27 @@ _TAKE_ANNOUNCING = _take_announcing_statement()
 
 
 async def take_units_counting_lapsed(conn: AsyncConnection, reservation: dict[str, object],
-                                     now: datetime
-                                     ) -> tuple[int | None, list[ExpiredReservation]]:
+                                     now: datetime,
+                                     events: Sequence[Mapping[str, Any]] | None = None
+                                     ) -> tuple[int | None, list[ExpiredReservation], bool]:
     """``take_units``, retried once after expiring lapsed reservations at the level, as
-    ``hold_units_counting_lapsed`` does and for the same reasons."""
-    left = await take_units(conn, reservation, now)
+    ``hold_units_counting_lapsed`` does and for the same reasons.
+
+    With ``events`` (outbox rows; PostgreSQL only), the first try is
+    ``take_units_announcing``, which appends them in its statement when it takes the units;
+    the retry, after the expiry's own events, takes the units without them. Returns what
+    ``take_units`` returns, the reservations expired on the way, and whether the events were
+    appended (if not, the caller appends them after)."""
+    if events is not None:
+        left = await take_units_announcing(conn, reservation, now, events)
+    else:
+        left = await take_units(conn, reservation, now)
     if left is not None:
-        return left, []
+        return left, [], events is not None
     level_id = reservation["stock_level_id"]
     assert isinstance(level_id, uuid.UUID)
     expired = await expire_lapsed_at_level(conn, level_id, now)
-    return await take_units(conn, reservation, now), expired
+    return await take_units(conn, reservation, now), expired, False
 
 
 async def free_units(conn: AsyncConnection, stock_level_id: uuid.UUID, now: datetime) -> int:

@@ -12,6 +12,7 @@ from sqlalchemy import bindparam, exists, func, insert, or_, select, tuple_, upd
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from orderline.catalog.stock_store import held_sum
 from orderline.catalog.tables import Product, StockLevel, Variant
 from orderline.core.db.tables import table_of
 from orderline.tenancy.tables import Location
@@ -216,12 +217,15 @@ _SELLABLE = (select(variants.c.id, variants.c.sku, variants.c.name, variants.c.p
 
 
 async def levels_of_variants(conn: AsyncConnection, business_id: uuid.UUID,
-                             variant_ids: Sequence[uuid.UUID]) -> list[RowMapping]:
+                             variant_ids: Sequence[uuid.UUID], now: datetime) -> list[RowMapping]:
     """Every stock level of these variants, with its location's code, whether it is the
-    default, and the units its counters left free when read (no lock, a snapshot)."""
+    default, and its free units when read (no lock, a snapshot): on hand less the holds not
+    past their deadline at ``now``, as ``stock_of`` shows them. A lapsed hold the counters
+    still count is expired by the hold that takes its units (``take_units_counting_lapsed``),
+    so it must not steer an order away from the location that has them."""
     stmt = (select(levels.c.id.label("stock_level_id"), levels.c.variant_id,
                    locations.c.code, locations.c.is_default,
-                   (levels.c.on_hand - levels.c.reserved).label("free"))
+                   (levels.c.on_hand - held_sum(now)).label("free"))
             .join(locations, locations.c.id == levels.c.location_id)
             .where(levels.c.business_id == business_id,
                    levels.c.variant_id.in_(list(set(variant_ids)))))

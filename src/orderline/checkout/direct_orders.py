@@ -117,7 +117,7 @@ async def create_order(runtime: Runtime, principal: Principal, new: NewOrder, *,
         if new.location is None:
             # No location named: each line from where stock is (docs/guides/
             # catalog-and-stock.md, "Which location an order takes from").
-            priced = await order_service.allocate_lines(conn, business_id, priced)
+            priced = await order_service.allocate_lines(conn, business_id, priced, now)
         refuse_these_archived(grounds.archived)
         line_rows = order_service.new_line_rows(business_id, order_id, priced)
         subtotal = check_order_total(sum(r.line_total for r in line_rows))

@@ -140,18 +140,19 @@ def priced_from(sellable: Sequence[Mapping[Any, Any]], requested: list[Requested
 
 
 async def allocate_lines(conn: AsyncConnection, business_id: uuid.UUID,
-                         priced: list[PricedLine]) -> list[PricedLine]:
+                         priced: list[PricedLine], now: datetime) -> list[PricedLine]:
     """For an order placed without a location (priced at the default one): each line the
     default location is short of takes its units from the location ``choose_level`` names
     (the most free units). Lines the default location can serve cost no query. The choice
-    reads counters without a lock; the conditional UPDATE that takes the units is what keeps
-    each location from overselling (a line that lost a race there is refused, as any)."""
+    reads free units (lapsed holds not counted, see ``levels_of_variants``) without a lock;
+    the conditional UPDATE that takes the units is what keeps each location from overselling
+    (a line that lost a race there is refused, as any)."""
     short = [p for p in priced if p.free_seen is None or p.free_seen < p.quantity]
     if not short:
         return priced
     candidates: dict[uuid.UUID, list[LevelStock]] = {}
     for r in await catalog_store.levels_of_variants(conn, business_id,
-                                                    [p.variant_id for p in short]):
+                                                    [p.variant_id for p in short], now):
         candidates.setdefault(r["variant_id"], []).append(LevelStock(
             stock_level_id=r["stock_level_id"], location_code=r["code"],
             is_default=bool(r["is_default"]), free=int(r["free"])))
@@ -244,19 +245,15 @@ async def _hold_lines(runtime: Runtime, conn: AsyncConnection, *, business_id: u
                 "quantity": line.quantity, "status": ReservationStatus.ACTIVE.value,
                 "expires_at": expires_at, "created_at": now, "closed_at": None}
             expired: list[ExpiredReservation] = []
-            if rides and announcing is not None and n == len(lines) - 1:
-                left = await stock_store.take_units_announcing(conn, reservation, now,
-                                                               announcing.rows)
-                announced = left is not None
-                if left is None:
-                    expired = await stock_store.expire_lapsed_at_level(
-                        conn, line.stock_level_id, now)
-                    left = await stock_store.take_units(conn, reservation, now)
+            if insert:
+                # The holder's first events ride with the last line's stock (``take_all``).
+                rows = (announcing.rows if rides and announcing is not None
+                        and n == len(lines) - 1 else None)
+                left, expired, announced = await stock_store.take_units_counting_lapsed(
+                    conn, reservation, now, rows)
             else:
-                left, expired = await (
-                    stock_store.take_units_counting_lapsed(conn, reservation, now) if insert
-                    else stock_store.hold_units_counting_lapsed(conn, line.stock_level_id,
-                                                                line.quantity, now))
+                left, expired = await stock_store.hold_units_counting_lapsed(
+                    conn, line.stock_level_id, line.quantity, now)
             await announce_expired(conn, expired, now)
         if line.stock_level_id is not None and left is not None:
             await announce_if_low(conn, business_id=business_id,
