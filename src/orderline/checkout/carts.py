@@ -109,7 +109,7 @@ async def caller_for_token(runtime: Runtime, token: str | None) -> CartCaller:
     token_hash = hash_cart_token(token)
     known = _token_owners.get(token_hash)
     if known is None:
-        async with runtime.db.read() as conn:
+        async with runtime.db.lookup() as conn:
             row = await cart_store.find_by_token_hash(conn, token_hash)
         if row is None:
             raise Unauthorized("This cart token is not one the API gave out.")

@@ -65,7 +65,7 @@ async def order_access(runtime: Runtime, order_id: uuid.UUID, *, bearer: str | N
         principal = await tenancy.authenticate(runtime, bearer)
         if key_scope is not None:
             principal.require(key_scope)
-    async with runtime.db.read() as conn:
+    async with runtime.db.lookup() as conn:
         row = await order_store.order_access(conn, order_id)
     if principal is not None:
         if row is None or row.business_id != principal.business_id:

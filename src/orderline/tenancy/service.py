@@ -143,7 +143,7 @@ async def authenticate(runtime: Runtime, token: str | None) -> Principal:
     cache = runtime.get(KEY_CACHE)
     principal = cache.get(key_hash)
     if principal is None:
-        async with runtime.db.read() as conn:
+        async with runtime.db.lookup() as conn:
             row = await store.find_key_with_business(conn, key_hash)
         if row is None or row["revoked_at"] is not None:
             raise Unauthorized("This API key is unknown or has been revoked.")

@@ -94,15 +94,17 @@ async def insert_api_key(conn: AsyncConnection, values: dict[str, Any]) -> None:
     await conn.execute(insert(api_keys).values(**values))
 
 
+_KEY_WITH_BUSINESS = (
+    select(api_keys.c.id, api_keys.c.business_id, api_keys.c.prefix, api_keys.c.scopes,
+           api_keys.c.name, api_keys.c.revoked_at, businesses.c.currency,
+           businesses.c.reservation_ttl_seconds)
+    .join(businesses, businesses.c.id == api_keys.c.business_id)
+    .where(api_keys.c.key_hash == bindparam("b_key_hash")))
+
+
 async def find_key_with_business(conn: AsyncConnection, key_hash: str) -> RowMapping | None:
-    stmt = (
-        select(api_keys.c.id, api_keys.c.business_id, api_keys.c.prefix, api_keys.c.scopes,
-               api_keys.c.name, api_keys.c.revoked_at, businesses.c.currency,
-               businesses.c.reservation_ttl_seconds)
-        .join(businesses, businesses.c.id == api_keys.c.business_id)
-        .where(api_keys.c.key_hash == key_hash)
-    )
-    return (await conn.execute(stmt)).mappings().first()
+    found = await conn.execute(_KEY_WITH_BUSINESS, {"b_key_hash": key_hash})
+    return found.mappings().first()
 
 
 async def list_api_keys(conn: AsyncConnection, business_id: uuid.UUID) -> list[RowMapping]:

@@ -199,6 +199,16 @@ class Database:
         async with self.engine.connect() as conn:
             yield conn
 
+    @asynccontextmanager
+    async def lookup(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for one read statement (who a key or token is): on PostgreSQL in
+        autocommit, so the statement goes alone, without the BEGIN and ROLLBACK round trips
+        a transaction adds around it; on SQLite as ``read``."""
+        async with self.engine.connect() as conn:
+            if not self.is_sqlite:
+                await conn.execution_options(isolation_level="AUTOCOMMIT")
+            yield conn
+
     async def read_from_replica(self, business_id: uuid.UUID,
                                 work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
         """Run ``work`` (a read of this business's lists, figures or exports) on the read
