@@ -200,7 +200,7 @@ def plan_cancellation(before: OrderFigures, lines: Sequence[LineNow],
     rates = tax_rates_of(before.pricing)
     merchandise_coupons = tuple(c for c in coupons if c.kind != CouponKind.FREE_SHIPPING)
     kept = [line for line in lines if left[line.sku] > 0]
-    quote_after = _quote(before.currency, kept, left, merchandise_coupons, rates,
+    quote_after = quote_lines(before.currency, kept, left, merchandise_coupons, rates,
                          before.prices_include_tax)
     quoted = {q.sku: q for q in quote_after.lines} if quote_after else {}
     after_lines = tuple(
@@ -222,7 +222,7 @@ def plan_cancellation(before: OrderFigures, lines: Sequence[LineNow],
     tax_total = sum(line.tax for line in after_lines) + shipping_tax
     total = (subtotal - discount_total + before.shipping_total
              + (0 if before.prices_include_tax else tax_total))
-    quote_before = _quote(before.currency, [line for line in lines if line.quantity],
+    quote_before = quote_lines(before.currency, [line for line in lines if line.quantity],
                           {line.sku: line.quantity for line in lines}, merchandise_coupons,
                           rates, before.prices_include_tax)
     after = OrderFigures(
@@ -230,11 +230,11 @@ def plan_cancellation(before: OrderFigures, lines: Sequence[LineNow],
         shipping_total=before.shipping_total, shipping_discount=before.shipping_discount,
         tax_total=tax_total, total=total,
         prices_include_tax=before.prices_include_tax,
-        pricing=_pricing_after(before.pricing, quote_before, quote_after))
+        pricing=pricing_after(before.pricing, quote_before, quote_after))
     return CancellationPlan(lines=after_lines, before=before, after=after, everything=False)
 
 
-def _quote(currency: str, lines: Sequence[LineNow], quantities: Mapping[str, int],
+def quote_lines(currency: str, lines: Sequence[LineNow], quantities: Mapping[str, int],
            coupons: tuple[CouponTerms, ...], rates: tuple[TaxRateTerms, ...],
            inclusive: bool) -> Quote | None:
     if not lines:
@@ -247,7 +247,7 @@ def _quote(currency: str, lines: Sequence[LineNow], quantities: Mapping[str, int
         coupons=coupons, tax_rates=rates, prices_include_tax=inclusive))
 
 
-def _pricing_after(snapshot: Mapping[str, Any] | None, quote_before: Quote | None,
+def pricing_after(snapshot: Mapping[str, Any] | None, quote_before: Quote | None,
                    quote_after: Quote | None) -> dict[str, Any] | None:
     """The snapshot's coupons and taxes after: merchandise coupons as the engine re-priced
     them, free shipping as it was; each rate moved by what the merchandise's tax moved."""
