@@ -494,6 +494,8 @@ async def _settle(runtime: Runtime, conn: AsyncConnection, business_id: uuid.UUI
               else await payment_store.load_intent(conn, request.intent_id))
     if intent is None or intent.amount_captured - intent.amount_refunded < request.amount:
         return  # not paid (declined, or still waiting for the buyer)
+    if request.status == RequestStatus.PAID and request.intent_id == intent.id:
+        return  # settled already (another call of the same payment got here first)
     await runtime.checkpoints.reach("order_change.settling")
     applied = False
     if request.status == RequestStatus.OPEN and request.deadline > now:
