@@ -289,3 +289,59 @@ async def test_a_card_payment_for_a_change_cancelled_meanwhile_is_refunded_by_th
     assert await ledger_net(client, m, paid) == 3025  # the change's money went back
     assert await levels(client, m, "CUP") == (9, 0, 9)
     assert await balanced(client, m)
+
+
+async def test_the_buyer_pays_a_change_on_the_order_page_and_a_declined_card_changes_nothing(
+        client: httpx.AsyncClient, runtime: Runtime, sandbox: SandboxGateway) -> None:
+    m, paid = await card_paid_order(client, runtime, sandbox)
+    waiting = ok(await make(client, m, paid, add=(("CUP", 1),)), 201)
+    token = paid["access_token"]
+    page = await client.get(f"/o/{token}")
+    assert page.status_code == 200 and "Your order was changed" in page.text
+    assert f"/o/{token}/changes/{waiting['id']}/card" in page.text
+
+    declined = await client.post(f"/o/{token}/changes/{waiting['id']}/card",
+                                 data={"outcome": "declined"})
+    assert declined.status_code == 402 and "declined" in declined.text
+    assert (await get_order(client, m, paid))["total"] == 3025
+    assert await levels(client, m, "CUP") == (9, 1, 8)  # still held
+
+    _, other = await card_shop_order(client, runtime)
+    stranger = await client.post(f"/o/{other['access_token']}/changes/{waiting['id']}/card",
+                                 data={"outcome": "succeeds"})
+    assert stranger.status_code == 404
+
+    done = await client.post(f"/o/{token}/changes/{waiting['id']}/card",
+                             data={"outcome": "succeeds"})
+    assert done.status_code == 303 and done.headers["location"] == f"/o/{token}?changed=1"
+    await sandbox.wait_for_deliveries()
+    after = await get_order(client, m, paid)
+    assert after["total"] > 3025 and line(after, "CUP")["quantity"] == 2
+    assert await ledger_net(client, m, paid) == after["total"]
+    assert "Your order was changed" not in (await client.get(f"/o/{token}")).text
+    assert await balanced(client, m)
+
+
+async def test_a_card_payment_finished_at_the_provider_later_applies_at_the_next_sweep(
+        client: httpx.AsyncClient, runtime: Runtime, sandbox: SandboxGateway) -> None:
+    m, paid = await card_paid_order(client, runtime, sandbox)
+    waiting = ok(await make(client, m, paid, add=(("CUP", 1),)), 201)
+    base = f"/v1/orders/{paid['id']}/changes/{waiting['id']}"
+    started = ok(await client.post(f"{base}/pay-by-card", headers=m.headers,
+                                   json={"payment_method": "pm_card_3ds"}))
+    assert started["status"] == "awaiting_payment"  # the buyer has 3-D Secure to do
+    error_of(await client.post(f"{base}/pay-by-card", headers=m.headers,
+                               json={"payment_method": "pm_card_visa"}), 409,
+             "payment_in_progress")
+    attempts = ok(await client.get(f"/v1/orders/{paid['id']}/payments", headers=m.headers))
+    live = [i for i in attempts["data"] if i["status"] == "requires_action"]
+    await sandbox.complete_action(live[0]["provider_ref"], approve=True)
+    await sandbox.wait_for_deliveries()
+    assert ok(await client.get(base, headers=m.headers))["status"] == "awaiting_payment"
+
+    await order_changes.settle_card_payments(runtime)
+    applied = ok(await client.get(base, headers=m.headers))
+    assert (applied["status"], applied["payment_request"]["paid_by"]) == ("applied", "card")
+    after = await get_order(client, m, paid)
+    assert await ledger_net(client, m, paid) == after["total"]
+    assert await levels(client, m, "CUP") == (8, 0, 8)

@@ -643,6 +643,22 @@ async def cancel_change(runtime: Runtime, principal: Principal, order_id: uuid.U
     return await get_change(runtime, principal, order_id, change_id)
 
 
+async def settle_card_payments(runtime: Runtime, *, batch: int = 200) -> int:
+    """Apply the waiting changes whose card money came in after the paying call returned
+    (the buyer finished at the provider; its webhook booked the capture): the worker's sweep
+    runs it before lapsing, so such a change applies within one sweep. Returns how many were
+    looked at."""
+    async with runtime.db.read() as conn:
+        started = await store.paid_by_card_unsettled(conn, batch)
+    for row in started:  # ``id`` is the change's here
+        async def work(conn: AsyncConnection, r: store.DueRequest = row) -> None:
+            await _settle(runtime, conn, r.business_id, r.order_id, r.id,
+                          actor=SWEEPER_ACTOR)
+
+        await runtime.db.run(work)
+    return len(started)
+
+
 async def lapse_due_requests(runtime: Runtime, *, batch: int = 200) -> int:
     """Lapse open payment requests past their deadline, one transaction each (the order row
     locked, the request re-checked), so a payment at the same instant and the sweeper never
@@ -730,13 +746,22 @@ async def list_changes(runtime: Runtime, principal: Principal,
                                                                 order_id))
 
 
-async def open_requests_for_buyer(runtime: Runtime, business_id: uuid.UUID,
-                                  order_id: uuid.UUID) -> list[dict[str, Any]]:
-    """The order's changes waiting for the buyer's payment (the order page shows them)."""
+@dataclass(frozen=True, slots=True)
+class BuyerRequests:
+    """What the buyer's order page shows of the order's changes: those waiting for the
+    buyer's payment, and the card provider that would take it."""
+
+    provider: str
+    waiting: list[dict[str, Any]]
+
+
+async def requests_for_buyer(runtime: Runtime, business_id: uuid.UUID,
+                             order_id: uuid.UUID) -> BuyerRequests:
     async with runtime.db.read() as conn:
         rows = [r for r in await store.changes_of_order(conn, business_id, order_id)
                 if r.status == ChangeStatus.AWAITING_PAYMENT]
-        return await _views(conn, rows)
+        return BuyerRequests(provider=await order_store.card_provider_of(conn, business_id),
+                             waiting=await _views(conn, rows))
 
 
 _AT_ONCE = timedelta(hours=1)

@@ -198,6 +198,18 @@ async def due_requests(conn: AsyncConnection, now: datetime, batch: int) -> list
             for r in await conn.execute(stmt)]
 
 
+async def paid_by_card_unsettled(conn: AsyncConnection, batch: int) -> list[DueRequest]:
+    """Open requests with a card payment started: the sweep settles those whose money came
+    by webhook (a payment the buyer finished at the provider, after the call returned)."""
+    stmt = (select(requests.c.id, requests.c.business_id, requests.c.order_id,
+                   requests.c.change_id)
+            .where(requests.c.status == RequestStatus.OPEN.value,
+                   requests.c.intent_id.is_not(None))
+            .order_by(requests.c.created_at).limit(batch))
+    return [DueRequest(id=r.change_id, business_id=r.business_id, order_id=r.order_id)
+            for r in await conn.execute(stmt)]
+
+
 async def load_request(conn: AsyncConnection, request_id: uuid.UUID) -> RequestRow | None:
     stmt = select(requests).where(requests.c.id == request_id)
     return RequestRow.from_optional((await conn.execute(stmt)).mappings().first())

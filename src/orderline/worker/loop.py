@@ -53,6 +53,7 @@ async def sweep_once(runtime: Runtime) -> int:
     if cancelled:
         log.info("payment deadline sweep cancelled orders", extra={"count": cancelled})
     await checkouts.expire_lapsed_checkouts(runtime)
+    await order_changes.settle_card_payments(runtime)
     lapsed = await order_changes.lapse_due_requests(runtime)
     if lapsed:
         log.info("payment deadline sweep lapsed order changes", extra={"count": lapsed})
