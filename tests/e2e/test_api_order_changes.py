@@ -15,6 +15,7 @@ from orderline.core.clock import ManualClock
 from orderline.core.db.tables import table_of
 from orderline.core.runtime import Runtime
 from orderline.events.tables import OutboxEvent
+from orderline.order_changes import paying
 from orderline.order_changes import service as order_changes
 from orderline.payments.providers.configured import providers_of
 from orderline.payments.providers.sandbox import SandboxGateway
@@ -339,7 +340,7 @@ async def test_a_card_payment_finished_at_the_provider_later_applies_at_the_next
     await sandbox.wait_for_deliveries()
     assert ok(await client.get(base, headers=m.headers))["status"] == "awaiting_payment"
 
-    await order_changes.settle_card_payments(runtime)
+    await paying.settle_card_payments(runtime)
     applied = ok(await client.get(base, headers=m.headers))
     assert (applied["status"], applied["payment_request"]["paid_by"]) == ("applied", "card")
     after = await get_order(client, m, paid)

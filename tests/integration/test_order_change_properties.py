@@ -35,6 +35,7 @@ from orderline.core.db.engine import Database
 from orderline.core.db.tables import table_of
 from orderline.core.errors import DomainError
 from orderline.core.runtime import Runtime
+from orderline.order_changes import paying, reading
 from orderline.order_changes import service as order_changes
 from orderline.order_changes.rules import LineEdit
 from orderline.orders import service as orders
@@ -131,7 +132,7 @@ class Shop:
         self.orders, self.books, self.log = orders, books, log
 
     async def waiting(self, order_id: uuid.UUID) -> dict[str, Any] | None:
-        changes = await order_changes.list_changes(self.runtime, self.merchant.principal,
+        changes = await reading.list_changes(self.runtime, self.merchant.principal,
                                                    order_id)
         found = [c for c in changes if c["status"] == "awaiting_payment"]
         return found[0] if found else None
@@ -161,7 +162,7 @@ class Shop:
         if waiting is None:
             return "skipped: no change waiting"
         if isinstance(op, PayByHand):
-            paid = await order_changes.record_paid_by_hand(runtime, principal, order_id,
+            paid = await paying.record_paid_by_hand(runtime, principal, order_id,
                                                            waiting["id"])
             self.books.applied(paid)
             return f"paid change {paid['number']}"
@@ -205,7 +206,7 @@ class Shop:
                 assert level.reserved == active[level.id], (
                     f"reserved {level.reserved}, active reservations {active[level.id]}")
         for order_id in self.orders:
-            changes = await order_changes.list_changes(runtime, self.merchant.principal,
+            changes = await reading.list_changes(runtime, self.merchant.principal,
                                                        order_id)
             assert sum(1 for c in changes if c["status"] == "awaiting_payment") <= 1
             order = await orders.get_order(runtime, self.merchant.principal, order_id)

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, status
 
 from orderline.core.http import RuntimeDep, VersionDep, bind_order_id, parse_id, refusals
-from orderline.order_changes import service
+from orderline.order_changes import paying, reading, service
 from orderline.order_changes.schemas import (
     ChangeIn,
     ChangeLinesIn,
@@ -56,7 +56,7 @@ async def make_change(order_id: str, body: ChangeIn, runtime: RuntimeDep,
 async def list_changes(order_id: str, runtime: RuntimeDep,
                        principal: PrincipalDep) -> dict[str, Any]:
     """The order's changes, oldest first, each with its lines and payment request."""
-    return {"items": await service.list_changes(runtime, principal,
+    return {"items": await reading.list_changes(runtime, principal,
                                                 parse_id("order", order_id))}
 
 
@@ -64,7 +64,7 @@ async def list_changes(order_id: str, runtime: RuntimeDep,
             responses=refusals(401, 403))
 async def get_change(order_id: str, change_id: str, runtime: RuntimeDep,
                      principal: PrincipalDep) -> dict[str, Any]:
-    return await service.get_change(runtime, principal, parse_id("order", order_id),
+    return await reading.get_change(runtime, principal, parse_id("order", order_id),
                                     parse_id("order change", change_id))
 
 
@@ -87,7 +87,7 @@ async def pay_by_card(order_id: str, change_id: str, body: PayByCardIn, runtime:
     merchant's key (``write``). The change applies once the money is in; money that arrives
     for a change that was cancelled or lapsed meanwhile is refunded."""
     caller.require(Scope.WRITE)
-    return await service.pay_by_card(runtime, caller.business_id, caller.order_id,
+    return await paying.pay_by_card(runtime, caller.business_id, caller.order_id,
                                      parse_id("order change", change_id),
                                      payment_method=body.payment_method, actor=caller.actor)
 
@@ -98,5 +98,5 @@ async def paid_by_hand(order_id: str, change_id: str, runtime: RuntimeDep,
                        principal: PrincipalDep) -> dict[str, Any]:
     """The buyer paid the request in cash or by transfer and you saw the money (``verify``
     scope): it is booked as received and the change applies, in one transaction."""
-    return await service.record_paid_by_hand(runtime, principal, parse_id("order", order_id),
+    return await paying.record_paid_by_hand(runtime, principal, parse_id("order", order_id),
                                              parse_id("order change", change_id))

@@ -18,11 +18,11 @@ the one before did; stock moves with conditional UPDATEs besides.
   units held by reservations until then, the history entry ``change_requested``; the order's
   lines and totals do not move yet. **The change applies as a whole when paid**: its removed
   units too (a buyer who does not pay keeps the order as it was).
-- **Pay** (``pay_by_card``: the buyer through the order page, or the merchant's key;
+- **Pay** (``paying.py``; ``pay_by_card``: the buyer through the order page, or the merchant's key;
   ``record_paid_by_hand``: money received in cash or by transfer, confirmed by someone with
   the ``verify`` scope). A card payment is a payment intent of the order for the request's
   amount, created at the provider outside the transaction; the change applies in the
-  transaction that finds its money in (``_settle``). That transaction plans the change again
+  transaction that finds its money in (``paying._settle``). That transaction plans the change again
   against the order as it now is: if the order moved (shipped, refunded, cancelled, lines
   changed) or the request is no longer open (cancelled, lapsed), nothing applies and the
   payment is handed to the payment saga (``payment.cancel_requested``), which refunds it: no
@@ -59,11 +59,9 @@ from orderline.catalog import store as catalog_store
 from orderline.catalog.archiving import refuse_archived
 from orderline.catalog.rules import ReservationStatus
 from orderline.core.errors import (
-    DomainError,
     NotFound,
     OrderChangeClosed,
     OrderChangeOpen,
-    OrderNotChangeable,
     PaymentDeadlinePassed,
     PaymentInProgress,
     VersionConflict,
@@ -72,6 +70,7 @@ from orderline.core.runtime import Runtime
 from orderline.events.event_types import AggregateType, EventType
 from orderline.events.outbox import emit
 from orderline.order_changes import store
+from orderline.order_changes.reading import get_change
 from orderline.order_changes.rules import (
     CatalogLine,
     ChangePlan,
@@ -96,15 +95,13 @@ from orderline.orders.service import (
     save_and_show,
 )
 from orderline.orders.store import NewOrderLine, OrderRow
-from orderline.payments import service as payments
 from orderline.payments import store as payment_store
-from orderline.payments.rules import LIVE_INTENTS, IntentStatus, MovementKind
+from orderline.payments.rules import LIVE_INTENTS
 from orderline.payments.store import IntentRow
 from orderline.tenancy.rules import Principal, Scope
 
 log = logging.getLogger(__name__)
 SWEEPER_ACTOR = "worker:order_change_deadline"
-BY_HAND_PROVIDER = "manual"
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +116,7 @@ class Planned:
 
 # --- planning ------------------------------------------------------------------------------
 
-async def _plan(conn: AsyncConnection, order: OrderRow, edits: list[LineEdit], *,
+async def plan_against(conn: AsyncConnection, order: OrderRow, edits: list[LineEdit], *,
                 kept_prices: dict[str, int] | None = None) -> Planned:
     """The change planned against the order as it is. SKUs that gain units are priced at the
     order's location (a SKU the order has keeps its unit price; ``kept_prices`` keeps the
@@ -151,7 +148,7 @@ async def _plan(conn: AsyncConnection, order: OrderRow, edits: list[LineEdit], *
                    variants={**variants, **{s: p.variant_id for s, p in priced.items()}})
 
 
-async def _check(conn: AsyncConnection, order: OrderRow, intents: list[IntentRow]) -> None:
+async def check_open(conn: AsyncConnection, order: OrderRow, intents: list[IntentRow]) -> None:
     shipped = sum((await shipment_store.shipped_by_sku(conn, order.id)).values())
     check_changeable(order.status, shipped_units=shipped)
     waiting = await store.open_change_of(conn, order.id)
@@ -210,8 +207,8 @@ async def preview_change(runtime: Runtime, principal: Principal, order_id: uuid.
         if order is None:
             raise NotFound("order", order_id)
         intents = await payment_store.intents_of_order(conn, principal.business_id, order_id)
-        await _check(conn, order, intents)
-        planned = await _plan(conn, order, edits)
+        await check_open(conn, order, intents)
+        planned = await plan_against(conn, order, edits)
     refund, requested = _money(order, planned.plan, intents)
     return _plan_view(order, planned.plan, refund, requested)
 
@@ -233,8 +230,8 @@ async def make_change(runtime: Runtime, principal: Principal, order_id: uuid.UUI
         order = await lock_for_change(runtime, conn, principal, order_id, expected_version,
                                       "order_change")
         intents = await payment_store.intents_of_order(conn, principal.business_id, order_id)
-        await _check(conn, order, intents)
-        planned = await _plan(conn, order, edits)
+        await check_open(conn, order, intents)
+        planned = await plan_against(conn, order, edits)
         refund, requested = _money(order, planned.plan, intents)
         refund_box.append(refund)
         await runtime.checkpoints.reach("order_change.planned")
@@ -262,7 +259,7 @@ async def make_change(runtime: Runtime, principal: Principal, order_id: uuid.UUI
                                                            "deadline": deadline.isoformat()}},
                               now=now)
             return
-        await _apply(runtime, conn, order, change, planned.plan, refund,
+        await apply_change(runtime, conn, order, change, planned.plan, refund,
                      actor=principal.actor, now=now)
 
     await runtime.db.run(work)
@@ -352,7 +349,7 @@ async def _announce(conn: AsyncConnection, order: OrderRow, change: ChangeRow,
 
 # --- applying ------------------------------------------------------------------------------
 
-async def _apply(runtime: Runtime, conn: AsyncConnection, order: OrderRow, change: ChangeRow,
+async def apply_change(runtime: Runtime, conn: AsyncConnection, order: OrderRow, change: ChangeRow,
                  plan: ChangePlan, refund: RefundPlan, *, actor: str,
                  now: datetime) -> dict[str, Any]:
     """Apply a planned change under the order's lock: lines, stock, refund, figures, history,
@@ -417,173 +414,9 @@ async def _take_held(conn: AsyncConnection, order: OrderRow, plan: ChangePlan,
                                order_id=order.id, actor=actor, now=now)
 
 
-# --- paying a request ----------------------------------------------------------------------
-
-async def _locked_request(conn: AsyncConnection, business_id: uuid.UUID, order_id: uuid.UUID,
-                          change_id: uuid.UUID) -> tuple[OrderRow, ChangeRow, RequestRow]:
-    order = await order_store.load_order(conn, business_id, order_id, lock=True)
-    change = None if order is None else await store.load_change(conn, business_id, order_id,
-                                                                 change_id)
-    request = None if change is None else await store.request_of_change(conn, change.id)
-    if order is None or change is None or request is None:
-        raise NotFound("payment request", change_id)
-    return order, change, request
-
-
-def _still_open(change: ChangeRow, request: RequestRow, now: datetime) -> None:
-    if request.status != RequestStatus.OPEN:
-        raise OrderChangeClosed(
-            f"Change {change.number} is {change.status}; its payment request is "
-            f"{request.status}.", details={"status": change.status,
-                                          "request_status": request.status})
-    if request.deadline <= now:
-        raise PaymentDeadlinePassed("The deadline to pay for this change has passed; the "
-                                    "change lapses and the order stays as it was.",
-                                    details={"payment_deadline": request.deadline})
-
-
-async def pay_by_card(runtime: Runtime, business_id: uuid.UUID, order_id: uuid.UUID,
-                      change_id: uuid.UUID, *, payment_method: str | None,
-                      actor: str) -> dict[str, Any]:
-    """Pay a change's request by card through the business's card provider; the change
-    applies once its money is in (module docstring). The caller is known to be allowed: the
-    order's buyer (its token) or the merchant's key."""
-    now = runtime.clock.now()
-    async with runtime.db.read() as conn:
-        provider = await order_store.card_provider_of(conn, business_id)
-    gateway = payments.provider_named(runtime, provider)
-
-    async def open_intent(conn: AsyncConnection) -> IntentRow | None:
-        order, change, request = await _locked_request(conn, business_id, order_id, change_id)
-        _still_open(change, request, now)
-        if request.intent_id is not None:
-            earlier = await payment_store.load_intent(conn, request.intent_id)
-            if earlier is not None and earlier.status in LIVE_INTENTS:
-                raise PaymentInProgress("A card payment of this request is under way.",
-                                        details={"intent_id": str(earlier.id)})
-            if earlier is not None and earlier.status == IntentStatus.CAPTURED:
-                return None  # paid, not yet applied (a crash between): settle it
-        intent = await payment_store.insert_intent(conn, {
-            "id": uuid.uuid4(), "business_id": business_id, "order_id": order.id,
-            "provider": provider, "provider_ref": None,
-            "status": IntentStatus.REQUIRES_ACTION.value, "capture_mode": "automatic",
-            "currency": request.currency, "amount": request.amount, "amount_authorized": 0,
-            "amount_captured": 0, "amount_voided": 0, "amount_refunded": 0,
-            "amount_collected": 0, "version": 1, "created_at": now, "updated_at": now})
-        await store.set_request_intent(conn, request.id, intent.id, now)
-        return intent
-
-    intent = await runtime.db.run(open_intent)
-    if intent is not None:
-        await runtime.checkpoints.reach("order_change.intent_opened")
-        await payments.send_to_provider(runtime, gateway, intent,
-                                        payment_method=payment_method, actor=actor)
-    await runtime.db.run(lambda conn: _settle(runtime, conn, business_id, order_id, change_id,
-                                              actor=actor))
-    async with runtime.db.read() as conn:
-        return await _change_view(conn, business_id, order_id, change_id)
-
-
-async def _settle(runtime: Runtime, conn: AsyncConnection, business_id: uuid.UUID,
-                  order_id: uuid.UUID, change_id: uuid.UUID, *, actor: str) -> None:
-    """The request's card money is in: apply the change, or (the request closed, the order
-    moved on) hand the money to the saga to refund."""
-    now = runtime.clock.now()
-    order, change, request = await _locked_request(conn, business_id, order_id, change_id)
-    intent = (None if request.intent_id is None
-              else await payment_store.load_intent(conn, request.intent_id))
-    if intent is None or intent.amount_captured - intent.amount_refunded < request.amount:
-        return  # not paid (declined, or still waiting for the buyer)
-    if request.status == RequestStatus.PAID and request.intent_id == intent.id:
-        return  # settled already (another call of the same payment got here first)
-    await runtime.checkpoints.reach("order_change.settling")
-    applied = False
-    if request.status == RequestStatus.OPEN and request.deadline > now:
-        applied = await _apply_paid(runtime, conn, order, change, request, actor=actor,
-                                    paid_by="card", intent_id=intent.id, now=now)
-    if not applied:
-        log.warning("payment for an order change that did not apply; refunding it",
-                    extra={"order_id": str(order_id), "change_id": str(change_id)})
-        await emit(conn, business_id=business_id, type=EventType.PAYMENT_CANCEL_REQUESTED,
-                   aggregate_type=AggregateType.ORDER, aggregate_id=order_id,
-                   payload={"order_id": order_id, "intent_ids": [intent.id]}, now=now)
-        if request.status == RequestStatus.OPEN:
-            await _close(conn, order, change, request, status=RequestStatus.CANCELLED,
-                         actor=actor, reason="order changed before the payment arrived",
-                         now=now)
-
-
-async def _apply_paid(runtime: Runtime, conn: AsyncConnection, order: OrderRow,
-                      change: ChangeRow, request: RequestRow, *, actor: str, paid_by: str,
-                      intent_id: uuid.UUID | None, now: datetime) -> bool:
-    """Apply a waiting change whose request is paid, planned again against the order as it
-    is now; False (nothing written) if the order moved so that it no longer fits."""
-    stored = await store.lines_of(conn, [change.id])
-    edits = [LineEdit(sku=line.sku, quantity=line.quantity_after) for line in stored]
-    shipped = sum((await shipment_store.shipped_by_sku(conn, order.id)).values())
-    try:
-        check_changeable(order.status, shipped_units=shipped)
-    except OrderNotChangeable:  # shipped or cancelled meanwhile
-        return False
-    current = {line.sku: line.quantity for line in await lines_now(conn, order)}
-    if any(current.get(line.sku, 0) != line.quantity_before for line in stored):
-        return False
-    try:
-        planned = await _plan(conn, order, edits,
-                              kept_prices={line.sku: line.unit_price for line in stored})
-    except DomainError:  # a line refunded meanwhile, a SKU gone from the catalog, ...
-        return False
-    if planned.plan.difference != request.amount:
-        return False
-    closed = await store.close_request(conn, request.id, status=RequestStatus.PAID, now=now,
-                                       paid_by=paid_by, intent_id=intent_id)
-    assert closed is not None  # the order's lock is held and the request was open
-    await _apply(runtime, conn, order, change, planned.plan,
-                 RefundPlan(amount=0, method=RefundMethod.NONE), actor=actor, now=now)
-    return True
-
-
-async def record_paid_by_hand(runtime: Runtime, principal: Principal, order_id: uuid.UUID,
-                              change_id: uuid.UUID) -> dict[str, Any]:
-    """The buyer paid the request in cash or by transfer and the merchant saw the money: it
-    is booked as received (a ``manual`` payment of the order) and the change applies, in one
-    transaction. Needs the ``verify`` scope, as confirming a transfer does."""
-    principal.require(Scope.VERIFY)
-    now = runtime.clock.now()
-
-    async def work(conn: AsyncConnection) -> None:
-        order, change, request = await _locked_request(conn, principal.business_id, order_id,
-                                                       change_id)
-        _still_open(change, request, now)
-        intent_id = uuid.uuid4()
-        await payment_store.insert_intent(conn, {
-            "id": intent_id, "business_id": order.business_id, "order_id": order.id,
-            "provider": BY_HAND_PROVIDER, "provider_ref": f"order_change:{change.id}",
-            "status": IntentStatus.CAPTURED.value, "capture_mode": "automatic",
-            "currency": request.currency, "amount": request.amount, "amount_authorized": 0,
-            "amount_captured": 0, "amount_voided": 0, "amount_refunded": 0,
-            "amount_collected": request.amount, "version": 1, "created_at": now,
-            "updated_at": now})
-        await payment_store.add_movement(conn, {
-            "business_id": order.business_id, "order_id": order.id, "intent_id": intent_id,
-            "kind": MovementKind.COLLECT.value, "amount": request.amount,
-            "source": f"order_change:{change.id}", "actor": principal.actor,
-            "created_at": now})
-        if not await _apply_paid(runtime, conn, order, change, request,
-                                 actor=principal.actor, paid_by="by_hand",
-                                 intent_id=intent_id, now=now):
-            raise OrderChangeClosed(
-                "The order changed since this change was made (shipped, refunded or its "
-                "lines changed); cancel the change instead.",
-                details={"status": change.status})
-
-    await runtime.db.run(work)
-    return await get_change(runtime, principal, order_id, change_id)
-
-
 # --- cancelling and lapsing ----------------------------------------------------------------
 
-async def _close(conn: AsyncConnection, order: OrderRow, change: ChangeRow,
+async def close_waiting(conn: AsyncConnection, order: OrderRow, change: ChangeRow,
                  request: RequestRow, *, status: RequestStatus, actor: str, reason: str,
                  now: datetime) -> bool:
     """Close an open request and its change; the held units go back. False if it was not
@@ -631,7 +464,7 @@ async def cancel_change(runtime: Runtime, principal: Principal, order_id: uuid.U
         request = None if change is None else await store.request_of_change(conn, change_id)
         if change is None:
             raise NotFound("order change", change_id)
-        if request is None or not await _close(conn, order, change, request,
+        if request is None or not await close_waiting(conn, order, change, request,
                                                status=RequestStatus.CANCELLED,
                                                actor=principal.actor,
                                                reason="cancelled by the merchant", now=now):
@@ -641,23 +474,6 @@ async def cancel_change(runtime: Runtime, principal: Principal, order_id: uuid.U
 
     await runtime.db.run(work)
     return await get_change(runtime, principal, order_id, change_id)
-
-
-async def settle_card_payments(runtime: Runtime, *, batch: int = 200) -> int:
-    """Apply the waiting changes whose card money came in after the paying call returned
-    (the buyer finished at the provider; its webhook booked the capture): the worker's sweep
-    runs it before lapsing, so such a change applies within one sweep. Returns how many were
-    looked at."""
-    async with runtime.db.read() as conn:
-        started = await store.paid_by_card_unsettled(conn, batch)
-    for row in started:  # ``id`` is the change's here
-        async def work(conn: AsyncConnection, r: store.DueRequest = row) -> None:
-            await _settle(runtime, conn, r.business_id, r.order_id, r.id,
-                          actor=SWEEPER_ACTOR)
-
-        await runtime.db.run(work)
-    return len(started)
-
 
 async def lapse_due_requests(runtime: Runtime, *, batch: int = 200) -> int:
     """Lapse open payment requests past their deadline, one transaction each (the order row
@@ -676,92 +492,12 @@ async def lapse_due_requests(runtime: Runtime, *, batch: int = 200) -> int:
             change = await store.load_change(conn, c.business_id, c.order_id,
                                              request.change_id)
             assert change is not None
-            return await _close(conn, order, change, request, status=RequestStatus.LAPSED,
+            return await close_waiting(conn, order, change, request, status=RequestStatus.LAPSED,
                                 actor=SWEEPER_ACTOR, reason="not paid by the deadline",
                                 now=now)
 
         if await runtime.db.run(work):
             lapsed += 1
     return lapsed
-
-
-# --- reading -------------------------------------------------------------------------------
-
-def _view(change: ChangeRow, lines: list[ChangeLineRow],
-          request: RequestRow | None) -> dict[str, Any]:
-    return {
-        "id": change.id, "order_id": change.order_id, "number": change.number,
-        "status": change.status, "currency": change.currency,
-        "lines": [{"sku": line.sku, "name": line.name, "kind": line.kind,
-                   "unit_price": line.unit_price, "quantity_before": line.quantity_before,
-                   "quantity_after": line.quantity_after,
-                   "held": line.reservation_id is not None
-                   and change.status == ChangeStatus.AWAITING_PAYMENT} for line in lines],
-        "before": change.totals_before, "after": change.totals_after,
-        "difference": change.difference,
-        "refund": ({"amount": change.refund_amount, "method": change.refund_method}
-                   if change.refund_amount else None),
-        "payment_request": None if request is None else {
-            "id": request.id, "amount": request.amount, "currency": request.currency,
-            "deadline": request.deadline, "status": request.status,
-            "paid_by": request.paid_by, "paid_at": request.paid_at},
-        "note": change.note, "deadline": change.deadline,
-        "order_version_before": change.order_version_before,
-        "order_version_after": change.order_version_after,
-        "created_by": change.created_by, "created_at": change.created_at,
-        "applied_at": change.applied_at, "closed_at": change.closed_at,
-    }
-
-
-async def _views(conn: AsyncConnection, rows: list[ChangeRow]) -> list[dict[str, Any]]:
-    ids = [r.id for r in rows]
-    lines = await store.lines_of(conn, ids)
-    requests = {r.change_id: r for r in await store.requests_of(conn, ids)}
-    return [_view(r, [line for line in lines if line.change_id == r.id], requests.get(r.id))
-            for r in rows]
-
-
-async def _change_view(conn: AsyncConnection, business_id: uuid.UUID, order_id: uuid.UUID,
-                       change_id: uuid.UUID) -> dict[str, Any]:
-    change = await store.load_change(conn, business_id, order_id, change_id)
-    if change is None:
-        raise NotFound("order change", change_id)
-    return (await _views(conn, [change]))[0]
-
-
-async def get_change(runtime: Runtime, principal: Principal, order_id: uuid.UUID,
-                     change_id: uuid.UUID) -> dict[str, Any]:
-    principal.require(Scope.READ)
-    async with runtime.db.read() as conn:
-        return await _change_view(conn, principal.business_id, order_id, change_id)
-
-
-async def list_changes(runtime: Runtime, principal: Principal,
-                       order_id: uuid.UUID) -> list[dict[str, Any]]:
-    principal.require(Scope.READ)
-    async with runtime.db.read() as conn:
-        if await order_store.load_order(conn, principal.business_id, order_id) is None:
-            raise NotFound("order", order_id)
-        return await _views(conn, await store.changes_of_order(conn, principal.business_id,
-                                                                order_id))
-
-
-@dataclass(frozen=True, slots=True)
-class BuyerRequests:
-    """What the buyer's order page shows of the order's changes: those waiting for the
-    buyer's payment, and the card provider that would take it."""
-
-    provider: str
-    waiting: list[dict[str, Any]]
-
-
-async def requests_for_buyer(runtime: Runtime, business_id: uuid.UUID,
-                             order_id: uuid.UUID) -> BuyerRequests:
-    async with runtime.db.read() as conn:
-        rows = [r for r in await store.changes_of_order(conn, business_id, order_id)
-                if r.status == ChangeStatus.AWAITING_PAYMENT]
-        return BuyerRequests(provider=await order_store.card_provider_of(conn, business_id),
-                             waiting=await _views(conn, rows))
-
 
 _AT_ONCE = timedelta(hours=1)

@@ -34,6 +34,7 @@ from orderline.events.relay import Relay
 from orderline.manual_payments.retention import delete_expired_files
 from orderline.manual_payments.scoring import score_due
 from orderline.notifications import service as notifications
+from orderline.order_changes import paying as change_payments
 from orderline.order_changes import service as order_changes
 from orderline.orders.rollups import roll_up
 from orderline.orders.status import cancel_lapsed_orders
@@ -53,7 +54,7 @@ async def sweep_once(runtime: Runtime) -> int:
     if cancelled:
         log.info("payment deadline sweep cancelled orders", extra={"count": cancelled})
     await checkouts.expire_lapsed_checkouts(runtime)
-    await order_changes.settle_card_payments(runtime)
+    await change_payments.settle_card_payments(runtime)
     lapsed = await order_changes.lapse_due_requests(runtime)
     if lapsed:
         log.info("payment deadline sweep lapsed order changes", extra={"count": lapsed})

@@ -37,7 +37,8 @@ from orderline.documents.downloads import pdf_response
 from orderline.documents.rules import DocumentKind, document_file_name
 from orderline.manual_payments import proofs
 from orderline.manual_payments.payment_codes import decimal_amount, payment_code
-from orderline.order_changes import service as order_changes
+from orderline.order_changes import paying as change_payments
+from orderline.order_changes import reading as order_changes
 from orderline.orders import reading
 from orderline.orders.callers import order_caller_for_token
 from orderline.web.assets import STATIC_DIR
@@ -167,7 +168,7 @@ async def pay_change_by_card(request: Request, runtime: RuntimeDep, token: str,
     form = await request.form()
     outcome = str(form.get("outcome", ""))
     try:
-        await order_changes.pay_by_card(
+        await change_payments.pay_by_card(
             runtime, caller.business_id, caller.order_id, parse_id("order change", change_id),
             payment_method=SANDBOX_CARDS.get(outcome, SANDBOX_CARDS["succeeds"]),
             actor=caller.actor)

@@ -20,6 +20,7 @@ from starlette.responses import HTMLResponse, Response
 
 from orderline.core.errors import DomainError
 from orderline.core.http import RuntimeDep, parse_id
+from orderline.order_changes import paying
 from orderline.order_changes import service as order_changes
 from orderline.order_changes.schemas import ChangeLinesIn
 from orderline.web.console.access import ConsoleStaffDep
@@ -133,7 +134,7 @@ async def cancel_change(order_id: str, change_id: str, request: Request,
 async def paid_by_hand(order_id: str, change_id: str, request: Request,
                        staff: ConsoleStaffDep, runtime: RuntimeDep) -> Response:
     async def work(form: FormData, version: int | None) -> Any:
-        return await order_changes.record_paid_by_hand(runtime, staff.principal,
+        return await paying.record_paid_by_hand(runtime, staff.principal,
                                                        parse_id("order", order_id),
                                                        parse_id("order change", change_id))
     return await _act(request, staff, runtime, order_id, "change_paid", work)

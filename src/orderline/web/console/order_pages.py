@@ -34,7 +34,7 @@ from orderline.documents.rules import DocumentKind, document_file_name
 from orderline.manual_payments import proofs as payment_proofs
 from orderline.manual_payments import verifications
 from orderline.manual_payments.proof_store import PENDING as PENDING_PROOF
-from orderline.order_changes import service as order_changes
+from orderline.order_changes import reading as order_changes
 from orderline.orders import service as orders
 from orderline.orders import status as order_status
 from orderline.orders.callers import OrderCaller
