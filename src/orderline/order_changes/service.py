@@ -18,7 +18,8 @@ the one before did; stock moves with conditional UPDATEs besides.
   units held by reservations until then, the history entry ``change_requested``; the order's
   lines and totals do not move yet. **The change applies as a whole when paid**: its removed
   units too (a buyer who does not pay keeps the order as it was).
-- **Pay** (``paying.py``; ``pay_by_card``: the buyer through the order page, or the merchant's key;
+- **Pay** (``paying.py``; ``pay_by_card``: the buyer through the order page, or the
+  merchant's key;
   ``record_paid_by_hand``: money received in cash or by transfer, confirmed by someone with
   the ``verify`` scope). A card payment is a payment intent of the order for the request's
   amount, created at the provider outside the transaction; the change applies in the
