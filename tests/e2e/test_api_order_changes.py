@@ -346,3 +346,21 @@ async def test_a_card_payment_finished_at_the_provider_later_applies_at_the_next
     after = await get_order(client, m, paid)
     assert await ledger_net(client, m, paid) == after["total"]
     assert await levels(client, m, "CUP") == (8, 0, 8)
+
+
+async def test_cancelling_the_order_cancels_its_waiting_change_and_lets_its_units_go(
+        client: httpx.AsyncClient, runtime: Runtime) -> None:
+    m = await new_merchant(runtime)
+    await add_product(client, m, "TEA", 10, price=400)
+    await add_product(client, m, "POT", 3, price=2000)
+    order = await pay(client, m, await place_order(client, m, ("TEA", 2)))
+    waiting = ok(await make(client, m, order, add=(("POT", 1),)), 201)
+    assert await levels(client, m, "POT") == (3, 1, 2)
+    ok(await client.delete(f"/v1/orders/{order['id']}", headers=m.headers))
+    closed = ok(await client.get(f"/v1/orders/{order['id']}/changes/{waiting['id']}",
+                                 headers=m.headers))
+    assert (closed["status"], closed["payment_request"]["status"]) == ("cancelled",
+                                                                      "cancelled")
+    assert await levels(client, m, "POT") == (3, 0, 3)
+    assert await levels(client, m, "TEA") == (10, 0, 10)
+    assert await balanced(client, m)

@@ -84,6 +84,7 @@ from orderline.order_changes.rules import (
     plan_change,
 )
 from orderline.order_changes.store import ChangeLineRow, ChangeRow, RequestRow
+from orderline.orders import hooks
 from orderline.orders import store as order_store
 from orderline.orders.fulfilment import store as shipment_store
 from orderline.orders.rules import RequestedLine
@@ -419,9 +420,11 @@ async def _take_held(conn: AsyncConnection, order: OrderRow, plan: ChangePlan,
 
 async def close_waiting(conn: AsyncConnection, order: OrderRow, change: ChangeRow,
                  request: RequestRow, *, status: RequestStatus, actor: str, reason: str,
-                 now: datetime) -> bool:
-    """Close an open request and its change; the held units go back. False if it was not
-    open."""
+                 now: datetime, history: bool = True) -> bool:
+    """Close an open request and its change; the held units go back, and a card payment of
+    the request (under way, or with money in but not yet settled) goes to the payment saga,
+    which cancels or refunds it. False if it was not open. ``history``: note it in the
+    order's history (not when the order's own cancellation writes the order)."""
     closed = await store.close_request(conn, request.id, status=status, now=now)
     if closed is None:
         return False
@@ -435,20 +438,38 @@ async def close_waiting(conn: AsyncConnection, order: OrderRow, change: ChangeRo
                              status=ChangeStatus.LAPSED if lapsed else ChangeStatus.CANCELLED)
     if request.intent_id is not None:
         intent = await payment_store.load_intent(conn, request.intent_id)
-        if intent is not None and intent.status in LIVE_INTENTS:
+        if intent is not None and (intent.status in LIVE_INTENTS
+                                   or intent.amount_captured > intent.amount_refunded):
             await emit(conn, business_id=order.business_id,
                        type=EventType.PAYMENT_CANCEL_REQUESTED,
                        aggregate_type=AggregateType.ORDER, aggregate_id=order.id,
                        payload={"order_id": order.id, "intent_ids": [intent.id]}, now=now)
-    await note_change(conn, order, actor=actor,
-                      action="change_lapsed" if lapsed else "change_cancelled",
-                      changes={"change_id": str(change.id), "change_number": change.number,
-                               "payment_request": {"id": str(request.id),
-                                                   "amount": request.amount},
-                               "reason": reason}, now=now)
+    if history:
+        await note_change(conn, order, actor=actor,
+                          action="change_lapsed" if lapsed else "change_cancelled",
+                          changes={"change_id": str(change.id),
+                                   "change_number": change.number,
+                                   "payment_request": {"id": str(request.id),
+                                                       "amount": request.amount},
+                                   "reason": reason}, now=now)
     await _announce(conn, order, change, EventType.ORDER_CHANGE_LAPSED if lapsed
                     else EventType.ORDER_CHANGE_CANCELLED, reason=reason, now=now)
     return True
+
+
+async def close_when_order_cancelled(conn: AsyncConnection, cancelling: hooks.OrderChange
+                                     ) -> None:
+    """The orders' ``cancelling`` hook: an order cancelled with a change waiting for payment
+    cancels the change in the same transaction (its held units go back at once, not at the
+    deadline; a card payment of it is cancelled or refunded by the saga)."""
+    order = cancelling.order
+    waiting = await store.open_change_of(conn, order.id)
+    request = None if waiting is None else await store.request_of_change(conn, waiting.id)
+    if waiting is None or request is None:
+        return
+    await close_waiting(conn, order, waiting, request, status=RequestStatus.CANCELLED,
+                        actor=cancelling.actor, reason="the order was cancelled",
+                        now=cancelling.now, history=False)
 
 
 async def cancel_change(runtime: Runtime, principal: Principal, order_id: uuid.UUID,
