@@ -5,7 +5,7 @@ finished at the provider after the paying call returned.
 A card payment is a payment intent of the order for the request's amount, written under the
 order's lock with the request still open (one live attempt per request), created at the
 provider outside the transaction, then settled (``_settle``) in a transaction that plans the
-change again against the order as it now is (``service.module docstring``): the change
+change again against the order as it now is (see ``service``'s docstring): the change
 applies, or the money goes to the payment saga to be refunded.
 """
 
@@ -96,6 +96,9 @@ async def pay_by_card(runtime: Runtime, business_id: uuid.UUID, order_id: uuid.U
         _still_open(change, request, now)
         if request.intent_id is not None:
             earlier = await payment_store.load_intent(conn, request.intent_id)
+            if (earlier is not None and earlier.status in LIVE_INTENTS
+                    and earlier.provider_ref is None and earlier.provider == provider):
+                return earlier  # the provider never answered its creation: ask again, same key
             if earlier is not None and earlier.status in LIVE_INTENTS:
                 raise PaymentInProgress("A card payment of this request is under way.",
                                         details={"intent_id": str(earlier.id)})
