@@ -147,3 +147,40 @@ async def test_a_viewer_is_not_offered_edit_items_and_is_refused_it(
         assert owner.post(f"{path}/edit-items", data=form).status_code == 403
     assert ok(api.get("/v1/inventory/SARUNG"))["on_hand"] == 3
     assert ok(api.get(f"/v1/orders/{order['id']}/changes"))["items"] == []
+
+
+def test_the_buyer_sees_the_change_on_the_order_page_and_pays_it_by_card(
+        shop: ConsoleShop, console_server: str, browser: Browsing, api: httpx.Client) -> None:
+    from playwright.sync_api import expect
+
+    ok(api.post("/v1/products", json={"name": "Tenun", "variants": [
+        {"sku": "TENUN", "name": "Tenun Ikat", "price": 2000, "initial_stock": 6}]}), 201)
+    placed = ok(api.post("/v1/orders", json={
+        "customer": {"name": "Ada Buyer", "phone": "+15550100"}, "channel": "web",
+        "payment_method": "bank_transfer", "lines": [{"sku": "TENUN", "quantity": 1}]}), 201)
+    ok(api.patch(f"/v1/orders/{placed['id']}/payment", json={
+        "reference": "bank-2", "amount": placed["total"]}))
+    waiting = ok(api.post(f"/v1/orders/{placed['id']}/changes", json={
+        "change": [{"sku": "TENUN", "quantity": 2}]}), 201)
+    assert waiting["status"] == "awaiting_payment"
+    link = f"/o/{placed['access_token']}"
+
+    phone = browser.open(console_server, viewport=PHONE)
+    phone.goto(link)
+    expect(phone.page.locator(".order-change")).to_contain_text("Your order was changed")
+    phone.screenshot("order-page-phone")
+    phone.check_accessibility()
+
+    page = browser.open(console_server)
+    page.goto(link)
+    page.screenshot("order-page-desktop")
+    page.check_accessibility()
+    with page.page.expect_navigation():
+        page.page.get_by_role("button", name=re.compile("by card")).click()
+    expect(page.page.locator(".flash")).to_contain_text("your payment for the change")
+    expect(page.page.locator(".order-change")).to_have_count(0)
+    page.screenshot("order-page-paid")
+    after = ok(api.get(f"/v1/orders/{placed['id']}"))
+    assert (after["total"], after["lines"][0]["quantity"]) == (4000, 2)
+    change = ok(api.get(f"/v1/orders/{placed['id']}/changes/{waiting['id']}"))
+    assert (change["status"], change["payment_request"]["paid_by"]) == ("applied", "card")
