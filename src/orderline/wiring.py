@@ -24,6 +24,7 @@ from orderline.events.event_types import EventType
 from orderline.manual_payments import order_steps as manual_order_steps
 from orderline.notifications.messaging import send_cash_code
 from orderline.notifications.smtp_notifier import SmtpNotifier
+from orderline.order_changes import service as order_changes
 from orderline.orders.hooks import ORDER_HOOKS, OrderHooks
 from orderline.orders.rules import CancelReason
 from orderline.orders.service import CHECKOUT_FUNNEL
@@ -66,7 +67,8 @@ def provide_parts(runtime: Runtime) -> Runtime:
     """Hand each capability what it needs from one above it, which it cannot import: tenancy
     checks a business's card provider against the payment providers' names, the payment
     providers hand their webhooks to the payments service, and coupons, payments and manual
-    payments act on paid and cancelled orders (``orders.hooks``), the order stats read the
+    payments act on paid and cancelled orders (``orders.hooks``; an order cancelled
+    with a change waiting for payment cancels the change), the order stats read the
     checkout funnel, and cash codes go by the business's SMS or WhatsApp sender
     (``notifications.messaging``), and a confirmed checkout completes the draft order
     whose link opened it (``checkout.hooks``)."""
@@ -76,7 +78,8 @@ def provide_parts(runtime: Runtime) -> Runtime:
         cancelling=(payment_order_steps.refuse_cancel_holding_money,
                     coupon_order_steps.give_back_on_cancel,
                     payment_order_steps.cancel_live_payments,
-                    manual_order_steps.close_proofs_when_cancelled),
+                    manual_order_steps.close_proofs_when_cancelled,
+                    order_changes.close_when_order_cancelled),
         editing_lines=(manual_order_steps.refuse_line_edits,),
         buyer_payment=manual_order_steps.buyer_payment))
     runtime.provide(CHECKOUT_HOOKS, lambda rt: CheckoutHooks(

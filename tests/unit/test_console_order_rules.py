@@ -55,7 +55,7 @@ def test_a_transfer_awaiting_payment_may_be_marked_paid_by_a_verifier_and_cancel
 def test_a_paid_order_ships_refunds_and_cancels_for_operations() -> None:
     paid = order("paid", "card", paid=True)
     actions = order_actions(paid, [intent(captured=5000)], {"read", "write"})
-    assert actions == {"ship", "ship_part", "refund", "cancel"}
+    assert actions == {"ship", "ship_part", "refund", "cancel", "edit_items"}
 
 
 def test_a_partly_shipped_order_ships_more_and_delivers_parcels_but_never_cancels() -> None:
@@ -84,3 +84,12 @@ def test_a_finished_order_offers_only_a_refund_of_money_still_held() -> None:
     assert order_actions(order("delivered", "card", paid=True), [intent(captured=100)],
                          {"write"}) == {"refund"}
     assert order_actions(order("cancelled"), [], {"write"}) == frozenset()
+
+
+def test_a_paid_order_offers_edit_items_unless_a_payment_is_under_way() -> None:
+    paid = order("paid", "card", paid=True)
+    assert "edit_items" in order_actions(paid, [intent(captured=5000)], {"write"})
+    assert "edit_items" not in order_actions(paid, [intent(captured=5000)], {"read"})
+    assert "edit_items" not in order_actions(paid, [intent("authorized")], {"write"})
+    for status in ("pending_payment", "partially_shipped", "shipped", "cancelled"):
+        assert "edit_items" not in order_actions(order(status, paid=True), [], {"write"})

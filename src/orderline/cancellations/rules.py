@@ -197,18 +197,13 @@ def plan_cancellation(before: OrderFigures, lines: Sequence[LineNow],
     shipping kept (module docstring)."""
     left = units_left(lines, wanted)
     everything = not any(left.values())
-    rates = tax_rates_of(before.pricing)
-    merchandise_coupons = tuple(c for c in coupons if c.kind != CouponKind.FREE_SHIPPING)
-    kept = [line for line in lines if left[line.sku] > 0]
-    quote_after = _quote(before.currency, kept, left, merchandise_coupons, rates,
-                         before.prices_include_tax)
-    quoted = {q.sku: q for q in quote_after.lines} if quote_after else {}
+    repriced = reprice(before, lines, left, coupons=coupons)
     after_lines = tuple(
         LineAfter(sku=line.sku, name=line.name, quantity_before=line.quantity,
                   cancelled=line.quantity - left[line.sku], quantity=left[line.sku],
                   line_total=line.unit_price * left[line.sku],
-                  discount=quoted[line.sku].discount if line.sku in quoted else 0,
-                  tax=quoted[line.sku].tax if line.sku in quoted else 0)
+                  discount=repriced.shares.get(line.sku, (0, 0))[0],
+                  tax=repriced.shares.get(line.sku, (0, 0))[1])
         for line in lines)
     if everything:
         after = OrderFigures(currency=before.currency, subtotal=0, discount_total=0,
@@ -216,25 +211,51 @@ def plan_cancellation(before: OrderFigures, lines: Sequence[LineNow],
                              prices_include_tax=before.prices_include_tax,
                              pricing=before.pricing)
         return CancellationPlan(lines=after_lines, before=before, after=after, everything=True)
+    return CancellationPlan(lines=after_lines, before=before, after=repriced.after,
+                            everything=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Repriced:
+    """The order's figures after its lines take new quantities, and each line's share of
+    the discounts and of the tax (by SKU: ``(discount, tax)``)."""
+
+    after: OrderFigures
+    shares: Mapping[str, tuple[int, int]]
+
+
+def reprice(before: OrderFigures, lines: Sequence[LineNow], quantities: Mapping[str, int], *,
+            coupons: tuple[CouponTerms, ...]) -> Repriced:
+    """The order with each line at ``quantities[sku]`` units (0: gone), priced again by the
+    engine with the order's unit prices, coupons and tax rates; shipping, its discount and
+    its tax kept as agreed (module docstring). ``lines`` may hold lines the order does not
+    have yet (quantity 0 before, no shares), which an edit after payment adds."""
+    rates = tax_rates_of(before.pricing)
+    merchandise_coupons = tuple(c for c in coupons if c.kind != CouponKind.FREE_SHIPPING)
+    kept = [line for line in lines if quantities.get(line.sku, 0) > 0]
+    quote_after = quote_lines(before.currency, kept, quantities, merchandise_coupons, rates,
+                              before.prices_include_tax)
+    quoted = {q.sku: q for q in quote_after.lines} if quote_after else {}
+    shares = {sku: (q.discount, q.tax) for sku, q in quoted.items()}
     shipping_tax = before.tax_total - sum(line.tax for line in lines)
-    subtotal = sum(line.line_total for line in after_lines)
-    discount_total = sum(line.discount for line in after_lines)
-    tax_total = sum(line.tax for line in after_lines) + shipping_tax
+    subtotal = sum(line.unit_price * quantities.get(line.sku, 0) for line in lines)
+    discount_total = sum(d for d, _ in shares.values())
+    tax_total = sum(t for _, t in shares.values()) + shipping_tax
     total = (subtotal - discount_total + before.shipping_total
              + (0 if before.prices_include_tax else tax_total))
-    quote_before = _quote(before.currency, [line for line in lines if line.quantity],
-                          {line.sku: line.quantity for line in lines}, merchandise_coupons,
-                          rates, before.prices_include_tax)
+    quote_before = quote_lines(before.currency, [line for line in lines if line.quantity],
+                               {line.sku: line.quantity for line in lines},
+                               merchandise_coupons, rates, before.prices_include_tax)
     after = OrderFigures(
         currency=before.currency, subtotal=subtotal, discount_total=discount_total,
         shipping_total=before.shipping_total, shipping_discount=before.shipping_discount,
         tax_total=tax_total, total=total,
         prices_include_tax=before.prices_include_tax,
-        pricing=_pricing_after(before.pricing, quote_before, quote_after))
-    return CancellationPlan(lines=after_lines, before=before, after=after, everything=False)
+        pricing=pricing_after(before.pricing, quote_before, quote_after))
+    return Repriced(after=after, shares=shares)
 
 
-def _quote(currency: str, lines: Sequence[LineNow], quantities: Mapping[str, int],
+def quote_lines(currency: str, lines: Sequence[LineNow], quantities: Mapping[str, int],
            coupons: tuple[CouponTerms, ...], rates: tuple[TaxRateTerms, ...],
            inclusive: bool) -> Quote | None:
     if not lines:
@@ -247,7 +268,7 @@ def _quote(currency: str, lines: Sequence[LineNow], quantities: Mapping[str, int
         coupons=coupons, tax_rates=rates, prices_include_tax=inclusive))
 
 
-def _pricing_after(snapshot: Mapping[str, Any] | None, quote_before: Quote | None,
+def pricing_after(snapshot: Mapping[str, Any] | None, quote_before: Quote | None,
                    quote_after: Quote | None) -> dict[str, Any] | None:
     """The snapshot's coupons and taxes after: merchandise coupons as the engine re-priced
     them, free shipping as it was; each rate moved by what the merchandise's tax moved."""

@@ -72,6 +72,7 @@ from orderline.payments import store as payment_store
 from orderline.payments.providers.base import ProviderError
 from orderline.payments.rules import LIVE_INTENTS, OFFLINE_PROVIDERS, MovementKind
 from orderline.payments.store import IntentRow
+from orderline.pricing.engine import CouponTerms
 from orderline.tenancy.rules import Principal, Scope
 
 # Before shipment: what may lose units.
@@ -96,7 +97,7 @@ class RefundPlan:
         return {"amount": self.amount, "method": self.method, "provider": self.provider}
 
 
-async def _lines_now(conn: AsyncConnection, order: OrderRow) -> list[LineNow]:
+async def lines_now(conn: AsyncConnection, order: OrderRow) -> list[LineNow]:
     rows = await order_store.load_lines(conn, [order.id])
     product_of = await catalog_store.products_of_variants(conn, [r.variant_id for r in rows])
     return [LineNow(sku=r.sku, name=r.name, product_id=str(product_of.get(r.variant_id, "")),
@@ -106,7 +107,7 @@ async def _lines_now(conn: AsyncConnection, order: OrderRow) -> list[LineNow]:
                     discount=r.discount, tax=r.tax) for r in rows]
 
 
-def _figures(order: OrderRow) -> OrderFigures:
+def figures_of(order: OrderRow) -> OrderFigures:
     return OrderFigures(currency=order.currency, subtotal=order.subtotal,
                         discount_total=order.discount_total,
                         shipping_total=order.shipping_total,
@@ -115,16 +116,21 @@ def _figures(order: OrderRow) -> OrderFigures:
                         pricing=order.pricing)
 
 
-async def _plan(conn: AsyncConnection, order: OrderRow,
-                wanted: list[UnitsToCancel]) -> CancellationPlan:
+async def coupons_of(conn: AsyncConnection, order: OrderRow) -> tuple[CouponTerms, ...]:
+    """The order's coupons with their terms, in the order they were applied."""
     codes = [str(c["code"]) for c in (order.pricing or {}).get("coupons", ())]
     found = ({c.code: c.terms() for c in await coupon_store.find_by_codes(
         conn, order.business_id, codes)} if codes else {})
-    return plan_cancellation(_figures(order), await _lines_now(conn, order), wanted,
-                             coupons=coupon_terms_of(order.pricing, found))
+    return coupon_terms_of(order.pricing, found)
 
 
-def _held(intents: list[IntentRow]) -> int:
+async def _plan(conn: AsyncConnection, order: OrderRow,
+                wanted: list[UnitsToCancel]) -> CancellationPlan:
+    return plan_cancellation(figures_of(order), await lines_now(conn, order), wanted,
+                             coupons=await coupons_of(conn, order))
+
+
+def held_money(intents: list[IntentRow]) -> int:
     """The buyer's money the order's payments hold and have not given back."""
     return sum(max(0, i.amount_captured + i.amount_collected - i.amount_refunded)
                for i in intents)
@@ -138,10 +144,16 @@ def _refund_plan(order: OrderRow, plan: CancellationPlan,
     before) is not given back twice."""
     if order.paid_at is None:
         return RefundPlan(amount=0, method=RefundMethod.NONE)
-    held = _held(intents)
-    amount = held if plan.everything else plan.difference
+    return refund_for(held_money(intents) if plan.everything else plan.difference, intents)
+
+
+def refund_for(amount: int, intents: list[IntentRow]) -> RefundPlan:
+    """Giving ``amount`` back to the buyer of a paid order: from the first payment that holds
+    that much, through its provider (a card) or by hand (cash, a transfer). Never more than
+    the payments still hold, when the money came through them: money already refunded is
+    not given back twice."""
     if any(i.amount_captured + i.amount_collected > 0 for i in intents):
-        amount = min(amount, held)
+        amount = min(amount, held_money(intents))
     if amount <= 0:
         return RefundPlan(amount=0, method=RefundMethod.NONE)
     for intent in intents:
@@ -242,7 +254,7 @@ async def cancel_units(runtime: Runtime, principal: Principal, order_id: uuid.UU
         refund_box.append(refund)
         extra = {"cancellation_id": str(cancellation_id), "lines": plan.cancelled_lines()}
         if plan.everything:
-            if _held(intents) > 0:
+            if held_money(intents) > 0:
                 return _RefundFirst(version=order.version)
             return await cancel_locked(runtime, conn, order, actor=principal.actor,
                                        reason=reason, note=note, now=now, more_changes=extra)
@@ -259,7 +271,7 @@ async def cancel_units(runtime: Runtime, principal: Principal, order_id: uuid.UU
         metrics.order_cancelled(reason.value)
         return _answer(done, cancellation_id, wanted, refund, full=True)
     if refund.method == RefundMethod.CARD and refund.amount > 0:
-        done = await _refund_at_provider(runtime, principal, order_id, refund,
+        done = await refund_at_provider(runtime, principal, order_id, refund,
                                          cancellation_id, now=now)
     return _answer(done, cancellation_id, wanted, refund, full=False)
 
@@ -287,8 +299,8 @@ async def _cancel_part(runtime: Runtime, conn: AsyncConnection, order: OrderRow,
             taken.append((row.variant_id, line.cancelled))
         await order_store.set_line_shares(conn, order.id, line.sku, discount=line.discount,
                                           tax=line.tax)
-    await _give_back_stock(conn, order, taken, actor=actor, now=now)
-    refund_changes = await _take_refund(conn, order, refund, cancellation_id, actor=actor,
+    await give_back_stock(conn, order, taken, actor=actor, now=now)
+    refund_changes = await take_refund(conn, order, refund, cancellation_id, actor=actor,
                                         now=now)
     after = plan.after
     changes: dict[str, Any] = {
@@ -308,7 +320,7 @@ async def _cancel_part(runtime: Runtime, conn: AsyncConnection, order: OrderRow,
                                changes=changes, now=now)
 
 
-async def _give_back_stock(conn: AsyncConnection, order: OrderRow,
+async def give_back_stock(conn: AsyncConnection, order: OrderRow,
                            taken: list[tuple[uuid.UUID, int]], *, actor: str,
                            now: datetime) -> None:
     """An unpaid order holds fewer units; units an order already took go back on hand."""
@@ -332,7 +344,7 @@ async def _give_back_stock(conn: AsyncConnection, order: OrderRow,
                                reason=MovementReason.CANCELLATION)
 
 
-async def _take_refund(conn: AsyncConnection, order: OrderRow, refund: RefundPlan,
+async def take_refund(conn: AsyncConnection, order: OrderRow, refund: RefundPlan,
                        cancellation_id: uuid.UUID, *, actor: str,
                        now: datetime) -> dict[str, Any]:
     """The refund taken on its intent (by hand: booked too); what the history says of it."""
@@ -369,9 +381,10 @@ async def _book_refund(conn: AsyncConnection, order: OrderRow, intent: IntentRow
                now=now)
 
 
-async def _refund_at_provider(runtime: Runtime, principal: Principal, order_id: uuid.UUID,
+async def refund_at_provider(runtime: Runtime, principal: Principal, order_id: uuid.UUID,
                               refund: RefundPlan, cancellation_id: uuid.UUID, *,
-                              now: datetime) -> dict[str, Any]:
+                              now: datetime, done: str = "The units are cancelled",
+                              done_key: str = "units_cancelled") -> dict[str, Any]:
     """Ask the provider for the refund the cancellation took; book it, or give it back."""
     assert refund.intent_id is not None
     async with runtime.db.read() as conn:
@@ -391,11 +404,11 @@ async def _refund_at_provider(runtime: Runtime, principal: Principal, order_id: 
 
         await runtime.db.run(give_back)
         raise PaymentProviderUnavailable(
-            f"The units are cancelled, but the provider did not refund ({error}): "
+            f"{done}, but the provider did not refund ({error}): "
             f"{refund.amount} is owed to the buyer; refund it with POST "
             "/v1/orders/{id}/refunds.",
             details={"provider_code": error.code, "refund_owed": refund.amount,
-                     "units_cancelled": True}) from error
+                     done_key: True}) from error
 
     async def book(conn: AsyncConnection) -> dict[str, Any]:
         order = await _locked(conn, principal, order_id)

@@ -723,3 +723,28 @@ async def shrink_order_reservation(conn: AsyncConnection, *, order_id: uuid.UUID
         return None
     location_of = await _locations_of(conn, [row.stock_level_id])
     return LevelDelta(row.stock_level_id, variant_id, location_of[row.stock_level_id], units)
+
+
+async def close_reservations(conn: AsyncConnection, reservation_ids: Sequence[uuid.UUID], *,
+                             status: ReservationStatus, now: datetime,
+                             unexpired_only: bool = False) -> list[LevelDelta]:
+    """Move these reservations, those still active (and, ``unexpired_only``, not past their
+    deadline), to ``status``; returns what each level held (to ``ship_out`` when consumed,
+    to ``unhold`` when let go). A reservation expired by another holder's hold is skipped:
+    its units are out of ``reserved`` already."""
+    if not reservation_ids:
+        return []
+    conditions = [reservations.c.id.in_(list(reservation_ids)),
+                  reservations.c.status == ACTIVE]
+    if unexpired_only:
+        conditions.append(reservations.c.expires_at > now)
+    stmt = (update(reservations).where(and_(*conditions))
+            .values(status=status.value, closed_at=now)
+            .returning(reservations.c.stock_level_id, reservations.c.variant_id,
+                       reservations.c.quantity))
+    rows = list(await conn.execute(stmt))
+    if not rows:
+        return []
+    location_of = await _locations_of(conn, [r.stock_level_id for r in rows])
+    return [LevelDelta(r.stock_level_id, r.variant_id, location_of[r.stock_level_id], r.quantity)
+            for r in rows]

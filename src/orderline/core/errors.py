@@ -104,6 +104,27 @@ class OrderNotEditable(DomainError):
     code = "order_not_editable"
 
 
+class OrderNotChangeable(DomainError):
+    """Lines of an order change after payment only while it is paid (or confirmed, or being
+    processed) and not shipped; ``details.current_status`` says what it is."""
+
+    code = "order_not_changeable"
+
+
+class OrderChangeOpen(DomainError):
+    """The order already has a change waiting for the buyer's payment; cancel it (or let it
+    be paid) before making another. ``details.change_id`` names it."""
+
+    code = "order_change_open"
+
+
+class OrderChangeClosed(DomainError):
+    """The change is no longer waiting for payment (it was applied, cancelled or lapsed);
+    ``details.status`` says which."""
+
+    code = "order_change_closed"
+
+
 class CancelExceedsRemaining(DomainError):
     """A cancellation asks for more units of a line than are still ordered and not refunded
     (or names a line the order does not have)."""

@@ -49,6 +49,13 @@ class EventType(StrEnum):
     DRAFT_ORDER_CREATED = "draft_order.created"
     DRAFT_ORDER_UPDATED = "draft_order.updated"
     DRAFT_ORDER_COMPLETED = "draft_order.completed"
+    # A change of a paid order's lines (order_changes/): made (applied at once, or waiting for
+    # the buyer's payment of the difference), applied once paid, lapsed at its deadline, or
+    # cancelled by the merchant. The order's own ``order.updated`` follows when it applies.
+    ORDER_CHANGE_CREATED = "order_change.created"
+    ORDER_CHANGE_APPLIED = "order_change.applied"
+    ORDER_CHANGE_LAPSED = "order_change.lapsed"
+    ORDER_CHANGE_CANCELLED = "order_change.cancelled"
     # A parcel of an order left (with its tracking), or was delivered.
     SHIPMENT_CREATED = "shipment.created"
     SHIPMENT_DELIVERED = "shipment.delivered"

@@ -27,6 +27,10 @@ _DONE = {
     "payment_proof_submitted": "sent a payment proof",
     "payment_proof_rejected": "had its payment proof rejected",
     "invoiced": "given its invoice number",
+    "lines_changed": "had its items changed",
+    "change_requested": "had an item change sent to the buyer to pay",
+    "change_lapsed": "had an item change lapse unpaid",
+    "change_cancelled": "had an item change cancelled",
 }
 
 

@@ -712,3 +712,26 @@ async def set_line_shares(conn: AsyncConnection, order_id: uuid.UUID, sku: str, 
     """The line's share of the discounts and of the tax, as the pricing engine re-priced it."""
     await conn.execute(update(lines).where(lines.c.order_id == order_id, lines.c.sku == sku)
                        .values(discount=discount, tax=tax))
+
+
+async def resize_line(conn: AsyncConnection, order_id: uuid.UUID, sku: str, *,
+                      quantity_before: int, quantity_after: int, discount: int,
+                      tax: int) -> OrderLineRow | None:
+    """Give the line ``quantity_after`` units (an edit after payment), only if it still has
+    ``quantity_before`` and none refunded; one statement. Returns the line after (None: the
+    line moved on meanwhile, or has no such SKU)."""
+    stmt = (update(lines)
+            .where(lines.c.order_id == order_id, lines.c.sku == sku,
+                   lines.c.quantity == quantity_before, lines.c.refunded_quantity == 0)
+            .values(quantity=quantity_after, line_total=lines.c.unit_price * quantity_after,
+                    discount=discount, tax=tax)
+            .returning(*(lines.c[name] for name in LINE_COLUMNS)))
+    row = (await conn.execute(stmt)).mappings().first()
+    return None if row is None else OrderLineRow.from_row(row)
+
+
+async def add_line(conn: AsyncConnection, line: NewOrderLine) -> None:
+    """A line the order did not have (an edit after payment), after its last one."""
+    last = (await conn.execute(select(func.coalesce(func.max(lines.c.position), -1))
+                               .where(lines.c.order_id == line.order_id))).scalar_one()
+    await conn.execute(insert(lines), [{**line.as_dict(), "position": int(last) + 1}])

@@ -150,6 +150,16 @@ async def start_payment_for(runtime: Runtime, business_id: uuid.UUID, order_id: 
             "amount_collected": 0, "version": 1, "created_at": now, "updated_at": now})
 
     intent = await runtime.db.run(open_intent)
+    return await send_to_provider(runtime, gateway, intent, payment_method=payment_method,
+                                  actor=actor)
+
+
+async def send_to_provider(runtime: Runtime, gateway: PaymentProvider, intent: IntentRow, *,
+                           payment_method: str | None, actor: str) -> dict[str, Any]:
+    """Create a written intent at its provider and apply the answer: a declined card is
+    ``PaymentFailed`` (the intent failed), a provider that did not answer
+    ``PaymentProviderUnavailable`` (the intent stays live; asking again uses the same key)."""
+    provider = intent.provider
     intent_id = intent.id
     try:
         reported = await _create_at_provider(gateway, intent, payment_method)

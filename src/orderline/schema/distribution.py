@@ -88,6 +88,12 @@ BLOCKED: dict[str, str] = {
     "manual_payments": f"{_KEY}; `uq_manual_payments_order_id` gains business_id (same "
     "meaning)",
     "notifications": _KEY,
+    "order_changes": f"{_KEY}; `uq_order_changes_order_id_number` gains business_id (same "
+    "meaning)",
+    "payment_requests": f"{_KEY}; `uq_payment_requests_change_id` gains business_id (same "
+    "meaning)",
+    "order_change_lines": f"{_KEY}; `uq_order_change_lines_change_id_sku` gains business_id "
+    "(same meaning)",
     "order_coupons": _KEY,
     "order_events": _KEY,
     "order_lines": _KEY,

@@ -34,6 +34,8 @@ from orderline.events.relay import Relay
 from orderline.manual_payments.retention import delete_expired_files
 from orderline.manual_payments.scoring import score_due
 from orderline.notifications import service as notifications
+from orderline.order_changes import paying as change_payments
+from orderline.order_changes import service as order_changes
 from orderline.orders.rollups import roll_up
 from orderline.orders.status import cancel_lapsed_orders
 from orderline.webhooks import service as webhooks
@@ -45,12 +47,17 @@ log = logging.getLogger("orderline.worker")
 
 
 async def sweep_once(runtime: Runtime) -> int:
-    """Cancel unpaid orders past their payment deadline and close checkouts past their
-    reservation deadline (their stock goes back); returns the orders cancelled."""
+    """Cancel unpaid orders past their payment deadline, close checkouts past their
+    reservation deadline and lapse order changes whose payment request is past its deadline
+    (their stock goes back); returns the orders cancelled."""
     cancelled = await cancel_lapsed_orders(runtime)
     if cancelled:
         log.info("payment deadline sweep cancelled orders", extra={"count": cancelled})
     await checkouts.expire_lapsed_checkouts(runtime)
+    await change_payments.settle_card_payments(runtime)
+    lapsed = await order_changes.lapse_due_requests(runtime)
+    if lapsed:
+        log.info("payment deadline sweep lapsed order changes", extra={"count": lapsed})
     return cancelled
 
 

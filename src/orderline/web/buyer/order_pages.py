@@ -37,6 +37,8 @@ from orderline.documents.downloads import pdf_response
 from orderline.documents.rules import DocumentKind, document_file_name
 from orderline.manual_payments import proofs
 from orderline.manual_payments.payment_codes import decimal_amount, payment_code
+from orderline.order_changes import paying as change_payments
+from orderline.order_changes import reading as order_changes
 from orderline.orders import reading
 from orderline.orders.callers import order_caller_for_token
 from orderline.web.assets import STATIC_DIR
@@ -47,6 +49,9 @@ from orderline.web.templating import environment
 router = APIRouter()
 
 SERVICE_WORKER = STATIC_DIR / "js" / "buyer-sw.js"
+SANDBOX = "sandbox"
+# The sandbox's test cards for the outcome a buyer picks on the order page.
+SANDBOX_CARDS = {"succeeds": "pm_card_visa", "declined": "pm_card_declined"}
 # Refusals of an upload, and the status each answers with (the API's, for the same code).
 UPLOAD_REFUSALS = {"file_too_large": 413, "image_too_large": 413, "unsupported_file_type": 415,
                    "corrupt_file": 422, "proof_deadline_passed": 409, "duplicate_proof": 409,
@@ -68,30 +73,35 @@ def _qr_image(payload: str) -> str:
     return str(code.svg_data_uri(scale=5, border=4, dark="#000", light="#fff"))
 
 
-def _page_context(runtime: Runtime, token: str, shown: reading.BuyerOrder) -> dict[str, Any]:
+async def _page_context(runtime: Runtime, token: str,
+                        shown: reading.BuyerOrder) -> dict[str, Any]:
     order = shown.order
+    caller = await order_caller_for_token(runtime, token)
+    changes = await order_changes.requests_for_buyer(runtime, caller.business_id,
+                                                     caller.order_id)
     pay = order["payment_instructions"]
     code = payment_code(pay) if pay is not None else None
     return {"token": token, "order": order, "pay": pay, "code": code,
             "qr_image": _qr_image(code.payload) if code is not None else None,
             "amount_plain": decimal_amount(pay["amount"], pay["currency"]) if pay else "",
-            "now": runtime.clock.now()}
+            "now": runtime.clock.now(), "changes_waiting": changes.waiting,
+            "change_card_sandbox": changes.provider == SANDBOX}
 
 
 @router.get("/o/{token}", response_class=HTMLResponse)
 async def order_page(request: Request, runtime: RuntimeDep, token: str,
-                     sent: str | None = None) -> HTMLResponse:
+                     sent: str | None = None, changed: str | None = None) -> HTMLResponse:
     shown = await reading.read_order_for_token(runtime, token)
     return buyer_page(request, "buyer/order/page.html", shop_name=shown.shop_name,
-                      just_sent=sent == "1", upload_error=None,
-                      **_page_context(runtime, token, shown))
+                      just_sent=sent == "1", upload_error=None, just_changed=changed == "1",
+                      **await _page_context(runtime, token, shown))
 
 
 @router.get("/o/{token}/status", response_class=HTMLResponse)
 async def order_status(request: Request, runtime: RuntimeDep, token: str) -> HTMLResponse:
     shown = await reading.read_order_for_token(runtime, token)
     return buyer_page(request, "buyer/order/_live.html", shop_name=shown.shop_name,
-                      **_page_context(runtime, token, shown))
+                      **await _page_context(runtime, token, shown))
 
 
 def _refusal_sentence(request: Request, code: str) -> str:
@@ -143,10 +153,36 @@ async def send_proof(request: Request, runtime: RuntimeDep, token: str) -> Respo
         return buyer_page(request, "buyer/order/page.html", shop_name=shown.shop_name,
                           status_code=status, just_sent=False, upload_error=sentence,
                           errors=[FieldError(sentence, field="proof-file")],
-                          **_page_context(runtime, token, shown))
+                          **await _page_context(runtime, token, shown))
     if wants_json:
         return JSONResponse({"sent": True}, status_code=201, headers={"Cache-Control": "no-store"})
     return RedirectResponse(f"/o/{token}?sent=1#proofs", status_code=303)
+
+
+@router.post("/o/{token}/changes/{change_id}/card", response_model=None)
+async def pay_change_by_card(request: Request, runtime: RuntimeDep, token: str,
+                             change_id: str) -> Response:
+    """The buyer pays what a change of their order asks, by card. The sandbox has no page of
+    its own (as on the checkout's card step): the buyer picks a test outcome."""
+    caller = await order_caller_for_token(runtime, token)
+    form = await request.form()
+    outcome = str(form.get("outcome", ""))
+    try:
+        await change_payments.pay_by_card(
+            runtime, caller.business_id, caller.order_id, parse_id("order change", change_id),
+            payment_method=SANDBOX_CARDS.get(outcome, SANDBOX_CARDS["succeeds"]),
+            actor=caller.actor)
+    except DomainError as refused:
+        if isinstance(refused, NotFound):
+            raise
+        shown = await reading.read_order_for_token(runtime, token)
+        sentence = refused.message
+        return buyer_page(request, "buyer/order/page.html", shop_name=shown.shop_name,
+                          status_code=402 if refused.code == "payment_failed" else 409,
+                          just_sent=False, upload_error=None,
+                          errors=[FieldError(sentence, field="change-pay")],
+                          **await _page_context(runtime, token, shown))
+    return RedirectResponse(f"/o/{token}?changed=1", status_code=303)
 
 
 @router.get("/o/{token}/invoice.pdf", response_model=None)

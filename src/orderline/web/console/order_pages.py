@@ -34,6 +34,7 @@ from orderline.documents.rules import DocumentKind, document_file_name
 from orderline.manual_payments import proofs as payment_proofs
 from orderline.manual_payments import verifications
 from orderline.manual_payments.proof_store import PENDING as PENDING_PROOF
+from orderline.order_changes import reading as order_changes
 from orderline.orders import service as orders
 from orderline.orders import status as order_status
 from orderline.orders.callers import OrderCaller
@@ -210,10 +211,13 @@ async def _order_context(runtime: RuntimeDep, staff: ConsoleStaff,
             "intents": intents, "ledger": detail["payments"]["ledger"],
             "actions": actions, "names": await shop_names(runtime, staff.principal),
             "held": money_held(intents),
+            "changes_waiting": [c for c in await order_changes.list_changes(
+                runtime, staff.principal, order["id"]) if c["status"] == "awaiting_payment"],
             "total_input": amount_input(order["total"], order["currency"]),
             "cancel_reasons": [r.value for r in CancelReason
                                if r not in (CancelReason.PAYMENT_TIMEOUT,
                                             CancelReason.DELIVERY_FAILED)],
+            "scopes": {str(scope) for scope in staff.principal.scopes},
             "me": staff.principal.actor}
 
 

@@ -13,6 +13,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from orderline.core.money import currency_exponent
+from orderline.order_changes.rules import CHANGEABLE
 from orderline.orders.fulfilment.rules import SHIPPABLE
 from orderline.orders.rules import ALLOWED_TRANSITIONS, OrderStatus
 from orderline.tenancy.rules import Scope
@@ -57,8 +58,9 @@ def order_actions(order: Mapping[str, Any], intents: Collection[Mapping[str, Any
                   scopes: Collection[str]) -> frozenset[str]:
     """The actions the order page offers: ``mark_paid`` (a transfer or e-wallet seen by hand,
     verify scope), ``capture`` (an authorised card payment), ``ship`` (or correct the
-    tracking), ``cancel``, ``cancel_units`` (some units, before shipment), ``refund``,
-    ``cod_collect`` and ``cod_failed``."""
+    tracking), ``cancel``, ``cancel_units`` (some units, before shipment), ``edit_items``
+    (lines of a paid or confirmed order changed before shipment: order_changes/),
+    ``refund``, ``cod_collect`` and ``cod_failed``."""
     status = OrderStatus(order["status"])
     method = str(order["payment_method"])
     write = Scope.WRITE in scopes
@@ -85,6 +87,9 @@ def order_actions(order: Mapping[str, Any], intents: Collection[Mapping[str, Any
         if any(int(line["quantity"]) > 0 and not line.get("refunded_quantity")
                for line in order.get("lines", ())):
             offered.add("cancel_units")  # before shipment: some units (cancellations/)
+    if status in CHANGEABLE and not any(i["status"] in ("requires_action", "processing",
+                                                         "authorized") for i in intents):
+        offered.add("edit_items")
     if money_held(intents) > 0:
         offered.add("refund")
     if cash_unpaid and status in (OrderStatus.CONFIRMED, OrderStatus.PROCESSING,

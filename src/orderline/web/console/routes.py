@@ -18,6 +18,7 @@ from orderline.web.console import (
     customer_pages,
     dashboard_pages,
     draft_pages,
+    edit_items_pages,
     invitation_pages,
     order_pages,
     phone_app,
@@ -43,6 +44,7 @@ router.include_router(csv_pages.router, prefix=PREFIX)  # before /orders/{order_
 router.include_router(order_pages.router, prefix=PREFIX)
 router.include_router(draft_pages.router, prefix=PREFIX)
 router.include_router(cancel_items_pages.router, prefix=PREFIX)
+router.include_router(edit_items_pages.router, prefix=PREFIX)
 router.include_router(stock_pages.router, prefix=PREFIX)
 router.include_router(catalog_pages.router, prefix=PREFIX)
 router.include_router(customer_pages.router, prefix=PREFIX)
