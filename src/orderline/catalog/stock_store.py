@@ -442,6 +442,20 @@ async def put_back(conn: AsyncConnection, deltas: Iterable[LevelDelta], *,
                   reason=reason, actor=actor, order_id=order_id, note=note, now=now)
 
 
+async def write_off_returned(conn: AsyncConnection, level: LevelDelta, *,
+                             business_id: uuid.UUID, order_id: uuid.UUID, actor: str,
+                             note: str, now: datetime) -> None:
+    """Units of an order that came back damaged: a ledger pair at the level they left from
+    (returned +n, written off -n as ``damage``), so the ledger says what happened and still
+    sums to on_hand, which does not move."""
+    await _record(conn, [(level, level.quantity)], business_id=business_id,
+                  reason=MovementReason.RETURN, actor=actor, order_id=order_id, note=note,
+                  now=now)
+    await _record(conn, [(level, -level.quantity)], business_id=business_id,
+                  reason=MovementReason.DAMAGE, actor=actor, order_id=order_id, note=note,
+                  now=now)
+
+
 async def change_on_hand(conn: AsyncConnection, *, level: LevelDelta, business_id: uuid.UUID,
                          reason: MovementReason, actor: str, note: str, now: datetime,
                          expired: list[ExpiredReservation] | None = None) -> RowMapping | None:

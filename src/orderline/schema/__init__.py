@@ -21,6 +21,7 @@ from orderline.manual_payments import tables as manual_payment_tables
 from orderline.notifications import tables as notification_tables
 from orderline.orders import tables as order_tables
 from orderline.payments import tables as payment_tables
+from orderline.returns import tables as return_tables
 from orderline.shipping import tables as shipping_tables
 from orderline.staff import tables as staff_tables
 from orderline.tenancy import tables as tenancy_tables
@@ -31,7 +32,7 @@ CAPABILITY_TABLES = (tenancy_tables, catalog_tables, order_tables, event_tables,
                      idempotency_tables,
                      payment_tables, cod_tables, manual_payment_tables,
                      audit_tables, staff_tables, draft_tables,
-                     document_tables)
+                     document_tables, return_tables)
 
 metadata: MetaData = Base.metadata
 
