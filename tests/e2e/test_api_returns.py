@@ -113,7 +113,7 @@ async def test_a_merchant_return_is_approved_restocked_and_refunded_by_hand_less
     assert received["lines"][0]["condition"] == "restock"
     assert await levels(client, m, "MUG") == (9, 0, 9)
     assert await balanced(client, m)
-    assert [r["reason"] for r in await movements(client, m, "MUG")][0] == "return"
+    assert (await movements(client, m, "MUG"))[0]["reason"] == "return"
 
     preview = ok(await client.get(_url(order, asked["id"], "refund"), headers=m.headers))
     # Two of three MUGs at 1000 each: 2000; fee 10% + 50 = 250.
