@@ -37,9 +37,9 @@ from orderline.documents.downloads import pdf_response
 from orderline.documents.rules import DocumentKind, document_file_name
 from orderline.manual_payments import proofs
 from orderline.manual_payments.payment_codes import decimal_amount, payment_code
-from orderline.returns import service as returns
 from orderline.orders import reading
 from orderline.orders.callers import order_caller_for_token
+from orderline.returns import service as returns
 from orderline.web.assets import STATIC_DIR
 from orderline.web.buyer.pages import buyer_page
 from orderline.web.buyer.return_pages import (

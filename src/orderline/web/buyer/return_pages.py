@@ -1,10 +1,11 @@
 """The buyer's returns on the order page, ``/o/{order token}``.
 
-- ``POST /o/{token}/returns`` (in ``order_pages``, which renders the page): ask to return units (per line ``return_<sku>``), with a reason,
-  a note and up to five photos (field ``photos``), as a multipart form. The request is the
-  use case the API's ``POST /v1/orders/{id}/returns`` calls, as the order's buyer; the photos
-  go through the proof cleaning pipeline after it. Sent back to the page (303) with the
-  return shown, or the page again with the refusal in plain words next to the form.
+- ``POST /o/{token}/returns`` (in ``order_pages``, which renders the page): ask to return
+  units (per line ``return_<sku>``), with a reason, a note and up to five photos (field
+  ``photos``), as a multipart form, read here (``read_return_form``). The request is the use
+  case the API's ``POST /v1/orders/{id}/returns`` calls, as the order's buyer; the photos go
+  through the proof cleaning pipeline after it. Sent back to the page (303) with the return
+  shown, or the page again with the refusal in plain words next to the form.
 - ``GET /o/{token}/returns/{id}/photos/{photo id}``: a photo the buyer sent, for this order's
   token only, served as stored in a sandbox.
 

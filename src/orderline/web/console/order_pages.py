@@ -56,6 +56,7 @@ from orderline.web.console.order_rules import (
     parse_amount,
 )
 from orderline.web.console.pages import console_page, form_errors
+from orderline.web.console.return_section import returns_section
 from orderline.web.console.shop_names import ShopNames, shop_names
 from orderline.web.pages import FieldError, page_locale
 from orderline.web.translations import translations_for
@@ -214,7 +215,8 @@ async def _order_context(runtime: RuntimeDep, staff: ConsoleStaff,
             "cancel_reasons": [r.value for r in CancelReason
                                if r not in (CancelReason.PAYMENT_TIMEOUT,
                                             CancelReason.DELIVERY_FAILED)],
-            "me": staff.principal.actor}
+            "me": staff.principal.actor,
+            **await returns_section(runtime, staff, order)}
 
 
 @router.get("/orders/new", response_class=HTMLResponse)

@@ -21,6 +21,7 @@ from orderline.web.console import (
     invitation_pages,
     order_pages,
     phone_app,
+    return_pages,
     settings_pages,
     stock_pages,
     stream,
@@ -43,6 +44,7 @@ router.include_router(csv_pages.router, prefix=PREFIX)  # before /orders/{order_
 router.include_router(order_pages.router, prefix=PREFIX)
 router.include_router(draft_pages.router, prefix=PREFIX)
 router.include_router(cancel_items_pages.router, prefix=PREFIX)
+router.include_router(return_pages.router, prefix=PREFIX)
 router.include_router(stock_pages.router, prefix=PREFIX)
 router.include_router(catalog_pages.router, prefix=PREFIX)
 router.include_router(customer_pages.router, prefix=PREFIX)

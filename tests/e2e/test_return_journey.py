@@ -1,0 +1,132 @@
+"""The journey "a buyer returns an item" in Chromium against a real ``orderline serve``
+process, on each database: the buyer asks for a return from their order page (units, reason,
+note, a photo), the merchant sees it on the console's order page with its photo, approves it,
+receives the unit (back on hand) and refunds it after seeing the amount and the restocking
+fee; the buyer's page then says it was refunded. axe runs on both pages (desktop and 375 px);
+each step is a screenshot in ``test-artifacts/screenshots/<test>/``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from orderline.core.runtime import Runtime
+from tests.support.browser import (  # noqa: F401 (the fixture browser)
+    PHONE,
+    Browsing,
+    browser_fixture,
+)
+from tests.support.console import (  # noqa: F401 (the fixture console_server)
+    ConsoleShop,
+    console_server_fixture,
+    console_shop,
+    log_in_fast,
+)
+from tests.support.proof_samples import image_bytes
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+async def shop(runtime: Runtime) -> ConsoleShop:
+    return await console_shop(runtime, name="Toko Sari")
+
+
+def ok(response: httpx.Response, status: int = 200) -> Any:
+    assert response.status_code == status, response.text
+    return response.json()
+
+
+def test_a_buyer_asks_for_a_return_and_the_merchant_approves_receives_and_refunds_it(
+        shop: ConsoleShop, console_server: str, browser: Browsing, tmp_path: Any) -> None:
+    from playwright.sync_api import expect
+
+    with httpx.Client(base_url=console_server, headers=shop.api_headers) as api:
+        ok(api.post("/v1/products", json={"name": "Batik", "variants": [
+            {"sku": "BATIK", "name": "Batik M", "price": 1250, "initial_stock": 10}]}), 201)
+        order = ok(api.post("/v1/orders", json={
+            "customer": {"name": "Ada Buyer", "phone": "+15550100"}, "channel": "web",
+            "payment_method": "card", "lines": [{"sku": "BATIK", "quantity": 3}]}), 201)
+        ok(api.patch(f"/v1/orders/{order['id']}/payment", json={"reference": "p-1"}))
+        ok(api.patch(f"/v1/orders/{order['id']}/shipping",
+                     json={"carrier": "JNE", "tracking_number": "JNE-1"}))
+        ok(api.patch("/v1/business", json={"return_window_days": 30,
+                                          "restocking_fee_bp": 1000}))
+        photo = tmp_path / "torn.png"
+        photo.write_bytes(image_bytes("PNG", size=(320, 240)))
+
+        buyer = browser.open(console_server)
+        buyer.goto(f"/o/{order['access_token']}")
+        b = buyer.page
+        b.get_by_text("Return items").click()
+        b.locator("#return-quantity-1").fill("1")
+        b.locator("#return-reason").select_option("damaged")
+        b.locator("#return-note").fill("The seam is torn.")
+        b.locator("#return-photos").set_input_files(str(photo))
+        buyer.screenshot("buyer-form-filled")
+        buyer.check_accessibility()
+        with b.expect_navigation():
+            b.get_by_role("button", name="Ask for a return").click()
+        expect(b.locator("#returns .flash")).to_contain_text("Your return request was sent")
+        expect(b.locator(".return-list")).to_contain_text("asked for")
+        buyer.screenshot("buyer-return-asked")
+        buyer.check_accessibility()
+
+        page = browser.open(console_server)
+        log_in_fast(page, shop.owner_login)
+        page.goto(f"/console/orders/{order['id']}")
+        p = page.page
+        section = p.locator(".order-returns")
+        expect(section).to_contain_text("asked by the buyer")
+        expect(section).to_contain_text("The seam is torn.")
+        expect(section.get_by_role("link", name="Photo 1")).to_be_visible()
+        shown = p.request.get(console_server + str(
+            section.get_by_role("link", name="Photo 1").get_attribute("href")))
+        assert shown.status == 200 and shown.body().startswith(b"\x89PNG")
+        page.screenshot("merchant-sees-request")
+        page.check_accessibility()
+
+        code = f"{order['number']}-R1"
+        with p.expect_navigation():
+            p.get_by_role("button", name=f"Approve return {code}").click()
+        expect(p.locator(".flash")).to_contain_text("The return was approved")
+        with p.expect_navigation():
+            p.get_by_role("button", name=f"Receive return {code}").click()
+        expect(p.locator(".flash")).to_contain_text("The returned items were received")
+        refund_form = p.locator(".return-refund")
+        # 1250 less 10%: 1125 refunded, 125 kept.
+        expect(refund_form).to_contain_text("$1.25")
+        expect(refund_form).to_contain_text("To refund$11.25")
+        page.screenshot("merchant-refund-shown")
+        page.check_accessibility()
+        with p.expect_navigation():
+            p.get_by_role("button", name="Refund").filter(has_text="11.25").click()
+        expect(p.locator(".flash")).to_contain_text("The return was refunded")
+        expect(section).to_contain_text("Refunded")
+        page.screenshot("merchant-refunded")
+
+        phone = browser.open(console_server, viewport=PHONE)
+        log_in_fast(phone, shop.owner_login)
+        phone.goto(f"/console/orders/{order['id']}")
+        expect(phone.page.locator(".order-returns")).to_be_visible()
+        phone.screenshot("merchant-phone")
+        phone.check_accessibility()
+
+        buyer.goto(f"/o/{order['access_token']}")
+        expect(b.locator(".return-list")).to_contain_text("refunded")
+        buyer.screenshot("buyer-sees-refund")
+        buyer_phone = browser.open(console_server, viewport=PHONE)
+        buyer_phone.goto(f"/o/{order['access_token']}")
+        buyer_phone.screenshot("buyer-phone")
+        buyer_phone.check_accessibility()
+
+        done = ok(api.get(f"/v1/orders/{order['id']}/returns"))["data"]
+        assert [(r["status"], r["refund_amount"], r["restocking_fee"]) for r in done] == [
+            ("refunded", 1125, 125)]
+        assert len(done[0]["photos"]) == 1
+        assert ok(api.get("/v1/inventory/BATIK"))["on_hand"] == 8
+        report = ok(api.get("/v1/inventory/reconciliation"))
+        assert report["balanced"] and report["drift"] == []
