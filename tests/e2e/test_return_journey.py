@@ -20,7 +20,10 @@ from tests.support.browser import (  # noqa: F401 (the fixture browser)
     browser_fixture,
 )
 from tests.support.console import (  # noqa: F401 (the fixture console_server)
+    ConsoleLogin,
     ConsoleShop,
+    console_client,
+    console_login,
     console_server_fixture,
     console_shop,
     log_in_fast,
@@ -32,7 +35,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 async def shop(runtime: Runtime) -> ConsoleShop:
-    return await console_shop(runtime, name="Toko Sari")
+    return await console_shop(runtime, name="Toko Sari", roles=("viewer",))
 
 
 def ok(response: httpx.Response, status: int = 200) -> Any:
@@ -130,3 +133,37 @@ def test_a_buyer_asks_for_a_return_and_the_merchant_approves_receives_and_refund
         assert ok(api.get("/v1/inventory/BATIK"))["on_hand"] == 8
         report = ok(api.get("/v1/inventory/reconciliation"))
         assert report["balanced"] and report["drift"] == []
+
+
+async def test_a_viewer_sees_returns_but_may_not_handle_them_nor_may_another_business(
+        shop: ConsoleShop, runtime: Runtime, console_server: str) -> None:
+    with httpx.Client(base_url=console_server, headers=shop.api_headers) as api:
+        ok(api.post("/v1/products", json={"name": "Sarung", "variants": [
+            {"sku": "SARUNG", "name": "Sarung M", "price": 1000, "initial_stock": 5}]}), 201)
+        order = ok(api.post("/v1/orders", json={
+            "customer": {"name": "Ada Buyer", "phone": "+15550100"}, "channel": "web",
+            "payment_method": "card", "lines": [{"sku": "SARUNG", "quantity": 2}]}), 201)
+        ok(api.patch(f"/v1/orders/{order['id']}/payment", json={"reference": "p-1"}))
+        ok(api.patch(f"/v1/orders/{order['id']}/shipping",
+                     json={"carrier": "JNE", "tracking_number": "JNE-2"}))
+        asked = ok(api.post(f"/v1/orders/{order['id']}/returns", json={
+            "lines": [{"sku": "SARUNG", "quantity": 1}], "reason": "defective"}), 201)
+    path = f"/console/orders/{order['id']}"
+    approve = f"{path}/returns/{asked['id']}/approve"
+    viewer: ConsoleLogin = await console_login(runtime, shop.staff["viewer"])
+    with console_client(console_server, viewer) as client:
+        shown = client.get(path)
+        assert shown.status_code == 200 and asked["code"] in shown.text
+        assert "Approve return" not in shown.text
+        assert client.post(approve, data={"csrf_token": viewer.csrf_token}).status_code == 403
+    with console_client(console_server, shop.owner_login) as owner:
+        owner.headers.pop("X-CSRF-Token")
+        assert owner.post(approve, data={}).status_code == 403
+    other = await console_shop(runtime, name="Another shop")
+    with console_client(console_server, other.owner_login) as stranger:
+        assert stranger.get(path).status_code == 404
+        assert stranger.post(approve, data={
+            "csrf_token": other.owner_login.csrf_token}).status_code == 404
+    with httpx.Client(base_url=console_server, headers=shop.api_headers) as api:
+        assert ok(api.get(f"/v1/orders/{order['id']}/returns/{asked['id']}"))[
+            "status"] == "requested"
