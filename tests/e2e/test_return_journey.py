@@ -167,3 +167,28 @@ async def test_a_viewer_sees_returns_but_may_not_handle_them_nor_may_another_bus
     with httpx.Client(base_url=console_server, headers=shop.api_headers) as api:
         assert ok(api.get(f"/v1/orders/{order['id']}/returns/{asked['id']}"))[
             "status"] == "requested"
+
+
+async def test_the_owner_sets_the_return_window_and_fee_in_the_business_settings(
+        shop: ConsoleShop, runtime: Runtime, console_server: str) -> None:
+    path = "/console/settings/business/returns"
+    with console_client(console_server, shop.owner_login) as owner:
+        page = owner.get("/console/settings/business")
+        assert page.status_code == 200 and "Return window, in days" in page.text
+        saved = owner.post(path, data={"return_window_days": "14",
+                                       "restocking_fee_percent": "2.5",
+                                       "restocking_fee_fixed": "1.00"})
+        assert saved.status_code == 303, saved.text
+        refused = owner.post(path, data={"return_window_days": "400",
+                                         "restocking_fee_percent": "2.5",
+                                         "restocking_fee_fixed": "1.00"})
+        assert refused.status_code in (400, 422) and "return_window_days" in refused.text
+        assert owner.post(path, data={"restocking_fee_percent": "2.555"}).status_code in (
+            400, 422)
+    viewer: ConsoleLogin = await console_login(runtime, shop.staff["viewer"])
+    with console_client(console_server, viewer) as client:
+        assert client.post(path, data={"return_window_days": "0"}).status_code == 403
+    with httpx.Client(base_url=console_server, headers=shop.api_headers) as api:
+        business = ok(api.get("/v1/business"))
+    assert (business["return_window_days"], business["restocking_fee_bp"],
+            business["restocking_fee_fixed"]) == (14, 250, 100)
