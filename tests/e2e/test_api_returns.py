@@ -221,3 +221,30 @@ async def test_an_unshipped_order_has_nothing_to_return_and_settings_are_bounded
                                 json={"restocking_fee_bp": 10_001}), 422, "validation_error")
     error_of(await client.patch("/v1/business", headers=m.headers,
                                 json={"return_window_days": -1}), 422, "validation_error")
+
+
+async def test_units_a_return_restocked_are_not_restocked_again_by_a_refund_of_the_line(
+        client: httpx.AsyncClient, runtime: Runtime, sandbox: SandboxGateway) -> None:
+    m = await new_merchant(runtime)
+    await add_product(client, m, "MUG", 10)
+    order = await place_order(client, m, ("MUG", 3))
+    ok(await client.post(f"/v1/orders/{order['id']}/payments", headers=m.headers,
+                         json={"provider": "sandbox", "payment_method": "pm_card_visa"}), 201)
+    await sandbox.wait_for_deliveries()
+    await ship(client, m, order)
+    asked = ok(await client.post(_url(order), headers=m.headers, json=_ask(("MUG", 2))), 201)
+    ok(await client.post(_url(order, asked["id"], "approve"), headers=m.headers))
+    ok(await client.post(_url(order, asked["id"], "receive"), headers=m.headers,
+                         json={"lines": [{"sku": "MUG", "condition": "restock"}]}))
+    assert await levels(client, m, "MUG") == (9, 0, 9)
+    # A refund of all three MUGs, restocking them: only the one not returned goes back.
+    ok(await client.post(f"/v1/orders/{order['id']}/refunds", headers=m.headers,
+                         json={"lines": [{"sku": "MUG", "quantity": 3}], "restock": True}), 201)
+    await sandbox.wait_for_deliveries()
+    assert await levels(client, m, "MUG") == (10, 0, 10)
+    assert await balanced(client, m)
+    # Its units are refunded already: the return cannot refund them again.
+    error_of(await client.post(_url(order, asked["id"], "refund"), headers=m.headers),
+             409, "refund_exceeds_captured")
+    ledger = await _ledger(client, m, order)
+    assert [e["amount"] for e in ledger["ledger"] if e["kind"] == "refund"] == [3000]

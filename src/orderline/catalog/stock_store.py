@@ -661,6 +661,17 @@ async def still_sold_of_order(conn: AsyncConnection, order_id: uuid.UUID) -> lis
             for r in await conn.execute(stmt)]
 
 
+async def net_sold_by_variant(conn: AsyncConnection,
+                              order_id: uuid.UUID) -> dict[uuid.UUID, int]:
+    """Per variant, the units the order took from stock and has not put back anywhere (its
+    own ledger rows summed over every level: a return restocked at another location counts
+    as given back)."""
+    net = func.sum(movements.c.delta)
+    stmt = (select(movements.c.variant_id, net.label("net"))
+            .where(movements.c.order_id == order_id).group_by(movements.c.variant_id))
+    return {r.variant_id: max(0, -int(r.net)) for r in await conn.execute(stmt)}
+
+
 @dataclass(frozen=True, slots=True)
 class LowStockLevel:
     """A SKU at one location whose free units are at or below the SKU's threshold."""
