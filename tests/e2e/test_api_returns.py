@@ -167,7 +167,7 @@ async def test_a_card_paid_return_is_refunded_through_the_provider_and_booked(
     ledger = await _ledger(client, m, order)
     refunds = [e["amount"] for e in ledger["ledger"] if e["kind"] == "refund"]
     assert refunds == [1000]
-    assert ledger["data"][0]["amount_refunded"] == 1000 if "data" in ledger else True
+    assert ledger["data"][0]["amount_refunded"] == 1000
     assert intent["amount_captured"] == order["total"]
 
 
@@ -248,3 +248,34 @@ async def test_units_a_return_restocked_are_not_restocked_again_by_a_refund_of_t
              409, "refund_exceeds_captured")
     ledger = await _ledger(client, m, order)
     assert [e["amount"] for e in ledger["ledger"] if e["kind"] == "refund"] == [3000]
+
+
+async def test_a_provider_that_refuses_the_refund_leaves_the_return_received_and_nothing_taken(
+        client: httpx.AsyncClient, runtime: Runtime, sandbox: SandboxGateway) -> None:
+    m = await new_merchant(runtime)
+    await add_product(client, m, "MUG", 10)
+    order = await place_order(client, m, ("MUG", 2))
+    ok(await client.post(f"/v1/orders/{order['id']}/payments", headers=m.headers,
+                         json={"provider": "sandbox", "payment_method": "pm_card_visa"}), 201)
+    await sandbox.wait_for_deliveries()
+    await ship(client, m, order)
+    asked = ok(await client.post(_url(order), headers=m.headers, json=_ask(("MUG", 1))), 201)
+    ok(await client.post(_url(order, asked["id"], "approve"), headers=m.headers))
+    ok(await client.post(_url(order, asked["id"], "receive"), headers=m.headers,
+                         json={"lines": [{"sku": "MUG", "condition": "restock"}]}))
+    sandbox.behaviour.fail_next_calls = 1
+    error_of(await client.post(_url(order, asked["id"], "refund"), headers=m.headers),
+             503, "payment_provider_unavailable")
+    again = ok(await client.get(_url(order, asked["id"]), headers=m.headers))
+    assert (again["status"], again["refund_amount"]) == ("received", None)
+    seen = ok(await client.get(f"/v1/orders/{order['id']}", headers=m.headers))
+    assert seen["lines"][0]["refunded_quantity"] == 0
+    ledger = await _ledger(client, m, order)
+    assert ledger["data"][0]["amount_refunded"] == 0
+    # Once the provider answers again, the same refund goes through once.
+    done = ok(await client.post(_url(order, asked["id"], "refund"), headers=m.headers))
+    assert (done["status"], done["refund_amount"]) == ("refunded", 1000)
+    await sandbox.wait_for_deliveries()
+    ledger = await _ledger(client, m, order)
+    assert [e["amount"] for e in ledger["ledger"] if e["kind"] == "refund"] == [1000]
+    assert ledger["data"][0]["amount_refunded"] == 1000
