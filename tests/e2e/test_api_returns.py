@@ -29,6 +29,7 @@ from tests.e2e.conftest import (
     place_order,
     ship,
 )
+from tests.e2e.test_api_scopes import key_with
 from tests.support.manual import master_keys, sealed_storage
 from tests.support.proof_samples import image_bytes
 
@@ -279,3 +280,20 @@ async def test_a_provider_that_refuses_the_refund_leaves_the_return_received_and
     ledger = await _ledger(client, m, order)
     assert [e["amount"] for e in ledger["ledger"] if e["kind"] == "refund"] == [1000]
     assert ledger["data"][0]["amount_refunded"] == 1000
+
+
+async def test_a_read_only_key_reads_returns_but_is_refused_every_change(
+        client: httpx.AsyncClient, runtime: Runtime) -> None:
+    m = await new_merchant(runtime)
+    order = await _shipped(client, m)
+    asked = ok(await client.post(_url(order), headers=m.headers, json=_ask(("MUG", 1))), 201)
+    reader = await key_with(client, m, "read")
+    assert [r["id"] for r in ok(await client.get(_url(order), headers=reader))["data"]] == [
+        asked["id"]]
+    for path, body in ((_url(order), _ask(("MUG", 1))),
+                       (_url(order, asked["id"], "approve"), None),
+                       (_url(order, asked["id"], "reject"), {"reason": "no"}),
+                       (_url(order, asked["id"], "cancel"), None)):
+        error_of(await client.post(path, headers=reader, json=body), 403, "forbidden")
+    assert ok(await client.get(_url(order, asked["id"]), headers=m.headers))[
+        "status"] == "requested"
