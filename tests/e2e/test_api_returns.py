@@ -4,6 +4,7 @@ with the restocking fee; the refusals; photos; tenancy."""
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +16,10 @@ from orderline.core.db.tables import table_of
 from orderline.core.runtime import Runtime
 from orderline.events.tables import OutboxEvent
 from orderline.manual_payments.files.configured import PROOF_STORAGE
+from orderline.notifications import store as notification_store
 from orderline.payments.providers.configured import providers_of
 from orderline.payments.providers.sandbox import SandboxGateway
+from orderline.worker.handlers import default_relay
 from tests.conftest import Merchant, new_merchant
 from tests.e2e.conftest import (
     add_product,
@@ -135,6 +138,15 @@ async def test_a_merchant_return_is_approved_restocked_and_refunded_by_hand_less
     assert mug["refunded_quantity"] == 2
     assert await _types(runtime, m, "return.") == [
         "return.requested", "return.approved", "return.received", "return.refunded"]
+    # The buyer hears of the approval and the refund (not of the request they made, nor of
+    # the receipt), through the relay's handlers as every order message.
+    await default_relay(runtime).relay_until_idle()
+    async with runtime.db.read() as conn:
+        told = [r["kind"] for r in await notification_store.of_business(
+            conn, m.principal.business_id, order_id=uuid.UUID(order["id"]))]
+    assert told.count("buyer:return.approved") == 1
+    assert told.count("buyer:return.refunded") == 1
+    assert not {"buyer:return.requested", "buyer:return.received"} & set(told)
     history = ok(await client.get(f"/v1/orders/{order['id']}/history", headers=m.headers))
     actions = [e["action"] for e in history]
     for action in ("return_requested", "return_approved", "return_received",
