@@ -309,3 +309,21 @@ async def test_a_read_only_key_reads_returns_but_is_refused_every_change(
         error_of(await client.post(path, headers=reader, json=body), 403, "forbidden")
     assert ok(await client.get(_url(order, asked["id"]), headers=m.headers))[
         "status"] == "requested"
+
+
+async def test_a_return_photo_is_a_picture_and_only_while_the_return_is_open(
+        client: httpx.AsyncClient, runtime: Runtime, tmp_path: Path) -> None:
+    from tests.support.proof_samples import pdf_bytes
+
+    runtime.put(PROOF_STORAGE, sealed_storage(tmp_path / "proofs", master_keys("k1")))
+    m = await new_merchant(runtime)
+    order = await _shipped(client, m)
+    asked = ok(await client.post(_url(order), headers=m.headers, json=_ask(("MUG", 1))), 201)
+    photos = _url(order, asked["id"], "photos")
+    error_of(await client.post(photos, headers={**m.headers, "Content-Type": "application/pdf"},
+                               content=pdf_bytes()), 415, "unsupported_file_type")
+    ok(await client.post(_url(order, asked["id"], "reject"), headers=m.headers,
+                         json={"reason": "no"}))
+    error_of(await client.post(photos, headers={**m.headers, "Content-Type": "image/png"},
+                               content=image_bytes("PNG")), 409, "invalid_transition")
+    assert ok(await client.get(_url(order, asked["id"]), headers=m.headers))["photos"] == []

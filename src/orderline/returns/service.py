@@ -38,10 +38,12 @@ from orderline.catalog.rules import MovementReason
 from orderline.catalog.stock_store import LevelDelta
 from orderline.core.errors import (
     FileTooLarge,
+    InvalidTransition,
     NotFound,
     PaymentProviderUnavailable,
     ProofStorageUnavailable,
     RefundExceedsCaptured,
+    UnsupportedFileType,
     ValidationFailed,
 )
 from orderline.core.runtime import Runtime
@@ -267,6 +269,9 @@ async def add_photo(runtime: Runtime, caller: OrderCaller, return_id: uuid.UUID,
             raise NotFound("order", caller.order_id)
         _photos_accepted((await _one(conn, order, return_id)).row)
     clean = await asyncio.to_thread(clean_proof, data, max_bytes=limit)
+    if not clean.media_type.startswith("image/"):
+        raise UnsupportedFileType("A return photo is a JPEG, PNG or WebP picture.",
+                                  details={"media_type": clean.media_type})
     photo_id = uuid.uuid4()
     key = f"returns/{caller.business_id}/{caller.order_id}/{return_id}/{photo_id}"
     storage = proof_storage(runtime)
@@ -305,7 +310,9 @@ async def add_photo(runtime: Runtime, caller: OrderCaller, return_id: uuid.UUID,
 
 def _photos_accepted(row: ReturnRow) -> None:
     if row.status not in (ReturnStatus.REQUESTED, ReturnStatus.APPROVED):
-        ensure_next(ReturnStatus(row.status), ReturnStatus.REQUESTED)
+        raise InvalidTransition(
+            f"Photos are added while a return is requested or approved; {row.code} is "
+            f"'{row.status}'.", details={"current_status": row.status})
 
 
 async def photo_file(runtime: Runtime, caller: OrderCaller, return_id: uuid.UUID,
@@ -510,6 +517,9 @@ async def refund_return(runtime: Runtime, principal: Principal, order_id: uuid.U
     intent_box: list[IntentRow | None] = []
 
     async def reserve(conn: AsyncConnection) -> dict[str, Any]:
+        # Retried whole on a deadlock: what an earlier attempt noted was rolled back.
+        taken.clear()
+        intent_box.clear()
         order = await lock_for_change(runtime, conn, principal, order_id, None,
                                       "return_refund")
         found = await _one(conn, order, return_id)
