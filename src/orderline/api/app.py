@@ -49,6 +49,7 @@ from orderline.overview import routes as overview_routes
 from orderline.payments import routes as payments
 from orderline.payments import shipping_routes as order_shipping_routes
 from orderline.privacy import routes as personal_data
+from orderline.returns import routes as return_routes
 from orderline.schema.migrate import upgrade_to_head
 from orderline.shipping import routes as shipping
 from orderline.staff import routes as staff_routes
@@ -119,6 +120,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(shipment_routes.router)
     app.include_router(cancellation_routes.router)
     app.include_router(order_change_routes.router)
+    app.include_router(return_routes.router)
     app.include_router(streams.router)
     app.include_router(webhook_routes.router)
     app.include_router(audit_routes.router)

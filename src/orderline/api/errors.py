@@ -42,6 +42,8 @@ STATUS_BY_CODE: dict[str, int] = {
     "shipment_exceeds_order": 409,
     "cancel_exceeds_remaining": 409,
     "line_partly_refunded": 409,
+    "return_exceeds_shipped": 409,
+    "return_window_closed": 409,
     "payment_deadline_passed": 409,
     "conflict": 409,
     "invoice_not_issued": 409,

@@ -456,6 +456,20 @@ async def put_back(conn: AsyncConnection, deltas: Iterable[LevelDelta], *,
                   reason=reason, actor=actor, order_id=order_id, note=note, now=now)
 
 
+async def write_off_returned(conn: AsyncConnection, level: LevelDelta, *,
+                             business_id: uuid.UUID, order_id: uuid.UUID, actor: str,
+                             note: str, now: datetime) -> None:
+    """Units of an order that came back damaged: a ledger pair at the level they left from
+    (returned +n, written off -n as ``damage``), so the ledger says what happened and still
+    sums to on_hand, which does not move."""
+    await _record(conn, [(level, level.quantity)], business_id=business_id,
+                  reason=MovementReason.RETURN, actor=actor, order_id=order_id, note=note,
+                  now=now)
+    await _record(conn, [(level, -level.quantity)], business_id=business_id,
+                  reason=MovementReason.DAMAGE, actor=actor, order_id=order_id, note=note,
+                  now=now)
+
+
 async def change_on_hand(conn: AsyncConnection, *, level: LevelDelta, business_id: uuid.UUID,
                          reason: MovementReason, actor: str, note: str, now: datetime,
                          expired: list[ExpiredReservation] | None = None) -> RowMapping | None:
@@ -659,6 +673,17 @@ async def still_sold_of_order(conn: AsyncConnection, order_id: uuid.UUID) -> lis
             .having(net < 0))
     return [LevelDelta(r.stock_level_id, r.variant_id, r.location_id, -int(r.net))
             for r in await conn.execute(stmt)]
+
+
+async def net_sold_by_variant(conn: AsyncConnection,
+                              order_id: uuid.UUID) -> dict[uuid.UUID, int]:
+    """Per variant, the units the order took from stock and has not put back anywhere (its
+    own ledger rows summed over every level: a return restocked at another location counts
+    as given back)."""
+    net = func.sum(movements.c.delta)
+    stmt = (select(movements.c.variant_id, net.label("net"))
+            .where(movements.c.order_id == order_id).group_by(movements.c.variant_id))
+    return {r.variant_id: max(0, -int(r.net)) for r in await conn.execute(stmt)}
 
 
 @dataclass(frozen=True, slots=True)

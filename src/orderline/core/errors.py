@@ -132,6 +132,20 @@ class CancelExceedsRemaining(DomainError):
     code = "cancel_exceeds_remaining"
 
 
+class ReturnExceedsShipped(DomainError):
+    """A return asks for more units of a line than were shipped and not already returned
+    (or names a line the order does not have)."""
+
+    code = "return_exceeds_shipped"
+
+
+class ReturnWindowClosed(DomainError):
+    """The buyer may not ask for a return now: the business takes no returns from buyers
+    (its return window is 0 days), or the window after delivery has passed."""
+
+    code = "return_window_closed"
+
+
 class LinePartlyRefunded(DomainError):
     """Some units of this line were refunded already; refund the rest of it instead of
     cancelling part of it."""

@@ -59,6 +59,13 @@ class EventType(StrEnum):
     # A parcel of an order left (with its tracking), or was delivered.
     SHIPMENT_CREATED = "shipment.created"
     SHIPMENT_DELIVERED = "shipment.delivered"
+    # Returns (RMA): asked for (by the buyer or the merchant), approved, rejected, received
+    # (units restocked or written off), refunded.
+    RETURN_REQUESTED = "return.requested"
+    RETURN_APPROVED = "return.approved"
+    RETURN_REJECTED = "return.rejected"
+    RETURN_RECEIVED = "return.received"
+    RETURN_REFUNDED = "return.refunded"
     # Units moved from one location to another (a ledger pair).
     STOCK_TRANSFERRED = "stock.transferred"
 
@@ -74,19 +81,23 @@ class AggregateType(StrEnum):
     DRAFT_ORDER = "draft_order"
     SHIPMENT = "shipment"
     STOCK_TRANSFER = "stock_transfer"
+    RETURN = "return"
 
 
 ORDER_EVENTS = frozenset(t for t in EventType if t.value.startswith("order."))
 PROOF_EVENTS = frozenset(t for t in EventType if t.value.startswith("payment_proof."))
 SHIPMENT_EVENTS = frozenset(t for t in EventType if t.value.startswith("shipment."))
+RETURN_EVENTS = frozenset(t for t in EventType if t.value.startswith("return."))
 # What a merchant's live stream (`/v1/stream`) carries by default.
-MERCHANT_STREAM_EVENTS = frozenset({*ORDER_EVENTS, *SHIPMENT_EVENTS, EventType.STOCK_LOW,
+MERCHANT_STREAM_EVENTS = frozenset({*ORDER_EVENTS, *SHIPMENT_EVENTS, *RETURN_EVENTS,
+                                    EventType.STOCK_LOW,
                                     EventType.WEBHOOK_ENDPOINT_DISABLED})
 # The buyer hears about these (through the notifier, or the business's SMS/WhatsApp sender).
 BUYER_NOTIFIED_EVENTS = frozenset({EventType.ORDER_CREATED, EventType.ORDER_PAID,
                                    EventType.ORDER_SHIPPED, EventType.ORDER_DELIVERED,
                                    EventType.ORDER_CANCELLED, EventType.PAYMENT_PROOF_REJECTED,
-                                   EventType.SHIPMENT_CREATED})
+                                   EventType.SHIPMENT_CREATED, EventType.RETURN_APPROVED,
+                                   EventType.RETURN_REJECTED, EventType.RETURN_REFUNDED})
 
 def parse_event_types(names: Sequence[str]) -> list[EventType]:
     """Event type names as a merchant writes them; ``*`` or ``order.*`` select several."""

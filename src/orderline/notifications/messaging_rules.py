@@ -140,6 +140,9 @@ def template_parameters(kind: str, order: Mapping[str, Any], *, shop: str,
         return [number, cancel_reason_text(order.get("cancel_reason"))]
     if kind == EventType.PAYMENT_PROOF_REJECTED:
         return [number, str((proof or {}).get("reason") or "no reason was given")]
+    if kind in (EventType.RETURN_APPROVED, EventType.RETURN_REJECTED,
+                EventType.RETURN_REFUNDED):
+        return [number, shop]
     raise ValueError(f"no template parameters for {kind!r}")
 
 

@@ -82,7 +82,8 @@ def cancel_reason_text(reason: str | None) -> str:
 
 def buyer_message(event_type: str, order: Mapping[str, Any], *, shop: str,
                   proof: Mapping[str, Any] | None = None,
-                  shipment: Mapping[str, Any] | None = None) -> Text | None:
+                  shipment: Mapping[str, Any] | None = None,
+                  rma: Mapping[str, Any] | None = None) -> Text | None:
     """The buyer's message for an order event, or None for events the buyer is not told of.
 
     ``order`` is the order as events carry it (number, total, currency, status, shipping,
@@ -137,9 +138,30 @@ def buyer_message(event_type: str, order: Mapping[str, Any], *, shop: str,
                  f"{proof.get('reason') or 'no reason was given'}."]
         if proof.get("proof_deadline"):
             lines.append(f"You can send a new proof until {proof['proof_deadline']}.")
+    elif event_type in _RETURN_SUBJECTS and rma is not None:
+        subject = f"{shop}: {_RETURN_SUBJECTS[event_type]} (order {number})"
+        lines = [_return_line(event_type, rma, number)]
     else:
         return None
     return Text(subject, "\n".join([greeting, "", *lines, "", closing]))
+
+
+_RETURN_SUBJECTS: dict[str, str] = {EventType.RETURN_APPROVED: "your return was approved",
+                    EventType.RETURN_REJECTED: "your return was not accepted",
+                    EventType.RETURN_REFUNDED: "your return was refunded"}
+
+
+def _return_line(event_type: str, rma: Mapping[str, Any], number: str) -> str:
+    """One sentence on a return (``rma`` as ``return.*`` events carry it)."""
+    code = str(rma.get("code") or "")
+    if event_type == EventType.RETURN_APPROVED:
+        return (f"Your return {code} of order {number} was approved: send the items back to "
+                "the shop.")
+    if event_type == EventType.RETURN_REJECTED:
+        return (f"Your return {code} of order {number} was not accepted: "
+                f"{rma.get('rejection_reason') or 'no reason was given'}.")
+    refund = format_money(int(rma.get("refund_amount") or 0), str(rma.get("currency") or ""))
+    return f"The shop received your return {code} of order {number} and refunded {refund}."
 
 
 def low_stock_message(stock: Mapping[str, Any], *, shop: str) -> Text:

@@ -91,7 +91,8 @@ async def queue_buyer_notification(ctx: HandlerContext, conn: AsyncConnection,
     if route is None:
         return
     shop, _ = await notification_store.business_contact(conn, event.business_id)
-    text = buyer_message(event.type, order, shop=shop, proof=proof, shipment=shipment)
+    text = buyer_message(event.type, order, shop=shop, proof=proof, shipment=shipment,
+                         rma=event.payload.get("return"))
     if text is None:
         return
     texted = route.channel in MESSAGING_CHANNELS

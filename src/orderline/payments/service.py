@@ -600,9 +600,13 @@ async def _claim_lines(conn: AsyncConnection, order: OrderRow, wanted: list[Refu
 async def _restock(conn: AsyncConnection, order: OrderRow, claimed: list[ClaimedUnits], *,
                    actor: str, now: datetime) -> None:
     sold = {d.variant_id: d for d in await stock_store.consumed_of_order(conn, order.id)}
+    # Units a return already put back on hand (returns/) are not put back a second time.
+    left = await stock_store.net_sold_by_variant(conn, order.id)
     back = [LevelDelta(sold[c.variant_id].stock_level_id, c.variant_id,
-                       sold[c.variant_id].location_id, c.units)
+                       sold[c.variant_id].location_id,
+                       min(c.units, left.get(c.variant_id, 0)))
             for c in claimed if c.variant_id in sold]
+    back = [d for d in back if d.quantity > 0]
     await stock_store.put_back(conn, back, business_id=order.business_id,
                                order_id=order.id, actor=actor, now=now,
                                note=f"order {order.number} refunded",

@@ -22,6 +22,7 @@ from orderline.notifications import tables as notification_tables
 from orderline.order_changes import tables as order_change_tables
 from orderline.orders import tables as order_tables
 from orderline.payments import tables as payment_tables
+from orderline.returns import tables as return_tables
 from orderline.shipping import tables as shipping_tables
 from orderline.staff import tables as staff_tables
 from orderline.tenancy import tables as tenancy_tables
@@ -32,7 +33,7 @@ CAPABILITY_TABLES = (tenancy_tables, catalog_tables, order_tables, event_tables,
                      idempotency_tables,
                      payment_tables, cod_tables, manual_payment_tables,
                      audit_tables, staff_tables, draft_tables,
-                     document_tables, order_change_tables)
+                     document_tables, order_change_tables, return_tables)
 
 metadata: MetaData = Base.metadata
 

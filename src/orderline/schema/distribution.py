@@ -113,6 +113,9 @@ BLOCKED: dict[str, str] = {
     "provider_events": f"{_KEY}; `uq_provider_events_provider_event_id` dedupes a "
     "provider's webhook before the shop is known: take the shop from the webhook URL first",
     "reservations": _KEY,
+    "return_lines": _KEY,
+    "return_photos": _KEY,
+    "returns": f"{_KEY}; `uq_returns_order_id_number` gains business_id (same meaning)",
     "shipment_lines": _KEY,
     "shipments": f"{_KEY}; `uq_shipments_order_id_number` gains business_id (same meaning)",
     "shipping_methods": _KEY,

@@ -46,6 +46,16 @@ class BusinessUpdate(PatchBody):
                     "(captured on fulfilment)")] = None
     card_provider: Annotated[str | None, Field(
         max_length=20, description="which configured provider takes card payments")] = None
+    return_window_days: Annotated[StrictInt | None, Field(
+        description="days after delivery (or shipment) a buyer may ask for a return from "
+                    "their order page; 0: buyers may not (the merchant still can), 0 to 365"
+    )] = None
+    restocking_fee_bp: Annotated[StrictInt | None, Field(
+        description="restocking fee kept from a return's refund, in basis points of the "
+                    "returned units' value (100 = 1%), 0 to 10000")] = None
+    restocking_fee_fixed: Annotated[StrictInt | None, Field(
+        description="a fixed restocking fee in minor units, added to the percentage; the "
+                    "fee never exceeds the return's value")] = None
     allowed_origins: Annotated[list[Annotated[str, Field(max_length=200)]] | None, Field(
         max_length=100,
         description="browser origins (such as 'https://shop.example.com') whose pages may "
@@ -88,6 +98,10 @@ class BusinessOut(BaseModel):
     proof_retention_days: int
     proof_auto_approve_bp: int | None = Field(
         description="auto-approval threshold in basis points of the score; null: off")
+    return_window_days: int = Field(
+        description="days after delivery a buyer may ask for a return (0: buyers may not)")
+    restocking_fee_bp: int = Field(description="restocking fee, basis points of the value")
+    restocking_fee_fixed: int = Field(description="restocking fee, fixed minor units")
     allowed_origins: list[str] = Field(
         description="browser origins allowed to call the API with this business's "
                     "credentials (CORS)")

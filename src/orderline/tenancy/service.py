@@ -46,6 +46,13 @@ CHECKOUT_SETTING_BOUNDS: dict[str, tuple[int, int]] = {
     "price_max_age_seconds": (10, 86_400),
     "confirms_per_minute": (1, 1000),
 }
+# Returns (orderline.returns): the buyer's window in days after delivery (0: buyers may not
+# ask), the restocking fee in basis points of the returned units' value and a fixed amount.
+RETURN_SETTING_BOUNDS: dict[str, tuple[int, int]] = {
+    "return_window_days": (0, 365),
+    "restocking_fee_bp": (0, 10_000),
+    "restocking_fee_fixed": (0, MAX_ORDER_TOTAL),
+}
 
 
 # The names of the card payment providers this deployment has (the payments capability knows
@@ -260,6 +267,9 @@ async def update_settings(runtime: Runtime, principal: Principal, *,
                           confirms_per_minute: int | None = None,
                           capture_mode: str | None = None,
                           card_provider: str | None = None,
+                          return_window_days: int | None = None,
+                          restocking_fee_bp: int | None = None,
+                          restocking_fee_fixed: int | None = None,
                           allowed_origins: list[str] | None = None) -> dict[str, Any]:
     """Change the given settings (None keeps one). ``alert_email`` "" clears it (alerts go
     to the log). ``allowed_origins`` replaces the browser origins allowed to call the API
@@ -305,7 +315,9 @@ async def update_settings(runtime: Runtime, principal: Principal, *,
     values.update(_checkout_numbers({
         "min_order_total": min_order_total, "max_order_total": max_order_total,
         "max_line_quantity": max_line_quantity, "price_max_age_seconds": price_max_age_seconds,
-        "confirms_per_minute": confirms_per_minute}))
+        "confirms_per_minute": confirms_per_minute,
+        "return_window_days": return_window_days, "restocking_fee_bp": restocking_fee_bp,
+        "restocking_fee_fixed": restocking_fee_fixed}))
 
     origins = None if allowed_origins is None else check_origins(allowed_origins)
     now = runtime.clock.now()
@@ -349,7 +361,7 @@ def _checkout_numbers(given: dict[str, int | None]) -> dict[str, int]:
     for name, value in given.items():
         if value is None:
             continue
-        low, high = CHECKOUT_SETTING_BOUNDS[name]
+        low, high = {**CHECKOUT_SETTING_BOUNDS, **RETURN_SETTING_BOUNDS}[name]
         if isinstance(value, bool) or not low <= value <= high:
             raise ValidationFailed(f"{name} must be a whole number from {low} to {high}.",
                                    details={"field": name, "value": value})

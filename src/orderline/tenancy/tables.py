@@ -82,6 +82,13 @@ class Business(Base):
                                                  server_default=str(10 * 1024 * 1024))
     proof_retention_days: Mapped[int] = mapped_column(Integer, default=90, server_default="90")
     proof_auto_approve_bp: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # Returns (orderline.returns): days after delivery (or shipment) a buyer may ask for a
+    # return (0: buyers may not; the merchant still can), and the restocking fee kept from a
+    # return's refund: basis points of the returned units' value plus a fixed amount.
+    return_window_days: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    restocking_fee_bp: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    restocking_fee_fixed: Mapped[int] = mapped_column(BigInteger, default=0,
+                                                      server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 

@@ -41,8 +41,18 @@ from orderline.order_changes import paying as change_payments
 from orderline.order_changes import reading as order_changes
 from orderline.orders import reading
 from orderline.orders.callers import order_caller_for_token
+from orderline.returns import service as returns
 from orderline.web.assets import STATIC_DIR
 from orderline.web.buyer.pages import buyer_page
+from orderline.web.buyer.return_pages import (
+    FIELD as RETURN_FIELD,
+)
+from orderline.web.buyer.return_pages import (
+    RETURN_REFUSALS,
+    read_return_form,
+    refusal_sentence,
+    returns_context,
+)
 from orderline.web.pages import FieldError, page_locale
 from orderline.web.templating import environment
 
@@ -82,6 +92,7 @@ async def _page_context(runtime: Runtime, token: str,
     pay = order["payment_instructions"]
     code = payment_code(pay) if pay is not None else None
     return {"token": token, "order": order, "pay": pay, "code": code,
+            **await returns_context(runtime, shown.caller),
             "qr_image": _qr_image(code.payload) if code is not None else None,
             "amount_plain": decimal_amount(pay["amount"], pay["currency"]) if pay else "",
             "now": runtime.clock.now(), "changes_waiting": changes.waiting,
@@ -90,10 +101,12 @@ async def _page_context(runtime: Runtime, token: str,
 
 @router.get("/o/{token}", response_class=HTMLResponse)
 async def order_page(request: Request, runtime: RuntimeDep, token: str,
-                     sent: str | None = None, changed: str | None = None) -> HTMLResponse:
+                     sent: str | None = None, changed: str | None = None,
+                     returned: str | None = None) -> HTMLResponse:
     shown = await reading.read_order_for_token(runtime, token)
     return buyer_page(request, "buyer/order/page.html", shop_name=shown.shop_name,
                       just_sent=sent == "1", upload_error=None, just_changed=changed == "1",
+                      just_returned=returned == "1", return_error=None,
                       **await _page_context(runtime, token, shown))
 
 
@@ -152,6 +165,7 @@ async def send_proof(request: Request, runtime: RuntimeDep, token: str) -> Respo
         shown = await reading.read_order_for_token(runtime, token)
         return buyer_page(request, "buyer/order/page.html", shop_name=shown.shop_name,
                           status_code=status, just_sent=False, upload_error=sentence,
+                          just_returned=False, return_error=None,
                           errors=[FieldError(sentence, field="proof-file")],
                           **await _page_context(runtime, token, shown))
     if wants_json:
@@ -179,10 +193,36 @@ async def pay_change_by_card(request: Request, runtime: RuntimeDep, token: str,
         sentence = refused.message
         return buyer_page(request, "buyer/order/page.html", shop_name=shown.shop_name,
                           status_code=402 if refused.code == "payment_failed" else 409,
-                          just_sent=False, upload_error=None,
-                          errors=[FieldError(sentence, field="change-pay")],
+                          just_sent=False, upload_error=None, just_returned=False,
+                          return_error=None, errors=[FieldError(sentence, field="change-pay")],
                           **await _page_context(runtime, token, shown))
     return RedirectResponse(f"/o/{token}?changed=1", status_code=303)
+
+
+@router.post("/o/{token}/returns", response_model=None)
+async def ask_for_return(request: Request, runtime: RuntimeDep, token: str) -> Response:
+    """The buyer asks to return units (``return_pages``): the request, then its photos."""
+    caller = await order_caller_for_token(runtime, token)
+    asked = False
+    try:
+        units, reason, note, photos = await read_return_form(
+            request, runtime.settings.proof_upload_max_bytes)
+        made = await returns.request_return(runtime, caller, units, reason=reason, note=note)
+        asked = True
+        for data in photos:
+            await returns.add_photo(runtime, caller, made["id"], data)
+    except DomainError as refused:
+        if isinstance(refused, NotFound):
+            raise
+        code = refused.code if refused.code in RETURN_REFUSALS else "validation_error"
+        sentence = refusal_sentence(request, code)
+        shown = await reading.read_order_for_token(runtime, token)
+        return buyer_page(request, "buyer/order/page.html", shop_name=shown.shop_name,
+                          status_code=RETURN_REFUSALS[code], just_sent=False,
+                          upload_error=None, just_returned=asked, return_error=sentence,
+                          errors=[FieldError(sentence, field=RETURN_FIELD)],
+                          **await _page_context(runtime, token, shown))
+    return RedirectResponse(f"/o/{token}?returned=1#returns", status_code=303)
 
 
 @router.get("/o/{token}/invoice.pdf", response_model=None)

@@ -57,6 +57,7 @@ from orderline.web.console.order_rules import (
     parse_amount,
 )
 from orderline.web.console.pages import console_page, form_errors
+from orderline.web.console.return_section import returns_section
 from orderline.web.console.shop_names import ShopNames, shop_names
 from orderline.web.pages import FieldError, page_locale
 from orderline.web.translations import translations_for
@@ -218,7 +219,8 @@ async def _order_context(runtime: RuntimeDep, staff: ConsoleStaff,
                                if r not in (CancelReason.PAYMENT_TIMEOUT,
                                             CancelReason.DELIVERY_FAILED)],
             "scopes": {str(scope) for scope in staff.principal.scopes},
-            "me": staff.principal.actor}
+            "me": staff.principal.actor,
+            **await returns_section(runtime, staff, order)}
 
 
 @router.get("/orders/new", response_class=HTMLResponse)

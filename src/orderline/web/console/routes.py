@@ -22,6 +22,7 @@ from orderline.web.console import (
     invitation_pages,
     order_pages,
     phone_app,
+    return_pages,
     settings_pages,
     stock_pages,
     stream,
@@ -45,6 +46,7 @@ router.include_router(order_pages.router, prefix=PREFIX)
 router.include_router(draft_pages.router, prefix=PREFIX)
 router.include_router(cancel_items_pages.router, prefix=PREFIX)
 router.include_router(edit_items_pages.router, prefix=PREFIX)
+router.include_router(return_pages.router, prefix=PREFIX)
 router.include_router(stock_pages.router, prefix=PREFIX)
 router.include_router(catalog_pages.router, prefix=PREFIX)
 router.include_router(customer_pages.router, prefix=PREFIX)

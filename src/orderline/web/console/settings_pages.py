@@ -11,6 +11,7 @@ that made it, never in a URL or again later.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
@@ -18,7 +19,7 @@ from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 from starlette.responses import Response
 
-from orderline.core.errors import DomainError
+from orderline.core.errors import DomainError, ValidationFailed
 from orderline.core.http import get_runtime
 from orderline.staff import service as staff_service
 from orderline.staff.rules import Role
@@ -35,6 +36,7 @@ from orderline.web.console.settings_forms import (
     field_errors,
     form_status,
     ident,
+    shown_amount,
 )
 
 router = APIRouter(prefix="/settings")
@@ -43,6 +45,7 @@ router.include_router(settings_webhook_pages.router)
 
 BUSINESS_FIELDS = ("name", "alert_email", "reservation_minutes", "invoice_address",
                    "allowed_origins")
+RETURN_FIELDS = ("return_window_days", "restocking_fee_percent", "restocking_fee_fixed")
 KEY_FIELDS = ("key_name", "scopes")
 INVITE_FIELDS = ("email", "role")
 SCOPES = [s.value for s in Scope]
@@ -63,7 +66,8 @@ async def settings_index(request: Request, staff: AdminDep) -> Response:
 
 async def _business_page(request: Request, staff: AdminDep, *, errors: Any = (),
                          values: dict[str, str] | None = None,
-                         channel_values: dict[str, str] | None = None) -> Response:
+                         channel_values: dict[str, str] | None = None,
+                         return_values: dict[str, str] | None = None) -> Response:
     runtime = get_runtime(request)
     business = await tenancy.get_business(runtime, staff.principal)
     channels = await tenancy.list_channels(runtime, staff.principal)
@@ -72,8 +76,15 @@ async def _business_page(request: Request, staff: AdminDep, *, errors: Any = (),
                   "reservation_minutes": str(business["reservation_ttl_seconds"] // 60),
                   "invoice_address": business["invoice_address"] or "",
                   "allowed_origins": "\n".join(business["allowed_origins"])}
+    if return_values is None:
+        return_values = {
+            "return_window_days": str(business["return_window_days"]),
+            "restocking_fee_percent": str(Decimal(business["restocking_fee_bp"]) / 100),
+            "restocking_fee_fixed": shown_amount(business["restocking_fee_fixed"],
+                                                 business["currency"])}
     return console_page(request, staff, "console/settings/business.html",
                         status_code=form_status(errors), errors=errors,
+                        return_values=return_values,
                         business=business, channels=channels, values=values,
                         channel_values=channel_values or {},
                         done=request.query_params.get("done"))
@@ -105,6 +116,31 @@ async def update_business(request: Request, staff: AdminDep, form: PostedDep) ->
             error, fields=BUSINESS_FIELDS, aliases={
                 "reservation_ttl_seconds": "reservation_minutes", "origin": "allowed_origins"}))
     return done("business", "business-saved")
+
+
+@router.post("/business/returns")
+async def update_returns(request: Request, staff: AdminDep, form: PostedDep) -> Response:
+    """The return window and the restocking fee (``returns``): checked by the same use case
+    as ``PATCH /v1/business``."""
+    try:
+        days = form.whole("return_window_days", label=N_("Return window, in days"))
+        percent = form.decimal("restocking_fee_percent",
+                               label=N_("Restocking fee, percent of the returned value"))
+        fixed = form.amount("restocking_fee_fixed", staff.principal.currency,
+                            label=N_("Restocking fee, fixed amount"))
+        basis_points = None if percent is None else percent * 100
+        if basis_points is not None and basis_points != basis_points.to_integral_value():
+            raise ValidationFailed("The percentage may have at most two decimals, such as 2.5.",
+                                   details={"field": "restocking_fee_percent"})
+        await tenancy.update_settings(
+            get_runtime(request), staff.principal, return_window_days=days,
+            restocking_fee_bp=None if basis_points is None else int(basis_points),
+            restocking_fee_fixed=fixed)
+    except (DomainError, ValidationError) as error:
+        return await _business_page(request, staff, return_values=form.values(),
+                                    errors=field_errors(error, fields=RETURN_FIELDS, aliases={
+                                        "restocking_fee_bp": "restocking_fee_percent"}))
+    return done("business", "returns-saved")
 
 
 @router.post("/business/channels")

@@ -1,7 +1,7 @@
 """order changes
 
 Revision ID: 0025
-Revises: 0023
+Revises: 0024
 Create Date: 2026-12-07 07:50:36
 
 Edits after payment (``order_changes/``): ``order_changes`` (each change of a paid order's
@@ -18,7 +18,7 @@ from alembic import op
 import orderline.core.db.types
 
 revision: str = "0025"
-down_revision: str | None = "0023"
+down_revision: str | None = "0024"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
