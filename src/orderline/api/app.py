@@ -40,6 +40,7 @@ from orderline.exports import routes as export_routes
 from orderline.manual_payments import routes as manual_payments
 from orderline.manual_payments import verification_routes as verifications
 from orderline.notifications import messaging_routes
+from orderline.order_splits import routes as order_split_routes
 from orderline.orders import customer_routes
 from orderline.orders import routes as orders
 from orderline.orders import stream_routes as order_stream_routes
@@ -117,6 +118,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(document_routes.router)
     app.include_router(shipment_routes.router)
     app.include_router(cancellation_routes.router)
+    app.include_router(order_split_routes.router)
     app.include_router(streams.router)
     app.include_router(webhook_routes.router)
     app.include_router(audit_routes.router)
