@@ -303,3 +303,32 @@ async def test_merge_refusals_have_stable_codes(
     assert refused["reason"] == "status"
     error_of(await merge(client, rival, first, same), 404, "not_found")
     assert await levels(client, m, "MUG") == (9, 2, 7)
+
+
+async def test_a_merge_keeps_the_earlier_payment_deadline_and_both_orders_coupons(
+        client: httpx.AsyncClient, runtime: Runtime) -> None:
+    m = await new_merchant(runtime)
+    shop = await open_shop(client, m, products={"MUG": (1000, 10), "CUP": (500, 10)})
+    ok(await client.post("/v1/coupons", headers=m.headers, json={
+        "code": "TEN", "kind": "percentage", "percent_off": 10}), 201)
+    buyer = {"name": "Ada Buyer", "phone": "+1 555 0142"}
+    cart = await new_cart(client, shop.merchant, ("MUG", 1))
+    first = ok(await confirm(client, cart, await start_checkout(client, cart, coupons=("TEN",),
+                                                                buyer=buyer)), 201)
+    cart = await new_cart(client, shop.merchant, ("CUP", 2))
+    later = ok(await confirm(client, cart, await start_checkout(client, cart, buyer=buyer)), 201)
+    assert first["payment_deadline"] < later["payment_deadline"]
+    done = ok(await merge(client, m, later, first, other_version=first["version"]))
+    merged = done["order"]
+    assert merged["payment_deadline"] == first["payment_deadline"]
+    # 2000 of merchandise, 10% off (the first order's coupon) = 200; the later one's shipping.
+    assert (merged["subtotal"], merged["discount_total"]) == (2000, 200)
+    assert merged["shipping_total"] == later["shipping_total"]
+    assert [c["code"] for c in merged["pricing"]["coupons"]] == ["TEN"]
+    assert merged["total"] == (2000 - 200 + merged["shipping_total"]
+                               + (0 if merged["prices_include_tax"] else merged["tax_total"]))
+    deadline = (await history(client, m, later["id"]))[-1]["changes"]["payment_deadline"]
+    assert deadline["to"] < deadline["from"]
+    assert await levels(client, m, "MUG") == (10, 1, 9)
+    assert await levels(client, m, "CUP") == (10, 2, 8)
+    assert await balanced(client, m)

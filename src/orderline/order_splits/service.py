@@ -476,8 +476,8 @@ async def merge_orders(runtime: Runtime, principal: Principal, order_id: uuid.UU
             "totals": {"from": plan.survivor.as_dict(), "to": plan.after.as_dict()},
             "coupons": list(plan.coupons)}
         if grounds.deadline != survivor.payment_deadline:
-            changes["payment_deadline"] = {"from": survivor.payment_deadline,
-                                           "to": grounds.deadline}
+            changes["payment_deadline"] = {"from": survivor.payment_deadline.isoformat(),
+                                           "to": grounds.deadline.isoformat()}
         cleaned = (note or "").strip()
         if cleaned:
             changes["note"] = cleaned
