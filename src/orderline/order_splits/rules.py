@@ -36,7 +36,7 @@ from orderline.core.errors import (
     ValidationFailed,
 )
 from orderline.core.money import allocate
-from orderline.orders.rules import MAX_LINES_PER_ORDER
+from orderline.orders.rules import MAX_LINES_PER_ORDER, OrderStatus
 from orderline.payments.rules import line_refund_amount
 from orderline.pricing.engine import (
     CouponKind,
@@ -46,6 +46,10 @@ from orderline.pricing.engine import (
     Quote,
     price,
 )
+
+# Before all of it ships: the statuses whose unshipped units may move to a new order.
+SPLITTABLE = frozenset({OrderStatus.PENDING_PAYMENT, OrderStatus.CONFIRMED, OrderStatus.PAID,
+                        OrderStatus.PROCESSING, OrderStatus.PARTIALLY_SHIPPED})
 
 
 @dataclass(frozen=True, slots=True)

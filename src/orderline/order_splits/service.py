@@ -56,6 +56,7 @@ from orderline.core.runtime import Runtime
 from orderline.coupons import store as coupon_store
 from orderline.order_splits import store
 from orderline.order_splits.rules import (
+    SPLITTABLE,
     MergePlan,
     SplitPlan,
     UnitsToMove,
@@ -82,9 +83,6 @@ from orderline.payments.rules import LIVE_INTENTS
 from orderline.payments.store import IntentRow
 from orderline.pricing.engine import CouponKind, CouponTerms
 from orderline.tenancy.rules import Principal, Scope
-
-SPLITTABLE = frozenset({OrderStatus.PENDING_PAYMENT, OrderStatus.CONFIRMED, OrderStatus.PAID,
-                        OrderStatus.PROCESSING, OrderStatus.PARTIALLY_SHIPPED})
 
 
 @dataclass(frozen=True, slots=True)
@@ -518,3 +516,31 @@ async def links_of_order(conn: AsyncConnection, business_id: uuid.UUID,
     """For the pages: an order's links, read in the page's own connection."""
     return [link_view(r) for r in await store.links_of(conn, business_id, order_id)]
 
+
+
+async def merge_candidates(runtime: Runtime, principal: Principal,
+                           order: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The buyer's other orders awaiting payment in the same currency (newest first, at most
+    50): what the console offers to merge into ``order``. The merge itself checks again."""
+    principal.require(Scope.WRITE)
+    customer = order["customer"].get("id")
+    if customer is None:
+        return []
+    async with runtime.db.read() as conn:
+        rows = await order_store.list_orders(
+            conn, principal.business_id,
+            order_store.OrderFilter(status=OrderStatus.PENDING_PAYMENT.value,
+                                    customer_id=uuid.UUID(str(customer))),
+            limit=50, before=None)
+    return [{"id": r.id, "number": r.number, "total": r.total, "currency": r.currency,
+             "version": r.version, "created_at": r.created_at}
+            for r in rows if r.id != order["id"] and r.currency == order["currency"]]
+
+
+async def links_for_buyer(runtime: Runtime, business_id: uuid.UUID,
+                          order_id: uuid.UUID) -> list[dict[str, str]]:
+    """What the buyer's order page says of the order's links: the kind and the other
+    order's number only (its page needs its own token, which only its buyer has)."""
+    async with runtime.db.read() as conn:
+        rows = await store.links_of(conn, business_id, order_id)
+    return [{"kind": r.kind, "number": r.other_number} for r in rows]

@@ -27,6 +27,8 @@ _DONE = {
     "payment_proof_submitted": "sent a payment proof",
     "payment_proof_rejected": "had its payment proof rejected",
     "invoiced": "given its invoice number",
+    "split": "split in two",
+    "merged": "merged with another order",
 }
 
 

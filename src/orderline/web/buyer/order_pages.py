@@ -37,6 +37,7 @@ from orderline.documents.downloads import pdf_response
 from orderline.documents.rules import DocumentKind, document_file_name
 from orderline.manual_payments import proofs
 from orderline.manual_payments.payment_codes import decimal_amount, payment_code
+from orderline.order_splits import service as order_splits
 from orderline.orders import reading
 from orderline.orders.callers import order_caller_for_token
 from orderline.web.assets import STATIC_DIR
@@ -82,8 +83,10 @@ def _page_context(runtime: Runtime, token: str, shown: reading.BuyerOrder) -> di
 async def order_page(request: Request, runtime: RuntimeDep, token: str,
                      sent: str | None = None) -> HTMLResponse:
     shown = await reading.read_order_for_token(runtime, token)
+    related = await order_splits.links_for_buyer(runtime, shown.caller.business_id,
+                                                 shown.caller.order_id)
     return buyer_page(request, "buyer/order/page.html", shop_name=shown.shop_name,
-                      just_sent=sent == "1", upload_error=None,
+                      just_sent=sent == "1", upload_error=None, related=related,
                       **_page_context(runtime, token, shown))
 
 

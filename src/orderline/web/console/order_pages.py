@@ -34,6 +34,7 @@ from orderline.documents.rules import DocumentKind, document_file_name
 from orderline.manual_payments import proofs as payment_proofs
 from orderline.manual_payments import verifications
 from orderline.manual_payments.proof_store import PENDING as PENDING_PROOF
+from orderline.order_splits import service as order_splits
 from orderline.orders import service as orders
 from orderline.orders import status as order_status
 from orderline.orders.callers import OrderCaller
@@ -199,7 +200,11 @@ async def _order_context(runtime: RuntimeDep, staff: ConsoleStaff,
     for parcel in parcels:
         for line in parcel["lines"]:
             sent[line["sku"]] = sent.get(line["sku"], 0) + line["quantity"]
+    related = await order_splits.order_links(runtime, staff.principal, order["id"])
+    mergeable = (await order_splits.merge_candidates(runtime, staff.principal, order)
+                 if "merge" in actions else [])
     return {"who": lambda actor: names.get(actor, actor), "waiting_proofs": waiting,
+            "related": related["data"], "mergeable": mergeable,
             "shipments": parcels,
             "to_ship": [{"sku": line["sku"], "name": line["name"],
                          "left": line["quantity"] - sent.get(line["sku"], 0)}
@@ -213,7 +218,8 @@ async def _order_context(runtime: RuntimeDep, staff: ConsoleStaff,
             "total_input": amount_input(order["total"], order["currency"]),
             "cancel_reasons": [r.value for r in CancelReason
                                if r not in (CancelReason.PAYMENT_TIMEOUT,
-                                            CancelReason.DELIVERY_FAILED)],
+                                            CancelReason.DELIVERY_FAILED,
+                                            CancelReason.MERGED)],
             "me": staff.principal.actor}
 
 

@@ -13,6 +13,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from orderline.core.money import currency_exponent
+from orderline.order_splits.rules import SPLITTABLE
 from orderline.orders.fulfilment.rules import SHIPPABLE
 from orderline.orders.rules import ALLOWED_TRANSITIONS, OrderStatus
 from orderline.tenancy.rules import Scope
@@ -58,7 +59,8 @@ def order_actions(order: Mapping[str, Any], intents: Collection[Mapping[str, Any
     """The actions the order page offers: ``mark_paid`` (a transfer or e-wallet seen by hand,
     verify scope), ``capture`` (an authorised card payment), ``ship`` (or correct the
     tracking), ``cancel``, ``cancel_units`` (some units, before shipment), ``refund``,
-    ``cod_collect`` and ``cod_failed``."""
+    ``cod_collect``, ``cod_failed``, ``split`` (some units to a new order) and ``merge``
+    (another unpaid order of the buyer into this one)."""
     status = OrderStatus(order["status"])
     method = str(order["payment_method"])
     write = Scope.WRITE in scopes
@@ -85,6 +87,11 @@ def order_actions(order: Mapping[str, Any], intents: Collection[Mapping[str, Any
         if any(int(line["quantity"]) > 0 and not line.get("refunded_quantity")
                for line in order.get("lines", ())):
             offered.add("cancel_units")  # before shipment: some units (cancellations/)
+    units = sum(int(line["quantity"]) for line in order.get("lines", ()))
+    if status in SPLITTABLE and units > 1:
+        offered.add("split")  # some unshipped units to a new order (order_splits/)
+    if status == OrderStatus.PENDING_PAYMENT:
+        offered.add("merge")  # with another unpaid order of the buyer, if there is one
     if money_held(intents) > 0:
         offered.add("refund")
     if cash_unpaid and status in (OrderStatus.CONFIRMED, OrderStatus.PROCESSING,

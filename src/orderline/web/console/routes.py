@@ -20,6 +20,7 @@ from orderline.web.console import (
     draft_pages,
     invitation_pages,
     order_pages,
+    order_split_pages,
     phone_app,
     settings_pages,
     stock_pages,
@@ -43,6 +44,7 @@ router.include_router(csv_pages.router, prefix=PREFIX)  # before /orders/{order_
 router.include_router(order_pages.router, prefix=PREFIX)
 router.include_router(draft_pages.router, prefix=PREFIX)
 router.include_router(cancel_items_pages.router, prefix=PREFIX)
+router.include_router(order_split_pages.router, prefix=PREFIX)
 router.include_router(stock_pages.router, prefix=PREFIX)
 router.include_router(catalog_pages.router, prefix=PREFIX)
 router.include_router(customer_pages.router, prefix=PREFIX)
