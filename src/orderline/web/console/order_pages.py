@@ -55,6 +55,7 @@ from orderline.web.console.order_rules import (
     money_held,
     order_actions,
     parse_amount,
+    split_merge_actions,
 )
 from orderline.web.console.pages import console_page, form_errors
 from orderline.web.console.shop_names import ShopNames, shop_names
@@ -202,7 +203,10 @@ async def _order_context(runtime: RuntimeDep, staff: ConsoleStaff,
             sent[line["sku"]] = sent.get(line["sku"], 0) + line["quantity"]
     related = await order_splits.order_links(runtime, staff.principal, order["id"])
     mergeable = (await order_splits.merge_candidates(runtime, staff.principal, order)
-                 if "merge" in actions else [])
+                 if Scope.WRITE in staff.principal.scopes
+                 and order["status"] == OrderStatus.PENDING_PAYMENT else [])
+    actions = actions | split_merge_actions(order, staff.principal.scopes,
+                                            others_unpaid=bool(mergeable))
     return {"who": lambda actor: names.get(actor, actor), "waiting_proofs": waiting,
             "related": related["data"], "mergeable": mergeable,
             "shipments": parcels,

@@ -59,8 +59,7 @@ def order_actions(order: Mapping[str, Any], intents: Collection[Mapping[str, Any
     """The actions the order page offers: ``mark_paid`` (a transfer or e-wallet seen by hand,
     verify scope), ``capture`` (an authorised card payment), ``ship`` (or correct the
     tracking), ``cancel``, ``cancel_units`` (some units, before shipment), ``refund``,
-    ``cod_collect``, ``cod_failed``, ``split`` (some units to a new order) and ``merge``
-    (another unpaid order of the buyer into this one)."""
+    ``cod_collect`` and ``cod_failed``."""
     status = OrderStatus(order["status"])
     method = str(order["payment_method"])
     write = Scope.WRITE in scopes
@@ -87,14 +86,25 @@ def order_actions(order: Mapping[str, Any], intents: Collection[Mapping[str, Any
         if any(int(line["quantity"]) > 0 and not line.get("refunded_quantity")
                for line in order.get("lines", ())):
             offered.add("cancel_units")  # before shipment: some units (cancellations/)
-    units = sum(int(line["quantity"]) for line in order.get("lines", ()))
-    if status in SPLITTABLE and units > 1:
-        offered.add("split")  # some unshipped units to a new order (order_splits/)
-    if status == OrderStatus.PENDING_PAYMENT:
-        offered.add("merge")  # with another unpaid order of the buyer, if there is one
     if money_held(intents) > 0:
         offered.add("refund")
     if cash_unpaid and status in (OrderStatus.CONFIRMED, OrderStatus.PROCESSING,
                                   OrderStatus.SHIPPED):
         offered.update({"cod_collect", "cod_failed"})
+    return frozenset(offered)
+
+
+def split_merge_actions(order: Mapping[str, Any], scopes: Collection[str], *,
+                        others_unpaid: bool) -> frozenset[str]:
+    """``split`` (some unshipped units to a new order: two units or more, before all of it
+    ships) and ``merge`` (an unpaid order, when the buyer has another: ``others_unpaid``),
+    for a role that may write (``order_splits/``)."""
+    if Scope.WRITE not in scopes:
+        return frozenset()
+    status = OrderStatus(order["status"])
+    offered: set[str] = set()
+    if status in SPLITTABLE and sum(int(line["quantity"]) for line in order.get("lines", ())) > 1:
+        offered.add("split")
+    if status == OrderStatus.PENDING_PAYMENT and others_unpaid:
+        offered.add("merge")
     return frozenset(offered)
