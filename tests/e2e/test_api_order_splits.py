@@ -251,6 +251,26 @@ async def test_a_paid_card_order_divides_its_discount_tax_and_money_exactly(
     assert await ledger_net(client, m, order["id"]) == kept["total"] + new["total"]
     assert await balanced(client, m)
 
+    # The original cannot be cancelled while the new order owns part of its payment...
+    refused = error_of(await client.patch(
+        f"/v1/orders/{order['id']}/status", headers=m.headers,
+        json={"status": "cancelled", "reason": "merchant"}), 409, "payment_shared_with_split")
+    assert refused["amount"] == new["total"]
+    # ... cancelling the new order gives its share back to the original, to refund there.
+    gone = ok(await client.patch(f"/v1/orders/{new['id']}/status", headers=m.headers,
+                                 json={"status": "cancelled", "reason": "buyer"}))
+    assert gone["status"] == "cancelled"
+    assert [x["amount"] for x in await links(client, m, order["id"])] == [0]
+    returned = (await history(client, m, order["id"]))[-1]
+    assert (returned["action"], returned["changes"]["amount"]) == ("split_money_returned",
+                                                                   new["total"])
+    refund = ok(await client.post(f"/v1/orders/{order['id']}/refunds", headers=m.headers,
+                                  json={"amount": new["total"], "reason": "split part"}), 201)
+    assert refund["amount_refunded"] == new["total"]
+    await sandbox.wait_for_deliveries()
+    assert await ledger_net(client, m, order["id"]) == kept["total"]
+    assert await balanced(client, m)
+
 
 async def test_two_unpaid_orders_of_one_buyer_merge_into_one(
         client: httpx.AsyncClient, runtime: Runtime) -> None:

@@ -43,6 +43,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "split_takes_everything": 409,
     "split_not_allowed": 409,
     "orders_not_mergeable": 409,
+    "payment_shared_with_split": 409,
     "payment_deadline_passed": 409,
     "conflict": 409,
     "invoice_not_issued": 409,

@@ -132,6 +132,13 @@ class SplitNotAllowed(DomainError):
     code = "split_not_allowed"
 
 
+class PaymentSharedWithSplit(DomainError):
+    """Part of this order's payment belongs to an order split from it: cancel (or settle)
+    that order first, so its share comes back to this one, then refund and cancel."""
+
+    code = "payment_shared_with_split"
+
+
 class OrdersNotMergeable(DomainError):
     """These two orders cannot be merged: both must await payment with nothing under way,
     belong to the same customer and be in the same currency, and differ."""
