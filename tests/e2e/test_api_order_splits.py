@@ -322,6 +322,9 @@ async def test_merge_refusals_have_stable_codes(
     refused = error_of(await merge(client, m, first, paid), 409, "orders_not_mergeable")
     assert refused["reason"] == "status"
     error_of(await merge(client, rival, first, same), 404, "not_found")
+    # An order id this business does not have (another's, or none) is not found either.
+    error_of(await merge(client, m, first, {"id": "00000000-0000-4000-8000-000000000000"}),
+             404, "not_found")
     assert await levels(client, m, "MUG") == (9, 2, 7)
 
 
