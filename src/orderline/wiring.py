@@ -25,6 +25,7 @@ from orderline.manual_payments import order_steps as manual_order_steps
 from orderline.notifications.messaging import send_cash_code
 from orderline.notifications.smtp_notifier import SmtpNotifier
 from orderline.order_changes import service as order_changes
+from orderline.order_splits import order_steps as split_order_steps
 from orderline.orders.hooks import ORDER_HOOKS, OrderHooks
 from orderline.orders.rules import CancelReason
 from orderline.orders.service import CHECKOUT_FUNNEL
@@ -75,7 +76,8 @@ def provide_parts(runtime: Runtime) -> Runtime:
     runtime.provide(PROVIDERS, build_providers)
     runtime.provide(ORDER_HOOKS, lambda rt: OrderHooks(
         paid=(manual_order_steps.close_proofs_when_paid,),
-        cancelling=(payment_order_steps.refuse_cancel_holding_money,
+        cancelling=(split_order_steps.settle_split_money_on_cancel,
+                    payment_order_steps.refuse_cancel_holding_money,
                     coupon_order_steps.give_back_on_cancel,
                     payment_order_steps.cancel_live_payments,
                     manual_order_steps.close_proofs_when_cancelled,

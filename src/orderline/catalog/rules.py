@@ -25,6 +25,9 @@ class MovementReason(StrEnum):
     # An order's sold units moved to the location that ships them: put back where they were
     # sold (+), taken where they leave (-), both naming the order.
     REALLOCATION = "reallocation"
+    # Sold units that moved with their lines to the order split from theirs: put back on the
+    # original (+), taken by the new order (-), on_hand unchanged.
+    SPLIT = "split"
 
 
 # Reasons a merchant may give when adjusting stock by hand (sales and returns come from orders).

@@ -146,6 +146,41 @@ class ReturnWindowClosed(DomainError):
     code = "return_window_closed"
 
 
+class SplitExceedsRemaining(DomainError):
+    """A split asks to move more units of a line than are ordered and not yet shipped (or
+    names a line the order does not have)."""
+
+    code = "split_exceeds_remaining"
+
+
+class SplitTakesEverything(DomainError):
+    """A split must leave at least one unit on the original order; to move every unit,
+    there is nothing to split."""
+
+    code = "split_takes_everything"
+
+
+class SplitNotAllowed(DomainError):
+    """This order cannot be split now: its money is part refunded or a payment is under way,
+    or its status does not allow it."""
+
+    code = "split_not_allowed"
+
+
+class PaymentSharedWithSplit(DomainError):
+    """Part of this order's payment belongs to an order split from it: cancel (or settle)
+    that order first, so its share comes back to this one, then refund and cancel."""
+
+    code = "payment_shared_with_split"
+
+
+class OrdersNotMergeable(DomainError):
+    """These two orders cannot be merged: both must await payment with nothing under way,
+    belong to the same customer and be in the same currency, and differ."""
+
+    code = "orders_not_mergeable"
+
+
 class LinePartlyRefunded(DomainError):
     """Some units of this line were refunded already; refund the rest of it instead of
     cancelling part of it."""

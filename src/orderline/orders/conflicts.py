@@ -31,6 +31,8 @@ _DONE = {
     "change_requested": "had an item change sent to the buyer to pay",
     "change_lapsed": "had an item change lapse unpaid",
     "change_cancelled": "had an item change cancelled",
+    "split": "split in two",
+    "merged": "merged with another order",
 }
 
 

@@ -62,6 +62,7 @@ class CancelReason(StrEnum):
     OUT_OF_STOCK = "out_of_stock"
     FRAUD = "fraud"
     DELIVERY_FAILED = "delivery_failed"  # cash on delivery: refused or undeliverable
+    MERGED = "merged"  # its lines joined another order of the same buyer (order_splits/)
     OTHER = "other"
 
 

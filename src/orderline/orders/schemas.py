@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AnyHttpUrl, BaseModel, Field
+from pydantic import AnyHttpUrl, BaseModel, Field, field_validator
 
 from orderline.core.schemas import (
     EMAIL_PATTERN,
@@ -75,6 +75,14 @@ class StatusChange(Body):
     status: OrderStatus
     reason: CancelReason | None = None
     note: InternalNote = None
+
+    @field_validator("reason")
+    @classmethod
+    def _not_merged(cls, reason: CancelReason | None) -> CancelReason | None:
+        # An order is cancelled as merged only by merging it (POST /v1/orders/{id}/merge).
+        if reason == CancelReason.MERGED:
+            raise ValueError("'merged' is given by a merge (POST /v1/orders/{id}/merge)")
+        return reason
 
 
 class PaymentConfirm(Body):

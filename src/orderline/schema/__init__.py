@@ -20,6 +20,7 @@ from orderline.idempotency import tables as idempotency_tables
 from orderline.manual_payments import tables as manual_payment_tables
 from orderline.notifications import tables as notification_tables
 from orderline.order_changes import tables as order_change_tables
+from orderline.order_splits import tables as order_split_tables
 from orderline.orders import tables as order_tables
 from orderline.payments import tables as payment_tables
 from orderline.returns import tables as return_tables
@@ -33,7 +34,8 @@ CAPABILITY_TABLES = (tenancy_tables, catalog_tables, order_tables, event_tables,
                      idempotency_tables,
                      payment_tables, cod_tables, manual_payment_tables,
                      audit_tables, staff_tables, draft_tables,
-                     document_tables, order_change_tables, return_tables)
+                     document_tables, order_change_tables, return_tables,
+                     order_split_tables)
 
 metadata: MetaData = Base.metadata
 

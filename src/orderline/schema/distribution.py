@@ -97,6 +97,7 @@ BLOCKED: dict[str, str] = {
     "order_coupons": _KEY,
     "order_events": _KEY,
     "order_lines": _KEY,
+    "order_links": f"{_KEY}; `uq_order_links_order_id_kind_change_id` gains business_id",
     "orders": f"{_KEY}; `uq_orders_checkout_id` gains business_id (same meaning); the buyer's "
     "order link is looked up by `ux_orders_access_token_hash` before the shop is known: carry "
     "the shop in the link, or a (token_hash -> business_id) lookup",

@@ -39,6 +39,7 @@ from orderline.manual_payments import proofs
 from orderline.manual_payments.payment_codes import decimal_amount, payment_code
 from orderline.order_changes import paying as change_payments
 from orderline.order_changes import reading as order_changes
+from orderline.order_splits import service as order_splits
 from orderline.orders import reading
 from orderline.orders.callers import order_caller_for_token
 from orderline.returns import service as returns
@@ -96,7 +97,9 @@ async def _page_context(runtime: Runtime, token: str,
             "qr_image": _qr_image(code.payload) if code is not None else None,
             "amount_plain": decimal_amount(pay["amount"], pay["currency"]) if pay else "",
             "now": runtime.clock.now(), "changes_waiting": changes.waiting,
-            "change_card_sandbox": changes.provider == SANDBOX}
+            "change_card_sandbox": changes.provider == SANDBOX,
+            "related": await order_splits.links_for_buyer(runtime, caller.business_id,
+                                                          caller.order_id)}
 
 
 @router.get("/o/{token}", response_class=HTMLResponse)

@@ -35,6 +35,7 @@ from orderline.manual_payments import proofs as payment_proofs
 from orderline.manual_payments import verifications
 from orderline.manual_payments.proof_store import PENDING as PENDING_PROOF
 from orderline.order_changes import reading as order_changes
+from orderline.order_splits import service as order_splits
 from orderline.orders import service as orders
 from orderline.orders import status as order_status
 from orderline.orders.callers import OrderCaller
@@ -55,6 +56,7 @@ from orderline.web.console.order_rules import (
     money_held,
     order_actions,
     parse_amount,
+    split_merge_actions,
 )
 from orderline.web.console.pages import console_page, form_errors
 from orderline.web.console.return_section import returns_section
@@ -201,7 +203,14 @@ async def _order_context(runtime: RuntimeDep, staff: ConsoleStaff,
     for parcel in parcels:
         for line in parcel["lines"]:
             sent[line["sku"]] = sent.get(line["sku"], 0) + line["quantity"]
+    related = await order_splits.order_links(runtime, staff.principal, order["id"])
+    mergeable = (await order_splits.merge_candidates(runtime, staff.principal, order)
+                 if Scope.WRITE in staff.principal.scopes
+                 and order["status"] == OrderStatus.PENDING_PAYMENT else [])
+    actions = actions | split_merge_actions(order, staff.principal.scopes,
+                                            others_unpaid=bool(mergeable))
     return {"who": lambda actor: names.get(actor, actor), "waiting_proofs": waiting,
+            "related": related["data"], "mergeable": mergeable,
             "shipments": parcels,
             "to_ship": [{"sku": line["sku"], "name": line["name"],
                          "left": line["quantity"] - sent.get(line["sku"], 0)}
@@ -217,7 +226,8 @@ async def _order_context(runtime: RuntimeDep, staff: ConsoleStaff,
             "total_input": amount_input(order["total"], order["currency"]),
             "cancel_reasons": [r.value for r in CancelReason
                                if r not in (CancelReason.PAYMENT_TIMEOUT,
-                                            CancelReason.DELIVERY_FAILED)],
+                                            CancelReason.DELIVERY_FAILED,
+                                            CancelReason.MERGED)],
             "scopes": {str(scope) for scope in staff.principal.scopes},
             "me": staff.principal.actor,
             **await returns_section(runtime, staff, order)}

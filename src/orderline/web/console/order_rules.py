@@ -14,6 +14,7 @@ from typing import Any
 
 from orderline.core.money import currency_exponent
 from orderline.order_changes.rules import CHANGEABLE
+from orderline.order_splits.rules import SPLITTABLE
 from orderline.orders.fulfilment.rules import SHIPPABLE
 from orderline.orders.rules import ALLOWED_TRANSITIONS, OrderStatus
 from orderline.tenancy.rules import Scope
@@ -95,4 +96,20 @@ def order_actions(order: Mapping[str, Any], intents: Collection[Mapping[str, Any
     if cash_unpaid and status in (OrderStatus.CONFIRMED, OrderStatus.PROCESSING,
                                   OrderStatus.SHIPPED):
         offered.update({"cod_collect", "cod_failed"})
+    return frozenset(offered)
+
+
+def split_merge_actions(order: Mapping[str, Any], scopes: Collection[str], *,
+                        others_unpaid: bool) -> frozenset[str]:
+    """``split`` (some unshipped units to a new order: two units or more, before all of it
+    ships) and ``merge`` (an unpaid order, when the buyer has another: ``others_unpaid``),
+    for a role that may write (``order_splits/``)."""
+    if Scope.WRITE not in scopes:
+        return frozenset()
+    status = OrderStatus(order["status"])
+    offered: set[str] = set()
+    if status in SPLITTABLE and sum(int(line["quantity"]) for line in order.get("lines", ())) > 1:
+        offered.add("split")
+    if status == OrderStatus.PENDING_PAYMENT and others_unpaid:
+        offered.add("merge")
     return frozenset(offered)

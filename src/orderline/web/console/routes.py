@@ -21,6 +21,7 @@ from orderline.web.console import (
     edit_items_pages,
     invitation_pages,
     order_pages,
+    order_split_pages,
     phone_app,
     return_pages,
     settings_pages,
@@ -47,6 +48,7 @@ router.include_router(draft_pages.router, prefix=PREFIX)
 router.include_router(cancel_items_pages.router, prefix=PREFIX)
 router.include_router(edit_items_pages.router, prefix=PREFIX)
 router.include_router(return_pages.router, prefix=PREFIX)
+router.include_router(order_split_pages.router, prefix=PREFIX)
 router.include_router(stock_pages.router, prefix=PREFIX)
 router.include_router(catalog_pages.router, prefix=PREFIX)
 router.include_router(customer_pages.router, prefix=PREFIX)

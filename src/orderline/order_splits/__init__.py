@@ -1,0 +1,1 @@
+"""Splitting an order in two, and merging two unpaid orders of one buyer into one."""
