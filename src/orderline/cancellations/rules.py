@@ -28,9 +28,8 @@ from typing import Any
 from orderline.core.errors import (
     CancelExceedsRemaining,
     LinePartlyRefunded,
-    ValidationFailed,
 )
-from orderline.orders.rules import MAX_LINES_PER_ORDER
+from orderline.orders.rules import check_line_units
 from orderline.pricing.engine import (
     CouponKind,
     CouponTerms,
@@ -127,20 +126,8 @@ class CancellationPlan:
 
 def check_units(wanted: Sequence[UnitsToCancel]) -> None:
     """1..MAX lines, each SKU once, each quantity at least 1."""
-    if not wanted:
-        raise ValidationFailed("Name at least one line to cancel.", details={"field": "lines"})
-    if len(wanted) > MAX_LINES_PER_ORDER:
-        raise ValidationFailed(f"At most {MAX_LINES_PER_ORDER} lines per cancellation.",
-                               details={"field": "lines", "max": MAX_LINES_PER_ORDER})
-    seen: set[str] = set()
-    for want in wanted:
-        if want.quantity < 1:
-            raise ValidationFailed(f"The quantity to cancel of {want.sku} must be at least 1.",
-                                   details={"sku": want.sku, "quantity": want.quantity})
-        if want.sku in seen:
-            raise ValidationFailed("Each SKU may appear only once; add the quantities up.",
-                                   details={"duplicate_sku": want.sku})
-        seen.add(want.sku)
+    check_line_units(wanted, verb="cancel", per="cancellation",
+                     none_named="Name at least one line to cancel.")
 
 
 def units_left(lines: Sequence[LineNow], wanted: Sequence[UnitsToCancel]) -> dict[str, int]:

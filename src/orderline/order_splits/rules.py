@@ -33,10 +33,9 @@ from orderline.core.errors import (
     OrdersNotMergeable,
     SplitExceedsRemaining,
     SplitTakesEverything,
-    ValidationFailed,
 )
 from orderline.core.money import allocate
-from orderline.orders.rules import MAX_LINES_PER_ORDER, OrderStatus
+from orderline.orders.rules import MAX_LINES_PER_ORDER, OrderStatus, check_line_units
 from orderline.payments.rules import line_refund_amount
 from orderline.pricing.engine import (
     CouponKind,
@@ -97,21 +96,8 @@ class SplitPlan:
 
 def check_units(wanted: Sequence[UnitsToMove]) -> None:
     """1..MAX lines, each SKU once, each quantity at least 1."""
-    if not wanted:
-        raise ValidationFailed("Name at least one line to move to the new order.",
-                               details={"field": "lines"})
-    if len(wanted) > MAX_LINES_PER_ORDER:
-        raise ValidationFailed(f"At most {MAX_LINES_PER_ORDER} lines per split.",
-                               details={"field": "lines", "max": MAX_LINES_PER_ORDER})
-    seen: set[str] = set()
-    for want in wanted:
-        if want.quantity < 1:
-            raise ValidationFailed(f"The quantity to move of {want.sku} must be at least 1.",
-                                   details={"sku": want.sku, "quantity": want.quantity})
-        if want.sku in seen:
-            raise ValidationFailed("Each SKU may appear only once; add the quantities up.",
-                                   details={"duplicate_sku": want.sku})
-        seen.add(want.sku)
+    check_line_units(wanted, verb="move", per="split",
+                     none_named="Name at least one line to move to the new order.")
 
 
 def _share(amount: int, quantity: int, units: int) -> int:

@@ -9,12 +9,44 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Protocol
 
 from orderline.core.errors import InvalidTransition, ValidationFailed
 from orderline.core.limits import MAX_LINE_QUANTITY, MAX_ORDER_TOTAL
 from orderline.events.event_types import EventType
 
 MAX_LINES_PER_ORDER = 100
+
+
+class UnitsOfLine(Protocol):
+    """Some units of one line, named by its SKU (to cancel, move, return...)."""
+
+    @property
+    def sku(self) -> str: ...
+
+    @property
+    def quantity(self) -> int: ...
+
+
+def check_line_units(wanted: Sequence[UnitsOfLine], *, verb: str, per: str,
+                     none_named: str) -> None:
+    """1..MAX lines, each SKU once, each quantity at least 1; the sentences say what the
+    units are for: "The quantity to {verb} of SKU...", "At most N lines per {per}.", and
+    ``none_named`` when no line is named."""
+    if not wanted:
+        raise ValidationFailed(none_named, details={"field": "lines"})
+    if len(wanted) > MAX_LINES_PER_ORDER:
+        raise ValidationFailed(f"At most {MAX_LINES_PER_ORDER} lines per {per}.",
+                               details={"field": "lines", "max": MAX_LINES_PER_ORDER})
+    seen: set[str] = set()
+    for want in wanted:
+        if want.quantity < 1:
+            raise ValidationFailed(f"The quantity to {verb} of {want.sku} must be at least 1.",
+                                   details={"sku": want.sku, "quantity": want.quantity})
+        if want.sku in seen:
+            raise ValidationFailed("Each SKU may appear only once; add the quantities up.",
+                                   details={"duplicate_sku": want.sku})
+        seen.add(want.sku)
 ORDER_NUMBER_PREFIX = "OL-"
 INVOICE_NUMBER_PREFIX = "INV-"
 

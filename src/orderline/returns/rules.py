@@ -25,9 +25,8 @@ from orderline.core.errors import (
     InvalidTransition,
     ReturnExceedsShipped,
     ReturnWindowClosed,
-    ValidationFailed,
 )
-from orderline.orders.rules import MAX_LINES_PER_ORDER
+from orderline.orders.rules import check_line_units
 from orderline.payments.rules import line_refund_amount
 
 MAX_FEE_BP = 10_000
@@ -107,20 +106,8 @@ def ensure_next(current: ReturnStatus, wanted: ReturnStatus) -> None:
 
 def check_units(wanted: Sequence[UnitsToReturn]) -> None:
     """1..MAX lines, each SKU once, each quantity at least 1."""
-    if not wanted:
-        raise ValidationFailed("Name at least one line to return.", details={"field": "lines"})
-    if len(wanted) > MAX_LINES_PER_ORDER:
-        raise ValidationFailed(f"At most {MAX_LINES_PER_ORDER} lines per return.",
-                               details={"field": "lines", "max": MAX_LINES_PER_ORDER})
-    seen: set[str] = set()
-    for want in wanted:
-        if want.quantity < 1:
-            raise ValidationFailed(f"The quantity to return of {want.sku} must be at least 1.",
-                                   details={"sku": want.sku, "quantity": want.quantity})
-        if want.sku in seen:
-            raise ValidationFailed("Each SKU may appear only once; add the quantities up.",
-                                   details={"duplicate_sku": want.sku})
-        seen.add(want.sku)
+    check_line_units(wanted, verb="return", per="return",
+                     none_named="Name at least one line to return.")
 
 
 def returnable(shipped: Mapping[str, int], returned: Mapping[str, int]) -> dict[str, int]:
