@@ -21,6 +21,8 @@ from orderline.core.config import Settings
 from orderline.core.db.engine import Database
 from orderline.core.runtime import Runtime
 from orderline.manual_payments.files.configured import PROOF_STORAGE
+from orderline.payments.providers.configured import providers_of
+from orderline.payments.providers.sandbox import SandboxGateway
 from orderline.wiring import provide_parts
 from tests.conftest import IN_CI, Merchant, new_merchant
 from tests.support import postgres
@@ -53,6 +55,23 @@ def module_runtime(shared_db: Database, database_url: str) -> Runtime:
 async def rival(runtime: Runtime) -> Merchant:
     """A second business on the same database, to prove the first one's data stays its own."""
     return await new_merchant(runtime, name="Rival shop")
+
+
+@pytest.fixture
+def sandbox(request: pytest.FixtureRequest, runtime: Runtime,
+            client: httpx.AsyncClient) -> SandboxGateway:
+    """The sandbox card provider of the test's runtime, signing with the module's ``SECRET``
+    (when it has one, to sign webhooks of its own), its webhooks delivered to the app
+    (``client``) as the provider's servers would send them."""
+    async def deliver(headers: dict[str, str], body: bytes) -> None:
+        answer = await client.post("/v1/payments/webhooks/sandbox", headers=headers,
+                                   content=body)
+        assert answer.status_code == 200, answer.text
+
+    secret = getattr(request.module, "SECRET", "whsec_e2e_sandbox")
+    gateway = SandboxGateway(secret=secret, deliver=deliver, db=runtime.db)
+    providers_of(runtime)["sandbox"] = gateway
+    return gateway
 
 
 def error_of(response: httpx.Response, status: int, code: str) -> dict[str, Any]:

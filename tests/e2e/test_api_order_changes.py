@@ -8,7 +8,6 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-import pytest
 from sqlalchemy import select
 
 from orderline.core.clock import ManualClock
@@ -17,7 +16,6 @@ from orderline.core.runtime import Runtime
 from orderline.events.tables import OutboxEvent
 from orderline.order_changes import paying
 from orderline.order_changes import service as order_changes
-from orderline.payments.providers.configured import providers_of
 from orderline.payments.providers.sandbox import SandboxGateway
 from orderline.tenancy import service as tenancy
 from orderline.worker.handlers import default_relay
@@ -37,19 +35,6 @@ from tests.e2e.test_api_cancellations import card_shop_order, history, ledger_ne
 
 outbox = table_of(OutboxEvent)
 SECRET = "whsec_e2e_order_changes"
-
-
-@pytest.fixture
-def sandbox(runtime: Runtime, client: httpx.AsyncClient) -> SandboxGateway:
-    """The sandbox provider, its webhooks delivered to the app."""
-    async def deliver(headers: dict[str, str], body: bytes) -> None:
-        answer = await client.post("/v1/payments/webhooks/sandbox", headers=headers,
-                                   content=body)
-        assert answer.status_code == 200, answer.text
-
-    gateway = SandboxGateway(secret=SECRET, deliver=deliver, db=runtime.db)
-    providers_of(runtime)["sandbox"] = gateway
-    return gateway
 
 
 def edits(*, add: tuple[tuple[str, int], ...] = (), change: tuple[tuple[str, int], ...] = (),

@@ -7,13 +7,11 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-import pytest
 from sqlalchemy import select
 
 from orderline.core.db.tables import table_of
 from orderline.core.runtime import Runtime
 from orderline.events.tables import OutboxEvent
-from orderline.payments.providers.configured import providers_of
 from orderline.payments.providers.sandbox import SandboxGateway
 from tests.conftest import Merchant, new_merchant
 from tests.e2e.conftest import (
@@ -32,18 +30,6 @@ outbox = table_of(OutboxEvent)
 SECRET = "whsec_e2e_splits"
 FIGURES = ("subtotal", "discount_total", "shipping_total", "shipping_discount", "tax_total",
            "total")
-
-
-@pytest.fixture
-def sandbox(runtime: Runtime, client: httpx.AsyncClient) -> SandboxGateway:
-    async def deliver(headers: dict[str, str], body: bytes) -> None:
-        answer = await client.post("/v1/payments/webhooks/sandbox", headers=headers,
-                                   content=body)
-        assert answer.status_code == 200, answer.text
-
-    gateway = SandboxGateway(secret=SECRET, deliver=deliver, db=runtime.db)
-    providers_of(runtime)["sandbox"] = gateway
-    return gateway
 
 
 def units(*lines: tuple[str, int], **more: Any) -> dict[str, Any]:

@@ -30,18 +30,6 @@ from tests.e2e.conftest import (
 SECRET = "whsec_e2e_sandbox"
 
 
-@pytest.fixture
-def sandbox(runtime: Runtime, client: httpx.AsyncClient) -> SandboxGateway:
-    async def deliver(headers: dict[str, str], body: bytes) -> None:
-        answer = await client.post("/v1/payments/webhooks/sandbox", headers=headers,
-                                   content=body)
-        assert answer.status_code == 200, answer.text
-
-    gateway = SandboxGateway(secret=SECRET, deliver=deliver, db=runtime.db)
-    providers_of(runtime)["sandbox"] = gateway
-    return gateway
-
-
 async def an_order(client: httpx.AsyncClient, merchant: Merchant) -> dict[str, Any]:
     await add_product(client, merchant, "MUG", 10, price=750)
     order: dict[str, Any] = await place_order(client, merchant, ("MUG", 2))

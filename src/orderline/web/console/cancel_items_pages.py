@@ -29,6 +29,7 @@ from orderline.web.console.order_pages import (
     _raise_page_error,
     _show_problems,
     _words,
+    units_chosen,
 )
 from orderline.web.console.pages import console_page
 from orderline.web.pages import FieldError
@@ -40,11 +41,7 @@ FIELD = "cancel-lines"
 
 def _request(request: Request, form: FormData) -> CancellationRequest:
     """The units chosen per line (``cancel_<sku>``), the reason and the note."""
-    chosen: list[dict[str, Any]] = []
-    for sku in form.getlist("line_sku"):
-        text = str(form.get(f"cancel_{sku}", "")).strip()
-        if text and text != "0":
-            chosen.append({"sku": str(sku), "quantity": int(text) if text.isdigit() else text})
+    chosen = units_chosen(form, "cancel")
     if not chosen:
         raise ValidationFailedOnField(_words(request)(
             "Choose how many units of at least one line to cancel."), FIELD)

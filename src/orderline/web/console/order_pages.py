@@ -64,6 +64,18 @@ from orderline.web.console.shop_names import ShopNames, shop_names
 from orderline.web.pages import FieldError, page_locale
 from orderline.web.translations import translations_for
 
+
+def units_chosen(form: FormData, prefix: str) -> list[dict[str, Any]]:
+    """The units a form chose per line: ``<prefix>_<sku>`` for each ``line_sku``, left out
+    when empty or 0; a quantity that is not a whole number goes on as typed, for the request's
+    schema to refuse with its own sentence."""
+    chosen: list[dict[str, Any]] = []
+    for sku in form.getlist("line_sku"):
+        text = str(form.get(f"{prefix}_{sku}", "")).strip()
+        if text and text != "0":
+            chosen.append({"sku": str(sku), "quantity": int(text) if text.isdigit() else text})
+    return chosen
+
 router = APIRouter()
 T = TypeVar("T")
 
@@ -431,12 +443,7 @@ async def refund(order_id: str, request: Request, staff: ConsoleStaffDep,
         body: dict[str, Any] = {"reason": str(form.get("reason", "")),
                                 "restock": form.get("restock") == "on"}
         if form.get("mode") == "lines":
-            chosen = []
-            for sku in form.getlist("line_sku"):
-                text = str(form.get(f"quantity_{sku}", "")).strip()
-                if text and text != "0":
-                    chosen.append({"sku": str(sku),
-                                   "quantity": int(text) if text.isdigit() else text})
+            chosen = units_chosen(form, "quantity")
             body["lines"] = chosen or None
             if not chosen:
                 raise ValidationFailedOnField(_words(request)(

@@ -28,6 +28,7 @@ from orderline.web.console.order_pages import (
     _raise_page_error,
     _show_problems,
     _words,
+    units_chosen,
 )
 from orderline.web.console.pages import console_page
 from orderline.web.pages import FieldError
@@ -40,11 +41,7 @@ MERGE_FIELD = "merge-other"
 
 def _split_request(request: Request, form: FormData) -> SplitRequest:
     """The units chosen per line (``move_<sku>``) and the note."""
-    chosen: list[dict[str, Any]] = []
-    for sku in form.getlist("line_sku"):
-        text = str(form.get(f"move_{sku}", "")).strip()
-        if text and text != "0":
-            chosen.append({"sku": str(sku), "quantity": int(text) if text.isdigit() else text})
+    chosen = units_chosen(form, "move")
     if not chosen:
         raise ValidationFailedOnField(_words(request)(
             "Choose how many units of at least one line to move to the new order."),
