@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from sqlalchemy import select
 
 from orderline.core.db.tables import table_of
@@ -17,7 +16,6 @@ from orderline.core.runtime import Runtime
 from orderline.events.tables import OutboxEvent
 from orderline.manual_payments.files.configured import PROOF_STORAGE
 from orderline.notifications import store as notification_store
-from orderline.payments.providers.configured import providers_of
 from orderline.payments.providers.sandbox import SandboxGateway
 from orderline.worker.handlers import default_relay
 from tests.conftest import Merchant, new_merchant
@@ -38,18 +36,6 @@ from tests.support.proof_samples import image_bytes
 
 outbox = table_of(OutboxEvent)
 SECRET = "whsec_e2e_returns"
-
-
-@pytest.fixture
-def sandbox(runtime: Runtime, client: httpx.AsyncClient) -> SandboxGateway:
-    async def deliver(headers: dict[str, str], body: bytes) -> None:
-        answer = await client.post("/v1/payments/webhooks/sandbox", headers=headers,
-                                   content=body)
-        assert answer.status_code == 200, answer.text
-
-    gateway = SandboxGateway(secret=SECRET, deliver=deliver, db=runtime.db)
-    providers_of(runtime)["sandbox"] = gateway
-    return gateway
 
 
 async def _shipped(client: httpx.AsyncClient, m: Merchant) -> dict[str, Any]:
@@ -182,6 +168,41 @@ async def test_a_card_paid_return_is_refunded_through_the_provider_and_booked(
     assert refunds == [1000]
     assert ledger["data"][0]["amount_refunded"] == 1000
     assert intent["amount_captured"] == order["total"]
+
+
+async def test_a_return_of_an_order_refunded_already_gives_back_only_what_is_left(
+        client: httpx.AsyncClient, runtime: Runtime, sandbox: SandboxGateway) -> None:
+    # Found by the property test: the whole card payment was refunded by amount, then a
+    # return of one unit was "refunded by hand" again, as if paid outside the ledger.
+    m = await new_merchant(runtime)
+    await add_product(client, m, "MUG", 10)
+    order = await place_order(client, m, ("MUG", 3))
+    ok(await client.post(f"/v1/orders/{order['id']}/payments", headers=m.headers,
+                         json={"provider": "sandbox", "payment_method": "pm_card_visa"}), 201)
+    await sandbox.wait_for_deliveries()
+    await ship(client, m, order)
+    ok(await client.post(f"/v1/orders/{order['id']}/refunds", headers=m.headers,
+                         json={"amount": order["total"] - 400, "reason": "goodwill"}), 201)
+    await sandbox.wait_for_deliveries()
+    asked = ok(await client.post(_url(order), headers=m.headers, json=_ask(("MUG", 1))), 201)
+    ok(await client.post(_url(order, asked["id"], "approve"), headers=m.headers))
+    ok(await client.post(_url(order, asked["id"], "receive"), headers=m.headers,
+                         json={"lines": [{"sku": "MUG", "condition": "restock"}]}))
+    done = ok(await client.post(_url(order, asked["id"], "refund"), headers=m.headers))
+    # A unit is worth 1000, but the card holds 400 more: that is what goes back.
+    assert (done["status"], done["refund_method"], done["refund_amount"]) == (
+        "refunded", "card", 400)
+    await sandbox.wait_for_deliveries()
+    ledger = await _ledger(client, m, order)
+    assert ledger["data"][0]["amount_refunded"] == order["total"]
+    asked = ok(await client.post(_url(order), headers=m.headers, json=_ask(("MUG", 1))), 201)
+    ok(await client.post(_url(order, asked["id"], "approve"), headers=m.headers))
+    ok(await client.post(_url(order, asked["id"], "receive"), headers=m.headers,
+                         json={"lines": [{"sku": "MUG", "condition": "restock"}]}))
+    done = ok(await client.post(_url(order, asked["id"], "refund"), headers=m.headers))
+    assert (done["refund_method"], done["refund_amount"]) == ("none", 0)
+    assert sum(e["amount"] for e in (await _ledger(client, m, order))["ledger"]
+               if e["kind"] == "refund") == order["total"]
 
 
 async def test_the_buyer_asks_within_the_window_and_never_outside_it(

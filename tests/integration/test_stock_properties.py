@@ -67,6 +67,7 @@ from orderline.events.event_types import EventType
 from orderline.events.tables import OutboxEvent
 from orderline.orders import service as orders
 from orderline.orders import status as order_status
+from orderline.orders.callers import OrderCaller
 from orderline.orders.fulfilment import service as fulfilment
 from orderline.orders.rules import REVENUE_STATUSES, CancelReason, OrderStatus, RequestedLine
 from orderline.orders.service import OrderEdit
@@ -77,6 +78,10 @@ from orderline.payments.providers.configured import providers_of
 from orderline.payments.providers.sandbox import SandboxGateway
 from orderline.payments.rules import MovementKind
 from orderline.payments.tables import PaymentIntent, PaymentMovement
+from orderline.returns import service as returns
+from orderline.returns.rules import Condition, Receipt, ReturnReason, UnitsToReturn
+from orderline.returns.tables import Return as ReturnRow
+from orderline.returns.tables import ReturnLine
 from orderline.tenancy.tables import Location
 from orderline.wiring import provide_parts
 from tests.conftest import Merchant, new_merchant
@@ -98,12 +103,14 @@ history = table_of(OrderEvent)
 shipped_rows = table_of(ShipmentLine)
 intent_rows = table_of(PaymentIntent)
 money_rows = table_of(PaymentMovement)
+return_rows = table_of(ReturnRow)
+return_lines = table_of(ReturnLine)
 outbox = table_of(OutboxEvent)
 
 Lines = tuple[tuple[str, int], ...]
 # Movements naming an order: what its sale took, what came back, what moved between levels.
 ORDER_REASONS = (MovementReason.SALE, MovementReason.CANCELLATION, MovementReason.RETURN,
-                 MovementReason.REALLOCATION)
+                 MovementReason.REALLOCATION, MovementReason.DAMAGE)
 
 
 # --- Operations: small values with readable reprs, so a shrunk failure reads as a script. ---
@@ -190,6 +197,18 @@ class RefundLines:
 
 
 @dataclass(frozen=True)
+class ReturnUnits:
+    """The merchant takes back some shipped units of one line: the return is asked for,
+    approved, received (back on hand where they shipped from, or written off as damaged:
+    a returned and a damaged row in the ledger) and refunded, each its own transaction."""
+
+    order: int
+    line: int
+    quantity: int
+    damaged: bool
+
+
+@dataclass(frozen=True)
 class Advance:
     """Move the shared clock; 61 s takes every open hold past its deadline."""
 
@@ -232,7 +251,8 @@ class Transfer:
 
 
 Operation = (Create | BuyAll | Edit | Pay | CardPay | Cancel | CancelUnits | Ship | RefundAll
-             | RefundLines | Advance | Sweep | Receive | Correct | StockTake | Transfer)
+             | RefundLines | ReturnUnits | Advance | Sweep | Receive | Correct | StockTake
+             | Transfer)
 
 order_lines = st.lists(st.tuples(st.sampled_from(SKUS), st.integers(1, 4)), min_size=1,
                        max_size=3, unique_by=lambda line: line[0]).map(tuple)
@@ -270,6 +290,7 @@ operations: st.SearchStrategy[Operation] = st.one_of(
     st.builds(Transfer, st.sampled_from(SKUS), location_code, st.integers(1, 4)),
     st.builds(RefundAll, order_ref),
     st.builds(RefundLines, order_ref, line_ref, st.integers(1, 3), st.booleans()),
+    st.builds(ReturnUnits, order_ref, line_ref, st.integers(1, 3), st.booleans()),
 )
 Group = tuple[Operation, ...]
 # (initial stock, first group, second group, later groups): the first group only places
@@ -369,6 +390,8 @@ class Shop:
         self.seen: dict[str, dict[str, Any]] = {}  # stock_of per SKU after the last group
         # What the operations came to, for ``pytest --hypothesis-show-statistics``.
         self.tally: set[str] = set()
+        # Units of returns received and not refunded yet (from the last check of the tables).
+        self.back_unrefunded: Counter[tuple[uuid.UUID, uuid.UUID]] = Counter()
 
     @property
     def business_id(self) -> uuid.UUID:
@@ -493,7 +516,7 @@ class Shop:
             return Outcome(f"moved {op.quantity} {op.source} -> {op.target}",
                            moved=Counter({op.sku: op.quantity}), takes_stock=True,
                            gives_stock=True, touched=frozenset({op.sku}))
-        if isinstance(op, Ship | RefundAll | RefundLines):
+        if isinstance(op, Ship | RefundAll | RefundLines | ReturnUnits):
             # After-sale operations pick among the orders paid (as far as the books know)
             # when there are any, so that most of them have something to act on.
             paid = [o for o in known if o in self.books.paid and o not in self.books.cancelled]
@@ -563,11 +586,36 @@ class Shop:
             return Outcome(f"refunded {units} of {sku}, {refunded['amount_refunded']} in all",
                            gives_stock=op.restock,
                            touched=frozenset({sku}) if op.restock else frozenset())
+        if isinstance(op, ReturnUnits):
+            return await self.take_back(op, order_id)
         assert isinstance(op, Edit)
         edited = await orders.edit_order(runtime, principal, order_id,
                                          OrderEdit(lines=_requested(op.lines)),
                                          expected_version=None)
         return Outcome(f"edited {edited['number']}", takes_stock=True, gives_stock=True)
+
+    async def take_back(self, op: ReturnUnits, order_id: uuid.UUID) -> Outcome:
+        """``ReturnUnits``: refused as a whole only when the return cannot be asked for (units
+        not shipped, or returned already); later steps act on what the earlier ones did."""
+        runtime, principal = self.runtime, self.merchant.principal
+        sku, units = await self.pick(order_id, op.line, op.quantity)
+        caller = OrderCaller(business_id=self.business_id, order_id=order_id,
+                             principal=principal)
+        made = await returns.request_return(runtime, caller, [UnitsToReturn(sku, units)],
+                                            reason=ReturnReason.NO_LONGER_NEEDED, note=None)
+        return_id = uuid.UUID(str(made["id"]))
+        await returns.approve_return(runtime, principal, order_id, return_id)
+        condition = Condition.DAMAGED if op.damaged else Condition.RESTOCK
+        await returns.receive_return(runtime, principal, order_id, return_id,
+                                     [Receipt(sku, condition)])
+        try:
+            refunded = await returns.refund_return(runtime, principal, order_id, return_id)
+            done = f"refund {refunded['refund_amount']} {refunded['refund_method']}"
+        except DomainError as refused:
+            done = f"refund refused: {refused.code}"
+        return Outcome(f"returned {units} of {sku} ({condition.value}), {done}",
+                       gives_stock=not op.damaged,
+                       touched=frozenset() if op.damaged else frozenset({sku}))
 
     async def pick(self, order_id: uuid.UUID, line: int, quantity: int) -> tuple[str, int]:
         """The order's line at ``line`` (modulo their count) and at most ``quantity`` units,
@@ -775,6 +823,23 @@ class Shop:
                 taken[r.order_id, r.variant_id] += 1
         assert all(n == 1 for n in taken.values()), (
             "a line is held, sold or expired by more than one reservation")
+        # Returns: never more units asked back (returns not rejected nor closed) than shipped.
+        returned: Counter[tuple[uuid.UUID, uuid.UUID]] = Counter()
+        back_unrefunded: Counter[tuple[uuid.UUID, uuid.UUID]] = Counter()
+        for r in await conn.execute(
+                select(return_lines.c.order_id, return_lines.c.variant_id,
+                       return_lines.c.quantity, return_rows.c.status)
+                .join(return_rows, return_rows.c.id == return_lines.c.return_id)
+                .where(return_lines.c.business_id == business)):
+            if r.status not in ("rejected", "cancelled"):
+                returned[r.order_id, r.variant_id] += r.quantity
+            if r.status == "received":
+                back_unrefunded[r.order_id, r.variant_id] += r.quantity
+        for (order_id, variant_id), units in returned.items():
+            assert units <= shipped[order_id, variant_id], (
+                f"order {placed[order_id].number}: {units} of {sku_of[variant_id]} returned, "
+                f"{shipped[order_id, variant_id]} shipped")
+        self.back_unrefunded = back_unrefunded
         for (order_id, level_id), units in shipped_at.items():
             took = -order_level[order_id, level_id]
             assert units <= took, (
@@ -807,8 +872,12 @@ class Shop:
                 f"{line.cancelled_quantity} cancelled")
             assert moved(line.variant_id, MovementReason.REALLOCATION) == 0, (
                 f"{where}: reallocations of {line.sku} do not pair up")
-            assert moved(line.variant_id, MovementReason.RETURN) <= line.refunded_quantity, (
-                f"{where}: more of {line.sku} restocked than refunded")
+            # Back in the ledger: refunded with a restock, or received by a return whose
+            # refund is still to come.
+            back = line.refunded_quantity + self.back_unrefunded[order.id, line.variant_id]
+            assert moved(line.variant_id, MovementReason.RETURN) <= back, (
+                f"{where}: more of {line.sku} came back than was refunded or is on a return "
+                "received")
             sold = -moved(line.variant_id, MovementReason.SALE)
             assert sold == consumed[line.variant_id], (
                 f"{where}: sold {sold} of {line.sku}, consumed {consumed[line.variant_id]}")
@@ -866,16 +935,21 @@ class Shop:
         asked: Counter[uuid.UUID] = Counter()
         # What cancellations of units said goes back (through the provider or by hand).
         promised: Counter[uuid.UUID] = Counter()
+        # What returns' refunds gave back (through the ledger when the money came through it).
+        by_return: Counter[uuid.UUID] = Counter()
         entries = list(await conn.execute(
             select(history.c.order_id, history.c.action, history.c.changes).where(
                 history.c.business_id == business,
-                history.c.action.in_(("refunded", "refund_failed", "lines_cancelled")))))
+                history.c.action.in_(("refunded", "refund_failed", "lines_cancelled",
+                                      "return_refunded")))))
         failed = {str(h.changes["refund_id"]) for h in entries if h.action == "refund_failed"}
         for h in entries:
             if h.action == "refunded" and str(h.changes["refund_id"]) not in failed:
                 asked[h.order_id] += int(h.changes["amount"])
             if h.action == "lines_cancelled":
                 promised[h.order_id] += int(h.changes["refund"]["amount"])
+            if h.action == "return_refunded":
+                by_return[h.order_id] += int(h.changes["amount"])
         given_back = {r.aggregate_id for r in await conn.execute(
             select(outbox.c.aggregate_id).where(
                 outbox.c.business_id == business,
@@ -886,6 +960,8 @@ class Shop:
                         + by_kind[order.id, MovementKind.COLLECT])
             refunded = by_kind[order.id, MovementKind.REFUND]
             holds = received - refunded
+            if received:
+                asked[order.id] += by_return[order.id]
             status = OrderStatus(order.status)
             where = (f"order {order.number} ({status}, total {order.total}): received "
                      f"{received}, refunded {refunded}")

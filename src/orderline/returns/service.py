@@ -542,6 +542,10 @@ async def refund_return(runtime: Runtime, principal: Principal, order_id: uuid.U
                              fee_fixed=settings.restocking_fee_fixed)
         amount = value - fee
         intents = await payment_store.intents_of_order(conn, order.business_id, order.id)
+        if any(i.amount_captured + i.amount_collected > 0 for i in intents):
+            # The money came through the ledger: never give back more than the payments
+            # still hold (a refund of an amount may have given it back already).
+            amount = min(amount, sum(_held(i) for i in intents))
         method, intent = _method(intents, amount)
         if intent is not None:
             intent = await payment_store.take_refund(conn, intent.id, amount, now)
