@@ -26,6 +26,7 @@ from tests.e2e.conftest import (
     ship,
 )
 from tests.e2e.test_api_scopes import key_with
+from tests.support.checkout import confirm, new_cart, open_shop, start_checkout
 
 
 async def _add_location(client: httpx.AsyncClient, merchant: Merchant, code: str) -> None:
@@ -301,3 +302,34 @@ def _order_at(location: str | None, *lines: tuple[str, int]) -> dict[str, Any]:
     if location is not None:
         body["location"] = location
     return body
+
+
+async def test_a_checkout_holds_each_line_where_its_stock_is_and_the_cart_says_so(
+        client: httpx.AsyncClient, merchant: Merchant) -> None:
+    await open_shop(client, merchant, products={"MUG": (1000, 1), "CAP": (500, 5)})
+    for code in ("north", "south"):
+        await _add_location(client, merchant, code)
+    await _receive(client, merchant, "MUG", "north", 2)
+    await _receive(client, merchant, "MUG", "south", 4)
+
+    # MUG: main (the default) has 1, too few, south the most; CAP: main has enough.
+    cart = await new_cart(client, merchant, ("MUG", 3), ("CAP", 2))
+    shown = ok(await client.get(f"/v1/carts/{cart.id}", headers=cart.headers))
+    assert {line["sku"]: (line["available"], line["in_stock"]) for line in shown["lines"]} == {
+        "MUG": (4, True), "CAP": (5, True)}
+    checkout = await start_checkout(client, cart)
+    stock = ok(await client.get("/v1/inventory/MUG", headers=merchant.headers))
+    assert {loc["location"]: loc["reserved"] for loc in stock["locations"]} == {
+        "main": 0, "north": 0, "south": 3}
+    order = ok(await confirm(client, cart, checkout), 201)
+    await pay(client, merchant, order)
+    assert await _at(client, merchant, "MUG") == {"main": 1, "north": 2, "south": 1}
+    assert await _at(client, merchant, "CAP") == {"main": 3}
+    # Short at every single location (5 of MUG: 1, 2 and 1 left): refused, nothing held.
+    short = await start_checkout(client, await new_cart(client, merchant, ("MUG", 5)),
+                                 expect=409)
+    error_of(short, 409, "out_of_stock")
+    assert await levels(client, merchant, "MUG") == (4, 0, 4)
+    shipped = await ship(client, merchant, order)
+    assert shipped["status"] == "shipped"
+    assert await balanced(client, merchant)

@@ -26,8 +26,9 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import BindParameter
 
+from orderline.catalog.rules import ReservationStatus
 from orderline.catalog.stock_store import held_sum
-from orderline.catalog.tables import Product, StockLevel, Variant
+from orderline.catalog.tables import Product, Reservation, StockLevel, Variant
 from orderline.checkout.tables import Cart, CartLine
 from orderline.core.db.rows import StoredRow
 from orderline.core.db.tables import table_of
@@ -41,6 +42,7 @@ cart_lines = table_of(CartLine)
 variants = table_of(Variant)
 products = table_of(Product)
 levels = table_of(StockLevel)
+reservations = table_of(Reservation)
 locations = table_of(Location)
 businesses = table_of(Business)
 channels = table_of(Channel)
@@ -103,6 +105,7 @@ class PricedCartLine(StoredRow):
     low_stock_threshold: int | None
     position: int
     location_id: uuid.UUID | None  # the location the stock level is at
+    free_seen: int | None  # on hand less reserved there when read, unlocked (None: no level)
 
 
 @dataclass(frozen=True, slots=True)
@@ -319,7 +322,8 @@ def _lines_at(business_id: Any, cart_id: Any, location_id: Any) -> Select[Any]:
                    variants.c.name, variants.c.price_minor, variants.c.weight_grams,
                    cart_lines.c.quantity, levels.c.id.label("stock_level_id"),
                    variants.c.low_stock_threshold, cart_lines.c.position,
-                   at.label("location_id"))
+                   at.label("location_id"),
+                   (levels.c.on_hand - levels.c.reserved).label("free_seen"))
             .select_from(cart_lines)
             .join(variants, variants.c.id == cart_lines.c.variant_id)
             .outerjoin(levels, (levels.c.variant_id == variants.c.id)
@@ -328,8 +332,22 @@ def _lines_at(business_id: Any, cart_id: Any, location_id: Any) -> Select[Any]:
             .order_by(cart_lines.c.position))
 
 
-def _with_availability(stmt: Select[Any]) -> Select[Any]:
-    available = func.coalesce(levels.c.on_hand - held_sum(bindparam("b_now")), 0)
+def _best_level_free() -> Any:
+    """The most units free at any one of the variant's levels: where a checkout's line is
+    held when the default location is short (``orders.service.allocate_lines``)."""
+    other = levels.alias("any_level")
+    held_there = (select(func.coalesce(func.sum(reservations.c.quantity), 0))
+                  .where(reservations.c.stock_level_id == other.c.id,
+                         reservations.c.status == ReservationStatus.ACTIVE.value,
+                         reservations.c.expires_at > bindparam("b_now"))
+                  .scalar_subquery())
+    return (select(func.max(other.c.on_hand - held_there))
+            .where(other.c.variant_id == variants.c.id).scalar_subquery())
+
+
+def _with_availability(stmt: Select[Any], *, anywhere: bool) -> Select[Any]:
+    at_level = levels.c.on_hand - held_sum(bindparam("b_now"))
+    available = func.coalesce(_best_level_free() if anywhere else at_level, 0)
     product_archived = (select(products.c.archived_at)
                         .where(products.c.id == variants.c.product_id).scalar_subquery())
     archived = variants.c.archived_at.is_not(None) | product_archived.is_not(None)
@@ -342,7 +360,9 @@ _B_LOCATION = bindparam("b_location", type_=locations.c.id.type)
 # By location: a given one, or the default one (None).
 _PRICED = {True: _lines_at(_B_BUSINESS, _B_CART, _B_LOCATION),
            False: _lines_at(_B_BUSINESS, _B_CART, None)}
-_AVAILABLE = {given: _with_availability(stmt) for given, stmt in _PRICED.items()}
+# At a given location, what is free there; else the most free at any one location.
+_AVAILABLE = {given: _with_availability(stmt, anywhere=not given)
+              for given, stmt in _PRICED.items()}
 
 
 def _params(business_id: uuid.UUID, cart_id: uuid.UUID, location_id: uuid.UUID | None,
@@ -364,9 +384,11 @@ async def priced_lines(conn: AsyncConnection, business_id: uuid.UUID, cart_id: u
 async def lines_with_availability(conn: AsyncConnection, business_id: uuid.UUID,
                                   cart_id: uuid.UUID, location_id: uuid.UUID | None,
                                   now: datetime) -> list[AvailableCartLine]:
-    """``priced_lines`` plus ``available``: on hand less what active, unexpired reservations
-    hold at the location (the default location when None; 0 where never stocked), the figure
-    ``/v1/inventory`` reports, and whether the variant or its product is archived."""
+    """``priced_lines`` plus ``available`` and whether the variant or its product is
+    archived. ``available`` is on hand less what active, unexpired reservations hold (0 where
+    never stocked): at the location when one is given; else the most at any one location of
+    the business, which a checkout can hold (the default location first, else the one with
+    the most free units)."""
     found = await conn.execute(_AVAILABLE[location_id is not None],
                                _params(business_id, cart_id, location_id, now))
     return [AvailableCartLine.from_row(r) for r in found.mappings()]

@@ -42,6 +42,7 @@ from orderline.orders import store as order_store
 from orderline.orders.service import (
     Contact,
     PricedLine,
+    allocate_lines,
     check_payment_method,
     run_counting_refusals,
     take_all,
@@ -166,10 +167,12 @@ async def start_checkout_in(runtime: Runtime, conn: AsyncConnection, caller: Car
     await checkout_store.insert_checkout(conn, row)
     # The stock rows last: each line's hold and its reservation in one statement, then
     # COMMIT; a short line rolls the checkout back with them.
+    # A line the default location is short of is held where the most units are free
+    # (the rule direct orders follow); the checkout's location stays the default one.
+    held = await allocate_lines(conn, business_id, [_held_line(r) for r in priced.lines], now)
     await take_all(runtime, conn, business_id=business_id,
                    holder={"order_id": None, "checkout_id": checkout_id},
-                   priced=[_held_line(r) for r in priced.lines],
-                   expires_at=expires_at, now=now)
+                   priced=held, expires_at=expires_at, now=now)
     shown = view(row)
     if cash is not None:
         shown["cod"] = {"otp_required": cash.otp_required, "reasons": list(cash.reasons)}
@@ -179,7 +182,8 @@ async def start_checkout_in(runtime: Runtime, conn: AsyncConnection, caller: Car
 def _held_line(line: PricedCartLine) -> PricedLine:
     return PricedLine(variant_id=line.variant_id, stock_level_id=line.stock_level_id,
                       sku=line.sku, name=line.name, unit_price=line.price_minor,
-                      quantity=line.quantity, low_stock_threshold=line.low_stock_threshold)
+                      quantity=line.quantity, low_stock_threshold=line.low_stock_threshold,
+                      free_seen=line.free_seen)
 
 
 async def _contact_of_customer(conn: AsyncConnection, business_id: uuid.UUID,

@@ -197,6 +197,7 @@ async def lines_at(conn: AsyncConnection, business_id: uuid.UUID, draft_id: uuid
                    draft_lines.c.quantity, levels.c.id.label("stock_level_id"),
                    variants.c.low_stock_threshold, draft_lines.c.position,
                    literal(location_id, levels.c.location_id.type).label("location_id"),
+                   (levels.c.on_hand - levels.c.reserved).label("free_seen"),
                    available, archived)
             .select_from(draft_lines)
             .join(variants, variants.c.id == draft_lines.c.variant_id)
