@@ -41,6 +41,7 @@ from orderline.manual_payments import routes as manual_payments
 from orderline.manual_payments import verification_routes as verifications
 from orderline.notifications import messaging_routes
 from orderline.order_changes import routes as order_change_routes
+from orderline.exchanges import routes as exchange_routes
 from orderline.order_splits import routes as order_split_routes
 from orderline.orders import customer_routes
 from orderline.orders import routes as orders
@@ -123,6 +124,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(order_change_routes.router)
     app.include_router(return_routes.router)
     app.include_router(order_split_routes.router)
+    app.include_router(exchange_routes.router)
     app.include_router(streams.router)
     app.include_router(webhook_routes.router)
     app.include_router(audit_routes.router)

@@ -47,6 +47,9 @@ class ReturnRow(StoredRow):
     refunded_at: datetime | None
     closed_at: datetime | None
     version: int
+    exchange_id: uuid.UUID | None = None
+    exchange_value: int = 0
+    exchange_credit: int = 0
 
 
 @dataclass(frozen=True, slots=True)
