@@ -93,7 +93,8 @@ class _Grounds:
     priced: list[PricedLine]
     quote: Quote
     settlement: Settlement
-    source: IntentRow | None  # the original's payment the credit comes from
+    # The original's payment the credit comes from (None: paid outside the ledger).
+    source: IntentRow | None
 
 
 def _net(order: OrderRow, line: Any) -> int:
@@ -138,11 +139,13 @@ async def _grounds(conn: AsyncConnection, order: OrderRow, wanted: list[UnitsToR
     if settlement.credit > 0:
         intents = await payment_store.intents_of_order(conn, order.business_id, order.id)
         source = next((i for i in intents if _held(i) >= settlement.credit), None)
-        if source is None:
+        if source is None and any(_held(i) for i in intents):
             raise ExchangeNotAllowed(
                 f"No payment of order {order.number} has {settlement.credit} left to give as "
-                "credit (it was paid outside the ledger, or refunded).",
+                "credit (part of it was refunded).",
                 details={"reason": "no_payment", "credit": settlement.credit})
+        # No payment holds anything: the order was paid outside the ledger (confirmed by
+        # hand), and its credit comes from outside it too.
     return _Grounds(value_lines=[{"sku": w.sku, "quantity": w.quantity} for w in wanted],
                     priced=priced, quote=quote, settlement=settlement, source=source)
 
@@ -202,8 +205,7 @@ async def make_exchange(runtime: Runtime, principal: Principal, order_id: uuid.U
                 raise RefundExceedsCaptured(  # only if the row lock was not honoured
                     f"{want.quantity} units of {want.sku} cannot be exchanged: some were "
                     "refunded already.", details={"sku": want.sku, "quantity": want.quantity})
-        if s.credit > 0:
-            assert grounds.source is not None
+        if s.credit > 0 and grounds.source is not None:
             if await payment_store.take_refund(conn, grounds.source.id, s.credit,
                                                now) is None:
                 raise ExchangeNotAllowed(  # only if the row lock was not honoured
