@@ -15,6 +15,7 @@ from orderline.core.runtime import Runtime
 from orderline.events.tables import OutboxEvent
 from orderline.payments.providers.configured import providers_of
 from orderline.payments.providers.sandbox import SandboxGateway
+from orderline.payments.reconcile import reconcile_payments
 from tests.conftest import Merchant, new_merchant
 from tests.e2e.conftest import (
     add_product,
@@ -71,6 +72,27 @@ async def _money(client: httpx.AsyncClient, m: Merchant, order_id: str) -> tuple
     return received, refunded
 
 
+async def _card_net(client: httpx.AsyncClient, m: Merchant, *orders: dict[str, Any]) -> int:
+    """Over these orders, their ledgers' received less refunded, which must be what the
+    buyer's card gave less what it got back (the card's own captures and provider refunds:
+    the credit's ledger rows carry the source ``exchange:<id>`` or ``exchange_back:<id>``)."""
+    net = 0
+    card = 0
+    for order in orders:
+        received, refunded = await _money(client, m, order["id"])
+        net += received - refunded
+        seen = ok(await client.get(f"/v1/orders/{order['id']}/payments", headers=m.headers))
+        for entry in seen["ledger"]:
+            if entry["source"].startswith(("exchange:", "exchange_back:")):
+                continue
+            if entry["kind"] == "capture":
+                card += entry["amount"]
+            elif entry["kind"] == "refund":
+                card -= entry["amount"]
+    assert net == card
+    return net
+
+
 async def _types(runtime: Runtime, m: Merchant) -> list[str]:
     async with runtime.db.read() as conn:
         return list((await conn.execute(
@@ -93,7 +115,7 @@ async def test_the_buyer_owes_more_and_pays_only_the_difference_by_card(
     assert preview["replacement"][0]["sku"] == "TEAPOT"
     assert await levels(client, m, "TEAPOT") == (5, 0, 5)  # a preview holds nothing
 
-    before = types_before = len(await _types(runtime, m))
+    before = len(await _types(runtime, m))
     made = ok(await client.post(_url(order), headers={**m.headers, "If-Match":
                                                       f'"{preview["version"]}"'},
                                 json=wanted), 201)
@@ -117,7 +139,6 @@ async def test_the_buyer_owes_more_and_pays_only_the_difference_by_card(
     assert [(x["kind"], x["number"]) for x in back] == [("exchange_from", order["number"])]
     types = (await _types(runtime, m))[before:]
     assert {"exchange.created", "order.created", "return.approved"} <= set(types)
-    assert types_before == before
 
     # The buyer pays the difference only.
     intent = ok(await client.post(f"/v1/orders/{new['id']}/payments", headers=m.headers,
@@ -142,7 +163,9 @@ async def test_the_buyer_owes_more_and_pays_only_the_difference_by_card(
     # The money ledger: per order exact, never counted twice.
     assert await _money(client, m, order["id"]) == (3000, 1000)
     assert await _money(client, m, new["id"]) == (2500, 0)
-    assert 3000 - 1000 + 2500 == 3000 + 1500  # what the buyer paid, in all
+    # In all: the buyer's card paid 3000 and 1500; the ledger holds exactly that.
+    assert await _card_net(client, m, order, new) == 4500
+    assert await reconcile_payments(runtime, m.principal.business_id) == []
     assert await balanced(client, m)
     history = ok(await client.get(f"/v1/orders/{order['id']}/history", headers=m.headers))
     assert "exchanged" in [e["action"] for e in history]
@@ -180,8 +203,10 @@ async def test_the_merchant_owes_and_refunds_the_rest_once_the_units_are_back(
     await sandbox.wait_for_deliveries()
     assert await _money(client, m, order["id"]) == (3000, 2000)
     assert await _money(client, m, new["id"]) == (500, 0)
-    # In all: 3000 paid, 1500 given back; the replacement's 500 came from the mugs.
-    assert (3000 - 2000) + (500 - 0) == 3000 - 1500
+    # In all: 3000 paid by card, 1500 given back to it; the replacement's 500 came from
+    # the mugs' money.
+    assert await _card_net(client, m, order, new) == 1500
+    assert await reconcile_payments(runtime, m.principal.business_id) == []
     assert await levels(client, m, "MUG") == (9, 0, 9)
     assert await balanced(client, m)
 
@@ -244,3 +269,30 @@ async def test_refusals_unshipped_unknown_short_other_business_and_read_only(
     error_of(await client.post(_url(order), headers=m.headers,
                                json=body([("MUG", 1)], [("CAP", 1)])),
              409, "return_exceeds_shipped")
+
+
+async def test_a_replacement_cancelled_unpaid_gives_its_credit_back_to_the_original(
+        client: httpx.AsyncClient, runtime: Runtime, sandbox: SandboxGateway) -> None:
+    m = await new_merchant(runtime)
+    order = await _card_paid_and_shipped(client, m, sandbox)
+    made = ok(await client.post(_url(order), headers=m.headers,
+                                json=body([("MUG", 1)], [("TEAPOT", 1)])), 201)
+    new = made["replacement_order"]
+    cancelled = ok(await client.delete(f"/v1/orders/{new['id']}", headers=m.headers))
+    assert cancelled["status"] == "cancelled"
+    assert await levels(client, m, "TEAPOT") == (5, 0, 5)
+    assert await _money(client, m, new["id"]) == (1000, 1000)
+    assert await _money(client, m, order["id"]) == (4000, 1000)
+    links = ok(await client.get(f"/v1/orders/{order['id']}/links", headers=m.headers))["data"]
+    assert [(x["kind"], x["amount"]) for x in links] == [("exchange_to", 0)]
+    # The mug still comes back (the return stays), and now its whole value is refunded.
+    rurl = f"/v1/orders/{order['id']}/returns/{made['return']['id']}"
+    ok(await client.post(f"{rurl}/receive", headers=m.headers,
+                         json={"lines": [{"sku": "MUG", "condition": "restock"}]}))
+    done = ok(await client.post(f"{rurl}/refund", headers=m.headers))
+    assert (done["refund_amount"], done["exchange_credit"]) == (1000, 0)
+    await sandbox.wait_for_deliveries()
+    assert await _card_net(client, m, order, new) == 2000
+    assert await reconcile_payments(runtime, m.principal.business_id) == []
+    history = ok(await client.get(f"/v1/orders/{order['id']}/history", headers=m.headers))
+    assert "exchange_credit_returned" in [e["action"] for e in history]

@@ -36,12 +36,12 @@ from orderline.documents import routes as document_routes
 from orderline.drafts import routes as draft_orders
 from orderline.events import routes as streams
 from orderline.events.listener import hub_listener
+from orderline.exchanges import routes as exchange_routes
 from orderline.exports import routes as export_routes
 from orderline.manual_payments import routes as manual_payments
 from orderline.manual_payments import verification_routes as verifications
 from orderline.notifications import messaging_routes
 from orderline.order_changes import routes as order_change_routes
-from orderline.exchanges import routes as exchange_routes
 from orderline.order_splits import routes as order_split_routes
 from orderline.orders import customer_routes
 from orderline.orders import routes as orders

@@ -129,6 +129,13 @@ async def update_return(conn: AsyncConnection, return_id: uuid.UUID,
                        .values(**values, version=returns.c.version + 1))
 
 
+async def clear_exchange_credit(conn: AsyncConnection, exchange_id: uuid.UUID) -> None:
+    """The exchange's replacement was cancelled unpaid and its credit went back: the
+    return's refund gives back the units' whole value."""
+    await conn.execute(update(returns).where(returns.c.exchange_id == exchange_id)
+                       .values(exchange_credit=0, version=returns.c.version + 1))
+
+
 async def set_line_receipt(conn: AsyncConnection, return_id: uuid.UUID, sku: str, *,
                            condition: str, location_id: uuid.UUID | None) -> None:
     await conn.execute(update(return_lines)
