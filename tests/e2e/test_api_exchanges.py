@@ -61,7 +61,7 @@ async def _card_paid_and_shipped(client: httpx.AsyncClient, m: Merchant,
                          json={"provider": "sandbox", "payment_method": "pm_card_visa"}), 201)
     await sandbox.wait_for_deliveries()
     shipped: dict[str, Any] = await ship(client, m, order)
-    return shipped
+    return {**shipped, "access_token": order["access_token"]}
 
 
 async def _money(client: httpx.AsyncClient, m: Merchant, order_id: str) -> tuple[int, int]:
@@ -296,3 +296,32 @@ async def test_a_replacement_cancelled_unpaid_gives_its_credit_back_to_the_origi
     assert await reconcile_payments(runtime, m.principal.business_id) == []
     history = ok(await client.get(f"/v1/orders/{order['id']}/history", headers=m.headers))
     assert "exchange_credit_returned" in [e["action"] for e in history]
+
+
+async def test_the_buyer_pays_the_difference_on_the_replacements_page(
+        client: httpx.AsyncClient, runtime: Runtime, sandbox: SandboxGateway) -> None:
+    m = await new_merchant(runtime)
+    ok(await client.patch("/v1/business", headers=m.headers,
+                          json={"card_provider": "sandbox"}))
+    order = await _card_paid_and_shipped(client, m, sandbox)
+    made = ok(await client.post(_url(order), headers=m.headers,
+                                json=body([("MUG", 1)], [("TEAPOT", 1)])), 201)
+    new, token = made["replacement_order"], made["access_token"]
+    page = await client.get(f"/o/{token}")
+    assert page.status_code == 200 and "Pay the difference for your exchange" in page.text
+    assert "$15.00" in page.text and f"/o/{token}/exchange/card" in page.text
+    assert order["number"] in page.text  # the original's number, never its link
+    declined = await client.post(f"/o/{token}/exchange/card", data={"outcome": "declined"})
+    assert declined.status_code == 402 and "declined" in declined.text
+    assert ok(await client.get(f"/v1/orders/{new['id']}", headers=m.headers))[
+        "status"] == "pending_payment"
+    done = await client.post(f"/o/{token}/exchange/card", data={"outcome": "succeeds"})
+    assert done.status_code == 303, done.text
+    await sandbox.wait_for_deliveries()
+    assert ok(await client.get(f"/v1/orders/{new['id']}", headers=m.headers))[
+        "status"] == "paid"
+    assert "Pay the difference" not in (await client.get(f"/o/{token}")).text
+    assert await _money(client, m, new["id"]) == (2500, 0)
+    # The original's buyer page names the replacement by number only (its own token).
+    original = (await client.get(f"/o/{order['access_token']}")).text
+    assert new["number"] in original and token not in original
