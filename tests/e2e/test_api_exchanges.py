@@ -10,9 +10,11 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from orderline.core.clock import ManualClock
 from orderline.core.db.tables import table_of
 from orderline.core.runtime import Runtime
 from orderline.events.tables import OutboxEvent
+from orderline.orders.status import cancel_lapsed_orders
 from orderline.payments.providers.configured import providers_of
 from orderline.payments.providers.sandbox import SandboxGateway
 from orderline.payments.reconcile import reconcile_payments
@@ -325,3 +327,32 @@ async def test_the_buyer_pays_the_difference_on_the_replacements_page(
     # The original's buyer page names the replacement by number only (its own token).
     original = (await client.get(f"/o/{order['access_token']}")).text
     assert new["number"] in original and token not in original
+
+
+async def test_a_replacement_left_unpaid_lapses_and_its_credit_goes_back(
+        client: httpx.AsyncClient, runtime: Runtime) -> None:
+    runtime.clock = clock = ManualClock()
+    m = await new_merchant(runtime, reservation_ttl_seconds=3600)
+    await add_product(client, m, "MUG", 10)
+    await add_product(client, m, "TEAPOT", 5, price=2500)
+    order = await ship(client, m, await pay(client, m, await place_order(client, m,
+                                                                         ("MUG", 2))))
+    made = ok(await client.post(_url(order), headers=m.headers,
+                                json=body([("MUG", 1)], [("TEAPOT", 1)])), 201)
+    new = made["replacement_order"]
+    clock.advance(3599)
+    await cancel_lapsed_orders(runtime)  # (other tests' orders may lapse here too)
+    assert ok(await client.get(f"/v1/orders/{new['id']}", headers=m.headers))[
+        "status"] == "pending_payment"
+    clock.advance(2)
+    assert await cancel_lapsed_orders(runtime) >= 1
+    lapsed = ok(await client.get(f"/v1/orders/{new['id']}", headers=m.headers))
+    assert (lapsed["status"], lapsed["cancel_reason"]) == ("cancelled", "payment_timeout")
+    assert await levels(client, m, "TEAPOT") == (5, 0, 5)
+    # Paid outside the ledger: the credit came from outside it and goes back there (only
+    # the replacement's credit payment shows it, in and out).
+    assert await _money(client, m, new["id"]) == (1000, 1000)
+    assert await _money(client, m, order["id"]) == (0, 0)
+    returned = ok(await client.get(f"/v1/orders/{order['id']}/returns", headers=m.headers))
+    assert returned["data"][0]["exchange_credit"] == 0
+    assert await reconcile_payments(runtime, m.principal.business_id) == []

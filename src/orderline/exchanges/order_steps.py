@@ -14,6 +14,7 @@ before the payments' own cancelling steps, which then find nothing held.
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -23,6 +24,7 @@ from orderline.orders import store as order_store
 from orderline.orders.hooks import OrderChange
 from orderline.orders.rules import OrderStatus
 from orderline.orders.service import note_change
+from orderline.orders.store import OrderRow
 from orderline.payments import store as payment_store
 from orderline.payments.rules import CREDIT_PROVIDER, IntentStatus, MovementKind
 from orderline.returns import store as return_store
@@ -49,19 +51,8 @@ async def give_credit_back_on_cancel(conn: AsyncConnection, change: OrderChange)
         original = await order_store.load_order(conn, order.business_id, link.other_order_id,
                                                 lock=True)
         assert original is not None  # the link's foreign key keeps it
-        intent_id = uuid.uuid4()
-        await payment_store.insert_intent(conn, {
-            "id": intent_id, "business_id": order.business_id, "order_id": original.id,
-            "provider": CREDIT_PROVIDER, "provider_ref": source,
-            "status": IntentStatus.CAPTURED.value, "capture_mode": "automatic",
-            "currency": order.currency, "amount": credit, "amount_authorized": 0,
-            "amount_captured": 0, "amount_voided": 0, "amount_refunded": 0,
-            "amount_collected": credit, "version": 1, "created_at": change.now,
-            "updated_at": change.now})
-        await payment_store.add_movement(conn, {
-            "business_id": order.business_id, "order_id": original.id, "intent_id": intent_id,
-            "kind": MovementKind.COLLECT.value, "amount": credit, "source": source,
-            "actor": change.actor, "created_at": change.now})
+        await _back_to_original(conn, original, credit, link.change_id, actor=change.actor,
+                                now=change.now)
         await link_store.return_split_money(conn, change_id=link.change_id,
                                             kinds=(EXCHANGE_TO, EXCHANGE_FROM))
         await return_store.clear_exchange_credit(conn, link.change_id)
@@ -69,3 +60,27 @@ async def give_credit_back_on_cancel(conn: AsyncConnection, change: OrderChange)
                           action="exchange_credit_returned",
                           changes={"amount": credit, "from_order": order.number,
                                    "exchange_id": str(link.change_id)}, now=change.now)
+
+
+async def _back_to_original(conn: AsyncConnection, original: OrderRow, credit: int,
+                            exchange_id: uuid.UUID, *, actor: str, now: datetime) -> None:
+    """The credit's ``collect`` on a credit payment of the original, if it left the
+    original's payment in the ledger (an order paid outside the ledger gave it from outside,
+    and it goes back there: nothing to book on the original)."""
+    moved = [m for m in await payment_store.movements_of_order(conn, original.id)
+             if m.source == f"exchange:{exchange_id}"]
+    if not moved:
+        return
+    source = f"exchange_back:{exchange_id}"
+    intent_id = uuid.uuid4()
+    await payment_store.insert_intent(conn, {
+        "id": intent_id, "business_id": original.business_id, "order_id": original.id,
+        "provider": CREDIT_PROVIDER, "provider_ref": source,
+        "status": IntentStatus.CAPTURED.value, "capture_mode": "automatic",
+        "currency": original.currency, "amount": credit, "amount_authorized": 0,
+        "amount_captured": 0, "amount_voided": 0, "amount_refunded": 0,
+        "amount_collected": credit, "version": 1, "created_at": now, "updated_at": now})
+    await payment_store.add_movement(conn, {
+        "business_id": original.business_id, "order_id": original.id, "intent_id": intent_id,
+        "kind": MovementKind.COLLECT.value, "amount": credit, "source": source,
+        "actor": actor, "created_at": now})
