@@ -129,6 +129,18 @@ def test_the_merchant_exchanges_a_unit_for_a_larger_size_and_the_buyer_owes_the_
         buyer.screenshot("buyer-original-phone")
         buyer.check_accessibility()
 
+        # The replacement's own page (its token comes with the exchange, here by the API):
+        # what the returned items pay and the difference left to pay.
+        again = ok(api.post(f"/v1/orders/{order['id']}/exchanges", json={
+            "lines": [{"sku": "BATIK", "quantity": 1}], "reason": "wrong_item",
+            "replacement": [{"sku": "BATIK-L", "quantity": 1}]}), 201)
+        buyer.goto(f"/o/{again['access_token']}")
+        due = buyer.page.locator("#exchange-pay")
+        expect(due).to_contain_text("Pay the difference for your exchange")
+        expect(due).to_contain_text("$7.50")
+        buyer.screenshot("buyer-replacement-phone")
+        buyer.check_accessibility()
+
 
 async def test_a_viewer_may_not_exchange_nor_may_another_business_nor_a_form_without_csrf(
         shop: ConsoleShop, runtime: Runtime, console_server: str) -> None:
