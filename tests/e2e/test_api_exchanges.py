@@ -4,6 +4,7 @@ ledger per order and in total; the refusals; tenancy."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import httpx
@@ -14,10 +15,12 @@ from orderline.core.clock import ManualClock
 from orderline.core.db.tables import table_of
 from orderline.core.runtime import Runtime
 from orderline.events.tables import OutboxEvent
+from orderline.notifications import store as notification_store
 from orderline.orders.status import cancel_lapsed_orders
 from orderline.payments.providers.configured import providers_of
 from orderline.payments.providers.sandbox import SandboxGateway
 from orderline.payments.reconcile import reconcile_payments
+from orderline.worker.handlers import default_relay
 from tests.conftest import Merchant, new_merchant
 from tests.e2e.conftest import (
     add_product,
@@ -141,6 +144,15 @@ async def test_the_buyer_owes_more_and_pays_only_the_difference_by_card(
     assert [(x["kind"], x["number"]) for x in back] == [("exchange_from", order["number"])]
     types = (await _types(runtime, m))[before:]
     assert {"exchange.created", "order.created", "return.approved"} <= set(types)
+    # The buyer hears of both: the return to send back, and the replacement order.
+    await default_relay(runtime).relay_until_idle()
+    async with runtime.db.read() as conn:
+        told = [r["kind"] for r in await notification_store.of_business(
+            conn, m.principal.business_id, order_id=uuid.UUID(order["id"]))]
+        told_new = [r["kind"] for r in await notification_store.of_business(
+            conn, m.principal.business_id, order_id=uuid.UUID(new["id"]))]
+    assert "buyer:return.approved" in told
+    assert "buyer:order.created" in told_new
 
     # The buyer pays the difference only.
     intent = ok(await client.post(f"/v1/orders/{new['id']}/payments", headers=m.headers,
