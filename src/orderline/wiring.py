@@ -21,6 +21,7 @@ from orderline.core.runtime import Runtime
 from orderline.coupons import order_steps as coupon_order_steps
 from orderline.drafts import links as draft_links
 from orderline.events.event_types import EventType
+from orderline.exchanges import order_steps as exchange_order_steps
 from orderline.manual_payments import order_steps as manual_order_steps
 from orderline.notifications.messaging import send_cash_code
 from orderline.notifications.smtp_notifier import SmtpNotifier
@@ -77,6 +78,7 @@ def provide_parts(runtime: Runtime) -> Runtime:
     runtime.provide(ORDER_HOOKS, lambda rt: OrderHooks(
         paid=(manual_order_steps.close_proofs_when_paid,),
         cancelling=(split_order_steps.settle_split_money_on_cancel,
+                    exchange_order_steps.give_credit_back_on_cancel,
                     payment_order_steps.refuse_cancel_holding_money,
                     coupon_order_steps.give_back_on_cancel,
                     payment_order_steps.cancel_live_payments,

@@ -36,6 +36,7 @@ from orderline.documents import routes as document_routes
 from orderline.drafts import routes as draft_orders
 from orderline.events import routes as streams
 from orderline.events.listener import hub_listener
+from orderline.exchanges import routes as exchange_routes
 from orderline.exports import routes as export_routes
 from orderline.manual_payments import routes as manual_payments
 from orderline.manual_payments import verification_routes as verifications
@@ -123,6 +124,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(order_change_routes.router)
     app.include_router(return_routes.router)
     app.include_router(order_split_routes.router)
+    app.include_router(exchange_routes.router)
     app.include_router(streams.router)
     app.include_router(webhook_routes.router)
     app.include_router(audit_routes.router)

@@ -44,6 +44,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "line_partly_refunded": 409,
     "return_exceeds_shipped": 409,
     "return_window_closed": 409,
+    "exchange_not_allowed": 409,
     "split_exceeds_remaining": 409,
     "split_takes_everything": 409,
     "split_not_allowed": 409,

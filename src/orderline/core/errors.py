@@ -146,6 +146,13 @@ class ReturnWindowClosed(DomainError):
     code = "return_window_closed"
 
 
+class ExchangeNotAllowed(DomainError):
+    """An exchange cannot be made now: the order was never paid in the ledger, its payment
+    has too little left to give as credit, or no payment of it can carry the credit."""
+
+    code = "exchange_not_allowed"
+
+
 class SplitExceedsRemaining(DomainError):
     """A split asks to move more units of a line than are ordered and not yet shipped (or
     names a line the order does not have)."""

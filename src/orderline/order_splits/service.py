@@ -538,9 +538,10 @@ async def merge_candidates(runtime: Runtime, principal: Principal,
 
 
 async def links_for_buyer(runtime: Runtime, business_id: uuid.UUID,
-                          order_id: uuid.UUID) -> list[dict[str, str]]:
-    """What the buyer's order page says of the order's links: the kind and the other
-    order's number only (its page needs its own token, which only its buyer has)."""
+                          order_id: uuid.UUID) -> list[dict[str, Any]]:
+    """What the buyer's order page says of the order's links: the kind, the other order's
+    number only (its page needs its own token, which only its buyer has) and the money that
+    moved with the link (an exchange's credit)."""
     async with runtime.db.read() as conn:
         rows = await store.links_of(conn, business_id, order_id)
-    return [{"kind": r.kind, "number": r.other_number} for r in rows]
+    return [{"kind": r.kind, "number": r.other_number, "amount": r.amount} for r in rows]

@@ -53,7 +53,10 @@ ALLOWED: dict[IntentStatus, frozenset[IntentStatus]] = {
 # Money received outside any provider (cash collected, a transfer the merchant verified) is
 # given back outside it too: a refund of it is booked, and the merchant sends the money; no
 # saga can.
-OFFLINE_PROVIDERS = frozenset({"cod", "manual"})
+# A replacement order's credit from the units traded back in an exchange (``exchanges/``):
+# money that came from the original order's payment, booked as collected on this intent.
+CREDIT_PROVIDER = "exchange"
+OFFLINE_PROVIDERS = frozenset({"cod", "manual", CREDIT_PROVIDER})
 # How far along the happy path a status is: a report of an earlier one is stale.
 _PROGRESS = {S.REQUIRES_ACTION: 0, S.PROCESSING: 1, S.AUTHORIZED: 2, S.CAPTURED: 3,
              S.FAILED: 3, S.CANCELLED: 3}
@@ -145,6 +148,12 @@ class Ledger:
                                   details={"kind": str(kind), "amount": amount,
                                            "problems": problems})
         return after
+
+
+def credit_of(intents: Iterable[tuple[str, int]]) -> int:
+    """What an order's credit intents (``CREDIT_PROVIDER``: provider, money held) pay of
+    its total; a payment of the order is for the rest."""
+    return sum(max(0, held) for provider, held in intents if provider == CREDIT_PROVIDER)
 
 
 def is_paid(order_total: int, ledger: Ledger) -> bool:

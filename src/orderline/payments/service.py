@@ -63,6 +63,7 @@ from orderline.payments.rules import (
     IntentStatus,
     Ledger,
     MovementKind,
+    credit_of,
     is_paid,
     line_refund_amount,
     next_status,
@@ -132,9 +133,9 @@ async def start_payment_for(runtime: Runtime, business_id: uuid.UUID, order_id: 
             raise PaymentDeadlinePassed("The payment deadline has passed; place the order "
                                         "again.", details={"payment_deadline":
                                                            order.payment_deadline})
-        live = [i for i in await payment_store.intents_of_order(conn, business_id,
-                                                                 order_id)
-                if i.status in LIVE_INTENTS]
+        every = await payment_store.intents_of_order(conn, business_id, order_id)
+        live = [i for i in every if i.status in LIVE_INTENTS]
+        credit = _credit(every)
         if live and live[0].provider_ref is None and live[0].provider == provider:
             return live[0]  # the provider never answered its creation: ask again, same key
         if live:
@@ -145,7 +146,8 @@ async def start_payment_for(runtime: Runtime, business_id: uuid.UUID, order_id: 
             "id": intent_id, "business_id": business_id, "order_id": order_id,
             "provider": provider, "provider_ref": None,
             "status": IntentStatus.REQUIRES_ACTION.value, "capture_mode": mode,
-            "currency": order.currency, "amount": order.total, "amount_authorized": 0,
+            "currency": order.currency, "amount": order.total - credit,
+            "amount_authorized": 0,
             "amount_captured": 0, "amount_voided": 0, "amount_refunded": 0,
             "amount_collected": 0, "version": 1, "created_at": now, "updated_at": now})
 
@@ -360,11 +362,14 @@ async def _pay_if_complete(runtime: Runtime, conn: AsyncConnection, order: Order
     or past its deadline) given back by the worker."""
     ledger = _ledger(intent)
     if order.status == OrderStatus.PENDING_PAYMENT and order.payment_deadline > now:
-        if is_paid(order.total, ledger):
+        # A replacement order of an exchange: its credit pays part, this payment the rest.
+        due = order.total - _credit(await payment_store.intents_of_order(
+            conn, order.business_id, order.id))
+        if is_paid(due, ledger):
             await mark_paid(runtime, conn, order, actor=actor,
                             reference=intent.provider_ref, now=now)
         elif (intent.status == IntentStatus.AUTHORIZED
-              and ledger.capturable >= order.total):
+              and ledger.capturable >= due):
             # Secured but not captured (manual capture): keep the stock until the provider's
             # authorisation runs out, not the unpaid-order deadline.
             await order_store.set_hold(conn, order.id, now + timedelta(
@@ -379,6 +384,11 @@ async def _pay_if_complete(runtime: Runtime, conn: AsyncConnection, order: Order
                    type=EventType.PAYMENT_CANCEL_REQUESTED, aggregate_type=AggregateType.ORDER,
                    aggregate_id=order.id,
                    payload={"order_id": order.id, "intent_ids": [intent.id]}, now=now)
+
+
+def _credit(intents: list[IntentRow]) -> int:
+    return credit_of((i.provider, i.amount_captured + i.amount_collected - i.amount_refunded)
+                     for i in intents)
 
 
 def _ledger(intent: IntentRow) -> Ledger:

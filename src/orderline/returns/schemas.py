@@ -101,6 +101,13 @@ class ReturnOut(BaseModel):
     version: int
     lines: list[ReturnLineOut]
     photos: list[PhotoOut]
+    exchange_id: uuid.UUID | None = Field(
+        default=None, description="the exchange that made this return (its units were "
+                                  "traded for a replacement order)")
+    exchange_credit: int | None = Field(
+        default=None, description="for an exchange's return: the part of the units' value "
+                                  "that paid the replacement order (the refund gives back "
+                                  "the rest)")
     actor: str | None = None
 
 

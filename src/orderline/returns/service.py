@@ -106,6 +106,8 @@ def return_view(found: ReturnWithLines, codes: dict[uuid.UUID, str], *,
         "created_at": row.created_at, "approved_at": row.approved_at,
         "received_at": row.received_at, "refunded_at": row.refunded_at,
         "closed_at": row.closed_at, "version": row.version,
+        "exchange_id": row.exchange_id,
+        "exchange_credit": row.exchange_credit if row.exchange_id else None,
         "lines": [{"sku": line.sku, "quantity": line.quantity, "condition": line.condition,
                    "location": codes.get(line.location_id) if line.location_id else None}
                   for line in found.lines],
@@ -240,6 +242,39 @@ async def request_return(runtime: Runtime, caller: OrderCaller, wanted: list[Uni
     return await runtime.db.run(work)
 
 
+async def open_exchange_return(conn: AsyncConnection, order: OrderRow,
+                               wanted: list[UnitsToReturn], *, reason: ReturnReason,
+                               note: str | None, actor: str, exchange_id: uuid.UUID,
+                               value: int, credit: int,
+                               now: datetime) -> tuple[OrderRow, dict[str, Any]]:
+    """An exchange's return (``exchanges``), in its transaction under the order's lock, its
+    units checked: created ``approved`` (the merchant agreed), with the exchange's value and
+    credit; the history entry ``return_approved`` and ``return.approved`` (the buyer is told
+    to send the items back). Returns the order after its history entry and the return."""
+    variant_of = {line.sku: line.variant_id
+                  for line in await order_store.load_lines(conn, [order.id])}
+    return_id = uuid.uuid4()
+    number = await store.next_number(conn, order.id)
+    row = ReturnRow(
+        id=return_id, business_id=order.business_id, order_id=order.id, number=number,
+        code=return_code(order.number, number), status=ReturnStatus.APPROVED.value,
+        reason=reason.value, note=(note or "").strip() or None,
+        requested_by=RequestedBy.STAFF.value, actor=actor, rejection_reason=None,
+        restocking_fee=0, refund_amount=None, refund_method=None, currency=order.currency,
+        created_at=now, approved_at=now, received_at=None, refunded_at=None, closed_at=None,
+        version=1, exchange_id=exchange_id, exchange_value=value, exchange_credit=credit)
+    lines = [ReturnLineRow(return_id=return_id, sku=w.sku, variant_id=variant_of[w.sku],
+                           quantity=w.quantity, condition=None, location_id=None)
+             for w in wanted]
+    await store.insert_return(conn, row, lines)
+    found = ReturnWithLines(row, lines, [])
+    order = await note_change(conn, order, actor=actor, action="return_approved",
+                              changes=_history(found, reason=reason.value,
+                                               exchange_id=str(exchange_id)), now=now)
+    view = await _announce(conn, order, found, EventType.RETURN_APPROVED, now=now, new=True)
+    return order, view
+
+
 async def _lock(runtime: Runtime, conn: AsyncConnection, caller: OrderCaller,
                 operation: str) -> OrderRow:
     if caller.principal is not None:
@@ -342,6 +377,12 @@ async def _decide(runtime: Runtime, principal: Principal, order_id: uuid.UUID,
         order = await lock_for_change(runtime, conn, principal, order_id, None, action)
         found = await _one(conn, order, return_id)
         ensure_next(ReturnStatus(found.row.status), to)
+        if found.row.exchange_id is not None and to == ReturnStatus.CANCELLED:
+            raise InvalidTransition(
+                f"{found.row.code} is an exchange's return: its units were already traded "
+                "for the replacement order, so it cannot be cancelled; receive it (written "
+                "off if the items never come back).",
+                details={"current_status": found.row.status, "requested_status": to.value})
         stamp = {"approved_at": now} if to == ReturnStatus.APPROVED else {"closed_at": now}
         await store.update_return(conn, return_id, {"status": to.value, **stamp, **values})
         found = await _one(conn, order, return_id)
@@ -478,6 +519,12 @@ async def refund_preview(runtime: Runtime, principal: Principal, order_id: uuid.
         lines = await order_store.load_lines(conn, [order.id])
         settings = await store.settings_of(conn, order.business_id)
         intents = await payment_store.intents_of_order(conn, order.business_id, order.id)
+    if found.row.exchange_id is not None:  # units counted as refunded by the exchange
+        rest = found.row.exchange_value - found.row.exchange_credit
+        method, _ = _method(intents, rest)
+        return {"return_id": return_id, "currency": order.currency,
+                "value": found.row.exchange_value, "restocking_fee": 0,
+                "refund_amount": rest, "refund_method": method}
     shares = [LineShare(sku=ln.sku, net=_net(order, ln), quantity=ln.quantity,
                         refunded_before=ln.refunded_quantity) for ln in lines]
     wanted = {ln.sku: ln.quantity for ln in found.lines}
@@ -526,7 +573,10 @@ async def refund_return(runtime: Runtime, principal: Principal, order_id: uuid.U
         ensure_next(ReturnStatus(found.row.status), ReturnStatus.REFUNDED)
         settings = await store.settings_of(conn, order.business_id)
         value = 0
-        for line in found.lines:
+        # An exchange's units were counted as refunded when it was made (their credit paid
+        # the replacement order): only what is left of their value is refunded, no fee.
+        exchanged = found.row.exchange_id is not None
+        for line in ([] if exchanged else found.lines):
             after = await order_store.claim_line_refund(conn, order.id, line.sku,
                                                         line.quantity)
             if after is None:
@@ -541,6 +591,9 @@ async def refund_return(runtime: Runtime, principal: Principal, order_id: uuid.U
         fee = restocking_fee(value, fee_bp=settings.restocking_fee_bp,
                              fee_fixed=settings.restocking_fee_fixed)
         amount = value - fee
+        if exchanged:
+            value, fee = found.row.exchange_value, 0
+            amount = value - found.row.exchange_credit
         intents = await payment_store.intents_of_order(conn, order.business_id, order.id)
         if any(i.amount_captured + i.amount_collected > 0 for i in intents):
             # The money came through the ledger: never give back more than the payments

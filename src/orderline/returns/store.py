@@ -47,6 +47,9 @@ class ReturnRow(StoredRow):
     refunded_at: datetime | None
     closed_at: datetime | None
     version: int
+    exchange_id: uuid.UUID | None = None
+    exchange_value: int = 0
+    exchange_credit: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +127,13 @@ async def update_return(conn: AsyncConnection, return_id: uuid.UUID,
                         values: dict[str, Any]) -> None:
     await conn.execute(update(returns).where(returns.c.id == return_id)
                        .values(**values, version=returns.c.version + 1))
+
+
+async def clear_exchange_credit(conn: AsyncConnection, exchange_id: uuid.UUID) -> None:
+    """The exchange's replacement was cancelled unpaid and its credit went back: the
+    return's refund gives back the units' whole value."""
+    await conn.execute(update(returns).where(returns.c.exchange_id == exchange_id)
+                       .values(exchange_credit=0, version=returns.c.version + 1))
 
 
 async def set_line_receipt(conn: AsyncConnection, return_id: uuid.UUID, sku: str, *,

@@ -52,6 +52,11 @@ class Return(Base):
     refunded_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # Set by an exchange (``exchanges/``): its id, the units' value when it was made and the
+    # part of it that paid the replacement order (the refund gives back only the rest).
+    exchange_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
+    exchange_value: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    exchange_credit: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class ReturnLine(Base):

@@ -35,6 +35,7 @@ from orderline.core.runtime import Runtime
 from orderline.documents import service as documents
 from orderline.documents.downloads import pdf_response
 from orderline.documents.rules import DocumentKind, document_file_name
+from orderline.exchanges.rules import EXCHANGE_FROM
 from orderline.manual_payments import proofs
 from orderline.manual_payments.payment_codes import decimal_amount, payment_code
 from orderline.order_changes import paying as change_payments
@@ -42,6 +43,7 @@ from orderline.order_changes import reading as order_changes
 from orderline.order_splits import service as order_splits
 from orderline.orders import reading
 from orderline.orders.callers import order_caller_for_token
+from orderline.payments import service as payments
 from orderline.returns import service as returns
 from orderline.web.assets import STATIC_DIR
 from orderline.web.buyer.pages import buyer_page
@@ -92,14 +94,26 @@ async def _page_context(runtime: Runtime, token: str,
                                                      caller.order_id)
     pay = order["payment_instructions"]
     code = payment_code(pay) if pay is not None else None
+    related = await order_splits.links_for_buyer(runtime, caller.business_id, caller.order_id)
     return {"token": token, "order": order, "pay": pay, "code": code,
             **await returns_context(runtime, shown.caller),
             "qr_image": _qr_image(code.payload) if code is not None else None,
             "amount_plain": decimal_amount(pay["amount"], pay["currency"]) if pay else "",
             "now": runtime.clock.now(), "changes_waiting": changes.waiting,
             "change_card_sandbox": changes.provider == SANDBOX,
-            "related": await order_splits.links_for_buyer(runtime, caller.business_id,
-                                                          caller.order_id)}
+            "related": related, "exchange_due": _exchange_due(order, related)}
+
+
+def _exchange_due(order: dict[str, Any], related: list[dict[str, Any]]) -> dict[str, int] | None:
+    """A replacement order of an exchange awaiting the buyer's difference: the credit the
+    returned items give and what is left to pay (what its card payment asks)."""
+    if order["status"] != "pending_payment":
+        return None
+    credit = sum(int(link.get("amount", 0)) for link in related
+                 if link["kind"] == EXCHANGE_FROM)
+    if not any(link["kind"] == EXCHANGE_FROM for link in related):
+        return None
+    return {"credit": credit, "owed": int(order["total"]) - credit}
 
 
 @router.get("/o/{token}", response_class=HTMLResponse)
@@ -200,6 +214,30 @@ async def pay_change_by_card(request: Request, runtime: RuntimeDep, token: str,
                           return_error=None, errors=[FieldError(sentence, field="change-pay")],
                           **await _page_context(runtime, token, shown))
     return RedirectResponse(f"/o/{token}?changed=1", status_code=303)
+
+
+@router.post("/o/{token}/exchange/card", response_model=None)
+async def pay_exchange_by_card(request: Request, runtime: RuntimeDep, token: str) -> Response:
+    """The buyer pays what an exchange's replacement order has left to pay (its total less
+    the returned items' credit), by card; the sandbox's test outcome as for a change."""
+    caller = await order_caller_for_token(runtime, token)
+    form = await request.form()
+    outcome = str(form.get("outcome", ""))
+    try:
+        await payments.start_payment_for(
+            runtime, caller.business_id, caller.order_id, actor=caller.actor,
+            payment_method=SANDBOX_CARDS.get(outcome, SANDBOX_CARDS["succeeds"]))
+    except DomainError as refused:
+        if isinstance(refused, NotFound):
+            raise
+        shown = await reading.read_order_for_token(runtime, token)
+        return buyer_page(request, "buyer/order/page.html", shop_name=shown.shop_name,
+                          status_code=402 if refused.code == "payment_failed" else 409,
+                          just_sent=False, upload_error=None, just_returned=False,
+                          return_error=None,
+                          errors=[FieldError(refused.message, field="exchange-pay")],
+                          **await _page_context(runtime, token, shown))
+    return RedirectResponse(f"/o/{token}", status_code=303)
 
 
 @router.post("/o/{token}/returns", response_model=None)

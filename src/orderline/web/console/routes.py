@@ -19,6 +19,7 @@ from orderline.web.console import (
     dashboard_pages,
     draft_pages,
     edit_items_pages,
+    exchange_pages,
     invitation_pages,
     order_pages,
     order_split_pages,
@@ -49,6 +50,7 @@ router.include_router(cancel_items_pages.router, prefix=PREFIX)
 router.include_router(edit_items_pages.router, prefix=PREFIX)
 router.include_router(return_pages.router, prefix=PREFIX)
 router.include_router(order_split_pages.router, prefix=PREFIX)
+router.include_router(exchange_pages.router, prefix=PREFIX)
 router.include_router(stock_pages.router, prefix=PREFIX)
 router.include_router(catalog_pages.router, prefix=PREFIX)
 router.include_router(customer_pages.router, prefix=PREFIX)

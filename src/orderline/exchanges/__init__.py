@@ -1,0 +1,1 @@
+"""Exchanges: shipped units traded back for a replacement order (docs/guides/returns.md)."""
