@@ -216,9 +216,11 @@ async def movements_of_order(conn: AsyncConnection,
 async def booked_refunds_of_order(conn: AsyncConnection,
                                   order_id: uuid.UUID) -> dict[uuid.UUID, int]:
     """Per intent of the order, the refunds its ledger booked (the provider agreed to them;
-    a refund still being asked is taken on the intent but not booked yet)."""
+    a refund still being asked is taken on the intent but not booked yet), including those
+    of orders split from it, refunded from its intents (``payments.shares``)."""
+    mine = select(intents.c.id).where(intents.c.order_id == order_id)
     stmt = (select(movements.c.intent_id, func.sum(movements.c.amount))
-            .where(movements.c.order_id == order_id, movements.c.kind == "refund")
+            .where(movements.c.intent_id.in_(mine), movements.c.kind == "refund")
             .group_by(movements.c.intent_id))
     return {intent_id: int(total) for intent_id, total in await conn.execute(stmt)}
 

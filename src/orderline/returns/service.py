@@ -59,9 +59,11 @@ from orderline.orders.service import lock_for_change, note_change
 from orderline.orders.store import OrderRow
 from orderline.orders.views import shaped
 from orderline.payments import service as payments
+from orderline.payments import shares as money_shares
 from orderline.payments import store as payment_store
 from orderline.payments.providers.base import ProviderError
 from orderline.payments.rules import OFFLINE_PROVIDERS, MovementKind
+from orderline.payments.shares import Purse
 from orderline.payments.store import IntentRow
 from orderline.returns import store
 from orderline.returns.rules import (
@@ -477,7 +479,7 @@ async def refund_preview(runtime: Runtime, principal: Principal, order_id: uuid.
         found = await _one(conn, order, return_id)
         lines = await order_store.load_lines(conn, [order.id])
         settings = await store.settings_of(conn, order.business_id)
-        intents = await payment_store.intents_of_order(conn, order.business_id, order.id)
+        purse = await money_shares.purse_of(conn, order)
     shares = [LineShare(sku=ln.sku, net=_net(order, ln), quantity=ln.quantity,
                         refunded_before=ln.refunded_quantity) for ln in lines]
     wanted = {ln.sku: ln.quantity for ln in found.lines}
@@ -488,14 +490,17 @@ async def refund_preview(runtime: Runtime, principal: Principal, order_id: uuid.
     value = units_value(shares, wanted)
     fee = restocking_fee(value, fee_bp=settings.restocking_fee_bp,
                          fee_fixed=settings.restocking_fee_fixed)
-    method, _ = _method(intents, value - fee)
+    method, _ = _method(purse, value - fee, order.currency)
     return {"return_id": return_id, "currency": order.currency, "value": value,
             "restocking_fee": fee, "refund_amount": value - fee, "refund_method": method}
 
 
-def _method(intents: list[IntentRow], amount: int) -> tuple[str, IntentRow | None]:
+def _method(purse: Purse, amount: int, currency: str) -> tuple[str, IntentRow | None]:
     if amount <= 0:
         return RefundMethod.NONE.value, None
+    # Never more than this order's own share, when an order was split (``payments.shares``).
+    money_shares.check_share(purse, amount, currency)
+    intents = purse.intents
     for intent in intents:
         if _held(intent) >= amount:
             return (RefundMethod.BY_HAND.value if intent.provider in OFFLINE_PROVIDERS
@@ -515,6 +520,7 @@ async def refund_return(runtime: Runtime, principal: Principal, order_id: uuid.U
     now = runtime.clock.now()
     taken: list[tuple[str, int]] = []
     intent_box: list[IntentRow | None] = []
+    chain_box: list[tuple[uuid.UUID, ...]] = []
 
     async def reserve(conn: AsyncConnection) -> dict[str, Any]:
         # Retried whole on a deadlock: what an earlier attempt noted was rolled back.
@@ -541,10 +547,12 @@ async def refund_return(runtime: Runtime, principal: Principal, order_id: uuid.U
         fee = restocking_fee(value, fee_bp=settings.restocking_fee_bp,
                              fee_fixed=settings.restocking_fee_fixed)
         amount = value - fee
-        intents = await payment_store.intents_of_order(conn, order.business_id, order.id)
-        method, intent = _method(intents, amount)
+        purse = await money_shares.purse_of(conn, order, lock=True)
+        method, intent = _method(purse, amount, order.currency)
+        chain_box.append(purse.chain)
         if intent is not None:
-            intent = await payment_store.take_refund(conn, intent.id, amount, now)
+            intent = await money_shares.take_refund(conn, intent.id, amount, now,
+                                                    chain=purse.chain)
             if intent is None:  # only if the row lock was not honoured
                 raise RefundExceedsCaptured(
                     f"A refund of {amount} is more than this payment has left to refund.",
@@ -576,7 +584,8 @@ async def refund_return(runtime: Runtime, principal: Principal, order_id: uuid.U
                              idempotency_key=f"refund:{return_id}")
     except ProviderError as error:
         await runtime.db.run(lambda conn: _give_back(conn, principal, order_id, return_id,
-                                                     intent, amount, taken, now=now))
+                                                     intent, amount, taken, now=now,
+                                                     chain=chain_box[-1]))
         raise PaymentProviderUnavailable(
             f"The provider did not refund ({error}); nothing was refunded and the return is "
             "'received' again: try again later.",
@@ -596,7 +605,7 @@ async def _book(conn: AsyncConnection, order: OrderRow, intent: IntentRow, amoun
                 found: ReturnWithLines, *, actor: str, now: datetime) -> None:
     """The refund in the money ledger, and ``order.(partially_)refunded``."""
     await payment_store.add_movement(conn, {
-        "business_id": intent.business_id, "order_id": intent.order_id,
+        "business_id": intent.business_id, "order_id": order.id,
         "intent_id": intent.id, "kind": MovementKind.REFUND.value, "amount": amount,
         "source": f"refund:{found.row.id}", "actor": actor, "created_at": now})
     after = await payment_store.load_intent(conn, intent.id)
@@ -618,10 +627,14 @@ async def _book(conn: AsyncConnection, order: OrderRow, intent: IntentRow, amoun
 
 async def _give_back(conn: AsyncConnection, principal: Principal, order_id: uuid.UUID,
                      return_id: uuid.UUID, intent: IntentRow, amount: int,
-                     taken: list[tuple[str, int]], *, now: datetime) -> None:
+                     taken: list[tuple[str, int]], *, now: datetime,
+                     chain: tuple[uuid.UUID, ...] = ()) -> None:
     order = await order_store.load_order(conn, principal.business_id, order_id, lock=True)
     assert order is not None
+    if intent.order_id != order_id:  # an order split off: its original's lock too
+        await order_store.load_order(conn, principal.business_id, intent.order_id, lock=True)
     await payment_store.give_back_refund(conn, intent.id, amount, now)
+    await money_shares.give_back_to_chain(conn, chain, amount)
     for sku, units in taken:
         await order_store.unclaim_line_refund(conn, order_id, sku, units)
     await store.update_return(conn, return_id, {
