@@ -225,3 +225,10 @@ async def hand_over_sold(conn: AsyncConnection, *, business_id: uuid.UUID,
          "quantity": d.quantity, "status": ReservationStatus.CONSUMED.value,
          "expires_at": now, "created_at": now, "closed_at": now} for d in taken])
 
+
+async def return_split_money(conn: AsyncConnection, *, change_id: uuid.UUID) -> None:
+    """The order split off was cancelled while its original was paid outside the ledger: its
+    share is the original's again (both rows of the split's link pair)."""
+    await conn.execute(update(links).where(links.c.change_id == change_id,
+                                           links.c.kind.in_(("split_into", "split_from")))
+                       .values(amount=0))
