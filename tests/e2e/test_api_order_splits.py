@@ -14,6 +14,7 @@ from orderline.core.db.tables import table_of
 from orderline.core.runtime import Runtime
 from orderline.events.tables import OutboxEvent
 from orderline.payments.providers.configured import providers_of
+from orderline.payments.reconcile import reconcile_payments
 from orderline.payments.providers.sandbox import SandboxGateway
 from tests.conftest import Merchant, new_merchant
 from tests.e2e.conftest import (
@@ -291,9 +292,9 @@ class Books:
     what the order's state says (its total, less refunds the test made that do not change the
     total; 0 once cancelled), and both together are what the intent holds."""
 
-    def __init__(self, client: httpx.AsyncClient, m: Merchant, original: dict[str, Any],
-                 split_off: dict[str, Any], moved: int) -> None:
-        self.client, self.m, self.moved = client, m, moved
+    def __init__(self, client: httpx.AsyncClient, runtime: Runtime, m: Merchant,
+                 original: dict[str, Any], split_off: dict[str, Any], moved: int) -> None:
+        self.client, self.runtime, self.m, self.moved = client, runtime, m, moved
         self.a, self.b = original["id"], split_off["id"]
         self.extra = {self.a: 0, self.b: 0}
 
@@ -311,6 +312,8 @@ class Books:
         seen = ok(await self.client.get(f"/v1/orders/{self.a}/payments", headers=self.m.headers))
         (intent,) = seen["data"]
         assert held_a + held_b == intent["amount_captured"] - intent["amount_refunded"]
+        # ... and the payments reconciliation, which holds every order to its status, agrees.
+        assert await reconcile_payments(self.runtime, self.m.principal.business_id) == []
         return held_a, held_b
 
 
@@ -330,7 +333,7 @@ async def test_each_order_of_a_split_card_payment_refunds_only_its_own_share(
     m, a, b, moved = await card_paid_and_split(client, runtime, sandbox, ("MUG", 1),
                                                ("CUP", 1))
     assert moved == b["total"]
-    books = Books(client, m, a, b, moved)
+    books = Books(client, runtime, m, a, b, moved)
     assert await books.check() == (a["total"], b["total"])
 
     # The original gives back at most its own share: the rest of the intent is the new order's.
