@@ -290,7 +290,7 @@ async def card_paid_and_split(client: httpx.AsyncClient, runtime: Runtime,
 class Books:
     """Issue 16's invariant for a split card order, per order: money received - refunded is
     what the order's state says (its total, less refunds the test made that do not change the
-    total; 0 once cancelled), and both together are what the intent holds."""
+    total; 0 once cancelled or returned), and both together are what the intent holds."""
 
     def __init__(self, client: httpx.AsyncClient, runtime: Runtime, m: Merchant,
                  original: dict[str, Any], split_off: dict[str, Any], moved: int) -> None:
@@ -306,7 +306,8 @@ class Books:
         held_a, held_b = await self.held()
         for order_id, held in ((self.a, held_a), (self.b, held_b)):
             order = await get(self.client, self.m, order_id)
-            says = 0 if order["status"] == "cancelled" else order["total"] - self.extra[order_id]
+            closed = order["status"] in ("cancelled", "returned")
+            says = 0 if closed else order["total"] - self.extra[order_id]
             assert held == says, (order["number"], held, says)
         assert [x["amount"] for x in await links(self.client, self.m, self.b)] == [held_b]
         seen = ok(await self.client.get(f"/v1/orders/{self.a}/payments", headers=self.m.headers))
@@ -384,6 +385,33 @@ async def test_each_order_of_a_split_card_payment_refunds_only_its_own_share(
     assert whole["order"]["status"] == "cancelled" and whole["refund"]["amount"] == 500
     assert await books.check() == (0, 0)
     await sandbox.wait_for_deliveries()
+    assert await balanced(client, m)
+
+
+async def test_a_return_of_the_split_off_order_is_refunded_from_its_share(
+        client: httpx.AsyncClient, runtime: Runtime, sandbox: SandboxGateway) -> None:
+    m, a, b, moved = await card_paid_and_split(client, runtime, sandbox, ("MUG", 1),
+                                               ("CUP", 1))
+    books = Books(client, runtime, m, a, b, moved)
+    ok(await client.patch(f"/v1/orders/{b['id']}/shipping", headers=m.headers,
+                          json={"carrier": "JNE", "tracking_number": "B1"}))
+    url = f"/v1/orders/{b['id']}/returns"
+    asked = ok(await client.post(url, headers=m.headers, json={
+        "lines": [{"sku": "MUG", "quantity": 1}, {"sku": "CUP", "quantity": 1}],
+        "reason": "no_longer_needed"}), 201)
+    ok(await client.post(f"{url}/{asked['id']}/approve", headers=m.headers))
+    ok(await client.post(f"{url}/{asked['id']}/receive", headers=m.headers, json={
+        "lines": [{"sku": "MUG", "condition": "restock"}, {"sku": "CUP", "condition": "restock"}]}))
+    done = ok(await client.post(f"{url}/{asked['id']}/refund", headers=m.headers))
+    # Every unit of the order split off, at its exact share: all of its share, from the
+    # original's payment, booked on its own ledger; it is returned, the original untouched.
+    assert (done["status"], done["refund_method"], done["refund_amount"]) == (
+        "refunded", "card", b["total"])
+    await sandbox.wait_for_deliveries()
+    assert (await get(client, m, b["id"]))["status"] == "returned"
+    assert (await get(client, m, a["id"]))["status"] == "paid"
+    assert await books.check() == (a["total"], 0)
+    assert await ledger_net(client, m, b["id"]) == -b["total"]
     assert await balanced(client, m)
 
 

@@ -66,6 +66,7 @@ class EventType(StrEnum):
     RETURN_REJECTED = "return.rejected"
     RETURN_RECEIVED = "return.received"
     RETURN_REFUNDED = "return.refunded"
+    RETURN_CANCELLED = "return.cancelled"
     # Units moved from one location to another (a ledger pair).
     STOCK_TRANSFERRED = "stock.transferred"
 

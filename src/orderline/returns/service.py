@@ -55,7 +55,8 @@ from orderline.manual_payments.files.storage import StorageUnavailable
 from orderline.orders import store as order_store
 from orderline.orders.callers import OrderCaller
 from orderline.orders.fulfilment import store as shipment_store
-from orderline.orders.service import lock_for_change, note_change
+from orderline.orders.rules import OrderStatus, ensure_transition
+from orderline.orders.service import lock_for_change, note_change, save_and_show
 from orderline.orders.store import OrderRow
 from orderline.orders.views import shaped
 from orderline.payments import service as payments
@@ -91,7 +92,8 @@ _EVENT_OF = {ReturnStatus.REQUESTED: EventType.RETURN_REQUESTED,
              ReturnStatus.APPROVED: EventType.RETURN_APPROVED,
              ReturnStatus.REJECTED: EventType.RETURN_REJECTED,
              ReturnStatus.RECEIVED: EventType.RETURN_RECEIVED,
-             ReturnStatus.REFUNDED: EventType.RETURN_REFUNDED}
+             ReturnStatus.REFUNDED: EventType.RETURN_REFUNDED,
+             ReturnStatus.CANCELLED: EventType.RETURN_CANCELLED}
 
 
 # --- views ---------------------------------------------------------------------------------
@@ -570,6 +572,7 @@ async def refund_return(runtime: Runtime, principal: Principal, order_id: uuid.U
             return return_view(found, await _codes(conn, order.business_id))
         if intent is not None:
             await _book(conn, order, intent, amount, found, actor=principal.actor, now=now)
+        order = await _returned_if_all_back(conn, order, actor=principal.actor, now=now)
         return await _announce(conn, order, found, EventType.RETURN_REFUNDED, now=now)
 
     done = await runtime.db.run(reserve)
@@ -596,9 +599,34 @@ async def refund_return(runtime: Runtime, principal: Principal, order_id: uuid.U
         assert order is not None
         found = await _one(conn, order, return_id)
         await _book(conn, order, intent, amount, found, actor=principal.actor, now=now)
+        order = await _returned_if_all_back(conn, order, actor=principal.actor, now=now)
         return await _announce(conn, order, found, EventType.RETURN_REFUNDED, now=now)
 
     return await runtime.db.run(book)
+
+
+async def _returned_if_all_back(conn: AsyncConnection, order: OrderRow, *, actor: str,
+                                now: datetime) -> OrderRow:
+    """A shipped (or delivered) order every unit of which came back in refunded returns, and
+    which holds none of the buyer's money any more, is ``returned`` (``order.returned``),
+    in the refund's transaction. Money kept (shipping, a restocking fee) keeps its status:
+    ``returned`` holds nothing, as the payments reconciliation checks; refund it first."""
+    if order.status not in (OrderStatus.SHIPPED, OrderStatus.DELIVERED):
+        return order
+    shipped = await shipment_store.shipped_by_sku(conn, order.id)
+    back = await store.refunded_by_sku(conn, order.id)
+    if not shipped or any(back.get(sku, 0) < units for sku, units in shipped.items()):
+        return order
+    if (await money_shares.purse_of(conn, order)).own > 0:
+        return order
+    ensure_transition(OrderStatus(order.status), OrderStatus.RETURNED)
+    await save_and_show(conn, order, actor=actor, action="status_changed",
+                        values={"status": OrderStatus.RETURNED.value},
+                        changes={"reason": "every shipped unit returned and refunded"},
+                        now=now)
+    after = await order_store.load_order(conn, order.business_id, order.id)
+    assert after is not None
+    return after
 
 
 async def _book(conn: AsyncConnection, order: OrderRow, intent: IntentRow, amount: int,
