@@ -14,8 +14,8 @@ from orderline.core.db.tables import table_of
 from orderline.core.runtime import Runtime
 from orderline.events.tables import OutboxEvent
 from orderline.payments.providers.configured import providers_of
-from orderline.payments.reconcile import reconcile_payments
 from orderline.payments.providers.sandbox import SandboxGateway
+from orderline.payments.reconcile import reconcile_payments
 from tests.conftest import Merchant, new_merchant
 from tests.e2e.conftest import (
     add_product,
