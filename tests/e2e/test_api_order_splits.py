@@ -412,6 +412,9 @@ async def test_a_return_of_the_split_off_order_is_refunded_from_its_share(
     assert (await get(client, m, a["id"]))["status"] == "paid"
     assert await books.check() == (a["total"], 0)
     assert await ledger_net(client, m, b["id"]) == -b["total"]
+    # Its whole share given back: order.refunded for it (the original's is not).
+    assert [str(e["order_id"]) for e in await events(runtime, m, "order.refunded")] == [
+        b["id"]]
     assert await balanced(client, m)
 
 

@@ -638,7 +638,9 @@ async def _book(conn: AsyncConnection, order: OrderRow, intent: IntentRow, amoun
         "source": f"refund:{found.row.id}", "actor": actor, "created_at": now})
     after = await payment_store.load_intent(conn, intent.id)
     assert after is not None
-    full = after.amount_refunded >= order.total
+    # An order split off is fully refunded once its share of the original's payment is.
+    full = (after.amount_refunded >= order.total if intent.order_id == order.id
+            else (await money_shares.purse_of(conn, order)).own == 0)
     await emit(conn, business_id=order.business_id,
                type=EventType.ORDER_REFUNDED if full else EventType.ORDER_PARTIALLY_REFUNDED,
                aggregate_type=AggregateType.ORDER, aggregate_id=order.id,
