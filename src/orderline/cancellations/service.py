@@ -167,7 +167,7 @@ def refund_for(amount: int, purse: Purse) -> RefundPlan:
             return RefundPlan(amount=amount, intent_id=intent.id, provider=intent.provider,
                               method=RefundMethod.BY_HAND if intent.provider
                               in OFFLINE_PROVIDERS else RefundMethod.CARD,
-                              chain=purse.chain)
+                              chain=purse.chain_for(intent))
     # Paid outside the ledger (confirmed by hand without a payment): given back by hand.
     return RefundPlan(amount=amount, method=RefundMethod.BY_HAND)
 

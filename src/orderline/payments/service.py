@@ -513,12 +513,12 @@ async def refund_payment(runtime: Runtime, principal: Principal, order_id: uuid.
         total = amount if amount is not None else await _claim_lines(
             conn, order, lines or [], claimed, restock=restock)
         shares.check_share(purse, total, order.currency)
-        chain.append(purse.chain)
         own_before.append(purse.own)
         for intent in purse.intents:
             taken = await shares.take_refund(conn, intent.id, total, now,
-                                              chain=purse.chain)
+                                              chain=purse.chain_for(intent))
             if taken is not None:
+                chain.append(purse.chain_for(intent))
                 await note_change(conn, order, actor=principal.actor, action="refunded",
                                   changes=_refund_changes(refund_id, total, order.currency,
                                                           claimed, reason,

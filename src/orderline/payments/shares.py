@@ -47,7 +47,8 @@ class Purse:
     """Where an order's money is, and how much of it is the order's own to give back."""
 
     order_id: uuid.UUID
-    # The intents that hold the money: the order's own, or its original's.
+    # The intents that hold the money: the order's own, then (an order split off) its
+    # original's.
     intents: list[IntentRow]
     # Money this order may give back.
     own: int
@@ -61,6 +62,11 @@ class Purse:
     def borrowed(self) -> bool:
         """The money is on another order's intents (this order was split from it)."""
         return bool(self.chain)
+
+    def chain_for(self, intent: IntentRow) -> tuple[uuid.UUID, ...]:
+        """The links a refund on ``intent`` also comes off: the chain for the original's
+        intent, none for the order's own (a payment request it paid itself)."""
+        return () if intent.order_id == self.order_id else self.chain
 
 
 def held_by(intents: list[IntentRow]) -> int:
@@ -98,9 +104,13 @@ async def purse_of(conn: AsyncConnection, order: OrderRow, *, lock: bool = False
             share = amount
         if lock:
             await order_store.load_order(conn, order.business_id, payer, lock=True)
-    intents = await payment_store.intents_of_order(conn, order.business_id, payer)
+    intents = await payment_store.intents_of_order(conn, order.business_id, order.id)
+    start = held_by(intents)
+    if share is not None:
+        # Its own payments first (an order change it paid), then its share of the original's.
+        start += share
+        intents += await payment_store.intents_of_order(conn, order.business_id, payer)
     moved_out = await moved_out_of(conn, order.id)
-    start = held_by(intents) if share is None else share
     return Purse(order_id=order.id, intents=intents, own=max(0, start - moved_out),
                  moved_out=moved_out, chain=tuple(chain))
 

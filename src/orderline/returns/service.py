@@ -551,10 +551,10 @@ async def refund_return(runtime: Runtime, principal: Principal, order_id: uuid.U
         amount = value - fee
         purse = await money_shares.purse_of(conn, order, lock=True)
         method, intent = _method(purse, amount, order.currency)
-        chain_box.append(purse.chain)
+        chain_box.append(() if intent is None else purse.chain_for(intent))
         if intent is not None:
             intent = await money_shares.take_refund(conn, intent.id, amount, now,
-                                                    chain=purse.chain)
+                                                    chain=chain_box[-1])
             if intent is None:  # only if the row lock was not honoured
                 raise RefundExceedsCaptured(
                     f"A refund of {amount} is more than this payment has left to refund.",
