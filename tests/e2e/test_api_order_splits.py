@@ -418,6 +418,31 @@ async def test_a_return_of_the_split_off_order_is_refunded_from_its_share(
     assert await balanced(client, m)
 
 
+async def test_a_return_on_the_original_never_gives_back_the_split_off_order_s_share(
+        client: httpx.AsyncClient, runtime: Runtime, sandbox: SandboxGateway) -> None:
+    m, a, b, moved = await card_paid_and_split(client, runtime, sandbox, ("MUG", 1))
+    books = Books(client, runtime, m, a, b, moved)
+    ok(await refund(client, m, a["id"], amount=a["total"] - 100), 201)
+    books.extra[a["id"]] += a["total"] - 100
+    ok(await client.patch(f"/v1/orders/{a['id']}/shipping", headers=m.headers,
+                          json={"carrier": "JNE", "tracking_number": "A1"}))
+    url = f"/v1/orders/{a['id']}/returns"
+    asked = ok(await client.post(url, headers=m.headers, json={
+        "lines": [{"sku": "MUG", "quantity": 1}], "reason": "damaged"}), 201)
+    ok(await client.post(f"{url}/{asked['id']}/approve", headers=m.headers))
+    ok(await client.post(f"{url}/{asked['id']}/receive", headers=m.headers,
+                         json={"lines": [{"sku": "MUG", "condition": "restock"}]}))
+    # A MUG is worth more than the 100 left of the original's own share: the intent still
+    # holds the new order's share, but that is not the original's to give back.
+    refused = error_of(await client.post(f"{url}/{asked['id']}/refund", headers=m.headers),
+                       409, "refund_exceeds_order_share")
+    assert (refused["share"], refused["moved_out"]) == (100, b["total"])
+    assert ok(await client.get(f"{url}/{asked['id']}", headers=m.headers))["status"] == (
+        "received")
+    assert line(await get(client, m, a["id"]), "MUG")["refunded_quantity"] == 0
+    assert await books.check() == (100, b["total"])
+
+
 async def test_two_unpaid_orders_of_one_buyer_merge_into_one(
         client: httpx.AsyncClient, runtime: Runtime) -> None:
     m = await new_merchant(runtime)
