@@ -13,6 +13,7 @@ from orderline.core.db.tables import table_of
 from orderline.core.runtime import Runtime
 from orderline.events.tables import OutboxEvent
 from orderline.payments.providers.sandbox import SandboxGateway
+from orderline.payments.reconcile import reconcile_payments
 from tests.conftest import Merchant, new_merchant
 from tests.e2e.conftest import (
     add_product,
@@ -242,20 +243,190 @@ async def test_a_paid_card_order_divides_its_discount_tax_and_money_exactly(
         f"/v1/orders/{order['id']}/status", headers=m.headers,
         json={"status": "cancelled", "reason": "merchant"}), 409, "payment_shared_with_split")
     assert refused["amount"] == new["total"]
-    # ... cancelling the new order gives its share back to the original, to refund there.
+    # ... nor the new order while it holds its share: it is refunded first, on its own
+    # refunds, from the original's payment (the link's share falls to 0), then cancelled.
+    error_of(await client.patch(f"/v1/orders/{new['id']}/status", headers=m.headers,
+                                json={"status": "cancelled", "reason": "buyer"}), 409,
+             "refund_first")
+    refund = ok(await client.post(f"/v1/orders/{new['id']}/refunds", headers=m.headers,
+                                  json={"amount": new["total"], "reason": "split part"}), 201)
+    assert refund["amount_refunded"] == new["total"]
     gone = ok(await client.patch(f"/v1/orders/{new['id']}/status", headers=m.headers,
                                  json={"status": "cancelled", "reason": "buyer"}))
     assert gone["status"] == "cancelled"
     assert [x["amount"] for x in await links(client, m, order["id"])] == [0]
-    returned = (await history(client, m, order["id"]))[-1]
-    assert (returned["action"], returned["changes"]["amount"]) == ("split_money_returned",
-                                                                   new["total"])
-    refund = ok(await client.post(f"/v1/orders/{order['id']}/refunds", headers=m.headers,
-                                  json={"amount": new["total"], "reason": "split part"}), 201)
-    assert refund["amount_refunded"] == new["total"]
     await sandbox.wait_for_deliveries()
-    assert await ledger_net(client, m, order["id"]) == kept["total"]
+    # Each order's ledger shows its own refunds; the capture stays the original's.
+    assert await ledger_net(client, m, new["id"]) == -new["total"]
+    assert await ledger_net(client, m, order["id"]) == kept["total"] + new["total"]
     assert await balanced(client, m)
+
+
+async def card_paid_and_split(client: httpx.AsyncClient, runtime: Runtime,
+                              sandbox: SandboxGateway, *lines: tuple[str, int]
+                              ) -> tuple[Merchant, dict[str, Any], dict[str, Any], int]:
+    m, order = await card_shop_order(client, runtime)
+    ok(await client.post(f"/v1/orders/{order['id']}/payments", headers=m.headers,
+                         json={"provider": "sandbox", "payment_method": "pm_card_visa"}), 201)
+    await sandbox.wait_for_deliveries()
+    done = ok(await split(client, m, await get(client, m, order["id"]), *lines), 201)
+    return m, done["order"], done["new_order"], int(done["money_moved"])
+
+
+class Books:
+    """Issue 16's invariant for a split card order, per order: money received - refunded is
+    what the order's state says (its total, less refunds the test made that do not change the
+    total; 0 once cancelled or returned), and both together are what the intent holds."""
+
+    def __init__(self, client: httpx.AsyncClient, runtime: Runtime, m: Merchant,
+                 original: dict[str, Any], split_off: dict[str, Any], moved: int) -> None:
+        self.client, self.runtime, self.m, self.moved = client, runtime, m, moved
+        self.a, self.b = original["id"], split_off["id"]
+        self.extra = {self.a: 0, self.b: 0}
+
+    async def held(self) -> tuple[int, int]:
+        return (await ledger_net(self.client, self.m, self.a) - self.moved,
+                await ledger_net(self.client, self.m, self.b) + self.moved)
+
+    async def check(self) -> tuple[int, int]:
+        held_a, held_b = await self.held()
+        for order_id, held in ((self.a, held_a), (self.b, held_b)):
+            order = await get(self.client, self.m, order_id)
+            closed = order["status"] in ("cancelled", "returned")
+            says = 0 if closed else order["total"] - self.extra[order_id]
+            assert held == says, (order["number"], held, says)
+        assert [x["amount"] for x in await links(self.client, self.m, self.b)] == [held_b]
+        seen = ok(await self.client.get(f"/v1/orders/{self.a}/payments", headers=self.m.headers))
+        (intent,) = seen["data"]
+        assert held_a + held_b == intent["amount_captured"] - intent["amount_refunded"]
+        # ... and the payments reconciliation, which holds every order to its status, agrees.
+        assert await reconcile_payments(self.runtime, self.m.principal.business_id) == []
+        return held_a, held_b
+
+
+async def refund(client: httpx.AsyncClient, m: Merchant, order_id: str,
+                 **body: Any) -> httpx.Response:
+    return await client.post(f"/v1/orders/{order_id}/refunds", headers=m.headers, json=body)
+
+
+async def cancel_units(client: httpx.AsyncClient, m: Merchant, order_id: str,
+                       *lines: tuple[str, int]) -> httpx.Response:
+    return await client.post(f"/v1/orders/{order_id}/cancellations", headers=m.headers,
+                             json=units(*lines))
+
+
+async def test_each_order_of_a_split_card_payment_refunds_only_its_own_share(
+        client: httpx.AsyncClient, runtime: Runtime, sandbox: SandboxGateway) -> None:
+    m, a, b, moved = await card_paid_and_split(client, runtime, sandbox, ("MUG", 1),
+                                               ("CUP", 1))
+    assert moved == b["total"]
+    books = Books(client, runtime, m, a, b, moved)
+    assert await books.check() == (a["total"], b["total"])
+
+    # The original gives back at most its own share: the rest of the intent is the new order's.
+    refused = error_of(await refund(client, m, a["id"], amount=a["total"] + 1), 409,
+                       "refund_exceeds_order_share")
+    assert (refused["share"], refused["moved_out"]) == (a["total"], b["total"])
+    ok(await refund(client, m, a["id"], amount=100), 201)
+    books.extra[a["id"]] += 100
+    # The new order is refunded from the original's intent, up to its own share.
+    refused = error_of(await refund(client, m, b["id"], amount=b["total"] + 1), 409,
+                       "refund_exceeds_order_share")
+    assert refused["share"] == b["total"]
+    ok(await refund(client, m, b["id"], amount=50), 201)
+    books.extra[b["id"]] += 50
+    assert await books.check() == (a["total"] - 100, b["total"] - 50)
+    ledger_b = ok(await client.get(f"/v1/orders/{b['id']}/payments", headers=m.headers))
+    assert [(r["kind"], r["amount"]) for r in ledger_b["ledger"]] == [("refund", 50)]
+
+    # Lines worth more than the original's share left are refused, and nothing is claimed.
+    ok(await refund(client, m, a["id"], amount=a["total"] - 100 - 500), 201)
+    books.extra[a["id"]] += a["total"] - 600
+    error_of(await refund(client, m, a["id"], lines=[{"sku": "MUG", "quantity": 2}]), 409,
+             "refund_exceeds_order_share")
+    assert line(await get(client, m, a["id"]), "MUG")["refunded_quantity"] == 0
+    assert await books.check() == (500, b["total"] - 50)
+
+    # Cancelling part of the new order refunds the difference from its share.
+    before = await get(client, m, b["id"])
+    part = ok(await cancel_units(client, m, b["id"], ("CUP", 1)), 201)
+    difference = before["total"] - part["order"]["total"]
+    assert part["refund"] == {"amount": difference, "method": "card", "provider": "sandbox"}
+    assert (await books.check())[1] == part["order"]["total"] - 50
+
+    # Neither order is cancelled while the new one holds its share...
+    error_of(await client.patch(f"/v1/orders/{b['id']}/status", headers=m.headers,
+                                json={"status": "cancelled", "reason": "buyer"}), 409,
+             "refund_first")
+    error_of(await cancel_units(client, m, a["id"], ("MUG", 2)), 409,
+             "payment_shared_with_split")
+    assert await books.check() == (500, part["order"]["total"] - 50)
+    # ... cancelling every unit of the new order refunds its share and cancels it...
+    whole = ok(await cancel_units(client, m, b["id"], ("MUG", 1)), 201)
+    assert whole["full_cancellation"] and whole["order"]["status"] == "cancelled"
+    assert whole["refund"]["amount"] == part["order"]["total"] - 50
+    assert await books.check() == (500, 0)
+    # ... and then the original's, with its own 500 left.
+    whole = ok(await cancel_units(client, m, a["id"], ("MUG", 2)), 201)
+    assert whole["order"]["status"] == "cancelled" and whole["refund"]["amount"] == 500
+    assert await books.check() == (0, 0)
+    await sandbox.wait_for_deliveries()
+    assert await balanced(client, m)
+
+
+async def test_a_return_of_the_split_off_order_is_refunded_from_its_share(
+        client: httpx.AsyncClient, runtime: Runtime, sandbox: SandboxGateway) -> None:
+    m, a, b, moved = await card_paid_and_split(client, runtime, sandbox, ("MUG", 1),
+                                               ("CUP", 1))
+    books = Books(client, runtime, m, a, b, moved)
+    ok(await client.patch(f"/v1/orders/{b['id']}/shipping", headers=m.headers,
+                          json={"carrier": "JNE", "tracking_number": "B1"}))
+    url = f"/v1/orders/{b['id']}/returns"
+    asked = ok(await client.post(url, headers=m.headers, json={
+        "lines": [{"sku": "MUG", "quantity": 1}, {"sku": "CUP", "quantity": 1}],
+        "reason": "no_longer_needed"}), 201)
+    ok(await client.post(f"{url}/{asked['id']}/approve", headers=m.headers))
+    ok(await client.post(f"{url}/{asked['id']}/receive", headers=m.headers, json={
+        "lines": [{"sku": "MUG", "condition": "restock"}, {"sku": "CUP", "condition": "restock"}]}))
+    done = ok(await client.post(f"{url}/{asked['id']}/refund", headers=m.headers))
+    # Every unit of the order split off, at its exact share: all of its share, from the
+    # original's payment, booked on its own ledger; it is returned, the original untouched.
+    assert (done["status"], done["refund_method"], done["refund_amount"]) == (
+        "refunded", "card", b["total"])
+    await sandbox.wait_for_deliveries()
+    assert (await get(client, m, b["id"]))["status"] == "returned"
+    assert (await get(client, m, a["id"]))["status"] == "paid"
+    assert await books.check() == (a["total"], 0)
+    assert await ledger_net(client, m, b["id"]) == -b["total"]
+    # Its whole share given back: order.refunded for it (the original's is not).
+    assert [str(e["order_id"]) for e in await events(runtime, m, "order.refunded")] == [
+        b["id"]]
+    assert await balanced(client, m)
+
+
+async def test_a_return_on_the_original_never_gives_back_the_split_off_order_s_share(
+        client: httpx.AsyncClient, runtime: Runtime, sandbox: SandboxGateway) -> None:
+    m, a, b, moved = await card_paid_and_split(client, runtime, sandbox, ("MUG", 1))
+    books = Books(client, runtime, m, a, b, moved)
+    ok(await refund(client, m, a["id"], amount=a["total"] - 100), 201)
+    books.extra[a["id"]] += a["total"] - 100
+    ok(await client.patch(f"/v1/orders/{a['id']}/shipping", headers=m.headers,
+                          json={"carrier": "JNE", "tracking_number": "A1"}))
+    url = f"/v1/orders/{a['id']}/returns"
+    asked = ok(await client.post(url, headers=m.headers, json={
+        "lines": [{"sku": "MUG", "quantity": 1}], "reason": "damaged"}), 201)
+    ok(await client.post(f"{url}/{asked['id']}/approve", headers=m.headers))
+    ok(await client.post(f"{url}/{asked['id']}/receive", headers=m.headers,
+                         json={"lines": [{"sku": "MUG", "condition": "restock"}]}))
+    # A MUG is worth more than the 100 left of the original's own share: the intent still
+    # holds the new order's share, but that is not the original's to give back.
+    refused = error_of(await client.post(f"{url}/{asked['id']}/refund", headers=m.headers),
+                       409, "refund_exceeds_order_share")
+    assert (refused["share"], refused["moved_out"]) == (100, b["total"])
+    assert ok(await client.get(f"{url}/{asked['id']}", headers=m.headers))["status"] == (
+        "received")
+    assert line(await get(client, m, a["id"]), "MUG")["refunded_quantity"] == 0
+    assert await books.check() == (100, b["total"])
 
 
 async def test_two_unpaid_orders_of_one_buyer_merge_into_one(

@@ -17,6 +17,7 @@ from orderline.events.tables import OutboxEvent
 from orderline.manual_payments.files.configured import PROOF_STORAGE
 from orderline.notifications import store as notification_store
 from orderline.payments.providers.sandbox import SandboxGateway
+from orderline.payments.reconcile import reconcile_payments
 from orderline.worker.handlers import default_relay
 from tests.conftest import Merchant, new_merchant
 from tests.e2e.conftest import (
@@ -203,6 +204,55 @@ async def test_a_return_of_an_order_refunded_already_gives_back_only_what_is_lef
     assert (done["refund_method"], done["refund_amount"]) == ("none", 0)
     assert sum(e["amount"] for e in (await _ledger(client, m, order))["ledger"]
                if e["kind"] == "refund") == order["total"]
+
+
+async def test_a_return_of_every_shipped_unit_once_refunded_makes_the_order_returned(
+        client: httpx.AsyncClient, runtime: Runtime, sandbox: SandboxGateway) -> None:
+    m = await new_merchant(runtime)
+    await add_product(client, m, "MUG", 10)
+    order = await place_order(client, m, ("MUG", 3))
+    ok(await client.post(f"/v1/orders/{order['id']}/payments", headers=m.headers,
+                         json={"provider": "sandbox", "payment_method": "pm_card_visa"}), 201)
+    await sandbox.wait_for_deliveries()
+    await ship(client, m, order)
+    ok(await client.patch(f"/v1/orders/{order['id']}/status", headers=m.headers,
+                          json={"status": "delivered"}))
+
+    async def back(units: int) -> dict[str, Any]:
+        asked = ok(await client.post(_url(order), headers=m.headers, json=_ask(("MUG", units))),
+                   201)
+        ok(await client.post(_url(order, asked["id"], "approve"), headers=m.headers))
+        ok(await client.post(_url(order, asked["id"], "receive"), headers=m.headers,
+                             json={"lines": [{"sku": "MUG", "condition": "restock"}]}))
+        done: dict[str, Any] = ok(await client.post(_url(order, asked["id"], "refund"),
+                                                    headers=m.headers))
+        return done
+
+    # A cancelled return is announced like every other step.
+    asked = ok(await client.post(_url(order), headers=m.headers, json=_ask(("MUG", 1))), 201)
+    gone = ok(await client.post(_url(order, asked["id"], "cancel"), headers=m.headers))
+    assert gone["status"] == "cancelled"
+    assert await _types(runtime, m, "return.") == ["return.requested", "return.cancelled"]
+    async with runtime.db.read() as conn:
+        (payload,) = (await conn.execute(select(outbox.c.payload).where(
+            outbox.c.business_id == m.principal.business_id,
+            outbox.c.type == "return.cancelled"))).scalars().all()
+    assert payload["return"]["id"] == asked["id"]
+
+    # One of three units back: the order is still delivered.
+    assert (await back(1))["status"] == "refunded"
+    seen = ok(await client.get(f"/v1/orders/{order['id']}", headers=m.headers))
+    assert seen["status"] == "delivered"
+    # The last two back and refunded: every unit that shipped came back, nothing is held.
+    assert (await back(2))["status"] == "refunded"
+    seen = ok(await client.get(f"/v1/orders/{order['id']}", headers=m.headers))
+    assert seen["status"] == "returned"
+    assert [r["refund_amount"] for r in ok(await client.get(
+        _url(order), headers=m.headers))["data"] if r["status"] == "refunded"] == [1000, 2000]
+    ledger = await _ledger(client, m, order)
+    assert ledger["data"][0]["amount_refunded"] == ledger["data"][0]["amount_captured"]
+    assert (await _types(runtime, m, "order.returned")) == ["order.returned"]
+    assert await reconcile_payments(runtime, m.principal.business_id) == []
 
 
 async def test_the_buyer_asks_within_the_window_and_never_outside_it(

@@ -195,3 +195,40 @@ async def test_two_merges_of_the_same_order_at_once_let_exactly_one_through(
         level = (await api.get("/v1/inventory/BOWL")).json()
         assert (level["on_hand"], level["reserved"]) == (40, 18)
         await balanced(api)
+
+
+async def test_refunds_of_both_parts_of_a_split_card_order_at_once_keep_each_to_its_share(
+        runtime: Runtime, server: str) -> None:
+    # An order of 4 at 1000 paid by card, 2 of its units split off: the intent holds 4000,
+    # 2000 of it each order's. Refunds of 1500 on both orders at once: each order's own
+    # share lets exactly one of its refunds through, whatever the other order does.
+    merchant = await new_merchant(runtime)
+    await stock_sku(runtime, merchant, "POT", 10, price=1000)
+    limits = httpx.Limits(max_connections=2 * RIVALS, max_keepalive_connections=2 * RIVALS)
+    async with httpx.AsyncClient(base_url=server, headers=merchant.headers, limits=limits,
+                                 timeout=60) as api:
+        order = await place(api, "POT", 4, phone="+1 555 0700")
+        paid = await api.post(f"/v1/orders/{order['id']}/payments",
+                              json={"provider": "sandbox", "payment_method": "pm_card_visa"})
+        assert paid.status_code == 201 and paid.json()["amount_captured"] == 4000, paid.text
+        split = await api.post(f"/v1/orders/{order['id']}/splits",
+                               json={"lines": [{"sku": "POT", "quantity": 2}]})
+        assert split.status_code == 201 and split.json()["money_moved"] == 2000, split.text
+        new = split.json()["new_order"]
+        answers = await asyncio.gather(*(
+            api.post(f"/v1/orders/{target}/refunds", json={"amount": 1500})
+            for _ in range(RIVALS) for target in (order["id"], new["id"])))
+        by_order: dict[str, Counter[int]] = {order["id"]: Counter(), new["id"]: Counter()}
+        for i, answer in enumerate(answers):
+            by_order[(order["id"], new["id"])[i % 2]][answer.status_code] += 1
+        assert all(c == {201: 1, 409: RIVALS - 1} for c in by_order.values()), [
+            a.text for a in answers]
+        assert {a.json()["error"]["code"] for a in answers if a.status_code == 409} == {
+            "refund_exceeds_order_share"}
+        payments = (await api.get(f"/v1/orders/{order['id']}/payments")).json()
+        assert payments["data"][0]["amount_refunded"] == 3000
+        for order_id in (order["id"], new["id"]):
+            ledger = (await api.get(f"/v1/orders/{order_id}/payments")).json()["ledger"]
+            assert [r["amount"] for r in ledger if r["kind"] == "refund"] == [1500]
+        links = (await api.get(f"/v1/orders/{new['id']}/links")).json()["data"]
+        assert [link["amount"] for link in links] == [500]

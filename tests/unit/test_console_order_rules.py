@@ -58,6 +58,15 @@ def test_a_paid_order_ships_refunds_and_cancels_for_operations() -> None:
     assert actions == {"ship", "ship_part", "refund", "cancel", "edit_items"}
 
 
+def test_refunds_follow_the_order_s_own_share_when_it_was_split() -> None:
+    paid = order("paid", "card", paid=True)
+    # Split off: no intent of its own, a share of the original's payment.
+    assert "refund" in order_actions(paid, [], {"read", "write"}, held=1200)
+    # The original whose whole payment belongs to the order split from it.
+    assert "refund" not in order_actions(paid, [intent(captured=5000)], {"read", "write"},
+                                         held=0)
+
+
 def test_a_partly_shipped_order_ships_more_and_delivers_parcels_but_never_cancels() -> None:
     actions = order_actions(order("partially_shipped", "card", paid=True),
                             [intent(captured=5000)], {"write"})

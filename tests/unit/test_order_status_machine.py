@@ -32,6 +32,8 @@ def test_an_illegal_transition_names_current_and_requested_status(current: S,
 def test_nothing_can_be_cancelled_once_shipped_and_final_states_have_no_exit() -> None:
     for status in (S.SHIPPED, S.DELIVERED, S.CANCELLED):
         assert S.CANCELLED not in ALLOWED_TRANSITIONS[status]
-    assert ALLOWED_TRANSITIONS[S.DELIVERED] == frozenset()
+    # A delivered order only comes back: every unit returned and refunded (returns/).
+    assert ALLOWED_TRANSITIONS[S.DELIVERED] == frozenset({S.RETURNED})
+    assert ALLOWED_TRANSITIONS[S.RETURNED] == frozenset()
     assert ALLOWED_TRANSITIONS[S.CANCELLED] == frozenset()
     assert set(ALLOWED_TRANSITIONS) == set(S)

@@ -97,6 +97,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "payment_in_progress": 409,
     "payment_not_capturable": 409,
     "refund_exceeds_captured": 409,
+    "refund_exceeds_order_share": 409,
     "refund_first": 409,
     "payment_provider_unavailable": 503,
     "unknown_payment_provider": 422,

@@ -53,6 +53,7 @@ from orderline.core.errors import (
     PaymentDeadlinePassed,
     PaymentInProgress,
     PaymentProviderUnavailable,
+    PaymentSharedWithSplit,
     RefundExceedsCaptured,
 )
 from orderline.core.runtime import Runtime
@@ -68,9 +69,11 @@ from orderline.orders.status import cancel_locked, cancel_order
 from orderline.orders.store import OrderRow
 from orderline.orders.views import shaped
 from orderline.payments import service as payments
+from orderline.payments import shares
 from orderline.payments import store as payment_store
 from orderline.payments.providers.base import ProviderError
 from orderline.payments.rules import LIVE_INTENTS, OFFLINE_PROVIDERS, MovementKind
+from orderline.payments.shares import Purse
 from orderline.payments.store import IntentRow
 from orderline.pricing.engine import CouponTerms
 from orderline.tenancy.rules import Principal, Scope
@@ -92,6 +95,8 @@ class RefundPlan:
     method: str
     intent_id: uuid.UUID | None = None
     provider: str | None = None
+    # An order split off: the split links its refund also comes off (``payments.shares``).
+    chain: tuple[uuid.UUID, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         return {"amount": self.amount, "method": self.method, "provider": self.provider}
@@ -130,49 +135,58 @@ async def _plan(conn: AsyncConnection, order: OrderRow,
                              coupons=await coupons_of(conn, order))
 
 
-def held_money(intents: list[IntentRow]) -> int:
-    """The buyer's money the order's payments hold and have not given back."""
-    return sum(max(0, i.amount_captured + i.amount_collected - i.amount_refunded)
-               for i in intents)
+def held_money(purse: Purse) -> int:
+    """The buyer's money the order's payments hold for it and have not given back: its own
+    share (``payments.shares``: less what orders split from it own; an order split off, its
+    share of its original's payment)."""
+    return purse.own
 
 
-def _refund_plan(order: OrderRow, plan: CancellationPlan,
-                 intents: list[IntentRow]) -> RefundPlan:
+def _refund_plan(order: OrderRow, plan: CancellationPlan, purse: Purse) -> RefundPlan:
     """How much goes back and how: nothing while the money is not in (the total falls);
     the difference, or (every unit cancelled) all the money held, once it is. Never more
-    than the order's payments still hold: money already refunded (a refund of an amount,
-    before) is not given back twice."""
+    than the order's payments still hold for it: money already refunded (a refund of an
+    amount, before) is not given back twice."""
     if order.paid_at is None:
         return RefundPlan(amount=0, method=RefundMethod.NONE)
-    return refund_for(held_money(intents) if plan.everything else plan.difference, intents)
+    return refund_for(held_money(purse) if plan.everything else plan.difference, purse)
 
 
-def refund_for(amount: int, intents: list[IntentRow]) -> RefundPlan:
+def refund_for(amount: int, purse: Purse) -> RefundPlan:
     """Giving ``amount`` back to the buyer of a paid order: from the first payment that holds
     that much, through its provider (a card) or by hand (cash, a transfer). Never more than
-    the payments still hold, when the money came through them: money already refunded is
-    not given back twice."""
-    if any(i.amount_captured + i.amount_collected > 0 for i in intents):
-        amount = min(amount, held_money(intents))
+    the payments still hold for this order, when the money came through them: money already
+    refunded is not given back twice, nor the share of an order split from this one."""
+    intents = purse.intents
+    if purse.borrowed or any(i.amount_captured + i.amount_collected > 0 for i in intents):
+        amount = min(amount, purse.own)
     if amount <= 0:
         return RefundPlan(amount=0, method=RefundMethod.NONE)
     for intent in intents:
         if intent.amount_captured + intent.amount_collected - intent.amount_refunded >= amount:
             return RefundPlan(amount=amount, intent_id=intent.id, provider=intent.provider,
                               method=RefundMethod.BY_HAND if intent.provider
-                              in OFFLINE_PROVIDERS else RefundMethod.CARD)
+                              in OFFLINE_PROVIDERS else RefundMethod.CARD,
+                              chain=purse.chain_for(intent))
     # Paid outside the ledger (confirmed by hand without a payment): given back by hand.
     return RefundPlan(amount=amount, method=RefundMethod.BY_HAND)
 
 
 async def _check_cancellable(runtime: Runtime, conn: AsyncConnection, order: OrderRow,
-                             plan: CancellationPlan, intents: list[IntentRow], *,
+                             plan: CancellationPlan, purse: Purse, *,
                              actor: str, now: datetime) -> None:
+    intents = purse.intents
     status = OrderStatus(order.status)
     if status not in CANCELLABLE:
         raise InvalidTransition(
             f"Units can be cancelled only before the order ships; it is '{status}'.",
             details={"current_status": str(status), "requested_status": "cancelled"})
+    if plan.everything and purse.moved_out > 0:
+        # Checked before any refund, which would otherwise be made and the cancel refused.
+        raise PaymentSharedWithSplit(
+            f"{purse.moved_out} {order.currency} of this order's payment belongs to orders "
+            "split from it. Cancel those first, then cancel this order.",
+            details={"amount": purse.moved_out})
     if plan.everything or status != OrderStatus.PENDING_PAYMENT:
         return
     if order.payment_deadline <= now:
@@ -219,10 +233,10 @@ async def preview_cancellation(runtime: Runtime, principal: Principal, order_id:
         if order is None:
             raise NotFound("order", order_id)
         plan = await _plan(conn, order, wanted)
-        intents = await payment_store.intents_of_order(conn, principal.business_id, order_id)
-        await _check_cancellable(runtime, conn, order, plan, intents, actor=principal.actor,
+        purse = await shares.purse_of(conn, order)
+        await _check_cancellable(runtime, conn, order, plan, purse, actor=principal.actor,
                                  now=now)
-    return preview_view(order, plan, _refund_plan(order, plan, intents))
+    return preview_view(order, plan, _refund_plan(order, plan, purse))
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,14 +261,14 @@ async def cancel_units(runtime: Runtime, principal: Principal, order_id: uuid.UU
         order = await lock_for_change(runtime, conn, principal, order_id, expected_version,
                                       "cancel_units")
         plan = await _plan(conn, order, wanted)
-        intents = await payment_store.intents_of_order(conn, principal.business_id, order_id)
-        await _check_cancellable(runtime, conn, order, plan, intents, actor=principal.actor,
+        purse = await shares.purse_of(conn, order, lock=True)
+        await _check_cancellable(runtime, conn, order, plan, purse, actor=principal.actor,
                                  now=now)
-        refund = _refund_plan(order, plan, intents)
+        refund = _refund_plan(order, plan, purse)
         refund_box.append(refund)
         extra = {"cancellation_id": str(cancellation_id), "lines": plan.cancelled_lines()}
         if plan.everything:
-            if held_money(intents) > 0:
+            if held_money(purse) > 0:
                 return _RefundFirst(version=order.version)
             return await cancel_locked(runtime, conn, order, actor=principal.actor,
                                        reason=reason, note=note, now=now, more_changes=extra)
@@ -351,7 +365,8 @@ async def take_refund(conn: AsyncConnection, order: OrderRow, refund: RefundPlan
     changes: dict[str, Any] = {**refund.as_dict(), "booked": False}
     if refund.amount <= 0 or refund.intent_id is None:
         return changes
-    intent = await payment_store.take_refund(conn, refund.intent_id, refund.amount, now)
+    intent = await shares.take_refund(conn, refund.intent_id, refund.amount, now,
+                                      chain=refund.chain)
     if intent is None:  # only if the row lock was not honoured
         raise RefundExceedsCaptured(
             f"A refund of {refund.amount} is more than this payment has left to refund.",
@@ -367,7 +382,7 @@ async def take_refund(conn: AsyncConnection, order: OrderRow, refund: RefundPlan
 async def _book_refund(conn: AsyncConnection, order: OrderRow, intent: IntentRow, amount: int,
                        cancellation_id: uuid.UUID, *, actor: str, now: datetime) -> None:
     await payment_store.add_movement(conn, {
-        "business_id": intent.business_id, "order_id": intent.order_id,
+        "business_id": intent.business_id, "order_id": order.id,
         "intent_id": intent.id, "kind": MovementKind.REFUND.value, "amount": amount,
         "source": f"refund:{cancellation_id}", "actor": actor, "created_at": now})
     after = await payment_store.load_intent(conn, intent.id)
@@ -397,7 +412,10 @@ async def refund_at_provider(runtime: Runtime, principal: Principal, order_id: u
     except ProviderError as error:
         async def give_back(conn: AsyncConnection) -> None:
             order = await _locked(conn, principal, order_id)
+            if intent.order_id != order_id:  # an order split off: its original's too
+                await _locked(conn, principal, intent.order_id)
             await payment_store.give_back_refund(conn, intent.id, refund.amount, now)
+            await shares.give_back_to_chain(conn, refund.chain, refund.amount)
             await note_change(conn, order, actor=principal.actor, action="refund_failed",
                               changes={"refund_id": str(cancellation_id),
                                        "amount": refund.amount, "owed": True}, now=now)

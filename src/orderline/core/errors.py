@@ -519,6 +519,14 @@ class RefundExceedsCaptured(DomainError):
     code = "refund_exceeds_captured"
 
 
+class RefundExceedsShare(DomainError):
+    """The refund is more than this order's own share of the payment: part of the payment
+    belongs to an order split from it, or (an order split off) the payment is the original's
+    and only this order's share of it may be given back."""
+
+    code = "refund_exceeds_order_share"
+
+
 class RefundFirst(DomainError):
     """The order still holds money the buyer paid that is not refunded: refund it first
     (``POST /v1/orders/{id}/refunds``), then cancel the order."""

@@ -66,6 +66,7 @@ class EventType(StrEnum):
     RETURN_REJECTED = "return.rejected"
     RETURN_RECEIVED = "return.received"
     RETURN_REFUNDED = "return.refunded"
+    RETURN_CANCELLED = "return.cancelled"
     # Shipped units traded back for a replacement order (exchanges/).
     EXCHANGE_CREATED = "exchange.created"
     # Units moved from one location to another (a ledger pair).

@@ -97,8 +97,10 @@ from orderline.orders.service import (
     save_and_show,
 )
 from orderline.orders.store import NewOrderLine, OrderRow
+from orderline.payments import shares
 from orderline.payments import store as payment_store
 from orderline.payments.rules import LIVE_INTENTS
+from orderline.payments.shares import Purse
 from orderline.payments.store import IntentRow
 from orderline.tenancy.rules import Principal, Scope
 
@@ -167,13 +169,13 @@ async def check_open(conn: AsyncConnection, order: OrderRow, intents: list[Inten
             details={"intent_id": str(live[0].id), "status": live[0].status})
 
 
-def _money(order: OrderRow, plan: ChangePlan, intents: list[IntentRow]) -> tuple[
+def _money(order: OrderRow, plan: ChangePlan, purse: Purse) -> tuple[
         RefundPlan, int]:
     """The refund (the buyer gets money back) and the amount to request (the buyer owes)."""
     if order.paid_at is None:  # not paid yet (cash on delivery): the total just moves
         return RefundPlan(amount=0, method=RefundMethod.NONE), 0
     if plan.difference <= 0:
-        return refund_for(-plan.difference, intents), 0
+        return refund_for(-plan.difference, purse), 0
     return RefundPlan(amount=0, method=RefundMethod.NONE), plan.difference
 
 
@@ -208,10 +210,10 @@ async def preview_change(runtime: Runtime, principal: Principal, order_id: uuid.
         order = await order_store.load_order(conn, principal.business_id, order_id)
         if order is None:
             raise NotFound("order", order_id)
-        intents = await payment_store.intents_of_order(conn, principal.business_id, order_id)
-        await check_open(conn, order, intents)
+        purse = await shares.purse_of(conn, order)
+        await check_open(conn, order, purse.intents)
         planned = await plan_against(conn, order, edits)
-    refund, requested = _money(order, planned.plan, intents)
+    refund, requested = _money(order, planned.plan, purse)
     return _plan_view(order, planned.plan, refund, requested)
 
 
@@ -231,10 +233,10 @@ async def make_change(runtime: Runtime, principal: Principal, order_id: uuid.UUI
     async def work(conn: AsyncConnection) -> None:
         order = await lock_for_change(runtime, conn, principal, order_id, expected_version,
                                       "order_change")
-        intents = await payment_store.intents_of_order(conn, principal.business_id, order_id)
-        await check_open(conn, order, intents)
+        purse = await shares.purse_of(conn, order, lock=True)
+        await check_open(conn, order, purse.intents)
         planned = await plan_against(conn, order, edits)
-        refund, requested = _money(order, planned.plan, intents)
+        refund, requested = _money(order, planned.plan, purse)
         refund_box.append(refund)
         await runtime.checkpoints.reach("order_change.planned")
         number = await store.next_number(conn, order.id)

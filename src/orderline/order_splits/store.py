@@ -228,8 +228,9 @@ async def hand_over_sold(conn: AsyncConnection, *, business_id: uuid.UUID,
 
 async def return_split_money(conn: AsyncConnection, *, change_id: uuid.UUID,
                              kinds: tuple[str, str] = ("split_into", "split_from")) -> None:
-    """The order split off was cancelled: its share of the original's payment is the
-    original's again (both rows of the split's link pair; an exchange names its kinds)."""
+    """The order split off was cancelled while its original was paid outside the ledger (or
+    an exchange's replacement was cancelled unpaid): its share is the original's again (both
+    rows of the link pair; an exchange names its kinds)."""
     await conn.execute(update(links).where(links.c.change_id == change_id,
                                            links.c.kind.in_(kinds))
                        .values(amount=0))

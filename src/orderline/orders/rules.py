@@ -77,7 +77,8 @@ ALLOWED_TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
     # once its last units leave (a cash-on-delivery order's cash is collected after that).
     S.PARTIALLY_SHIPPED: frozenset({S.SHIPPED}),
     S.SHIPPED: frozenset({S.DELIVERED, S.RETURNED}),
-    S.DELIVERED: frozenset(),
+    # Every unit that shipped came back in returns and was refunded (``returns``).
+    S.DELIVERED: frozenset({S.RETURNED}),
     S.CANCELLED: frozenset(),
     S.RETURNED: frozenset(),
 }

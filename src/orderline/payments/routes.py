@@ -80,7 +80,9 @@ async def refund_payment(order_id: str, body: RefundRequest, runtime: RuntimeDep
     refund enters the order's history (who, how much, the reason) and moves its version on;
     with If-Match, a refund of an order changed since is refused (412). With an
     ``Idempotency-Key``, a retry of the same refund returns its first answer and refunds
-    nothing more."""
+    nothing more. An order split from a paid one is refunded from the original's payment, up
+    to its own share; the original up to what its payments hold less that share (409
+    ``refund_exceeds_order_share`` past it)."""
     order = parse_id("order", order_id)
     answer = await run_once(runtime, KeyedRequest(
         business_id=principal.business_id, operation="payments.refund", key=idempotency_key,

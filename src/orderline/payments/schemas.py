@@ -102,6 +102,9 @@ class OrderDetail(BaseModel):
     history: list[HistoryEntry] = Field(description="the order's timeline, oldest first: who "
                                                     "did what, with their notes")
     payments: OrderPayments
+    held: int = Field(description="the buyer's money this order may give back, in minor units: "
+                                  "what its payments hold less what orders split from it own "
+                                  "(an order split off: its share of the original's payment)")
 
 
 class WebhookReceipt(BaseModel):

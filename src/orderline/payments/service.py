@@ -46,6 +46,7 @@ from orderline.orders.rules import REVENUE_STATUSES, OrderStatus
 from orderline.orders.service import note_change, stale_version
 from orderline.orders.status import mark_paid, set_shipping
 from orderline.orders.store import OrderRow
+from orderline.payments import shares
 from orderline.payments import store as payment_store
 from orderline.payments.providers.base import (
     PaymentProvider,
@@ -348,9 +349,12 @@ async def _advance(runtime: Runtime, conn: AsyncConnection, order: OrderRow,
 
 
 async def _book(conn: AsyncConnection, intent: IntentRow, kind: MovementKind, amount: int, *,
-                source: str, actor: str, now: datetime) -> None:
+                source: str, actor: str, now: datetime,
+                order_id: uuid.UUID | None = None) -> None:
+    """One ledger row; ``order_id`` names the order refunded when it is not the intent's
+    own (an order split off, refunded from its original's payment: ``shares``)."""
     await payment_store.add_movement(conn, {
-        "business_id": intent.business_id, "order_id": intent.order_id,
+        "business_id": intent.business_id, "order_id": order_id or intent.order_id,
         "intent_id": intent.id, "kind": kind.value, "amount": amount, "source": source,
         "actor": actor, "created_at": now})
 
@@ -507,17 +511,24 @@ async def refund_payment(runtime: Runtime, principal: Principal, order_id: uuid.
     refund_id = uuid.uuid4()
     claimed: list[ClaimedUnits] = []
 
+    chain: list[tuple[uuid.UUID, ...]] = []
+    own_before: list[int] = []
+
     async def reserve(conn: AsyncConnection) -> tuple[IntentRow, int]:
         await claim.pin(conn)  # once the amount is taken, a retry must not take it again
         order = await _lock_order(conn, principal.business_id, order_id)
         if expected_version is not None and expected_version != order.version:
             raise await stale_version(conn, order, expected_version)
+        purse = await shares.purse_of(conn, order, lock=True)
         total = amount if amount is not None else await _claim_lines(
             conn, order, lines or [], claimed, restock=restock)
-        for intent in await payment_store.intents_of_order(conn, principal.business_id,
-                                                           order_id):
-            taken = await payment_store.take_refund(conn, intent.id, total, now)
+        shares.check_share(purse, total, order.currency)
+        own_before.append(purse.own)
+        for intent in purse.intents:
+            taken = await shares.take_refund(conn, intent.id, total, now,
+                                              chain=purse.chain_for(intent))
             if taken is not None:
+                chain.append(purse.chain_for(intent))
                 await note_change(conn, order, actor=principal.actor, action="refunded",
                                   changes=_refund_changes(refund_id, total, order.currency,
                                                           claimed, reason,
@@ -538,12 +549,16 @@ async def refund_payment(runtime: Runtime, principal: Principal, order_id: uuid.
         except UnknownPaymentProvider:
             await runtime.db.run(lambda conn: _give_back_refund(conn, intent, total, claimed,
                                                                 now, refund_id=refund_id,
-                                                                actor=principal.actor))
+                                                                actor=principal.actor,
+                                                                order_id=order_id,
+                                                                chain=chain[-1]))
             raise
         except ProviderError as error:
             await runtime.db.run(lambda conn: _give_back_refund(conn, intent, total, claimed,
                                                                 now, refund_id=refund_id,
-                                                                actor=principal.actor))
+                                                                actor=principal.actor,
+                                                                order_id=order_id,
+                                                                chain=chain[-1]))
             raise PaymentProviderUnavailable(
                 f"The provider did not refund ({error}); nothing was refunded.",
                 details={"provider_code": error.code}) from error
@@ -551,13 +566,14 @@ async def refund_payment(runtime: Runtime, principal: Principal, order_id: uuid.
     async def book(conn: AsyncConnection) -> IntentRow:
         order = await _lock_order(conn, principal.business_id, order_id)
         await _book(conn, intent, MovementKind.REFUND, total, source=f"refund:{refund_id}",
-                    actor=principal.actor, now=now)
+                    actor=principal.actor, now=now, order_id=order_id)
         restocked = [c for c in claimed if c.restock]
         if restocked and order.status in REVENUE_STATUSES:
             await _restock(conn, order, restocked, actor=principal.actor, now=now)
         after = await payment_store.load_intent(conn, intent.id)
         assert after is not None
-        full = after.amount_refunded >= order.total
+        full = (total >= own_before[-1] if intent.order_id != order_id
+                else after.amount_refunded >= order.total)
         await emit(conn, business_id=principal.business_id,
                    type=EventType.ORDER_REFUNDED if full else EventType.ORDER_PARTIALLY_REFUNDED,
                    aggregate_type=AggregateType.ORDER, aggregate_id=order_id,
@@ -640,12 +656,17 @@ def _refund_changes(refund_id: uuid.UUID, amount: int, currency: str,
 
 async def _give_back_refund(conn: AsyncConnection, intent: IntentRow, amount: int,
                             claimed: list[ClaimedUnits], now: datetime, *,
-                            refund_id: uuid.UUID, actor: str) -> None:
-    # The order first, as every refund takes its rows, so two never wait on each other.
-    order = await _lock_order(conn, intent.business_id, intent.order_id)
+                            refund_id: uuid.UUID, actor: str, order_id: uuid.UUID,
+                            chain: tuple[uuid.UUID, ...] = ()) -> None:
+    # The order first (an order split off, then its original), as every refund takes its
+    # rows, so two never wait on each other.
+    order = await _lock_order(conn, intent.business_id, order_id)
+    if intent.order_id != order_id:
+        await _lock_order(conn, intent.business_id, intent.order_id)
     await payment_store.give_back_refund(conn, intent.id, amount, now)
+    await shares.give_back_to_chain(conn, chain, amount)
     for line in claimed:
-        await order_store.unclaim_line_refund(conn, intent.order_id, line.sku, line.units)
+        await order_store.unclaim_line_refund(conn, order_id, line.sku, line.units)
     await note_change(conn, order, actor=actor, action="refund_failed",
                       changes={"refund_id": str(refund_id), "amount": amount}, now=now)
 

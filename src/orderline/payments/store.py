@@ -20,13 +20,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from orderline.core.db.insert import insert_ignoring_conflict
 from orderline.core.db.rows import StoredRow
 from orderline.core.db.tables import table_of
-from orderline.orders.tables import Order
+from orderline.orders.tables import Order, OrderLink
 from orderline.payments.tables import PaymentIntent, PaymentMovement, ProviderEventRecord
 
 intents = table_of(PaymentIntent)
 movements = table_of(PaymentMovement)
 provider_events = table_of(ProviderEventRecord)
 orders = table_of(Order)
+links = table_of(OrderLink)
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,9 +217,11 @@ async def movements_of_order(conn: AsyncConnection,
 async def booked_refunds_of_order(conn: AsyncConnection,
                                   order_id: uuid.UUID) -> dict[uuid.UUID, int]:
     """Per intent of the order, the refunds its ledger booked (the provider agreed to them;
-    a refund still being asked is taken on the intent but not booked yet)."""
+    a refund still being asked is taken on the intent but not booked yet), including those
+    of orders split from it, refunded from its intents (``payments.shares``)."""
+    mine = select(intents.c.id).where(intents.c.order_id == order_id)
     stmt = (select(movements.c.intent_id, func.sum(movements.c.amount))
-            .where(movements.c.order_id == order_id, movements.c.kind == "refund")
+            .where(movements.c.intent_id.in_(mine), movements.c.kind == "refund")
             .group_by(movements.c.intent_id))
     return {intent_id: int(total) for intent_id, total in await conn.execute(stmt)}
 
@@ -245,21 +248,43 @@ async def ledger_rows(conn: AsyncConnection, business_id: uuid.UUID | None) -> l
 
 async def order_money_rows(conn: AsyncConnection,
                            business_id: uuid.UUID | None) -> list[OrderMoneyRow]:
-    """Every order with a payment attempt: its status and total beside the money its ledger
-    received and refunded (what ``orderline payments reconcile`` holds the status to)."""
+    """Every order with a payment attempt, or split from a paid one: its status and total
+    beside the money it received and refunded (what ``orderline payments reconcile`` holds
+    the status to).
+
+    An order split from a paid one (``payments.shares``) received its share: what its link
+    still says plus what it refunded; the original received what its intents took less what
+    the orders split from it received. For any other order these are its ledger's sums."""
     def booked(*kinds: str) -> Any:
         return (select(func.coalesce(func.sum(movements.c.amount), 0))
                 .where(movements.c.order_id == orders.c.id, movements.c.kind.in_(kinds))
                 .scalar_subquery())
 
-    has_intent = select(intents.c.id).where(intents.c.order_id == orders.c.id).exists()
+    def linked(kind: str) -> Any:
+        return (select(func.coalesce(func.sum(links.c.amount), 0))
+                .where(links.c.order_id == orders.c.id, links.c.kind == kind)
+                .scalar_subquery())
+
+    mine = select(intents.c.id).where(intents.c.order_id == orders.c.id)
+    refunds_on_mine = (select(func.coalesce(func.sum(movements.c.amount), 0))
+                       .select_from(movements.join(intents,
+                                                   intents.c.id == movements.c.intent_id))
+                       .where(intents.c.order_id == orders.c.id,
+                              movements.c.kind == "refund").scalar_subquery())
+    # What the order holds, refunded added back: for an order of its own, what it received.
+    received = (booked("capture", "collect") - refunds_on_mine + linked("split_from")
+                - linked("split_into") + booked("refund"))
+    has_intent = mine.exists()
+    split_off = select(links.c.id).where(links.c.order_id == orders.c.id,
+                                         links.c.kind == "split_from").exists()
     cash = select(intents.c.id).where(intents.c.order_id == orders.c.id,
                                       intents.c.provider == "cod").exists()
     stmt = (select(orders.c.id.label("order_id"), orders.c.business_id, orders.c.number,
                    orders.c.status, orders.c.total, orders.c.currency,
-                   booked("capture", "collect").label("received"),
+                   received.label("received"),
                    booked("refund").label("refunded"), cash.label("cash"))
-            .where(has_intent).order_by(orders.c.business_id, orders.c.created_at))
+            .where(has_intent | split_off)
+            .order_by(orders.c.business_id, orders.c.created_at))
     if business_id is not None:
         stmt = stmt.where(orders.c.business_id == business_id)
     return [OrderMoneyRow.from_row(r) for r in (await conn.execute(stmt)).mappings()]

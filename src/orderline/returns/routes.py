@@ -169,6 +169,8 @@ async def refund_return(order_id: str, return_id: str, runtime: RuntimeDep,
     """Refund a received return: the units' exact line shares less the restocking fee, by
     the card's provider or booked as given back by hand. Refused: a return not ``received``
     (409 ``invalid_transition``), units refunded already or more than the payment has left
-    (409 ``refund_exceeds_captured``); the provider down (503: nothing refunded)."""
+    (409 ``refund_exceeds_captured``), more than the order's own share of a payment shared
+    with a split (409 ``refund_exceeds_order_share``); the provider down (503: nothing
+    refunded)."""
     return await service.refund_return(runtime, principal, parse_id("order", order_id),
                                        parse_id("return", return_id))

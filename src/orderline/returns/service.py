@@ -55,13 +55,16 @@ from orderline.manual_payments.files.storage import StorageUnavailable
 from orderline.orders import store as order_store
 from orderline.orders.callers import OrderCaller
 from orderline.orders.fulfilment import store as shipment_store
-from orderline.orders.service import lock_for_change, note_change
+from orderline.orders.rules import OrderStatus, ensure_transition
+from orderline.orders.service import lock_for_change, note_change, save_and_show
 from orderline.orders.store import OrderRow
 from orderline.orders.views import shaped
 from orderline.payments import service as payments
+from orderline.payments import shares as money_shares
 from orderline.payments import store as payment_store
 from orderline.payments.providers.base import ProviderError
 from orderline.payments.rules import OFFLINE_PROVIDERS, MovementKind
+from orderline.payments.shares import Purse
 from orderline.payments.store import IntentRow
 from orderline.returns import store
 from orderline.returns.rules import (
@@ -89,7 +92,8 @@ _EVENT_OF = {ReturnStatus.REQUESTED: EventType.RETURN_REQUESTED,
              ReturnStatus.APPROVED: EventType.RETURN_APPROVED,
              ReturnStatus.REJECTED: EventType.RETURN_REJECTED,
              ReturnStatus.RECEIVED: EventType.RETURN_RECEIVED,
-             ReturnStatus.REFUNDED: EventType.RETURN_REFUNDED}
+             ReturnStatus.REFUNDED: EventType.RETURN_REFUNDED,
+             ReturnStatus.CANCELLED: EventType.RETURN_CANCELLED}
 
 
 # --- views ---------------------------------------------------------------------------------
@@ -518,10 +522,10 @@ async def refund_preview(runtime: Runtime, principal: Principal, order_id: uuid.
         found = await _one(conn, order, return_id)
         lines = await order_store.load_lines(conn, [order.id])
         settings = await store.settings_of(conn, order.business_id)
-        intents = await payment_store.intents_of_order(conn, order.business_id, order.id)
+        purse = await money_shares.purse_of(conn, order)
     if found.row.exchange_id is not None:  # units counted as refunded by the exchange
-        rest = found.row.exchange_value - found.row.exchange_credit
-        method, _ = _method(intents, rest)
+        rest = _within_held(purse, found.row.exchange_value - found.row.exchange_credit)
+        method, _ = _method(purse, rest, order.currency)
         return {"return_id": return_id, "currency": order.currency,
                 "value": found.row.exchange_value, "restocking_fee": 0,
                 "refund_amount": rest, "refund_method": method}
@@ -535,14 +539,26 @@ async def refund_preview(runtime: Runtime, principal: Principal, order_id: uuid.
     value = units_value(shares, wanted)
     fee = restocking_fee(value, fee_bp=settings.restocking_fee_bp,
                          fee_fixed=settings.restocking_fee_fixed)
-    method, _ = _method(intents, value - fee)
+    method, _ = _method(purse, value - fee, order.currency)
     return {"return_id": return_id, "currency": order.currency, "value": value,
             "restocking_fee": fee, "refund_amount": value - fee, "refund_method": method}
 
 
-def _method(intents: list[IntentRow], amount: int) -> tuple[str, IntentRow | None]:
+def _within_held(purse: Purse, amount: int) -> int:
+    """When the money came through the ledger, never more than the payments still hold (a
+    refund of an amount may have given it back already); a share of a split order is then
+    checked by ``_method``."""
+    if any(i.amount_captured + i.amount_collected > 0 for i in purse.intents):
+        return min(amount, money_shares.held_by(purse.intents))
+    return amount
+
+
+def _method(purse: Purse, amount: int, currency: str) -> tuple[str, IntentRow | None]:
     if amount <= 0:
         return RefundMethod.NONE.value, None
+    # Never more than this order's own share, when an order was split (``payments.shares``).
+    money_shares.check_share(purse, amount, currency)
+    intents = purse.intents
     for intent in intents:
         if _held(intent) >= amount:
             return (RefundMethod.BY_HAND.value if intent.provider in OFFLINE_PROVIDERS
@@ -562,6 +578,7 @@ async def refund_return(runtime: Runtime, principal: Principal, order_id: uuid.U
     now = runtime.clock.now()
     taken: list[tuple[str, int]] = []
     intent_box: list[IntentRow | None] = []
+    chain_box: list[tuple[uuid.UUID, ...]] = []
 
     async def reserve(conn: AsyncConnection) -> dict[str, Any]:
         # Retried whole on a deadlock: what an earlier attempt noted was rolled back.
@@ -594,14 +611,13 @@ async def refund_return(runtime: Runtime, principal: Principal, order_id: uuid.U
         if exchanged:
             value, fee = found.row.exchange_value, 0
             amount = value - found.row.exchange_credit
-        intents = await payment_store.intents_of_order(conn, order.business_id, order.id)
-        if any(i.amount_captured + i.amount_collected > 0 for i in intents):
-            # The money came through the ledger: never give back more than the payments
-            # still hold (a refund of an amount may have given it back already).
-            amount = min(amount, sum(_held(i) for i in intents))
-        method, intent = _method(intents, amount)
+        purse = await money_shares.purse_of(conn, order, lock=True)
+        amount = _within_held(purse, amount)
+        method, intent = _method(purse, amount, order.currency)
+        chain_box.append(() if intent is None else purse.chain_for(intent))
         if intent is not None:
-            intent = await payment_store.take_refund(conn, intent.id, amount, now)
+            intent = await money_shares.take_refund(conn, intent.id, amount, now,
+                                                    chain=chain_box[-1])
             if intent is None:  # only if the row lock was not honoured
                 raise RefundExceedsCaptured(
                     f"A refund of {amount} is more than this payment has left to refund.",
@@ -619,6 +635,7 @@ async def refund_return(runtime: Runtime, principal: Principal, order_id: uuid.U
             return return_view(found, await _codes(conn, order.business_id))
         if intent is not None:
             await _book(conn, order, intent, amount, found, actor=principal.actor, now=now)
+        order = await _returned_if_all_back(conn, order, actor=principal.actor, now=now)
         return await _announce(conn, order, found, EventType.RETURN_REFUNDED, now=now)
 
     done = await runtime.db.run(reserve)
@@ -633,7 +650,8 @@ async def refund_return(runtime: Runtime, principal: Principal, order_id: uuid.U
                              idempotency_key=f"refund:{return_id}")
     except ProviderError as error:
         await runtime.db.run(lambda conn: _give_back(conn, principal, order_id, return_id,
-                                                     intent, amount, taken, now=now))
+                                                     intent, amount, taken, now=now,
+                                                     chain=chain_box[-1]))
         raise PaymentProviderUnavailable(
             f"The provider did not refund ({error}); nothing was refunded and the return is "
             "'received' again: try again later.",
@@ -644,21 +662,48 @@ async def refund_return(runtime: Runtime, principal: Principal, order_id: uuid.U
         assert order is not None
         found = await _one(conn, order, return_id)
         await _book(conn, order, intent, amount, found, actor=principal.actor, now=now)
+        order = await _returned_if_all_back(conn, order, actor=principal.actor, now=now)
         return await _announce(conn, order, found, EventType.RETURN_REFUNDED, now=now)
 
     return await runtime.db.run(book)
+
+
+async def _returned_if_all_back(conn: AsyncConnection, order: OrderRow, *, actor: str,
+                                now: datetime) -> OrderRow:
+    """A shipped (or delivered) order every unit of which came back in refunded returns, and
+    which holds none of the buyer's money any more, is ``returned`` (``order.returned``),
+    in the refund's transaction. Money kept (shipping, a restocking fee) keeps its status:
+    ``returned`` holds nothing, as the payments reconciliation checks; refund it first."""
+    if order.status not in (OrderStatus.SHIPPED, OrderStatus.DELIVERED):
+        return order
+    shipped = await shipment_store.shipped_by_sku(conn, order.id)
+    back = await store.refunded_by_sku(conn, order.id)
+    if not shipped or any(back.get(sku, 0) < units for sku, units in shipped.items()):
+        return order
+    if (await money_shares.purse_of(conn, order)).own > 0:
+        return order
+    ensure_transition(OrderStatus(order.status), OrderStatus.RETURNED)
+    await save_and_show(conn, order, actor=actor, action="status_changed",
+                        values={"status": OrderStatus.RETURNED.value},
+                        changes={"reason": "every shipped unit returned and refunded"},
+                        now=now)
+    after = await order_store.load_order(conn, order.business_id, order.id)
+    assert after is not None
+    return after
 
 
 async def _book(conn: AsyncConnection, order: OrderRow, intent: IntentRow, amount: int,
                 found: ReturnWithLines, *, actor: str, now: datetime) -> None:
     """The refund in the money ledger, and ``order.(partially_)refunded``."""
     await payment_store.add_movement(conn, {
-        "business_id": intent.business_id, "order_id": intent.order_id,
+        "business_id": intent.business_id, "order_id": order.id,
         "intent_id": intent.id, "kind": MovementKind.REFUND.value, "amount": amount,
         "source": f"refund:{found.row.id}", "actor": actor, "created_at": now})
     after = await payment_store.load_intent(conn, intent.id)
     assert after is not None
-    full = after.amount_refunded >= order.total
+    # An order split off is fully refunded once its share of the original's payment is.
+    full = (after.amount_refunded >= order.total if intent.order_id == order.id
+            else (await money_shares.purse_of(conn, order)).own == 0)
     await emit(conn, business_id=order.business_id,
                type=EventType.ORDER_REFUNDED if full else EventType.ORDER_PARTIALLY_REFUNDED,
                aggregate_type=AggregateType.ORDER, aggregate_id=order.id,
@@ -675,10 +720,14 @@ async def _book(conn: AsyncConnection, order: OrderRow, intent: IntentRow, amoun
 
 async def _give_back(conn: AsyncConnection, principal: Principal, order_id: uuid.UUID,
                      return_id: uuid.UUID, intent: IntentRow, amount: int,
-                     taken: list[tuple[str, int]], *, now: datetime) -> None:
+                     taken: list[tuple[str, int]], *, now: datetime,
+                     chain: tuple[uuid.UUID, ...] = ()) -> None:
     order = await order_store.load_order(conn, principal.business_id, order_id, lock=True)
     assert order is not None
+    if intent.order_id != order_id:  # an order split off: its original's lock too
+        await order_store.load_order(conn, principal.business_id, intent.order_id, lock=True)
     await payment_store.give_back_refund(conn, intent.id, amount, now)
+    await money_shares.give_back_to_chain(conn, chain, amount)
     for sku, units in taken:
         await order_store.unclaim_line_refund(conn, order_id, sku, units)
     await store.update_return(conn, return_id, {

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orderline.core.db.rows import StoredRow
 from orderline.core.db.tables import table_of
-from orderline.returns.rules import CLOSED_WITHOUT_UNITS
+from orderline.returns.rules import CLOSED_WITHOUT_UNITS, ReturnStatus
 from orderline.returns.tables import Return, ReturnLine, ReturnPhoto
 from orderline.tenancy.tables import Business
 
@@ -104,6 +104,16 @@ async def returned_by_sku(conn: AsyncConnection, order_id: uuid.UUID) -> dict[st
             .join(returns, returns.c.id == return_lines.c.return_id)
             .where(return_lines.c.order_id == order_id,
                    returns.c.status.not_in([s.value for s in CLOSED_WITHOUT_UNITS]))
+            .group_by(return_lines.c.sku))
+    return {r.sku: int(r.units) for r in await conn.execute(stmt)}
+
+
+async def refunded_by_sku(conn: AsyncConnection, order_id: uuid.UUID) -> dict[str, int]:
+    """Units of each line that came back in the order's refunded returns."""
+    stmt = (select(return_lines.c.sku, func.sum(return_lines.c.quantity).label("units"))
+            .join(returns, returns.c.id == return_lines.c.return_id)
+            .where(return_lines.c.order_id == order_id,
+                   returns.c.status == ReturnStatus.REFUNDED.value)
             .group_by(return_lines.c.sku))
     return {r.sku: int(r.units) for r in await conn.execute(stmt)}
 

@@ -53,7 +53,6 @@ from orderline.web.console.access import ConsoleStaff, ConsoleStaffDep
 from orderline.web.console.order_rules import (
     CASH_ON_DELIVERY,
     amount_input,
-    money_held,
     order_actions,
     parse_amount,
     split_merge_actions,
@@ -203,7 +202,7 @@ async def _order_context(runtime: RuntimeDep, staff: ConsoleStaff,
     names = await actor_names(runtime, staff.principal,
                               [e["actor"] for e in detail["history"]]
                               + [m["actor"] for m in detail["payments"]["ledger"]])
-    actions = order_actions(order, intents, staff.principal.scopes)
+    actions = order_actions(order, intents, staff.principal.scopes, held=detail["held"])
     waiting: list[dict[str, Any]] = []
     if "mark_paid" in actions:  # a transfer awaiting payment, for someone who may verify
         caller = OrderCaller(business_id=staff.principal.business_id, order_id=order["id"],
@@ -232,7 +231,7 @@ async def _order_context(runtime: RuntimeDep, staff: ConsoleStaff,
             "order": order, "history": list(reversed(detail["history"])),
             "intents": intents, "ledger": detail["payments"]["ledger"],
             "actions": actions, "names": await shop_names(runtime, staff.principal),
-            "held": money_held(intents),
+            "held": detail["held"],
             "changes_waiting": [c for c in await order_changes.list_changes(
                 runtime, staff.principal, order["id"]) if c["status"] == "awaiting_payment"],
             "total_input": amount_input(order["total"], order["currency"]),

@@ -56,12 +56,13 @@ def money_held(intents: Iterable[Mapping[str, Any]]) -> int:
 
 
 def order_actions(order: Mapping[str, Any], intents: Collection[Mapping[str, Any]],
-                  scopes: Collection[str]) -> frozenset[str]:
+                  scopes: Collection[str], *, held: int | None = None) -> frozenset[str]:
     """The actions the order page offers: ``mark_paid`` (a transfer or e-wallet seen by hand,
     verify scope), ``capture`` (an authorised card payment), ``ship`` (or correct the
     tracking), ``cancel``, ``cancel_units`` (some units, before shipment), ``edit_items``
     (lines of a paid or confirmed order changed before shipment: order_changes/),
-    ``refund``, ``cod_collect`` and ``cod_failed``."""
+    ``refund``, ``cod_collect`` and ``cod_failed``. ``held``: the order's own share of the
+    money (an order split off holds a share of its original's payment), else its intents'."""
     status = OrderStatus(order["status"])
     method = str(order["payment_method"])
     write = Scope.WRITE in scopes
@@ -91,7 +92,7 @@ def order_actions(order: Mapping[str, Any], intents: Collection[Mapping[str, Any
     if status in CHANGEABLE and not any(i["status"] in ("requires_action", "processing",
                                                          "authorized") for i in intents):
         offered.add("edit_items")
-    if money_held(intents) > 0:
+    if (money_held(intents) if held is None else held) > 0:
         offered.add("refund")
     if cash_unpaid and status in (OrderStatus.CONFIRMED, OrderStatus.PROCESSING,
                                   OrderStatus.SHIPPED):
