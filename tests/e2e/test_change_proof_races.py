@@ -125,9 +125,15 @@ async def test_approving_a_change_proof_against_a_cancel_or_the_lapse_sweep_has_
         limits = httpx.Limits(max_connections=16, max_keepalive_connections=16)
         async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60,
                                      headers=merchant.headers) as api:
-            def approvals(made: dict[str, Any]) -> list[Any]:
-                return [api.post(f"/v1/verifications/{made['proof']['id']}/approve")
-                        for _ in range(APPROVERS)]
+            def approvals(made: dict[str, Any], pause: float) -> list[Any]:
+                async def approve() -> httpx.Response:
+                    await asyncio.sleep(pause)
+                    return await api.post(f"/v1/verifications/{made['proof']['id']}/approve")
+                return [approve() for _ in range(APPROVERS)]
+
+            def pauses(r: int) -> tuple[float, float]:
+                """(the approvals', the closer's): odd rounds let the closer go first."""
+                return (PAUSES[r], 0.0) if r % 2 else (0.0, PAUSES[r])
 
             for r, made in enumerate(cancelling):
                 url = (f"/v1/orders/{made['order']['id']}/changes/{made['change']['id']}"
@@ -137,8 +143,9 @@ async def test_approving_a_change_proof_against_a_cancel_or_the_lapse_sweep_has_
                     await asyncio.sleep(pause)
                     return await api.post(url)
 
-                *approved, cancelled = await asyncio.gather(*approvals(made),
-                                                            cancel_after(PAUSES[r]))
+                first, then = pauses(r)
+                *approved, cancelled = await asyncio.gather(*approvals(made, first),
+                                                            cancel_after(then))
                 outcome = await _outcome(runtime, api, made, approved)
                 outcomes[outcome] += 1
                 if outcome == "applied":
@@ -155,7 +162,8 @@ async def test_approving_a_change_proof_against_a_cancel_or_the_lapse_sweep_has_
                     await asyncio.sleep(pause)
                     return await order_changes.lapse_due_requests(runtime)
 
-                *approved, _ = await asyncio.gather(*approvals(made), sweep_after(PAUSES[r]))
+                first, then = pauses(r)
+                *approved, _ = await asyncio.gather(*approvals(made, first), sweep_after(then))
                 outcomes[await _outcome(runtime, api, made, approved)] += 1
 
             tee = (await api.get("/v1/inventory/TEE")).json()
