@@ -312,3 +312,26 @@ async def ok_order_of_two(http: httpx.AsyncClient, shop: Merchant) -> dict[str, 
     proof = ok(await upload(http, order, receipt_for(order)), 201)
     ok(await http.post(f"/v1/verifications/{proof['id']}/approve", headers=shop.headers))
     return order
+
+
+async def test_the_order_page_takes_a_change_proof_for_its_own_order_only(
+        http: httpx.AsyncClient, shop: Merchant) -> None:
+    order = await paid_by_gcash(http, shop)
+    change = await one_more_tee(http, shop, order)
+    other = await paid_by_gcash(http, shop, phone="+63 917 555 0145")
+    told = await instructions_of(http, order, change)
+    files = {"file": ("receipt.png", change_receipt(told), "image/png")}
+    # Another order's link does not reach this change.
+    refused = await http.post(f"/o/{other['access_token']}/changes/{change['id']}/proof",
+                              files=files)
+    assert refused.status_code == 404
+    page = await http.get(f"/o/{order['access_token']}")
+    assert told["reference"] in page.text and "Send the proof of transfer" in page.text
+    sent = await http.post(f"/o/{order['access_token']}/changes/{change['id']}/proof",
+                           files=files)
+    assert sent.status_code == 303
+    mine = (await instructions_of(http, order, change))["proofs"]
+    assert [p["status"] for p in mine] == ["pending"]
+    bad = await http.post(f"/o/{order['access_token']}/changes/{change['id']}/proof",
+                          files={"file": ("x.txt", b"plain words", "text/plain")})
+    assert bad.status_code == 415 and "This kind of file is not accepted" in bad.text

@@ -98,7 +98,9 @@ def test_the_buyer_pays_a_change_by_transfer_and_the_verifier_approves_it(
                            "buffer": b"not a receipt at all"})
     with p.expect_navigation():
         p.get_by_role("button", name="Send the proof of transfer").click()
-    expect(p.locator("#change-1-proof-error")).to_contain_text("not accepted")
+    expect(p.locator(".change-transfer .field-error")).to_contain_text("not accepted")
+    expect(p.locator(".error-summary a")).to_have_attribute(
+        "href", f"#change-proof-{change['id']}")
     phone.screenshot("refused-phone")
     phone.check_accessibility()
 
