@@ -260,6 +260,8 @@ async def with_changes(conn: AsyncConnection, business_id: uuid.UUID,
     """Proofs for a change's payment request say so (``change``: its number, the request's
     amount, deadline and status), and what they are checked against is the request's
     amount and reference, not the order's."""
+    for s in shown:
+        s.setdefault("change", None)
     ids = [s["payment_request_id"] for s in shown if s.get("payment_request_id")]
     if not ids:
         return shown
