@@ -17,6 +17,7 @@ from orderline.core.runtime import Runtime
 from orderline.manual_payments.files.configured import PROOF_READER
 from orderline.manual_payments.scoring import score_due
 from orderline.order_changes import service as order_changes
+from orderline.worker.handlers import default_relay
 from tests.conftest import Merchant
 from tests.e2e.conftest import balanced, error_of, levels, ok
 from tests.support.manual import (
@@ -217,6 +218,15 @@ async def test_a_proof_approved_after_the_request_lapsed_or_was_cancelled_books_
     error_of(await http.post(f"/v1/verifications/{waiting['id']}/approve",
                              headers=shop.headers), 409, "order_change_closed")
     assert len(await ledger(http, shop, cancelled)) == 1
+    # The change's event takes its waiting proof out of the queue, audited.
+    await default_relay(shop_runtime).relay_until_idle()
+    gone = ok(await http.get(f"/v1/verifications/{waiting['id']}", headers=shop.headers))
+    assert gone["status"] == "cancelled"
+    assert gone["audit"][-1]["action"] == "change_closed"
+    queue = ok(await http.get("/v1/verifications", headers=shop.headers))["data"]
+    assert waiting["id"] not in [p["id"] for p in queue]
+    error_of(await http.post(f"/v1/verifications/{waiting['id']}/approve",
+                             headers=shop.headers), 409, "invalid_transition")
     after = ok(await http.get(f"/v1/orders/{cancelled['id']}", headers=shop.headers))
     assert after["total"] == TEE
     assert await balanced(http, shop)

@@ -13,6 +13,11 @@ transfer, with the same instructions, upload rules and review as the order's own
 
 Deciding such a proof is the queue's (``verifications.decide_on``): approval pays the
 request through ``order_changes.paying.pay_by_proof``, which applies the change.
+
+``CHANGE_PROOFS_CLOSED``: when a change lapses or is cancelled (its events), the proofs still
+waiting for its request leave the queue (``cancelled``, audited), by one conditional UPDATE
+in the relay's transaction after the change's own; until then an approval is refused by the
+request's status, so nothing is booked either way.
 """
 
 from __future__ import annotations
@@ -34,7 +39,8 @@ from orderline.core.errors import (
     ProofStorageUnavailable,
 )
 from orderline.core.runtime import Runtime
-from orderline.events.event_types import EventType
+from orderline.events.event_types import EventType, StoredEvent
+from orderline.events.handler import Handler, HandlerContext
 from orderline.idempotency.service import NO_KEY, Claim
 from orderline.manual_payments import method_store as payment_method_store
 from orderline.manual_payments import proof_store
@@ -228,3 +234,27 @@ async def _record_upload(runtime: Runtime, conn: AsyncConnection, caller: OrderC
             "reference": request.reference(mp["reference"]), "method_code": mp["method_code"],
             "expected_amount": request.amount, "proof_deadline": request.deadline}
 
+
+
+async def close_proofs_of_closed_change(ctx: HandlerContext, conn: AsyncConnection,
+                                        event: StoredEvent) -> None:
+    """A change lapsed or was cancelled: its request's waiting proofs leave the queue."""
+    try:
+        request = await change_payments.request_of_change(
+            conn, event.business_id, uuid.UUID(str(event.payload["order_id"])),
+            uuid.UUID(str(event.payload["change_id"])))
+    except NotFound:  # a change that asked nothing of the buyer
+        return
+    for closed in await proof_store.close_pending_of_request(
+            conn, request.request_id, status=proof_store.CANCELLED, now=ctx.now):
+        await record(conn, business_id=event.business_id, proof_id=closed["id"],
+                     order_id=closed["order_id"], action="change_closed",
+                     actor="worker:change_closed", key_id=None,
+                     before={**closed, "status": proof_store.PENDING}, after=closed,
+                     now=ctx.now)
+
+
+CHANGE_PROOFS_CLOSED = Handler("change_proofs_closed",
+                               frozenset({EventType.ORDER_CHANGE_LAPSED,
+                                          EventType.ORDER_CHANGE_CANCELLED}),
+                               close_proofs_of_closed_change)

@@ -289,8 +289,9 @@ def _not_pending(current: RowMapping) -> DomainError:
             details={"status": current["status"], "decided_by": current["decided_by"],
                      "decided_at": current["decided_at"], "reason": current["reason"]})
     return InvalidTransition(
-        f"This proof is {current['status']} (a newer proof replaced it, or its order was "
-        "cancelled); there is nothing to decide.", details={"status": current["status"]})
+        f"This proof is {current['status']} (a newer proof replaced it, or its order, or the "
+        "change it paid for, was cancelled); there is nothing to decide.",
+        details={"status": current["status"]})
 
 
 async def _book_transfer(conn: AsyncConnection, order: OrderRow, mp: RowMapping,
