@@ -124,3 +124,13 @@ async def count_submission(conn: AsyncConnection, manual_payment_id: uuid.UUID,
                     status="in_review", updated_at=now)
             .returning(manual_payments.c.proofs_submitted))
     return int((await conn.execute(stmt)).scalar_one())
+
+
+async def count_change_submission(conn: AsyncConnection, manual_payment_id: uuid.UUID,
+                                  now: datetime) -> int:
+    """One more proof sent for a change of the (paid) order: its version number, leaving the
+    order's own payment status alone (one statement, under the order's lock)."""
+    stmt = (update(manual_payments).where(manual_payments.c.id == manual_payment_id)
+            .values(proofs_submitted=manual_payments.c.proofs_submitted + 1, updated_at=now)
+            .returning(manual_payments.c.proofs_submitted))
+    return int((await conn.execute(stmt)).scalar_one())

@@ -33,7 +33,8 @@ def buyer_proof_view(row: Mapping[Any, Any]) -> dict[str, Any]:
             "media_type": row["media_type"], "size_bytes": row["size_bytes"],
             "uploaded_at": row["uploaded_at"], "decided_at": row["decided_at"],
             "reason": row["reason"] if row["status"] == proof_store.REJECTED else None,
-            "file_url": file_url(row), "file_deleted_at": row["file_deleted_at"]}
+            "file_url": file_url(row), "file_deleted_at": row["file_deleted_at"],
+            "payment_request_id": row.get("payment_request_id")}
 
 
 def proof_view(row: Mapping[Any, Any], *, now: datetime | None = None) -> dict[str, Any]:

@@ -86,6 +86,28 @@ async def close_pending(conn: AsyncConnection, order_id: uuid.UUID, *, status: s
     return list((await conn.execute(stmt)).mappings())
 
 
+async def close_pending_of_request(conn: AsyncConnection, request_id: uuid.UUID, *,
+                                   status: str, now: datetime) -> list[RowMapping]:
+    """Take the undecided proofs sent for one payment request out of the queue (a newer
+    proof for it replaced them); returns them as they were."""
+    stmt = (update(proofs).where(proofs.c.payment_request_id == request_id,
+                                 proofs.c.status == PENDING)
+            .values(status=status, decided_at=now).returning(*proofs.c))
+    return list((await conn.execute(stmt)).mappings())
+
+
+async def sent_for_another_payment(conn: AsyncConnection, order_id: uuid.UUID, sha256: str,
+                                   request_id: uuid.UUID | None) -> bool:
+    """This content was already sent for another payment of the same order (the order's
+    own, or another change's): one receipt pays one thing."""
+    other: Any = (proofs.c.payment_request_id.is_not(None) if request_id is None else
+                  or_(proofs.c.payment_request_id.is_(None),
+                      proofs.c.payment_request_id != request_id))
+    stmt = select(proofs.c.id).where(proofs.c.order_id == order_id, proofs.c.sha256 == sha256,
+                                     other).limit(1)
+    return (await conn.execute(stmt)).first() is not None
+
+
 async def claim_decision(conn: AsyncConnection, proof_id: uuid.UUID, *, status: str,
                          values: dict[str, Any]) -> RowMapping | None:
     """Decide the proof only if it is still pending: one statement, so of two people acting

@@ -12,10 +12,11 @@ from orderline.core.errors import ValidationFailed
 from orderline.core.http import RuntimeDep, VersionDep, etag, parse_id, refusals
 from orderline.idempotency.headers import IdempotencyKeyHeader, send
 from orderline.idempotency.service import KeyedRequest, run_once
+from orderline.manual_payments import change_proofs, verifications
 from orderline.manual_payments import methods as manual_methods
 from orderline.manual_payments import proofs as payment_proofs
-from orderline.manual_payments import verifications
 from orderline.manual_payments.schemas import (
+    ChangePaymentInstructions,
     MethodCreate,
     MethodList,
     MethodOut,
@@ -148,6 +149,48 @@ async def upload_proof(request: Request, runtime: RuntimeDep, caller: OrderCalle
         request={"order_id": str(caller.order_id), "by_buyer": caller.is_buyer,
                  "sha256": hashlib.sha256(data).hexdigest(), **sent}),
         lambda claim: payment_proofs.upload(runtime, caller, data, claim=claim))
+    proof: dict[str, Any] = send(response, answer)
+    return proof
+
+
+@router.get("/orders/{order_id}/changes/{change_id}/payment-instructions",
+            response_model=ChangePaymentInstructions, response_model_exclude_unset=True,
+            responses=refusals(401, 403, 409))
+async def change_payment_instructions(change_id: str, runtime: RuntimeDep,
+                                      caller: OrderCallerDep) -> dict[str, Any]:
+    """How to pay a change's payment request by transfer (an order paid by a manual method):
+    the account, the request's exact amount, its reference and deadline, and each proof sent
+    for it. The buyer (order access token) or the merchant only. 409
+    ``proof_not_accepted`` for an order not paid by transfer."""
+    return await change_proofs.instructions(runtime, caller,
+                                            parse_id("order change", change_id))
+
+
+@router.post("/orders/{order_id}/changes/{change_id}/proofs",
+             status_code=status.HTTP_201_CREATED, response_model=ProofOut,
+             response_model_exclude_unset=True,
+             responses=refusals(400, 401, 403, 409, 413, 415, 503),
+             openapi_extra={"requestBody": PROOF_BODY})
+async def upload_change_proof(change_id: str, request: Request, runtime: RuntimeDep,
+                              caller: OrderCallerDep, response: Response,
+                              idempotency_key: IdempotencyKeyHeader = None) -> dict[str, Any]:
+    """Send a proof of transfer for a change's payment request, as the order's proof upload
+    takes it (the body or the form field ``file``; same types, limits, cleaning and
+    refusals). The buyer (order access token) or a ``write`` key. It waits in the
+    verification queue; approving it pays the request and applies the change. Refused:
+    a change that asks nothing or belongs to another order (404), a request no longer open
+    (409 ``proof_not_accepted``), past its deadline (409 ``proof_deadline_passed``), an order
+    not paid by transfer (409 ``proof_not_accepted``), a receipt already sent for another
+    payment (409 ``duplicate_proof``)."""
+    cid = parse_id("order change", change_id)
+    data, sent = await _file_of(request, runtime.settings.proof_upload_max_bytes)
+    answer = await run_once(runtime, KeyedRequest(
+        business_id=caller.business_id, operation="payment_proofs.upload_for_change",
+        key=idempotency_key,
+        request={"order_id": str(caller.order_id), "change_id": str(cid),
+                 "by_buyer": caller.is_buyer, "sha256": hashlib.sha256(data).hexdigest(),
+                 **sent}),
+        lambda claim: change_proofs.upload(runtime, caller, cid, data, claim=claim))
     proof: dict[str, Any] = send(response, answer)
     return proof
 

@@ -180,6 +180,9 @@ class BuyerProofOut(BaseModel):
     reason: str | None = Field(description="why it was rejected (the buyer sees it only then)")
     file_url: str | None
     file_deleted_at: datetime | None
+    payment_request_id: uuid.UUID | None = Field(
+        default=None, description="set when the proof pays a change's payment request "
+        "(POST /v1/orders/{id}/changes/{cid}/proofs), not the order's own payment")
 
 
 class ProofOut(BuyerProofOut):
@@ -233,12 +236,43 @@ class PaymentInstructions(BaseModel):
     proofs: list[BuyerProofOut]
 
 
+class ChangePaymentInstructions(BaseModel):
+    """How to pay a change's payment request by transfer: the order's method and account,
+    the request's exact amount, its own reference and deadline, and each proof sent for it."""
+
+    change_id: uuid.UUID
+    change_number: int
+    payment_request_id: uuid.UUID
+    method: ManualMethodShown
+    amount: int = Field(description="the request's amount (minor units), not the order total")
+    currency: str
+    reference: str = Field(description="the order's reference with -C<change number>")
+    instructions: str
+    proof_deadline: datetime = Field(description="the request's deadline")
+    status: str = Field(description="the request's status: open, paid, lapsed, cancelled")
+    proofs: list[ProofOut]
+
+
 class ProofList(BaseModel):
     data: list[ProofOut]
 
 
+class ProofForChange(BaseModel):
+    """The change whose payment request a proof pays: its amount is what the proof should
+    show (``expected_amount`` too), not the order's total."""
+
+    id: uuid.UUID
+    number: int
+    payment_request_id: uuid.UUID
+    amount: int
+    currency: str
+    deadline: datetime
+    status: str = Field(description="the request's status: open, paid, lapsed, cancelled")
+
+
 class VerificationOut(BaseModel):
-    """A proof as the verification queue shows it, with its order."""
+    """A proof as the verification queue shows it, with its order (and, for a proof paying
+    a change's payment request, the change)."""
 
     id: uuid.UUID
     version: int
@@ -270,6 +304,10 @@ class VerificationOut(BaseModel):
     expected_amount: int
     proof_deadline: datetime
     age_seconds: int
+    payment_request_id: uuid.UUID | None = None
+    change: ProofForChange | None = Field(
+        default=None, description="the change this proof pays for; null for the order's own "
+        "payment")
 
 
 class VerificationPage(BaseModel):

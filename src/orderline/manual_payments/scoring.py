@@ -34,6 +34,8 @@ from orderline.manual_payments.proof_records import announce, record
 from orderline.manual_payments.review_rules import score_to_bp
 from orderline.manual_payments.rules import Expected, ProofScore, read_receipt, score_receipt
 from orderline.manual_payments.verifications import decide_on
+from orderline.order_changes import paying as change_payments
+from orderline.order_changes.paying import RequestForProof
 from orderline.orders import store as order_store
 from orderline.orders.store import OrderRow
 
@@ -97,6 +99,16 @@ def expected_of(mp: RowMapping, order: OrderRow) -> Expected:
                     account_name=str(mp["method"].get("account_name") or ""))
 
 
+def expected_of_request(mp: RowMapping, request: RequestForProof) -> Expected:
+    """What a proof for a change's payment request should show: the request's amount and
+    reference, a date from the request's making to its deadline, the order's account."""
+    return Expected(amount=request.amount, currency=request.currency,
+                    reference=request.reference(mp["reference"]),
+                    window_start=(request.created_at - timedelta(days=1)).date(),
+                    window_end=(request.deadline + timedelta(days=1)).date(),
+                    account_name=str(mp["method"].get("account_name") or ""))
+
+
 def _reading_summary(text: str, currency: str) -> dict[str, Any]:
     reading = read_receipt(text, currency=currency)
     return {"amounts": list(reading.amounts), "dates": [d.isoformat() for d in reading.dates],
@@ -113,9 +125,16 @@ async def _write(runtime: Runtime, conn: AsyncConnection, proof: RowMapping, *,
     assert order is not None and mp is not None
     values: dict[str, Any]
     score: ProofScore | None = None
+    expected = expected_of(mp, order)
+    if proof["payment_request_id"] is not None:
+        # A proof for a change's payment request is checked against the request.
+        found = await change_payments.requests_by_id(conn, proof["business_id"],
+                                                     [proof["payment_request_id"]])
+        request = found.get(proof["payment_request_id"])
+        if request is not None:
+            expected = expected_of_request(mp, request)
     if text is not None:
-        score = score_receipt(read_receipt(text, currency=mp["currency"]),
-                              expected_of(mp, order))
+        score = score_receipt(read_receipt(text, currency=mp["currency"]), expected)
         values = {"ocr_status": proof_store.OCR_SCORED, "ocr_error": None,
                   "ocr_text": text[:MAX_TEXT], "score_bp": score_to_bp(score.score),
                   "checks": [{"name": c.name, "passed": c.passed, "detail": c.detail}

@@ -88,6 +88,7 @@ class PaymentProof(Base):
     __table_args__ = (UniqueConstraint("order_id", "version"),
                       Index("ix_payment_proofs_queue", "business_id", "status", "uploaded_at"),
                       Index("ix_payment_proofs_ocr", "ocr_status", "ocr_due_at"),
+                      Index("ix_payment_proofs_request", "payment_request_id"),
                       CheckConstraint("score_bp IS NULL OR (score_bp >= 0 AND score_bp <= 10000)",
                                       name="score_in_range"))
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
@@ -96,6 +97,10 @@ class PaymentProof(Base):
     manual_payment_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("manual_payments.id", ondelete="CASCADE"))
     version: Mapped[int] = mapped_column(Integer)
+    # A proof for a change's payment request (order_changes), not for the order's own
+    # payment: its amount and reference are the request's. A plain id: the request is
+    # another capability's row (read through its use cases).
+    payment_request_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
     status: Mapped[str] = mapped_column(String(20))  # pending|approved|rejected|superseded
     storage_key: Mapped[str | None] = mapped_column(String(300), nullable=True)
     media_type: Mapped[str] = mapped_column(String(40))

@@ -47,10 +47,11 @@ from orderline.manual_payments.review_rules import (
     period_start,
     queue_figures,
 )
+from orderline.order_changes import paying as change_payments
 from orderline.orders import store as order_store
 from orderline.orders.figures_store import WaitingOrders
 from orderline.orders.rules import OrderStatus
-from orderline.orders.service import lock_for_change, save_change
+from orderline.orders.service import lock_for_change, note_change, save_change
 from orderline.orders.status import mark_paid
 from orderline.orders.store import OrderRow
 from orderline.payments import store as payment_store
@@ -68,10 +69,11 @@ async def list_queue(runtime: Runtime, principal: Principal, f: proof_store.Queu
     principal.require(Scope.VERIFY)
     now = runtime.clock.now()
 
-    async def page(conn: AsyncConnection) -> list[RowMapping]:
-        return await proof_store.queue(conn, principal.business_id, f, after=after, limit=limit)
-    rows = await runtime.db.read_from_replica(principal.business_id, page)
-    return [proof_view(r, now=now) for r in rows]
+    async def page(conn: AsyncConnection) -> list[dict[str, Any]]:
+        rows = await proof_store.queue(conn, principal.business_id, f, after=after, limit=limit)
+        return await with_changes(conn, principal.business_id,
+                                  [proof_view(r, now=now) for r in rows])
+    return await runtime.db.read_from_replica(principal.business_id, page)
 
 
 async def get_verification(runtime: Runtime, principal: Principal,
@@ -81,7 +83,8 @@ async def get_verification(runtime: Runtime, principal: Principal,
         row = await proof_store.load_proof(conn, principal.business_id, proof_id)
         if row is None:
             raise NotFound("verification", proof_id)
-        shown = proof_view(row, now=runtime.clock.now())
+        shown = (await with_changes(conn, principal.business_id,
+                                    [proof_view(row, now=runtime.clock.now())]))[0]
         shown["ocr_text"] = row["ocr_text"]
         shown["audit"] = [dict(a) for a in await proof_store.audit_of_proof(
             conn, principal.business_id, proof_id)]
@@ -155,6 +158,10 @@ async def decide_on(runtime: Runtime, conn: AsyncConnection, business_id: uuid.U
     assert found is not None
     if found["status"] != proof_store.PENDING:
         raise _not_pending(found)
+    if found["payment_request_id"] is not None:
+        return await _decide_for_change(runtime, conn, order, found, approve=approve,
+                                        actor=actor, key_id=key_id, reason=reason, now=now,
+                                        auto=auto)
     if approve and order.status != OrderStatus.PENDING_PAYMENT:
         raise InvalidTransition(
             f"Order {order.number} is {order.status}; a payment proof can only be "
@@ -202,6 +209,78 @@ async def decide_on(runtime: Runtime, conn: AsyncConnection, business_id: uuid.U
     return proof_view(row, now=now)
 
 
+async def _decide_for_change(runtime: Runtime, conn: AsyncConnection, order: OrderRow,
+                             found: RowMapping, *, approve: bool, actor: str,
+                             key_id: uuid.UUID | None, reason: str | None, now: datetime,
+                             auto: bool) -> dict[str, Any]:
+    """A proof for a change's payment request, the order's row locked: approving it pays the
+    request and applies the change (``order_changes.paying.pay_by_proof``: the money booked
+    as a ``manual`` payment, in this transaction); a request that lapsed, was cancelled or
+    paid otherwise refuses it and nothing is booked. Rejecting leaves the request open: the
+    buyer may send another proof until its deadline."""
+    proof_id = found["id"]
+    request_id = found["payment_request_id"]
+    if approve:
+        requests = await change_payments.requests_by_id(conn, order.business_id, [request_id])
+        if request_id not in requests:
+            raise NotFound("payment request", request_id)
+        change_payments.check_payable(requests[request_id], now)
+    status = proof_store.APPROVED if approve else proof_store.REJECTED
+    decided = await proof_store.claim_decision(conn, proof_id, status=status, values={
+        "decided_by": actor, "decided_key_id": key_id, "decided_at": now, "reason": reason,
+        "auto_decided": auto})
+    if decided is None:
+        current = await proof_store.load_proof(conn, order.business_id, proof_id)
+        assert current is not None
+        raise _not_pending(current)
+    if approve:
+        await change_payments.pay_by_proof(runtime, conn, order, request_id,
+                                           proof_id=proof_id, actor=actor, now=now)
+    else:
+        await note_change(conn, order, actor=actor, action="payment_proof_rejected",
+                          changes={"proof_id": str(proof_id), "reason": reason,
+                                   "payment_request_id": str(request_id)}, now=now)
+    action = ("auto_approved" if auto else "approved") if approve else "rejected"
+    await record(conn, business_id=order.business_id, proof_id=proof_id, order_id=order.id,
+                 action=action, actor=actor, key_id=key_id, before=found, after=decided,
+                 now=now)
+    after = await change_payments.requests_by_id(conn, order.business_id, [request_id])
+    await announce(conn, EventType.PAYMENT_PROOF_APPROVED if approve
+                   else EventType.PAYMENT_PROOF_REJECTED, decided, order, actor=actor, now=now,
+                   extra={"payment_request_id": request_id,
+                          "change_number": after[request_id].change_number,
+                          "proof_deadline": after[request_id].deadline})
+    row = await proof_store.load_proof(conn, order.business_id, proof_id)
+    assert row is not None
+    return (await with_changes(conn, order.business_id, [proof_view(row, now=now)]))[0]
+
+
+async def with_changes(conn: AsyncConnection, business_id: uuid.UUID,
+                       shown: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Proofs for a change's payment request say so (``change``: its number, the request's
+    amount, deadline and status), and what they are checked against is the request's
+    amount and reference, not the order's."""
+    for s in shown:
+        s.setdefault("change", None)
+    ids = [s["payment_request_id"] for s in shown if s.get("payment_request_id")]
+    if not ids:
+        return shown
+    requests = await change_payments.requests_by_id(conn, business_id, ids)
+    for s in shown:
+        request = requests.get(s.get("payment_request_id"))  # type: ignore[arg-type]
+        if request is None:
+            continue
+        s["change"] = {"id": request.change_id, "number": request.change_number,
+                       "payment_request_id": request.request_id, "amount": request.amount,
+                       "currency": request.currency, "deadline": request.deadline,
+                       "status": request.status}
+        if "reference" in s:
+            s["reference"] = request.reference(s["reference"])
+            s["expected_amount"] = request.amount
+            s["proof_deadline"] = request.deadline
+    return shown
+
+
 def _not_pending(current: RowMapping) -> DomainError:
     if current["status"] in proof_store.DECIDED:
         return AlreadyVerified(
@@ -210,8 +289,9 @@ def _not_pending(current: RowMapping) -> DomainError:
             details={"status": current["status"], "decided_by": current["decided_by"],
                      "decided_at": current["decided_at"], "reason": current["reason"]})
     return InvalidTransition(
-        f"This proof is {current['status']} (a newer proof replaced it, or its order was "
-        "cancelled); there is nothing to decide.", details={"status": current["status"]})
+        f"This proof is {current['status']} (a newer proof replaced it, or its order, or the "
+        "change it paid for, was cancelled); there is nothing to decide.",
+        details={"status": current["status"]})
 
 
 async def _book_transfer(conn: AsyncConnection, order: OrderRow, mp: RowMapping,

@@ -109,14 +109,16 @@ async def queue_page(runtime: Runtime, principal: Principal, ask: QueueAsk, *,
     f = ask.to_filter(now)
 
     async def read(conn: AsyncConnection
-                   ) -> tuple[list[RowMapping], RowMapping, list[RowMapping]]:
-        return (await proof_store.queue(conn, principal.business_id, f, after=after,
-                                        limit=limit),
+                   ) -> tuple[list[dict[str, Any]], RowMapping, list[RowMapping]]:
+        rows = await proof_store.queue(conn, principal.business_id, f, after=after,
+                                       limit=limit)
+        return (await verifications.with_changes(conn, principal.business_id,
+                                                 [proof_view(r, now=now) for r in rows]),
                 await proof_store.pending_figures(conn, principal.business_id),
                 await payment_method_store.list_methods(conn, principal.business_id))
-    rows, pending, methods = await runtime.db.read_from_replica(principal.business_id, read)
+    shown, pending, methods = await runtime.db.read_from_replica(principal.business_id, read)
     oldest = pending["oldest"]
-    return {"proofs": [proof_view(r, now=now) for r in rows],
+    return {"proofs": shown,
             "pending": int(pending["pending"]),
             "oldest_pending_seconds": int((now - oldest).total_seconds()) if oldest else None,
             "methods": [{"code": m["code"], "name": m["name"]} for m in methods]}
@@ -172,12 +174,13 @@ async def review_proof(runtime: Runtime, principal: Principal, proof_id: uuid.UU
         others = await proof_store.proofs_of_order(conn, principal.business_id,
                                                    row["order_id"])
         previous, following = await _neighbours(conn, principal.business_id, f, row)
+        shown = (await verifications.with_changes(conn, principal.business_id,
+                                                  [proof_view(row, now=now)]))[0]
     assert order is not None and mp is not None  # a proof's order and payment stay
-    shown = proof_view(row, now=now)
     method = mp["method"] or {}
     shown.update(
         ocr_text=row["ocr_text"], decided_at=row["decided_at"],
-        compared=compared_with_order(row["read"], shown["checks"], reference=mp["reference"],
+        compared=compared_with_order(row["read"], shown["checks"], reference=shown["reference"],
                                      account_name=str(method.get("account_name") or "")),
         buyer={"name": order.customer_name, "phone": order.customer_phone},
         method_name=method.get("name") or mp["method_code"],

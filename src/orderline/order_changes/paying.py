@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -196,30 +198,134 @@ async def record_paid_by_hand(runtime: Runtime, principal: Principal, order_id: 
         order, change, request = await _locked_request(conn, principal.business_id, order_id,
                                                        change_id)
         _still_open(change, request, now)
-        intent_id = uuid.uuid4()
-        await payment_store.insert_intent(conn, {
-            "id": intent_id, "business_id": order.business_id, "order_id": order.id,
-            "provider": BY_HAND_PROVIDER, "provider_ref": f"order_change:{change.id}",
-            "status": IntentStatus.CAPTURED.value, "capture_mode": "automatic",
-            "currency": request.currency, "amount": request.amount, "amount_authorized": 0,
-            "amount_captured": 0, "amount_voided": 0, "amount_refunded": 0,
-            "amount_collected": request.amount, "version": 1, "created_at": now,
-            "updated_at": now})
-        await payment_store.add_movement(conn, {
-            "business_id": order.business_id, "order_id": order.id, "intent_id": intent_id,
-            "kind": MovementKind.COLLECT.value, "amount": request.amount,
-            "source": f"order_change:{change.id}", "actor": principal.actor,
-            "created_at": now})
-        if not await _apply_paid(runtime, conn, order, change, request,
-                                 actor=principal.actor, paid_by="by_hand",
-                                 intent_id=intent_id, now=now):
-            raise OrderChangeClosed(
-                "The order changed since this change was made (shipped, refunded or its "
-                "lines changed); cancel the change instead.",
-                details={"status": change.status})
+        await _book_and_apply(runtime, conn, order, change, request, actor=principal.actor,
+                              paid_by="by_hand", source=f"order_change:{change.id}", now=now)
 
     await runtime.db.run(work)
     return await get_change(runtime, principal, order_id, change_id)
+
+
+async def _book_and_apply(runtime: Runtime, conn: AsyncConnection, order: OrderRow,
+                          change: ChangeRow, request: RequestRow, *, actor: str, paid_by: str,
+                          source: str, now: datetime) -> None:
+    """Book money received by hand (a ``manual`` intent, one ``collect`` movement; one per
+    change, by the provider reference's unique key) and apply the change, in the caller's
+    transaction under the order's lock; refused (raising, so the caller's transaction rolls
+    the booking back) if the order moved so that the change no longer fits."""
+    intent_id = uuid.uuid4()
+    await payment_store.insert_intent(conn, {
+        "id": intent_id, "business_id": order.business_id, "order_id": order.id,
+        "provider": BY_HAND_PROVIDER, "provider_ref": f"order_change:{change.id}",
+        "status": IntentStatus.CAPTURED.value, "capture_mode": "automatic",
+        "currency": request.currency, "amount": request.amount, "amount_authorized": 0,
+        "amount_captured": 0, "amount_voided": 0, "amount_refunded": 0,
+        "amount_collected": request.amount, "version": 1, "created_at": now,
+        "updated_at": now})
+    await payment_store.add_movement(conn, {
+        "business_id": order.business_id, "order_id": order.id, "intent_id": intent_id,
+        "kind": MovementKind.COLLECT.value, "amount": request.amount,
+        "source": source, "actor": actor, "created_at": now})
+    if not await _apply_paid(runtime, conn, order, change, request, actor=actor,
+                             paid_by=paid_by, intent_id=intent_id, now=now):
+        raise OrderChangeClosed(
+            "The order changed since this change was made (shipped, refunded or its "
+            "lines changed); cancel the change instead.",
+            details={"status": change.status})
+
+
+# --- paying with a proof of transfer (the manual payments' verification queue) -------------
+
+@dataclass(frozen=True, slots=True)
+class RequestForProof:
+    """A change's payment request as a proof of transfer is checked against it: what the
+    buyer is asked to send, with which reference, until when, and whether it is still open."""
+
+    request_id: uuid.UUID
+    change_id: uuid.UUID
+    change_number: int
+    order_id: uuid.UUID
+    amount: int
+    currency: str
+    deadline: datetime
+    status: str
+    created_at: datetime
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == RequestStatus.OPEN
+
+    def reference(self, order_reference: str) -> str:
+        """The order's manual payment reference with the change's number: another transfer
+        than the order's own (OCR reads it ignoring the dash)."""
+        return f"{order_reference}-C{self.change_number}"
+
+
+def _for_proof(change: ChangeRow, request: RequestRow) -> RequestForProof:
+    return RequestForProof(request_id=request.id, change_id=change.id,
+                           change_number=change.number, order_id=change.order_id,
+                           amount=request.amount, currency=request.currency,
+                           deadline=request.deadline, status=request.status,
+                           created_at=request.created_at)
+
+
+async def request_of_change(conn: AsyncConnection, business_id: uuid.UUID,
+                            order_id: uuid.UUID, change_id: uuid.UUID) -> RequestForProof:
+    """The change's payment request (404 for a change of another order or business, or one
+    that asked nothing)."""
+    change = await store.load_change(conn, business_id, order_id, change_id)
+    request = None if change is None else await store.request_of_change(conn, change.id)
+    if change is None or request is None:
+        raise NotFound("payment request", change_id)
+    return _for_proof(change, request)
+
+
+async def requests_by_id(conn: AsyncConnection, business_id: uuid.UUID,
+                         request_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, RequestForProof]:
+    """Payment requests by id (the verification queue's proofs for changes), this
+    business's only."""
+    found: dict[uuid.UUID, RequestForProof] = {}
+    for request_id in dict.fromkeys(request_ids):
+        request = await store.load_request(conn, request_id)
+        if request is None or request.business_id != business_id:
+            continue
+        change = await store.load_change(conn, business_id, request.order_id,
+                                         request.change_id)
+        if change is not None:
+            found[request_id] = _for_proof(change, request)
+    return found
+
+
+def check_payable(request: RequestForProof, now: datetime) -> None:
+    """A request still takes money: open and before its deadline (refusals as paying it)."""
+    if not request.is_open:
+        raise OrderChangeClosed(
+            f"Change {request.change_number} is no longer waiting for payment (its payment "
+            f"request is {request.status}); nothing was booked.",
+            details={"request_status": request.status})
+    if request.deadline <= now:
+        raise PaymentDeadlinePassed(
+            f"The deadline to pay for change {request.change_number} passed; the change "
+            "lapses and the order stays as it was. Nothing was booked.",
+            details={"payment_deadline": request.deadline})
+
+
+async def pay_by_proof(runtime: Runtime, conn: AsyncConnection, order: OrderRow,
+                       request_id: uuid.UUID, *, proof_id: uuid.UUID, actor: str,
+                       now: datetime) -> None:
+    """An approved proof of transfer pays the request, in the verification's transaction
+    (the order's row locked by the caller): the money is booked as a ``manual`` payment
+    (source ``proof:<id>``) and the change applies, exactly as paid by hand. Refused, with
+    nothing booked, when the request closed (lapsed, cancelled, paid), its deadline passed,
+    or the order moved so that the change no longer fits."""
+    request = await store.load_request(conn, request_id)
+    change = None if request is None else await store.load_change(
+        conn, order.business_id, order.id, request.change_id)
+    if request is None or change is None:
+        raise NotFound("payment request", request_id)
+    check_payable(_for_proof(change, request), now)
+    await runtime.checkpoints.reach("order_change.proof_paying")
+    await _book_and_apply(runtime, conn, order, change, request, actor=actor, paid_by="proof",
+                          source=f"proof:{proof_id}", now=now)
 
 
 

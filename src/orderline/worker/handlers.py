@@ -17,6 +17,7 @@ from orderline.events.event_types import EventType, StoredEvent
 from orderline.events.handler import Handler, HandlerContext
 from orderline.events.publishing import NATS_PUBLISHING
 from orderline.events.relay import Relay
+from orderline.manual_payments.change_proofs import CHANGE_PROOFS_CLOSED
 from orderline.notifications.service import BUYER_NOTIFICATIONS, LOW_STOCK_ALERT
 from orderline.orders import store as order_store
 from orderline.orders.invoices import INVOICE_NUMBERS
@@ -54,7 +55,7 @@ CUSTOMER_TOTALS = Handler("customer_totals",
 def default_handlers(settings: Settings | None = None) -> list[Handler]:
     """Every handler, in the order they run for one event (some only when configured)."""
     handlers = [CUSTOMER_TOTALS, BUYER_NOTIFICATIONS, LOW_STOCK_ALERT, PAYMENT_SAGA, WEBHOOKS,
-                INVOICE_DOCUMENTS]
+                INVOICE_DOCUMENTS, CHANGE_PROOFS_CLOSED]
     if settings is not None and settings.nats_url:
         handlers.append(NATS_PUBLISHING)
     # Last: the business's invoice counter row is locked from here to the event's COMMIT.

@@ -10,6 +10,9 @@ proof upload.
   form posts here and is sent back to the page (303), or the page again with the refusal in
   plain words; ``static/js/buyer-order.js`` posts the same form with ``Accept:
   application/json`` to show a progress bar, and gets ``{"message": ...}`` back.
+- ``POST /o/{token}/changes/{id}/proof``: a proof of transfer for a change's payment request
+  (an order paid by a manual method), as a multipart form (field ``file``); back to the page
+  (303), or the page again with the refusal next to the change's form.
 - ``GET /o/{token}/proofs/{id}``: a proof's file, for this order's token only; served as
   stored, never sniffed, in a sandbox (``Content-Security-Policy: sandbox``), a PDF as a
   download.
@@ -36,7 +39,7 @@ from orderline.documents import service as documents
 from orderline.documents.downloads import pdf_response
 from orderline.documents.rules import DocumentKind, document_file_name
 from orderline.exchanges.rules import EXCHANGE_FROM
-from orderline.manual_payments import proofs
+from orderline.manual_payments import change_proofs, proofs
 from orderline.manual_payments.payment_codes import decimal_amount, payment_code
 from orderline.order_changes import paying as change_payments
 from orderline.order_changes import reading as order_changes
@@ -92,6 +95,13 @@ async def _page_context(runtime: Runtime, token: str,
     caller = await order_caller_for_token(runtime, token)
     changes = await order_changes.requests_for_buyer(runtime, caller.business_id,
                                                      caller.order_id)
+    transfers = {}
+    for change in changes.waiting:
+        try:
+            transfers[change["id"]] = await change_proofs.instructions(runtime, caller,
+                                                                       change["id"])
+        except DomainError:  # not paid by a manual method: the card (or the shop) it is
+            continue
     pay = order["payment_instructions"]
     code = payment_code(pay) if pay is not None else None
     related = await order_splits.links_for_buyer(runtime, caller.business_id, caller.order_id)
@@ -101,6 +111,7 @@ async def _page_context(runtime: Runtime, token: str,
             "amount_plain": decimal_amount(pay["amount"], pay["currency"]) if pay else "",
             "now": runtime.clock.now(), "changes_waiting": changes.waiting,
             "change_card_sandbox": changes.provider == SANDBOX,
+            "change_transfers": transfers,
             "related": related, "exchange_due": _exchange_due(order, related)}
 
 
@@ -238,6 +249,37 @@ async def pay_exchange_by_card(request: Request, runtime: RuntimeDep, token: str
                           errors=[FieldError(refused.message, field="exchange-pay")],
                           **await _page_context(runtime, token, shown))
     return RedirectResponse(f"/o/{token}", status_code=303)
+
+
+@router.post("/o/{token}/changes/{change_id}/proof", response_model=None)
+async def send_change_proof(request: Request, runtime: RuntimeDep, token: str,
+                            change_id: str) -> Response:
+    """A proof of transfer for what a change of the order asks (``change_proofs.upload``:
+    the order upload's rules and refusals)."""
+    caller = await order_caller_for_token(runtime, token)
+    cid = parse_id("order change", change_id)
+    try:
+        data = await _sent_file(request, runtime.settings.proof_upload_max_bytes)
+        await change_proofs.upload(runtime, caller, cid, data)
+    except (_NoFile, DomainError) as exc:
+        if isinstance(exc, NotFound):
+            raise
+        code = exc.code if exc.code in UPLOAD_REFUSALS else "validation_error"
+        shown = await reading.read_order_for_token(runtime, token)
+        return buyer_page(request, "buyer/order/page.html", shop_name=shown.shop_name,
+                          status_code=UPLOAD_REFUSALS[code], just_sent=False,
+                          upload_error=None, just_returned=False, return_error=None,
+                          errors=[FieldError(_change_refusal(request, code),
+                                             field=f"change-proof-{cid}")],
+                          **await _page_context(runtime, token, shown))
+    return RedirectResponse(f"/o/{token}?sent=1#change-proofs-{cid}", status_code=303)
+
+
+def _change_refusal(request: Request, code: str) -> str:
+    """A change proof's refusal: the order's sentences, but for the change's request."""
+    template = environment(page_locale(request)).get_template(
+        "buyer/order/_change_refusal.html")
+    return template.render(code=code).strip() or _refusal_sentence(request, code)
 
 
 @router.post("/o/{token}/returns", response_model=None)
