@@ -216,7 +216,7 @@ def test_every_settings_page_fits_a_phone_in_indonesian_and_says_what_is_wrong(
 
     page.goto("/console/settings/business")
     p.locator("#reservation_minutes").fill("lama")
-    p.get_by_role("button", name="Simpan").click()
+    p.get_by_role("button", name="Simpan", exact=True).click()
     expect(p.locator(".error-summary")).to_be_focused()
     expect(p.locator("#reservation_minutes-error")).to_be_visible()
     page.screenshot("phone-business-error")
