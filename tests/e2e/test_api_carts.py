@@ -5,13 +5,14 @@ that counts what orders hold, and isolation from another business, on each datab
 
 from __future__ import annotations
 
+import base64
 import uuid
 from typing import Any
 
 import httpx
 import pytest
 
-from orderline.checkout import cart_store, carts
+from orderline.checkout import cart_store, cart_tokens, carts
 from orderline.core.checkpoints import Checkpoints
 from orderline.core.clock import ManualClock
 from orderline.core.runtime import Runtime
@@ -141,6 +142,29 @@ async def test_a_request_without_a_key_or_a_valid_token_is_unauthorized(
     # Creating a cart names its business, which only an API key does.
     error_of(await client.post("/v1/carts", headers=token_of(cart), json={"channel": "web"}),
              401, "unauthorized")
+    assert (await read(client, cart))["version"] == 1
+
+
+async def test_a_signed_token_opens_its_cart_in_a_process_that_never_saw_it_and_no_forgery_does(
+        client: httpx.AsyncClient, merchant: Merchant) -> None:
+    await add_product(client, merchant, "TEE", 5)
+    cart, theirs = await new_cart(client, merchant), await new_cart(client, merchant)
+    signed = cart_tokens.read_signed(cart["token"])
+    assert signed is not None and str(signed.cart_id) == cart["id"]
+    carts._token_keys.clear()  # as in a server process that has not served this business
+    carts._token_owners.clear()
+    assert (await read(client, cart))["id"] == cart["id"]
+    # Another cart's id with this token's signature, or this cart under another business.
+    moved = cart_tokens.PREFIX + base64.urlsafe_b64encode(
+        signed.business_id.bytes + uuid.UUID(theirs["id"]).bytes + signed.signature).decode()
+    elsewhere = cart_tokens.PREFIX + base64.urlsafe_b64encode(
+        uuid.uuid4().bytes + signed.cart_id.bytes + signed.signature).decode()
+    flipped = cart["token"][:-2] + ("A" if cart["token"][-2] != "A" else "B") + cart["token"][-1]
+    for forged in (moved, elsewhere, flipped):
+        error_of(await client.get(f"/v1/carts/{theirs['id']}", headers={"X-Cart-Token": forged}),
+                 401, "unauthorized")
+        error_of(await add(client, cart, "TEE", 1, headers={"X-Cart-Token": forged}),
+                 401, "unauthorized")
     assert (await read(client, cart))["version"] == 1
 
 

@@ -142,16 +142,36 @@ _CHANNEL_AND_CUSTOMER = select(
     exists().where(channels.c.business_id == bindparam("business_id"),
                    channels.c.code == bindparam("channel")).label("channel"),
     exists().where(customers.c.business_id == bindparam("business_id"),
-                   customers.c.id == bindparam("customer_id")).label("customer"))
+                   customers.c.id == bindparam("customer_id")).label("customer"),
+    select(businesses.c.cart_token_key).where(businesses.c.id == bindparam("business_id"))
+    .scalar_subquery().label("cart_token_key"))
+_CART_TOKEN_KEY = select(businesses.c.cart_token_key).where(
+    businesses.c.id == bindparam("b_business"))
 
 
-async def channel_and_customer(conn: AsyncConnection, business_id: uuid.UUID, channel: str,
-                               customer_id: uuid.UUID | None) -> tuple[bool, bool]:
-    """Whether the business has this channel, and this customer (True when None is given),
-    in one statement: what a new cart refers to."""
+@dataclass(frozen=True, slots=True)
+class NewCartRefs:
+    """What a new cart refers to: whether the business has the channel and the customer
+    (True when none is given), and the key that signs its carts' tokens."""
+
+    has_channel: bool
+    has_customer: bool
+    cart_token_key: str | None
+
+
+async def new_cart_refs(conn: AsyncConnection, business_id: uuid.UUID, channel: str,
+                        customer_id: uuid.UUID | None) -> NewCartRefs:
+    """What a new cart refers to, in one statement."""
     row = (await conn.execute(_CHANNEL_AND_CUSTOMER, {
         "business_id": business_id, "channel": channel, "customer_id": customer_id})).one()
-    return bool(row.channel), customer_id is None or bool(row.customer)
+    return NewCartRefs(has_channel=bool(row.channel),
+                       has_customer=customer_id is None or bool(row.customer),
+                       cart_token_key=row.cart_token_key)
+
+
+async def cart_token_key(conn: AsyncConnection, business_id: uuid.UUID) -> str | None:
+    """The key that signs the business's cart tokens (None: no such business, or no key)."""
+    return (await conn.execute(_CART_TOKEN_KEY, {"b_business": business_id})).scalar()
 
 
 async def get_cart(conn: AsyncConnection, business_id: uuid.UUID,

@@ -6,8 +6,9 @@ Who may reach a cart (``CartCaller``):
   to look and ``write`` to change; creating a cart always needs a key with ``write``, since
   only the key says which business the cart belongs to;
 - the cart's own token (``X-Cart-Token: ct_...``, shown once when the cart is created and
-  stored as its SHA-256): that one cart only, to look and to change. A token never opens
-  another cart (404, as for another business's cart).
+  stored as its SHA-256; it names its cart, signed with the business's key, so a server
+  process checks it without a lookup: ``cart_tokens``): that one cart only, to look and to
+  change. A token never opens another cart (404, as for another business's cart).
 
 A cart promises neither price nor stock: each line shows the variant's current price and a
 non-binding ``available`` figure at the business's default location (carts have no location
@@ -34,7 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orderline.catalog import store as catalog_store
 from orderline.catalog.archiving import refuse_these_archived
-from orderline.checkout import cart_store
+from orderline.checkout import cart_store, cart_tokens
 from orderline.checkout.cart_store import AvailableCartLine, CartLineQuantity, CartRow
 from orderline.core.errors import (
     CartClosed,
@@ -53,7 +54,7 @@ from orderline.pricing.engine import PriceLine, PricingInput, price
 from orderline.tenancy import store as tenancy_store
 from orderline.tenancy.rules import Principal, Scope, hash_api_key
 
-CART_TOKEN_PREFIX = "ct_"
+CART_TOKEN_PREFIX = cart_tokens.PREFIX
 
 
 def new_cart_token() -> str:
@@ -100,12 +101,20 @@ class CartCaller:
 
 
 async def caller_for_token(runtime: Runtime, token: str | None) -> CartCaller:
-    """The buyer holding ``token``: 401 when there is none or it opens no cart."""
+    """The buyer holding ``token``: 401 when there is none or it opens no cart. A signed
+    token is checked with its business's key (``cart_tokens``); another is looked up."""
     if not token:
         raise Unauthorized("Send your API key as 'Authorization: Bearer <key>', or the cart's "
                            "token as 'X-Cart-Token: ct_...'.")
     if not token.startswith(CART_TOKEN_PREFIX):
         raise Unauthorized("This cart token is not one the API gave out.")
+    signed = cart_tokens.read_signed(token)
+    if signed is not None:
+        key = await _cart_token_key(runtime, signed.business_id)
+        if key is None or not cart_tokens.signature_holds(key, signed):
+            raise Unauthorized("This cart token is not one the API gave out.")
+        return CartCaller(business_id=signed.business_id, cart_id=signed.cart_id,
+                          principal=None)
     token_hash = hash_cart_token(token)
     known = _token_owners.get(token_hash)
     if known is None:
@@ -118,6 +127,26 @@ async def caller_for_token(runtime: Runtime, token: str | None) -> CartCaller:
             _token_owners.pop(next(iter(_token_owners)))
         _token_owners[token_hash] = known
     return CartCaller(business_id=known[0], cart_id=known[1], principal=None)
+
+
+async def _cart_token_key(runtime: Runtime, business_id: uuid.UUID) -> str | None:
+    key = _token_keys.get(business_id)
+    if key is None:
+        async with runtime.db.lookup() as conn:
+            key = await cart_store.cart_token_key(conn, business_id)
+        if key is not None:
+            _remember_key(business_id, key)
+    return key
+
+
+def _remember_key(business_id: uuid.UUID, key: str) -> None:
+    if len(_token_keys) >= _TOKEN_CACHE_SIZE:
+        _token_keys.pop(next(iter(_token_keys)))
+    _token_keys[business_id] = key
+
+
+# A business's token key never changes, so each process reads it once.
+_token_keys: dict[uuid.UUID, str] = {}
 
 
 # Which cart a token opens never changes (its cart's status is checked by every use), so the
@@ -162,24 +191,28 @@ async def create_cart(runtime: Runtime, principal: Principal, *, channel: str,
     principal.require(Scope.WRITE)
     business_id = principal.business_id
     now = runtime.clock.now()
-    token = new_cart_token()
 
     async def work(conn: AsyncConnection) -> dict[str, Any]:
-        has_channel, has_customer = await cart_store.channel_and_customer(
-            conn, business_id, channel, customer_id)
-        if not has_channel:
+        refs = await cart_store.new_cart_refs(conn, business_id, channel, customer_id)
+        if not refs.has_channel:
             raise UnknownChannel(f"Channel '{channel}' is not set up for this business; "
                                  "add it with POST /v1/channels.", details={"channel": channel})
-        if not has_customer:
+        if not refs.has_customer:
             raise NotFound("customer", customer_id)
+        cart_id = uuid.uuid4()
+        if refs.cart_token_key is None:
+            token = new_cart_token()
+        else:
+            _remember_key(business_id, refs.cart_token_key)
+            token = cart_tokens.signed_token(refs.cart_token_key, business_id, cart_id)
         cart = await cart_store.insert_cart(conn, {
-            "id": uuid.uuid4(), "business_id": business_id,
+            "id": cart_id, "business_id": business_id,
             "token_hash": hash_cart_token(token), "customer_id": customer_id,
             "channel": channel, "currency": principal.currency, "status": cart_store.OPEN,
             "version": 1, "order_id": None, "created_at": now, "updated_at": now})
-        return _shaped(cart, [])  # a new cart has no lines to read
+        return {**_shaped(cart, []), "token": token}  # a new cart has no lines to read
 
-    return {**await runtime.db.run(work), "token": token}
+    return await runtime.db.run(work)
 
 
 @dataclass(frozen=True, slots=True)

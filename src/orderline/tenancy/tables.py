@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from datetime import datetime
 
@@ -35,6 +36,9 @@ class Business(Base):
     # Development mode lets webhooks point at loopback and private addresses (a local receiver).
     development_mode: Mapped[bool] = mapped_column(Boolean, default=False,
                                                    server_default=false())
+    # Signs the business's cart tokens (checkout/cart_tokens.py): 32 random bytes, as hex.
+    cart_token_key: Mapped[str | None] = mapped_column(
+        String(64), nullable=True, default=lambda: secrets.token_hex(32))
     # Where low-stock alerts and webhook notices go (the log when unset).
     alert_email: Mapped[str | None] = mapped_column(String(320), nullable=True)
     # The business's address (and tax number) as its invoices print it, one line a line.

@@ -31,7 +31,7 @@ from sqlalchemy.exc import TimeoutError as SqlPoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
-from orderline.core import metrics
+from orderline.core import json_text, metrics
 from orderline.core.db.replica import CURRENT_LSN, ReadReplica, WriteMarks, lsn_number
 from orderline.core.event_hub import Written
 from orderline.core.log_context import business_id_var
@@ -100,7 +100,8 @@ class Database:
         self.replica = replica
         self.marks = marks
         self.is_sqlite = url.startswith("sqlite")
-        kwargs: dict[str, Any] = {"echo": echo}
+        kwargs: dict[str, Any] = {"echo": echo, "json_serializer": json_text.dumps,
+                                  "json_deserializer": json_text.loads}
         if not self.is_sqlite:
             # No pre-ping (a round trip per checkout): a connection found dead is invalidated
             # and the whole transaction retried by ``run``.

@@ -41,6 +41,8 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from orderline.core import json_text
+
 log = logging.getLogger(__name__)
 
 CURRENT_LSN = text("SELECT pg_current_wal_insert_lsn()::text")
@@ -149,7 +151,8 @@ class ReadReplica:
         # A replica that does not answer must not hold a read up for long: the primary can.
         self.engine: AsyncEngine = create_async_engine(
             url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800,
-            pool_timeout=2, connect_args={"timeout": 2})
+            pool_timeout=2, connect_args={"timeout": 2}, json_serializer=json_text.dumps,
+            json_deserializer=json_text.loads)
         self._resting_until = 0.0
 
     @property
