@@ -110,13 +110,13 @@ INSERT_FIRST_EVENTS = (
     "INSERT INTO outbox_events (event_id, business_id, type, aggregate_type, aggregate_id, "
     "sequence, payload, created_at, status, attempts) VALUES "
     "($1, $2, $3, $4, $5, 1, $6::json, $7, 'pending', 0)")
+# The checkout converted and its cart closed, in one statement as the service sends it.
 CONVERT_CHECKOUT = (
-    "UPDATE checkouts SET status = 'converted', quote = $1::json, total = $2, "
-    "prices_validated_at = $3, order_id = $4, version = checkouts.version + 1, "
-    "updated_at = $3 WHERE checkouts.id = $5")
-CLOSE_CART = (
-    "UPDATE carts SET status = 'converted', version = carts.version + 1, order_id = $1, "
-    "updated_at = $2 WHERE carts.id = $3 AND carts.status = 'open' RETURNING carts.id")
+    "WITH converted AS (UPDATE checkouts SET status = 'converted', quote = $1::json, "
+    "total = $2, prices_validated_at = $3, order_id = $4, version = checkouts.version + 1, "
+    "updated_at = $3 WHERE checkouts.id = $5) "
+    "UPDATE carts SET status = 'converted', version = carts.version + 1, order_id = $4, "
+    "updated_at = $3 WHERE carts.id = $6 AND carts.status = 'open' RETURNING carts.id")
 COMPLETE_KEY = (
     "UPDATE idempotency_keys SET status = 'completed', response_status = 201, "
     "response_body = $1::json WHERE idempotency_keys.id = $2")
@@ -128,7 +128,7 @@ RAW_STEPS: dict[str, tuple[tuple[str, ...], ...]] = {
     "checkout": ((SUPERSEDE_OPEN, HOLD, INSERT_CHECKOUT, INSERT_CHECKOUT_RESERVATION),),
     "confirm": ((CLAIM_KEY,),
                 (NEXT_NUMBER, INSERT_ORDER, INSERT_ORDER_LINE, HAND_OVER, INSERT_EVENT,
-                 INSERT_STREAMS, INSERT_FIRST_EVENTS, CONVERT_CHECKOUT, CLOSE_CART,
+                 INSERT_STREAMS, INSERT_FIRST_EVENTS, CONVERT_CHECKOUT,
                  COMPLETE_KEY)),
 }
 
@@ -410,9 +410,8 @@ class RawBuyer:
                  json.dumps({"checkout_id": str(checkout_id), "cart_id": str(cart_id),
                              "order_id": str(order_id), "order_number": number,
                              "totals": totals}), now)])
-            await conn.execute(CONVERT_CHECKOUT, json.dumps(quote), quote["total"], now,
-                               order_id, checkout_id)
-            if await conn.fetchval(CLOSE_CART, order_id, now, cart_id) is None:
+            if await conn.fetchval(CONVERT_CHECKOUT, json.dumps(quote), quote["total"], now,
+                                   order_id, checkout_id, cart_id) is None:
                 raise StepRefused("cart_closed", f"cart {cart_id} was not open")
             await conn.execute(COMPLETE_KEY, json.dumps(answer), key_id)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -154,35 +153,6 @@ _ARCHIVED_LOCKED = (select(variants.c.sku, variants.c.archived_at,
                            variants.c.id.in_(bindparam("variant_ids", expanding=True)))
                     .order_by(variants.c.id)
                     .with_for_update(read=True))
-
-
-@dataclass(frozen=True, slots=True)
-class VariantToOrder:
-    """A variant found by SKU, and whether it or its product is archived."""
-
-    id: uuid.UUID
-    sku: str
-    archived: bool
-
-
-_VARIANT_BY_SKU_LOCKED = (select(variants.c.id, variants.c.sku, variants.c.archived_at,
-                                 products.c.archived_at.label("product_archived_at"))
-                          .join(products, products.c.id == variants.c.product_id)
-                          .where(variants.c.business_id == bindparam("business_id"),
-                                 variants.c.sku == bindparam("sku"))
-                          .with_for_update(read=True))
-
-
-async def variant_by_sku_locked(conn: AsyncConnection, business_id: uuid.UUID,
-                                sku: str) -> VariantToOrder | None:
-    """The variant with ``sku`` and whether it or its product is archived, read under the
-    share lock of ``archived_skus_locked`` on both rows, in one statement."""
-    row = (await conn.execute(_VARIANT_BY_SKU_LOCKED,
-                              {"business_id": business_id, "sku": sku})).first()
-    if row is None:
-        return None
-    return VariantToOrder(id=row.id, sku=row.sku, archived=row.archived_at is not None
-                          or row.product_archived_at is not None)
 
 
 async def archived_skus_locked(conn: AsyncConnection, business_id: uuid.UUID,

@@ -4,7 +4,8 @@ Every change of a cart starts with ``touch``: one UPDATE that checks the cart is
 (and, when the caller sent one, at the version it read) and moves ``version`` on. It also
 takes the cart's row lock until COMMIT, so the statements that follow in the same transaction
 (reading the lines, counting them, writing one) never interleave with another change of the
-same cart, nor with the checkout that converts it (``close_cart`` updates the same row).
+same cart, nor with the checkout that converts it (``checkout_store.convert`` updates the
+same row).
 
 Lines are shown by their variant's SKU, name and *current* price (a cart is not a price
 promise); ``cart_lines.sku`` is only the SKU as it was added.
@@ -106,6 +107,18 @@ class PricedCartLine(StoredRow):
     position: int
     location_id: uuid.UUID | None  # the location the stock level is at
     free_seen: int | None  # on hand less reserved there when read, unlocked (None: no level)
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedCartLine(PricedCartLine):
+    """A ``PricedCartLine`` read under a share lock on its variant's and product's rows, with
+    whether either is archived (``priced_lines(..., check_archived=True)``)."""
+
+    archived: bool
+
+    @classmethod
+    def from_row(cls, row: RowMapping) -> Self:
+        return cls(**{**row, "archived": bool(row["archived"])})
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,21 +255,6 @@ async def touch(conn: AsyncConnection, business_id: uuid.UUID, cart_id: uuid.UUI
     return CartRow.from_optional((await conn.execute(stmt, params)).mappings().first())
 
 
-async def close_cart(conn: AsyncConnection, cart_id: uuid.UUID, order_id: uuid.UUID,
-                     now: datetime) -> bool:
-    """Mark an open cart converted into ``order_id``; False if it was not open (already
-    converted by a concurrent confirm, or abandoned)."""
-    closed = await conn.execute(_CLOSE_CART, {"b_cart": cart_id, "b_order": order_id,
-                                              "b_now": now})
-    return closed.scalar_one_or_none() is not None
-
-
-_CLOSE_CART = (update(carts).where(carts.c.id == bindparam("b_cart"), carts.c.status == OPEN)
-               .values(status=CONVERTED, order_id=bindparam("b_order"),
-                       version=carts.c.version + 1, updated_at=bindparam("b_now"))
-               .returning(carts.c.id))
-
-
 # --- lines -----------------------------------------------------------------------------------
 
 async def line_of(conn: AsyncConnection, cart_id: uuid.UUID,
@@ -269,10 +267,14 @@ async def line_of(conn: AsyncConnection, cart_id: uuid.UUID,
 
 @dataclass(frozen=True, slots=True)
 class LinePlan:
-    """What adding units of a variant to a cart depends on, read in one statement: the cart's
-    line of that variant (if any), how many lines it has and the next position, and the
-    business's cap on units of one SKU."""
+    """What adding units of a SKU to a cart depends on, read in one statement: the variant
+    and whether it or its product is archived (under a share lock on both rows, as
+    ``catalog.store.archived_skus_locked`` takes it, so an archive waits for this line), the
+    cart's line of that variant (if any), how many lines the cart has and the next position,
+    and the business's cap on units of one SKU."""
 
+    variant_id: uuid.UUID
+    archived: bool
     line: CartLineQuantity | None
     count: int
     next_position: int
@@ -283,10 +285,12 @@ def _line_plan_statement() -> Select[Any]:
     def scalar(*columns: Any, of_variant: bool = False) -> Any:
         where = [cart_lines.c.cart_id == bindparam("cart_id")]
         if of_variant:
-            where.append(cart_lines.c.variant_id == bindparam("variant_id"))
+            where.append(cart_lines.c.variant_id == variants.c.id)
         return select(*columns).where(*where).scalar_subquery()
 
-    return select(
+    return (select(
+        variants.c.id, variants.c.archived_at,
+        products.c.archived_at.label("product_archived_at"),
         scalar(cart_lines.c.id, of_variant=True).label("line_id"),
         scalar(cart_lines.c.quantity, of_variant=True).label("line_quantity"),
         scalar(func.count(cart_lines.c.id)).label("count"),
@@ -294,18 +298,28 @@ def _line_plan_statement() -> Select[Any]:
         select(businesses.c.max_line_quantity)
         .where(businesses.c.id == bindparam("business_id")).scalar_subquery()
         .label("max_line_quantity"))
+        .join(products, products.c.id == variants.c.product_id)
+        .where(variants.c.business_id == bindparam("business_id"),
+               variants.c.sku == bindparam("sku"))
+        .with_for_update(read=True))
 
 
 _LINE_PLAN = _line_plan_statement()
 
 
 async def line_plan(conn: AsyncConnection, business_id: uuid.UUID, cart_id: uuid.UUID,
-                    variant_id: uuid.UUID) -> LinePlan:
-    row = (await conn.execute(_LINE_PLAN, {"cart_id": cart_id, "variant_id": variant_id,
-                                           "business_id": business_id})).one()
+                    sku: str) -> LinePlan | None:
+    """The plan for adding units of ``sku`` to the cart; None if the business has no such
+    SKU."""
+    row = (await conn.execute(_LINE_PLAN, {"cart_id": cart_id, "sku": sku,
+                                           "business_id": business_id})).first()
+    if row is None:
+        return None
     line = (None if row.line_id is None
             else CartLineQuantity(id=row.line_id, quantity=int(row.line_quantity)))
-    return LinePlan(line=line, count=int(row.count),
+    return LinePlan(variant_id=row.id,
+                    archived=row.archived_at is not None or row.product_archived_at is not None,
+                    line=line, count=int(row.count),
                     next_position=0 if row.last_position is None else int(row.last_position) + 1,
                     max_line_quantity=int(row.max_line_quantity))
 
@@ -380,6 +394,13 @@ _B_LOCATION = bindparam("b_location", type_=locations.c.id.type)
 # By location: a given one, or the default one (None).
 _PRICED = {True: _lines_at(_B_BUSINESS, _B_CART, _B_LOCATION),
            False: _lines_at(_B_BUSINESS, _B_CART, None)}
+# A checkout's start: at the default location, with whether each variant or its product is
+# archived, under a share lock on both rows (as ``catalog.store.archived_skus_locked`` takes
+# it: an archive waits for this checkout, and it for an archive that went first).
+_CHECKED = (_PRICED[False].join(products, products.c.id == variants.c.product_id)
+            .add_columns((variants.c.archived_at.is_not(None)
+                          | products.c.archived_at.is_not(None)).label("archived"))
+            .with_for_update(read=True, of=[variants, products]))
 # At a given location, what is free there; else the most free at any one location.
 _AVAILABLE = {given: _with_availability(stmt, anywhere=not given)
               for given, stmt in _PRICED.items()}
@@ -392,10 +413,17 @@ def _params(business_id: uuid.UUID, cart_id: uuid.UUID, location_id: uuid.UUID |
 
 
 async def priced_lines(conn: AsyncConnection, business_id: uuid.UUID, cart_id: uuid.UUID,
-                       location_id: uuid.UUID | None) -> list[PricedCartLine]:
+                       location_id: uuid.UUID | None, *,
+                       check_archived: bool = False) -> list[PricedCartLine]:
     """One statement: sku, variant_id, product_id, name, price_minor, weight_grams, quantity,
     stock_level_id, low_stock_threshold, position and location_id of each line, by position,
-    at the location (the business's default location when None)."""
+    at the location (the business's default location when None). ``check_archived`` (at the
+    default location only) reads ``CheckedCartLine``s: each variant and product under a share
+    lock, and whether either is archived."""
+    if check_archived:
+        assert location_id is None
+        found = await conn.execute(_CHECKED, _params(business_id, cart_id, None))
+        return [CheckedCartLine.from_row(r) for r in found.mappings()]
     found = await conn.execute(_PRICED[location_id is not None],
                                _params(business_id, cart_id, location_id))
     return [PricedCartLine.from_row(r) for r in found.mappings()]

@@ -340,15 +340,15 @@ async def add_line(runtime: Runtime, caller: CartCaller, cart_id: uuid.UUID, *, 
     now = runtime.clock.now()
 
     async def change(conn: AsyncConnection) -> None:
-        # Under a share lock: an archive of the variant or its product waits for this line.
-        variant = await catalog_store.variant_by_sku_locked(conn, business_id, sku)
-        if variant is None:
+        # The variant under a share lock (an archive of it or its product waits for this
+        # line), and the cart's lines, whose row ``touch`` locked: they cannot change until
+        # COMMIT.
+        plan = await cart_store.line_plan(conn, business_id, cart_id, sku)
+        if plan is None:
             raise UnknownSku(f"SKU {sku} is not in this business's catalog.",
                              details={"unknown_skus": [sku]})
-        refuse_these_archived([variant.sku] if variant.archived else [])
+        refuse_these_archived([sku] if plan.archived else [])
         await runtime.checkpoints.reach("cart.variant_checked")
-        # The cart's row is locked (``touch``): its lines cannot change until COMMIT.
-        plan = await cart_store.line_plan(conn, business_id, cart_id, variant.id)
         line = plan.line
         total = quantity + (line.quantity if line is not None else 0)
         _refuse_above(plan.max_line_quantity, sku, total)
@@ -360,7 +360,7 @@ async def add_line(runtime: Runtime, caller: CartCaller, cart_id: uuid.UUID, *, 
                                    details={"field": "lines", "max": MAX_LINES_PER_ORDER})
         await cart_store.insert_line(conn, {
             "id": uuid.uuid4(), "business_id": business_id, "cart_id": cart_id,
-            "variant_id": variant.id, "sku": sku, "quantity": total,
+            "variant_id": plan.variant_id, "sku": sku, "quantity": total,
             "position": plan.next_position, "added_at": now})
 
     return await _change(runtime, caller, cart_id, expected_version=expected_version,

@@ -51,12 +51,14 @@ async def price_checkout(conn: AsyncConnection, *, business_id: uuid.UUID, curre
                          settings: BusinessSettings, cart_id: uuid.UUID,
                          location_id: uuid.UUID | None,
                          zone_id: uuid.UUID, method_id: uuid.UUID | None, codes: list[str],
-                         customer_id: uuid.UUID | None, now: datetime) -> PricedCheckout:
+                         customer_id: uuid.UUID | None, now: datetime,
+                         check_archived: bool = False) -> PricedCheckout:
     """Price the cart as it is now, with its stock levels at the location (None: the default
     location, which the lines then name), for this zone, method (None: the zone's first) and
     coupon codes; raises the first rule it breaks (empty cart, line cap, method gone, coupon
-    refused)."""
-    rows = await cart_store.priced_lines(conn, business_id, cart_id, location_id)
+    refused). ``check_archived`` reads the lines as ``cart_store.CheckedCartLine``s."""
+    rows = await cart_store.priced_lines(conn, business_id, cart_id, location_id,
+                                         check_archived=check_archived)
     return await price_rows(conn, business_id=business_id, currency=currency,
                             settings=settings, rows=rows, delivery=(zone_id, method_id),
                             codes=codes, customer_id=customer_id, now=now)

@@ -155,17 +155,30 @@ async def update_open(conn: AsyncConnection, checkout_id: uuid.UUID, values: dic
     return (await conn.execute(stmt)).first() is not None
 
 
-async def convert(conn: AsyncConnection, checkout_id: uuid.UUID, *, order_id: uuid.UUID,
-                  quote: dict[str, Any], total: int, now: datetime) -> None:
-    """The checkout became this order (its row is locked by the confirm)."""
-    await conn.execute(_CONVERT, {"b_checkout": checkout_id, "b_order": order_id,
-                                  "b_quote": quote, "b_total": total, "b_now": now})
+async def convert(conn: AsyncConnection, checkout_id: uuid.UUID, *, cart_id: uuid.UUID,
+                  order_id: uuid.UUID, quote: dict[str, Any], total: int,
+                  now: datetime) -> bool:
+    """The checkout became this order, and its cart is converted into it (the confirm holds
+    both rows' locks): one statement on PostgreSQL. False if the cart was not open."""
+    values = {"b_checkout": checkout_id, "b_order": order_id, "b_quote": quote,
+              "b_total": total, "b_now": now, "b_cart": cart_id}
+    if conn.dialect.name == "postgresql":
+        closed = await conn.execute(_CONVERT_WITH_CART, values)
+    else:  # SQLite writes no rows from a WITH
+        await conn.execute(_CONVERT, values)
+        closed = await conn.execute(_CLOSE_CART, values)
+    return closed.scalar_one_or_none() is not None
 
 
 _CONVERT = (update(checkouts).where(checkouts.c.id == bindparam("b_checkout")).values(
     status=CONVERTED, order_id=bindparam("b_order"), quote=bindparam("b_quote"),
     total=bindparam("b_total"), prices_validated_at=bindparam("b_now"),
     updated_at=bindparam("b_now"), version=checkouts.c.version + 1))
+_CLOSE_CART = (update(carts).where(carts.c.id == bindparam("b_cart"), carts.c.status == OPEN)
+               .values(status=CONVERTED, order_id=bindparam("b_order"),
+                       version=carts.c.version + 1, updated_at=bindparam("b_now"))
+               .returning(carts.c.id))
+_CONVERT_WITH_CART = _CLOSE_CART.add_cte(_CONVERT.cte("converted"))
 
 
 async def lapsed_open(conn: AsyncConnection, now: datetime,

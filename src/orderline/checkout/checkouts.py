@@ -19,11 +19,11 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orderline.catalog import stock_store
-from orderline.catalog.archiving import refuse_archived
+from orderline.catalog.archiving import refuse_these_archived
 from orderline.catalog.rules import ReservationStatus
 from orderline.catalog.stock_events import announce_expired
 from orderline.checkout import cart_store, checkout_store
-from orderline.checkout.cart_store import PricedCartLine
+from orderline.checkout.cart_store import CheckedCartLine, PricedCartLine
 from orderline.checkout.carts import CartCaller
 from orderline.checkout.checkout_pricing import limits_of, price_checkout
 from orderline.checkout.checkout_store import CheckoutRow, CheckoutWithCart
@@ -133,7 +133,8 @@ async def start_checkout_in(runtime: Runtime, conn: AsyncConnection, caller: Car
     priced = await price_checkout(
         conn, business_id=business_id, currency=cart.currency, settings=settings,
         cart_id=cart.id, location_id=None, zone_id=zone.id,
-        method_id=new.shipping_method_id, codes=codes, customer_id=customer_id, now=now)
+        method_id=new.shipping_method_id, codes=codes, customer_id=customer_id, now=now,
+        check_archived=True)
     method_id = priced.method_id
     assert method_id is not None  # a zone was priced, so a method was
     # Priced lines name the default location (a cart priced has lines; every business has
@@ -141,7 +142,9 @@ async def start_checkout_in(runtime: Runtime, conn: AsyncConnection, caller: Car
     location_id = priced.lines[0].location_id
     if location_id is None:
         raise NotFound("location", "default")
-    await refuse_archived(conn, business_id, [line.variant_id for line in priced.lines])
+    # Read under a share lock on each variant and product: an archive waits for this checkout.
+    refuse_these_archived(sorted(line.sku for line in priced.lines
+                                 if isinstance(line, CheckedCartLine) and line.archived))
     check_quote(priced.quote, limits_of(settings))
     # A manual method that is off, or not on this channel, is refused here already.
     await manual_methods.offered_method(conn, business_id, new.payment_method,

@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orderline.catalog import stock_store
 from orderline.catalog.rules import ReservationStatus
-from orderline.checkout import cart_store, checkout_store
+from orderline.checkout import checkout_store
 from orderline.checkout.carts import CartCaller
 from orderline.checkout.checkout_pricing import PricedCheckout, limits_of, price_checkout
 from orderline.checkout.checkout_store import CheckoutWithCart
@@ -300,9 +300,9 @@ async def _write_order(conn: AsyncConnection, checkout: CheckoutWithCart,
     cash = checkout.payment_method == cod.COD
     access_token = new_order_access_token()
     line_rows = _line_rows(business_id, order_id, priced)
-    await checkout_store.convert(conn, checkout.id, order_id=order_id, quote=snapshot,
-                                 total=quote.total, now=now)
-    if not await cart_store.close_cart(conn, checkout.cart_id, order_id, now):
+    if not await checkout_store.convert(conn, checkout.id, cart_id=checkout.cart_id,
+                                        order_id=order_id, quote=snapshot, total=quote.total,
+                                        now=now):
         raise CartClosed("The cart was closed while this order was being placed.")
     manual = None if cash else await manual_methods.choose(
         conn, business_id, checkout.payment_method, checkout.channel, now)
