@@ -70,17 +70,18 @@ TOUCH_CART = (
 INSERT_CART_LINE = (
     "INSERT INTO cart_lines (id, business_id, cart_id, variant_id, sku, quantity, position, "
     "added_at) VALUES ($1, $2, $3, $4, $5, $6, 0, $7)")
-SUPERSEDE_OPEN = (
-    "UPDATE checkouts SET status = 'superseded', version = checkouts.version + 1, "
-    "updated_at = $1 WHERE checkouts.cart_id = $2 AND checkouts.status = 'open' "
-    "RETURNING checkouts.id")
+# The new checkout written and the cart's open ones superseded, in one statement as the
+# service sends it (the UPDATE does not see the row its WITH writes).
 INSERT_CHECKOUT = (
-    "INSERT INTO checkouts (id, business_id, cart_id, cart_version, status, customer_name, "
-    "customer_phone, customer_email, customer_id, address, zone_id, shipping_method_id, "
-    "coupon_codes, payment_method, location_id, currency, quote, total, prices_validated_at, "
-    "expires_at, order_id, version, created_at, updated_at, channel) VALUES ($1, $2, $3, $4, "
-    "'open', $5, $6, NULL, $7, $8::json, $9, $10, '[]'::json, $11, $12, $13, $14::json, $15, "
-    "$16, $17, NULL, 1, $16, $16, 'web')")
+    "WITH written AS (INSERT INTO checkouts (id, business_id, cart_id, cart_version, status, "
+    "customer_name, customer_phone, customer_email, customer_id, address, zone_id, "
+    "shipping_method_id, coupon_codes, payment_method, location_id, currency, quote, total, "
+    "prices_validated_at, expires_at, order_id, version, created_at, updated_at, channel) "
+    "VALUES ($1, $2, $3, $4, 'open', $5, $6, NULL, $7, $8::json, $9, $10, '[]'::json, $11, "
+    "$12, $13, $14::json, $15, $16, $17, NULL, 1, $16, $16, 'web')) "
+    "UPDATE checkouts SET status = 'superseded', version = checkouts.version + 1, "
+    "updated_at = $16 WHERE checkouts.cart_id = $3 AND checkouts.status = 'open' "
+    "RETURNING checkouts.id")
 INSERT_CHECKOUT_RESERVATION = (
     "INSERT INTO reservations (id, business_id, order_id, checkout_id, stock_level_id, "
     "variant_id, quantity, status, expires_at, created_at, closed_at) VALUES "
@@ -125,7 +126,7 @@ COMPLETE_KEY = (
 RAW_STEPS: dict[str, tuple[tuple[str, ...], ...]] = {
     "cart": ((INSERT_CART,),),
     "line": ((TOUCH_CART, INSERT_CART_LINE),),
-    "checkout": ((SUPERSEDE_OPEN, HOLD, INSERT_CHECKOUT, INSERT_CHECKOUT_RESERVATION),),
+    "checkout": ((INSERT_CHECKOUT, HOLD, INSERT_CHECKOUT_RESERVATION),),
     "confirm": ((CLAIM_KEY,),
                 (NEXT_NUMBER, INSERT_ORDER, INSERT_ORDER_LINE, HAND_OVER, INSERT_EVENT,
                  INSERT_STREAMS, INSERT_FIRST_EVENTS, CONVERT_CHECKOUT,
@@ -348,15 +349,14 @@ class RawBuyer:
         expires_at = now + timedelta(seconds=s.reservation_ttl_seconds)
         quote = shop.sample.quote_for(target.sku)
         async with self.pool.acquire() as conn, conn.transaction():
-            await conn.fetch(SUPERSEDE_OPEN, now, cart_id)
+            # Cart version 2: created at 1, moved on once by its line.
+            await conn.fetch(INSERT_CHECKOUT, checkout_id, s.business_id, cart_id, 2,
+                             customer.name, customer.phone, customer.customer_id,
+                             json.dumps(ADDRESS),
+                             shop.zone_id, shop.method_id, s.payment_method, s.location_id,
+                             s.currency, json.dumps(quote), quote["total"], now, expires_at)
             if await conn.fetchval(HOLD, 1, now, target.stock_level_id) is None:
                 raise StepRefused("out_of_stock", f"no free unit of {target.sku}")
-            # Cart version 2: created at 1, moved on once by its line.
-            await conn.execute(INSERT_CHECKOUT, checkout_id, s.business_id, cart_id, 2,
-                               customer.name, customer.phone, customer.customer_id,
-                               json.dumps(ADDRESS),
-                               shop.zone_id, shop.method_id, s.payment_method, s.location_id,
-                               s.currency, json.dumps(quote), quote["total"], now, expires_at)
             await conn.execute(INSERT_CHECKOUT_RESERVATION, uuid.uuid4(), s.business_id,
                                checkout_id, target.stock_level_id, target.variant_id, 1,
                                ReservationStatus.ACTIVE.value, expires_at, now)

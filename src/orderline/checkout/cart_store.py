@@ -4,8 +4,7 @@ Every change of a cart starts with ``touch``: one UPDATE that checks the cart is
 (and, when the caller sent one, at the version it read) and moves ``version`` on. It also
 takes the cart's row lock until COMMIT, so the statements that follow in the same transaction
 (reading the lines, counting them, writing one) never interleave with another change of the
-same cart, nor with the checkout that converts it (``checkout_store.convert`` updates the
-same row).
+same cart, nor with the checkout that converts it (``close_cart`` updates the same row).
 
 Lines are shown by their variant's SKU, name and *current* price (a cart is not a price
 promise); ``cart_lines.sku`` is only the SKU as it was added.
@@ -253,6 +252,21 @@ async def touch(conn: AsyncConnection, business_id: uuid.UUID, cart_id: uuid.UUI
     if values:
         stmt = stmt.values(**values)
     return CartRow.from_optional((await conn.execute(stmt, params)).mappings().first())
+
+
+async def close_cart(conn: AsyncConnection, cart_id: uuid.UUID, order_id: uuid.UUID,
+                     now: datetime) -> bool:
+    """Mark an open cart converted into ``order_id``; False if it was not open (already
+    converted by a concurrent confirm, or abandoned)."""
+    closed = await conn.execute(CLOSE_CART, {"b_cart": cart_id, "b_order": order_id,
+                                             "b_now": now})
+    return closed.scalar_one_or_none() is not None
+
+
+CLOSE_CART = (update(carts).where(carts.c.id == bindparam("b_cart"), carts.c.status == OPEN)
+              .values(status=CONVERTED, order_id=bindparam("b_order"),
+                      version=carts.c.version + 1, updated_at=bindparam("b_now"))
+              .returning(carts.c.id))
 
 
 # --- lines -----------------------------------------------------------------------------------

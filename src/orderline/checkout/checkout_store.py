@@ -12,15 +12,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Self
 
-from sqlalchemy import bindparam, case, func, insert, select, update
+from sqlalchemy import String, bindparam, case, func, insert, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from orderline.checkout import cart_store
 from orderline.checkout.tables import Cart, Checkout
 from orderline.core.db.rows import StoredRow
 from orderline.core.db.tables import table_of
 from orderline.orders.service import ChannelFunnel
 from orderline.tenancy import store as tenancy_store
+from orderline.tenancy.rules import order_number_sequence_name
 from orderline.tenancy.store import BusinessSettings
 from orderline.tenancy.tables import Business
 
@@ -103,6 +105,20 @@ async def insert_checkout(conn: AsyncConnection, row: CheckoutRow) -> None:
     await conn.execute(_INSERT, row.as_dict())
 
 
+async def insert_superseding(conn: AsyncConnection, row: CheckoutRow) -> list[uuid.UUID]:
+    """Write the cart's new checkout and supersede its open ones (whose ids come back: their
+    stock is the caller's to release); one statement on PostgreSQL, where the UPDATE does not
+    see the row its WITH writes."""
+    if conn.dialect.name != "postgresql":  # SQLite writes no rows from a WITH
+        earlier = await supersede_open(conn, row.cart_id, row.created_at)
+        await insert_checkout(conn, row)
+        return earlier
+    values = {f"c_{name}": value for name, value in row.as_dict().items()}
+    found = await conn.execute(_INSERT_SUPERSEDING, {
+        **values, "b_cart": row.cart_id, "b_now": row.created_at})
+    return list(found.scalars())
+
+
 async def load(conn: AsyncConnection, business_id: uuid.UUID, checkout_id: uuid.UUID, *,
                lock: bool = False) -> CheckoutWithCart | None:
     """The checkout with its cart's status, version and customer, and the business's checkout
@@ -121,6 +137,26 @@ _LOAD = (select(checkouts, carts.c.status.label("cart_status"),
          .where(checkouts.c.business_id == bindparam("b_business"),
                 checkouts.c.id == bindparam("b_checkout")))
 _LOCKED_LOAD = _LOAD.with_for_update(of=[checkouts, carts])
+# A confirm's load also takes the business's next order number from its sequence (NULL when
+# the sequence is missing): a round trip less, at the cost of a gap in the numbers for each
+# confirm refused after it (numbers are unique and increasing, not gapless: see
+# ``orders.store.next_order_sequence``).
+_CONFIRM_LOAD = _LOCKED_LOAD.add_columns(
+    func.nextval(func.to_regclass(bindparam("b_sequence", type_=String))).label("taken"))
+
+
+async def load_to_confirm(conn: AsyncConnection, business_id: uuid.UUID,
+                          checkout_id: uuid.UUID) -> tuple[CheckoutWithCart | None, int | None]:
+    """``load`` with both locks, and on PostgreSQL the business's next order number (None on
+    SQLite, or when the business's sequence is missing): one statement."""
+    if conn.dialect.name != "postgresql":
+        return await load(conn, business_id, checkout_id, lock=True), None
+    found = (await conn.execute(_CONFIRM_LOAD, {
+        "b_business": business_id, "b_checkout": checkout_id,
+        "b_sequence": order_number_sequence_name(business_id)})).mappings().first()
+    if found is None:
+        return None, None
+    return CheckoutWithCart.from_row(found), found["taken"]
 
 
 async def open_of_cart(conn: AsyncConnection, business_id: uuid.UUID,
@@ -146,6 +182,10 @@ _SUPERSEDE = (update(checkouts)
               .returning(checkouts.c.id))
 
 
+_INSERT_SUPERSEDING = _SUPERSEDE.add_cte(insert(checkouts).values(
+    {c.name: bindparam(f"c_{c.name}", type_=c.type) for c in checkouts.c}).cte("written"))
+
+
 async def update_open(conn: AsyncConnection, checkout_id: uuid.UUID, values: dict[str, Any],
                       now: datetime) -> bool:
     stmt = (update(checkouts)
@@ -166,7 +206,7 @@ async def convert(conn: AsyncConnection, checkout_id: uuid.UUID, *, cart_id: uui
         closed = await conn.execute(_CONVERT_WITH_CART, values)
     else:  # SQLite writes no rows from a WITH
         await conn.execute(_CONVERT, values)
-        closed = await conn.execute(_CLOSE_CART, values)
+        return await cart_store.close_cart(conn, cart_id, order_id, now)
     return closed.scalar_one_or_none() is not None
 
 
@@ -174,11 +214,7 @@ _CONVERT = (update(checkouts).where(checkouts.c.id == bindparam("b_checkout")).v
     status=CONVERTED, order_id=bindparam("b_order"), quote=bindparam("b_quote"),
     total=bindparam("b_total"), prices_validated_at=bindparam("b_now"),
     updated_at=bindparam("b_now"), version=checkouts.c.version + 1))
-_CLOSE_CART = (update(carts).where(carts.c.id == bindparam("b_cart"), carts.c.status == OPEN)
-               .values(status=CONVERTED, order_id=bindparam("b_order"),
-                       version=carts.c.version + 1, updated_at=bindparam("b_now"))
-               .returning(carts.c.id))
-_CONVERT_WITH_CART = _CLOSE_CART.add_cte(_CONVERT.cte("converted"))
+_CONVERT_WITH_CART = cart_store.CLOSE_CART.add_cte(_CONVERT.cte("converted"))
 
 
 async def lapsed_open(conn: AsyncConnection, now: datetime,

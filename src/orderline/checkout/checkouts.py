@@ -154,7 +154,6 @@ async def start_checkout_in(runtime: Runtime, conn: AsyncConnection, caller: Car
         cash = await cod.decide(conn, settings, business_id=business_id,
                                 customer_id=customer_id, zone_id=zone.id,
                                 total=priced.quote.total)
-    await _release_earlier(conn, cart.id, now)
     expires_at = now + timedelta(seconds=settings.reservation_ttl_seconds)
     row = CheckoutRow(
         id=checkout_id, business_id=business_id, cart_id=cart.id,
@@ -167,7 +166,8 @@ async def start_checkout_in(runtime: Runtime, conn: AsyncConnection, caller: Car
         currency=cart.currency, quote=priced.quote.as_dict(),
         total=priced.quote.total, prices_validated_at=now, expires_at=expires_at,
         order_id=None, version=1, created_at=now, updated_at=now, channel=cart.channel)
-    await checkout_store.insert_checkout(conn, row)
+    # The cart's earlier open checkout ends with this one's write; its stock goes back.
+    await _release(conn, await checkout_store.insert_superseding(conn, row), now)
     # The stock rows last: each line's hold and its reservation in one statement, then
     # COMMIT; a short line rolls the checkout back with them.
     # A line the default location is short of is held where the most units are free
@@ -227,7 +227,12 @@ async def open_checkout_of(conn: AsyncConnection, business_id: uuid.UUID,
 
 async def _release_earlier(conn: AsyncConnection, cart_id: uuid.UUID, now: datetime) -> None:
     """The cart's earlier open checkouts end; the stock they held goes back."""
-    for earlier in await checkout_store.supersede_open(conn, cart_id, now):
+    await _release(conn, await checkout_store.supersede_open(conn, cart_id, now), now)
+
+
+async def _release(conn: AsyncConnection, superseded: list[uuid.UUID], now: datetime) -> None:
+    """The stock these superseded checkouts held goes back."""
+    for earlier in superseded:
         released = await stock_store.close_order_reservations(
             conn, checkout_id=earlier, status=ReservationStatus.RELEASED, now=now)
         await stock_store.unhold(conn, released, now)

@@ -150,8 +150,8 @@ async def _convert(runtime: Runtime, conn: AsyncConnection, caller: CartCaller,
                    request: ConfirmRequest, claimed: uuid.UUID,
                    guards: list[Guard]) -> dict[str, Any]:
     now = runtime.clock.now()
-    checkout = await checkout_store.load(conn, caller.business_id, request.checkout_id,
-                                         lock=True)
+    checkout, taken = await checkout_store.load_to_confirm(conn, caller.business_id,
+                                                           request.checkout_id)
     if checkout is None or (caller.cart_id is not None
                             and caller.cart_id != checkout.cart_id):
         raise NotFound("checkout", request.checkout_id)
@@ -176,9 +176,11 @@ async def _convert(runtime: Runtime, conn: AsyncConnection, caller: CartCaller,
     if checkout.payment_method == cod.COD:
         await _admit_cash(conn, checkout, customer_id, quote.total, now)
     # Numbered before the coupon rows are taken: the number locks nothing through the
-    # transaction (a sequence on PostgreSQL), so a hot coupon's row is held for one statement
-    # less. A confirm refused after this leaves a gap in the numbers.
-    sequence = await order_store.next_order_sequence(conn, checkout.business_id)
+    # transaction (a sequence on PostgreSQL, taken with the checkout's load), so a hot
+    # coupon's row is held for one statement less. A confirm refused after the load leaves a
+    # gap in the numbers.
+    sequence = taken if taken is not None else await order_store.next_order_sequence(
+        conn, checkout.business_id)
     await _take_coupon_uses(conn, priced, customer_id, now)
     order_id = uuid.uuid4()
     body = await _write_order(conn, checkout, priced, order_id=order_id, sequence=sequence,
