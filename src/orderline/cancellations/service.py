@@ -72,7 +72,7 @@ from orderline.payments import service as payments
 from orderline.payments import shares
 from orderline.payments import store as payment_store
 from orderline.payments.providers.base import ProviderError
-from orderline.payments.rules import LIVE_INTENTS, OFFLINE_PROVIDERS, MovementKind
+from orderline.payments.rules import LIVE_INTENTS, MovementKind, RefundMethod
 from orderline.payments.shares import Purse
 from orderline.payments.store import IntentRow
 from orderline.pricing.engine import CouponTerms
@@ -83,23 +83,18 @@ CANCELLABLE = frozenset({OrderStatus.PENDING_PAYMENT, OrderStatus.CONFIRMED, Ord
                          OrderStatus.PROCESSING})
 
 
-class RefundMethod:
-    NONE = "none"  # unpaid: the total falls, nothing to give back
-    CARD = "card"  # through the payment provider
-    BY_HAND = "by_hand"  # cash or a transfer: booked as given back by the merchant
-
-
 @dataclass(frozen=True, slots=True)
 class RefundPlan:
     amount: int
-    method: str
+    method: RefundMethod
     intent_id: uuid.UUID | None = None
     provider: str | None = None
     # An order split off: the split links its refund also comes off (``payments.shares``).
     chain: tuple[uuid.UUID, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
-        return {"amount": self.amount, "method": self.method, "provider": self.provider}
+        return {"amount": self.amount, "method": self.method.value,
+                "provider": self.provider}
 
 
 async def lines_now(conn: AsyncConnection, order: OrderRow) -> list[LineNow]:
@@ -153,23 +148,22 @@ def _refund_plan(order: OrderRow, plan: CancellationPlan, purse: Purse) -> Refun
 
 
 def refund_for(amount: int, purse: Purse) -> RefundPlan:
-    """Giving ``amount`` back to the buyer of a paid order: from the first payment that holds
-    that much, through its provider (a card) or by hand (cash, a transfer). Never more than
-    the payments still hold for this order, when the money came through them: money already
-    refunded is not given back twice, nor the share of an order split from this one."""
-    intents = purse.intents
-    if purse.borrowed or any(i.amount_captured + i.amount_collected > 0 for i in intents):
+    """Giving ``amount`` back to the buyer of a paid order, from the payment
+    ``payments.shares.refund_source`` picks (a card through its provider, cash or a transfer
+    by hand). Never more than the payments still hold for this order, when the money came
+    through them: money already refunded is not given back twice, nor the share of an order
+    split from this one. Money spread over payments none of which holds the amount is given
+    back by hand, outside the ledger (``spread_by_hand``)."""
+    if purse.borrowed or shares.through_ledger(purse):
         amount = min(amount, purse.own)
-    if amount <= 0:
+    source = shares.refund_source(purse, amount, spread_by_hand=True)
+    if source.method == RefundMethod.NONE:
         return RefundPlan(amount=0, method=RefundMethod.NONE)
-    for intent in intents:
-        if intent.amount_captured + intent.amount_collected - intent.amount_refunded >= amount:
-            return RefundPlan(amount=amount, intent_id=intent.id, provider=intent.provider,
-                              method=RefundMethod.BY_HAND if intent.provider
-                              in OFFLINE_PROVIDERS else RefundMethod.CARD,
-                              chain=purse.chain_for(intent))
-    # Paid outside the ledger (confirmed by hand without a payment): given back by hand.
-    return RefundPlan(amount=amount, method=RefundMethod.BY_HAND)
+    intent = source.intent
+    return RefundPlan(amount=amount, method=source.method,
+                      intent_id=None if intent is None else intent.id,
+                      provider=None if intent is None else intent.provider,
+                      chain=source.chain)
 
 
 async def _check_cancellable(runtime: Runtime, conn: AsyncConnection, order: OrderRow,

@@ -73,6 +73,7 @@ from orderline.orders.store import NewOrderLine, OrderRow
 from orderline.orders.views import shaped
 from orderline.payments import store as payment_store
 from orderline.payments.rules import CREDIT_PROVIDER, IntentStatus, MovementKind
+from orderline.payments.shares import held
 from orderline.payments.store import IntentRow
 from orderline.pricing.engine import PriceLine, PricingInput, Quote, price
 from orderline.returns import service as returns
@@ -99,10 +100,6 @@ class _Grounds:
 
 def _net(order: OrderRow, line: Any) -> int:
     return int(line.line_total - line.discount + (0 if order.prices_include_tax else line.tax))
-
-
-def _held(intent: IntentRow) -> int:
-    return max(0, intent.amount_captured + intent.amount_collected - intent.amount_refunded)
 
 
 async def _grounds(conn: AsyncConnection, order: OrderRow, wanted: list[UnitsToReturn],
@@ -138,8 +135,8 @@ async def _grounds(conn: AsyncConnection, order: OrderRow, wanted: list[UnitsToR
     source = None
     if settlement.credit > 0:
         intents = await payment_store.intents_of_order(conn, order.business_id, order.id)
-        source = next((i for i in intents if _held(i) >= settlement.credit), None)
-        if source is None and any(_held(i) for i in intents):
+        source = next((i for i in intents if held(i) >= settlement.credit), None)
+        if source is None and any(held(i) for i in intents):
             raise ExchangeNotAllowed(
                 f"No payment of order {order.number} has {settlement.credit} left to give as "
                 "credit (part of it was refunded).",

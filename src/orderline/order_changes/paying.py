@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from orderline.cancellations.service import RefundMethod, RefundPlan, lines_now
+from orderline.cancellations.service import RefundPlan, lines_now
 from orderline.core.errors import (
     DomainError,
     NotFound,
@@ -51,7 +51,7 @@ from orderline.orders.fulfilment import store as shipment_store
 from orderline.orders.store import OrderRow
 from orderline.payments import service as payments
 from orderline.payments import store as payment_store
-from orderline.payments.rules import LIVE_INTENTS, IntentStatus, MovementKind
+from orderline.payments.rules import LIVE_INTENTS, IntentStatus, MovementKind, RefundMethod
 from orderline.payments.store import IntentRow
 from orderline.tenancy.rules import Principal, Scope
 

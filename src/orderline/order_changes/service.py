@@ -45,7 +45,6 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orderline.cancellations.service import (
-    RefundMethod,
     RefundPlan,
     coupons_of,
     figures_of,
@@ -99,7 +98,7 @@ from orderline.orders.service import (
 from orderline.orders.store import NewOrderLine, OrderRow
 from orderline.payments import shares
 from orderline.payments import store as payment_store
-from orderline.payments.rules import LIVE_INTENTS
+from orderline.payments.rules import LIVE_INTENTS, RefundMethod
 from orderline.payments.shares import Purse
 from orderline.payments.store import IntentRow
 from orderline.tenancy.rules import Principal, Scope
@@ -310,7 +309,7 @@ def _change_row(change_id: uuid.UUID, order: OrderRow, plan: ChangePlan, *, numb
         totals_after=plan.after.as_dict(),
         pricing_after=None if plan.after.pricing is None else dict(plan.after.pricing),
         difference=plan.difference, refund_amount=refund.amount,
-        refund_method=refund.method if refund.amount else None,
+        refund_method=refund.method.value if refund.amount else None,
         order_version_before=order.version, order_version_after=None, note=cleaned,
         deadline=deadline, created_by=actor, created_at=now, updated_at=now,
         applied_at=None, closed_at=None)

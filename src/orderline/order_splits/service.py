@@ -80,6 +80,7 @@ from orderline.orders.service import (
 from orderline.orders.store import NewOrderLine, NewOrderRow, OrderLineRow, OrderRow
 from orderline.payments import store as payment_store
 from orderline.payments.rules import LIVE_INTENTS
+from orderline.payments.shares import held_by
 from orderline.payments.store import IntentRow
 from orderline.pricing.engine import CouponKind, CouponTerms
 from orderline.tenancy.rules import Principal, Scope
@@ -115,11 +116,6 @@ async def _lines_now(conn: AsyncConnection,
                     refunded_quantity=r.refunded_quantity,
                     cancelled_quantity=r.cancelled_quantity, line_total=r.line_total,
                     discount=r.discount, tax=r.tax) for r in rows]
-
-
-def _held(intents: list[IntentRow]) -> int:
-    return sum(max(0, i.amount_captured + i.amount_collected - i.amount_refunded)
-               for i in intents)
 
 
 async def _unpaid_and_quiet(runtime: Runtime, conn: AsyncConnection, order: OrderRow,
@@ -167,7 +163,7 @@ async def _split_grounds(runtime: Runtime, conn: AsyncConnection, order: OrderRo
                                     {i.status for i in intents})})
     if order.paid_at is None:
         return _SplitGrounds(plan=plan, rows=rows, money_moved=0)
-    held = _held(intents) - await store.moved_out_amount(conn, order.id)
+    held = held_by(intents) - await store.moved_out_amount(conn, order.id)
     if intents and held != order.total:
         raise SplitNotAllowed(
             f"Order {order.number} holds {held} of its total {order.total} (part of its money "

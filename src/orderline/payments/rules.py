@@ -57,6 +57,16 @@ ALLOWED: dict[IntentStatus, frozenset[IntentStatus]] = {
 # money that came from the original order's payment, booked as collected on this intent.
 CREDIT_PROVIDER = "exchange"
 OFFLINE_PROVIDERS = frozenset({"cod", "manual", CREDIT_PROVIDER})
+
+
+class RefundMethod(StrEnum):
+    """How money goes back to the buyer (``payments.shares.refund_source`` decides it)."""
+
+    NONE = "none"  # nothing to give back (nothing was paid, or a fee took it all)
+    CARD = "card"  # through the payment provider
+    BY_HAND = "by_hand"  # cash or a transfer: booked as given back by the merchant
+
+
 # How far along the happy path a status is: a report of an earlier one is stale.
 _PROGRESS = {S.REQUIRES_ACTION: 0, S.PROCESSING: 1, S.AUTHORIZED: 2, S.CAPTURED: 3,
              S.FAILED: 3, S.CANCELLED: 3}

@@ -19,6 +19,9 @@ A refund of an order split off is taken on the original's intent (one conditiona
 row names the order refunded, so each order's ledger shows its own refunds. Both orders are
 locked first (the order split off, then the original, as every step that touches both), so
 a check of the share and its taking see the same figures.
+
+Which payment a refund is taken on, and whether it goes back through the provider or by
+hand, is decided here too (``refund_source``), for every way a refund is asked.
 """
 
 from __future__ import annotations
@@ -31,11 +34,12 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orderline.core.db.tables import table_of
-from orderline.core.errors import RefundExceedsShare
+from orderline.core.errors import RefundExceedsCaptured, RefundExceedsShare
 from orderline.orders import store as order_store
 from orderline.orders.store import OrderRow
 from orderline.orders.tables import OrderLink
 from orderline.payments import store as payment_store
+from orderline.payments.rules import OFFLINE_PROVIDERS, RefundMethod
 from orderline.payments.store import IntentRow
 
 links = table_of(OrderLink)
@@ -69,10 +73,54 @@ class Purse:
         return () if intent.order_id == self.order_id else self.chain
 
 
+def held(intent: IntentRow) -> int:
+    """The buyer's money one intent holds and has not given back."""
+    return max(0, intent.amount_captured + intent.amount_collected - intent.amount_refunded)
+
+
 def held_by(intents: list[IntentRow]) -> int:
     """The buyer's money the intents hold and have not given back."""
-    return sum(max(0, i.amount_captured + i.amount_collected - i.amount_refunded)
-               for i in intents)
+    return sum(held(i) for i in intents)
+
+
+def through_ledger(purse: Purse) -> bool:
+    """The order's money came through its payments (some intent received it); if not, it
+    was paid outside the ledger (an order confirmed as paid by hand)."""
+    return any(i.amount_captured + i.amount_collected > 0 for i in purse.intents)
+
+
+@dataclass(frozen=True, slots=True)
+class RefundSource:
+    """Where a refund comes from: the intent it is taken on (None: given back by hand outside
+    the ledger, or nothing to give) and how it reaches the buyer."""
+
+    method: RefundMethod
+    intent: IntentRow | None = None
+    # The split links it also comes off (``Purse.chain_for``).
+    chain: tuple[uuid.UUID, ...] = ()
+
+
+def refund_source(purse: Purse, amount: int, *,
+                  spread_by_hand: bool = False) -> RefundSource:
+    """How ``amount`` goes back to the buyer: nothing for no amount; else from the first of
+    the purse's payments that holds that much, through its provider (a card) or by hand
+    (cash, a transfer, an exchange's credit); by hand outside the ledger when no payment
+    holds anything (the order was confirmed as paid by hand).
+
+    When the payments hold money but none of them that much, the refund is refused
+    (``RefundExceedsCaptured``), unless ``spread_by_hand``: then it is given back by hand,
+    outside the ledger, which is what cancellations and order changes do."""
+    if amount <= 0:
+        return RefundSource(RefundMethod.NONE)
+    for intent in purse.intents:
+        if held(intent) >= amount:
+            return RefundSource(RefundMethod.BY_HAND if intent.provider in OFFLINE_PROVIDERS
+                                else RefundMethod.CARD, intent, purse.chain_for(intent))
+    if not spread_by_hand and any(held(i) for i in purse.intents):
+        raise RefundExceedsCaptured(
+            f"A refund of {amount} is more than any payment of this order has left to "
+            "refund.", details={"amount": amount})
+    return RefundSource(RefundMethod.BY_HAND)
 
 
 async def _split_from(conn: AsyncConnection,

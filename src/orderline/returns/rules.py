@@ -75,12 +75,6 @@ class Condition(StrEnum):
     DAMAGED = "damaged"  # written off: a ledger row, no unit to sell
 
 
-class RefundMethod(StrEnum):
-    NONE = "none"  # nothing to give back (the fee took it all, or nothing was paid)
-    CARD = "card"  # through the payment provider
-    BY_HAND = "by_hand"  # cash or a transfer: booked as given back by the merchant
-
-
 @dataclass(frozen=True, slots=True)
 class UnitsToReturn:
     sku: str

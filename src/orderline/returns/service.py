@@ -63,8 +63,8 @@ from orderline.payments import service as payments
 from orderline.payments import shares as money_shares
 from orderline.payments import store as payment_store
 from orderline.payments.providers.base import ProviderError
-from orderline.payments.rules import OFFLINE_PROVIDERS, MovementKind
-from orderline.payments.shares import Purse
+from orderline.payments.rules import MovementKind, RefundMethod
+from orderline.payments.shares import Purse, RefundSource
 from orderline.payments.store import IntentRow
 from orderline.returns import store
 from orderline.returns.rules import (
@@ -72,7 +72,6 @@ from orderline.returns.rules import (
     Condition,
     LineShare,
     Receipt,
-    RefundMethod,
     RequestedBy,
     ReturnReason,
     ReturnStatus,
@@ -506,10 +505,6 @@ def _net(order: OrderRow, line: Any) -> int:
     return int(line.line_total - line.discount + (0 if order.prices_include_tax else line.tax))
 
 
-def _held(intent: IntentRow) -> int:
-    return max(0, intent.amount_captured + intent.amount_collected - intent.amount_refunded)
-
-
 async def refund_preview(runtime: Runtime, principal: Principal, order_id: uuid.UUID,
                          return_id: uuid.UUID) -> dict[str, Any]:
     """What refunding the return would give back, changing nothing: the units' value, the
@@ -525,10 +520,10 @@ async def refund_preview(runtime: Runtime, principal: Principal, order_id: uuid.
         purse = await money_shares.purse_of(conn, order)
     if found.row.exchange_id is not None:  # units counted as refunded by the exchange
         rest = _within_held(purse, found.row.exchange_value - found.row.exchange_credit)
-        method, _ = _method(purse, rest, order.currency)
         return {"return_id": return_id, "currency": order.currency,
                 "value": found.row.exchange_value, "restocking_fee": 0,
-                "refund_amount": rest, "refund_method": method}
+                "refund_amount": rest,
+                "refund_method": _source(purse, rest, order.currency).method.value}
     shares = [LineShare(sku=ln.sku, net=_net(order, ln), quantity=ln.quantity,
                         refunded_before=ln.refunded_quantity) for ln in lines]
     wanted = {ln.sku: ln.quantity for ln in found.lines}
@@ -539,36 +534,26 @@ async def refund_preview(runtime: Runtime, principal: Principal, order_id: uuid.
     value = units_value(shares, wanted)
     fee = restocking_fee(value, fee_bp=settings.restocking_fee_bp,
                          fee_fixed=settings.restocking_fee_fixed)
-    method, _ = _method(purse, value - fee, order.currency)
+    source = _source(purse, value - fee, order.currency)
     return {"return_id": return_id, "currency": order.currency, "value": value,
-            "restocking_fee": fee, "refund_amount": value - fee, "refund_method": method}
+            "restocking_fee": fee, "refund_amount": value - fee,
+            "refund_method": source.method.value}
 
 
 def _within_held(purse: Purse, amount: int) -> int:
     """When the money came through the ledger, never more than the payments still hold (a
     refund of an amount may have given it back already); a share of a split order is then
-    checked by ``_method``."""
-    if any(i.amount_captured + i.amount_collected > 0 for i in purse.intents):
+    checked by ``_source``."""
+    if money_shares.through_ledger(purse):
         return min(amount, money_shares.held_by(purse.intents))
     return amount
 
 
-def _method(purse: Purse, amount: int, currency: str) -> tuple[str, IntentRow | None]:
-    if amount <= 0:
-        return RefundMethod.NONE.value, None
-    # Never more than this order's own share, when an order was split (``payments.shares``).
+def _source(purse: Purse, amount: int, currency: str) -> RefundSource:
+    """The payment the refund is taken on and how (``payments.shares.refund_source``); never
+    more than this order's own share, when an order was split."""
     money_shares.check_share(purse, amount, currency)
-    intents = purse.intents
-    for intent in intents:
-        if _held(intent) >= amount:
-            return (RefundMethod.BY_HAND.value if intent.provider in OFFLINE_PROVIDERS
-                    else RefundMethod.CARD.value), intent
-    if any(_held(i) for i in intents):
-        raise RefundExceedsCaptured(
-            f"A refund of {amount} is more than any payment of this order has left to "
-            "refund.", details={"amount": amount})
-    # Paid outside the ledger (confirmed by hand without a payment): given back by hand.
-    return RefundMethod.BY_HAND.value, None
+    return money_shares.refund_source(purse, amount)
 
 
 async def refund_return(runtime: Runtime, principal: Principal, order_id: uuid.UUID,
@@ -613,8 +598,9 @@ async def refund_return(runtime: Runtime, principal: Principal, order_id: uuid.U
             amount = value - found.row.exchange_credit
         purse = await money_shares.purse_of(conn, order, lock=True)
         amount = _within_held(purse, amount)
-        method, intent = _method(purse, amount, order.currency)
-        chain_box.append(() if intent is None else purse.chain_for(intent))
+        source = _source(purse, amount, order.currency)
+        method, intent = source.method.value, source.intent
+        chain_box.append(source.chain)
         if intent is not None:
             intent = await money_shares.take_refund(conn, intent.id, amount, now,
                                                     chain=chain_box[-1])
