@@ -44,7 +44,8 @@ class Variant(Base):
     )
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     business_id: Mapped[uuid.UUID] = business_fk()
-    product_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"))
+    product_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("products.id", ondelete="CASCADE"))
     sku: Mapped[str] = mapped_column(String(100))
     name: Mapped[str] = mapped_column(String(300))
     price_minor: Mapped[int] = mapped_column(BigInteger)
@@ -76,9 +77,10 @@ class StockLevel(Base):
     )
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     business_id: Mapped[uuid.UUID] = business_fk()
-    variant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("variants.id", ondelete="CASCADE"))
+    variant_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("variants.id", ondelete="CASCADE"))
     location_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("locations.id", ondelete="CASCADE"))
+        Uuid, ForeignKey("locations.id", ondelete="CASCADE"))
     on_hand: Mapped[int] = mapped_column(BigInteger, default=0)
     reserved: Mapped[int] = mapped_column(BigInteger, default=0)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -95,7 +97,7 @@ class StockMovement(Base):
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
     business_id: Mapped[uuid.UUID] = business_fk()
     stock_level_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("stock_levels.id", ondelete="CASCADE"))
+        Uuid, ForeignKey("stock_levels.id", ondelete="CASCADE"))
     variant_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     location_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     delta: Mapped[int] = mapped_column(BigInteger)
@@ -119,10 +121,10 @@ class Reservation(Base):
     business_id: Mapped[uuid.UUID] = business_fk()
     # A reservation is held for a checkout until it is confirmed, then for its order.
     order_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("orders.id", ondelete="CASCADE"), nullable=True)
+        Uuid, ForeignKey("orders.id", ondelete="CASCADE"), nullable=True)
     checkout_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("checkouts.id", ondelete="CASCADE"), nullable=True)
-    stock_level_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("stock_levels.id"))
+        Uuid, ForeignKey("checkouts.id", ondelete="CASCADE"), nullable=True)
+    stock_level_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("stock_levels.id"))
     variant_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     quantity: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(20))

@@ -209,7 +209,8 @@ async def create_cart(runtime: Runtime, principal: Principal, *, channel: str,
             "id": cart_id, "business_id": business_id,
             "token_hash": hash_cart_token(token), "customer_id": customer_id,
             "channel": channel, "currency": principal.currency, "status": cart_store.OPEN,
-            "version": 1, "order_id": None, "created_at": now, "updated_at": now})
+            "version": 1, "order_id": None, "created_at": now, "updated_at": now,
+            "made_by": None})
         return {**_shaped(cart, []), "token": token}  # a new cart has no lines to read
 
     return await runtime.db.run(work)
@@ -224,14 +225,15 @@ class CartLineToAdd:
 
 async def create_cart_in(conn: AsyncConnection, *, business_id: uuid.UUID, token: str,
                          channel: str, currency: str, customer_id: uuid.UUID | None,
-                         lines: list[CartLineToAdd], now: datetime) -> CartRow:
+                         lines: list[CartLineToAdd], now: datetime, made_by: str) -> CartRow:
     """A new open cart with these lines, in the caller's transaction (a draft order's link
-    makes one, with a token the link gives): the caller checked the lines already."""
+    makes one, with a token the link gives): the caller checked the lines already.
+    ``made_by`` names the caller, whose checkout hooks the cart's confirm runs."""
     cart = await cart_store.insert_cart(conn, {
         "id": uuid.uuid4(), "business_id": business_id, "token_hash": hash_cart_token(token),
         "customer_id": customer_id, "channel": channel, "currency": currency,
         "status": cart_store.OPEN, "version": 1, "order_id": None, "created_at": now,
-        "updated_at": now})
+        "updated_at": now, "made_by": made_by})
     for position, line in enumerate(lines):
         await cart_store.insert_line(conn, {
             "id": uuid.uuid4(), "business_id": business_id, "cart_id": cart.id,

@@ -73,11 +73,12 @@ CHECKOUT_COLUMNS = CheckoutRow.columns()
 @dataclass(frozen=True, slots=True)
 class CheckoutWithCart(CheckoutRow):
     """What ``load`` reads in one statement: the checkout (with its cart's channel), its
-    cart's status, version and customer, and the business's checkout settings."""
+    cart's status, version, customer and maker, and the business's checkout settings."""
 
     cart_status: str
     current_cart_version: int
     cart_customer_id: uuid.UUID | None
+    cart_made_by: str | None  # what made the cart (``carts.made_by``), if not /v1/carts
     settings: BusinessSettings
 
     @classmethod
@@ -86,6 +87,7 @@ class CheckoutWithCart(CheckoutRow):
                    cart_status=row["cart_status"],
                    current_cart_version=row["current_cart_version"],
                    cart_customer_id=row["cart_customer_id"],
+                   cart_made_by=row["cart_made_by"],
                    settings=BusinessSettings.from_row(row))
 
 
@@ -131,7 +133,8 @@ async def load(conn: AsyncConnection, business_id: uuid.UUID, checkout_id: uuid.
 
 _LOAD = (select(checkouts, carts.c.status.label("cart_status"),
                 carts.c.version.label("current_cart_version"),
-                carts.c.customer_id.label("cart_customer_id"), *tenancy_store.SETTINGS)
+                carts.c.customer_id.label("cart_customer_id"),
+                carts.c.made_by.label("cart_made_by"), *tenancy_store.SETTINGS)
          .join(carts, carts.c.id == checkouts.c.cart_id)
          .join(businesses, businesses.c.id == checkouts.c.business_id)
          .where(checkouts.c.business_id == bindparam("b_business"),

@@ -186,10 +186,11 @@ async def _convert(runtime: Runtime, conn: AsyncConnection, caller: CartCaller,
     body = await _write_order(conn, checkout, priced, order_id=order_id, sequence=sequence,
                               customer_id=customer_id, claimed=claimed, actor=caller.actor,
                               now=now)
-    await run_converted(runtime, conn, CartConverted(
-        business_id=checkout.business_id, cart_id=checkout.cart_id, checkout_id=checkout.id,
-        order_id=order_id, order_number=format_order_number(sequence), actor=caller.actor,
-        now=now))
+    if checkout.cart_made_by is not None:  # a cart another capability made: its steps
+        await run_converted(runtime, conn, CartConverted(
+            business_id=checkout.business_id, cart_id=checkout.cart_id, checkout_id=checkout.id,
+            order_id=order_id, order_number=format_order_number(sequence), actor=caller.actor,
+            now=now))
     return body
 
 

@@ -4,7 +4,9 @@ an order.
 Draft orders build on checkout (their link opens a cart and a checkout), so checkout cannot
 import them. Instead they offer their step, ``orderline.wiring`` puts it in this part of the
 runtime, and the confirm runs it after writing the order, in the same transaction: a draft is
-``completed`` exactly when its order exists. A runtime that was not given its hooks refuses
+``completed`` exactly when its order exists. The steps run only for a cart another capability
+made (``carts.made_by``: a draft's link marks its cart), so a cart made through /v1/carts costs
+its confirm no statement of theirs. A runtime that was not given its hooks refuses
 loudly rather than placing an order that leaves its draft open.
 """
 

@@ -33,7 +33,7 @@ class Cart(Base):
     business_id: Mapped[uuid.UUID] = business_fk()
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     customer_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("customers.id", ondelete="SET NULL"), nullable=True)
+        Uuid, ForeignKey("customers.id", ondelete="SET NULL"), nullable=True)
     channel: Mapped[str] = mapped_column(String(40))
     currency: Mapped[str] = mapped_column(String(3))
     status: Mapped[str] = mapped_column(String(20))  # open | converted | abandoned
@@ -41,6 +41,9 @@ class Cart(Base):
     order_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The capability that made the cart (``draft_order``: a draft order's link), whose steps
+    # its confirm runs (hooks.py); None for a cart made through /v1/carts.
+    made_by: Mapped[str | None] = mapped_column(String(20), nullable=True)
 
 
 class CartLine(Base):
@@ -49,8 +52,9 @@ class CartLine(Base):
                       CheckConstraint("quantity > 0", name="quantity_positive"))
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     business_id: Mapped[uuid.UUID] = business_fk()
-    cart_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("carts.id", ondelete="CASCADE"))
-    variant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("variants.id", ondelete="CASCADE"))
+    cart_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("carts.id", ondelete="CASCADE"))
+    variant_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("variants.id", ondelete="CASCADE"))
     sku: Mapped[str] = mapped_column(String(100))
     quantity: Mapped[int] = mapped_column(Integer)
     position: Mapped[int] = mapped_column(Integer)
@@ -71,7 +75,7 @@ class Checkout(Base):
                             postgresql_include=["channel", "status"]))
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     business_id: Mapped[uuid.UUID] = business_fk()
-    cart_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("carts.id", ondelete="CASCADE"))
+    cart_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("carts.id", ondelete="CASCADE"))
     cart_version: Mapped[int] = mapped_column(Integer)
     # open -> converted | expired | superseded (a newer checkout of the same cart)
     status: Mapped[str] = mapped_column(String(20))
@@ -79,7 +83,7 @@ class Checkout(Base):
     customer_phone: Mapped[str | None] = mapped_column(String(40), nullable=True)
     customer_email: Mapped[str | None] = mapped_column(String(320), nullable=True)
     # The buyer as a customer of the business (found or created when the checkout starts).
-    customer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customers.id"))
+    customer_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("customers.id"))
     address: Mapped[dict[str, Any]] = mapped_column(JSON)
     zone_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     shipping_method_id: Mapped[uuid.UUID] = mapped_column(Uuid)

@@ -28,7 +28,7 @@ class CodOtp(Base):
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     business_id: Mapped[uuid.UUID] = business_fk()
     checkout_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("checkouts.id", ondelete="CASCADE"))
+        Uuid, ForeignKey("checkouts.id", ondelete="CASCADE"))
     phone: Mapped[str] = mapped_column(String(40))
     code_hash: Mapped[str] = mapped_column(String(128))
     salt: Mapped[bytes] = mapped_column(LargeBinary(32))

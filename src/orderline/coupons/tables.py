@@ -57,9 +57,9 @@ class CouponCustomerUse(Base):
     __tablename__ = "coupon_customer_uses"
     __table_args__ = (CheckConstraint("uses >= 0", name="uses_not_negative"),)
     coupon_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("coupons.id", ondelete="CASCADE"), primary_key=True)
+        Uuid, ForeignKey("coupons.id", ondelete="CASCADE"), primary_key=True)
     customer_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True)
+        Uuid, ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True)
     uses: Mapped[int] = mapped_column(Integer, default=0)
 
 
@@ -71,8 +71,8 @@ class OrderCoupon(Base):
                       Index("ix_order_coupons_coupon", "coupon_id"))
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     business_id: Mapped[uuid.UUID] = business_fk()
-    order_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
-    coupon_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("coupons.id"))
+    order_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("orders.id", ondelete="CASCADE"))
+    coupon_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("coupons.id"))
     customer_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     code: Mapped[str] = mapped_column(String(50))
     kind: Mapped[str] = mapped_column(String(20))

@@ -32,7 +32,7 @@ class OrderDocument(Base):
         Index("ix_order_documents_to_draw", "drawn_at", "draw_after"),
     )
     business_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("businesses.id", ondelete="CASCADE"), primary_key=True)
+        Uuid, ForeignKey("businesses.id", ondelete="CASCADE"), primary_key=True)
     order_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     kind: Mapped[str] = mapped_column(String(20), primary_key=True)
     number: Mapped[str] = mapped_column(String(20))

@@ -63,6 +63,9 @@ from orderline.shipping.rules import Address
 from orderline.tenancy import store as tenancy_store
 from orderline.tenancy.rules import Principal, Scope
 
+# What made a link's cart (``carts.made_by``): its confirm runs ``complete_for_cart``.
+DRAFT_ORDER = "draft_order"
+
 MAX_TOKEN_LENGTH = 200
 
 
@@ -192,7 +195,7 @@ async def open_link(runtime: Runtime, token: str) -> LinkOpened:
             conn, business_id=draft.business_id, token=cart_token, channel=draft.channel,
             currency=draft.currency, customer_id=draft.customer_id,
             lines=[CartLineToAdd(variant_id=r.variant_id, sku=r.sku, quantity=r.quantity)
-                   for r in lines], now=now)
+                   for r in lines], now=now, made_by=DRAFT_ORDER)
         await store.set_fields(conn, draft.id, {"status": DraftStatus.OPEN.value,
                                                 "cart_id": cart.id}, now)
         after = await store.get_draft(conn, draft.business_id, draft.id)

@@ -42,7 +42,7 @@ class DraftOrder(Base):
     channel: Mapped[str] = mapped_column(String(40))
     currency: Mapped[str] = mapped_column(String(3))
     customer_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("customers.id", ondelete="SET NULL"), nullable=True)
+        Uuid, ForeignKey("customers.id", ondelete="SET NULL"), nullable=True)
     customer_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
     customer_phone: Mapped[str | None] = mapped_column(String(40), nullable=True)
     customer_email: Mapped[str | None] = mapped_column(String(320), nullable=True)
@@ -54,7 +54,7 @@ class DraftOrder(Base):
     link_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
     link_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     cart_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("carts.id", ondelete="SET NULL"), nullable=True, unique=True)
+        Uuid, ForeignKey("carts.id", ondelete="SET NULL"), nullable=True, unique=True)
     checkout_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
     order_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
@@ -69,7 +69,8 @@ class DraftOrderLine(Base):
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     business_id: Mapped[uuid.UUID] = business_fk()
     draft_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("draft_orders.id", ondelete="CASCADE"))
-    variant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("variants.id", ondelete="CASCADE"))
+        Uuid, ForeignKey("draft_orders.id", ondelete="CASCADE"))
+    variant_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("variants.id", ondelete="CASCADE"))
     quantity: Mapped[int] = mapped_column(Integer)
     position: Mapped[int] = mapped_column(Integer)

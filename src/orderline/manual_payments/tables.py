@@ -62,9 +62,9 @@ class ManualPayment(Base):
                       Index("ix_manual_payments_deadline", "status", "proof_deadline"))
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     business_id: Mapped[uuid.UUID] = business_fk()
-    order_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"),
+    order_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("orders.id", ondelete="CASCADE"),
                                                 unique=True)
-    method_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("manual_payment_methods.id"))
+    method_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("manual_payment_methods.id"))
     method_code: Mapped[str] = mapped_column(String(40))
     method: Mapped[dict[str, Any]] = mapped_column(JSON)
     reference: Mapped[str] = mapped_column(String(20))
@@ -93,9 +93,9 @@ class PaymentProof(Base):
                                       name="score_in_range"))
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     business_id: Mapped[uuid.UUID] = business_fk()
-    order_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    order_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("orders.id", ondelete="CASCADE"))
     manual_payment_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("manual_payments.id", ondelete="CASCADE"))
+        Uuid, ForeignKey("manual_payments.id", ondelete="CASCADE"))
     version: Mapped[int] = mapped_column(Integer)
     # A proof for a change's payment request (order_changes), not for the order's own
     # payment: its amount and reference are the request's. A plain id: the request is
@@ -135,7 +135,7 @@ class ProofFingerprint(Base):
 
     __tablename__ = "proof_fingerprints"
     business_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("businesses.id", ondelete="CASCADE"), primary_key=True)
+        Uuid, ForeignKey("businesses.id", ondelete="CASCADE"), primary_key=True)
     sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
     order_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     proof_id: Mapped[uuid.UUID] = mapped_column(Uuid)

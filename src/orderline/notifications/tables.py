@@ -69,7 +69,7 @@ class MessagingSender(Base):
     __table_args__ = (Index("ix_messaging_senders_phone_number", "cloud_phone_number_id"),
                       Index("ix_messaging_senders_verify_token", "cloud_verify_token_hash"))
     business_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("businesses.id", ondelete="CASCADE"), primary_key=True)
+        Uuid, ForeignKey("businesses.id", ondelete="CASCADE"), primary_key=True)
     provider: Mapped[str] = mapped_column(String(20))
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     twilio_account_sid: Mapped[str | None] = mapped_column(String(64), nullable=True)

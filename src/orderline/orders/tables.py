@@ -68,7 +68,7 @@ class Order(Base):
     number: Mapped[str] = mapped_column(String(20))
     status: Mapped[str] = mapped_column(String(30))
     channel: Mapped[str] = mapped_column(String(40))
-    customer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customers.id"))
+    customer_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("customers.id"))
     customer_name: Mapped[str] = mapped_column(String(200))
     customer_phone: Mapped[str | None] = mapped_column(String(40), nullable=True)
     customer_email: Mapped[str | None] = mapped_column(String(320), nullable=True)
@@ -116,7 +116,7 @@ class OrderLine(Base):
     __table_args__ = (Index("ix_order_lines_order", "order_id"),)
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     business_id: Mapped[uuid.UUID] = business_fk()
-    order_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    order_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("orders.id", ondelete="CASCADE"))
     position: Mapped[int] = mapped_column(Integer)
     variant_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     sku: Mapped[str] = mapped_column(String(100))
@@ -141,7 +141,7 @@ class OrderEvent(Base):
     __table_args__ = (Index("ix_order_events_order", "order_id", "id"),)
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
     business_id: Mapped[uuid.UUID] = business_fk()
-    order_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    order_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("orders.id", ondelete="CASCADE"))
     actor: Mapped[str] = mapped_column(String(100))
     action: Mapped[str] = mapped_column(String(40))
     from_status: Mapped[str | None] = mapped_column(String(30), nullable=True)
@@ -161,7 +161,7 @@ class OrderRollup(Base):
 
     __tablename__ = "order_rollups"
     business_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("businesses.id", ondelete="CASCADE"), primary_key=True)
+        Uuid, ForeignKey("businesses.id", ondelete="CASCADE"), primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     channel: Mapped[str] = mapped_column(String(40), primary_key=True)
     currency: Mapped[str] = mapped_column(String(3), primary_key=True)
@@ -177,7 +177,7 @@ class OrderRollupProgress(Base):
 
     __tablename__ = "order_rollup_progress"
     business_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("businesses.id", ondelete="CASCADE"), primary_key=True)
+        Uuid, ForeignKey("businesses.id", ondelete="CASCADE"), primary_key=True)
     rolled_through: Mapped[date | None] = mapped_column(Date, nullable=True)
     rolled_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -190,7 +190,7 @@ class OrderRollupStale(Base):
 
     __tablename__ = "order_rollup_stale"
     business_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("businesses.id", ondelete="CASCADE"), primary_key=True)
+        Uuid, ForeignKey("businesses.id", ondelete="CASCADE"), primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -204,7 +204,7 @@ class Shipment(Base):
     __table_args__ = (UniqueConstraint("order_id", "number"),)
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     business_id: Mapped[uuid.UUID] = business_fk()
-    order_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    order_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("orders.id", ondelete="CASCADE"))
     number: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(20))
     # The location it was sent from; null when each unit left from where the order's stock
@@ -232,8 +232,8 @@ class ShipmentLine(Base):
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
     business_id: Mapped[uuid.UUID] = business_fk()
     shipment_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("shipments.id", ondelete="CASCADE"))
-    order_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+        Uuid, ForeignKey("shipments.id", ondelete="CASCADE"))
+    order_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("orders.id", ondelete="CASCADE"))
     sku: Mapped[str] = mapped_column(String(100))
     variant_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     stock_level_id: Mapped[uuid.UUID] = mapped_column(Uuid)
@@ -259,9 +259,9 @@ class OrderLink(Base):
     )
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     business_id: Mapped[uuid.UUID] = business_fk()
-    order_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    order_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("orders.id", ondelete="CASCADE"))
     other_order_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("orders.id", ondelete="CASCADE"))
+        Uuid, ForeignKey("orders.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(20))
     # The split or the merge that made the link (both of its rows share it).
     change_id: Mapped[uuid.UUID] = mapped_column(Uuid)

@@ -50,7 +50,7 @@ class ShippingMethod(Base):
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     business_id: Mapped[uuid.UUID] = business_fk()
     zone_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("shipping_zones.id", ondelete="CASCADE"))
+        Uuid, ForeignKey("shipping_zones.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(20))
     price: Mapped[int] = mapped_column(BigInteger, default=0)
@@ -71,7 +71,7 @@ class TaxRate(Base):
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     business_id: Mapped[uuid.UUID] = business_fk()
     zone_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("shipping_zones.id", ondelete="CASCADE"))
+        Uuid, ForeignKey("shipping_zones.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(100))
     rate: Mapped[str] = mapped_column(String(20))
     applies_to_shipping: Mapped[bool] = mapped_column(Boolean, default=True)

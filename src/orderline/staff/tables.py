@@ -77,7 +77,7 @@ class StaffSession(Base):
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     business_id: Mapped[uuid.UUID] = business_fk()
     staff_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("staff_members.id", ondelete="CASCADE"))
+        Uuid, ForeignKey("staff_members.id", ondelete="CASCADE"))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     csrf_token: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -108,7 +108,7 @@ class OrderCounter(Base):
 
     __tablename__ = "order_counters"
     business_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("businesses.id", ondelete="CASCADE"), primary_key=True)
+        Uuid, ForeignKey("businesses.id", ondelete="CASCADE"), primary_key=True)
     last_number: Mapped[int] = mapped_column(BigInteger, default=0)
     last_invoice_number: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
@@ -155,6 +155,6 @@ class AllowedOrigin(Base):
     __tablename__ = "allowed_origins"
     __table_args__ = (Index("ix_allowed_origins_origin", "origin"),)
     business_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("businesses.id", ondelete="CASCADE"), primary_key=True)
+        Uuid, ForeignKey("businesses.id", ondelete="CASCADE"), primary_key=True)
     origin: Mapped[str] = mapped_column(String(200), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -56,7 +56,7 @@ class WebhookDelivery(Base):
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     business_id: Mapped[uuid.UUID] = business_fk()
     endpoint_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("webhook_endpoints.id", ondelete="CASCADE"))
+        Uuid, ForeignKey("webhook_endpoints.id", ondelete="CASCADE"))
     event_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     event_type: Mapped[str] = mapped_column(String(60))
     # The exact body signed and sent, the same on every attempt.
@@ -78,7 +78,7 @@ class WebhookAttempt(Base):
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
     business_id: Mapped[uuid.UUID] = business_fk()
     delivery_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("webhook_deliveries.id", ondelete="CASCADE"))
+        Uuid, ForeignKey("webhook_deliveries.id", ondelete="CASCADE"))
     attempt: Mapped[int] = mapped_column(Integer)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)

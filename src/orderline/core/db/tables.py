@@ -13,6 +13,7 @@ from sqlalchemy import (
     ForeignKey,
     MetaData,
     Table,
+    Uuid,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -30,7 +31,7 @@ class Base(DeclarativeBase):
 
 
 def business_fk() -> Mapped[uuid.UUID]:
-    return mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"), nullable=False)
+    return mapped_column(Uuid, ForeignKey("businesses.id", ondelete="CASCADE"), nullable=False)
 
 
 def table_of(model: type[Base]) -> Table:
