@@ -36,6 +36,11 @@ async def shop(runtime: Runtime) -> ConsoleShop:
 async def test_the_page(owner: httpx.AsyncClient) -> None:
     done = await owner.post("/console/...", data=csrf_form(owner, sku="MUG"))
 ```
+
+The order-page journeys (edit, cancel, split, exchange, return, ship) share their setting up:
+import ``toko_sari_fixture`` (``shop``: an owner and a viewer) and ``console_api_fixture``
+(``api``: that shop's API on ``console_server``), then make what the page needs with
+``new_product`` and ``placed_order`` / ``paid_order`` / ``shipped_order``.
 """
 
 from __future__ import annotations
@@ -53,6 +58,7 @@ from orderline.core.runtime import Runtime
 from orderline.staff import sessions
 from orderline.tenancy import service as tenancy
 from orderline.tenancy.rules import Principal
+from tests.e2e.conftest import ok
 from tests.support.manual import spec
 from tests.support.staff import PASSWORD, Member, join, new_email, staff_runtime
 
@@ -200,7 +206,64 @@ def console_server_fixture(database_url: str, shared_db: Any) -> Iterator[str]:
         yield base
 
 
-__all__ = ["CONSOLE_BASE", "PASSWORD", "ConsoleLogin", "ConsoleShop", "console_client",
-           "console_login", "console_owner_fixture", "console_shop",
+# --- a shop and its orders, for the order-page journeys against ``console_server`` -----------
+
+@pytest.fixture(name="shop")
+async def toko_sari_fixture(runtime: Runtime) -> ConsoleShop:
+    """Toko Sari: an owner (logged in) and a viewer. Import ``toko_sari_fixture`` to have it
+    as the module's ``shop``."""
+    return await console_shop(runtime, name="Toko Sari", roles=("viewer",))
+
+
+@pytest.fixture(name="api")
+def console_api_fixture(shop: ConsoleShop, console_server: str) -> Iterator[httpx.Client]:
+    """A client of ``console_server``'s API with the API key of the module's ``shop``: to set
+    up what a page shows and to check what it did. Import ``console_api_fixture``."""
+    with httpx.Client(base_url=console_server, headers=shop.api_headers) as client:
+        yield client
+
+
+def new_product(api: httpx.Client, name: str,
+                *variants: tuple[str, str, int, int]) -> dict[str, Any]:
+    """A product of ``(sku, variant name, price, initial stock)`` variants."""
+    product: dict[str, Any] = ok(api.post("/v1/products", json={"name": name, "variants": [
+        {"sku": sku, "name": variant, "price": price, "initial_stock": stock}
+        for sku, variant, price, stock in variants]}), 201)
+    return product
+
+
+def placed_order(api: httpx.Client, *lines: tuple[str, int],
+                 payment_method: str = "card") -> dict[str, Any]:
+    """Ada Buyer's web order of ``(sku, quantity)`` lines, unpaid, with its buyer's
+    ``access_token``."""
+    order: dict[str, Any] = ok(api.post("/v1/orders", json={
+        "customer": {"name": "Ada Buyer", "phone": "+15550100"}, "channel": "web",
+        "payment_method": payment_method,
+        "lines": [{"sku": sku, "quantity": quantity} for sku, quantity in lines]}), 201)
+    return order
+
+
+def paid_order(api: httpx.Client, *lines: tuple[str, int], payment_method: str = "card",
+               reference: str = "p-1") -> dict[str, Any]:
+    """``placed_order``, its payment (the whole total) then recorded by hand: the order as
+    paid (its new version), still with the buyer's ``access_token``."""
+    order = placed_order(api, *lines, payment_method=payment_method)
+    paid = ok(api.patch(f"/v1/orders/{order['id']}/payment", json={"reference": reference}))
+    return {**order, **paid}
+
+
+def shipped_order(api: httpx.Client, *lines: tuple[str, int],
+                  tracking_number: str = "JNE-1") -> dict[str, Any]:
+    """``paid_order``, then every unit shipped in one parcel: the order as shipped, still with
+    the buyer's ``access_token``."""
+    order = paid_order(api, *lines)
+    shipped = ok(api.patch(f"/v1/orders/{order['id']}/shipping",
+                           json={"carrier": "JNE", "tracking_number": tracking_number}))
+    return {**order, **shipped}
+
+
+__all__ = ["CONSOLE_BASE", "PASSWORD", "ConsoleLogin", "ConsoleShop", "console_api_fixture",
+           "console_client", "console_login", "console_owner_fixture", "console_shop",
            "console_transport_fixture", "csrf_form", "log_in_fast", "log_in_through_form",
-           "logged_in"]
+           "logged_in", "new_product", "paid_order", "placed_order", "shipped_order",
+           "toko_sari_fixture"]
