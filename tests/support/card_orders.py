@@ -11,7 +11,6 @@ from typing import Any
 
 import httpx
 
-BUYER = "Buyer"
 SANDBOX_CARD = {"provider": "sandbox", "payment_method": "pm_card_visa"}
 
 
@@ -19,7 +18,7 @@ async def place_card_order(api: httpx.AsyncClient, *lines: tuple[str, int],
                            phone: str = "+1 555 0100") -> dict[str, Any]:
     """A web order of ``(sku, quantity)`` lines to be paid by card, still unpaid."""
     placed = await api.post("/v1/orders", json={
-        "customer": {"name": BUYER, "phone": phone}, "channel": "web",
+        "customer": {"name": "Buyer", "phone": phone}, "channel": "web",
         "lines": [{"sku": sku, "quantity": quantity} for sku, quantity in lines],
         "payment_method": "card"})
     assert placed.status_code == 201, placed.text
