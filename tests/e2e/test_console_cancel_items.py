@@ -15,7 +15,6 @@ import pytest
 from orderline.core.runtime import Runtime
 from tests.e2e.conftest import ok
 from tests.support.browser import (  # noqa: F401 (the fixture browser)
-    PHONE,
     Browsing,
     browser_fixture,
 )
@@ -26,8 +25,8 @@ from tests.support.console import (  # noqa: F401 (the fixtures console_server, 
     console_client,
     console_login,
     console_server_fixture,
-    log_in_fast,
     new_product,
+    opened,
     placed_order,
     toko_sari_fixture,
 )
@@ -46,9 +45,7 @@ def test_cancel_items_shows_the_change_first_then_cancels_the_units(
     order = placed_order(api, ("KAIN", 3))
     path = f"/console/orders/{order['id']}"
 
-    page = browser.open(console_server)
-    log_in_fast(page, shop.owner_login)
-    page.goto(path)
+    page = opened(browser, console_server, shop.owner_login, path)
     p = page.page
     p.locator("summary", has_text="Cancel items").click()
     p.get_by_label(re.compile(r"KAIN\), 3 ordered")).fill("2")
@@ -61,9 +58,7 @@ def test_cancel_items_shows_the_change_first_then_cancels_the_units(
     # Nothing changed yet.
     assert ok(api.get("/v1/inventory/KAIN"))["reserved"] == 3
 
-    phone = browser.open(console_server, viewport=PHONE)
-    log_in_fast(phone, shop.owner_login)
-    phone.goto(path)
+    phone = opened(browser, console_server, shop.owner_login, path, phone=True)
     phone.page.locator("summary", has_text="Cancel items").click()
     phone.page.get_by_label(re.compile(r"KAIN\), 3 ordered")).fill("1")
     with phone.page.expect_navigation():

@@ -28,8 +28,8 @@ from tests.support.console import (  # noqa: F401 (the fixtures console_server, 
     console_client,
     console_login,
     console_server_fixture,
-    log_in_fast,
     new_product,
+    opened,
     paid_order,
     toko_sari_fixture,
 )
@@ -47,9 +47,7 @@ def test_edit_items_shows_the_difference_then_asks_the_buyer_and_applies_once_pa
     order = paid_order(api, ("KAIN", 2), payment_method="bank_transfer", reference="bank-1")
     path = f"/console/orders/{order['id']}"
 
-    page = browser.open(console_server)
-    log_in_fast(page, shop.owner_login)
-    page.goto(path)
+    page = opened(browser, console_server, shop.owner_login, path)
     p = page.page
     p.locator("summary", has_text="Edit items").click()
     p.get_by_label(re.compile(r"New quantity of Batik Kain M")).fill("3")
@@ -63,9 +61,7 @@ def test_edit_items_shows_the_difference_then_asks_the_buyer_and_applies_once_pa
     page.check_accessibility()
     assert ok(api.get("/v1/inventory/SELENDANG"))["reserved"] == 0  # nothing yet
 
-    phone = browser.open(console_server, viewport=PHONE)
-    log_in_fast(phone, shop.owner_login)
-    phone.goto(path)
+    phone = opened(browser, console_server, shop.owner_login, path, phone=True)
     phone.page.locator("summary", has_text="Edit items").click()
     phone.page.get_by_label(re.compile(r"New quantity of Batik Kain M")).fill("1")
     with phone.page.expect_navigation():

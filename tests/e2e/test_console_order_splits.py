@@ -29,8 +29,8 @@ from tests.support.console import (  # noqa: F401 (the fixtures console_server, 
     console_login,
     console_server_fixture,
     console_shop,
-    log_in_fast,
     new_product,
+    opened,
     placed_order,
     toko_sari_fixture,
 )
@@ -47,9 +47,7 @@ def test_split_order_shows_both_orders_first_then_links_them(
     order = placed_order(api, ("KAIN", 3))
     path = f"/console/orders/{order['id']}"
 
-    page = browser.open(console_server)
-    log_in_fast(page, shop.owner_login)
-    page.goto(path)
+    page = opened(browser, console_server, shop.owner_login, path)
     p = page.page
     p.locator("summary", has_text="Split order").click()
     p.get_by_label(re.compile(r"KAIN\): 3 not shipped")).fill("2")
@@ -61,9 +59,7 @@ def test_split_order_shows_both_orders_first_then_links_them(
     page.check_accessibility()
     assert ok(api.get(f"/v1/orders/{order['id']}/links"))["data"] == []  # nothing yet
 
-    phone = browser.open(console_server, viewport=PHONE)
-    log_in_fast(phone, shop.owner_login)
-    phone.goto(path)
+    phone = opened(browser, console_server, shop.owner_login, path, phone=True)
     phone.page.locator("summary", has_text="Split order").click()
     phone.page.get_by_label(re.compile(r"KAIN\): 3 not shipped")).fill("1")
     with phone.page.expect_navigation():
@@ -108,9 +104,7 @@ def test_merge_with_another_unpaid_order_of_the_buyer(
     new_product(api, "Batik Selendang", ("SEL", "Batik Selendang", 900, 10))
     first = placed_order(api, ("SEL", 1))
     second = placed_order(api, ("SEL", 2))
-    page = browser.open(console_server)
-    log_in_fast(page, shop.owner_login)
-    page.goto(f"/console/orders/{first['id']}")
+    page = opened(browser, console_server, shop.owner_login, f"/console/orders/{first['id']}")
     p = page.page
     p.locator("summary", has_text="Merge with").click()
     p.get_by_label("The buyer's other unpaid order").select_option(second["id"])
@@ -131,9 +125,8 @@ def test_merge_with_another_unpaid_order_of_the_buyer(
     assert ok(api.get(f"/v1/orders/{first['id']}"))["total"] == 2700
     assert ok(api.get("/v1/inventory/SEL"))["reserved"] == 3
 
-    phone = browser.open(console_server, viewport=PHONE)
-    log_in_fast(phone, shop.owner_login)
-    phone.goto(f"/console/orders/{second['id']}")
+    phone = opened(browser, console_server, shop.owner_login,
+                   f"/console/orders/{second['id']}", phone=True)
     expect(phone.page.locator(".order-related")).to_contain_text(
         f"Merged into order {first['number']}")
     phone.screenshot("merged-away-phone")

@@ -12,7 +12,6 @@ import pytest
 
 from tests.e2e.conftest import ok
 from tests.support.browser import (  # noqa: F401 (the fixture browser)
-    PHONE,
     Browsing,
     browser_fixture,
 )
@@ -20,8 +19,8 @@ from tests.support.console import (  # noqa: F401 (the fixtures console_server, 
     ConsoleShop,
     console_api_fixture,
     console_server_fixture,
-    log_in_fast,
     new_product,
+    opened,
     paid_order,
     toko_sari_fixture,
 )
@@ -39,9 +38,7 @@ def test_an_order_ships_in_two_parts_from_the_order_page(
         "sku": "BATIK", "location": "north", "delta": 5, "reason": "receipt"}))
     order = paid_order(api, ("BATIK", 3))
 
-    page = browser.open(console_server)
-    log_in_fast(page, shop.owner_login)
-    page.goto(f"/console/orders/{order['id']}")
+    page = opened(browser, console_server, shop.owner_login, f"/console/orders/{order['id']}")
     p = page.page
 
     # Part one: two units from the North store.
@@ -80,9 +77,8 @@ def test_an_order_ships_in_two_parts_from_the_order_page(
     page.screenshot("two-parts-shipped")
     page.check_accessibility()
 
-    phone = browser.open(console_server, viewport=PHONE)
-    log_in_fast(phone, shop.owner_login)
-    phone.goto(f"/console/orders/{order['id']}")
+    phone = opened(browser, console_server, shop.owner_login,
+                   f"/console/orders/{order['id']}", phone=True)
     expect(phone.page.locator(".order-shipments")).to_be_visible()
     phone.screenshot("two-parts-phone")
     phone.check_accessibility()

@@ -28,7 +28,6 @@ from orderline.tenancy import service as tenancy
 from tests.conftest import Merchant
 from tests.support.browser import (  # noqa: F401 (the fixture browser)
     PHONE,
-    BrowserPage,
     Browsing,
     browser_fixture,
 )
@@ -40,6 +39,7 @@ from tests.support.console import (  # noqa: F401 (the fixture console_server)
     console_server_fixture,
     console_shop,
     log_in_fast,
+    opened,
 )
 from tests.support.manual import (
     ReceiptText,
@@ -359,14 +359,6 @@ def sent_proof(client: httpx.Client, n: int) -> tuple[Any, Any]:
                           headers={"Authorization": f"Bearer {order['access_token']}"},
                           content=receipt_for(order)), 201)
     return order, proof
-
-
-def opened(browser: Browsing, server: str, login: ConsoleLogin, path: str, *,
-           phone: bool = False) -> BrowserPage:
-    page = browser.open(server, viewport=PHONE if phone else None)
-    log_in_fast(page, login)
-    page.goto(path)
-    return page
 
 
 def test_a_verifier_decides_with_the_keyboard_and_the_next_proof_opens(

@@ -29,8 +29,8 @@ from tests.support.console import (  # noqa: F401 (the fixtures console_server, 
     console_login,
     console_server_fixture,
     console_shop,
-    log_in_fast,
     new_product,
+    opened,
     shipped_order,
     toko_sari_fixture,
 )
@@ -49,9 +49,7 @@ def test_the_merchant_exchanges_a_unit_for_a_larger_size_and_the_buyer_owes_the_
     from playwright.sync_api import expect
 
     order = _shipped(api)
-    page = browser.open(console_server)
-    log_in_fast(page, shop.owner_login)
-    page.goto(f"/console/orders/{order['id']}")
+    page = opened(browser, console_server, shop.owner_login, f"/console/orders/{order['id']}")
     p = page.page
     p.get_by_text("Exchange items", exact=True).click()
     # A replacement nobody sells is refused next to the form.
@@ -90,9 +88,8 @@ def test_the_merchant_exchanges_a_unit_for_a_larger_size_and_the_buyer_owes_the_
     page.screenshot("exchanged")
     page.check_accessibility()
 
-    phone = browser.open(console_server, viewport=PHONE)
-    log_in_fast(phone, shop.owner_login)
-    phone.goto(f"/console/orders/{order['id']}")
+    phone = opened(browser, console_server, shop.owner_login,
+                   f"/console/orders/{order['id']}", phone=True)
     expect(phone.page.locator(".order-related")).to_be_visible()
     phone.screenshot("phone-exchanged")
     phone.check_accessibility()

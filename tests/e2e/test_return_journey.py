@@ -28,8 +28,8 @@ from tests.support.console import (  # noqa: F401 (the fixtures console_server, 
     console_login,
     console_server_fixture,
     console_shop,
-    log_in_fast,
     new_product,
+    opened,
     shipped_order,
     toko_sari_fixture,
 )
@@ -67,9 +67,7 @@ def test_a_buyer_asks_for_a_return_and_the_merchant_approves_receives_and_refund
     buyer.screenshot("buyer-return-asked")
     buyer.check_accessibility()
 
-    page = browser.open(console_server)
-    log_in_fast(page, shop.owner_login)
-    page.goto(f"/console/orders/{order['id']}")
+    page = opened(browser, console_server, shop.owner_login, f"/console/orders/{order['id']}")
     p = page.page
     section = p.locator(".order-returns")
     expect(section).to_contain_text("asked by the buyer")
@@ -100,9 +98,8 @@ def test_a_buyer_asks_for_a_return_and_the_merchant_approves_receives_and_refund
     expect(section).to_contain_text("Refunded")
     page.screenshot("merchant-refunded")
 
-    phone = browser.open(console_server, viewport=PHONE)
-    log_in_fast(phone, shop.owner_login)
-    phone.goto(f"/console/orders/{order['id']}")
+    phone = opened(browser, console_server, shop.owner_login,
+                   f"/console/orders/{order['id']}", phone=True)
     expect(phone.page.locator(".order-returns")).to_be_visible()
     phone.screenshot("merchant-phone")
     phone.check_accessibility()

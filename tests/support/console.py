@@ -39,8 +39,9 @@ async def test_the_page(owner: httpx.AsyncClient) -> None:
 
 The order-page journeys (edit, cancel, split, exchange, return, ship) share their setting up:
 import ``toko_sari_fixture`` (``shop``: an owner and a viewer) and ``console_api_fixture``
-(``api``: that shop's API on ``console_server``), then make what the page needs with
-``new_product`` and ``placed_order`` / ``paid_order`` / ``shipped_order``.
+(``api``: that shop's API on ``console_server``), make what the page needs with
+``new_product`` and ``placed_order`` / ``paid_order`` / ``shipped_order``, and open a page
+logged in with ``opened(browser, console_server, shop.owner_login, path, phone=...)``.
 """
 
 from __future__ import annotations
@@ -59,11 +60,12 @@ from orderline.staff import sessions
 from orderline.tenancy import service as tenancy
 from orderline.tenancy.rules import Principal
 from tests.e2e.conftest import ok
+from tests.support.browser import PHONE
 from tests.support.manual import spec
 from tests.support.staff import PASSWORD, Member, join, new_email, staff_runtime
 
 if TYPE_CHECKING:
-    from tests.support.browser import BrowserPage
+    from tests.support.browser import BrowserPage, Browsing
 
 SESSION_COOKIE = "orderline_session"
 # The server's master keys: the same bytes as ``tests.support.manual.master_keys("staff1")``,
@@ -128,6 +130,16 @@ def log_in_fast(page: BrowserPage, login: ConsoleLogin) -> None:
     page.page.context.add_cookies([{
         "name": SESSION_COOKIE, "value": login.token, "domain": host, "path": "/console",
         "httpOnly": True, "secure": False, "sameSite": "Lax"}])
+
+
+def opened(browser: Browsing, base: str, login: ConsoleLogin, path: str, *,
+           phone: bool = False, status: int = 200) -> BrowserPage:
+    """A new page of ``browser`` (375 px wide with ``phone``), logged in fast as ``login``, on
+    ``path`` (answered with ``status``)."""
+    page = browser.open(base, viewport=PHONE if phone else None)
+    log_in_fast(page, login)
+    page.goto(path, expect_status=status)
+    return page
 
 
 def log_in_through_form(page: BrowserPage, member: Member, *, go: bool = True) -> None:
@@ -265,5 +277,5 @@ def shipped_order(api: httpx.Client, *lines: tuple[str, int],
 __all__ = ["CONSOLE_BASE", "PASSWORD", "ConsoleLogin", "ConsoleShop", "console_api_fixture",
            "console_client", "console_login", "console_owner_fixture", "console_shop",
            "console_transport_fixture", "csrf_form", "log_in_fast", "log_in_through_form",
-           "logged_in", "new_product", "paid_order", "placed_order", "shipped_order",
+           "logged_in", "new_product", "opened", "paid_order", "placed_order", "shipped_order",
            "toko_sari_fixture"]
