@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -274,8 +275,47 @@ def shipped_order(api: httpx.Client, *lines: tuple[str, int],
     return {**order, **shipped}
 
 
-__all__ = ["CONSOLE_BASE", "PASSWORD", "ConsoleLogin", "ConsoleShop", "console_api_fixture",
-           "console_client", "console_login", "console_owner_fixture", "console_shop",
-           "console_transport_fixture", "csrf_form", "log_in_fast", "log_in_through_form",
-           "logged_in", "new_product", "opened", "paid_order", "placed_order", "shipped_order",
-           "toko_sari_fixture"]
+# --- a PHP shop's verifier desk, for the payment-proof pages against ``console_server`` -----
+
+async def verifier_desk(runtime: Runtime, *, name: str) -> tuple[ConsoleShop, ConsoleLogin]:
+    """A PHP shop called ``name`` with a verifier, and the verifier's session."""
+    shop = await console_shop(runtime, name=name, currency="PHP", roles=("verifier",))
+    return shop, await console_login(runtime, shop.staff["verifier"])
+
+
+@contextmanager
+def gcash_tee_api(base: str, shop: ConsoleShop, *, tees: int) -> Iterator[httpx.Client]:
+    """``shop``'s API on ``base``, selling tees at PHP 1,250.00 (``tees`` of them in stock)
+    and taking GCash."""
+    with httpx.Client(base_url=base, headers=shop.api_headers, timeout=60) as client:
+        new_product(client, "Tee", ("TEE", "Tee", 125_000, tees))
+        ok(client.post("/v1/payment-methods", json={
+            "template": "gcash", "account_name": "Juan Dela Cruz",
+            "account_number": "0917 555 0101"}), 201)
+        yield client
+
+
+__all__ = [
+    "CONSOLE_BASE",
+    "PASSWORD",
+    "ConsoleLogin",
+    "ConsoleShop",
+    "console_api_fixture",
+    "console_client",
+    "console_login",
+    "console_owner_fixture",
+    "console_shop",
+    "console_transport_fixture",
+    "csrf_form",
+    "gcash_tee_api",
+    "log_in_fast",
+    "log_in_through_form",
+    "logged_in",
+    "new_product",
+    "opened",
+    "paid_order",
+    "placed_order",
+    "shipped_order",
+    "toko_sari_fixture",
+    "verifier_desk",
+]
