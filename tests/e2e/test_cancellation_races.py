@@ -8,12 +8,16 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 
-import httpx
 import pytest
 
 from orderline.core.runtime import Runtime
 from tests.conftest import new_merchant
-from tests.support.card_orders import assert_stock_balanced, pay_by_card, place_card_order
+from tests.support.card_orders import (
+    assert_stock_balanced,
+    merchant_api,
+    pay_by_card,
+    place_card_order,
+)
 from tests.support.catalog import stock_sku
 
 pytestmark = pytest.mark.slow
@@ -25,9 +29,7 @@ async def test_concurrent_cancellations_of_the_same_units_take_them_and_refund_t
         runtime: Runtime, racing_server: str) -> None:
     merchant = await new_merchant(runtime)
     await stock_sku(runtime, merchant, "MUG", 10, price=1000)
-    limits = httpx.Limits(max_connections=RIVALS, max_keepalive_connections=RIVALS)
-    async with httpx.AsyncClient(base_url=racing_server, headers=merchant.headers, limits=limits,
-                                 timeout=60) as api:
+    async with merchant_api(racing_server, merchant, connections=RIVALS) as api:
         order = await place_card_order(api, ("MUG", 4))
         assert (await pay_by_card(api, order))["amount_captured"] == 4000
 
@@ -59,8 +61,7 @@ async def test_a_cancellation_and_a_shipment_of_the_same_units_never_both_take_t
     # shipment) or the order shipping (the cancellation), never both through.
     merchant = await new_merchant(runtime)
     await stock_sku(runtime, merchant, "CUP", 40, price=1000)
-    async with httpx.AsyncClient(base_url=racing_server, headers=merchant.headers,
-                                 timeout=60) as api:
+    async with merchant_api(racing_server, merchant) as api:
         outcomes: Counter[str] = Counter()
         for round_ in range(4):
             order = await place_card_order(api, ("CUP", 4), phone=f"+1 555 02{round_:02d}")

@@ -24,7 +24,12 @@ from orderline.core.runtime import Runtime
 from orderline.worker.handlers import default_relay
 from tests.conftest import new_merchant
 from tests.integration.test_payments import set_capture_mode
-from tests.support.card_orders import assert_stock_balanced, pay_by_card, place_card_order
+from tests.support.card_orders import (
+    assert_stock_balanced,
+    merchant_api,
+    pay_by_card,
+    place_card_order,
+)
 from tests.support.catalog import stock_sku
 
 pytestmark = pytest.mark.slow
@@ -56,10 +61,8 @@ async def test_paying_a_change_while_it_is_cancelled_takes_the_money_once_or_giv
     merchant = await new_merchant(runtime)
     await stock_sku(runtime, merchant, "MUG", 40, price=1000)
     await stock_sku(runtime, merchant, "POT", 40, price=2500)
-    limits = httpx.Limits(max_connections=CLICKS + 2, max_keepalive_connections=CLICKS + 2)
     outcomes: Counter[str] = Counter()
-    async with httpx.AsyncClient(base_url=racing_server, headers=merchant.headers, limits=limits,
-                                 timeout=60) as api:
+    async with merchant_api(racing_server, merchant, connections=CLICKS + 2) as api:
         for round_ in range(rounds):
             order = await _paid_order(api, round_, ("MUG", 2))
             made = await api.post(f"/v1/orders/{order['id']}/changes", json={
@@ -118,8 +121,7 @@ async def test_a_change_made_while_the_original_payment_is_captured_never_charge
     await set_capture_mode(runtime, merchant, "manual")
     await stock_sku(runtime, merchant, "CUP", 40, price=1000)
     outcomes: Counter[str] = Counter()
-    async with httpx.AsyncClient(base_url=racing_server, headers=merchant.headers,
-                                 timeout=60) as api:
+    async with merchant_api(racing_server, merchant) as api:
         for round_ in range(ROUNDS):
             order = await _paid_order(api, round_, ("CUP", 3), authorise_only=True)
             captured, changed = await asyncio.gather(

@@ -9,12 +9,16 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 
-import httpx
 import pytest
 
 from orderline.core.runtime import Runtime
 from tests.conftest import new_merchant
-from tests.support.card_orders import assert_stock_balanced, pay_by_card, place_card_order
+from tests.support.card_orders import (
+    assert_stock_balanced,
+    merchant_api,
+    pay_by_card,
+    place_card_order,
+)
 from tests.support.catalog import stock_sku
 
 pytestmark = pytest.mark.slow
@@ -26,9 +30,7 @@ async def test_concurrent_splits_of_the_same_units_move_them_once(
         runtime: Runtime, racing_server: str) -> None:
     merchant = await new_merchant(runtime)
     await stock_sku(runtime, merchant, "MUG", 10, price=1000)
-    limits = httpx.Limits(max_connections=RIVALS, max_keepalive_connections=RIVALS)
-    async with httpx.AsyncClient(base_url=racing_server, headers=merchant.headers, limits=limits,
-                                 timeout=60) as api:
+    async with merchant_api(racing_server, merchant, connections=RIVALS) as api:
         order = await place_card_order(api, ("MUG", 4))
         answers = await asyncio.gather(*(
             api.post(f"/v1/orders/{order['id']}/splits",
@@ -50,8 +52,7 @@ async def test_a_split_and_a_shipment_of_the_same_units_never_both_take_them(
         runtime: Runtime, racing_server: str) -> None:
     merchant = await new_merchant(runtime)
     await stock_sku(runtime, merchant, "CUP", 40, price=1000)
-    async with httpx.AsyncClient(base_url=racing_server, headers=merchant.headers,
-                                 timeout=60) as api:
+    async with merchant_api(racing_server, merchant) as api:
         outcomes: Counter[str] = Counter()
         for round_ in range(4):
             order = await place_card_order(api, ("CUP", 4), phone=f"+1 555 03{round_:02d}")
@@ -87,8 +88,7 @@ async def test_a_split_racing_a_cancellation_leaves_every_unit_held_once(
         runtime: Runtime, racing_server: str) -> None:
     merchant = await new_merchant(runtime)
     await stock_sku(runtime, merchant, "PAN", 40, price=1000)
-    async with httpx.AsyncClient(base_url=racing_server, headers=merchant.headers,
-                                 timeout=60) as api:
+    async with merchant_api(racing_server, merchant) as api:
         for round_ in range(4):
             order = await place_card_order(api, ("PAN", 4), phone=f"+1 555 04{round_:02d}")
             split, cancelled = await asyncio.gather(
@@ -116,8 +116,7 @@ async def test_a_split_racing_a_payment_divides_the_money_or_is_paid_for_what_is
         runtime: Runtime, racing_server: str) -> None:
     merchant = await new_merchant(runtime)
     await stock_sku(runtime, merchant, "JUG", 40, price=1000)
-    async with httpx.AsyncClient(base_url=racing_server, headers=merchant.headers,
-                                 timeout=60) as api:
+    async with merchant_api(racing_server, merchant) as api:
         outcomes: Counter[str] = Counter()
         for round_ in range(4):
             order = await place_card_order(api, ("JUG", 4), phone=f"+1 555 06{round_:02d}")
@@ -149,8 +148,7 @@ async def test_two_merges_of_the_same_order_at_once_let_exactly_one_through(
         runtime: Runtime, racing_server: str) -> None:
     merchant = await new_merchant(runtime)
     await stock_sku(runtime, merchant, "BOWL", 40, price=500)
-    async with httpx.AsyncClient(base_url=racing_server, headers=merchant.headers,
-                                 timeout=60) as api:
+    async with merchant_api(racing_server, merchant) as api:
         for round_ in range(3):
             phone = f"+1 555 05{round_:02d}"
             a, b, c = [await place_card_order(api, ("BOWL", n), phone=phone) for n in (1, 2, 3)]
@@ -184,9 +182,7 @@ async def test_refunds_of_both_parts_of_a_split_card_order_at_once_keep_each_to_
     # share lets exactly one of its refunds through, whatever the other order does.
     merchant = await new_merchant(runtime)
     await stock_sku(runtime, merchant, "POT", 10, price=1000)
-    limits = httpx.Limits(max_connections=2 * RIVALS, max_keepalive_connections=2 * RIVALS)
-    async with httpx.AsyncClient(base_url=racing_server, headers=merchant.headers, limits=limits,
-                                 timeout=60) as api:
+    async with merchant_api(racing_server, merchant, connections=2 * RIVALS) as api:
         order = await place_card_order(api, ("POT", 4), phone="+1 555 0700")
         assert (await pay_by_card(api, order))["amount_captured"] == 4000
         split = await api.post(f"/v1/orders/{order['id']}/splits",

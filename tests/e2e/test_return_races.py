@@ -15,7 +15,7 @@ import pytest
 
 from orderline.core.runtime import Runtime
 from tests.conftest import new_merchant
-from tests.support.card_orders import assert_stock_balanced, shipped_card_order
+from tests.support.card_orders import assert_stock_balanced, merchant_api, shipped_card_order
 from tests.support.catalog import stock_sku
 
 pytestmark = pytest.mark.slow
@@ -36,8 +36,7 @@ async def test_a_received_returns_refund_and_a_refund_of_the_same_line_never_bot
         runtime: Runtime, racing_server: str) -> None:
     merchant = await new_merchant(runtime)
     await stock_sku(runtime, merchant, "MUG", 40, price=1000)
-    async with httpx.AsyncClient(base_url=racing_server, headers=merchant.headers,
-                                 timeout=60) as api:
+    async with merchant_api(racing_server, merchant) as api:
         outcomes: Counter[str] = Counter()
         for _ in range(4):
             order = await shipped_card_order(api, "MUG", 2)
@@ -68,9 +67,7 @@ async def test_returns_asking_for_the_same_shipped_units_at_once_take_them_once(
         runtime: Runtime, racing_server: str) -> None:
     merchant = await new_merchant(runtime)
     await stock_sku(runtime, merchant, "CUP", 10, price=1000)
-    limits = httpx.Limits(max_connections=RIVALS, max_keepalive_connections=RIVALS)
-    async with httpx.AsyncClient(base_url=racing_server, headers=merchant.headers, limits=limits,
-                                 timeout=60) as api:
+    async with merchant_api(racing_server, merchant, connections=RIVALS) as api:
         order = await shipped_card_order(api, "CUP", 3)
         answers = await asyncio.gather(*(
             api.post(f"/v1/orders/{order['id']}/returns",

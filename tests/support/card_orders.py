@@ -11,7 +11,21 @@ from typing import Any
 
 import httpx
 
+from tests.conftest import Merchant
+
 SANDBOX_CARD = {"provider": "sandbox", "payment_method": "pm_card_visa"}
+
+
+def merchant_api(base: str, merchant: Merchant, *,
+                 connections: int | None = None) -> httpx.AsyncClient:
+    """A client of the server at ``base`` with the business's API key, patient with a loaded
+    machine (60 s a request); ``connections``: that many requests in flight at once (httpx's
+    default pool otherwise)."""
+    options: dict[str, Any] = {}
+    if connections is not None:
+        options["limits"] = httpx.Limits(max_connections=connections,
+                                         max_keepalive_connections=connections)
+    return httpx.AsyncClient(base_url=base, headers=merchant.headers, timeout=60, **options)
 
 
 async def place_card_order(api: httpx.AsyncClient, *lines: tuple[str, int],
