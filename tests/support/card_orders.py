@@ -1,6 +1,6 @@
 """Orders paid by card through the sandbox provider, made over HTTP the way a merchant's
 integration makes them: for the race tests, which talk to a running ``orderline serve``
-(``racing_server``) through an ``httpx.AsyncClient`` carrying the business's API key.
+(``racing_server``) through a client with the business's API key (``merchant_api``).
 
 Each helper asserts its step went through, so a race test reads as its race alone.
 """
