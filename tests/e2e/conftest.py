@@ -27,6 +27,7 @@ from orderline.wiring import provide_parts
 from tests.conftest import IN_CI, Merchant, new_merchant
 from tests.support import postgres
 from tests.support.manual import manual_shop, master_keys, php_merchant, sealed_storage
+from tests.support.servers import running_server
 
 
 @asynccontextmanager
@@ -49,6 +50,17 @@ async def client(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
 def module_runtime(shared_db: Database, database_url: str) -> Runtime:
     """A runtime for data built once per test module (and database), then only read."""
     return provide_parts(Runtime(settings=Settings(database_url=database_url), db=shared_db))
+
+
+@pytest.fixture(scope="module")
+def racing_server(database_url: str, shared_db: Any) -> Iterator[str]:
+    """``orderline serve`` for the race tests, once per module and backend: ``--workers 4`` on
+    PostgreSQL, so racing requests land in four processes with their own connection pools;
+    the one embedded process on SQLite. ``shared_db`` makes sure the database is migrated
+    first."""
+    workers = 1 if database_url.startswith("sqlite") else 4
+    with running_server(database_url, workers=workers) as base:
+        yield base
 
 
 @pytest.fixture

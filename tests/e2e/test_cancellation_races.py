@@ -7,44 +7,31 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Iterator
-from typing import Any
 
-import httpx
 import pytest
 
 from orderline.core.runtime import Runtime
 from tests.conftest import new_merchant
+from tests.support.card_orders import (
+    assert_stock_balanced,
+    merchant_api,
+    pay_by_card,
+    place_card_order,
+)
 from tests.support.catalog import stock_sku
-from tests.support.servers import running_server
 
 pytestmark = pytest.mark.slow
 
 RIVALS = 6
 
 
-@pytest.fixture(scope="module")
-def server(database_url: str, shared_db: Any) -> Iterator[str]:
-    workers = 1 if database_url.startswith("sqlite") else 4
-    with running_server(database_url, workers=workers) as base:
-        yield base
-
-
 async def test_concurrent_cancellations_of_the_same_units_take_them_and_refund_them_once(
-        runtime: Runtime, server: str) -> None:
+        runtime: Runtime, racing_server: str) -> None:
     merchant = await new_merchant(runtime)
     await stock_sku(runtime, merchant, "MUG", 10, price=1000)
-    limits = httpx.Limits(max_connections=RIVALS, max_keepalive_connections=RIVALS)
-    async with httpx.AsyncClient(base_url=server, headers=merchant.headers, limits=limits,
-                                 timeout=60) as api:
-        placed = await api.post("/v1/orders", json={
-            "customer": {"name": "Buyer", "phone": "+1 555 0100"}, "channel": "web",
-            "lines": [{"sku": "MUG", "quantity": 4}], "payment_method": "card"})
-        assert placed.status_code == 201, placed.text
-        order = placed.json()
-        paid = await api.post(f"/v1/orders/{order['id']}/payments",
-                              json={"provider": "sandbox", "payment_method": "pm_card_visa"})
-        assert paid.status_code == 201 and paid.json()["amount_captured"] == 4000, paid.text
+    async with merchant_api(racing_server, merchant, connections=RIVALS) as api:
+        order = await place_card_order(api, ("MUG", 4))
+        assert (await pay_by_card(api, order))["amount_captured"] == 4000
 
         answers = await asyncio.gather(*(
             api.post(f"/v1/orders/{order['id']}/cancellations",
@@ -64,29 +51,21 @@ async def test_concurrent_cancellations_of_the_same_units_take_them_and_refund_t
         assert refunds == [3000]
         level = (await api.get("/v1/inventory/MUG")).json()
         assert (level["on_hand"], level["reserved"]) == (9, 0)
-        report = (await api.get("/v1/inventory/reconciliation")).json()
-        assert report["balanced"] and report["drift"] == []
+        await assert_stock_balanced(api)
 
 
 async def test_a_cancellation_and_a_shipment_of_the_same_units_never_both_take_them(
-        runtime: Runtime, server: str) -> None:
+        runtime: Runtime, racing_server: str) -> None:
     # Each round: an order of 4 paid by card, then 3 of its units cancelled and 3 shipped at
     # once. Both lock the order's row: whichever comes second finds the units gone (the
     # shipment) or the order shipping (the cancellation), never both through.
     merchant = await new_merchant(runtime)
     await stock_sku(runtime, merchant, "CUP", 40, price=1000)
-    async with httpx.AsyncClient(base_url=server, headers=merchant.headers, timeout=60) as api:
+    async with merchant_api(racing_server, merchant) as api:
         outcomes: Counter[str] = Counter()
         for round_ in range(4):
-            placed = await api.post("/v1/orders", json={
-                "customer": {"name": "Buyer", "phone": f"+1 555 02{round_:02d}"},
-                "channel": "web", "lines": [{"sku": "CUP", "quantity": 4}],
-                "payment_method": "card"})
-            assert placed.status_code == 201, placed.text
-            order = placed.json()
-            paid = await api.post(f"/v1/orders/{order['id']}/payments",
-                                  json={"provider": "sandbox", "payment_method": "pm_card_visa"})
-            assert paid.status_code == 201, paid.text
+            order = await place_card_order(api, ("CUP", 4), phone=f"+1 555 02{round_:02d}")
+            await pay_by_card(api, order)
             cancelled, shipped = await asyncio.gather(
                 api.post(f"/v1/orders/{order['id']}/cancellations",
                          json={"lines": [{"sku": "CUP", "quantity": 3}]}),
@@ -113,5 +92,4 @@ async def test_a_cancellation_and_a_shipment_of_the_same_units_never_both_take_t
             assert payments["data"][0]["amount_refunded"] == (
                 3000 if cancelled.status_code == 201 else 0)
         assert sum(outcomes.values()) == 4
-        report = (await api.get("/v1/inventory/reconciliation")).json()
-        assert report["balanced"] and report["drift"] == []
+        await assert_stock_balanced(api)

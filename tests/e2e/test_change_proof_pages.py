@@ -25,10 +25,10 @@ from tests.support.browser import (  # noqa: F401 (the fixture browser)
 from tests.support.console import (  # noqa: F401 (the fixture console_server)
     ConsoleLogin,
     ConsoleShop,
-    console_login,
     console_server_fixture,
-    console_shop,
+    gcash_tee_api,
     log_in_fast,
+    verifier_desk,
 )
 from tests.support.manual import ok, receipt_for
 
@@ -39,21 +39,13 @@ WAIT_MS = 30_000  # a cap on waiting for a condition, never a duration that deci
 
 @pytest.fixture
 async def desk(runtime: Runtime) -> tuple[ConsoleShop, ConsoleLogin]:
-    shop = await console_shop(runtime, name="Toko Ubah", currency="PHP", roles=("verifier",))
-    return shop, await console_login(runtime, shop.staff["verifier"])
+    return await verifier_desk(runtime, name="Toko Ubah")
 
 
 @pytest.fixture
 def server_api(desk: tuple[ConsoleShop, ConsoleLogin], console_server: str
                ) -> Iterator[httpx.Client]:
-    shop, _ = desk
-    with httpx.Client(base_url=console_server, headers=shop.api_headers,
-                      timeout=60) as client:
-        ok(client.post("/v1/products", json={"name": "Tee", "variants": [
-            {"sku": "TEE", "name": "Tee", "price": 125_000, "initial_stock": 10}]}), 201)
-        ok(client.post("/v1/payment-methods", json={
-            "template": "gcash", "account_name": "Juan Dela Cruz",
-            "account_number": "0917 555 0101"}), 201)
+    with gcash_tee_api(console_server, desk[0], tees=10) as client:
         yield client
 
 

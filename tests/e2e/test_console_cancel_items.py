@@ -8,26 +8,27 @@ step is a screenshot (desktop and 375 px) in ``test-artifacts/screenshots/<test>
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from typing import Any
 
 import httpx
 import pytest
 
 from orderline.core.runtime import Runtime
+from tests.e2e.conftest import ok
 from tests.support.browser import (  # noqa: F401 (the fixture browser)
-    PHONE,
     Browsing,
     browser_fixture,
 )
-from tests.support.console import (  # noqa: F401 (the fixture console_server)
+from tests.support.console import (  # noqa: F401 (the fixtures console_server, shop, api)
     ConsoleLogin,
     ConsoleShop,
+    console_api_fixture,
     console_client,
     console_login,
     console_server_fixture,
-    console_shop,
-    log_in_fast,
+    new_product,
+    opened,
+    placed_order,
+    toko_sari_fixture,
 )
 
 pytestmark = pytest.mark.slow
@@ -35,37 +36,16 @@ pytestmark = pytest.mark.slow
 WAIT_MS = 30_000  # a cap on waiting for a condition, never a duration that decides
 
 
-def ok(response: httpx.Response, status: int = 200) -> Any:
-    assert response.status_code == status, response.text
-    return response.json()
-
-
-@pytest.fixture
-async def shop(runtime: Runtime) -> ConsoleShop:
-    return await console_shop(runtime, name="Toko Sari", roles=("viewer",))
-
-
-@pytest.fixture
-def api(shop: ConsoleShop, console_server: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=console_server, headers=shop.api_headers) as client:
-        yield client
-
-
 def test_cancel_items_shows_the_change_first_then_cancels_the_units(
         shop: ConsoleShop, runtime: Runtime, console_server: str, browser: Browsing,
         api: httpx.Client) -> None:
     from playwright.sync_api import expect
 
-    ok(api.post("/v1/products", json={"name": "Batik Kain", "variants": [
-        {"sku": "KAIN", "name": "Batik Kain M", "price": 1250, "initial_stock": 10}]}), 201)
-    order = ok(api.post("/v1/orders", json={
-        "customer": {"name": "Ada Buyer", "phone": "+15550100"}, "channel": "web",
-        "payment_method": "card", "lines": [{"sku": "KAIN", "quantity": 3}]}), 201)
+    new_product(api, "Batik Kain", ("KAIN", "Batik Kain M", 1250, 10))
+    order = placed_order(api, ("KAIN", 3))
     path = f"/console/orders/{order['id']}"
 
-    page = browser.open(console_server)
-    log_in_fast(page, shop.owner_login)
-    page.goto(path)
+    page = opened(browser, console_server, shop.owner_login, path)
     p = page.page
     p.locator("summary", has_text="Cancel items").click()
     p.get_by_label(re.compile(r"KAIN\), 3 ordered")).fill("2")
@@ -78,9 +58,7 @@ def test_cancel_items_shows_the_change_first_then_cancels_the_units(
     # Nothing changed yet.
     assert ok(api.get("/v1/inventory/KAIN"))["reserved"] == 3
 
-    phone = browser.open(console_server, viewport=PHONE)
-    log_in_fast(phone, shop.owner_login)
-    phone.goto(path)
+    phone = opened(browser, console_server, shop.owner_login, path, phone=True)
     phone.page.locator("summary", has_text="Cancel items").click()
     phone.page.get_by_label(re.compile(r"KAIN\), 3 ordered")).fill("1")
     with phone.page.expect_navigation():
@@ -108,12 +86,8 @@ def test_cancel_items_shows_the_change_first_then_cancels_the_units(
 
 async def test_a_viewer_is_not_offered_cancel_items_and_is_refused_it(
         shop: ConsoleShop, runtime: Runtime, console_server: str, api: httpx.Client) -> None:
-    ok(api.post("/v1/products", json={"name": "Batik Sarung", "variants": [
-        {"sku": "SARUNG", "name": "Batik Sarung M", "price": 1250, "initial_stock": 5}]}),
-       201)
-    order = ok(api.post("/v1/orders", json={
-        "customer": {"name": "Ada Buyer", "phone": "+15550100"}, "channel": "web",
-        "payment_method": "card", "lines": [{"sku": "SARUNG", "quantity": 2}]}), 201)
+    new_product(api, "Batik Sarung", ("SARUNG", "Batik Sarung M", 1250, 5))
+    order = placed_order(api, ("SARUNG", 2))
     path = f"/console/orders/{order['id']}"
     form = {"version": str(order["version"]), "line_sku": "SARUNG", "cancel_SARUNG": "1"}
     viewer: ConsoleLogin = await console_login(runtime, shop.staff["viewer"])

@@ -10,55 +10,31 @@ page, and every step is a screenshot (desktop and 375 px) in
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from typing import Any
 
 import httpx
 import pytest
 
 from orderline.core.runtime import Runtime
+from tests.e2e.conftest import ok
 from tests.support.browser import (  # noqa: F401 (the fixture browser)
     PHONE,
     Browsing,
     browser_fixture,
 )
-from tests.support.console import (  # noqa: F401 (the fixture console_server)
+from tests.support.console import (  # noqa: F401 (the fixtures console_server, shop, api)
     ConsoleLogin,
     ConsoleShop,
+    console_api_fixture,
     console_client,
     console_login,
     console_server_fixture,
-    console_shop,
-    log_in_fast,
+    new_product,
+    opened,
+    paid_order,
+    toko_sari_fixture,
 )
 
 pytestmark = pytest.mark.slow
-
-
-def ok(response: httpx.Response, status: int = 200) -> Any:
-    assert response.status_code == status, response.text
-    return response.json()
-
-
-@pytest.fixture
-async def shop(runtime: Runtime) -> ConsoleShop:
-    return await console_shop(runtime, name="Toko Sari", roles=("viewer",))
-
-
-@pytest.fixture
-def api(shop: ConsoleShop, console_server: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=console_server, headers=shop.api_headers) as client:
-        yield client
-
-
-def paid_order(api: httpx.Client, sku: str, quantity: int) -> dict[str, Any]:
-    order = ok(api.post("/v1/orders", json={
-        "customer": {"name": "Ada Buyer", "phone": "+15550100"}, "channel": "web",
-        "payment_method": "bank_transfer", "lines": [{"sku": sku, "quantity": quantity}]}),
-        201)
-    paid: dict[str, Any] = ok(api.patch(f"/v1/orders/{order['id']}/payment", json={
-        "reference": "bank-1", "amount": order["total"]}))
-    return paid
 
 
 def test_edit_items_shows_the_difference_then_asks_the_buyer_and_applies_once_paid(
@@ -66,15 +42,12 @@ def test_edit_items_shows_the_difference_then_asks_the_buyer_and_applies_once_pa
         api: httpx.Client) -> None:
     from playwright.sync_api import expect
 
-    ok(api.post("/v1/products", json={"name": "Batik", "variants": [
-        {"sku": "KAIN", "name": "Batik Kain M", "price": 1250, "initial_stock": 10},
-        {"sku": "SELENDANG", "name": "Selendang", "price": 800, "initial_stock": 5}]}), 201)
-    order = paid_order(api, "KAIN", 2)
+    new_product(api, "Batik", ("KAIN", "Batik Kain M", 1250, 10),
+                ("SELENDANG", "Selendang", 800, 5))
+    order = paid_order(api, ("KAIN", 2), payment_method="bank_transfer", reference="bank-1")
     path = f"/console/orders/{order['id']}"
 
-    page = browser.open(console_server)
-    log_in_fast(page, shop.owner_login)
-    page.goto(path)
+    page = opened(browser, console_server, shop.owner_login, path)
     p = page.page
     p.locator("summary", has_text="Edit items").click()
     p.get_by_label(re.compile(r"New quantity of Batik Kain M")).fill("3")
@@ -88,9 +61,7 @@ def test_edit_items_shows_the_difference_then_asks_the_buyer_and_applies_once_pa
     page.check_accessibility()
     assert ok(api.get("/v1/inventory/SELENDANG"))["reserved"] == 0  # nothing yet
 
-    phone = browser.open(console_server, viewport=PHONE)
-    log_in_fast(phone, shop.owner_login)
-    phone.goto(path)
+    phone = opened(browser, console_server, shop.owner_login, path, phone=True)
     phone.page.locator("summary", has_text="Edit items").click()
     phone.page.get_by_label(re.compile(r"New quantity of Batik Kain M")).fill("1")
     with phone.page.expect_navigation():
@@ -126,10 +97,8 @@ def test_edit_items_shows_the_difference_then_asks_the_buyer_and_applies_once_pa
 
 async def test_a_viewer_is_not_offered_edit_items_and_is_refused_it(
         shop: ConsoleShop, runtime: Runtime, console_server: str, api: httpx.Client) -> None:
-    ok(api.post("/v1/products", json={"name": "Sarung", "variants": [
-        {"sku": "SARUNG", "name": "Batik Sarung M", "price": 1250, "initial_stock": 5}]}),
-       201)
-    order = paid_order(api, "SARUNG", 2)
+    new_product(api, "Sarung", ("SARUNG", "Batik Sarung M", 1250, 5))
+    order = paid_order(api, ("SARUNG", 2), payment_method="bank_transfer", reference="bank-1")
     path = f"/console/orders/{order['id']}"
     form = {"version": str(order["version"]), "line_sku": "SARUNG", "was_SARUNG": "2",
             "edit_SARUNG": "3"}
@@ -153,13 +122,8 @@ def test_the_buyer_sees_the_change_on_the_order_page_and_pays_it_by_card(
         shop: ConsoleShop, console_server: str, browser: Browsing, api: httpx.Client) -> None:
     from playwright.sync_api import expect
 
-    ok(api.post("/v1/products", json={"name": "Tenun", "variants": [
-        {"sku": "TENUN", "name": "Tenun Ikat", "price": 2000, "initial_stock": 6}]}), 201)
-    placed = ok(api.post("/v1/orders", json={
-        "customer": {"name": "Ada Buyer", "phone": "+15550100"}, "channel": "web",
-        "payment_method": "bank_transfer", "lines": [{"sku": "TENUN", "quantity": 1}]}), 201)
-    ok(api.patch(f"/v1/orders/{placed['id']}/payment", json={
-        "reference": "bank-2", "amount": placed["total"]}))
+    new_product(api, "Tenun", ("TENUN", "Tenun Ikat", 2000, 6))
+    placed = paid_order(api, ("TENUN", 1), payment_method="bank_transfer", reference="bank-2")
     waiting = ok(api.post(f"/v1/orders/{placed['id']}/changes", json={
         "change": [{"sku": "TENUN", "quantity": 2}]}), 201)
     assert waiting["status"] == "awaiting_payment"

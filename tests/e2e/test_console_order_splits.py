@@ -10,53 +10,32 @@ not found. axe runs on each page, and every step is a screenshot (desktop and 37
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from typing import Any
 
 import httpx
 import pytest
 
 from orderline.core.runtime import Runtime
+from tests.e2e.conftest import ok
 from tests.support.browser import (  # noqa: F401 (the fixture browser)
     PHONE,
     Browsing,
     browser_fixture,
 )
-from tests.support.console import (  # noqa: F401 (the fixture console_server)
+from tests.support.console import (  # noqa: F401 (the fixtures console_server, shop, api)
     ConsoleLogin,
     ConsoleShop,
+    console_api_fixture,
     console_client,
     console_login,
     console_server_fixture,
     console_shop,
-    log_in_fast,
+    new_product,
+    opened,
+    placed_order,
+    toko_sari_fixture,
 )
 
 pytestmark = pytest.mark.slow
-
-
-def ok(response: httpx.Response, status: int = 200) -> Any:
-    assert response.status_code == status, response.text
-    return response.json()
-
-
-@pytest.fixture
-async def shop(runtime: Runtime) -> ConsoleShop:
-    return await console_shop(runtime, name="Toko Sari", roles=("viewer",))
-
-
-@pytest.fixture
-def api(shop: ConsoleShop, console_server: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=console_server, headers=shop.api_headers) as client:
-        yield client
-
-
-def place(api: httpx.Client, *lines: tuple[str, int]) -> dict[str, Any]:
-    order: dict[str, Any] = ok(api.post("/v1/orders", json={
-        "customer": {"name": "Ada Buyer", "phone": "+15550100"}, "channel": "web",
-        "payment_method": "card",
-        "lines": [{"sku": s, "quantity": q} for s, q in lines]}), 201)
-    return order
 
 
 def test_split_order_shows_both_orders_first_then_links_them(
@@ -64,14 +43,11 @@ def test_split_order_shows_both_orders_first_then_links_them(
         api: httpx.Client) -> None:
     from playwright.sync_api import expect
 
-    ok(api.post("/v1/products", json={"name": "Batik Kain", "variants": [
-        {"sku": "KAIN", "name": "Batik Kain M", "price": 1250, "initial_stock": 10}]}), 201)
-    order = place(api, ("KAIN", 3))
+    new_product(api, "Batik Kain", ("KAIN", "Batik Kain M", 1250, 10))
+    order = placed_order(api, ("KAIN", 3))
     path = f"/console/orders/{order['id']}"
 
-    page = browser.open(console_server)
-    log_in_fast(page, shop.owner_login)
-    page.goto(path)
+    page = opened(browser, console_server, shop.owner_login, path)
     p = page.page
     p.locator("summary", has_text="Split order").click()
     p.get_by_label(re.compile(r"KAIN\): 3 not shipped")).fill("2")
@@ -83,9 +59,7 @@ def test_split_order_shows_both_orders_first_then_links_them(
     page.check_accessibility()
     assert ok(api.get(f"/v1/orders/{order['id']}/links"))["data"] == []  # nothing yet
 
-    phone = browser.open(console_server, viewport=PHONE)
-    log_in_fast(phone, shop.owner_login)
-    phone.goto(path)
+    phone = opened(browser, console_server, shop.owner_login, path, phone=True)
     phone.page.locator("summary", has_text="Split order").click()
     phone.page.get_by_label(re.compile(r"KAIN\): 3 not shipped")).fill("1")
     with phone.page.expect_navigation():
@@ -127,13 +101,10 @@ def test_merge_with_another_unpaid_order_of_the_buyer(
         api: httpx.Client) -> None:
     from playwright.sync_api import expect
 
-    ok(api.post("/v1/products", json={"name": "Batik Selendang", "variants": [
-        {"sku": "SEL", "name": "Batik Selendang", "price": 900, "initial_stock": 10}]}), 201)
-    first = place(api, ("SEL", 1))
-    second = place(api, ("SEL", 2))
-    page = browser.open(console_server)
-    log_in_fast(page, shop.owner_login)
-    page.goto(f"/console/orders/{first['id']}")
+    new_product(api, "Batik Selendang", ("SEL", "Batik Selendang", 900, 10))
+    first = placed_order(api, ("SEL", 1))
+    second = placed_order(api, ("SEL", 2))
+    page = opened(browser, console_server, shop.owner_login, f"/console/orders/{first['id']}")
     p = page.page
     p.locator("summary", has_text="Merge with").click()
     p.get_by_label("The buyer's other unpaid order").select_option(second["id"])
@@ -154,9 +125,8 @@ def test_merge_with_another_unpaid_order_of_the_buyer(
     assert ok(api.get(f"/v1/orders/{first['id']}"))["total"] == 2700
     assert ok(api.get("/v1/inventory/SEL"))["reserved"] == 3
 
-    phone = browser.open(console_server, viewport=PHONE)
-    log_in_fast(phone, shop.owner_login)
-    phone.goto(f"/console/orders/{second['id']}")
+    phone = opened(browser, console_server, shop.owner_login,
+                   f"/console/orders/{second['id']}", phone=True)
     expect(phone.page.locator(".order-related")).to_contain_text(
         f"Merged into order {first['number']}")
     phone.screenshot("merged-away-phone")
@@ -165,11 +135,9 @@ def test_merge_with_another_unpaid_order_of_the_buyer(
 
 async def test_a_viewer_is_offered_neither_and_is_refused_both(
         shop: ConsoleShop, runtime: Runtime, console_server: str, api: httpx.Client) -> None:
-    ok(api.post("/v1/products", json={"name": "Batik Sarung", "variants": [
-        {"sku": "SARUNG", "name": "Batik Sarung M", "price": 1250, "initial_stock": 5}]}),
-       201)
-    order = place(api, ("SARUNG", 2))
-    other = place(api, ("SARUNG", 1))
+    new_product(api, "Batik Sarung", ("SARUNG", "Batik Sarung M", 1250, 5))
+    order = placed_order(api, ("SARUNG", 2))
+    other = placed_order(api, ("SARUNG", 1))
     path = f"/console/orders/{order['id']}"
     split_form = {"version": str(order["version"]), "line_sku": "SARUNG", "move_SARUNG": "1"}
     merge_form = {"version": str(order["version"]), "other_order_id": other["id"]}

@@ -18,8 +18,6 @@ import pytest
 
 from orderline.core.runtime import Runtime
 from tests.support.browser import (  # noqa: F401 (the fixture browser)
-    PHONE,
-    BrowserPage,
     Browsing,
     browser_fixture,
 )
@@ -30,7 +28,7 @@ from tests.support.console import (  # noqa: F401 (the fixture console_server)
     console_login,
     console_server_fixture,
     console_shop,
-    log_in_fast,
+    opened,
 )
 
 pytestmark = pytest.mark.slow
@@ -81,14 +79,6 @@ def paid_order(api: httpx.Client, sku: str) -> dict[str, Any]:
 
 def on_hand(api: httpx.Client, sku: str) -> int:
     return int(ok(api.get(f"/v1/inventory/{sku}"))["on_hand"])
-
-
-def opened(browser: Browsing, server: str, login: ConsoleLogin, path: str, *,
-           phone: bool = False, status: int = 200) -> BrowserPage:
-    page = browser.open(server, viewport=PHONE if phone else None)
-    log_in_fast(page, login)
-    page.goto(path, expect_status=status)
-    return page
 
 
 def test_a_new_order_appears_live_in_a_second_browser(

@@ -28,7 +28,6 @@ from orderline.tenancy import service as tenancy
 from tests.conftest import Merchant
 from tests.support.browser import (  # noqa: F401 (the fixture browser)
     PHONE,
-    BrowserPage,
     Browsing,
     browser_fixture,
 )
@@ -39,7 +38,10 @@ from tests.support.console import (  # noqa: F401 (the fixture console_server)
     console_login,
     console_server_fixture,
     console_shop,
+    gcash_tee_api,
     log_in_fast,
+    opened,
+    verifier_desk,
 )
 from tests.support.manual import (
     ReceiptText,
@@ -330,22 +332,14 @@ async def test_another_business_gets_404_and_a_form_without_its_token_403(
 @pytest.fixture
 async def desk(runtime: Runtime) -> tuple[ConsoleShop, ConsoleLogin]:
     """A PHP shop with a verifier (logged in) for the browser tests."""
-    shop = await console_shop(runtime, name="Toko Bukti", currency="PHP", roles=("verifier",))
-    return shop, await console_login(runtime, shop.staff["verifier"])
+    return await verifier_desk(runtime, name="Toko Bukti")
 
 
 @pytest.fixture
 def server_api(desk: tuple[ConsoleShop, ConsoleLogin], console_server: str
                ) -> Iterator[httpx.Client]:
     """The shop's API on the server the browser uses, selling tees and taking GCash."""
-    shop, _ = desk
-    with httpx.Client(base_url=console_server, headers=shop.api_headers,
-                      timeout=60) as client:
-        ok(client.post("/v1/products", json={"name": "Tee", "variants": [
-            {"sku": "TEE", "name": "Tee", "price": 125_000, "initial_stock": 50}]}), 201)
-        ok(client.post("/v1/payment-methods", json={
-            "template": "gcash", "account_name": "Juan Dela Cruz",
-            "account_number": "0917 555 0101"}), 201)
+    with gcash_tee_api(console_server, desk[0], tees=50) as client:
         yield client
 
 
@@ -359,14 +353,6 @@ def sent_proof(client: httpx.Client, n: int) -> tuple[Any, Any]:
                           headers={"Authorization": f"Bearer {order['access_token']}"},
                           content=receipt_for(order)), 201)
     return order, proof
-
-
-def opened(browser: Browsing, server: str, login: ConsoleLogin, path: str, *,
-           phone: bool = False) -> BrowserPage:
-    page = browser.open(server, viewport=PHONE if phone else None)
-    log_in_fast(page, login)
-    page.goto(path)
-    return page
 
 
 def test_a_verifier_decides_with_the_keyboard_and_the_next_proof_opens(

@@ -15,137 +15,119 @@ import httpx
 import pytest
 
 from orderline.core.runtime import Runtime
+from tests.e2e.conftest import ok
 from tests.support.browser import (  # noqa: F401 (the fixture browser)
     PHONE,
     Browsing,
     browser_fixture,
 )
-from tests.support.console import (  # noqa: F401 (the fixture console_server)
+from tests.support.console import (  # noqa: F401 (the fixtures console_server, shop, api)
     ConsoleLogin,
     ConsoleShop,
+    console_api_fixture,
     console_client,
     console_login,
     console_server_fixture,
     console_shop,
-    log_in_fast,
+    new_product,
+    opened,
+    shipped_order,
+    toko_sari_fixture,
 )
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture
-async def shop(runtime: Runtime) -> ConsoleShop:
-    return await console_shop(runtime, name="Toko Sari", roles=("viewer",))
-
-
-def ok(response: httpx.Response, status: int = 200) -> Any:
-    assert response.status_code == status, response.text
-    return response.json()
-
-
 def _shipped(api: httpx.Client) -> dict[str, Any]:
-    ok(api.post("/v1/products", json={"name": "Batik", "variants": [
-        {"sku": "BATIK", "name": "Batik M", "price": 1250, "initial_stock": 10}]}), 201)
-    ok(api.post("/v1/products", json={"name": "Batik large", "variants": [
-        {"sku": "BATIK-L", "name": "Batik L", "price": 2000, "initial_stock": 4}]}), 201)
-    order = ok(api.post("/v1/orders", json={
-        "customer": {"name": "Ada Buyer", "phone": "+15550100"}, "channel": "web",
-        "payment_method": "card", "lines": [{"sku": "BATIK", "quantity": 3}]}), 201)
-    ok(api.patch(f"/v1/orders/{order['id']}/payment", json={"reference": "p-1"}))
-    ok(api.patch(f"/v1/orders/{order['id']}/shipping",
-                 json={"carrier": "JNE", "tracking_number": "JNE-1"}))
-    return order
+    new_product(api, "Batik", ("BATIK", "Batik M", 1250, 10))
+    new_product(api, "Batik large", ("BATIK-L", "Batik L", 2000, 4))
+    return shipped_order(api, ("BATIK", 3))
 
 
 def test_the_merchant_exchanges_a_unit_for_a_larger_size_and_the_buyer_owes_the_difference(
-        shop: ConsoleShop, console_server: str, browser: Browsing) -> None:
+        shop: ConsoleShop, console_server: str, browser: Browsing, api: httpx.Client) -> None:
     from playwright.sync_api import expect
 
-    with httpx.Client(base_url=console_server, headers=shop.api_headers) as api:
-        order = _shipped(api)
-        page = browser.open(console_server)
-        log_in_fast(page, shop.owner_login)
-        page.goto(f"/console/orders/{order['id']}")
-        p = page.page
-        p.get_by_text("Exchange items", exact=True).click()
-        # A replacement nobody sells is refused next to the form.
-        p.get_by_label("Units of BATIK to send back").fill("1")
-        p.get_by_label("Replacement SKU").fill("NOPE")
-        with p.expect_navigation():
-            p.get_by_role("button", name="Preview the exchange").click()
-        expect(p.locator("#exchange-error")).to_contain_text("There is no product with this SKU")
-        page.screenshot("refused-unknown-sku")
-        page.check_accessibility()
+    order = _shipped(api)
+    page = opened(browser, console_server, shop.owner_login, f"/console/orders/{order['id']}")
+    p = page.page
+    p.get_by_text("Exchange items", exact=True).click()
+    # A replacement nobody sells is refused next to the form.
+    p.get_by_label("Units of BATIK to send back").fill("1")
+    p.get_by_label("Replacement SKU").fill("NOPE")
+    with p.expect_navigation():
+        p.get_by_role("button", name="Preview the exchange").click()
+    expect(p.locator("#exchange-error")).to_contain_text("There is no product with this SKU")
+    page.screenshot("refused-unknown-sku")
+    page.check_accessibility()
 
-        p.get_by_label("Units of BATIK to send back").fill("1")
-        p.get_by_label("Replacement SKU").fill("BATIK-L")
-        p.get_by_label("How many to send").fill("1")
-        page.screenshot("form-filled")
-        with p.expect_navigation():
-            p.get_by_role("button", name="Preview the exchange").click()
-        expect(p.get_by_role("heading", level=1)).to_contain_text("check the replacement")
-        # 1250 back against 2000: the buyer pays 7.50.
-        expect(p.locator("dl.totals")).to_contain_text("The buyer pays$7.50")
-        page.screenshot("preview")
-        page.check_accessibility()
-        desktop = p.viewport_size
-        p.set_viewport_size({"width": 375, "height": 812})
-        page.screenshot("preview-phone")
-        page.check_accessibility()
-        assert desktop is not None
-        p.set_viewport_size(desktop)
-        with p.expect_navigation():
-            p.get_by_role("button", name="Make the exchange").click()
-        expect(p.locator(".flash")).to_contain_text("The exchange was made")
-        related = p.locator(".order-related")
-        expect(related).to_contain_text("Items exchanged: the replacement is order")
-        expect(p.locator(".order-returns")).to_contain_text("Approved")
-        expect(p.locator(".order-returns")).to_contain_text("Exchanged: $12.50")
-        page.screenshot("exchanged")
-        page.check_accessibility()
+    p.get_by_label("Units of BATIK to send back").fill("1")
+    p.get_by_label("Replacement SKU").fill("BATIK-L")
+    p.get_by_label("How many to send").fill("1")
+    page.screenshot("form-filled")
+    with p.expect_navigation():
+        p.get_by_role("button", name="Preview the exchange").click()
+    expect(p.get_by_role("heading", level=1)).to_contain_text("check the replacement")
+    # 1250 back against 2000: the buyer pays 7.50.
+    expect(p.locator("dl.totals")).to_contain_text("The buyer pays$7.50")
+    page.screenshot("preview")
+    page.check_accessibility()
+    desktop = p.viewport_size
+    p.set_viewport_size({"width": 375, "height": 812})
+    page.screenshot("preview-phone")
+    page.check_accessibility()
+    assert desktop is not None
+    p.set_viewport_size(desktop)
+    with p.expect_navigation():
+        p.get_by_role("button", name="Make the exchange").click()
+    expect(p.locator(".flash")).to_contain_text("The exchange was made")
+    related = p.locator(".order-related")
+    expect(related).to_contain_text("Items exchanged: the replacement is order")
+    expect(p.locator(".order-returns")).to_contain_text("Approved")
+    expect(p.locator(".order-returns")).to_contain_text("Exchanged: $12.50")
+    page.screenshot("exchanged")
+    page.check_accessibility()
 
-        phone = browser.open(console_server, viewport=PHONE)
-        log_in_fast(phone, shop.owner_login)
-        phone.goto(f"/console/orders/{order['id']}")
-        expect(phone.page.locator(".order-related")).to_be_visible()
-        phone.screenshot("phone-exchanged")
-        phone.check_accessibility()
+    phone = opened(browser, console_server, shop.owner_login,
+                   f"/console/orders/{order['id']}", phone=True)
+    expect(phone.page.locator(".order-related")).to_be_visible()
+    phone.screenshot("phone-exchanged")
+    phone.check_accessibility()
 
-        with p.expect_navigation():
-            related.get_by_role("link").first.click()
-        expect(p.locator("body")).to_contain_text("Replacement for items exchanged from order")
-        page.screenshot("replacement-order")
-        page.check_accessibility()
+    with p.expect_navigation():
+        related.get_by_role("link").first.click()
+    expect(p.locator("body")).to_contain_text("Replacement for items exchanged from order")
+    page.screenshot("replacement-order")
+    page.check_accessibility()
 
-        links = ok(api.get(f"/v1/orders/{order['id']}/links"))["data"]
-        assert [x["kind"] for x in links] == ["exchange_to"]
-        new = ok(api.get(f"/v1/orders/{links[0]['order_id']}"))
-        assert (new["status"], new["total"]) == ("pending_payment", 2000)
-        assert ok(api.get("/v1/inventory/BATIK-L"))["reserved"] == 1
+    links = ok(api.get(f"/v1/orders/{order['id']}/links"))["data"]
+    assert [x["kind"] for x in links] == ["exchange_to"]
+    new = ok(api.get(f"/v1/orders/{links[0]['order_id']}"))
+    assert (new["status"], new["total"]) == ("pending_payment", 2000)
+    assert ok(api.get("/v1/inventory/BATIK-L"))["reserved"] == 1
 
-        buyer = browser.open(console_server, viewport=PHONE)
-        buyer.goto(f"/o/{order['access_token']}")
-        expect(buyer.page.locator(".order-related")).to_contain_text(new["number"])
-        buyer.screenshot("buyer-original-phone")
-        buyer.check_accessibility()
+    buyer = browser.open(console_server, viewport=PHONE)
+    buyer.goto(f"/o/{order['access_token']}")
+    expect(buyer.page.locator(".order-related")).to_contain_text(new["number"])
+    buyer.screenshot("buyer-original-phone")
+    buyer.check_accessibility()
 
-        # The replacement's own page (its token comes with the exchange, here by the API):
-        # what the returned items pay and the difference left to pay.
-        again = ok(api.post(f"/v1/orders/{order['id']}/exchanges", json={
-            "lines": [{"sku": "BATIK", "quantity": 1}], "reason": "wrong_item",
-            "replacement": [{"sku": "BATIK-L", "quantity": 1}]}), 201)
-        buyer.goto(f"/o/{again['access_token']}")
-        due = buyer.page.locator("#exchange-pay")
-        expect(due).to_contain_text("Pay the difference for your exchange")
-        expect(due).to_contain_text("$7.50")
-        buyer.screenshot("buyer-replacement-phone")
-        buyer.check_accessibility()
+    # The replacement's own page (its token comes with the exchange, here by the API):
+    # what the returned items pay and the difference left to pay.
+    again = ok(api.post(f"/v1/orders/{order['id']}/exchanges", json={
+        "lines": [{"sku": "BATIK", "quantity": 1}], "reason": "wrong_item",
+        "replacement": [{"sku": "BATIK-L", "quantity": 1}]}), 201)
+    buyer.goto(f"/o/{again['access_token']}")
+    due = buyer.page.locator("#exchange-pay")
+    expect(due).to_contain_text("Pay the difference for your exchange")
+    expect(due).to_contain_text("$7.50")
+    buyer.screenshot("buyer-replacement-phone")
+    buyer.check_accessibility()
 
 
 async def test_a_viewer_may_not_exchange_nor_may_another_business_nor_a_form_without_csrf(
-        shop: ConsoleShop, runtime: Runtime, console_server: str) -> None:
-    with httpx.Client(base_url=console_server, headers=shop.api_headers) as api:
-        order = _shipped(api)
+        shop: ConsoleShop, runtime: Runtime, console_server: str, api: httpx.Client) -> None:
+    order = _shipped(api)
     path = f"/console/orders/{order['id']}"
     form = {"line_sku": "BATIK", "back_BATIK": "1", "replacement_sku": "BATIK-L",
             "replacement_quantity": "1", "reason": "wrong_item"}
@@ -165,6 +147,5 @@ async def test_a_viewer_may_not_exchange_nor_may_another_business_nor_a_form_wit
         for action in ("exchange/preview", "exchange"):
             assert stranger.post(f"{path}/{action}", data={
                 **form, "csrf_token": other.owner_login.csrf_token}).status_code == 404
-    with httpx.Client(base_url=console_server, headers=shop.api_headers) as api:
-        assert ok(api.get(f"/v1/orders/{order['id']}/returns"))["data"] == []
-        assert ok(api.get(f"/v1/orders/{order['id']}/links"))["data"] == []
+    assert ok(api.get(f"/v1/orders/{order['id']}/returns"))["data"] == []
+    assert ok(api.get(f"/v1/orders/{order['id']}/links"))["data"] == []

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -15,20 +14,12 @@ import pytest
 
 from orderline.core.runtime import Runtime
 from tests.conftest import new_merchant
-from tests.e2e.test_return_races import _shipped_card_order
+from tests.support.card_orders import assert_stock_balanced, merchant_api, shipped_card_order
 from tests.support.catalog import stock_sku
-from tests.support.servers import running_server
 
 pytestmark = pytest.mark.slow
 
 RIVALS = 6
-
-
-@pytest.fixture(scope="module")
-def server(database_url: str, shared_db: Any) -> Iterator[str]:
-    workers = 1 if database_url.startswith("sqlite") else 4
-    with running_server(database_url, workers=workers) as base:
-        yield base
 
 
 def _exchange(sku: str, units: int, instead: str) -> dict[str, Any]:
@@ -52,20 +43,13 @@ async def _net(api: httpx.AsyncClient, order_id: str) -> int:
     return received - refunded
 
 
-async def _stock_exact(api: httpx.AsyncClient) -> None:
-    report = (await api.get("/v1/inventory/reconciliation")).json()
-    assert report["balanced"] and report["drift"] == []
-
-
 async def test_exchanges_of_the_same_shipped_units_at_once_trade_them_once(
-        runtime: Runtime, server: str) -> None:
+        runtime: Runtime, racing_server: str) -> None:
     merchant = await new_merchant(runtime)
     await stock_sku(runtime, merchant, "CUP", 10, price=1000)
     await stock_sku(runtime, merchant, "LID", 10, price=400)
-    limits = httpx.Limits(max_connections=RIVALS, max_keepalive_connections=RIVALS)
-    async with httpx.AsyncClient(base_url=server, headers=merchant.headers, limits=limits,
-                                 timeout=60) as api:
-        order = await _shipped_card_order(api, "CUP", 3)
+    async with merchant_api(racing_server, merchant, connections=RIVALS) as api:
+        order = await shipped_card_order(api, "CUP", 3)
         answers = await asyncio.gather(*(
             api.post(f"/v1/orders/{order['id']}/exchanges", json=_exchange("CUP", 2, "LID"))
             for _ in range(RIVALS)))
@@ -85,18 +69,18 @@ async def test_exchanges_of_the_same_shipped_units_at_once_trade_them_once(
         # Money: the original's card paid 3000; 400 of it paid the replacement.
         assert await _net(api, order["id"]) == 2600
         assert await _net(api, won["replacement_order"]["id"]) == 400
-        await _stock_exact(api)
+        await assert_stock_balanced(api)
 
 
 async def test_an_exchange_and_a_refund_of_the_same_line_never_both_take_it(
-        runtime: Runtime, server: str) -> None:
+        runtime: Runtime, racing_server: str) -> None:
     merchant = await new_merchant(runtime)
     await stock_sku(runtime, merchant, "MUG", 40, price=1000)
     await stock_sku(runtime, merchant, "CAP", 40, price=500)
-    async with httpx.AsyncClient(base_url=server, headers=merchant.headers, timeout=60) as api:
+    async with merchant_api(racing_server, merchant) as api:
         outcomes: Counter[str] = Counter()
         for _ in range(4):
-            order = await _shipped_card_order(api, "MUG", 2)
+            order = await shipped_card_order(api, "MUG", 2)
             exchanged, refunded = await asyncio.gather(
                 api.post(f"/v1/orders/{order['id']}/exchanges",
                          json=_exchange("MUG", 2, "CAP")),
@@ -118,4 +102,4 @@ async def test_an_exchange_and_a_refund_of_the_same_line_never_both_take_it(
                 outcomes["refund"] += 1
                 assert await _net(api, order["id"]) == 0
         assert sum(outcomes.values()) == 4
-        await _stock_exact(api)
+        await assert_stock_balanced(api)

@@ -12,7 +12,6 @@ import asyncio
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -24,17 +23,9 @@ from orderline.core.db.tables import table_of
 from orderline.core.runtime import Runtime
 from tests.conftest import Merchant, new_merchant
 from tests.support.catalog import stock_sku
-from tests.support.servers import running_server, running_worker
+from tests.support.servers import running_worker
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def server(database_url: str, shared_db: Any) -> Iterator[str]:
-    """A running API on this backend (``shared_db`` makes sure it is migrated first)."""
-    workers = 1 if database_url.startswith("sqlite") else 4
-    with running_server(database_url, workers=workers) as base:
-        yield base
 
 
 def order_body(sku: str, quantity: int = 1, n: int = 0) -> dict[str, Any]:
@@ -69,11 +60,11 @@ async def stock_over_http(base: str, merchant: Merchant, sku: str) -> dict[str, 
 
 
 async def test_last_unit_goes_to_exactly_one_of_100_concurrent_buyers(
-        runtime: Runtime, server: str) -> None:
+        runtime: Runtime, racing_server: str) -> None:
     merchant = await new_merchant(runtime)
     await stock_sku(runtime, merchant, "LAST-ONE", 1)
 
-    responses = await buy_concurrently(server, merchant, "LAST-ONE", 100)
+    responses = await buy_concurrently(racing_server, merchant, "LAST-ONE", 100)
 
     statuses = Counter(r.status_code for r in responses)
     assert statuses == {201: 1, 409: 99}, statuses
@@ -81,36 +72,37 @@ async def test_last_unit_goes_to_exactly_one_of_100_concurrent_buyers(
     assert {e["code"] for e in refused} == {"out_of_stock"}
     assert refused[0]["details"]["lines"] == [{"sku": "LAST-ONE", "requested": 1,
                                                "available": 0}]
-    level = await stock_over_http(server, merchant, "LAST-ONE")
+    level = await stock_over_http(racing_server, merchant, "LAST-ONE")
     assert (level["available"], level["on_hand"], level["reserved"]) == (0, 1, 1)
     assert await active_reservations(runtime, merchant) == 1
 
 
-async def test_five_units_ten_buyers_then_three_payments(runtime: Runtime, server: str) -> None:
+async def test_five_units_ten_buyers_then_three_payments(runtime: Runtime,
+                                                         racing_server: str) -> None:
     merchant = await new_merchant(runtime)
     await stock_sku(runtime, merchant, "FIVE", 5)
 
-    responses = await buy_concurrently(server, merchant, "FIVE", 10)
+    responses = await buy_concurrently(racing_server, merchant, "FIVE", 10)
     created = [r.json() for r in responses if r.status_code == 201]
     assert Counter(r.status_code for r in responses) == {201: 5, 409: 5}
     assert await active_reservations(runtime, merchant) == 5
     assert len({o["number"] for o in created}) == 5
 
-    async with httpx.AsyncClient(base_url=server, headers=merchant.headers) as client:
+    async with httpx.AsyncClient(base_url=racing_server, headers=merchant.headers) as client:
         paid = await asyncio.gather(*(
             client.patch(f"/v1/orders/{o['id']}/payment", json={"reference": f"PAY-{i}"})
             for i, o in enumerate(created[:3])))
     assert [p.status_code for p in paid] == [200, 200, 200]
-    level = await stock_over_http(server, merchant, "FIVE")
+    level = await stock_over_http(racing_server, merchant, "FIVE")
     assert (level["on_hand"], level["reserved"], level["available"]) == (2, 2, 0)
     assert await active_reservations(runtime, merchant) == 2
 
 
 async def test_worker_cancels_an_unpaid_order_after_a_one_second_deadline(
-        runtime: Runtime, server: str, database_url: str) -> None:
+        runtime: Runtime, racing_server: str, database_url: str) -> None:
     merchant = await new_merchant(runtime, reservation_ttl_seconds=1)
     await stock_sku(runtime, merchant, "TIMED", 2)
-    async with httpx.AsyncClient(base_url=server, headers=merchant.headers) as client:
+    async with httpx.AsyncClient(base_url=racing_server, headers=merchant.headers) as client:
         created = await client.post("/v1/orders", json=order_body("TIMED", quantity=2))
         assert created.status_code == 201
         order_id = created.json()["id"]
@@ -122,9 +114,9 @@ async def test_worker_cancels_an_unpaid_order_after_a_one_second_deadline(
             order = await wait_for_status(client, order_id, "cancelled")
 
     assert order["cancel_reason"] == "payment_timeout"
-    level = await stock_over_http(server, merchant, "TIMED")
+    level = await stock_over_http(racing_server, merchant, "TIMED")
     assert (level["on_hand"], level["reserved"], level["available"]) == (2, 0, 2)
-    async with httpx.AsyncClient(base_url=server, headers=merchant.headers) as client:
+    async with httpx.AsyncClient(base_url=racing_server, headers=merchant.headers) as client:
         history = (await client.get(f"/v1/orders/{order_id}/history")).json()
         late = await client.patch(f"/v1/orders/{order_id}/payment", json={})
     assert [h["action"] for h in history] == ["created", "cancelled"]
@@ -144,7 +136,7 @@ async def wait_for_status(client: httpx.AsyncClient, order_id: str, status: str,
 
 
 async def test_ten_identical_orders_at_once_with_one_key_place_one_order_and_take_stock_once(
-        runtime: Runtime, server: str) -> None:
+        runtime: Runtime, racing_server: str) -> None:
     merchant = await new_merchant(runtime)
     await stock_sku(runtime, merchant, "KEYED", 50)
     key = str(uuid.uuid4())
@@ -152,7 +144,7 @@ async def test_ten_identical_orders_at_once_with_one_key_place_one_order_and_tak
             "lines": [{"sku": "KEYED", "quantity": 3}], "payment_method": "card"}
     headers = {**merchant.headers, "Idempotency-Key": key}
     limits = httpx.Limits(max_connections=10, max_keepalive_connections=10)
-    async with httpx.AsyncClient(base_url=server, headers=headers, limits=limits,
+    async with httpx.AsyncClient(base_url=racing_server, headers=headers, limits=limits,
                                  timeout=60) as client:
         answers = list(await asyncio.gather(*(client.post("/v1/orders", json=body)
                                               for _ in range(10))))
@@ -171,5 +163,5 @@ async def test_ten_identical_orders_at_once_with_one_key_place_one_order_and_tak
         assert again.json() == placed[0].json()
         listed = (await client.get("/v1/orders")).json()["data"]
     assert [o["id"] for o in listed] == [placed[0].json()["id"]]
-    level = await stock_over_http(server, merchant, "KEYED")
+    level = await stock_over_http(racing_server, merchant, "KEYED")
     assert (level["on_hand"], level["reserved"], level["available"]) == (50, 3, 47)

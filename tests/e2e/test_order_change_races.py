@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -25,8 +24,13 @@ from orderline.core.runtime import Runtime
 from orderline.worker.handlers import default_relay
 from tests.conftest import new_merchant
 from tests.integration.test_payments import set_capture_mode
+from tests.support.card_orders import (
+    assert_stock_balanced,
+    merchant_api,
+    pay_by_card,
+    place_card_order,
+)
 from tests.support.catalog import stock_sku
-from tests.support.servers import running_server
 
 pytestmark = pytest.mark.slow
 
@@ -35,24 +39,11 @@ CLICKS = 3
 PAUSES = (0.0, 0.01, 0.03, 0.06, 0.1, 0.2, 0.4, 0.8)
 
 
-@pytest.fixture(scope="module")
-def server(database_url: str, shared_db: Any) -> Iterator[str]:
-    workers = 1 if database_url.startswith("sqlite") else 4
-    with running_server(database_url, workers=workers) as base:
-        yield base
-
-
 async def _paid_order(api: httpx.AsyncClient, round_: int, *lines: tuple[str, int],
                       authorise_only: bool = False) -> dict[str, Any]:
-    placed = await api.post("/v1/orders", json={
-        "customer": {"name": "Buyer", "phone": f"+1 555 03{round_:02d}"}, "channel": "web",
-        "lines": [{"sku": s, "quantity": q} for s, q in lines], "payment_method": "card"})
-    assert placed.status_code == 201, placed.text
-    order: dict[str, Any] = placed.json()
-    paid = await api.post(f"/v1/orders/{order['id']}/payments",
-                          json={"provider": "sandbox", "payment_method": "pm_card_visa"})
-    assert paid.status_code == 201, paid.text
-    assert paid.json()["status"] == ("authorized" if authorise_only else "captured")
+    order = await place_card_order(api, *lines, phone=f"+1 555 03{round_:02d}")
+    intent = await pay_by_card(api, order)
+    assert intent["status"] == ("authorized" if authorise_only else "captured")
     return order
 
 
@@ -64,21 +55,14 @@ async def _net(api: httpx.AsyncClient, order_id: str) -> tuple[int, int]:
     return captured - refunded, captured
 
 
-async def _balanced(api: httpx.AsyncClient) -> None:
-    report = (await api.get("/v1/inventory/reconciliation")).json()
-    assert report["balanced"] and report["drift"] == [], report
-
-
 async def test_paying_a_change_while_it_is_cancelled_takes_the_money_once_or_gives_it_back(
-        runtime: Runtime, server: str) -> None:
+        runtime: Runtime, racing_server: str) -> None:
     rounds = len(PAUSES)
     merchant = await new_merchant(runtime)
     await stock_sku(runtime, merchant, "MUG", 40, price=1000)
     await stock_sku(runtime, merchant, "POT", 40, price=2500)
-    limits = httpx.Limits(max_connections=CLICKS + 2, max_keepalive_connections=CLICKS + 2)
     outcomes: Counter[str] = Counter()
-    async with httpx.AsyncClient(base_url=server, headers=merchant.headers, limits=limits,
-                                 timeout=60) as api:
+    async with merchant_api(racing_server, merchant, connections=CLICKS + 2) as api:
         for round_ in range(rounds):
             order = await _paid_order(api, round_, ("MUG", 2))
             made = await api.post(f"/v1/orders/{order['id']}/changes", json={
@@ -127,17 +111,17 @@ async def test_paying_a_change_while_it_is_cancelled_takes_the_money_once_or_giv
             assert pot["reserved"] == 0
         pot = (await api.get("/v1/inventory/POT")).json()
         assert pot["on_hand"] == 40 - outcomes["paid"]
-        await _balanced(api)
+        await assert_stock_balanced(api)
     assert sum(outcomes.values()) == rounds
 
 
 async def test_a_change_made_while_the_original_payment_is_captured_never_charges_twice(
-        runtime: Runtime, server: str) -> None:
+        runtime: Runtime, racing_server: str) -> None:
     merchant = await new_merchant(runtime)
     await set_capture_mode(runtime, merchant, "manual")
     await stock_sku(runtime, merchant, "CUP", 40, price=1000)
     outcomes: Counter[str] = Counter()
-    async with httpx.AsyncClient(base_url=server, headers=merchant.headers, timeout=60) as api:
+    async with merchant_api(racing_server, merchant) as api:
         for round_ in range(ROUNDS):
             order = await _paid_order(api, round_, ("CUP", 3), authorise_only=True)
             captured, changed = await asyncio.gather(
@@ -161,5 +145,5 @@ async def test_a_change_made_while_the_original_payment_is_captured_never_charge
         cup = (await api.get("/v1/inventory/CUP")).json()
         assert cup["reserved"] == 0
         assert cup["on_hand"] == 40 - 3 * ROUNDS + outcomes["changed after the capture"]
-        await _balanced(api)
+        await assert_stock_balanced(api)
     assert sum(outcomes.values()) == ROUNDS

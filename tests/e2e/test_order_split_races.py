@@ -8,52 +8,30 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Iterator
-from typing import Any
 
-import httpx
 import pytest
 
 from orderline.core.runtime import Runtime
 from tests.conftest import new_merchant
+from tests.support.card_orders import (
+    assert_stock_balanced,
+    merchant_api,
+    pay_by_card,
+    place_card_order,
+)
 from tests.support.catalog import stock_sku
-from tests.support.servers import running_server
 
 pytestmark = pytest.mark.slow
 
 RIVALS = 6
 
 
-@pytest.fixture(scope="module")
-def server(database_url: str, shared_db: Any) -> Iterator[str]:
-    workers = 1 if database_url.startswith("sqlite") else 4
-    with running_server(database_url, workers=workers) as base:
-        yield base
-
-
-async def place(api: httpx.AsyncClient, sku: str, quantity: int,
-                phone: str = "+1 555 0100") -> dict[str, Any]:
-    placed = await api.post("/v1/orders", json={
-        "customer": {"name": "Buyer", "phone": phone}, "channel": "web",
-        "lines": [{"sku": sku, "quantity": quantity}], "payment_method": "card"})
-    assert placed.status_code == 201, placed.text
-    order: dict[str, Any] = placed.json()
-    return order
-
-
-async def balanced(api: httpx.AsyncClient) -> None:
-    report = (await api.get("/v1/inventory/reconciliation")).json()
-    assert report["balanced"] and report["drift"] == [], report
-
-
 async def test_concurrent_splits_of_the_same_units_move_them_once(
-        runtime: Runtime, server: str) -> None:
+        runtime: Runtime, racing_server: str) -> None:
     merchant = await new_merchant(runtime)
     await stock_sku(runtime, merchant, "MUG", 10, price=1000)
-    limits = httpx.Limits(max_connections=RIVALS, max_keepalive_connections=RIVALS)
-    async with httpx.AsyncClient(base_url=server, headers=merchant.headers, limits=limits,
-                                 timeout=60) as api:
-        order = await place(api, "MUG", 4)
+    async with merchant_api(racing_server, merchant, connections=RIVALS) as api:
+        order = await place_card_order(api, ("MUG", 4))
         answers = await asyncio.gather(*(
             api.post(f"/v1/orders/{order['id']}/splits",
                      json={"lines": [{"sku": "MUG", "quantity": 3}]}) for _ in range(RIVALS)))
@@ -67,17 +45,17 @@ async def test_concurrent_splits_of_the_same_units_move_them_once(
         assert len(links) == 1
         level = (await api.get("/v1/inventory/MUG")).json()
         assert (level["on_hand"], level["reserved"]) == (10, 4)
-        await balanced(api)
+        await assert_stock_balanced(api)
 
 
 async def test_a_split_and_a_shipment_of_the_same_units_never_both_take_them(
-        runtime: Runtime, server: str) -> None:
+        runtime: Runtime, racing_server: str) -> None:
     merchant = await new_merchant(runtime)
     await stock_sku(runtime, merchant, "CUP", 40, price=1000)
-    async with httpx.AsyncClient(base_url=server, headers=merchant.headers, timeout=60) as api:
+    async with merchant_api(racing_server, merchant) as api:
         outcomes: Counter[str] = Counter()
         for round_ in range(4):
-            order = await place(api, "CUP", 4, phone=f"+1 555 03{round_:02d}")
+            order = await place_card_order(api, ("CUP", 4), phone=f"+1 555 03{round_:02d}")
             paid = await api.patch(f"/v1/orders/{order['id']}/payment",
                                    json={"reference": f"r{round_}", "amount": 4000})
             assert paid.status_code == 200, paid.text
@@ -103,16 +81,16 @@ async def test_a_split_and_a_shipment_of_the_same_units_never_both_take_them(
         assert sum(outcomes.values()) == 4
         level = (await api.get("/v1/inventory/CUP")).json()
         assert (level["on_hand"], level["reserved"]) == (24, 0)  # sold once, whoever won
-        await balanced(api)
+        await assert_stock_balanced(api)
 
 
 async def test_a_split_racing_a_cancellation_leaves_every_unit_held_once(
-        runtime: Runtime, server: str) -> None:
+        runtime: Runtime, racing_server: str) -> None:
     merchant = await new_merchant(runtime)
     await stock_sku(runtime, merchant, "PAN", 40, price=1000)
-    async with httpx.AsyncClient(base_url=server, headers=merchant.headers, timeout=60) as api:
+    async with merchant_api(racing_server, merchant) as api:
         for round_ in range(4):
-            order = await place(api, "PAN", 4, phone=f"+1 555 04{round_:02d}")
+            order = await place_card_order(api, ("PAN", 4), phone=f"+1 555 04{round_:02d}")
             split, cancelled = await asyncio.gather(
                 api.post(f"/v1/orders/{order['id']}/splits",
                          json={"lines": [{"sku": "PAN", "quantity": 1}]}),
@@ -131,17 +109,17 @@ async def test_a_split_racing_a_cancellation_leaves_every_unit_held_once(
         held = sum(line["quantity"] for o in listed for line in o["lines"])
         level = (await api.get("/v1/inventory/PAN")).json()
         assert (level["on_hand"], level["reserved"]) == (40, held)
-        await balanced(api)
+        await assert_stock_balanced(api)
 
 
 async def test_a_split_racing_a_payment_divides_the_money_or_is_paid_for_what_is_left(
-        runtime: Runtime, server: str) -> None:
+        runtime: Runtime, racing_server: str) -> None:
     merchant = await new_merchant(runtime)
     await stock_sku(runtime, merchant, "JUG", 40, price=1000)
-    async with httpx.AsyncClient(base_url=server, headers=merchant.headers, timeout=60) as api:
+    async with merchant_api(racing_server, merchant) as api:
         outcomes: Counter[str] = Counter()
         for round_ in range(4):
-            order = await place(api, "JUG", 4, phone=f"+1 555 06{round_:02d}")
+            order = await place_card_order(api, ("JUG", 4), phone=f"+1 555 06{round_:02d}")
             split, paid = await asyncio.gather(
                 api.post(f"/v1/orders/{order['id']}/splits",
                          json={"lines": [{"sku": "JUG", "quantity": 1}]}),
@@ -163,17 +141,17 @@ async def test_a_split_racing_a_payment_divides_the_money_or_is_paid_for_what_is
                 assert split.json()["money_moved"] == 0
                 assert (after["status"], after["total"]) == ("pending_payment", 3000)
         assert sum(outcomes.values()) == 4
-        await balanced(api)
+        await assert_stock_balanced(api)
 
 
 async def test_two_merges_of_the_same_order_at_once_let_exactly_one_through(
-        runtime: Runtime, server: str) -> None:
+        runtime: Runtime, racing_server: str) -> None:
     merchant = await new_merchant(runtime)
     await stock_sku(runtime, merchant, "BOWL", 40, price=500)
-    async with httpx.AsyncClient(base_url=server, headers=merchant.headers, timeout=60) as api:
+    async with merchant_api(racing_server, merchant) as api:
         for round_ in range(3):
             phone = f"+1 555 05{round_:02d}"
-            a, b, c = [await place(api, "BOWL", n, phone=phone) for n in (1, 2, 3)]
+            a, b, c = [await place_card_order(api, ("BOWL", n), phone=phone) for n in (1, 2, 3)]
             # B into A and B into C at once, and A into B the other way round.
             answers = await asyncio.gather(
                 api.post(f"/v1/orders/{a['id']}/merge", json={"other_order_id": b["id"]}),
@@ -194,23 +172,19 @@ async def test_two_merges_of_the_same_order_at_once_let_exactly_one_through(
             assert sum(o["total"] for o in live) == 6 * 500
         level = (await api.get("/v1/inventory/BOWL")).json()
         assert (level["on_hand"], level["reserved"]) == (40, 18)
-        await balanced(api)
+        await assert_stock_balanced(api)
 
 
 async def test_refunds_of_both_parts_of_a_split_card_order_at_once_keep_each_to_its_share(
-        runtime: Runtime, server: str) -> None:
+        runtime: Runtime, racing_server: str) -> None:
     # An order of 4 at 1000 paid by card, 2 of its units split off: the intent holds 4000,
     # 2000 of it each order's. Refunds of 1500 on both orders at once: each order's own
     # share lets exactly one of its refunds through, whatever the other order does.
     merchant = await new_merchant(runtime)
     await stock_sku(runtime, merchant, "POT", 10, price=1000)
-    limits = httpx.Limits(max_connections=2 * RIVALS, max_keepalive_connections=2 * RIVALS)
-    async with httpx.AsyncClient(base_url=server, headers=merchant.headers, limits=limits,
-                                 timeout=60) as api:
-        order = await place(api, "POT", 4, phone="+1 555 0700")
-        paid = await api.post(f"/v1/orders/{order['id']}/payments",
-                              json={"provider": "sandbox", "payment_method": "pm_card_visa"})
-        assert paid.status_code == 201 and paid.json()["amount_captured"] == 4000, paid.text
+    async with merchant_api(racing_server, merchant, connections=2 * RIVALS) as api:
+        order = await place_card_order(api, ("POT", 4), phone="+1 555 0700")
+        assert (await pay_by_card(api, order))["amount_captured"] == 4000
         split = await api.post(f"/v1/orders/{order['id']}/splits",
                                json={"lines": [{"sku": "POT", "quantity": 2}]})
         assert split.status_code == 201 and split.json()["money_moved"] == 2000, split.text

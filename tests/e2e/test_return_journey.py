@@ -14,140 +14,119 @@ import httpx
 import pytest
 
 from orderline.core.runtime import Runtime
+from tests.e2e.conftest import ok
 from tests.support.browser import (  # noqa: F401 (the fixture browser)
     PHONE,
     Browsing,
     browser_fixture,
 )
-from tests.support.console import (  # noqa: F401 (the fixture console_server)
+from tests.support.console import (  # noqa: F401 (the fixtures console_server, shop, api)
     ConsoleLogin,
     ConsoleShop,
+    console_api_fixture,
     console_client,
     console_login,
     console_server_fixture,
     console_shop,
-    log_in_fast,
+    new_product,
+    opened,
+    shipped_order,
+    toko_sari_fixture,
 )
 from tests.support.proof_samples import image_bytes
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture
-async def shop(runtime: Runtime) -> ConsoleShop:
-    return await console_shop(runtime, name="Toko Sari", roles=("viewer",))
-
-
-def ok(response: httpx.Response, status: int = 200) -> Any:
-    assert response.status_code == status, response.text
-    return response.json()
-
-
 def test_a_buyer_asks_for_a_return_and_the_merchant_approves_receives_and_refunds_it(
-        shop: ConsoleShop, console_server: str, browser: Browsing, tmp_path: Any) -> None:
+        shop: ConsoleShop, console_server: str, browser: Browsing, api: httpx.Client,
+        tmp_path: Any) -> None:
     from playwright.sync_api import expect
 
-    with httpx.Client(base_url=console_server, headers=shop.api_headers) as api:
-        ok(api.post("/v1/products", json={"name": "Batik", "variants": [
-            {"sku": "BATIK", "name": "Batik M", "price": 1250, "initial_stock": 10}]}), 201)
-        order = ok(api.post("/v1/orders", json={
-            "customer": {"name": "Ada Buyer", "phone": "+15550100"}, "channel": "web",
-            "payment_method": "card", "lines": [{"sku": "BATIK", "quantity": 3}]}), 201)
-        ok(api.patch(f"/v1/orders/{order['id']}/payment", json={"reference": "p-1"}))
-        ok(api.patch(f"/v1/orders/{order['id']}/shipping",
-                     json={"carrier": "JNE", "tracking_number": "JNE-1"}))
-        ok(api.patch("/v1/business", json={"return_window_days": 30,
-                                          "restocking_fee_bp": 1000}))
-        photo = tmp_path / "torn.png"
-        photo.write_bytes(image_bytes("PNG", size=(320, 240)))
+    new_product(api, "Batik", ("BATIK", "Batik M", 1250, 10))
+    order = shipped_order(api, ("BATIK", 3))
+    ok(api.patch("/v1/business", json={"return_window_days": 30,
+                                      "restocking_fee_bp": 1000}))
+    photo = tmp_path / "torn.png"
+    photo.write_bytes(image_bytes("PNG", size=(320, 240)))
 
-        buyer = browser.open(console_server)
-        buyer.goto(f"/o/{order['access_token']}")
-        b = buyer.page
-        b.get_by_text("Return items").click()
-        b.locator("#return-quantity-1").fill("1")
-        b.locator("#return-reason").select_option("damaged")
-        b.locator("#return-note").fill("The seam is torn.")
-        b.locator("#return-photos").set_input_files(str(photo))
-        buyer.screenshot("buyer-form-filled")
-        buyer.check_accessibility()
-        with b.expect_navigation():
-            b.get_by_role("button", name="Ask for a return").click()
-        expect(b.locator("#returns .flash")).to_contain_text("Your return request was sent")
-        expect(b.locator(".return-list")).to_contain_text("asked for")
-        buyer.screenshot("buyer-return-asked")
-        buyer.check_accessibility()
+    buyer = browser.open(console_server)
+    buyer.goto(f"/o/{order['access_token']}")
+    b = buyer.page
+    b.get_by_text("Return items").click()
+    b.locator("#return-quantity-1").fill("1")
+    b.locator("#return-reason").select_option("damaged")
+    b.locator("#return-note").fill("The seam is torn.")
+    b.locator("#return-photos").set_input_files(str(photo))
+    buyer.screenshot("buyer-form-filled")
+    buyer.check_accessibility()
+    with b.expect_navigation():
+        b.get_by_role("button", name="Ask for a return").click()
+    expect(b.locator("#returns .flash")).to_contain_text("Your return request was sent")
+    expect(b.locator(".return-list")).to_contain_text("asked for")
+    buyer.screenshot("buyer-return-asked")
+    buyer.check_accessibility()
 
-        page = browser.open(console_server)
-        log_in_fast(page, shop.owner_login)
-        page.goto(f"/console/orders/{order['id']}")
-        p = page.page
-        section = p.locator(".order-returns")
-        expect(section).to_contain_text("asked by the buyer")
-        expect(section).to_contain_text("The seam is torn.")
-        expect(section.get_by_role("link", name="Photo 1")).to_be_visible()
-        shown = p.request.get(console_server + str(
-            section.get_by_role("link", name="Photo 1").get_attribute("href")))
-        assert shown.status == 200 and shown.body().startswith(b"\x89PNG")
-        page.screenshot("merchant-sees-request")
-        page.check_accessibility()
+    page = opened(browser, console_server, shop.owner_login, f"/console/orders/{order['id']}")
+    p = page.page
+    section = p.locator(".order-returns")
+    expect(section).to_contain_text("asked by the buyer")
+    expect(section).to_contain_text("The seam is torn.")
+    expect(section.get_by_role("link", name="Photo 1")).to_be_visible()
+    shown = p.request.get(console_server + str(
+        section.get_by_role("link", name="Photo 1").get_attribute("href")))
+    assert shown.status == 200 and shown.body().startswith(b"\x89PNG")
+    page.screenshot("merchant-sees-request")
+    page.check_accessibility()
 
-        code = f"{order['number']}-R1"
-        with p.expect_navigation():
-            p.get_by_role("button", name=f"Approve return {code}").click()
-        expect(p.locator(".flash")).to_contain_text("The return was approved")
-        with p.expect_navigation():
-            p.get_by_role("button", name=f"Receive return {code}").click()
-        expect(p.locator(".flash")).to_contain_text("The returned items were received")
-        refund_form = p.locator(".return-refund")
-        # 1250 less 10%: 1125 refunded, 125 kept.
-        expect(refund_form).to_contain_text("$1.25")
-        expect(refund_form).to_contain_text("To refund$11.25")
-        page.screenshot("merchant-refund-shown")
-        page.check_accessibility()
-        with p.expect_navigation():
-            p.get_by_role("button", name="Refund").filter(has_text="11.25").click()
-        expect(p.locator(".flash")).to_contain_text("The return was refunded")
-        expect(section).to_contain_text("Refunded")
-        page.screenshot("merchant-refunded")
+    code = f"{order['number']}-R1"
+    with p.expect_navigation():
+        p.get_by_role("button", name=f"Approve return {code}").click()
+    expect(p.locator(".flash")).to_contain_text("The return was approved")
+    with p.expect_navigation():
+        p.get_by_role("button", name=f"Receive return {code}").click()
+    expect(p.locator(".flash")).to_contain_text("The returned items were received")
+    refund_form = p.locator(".return-refund")
+    # 1250 less 10%: 1125 refunded, 125 kept.
+    expect(refund_form).to_contain_text("$1.25")
+    expect(refund_form).to_contain_text("To refund$11.25")
+    page.screenshot("merchant-refund-shown")
+    page.check_accessibility()
+    with p.expect_navigation():
+        p.get_by_role("button", name="Refund").filter(has_text="11.25").click()
+    expect(p.locator(".flash")).to_contain_text("The return was refunded")
+    expect(section).to_contain_text("Refunded")
+    page.screenshot("merchant-refunded")
 
-        phone = browser.open(console_server, viewport=PHONE)
-        log_in_fast(phone, shop.owner_login)
-        phone.goto(f"/console/orders/{order['id']}")
-        expect(phone.page.locator(".order-returns")).to_be_visible()
-        phone.screenshot("merchant-phone")
-        phone.check_accessibility()
+    phone = opened(browser, console_server, shop.owner_login,
+                   f"/console/orders/{order['id']}", phone=True)
+    expect(phone.page.locator(".order-returns")).to_be_visible()
+    phone.screenshot("merchant-phone")
+    phone.check_accessibility()
 
-        buyer.goto(f"/o/{order['access_token']}")
-        expect(b.locator(".return-list")).to_contain_text("refunded")
-        buyer.screenshot("buyer-sees-refund")
-        buyer_phone = browser.open(console_server, viewport=PHONE)
-        buyer_phone.goto(f"/o/{order['access_token']}")
-        buyer_phone.screenshot("buyer-phone")
-        buyer_phone.check_accessibility()
+    buyer.goto(f"/o/{order['access_token']}")
+    expect(b.locator(".return-list")).to_contain_text("refunded")
+    buyer.screenshot("buyer-sees-refund")
+    buyer_phone = browser.open(console_server, viewport=PHONE)
+    buyer_phone.goto(f"/o/{order['access_token']}")
+    buyer_phone.screenshot("buyer-phone")
+    buyer_phone.check_accessibility()
 
-        done = ok(api.get(f"/v1/orders/{order['id']}/returns"))["data"]
-        assert [(r["status"], r["refund_amount"], r["restocking_fee"]) for r in done] == [
-            ("refunded", 1125, 125)]
-        assert len(done[0]["photos"]) == 1
-        assert ok(api.get("/v1/inventory/BATIK"))["on_hand"] == 8
-        report = ok(api.get("/v1/inventory/reconciliation"))
-        assert report["balanced"] and report["drift"] == []
+    done = ok(api.get(f"/v1/orders/{order['id']}/returns"))["data"]
+    assert [(r["status"], r["refund_amount"], r["restocking_fee"]) for r in done] == [
+        ("refunded", 1125, 125)]
+    assert len(done[0]["photos"]) == 1
+    assert ok(api.get("/v1/inventory/BATIK"))["on_hand"] == 8
+    report = ok(api.get("/v1/inventory/reconciliation"))
+    assert report["balanced"] and report["drift"] == []
 
 
 async def test_a_viewer_sees_returns_but_may_not_handle_them_nor_may_another_business(
-        shop: ConsoleShop, runtime: Runtime, console_server: str) -> None:
-    with httpx.Client(base_url=console_server, headers=shop.api_headers) as api:
-        ok(api.post("/v1/products", json={"name": "Sarung", "variants": [
-            {"sku": "SARUNG", "name": "Sarung M", "price": 1000, "initial_stock": 5}]}), 201)
-        order = ok(api.post("/v1/orders", json={
-            "customer": {"name": "Ada Buyer", "phone": "+15550100"}, "channel": "web",
-            "payment_method": "card", "lines": [{"sku": "SARUNG", "quantity": 2}]}), 201)
-        ok(api.patch(f"/v1/orders/{order['id']}/payment", json={"reference": "p-1"}))
-        ok(api.patch(f"/v1/orders/{order['id']}/shipping",
-                     json={"carrier": "JNE", "tracking_number": "JNE-2"}))
-        asked = ok(api.post(f"/v1/orders/{order['id']}/returns", json={
-            "lines": [{"sku": "SARUNG", "quantity": 1}], "reason": "defective"}), 201)
+        shop: ConsoleShop, runtime: Runtime, console_server: str, api: httpx.Client) -> None:
+    new_product(api, "Sarung", ("SARUNG", "Sarung M", 1000, 5))
+    order = shipped_order(api, ("SARUNG", 2), tracking_number="JNE-2")
+    asked = ok(api.post(f"/v1/orders/{order['id']}/returns", json={
+        "lines": [{"sku": "SARUNG", "quantity": 1}], "reason": "defective"}), 201)
     path = f"/console/orders/{order['id']}"
     approve = f"{path}/returns/{asked['id']}/approve"
     viewer: ConsoleLogin = await console_login(runtime, shop.staff["viewer"])
@@ -164,13 +143,12 @@ async def test_a_viewer_sees_returns_but_may_not_handle_them_nor_may_another_bus
         assert stranger.get(path).status_code == 404
         assert stranger.post(approve, data={
             "csrf_token": other.owner_login.csrf_token}).status_code == 404
-    with httpx.Client(base_url=console_server, headers=shop.api_headers) as api:
-        assert ok(api.get(f"/v1/orders/{order['id']}/returns/{asked['id']}"))[
-            "status"] == "requested"
+    assert ok(api.get(f"/v1/orders/{order['id']}/returns/{asked['id']}"))[
+        "status"] == "requested"
 
 
 async def test_the_owner_sets_the_return_window_and_fee_in_the_business_settings(
-        shop: ConsoleShop, runtime: Runtime, console_server: str) -> None:
+        shop: ConsoleShop, runtime: Runtime, console_server: str, api: httpx.Client) -> None:
     path = "/console/settings/business/returns"
     with console_client(console_server, shop.owner_login) as owner:
         page = owner.get("/console/settings/business")
@@ -188,7 +166,6 @@ async def test_the_owner_sets_the_return_window_and_fee_in_the_business_settings
     viewer: ConsoleLogin = await console_login(runtime, shop.staff["viewer"])
     with console_client(console_server, viewer) as client:
         assert client.post(path, data={"return_window_days": "0"}).status_code == 403
-    with httpx.Client(base_url=console_server, headers=shop.api_headers) as api:
-        business = ok(api.get("/v1/business"))
+    business = ok(api.get("/v1/business"))
     assert (business["return_window_days"], business["restocking_fee_bp"],
             business["restocking_fee_fixed"]) == (14, 250, 100)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -16,34 +15,12 @@ import pytest
 
 from orderline.core.runtime import Runtime
 from tests.conftest import new_merchant
+from tests.support.card_orders import assert_stock_balanced, merchant_api, shipped_card_order
 from tests.support.catalog import stock_sku
-from tests.support.servers import running_server
 
 pytestmark = pytest.mark.slow
 
 RIVALS = 6
-
-
-@pytest.fixture(scope="module")
-def server(database_url: str, shared_db: Any) -> Iterator[str]:
-    workers = 1 if database_url.startswith("sqlite") else 4
-    with running_server(database_url, workers=workers) as base:
-        yield base
-
-
-async def _shipped_card_order(api: httpx.AsyncClient, sku: str, units: int) -> dict[str, Any]:
-    placed = await api.post("/v1/orders", json={
-        "customer": {"name": "Buyer", "phone": "+1 555 0100"}, "channel": "web",
-        "lines": [{"sku": sku, "quantity": units}], "payment_method": "card"})
-    assert placed.status_code == 201, placed.text
-    order: dict[str, Any] = placed.json()
-    paid = await api.post(f"/v1/orders/{order['id']}/payments",
-                          json={"provider": "sandbox", "payment_method": "pm_card_visa"})
-    assert paid.status_code == 201, paid.text
-    shipped = await api.patch(f"/v1/orders/{order['id']}/shipping",
-                              json={"carrier": "DHL", "tracking_number": "T1"})
-    assert shipped.status_code == 200, shipped.text
-    return order
 
 
 async def _ledgers_exact(api: httpx.AsyncClient, order: dict[str, Any]) -> int:
@@ -51,19 +28,18 @@ async def _ledgers_exact(api: httpx.AsyncClient, order: dict[str, Any]) -> int:
     intent = payments["data"][0]
     refunds = sum(row["amount"] for row in payments["ledger"] if row["kind"] == "refund")
     assert refunds == intent["amount_refunded"] <= intent["amount_captured"]
-    report = (await api.get("/v1/inventory/reconciliation")).json()
-    assert report["balanced"] and report["drift"] == []
+    await assert_stock_balanced(api)
     return int(refunds)
 
 
 async def test_a_received_returns_refund_and_a_refund_of_the_same_line_never_both_pay(
-        runtime: Runtime, server: str) -> None:
+        runtime: Runtime, racing_server: str) -> None:
     merchant = await new_merchant(runtime)
     await stock_sku(runtime, merchant, "MUG", 40, price=1000)
-    async with httpx.AsyncClient(base_url=server, headers=merchant.headers, timeout=60) as api:
+    async with merchant_api(racing_server, merchant) as api:
         outcomes: Counter[str] = Counter()
         for _ in range(4):
-            order = await _shipped_card_order(api, "MUG", 2)
+            order = await shipped_card_order(api, "MUG", 2)
             base = f"/v1/orders/{order['id']}/returns"
             asked = await api.post(base, json={"lines": [{"sku": "MUG", "quantity": 2}],
                                                "reason": "defective"})
@@ -88,13 +64,11 @@ async def test_a_received_returns_refund_and_a_refund_of_the_same_line_never_bot
 
 
 async def test_returns_asking_for_the_same_shipped_units_at_once_take_them_once(
-        runtime: Runtime, server: str) -> None:
+        runtime: Runtime, racing_server: str) -> None:
     merchant = await new_merchant(runtime)
     await stock_sku(runtime, merchant, "CUP", 10, price=1000)
-    limits = httpx.Limits(max_connections=RIVALS, max_keepalive_connections=RIVALS)
-    async with httpx.AsyncClient(base_url=server, headers=merchant.headers, limits=limits,
-                                 timeout=60) as api:
-        order = await _shipped_card_order(api, "CUP", 3)
+    async with merchant_api(racing_server, merchant, connections=RIVALS) as api:
+        order = await shipped_card_order(api, "CUP", 3)
         answers = await asyncio.gather(*(
             api.post(f"/v1/orders/{order['id']}/returns",
                      json={"lines": [{"sku": "CUP", "quantity": 2}], "reason": "damaged"})

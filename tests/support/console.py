@@ -36,12 +36,19 @@ async def shop(runtime: Runtime) -> ConsoleShop:
 async def test_the_page(owner: httpx.AsyncClient) -> None:
     done = await owner.post("/console/...", data=csrf_form(owner, sku="MUG"))
 ```
+
+The order-page journeys (edit, cancel, split, exchange, return, ship) share their setting up:
+import ``toko_sari_fixture`` (``shop``: an owner and a viewer) and ``console_api_fixture``
+(``api``: that shop's API on ``console_server``), make what the page needs with
+``new_product`` and ``placed_order`` / ``paid_order`` / ``shipped_order``, and open a page
+logged in with ``opened(browser, console_server, shop.owner_login, path, phone=...)``.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -53,11 +60,13 @@ from orderline.core.runtime import Runtime
 from orderline.staff import sessions
 from orderline.tenancy import service as tenancy
 from orderline.tenancy.rules import Principal
+from tests.e2e.conftest import ok
+from tests.support.browser import PHONE
 from tests.support.manual import spec
 from tests.support.staff import PASSWORD, Member, join, new_email, staff_runtime
 
 if TYPE_CHECKING:
-    from tests.support.browser import BrowserPage
+    from tests.support.browser import BrowserPage, Browsing
 
 SESSION_COOKIE = "orderline_session"
 # The server's master keys: the same bytes as ``tests.support.manual.master_keys("staff1")``,
@@ -122,6 +131,16 @@ def log_in_fast(page: BrowserPage, login: ConsoleLogin) -> None:
     page.page.context.add_cookies([{
         "name": SESSION_COOKIE, "value": login.token, "domain": host, "path": "/console",
         "httpOnly": True, "secure": False, "sameSite": "Lax"}])
+
+
+def opened(browser: Browsing, base: str, login: ConsoleLogin, path: str, *,
+           phone: bool = False, status: int = 200) -> BrowserPage:
+    """A new page of ``browser`` (375 px wide with ``phone``), logged in fast as ``login``, on
+    ``path`` (answered with ``status``)."""
+    page = browser.open(base, viewport=PHONE if phone else None)
+    log_in_fast(page, login)
+    page.goto(path, expect_status=status)
+    return page
 
 
 def log_in_through_form(page: BrowserPage, member: Member, *, go: bool = True) -> None:
@@ -200,7 +219,103 @@ def console_server_fixture(database_url: str, shared_db: Any) -> Iterator[str]:
         yield base
 
 
-__all__ = ["CONSOLE_BASE", "PASSWORD", "ConsoleLogin", "ConsoleShop", "console_client",
-           "console_login", "console_owner_fixture", "console_shop",
-           "console_transport_fixture", "csrf_form", "log_in_fast", "log_in_through_form",
-           "logged_in"]
+# --- a shop and its orders, for the order-page journeys against ``console_server`` -----------
+
+@pytest.fixture(name="shop")
+async def toko_sari_fixture(runtime: Runtime) -> ConsoleShop:
+    """Toko Sari: an owner (logged in) and a viewer. Import ``toko_sari_fixture`` to have it
+    as the module's ``shop``."""
+    return await console_shop(runtime, name="Toko Sari", roles=("viewer",))
+
+
+@pytest.fixture(name="api")
+def console_api_fixture(shop: ConsoleShop, console_server: str) -> Iterator[httpx.Client]:
+    """A client of ``console_server``'s API with the API key of the module's ``shop``: to set
+    up what a page shows and to check what it did. Import ``console_api_fixture``."""
+    with httpx.Client(base_url=console_server, headers=shop.api_headers) as client:
+        yield client
+
+
+def new_product(api: httpx.Client, name: str,
+                *variants: tuple[str, str, int, int]) -> dict[str, Any]:
+    """A product of ``(sku, variant name, price, initial stock)`` variants."""
+    product: dict[str, Any] = ok(api.post("/v1/products", json={"name": name, "variants": [
+        {"sku": sku, "name": variant, "price": price, "initial_stock": stock}
+        for sku, variant, price, stock in variants]}), 201)
+    return product
+
+
+def placed_order(api: httpx.Client, *lines: tuple[str, int],
+                 payment_method: str = "card") -> dict[str, Any]:
+    """Ada Buyer's web order of ``(sku, quantity)`` lines, unpaid, with its buyer's
+    ``access_token``."""
+    order: dict[str, Any] = ok(api.post("/v1/orders", json={
+        "customer": {"name": "Ada Buyer", "phone": "+15550100"}, "channel": "web",
+        "payment_method": payment_method,
+        "lines": [{"sku": sku, "quantity": quantity} for sku, quantity in lines]}), 201)
+    return order
+
+
+def paid_order(api: httpx.Client, *lines: tuple[str, int], payment_method: str = "card",
+               reference: str = "p-1") -> dict[str, Any]:
+    """``placed_order``, its payment (the whole total) then recorded by hand: the order as
+    paid (its new version), still with the buyer's ``access_token``."""
+    order = placed_order(api, *lines, payment_method=payment_method)
+    paid = ok(api.patch(f"/v1/orders/{order['id']}/payment", json={"reference": reference}))
+    return {**order, **paid}
+
+
+def shipped_order(api: httpx.Client, *lines: tuple[str, int],
+                  tracking_number: str = "JNE-1") -> dict[str, Any]:
+    """``paid_order``, then every unit shipped in one parcel: the order as shipped, still with
+    the buyer's ``access_token``."""
+    order = paid_order(api, *lines)
+    shipped = ok(api.patch(f"/v1/orders/{order['id']}/shipping",
+                           json={"carrier": "JNE", "tracking_number": tracking_number}))
+    return {**order, **shipped}
+
+
+# --- a PHP shop's verifier desk, for the payment-proof pages against ``console_server`` -----
+
+async def verifier_desk(runtime: Runtime, *, name: str) -> tuple[ConsoleShop, ConsoleLogin]:
+    """A PHP shop called ``name`` with a verifier, and the verifier's session."""
+    shop = await console_shop(runtime, name=name, currency="PHP", roles=("verifier",))
+    return shop, await console_login(runtime, shop.staff["verifier"])
+
+
+@contextmanager
+def gcash_tee_api(base: str, shop: ConsoleShop, *, tees: int) -> Iterator[httpx.Client]:
+    """``shop``'s API on ``base``, selling tees at PHP 1,250.00 (``tees`` of them in stock)
+    and taking GCash."""
+    with httpx.Client(base_url=base, headers=shop.api_headers, timeout=60) as client:
+        new_product(client, "Tee", ("TEE", "Tee", 125_000, tees))
+        ok(client.post("/v1/payment-methods", json={
+            "template": "gcash", "account_name": "Juan Dela Cruz",
+            "account_number": "0917 555 0101"}), 201)
+        yield client
+
+
+__all__ = [
+    "CONSOLE_BASE",
+    "PASSWORD",
+    "ConsoleLogin",
+    "ConsoleShop",
+    "console_api_fixture",
+    "console_client",
+    "console_login",
+    "console_owner_fixture",
+    "console_shop",
+    "console_transport_fixture",
+    "csrf_form",
+    "gcash_tee_api",
+    "log_in_fast",
+    "log_in_through_form",
+    "logged_in",
+    "new_product",
+    "opened",
+    "paid_order",
+    "placed_order",
+    "shipped_order",
+    "toko_sari_fixture",
+    "verifier_desk",
+]
