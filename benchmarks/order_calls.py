@@ -14,29 +14,19 @@ cProfile. Run:
 from __future__ import annotations
 
 import asyncio
-import cProfile
-import logging
-import pstats
-import sys
-import time
-from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]  # no type information shipped
 import httpx
 
-from orderline.api.app import create_app
+from in_process import Figures, arguments, measure, run
 from orderline.bench import catalog as bench_catalog
-from orderline.bench.orders import DEFAULT_SERVER_URL, throwaway_database
-from orderline.bench.statements import counting
 from orderline.catalog import products as catalog
 from orderline.core.config import Settings, driver_free_url
 from orderline.schema.migrate import upgrade_to_head
 from orderline.tenancy import service as tenancy
-from orderline.tenancy.key_cache import KEY_CACHE, KeyCache
 from orderline.wiring import build_runtime
 
-SERVER = sys.argv[1] if len(sys.argv) > 1 else DEFAULT_SERVER_URL
-ORDERS = int(sys.argv[2]) if len(sys.argv) > 2 else 1000
+SERVER, ORDERS, PSTATS = arguments(1000)
 WARMUP = 200
 IN_FLIGHT = 16
 SKUS = 1000
@@ -56,7 +46,7 @@ async def place_all(client: httpx.AsyncClient, orders: range) -> None:
     await asyncio.gather(*(requester() for _ in range(IN_FLIGHT)))
 
 
-async def measure(url: str) -> dict[str, Any]:
+async def set_up_and_measure(url: str) -> Figures:
     runtime = build_runtime(Settings(database_url=url))
     await upgrade_to_head(runtime.db)
     created = await tenancy.create_business(runtime, name="Calls shop", currency="USD")
@@ -77,48 +67,11 @@ async def measure(url: str) -> dict[str, Any]:
             units=10 * (WARMUP + 2 * ORDERS) // SKUS + 2)
     finally:
         await monitor.close()
-    # As in a serving process whose LISTEN connection is up: the key is looked up once.
-    runtime.put(KEY_CACHE, KeyCache(ttl=600, always_trusted=True))
-    app = create_app(runtime=runtime)
-    app.state.runtime = runtime
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://b",
-                                 headers={"Authorization": f"Bearer {created.api_key.key}"}
-                                 ) as client:
-        await place_all(client, range(WARMUP))
-        plain_cpu = time.process_time()
-        await place_all(client, range(WARMUP, WARMUP + ORDERS))
-        plain_cpu = time.process_time() - plain_cpu
-        profile = cProfile.Profile()
-        cpu, wall = time.process_time(), time.perf_counter()
-        with counting(runtime.db.engine) as counted:
-            profile.enable()
-            await place_all(client, range(WARMUP + ORDERS, WARMUP + 2 * ORDERS))
-            profile.disable()
-        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
-    await runtime.close()
-    calls = pstats.Stats(profile).total_calls  # type: ignore[attr-defined]
-    if len(sys.argv) > 3:  # a file for pstats (python -m pstats FILE)
-        profile.dump_stats(sys.argv[3])
-    return {"orders": ORDERS, "calls_per_order": calls / ORDERS,
-            "statements_per_order": len(counted.statements) / ORDERS,
-            "begins_per_order": counted.begins / ORDERS,
-            "commits_per_order": counted.commits / ORDERS,
-            "cpu_ms_per_order_profiled": cpu * 1000 / ORDERS,
-            "cpu_ms_per_order": plain_cpu * 1000 / ORDERS, "wall_seconds": wall}
-
-
-def main() -> None:
-    logging.getLogger("orderline").setLevel(logging.WARNING)  # no access line per order
-    with throwaway_database(SERVER, print) as (url, _name):
-        figures = asyncio.run(measure(url))
-    print(f"POST /v1/orders in process, {figures['orders']} orders, {IN_FLIGHT} in flight: "
-          f"{figures['calls_per_order']:,.0f} Python function calls, "
-          f"{figures['statements_per_order']:.2f} SQL statements "
-          f"(+{figures['begins_per_order']:.2f} BEGIN, {figures['commits_per_order']:.2f} COMMIT)"
-          f" per order; CPU {figures['cpu_ms_per_order']:.1f} ms per order without cProfile "
-          f"({figures['cpu_ms_per_order_profiled']:.1f} with it), client included: a "
-          "comparison only")
+    return await measure(runtime, place_all, warmup=WARMUP, count=ORDERS,
+                         headers={"Authorization": f"Bearer {created.api_key.key}"},
+                         pstats_file=PSTATS)
 
 
 if __name__ == "__main__":
-    main()
+    run(SERVER, set_up_and_measure, what=f"POST /v1/orders in process, {IN_FLIGHT} in flight",
+        unit="order")
