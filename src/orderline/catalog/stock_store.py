@@ -35,6 +35,7 @@ from sqlalchemy.sql.selectable import ScalarSelect
 
 from orderline.catalog.rules import MovementReason, ReservationStatus
 from orderline.catalog.tables import Product, Reservation, StockLevel, StockMovement, Variant
+from orderline.core.db import direct
 from orderline.core.db.insert import insert_ignoring_conflict
 from orderline.core.db.json_rows import insert_from_json, row_json, rows_json
 from orderline.core.db.tables import table_of
@@ -252,8 +253,8 @@ async def take_units(conn: AsyncConnection, reservation: dict[str, object],
             await insert_reservations(conn, [reservation])
         return left
     values = {f"held_{c.name}": reservation[c.name] for c in _HELD_COLUMNS}
-    left = (await conn.execute(_TAKE, {"level_id": level_id, "quantity": quantity, "now": now,
-                                       **values})).scalar_one_or_none()
+    left = (await direct.execute(conn, _TAKE, {"level_id": level_id, "quantity": quantity,
+                                               "now": now, **values})).scalar()
     return None if left is None else int(left)
 
 
@@ -291,15 +292,16 @@ async def take_units_announcing(conn: AsyncConnection, reservation: dict[str, ob
     round trip and the COMMIT. Returns what ``take_units`` returns; the events are in the
     outbox exactly when it is not None."""
     level_id, quantity = reservation["stock_level_id"], reservation["quantity"]
-    found = (await conn.execute(_TAKE_ANNOUNCING, {
+    found = (await direct.execute(conn, _TAKE_ANNOUNCING, {
         "level_id": level_id, "quantity": quantity, "now": now,
         "reservation": row_json(reservations, reservation),
         "events": rows_json(outbox, events)})).first()
     if found is None:
         return None
-    if (found.held, found.announced) != (1, len(events)):
-        raise AssertionError(f"held {found.held}, announced {found.announced} of {len(events)}")
-    return int(found.left)
+    if (found["held"], found["announced"]) != (1, len(events)):
+        raise AssertionError(f"held {found['held']}, announced {found['announced']} of "
+                             f"{len(events)}")
+    return int(found["left"])
 
 
 def _take_announcing_statement() -> TextClause:
@@ -402,8 +404,9 @@ async def hand_over_to_order(conn: AsyncConnection, *, checkout_id: uuid.UUID,
     params = {"b_checkout": checkout_id, "b_now": now, "b_order": order_id,
               "b_expires_at": expires_at}
     held: dict[uuid.UUID, int] = defaultdict(int)
-    for row in await conn.execute(_HAND_OVER_UNTIL if expires_at else _HAND_OVER, params):
-        held[row.variant_id] += row.quantity
+    for row in await direct.execute(conn, _HAND_OVER_UNTIL if expires_at else _HAND_OVER,
+                                    params):
+        held[row["variant_id"]] += row["quantity"]
     return held
 
 

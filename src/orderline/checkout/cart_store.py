@@ -30,6 +30,7 @@ from orderline.catalog.rules import ReservationStatus
 from orderline.catalog.stock_store import held_sum
 from orderline.catalog.tables import Product, Reservation, StockLevel, Variant
 from orderline.checkout.tables import Cart, CartLine
+from orderline.core.db import direct
 from orderline.core.db.rows import StoredRow
 from orderline.core.db.tables import table_of
 from orderline.orders.tables import Customer
@@ -147,7 +148,7 @@ _CART_OF_TOKEN = select(carts.c.id, carts.c.business_id).where(
 
 
 async def insert_cart(conn: AsyncConnection, values: dict[str, Any]) -> CartRow:
-    return CartRow.from_row((await conn.execute(_INSERT_CART, values)).mappings().one())
+    return CartRow.from_row((await direct.execute(conn, _INSERT_CART, values)).one())
 
 
 _CHANNEL_AND_CUSTOMER = select(
@@ -174,11 +175,11 @@ class NewCartRefs:
 async def new_cart_refs(conn: AsyncConnection, business_id: uuid.UUID, channel: str,
                         customer_id: uuid.UUID | None) -> NewCartRefs:
     """What a new cart refers to, in one statement."""
-    row = (await conn.execute(_CHANNEL_AND_CUSTOMER, {
+    row = (await direct.execute(conn, _CHANNEL_AND_CUSTOMER, {
         "business_id": business_id, "channel": channel, "customer_id": customer_id})).one()
-    return NewCartRefs(has_channel=bool(row.channel),
-                       has_customer=customer_id is None or bool(row.customer),
-                       cart_token_key=row.cart_token_key)
+    return NewCartRefs(has_channel=bool(row["channel"]),
+                       has_customer=customer_id is None or bool(row["customer"]),
+                       cart_token_key=row["cart_token_key"])
 
 
 async def cart_token_key(conn: AsyncConnection, business_id: uuid.UUID) -> str | None:
@@ -210,8 +211,8 @@ async def lock_cart_with_settings(conn: AsyncConnection, business_id: uuid.UUID,
                                   cart_id: uuid.UUID
                                   ) -> tuple[CartRow, BusinessSettings] | None:
     """``lock_cart``, with its business's checkout settings read in the same statement."""
-    row = (await conn.execute(_LOCKED_CART_WITH_SETTINGS,
-                              {"b_business": business_id, "b_cart": cart_id})).mappings().first()
+    row = (await direct.execute(conn, _LOCKED_CART_WITH_SETTINGS,
+                                {"b_business": business_id, "b_cart": cart_id})).first()
     if row is None:
         return None
     return (CartRow(**{name: row[name] for name in CART_COLUMNS}),
@@ -249,9 +250,10 @@ async def touch(conn: AsyncConnection, business_id: uuid.UUID, cart_id: uuid.UUI
     params = {"b_cart": cart_id, "b_business": business_id, "b_now": now,
               "b_version": expected_version}
     stmt = _TOUCH if expected_version is None else _TOUCH_AT_VERSION
-    if values:
-        stmt = stmt.values(**values)
-    return CartRow.from_optional((await conn.execute(stmt, params)).mappings().first())
+    if values:  # a status change (abandoning): not on the buyer's path
+        return CartRow.from_optional(
+            (await conn.execute(stmt.values(**values), params)).mappings().first())
+    return CartRow.from_optional((await direct.execute(conn, stmt, params)).first())
 
 
 async def close_cart(conn: AsyncConnection, cart_id: uuid.UUID, order_id: uuid.UUID,
@@ -325,24 +327,26 @@ async def line_plan(conn: AsyncConnection, business_id: uuid.UUID, cart_id: uuid
                     sku: str) -> LinePlan | None:
     """The plan for adding units of ``sku`` to the cart; None if the business has no such
     SKU."""
-    row = (await conn.execute(_LINE_PLAN, {"cart_id": cart_id, "sku": sku,
-                                           "business_id": business_id})).first()
+    row = (await direct.execute(conn, _LINE_PLAN, {"cart_id": cart_id, "sku": sku,
+                                                   "business_id": business_id})).first()
     if row is None:
         return None
-    line = (None if row.line_id is None
-            else CartLineQuantity(id=row.line_id, quantity=int(row.line_quantity)))
-    return LinePlan(variant_id=row.id,
-                    archived=row.archived_at is not None or row.product_archived_at is not None,
-                    line=line, count=int(row.count),
-                    next_position=0 if row.last_position is None else int(row.last_position) + 1,
-                    max_line_quantity=int(row.max_line_quantity))
+    line = (None if row["line_id"] is None
+            else CartLineQuantity(id=row["line_id"], quantity=int(row["line_quantity"])))
+    last = row["last_position"]
+    return LinePlan(variant_id=row["id"],
+                    archived=(row["archived_at"] is not None
+                              or row["product_archived_at"] is not None),
+                    line=line, count=int(row["count"]),
+                    next_position=0 if last is None else int(last) + 1,
+                    max_line_quantity=int(row["max_line_quantity"]))
 
 
 _INSERT_LINE = insert(cart_lines)
 
 
 async def insert_line(conn: AsyncConnection, values: dict[str, Any]) -> None:
-    await conn.execute(_INSERT_LINE, values)
+    await direct.execute(conn, _INSERT_LINE, values)
 
 
 async def set_line_quantity(conn: AsyncConnection, line_id: uuid.UUID, quantity: int) -> None:
@@ -436,11 +440,11 @@ async def priced_lines(conn: AsyncConnection, business_id: uuid.UUID, cart_id: u
     lock, and whether either is archived."""
     if check_archived:
         assert location_id is None
-        found = await conn.execute(_CHECKED, _params(business_id, cart_id, None))
-        return [CheckedCartLine.from_row(r) for r in found.mappings()]
-    found = await conn.execute(_PRICED[location_id is not None],
-                               _params(business_id, cart_id, location_id))
-    return [PricedCartLine.from_row(r) for r in found.mappings()]
+        checked = await direct.execute(conn, _CHECKED, _params(business_id, cart_id, None))
+        return [CheckedCartLine.from_row(r) for r in checked]
+    found = await direct.execute(conn, _PRICED[location_id is not None],
+                                 _params(business_id, cart_id, location_id))
+    return [PricedCartLine.from_row(r) for r in found]
 
 
 async def lines_with_availability(conn: AsyncConnection, business_id: uuid.UUID,
@@ -451,6 +455,6 @@ async def lines_with_availability(conn: AsyncConnection, business_id: uuid.UUID,
     never stocked): at the location when one is given; else the most at any one location of
     the business, which a checkout can hold (the default location first, else the one with
     the most free units)."""
-    found = await conn.execute(_AVAILABLE[location_id is not None],
-                               _params(business_id, cart_id, location_id, now))
-    return [AvailableCartLine.from_row(r) for r in found.mappings()]
+    found = await direct.execute(conn, _AVAILABLE[location_id is not None],
+                                 _params(business_id, cart_id, location_id, now))
+    return [AvailableCartLine.from_row(r) for r in found]

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orderline.checkout import cart_store
 from orderline.checkout.tables import Cart, Checkout
+from orderline.core.db import direct
 from orderline.core.db.rows import StoredRow
 from orderline.core.db.tables import table_of
 from orderline.orders.service import ChannelFunnel
@@ -116,9 +117,9 @@ async def insert_superseding(conn: AsyncConnection, row: CheckoutRow) -> list[uu
         await insert_checkout(conn, row)
         return earlier
     values = {f"c_{name}": value for name, value in row.as_dict().items()}
-    found = await conn.execute(_INSERT_SUPERSEDING, {
+    found = await direct.execute(conn, _INSERT_SUPERSEDING, {
         **values, "b_cart": row.cart_id, "b_now": row.created_at})
-    return list(found.scalars())
+    return found.scalars()
 
 
 async def load(conn: AsyncConnection, business_id: uuid.UUID, checkout_id: uuid.UUID, *,
@@ -154,9 +155,9 @@ async def load_to_confirm(conn: AsyncConnection, business_id: uuid.UUID,
     SQLite, or when the business's sequence is missing): one statement."""
     if conn.dialect.name != "postgresql":
         return await load(conn, business_id, checkout_id, lock=True), None
-    found = (await conn.execute(_CONFIRM_LOAD, {
+    found = (await direct.execute(conn, _CONFIRM_LOAD, {
         "b_business": business_id, "b_checkout": checkout_id,
-        "b_sequence": order_number_sequence_name(business_id)})).mappings().first()
+        "b_sequence": order_number_sequence_name(business_id)})).first()
     if found is None:
         return None, None
     return CheckoutWithCart.from_row(found), found["taken"]
@@ -206,11 +207,9 @@ async def convert(conn: AsyncConnection, checkout_id: uuid.UUID, *, cart_id: uui
     values = {"b_checkout": checkout_id, "b_order": order_id, "b_quote": quote,
               "b_total": total, "b_now": now, "b_cart": cart_id}
     if conn.dialect.name == "postgresql":
-        closed = await conn.execute(_CONVERT_WITH_CART, values)
-    else:  # SQLite writes no rows from a WITH
-        await conn.execute(_CONVERT, values)
-        return await cart_store.close_cart(conn, cart_id, order_id, now)
-    return closed.scalar_one_or_none() is not None
+        return (await direct.execute(conn, _CONVERT_WITH_CART, values)).first() is not None
+    await conn.execute(_CONVERT, values)  # SQLite writes no rows from a WITH
+    return await cart_store.close_cart(conn, cart_id, order_id, now)
 
 
 _CONVERT = (update(checkouts).where(checkouts.c.id == bindparam("b_checkout")).values(

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import and_, bindparam, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from orderline.core.db import direct
 from orderline.core.db.insert import insert_ignoring_conflict
 from orderline.core.db.rows import StoredRow
 from orderline.core.db.tables import table_of
@@ -82,13 +83,16 @@ async def complete(conn: AsyncConnection, ident: uuid.UUID, *, status_code: int,
                    body: dict[str, Any]) -> None:
     """Keep the answer under the claim this request holds; refuses (so the caller's
     transaction rolls back) when the claim lapsed and another request took the key over."""
-    _refuse_unless_held(await conn.execute(_COMPLETE, {
-        "b_id": ident, "b_status": status_code, "b_body": body}))
+    kept = await direct.execute(conn, _COMPLETE, {
+        "b_id": ident, "b_status": status_code, "b_body": body})
+    if kept.first() is None:
+        _refuse_unless_held(None)
 
 
 _COMPLETE = (update(keys).where(keys.c.id == bindparam("b_id"), keys.c.status == IN_PROGRESS)
              .values(status=COMPLETED, response_status=bindparam("b_status"),
-                     response_body=bindparam("b_body")))
+                     response_body=bindparam("b_body"))
+             .returning(keys.c.id))
 
 
 async def pin(conn: AsyncConnection, ident: uuid.UUID) -> None:
@@ -105,7 +109,8 @@ async def _update_held_claim(conn: AsyncConnection, ident: uuid.UUID, **values: 
 
 
 def _refuse_unless_held(result: Any) -> None:
-    if not result.rowcount:
+    """Refuse unless the statement's ``result`` changed a row (None: it changed none)."""
+    if result is None or not result.rowcount:
         raise RequestInProgress(
             "This request ran past its Idempotency-Key's lock and a retry took the key over; "
             "nothing of this request was kept. Retry to get the retry's answer.",

@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import Table, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from orderline.core.db import direct
 from orderline.core.db.json_rows import insert_from_json, row_json, rows_json
 from orderline.core.db.tables import table_of
 from orderline.events.tables import EventStream, OutboxEvent
@@ -72,6 +73,6 @@ async def insert_order_at_once(conn: AsyncConnection, *, order: Mapping[str, Any
               "streams": rows_json(streams, counters)}
     if announce:
         values["events"] = rows_json(outbox, events)
-    written = (await conn.execute(_PLACE[announce], values)).scalar_one()
+    written = (await direct.execute(conn, _PLACE[announce], values)).scalar()
     if written != len(events):
         raise AssertionError(f"{written} of {len(events)} events written")

@@ -19,6 +19,7 @@ from sqlalchemy import bindparam, delete, insert, select, true, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from orderline.core.db import direct
 from orderline.core.db.tables import table_of
 from orderline.pricing.engine import ShippingKind, ShippingTerms, TaxRateTerms, WeightBand
 from orderline.shipping.rules import ZoneTerms
@@ -173,7 +174,7 @@ async def zone_terms(conn: AsyncConnection, business_id: uuid.UUID) -> list[Zone
                       regions=tuple(row["regions"] or ()),
                       postal_prefixes=tuple(row["postal_prefixes"] or ()),
                       position=row["position"])
-            for row in await list_zones(conn, business_id)]
+            for row in await direct.execute(conn, _ZONES, {"b_business": business_id})]
 
 
 async def methods_of_zone(conn: AsyncConnection, business_id: uuid.UUID,
@@ -223,7 +224,7 @@ async def zone_pricing(conn: AsyncConnection, business_id: uuid.UUID, zone_id: u
     the zone's first active method (``methods_of_zone``' order); None if it has none."""
     stmt = _ZONE_PRICING[method_id is None]
     params = {"b_business": business_id, "b_zone": zone_id, "b_method": method_id}
-    rows = list((await conn.execute(stmt, params)).mappings())
+    rows = (await direct.execute(conn, stmt, params)).all()
     if not rows:
         return None
     taxes = [TaxRateTerms(name=row["rate_name"], rate=Decimal(row["rate"]),
