@@ -35,6 +35,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orderline.catalog import store as catalog_store
+from orderline.core.db import direct
 from orderline.orders import store as order_store
 from orderline.orders.rules import RequestedLine
 from orderline.tenancy import store as tenancy_store
@@ -118,11 +119,11 @@ async def read_grounds(conn: AsyncConnection, *, business_id: uuid.UUID, channel
     if conn.dialect.name != "postgresql":
         return await _read_one_by_one(conn, business_id=business_id, channel=channel,
                                       location=location, skus=skus, phone=phone, email=email)
-    rows = (await conn.execute(_READ, {
+    rows = (await direct.execute(conn, _READ, {
         "business_id": business_id, "channel": channel, "location": location or None,
         "skus": skus, "quantities": [line.quantity for line in lines],
         "phone": phone or None, "email": email or None,
-        "sequence": order_number_sequence_name(business_id)})).mappings().all()
+        "sequence": order_number_sequence_name(business_id)})).all()
     head = rows[0]  # the head row is always there, with no variant if none was found
     found = [r for r in rows if r["id"] is not None]
     return OrderGrounds(
