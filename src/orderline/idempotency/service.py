@@ -98,10 +98,13 @@ NO_KEY = Claim(None, 0)
 
 async def claim_key(runtime: Runtime, *, business_id: uuid.UUID, operation: str, key: str,
                     print_: str) -> tuple[uuid.UUID | None, IdempotencyKeyRow | None]:
-    """Claim ``key`` in a short transaction of its own (see ``store.claim``)."""
+    """Claim ``key`` (see ``store.claim``), apart from the work: each of the claim's
+    statements is atomic on its own (an insert that does nothing on conflict, then the
+    take-over of a lapsed claim, then a read), so they run without a transaction around
+    them."""
     settings = runtime.settings
     now = runtime.clock.now()
-    return await runtime.db.run(lambda conn: store.claim(
+    return await runtime.db.run_statements(lambda conn: store.claim(
         conn, business_id=business_id, operation=operation, key=key, fingerprint=print_,
         now=now, lock_for=timedelta(seconds=settings.idempotency_lock_seconds),
         keep_for=timedelta(hours=settings.idempotency_ttl_hours)))

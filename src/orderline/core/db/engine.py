@@ -210,6 +210,17 @@ class Database:
                 await conn.execution_options(isolation_level="AUTOCOMMIT")
             yield conn
 
+    async def run_statements(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        """Run ``work`` whose every statement stands on its own (each is atomic, and none
+        needs an earlier one undone if a later one fails: an idempotency key's claim). On
+        PostgreSQL in autocommit, so no BEGIN and COMMIT round trips go around them; on
+        SQLite as ``run``."""
+        if self.is_sqlite:
+            return await self.run(work)
+        async with self.engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            return await work(conn)
+
     async def read_from_replica(self, business_id: uuid.UUID,
                                 work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
         """Run ``work`` (a read of this business's lists, figures or exports) on the read
