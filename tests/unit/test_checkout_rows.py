@@ -28,7 +28,8 @@ def test_a_checkout_row_has_every_column_of_checkouts_in_table_order() -> None:
 
 def test_a_loaded_checkout_adds_its_carts_state_and_the_business_settings() -> None:
     added = tuple(f.name for f in fields(CheckoutWithCart))[len(CHECKOUT_COLUMNS):]
-    assert added == ("cart_status", "current_cart_version", "cart_customer_id", "settings")
+    assert added == ("cart_status", "current_cart_version", "cart_customer_id", "cart_made_by",
+                     "settings")
     assert "channel" in CHECKOUT_COLUMNS  # the cart's, kept on the checkout
     assert not set(tenancy_store.SETTING_COLUMNS) & set(CHECKOUT_COLUMNS + added)
 
@@ -38,8 +39,9 @@ def test_business_settings_are_columns_of_businesses_read_in_field_order() -> No
     assert tuple(c.name for c in tenancy_store.SETTINGS) == tenancy_store.SETTING_COLUMNS
 
 
-def test_a_cart_row_is_every_column_of_carts_but_the_token_hash_and_the_business() -> None:
-    shown = tuple(n for n in _names(cart_store.carts) if n not in ("token_hash", "business_id"))
+def test_a_cart_row_is_every_column_of_carts_but_the_token_hash_business_and_maker() -> None:
+    shown = tuple(n for n in _names(cart_store.carts)
+                  if n not in ("token_hash", "business_id", "made_by"))
     assert shown == cart_store.CART_COLUMNS
     assert [c.name for c in cart_store.CART_VIEW] == list(shown)
 

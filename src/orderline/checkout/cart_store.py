@@ -56,8 +56,8 @@ ABANDONED = "abandoned"
 
 @dataclass(frozen=True, slots=True)
 class CartRow(StoredRow):
-    """What callers see of a cart: every column of ``carts`` but the token's hash and the
-    business, in table order (the cart shown keeps that order of keys)."""
+    """What callers see of a cart: every column of ``carts`` but the token's hash, the
+    business and what made it, in table order (the cart shown keeps that order of keys)."""
 
     id: uuid.UUID
     customer_id: uuid.UUID | None
