@@ -151,6 +151,30 @@ async def insert_cart(conn: AsyncConnection, values: dict[str, Any]) -> CartRow:
     return CartRow.from_row((await direct.execute(conn, _INSERT_CART, values)).one())
 
 
+def _insert_if_referred() -> Any:
+    """A new cart's INSERT that writes it only if the business has its channel and customer
+    (when one is named): what ``new_cart_refs`` checks, in the INSERT itself."""
+    names = [c.name for c in carts.c]
+    values = select(*(bindparam(name, type_=carts.c[name].type) for name in names)).where(
+        exists().where(channels.c.business_id == bindparam("business_id"),
+                       channels.c.code == bindparam("channel")),
+        bindparam("customer_id", type_=carts.c.customer_id.type).is_(None) | exists().where(
+            customers.c.business_id == bindparam("business_id"),
+            customers.c.id == bindparam("customer_id")))
+    return insert(carts).from_select(names, values).returning(*CART_VIEW)
+
+
+_INSERT_IF_REFERRED = _insert_if_referred()
+
+
+async def insert_cart_if_referred(conn: AsyncConnection,
+                                  values: dict[str, Any]) -> CartRow | None:
+    """Write the cart (every column given) if the business has its channel and its customer
+    (when one is named); None if not (``new_cart_refs`` tells which): one statement."""
+    return CartRow.from_optional(
+        (await direct.execute(conn, _INSERT_IF_REFERRED, values)).first())
+
+
 _CHANNEL_AND_CUSTOMER = select(
     exists().where(channels.c.business_id == bindparam("business_id"),
                    channels.c.code == bindparam("channel")).label("channel"),
