@@ -2,22 +2,22 @@
 
 With ``ORDERLINE_REDIS_URL`` set, counters and guards live in Redis, so several processes
 (and machines) share them; the embedded default keeps them in this process's memory, which is
-right for its single process. Counting uses the ``limits`` library (moving window); the
-guard is Redis's own lock (``SET NX PX`` with a token, released only by its holder).
+right for its single process. Counting uses a moving window: the ``limits`` library's on
+Redis, ``MovingWindows`` in memory; the guard is Redis's own lock (``SET NX PX`` with a token,
+released only by its holder).
 """
 
 from __future__ import annotations
 
 import secrets
 import time
+from collections import deque
 from dataclasses import dataclass
 from typing import Protocol
 
 from limits import RateLimitItemPerSecond
 from limits.aio.storage import RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
-from limits.storage import MemoryStorage
-from limits.strategies import MovingWindowRateLimiter as InProcessRateLimiter
 from redis.asyncio import ConnectionPool, Redis
 
 
@@ -64,27 +64,68 @@ class _MemoryGuard:
             del self._held[self._key]
 
 
-class MemoryLimiter:
-    """One process's limits: the embedded default. The synchronous ``limits`` storage is
-    used on purpose: called from the event loop it runs whole, so no two hits interleave."""
+class MovingWindows:
+    """Moving windows kept in this process: per key, the times of its hits in the last
+    window, oldest first. Every call runs whole on the event loop (no ``await``), so no two
+    hits interleave. Keys whose hits all left their window are dropped every
+    ``SWEEP_EVERY`` calls.
+
+    The ``limits`` library's in-memory storages are not used here: the synchronous one
+    expires its entries on a ``threading.Timer`` that it starts again on most hits, and
+    ``Thread.start`` blocks the event loop until the new thread runs (5% of a checkout
+    server's CPU samples under load, docs/benchmarks.md); the asyncio one expires them
+    through ``asyncio.to_thread``, one call per key per sweep."""
+
+    SWEEP_EVERY = 1000
 
     def __init__(self) -> None:
-        self._limiter = InProcessRateLimiter(MemoryStorage())
+        self._hits: dict[str, tuple[float, deque[float]]] = {}
+        self._calls = 0
+
+    def hit(self, key: str, *, limit: int, window_seconds: float, now: float,
+            take: bool = True) -> tuple[bool, float]:
+        """Whether one more hit fits in the window (counted when it does and ``take``), and
+        when the oldest hit leaves the window."""
+        self._calls += 1
+        if self._calls % self.SWEEP_EVERY == 0:
+            self._sweep(now)
+        kept = self._hits.get(key)
+        hits = kept[1] if kept is not None else deque()
+        cutoff = now - window_seconds
+        while hits and hits[0] <= cutoff:
+            hits.popleft()
+        allowed = len(hits) < limit
+        if allowed and take:
+            hits.append(now)
+            if kept is None:
+                self._hits[key] = (window_seconds, hits)
+        return allowed, (hits[0] if hits else now) + window_seconds
+
+    def _sweep(self, now: float) -> None:
+        for key in [k for k, (window, hits) in self._hits.items()
+                    if not hits or hits[-1] <= now - window]:
+            del self._hits[key]
+
+    def __len__(self) -> int:
+        return len(self._hits)
+
+
+class MemoryLimiter:
+    """One process's limits: the embedded default (``MovingWindows``)."""
+
+    def __init__(self) -> None:
+        self._windows = MovingWindows()
         self._held: dict[str, tuple[str, float]] = {}
 
     async def hit(self, key: str, *, limit: int, window_seconds: int) -> RateDecision:
-        item = RateLimitItemPerSecond(limit, window_seconds)
-        if self._limiter.hit(item, "orderline", key):
-            return RateDecision(True)
-        return RateDecision(False, _retry_after(
-            self._limiter.get_window_stats(item, "orderline", key).reset_time))
+        allowed, reset = self._windows.hit(key, limit=limit, window_seconds=window_seconds,
+                                           now=time.time())
+        return RateDecision(True) if allowed else RateDecision(False, _retry_after(reset))
 
     async def peek(self, key: str, *, limit: int, window_seconds: int) -> RateDecision:
-        item = RateLimitItemPerSecond(limit, window_seconds)
-        if self._limiter.test(item, "orderline", key):
-            return RateDecision(True)
-        return RateDecision(False, _retry_after(
-            self._limiter.get_window_stats(item, "orderline", key).reset_time))
+        allowed, reset = self._windows.hit(key, limit=limit, window_seconds=window_seconds,
+                                           now=time.time(), take=False)
+        return RateDecision(True) if allowed else RateDecision(False, _retry_after(reset))
 
     async def guard(self, key: str, *, ttl_seconds: float) -> Guard | None:
         now = time.monotonic()
