@@ -123,9 +123,7 @@ async def caller_for_token(runtime: Runtime, token: str | None) -> CartCaller:
         if row is None:
             raise Unauthorized("This cart token is not one the API gave out.")
         known = (row.business_id, row.id)
-        if len(_token_owners) >= _TOKEN_CACHE_SIZE:
-            _token_owners.pop(next(iter(_token_owners)))
-        _token_owners[token_hash] = known
+        _remember(_token_owners, token_hash, known)
     return CartCaller(business_id=known[0], cart_id=known[1], principal=None)
 
 
@@ -135,14 +133,15 @@ async def _cart_token_key(runtime: Runtime, business_id: uuid.UUID) -> str | Non
         async with runtime.db.lookup() as conn:
             key = await cart_store.cart_token_key(conn, business_id)
         if key is not None:
-            _remember_key(business_id, key)
+            _remember(_token_keys, business_id, key)
     return key
 
 
-def _remember_key(business_id: uuid.UUID, key: str) -> None:
-    if len(_token_keys) >= _TOKEN_CACHE_SIZE:
-        _token_keys.pop(next(iter(_token_keys)))
-    _token_keys[business_id] = key
+def _remember(cache: dict[Any, Any], key: Any, value: Any) -> None:
+    """Keep ``value`` in one of this module's caches, dropping its oldest entry when full."""
+    if len(cache) >= _TOKEN_CACHE_SIZE:
+        cache.pop(next(iter(cache)))
+    cache[key] = value
 
 
 # A business's token key never changes, so each process reads it once.
@@ -216,7 +215,7 @@ async def create_cart(runtime: Runtime, principal: Principal, *, channel: str,
         if refs.cart_token_key is None:
             token = new_cart_token()
         else:
-            _remember_key(business_id, refs.cart_token_key)
+            _remember(_token_keys, business_id, refs.cart_token_key)
             token = cart_tokens.signed_token(refs.cart_token_key, business_id, cart_id)
         cart = await cart_store.insert_cart(conn, row(cart_id, token))
         return {**_shaped(cart, []), "token": token}  # a new cart has no lines to read
