@@ -22,7 +22,6 @@ request's status, so nothing is booked either way.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from datetime import datetime
 from typing import Any
@@ -32,11 +31,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orderline.core.errors import (
     DuplicateProof,
-    FileTooLarge,
     NotFound,
     ProofDeadlinePassed,
     ProofNotAccepted,
-    ProofStorageUnavailable,
 )
 from orderline.core.runtime import Runtime
 from orderline.events.event_types import EventType, StoredEvent
@@ -44,12 +41,10 @@ from orderline.events.handler import Handler, HandlerContext
 from orderline.idempotency.service import NO_KEY, Claim
 from orderline.manual_payments import method_store as payment_method_store
 from orderline.manual_payments import proof_store
-from orderline.manual_payments.files.cleaning import CleanProof, clean_proof
-from orderline.manual_payments.files.configured import proof_storage
-from orderline.manual_payments.files.storage import StorageUnavailable
+from orderline.manual_payments.files.cleaning import CleanProof
 from orderline.manual_payments.methods import rendered_instructions
 from orderline.manual_payments.proof_records import announce, buyer_proof_view, proof_view, record
-from orderline.manual_payments.proofs import storage_key
+from orderline.manual_payments.proofs import cleaned, new_proof_row, store_and_record
 from orderline.order_changes import paying as change_payments
 from orderline.order_changes.paying import RequestForProof
 from orderline.orders import store as order_store
@@ -134,33 +129,18 @@ async def upload(runtime: Runtime, caller: OrderCaller, change_id: uuid.UUID, da
         await _manual_payment(conn, caller, change_id)
         settings = await payment_method_store.proof_settings(conn, caller.business_id)
     check_accepts(request, now)
-    limit = min(settings["proof_max_bytes"], runtime.settings.proof_upload_max_bytes)
-    if len(data) > limit:
-        raise FileTooLarge(f"The file is {len(data)} bytes; this shop accepts at most "
-                           f"{limit} bytes.", details={"max_bytes": limit, "size": len(data)})
-    clean = await asyncio.to_thread(clean_proof, data, max_bytes=limit)
+    clean = await cleaned(runtime, settings, data)
     async with runtime.db.read() as conn:
         await _refuse_duplicate(conn, caller, request, clean.sha256)
     proof_id = uuid.uuid4()
-    key = storage_key(caller.business_id, caller.order_id, proof_id)
-    storage = proof_storage(runtime)
-    try:
-        await storage.put(key, clean.content)
-    except StorageUnavailable as exc:
-        raise ProofStorageUnavailable("The proof could not be stored right now; nothing was "
-                                      "recorded. Send it again in a moment.") from exc
 
-    async def work(conn: AsyncConnection) -> dict[str, Any]:
+    async def work(conn: AsyncConnection, key: str) -> dict[str, Any]:
         row = await _record_upload(runtime, conn, caller, change_id, proof_id=proof_id,
                                    key=key, clean=clean, now=now)
         return await claim.keep(conn, proof_view(row) if not caller.is_buyer
                                 else buyer_proof_view(row))
 
-    try:
-        return await runtime.db.run(work)
-    except BaseException:
-        await storage.delete(key)
-        raise
+    return await store_and_record(runtime, caller, proof_id, clean, work)
 
 
 async def _refuse_duplicate(conn: AsyncConnection, caller: OrderCaller,
@@ -204,18 +184,9 @@ async def _record_upload(runtime: Runtime, conn: AsyncConnection, caller: OrderC
                      key_id=caller.key_id, before={**earlier, "status": proof_store.PENDING},
                      after=earlier, now=now)
     version = await payment_method_store.count_change_submission(conn, mp["id"], now)
-    values = {
-        "id": proof_id, "business_id": caller.business_id, "order_id": order.id,
-        "manual_payment_id": mp["id"], "payment_request_id": request.request_id,
-        "version": version, "status": proof_store.PENDING,
-        "storage_key": key, "media_type": clean.media_type, "size_bytes": len(clean.content),
-        "width": clean.width, "height": clean.height, "sha256": clean.sha256,
-        "uploaded_by": caller.actor, "uploaded_at": now,
-        "ocr_status": proof_store.OCR_PENDING, "ocr_attempts": 0, "ocr_due_at": now,
-        "ocr_error": None, "ocr_text": None, "score_bp": None, "checks": None, "read": None,
-        "scored_at": None, "decided_by": None, "decided_key_id": None, "decided_at": None,
-        "reason": None, "auto_decided": False, "file_deleted_at": None,
-        "file_deleted_reason": None}
+    values = new_proof_row(caller, proof_id=proof_id, manual_payment_id=mp["id"],
+                           version=version, key=key, clean=clean, now=now,
+                           payment_request_id=request.request_id)
     await proof_store.insert_proof(conn, values)
     await record(conn, business_id=caller.business_id, proof_id=proof_id, order_id=order.id,
                  action="submitted", actor=caller.actor, key_id=caller.key_id, before=None,

@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -51,6 +52,8 @@ from orderline.orders.callers import OrderCaller
 from orderline.orders.rules import OrderStatus
 from orderline.orders.store import OrderRow
 from orderline.tenancy.rules import Scope
+
+T = TypeVar("T")
 
 
 def storage_key(business_id: uuid.UUID, order_id: uuid.UUID, proof_id: uuid.UUID) -> str:
@@ -105,24 +108,13 @@ async def upload(runtime: Runtime, caller: OrderCaller, data: bytes, *,
         mp = await _manual_payment(conn, caller)
         settings = await payment_method_store.proof_settings(conn, caller.business_id)
     _check_accepts(order, mp, now)
-    limit = min(settings["proof_max_bytes"], runtime.settings.proof_upload_max_bytes)
-    if len(data) > limit:
-        raise FileTooLarge(f"The file is {len(data)} bytes; this shop accepts at most "
-                           f"{limit} bytes.", details={"max_bytes": limit, "size": len(data)})
-    clean = await asyncio.to_thread(clean_proof, data, max_bytes=limit)
+    clean = await cleaned(runtime, settings, data)
     async with runtime.db.read() as conn:
         _duplicate(await proof_store.fingerprint_owner(conn, caller.business_id, clean.sha256),
                    caller.order_id)
     proof_id = uuid.uuid4()
-    key = storage_key(caller.business_id, caller.order_id, proof_id)
-    storage = proof_storage(runtime)
-    try:
-        await storage.put(key, clean.content)
-    except StorageUnavailable as exc:
-        raise ProofStorageUnavailable("The proof could not be stored right now; nothing was "
-                                      "recorded. Send it again in a moment.") from exc
 
-    async def work(conn: AsyncConnection) -> dict[str, Any]:
+    async def work(conn: AsyncConnection, key: str) -> dict[str, Any]:
         row = await _record_upload(runtime, conn, caller, proof_id=proof_id, key=key,
                                    clean=clean, review_hours=settings["proof_review_hours"],
                                    now=now)
@@ -130,11 +122,56 @@ async def upload(runtime: Runtime, caller: OrderCaller, data: bytes, *,
         return await claim.keep(conn, proof_view(row) if not caller.is_buyer
                                 else buyer_proof_view(row))
 
+    return await store_and_record(runtime, caller, proof_id, clean, work)
+
+
+async def cleaned(runtime: Runtime, settings: RowMapping, data: bytes) -> CleanProof:
+    """The file as it is kept: refused past the shop's size limit (and the server's), then
+    cleaned off the event loop. ``settings`` are the shop's ``proof_settings``."""
+    limit = min(settings["proof_max_bytes"], runtime.settings.proof_upload_max_bytes)
+    if len(data) > limit:
+        raise FileTooLarge(f"The file is {len(data)} bytes; this shop accepts at most "
+                           f"{limit} bytes.", details={"max_bytes": limit, "size": len(data)})
+    return await asyncio.to_thread(clean_proof, data, max_bytes=limit)
+
+
+async def store_and_record(runtime: Runtime, caller: OrderCaller, proof_id: uuid.UUID,
+                           clean: CleanProof,
+                           work: Callable[[AsyncConnection, str], Awaitable[T]]) -> T:
+    """Put the cleaned file in the proof store, then run ``work`` (the upload's transaction,
+    given the file's storage key); the file is deleted again if the transaction fails, so a
+    file is kept exactly when its proof row is."""
+    key = storage_key(caller.business_id, caller.order_id, proof_id)
+    storage = proof_storage(runtime)
     try:
-        return await runtime.db.run(work)
+        await storage.put(key, clean.content)
+    except StorageUnavailable as exc:
+        raise ProofStorageUnavailable("The proof could not be stored right now; nothing was "
+                                      "recorded. Send it again in a moment.") from exc
+    try:
+        return await runtime.db.run(lambda conn: work(conn, key))
     except BaseException:
         await storage.delete(key)
         raise
+
+
+def new_proof_row(caller: OrderCaller, *, proof_id: uuid.UUID, manual_payment_id: uuid.UUID,
+                  version: int, key: str, clean: CleanProof, now: datetime,
+                  **more: Any) -> dict[str, Any]:
+    """A proof just sent, waiting to be read and decided, as ``payment_proofs`` keeps it
+    (``more``: the columns only some proofs have, such as a change's payment request)."""
+    return {
+        "id": proof_id, "business_id": caller.business_id, "order_id": caller.order_id,
+        "manual_payment_id": manual_payment_id, **more, "version": version,
+        "status": proof_store.PENDING,
+        "storage_key": key, "media_type": clean.media_type, "size_bytes": len(clean.content),
+        "width": clean.width, "height": clean.height, "sha256": clean.sha256,
+        "uploaded_by": caller.actor, "uploaded_at": now,
+        "ocr_status": proof_store.OCR_PENDING, "ocr_attempts": 0, "ocr_due_at": now,
+        "ocr_error": None, "ocr_text": None, "score_bp": None, "checks": None, "read": None,
+        "scored_at": None, "decided_by": None, "decided_key_id": None, "decided_at": None,
+        "reason": None, "auto_decided": False, "file_deleted_at": None,
+        "file_deleted_reason": None}
 
 
 async def _record_upload(runtime: Runtime, conn: AsyncConnection, caller: OrderCaller, *,
@@ -156,17 +193,8 @@ async def _record_upload(runtime: Runtime, conn: AsyncConnection, caller: OrderC
                      key_id=caller.key_id, before={**earlier, "status": proof_store.PENDING},
                      after=earlier, now=now)
     version = await payment_method_store.count_submission(conn, mp["id"], now)
-    values = {
-        "id": proof_id, "business_id": caller.business_id, "order_id": caller.order_id,
-        "manual_payment_id": mp["id"], "version": version, "status": proof_store.PENDING,
-        "storage_key": key, "media_type": clean.media_type, "size_bytes": len(clean.content),
-        "width": clean.width, "height": clean.height, "sha256": clean.sha256,
-        "uploaded_by": caller.actor, "uploaded_at": now,
-        "ocr_status": proof_store.OCR_PENDING, "ocr_attempts": 0, "ocr_due_at": now,
-        "ocr_error": None, "ocr_text": None, "score_bp": None, "checks": None, "read": None,
-        "scored_at": None, "decided_by": None, "decided_key_id": None, "decided_at": None,
-        "reason": None, "auto_decided": False, "file_deleted_at": None,
-        "file_deleted_reason": None}
+    values = new_proof_row(caller, proof_id=proof_id, manual_payment_id=mp["id"],
+                           version=version, key=key, clean=clean, now=now)
     await proof_store.insert_proof(conn, values)
     await order_store.set_hold(conn, caller.order_id, held_until(
         proof_deadline=mp["proof_deadline"], now=now, review_hours=review_hours,
