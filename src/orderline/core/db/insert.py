@@ -14,19 +14,13 @@ from orderline.core.db import direct
 
 
 @cache
-def _ignoring_conflict(dialect: str, table: Table) -> Insert:
-    """Built once per table and dialect: the row's values come as parameters, so SQLAlchemy
-    reuses the compiled statement instead of building it again on every call."""
+def _ignoring_conflict(dialect: str, table: Table, columns: frozenset[str]) -> Insert:
+    """Built once per dialect, table and set of columns: each value a typed bound parameter
+    (so the compiled statement is reused, and ``direct`` sends it as it is), the primary key
+    returned when the row was inserted (so an insert is told from a conflict without a row
+    count)."""
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return insert(table).on_conflict_do_nothing()
-
-
-@cache
-def _ignoring_conflict_of(table: Table, columns: frozenset[str]) -> Insert:
-    """PostgreSQL's statement for rows of these columns, built once per table and set of
-    columns: each value a typed bound parameter, the primary key returned when inserted (so
-    ``direct`` tells an insert from a conflict without a row count)."""
-    return (postgresql.insert(table)
+    return (insert(table)
             .values({name: bindparam(name, type_=table.c[name].type) for name in columns})
             .on_conflict_do_nothing().returning(*table.primary_key.columns))
 
@@ -34,8 +28,5 @@ def _ignoring_conflict_of(table: Table, columns: frozenset[str]) -> Insert:
 async def insert_ignoring_conflict(conn: AsyncConnection, table: Table,
                                    values: dict[str, Any]) -> bool:
     """Insert one row unless a unique constraint already holds it; True if inserted."""
-    if conn.dialect.name == "postgresql":
-        statement = _ignoring_conflict_of(table, frozenset(values))
-        return (await direct.execute(conn, statement, values)).first() is not None
-    result = await conn.execute(_ignoring_conflict(conn.dialect.name, table), values)
-    return bool(result.rowcount)
+    statement = _ignoring_conflict(conn.dialect.name, table, frozenset(values))
+    return (await direct.execute(conn, statement, values)).first() is not None
