@@ -86,7 +86,7 @@ async def complete(conn: AsyncConnection, ident: uuid.UUID, *, status_code: int,
     kept = await direct.execute(conn, _COMPLETE, {
         "b_id": ident, "b_status": status_code, "b_body": body})
     if kept.first() is None:
-        _refuse_unless_held(None)
+        raise _taken_over()
 
 
 _COMPLETE = (update(keys).where(keys.c.id == bindparam("b_id"), keys.c.status == IN_PROGRESS)
@@ -104,17 +104,17 @@ async def pin(conn: AsyncConnection, ident: uuid.UUID) -> None:
 
 async def _update_held_claim(conn: AsyncConnection, ident: uuid.UUID, **values: Any) -> None:
     """Update the claim only while this request still holds it (its id, still in progress)."""
-    _refuse_unless_held(await conn.execute(
-        update(keys).where(keys.c.id == ident, keys.c.status == IN_PROGRESS).values(**values)))
+    changed = await conn.execute(
+        update(keys).where(keys.c.id == ident, keys.c.status == IN_PROGRESS).values(**values))
+    if not changed.rowcount:
+        raise _taken_over()
 
 
-def _refuse_unless_held(result: Any) -> None:
-    """Refuse unless the statement's ``result`` changed a row (None: it changed none)."""
-    if result is None or not result.rowcount:
-        raise RequestInProgress(
-            "This request ran past its Idempotency-Key's lock and a retry took the key over; "
-            "nothing of this request was kept. Retry to get the retry's answer.",
-            details={})
+def _taken_over() -> RequestInProgress:
+    """The refusal when this request's claim lapsed and a retry took the key over."""
+    return RequestInProgress(
+        "This request ran past its Idempotency-Key's lock and a retry took the key over; "
+        "nothing of this request was kept. Retry to get the retry's answer.", details={})
 
 
 async def release(conn: AsyncConnection, ident: uuid.UUID) -> None:
